@@ -1,0 +1,35 @@
+/**
+ * How opsd starts another copy of itself (a background supervisor, an exec shim):
+ * the one place that knows whether it runs as a compiled binary, a bundle or source.
+ *
+ * @module
+ */
+
+/**
+ * The argv that runs `opsd ARGS...` with the same code as this process:
+ * the binary itself when compiled (`Deno.build.standalone`), else the Deno
+ * executable running the bundle or `main.ts` with every permission opsd needs.
+ *
+ * @example
+ * ```ts
+ * const [program, ...args] = opsdArgv(["status", "/srv/web"]);
+ * ```
+ */
+export function opsdArgv(args: readonly string[]): string[] {
+  if (Deno.build.standalone) return [Deno.execPath(), ...args];
+  const here = new URL(import.meta.url);
+  // From source this module sits in lib/ beside main.ts; in a bundle it is the bundle itself.
+  if (here.pathname.endsWith("/lib/self.ts")) {
+    const root = new URL("../", here);
+    return [
+      Deno.execPath(),
+      "run",
+      "--allow-all",
+      "--quiet",
+      `--config=${new URL("deno.json", root).pathname}`,
+      new URL("main.ts", root).pathname,
+      ...args,
+    ];
+  }
+  return [Deno.execPath(), "run", "--allow-all", "--quiet", here.pathname, ...args];
+}

@@ -1,0 +1,431 @@
+/**
+ * The one door to libc. Every foreign call opsd makes is declared in `_SYMBOLS`
+ * (C prototype beside it) and reached through a typed wrapper below that turns a
+ * `-1` return into a {@linkcode SysError} naming the call and the errno, so callers
+ * see `bind: EADDRINUSE (address already in use)` instead of a bare number.
+ *
+ * Adding a call is one line in `_SYMBOLS` and one wrapper. The library is opened on
+ * first use, so commands that never make a foreign call do not pay for it.
+ *
+ * @module
+ */
+
+import { CLOSE_RANGE_CLOEXEC, F, O, POSIX_SPAWN } from "./constants.ts";
+import { SysError } from "./errno.ts";
+import { decodeSockaddr, encodeSockaddr, SOCKADDR_STORAGE_SIZE } from "./sockaddr.ts";
+import type { SocketAddress } from "./sockaddr.ts";
+
+const _SYMBOLS = {
+  __errno_location: { parameters: [], result: "pointer" }, // int *__errno_location(void)
+  strerror: { parameters: ["i32"], result: "pointer" }, // char *strerror(int errnum)
+  open: { parameters: ["buffer", "i32", "u32"], result: "i32" }, // int open(const char *path, int flags, mode_t mode)
+  close: { parameters: ["i32"], result: "i32" }, // int close(int fd)
+  read: { parameters: ["i32", "buffer", "usize"], result: "isize" }, // ssize_t read(int fd, void *buf, size_t n)
+  write: { parameters: ["i32", "buffer", "usize"], result: "isize" }, // ssize_t write(int fd, const void *buf, size_t n)
+  pipe2: { parameters: ["buffer", "i32"], result: "i32" }, // int pipe2(int fds[2], int flags)
+  dup: { parameters: ["i32"], result: "i32" }, // int dup(int fd)
+  dup2: { parameters: ["i32", "i32"], result: "i32" }, // int dup2(int old, int new)
+  fcntl: { parameters: ["i32", "i32", "i64"], result: "i32" }, // int fcntl(int fd, int cmd, long arg)
+  fcntl_lock: { name: "fcntl", parameters: ["i32", "i32", "buffer"], result: "i32" }, // int fcntl(int fd, int cmd, struct flock *lock)
+  flock: { parameters: ["i32", "i32"], result: "i32" }, // int flock(int fd, int op)
+  close_range: { parameters: ["u32", "u32", "i32"], result: "i32" }, // int close_range(unsigned first, unsigned last, int flags)
+  socket: { parameters: ["i32", "i32", "i32"], result: "i32" }, // int socket(int domain, int type, int protocol)
+  setsockopt: { parameters: ["i32", "i32", "i32", "buffer", "u32"], result: "i32" }, // int setsockopt(int fd, int level, int name, const void *val, socklen_t len)
+  bind: { parameters: ["i32", "buffer", "u32"], result: "i32" }, // int bind(int fd, const struct sockaddr *addr, socklen_t len)
+  connect: { parameters: ["i32", "buffer", "u32"], result: "i32" }, // int connect(int fd, const struct sockaddr *addr, socklen_t len)
+  listen: { parameters: ["i32", "i32"], result: "i32" }, // int listen(int fd, int backlog)
+  getsockname: { parameters: ["i32", "buffer", "buffer"], result: "i32" }, // int getsockname(int fd, struct sockaddr *addr, socklen_t *len)
+  setsid: { parameters: [], result: "i32" }, // pid_t setsid(void)
+  getpgid: { parameters: ["i32"], result: "i32" }, // pid_t getpgid(pid_t pid)
+  getsid: { parameters: ["i32"], result: "i32" }, // pid_t getsid(pid_t pid)
+  kill: { parameters: ["i32", "i32"], result: "i32" }, // int kill(pid_t pid, int sig)
+  waitpid: { parameters: ["i32", "buffer", "i32"], result: "i32" }, // pid_t waitpid(pid_t pid, int *status, int options)
+  prctl: { parameters: ["i32", "u64", "u64", "u64", "u64"], result: "i32" }, // int prctl(int op, unsigned long a2, a3, a4, a5)
+  execve: { parameters: ["buffer", "buffer", "buffer"], result: "i32" }, // int execve(const char *path, char *const argv[], char *const envp[])
+  umask: { parameters: ["u32"], result: "u32" }, // mode_t umask(mode_t mask)
+  chdir: { parameters: ["buffer"], result: "i32" }, // int chdir(const char *path)
+  posix_spawn: {
+    parameters: ["buffer", "buffer", "buffer", "buffer", "buffer", "buffer"],
+    result: "i32",
+  }, // int posix_spawn(pid_t *pid, const char *path, const posix_spawn_file_actions_t *fa, const posix_spawnattr_t *attr, char *const argv[], char *const envp[])
+  posix_spawnattr_init: { parameters: ["buffer"], result: "i32" }, // int posix_spawnattr_init(posix_spawnattr_t *attr)
+  posix_spawnattr_destroy: { parameters: ["buffer"], result: "i32" }, // int posix_spawnattr_destroy(posix_spawnattr_t *attr)
+  posix_spawnattr_setflags: { parameters: ["buffer", "i16"], result: "i32" }, // int posix_spawnattr_setflags(posix_spawnattr_t *attr, short flags)
+  posix_spawnattr_setpgroup: { parameters: ["buffer", "i32"], result: "i32" }, // int posix_spawnattr_setpgroup(posix_spawnattr_t *attr, pid_t pgroup)
+  posix_spawnattr_setsigmask: { parameters: ["buffer", "buffer"], result: "i32" }, // int posix_spawnattr_setsigmask(posix_spawnattr_t *attr, const sigset_t *mask)
+  posix_spawnattr_setsigdefault: { parameters: ["buffer", "buffer"], result: "i32" }, // int posix_spawnattr_setsigdefault(posix_spawnattr_t *attr, const sigset_t *set)
+  posix_spawn_file_actions_init: { parameters: ["buffer"], result: "i32" }, // int posix_spawn_file_actions_init(posix_spawn_file_actions_t *fa)
+  posix_spawn_file_actions_destroy: { parameters: ["buffer"], result: "i32" }, // int posix_spawn_file_actions_destroy(posix_spawn_file_actions_t *fa)
+  posix_spawn_file_actions_adddup2: { parameters: ["buffer", "i32", "i32"], result: "i32" }, // int posix_spawn_file_actions_adddup2(posix_spawn_file_actions_t *fa, int fd, int newfd)
+  posix_spawn_file_actions_addclosefrom_np: { parameters: ["buffer", "i32"], result: "i32" }, // int posix_spawn_file_actions_addclosefrom_np(posix_spawn_file_actions_t *fa, int from)
+  posix_spawn_file_actions_addchdir_np: { parameters: ["buffer", "buffer"], result: "i32" }, // int posix_spawn_file_actions_addchdir_np(posix_spawn_file_actions_t *fa, const char *path)
+} as const satisfies Deno.ForeignLibraryInterface;
+
+let _library: Deno.DynamicLibrary<typeof _SYMBOLS>["symbols"] | undefined;
+
+function _libc(): Deno.DynamicLibrary<typeof _SYMBOLS>["symbols"] {
+  return _library ??= Deno.dlopen("libc.so.6", _SYMBOLS).symbols;
+}
+
+const _encoder = new TextEncoder();
+
+/** A NUL-terminated copy of a string, for `const char *` parameters. */
+function _cString(text: string): Uint8Array<ArrayBuffer> {
+  return _encoder.encode(`${text}\0`);
+}
+
+/** A NULL-terminated `char *[]` over C strings; the caller keeps `strings` alive across the call. */
+function _cStringArray(strings: Uint8Array<ArrayBuffer>[]): Uint8Array<ArrayBuffer> {
+  const pointers = new BigUint64Array(strings.length + 1);
+  strings.forEach((s, i) =>
+    pointers[i] = BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(s)))
+  );
+  return new Uint8Array(pointers.buffer);
+}
+
+/** The errno the last failed call on this thread left. */
+function _errno(): number {
+  return new Deno.UnsafePointerView(_libc().__errno_location()!).getInt32();
+}
+
+/** The error for a failed call: `call: ENAME (description)`. */
+function _error(call: string, errno = _errno()): SysError {
+  const text = Deno.UnsafePointerView.getCString(_libc().strerror(errno)!);
+  return new SysError(call, errno, text);
+}
+
+/** `result` as a number, or a {@linkcode SysError} for `call` when it is -1. */
+function _check(call: string, result: number | bigint): number {
+  if (result === -1 || result === -1n) throw _error(call);
+  return Number(result);
+}
+
+/** Whether a SysError carries one of the given errno codes. */
+export function isErrno(error: unknown, ...codes: string[]): error is SysError {
+  return error instanceof SysError && codes.includes(error.code);
+}
+
+// --- files and descriptors ---
+
+/** Opens `path` (`O.*` flags; always add `O.CLOEXEC` unless the fd is meant for a child). */
+export function open(path: string, flags: number, mode = 0o666): number {
+  return _check(`open ${path}`, _libc().open(_cString(path), flags, mode));
+}
+
+/** Closes `fd`. */
+export function close(fd: number): void {
+  _check("close", _libc().close(fd));
+}
+
+/** Reads up to `buffer.length` bytes from `fd`; 0 means end of file. Blocks this thread. */
+export function read(fd: number, buffer: Uint8Array<ArrayBuffer>): number {
+  return _check("read", _libc().read(fd, buffer, BigInt(buffer.length)));
+}
+
+/** Writes `bytes` to `fd`, returning how many were written. */
+export function write(fd: number, bytes: Uint8Array<ArrayBuffer>): number {
+  return _check("write", _libc().write(fd, bytes, BigInt(bytes.length)));
+}
+
+/** A pipe as `[readEnd, writeEnd]` (`flags`: `O.CLOEXEC`, `O.NONBLOCK`). */
+export function pipe2(flags: number = O.CLOEXEC): [number, number] {
+  const fds = new Int32Array(2);
+  _check("pipe2", _libc().pipe2(new Uint8Array(fds.buffer), flags));
+  return [fds[0], fds[1]];
+}
+
+/** A new fd for the same open file, the lowest free number. */
+export function dup(fd: number): number {
+  return _check("dup", _libc().dup(fd));
+}
+
+/** Makes `newFd` refer to the open file of `oldFd` (closing what `newFd` held). */
+export function dup2(oldFd: number, newFd: number): number {
+  return _check("dup2", _libc().dup2(oldFd, newFd));
+}
+
+/** A close-on-exec duplicate of `fd` numbered `min` or above (F_DUPFD_CLOEXEC). */
+export function dupCloexec(fd: number, min = 0): number {
+  return _check("fcntl F_DUPFD_CLOEXEC", _libc().fcntl(fd, F.DUPFD_CLOEXEC, BigInt(min)));
+}
+
+/** Whether `fd` is marked close-on-exec. */
+export function getCloexec(fd: number): boolean {
+  return (_check("fcntl F_GETFD", _libc().fcntl(fd, F.GETFD, 0n)) & F.FD_CLOEXEC) !== 0;
+}
+
+/** Marks `fd` close-on-exec or clears the mark. */
+export function setCloexec(fd: number, on: boolean): void {
+  _check("fcntl F_SETFD", _libc().fcntl(fd, F.SETFD, on ? BigInt(F.FD_CLOEXEC) : 0n));
+}
+
+/** The file status flags of `fd` (`O.*`: access mode, `O.APPEND`, `O.NONBLOCK`…). */
+export function getStatusFlags(fd: number): number {
+  return _check("fcntl F_GETFL", _libc().fcntl(fd, F.GETFL, 0n));
+}
+
+/** Sets the file status flags of `fd` (shared by every holder of the open file). */
+export function setStatusFlags(fd: number, flags: number): void {
+  _check("fcntl F_SETFL", _libc().fcntl(fd, F.SETFL, BigInt(flags)));
+}
+
+/**
+ * Marks every fd from `first` up close-on-exec (`close_range` with
+ * CLOSE_RANGE_CLOEXEC), so children spawned later inherit none of them.
+ */
+export function cloexecFrom(first: number): void {
+  _check("close_range", _libc().close_range(first, 0xffffffff, CLOSE_RANGE_CLOEXEC));
+}
+
+/** Closes every fd from `first` to `last` (`close_range`). */
+export function closeRange(first: number, last = 0xffffffff): void {
+  _check("close_range", _libc().close_range(first, last, 0));
+}
+
+// --- locks ---
+
+/** Which kind of `fcntl` record lock: per open file (`ofd`, Linux) or per process (`posix`). */
+export type LockKind = "ofd" | "posix";
+
+/** A record lock as `fcntl` describes it. */
+export interface RecordLock {
+  /** `read` (shared), `write` (exclusive) or `unlock`. */
+  type: "read" | "write" | "unlock";
+  /** First byte covered. */
+  start: number;
+  /** Bytes covered; 0 means to the end of the file, however long it grows. */
+  length: number;
+  /** The holder's pid; -1 for an OFD lock, which belongs to no process. */
+  pid: number;
+}
+
+const _LOCK_TYPES = ["read", "write", "unlock"] as const;
+
+function _flock(type: RecordLock["type"], start: number, length: number): Uint8Array<ArrayBuffer> {
+  // struct flock { short l_type; short l_whence; off_t l_start; off_t l_len; pid_t l_pid; }
+  const bytes = new Uint8Array(32);
+  const view = new DataView(bytes.buffer);
+  view.setInt16(0, _LOCK_TYPES.indexOf(type), true);
+  view.setInt16(2, 0, true); // SEEK_SET
+  view.setBigInt64(8, BigInt(start), true);
+  view.setBigInt64(16, BigInt(length), true);
+  return bytes;
+}
+
+/**
+ * Takes (or with `type: "unlock"` releases) a record lock on `fd` without waiting.
+ * Returns false when another holder's lock conflicts. OFD locks survive closing
+ * other fds of the same file and are shared with children that inherit `fd`.
+ */
+export function setLock(
+  fd: number,
+  kind: LockKind,
+  type: RecordLock["type"],
+  range: { start?: number; length?: number } = {},
+): boolean {
+  const command = kind === "ofd" ? F.OFD_SETLK : F.SETLK;
+  const result = _libc().fcntl_lock(fd, command, _flock(type, range.start ?? 0, range.length ?? 0));
+  if (result === 0) return true;
+  const error = _error(kind === "ofd" ? "fcntl F_OFD_SETLK" : "fcntl F_SETLK");
+  if (error.code === "EAGAIN" || error.code === "EACCES") return false;
+  throw error;
+}
+
+/** The lock that would block a `type` lock on `fd`, or null when none would. */
+export function getLock(
+  fd: number,
+  kind: LockKind,
+  type: "read" | "write" = "write",
+): RecordLock | null {
+  const bytes = _flock(type, 0, 0);
+  _check(
+    kind === "ofd" ? "fcntl F_OFD_GETLK" : "fcntl F_GETLK",
+    _libc().fcntl_lock(fd, kind === "ofd" ? F.OFD_GETLK : F.GETLK, bytes),
+  );
+  const view = new DataView(bytes.buffer);
+  const found = _LOCK_TYPES[view.getInt16(0, true)];
+  if (found === "unlock") return null;
+  return {
+    type: found,
+    start: Number(view.getBigInt64(8, true)),
+    length: Number(view.getBigInt64(16, true)),
+    pid: view.getInt32(24, true),
+  };
+}
+
+/** `flock(2)`: `LOCK.*` operations; returns false on EWOULDBLOCK with `LOCK.NB`. */
+export function flock(fd: number, operation: number): boolean {
+  if (_libc().flock(fd, operation) === 0) return true;
+  const error = _error("flock");
+  if (error.code === "EAGAIN") return false;
+  throw error;
+}
+
+// --- sockets ---
+
+/** A new socket (`SOCK.*` constants; add `SOCK.CLOEXEC` unless it is meant for a child). */
+export function socket(domain: number, type: number, protocol = 0): number {
+  return _check("socket", _libc().socket(domain, type, protocol));
+}
+
+/** Sets an integer socket option, such as SO_REUSEADDR. */
+export function setsockopt(fd: number, level: number, name: number, value: number): void {
+  const bytes = new Uint8Array(new Int32Array([value]).buffer);
+  _check("setsockopt", _libc().setsockopt(fd, level, name, bytes, 4));
+}
+
+/** Binds `fd` to `address`. */
+export function bind(fd: number, address: SocketAddress): void {
+  const bytes = encodeSockaddr(address);
+  _check("bind", _libc().bind(fd, bytes, bytes.length));
+}
+
+/** Connects `fd` to `address` (blocking unless `fd` is non-blocking). */
+export function connect(fd: number, address: SocketAddress): void {
+  const bytes = encodeSockaddr(address);
+  _check("connect", _libc().connect(fd, bytes, bytes.length));
+}
+
+/** Marks `fd` as listening with the given backlog. */
+export function listen(fd: number, backlog = 511): void {
+  _check("listen", _libc().listen(fd, backlog));
+}
+
+/** The address `fd` is bound to (for a port chosen by the kernel, the port it chose). */
+export function getsockname(fd: number): SocketAddress {
+  const bytes = new Uint8Array(SOCKADDR_STORAGE_SIZE);
+  const length = new Uint32Array([bytes.length]);
+  _check("getsockname", _libc().getsockname(fd, bytes, new Uint8Array(length.buffer)));
+  return decodeSockaddr(bytes, length[0]);
+}
+
+// --- processes ---
+
+/** Makes the calling process a session and process group leader; returns the session id. */
+export function setsid(): number {
+  return _check("setsid", _libc().setsid());
+}
+
+/** The process group of `pid` (0: the caller). */
+export function getpgid(pid: number): number {
+  return _check("getpgid", _libc().getpgid(pid));
+}
+
+/** The session of `pid` (0: the caller). */
+export function getsid(pid: number): number {
+  return _check("getsid", _libc().getsid(pid));
+}
+
+/**
+ * Sends signal `signal` to `pid` (negative: to that process group; signal 0
+ * only checks that the target exists).
+ */
+export function kill(pid: number, signal: number): void {
+  _check(`kill ${pid}`, _libc().kill(pid, signal));
+}
+
+/** How a child ended, as `waitpid(2)` reports it. */
+export type WaitStatus =
+  | { pid: number; exitCode: number; signal: null; core: false }
+  | { pid: number; exitCode: null; signal: number; core: boolean };
+
+/**
+ * Collects the exit status of child `pid` (-1: any child) without blocking
+ * (`options`: `WNOHANG` by default); null while it still runs. Never call it with
+ * -1 in a process that also uses `Deno.Command`: it would steal those statuses.
+ */
+export function waitpid(pid: number, options = 1): WaitStatus | null {
+  const status = new Int32Array(1);
+  const found = _check("waitpid", _libc().waitpid(pid, new Uint8Array(status.buffer), options));
+  if (found === 0) return null;
+  const raw = status[0];
+  const signal = raw & 0x7f;
+  if (signal === 0) return { pid: found, exitCode: (raw >> 8) & 0xff, signal: null, core: false };
+  return { pid: found, exitCode: null, signal, core: (raw & 0x80) !== 0 };
+}
+
+/** `prctl(2)` with an integer argument (`PR.*` options). */
+export function prctl(option: number, argument: number): void {
+  _check("prctl", _libc().prctl(option, BigInt(argument), 0n, 0n, 0n));
+}
+
+/** Replaces the calling process with `path`; returns only by throwing. */
+export function execve(path: string, argv: string[], env: string[]): never {
+  const args = argv.map(_cString), vars = env.map(_cString);
+  _libc().execve(_cString(path), _cStringArray(args), _cStringArray(vars));
+  throw _error(`execve ${path}`);
+}
+
+/** Sets the file mode creation mask, returning the previous one. */
+export function umask(mask: number): number {
+  return _libc().umask(mask);
+}
+
+/** Changes the working directory of the whole process. */
+export function chdir(path: string): void {
+  _check(`chdir ${path}`, _libc().chdir(_cString(path)));
+}
+
+/** What {@linkcode posixSpawn} starts and how. */
+export interface PosixSpawnOptions {
+  /** Absolute or relative path of the program (no PATH search here). */
+  path: string;
+  /** argv, including argv[0]. */
+  argv: string[];
+  /** The whole environment, as `KEY=VALUE` strings. */
+  env: string[];
+  /** `fds[i]` becomes fd `i` in the child; every other fd is closed there. */
+  fds: number[];
+  /** Working directory for the child (default: the caller's). */
+  cwd?: string;
+  /** Start the child in a new session (and so a new process group, with no terminal). */
+  newSession?: boolean;
+  /** Put the child in a new process group of its own (ignored with `newSession`). */
+  newProcessGroup?: boolean;
+}
+
+const _SIGSET_SIZE = 128;
+
+/**
+ * Starts a program with `posix_spawn(3)`: exactly the fds in `options.fds`, every
+ * signal at its default disposition and none blocked. Exec failures come back
+ * exactly (glibc waits for the exec): a {@linkcode SysError} `exec PATH: ENOENT …`.
+ * The caller must reap the pid with {@linkcode waitpid}.
+ */
+export function posixSpawn(options: PosixSpawnOptions): number {
+  const lib = _libc();
+  // Moved to numbers above every target first, so that no target clobbers a source.
+  const sources = options.fds.map((fd) => dupCloexec(fd, options.fds.length));
+  const attr = new Uint8Array(512), actions = new Uint8Array(512);
+  lib.posix_spawnattr_init(attr);
+  lib.posix_spawn_file_actions_init(actions);
+  try {
+    let flags = POSIX_SPAWN.SETSIGMASK | POSIX_SPAWN.SETSIGDEF;
+    if (options.newSession) flags |= POSIX_SPAWN.SETSID;
+    else if (options.newProcessGroup) flags |= POSIX_SPAWN.SETPGROUP;
+    lib.posix_spawnattr_setflags(attr, flags);
+    lib.posix_spawnattr_setpgroup(attr, 0);
+    lib.posix_spawnattr_setsigmask(attr, new Uint8Array(_SIGSET_SIZE));
+    lib.posix_spawnattr_setsigdefault(attr, new Uint8Array(_SIGSET_SIZE).fill(0xff));
+    sources.forEach((fd, target) => lib.posix_spawn_file_actions_adddup2(actions, fd, target));
+    lib.posix_spawn_file_actions_addclosefrom_np(actions, options.fds.length);
+    const cwd = options.cwd === undefined ? null : _cString(options.cwd);
+    if (cwd) lib.posix_spawn_file_actions_addchdir_np(actions, cwd);
+    const args = options.argv.map(_cString), vars = options.env.map(_cString);
+    const pid = new Int32Array(1);
+    const errno = lib.posix_spawn(
+      new Uint8Array(pid.buffer),
+      _cString(options.path),
+      actions,
+      attr,
+      _cStringArray(args),
+      _cStringArray(vars),
+    );
+    if (errno !== 0) throw _error(`exec ${options.path}`, errno);
+    return pid[0];
+  } finally {
+    lib.posix_spawn_file_actions_destroy(actions);
+    lib.posix_spawnattr_destroy(attr);
+    sources.forEach((fd) => lib.close(fd));
+  }
+}

@@ -1,0 +1,25 @@
+/**
+ * opsd: run services well. This file builds the command tree; each command
+ * lives in commands/, the engine in lib/.
+ *
+ * @module
+ */
+
+import { Command } from "@commander-js/extra-typings";
+import { runCli } from "./commands/_cli.ts";
+import { VERSION } from "./lib/version.ts";
+
+const opsd = new Command("opsd")
+  .description(
+    "Run services well: supervise them, daemonize commands, inspect open files and ports.",
+  )
+  .version(VERSION, "-V, --version")
+  .helpCommand(false)
+  .addHelpText(
+    "after",
+    `
+Exit codes: 0 ok (or something matched), 1 failure (or nothing matched), 2 usage error,
+3 not running, 4 permission denied, 5 already running, 6 timed out, 126/127 cannot execute/not found.`,
+  );
+
+await runCli(opsd, Deno.args);

@@ -1,0 +1,216 @@
+import assert from "node:assert/strict";
+import {
+  bind,
+  cloexecFrom,
+  close,
+  dup2,
+  dupCloexec,
+  getCloexec,
+  getLock,
+  getpgid,
+  getsid,
+  getsockname,
+  getStatusFlags,
+  isErrno,
+  kill,
+  listen,
+  open,
+  pipe2,
+  posixSpawn,
+  read,
+  setCloexec,
+  setLock,
+  setsockopt,
+  setStatusFlags,
+  socket,
+  waitpid,
+  write,
+} from "../../lib/sys/libc.ts";
+import { O, SOCK } from "../../lib/sys/constants.ts";
+import { SysError } from "../../lib/sys/errno.ts";
+import { readProcStat } from "../../lib/procfs/stat.ts";
+import { tempDir, waitFor } from "../fixtures/mod.ts";
+
+const encoder = new TextEncoder();
+
+/** Waits (polling, never blocking the event loop) for a spawned child's status. */
+function reap(pid: number) {
+  return waitFor(`pid ${pid} to exit`, () => waitpid(pid));
+}
+
+Deno.test("a failed call names the call and the errno: bind: EADDRINUSE", () => {
+  const first = socket(SOCK.AF_INET, SOCK.STREAM | SOCK.CLOEXEC);
+  const second = socket(SOCK.AF_INET, SOCK.STREAM | SOCK.CLOEXEC);
+  try {
+    bind(first, { family: "ipv4", address: "127.0.0.1", port: 0 });
+    listen(first);
+    const address = getsockname(first);
+    assert.equal(address.family, "ipv4");
+    assert.throws(() => bind(second, address), (error: unknown) => {
+      assert.ok(error instanceof SysError);
+      assert.equal(error.code, "EADDRINUSE");
+      assert.equal(error.message, "bind: EADDRINUSE (address already in use)");
+      return true;
+    });
+  } finally {
+    close(first);
+    close(second);
+  }
+});
+
+Deno.test("socket options, listen and getsockname work on an IPv6 socket", () => {
+  const fd = socket(SOCK.AF_INET6, SOCK.STREAM | SOCK.CLOEXEC);
+  try {
+    setsockopt(fd, SOCK.SOL_SOCKET, SOCK.SO_REUSEADDR, 1);
+    bind(fd, { family: "ipv6", address: "::1", port: 0 });
+    listen(fd, 16);
+    const address = getsockname(fd);
+    assert.equal(address.family, "ipv6");
+    assert.ok(address.family === "ipv6" && address.address === "::1" && address.port > 0);
+  } finally {
+    close(fd);
+  }
+});
+
+Deno.test("pipe2 gives close-on-exec ends that carry bytes", () => {
+  const [reader, writer] = pipe2();
+  try {
+    assert.ok(getCloexec(reader) && getCloexec(writer));
+    assert.equal(write(writer, encoder.encode("hello")), 5);
+    const buffer = new Uint8Array(16);
+    assert.equal(new TextDecoder().decode(buffer.subarray(0, read(reader, buffer))), "hello");
+  } finally {
+    close(reader);
+    close(writer);
+  }
+});
+
+Deno.test("fcntl wrappers read and change fd and status flags", () => {
+  const [reader, writer] = pipe2(O.CLOEXEC);
+  const copy = dupCloexec(reader, 100);
+  try {
+    assert.ok(copy >= 100);
+    setCloexec(copy, false);
+    assert.equal(getCloexec(copy), false);
+    setStatusFlags(reader, getStatusFlags(reader) | O.NONBLOCK);
+    // O_NONBLOCK belongs to the open file, so the duplicate sees it too.
+    assert.ok((getStatusFlags(copy) & O.NONBLOCK) !== 0);
+    assert.throws(() => read(reader, new Uint8Array(1)), (e: unknown) => isErrno(e, "EAGAIN"));
+  } finally {
+    [reader, writer, copy].forEach(close);
+  }
+});
+
+Deno.test("an OFD lock survives closing another fd of the file; a POSIX lock does not", async () => {
+  await using dir = await tempDir();
+  const path = `${dir.path}/lock`;
+  const holder = open(path, O.RDWR | O.CREAT | O.CLOEXEC);
+  const other = open(path, O.RDWR | O.CLOEXEC);
+  try {
+    assert.equal(setLock(holder, "ofd", "write"), true);
+    // A second open file description conflicts with the OFD lock, even in the same process.
+    assert.equal(setLock(other, "ofd", "write"), false);
+    assert.deepEqual(getLock(other, "ofd"), { type: "write", start: 0, length: 0, pid: -1 });
+    close(open(path, O.RDONLY | O.CLOEXEC));
+    assert.equal(setLock(other, "ofd", "write"), false, "OFD lock still held after closing an fd");
+
+    assert.equal(setLock(holder, "ofd", "unlock"), true);
+    assert.equal(setLock(holder, "posix", "write"), true);
+    close(open(path, O.RDONLY | O.CLOEXEC));
+    assert.equal(setLock(other, "ofd", "write"), true, "POSIX lock gone after closing an fd");
+  } finally {
+    close(holder);
+    close(other);
+  }
+});
+
+Deno.test("posixSpawn gives the child exactly the fds asked for, in a new session", async () => {
+  const [reader, writer] = pipe2();
+  const devNull = open("/dev/null", O.RDWR | O.CLOEXEC);
+  let pid = 0;
+  try {
+    pid = posixSpawn({
+      path: "/bin/sh",
+      argv: ["sh", "-c", "ls /proc/$$/fd | tr '\\n' ' '; trap - PIPE; kill -0 $$"],
+      env: ["PATH=/usr/bin:/bin"],
+      fds: [devNull, writer, devNull],
+      newSession: true,
+      cwd: "/",
+    });
+    close(writer);
+    const status = await reap(pid);
+    assert.deepEqual(status, { pid, exitCode: 0, signal: null, core: false });
+    const buffer = new Uint8Array(256);
+    const listing = new TextDecoder().decode(buffer.subarray(0, read(reader, buffer)));
+    // 0-2, plus the directory fd ls itself opens to list /proc/PID/fd.
+    assert.deepEqual(listing.trim().split(" ").map(Number).filter((fd) => fd <= 2), [0, 1, 2]);
+    assert.ok(listing.trim().split(" ").length <= 4, listing);
+  } finally {
+    close(reader);
+    close(devNull);
+  }
+});
+
+Deno.test("posixSpawn reports exec failures exactly: ENOENT and EACCES", async () => {
+  await using dir = await tempDir();
+  const notExecutable = `${dir.path}/script`;
+  await Deno.writeTextFile(notExecutable, "#!/bin/sh\n", { mode: 0o644 });
+  const base = { env: [], fds: [0, 1, 2] };
+  assert.throws(
+    () => posixSpawn({ ...base, path: `${dir.path}/missing`, argv: ["missing"] }),
+    (e: unknown) =>
+      isErrno(e, "ENOENT") && e.message.startsWith(`exec ${dir.path}/missing: ENOENT`),
+  );
+  assert.throws(
+    () => posixSpawn({ ...base, path: notExecutable, argv: ["script"] }),
+    (e: unknown) => isErrno(e, "EACCES"),
+  );
+});
+
+Deno.test("waitpid decodes a death by signal; kill signals a process group", async () => {
+  const pid = posixSpawn({
+    path: "/bin/sleep",
+    argv: ["sleep", "30"],
+    env: [],
+    fds: [0, 1, 2],
+    newProcessGroup: true,
+  });
+  assert.equal(getpgid(pid), pid);
+  assert.notEqual(getsid(pid), pid);
+  assert.equal(waitpid(pid), null);
+  kill(-pid, 15);
+  assert.deepEqual(await reap(pid), { pid, exitCode: null, signal: 15, core: false });
+  assert.throws(() => kill(pid, 0), (e: unknown) => isErrno(e, "ESRCH"));
+});
+
+Deno.test("cloexecFrom marks every fd above a bound close-on-exec", () => {
+  const [reader, writer] = pipe2(0);
+  try {
+    assert.equal(getCloexec(reader), false);
+    cloexecFrom(Math.min(reader, writer));
+    assert.ok(getCloexec(reader) && getCloexec(writer));
+  } finally {
+    close(reader);
+    close(writer);
+  }
+});
+
+Deno.test("dup2 places an fd at a chosen number", () => {
+  const [reader, writer] = pipe2();
+  const target = 200;
+  try {
+    assert.equal(dup2(writer, target), target);
+    assert.equal(getCloexec(target), false, "dup2 clears close-on-exec on the new fd");
+    write(target, encoder.encode("x"));
+    assert.equal(read(reader, new Uint8Array(1)), 1);
+  } finally {
+    [reader, writer, target].forEach(close);
+  }
+});
+
+Deno.test("readProcStat reads this process and returns null for a missing one", () => {
+  const self = readProcStat(Deno.pid);
+  assert.equal(self?.pid, Deno.pid);
+  assert.equal(self?.state === "R" || self?.state === "S", true);
+  assert.equal(readProcStat(0x3fffffff), null);
+});
