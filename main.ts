@@ -7,6 +7,7 @@
 
 import { Command } from "@commander-js/extra-typings";
 import { runCli } from "./commands/_cli.ts";
+import { execCommand } from "./commands/exec.ts";
 import { VERSION } from "./lib/version.ts";
 
 const opsd = new Command("opsd")
@@ -15,6 +16,8 @@ const opsd = new Command("opsd")
   )
   .version(VERSION, "-V, --version")
   .helpCommand(false)
+  .enablePositionalOptions()
+  .addCommand(execCommand())
   .addHelpText(
     "after",
     `

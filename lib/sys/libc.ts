@@ -43,7 +43,15 @@ const _SYMBOLS = {
   prctl: { parameters: ["i32", "u64", "u64", "u64", "u64"], result: "i32" }, // int prctl(int op, unsigned long a2, a3, a4, a5)
   execve: { parameters: ["buffer", "buffer", "buffer"], result: "i32" }, // int execve(const char *path, char *const argv[], char *const envp[])
   umask: { parameters: ["u32"], result: "u32" }, // mode_t umask(mode_t mask)
+  signal: { parameters: ["i32", "pointer"], result: "pointer" }, // sighandler_t signal(int sig, sighandler_t handler)
   chdir: { parameters: ["buffer"], result: "i32" }, // int chdir(const char *path)
+  setuid: { parameters: ["u32"], result: "i32" }, // int setuid(uid_t uid)
+  setgid: { parameters: ["u32"], result: "i32" }, // int setgid(gid_t gid)
+  setgroups: { parameters: ["usize", "buffer"], result: "i32" }, // int setgroups(size_t n, const gid_t *list)
+  getpwnam: { parameters: ["buffer"], result: "pointer" }, // struct passwd *getpwnam(const char *name)
+  getpwuid: { parameters: ["u32"], result: "pointer" }, // struct passwd *getpwuid(uid_t uid)
+  getgrnam: { parameters: ["buffer"], result: "pointer" }, // struct group *getgrnam(const char *name)
+  getgrouplist: { parameters: ["buffer", "u32", "buffer", "buffer"], result: "i32" }, // int getgrouplist(const char *user, gid_t group, gid_t *groups, int *ngroups)
   posix_spawn: {
     parameters: ["buffer", "buffer", "buffer", "buffer", "buffer", "buffer"],
     result: "i32",
@@ -356,6 +364,15 @@ export function execve(path: string, argv: string[], env: string[]): never {
   throw _error(`execve ${path}`);
 }
 
+/**
+ * Puts signal `signal` back to its default action (SIG_DFL). An ignored signal
+ * stays ignored across exec, so a process that execs a program resets the ones
+ * Deno ignores (SIGPIPE) first.
+ */
+export function resetSignal(signal: number): void {
+  _libc().signal(signal, null);
+}
+
 /** Sets the file mode creation mask, returning the previous one. */
 export function umask(mask: number): number {
   return _libc().umask(mask);
@@ -364,6 +381,78 @@ export function umask(mask: number): number {
 /** Changes the working directory of the whole process. */
 export function chdir(path: string): void {
   _check(`chdir ${path}`, _libc().chdir(_cString(path)));
+}
+
+// --- users and groups ---
+
+/** A user account as `getpwnam(3)` reports it. */
+export interface PasswdEntry {
+  name: string;
+  uid: number;
+  gid: number;
+  home: string;
+  shell: string;
+}
+
+function _passwd(pointer: Deno.PointerValue): PasswdEntry | null {
+  if (pointer === null) return null;
+  // struct passwd { char *pw_name, *pw_passwd; uid_t pw_uid; gid_t pw_gid; char *pw_gecos, *pw_dir, *pw_shell; }
+  const view = new Deno.UnsafePointerView(pointer);
+  const text = (offset: number) => Deno.UnsafePointerView.getCString(view.getPointer(offset)!);
+  return {
+    name: text(0),
+    uid: view.getUint32(16),
+    gid: view.getUint32(20),
+    home: text(32),
+    shell: text(40),
+  };
+}
+
+/** The account named `name` (through NSS, as `id` sees it), or null when there is none. */
+export function getpwnam(name: string): PasswdEntry | null {
+  return _passwd(_libc().getpwnam(_cString(name)));
+}
+
+/** The account with uid `uid`, or null when there is none. */
+export function getpwuid(uid: number): PasswdEntry | null {
+  return _passwd(_libc().getpwuid(uid));
+}
+
+/** The gid of the group named `name`, or null when there is none. */
+export function getgrnam(name: string): number | null {
+  // struct group { char *gr_name, *gr_passwd; gid_t gr_gid; char **gr_mem; }
+  const pointer = _libc().getgrnam(_cString(name));
+  return pointer === null ? null : new Deno.UnsafePointerView(pointer).getUint32(16);
+}
+
+/** Every group `user` belongs to, `gid` included (`getgrouplist(3)`). */
+export function getgrouplist(user: string, gid: number): number[] {
+  for (let size = 64;; size *= 4) {
+    const groups = new Uint32Array(size), count = new Int32Array([size]);
+    const found = _libc().getgrouplist(
+      _cString(user),
+      gid,
+      new Uint8Array(groups.buffer),
+      new Uint8Array(count.buffer),
+    );
+    if (found >= 0) return Array.from(groups.subarray(0, count[0]));
+  }
+}
+
+/** Sets the supplementary groups of the process. */
+export function setgroups(groups: number[]): void {
+  const list = new Uint32Array(groups);
+  _check("setgroups", _libc().setgroups(BigInt(list.length), new Uint8Array(list.buffer)));
+}
+
+/** Sets the real, effective and saved group id. */
+export function setgid(gid: number): void {
+  _check("setgid", _libc().setgid(gid));
+}
+
+/** Sets the real, effective and saved user id (do it last: it drops the right to the others). */
+export function setuid(uid: number): void {
+  _check("setuid", _libc().setuid(uid));
 }
 
 /** What {@linkcode posixSpawn} starts and how. */

@@ -1,0 +1,53 @@
+/**
+ * Replacing the current process with a program, optionally as another user:
+ * `opsd exec`, and the exec shim `spawnProgram` starts when a child must run
+ * under other credentials (posix_spawn cannot drop privileges on its own).
+ *
+ * @module
+ */
+
+import { exitCodeOf } from "../errors.ts";
+import { SIGNALS } from "../sys/constants.ts";
+import { SysError } from "../sys/errno.ts";
+import { execve, resetSignal, setCloexec, write } from "../sys/libc.ts";
+import { type Credentials, dropPrivileges } from "./credentials.ts";
+import { execFailure, resolveProgram } from "./program.ts";
+
+/** What {@linkcode execProgram} runs. */
+export interface ExecRequest {
+  /** Program and arguments; the program is looked up in PATH when it has no slash. */
+  argv: readonly string[];
+  /** Drop to these credentials first. */
+  credentials?: Credentials;
+  /**
+   * An fd to report failure on instead of throwing: a line `CODE MESSAGE`, then exit.
+   * It is closed on a successful exec, so the reader sees end of file.
+   */
+  statusFd?: number;
+}
+
+/**
+ * Replaces this process with `request.argv`, keeping its pid, environment and fds
+ * 0-2 (and any others not marked close-on-exec). Returns only by throwing (or, with
+ * `statusFd`, by reporting on it and exiting with 127 or 126).
+ */
+export function execProgram(request: ExecRequest): never {
+  try {
+    if (request.statusFd !== undefined) setCloexec(request.statusFd, true);
+    const path = resolveProgram(request.argv[0], { searchPath: Deno.env.get("PATH") });
+    if (request.credentials) dropPrivileges(request.credentials);
+    // Deno ignores SIGPIPE, and an ignored signal would stay ignored in the program.
+    resetSignal(SIGNALS.SIGPIPE);
+    const env = Object.entries(Deno.env.toObject()).map(([key, value]) => `${key}=${value}`);
+    try {
+      return execve(path, [...request.argv], env);
+    } catch (error) {
+      throw error instanceof SysError ? execFailure(error) : error;
+    }
+  } catch (error) {
+    if (request.statusFd === undefined) throw error;
+    const line = `${exitCodeOf(error)} ${(error as Error).message}\n`;
+    write(request.statusFd, new TextEncoder().encode(line));
+    Deno.exit(exitCodeOf(error));
+  }
+}

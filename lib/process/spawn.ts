@@ -1,0 +1,124 @@
+/**
+ * Starting a child with exactly the fds, session, umask and user it should have,
+ * and knowing for certain whether its program was exec'd.
+ *
+ * @module
+ */
+
+import net from "node:net";
+import { ExitCode, OpsdError } from "../errors.ts";
+import { SysError } from "../sys/errno.ts";
+import { close, isErrno, pipe2, posixSpawn, umask, waitpid } from "../sys/libc.ts";
+import { opsdArgv } from "../self.ts";
+import type { Credentials } from "./credentials.ts";
+import { execFailure, resolveProgram } from "./program.ts";
+
+/** What {@linkcode spawnProgram} starts and how. */
+export interface SpawnRequest {
+  /** Program and arguments; a program without a slash is looked up in the child's PATH. */
+  argv: readonly string[];
+  /** The child's whole environment (default: opsd's own). */
+  env?: Record<string, string>;
+  /** Working directory (default: opsd's). */
+  cwd?: string;
+  /** `fds[i]` becomes the child's fd `i`; nothing else of opsd's is inherited. */
+  fds: readonly number[];
+  /** Start in a new session: its own process group, no controlling terminal. */
+  newSession?: boolean;
+  /** Start in a new process group of its own (implied by `newSession`). */
+  newProcessGroup?: boolean;
+  /** The child's umask (default: opsd's). */
+  umask?: number;
+  /** Run as this user; needs root. Goes through an exec shim (`opsd exec`). */
+  credentials?: Credentials;
+}
+
+/**
+ * Starts a program and resolves to its pid once the program has been exec'd.
+ * Rejects with an OpsdError carrying exit code 127 (not found) or 126 (cannot
+ * execute) when it could not be, leaving nothing running. The caller reaps the pid.
+ */
+export async function spawnProgram(request: SpawnRequest): Promise<number> {
+  const env = request.env ?? Deno.env.toObject();
+  const envList = Object.entries(env).map(([key, value]) => `${key}=${value}`);
+  const base = {
+    env: envList,
+    cwd: request.cwd,
+    newSession: request.newSession,
+    newProcessGroup: request.newProcessGroup,
+  };
+  if (!request.credentials) {
+    const path = resolveProgram(request.argv[0], { cwd: request.cwd, searchPath: env.PATH });
+    return _withUmask(request.umask, () => {
+      try {
+        return posixSpawn({ ...base, path, argv: [...request.argv], fds: [...request.fds] });
+      } catch (error) {
+        throw error instanceof SysError ? execFailure(error) : error;
+      }
+    });
+  }
+  const { user, group } = request.credentials;
+  // The shim reports a failed exec on a close-on-exec pipe: end of file alone means success.
+  const [reader, writer] = pipe2();
+  const shim = opsdArgv([
+    "exec",
+    "--user",
+    user,
+    ...(group === undefined ? [] : ["--group", group]),
+    "--status-fd",
+    String(request.fds.length),
+    "--",
+    ...request.argv,
+  ]);
+  let pid: number;
+  try {
+    pid = _withUmask(
+      request.umask,
+      () => posixSpawn({ ...base, path: shim[0], argv: shim, fds: [...request.fds, writer] }),
+    );
+  } catch (error) {
+    close(reader);
+    throw error;
+  } finally {
+    close(writer);
+  }
+  const report = await _readToEnd(reader);
+  if (report === "") return pid;
+  await _reap(pid);
+  const [, code, message] = /^(\d+) (.*)\n?$/s.exec(report) ?? [, "1", report.trim()];
+  throw new OpsdError(message, Number(code) as ExitCode);
+}
+
+function _withUmask<T>(mask: number | undefined, action: () => T): T {
+  if (mask === undefined) return action();
+  const previous = umask(mask);
+  try {
+    return action();
+  } finally {
+    umask(previous);
+  }
+}
+
+/** Everything written to the pipe `fd` until its last writer closes it; closes `fd`. */
+function _readToEnd(fd: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Uint8Array[] = [];
+    const pipe = new net.Socket({ fd, readable: true, writable: false });
+    pipe.on("data", (chunk: Uint8Array) => chunks.push(chunk));
+    pipe.on("error", reject);
+    pipe.on("close", () => resolve(new TextDecoder().decode(Buffer.concat(chunks))));
+  });
+}
+
+/** Collects a shim that reported failure (it exits right after); another reaper may beat us. */
+async function _reap(pid: number): Promise<void> {
+  for (let i = 0; i < 500; i++) {
+    try {
+      if (waitpid(pid)) return;
+    } catch (error) {
+      if (isErrno(error, "ECHILD")) return;
+      throw error;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
