@@ -1,0 +1,295 @@
+/**
+ * `opsd fds` engine: picks the processes and sockets a query names, walks the
+ * fds once (see `walk.ts`), and describes what matched as rows.
+ *
+ * Selectors narrow the way an operator reads them: `--pid` and `-c` choose
+ * processes (repeats of one flag widen: either pid; both flags: both must hold);
+ * `--port`/`--tcp`/`--udp`/`--listen`, `--path` and `--unix` choose files, and a
+ * row matches when it is any of the files named. Process and file selectors
+ * combine with AND (lsof ORs them unless given `-a`).
+ *
+ * A port or unix-socket query first looks the sockets up in the socket tables;
+ * when nothing matches it answers without walking a single fd.
+ *
+ * @module
+ */
+
+import { listPids } from "../procfs/pids.ts";
+import { readProcStat } from "../procfs/stat.ts";
+import { groupByNamespace, namespaceOf } from "../procfs/namespaces.ts";
+import { O_CLOEXEC, readFdInfo } from "../procfs/fdinfo.ts";
+import { TCP_LISTEN } from "../procfs/net.ts";
+import { userName } from "../procfs/users.ts";
+import { walkProcesses, type WalkWanted } from "./walk.ts";
+import { describeFd, describeSpecial, noFdRow, type SpecialFd } from "./describe.ts";
+import { MountIndex } from "./mounts.ts";
+import { compareRows, type FdRow, type ProcessInfo } from "./row.ts";
+import { findLeaks, type LeakProcess, readLeakProcess, readUptimeMs } from "./leaks.ts";
+import { type NetnsSource, readInetSockets, readUnixSockets, type SocketInfo } from "./sockets.ts";
+
+/** What to show. Empty lists and absent flags select nothing in particular. */
+export interface FdsQuery {
+  /** Only these processes. */
+  pids?: number[];
+  /** Only processes whose command name starts with one of these (as `lsof -c`). */
+  commands?: string[];
+  /** Sockets with one of these local or remote ports. */
+  ports?: number[];
+  /** TCP sockets (with `udp`: both; neither: both). */
+  tcp?: boolean;
+  /** UDP sockets. */
+  udp?: boolean;
+  /** Listening sockets only: TCP in LISTEN, UDP bound and not connected. */
+  listen?: boolean;
+  /** Fds open on these files. */
+  paths?: string[];
+  /** Unix sockets bound to these paths. */
+  unixPaths?: string[];
+  /** Report only leaking socket fds; `no-cloexec` needs a process at least this old. */
+  leaks?: { minAgeMs: number };
+}
+
+/** What a scan found. */
+export interface FdsScan {
+  rows: FdRow[];
+  /**
+   * Processes whose fds could not be read while looking for files (their rows
+   * would be `NOFD`): a file selector cannot tell whether they hold the file.
+   */
+  unreadable: number[];
+}
+
+const _SPECIALS: SpecialFd[] = ["cwd", "rtd", "txt"];
+
+/** Runs `query` over the processes of this machine. */
+export async function scanFds(query: FdsQuery): Promise<FdsScan> {
+  const inet = Boolean(query.ports?.length || query.tcp || query.udp || query.listen);
+  const unix = Boolean(query.unixPaths?.length);
+  const paths = (query.paths ?? []).map(_resolvePath);
+  const fileSelected = inet || unix || paths.length > 0;
+  const candidates = _candidates(query);
+  const tables = new SocketTables();
+  const targets = inet || unix ? tables.findTargets(candidates, query) : [];
+  if (fileSelected && paths.length === 0 && targets.length === 0 && !query.leaks) {
+    return { rows: [], unreadable: [] }; // answered from the socket tables alone
+  }
+  const wanted: WalkWanted = query.leaks
+    ? { allSockets: true }
+    : { inodes: targets, paths, everything: !fileSelected };
+  const walked = await walkProcesses(query.leaks ? listPids() : candidates, wanted);
+
+  const builder = new _RowBuilder(tables, !(inet || unix) || paths.length > 0 || !!query.leaks);
+  const chosen = new Set(candidates);
+  const targetSet = new Set(targets);
+  const leaks = query.leaks ? _findLeaks(walked.sockets, tables, query.leaks.minAgeMs) : null;
+  const rows: FdRow[] = [];
+  for (let i = 0; i < walked.sockets.length; i += 3) {
+    const [pid, fd, inode] = walked.sockets.slice(i, i + 3);
+    if (!chosen.has(pid) || (fileSelected && !targetSet.has(inode))) continue;
+    const found = leaks?.get(`${pid}:${fd}`);
+    if (leaks && !found) continue;
+    const row = builder.fd(pid, fd, `socket:[${inode}]`);
+    if (row && found) row.leaks = found;
+    if (row) rows.push(row);
+  }
+  for (const [pid, fd, link] of walked.links) {
+    const row = builder.fd(pid, fd, link);
+    if (row) rows.push(row);
+  }
+  if (!leaks && (!fileSelected || paths.length > 0)) {
+    for (const pid of candidates) rows.push(...builder.specials(pid, paths));
+  }
+  const unreadable: number[] = [];
+  for (let i = 0; i < walked.denied.length; i += 2) {
+    const [pid, errno] = walked.denied.slice(i, i + 2);
+    if (!chosen.has(pid)) continue;
+    if (fileSelected || leaks) unreadable.push(pid);
+    else rows.push(...builder.noFd(pid, errno));
+  }
+  return { rows: rows.sort(compareRows), unreadable };
+}
+
+/** The processes the process selectors allow (all when there are none). */
+function _candidates(query: FdsQuery): number[] {
+  let pids = query.pids?.length ? [...new Set(query.pids)] : listPids();
+  if (query.commands?.length) {
+    const prefixes = query.commands;
+    pids = pids.filter((pid) => {
+      const command = readProcStat(pid)?.comm;
+      return command !== undefined && prefixes.some((prefix) => command.startsWith(prefix));
+    });
+  }
+  return pids;
+}
+
+/** A path as the kernel prints fd links: absolute, symlinks resolved when it still exists. */
+function _resolvePath(path: string): string {
+  try {
+    return Deno.realPathSync(path);
+  } catch {
+    const parts: string[] = [];
+    for (const part of (path.startsWith("/") ? path : `${Deno.cwd()}/${path}`).split("/")) {
+      if (part === "..") parts.pop();
+      else if (part !== "" && part !== ".") parts.push(part);
+    }
+    return `/${parts.join("/")}`;
+  }
+}
+
+/** Socket tables of every network namespace involved, read once each, by inode. */
+class SocketTables {
+  readonly byInode = new Map<number, SocketInfo>();
+  #own = namespaceOf("self", "net");
+  #loaded = new Set<string>();
+
+  /** The inodes of the sockets `query` names, in the namespaces of `pids`. */
+  findTargets(pids: number[], query: FdsQuery): number[] {
+    const targets: number[] = [];
+    const protocols = query.tcp === query.udp
+      ? ["tcp", "udp"] as const
+      : query.tcp
+      ? ["tcp"] as const
+      : ["udp"] as const;
+    const inet = Boolean(query.ports?.length || query.tcp || query.udp || query.listen);
+    const unixPaths = new Set((query.unixPaths ?? []).flatMap((p) => [p, _resolvePath(p)]));
+    for (const source of this.#sources(pids)) {
+      if (inet) {
+        for (const port of query.ports?.length ? query.ports : [undefined]) {
+          const filter = { protocols: [...protocols], port, listening: query.listen };
+          for (const socket of readInetSockets(source, filter)) {
+            if (socket.inode === 0) continue; // TIME_WAIT or not accepted: nobody holds it
+            this.byInode.set(socket.inode, { kind: "inet", socket });
+            targets.push(socket.inode);
+          }
+        }
+      }
+      if (unixPaths.size > 0) {
+        for (const socket of readUnixSockets(source)) {
+          if (!unixPaths.has(socket.path)) continue;
+          this.byInode.set(socket.inode, { kind: "unix", socket });
+          targets.push(socket.inode);
+        }
+      }
+    }
+    return targets;
+  }
+
+  /** The socket with `inode`, held by `pid`: loads the tables of its namespace on first need. */
+  get(inode: number, pid: number): SocketInfo | undefined {
+    if (!this.byInode.has(inode)) {
+      const namespace = namespaceOf(pid, "net");
+      if (namespace !== null && !this.#loaded.has(namespace)) {
+        this.#loaded.add(namespace);
+        this.#loadAll(namespace === this.#own ? { own: true } : { own: false, pid });
+      }
+    }
+    return this.byInode.get(inode);
+  }
+
+  /** Whether the socket with `inode` listens (TCP LISTEN or a listening unix socket). */
+  isListener(inode: number, pid: number): boolean {
+    const found = this.get(inode, pid);
+    if (found?.kind === "inet") return found.socket.state === TCP_LISTEN;
+    return found?.kind === "unix" && found.socket.state === "LISTEN";
+  }
+
+  *#sources(pids: number[]): Iterable<NetnsSource> {
+    for (const [namespace, members] of groupByNamespace(pids, "net")) {
+      yield namespace === this.#own ? { own: true } : { own: false, pid: members[0] };
+    }
+  }
+
+  #loadAll(source: NetnsSource): void {
+    for (const socket of readInetSockets(source, { protocols: ["tcp", "udp"] })) {
+      if (socket.inode !== 0) this.byInode.set(socket.inode, { kind: "inet", socket });
+    }
+    for (const socket of readUnixSockets(source)) {
+      this.byInode.set(socket.inode, { kind: "unix", socket });
+    }
+  }
+}
+
+/** Builds rows, reading each process's details once. */
+class _RowBuilder {
+  #processes = new Map<number, ProcessInfo | null>();
+  #mounts = new MountIndex();
+  #tables: SocketTables;
+  #stat: boolean;
+
+  constructor(tables: SocketTables, stat: boolean) {
+    this.#tables = tables;
+    this.#stat = stat;
+  }
+
+  fd(pid: number, fd: number, link: string): FdRow | null {
+    const process = this.#process(pid);
+    if (!process) return null;
+    const inode = /^socket:\[(\d+)\]$/.exec(link);
+    if (inode) this.#tables.get(Number(inode[1]), pid); // make sure its namespace is loaded
+    return describeFd(process, fd, link, this.#context());
+  }
+
+  specials(pid: number, paths: string[]): FdRow[] {
+    const process = this.#process(pid);
+    if (!process) return [];
+    const rows: FdRow[] = [];
+    for (const special of _SPECIALS) {
+      const row = describeSpecial(process, special, this.#context());
+      if (row && (paths.length === 0 || paths.includes(row.name.replace(/ \(deleted\)$/, "")))) {
+        rows.push(row);
+      }
+    }
+    return rows;
+  }
+
+  noFd(pid: number, errno: number): FdRow[] {
+    const process = this.#process(pid);
+    return process ? [noFdRow(process, errno)] : [];
+  }
+
+  #context() {
+    return { sockets: this.#tables.byInode, mounts: this.#mounts, stat: this.#stat };
+  }
+
+  /** The process's name and owner; null when it is gone or a zombie (lsof skips those too). */
+  #process(pid: number): ProcessInfo | null {
+    if (this.#processes.has(pid)) return this.#processes.get(pid)!;
+    let process: ProcessInfo | null = null;
+    const stat = readProcStat(pid);
+    if (stat && stat.state !== "Z") {
+      try {
+        // As lsof: the owner of /proc/PID (the effective uid of a dumpable process).
+        const uid = Deno.statSync(`/proc/${pid}`).uid ?? 0;
+        process = { pid, ppid: stat.ppid, command: stat.comm, uid, user: userName(uid) };
+      } catch (error) {
+        if (!(error instanceof Deno.errors.NotFound)) throw error;
+      }
+    }
+    this.#processes.set(pid, process);
+    return process;
+  }
+}
+
+/** The leaking socket fds among `sockets` (flat `pid, fd, inode` triples), by `pid:fd`. */
+function _findLeaks(sockets: number[], tables: SocketTables, minAgeMs: number) {
+  const uptimeMs = readUptimeMs();
+  const processes = new Map<number, LeakProcess>();
+  const holders = new Map<number, number>();
+  for (let i = 0; i < sockets.length; i += 3) {
+    const [pid, , inode] = sockets.slice(i, i + 3);
+    holders.set(inode, pid);
+    if (processes.has(pid)) continue;
+    const process = readLeakProcess(pid, uptimeMs);
+    if (process) processes.set(pid, process);
+  }
+  return findLeaks({
+    processes,
+    sockets,
+    isListener: (inode) => tables.isListener(inode, holders.get(inode)!),
+    cloexec: (pid, fd) => {
+      const info = readFdInfo(pid, fd);
+      return info === null ? null : (info.flags & O_CLOEXEC) !== 0;
+    },
+    minAgeMs,
+  });
+}
