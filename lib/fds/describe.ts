@@ -10,7 +10,7 @@
 import { type FdInfo, type FdLock, O_CLOEXEC, readFdInfo } from "../procfs/fdinfo.ts";
 import { errnoText, getxattrText, isErrno, STATX, type Statx, statxAt } from "../sys/libc.ts";
 import { SysError } from "../sys/errno.ts";
-import { TCP_STATES } from "../procfs/net.ts";
+import { type InetSocket, TCP_STATES } from "../procfs/net.ts";
 import { isNetworkFs, type MountIndex } from "./mounts.ts";
 import type { FdRow, ProcessInfo } from "./row.ts";
 import { inetName, type SocketInfo, unixName } from "./sockets.ts";
@@ -74,6 +74,12 @@ export function describeFd(
   return row;
 }
 
+/** The state of a TCP socket (`LISTEN`…); UDP has none, only `CONNECTED` or `UNCONNECTED`. */
+function _stateName(socket: InetSocket): string {
+  if (socket.protocol === "udp") return socket.remotePort === 0 ? "UNCONNECTED" : "CONNECTED";
+  return TCP_STATES[socket.state] ?? String(socket.state);
+}
+
 /**
  * The letter lsof shows after the mode: `R`/`W` for a read/write lock on the
  * whole file, `r`/`w` on part of it, `u` for read and write locks, "" for none.
@@ -93,12 +99,12 @@ function _describeSocket(row: FdRow, inode: number, context: DescribeContext): F
   row.node = String(inode);
   const found = context.sockets.get(inode);
   if (found?.kind === "inet") {
-    const { uid: _uid, state, ...socket } = found.socket;
+    const { uid: _uid, state: _state, ...socket } = found.socket;
     row.type = socket.family === "ipv4" ? "IPv4" : "IPv6";
     row.device = String(inode);
     row.node = socket.protocol.toUpperCase();
     row.name = inetName(found.socket);
-    row.socket = { kind: "inet", ...socket, state: TCP_STATES[state] ?? String(state), inode };
+    row.socket = { kind: "inet", ...socket, state: _stateName(found.socket), inode };
   } else if (found?.kind === "unix") {
     const { kernelAddress, ...socket } = found.socket;
     row.type = "unix";

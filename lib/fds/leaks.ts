@@ -2,8 +2,11 @@
  * `opsd fds --leaks`: socket fds a process probably should not hold.
  *
  * - `duplicate`: the same socket on two fds of one process, a dup that was never
- *   closed (the hot-restart bug that left a second listening fd in the child).
- *   Sockets on fds 0-2 only (inetd-style stdin/stdout) are not reported.
+ *   closed (the hot-restart bug that left a second listening fd in the child),
+ *   when it is a listening socket or a copy lacks close-on-exec. Runtimes keep
+ *   close-on-exec duplicates of their own connected sockets (every Deno process
+ *   has one), and inetd-style services hold their socket on fds 0-2: neither is
+ *   reported.
  * - `inherited-listener`: a listening socket also held by the parent, in a child
  *   running another program: it crossed an exec because it lacked close-on-exec.
  *   Pre-fork workers (same program as the parent) share listeners on purpose, and
@@ -65,12 +68,15 @@ export function findLeaks(input: LeakInput): Map<string, Leak[]> {
     const parentInodes = byProcess.get(process.ppid);
     for (const [inode, fds] of inodes) {
       const sorted = [...fds].sort((a, b) => a - b);
-      for (const fd of sorted.slice(1)) {
-        if (fd <= 2) continue;
-        add(pid, fd, {
-          kind: "duplicate",
-          reason: `same socket as fd ${sorted[0]} in this process`,
-        });
+      const duplicates = sorted.slice(1).filter((fd) => fd > 2);
+      if (duplicates.length > 0) {
+        const listener = input.isListener(inode);
+        if (listener || sorted.some((fd) => input.cloexec(pid, fd) === false)) {
+          const reason = listener
+            ? `same listening socket as fd ${sorted[0]}: closing one fd leaves the port open`
+            : `same socket as fd ${sorted[0]}, and a copy survives exec`;
+          for (const fd of duplicates) add(pid, fd, { kind: "duplicate", reason });
+        }
       }
       for (const fd of sorted) {
         if (_handedOver(process, fd)) continue;

@@ -43,8 +43,22 @@ const _COUNT = 1, _PIDS_AT = 2, _SLOTS = 3, _MAX_WORKERS = 7, _PIDS = _SLOTS + _
 const _PARALLEL_MIN = 300;
 
 /**
- * Walks the fds of `pids` on this thread and on up to `cpus - 1` Workers, and
- * merges what they kept. Processes that vanish mid-walk are skipped.
+ * How many Workers walk beside the calling thread: `OPSD_FDS_WORKERS` when set
+ * (0 keeps the walk on one CPU, e.g. on a busy machine), else one per extra CPU
+ * when there are enough processes to repay the ~25 ms a Worker takes to start.
+ */
+function _workerCount(processes: number): number {
+  const configured = Deno.env.get("OPSD_FDS_WORKERS");
+  if (configured !== undefined && /^\d+$/.test(configured)) {
+    return Math.min(Number(configured), _MAX_WORKERS);
+  }
+  if (processes < _PARALLEL_MIN) return 0;
+  return Math.min(navigator.hardwareConcurrency ?? 1, _MAX_WORKERS + 1) - 1;
+}
+
+/**
+ * Walks the fds of `pids` on this thread and on Workers (see `OPSD_FDS_WORKERS`),
+ * and merges what they kept. Processes that vanish mid-walk are skipped.
  *
  * @example
  * ```ts
@@ -56,9 +70,8 @@ export async function walkProcesses(pids: number[], wanted: WalkWanted): Promise
   queue[_COUNT] = pids.length;
   queue[_PIDS_AT] = _PIDS;
   queue.set(pids, _PIDS);
-  const threads = Math.min(navigator.hardwareConcurrency ?? 1, _MAX_WORKERS + 1);
-  const workers = pids.length < _PARALLEL_MIN ? [] : Array.from(
-    { length: threads - 1 },
+  const workers = Array.from(
+    { length: _workerCount(pids.length) },
     (_, slot) => _startWorker(queue, wanted, slot),
   );
   try {
