@@ -16,16 +16,15 @@
 
 import { listPids } from "../procfs/pids.ts";
 import { readProcStat } from "../procfs/stat.ts";
-import { groupByNamespace, namespaceOf } from "../procfs/namespaces.ts";
+import { groupByNamespace } from "../procfs/namespaces.ts";
 import { O_CLOEXEC, readFdInfo } from "../procfs/fdinfo.ts";
-import { TCP_LISTEN } from "../procfs/net.ts";
 import { userName } from "../procfs/users.ts";
 import { walkProcesses, type WalkWanted } from "./walk.ts";
 import { describeFd, describeSpecial, noFdRow, type SpecialFd } from "./describe.ts";
 import { MountIndex } from "./mounts.ts";
 import { compareRows, type FdRow, type ProcessInfo } from "./row.ts";
 import { findLeaks, type LeakProcess, readLeakProcess, readUptimeMs } from "./leaks.ts";
-import { type NetnsSource, readInetSockets, readUnixSockets, type SocketInfo } from "./sockets.ts";
+import { type SocketSelection, SocketTables } from "./tables.ts";
 
 /** What to show. Empty lists and absent flags select nothing in particular. */
 export interface FdsQuery {
@@ -63,22 +62,32 @@ const _SPECIALS: SpecialFd[] = ["cwd", "rtd", "txt"];
 
 /** Runs `query` over the processes of this machine. */
 export async function scanFds(query: FdsQuery): Promise<FdsScan> {
-  const inet = Boolean(query.ports?.length || query.tcp || query.udp || query.listen);
-  const unix = Boolean(query.unixPaths?.length);
+  const selection = _selection(query);
+  const sockets = selection.inet || selection.unixPaths.length > 0;
   const paths = (query.paths ?? []).map(_resolvePath);
-  const fileSelected = inet || unix || paths.length > 0;
+  const fileSelected = sockets || paths.length > 0;
   const candidates = _candidates(query);
   const tables = new SocketTables();
-  const targets = inet || unix ? tables.findTargets(candidates, query) : [];
-  if (fileSelected && paths.length === 0 && targets.length === 0 && !query.leaks) {
-    return { rows: [], unreadable: [] }; // answered from the socket tables alone
+  const targets = sockets ? tables.targets(selection, tables.own, { own: true }) : [];
+  if (sockets && targets.length === 0 && paths.length === 0 && !query.leaks) {
+    // Nothing here matches: only a process in another network namespace could hold one.
+    for (const [namespace, members] of groupByNamespace(candidates, "net")) {
+      targets.push(...tables.targets(selection, namespace, { own: false, pid: members[0] }));
+    }
+    if (targets.length === 0) return { rows: [], unreadable: [] }; // no fd walked
   }
-  const wanted: WalkWanted = query.leaks
-    ? { allSockets: true }
-    : { inodes: targets, paths, everything: !fileSelected };
+  const wanted: WalkWanted = query.leaks ? { allSockets: true } : {
+    inodes: targets,
+    paths,
+    everything: !fileSelected,
+    netns: sockets ? tables.own : undefined,
+  };
   const walked = await walkProcesses(query.leaks ? listPids() : candidates, wanted);
+  for (const [pid, namespace] of walked.foreignNetns) {
+    targets.push(...tables.targets(selection, namespace, { own: false, pid }));
+  }
 
-  const builder = new _RowBuilder(tables, !(inet || unix) || paths.length > 0 || !!query.leaks);
+  const builder = new _RowBuilder(tables, !sockets || paths.length > 0 || !!query.leaks);
   const chosen = new Set(candidates);
   const targetSet = new Set(targets);
   const leaks = query.leaks ? _findLeaks(walked.sockets, tables, query.leaks.minAgeMs) : null;
@@ -109,6 +118,17 @@ export async function scanFds(query: FdsQuery): Promise<FdsScan> {
   return { rows: rows.sort(compareRows), unreadable };
 }
 
+/** The socket part of a query. */
+function _selection(query: FdsQuery): SocketSelection {
+  return {
+    ports: query.ports ?? [],
+    protocols: query.tcp === query.udp ? ["tcp", "udp"] : query.tcp ? ["tcp"] : ["udp"],
+    listening: query.listen ?? false,
+    inet: Boolean(query.ports?.length || query.tcp || query.udp || query.listen),
+    unixPaths: (query.unixPaths ?? []).flatMap((path) => [path, _resolvePath(path)]),
+  };
+}
+
 /** The processes the process selectors allow (all when there are none). */
 function _candidates(query: FdsQuery): number[] {
   let pids = query.pids?.length ? [...new Set(query.pids)] : listPids();
@@ -133,79 +153,6 @@ function _resolvePath(path: string): string {
       else if (part !== "" && part !== ".") parts.push(part);
     }
     return `/${parts.join("/")}`;
-  }
-}
-
-/** Socket tables of every network namespace involved, read once each, by inode. */
-class SocketTables {
-  readonly byInode = new Map<number, SocketInfo>();
-  #own = namespaceOf("self", "net");
-  #loaded = new Set<string>();
-
-  /** The inodes of the sockets `query` names, in the namespaces of `pids`. */
-  findTargets(pids: number[], query: FdsQuery): number[] {
-    const targets: number[] = [];
-    const protocols = query.tcp === query.udp
-      ? ["tcp", "udp"] as const
-      : query.tcp
-      ? ["tcp"] as const
-      : ["udp"] as const;
-    const inet = Boolean(query.ports?.length || query.tcp || query.udp || query.listen);
-    const unixPaths = new Set((query.unixPaths ?? []).flatMap((p) => [p, _resolvePath(p)]));
-    for (const source of this.#sources(pids)) {
-      if (inet) {
-        for (const port of query.ports?.length ? query.ports : [undefined]) {
-          const filter = { protocols: [...protocols], port, listening: query.listen };
-          for (const socket of readInetSockets(source, filter)) {
-            if (socket.inode === 0) continue; // TIME_WAIT or not accepted: nobody holds it
-            this.byInode.set(socket.inode, { kind: "inet", socket });
-            targets.push(socket.inode);
-          }
-        }
-      }
-      if (unixPaths.size > 0) {
-        for (const socket of readUnixSockets(source)) {
-          if (!unixPaths.has(socket.path)) continue;
-          this.byInode.set(socket.inode, { kind: "unix", socket });
-          targets.push(socket.inode);
-        }
-      }
-    }
-    return targets;
-  }
-
-  /** The socket with `inode`, held by `pid`: loads the tables of its namespace on first need. */
-  get(inode: number, pid: number): SocketInfo | undefined {
-    if (!this.byInode.has(inode)) {
-      const namespace = namespaceOf(pid, "net");
-      if (namespace !== null && !this.#loaded.has(namespace)) {
-        this.#loaded.add(namespace);
-        this.#loadAll(namespace === this.#own ? { own: true } : { own: false, pid });
-      }
-    }
-    return this.byInode.get(inode);
-  }
-
-  /** Whether the socket with `inode` listens (TCP LISTEN or a listening unix socket). */
-  isListener(inode: number, pid: number): boolean {
-    const found = this.get(inode, pid);
-    if (found?.kind === "inet") return found.socket.state === TCP_LISTEN;
-    return found?.kind === "unix" && found.socket.state === "LISTEN";
-  }
-
-  *#sources(pids: number[]): Iterable<NetnsSource> {
-    for (const [namespace, members] of groupByNamespace(pids, "net")) {
-      yield namespace === this.#own ? { own: true } : { own: false, pid: members[0] };
-    }
-  }
-
-  #loadAll(source: NetnsSource): void {
-    for (const socket of readInetSockets(source, { protocols: ["tcp", "udp"] })) {
-      if (socket.inode !== 0) this.byInode.set(socket.inode, { kind: "inet", socket });
-    }
-    for (const socket of readUnixSockets(source)) {
-      this.byInode.set(socket.inode, { kind: "unix", socket });
-    }
   }
 }
 

@@ -24,6 +24,12 @@ export interface WalkWanted {
   paths?: string[];
   /** Report every link. */
   everything?: boolean;
+  /**
+   * The reader's own network namespace (`net:[N]`). A process in another one is
+   * listed in `foreignNetns` and all its socket fds are kept: its sockets appear
+   * only in its own namespace's tables, which the caller reads afterwards.
+   */
+  netns?: string;
 }
 
 /** What a walk found. */
@@ -34,6 +40,8 @@ export interface WalkResult {
   links: [number, number, string][];
   /** Flat pairs `pid, errno`: fd directories that exist but could not be read. */
   denied: number[];
+  /** `[pid, "net:[N]"]` for the processes in another network namespace (with `netns`). */
+  foreignNetns: [number, string][];
 }
 
 // The shared queue: [next index, pid count, index of the first pid, one "started" flag per
@@ -44,8 +52,9 @@ const _PARALLEL_MIN = 300;
 
 /**
  * How many Workers walk beside the calling thread: `OPSD_FDS_WORKERS` when set
- * (0 keeps the walk on one CPU, e.g. on a busy machine), else one per extra CPU
- * when there are enough processes to repay the ~25 ms a Worker takes to start.
+ * (0 keeps the walk on one CPU), else one per idle extra CPU when there are
+ * enough processes to repay the ~25 ms during which creating a Worker blocks
+ * the calling thread. A CPU busy with other work would only slow both down.
  */
 function _workerCount(processes: number): number {
   const configured = Deno.env.get("OPSD_FDS_WORKERS");
@@ -53,7 +62,18 @@ function _workerCount(processes: number): number {
     return Math.min(Number(configured), _MAX_WORKERS);
   }
   if (processes < _PARALLEL_MIN) return 0;
-  return Math.min(navigator.hardwareConcurrency ?? 1, _MAX_WORKERS + 1) - 1;
+  const cpus = Math.min(navigator.hardwareConcurrency ?? 1, _MAX_WORKERS + 1);
+  return Math.max(0, cpus - 1 - _runnableOthers());
+}
+
+/** How many other threads are runnable right now (`/proc/loadavg`'s `running/total`, minus us). */
+function _runnableOthers(): number {
+  try {
+    const running = Number(Deno.readTextFileSync("/proc/loadavg").split(" ")[3].split("/")[0]);
+    return Number.isFinite(running) ? Math.max(0, running - 1) : 0;
+  } catch {
+    return 0;
+  }
 }
 
 /**
@@ -92,6 +112,7 @@ function _merge(results: WalkResult[]): WalkResult {
     sockets: results.flatMap((r) => r.sockets),
     links: results.flatMap((r) => r.links),
     denied: results.flatMap((r) => r.denied),
+    foreignNetns: results.flatMap((r) => r.foreignNetns),
   };
 }
 
@@ -136,7 +157,7 @@ export function walkFdLinks(
   const AT_FDCWD = -100, O_DIRECTORY_CLOEXEC = 0o200000 | 0o2000000;
   const ENOENT = 2, ESRCH = 3;
   const SLASH = 47, DOT = 46;
-  const result: WalkResult = { sockets: [], links: [], denied: [] };
+  const result: WalkResult = { sockets: [], links: [], denied: [], foreignNetns: [] };
   const inodes = new Set(wanted.inodes ?? []);
   const paths = new Set(wanted.paths ?? []);
   const decoder = new TextDecoder();
@@ -145,6 +166,8 @@ export function walkFdLinks(
   const link = new Uint8Array(4097);
   const path = new Uint8Array(32);
   const FD_SUFFIX = [47, 102, 100, 0]; // "/fd"
+  const NETNS_SUFFIX = [47, 110, 115, 47, 110, 101, 116, 0]; // "/ns/net"
+  const ownNetns = new TextEncoder().encode(wanted.netns ?? "");
   const SOCKET_PREFIX = [115, 111, 99, 107, 101, 116, 58, 91]; // "socket:["
 
   /** Writes `PID<suffix>` into `path`. */
@@ -171,7 +194,18 @@ export function walkFdLinks(
     return paths.has(text) || (text.endsWith(" (deleted)") && paths.has(text.slice(0, -10)));
   };
 
+  /** Whether `pid` is in another network namespace than the reader (recorded if so). */
+  const isForeign = (proc: number, pid: number) => {
+    if (wanted.netns === undefined) return false;
+    const length = Number(calls.readlinkat(proc, pidPath(pid, NETNS_SUFFIX), link, 4096n));
+    if (length <= 0) return false;
+    if (length === ownNetns.length && ownNetns.every((byte, i) => link[i] === byte)) return false;
+    result.foreignNetns.push([pid, decoder.decode(link.subarray(0, length))]);
+    return true;
+  };
+
   const walkOne = (proc: number, pid: number) => {
+    const foreign = isForeign(proc, pid);
     const dir = calls.openat(proc, pidPath(pid, FD_SUFFIX), O_DIRECTORY_CLOEXEC, 0);
     if (dir < 0) {
       const errno = errnoView.getInt32();
@@ -190,7 +224,7 @@ export function walkFdLinks(
         if (length <= 0) continue; // closed since the listing
         const inode = socketInode(length);
         if (inode >= 0) {
-          if (wanted.everything || wanted.allSockets || inodes.has(inode)) {
+          if (wanted.everything || wanted.allSockets || foreign || inodes.has(inode)) {
             result.sockets.push(pid, fd, inode);
           }
         } else if (wanted.everything || keepPath(length)) {

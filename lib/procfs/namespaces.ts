@@ -11,13 +11,11 @@ import { inspectCalls } from "../sys/libc.ts";
 export type NamespaceKind = "net" | "mnt";
 
 const _encoder = new TextEncoder(), _decoder = new TextDecoder();
+const _O_DIRECTORY_CLOEXEC = 0o200000 | 0o2000000;
 
 /** The `kind` namespace of `pid` (or `self`), such as `net:[4026531840]`; null when unreadable. */
 export function namespaceOf(pid: number | "self", kind: NamespaceKind): string | null {
-  const link = new Uint8Array(64);
-  const path = _encoder.encode(`/proc/${pid}/ns/${kind}\0`);
-  const length = Number(inspectCalls().readlinkat(-100, path, link, BigInt(link.length)));
-  return length > 0 ? _decoder.decode(link.subarray(0, length)) : null;
+  return _readLink(-100, `/proc/${pid}/ns/${kind}`, new Uint8Array(64));
 }
 
 /**
@@ -26,12 +24,28 @@ export function namespaceOf(pid: number | "self", kind: NamespaceKind): string |
  */
 export function groupByNamespace(pids: number[], kind: NamespaceKind): Map<string, number[]> {
   const groups = new Map<string, number[]>();
-  for (const pid of pids) {
-    const namespace = namespaceOf(pid, kind);
-    if (namespace === null) continue;
-    const group = groups.get(namespace);
-    if (group) group.push(pid);
-    else groups.set(namespace, [pid]);
+  const calls = inspectCalls();
+  // Links relative to an open /proc cost a third of full-path lookups.
+  const proc = calls.openat(-100, _encoder.encode("/proc\0"), _O_DIRECTORY_CLOEXEC, 0);
+  if (proc < 0) return groups;
+  const buffer = new Uint8Array(64);
+  try {
+    for (const pid of pids) {
+      const namespace = _readLink(proc, `${pid}/ns/${kind}`, buffer);
+      if (namespace === null) continue;
+      const group = groups.get(namespace);
+      if (group) group.push(pid);
+      else groups.set(namespace, [pid]);
+    }
+  } finally {
+    calls.close(proc);
   }
   return groups;
+}
+
+function _readLink(dirFd: number, path: string, buffer: Uint8Array<ArrayBuffer>): string | null {
+  const length = Number(
+    inspectCalls().readlinkat(dirFd, _encoder.encode(`${path}\0`), buffer, BigInt(buffer.length)),
+  );
+  return length > 0 ? _decoder.decode(buffer.subarray(0, length)) : null;
 }

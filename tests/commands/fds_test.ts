@@ -36,11 +36,29 @@ interface JsonRow {
 
 const HAS_LSOF = new Deno.Command("sh", { args: ["-c", "command -v lsof"] }).outputSync().success;
 const IS_ROOT = Deno.uid() === 0;
+const CAN_UNSHARE = IS_ROOT &&
+  new Deno.Command("unshare", { args: ["-n", "ip", "link", "set", "lo", "up"], stderr: "null" })
+    .outputSync().success;
 
-/** Starts the fd holder fixture; disposing of it kills it and its child. */
-async function startHolder(dir: string): Promise<HolderInfo & AsyncDisposable> {
-  const process = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "--quiet", `${FIXTURES}fds_holder.ts`, dir],
+/**
+ * Starts the fd holder fixture (`wrapper` runs it, e.g. in another network
+ * namespace); disposing of it kills it and its child.
+ */
+async function startHolder(
+  dir: string,
+  wrapper: string[] = [],
+): Promise<HolderInfo & AsyncDisposable> {
+  const argv = [
+    ...wrapper,
+    Deno.execPath(),
+    "run",
+    "-A",
+    "--quiet",
+    `${FIXTURES}fds_holder.ts`,
+    dir,
+  ];
+  const process = new Deno.Command(argv[0], {
+    args: argv.slice(1),
     stdout: "piped",
     stderr: "inherit",
   }).spawn();
@@ -497,5 +515,25 @@ Deno.test({
     assert.equal(new TextDecoder().decode(run.stderr), "");
     const rows = new TextDecoder().decode(run.stdout).trim().split("\n").map((l) => JSON.parse(l));
     assert.deepEqual(rows.map((r) => [r.pid, r.fd]), [[holder.pid, String(holder.fds.tcp4)]]);
+  },
+});
+
+Deno.test({
+  name: "opsd fds finds sockets of processes in another network namespace, named from their tables",
+  ignore: !CAN_UNSHARE,
+  sanitizeResources: true,
+  sanitizeOps: true,
+  async fn() {
+    await using dir = await tempDir();
+    const inNetns = ["unshare", "-n", "sh", "-c", 'ip link set lo up && exec "$0" "$@"'];
+    await using holder = await startHolder(dir.path, inNetns);
+    // No such listener in our namespace: the answer comes from the holder's namespace.
+    const rows = await fdsJson(["--port", String(holder.ports.tcp4), "--listen"]);
+    assert.deepEqual(rows.map((r) => [r.pid, r.fd, r.name]), [
+      [holder.pid, String(holder.fds.tcp4), `127.0.0.1:${holder.ports.tcp4} (LISTEN)`],
+    ]);
+    const all = await fdsJson(["-p", String(holder.pid)]);
+    const udp = all.find((r) => r.fd === String(holder.fds.udp));
+    assert.equal(udp?.name, `127.0.0.1:${holder.ports.udp}`);
   },
 });
