@@ -8,7 +8,7 @@
  */
 
 import { type FdInfo, type FdLock, O_CLOEXEC, readFdInfo } from "../procfs/fdinfo.ts";
-import { errnoText, getxattrText, isErrno, STATX, type Statx, statxAt } from "../sys/libc.ts";
+import { errnoText, isErrno, STATX, type Statx, statxAt } from "../sys/libc.ts";
 import { SysError } from "../sys/errno.ts";
 import { type InetSocket, TCP_STATES } from "../procfs/net.ts";
 import { isNetworkFs, type MountIndex } from "./mounts.ts";
@@ -112,12 +112,9 @@ function _describeSocket(row: FdRow, inode: number, context: DescribeContext): F
     row.name = unixName(found.socket);
     row.socket = { kind: "unix", ...socket, inode };
   } else {
-    // In no table (netlink, packet, unbound TCP…): lsof asks the socket for its protocol.
     row.type = "sock";
     if (context.stat) _statFd(row, null, context);
-    const path = `/proc/${row.pid}/fd/${row.fd}`;
-    const protocol = context.stat ? getxattrText(path, "system.sockprotoname") : null;
-    row.name = protocol === null ? "can't identify protocol" : `protocol: ${protocol}`;
+    row.name = found ? `protocol: ${found.protocol}` : "can't identify protocol";
   }
   return row;
 }

@@ -90,15 +90,20 @@ export async function scanFds(query: FdsQuery): Promise<FdsScan> {
   const builder = new _RowBuilder(tables, !sockets || paths.length > 0 || !!query.leaks);
   const chosen = new Set(candidates);
   const targetSet = new Set(targets);
+  if (query.leaks) tables.load(walked.sockets);
   const leaks = query.leaks ? _findLeaks(walked.sockets, tables, query.leaks.minAgeMs) : null;
-  const rows: FdRow[] = [];
+  const shown: number[] = [];
   for (let i = 0; i < walked.sockets.length; i += 3) {
     const [pid, fd, inode] = walked.sockets.slice(i, i + 3);
     if (!chosen.has(pid) || (fileSelected && !targetSet.has(inode))) continue;
-    const found = leaks?.get(`${pid}:${fd}`);
-    if (leaks && !found) continue;
+    if (!leaks || leaks.has(`${pid}:${fd}`)) shown.push(pid, fd, inode);
+  }
+  tables.load(shown);
+  const rows: FdRow[] = [];
+  for (let i = 0; i < shown.length; i += 3) {
+    const [pid, fd, inode] = shown.slice(i, i + 3);
     const row = builder.fd(pid, fd, `socket:[${inode}]`);
-    if (row && found) row.leaks = found;
+    if (row && leaks) row.leaks = leaks.get(`${pid}:${fd}`);
     if (row) rows.push(row);
   }
   for (const [pid, fd, link] of walked.links) {
@@ -170,10 +175,7 @@ class _RowBuilder {
 
   fd(pid: number, fd: number, link: string): FdRow | null {
     const process = this.#process(pid);
-    if (!process) return null;
-    const inode = /^socket:\[(\d+)\]$/.exec(link);
-    if (inode) this.#tables.get(Number(inode[1]), pid); // make sure its namespace is loaded
-    return describeFd(process, fd, link, this.#context());
+    return process && describeFd(process, fd, link, this.#context());
   }
 
   specials(pid: number, paths: string[]): FdRow[] {
@@ -221,10 +223,8 @@ class _RowBuilder {
 function _findLeaks(sockets: number[], tables: SocketTables, minAgeMs: number) {
   const uptimeMs = readUptimeMs();
   const processes = new Map<number, LeakProcess>();
-  const holders = new Map<number, number>();
   for (let i = 0; i < sockets.length; i += 3) {
-    const [pid, , inode] = sockets.slice(i, i + 3);
-    holders.set(inode, pid);
+    const pid = sockets[i];
     if (processes.has(pid)) continue;
     const process = readLeakProcess(pid, uptimeMs);
     if (process) processes.set(pid, process);
@@ -232,7 +232,7 @@ function _findLeaks(sockets: number[], tables: SocketTables, minAgeMs: number) {
   return findLeaks({
     processes,
     sockets,
-    isListener: (inode) => tables.isListener(inode, holders.get(inode)!),
+    isListener: (inode) => tables.isListener(inode),
     cloexec: (pid, fd) => {
       const info = readFdInfo(pid, fd);
       return info === null ? null : (info.flags & O_CLOEXEC) !== 0;

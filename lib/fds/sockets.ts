@@ -28,15 +28,21 @@ export interface InetFilter {
   port?: number;
   /** Only listeners: TCP in LISTEN, UDP bound and not connected. */
   listening?: boolean;
+  /** Only these address families (default both). */
+  families?: InetSocket["family"][];
+  /** Only sockets with these inodes. */
+  inodes?: ReadonlySet<number>;
 }
 
 /** A socket found in a table, by kind. */
 export type SocketInfo =
   | { kind: "inet"; socket: InetSocket }
-  | { kind: "unix"; socket: UnixSocket };
+  | { kind: "unix"; socket: UnixSocket }
+  /** In no table: only the protocol the socket names (`NETLINK`, `TCP` for an unbound one…). */
+  | { kind: "other"; protocol: string };
 
 const _UDP_UNCONNECTED = 7;
-const _FAMILIES = ["ipv4", "ipv6"] as const;
+const _FAMILIES: InetSocket["family"][] = ["ipv4", "ipv6"];
 
 /** Whether a socket is a listener in the sense of `--listen`. */
 export function isListening(socket: InetSocket): boolean {
@@ -49,7 +55,7 @@ export function isListening(socket: InetSocket): boolean {
 export function readInetSockets(source: NetnsSource, filter: InetFilter): InetSocket[] {
   const found: InetSocket[] = [];
   for (const protocol of filter.protocols) {
-    for (const family of _FAMILIES) {
+    for (const family of filter.families ?? _FAMILIES) {
       const sockets = source.own
         ? _dumpOwn(protocol, family, filter)
         : _readTable(`/proc/${source.pid}/net`, protocol, family);
@@ -59,6 +65,7 @@ export function readInetSockets(source: NetnsSource, filter: InetFilter): InetSo
           socket.remotePort !== filter.port
         ) continue;
         if (filter.listening && !isListening(socket)) continue;
+        if (filter.inodes && !filter.inodes.has(socket.inode)) continue;
         found.push(socket);
       }
     }
@@ -75,7 +82,7 @@ function _dumpOwn(
     ? undefined
     : 1 << (protocol === "tcp" ? TCP_LISTEN : _UDP_UNCONNECTED);
   try {
-    return dumpInetSockets(protocol, family, { states, port: filter.port });
+    return dumpInetSockets(protocol, family, { states, port: filter.port, inodes: filter.inodes });
   } catch (error) {
     // Without sock_diag (some sandboxes) the text tables still answer, only slower.
     if (error instanceof SysError) return _readTable("/proc/net", protocol, family);
@@ -92,11 +99,10 @@ function _readTable(
   return parseInetTable(text, protocol, family);
 }
 
-/** The unix sockets of one network namespace. */
-export function readUnixSockets(source: NetnsSource): UnixSocket[] {
-  return parseUnixTable(
-    _readOrEmpty(source.own ? "/proc/net/unix" : `/proc/${source.pid}/net/unix`),
-  );
+/** The unix sockets of one network namespace (with `inodes`, only those). */
+export function readUnixSockets(source: NetnsSource, inodes?: ReadonlySet<number>): UnixSocket[] {
+  const text = _readOrEmpty(source.own ? "/proc/net/unix" : `/proc/${source.pid}/net/unix`);
+  return parseUnixTable(text, inodes);
 }
 
 /** A table that is missing (no IPv6, process gone) reads as empty. */

@@ -47,8 +47,13 @@ export interface WalkResult {
 // The shared queue: [next index, pid count, index of the first pid, one "started" flag per
 // Worker…, pids…]; walkFdLinks reads the same header.
 const _COUNT = 1, _PIDS_AT = 2, _SLOTS = 3, _MAX_WORKERS = 7, _PIDS = _SLOTS + _MAX_WORKERS;
-/** Below this many processes one thread finishes before a Worker would have booted. */
-const _PARALLEL_MIN = 300;
+/**
+ * Below this many processes (about 20k fds) a Worker does not repay its start:
+ * creating one blocks the calling thread ~25 ms, and two threads walking /proc
+ * do not run twice as fast (they contend on the dentries many processes share,
+ * such as /dev/null).
+ */
+const _PARALLEL_MIN = 1000;
 
 /**
  * How many Workers walk beside the calling thread: `OPSD_FDS_WORKERS` when set
@@ -212,9 +217,11 @@ export function walkFdLinks(
       if (errno !== ENOENT && errno !== ESRCH) result.denied.push(pid, errno);
       return;
     }
-    for (;;) {
+    for (let more = true; more;) {
       const size = Number(calls.getdents64(dir, entries, BigInt(entries.length)));
       if (size <= 0) break;
+      // procfs fills the buffer while entries fit: room left means the listing is complete.
+      more = size > entries.length - 512;
       for (let offset = 0; offset < size; offset += entryView.getUint16(offset + 16, true)) {
         const name = offset + 19;
         if (entries[name] === DOT) continue;

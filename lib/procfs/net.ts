@@ -108,10 +108,14 @@ const _UNIX_TYPES: Readonly<Record<number, string>> = {
 const _UNIX_STATES = ["UNCONNECTED", "UNCONNECTED", "CONNECTING", "CONNECTED", "DISCONNECTING"];
 const _SO_ACCEPTCON = 0x10000;
 
-/** Parses `/proc/net/unix`. */
-export function parseUnixTable(text: string): UnixSocket[] {
+/** Parses `/proc/net/unix`; with `inodes`, only the lines of those sockets. */
+export function parseUnixTable(text: string, inodes?: ReadonlySet<number>): UnixSocket[] {
   const sockets: UnixSocket[] = [];
+  // For a few sockets, a substring test skips most lines before any splitting.
+  const needles = inodes && inodes.size <= 16 ? [...inodes].map((inode) => ` ${inode}`) : null;
   for (const line of text.split("\n").slice(1)) {
+    if (needles && !needles.some((needle) => line.includes(needle))) continue;
+    if (inodes && !inodes.has(Number(line.trim().split(/ +/)[6]))) continue;
     // Num RefCount Protocol Flags Type St Inode [Path]; the path may hold spaces.
     const match = /^([0-9a-f]+): \S+ \S+ ([0-9a-f]+) ([0-9a-f]+) ([0-9a-f]+) +(\d+) ?(.*)$/i.exec(
       line.trim(),

@@ -28,6 +28,8 @@ export interface InetDumpFilter {
   states?: number;
   /** Only sockets with this local or remote port (the others are not even decoded). */
   port?: number;
+  /** Only sockets with these inodes (the others are not even decoded). */
+  inodes?: ReadonlySet<number>;
 }
 
 /**
@@ -62,12 +64,7 @@ export function dumpInetSockets(
         }
         if (type === _SOCK_DIAG_BY_FAMILY && length >= _HEADER + _MESSAGE) {
           const at = offset + _HEADER;
-          const port = filter.port;
-          if (
-            port === undefined || view.getUint16(at + 4) === port || view.getUint16(at + 6) === port
-          ) {
-            sockets.push(_decode(view, at, protocol, family));
-          }
+          if (_wanted(view, at, filter)) sockets.push(_decode(view, at, protocol, family));
         }
         offset += (length + 3) & ~3;
       }
@@ -75,6 +72,14 @@ export function dumpInetSockets(
   } finally {
     calls.close(fd);
   }
+}
+
+function _wanted(view: DataView, at: number, filter: InetDumpFilter): boolean {
+  const port = filter.port;
+  if (port !== undefined && view.getUint16(at + 4) !== port && view.getUint16(at + 6) !== port) {
+    return false;
+  }
+  return filter.inodes === undefined || filter.inodes.has(view.getUint32(at + 68, true));
 }
 
 function _request(

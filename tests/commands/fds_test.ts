@@ -178,6 +178,7 @@ Deno.test({
     assert.equal(get("tcp6").name, `*:${holder.ports.tcp6} (LISTEN)`);
     assert.equal(get("udp").name, `127.0.0.1:${holder.ports.udp}`);
     assert.equal(get("pipeRead").name, "pipe");
+    assert.deepEqual([get("netlink").type, get("netlink").name], ["sock", "protocol: NETLINK"]);
     assert.equal(get("unix").name, `${holder.unixPath} type=STREAM (LISTEN)`);
     assert.deepEqual([get("leaky").cloexec, get("tcp4").cloexec], [false, true]);
   },

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { walkProcesses } from "../../lib/fds/walk.ts";
-import { close, open } from "../../lib/sys/libc.ts";
+import { close, dupCloexec, isErrno, open } from "../../lib/sys/libc.ts";
 import { O } from "../../lib/sys/constants.ts";
 import { tempDir } from "../fixtures/mod.ts";
 
@@ -61,5 +61,23 @@ Deno.test("walkProcesses shares the work with Workers and merges what they found
   } finally {
     if (previous === undefined) Deno.env.delete("OPSD_FDS_WORKERS");
     else Deno.env.set("OPSD_FDS_WORKERS", previous);
+  }
+});
+
+Deno.test("walkProcesses reads fd directories longer than one getdents64 buffer", async () => {
+  using listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const fd = listenerFd((listener.addr as Deno.NetAddr).port);
+  const copies: number[] = [];
+  try {
+    // 2500 entries need more than one 64 KiB getdents64 call (where the fd limit allows).
+    for (let i = 0; i < 2500; i++) copies.push(dupCloexec(fd));
+  } catch (error) {
+    if (!isErrno(error, "EMFILE")) throw error;
+  }
+  try {
+    const found = await walkProcesses([Deno.pid], { inodes: [socketInode(fd)] });
+    assert.equal(found.sockets.length / 3, copies.length + 1);
+  } finally {
+    copies.forEach((copy) => close(copy));
   }
 });

@@ -73,3 +73,11 @@ Deno.test("parseUnixTable reads path, type and state (LISTEN from the accept fla
     },
   ]);
 });
+
+Deno.test("parseUnixTable with inodes keeps only those sockets", () => {
+  const text = "Num       RefCount Protocol Flags    Type St Inode Path\n" +
+    "0000000076a4171d: 00000002 00000000 00010000 0001 01 199230 @abstract-x\n" +
+    "000000009579db48: 00000002 00000000 00000000 0002 01 1992301\n";
+  assert.deepEqual(parseUnixTable(text, new Set([199230])).map((s) => s.inode), [199230]);
+  assert.deepEqual(parseUnixTable(text, new Set([1992301])).map((s) => s.inode), [1992301]);
+});
