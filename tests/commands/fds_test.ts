@@ -6,6 +6,7 @@
 
 import assert from "node:assert/strict";
 import { FIXTURES, isAlive, runOpsd, tempDir, waitFor } from "../fixtures/mod.ts";
+import type { FdRow } from "../../lib/fds/row.ts";
 
 interface HolderInfo {
   pid: number;
@@ -17,22 +18,8 @@ interface HolderInfo {
   clientPort: number;
 }
 
-interface JsonRow {
-  command: string;
-  pid: number;
-  user: string;
-  fd: string;
-  mode: string;
-  lock: string;
-  type: string;
-  cloexec: boolean | null;
-  device: string;
-  sizeOff: string;
-  node: string;
-  name: string;
-  socket?: Record<string, unknown>;
-  leaks?: { kind: string; reason: string }[];
-}
+/** A line of `opsd fds --json`. */
+type JsonRow = Omit<FdRow, "fdNumber">;
 
 const HAS_LSOF = new Deno.Command("sh", { args: ["-c", "command -v lsof"] }).outputSync().success;
 const IS_ROOT = Deno.uid() === 0;
@@ -91,6 +78,28 @@ async function startHolder(
   };
 }
 
+/**
+ * A test run against a fresh fd holder in a temporary directory; both are gone
+ * afterwards, even when an assertion fails.
+ */
+function holderTest(
+  name: string,
+  fn: (holder: HolderInfo, dir: string) => Promise<void>,
+  options: { ignore?: boolean; wrapper?: string[] } = {},
+): void {
+  Deno.test({
+    name,
+    ignore: options.ignore,
+    sanitizeResources: true,
+    sanitizeOps: true,
+    async fn() {
+      await using dir = await tempDir();
+      await using holder = await startHolder(dir.path, options.wrapper);
+      await fn(holder, dir.path);
+    },
+  });
+}
+
 async function fdsJson(args: string[]): Promise<JsonRow[]> {
   const run = await runOpsd(["fds", "--json", ...args]);
   assert.equal(run.stderr, "");
@@ -133,15 +142,9 @@ function asLsof(row: JsonRow): Record<string, string> {
   return fields;
 }
 
-Deno.test({
-  name:
-    "opsd fds -p agrees with lsof on every fd: files, pipes, sockets, locks (OFD locks documented)",
-  ignore: !HAS_LSOF,
-  sanitizeResources: true,
-  sanitizeOps: true,
-  async fn() {
-    await using dir = await tempDir();
-    await using holder = await startHolder(dir.path);
+holderTest(
+  "opsd fds -p agrees with lsof on every fd: files, pipes, sockets, locks (OFD locks documented)",
+  async (holder) => {
     const before = await lsofRows(holder.pid);
     const opsd = await fdsJson(["-p", String(holder.pid)]);
     const after = await lsofRows(holder.pid);
@@ -182,15 +185,12 @@ Deno.test({
     assert.equal(get("unix").name, `${holder.unixPath} type=STREAM (LISTEN)`);
     assert.deepEqual([get("leaky").cloexec, get("tcp4").cloexec], [false, true]);
   },
-});
+  { ignore: !HAS_LSOF },
+);
 
-Deno.test({
-  name: "opsd fds --port finds IPv4, dual-stack IPv6 and UDP sockets and their v4-mapped peers",
-  sanitizeResources: true,
-  sanitizeOps: true,
-  async fn() {
-    await using dir = await tempDir();
-    await using holder = await startHolder(dir.path);
+holderTest(
+  "opsd fds --port finds IPv4, dual-stack IPv6 and UDP sockets and their v4-mapped peers",
+  async (holder) => {
     const names = async (args: string[]) =>
       (await fdsJson(args)).filter((r) => r.pid === holder.pid).map((r) => `${r.type} ${r.name}`);
     const { tcp4, tcp6, dualStack, udp } = holder.ports;
@@ -231,16 +231,11 @@ Deno.test({
       "3",
     ]]);
   },
-});
+);
 
-Deno.test({
-  name: "opsd fds --port agrees with lsof -iTCP:P -sTCP:LISTEN on who listens",
-  ignore: !HAS_LSOF,
-  sanitizeResources: true,
-  sanitizeOps: true,
-  async fn() {
-    await using dir = await tempDir();
-    await using holder = await startHolder(dir.path);
+holderTest(
+  "opsd fds --port agrees with lsof -iTCP:P -sTCP:LISTEN on who listens",
+  async (holder) => {
     const port = String(holder.ports.leaky);
     const { stdout } = await new Deno.Command("lsof", {
       args: ["-nP", "-w", `-iTCP:${port}`, "-sTCP:LISTEN", "-F", "pf"],
@@ -254,15 +249,12 @@ Deno.test({
     const rows = await fdsJson(["--port", port, "--listen", "--tcp"]);
     assert.deepEqual(rows.map((r) => `${r.pid}:${r.fd}`), expected);
   },
-});
+  { ignore: !HAS_LSOF },
+);
 
-Deno.test({
-  name: "opsd fds --path, --unix and -c select files and processes; selectors combine with AND",
-  sanitizeResources: true,
-  sanitizeOps: true,
-  async fn() {
-    await using dir = await tempDir();
-    await using holder = await startHolder(dir.path);
+holderTest(
+  "opsd fds --path, --unix and -c select files and processes; selectors combine with AND",
+  async (holder) => {
     const pid = String(holder.pid);
     const read = await fdsJson(["--path", holder.paths.read]);
     assert.deepEqual(read.map((r) => [r.pid, r.fd, r.mode]), [[
@@ -286,15 +278,11 @@ Deno.test({
     assert.deepEqual(await fdsJson(["-c", "nosuchcommand", "-p", pid]), []);
     assert.deepEqual(await fdsJson(["--path", holder.paths.read, "-p", String(holder.child)]), []);
   },
-});
+);
 
-Deno.test({
-  name: "opsd fds exits 0 when something matched, 1 when nothing did, and -q prints nothing",
-  sanitizeResources: true,
-  sanitizeOps: true,
-  async fn() {
-    await using dir = await tempDir();
-    await using holder = await startHolder(dir.path);
+holderTest(
+  "opsd fds exits 0 when something matched, 1 when nothing did, and -q prints nothing",
+  async (holder) => {
     const listening = await runOpsd(["fds", "-q", "--port", String(holder.ports.tcp4)]);
     assert.deepEqual([listening.code, listening.stdout, listening.stderr], [0, "", ""]);
     const free = Deno.listen({ hostname: "127.0.0.1", port: 0 });
@@ -321,7 +309,7 @@ Deno.test({
       new RegExp(`^deno +${holder.pid} \\S+ +\\d+u +IPv4 yes +\\d+ +0t0 +TCP 127\\.0\\.0\\.1:`),
     );
   },
-});
+);
 
 Deno.test("opsd fds: a bad port, pid or flag is a usage error (exit 2, one line, no trace)", async () => {
   for (
@@ -340,13 +328,9 @@ Deno.test("opsd fds: a bad port, pid or flag is a usage error (exit 2, one line,
   }
 });
 
-Deno.test({
-  name: "opsd fds --json: one object per fd with the table's fields, socket details included",
-  sanitizeResources: true,
-  sanitizeOps: true,
-  async fn() {
-    await using dir = await tempDir();
-    await using holder = await startHolder(dir.path);
+holderTest(
+  "opsd fds --json: one object per fd with the table's fields, socket details included",
+  async (holder) => {
     const [row] = await fdsJson(["--port", String(holder.ports.tcp4), "-p", String(holder.pid)]);
     assert.deepEqual(Object.keys(row).sort(), [
       "cloexec",
@@ -376,16 +360,11 @@ Deno.test({
       inode: Number(row.device),
     });
   },
-});
+);
 
-Deno.test({
-  name:
-    "opsd fds --leaks points at a duplicated socket, an inherited listener and missing close-on-exec",
-  sanitizeResources: true,
-  sanitizeOps: true,
-  async fn() {
-    await using dir = await tempDir();
-    await using holder = await startHolder(dir.path);
+holderTest(
+  "opsd fds --leaks points at a duplicated socket, an inherited listener and missing close-on-exec",
+  async (holder) => {
     const scope = ["-p", String(holder.pid), "-p", String(holder.child)];
     const rows = await fdsJson(["--leaks", "--leak-age", "0", ...scope]);
     const found = rows.map((r) => [r.pid, r.fd, r.leaks!.map((l) => l.kind)]);
@@ -407,7 +386,7 @@ Deno.test({
     ]);
     assert.deepEqual([young.code, young.stdout], [1, ""]);
   },
-});
+);
 
 Deno.test({
   name: "opsd fds survives processes exiting mid-scan (never a crash or a trace)",
@@ -432,15 +411,10 @@ Deno.test({
   },
 });
 
-Deno.test({
-  name: "the bundle, run as another user, shows NOFD rows as lsof does and counts what it skipped",
-  ignore: !IS_ROOT,
-  sanitizeResources: true,
-  sanitizeOps: true,
-  async fn() {
-    await using dir = await tempDir();
-    await using holder = await startHolder(dir.path);
-    const home = `${dir.path}/nobody`;
+holderTest(
+  "the bundle, run as another user, shows NOFD rows as lsof does and counts what it skipped",
+  async (holder, dir) => {
+    const home = `${dir}/nobody`;
     Deno.mkdirSync(home);
     const bundle = await new Deno.Command(Deno.execPath(), {
       args: [
@@ -452,7 +426,7 @@ Deno.test({
       ],
     }).output();
     assert.ok(bundle.success, new TextDecoder().decode(bundle.stderr));
-    Deno.chmodSync(dir.path, 0o755);
+    Deno.chmodSync(dir, 0o755);
     Deno.chownSync(home, 65534, 65534);
     const asNobody = (args: string[], env: Record<string, string> = {}) =>
       runOpsd([
@@ -489,45 +463,35 @@ Deno.test({
       /^opsd fds: \d+ process\(es\) could not be inspected \(permission denied\)/,
     );
   },
+  { ignore: !IS_ROOT },
+);
+
+holderTest("the bundle walks with a Worker and finds a listener", async (holder, dir) => {
+  const bundle = `${dir}/opsd.js`;
+  const built = await new Deno.Command(Deno.execPath(), {
+    args: [
+      "bundle",
+      "--quiet",
+      "--output",
+      bundle,
+      new URL("../../main.ts", import.meta.url).pathname,
+    ],
+  }).output();
+  assert.ok(built.success);
+  const run = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", bundle, "fds", "--json", "--port", String(holder.ports.tcp4)],
+    env: { OPSD_FDS_WORKERS: "1" },
+  }).output();
+  assert.equal(new TextDecoder().decode(run.stderr), "");
+  const rows = new TextDecoder().decode(run.stdout).trim().split("\n").map((l) => JSON.parse(l));
+  assert.deepEqual(rows.map((r) => [r.pid, r.fd]), [[holder.pid, String(holder.fds.tcp4)]]);
 });
 
-Deno.test({
-  name: "the bundle walks with a Worker and finds a listener",
-  sanitizeResources: true,
-  sanitizeOps: true,
-  async fn() {
-    await using dir = await tempDir();
-    await using holder = await startHolder(dir.path);
-    const bundle = `${dir.path}/opsd.js`;
-    const built = await new Deno.Command(Deno.execPath(), {
-      args: [
-        "bundle",
-        "--quiet",
-        "--output",
-        bundle,
-        new URL("../../main.ts", import.meta.url).pathname,
-      ],
-    }).output();
-    assert.ok(built.success);
-    const run = await new Deno.Command(Deno.execPath(), {
-      args: ["run", "-A", bundle, "fds", "--json", "--port", String(holder.ports.tcp4)],
-      env: { OPSD_FDS_WORKERS: "1" },
-    }).output();
-    assert.equal(new TextDecoder().decode(run.stderr), "");
-    const rows = new TextDecoder().decode(run.stdout).trim().split("\n").map((l) => JSON.parse(l));
-    assert.deepEqual(rows.map((r) => [r.pid, r.fd]), [[holder.pid, String(holder.fds.tcp4)]]);
-  },
-});
+const IN_OTHER_NETNS = ["unshare", "-n", "sh", "-c", 'ip link set lo up && exec "$0" "$@"'];
 
-Deno.test({
-  name: "opsd fds finds sockets of processes in another network namespace, named from their tables",
-  ignore: !CAN_UNSHARE,
-  sanitizeResources: true,
-  sanitizeOps: true,
-  async fn() {
-    await using dir = await tempDir();
-    const inNetns = ["unshare", "-n", "sh", "-c", 'ip link set lo up && exec "$0" "$@"'];
-    await using holder = await startHolder(dir.path, inNetns);
+holderTest(
+  "opsd fds finds sockets of processes in another network namespace, named from their tables",
+  async (holder) => {
     // No such listener in our namespace: the answer comes from the holder's namespace.
     const rows = await fdsJson(["--port", String(holder.ports.tcp4), "--listen"]);
     assert.deepEqual(rows.map((r) => [r.pid, r.fd, r.name]), [
@@ -537,4 +501,5 @@ Deno.test({
     const udp = all.find((r) => r.fd === String(holder.fds.udp));
     assert.equal(udp?.name, `127.0.0.1:${holder.ports.udp}`);
   },
-});
+  { ignore: !CAN_UNSHARE, wrapper: IN_OTHER_NETNS },
+);
