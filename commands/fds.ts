@@ -17,17 +17,8 @@ export function fdsCommand() {
   return new Command("fds")
     .summary("list open files and sockets: who holds a port, a file, leaked fds")
     .description(
-      "List the open fds of processes with lsof's columns (COMMAND PID USER FD TYPE DEVICE\n" +
-        "SIZE/OFF NODE NAME) plus CLOEXEC: whether the fd is closed when the process execs.\n" +
-        "FD is the fd number (or cwd, rtd, txt; NOFD when the fds cannot be read) followed by\n" +
-        "the mode (r, w, u = read and write) and the lock (R/W whole file, r/w part, u both).\n\n" +
-        "Selectors narrow: a row must belong to a selected process (--pid, -c) and be one of\n" +
-        "the selected files (--port/--tcp/--udp/--listen, --path, --unix). Repeating a flag\n" +
-        "widens it. Without selectors every process and every fd is listed.\n\n" +
-        "opsd reads one link per fd and never stats a port query's fds, nor any file on a\n" +
-        "network or FUSE filesystem (no hang on a dead NFS mount: those rows show TYPE\n" +
-        "unknown and the mount after the path). Other files are stat'ed with\n" +
-        "AT_STATX_DONT_SYNC.",
+      "List the open fds of processes with lsof's columns, plus CLOEXEC: who holds a port, " +
+        "a file or a unix socket, what a process holds, and which sockets look leaked.",
     )
     .addOption(
       new Option("-p, --pid <pid>", "processes with this pid (repeatable)")
@@ -50,7 +41,7 @@ export function fdsCommand() {
     .addOption(
       new Option(
         "--path <file>",
-        "fds open on FILE, and processes with FILE as cwd, root or program",
+        "fds open on FILE, and FILE as cwd, root or program (repeatable)",
       )
         .argParser(_collect),
     )
@@ -69,25 +60,43 @@ export function fdsCommand() {
     .addHelpText(
       "after",
       `
+Columns: COMMAND PID USER FD TYPE CLOEXEC DEVICE SIZE/OFF NODE NAME, as lsof
+prints them. FD is the fd number, or cwd, rtd (root directory), txt (program),
+NOFD (fds unreadable, reason in NAME), followed by the mode (r, w, u = both)
+and the lock (R/W whole file, r/w part of it, u read and write). CLOEXEC says
+whether the fd is closed when the process execs (yes/no).
+
+Selectors narrow: a row must belong to a selected process (--pid, -c) and be
+one of the selected files (--port/--tcp/--udp/--listen, --path, --unix).
+Repeating a flag widens it. Without selectors every process and fd is listed.
+
+opsd reads one link per fd and never stats the fds of a port or unix-socket
+query, nor any file on a network or FUSE filesystem (no hang on a dead NFS
+mount: such rows show TYPE unknown and the mount after the path). Other files
+are stat'ed with AT_STATX_DONT_SYNC.
+
 Examples:
-  opsd fds --port 8080 --listen     who listens on port 8080 (TCP or UDP, IPv4 or IPv6)
+  opsd fds --port 8080 --listen     who listens on port 8080 (TCP or UDP, IPv4/6)
   opsd fds -p 1234                  everything process 1234 holds
   opsd fds -c nginx --tcp           the TCP sockets of processes named nginx*
   opsd fds --path /var/log/app.log  who has this file open
   opsd fds --unix /run/app.sock     who holds this unix socket
-  opsd fds --leaks                  duplicated sockets, listeners inherited by other
-                                    programs, sockets without close-on-exec
+  opsd fds --leaks                  duplicated sockets, listeners inherited by
+                                    other programs, sockets without close-on-exec
   if opsd fds -q --port 9999; then echo taken; fi
 
-Differences from lsof: OFD locks (fcntl F_OFD_SETLK) show as lock letters, and
-flock/OFD locks show on every fd sharing the locked open file (lsof shows none for
-OFD locks and flock only in the process that took it); the CLOEXEC column; COMMAND
-is not cut to 9 characters; no memory-mapped (mem) rows; selectors combine with AND
-(lsof -a). Without root, other users' processes cannot be inspected: a port or file
-query says how many were skipped, a process listing shows NOFD as lsof does.
+Differences from lsof: OFD locks show as lock letters, and flock/OFD locks show
+on every fd sharing the locked open file (lsof: never for OFD locks, flock only
+in the process that took it); the CLOEXEC column; COMMAND is not cut to 9
+characters; no memory-mapped (mem) rows; selectors combine with AND (lsof -a).
+Without root, other users' processes cannot be inspected: a port or file query
+says how many it skipped; a process listing shows NOFD rows, as lsof does.
 
-Exit codes: 0 something matched (with --leaks: a leak was found), 1 nothing matched,
-2 usage error (bad port, pid or flag).`,
+Environment: OPSD_FDS_WORKERS=N walks /proc with N extra threads (default: one
+per idle CPU on machines with 1000+ processes; 0 keeps opsd on one CPU).
+
+Exit codes: 0 something matched (with --leaks: a leak was found), 1 nothing
+matched, 2 usage error (bad port, pid or flag).`,
     )
     .action(exitWith(async (options) => {
       const { scanFds } = await import("../lib/fds/scan.ts");
