@@ -11,7 +11,7 @@ import { type FdInfo, type FdLock, O_CLOEXEC, readFdInfo } from "../procfs/fdinf
 import { errnoText, isErrno, STATX, type Statx, statxAt } from "../sys/libc.ts";
 import { SysError } from "../sys/errno.ts";
 import { type InetSocket, TCP_STATES } from "../procfs/net.ts";
-import { isNetworkFs, type MountIndex } from "./mounts.ts";
+import { isNetworkFs, type MountLookup } from "./mounts.ts";
 import type { FdRow, ProcessInfo } from "./row.ts";
 import { inetName, type SocketInfo, unixName } from "./sockets.ts";
 
@@ -19,7 +19,7 @@ import { inetName, type SocketInfo, unixName } from "./sockets.ts";
 export interface DescribeContext {
   /** Every socket found in the tables of the namespaces involved, by inode. */
   sockets: Map<number, SocketInfo>;
-  mounts: MountIndex;
+  mounts: MountLookup;
   /**
    * Whether fd targets may be stat'ed (`statx` with AT_STATX_DONT_SYNC). Port
    * queries never stat: their rows are sockets, described by the tables.
@@ -125,12 +125,16 @@ function _describeSocket(row: FdRow, inode: number, context: DescribeContext): F
  * closed meanwhile.
  */
 function _statFd(row: FdRow, info: FdInfo | null, context: DescribeContext): "gone" | void {
-  const mount = info ? context.mounts.byId(info.mntId, row.pid) : undefined;
+  // Pipes, sockets and anon inodes live on internal mounts that mountinfo does not list.
+  const mount = info && row.name.startsWith("/")
+    ? context.mounts.byId(info.mntId, row.pid)
+    : undefined;
   if (mount) row.device = mount.device.replace(":", ",");
-  if (!context.stat || (mount && isNetworkFs(mount.fsType))) {
-    if (mount && row.name.startsWith("/")) row.name += ` (${mount.fsType} ${mount.source})`;
+  if (mount && isNetworkFs(mount.fsType)) {
+    row.name += ` (${mount.fsType} ${mount.source})`;
     return;
   }
+  if (!context.stat) return;
   const stat = _statx(`/proc/${row.pid}/fd/${row.fd}`, row);
   if (stat === "gone") return "gone";
   if (stat) _applyStat(row, stat);

@@ -34,33 +34,44 @@ export function isNetworkFs(fsType: string): boolean {
     fsType === "fuseblk";
 }
 
-/** Mounts by id and by mount namespace, read lazily and once. */
-export class MountIndex {
+/** How describing finds the mount of a file. */
+export interface MountLookup {
+  /** The mount with fdinfo's `mnt_id`, as `pid` sees it. */
+  byId(mntId: number, pid: number): Mount | undefined;
+  /** The mount holding `path` as `pid` sees it. */
+  forPath(pid: number, path: string): Mount | undefined;
+}
+
+/** Mounts by id and by mount namespace, each namespace's mountinfo read once. */
+export class MountIndex implements MountLookup {
   #byId = new Map<number, Mount>();
   #byNamespace = new Map<string, Mount[]>();
-  #loadedFor = new Set<number | "self">();
+  #namespaces = new Map<number, string>();
 
-  /** The mount with fdinfo's `mnt_id`, read from `pid`'s mountinfo if this index has not seen it. */
+  /** The mount with fdinfo's `mnt_id` (ids are unique across namespaces), as `pid` sees it. */
   byId(mntId: number, pid: number): Mount | undefined {
-    if (!this.#byId.has(mntId)) this.#load("self");
-    if (!this.#byId.has(mntId)) this.#load(pid);
+    if (!this.#byId.has(mntId)) this.#mounts(pid);
     return this.#byId.get(mntId);
   }
 
   /** The mount holding `path` as `pid` sees it (for cwd, root and executable, which have no fdinfo). */
   forPath(pid: number, path: string): Mount | undefined {
-    const namespace = namespaceOf(pid, "mnt") ?? `pid ${pid}`;
+    return mountOfPath(this.#mounts(pid), path);
+  }
+
+  /** The mounts of `pid`'s mount namespace, read on first need. */
+  #mounts(pid: number): Mount[] {
+    let namespace = this.#namespaces.get(pid);
+    if (namespace === undefined) {
+      namespace = namespaceOf(pid, "mnt") ?? `pid ${pid}`;
+      this.#namespaces.set(pid, namespace);
+    }
     let mounts = this.#byNamespace.get(namespace);
     if (!mounts) {
       mounts = readMountInfo(pid) ?? [];
       this.#byNamespace.set(namespace, mounts);
+      for (const mount of mounts) this.#byId.set(mount.id, mount);
     }
-    return mountOfPath(mounts, path);
-  }
-
-  #load(pid: number | "self"): void {
-    if (this.#loadedFor.has(pid)) return;
-    this.#loadedFor.add(pid);
-    for (const mount of readMountInfo(pid) ?? []) this.#byId.set(mount.id, mount);
+    return mounts;
   }
 }
