@@ -12,7 +12,7 @@
  * @module
  */
 
-import { INSPECT_SYMBOLS, type InspectCalls, inspectCalls } from "../sys/libc.ts";
+import { type InspectCalls, inspectCalls, inspectCallsSource } from "../sys/libc.ts";
 
 /** What the walker keeps of the links it reads. */
 export interface WalkWanted {
@@ -126,7 +126,7 @@ let _workerUrl: string | undefined;
 /** A blob URL for a Worker that opens the walker's calls and runs {@linkcode walkFdLinks}. */
 function _workerSource(): string {
   const source = `const walk = ${walkFdLinks.toString()};
-const calls = Deno.dlopen("libc.so.6", ${JSON.stringify(INSPECT_SYMBOLS)}).symbols;
+const calls = ${inspectCallsSource()};
 self.onmessage = ({ data }) => {
   self.postMessage(walk(calls, new Int32Array(data.queue), data.wanted, data.slot));
 };`;

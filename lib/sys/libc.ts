@@ -526,11 +526,11 @@ export function posixSpawn(options: PosixSpawnOptions): number {
  * lister, sock_diag dumps, statx of fd targets). They have a table of their own
  * because opening a table costs about 0.3 ms per symbol (Deno builds a
  * trampoline for each): `opsd fds --port` should not pay 20 ms for all of libc.
- * They are exported as plain definitions because a Worker cannot share this
- * module's library handle and opens them itself. The fast path checks results
- * and errno itself: a vanished process or fd is normal there, not an error.
+ * A Worker cannot share this module's library handle: it opens the same table
+ * from {@linkcode inspectCallsSource}. The fast path checks results and errno
+ * itself: a vanished process or fd is normal there, not an error.
  */
-export const INSPECT_SYMBOLS = {
+const _INSPECT_SYMBOLS = {
   __errno_location: { parameters: [], result: "pointer" }, // int *__errno_location(void)
   strerror: { parameters: ["i32"], result: "pointer" }, // char *strerror(int errnum)
   openat: { parameters: ["i32", "buffer", "i32", "u32"], result: "i32" }, // int openat(int dirfd, const char *path, int flags, mode_t mode)
@@ -545,13 +545,21 @@ export const INSPECT_SYMBOLS = {
 } as const satisfies Deno.ForeignLibraryInterface;
 
 /** The inspection calls, opened in the calling thread. */
-export type InspectCalls = Deno.DynamicLibrary<typeof INSPECT_SYMBOLS>["symbols"];
+export type InspectCalls = Deno.DynamicLibrary<typeof _INSPECT_SYMBOLS>["symbols"];
 
 let _inspectCalls: InspectCalls | undefined;
 
-/** {@linkcode INSPECT_SYMBOLS} opened in this thread (once). */
+/** The inspection calls opened in this thread (once). */
 export function inspectCalls(): InspectCalls {
-  return _inspectCalls ??= Deno.dlopen("libc.so.6", INSPECT_SYMBOLS).symbols;
+  return _inspectCalls ??= Deno.dlopen("libc.so.6", _INSPECT_SYMBOLS).symbols;
+}
+
+/**
+ * JavaScript source of an expression that opens the inspection calls and yields
+ * them, for Workers built from source text (they cannot import this module).
+ */
+export function inspectCallsSource(): string {
+  return `Deno.dlopen("libc.so.6", ${JSON.stringify(_INSPECT_SYMBOLS)}).symbols`;
 }
 
 /** The errno the last failed inspection call on this thread left. */
