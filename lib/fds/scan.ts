@@ -72,7 +72,9 @@ export async function scanFds(query: FdsQuery): Promise<FdsScan> {
   if (sockets && targets.length === 0 && paths.length === 0 && !query.leaks) {
     // Nothing here matches: only a process in another network namespace could hold one.
     for (const [namespace, members] of groupByNamespace(candidates, "net")) {
-      targets.push(...tables.targets(selection, namespace, { own: false, pid: members[0] }));
+      // Its tables through a live member: a zombie's /proc/PID/net is empty.
+      const pid = members.find((member) => readProcStat(member)?.state !== "Z") ?? members[0];
+      targets.push(...tables.targets(selection, namespace, { own: false, pid }));
     }
     if (targets.length === 0) return { rows: [], unreadable: [] }; // no fd walked
   }
