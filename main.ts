@@ -8,6 +8,7 @@
 import { Command } from "@commander-js/extra-typings";
 import { runCli } from "./commands/_cli.ts";
 import { execCommand } from "./commands/exec.ts";
+import { fdsCommand } from "./commands/fds.ts";
 import { VERSION } from "./lib/version.ts";
 
 const opsd = new Command("opsd")
@@ -18,6 +19,7 @@ const opsd = new Command("opsd")
   .helpCommand(false)
   .enablePositionalOptions()
   .addCommand(execCommand())
+  .addCommand(fdsCommand())
   .addHelpText(
     "after",
     `

@@ -518,3 +518,124 @@ export function posixSpawn(options: PosixSpawnOptions): number {
     sources.forEach((fd) => lib.close(fd));
   }
 }
+
+// --- /proc inspection (opsd fds) ---
+
+/**
+ * The calls `opsd fds` makes (the fd walker in `lib/fds/walk.ts`, the pid
+ * lister, sock_diag dumps, statx of fd targets). They have a table of their own
+ * because opening a table costs about 0.3 ms per symbol (Deno builds a
+ * trampoline for each): `opsd fds --port` should not pay 20 ms for all of libc.
+ * A Worker cannot share this module's library handle: it opens the same table
+ * from {@linkcode inspectCallsSource}. The fast path checks results and errno
+ * itself: a vanished process or fd is normal there, not an error.
+ */
+const _INSPECT_SYMBOLS = {
+  __errno_location: { parameters: [], result: "pointer" }, // int *__errno_location(void)
+  strerror: { parameters: ["i32"], result: "pointer" }, // char *strerror(int errnum)
+  openat: { parameters: ["i32", "buffer", "i32", "u32"], result: "i32" }, // int openat(int dirfd, const char *path, int flags, mode_t mode)
+  close: { parameters: ["i32"], result: "i32" }, // int close(int fd)
+  getdents64: { parameters: ["i32", "buffer", "usize"], result: "isize" }, // ssize_t getdents64(int fd, void *buf, size_t n)
+  readlinkat: { parameters: ["i32", "buffer", "buffer", "usize"], result: "isize" }, // ssize_t readlinkat(int dirfd, const char *path, char *buf, size_t n)
+  statx: { parameters: ["i32", "buffer", "i32", "u32", "buffer"], result: "i32" }, // int statx(int dirfd, const char *path, int flags, unsigned mask, struct statx *buf)
+  getxattr: { parameters: ["buffer", "buffer", "buffer", "usize"], result: "isize" }, // ssize_t getxattr(const char *path, const char *name, void *value, size_t size)
+  socket: { parameters: ["i32", "i32", "i32"], result: "i32" }, // int socket(int domain, int type, int protocol)
+  send: { parameters: ["i32", "buffer", "usize", "i32"], result: "isize" }, // ssize_t send(int fd, const void *buf, size_t n, int flags)
+  recv: { parameters: ["i32", "buffer", "usize", "i32"], result: "isize" }, // ssize_t recv(int fd, void *buf, size_t n, int flags)
+} as const satisfies Deno.ForeignLibraryInterface;
+
+/** The inspection calls, opened in the calling thread. */
+export type InspectCalls = Deno.DynamicLibrary<typeof _INSPECT_SYMBOLS>["symbols"];
+
+let _inspectCalls: InspectCalls | undefined;
+
+/** The inspection calls opened in this thread (once). */
+export function inspectCalls(): InspectCalls {
+  return _inspectCalls ??= Deno.dlopen("libc.so.6", _INSPECT_SYMBOLS).symbols;
+}
+
+/**
+ * JavaScript source of an expression that opens the inspection calls and yields
+ * them, for Workers built from source text (they cannot import this module).
+ */
+export function inspectCallsSource(): string {
+  return `Deno.dlopen("libc.so.6", ${JSON.stringify(_INSPECT_SYMBOLS)}).symbols`;
+}
+
+/** The errno the last failed inspection call on this thread left. */
+export function inspectErrno(): number {
+  return new Deno.UnsafePointerView(inspectCalls().__errno_location()!).getInt32();
+}
+
+/** The text `strerror(3)` gives for an errno, such as `Permission denied`. */
+export function errnoText(errno: number): string {
+  return Deno.UnsafePointerView.getCString(inspectCalls().strerror(errno)!);
+}
+
+/** A {@linkcode SysError} for a failed inspection call, from this thread's errno. */
+function _inspectError(call: string): SysError {
+  const errno = inspectErrno();
+  return new SysError(call, errno, errnoText(errno));
+}
+
+/** `statx(2)` flags and masks used by {@linkcode statxAt}. */
+export const STATX = {
+  /** Answer from cached attributes: a network filesystem does not ask its server. */
+  DONT_SYNC: 0x4000,
+  /** Describe a symlink itself instead of its target. */
+  SYMLINK_NOFOLLOW: 0x100,
+  /** Type, mode, link count, owner, inode, size and more. */
+  BASIC_STATS: 0x7ff,
+} as const;
+
+/** What {@linkcode statxAt} reports. */
+export interface Statx {
+  /** `st_mode`: file type (`S_IFMT` bits) and permissions. */
+  mode: number;
+  uid: number;
+  ino: number;
+  size: number;
+  /** Device of the filesystem holding the file, as [major, minor]. */
+  dev: [number, number];
+  /** For device files, the device itself, as [major, minor]. */
+  rdev: [number, number];
+}
+
+/**
+ * `statx(2)` of `path` relative to `dirFd` (-100 for the working directory).
+ * Following a `/proc/PID/fd/N` link describes the open file itself; pass
+ * `STATX.DONT_SYNC` so that a network filesystem answers from its cache.
+ */
+export function statxAt(dirFd: number, path: string, flags: number): Statx {
+  const bytes = new Uint8Array(256);
+  const calls = inspectCalls();
+  if (calls.statx(dirFd, _cString(path), flags, STATX.BASIC_STATS, bytes) !== 0) {
+    throw _inspectError(`statx ${path}`);
+  }
+  const view = new DataView(bytes.buffer);
+  const u64 = (offset: number) => Number(view.getBigUint64(offset, true));
+  return {
+    mode: view.getUint16(28, true),
+    uid: view.getUint32(20, true),
+    ino: u64(32),
+    size: u64(40),
+    rdev: [view.getUint32(128, true), view.getUint32(132, true)],
+    dev: [view.getUint32(136, true), view.getUint32(140, true)],
+  };
+}
+
+/**
+ * An extended attribute of `path` (following links) as text, or null when it
+ * has none. For a socket, `system.sockprotoname` names its protocol
+ * (`NETLINK`, `TCP`…), as lsof shows for sockets it finds in no table.
+ */
+export function getxattrText(path: string, name: string): string | null {
+  const value = new Uint8Array(256);
+  const calls = inspectCalls();
+  const length = Number(
+    calls.getxattr(_cString(path), _cString(name), value, BigInt(value.length)),
+  );
+  if (length < 0) return null;
+  const end = value.subarray(0, length).indexOf(0);
+  return new TextDecoder().decode(value.subarray(0, end < 0 ? length : end));
+}

@@ -1,0 +1,250 @@
+/**
+ * Turns what the walk found (an fd number and its link text) into a row with
+ * lsof's columns: mode and lock letters from fdinfo, type, device, size and
+ * inode from `statx` of the `/proc` link (never for files on network or FUSE
+ * filesystems, see `mounts.ts`), socket names from the socket tables.
+ *
+ * @module
+ */
+
+import { type FdInfo, type FdLock, O_CLOEXEC, readFdInfo } from "../procfs/fdinfo.ts";
+import { errnoText, isErrno, STATX, type Statx, statxAt } from "../sys/libc.ts";
+import { SysError } from "../sys/errno.ts";
+import { type InetSocket, TCP_STATES } from "../procfs/net.ts";
+import { isNetworkFs, type MountLookup } from "./mounts.ts";
+import type { FdRow, ProcessInfo } from "./row.ts";
+import { inetName, type SocketInfo, unixName } from "./sockets.ts";
+
+/** What describing needs besides the fd itself. */
+export interface DescribeContext {
+  /** Every socket found in the tables of the namespaces involved, by inode. */
+  sockets: Map<number, SocketInfo>;
+  mounts: MountLookup;
+  /**
+   * Whether fd targets may be stat'ed (`statx` with AT_STATX_DONT_SYNC). Port
+   * queries never stat: their rows are sockets, described by the tables.
+   */
+  stat: boolean;
+}
+
+const _MODES = ["r", "w", "u", "u"] as const;
+const _S_IFMT = 0o170000;
+const _TYPES: Record<number, string> = {
+  0o140000: "sock",
+  0o120000: "LINK",
+  0o100000: "REG",
+  0o060000: "BLK",
+  0o040000: "DIR",
+  0o020000: "CHR",
+  0o010000: "FIFO",
+  0: "a_inode",
+};
+
+/** The row for fd `fd` of `process`, whose link reads `link`; null when the fd closed meanwhile. */
+export function describeFd(
+  process: ProcessInfo,
+  fd: number,
+  link: string,
+  context: DescribeContext,
+): FdRow | null {
+  const info = readFdInfo(process.pid, fd);
+  if (!info) return null;
+  const row: FdRow = {
+    command: process.command,
+    pid: process.pid,
+    user: process.user,
+    uid: process.uid,
+    fd: String(fd),
+    fdNumber: fd,
+    mode: _MODES[info.flags & 3],
+    lock: lockLetter(info.locks),
+    type: "unknown",
+    cloexec: (info.flags & O_CLOEXEC) !== 0,
+    device: "",
+    sizeOff: `0t${info.pos}`,
+    node: String(info.ino),
+    name: link,
+  };
+  const socketInode = /^socket:\[(\d+)\]$/.exec(link);
+  if (socketInode) return _describeSocket(row, Number(socketInode[1]), context);
+  const stat = _statFd(row, info, context);
+  if (stat === "gone") return null;
+  if (link.startsWith("pipe:[")) row.name = "pipe";
+  if (link.startsWith("anon_inode:")) row.name = _anonName(link.slice(11), info);
+  return row;
+}
+
+/** The state of a TCP socket (`LISTEN`…); UDP has none, only `CONNECTED` or `UNCONNECTED`. */
+function _stateName(socket: InetSocket): string {
+  if (socket.protocol === "udp") return socket.remotePort === 0 ? "UNCONNECTED" : "CONNECTED";
+  return TCP_STATES[socket.state] ?? String(socket.state);
+}
+
+/**
+ * The letter lsof shows after the mode: `R`/`W` for a read/write lock on the
+ * whole file, `r`/`w` on part of it, `u` for read and write locks, "" for none.
+ * Leases are not locks and do not count.
+ */
+export function lockLetter(locks: FdLock[]): string {
+  const held = locks.filter((lock) => lock.access === "READ" || lock.access === "WRITE");
+  if (held.length === 0) return "";
+  const accesses = new Set(held.map((lock) => lock.access));
+  if (accesses.size > 1) return "u";
+  const whole = held.some((lock) => lock.start === 0 && lock.end === null);
+  const letter = accesses.has("WRITE") ? "w" : "r";
+  return whole ? letter.toUpperCase() : letter;
+}
+
+function _describeSocket(row: FdRow, inode: number, context: DescribeContext): FdRow {
+  row.node = String(inode);
+  const found = context.sockets.get(inode);
+  if (found?.kind === "inet") {
+    const { uid: _uid, state: _state, ...socket } = found.socket;
+    row.type = socket.family === "ipv4" ? "IPv4" : "IPv6";
+    row.device = String(inode);
+    row.node = socket.protocol.toUpperCase();
+    row.name = inetName(found.socket);
+    row.socket = { kind: "inet", ...socket, state: _stateName(found.socket), inode };
+  } else if (found?.kind === "unix") {
+    const { kernelAddress, ...socket } = found.socket;
+    row.type = "unix";
+    row.device = kernelAddress;
+    row.name = unixName(found.socket);
+    row.socket = { kind: "unix", ...socket, inode };
+  } else {
+    row.type = "sock";
+    if (context.stat) _statFd(row, null, context);
+    row.name = found ? `protocol: ${found.protocol}` : "can't identify protocol";
+  }
+  return row;
+}
+
+/**
+ * Fills type, device, size and inode from `statx` of the fd's `/proc` link when
+ * allowed, else from fdinfo and the mount table. Returns "gone" when the fd
+ * closed meanwhile.
+ */
+function _statFd(row: FdRow, info: FdInfo | null, context: DescribeContext): "gone" | void {
+  // Pipes, sockets and anon inodes live on internal mounts that mountinfo does not list.
+  const mount = info && row.name.startsWith("/")
+    ? context.mounts.byId(info.mntId, row.pid)
+    : undefined;
+  if (mount) row.device = mount.device.replace(":", ",");
+  if (mount && isNetworkFs(mount.fsType)) {
+    row.name += ` (${mount.fsType} ${mount.source})`;
+    return;
+  }
+  if (!context.stat) return;
+  const stat = _statx(`/proc/${row.pid}/fd/${row.fd}`, row);
+  if (stat === "gone") return "gone";
+  if (stat) _applyStat(row, stat);
+}
+
+/** `statx` of a /proc link, or "gone", or null with the reason added to NAME as lsof does. */
+function _statx(path: string, row: FdRow): Statx | "gone" | null {
+  try {
+    return statxAt(-100, path, STATX.DONT_SYNC);
+  } catch (error) {
+    if (isErrno(error, "ENOENT", "ESRCH")) return "gone";
+    if (error instanceof SysError) {
+      row.name += ` (stat: ${errnoText(error.errno)})`;
+      return null;
+    }
+    throw error;
+  }
+}
+
+function _applyStat(row: FdRow, stat: Statx): void {
+  const type = stat.mode & _S_IFMT;
+  row.type = _TYPES[type] ?? (type >> 12).toString(8).padStart(4, "0");
+  const device = type === 0o020000 || type === 0o060000 ? stat.rdev : stat.dev;
+  row.device = device.join(",");
+  row.node = String(stat.ino);
+  if (!["CHR", "BLK", "FIFO", "sock"].includes(row.type)) row.sizeOff = String(stat.size);
+}
+
+/** lsof's names for anon inodes: `[eventfd:ID]`, `[eventpoll:3,4]`, `[pidfd:PID]`, else as linked. */
+function _anonName(kind: string, info: FdInfo): string {
+  if (kind === "[eventfd]" && info.eventfdId !== null) return `[eventfd:${info.eventfdId}]`;
+  if (kind === "[pidfd]" && info.pidfdPid !== null) return `[pidfd:${info.pidfdPid}]`;
+  if (kind === "[eventpoll]" && info.watchedFds.length > 0) {
+    const fds = [...info.watchedFds].sort((a, b) => a - b);
+    return `[eventpoll:${fds.join(",")}]`;
+  }
+  return kind;
+}
+
+/** Which special row: the working directory, the root directory, or the program (text). */
+export type SpecialFd = "cwd" | "rtd" | "txt";
+
+const _SPECIAL_LINKS: Record<SpecialFd, string> = { cwd: "cwd", rtd: "root", txt: "exe" };
+
+/**
+ * The cwd, rtd or txt row of `process`, or null when the process is gone. An
+ * unreadable link gives lsof's `(readlink: Permission denied)` row.
+ */
+export function describeSpecial(
+  process: ProcessInfo,
+  fd: SpecialFd,
+  context: DescribeContext,
+): FdRow | null {
+  const path = `/proc/${process.pid}/${_SPECIAL_LINKS[fd]}`;
+  const row: FdRow = {
+    command: process.command,
+    pid: process.pid,
+    user: process.user,
+    uid: process.uid,
+    fd,
+    fdNumber: null,
+    mode: "",
+    lock: "",
+    type: "unknown",
+    cloexec: null,
+    device: "",
+    sizeOff: "",
+    node: "",
+    name: path,
+  };
+  let target: string;
+  try {
+    target = Deno.readLinkSync(path);
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound && fd !== "txt") return null;
+    // A kernel thread has no executable: lsof shows the bare link path.
+    if (!(error instanceof Deno.errors.NotFound)) row.name += ` (readlink: ${_reason(error)})`;
+    return row;
+  }
+  row.name = target;
+  const mount = context.mounts.forPath(process.pid, target.replace(/ \(deleted\)$/, ""));
+  if (mount) row.device = mount.device.replace(":", ",");
+  if (!context.stat || (mount && isNetworkFs(mount.fsType))) return row;
+  const stat = _statx(path, row);
+  if (stat === "gone") return null;
+  if (stat) _applyStat(row, stat);
+  return row;
+}
+
+/** The `NOFD` row lsof shows when a process's fd directory cannot be read. */
+export function noFdRow(process: ProcessInfo, errno: number): FdRow {
+  return {
+    command: process.command,
+    pid: process.pid,
+    user: process.user,
+    uid: process.uid,
+    fd: "NOFD",
+    fdNumber: null,
+    mode: "",
+    lock: "",
+    type: "",
+    cloexec: null,
+    device: "",
+    sizeOff: "",
+    node: "",
+    name: `/proc/${process.pid}/fd (opendir: ${errnoText(errno)})`,
+  };
+}
+
+function _reason(error: unknown): string {
+  if (error instanceof Deno.errors.PermissionDenied) return "Permission denied";
+  return error instanceof Error ? error.message : String(error);
+}

@@ -1,0 +1,55 @@
+/**
+ * `opsd fds` output: lsof's table (plus a CLOEXEC column) for people, one JSON
+ * object per row for machines, with the same fields.
+ *
+ * @module
+ */
+
+import { type Column, tableLines } from "../text/table.ts";
+import type { FdRow } from "./row.ts";
+
+const _COLUMNS: Column[] = [
+  { header: "COMMAND" },
+  { header: "PID", align: "right" },
+  { header: "USER" },
+  { header: "FD", align: "right" },
+  { header: "TYPE", align: "right" },
+  { header: "CLOEXEC" },
+  { header: "DEVICE", align: "right" },
+  { header: "SIZE/OFF", align: "right" },
+  { header: "NODE", align: "right" },
+  { header: "NAME" },
+];
+
+/**
+ * The rows as lsof prints them: FD is the fd number (or cwd, rtd, txt, NOFD)
+ * followed by the mode and lock letters; CLOEXEC says whether the fd closes on
+ * exec. With leaks, each row is followed by one `  why: …` line per reason.
+ */
+export function formatRows(rows: FdRow[]): string {
+  const cells = rows.map((row) => [
+    row.command,
+    String(row.pid),
+    row.user,
+    `${row.fd}${row.mode || " "}${row.lock || " "}`,
+    row.type,
+    row.cloexec === null ? "" : row.cloexec ? "yes" : "no",
+    row.device,
+    row.sizeOff,
+    row.node,
+    row.name,
+  ]);
+  const [header, ...lines] = tableLines(_COLUMNS, cells);
+  const out = [header];
+  lines.forEach((line, i) => {
+    out.push(line);
+    for (const leak of rows[i].leaks ?? []) out.push(`  why: ${leak.reason} [${leak.kind}]`);
+  });
+  return `${out.join("\n")}\n`;
+}
+
+/** The JSON object for one row: the table's fields by name, plus socket details and leaks. */
+export function rowJson(row: FdRow): Record<string, unknown> {
+  const { fdNumber: _fdNumber, ...fields } = row;
+  return fields;
+}

@@ -1,0 +1,75 @@
+/**
+ * One row of `opsd fds`: an open fd of a process (or its cwd, root directory,
+ * executable, or a `NOFD` line when its fds cannot be read) with lsof's columns,
+ * plus the close-on-exec flag lsof does not show.
+ *
+ * @module
+ */
+
+import type { InetSocket, UnixSocket } from "../procfs/net.ts";
+
+/** The process a row belongs to. */
+export interface ProcessInfo {
+  pid: number;
+  ppid: number;
+  /** The command name (`/proc/PID/stat`, at most 15 characters). */
+  command: string;
+  uid: number;
+  user: string;
+}
+
+/** Why `--leaks` points at an fd. */
+export interface Leak {
+  /** `duplicate`, `inherited-listener` or `no-cloexec`. */
+  kind: "duplicate" | "inherited-listener" | "no-cloexec";
+  /** One sentence for people. */
+  reason: string;
+}
+
+/** What a socket row is connected to, for `--json`. */
+export type SocketDetail =
+  | ({ kind: "inet"; state: string } & Omit<InetSocket, "state" | "uid">)
+  | ({ kind: "unix" } & Omit<UnixSocket, "kernelAddress">);
+
+/** One row, with lsof's columns and opsd's additions. */
+export interface FdRow {
+  command: string;
+  pid: number;
+  user: string;
+  uid: number;
+  /** `cwd`, `rtd`, `txt`, `NOFD`, or the fd number. */
+  fd: string;
+  /** The fd number; null for the cwd/rtd/txt/NOFD rows. */
+  fdNumber: number | null;
+  /** Access mode: `r`, `w`, `u` (read and write), or "" for cwd/rtd/txt/NOFD. */
+  mode: "r" | "w" | "u" | "";
+  /** Lock: `R`/`W` read/write lock on the whole file, `r`/`w` on part, `u` both, or "". */
+  lock: string;
+  /** `REG`, `DIR`, `CHR`, `FIFO`, `IPv4`, `IPv6`, `unix`, `sock`, `a_inode`, `unknown`… */
+  type: string;
+  /** Close-on-exec (fdinfo flags); null where it does not apply (cwd/rtd/txt/NOFD). */
+  cloexec: boolean | null;
+  /** `major,minor`; the socket inode for IPv4/IPv6; the kernel address for unix sockets. */
+  device: string;
+  /** The size of regular files and directories, else the offset as `0t<offset>`. */
+  sizeOff: string;
+  /** The inode; `TCP`/`UDP` for IPv4/IPv6 sockets. */
+  node: string;
+  /** Path, socket addresses and state, `pipe`, `[eventfd:N]`… */
+  name: string;
+  /** The socket's inode and endpoints, for socket rows. */
+  socket?: SocketDetail & { inode: number };
+  /** Why `--leaks` reports this fd. */
+  leaks?: Leak[];
+}
+
+const _SPECIAL_ORDER: Record<string, number> = { cwd: -4, rtd: -3, txt: -2, NOFD: -1 };
+
+/** Orders rows as lsof does: by pid, then cwd, rtd, txt, NOFD, then fds by number. */
+export function compareRows(a: FdRow, b: FdRow): number {
+  return a.pid - b.pid || _rank(a) - _rank(b);
+}
+
+function _rank(row: FdRow): number {
+  return row.fdNumber ?? _SPECIAL_ORDER[row.fd] ?? 0;
+}

@@ -1,0 +1,244 @@
+/**
+ * `opsd fds` engine: picks the processes and sockets a query names, walks the
+ * fds once (see `walk.ts`), and describes what matched as rows.
+ *
+ * Selectors narrow the way an operator reads them: `--pid` and `-c` choose
+ * processes (repeats of one flag widen: either pid; both flags: both must hold);
+ * `--port`/`--tcp`/`--udp`/`--listen`, `--path` and `--unix` choose files, and a
+ * row matches when it is any of the files named. Process and file selectors
+ * combine with AND (lsof ORs them unless given `-a`).
+ *
+ * A port or unix-socket query first looks the sockets up in the socket tables;
+ * when nothing matches it answers without walking a single fd.
+ *
+ * @module
+ */
+
+import { listPids } from "../procfs/pids.ts";
+import { readProcStat } from "../procfs/stat.ts";
+import { groupByNamespace } from "../procfs/namespaces.ts";
+import { O_CLOEXEC, readFdInfo } from "../procfs/fdinfo.ts";
+import { userName } from "../procfs/users.ts";
+import { walkProcesses, type WalkWanted } from "./walk.ts";
+import { describeFd, describeSpecial, noFdRow, type SpecialFd } from "./describe.ts";
+import { MountIndex } from "./mounts.ts";
+import { compareRows, type FdRow, type ProcessInfo } from "./row.ts";
+import { findLeaks, type LeakProcess, readLeakProcess, readUptimeMs } from "./leaks.ts";
+import { type SocketSelection, SocketTables } from "./tables.ts";
+
+/** What to show. Empty lists and absent flags select nothing in particular. */
+export interface FdsQuery {
+  /** Only these processes. */
+  pids?: number[];
+  /** Only processes whose command name starts with one of these (as `lsof -c`). */
+  commands?: string[];
+  /** Sockets with one of these local or remote ports. */
+  ports?: number[];
+  /** TCP sockets (with `udp`: both; neither: both). */
+  tcp?: boolean;
+  /** UDP sockets. */
+  udp?: boolean;
+  /** Listening sockets only: TCP in LISTEN, UDP bound and not connected. */
+  listen?: boolean;
+  /** Fds open on these files. */
+  paths?: string[];
+  /** Unix sockets bound to these paths. */
+  unixPaths?: string[];
+  /** Report only leaking socket fds; `no-cloexec` needs a process at least this old. */
+  leaks?: { minAgeMs: number };
+}
+
+/** What a scan found. */
+export interface FdsScan {
+  rows: FdRow[];
+  /**
+   * Processes whose fds could not be read while looking for files (their rows
+   * would be `NOFD`): a file selector cannot tell whether they hold the file.
+   */
+  unreadable: number[];
+}
+
+const _SPECIALS: SpecialFd[] = ["cwd", "rtd", "txt"];
+
+/** Runs `query` over the processes of this machine. */
+export async function scanFds(query: FdsQuery): Promise<FdsScan> {
+  const selection = _selection(query);
+  const sockets = selection.inet || selection.unixPaths.length > 0;
+  const paths = (query.paths ?? []).map(_resolvePath);
+  const fileSelected = sockets || paths.length > 0;
+  const candidates = _candidates(query);
+  const tables = new SocketTables();
+  const targets = sockets ? tables.targets(selection, tables.own, { own: true }) : [];
+  if (sockets && targets.length === 0 && paths.length === 0 && !query.leaks) {
+    // Nothing here matches: only a process in another network namespace could hold one.
+    for (const [namespace, members] of groupByNamespace(candidates, "net")) {
+      // Its tables through a live member: a zombie's /proc/PID/net is empty.
+      const pid = members.find((member) => readProcStat(member)?.state !== "Z") ?? members[0];
+      targets.push(...tables.targets(selection, namespace, { own: false, pid }));
+    }
+    if (targets.length === 0) return { rows: [], unreadable: [] }; // no fd walked
+  }
+  const wanted: WalkWanted = query.leaks ? { allSockets: true } : {
+    inodes: targets,
+    paths,
+    everything: !fileSelected,
+    netns: sockets ? tables.own : undefined,
+  };
+  const walked = await walkProcesses(query.leaks ? listPids() : candidates, wanted);
+  for (const [pid, namespace] of walked.foreignNetns) {
+    targets.push(...tables.targets(selection, namespace, { own: false, pid }));
+  }
+
+  const builder = new _RowBuilder(tables, !sockets || paths.length > 0 || !!query.leaks);
+  const chosen = new Set(candidates);
+  const targetSet = new Set(targets);
+  if (query.leaks) tables.load(walked.sockets);
+  const leaks = query.leaks ? _findLeaks(walked.sockets, tables, query.leaks.minAgeMs) : null;
+  const shown: number[] = [];
+  for (let i = 0; i < walked.sockets.length; i += 3) {
+    const [pid, fd, inode] = walked.sockets.slice(i, i + 3);
+    if (!chosen.has(pid) || (fileSelected && !targetSet.has(inode))) continue;
+    if (!leaks || leaks.has(`${pid}:${fd}`)) shown.push(pid, fd, inode);
+  }
+  tables.load(shown);
+  const rows: FdRow[] = [];
+  for (let i = 0; i < shown.length; i += 3) {
+    const [pid, fd, inode] = shown.slice(i, i + 3);
+    const row = builder.fd(pid, fd, `socket:[${inode}]`);
+    if (row && leaks) row.leaks = leaks.get(`${pid}:${fd}`);
+    if (row) rows.push(row);
+  }
+  for (const [pid, fd, link] of walked.links) {
+    const row = builder.fd(pid, fd, link);
+    if (row) rows.push(row);
+  }
+  if (!leaks && (!fileSelected || paths.length > 0)) {
+    for (const pid of candidates) rows.push(...builder.specials(pid, paths));
+  }
+  const unreadable: number[] = [];
+  for (let i = 0; i < walked.denied.length; i += 2) {
+    const [pid, errno] = walked.denied.slice(i, i + 2);
+    if (!chosen.has(pid)) continue;
+    if (fileSelected || leaks) unreadable.push(pid);
+    else rows.push(...builder.noFd(pid, errno));
+  }
+  return { rows: rows.sort(compareRows), unreadable };
+}
+
+/** The socket part of a query. */
+function _selection(query: FdsQuery): SocketSelection {
+  return {
+    ports: query.ports ?? [],
+    protocols: query.tcp === query.udp ? ["tcp", "udp"] : query.tcp ? ["tcp"] : ["udp"],
+    listening: query.listen ?? false,
+    inet: Boolean(query.ports?.length || query.tcp || query.udp || query.listen),
+    unixPaths: (query.unixPaths ?? []).flatMap((path) => [path, _resolvePath(path)]),
+  };
+}
+
+/** The processes the process selectors allow (all when there are none). */
+function _candidates(query: FdsQuery): number[] {
+  let pids = query.pids?.length ? [...new Set(query.pids)] : listPids();
+  if (query.commands?.length) {
+    const prefixes = query.commands;
+    pids = pids.filter((pid) => {
+      const command = readProcStat(pid)?.comm;
+      return command !== undefined && prefixes.some((prefix) => command.startsWith(prefix));
+    });
+  }
+  return pids;
+}
+
+/** A path as the kernel prints fd links: absolute, symlinks resolved when it still exists. */
+function _resolvePath(path: string): string {
+  try {
+    return Deno.realPathSync(path);
+  } catch {
+    const parts: string[] = [];
+    for (const part of (path.startsWith("/") ? path : `${Deno.cwd()}/${path}`).split("/")) {
+      if (part === "..") parts.pop();
+      else if (part !== "" && part !== ".") parts.push(part);
+    }
+    return `/${parts.join("/")}`;
+  }
+}
+
+/** Builds rows, reading each process's details once. */
+class _RowBuilder {
+  #processes = new Map<number, ProcessInfo | null>();
+  #mounts = new MountIndex();
+  #tables: SocketTables;
+  #stat: boolean;
+
+  constructor(tables: SocketTables, stat: boolean) {
+    this.#tables = tables;
+    this.#stat = stat;
+  }
+
+  fd(pid: number, fd: number, link: string): FdRow | null {
+    const process = this.#process(pid);
+    return process && describeFd(process, fd, link, this.#context());
+  }
+
+  specials(pid: number, paths: string[]): FdRow[] {
+    const process = this.#process(pid);
+    if (!process) return [];
+    const rows: FdRow[] = [];
+    for (const special of _SPECIALS) {
+      const row = describeSpecial(process, special, this.#context());
+      if (row && (paths.length === 0 || paths.includes(row.name.replace(/ \(deleted\)$/, "")))) {
+        rows.push(row);
+      }
+    }
+    return rows;
+  }
+
+  noFd(pid: number, errno: number): FdRow[] {
+    const process = this.#process(pid);
+    return process ? [noFdRow(process, errno)] : [];
+  }
+
+  #context() {
+    return { sockets: this.#tables.byInode, mounts: this.#mounts, stat: this.#stat };
+  }
+
+  /** The process's name and owner; null when it is gone or a zombie (lsof skips those too). */
+  #process(pid: number): ProcessInfo | null {
+    if (this.#processes.has(pid)) return this.#processes.get(pid)!;
+    let process: ProcessInfo | null = null;
+    const stat = readProcStat(pid);
+    if (stat && stat.state !== "Z") {
+      try {
+        // As lsof: the owner of /proc/PID (the effective uid of a dumpable process).
+        const uid = Deno.statSync(`/proc/${pid}`).uid ?? 0;
+        process = { pid, ppid: stat.ppid, command: stat.comm, uid, user: userName(uid) };
+      } catch (error) {
+        if (!(error instanceof Deno.errors.NotFound)) throw error;
+      }
+    }
+    this.#processes.set(pid, process);
+    return process;
+  }
+}
+
+/** The leaking socket fds among `sockets` (flat `pid, fd, inode` triples), by `pid:fd`. */
+function _findLeaks(sockets: number[], tables: SocketTables, minAgeMs: number) {
+  const uptimeMs = readUptimeMs();
+  const processes = new Map<number, LeakProcess>();
+  for (let i = 0; i < sockets.length; i += 3) {
+    const pid = sockets[i];
+    if (processes.has(pid)) continue;
+    const process = readLeakProcess(pid, uptimeMs);
+    if (process) processes.set(pid, process);
+  }
+  return findLeaks({
+    processes,
+    sockets,
+    isListener: (inode) => tables.isListener(inode),
+    cloexec: (pid, fd) => {
+      const info = readFdInfo(pid, fd);
+      return info === null ? null : (info.flags & O_CLOEXEC) !== 0;
+    },
+    minAgeMs,
+  });
+}

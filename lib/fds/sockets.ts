@@ -1,0 +1,143 @@
+/**
+ * Socket tables per network namespace and socket names as lsof prints them
+ * (`127.0.0.1:9999 (LISTEN)`, `a:p->b:q (ESTABLISHED)`, `/run/x.sock type=STREAM
+ * (LISTEN)`). The reader's own namespace is asked through sock_diag (fast);
+ * another namespace through `/proc/PID/net` of a process inside it.
+ *
+ * @module
+ */
+
+import {
+  type InetSocket,
+  parseInetTable,
+  parseUnixTable,
+  TCP_LISTEN,
+  TCP_STATES,
+  type UnixSocket,
+} from "../procfs/net.ts";
+import { dumpInetSockets } from "../sys/sock_diag.ts";
+import { SysError } from "../sys/errno.ts";
+
+/** Which network namespace to read: the reader's own, or the one `pid` is in. */
+export type NetnsSource = { own: true } | { own: false; pid: number };
+
+/** Which TCP/UDP sockets to read. */
+export interface InetFilter {
+  protocols: InetSocket["protocol"][];
+  /** Only sockets with this local or remote port. */
+  port?: number;
+  /** Only listeners: TCP in LISTEN, UDP bound and not connected. */
+  listening?: boolean;
+  /** Only these address families (default both). */
+  families?: InetSocket["family"][];
+  /** Only sockets with these inodes. */
+  inodes?: ReadonlySet<number>;
+}
+
+/** A socket found in a table, by kind. */
+export type SocketInfo =
+  | { kind: "inet"; socket: InetSocket }
+  | { kind: "unix"; socket: UnixSocket }
+  /** In no table: only the protocol the socket names (`NETLINK`, `TCP` for an unbound one…). */
+  | { kind: "other"; protocol: string };
+
+const _UDP_UNCONNECTED = 7;
+const _FAMILIES: InetSocket["family"][] = ["ipv4", "ipv6"];
+
+/** Whether a socket is a listener in the sense of `--listen`. */
+export function isListening(socket: InetSocket): boolean {
+  return socket.protocol === "tcp"
+    ? socket.state === TCP_LISTEN
+    : socket.state === _UDP_UNCONNECTED && socket.remotePort === 0;
+}
+
+/** The TCP/UDP sockets of one network namespace that pass `filter`. */
+export function readInetSockets(source: NetnsSource, filter: InetFilter): InetSocket[] {
+  const found: InetSocket[] = [];
+  for (const protocol of filter.protocols) {
+    for (const family of filter.families ?? _FAMILIES) {
+      const sockets = source.own
+        ? _dumpOwn(protocol, family, filter)
+        : _readTable(`/proc/${source.pid}/net`, protocol, family);
+      for (const socket of sockets) {
+        if (
+          filter.port !== undefined && socket.localPort !== filter.port &&
+          socket.remotePort !== filter.port
+        ) continue;
+        if (filter.listening && !isListening(socket)) continue;
+        if (filter.inodes && !filter.inodes.has(socket.inode)) continue;
+        found.push(socket);
+      }
+    }
+  }
+  return found;
+}
+
+function _dumpOwn(
+  protocol: InetSocket["protocol"],
+  family: InetSocket["family"],
+  filter: InetFilter,
+): InetSocket[] {
+  const states = !filter.listening
+    ? undefined
+    : 1 << (protocol === "tcp" ? TCP_LISTEN : _UDP_UNCONNECTED);
+  try {
+    return dumpInetSockets(protocol, family, { states, port: filter.port, inodes: filter.inodes });
+  } catch (error) {
+    // Without sock_diag (some sandboxes) the text tables still answer, only slower.
+    if (error instanceof SysError) return _readTable("/proc/net", protocol, family);
+    throw error;
+  }
+}
+
+function _readTable(
+  directory: string,
+  protocol: InetSocket["protocol"],
+  family: InetSocket["family"],
+): InetSocket[] {
+  const text = _readOrEmpty(`${directory}/${protocol}${family === "ipv6" ? "6" : ""}`);
+  return parseInetTable(text, protocol, family);
+}
+
+/** The unix sockets of one network namespace (with `inodes`, only those). */
+export function readUnixSockets(source: NetnsSource, inodes?: ReadonlySet<number>): UnixSocket[] {
+  const text = _readOrEmpty(source.own ? "/proc/net/unix" : `/proc/${source.pid}/net/unix`);
+  return parseUnixTable(text, inodes);
+}
+
+/** A table that is missing (no IPv6, process gone) reads as empty. */
+function _readOrEmpty(path: string): string {
+  try {
+    return Deno.readTextFileSync(path);
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return "";
+    throw error;
+  }
+}
+
+/**
+ * lsof's NAME for a TCP/UDP socket: `local->remote (STATE)`. An unspecified
+ * address prints as `*`, IPv6 in brackets, and v4-mapped IPv6 addresses (the
+ * peers of a dual-stack listener) as plain IPv4; UDP has no state.
+ */
+export function inetName(socket: InetSocket): string {
+  const mapped = socket.family === "ipv6" &&
+    (socket.localAddress.startsWith("::ffff:") || socket.remoteAddress.startsWith("::ffff:"));
+  const endpoint = (address: string, port: number) => {
+    if (mapped) address = address.replace(/^::ffff:/, "");
+    if (address === "0.0.0.0" || address === "::") return `*:${port}`;
+    return !mapped && socket.family === "ipv6" ? `[${address}]:${port}` : `${address}:${port}`;
+  };
+  let name = endpoint(socket.localAddress, socket.localPort);
+  const unspecified = socket.remoteAddress === "0.0.0.0" || socket.remoteAddress === "::";
+  if (!unspecified || socket.remotePort !== 0) {
+    name += `->${endpoint(socket.remoteAddress, socket.remotePort)}`;
+  }
+  if (socket.protocol === "tcp") name += ` (${TCP_STATES[socket.state] ?? socket.state})`;
+  return name;
+}
+
+/** lsof's NAME for a unix socket: `[path ]type=STREAM (STATE)`. */
+export function unixName(socket: UnixSocket): string {
+  return `${socket.path ? `${socket.path} ` : ""}type=${socket.type} (${socket.state})`;
+}

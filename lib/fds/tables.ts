@@ -1,0 +1,136 @@
+/**
+ * The socket tables of every network namespace a scan meets, each read once
+ * and only as far as needed: which sockets a query names (its targets), and
+ * what the socket fds to be shown are. Socket inodes are unique across
+ * namespaces, so one map by inode serves all.
+ *
+ * @module
+ */
+
+import { namespaceOf } from "../procfs/namespaces.ts";
+import { type InetSocket, TCP_LISTEN } from "../procfs/net.ts";
+import { getxattrText } from "../sys/libc.ts";
+import { type NetnsSource, readInetSockets, readUnixSockets, type SocketInfo } from "./sockets.ts";
+
+/** The sockets a query names. */
+export interface SocketSelection {
+  /** Ports (local or remote); empty: any port. */
+  ports: number[];
+  protocols: ("tcp" | "udp")[];
+  /** Listeners only. */
+  listening: boolean;
+  /** Whether TCP/UDP sockets are selected at all. */
+  inet: boolean;
+  /** Unix socket paths (as given and resolved). */
+  unixPaths: string[];
+}
+
+/** sock_diag tables by the protocol names sockets give (`system.sockprotoname`). */
+const _INET_TABLES: Record<string, [InetSocket["protocol"], InetSocket["family"]]> = {
+  TCP: ["tcp", "ipv4"],
+  TCPv6: ["tcp", "ipv6"],
+  UDP: ["udp", "ipv4"],
+  UDPv6: ["udp", "ipv6"],
+};
+/** Up to this many sockets, ask each for its protocol and read only the tables needed. */
+const _PROBE_MAX = 256;
+
+/** Socket tables by namespace. */
+export class SocketTables {
+  /** Every socket looked up so far, by inode. */
+  readonly byInode = new Map<number, SocketInfo>();
+  /** The reader's own network namespace (`net:[N]`). */
+  readonly own = namespaceOf("self", "net") ?? "";
+  #searched = new Set<string>();
+  #namespaces = new Map<number, string | null>();
+
+  /**
+   * The inodes of the sockets `selection` names in namespace `namespace` (read
+   * through `source`); [] when that namespace was searched already.
+   */
+  targets(selection: SocketSelection, namespace: string, source: NetnsSource): number[] {
+    if (this.#searched.has(namespace)) return [];
+    this.#searched.add(namespace);
+    const targets: number[] = [];
+    if (selection.inet) {
+      const ports = selection.ports.length > 0 ? selection.ports : [undefined];
+      for (const port of ports) {
+        const filter = { protocols: selection.protocols, port, listening: selection.listening };
+        for (const socket of readInetSockets(source, filter)) {
+          if (socket.inode === 0) continue; // TIME_WAIT or not accepted: nobody holds it
+          this.byInode.set(socket.inode, { kind: "inet", socket });
+          targets.push(socket.inode);
+        }
+      }
+    }
+    if (selection.unixPaths.length > 0) {
+      for (const socket of readUnixSockets(source)) {
+        if (!selection.unixPaths.includes(socket.path)) continue;
+        this.byInode.set(socket.inode, { kind: "unix", socket });
+        targets.push(socket.inode);
+      }
+    }
+    return targets;
+  }
+
+  /**
+   * Looks up the socket fds in `sockets` (flat `pid, fd, inode` triples) in the
+   * tables of their namespaces. With few sockets, each is asked for its protocol
+   * first so that only the tables needed are read, decoding only their rows.
+   */
+  load(sockets: number[]): void {
+    const wanted = new Map<string, { pid: number; inodes: Set<number>; tables: Set<string> }>();
+    const probed = new Map<number, string>();
+    const probe = sockets.length / 3 <= _PROBE_MAX;
+    for (let i = 0; i < sockets.length; i += 3) {
+      const [pid, fd, inode] = sockets.slice(i, i + 3);
+      if (this.byInode.has(inode)) continue;
+      const namespace = this.#namespaceOf(pid);
+      if (namespace === null) continue;
+      const entry = wanted.get(namespace) ?? { pid, inodes: new Set(), tables: new Set() };
+      wanted.set(namespace, entry);
+      entry.inodes.add(inode);
+      const protocol = probe ? getxattrText(`/proc/${pid}/fd/${fd}`, "system.sockprotoname") : null;
+      if (protocol !== null) probed.set(inode, protocol);
+      // Unix sockets name themselves UNIX, or UNIX-STREAM, UNIX-DGRAM… on newer kernels.
+      const table = protocol?.startsWith("UNIX") ? "UNIX" : protocol;
+      for (const name of table === null ? _ALL_TABLES : [table]) entry.tables.add(name);
+    }
+    for (const [namespace, entry] of wanted) {
+      const source: NetnsSource = namespace === this.own
+        ? { own: true }
+        : { own: false, pid: entry.pid };
+      for (const table of entry.tables) {
+        if (table === "UNIX") {
+          for (const socket of readUnixSockets(source, entry.inodes)) {
+            this.byInode.set(socket.inode, { kind: "unix", socket });
+          }
+        } else if (table in _INET_TABLES) {
+          const [protocol, family] = _INET_TABLES[table];
+          const filter = { protocols: [protocol], families: [family], inodes: entry.inodes };
+          for (const socket of readInetSockets(source, filter)) {
+            this.byInode.set(socket.inode, { kind: "inet", socket });
+          }
+        }
+      }
+    }
+    // In no table (netlink, packet, an unbound TCP socket…): lsof names the protocol.
+    for (const [inode, protocol] of probed) {
+      if (!this.byInode.has(inode)) this.byInode.set(inode, { kind: "other", protocol });
+    }
+  }
+
+  /** Whether the socket with `inode` listens (TCP LISTEN, a unix listener), as far as loaded. */
+  isListener(inode: number): boolean {
+    const found = this.byInode.get(inode);
+    if (found?.kind === "inet") return found.socket.state === TCP_LISTEN;
+    return found?.kind === "unix" && found.socket.state === "LISTEN";
+  }
+
+  #namespaceOf(pid: number): string | null {
+    if (!this.#namespaces.has(pid)) this.#namespaces.set(pid, namespaceOf(pid, "net"));
+    return this.#namespaces.get(pid)!;
+  }
+}
+
+const _ALL_TABLES = [...Object.keys(_INET_TABLES), "UNIX"];

@@ -1,0 +1,258 @@
+/**
+ * The fd walk: for every process, list `/proc/PID/fd` and read each link once,
+ * spread over the CPUs. The kernel has no socket-to-process index, so finding
+ * who holds a port costs one `getdents64` per process and one `readlinkat` per
+ * fd; nothing here ever stats an fd's target (a dead NFS mount would hang it).
+ *
+ * The calling thread walks too, while Workers boot; threads take processes from
+ * one shared queue in small chunks, so a late or slow Worker costs nothing. The
+ * Worker runs the very same {@linkcode walkFdLinks} function, sent as source, so
+ * it works the same from source, from the bundle and from a compiled binary.
+ *
+ * @module
+ */
+
+import { type InspectCalls, inspectCalls, inspectCallsSource } from "../sys/libc.ts";
+
+/** What the walker keeps of the links it reads. */
+export interface WalkWanted {
+  /** Socket inodes to report wherever they are held. */
+  inodes?: number[];
+  /** Report every socket fd. */
+  allSockets?: boolean;
+  /** Paths to report when an fd points at them (also with a ` (deleted)` suffix). */
+  paths?: string[];
+  /** Report every link. */
+  everything?: boolean;
+  /**
+   * The reader's own network namespace (`net:[N]`). A process in another one is
+   * listed in `foreignNetns` and all its socket fds are kept: its sockets appear
+   * only in its own namespace's tables, which the caller reads afterwards.
+   */
+  netns?: string;
+}
+
+/** What a walk found. */
+export interface WalkResult {
+  /** Flat triples `pid, fd, inode`: the socket fds kept. */
+  sockets: number[];
+  /** `[pid, fd, link]` for the other links kept. */
+  links: [number, number, string][];
+  /** Flat pairs `pid, errno`: fd directories that exist but could not be read. */
+  denied: number[];
+  /** `[pid, "net:[N]"]` for the processes in another network namespace (with `netns`). */
+  foreignNetns: [number, string][];
+}
+
+// The shared queue: [next index, pid count, index of the first pid, one "started" flag per
+// Worker…, pids…]; walkFdLinks reads the same header.
+const _COUNT = 1, _PIDS_AT = 2, _SLOTS = 3, _MAX_WORKERS = 7, _PIDS = _SLOTS + _MAX_WORKERS;
+/**
+ * Below this many processes (about 20k fds) a Worker does not repay its start:
+ * creating one blocks the calling thread ~25 ms, and two threads walking /proc
+ * do not run twice as fast (they contend on the dentries many processes share,
+ * such as /dev/null).
+ */
+const _PARALLEL_MIN = 1000;
+
+/**
+ * How many Workers walk beside the calling thread: `OPSD_FDS_WORKERS` when set
+ * (0 keeps the walk on one CPU), else one per idle extra CPU when there are
+ * enough processes to repay the ~25 ms during which creating a Worker blocks
+ * the calling thread. A CPU busy with other work would only slow both down.
+ */
+function _workerCount(processes: number): number {
+  const configured = Deno.env.get("OPSD_FDS_WORKERS");
+  if (configured !== undefined && /^\d+$/.test(configured)) {
+    return Math.min(Number(configured), _MAX_WORKERS);
+  }
+  if (processes < _PARALLEL_MIN) return 0;
+  const cpus = Math.min(navigator.hardwareConcurrency ?? 1, _MAX_WORKERS + 1);
+  return Math.max(0, cpus - 1 - _runnableOthers());
+}
+
+/** How many other threads are runnable right now (`/proc/loadavg`'s `running/total`, minus us). */
+function _runnableOthers(): number {
+  try {
+    const running = Number(Deno.readTextFileSync("/proc/loadavg").split(" ")[3].split("/")[0]);
+    return Number.isFinite(running) ? Math.max(0, running - 1) : 0;
+  } catch {
+    return 0;
+  }
+}
+
+/**
+ * Walks the fds of `pids` on this thread and on Workers (see `OPSD_FDS_WORKERS`),
+ * and merges what they kept. Processes that vanish mid-walk are skipped.
+ *
+ * @example
+ * ```ts
+ * const found = await walkProcesses(pids, { inodes: [123456] });
+ * ```
+ */
+export async function walkProcesses(pids: number[], wanted: WalkWanted): Promise<WalkResult> {
+  const queue = new Int32Array(new SharedArrayBuffer(4 * (_PIDS + pids.length)));
+  queue[_COUNT] = pids.length;
+  queue[_PIDS_AT] = _PIDS;
+  queue.set(pids, _PIDS);
+  const workers = Array.from(
+    { length: _workerCount(pids.length) },
+    (_, slot) => _startWorker(queue, wanted, slot),
+  );
+  try {
+    const results = [walkFdLinks(inspectCalls(), queue, wanted, -1)];
+    // The queue is empty now: a Worker that has not started a chunk never will.
+    for (const [slot, worker] of workers.entries()) {
+      if (Atomics.load(queue, _SLOTS + slot) === 1) results.push(await worker.result);
+    }
+    return _merge(results);
+  } finally {
+    for (const worker of workers) worker.terminate();
+  }
+}
+
+function _merge(results: WalkResult[]): WalkResult {
+  if (results.length === 1) return results[0];
+  return {
+    sockets: results.flatMap((r) => r.sockets),
+    links: results.flatMap((r) => r.links),
+    denied: results.flatMap((r) => r.denied),
+    foreignNetns: results.flatMap((r) => r.foreignNetns),
+  };
+}
+
+let _workerUrl: string | undefined;
+
+/** A blob URL for a Worker that opens the walker's calls and runs {@linkcode walkFdLinks}. */
+function _workerSource(): string {
+  const source = `const walk = ${walkFdLinks.toString()};
+const calls = ${inspectCallsSource()};
+self.onmessage = ({ data }) => {
+  self.postMessage(walk(calls, new Int32Array(data.queue), data.wanted, data.slot));
+};`;
+  return _workerUrl ??= URL.createObjectURL(new Blob([source], { type: "text/javascript" }));
+}
+
+function _startWorker(queue: Int32Array, wanted: WalkWanted, slot: number) {
+  const worker = new Worker(_workerSource(), { type: "module", name: `opsd-fds-walk-${slot}` });
+  const result = new Promise<WalkResult>((resolve, reject) => {
+    worker.onmessage = (event) => resolve(event.data);
+    worker.onerror = (event) => {
+      event.preventDefault();
+      reject(new Error(`fd walker: ${event.message}`));
+    };
+  });
+  result.catch(() => {}); // awaited only if the Worker took work
+  worker.postMessage({ queue: queue.buffer, wanted, slot });
+  return { result, terminate: () => worker.terminate() };
+}
+
+/**
+ * One thread's share of a walk: takes chunks of pids from `queue` until it is
+ * empty. Self-contained (no imports, no module state) because Workers run it
+ * from its source text; `slot` is the Worker's index, -1 for the calling thread.
+ */
+export function walkFdLinks(
+  calls: InspectCalls,
+  queue: Int32Array,
+  wanted: WalkWanted,
+  slot: number,
+): WalkResult {
+  const NEXT = 0, COUNT = 1, PIDS_AT = 2, SLOTS = 3, CHUNK = 8;
+  const AT_FDCWD = -100, O_DIRECTORY_CLOEXEC = 0o200000 | 0o2000000;
+  const ENOENT = 2, ESRCH = 3;
+  const SLASH = 47, DOT = 46;
+  const result: WalkResult = { sockets: [], links: [], denied: [], foreignNetns: [] };
+  const inodes = new Set(wanted.inodes ?? []);
+  const paths = new Set(wanted.paths ?? []);
+  const decoder = new TextDecoder();
+  const errnoView = new Deno.UnsafePointerView(calls.__errno_location()!);
+  const entries = new Uint8Array(1 << 16), entryView = new DataView(entries.buffer);
+  const link = new Uint8Array(4097);
+  const path = new Uint8Array(32);
+  const FD_SUFFIX = [47, 102, 100, 0]; // "/fd"
+  const NETNS_SUFFIX = [47, 110, 115, 47, 110, 101, 116, 0]; // "/ns/net"
+  const ownNetns = new TextEncoder().encode(wanted.netns ?? "");
+  const SOCKET_PREFIX = [115, 111, 99, 107, 101, 116, 58, 91]; // "socket:["
+
+  /** Writes `PID<suffix>` into `path`. */
+  const pidPath = (pid: number, suffix: number[]) => {
+    let length = 0;
+    for (let rest = pid; rest > 0 || length === 0; rest = Math.floor(rest / 10)) length++;
+    for (let i = length - 1, rest = pid; i >= 0; i--, rest = Math.floor(rest / 10)) {
+      path[i] = 48 + (rest % 10);
+    }
+    path.set(suffix, length);
+    return path;
+  };
+  /** The socket inode a link of `length` bytes names, or -1. */
+  const socketInode = (length: number) => {
+    if (length < 10 || link[length - 1] !== 93) return -1;
+    for (let i = 0; i < SOCKET_PREFIX.length; i++) if (link[i] !== SOCKET_PREFIX[i]) return -1;
+    let inode = 0;
+    for (let i = 8; i < length - 1; i++) inode = inode * 10 + link[i] - 48;
+    return inode;
+  };
+  const keepPath = (length: number) => {
+    if (paths.size === 0 || link[0] !== SLASH) return false;
+    const text = decoder.decode(link.subarray(0, length));
+    return paths.has(text) || (text.endsWith(" (deleted)") && paths.has(text.slice(0, -10)));
+  };
+
+  /** Whether `pid` is in another network namespace than the reader (recorded if so). */
+  const isForeign = (proc: number, pid: number) => {
+    if (wanted.netns === undefined) return false;
+    const length = Number(calls.readlinkat(proc, pidPath(pid, NETNS_SUFFIX), link, 4096n));
+    if (length <= 0) return false;
+    if (length === ownNetns.length && ownNetns.every((byte, i) => link[i] === byte)) return false;
+    result.foreignNetns.push([pid, decoder.decode(link.subarray(0, length))]);
+    return true;
+  };
+
+  const walkOne = (proc: number, pid: number) => {
+    const foreign = isForeign(proc, pid);
+    const dir = calls.openat(proc, pidPath(pid, FD_SUFFIX), O_DIRECTORY_CLOEXEC, 0);
+    if (dir < 0) {
+      const errno = errnoView.getInt32();
+      if (errno !== ENOENT && errno !== ESRCH) result.denied.push(pid, errno);
+      return;
+    }
+    for (let more = true; more;) {
+      const size = Number(calls.getdents64(dir, entries, BigInt(entries.length)));
+      if (size <= 0) break;
+      // procfs fills the buffer while entries fit: room left means the listing is complete.
+      more = size > entries.length - 512;
+      for (let offset = 0; offset < size; offset += entryView.getUint16(offset + 16, true)) {
+        const name = offset + 19;
+        if (entries[name] === DOT) continue;
+        let fd = 0;
+        for (let i = name; entries[i] !== 0; i++) fd = fd * 10 + entries[i] - 48;
+        const length = Number(calls.readlinkat(dir, entries.subarray(name), link, 4096n));
+        if (length <= 0) continue; // closed since the listing
+        const inode = socketInode(length);
+        if (inode >= 0) {
+          if (wanted.everything || wanted.allSockets || foreign || inodes.has(inode)) {
+            result.sockets.push(pid, fd, inode);
+          }
+        } else if (wanted.everything || keepPath(length)) {
+          result.links.push([pid, fd, decoder.decode(link.subarray(0, length))]);
+        }
+      }
+    }
+    calls.close(dir);
+  };
+
+  const proc = calls.openat(AT_FDCWD, new TextEncoder().encode("/proc\0"), O_DIRECTORY_CLOEXEC, 0);
+  if (proc < 0) throw new Error(`cannot open /proc (errno ${errnoView.getInt32()})`);
+  try {
+    if (slot >= 0) Atomics.store(queue, SLOTS + slot, 1);
+    const count = queue[COUNT], pids = queue[PIDS_AT];
+    for (let start = Atomics.add(queue, NEXT, CHUNK); start < count;) {
+      for (let i = start; i < Math.min(count, start + CHUNK); i++) walkOne(proc, queue[pids + i]);
+      start = Atomics.add(queue, NEXT, CHUNK);
+    }
+  } finally {
+    calls.close(proc);
+  }
+  return result;
+}

@@ -1,0 +1,136 @@
+/**
+ * The socket tables in `/proc/net` (`tcp`, `tcp6`, `udp`, `udp6`, `unix`): who
+ * is bound where, in which state, under which socket inode. `/proc/net` shows the
+ * reader's network namespace; `/proc/PID/net` shows the namespace of PID.
+ *
+ * @module
+ */
+
+import { formatIpv6 } from "../sys/sockaddr.ts";
+
+/** A TCP or UDP socket, as the kernel's tables (or sock_diag) describe it. */
+export interface InetSocket {
+  protocol: "tcp" | "udp";
+  family: "ipv4" | "ipv6";
+  localAddress: string;
+  localPort: number;
+  remoteAddress: string;
+  remotePort: number;
+  /** The kernel's TCP state number (UDP uses 1 for connected, 7 for not). */
+  state: number;
+  /** The socket inode; 0 for sockets no process holds (TIME_WAIT, not yet accepted). */
+  inode: number;
+  /** The uid of the socket's creator. */
+  uid: number;
+}
+
+/** A unix socket from `/proc/net/unix`. */
+export interface UnixSocket {
+  inode: number;
+  /** The kernel address of the socket (`0x…`; zeros when the kernel hides it), lsof's DEVICE. */
+  kernelAddress: string;
+  /** The bound path (`@name` for the abstract namespace), or "" when unbound. */
+  path: string;
+  /** `STREAM`, `DGRAM`, `SEQPACKET`… */
+  type: string;
+  /** `LISTEN`, `CONNECTED`, `UNCONNECTED`, `CONNECTING` or `DISCONNECTING`. */
+  state: string;
+}
+
+/** TCP state names by the kernel's numbers, as lsof and ss print them. */
+export const TCP_STATES: Readonly<Record<number, string>> = {
+  1: "ESTABLISHED",
+  2: "SYN_SENT",
+  3: "SYN_RECV",
+  4: "FIN_WAIT1",
+  5: "FIN_WAIT2",
+  6: "TIME_WAIT",
+  7: "CLOSE",
+  8: "CLOSE_WAIT",
+  9: "LAST_ACK",
+  10: "LISTEN",
+  11: "CLOSING",
+  12: "NEW_SYN_RECV",
+};
+
+/** The TCP LISTEN state number. */
+export const TCP_LISTEN = 10;
+
+/**
+ * Parses a `/proc/net/{tcp,tcp6,udp,udp6}` table. Addresses there are 32-bit
+ * words in host byte order (127.0.0.1 is `0100007F` on little-endian machines).
+ */
+export function parseInetTable(
+  text: string,
+  protocol: InetSocket["protocol"],
+  family: InetSocket["family"],
+): InetSocket[] {
+  const sockets: InetSocket[] = [];
+  for (const line of text.split("\n").slice(1)) {
+    const fields = line.trim().split(/\s+/);
+    if (fields.length < 10) continue;
+    const [localAddress, localPort] = _parseEndpoint(fields[1], family);
+    const [remoteAddress, remotePort] = _parseEndpoint(fields[2], family);
+    sockets.push({
+      protocol,
+      family,
+      localAddress,
+      localPort,
+      remoteAddress,
+      remotePort,
+      state: parseInt(fields[3], 16),
+      uid: Number(fields[7]),
+      inode: Number(fields[9]),
+    });
+  }
+  return sockets;
+}
+
+function _parseEndpoint(text: string, family: InetSocket["family"]): [string, number] {
+  const [hex, port] = text.split(":");
+  const bytes = new Uint8Array(hex.length / 2);
+  // Each group of 8 hex digits is one 32-bit word in host (little-endian) byte order.
+  for (let word = 0; word < bytes.length / 4; word++) {
+    for (let i = 0; i < 4; i++) {
+      bytes[word * 4 + i] = parseInt(hex.slice(word * 8 + (3 - i) * 2, word * 8 + (4 - i) * 2), 16);
+    }
+  }
+  return [family === "ipv4" ? bytes.join(".") : formatIpv6(bytes), parseInt(port, 16)];
+}
+
+const _UNIX_TYPES: Readonly<Record<number, string>> = {
+  1: "STREAM",
+  2: "DGRAM",
+  3: "RAW",
+  4: "RDM",
+  5: "SEQPACKET",
+};
+const _UNIX_STATES = ["UNCONNECTED", "UNCONNECTED", "CONNECTING", "CONNECTED", "DISCONNECTING"];
+const _SO_ACCEPTCON = 0x10000;
+
+/** Parses `/proc/net/unix`; with `inodes`, only the lines of those sockets. */
+export function parseUnixTable(text: string, inodes?: ReadonlySet<number>): UnixSocket[] {
+  const sockets: UnixSocket[] = [];
+  // For a few sockets, a substring test skips most lines before any splitting.
+  const needles = inodes && inodes.size <= 16 ? [...inodes].map((inode) => ` ${inode}`) : null;
+  for (const line of text.split("\n").slice(1)) {
+    if (needles && !needles.some((needle) => line.includes(needle))) continue;
+    if (inodes && !inodes.has(Number(line.trim().split(/ +/)[6]))) continue;
+    // Num RefCount Protocol Flags Type St Inode [Path]; the path may hold spaces.
+    const match = /^([0-9a-f]+): \S+ \S+ ([0-9a-f]+) ([0-9a-f]+) ([0-9a-f]+) +(\d+) ?(.*)$/i.exec(
+      line.trim(),
+    );
+    if (!match) continue;
+    const [, address, flags, type, state, inode, path] = match;
+    sockets.push({
+      inode: Number(inode),
+      kernelAddress: `0x${address}`,
+      path,
+      type: _UNIX_TYPES[parseInt(type, 16)] ?? "unknown",
+      state: (parseInt(flags, 16) & _SO_ACCEPTCON) !== 0
+        ? "LISTEN"
+        : _UNIX_STATES[parseInt(state, 16)] ?? "UNKNOWN",
+    });
+  }
+  return sockets;
+}

@@ -1,0 +1,38 @@
+/**
+ * User names for uids, as `ls` and lsof print them: from `/etc/passwd` (read
+ * once), then the C library (NSS: LDAP, sssd…) for uids not found there.
+ *
+ * @module
+ */
+
+import { getpwuid } from "../sys/libc.ts";
+
+let _names: Map<number, string> | undefined;
+
+/** The name of the user with `uid`, or the uid as text when it has none. */
+export function userName(uid: number): string {
+  _names ??= _readPasswd();
+  let name = _names.get(uid);
+  if (name === undefined) {
+    name = getpwuid(uid)?.name ?? String(uid);
+    _names.set(uid, name);
+  }
+  return name;
+}
+
+function _readPasswd(): Map<number, string> {
+  const names = new Map<number, string>();
+  let text = "";
+  try {
+    text = Deno.readTextFileSync("/etc/passwd");
+  } catch {
+    return names; // no local accounts file: NSS answers
+  }
+  for (const line of text.split("\n")) {
+    const fields = line.split(":");
+    if (fields.length >= 3 && !names.has(Number(fields[2]))) {
+      names.set(Number(fields[2]), fields[0]);
+    }
+  }
+  return names;
+}

@@ -1,0 +1,516 @@
+/**
+ * `opsd fds` end to end, with Debian's lsof as the oracle: a fixture process
+ * holds one fd of every kind (tests/fixtures/fds_holder.ts) and both tools
+ * describe it.
+ */
+
+import assert from "node:assert/strict";
+import { FIXTURES, isAlive, runOpsd, tempDir, waitFor } from "../fixtures/mod.ts";
+import type { FdRow } from "../../lib/fds/row.ts";
+
+interface HolderInfo {
+  pid: number;
+  child: number;
+  unixPath: string;
+  paths: Record<"read" | "write" | "readWrite" | "append" | "deleted", string>;
+  ports: Record<"tcp4" | "tcp6" | "dualStack" | "udp" | "leaky", number>;
+  fds: Record<string, number>;
+  clientPort: number;
+}
+
+/** A line of `opsd fds --json`. */
+type JsonRow = Omit<FdRow, "fdNumber">;
+
+const HAS_LSOF = new Deno.Command("sh", { args: ["-c", "command -v lsof"] }).outputSync().success;
+const IS_ROOT = Deno.uid() === 0;
+/** The uid and gid of `nobody`, to run opsd as another user; null when there is no such user. */
+const NOBODY = (() => {
+  const id = (flag: string) =>
+    new Deno.Command("id", { args: [flag, "nobody"], stderr: "null" })
+      .outputSync();
+  const [uid, gid] = [id("-u"), id("-g")];
+  if (!uid.success || !gid.success) return null;
+  return [uid, gid].map((out) => Number(new TextDecoder().decode(out.stdout)));
+})();
+const CAN_UNSHARE = IS_ROOT &&
+  new Deno.Command("unshare", { args: ["-n", "ip", "link", "set", "lo", "up"], stderr: "null" })
+    .outputSync().success;
+
+/**
+ * Starts the fd holder fixture (`wrapper` runs it, e.g. in another network
+ * namespace); disposing of it kills it and its child.
+ */
+async function startHolder(
+  dir: string,
+  wrapper: string[] = [],
+): Promise<HolderInfo & AsyncDisposable> {
+  const argv = [
+    ...wrapper,
+    Deno.execPath(),
+    "run",
+    "-A",
+    "--quiet",
+    `${FIXTURES}fds_holder.ts`,
+    dir,
+  ];
+  const process = new Deno.Command(argv[0], {
+    args: argv.slice(1),
+    stdout: "piped",
+    stderr: "inherit",
+  }).spawn();
+  const reader = process.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  let text = "";
+  try {
+    while (!text.includes("\n")) {
+      const { value, done } = await reader.read();
+      if (done) throw new Error("fds_holder exited before reporting");
+      text += value;
+    }
+  } catch (error) {
+    process.kill("SIGKILL");
+    await process.status;
+    throw error;
+  }
+  const info: HolderInfo = JSON.parse(text);
+  return {
+    ...info,
+    async [Symbol.asyncDispose]() {
+      await reader.cancel();
+      for (const pid of [info.child, info.pid]) {
+        try {
+          Deno.kill(pid, "SIGKILL");
+        } catch { /* gone already */ }
+      }
+      await process.status;
+      await waitFor(`pid ${info.child} to exit`, () => !isAlive(info.child));
+    },
+  };
+}
+
+/**
+ * A test run against a fresh fd holder in a temporary directory; both are gone
+ * afterwards, even when an assertion fails.
+ */
+function holderTest(
+  name: string,
+  fn: (holder: HolderInfo, dir: string) => Promise<void>,
+  options: { ignore?: boolean; wrapper?: string[] } = {},
+): void {
+  Deno.test({
+    name,
+    ignore: options.ignore,
+    sanitizeResources: true,
+    sanitizeOps: true,
+    async fn() {
+      await using dir = await tempDir();
+      await using holder = await startHolder(dir.path, options.wrapper);
+      await fn(holder, dir.path);
+    },
+  });
+}
+
+async function fdsJson(args: string[]): Promise<JsonRow[]> {
+  const run = await runOpsd(["fds", "--json", ...args]);
+  assert.equal(run.stderr, "");
+  return run.stdout.trim() === "" ? [] : run.stdout.trim().split("\n").map((l) => JSON.parse(l));
+}
+
+/** lsof's view of one process (`-F` fields, NAME as its table shows it), by FD, without mem rows. */
+async function lsofRows(pid: number): Promise<Map<string, Record<string, string>>> {
+  const { stdout } = await new Deno.Command("lsof", {
+    args: ["-nP", "-w", "-p", String(pid), "-F", "fatlinT"],
+  })
+    .output();
+  const rows = new Map<string, Record<string, string>>();
+  let current: Record<string, string> | null = null;
+  for (const line of new TextDecoder().decode(stdout).split("\n")) {
+    const [field, value] = [line[0], line.slice(1)];
+    if (field === "f") {
+      current = { fd: value };
+      if (value !== "mem" && value !== "DEL") rows.set(value, current);
+    } else if (current && field === "T") {
+      // TCP and unix socket state: the table shows it after the name.
+      if (value.startsWith("ST=")) current.n += ` (${value.slice(3)})`;
+    } else if (current && field) {
+      current[field] = value.trim();
+    }
+  }
+  return rows;
+}
+
+/** The fields both tools show, from an opsd row, as lsof -F spells them. */
+function asLsof(row: JsonRow): Record<string, string> {
+  const fields: Record<string, string> = {
+    fd: row.fd,
+    a: row.mode,
+    l: row.lock,
+    t: row.type,
+    n: row.name,
+  };
+  if (row.type !== "IPv4" && row.type !== "IPv6") fields.i = row.node;
+  return fields;
+}
+
+holderTest(
+  "opsd fds -p agrees with lsof on every fd: files, pipes, sockets, locks (OFD locks documented)",
+  async (holder) => {
+    const before = await lsofRows(holder.pid);
+    const opsd = await fdsJson(["-p", String(holder.pid)]);
+    const after = await lsofRows(holder.pid);
+    // Compare the fds lsof saw the same both times (Deno's own cache files may move meanwhile).
+    const stable = [...before].filter(([fd, row]) =>
+      JSON.stringify(after.get(fd)) === JSON.stringify(row)
+    );
+    for (const fd of Object.values(holder.fds)) {
+      assert.ok(stable.some(([key]) => key === String(fd)), `fd ${fd} changed during the test`);
+    }
+    const ofd = String(holder.fds.ofd);
+    const byFd = new Map(opsd.map((row) => [row.fd, asLsof(row)]));
+    for (const [fd, expected] of stable) {
+      const actual = byFd.get(fd);
+      assert.ok(actual, `opsd misses fd ${fd}: ${JSON.stringify(expected)}`);
+      if (fd === ofd) {
+        // Documented difference: lsof never shows OFD locks; opsd does.
+        assert.equal(expected.l, "");
+        assert.equal(actual.l, "W");
+        expected.l = "W";
+      }
+      const { i: node, ...rest } = expected;
+      const comparable = actual.i === undefined ? rest : { ...rest, i: node };
+      assert.deepEqual(actual, comparable, `fd ${fd}`);
+    }
+    assert.equal(opsd.filter((row) => /^\d+$/.test(row.fd)).length, before.size - 3); // + cwd rtd txt
+    const get = (name: string) => opsd.find((row) => row.fd === String(holder.fds[name]))!;
+    assert.deepEqual([get("flock").lock, get("posix").lock, get("partial").lock], ["W", "W", "r"]);
+    assert.deepEqual(
+      ["read", "write", "readWrite", "append"].map((name) => get(name).mode),
+      ["r", "w", "u", "w"],
+    );
+    assert.equal(get("deleted").name, `${holder.paths.deleted} (deleted)`);
+    assert.equal(get("tcp6").name, `*:${holder.ports.tcp6} (LISTEN)`);
+    assert.equal(get("udp").name, `127.0.0.1:${holder.ports.udp}`);
+    assert.equal(get("pipeRead").name, "pipe");
+    assert.deepEqual([get("netlink").type, get("netlink").name], ["sock", "protocol: NETLINK"]);
+    assert.equal(get("unix").name, `${holder.unixPath} type=STREAM (LISTEN)`);
+    assert.deepEqual([get("leaky").cloexec, get("tcp4").cloexec], [false, true]);
+  },
+  { ignore: !HAS_LSOF },
+);
+
+holderTest(
+  "opsd fds --port finds IPv4, dual-stack IPv6 and UDP sockets and their v4-mapped peers",
+  async (holder) => {
+    const names = async (args: string[]) =>
+      (await fdsJson(args)).filter((r) => r.pid === holder.pid).map((r) => `${r.type} ${r.name}`);
+    const { tcp4, tcp6, dualStack, udp } = holder.ports;
+    assert.deepEqual(await names(["--port", String(tcp4), "--listen"]), [
+      `IPv4 127.0.0.1:${tcp4} (LISTEN)`,
+    ]);
+    assert.deepEqual(await names(["--port", String(tcp6), "--listen", "--tcp"]), [
+      `IPv6 *:${tcp6} (LISTEN)`,
+    ]);
+    const client = holder.clientPort;
+    assert.deepEqual((await names(["--port", String(dualStack)])).sort(), [
+      `IPv4 127.0.0.1:${client}->127.0.0.1:${dualStack} (ESTABLISHED)`,
+      `IPv6 *:${dualStack} (LISTEN)`,
+      `IPv6 127.0.0.1:${dualStack}->127.0.0.1:${client} (ESTABLISHED)`,
+    ]);
+    assert.deepEqual(await names(["--port", String(dualStack), "--listen"]), [
+      `IPv6 *:${dualStack} (LISTEN)`,
+    ]);
+    assert.deepEqual(await names(["--port", String(udp), "--udp"]), [
+      `IPv4 127.0.0.1:${udp}`,
+      `IPv4 127.0.0.1:${udp}`,
+    ]);
+    assert.deepEqual(await names(["--port", String(udp), "--tcp"]), []);
+    // Repeated --port widens; -p narrows.
+    const both = await fdsJson([
+      "--port",
+      String(tcp4),
+      "--port",
+      String(tcp6),
+      "-p",
+      String(holder.pid),
+    ]);
+    assert.deepEqual(both.map((r) => r.fd), [String(holder.fds.tcp4), String(holder.fds.tcp6)]);
+    // The inherited listener: held by the fixture and by its child.
+    const leaky = await fdsJson(["--port", String(holder.ports.leaky), "--tcp"]);
+    assert.deepEqual(leaky.map((r) => [r.pid, r.fd]), [[holder.pid, String(holder.fds.leaky)], [
+      holder.child,
+      "3",
+    ]]);
+  },
+);
+
+holderTest(
+  "opsd fds --port agrees with lsof -iTCP:P -sTCP:LISTEN on who listens",
+  async (holder) => {
+    const port = String(holder.ports.leaky);
+    const { stdout } = await new Deno.Command("lsof", {
+      args: ["-nP", "-w", `-iTCP:${port}`, "-sTCP:LISTEN", "-F", "pf"],
+    }).output();
+    const expected: string[] = [];
+    let pid = "";
+    for (const line of new TextDecoder().decode(stdout).trim().split("\n")) {
+      if (line[0] === "p") pid = line.slice(1);
+      if (line[0] === "f") expected.push(`${pid}:${line.slice(1)}`);
+    }
+    const rows = await fdsJson(["--port", port, "--listen", "--tcp"]);
+    assert.deepEqual(rows.map((r) => `${r.pid}:${r.fd}`), expected);
+  },
+  { ignore: !HAS_LSOF },
+);
+
+holderTest(
+  "opsd fds --path, --unix and -c select files and processes; selectors combine with AND",
+  async (holder) => {
+    const pid = String(holder.pid);
+    const read = await fdsJson(["--path", holder.paths.read]);
+    assert.deepEqual(read.map((r) => [r.pid, r.fd, r.mode]), [[
+      holder.pid,
+      String(holder.fds.read),
+      "r",
+    ]]);
+    const deleted = await fdsJson(["--path", holder.paths.deleted]);
+    assert.deepEqual(deleted.map((r) => r.name), [`${holder.paths.deleted} (deleted)`]);
+    const unix = await fdsJson(["--unix", holder.unixPath]);
+    assert.deepEqual(unix.map((r) => [r.pid, r.type, r.socket?.state]), [[
+      holder.pid,
+      "unix",
+      "LISTEN",
+    ]]);
+    const cwd = await fdsJson(["--path", Deno.cwd(), "-p", pid]);
+    assert.deepEqual(cwd.map((r) => r.fd), ["cwd"]);
+    const byCommand = await fdsJson(["-c", "den", "-p", pid]);
+    assert.ok(byCommand.length > 20);
+    assert.deepEqual(byCommand.slice(0, 3).map((r) => r.fd), ["cwd", "rtd", "txt"]);
+    assert.deepEqual(await fdsJson(["-c", "nosuchcommand", "-p", pid]), []);
+    assert.deepEqual(await fdsJson(["--path", holder.paths.read, "-p", String(holder.child)]), []);
+  },
+);
+
+holderTest(
+  "opsd fds exits 0 when something matched, 1 when nothing did, and -q prints nothing",
+  async (holder) => {
+    const listening = await runOpsd(["fds", "-q", "--port", String(holder.ports.tcp4)]);
+    assert.deepEqual([listening.code, listening.stdout, listening.stderr], [0, "", ""]);
+    const free = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    const unused = (free.addr as Deno.NetAddr).port;
+    free.close();
+    const nobody = await runOpsd(["fds", "-q", "--tcp", "--port", String(unused)]);
+    assert.deepEqual([nobody.code, nobody.stdout, nobody.stderr], [1, "", ""]);
+    const table = await runOpsd(["fds", "--tcp", "--port", String(unused)]);
+    assert.deepEqual([table.code, table.stdout], [1, ""]);
+    const gone = await runOpsd(["fds", "-p", String(2 ** 22 + 12345)]);
+    assert.deepEqual([gone.code, gone.stdout, gone.stderr], [1, "", ""]);
+    const human = await runOpsd([
+      "fds",
+      "-p",
+      String(holder.pid),
+      "--port",
+      String(holder.ports.tcp4),
+    ]);
+    assert.equal(human.code, 0);
+    const [header, line] = human.stdout.trim().split("\n");
+    assert.match(header, /^COMMAND +PID USER +FD +TYPE CLOEXEC +DEVICE SIZE\/OFF +NODE NAME$/);
+    assert.match(
+      line,
+      new RegExp(`^deno +${holder.pid} \\S+ +\\d+u +IPv4 yes +\\d+ +0t0 +TCP 127\\.0\\.0\\.1:`),
+    );
+  },
+);
+
+Deno.test("opsd fds: a bad port, pid or flag is a usage error (exit 2, one line, no trace)", async () => {
+  for (
+    const args of [["--port", "0"], ["--port", "70000"], ["--port", "http"], ["-p", "-1"], [
+      "--pid",
+      "x",
+    ], [
+      "--bogus",
+    ], ["--leak-age", "soon", "--leaks"]]
+  ) {
+    const run = await runOpsd(["fds", ...args]);
+    assert.equal(run.code, 2, args.join(" "));
+    assert.equal(run.stdout, "");
+    assert.ok(!run.stderr.includes("    at "), run.stderr);
+    assert.match(run.stderr.split("\n")[0], /^opsd fds: /);
+  }
+});
+
+holderTest(
+  "opsd fds --json: one object per fd with the table's fields, socket details included",
+  async (holder) => {
+    const [row] = await fdsJson(["--port", String(holder.ports.tcp4), "-p", String(holder.pid)]);
+    assert.deepEqual(Object.keys(row).sort(), [
+      "cloexec",
+      "command",
+      "device",
+      "fd",
+      "lock",
+      "mode",
+      "name",
+      "node",
+      "pid",
+      "sizeOff",
+      "socket",
+      "type",
+      "uid",
+      "user",
+    ]);
+    assert.deepEqual(row.socket, {
+      kind: "inet",
+      protocol: "tcp",
+      family: "ipv4",
+      localAddress: "127.0.0.1",
+      localPort: holder.ports.tcp4,
+      remoteAddress: "0.0.0.0",
+      remotePort: 0,
+      state: "LISTEN",
+      inode: Number(row.device),
+    });
+  },
+);
+
+holderTest(
+  "opsd fds --leaks points at a duplicated socket, an inherited listener and missing close-on-exec",
+  async (holder) => {
+    const scope = ["-p", String(holder.pid), "-p", String(holder.child)];
+    const rows = await fdsJson(["--leaks", "--leak-age", "0", ...scope]);
+    const found = rows.map((r) => [r.pid, r.fd, r.leaks!.map((l) => l.kind)]);
+    assert.deepEqual(found, [
+      [holder.pid, String(holder.fds.udpDup), ["duplicate", "no-cloexec"]],
+      [holder.pid, String(holder.fds.leaky), ["no-cloexec"]],
+      [holder.child, "3", ["inherited-listener", "no-cloexec"]],
+    ]);
+    const human = await runOpsd(["fds", "--leaks", ...scope]);
+    assert.equal(human.code, 0);
+    assert.match(human.stdout, /\n {2}why: listening socket also held by parent \d+ \(deno\)/);
+    const young = await runOpsd([
+      "fds",
+      "--leaks",
+      "-p",
+      String(holder.pid),
+      "--port",
+      String(holder.ports.tcp4),
+    ]);
+    assert.deepEqual([young.code, young.stdout], [1, ""]);
+  },
+);
+
+Deno.test({
+  name: "opsd fds survives processes exiting mid-scan (never a crash or a trace)",
+  sanitizeResources: true,
+  sanitizeOps: true,
+  async fn() {
+    const churn = new Deno.Command("sh", {
+      args: ["-c", "while :; do /bin/true & /bin/true; done"],
+      stdout: "null",
+      stderr: "null",
+    }).spawn();
+    try {
+      for (const args of [[], ["--leaks"], ["--tcp"]]) {
+        const run = await runOpsd(["fds", ...args]);
+        assert.ok(run.code === 0 || run.code === 1, `${args}: ${run.stderr}`);
+        assert.equal(run.stderr, "", args.join(" "));
+      }
+    } finally {
+      churn.kill("SIGKILL");
+      await churn.status;
+    }
+  },
+});
+
+holderTest(
+  "the bundle, run as another user, shows NOFD rows as lsof does and counts what it skipped",
+  async (holder, dir) => {
+    const home = `${dir}/nobody`;
+    Deno.mkdirSync(home);
+    const bundle = await new Deno.Command(Deno.execPath(), {
+      args: [
+        "bundle",
+        "--quiet",
+        "--output",
+        `${home}/opsd.js`,
+        new URL("../../main.ts", import.meta.url).pathname,
+      ],
+    }).output();
+    assert.ok(bundle.success, new TextDecoder().decode(bundle.stderr));
+    Deno.chmodSync(dir, 0o755);
+    Deno.chownSync(home, NOBODY![0], NOBODY![1]);
+    const asNobody = (args: string[], env: Record<string, string> = {}) =>
+      runOpsd([
+        "exec",
+        "--user",
+        "nobody",
+        "--",
+        "env",
+        `HOME=${home}`,
+        `DENO_DIR=${home}/cache`,
+        ...Object
+          .entries(env).map(([k, v]) => `${k}=${v}`),
+        Deno.execPath(),
+        "run",
+        "-A",
+        `${home}/opsd.js`,
+        "fds",
+        ...args,
+      ]);
+    const listing = await asNobody(["-p", String(holder.pid)]);
+    assert.equal(listing.code, 0, listing.stderr);
+    const lines = listing.stdout.trim().split("\n").slice(1).map((l) => l.replace(/ +/g, " "));
+    assert.deepEqual(lines, [
+      `deno ${holder.pid} root cwd unknown /proc/${holder.pid}/cwd (readlink: Permission denied)`,
+      `deno ${holder.pid} root rtd unknown /proc/${holder.pid}/root (readlink: Permission denied)`,
+      `deno ${holder.pid} root txt unknown /proc/${holder.pid}/exe (readlink: Permission denied)`,
+      `deno ${holder.pid} root NOFD /proc/${holder.pid}/fd (opendir: Permission denied)`,
+    ]);
+    // A port query cannot see into root's processes: nothing matches, and it says why.
+    const port = await asNobody(["--port", String(holder.ports.tcp4)], { OPSD_FDS_WORKERS: "1" });
+    assert.equal(port.code, 1);
+    assert.match(
+      port.stderr,
+      /^opsd fds: \d+ process\(es\) could not be inspected \(permission denied\)/,
+    );
+  },
+  { ignore: !IS_ROOT || NOBODY === null },
+);
+
+holderTest("the bundle walks with a Worker and finds a listener", async (holder, dir) => {
+  const bundle = `${dir}/opsd.js`;
+  const built = await new Deno.Command(Deno.execPath(), {
+    args: [
+      "bundle",
+      "--quiet",
+      "--output",
+      bundle,
+      new URL("../../main.ts", import.meta.url).pathname,
+    ],
+  }).output();
+  assert.ok(built.success);
+  const run = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", bundle, "fds", "--json", "--port", String(holder.ports.tcp4)],
+    env: { OPSD_FDS_WORKERS: "1" },
+  }).output();
+  assert.equal(new TextDecoder().decode(run.stderr), "");
+  const rows = new TextDecoder().decode(run.stdout).trim().split("\n").map((l) => JSON.parse(l));
+  assert.deepEqual(rows.map((r) => [r.pid, r.fd]), [[holder.pid, String(holder.fds.tcp4)]]);
+});
+
+const IN_OTHER_NETNS = ["unshare", "-n", "sh", "-c", 'ip link set lo up && exec "$0" "$@"'];
+
+holderTest(
+  "opsd fds finds sockets of processes in another network namespace, named from their tables",
+  async (holder) => {
+    // No such listener in our namespace: the answer comes from the holder's namespace.
+    // (Our namespace has a port space of its own: a listener on the same number may show too.)
+    const rows = (await fdsJson(["--port", String(holder.ports.tcp4), "--listen", "--tcp"]))
+      .filter((r) => r.pid === holder.pid);
+    assert.deepEqual(rows.map((r) => [r.pid, r.fd, r.name]), [
+      [holder.pid, String(holder.fds.tcp4), `127.0.0.1:${holder.ports.tcp4} (LISTEN)`],
+    ]);
+    const all = await fdsJson(["-p", String(holder.pid)]);
+    const udp = all.find((r) => r.fd === String(holder.fds.udp));
+    assert.equal(udp?.name, `127.0.0.1:${holder.ports.udp}`);
+  },
+  { ignore: !CAN_UNSHARE, wrapper: IN_OTHER_NETNS },
+);

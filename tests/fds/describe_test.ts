@@ -1,0 +1,72 @@
+import assert from "node:assert/strict";
+import { describeFd, describeSpecial, lockLetter } from "../../lib/fds/describe.ts";
+import { MountIndex } from "../../lib/fds/mounts.ts";
+import type { FdLock } from "../../lib/procfs/fdinfo.ts";
+import { close, open, pipe2 } from "../../lib/sys/libc.ts";
+import { O } from "../../lib/sys/constants.ts";
+import { tempDir } from "../fixtures/mod.ts";
+
+const lock = (access: string, start: number, end: number | null): FdLock => ({
+  kind: "POSIX",
+  access,
+  pid: 1,
+  start,
+  end,
+});
+
+Deno.test("lockLetter: whole-file locks upper case, partial lower case, read and write u", () => {
+  assert.equal(lockLetter([]), "");
+  assert.equal(lockLetter([lock("WRITE", 0, null)]), "W");
+  assert.equal(lockLetter([lock("READ", 0, null)]), "R");
+  assert.equal(lockLetter([lock("READ", 10, 29)]), "r");
+  assert.equal(lockLetter([lock("WRITE", 0, 99)]), "w");
+  assert.equal(lockLetter([lock("READ", 0, 9), lock("WRITE", 10, null)]), "u");
+  assert.equal(
+    lockLetter([{ ...lock("READ", 0, null), kind: "LEASE" }, lock("BREAKING", 0, null)]),
+    "R",
+  );
+});
+
+Deno.test("describeFd describes a pipe as lsof does, and returns null for a closed fd", () => {
+  const [readEnd, writeEnd] = pipe2();
+  const process = { pid: Deno.pid, ppid: 1, command: "deno", uid: 0, user: "root" };
+  const context = { sockets: new Map(), mounts: new MountIndex(), stat: true };
+  try {
+    const link = Deno.readLinkSync(`/proc/self/fd/${readEnd}`);
+    const row = describeFd(process, readEnd, link, context)!;
+    assert.deepEqual(
+      [row.fd, row.mode, row.type, row.sizeOff, row.name, row.cloexec],
+      [String(readEnd), "r", "FIFO", "0t0", "pipe", true],
+    );
+    assert.equal(row.node, link.slice(6, -1));
+    assert.match(row.device, /^0,\d+$/);
+  } finally {
+    close(readEnd);
+    close(writeEnd);
+  }
+  assert.equal(describeFd(process, readEnd, "pipe:[1]", context), null);
+});
+
+Deno.test("describeFd never stats a file on a network filesystem: TYPE unknown, mount in NAME", async () => {
+  await using dir = await tempDir();
+  const fd = open(`${dir.path}/remote.txt`, O.RDWR | O.CREAT | O.CLOEXEC);
+  const nfs = { id: 99, device: "0:99", mountPoint: dir.path, fsType: "nfs4", source: "server:/x" };
+  const context = {
+    sockets: new Map(),
+    mounts: { byId: () => nfs, forPath: () => nfs },
+    stat: true,
+  };
+  const process = { pid: Deno.pid, ppid: 1, command: "deno", uid: 0, user: "root" };
+  try {
+    const row = describeFd(process, fd, `${dir.path}/remote.txt`, context)!;
+    assert.deepEqual(
+      [row.type, row.device, row.sizeOff, row.name],
+      ["unknown", "0,99", "0t0", `${dir.path}/remote.txt (nfs4 server:/x)`],
+    );
+    assert.equal(row.node, String(Deno.statSync(`${dir.path}/remote.txt`).ino));
+    const cwd = describeSpecial(process, "cwd", context)!;
+    assert.equal(cwd.type, "unknown");
+  } finally {
+    close(fd);
+  }
+});

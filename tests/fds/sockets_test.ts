@@ -1,0 +1,60 @@
+import assert from "node:assert/strict";
+import { inetName, isListening, unixName } from "../../lib/fds/sockets.ts";
+import type { InetSocket } from "../../lib/procfs/net.ts";
+
+function inet(fields: Partial<InetSocket>): InetSocket {
+  return {
+    protocol: "tcp",
+    family: "ipv4",
+    localAddress: "127.0.0.1",
+    localPort: 9999,
+    remoteAddress: "0.0.0.0",
+    remotePort: 0,
+    state: 10,
+    inode: 1,
+    uid: 0,
+    ...fields,
+  };
+}
+
+Deno.test("inetName prints sockets as lsof -nP does", () => {
+  assert.equal(inetName(inet({})), "127.0.0.1:9999 (LISTEN)");
+  assert.equal(inetName(inet({ localAddress: "0.0.0.0" })), "*:9999 (LISTEN)");
+  assert.equal(
+    inetName(inet({ family: "ipv6", localAddress: "::", remoteAddress: "::" })),
+    "*:9999 (LISTEN)",
+  );
+  assert.equal(
+    inetName(inet({ family: "ipv6", localAddress: "::1", remoteAddress: "::" })),
+    "[::1]:9999 (LISTEN)",
+  );
+  assert.equal(
+    inetName(inet({ remoteAddress: "127.0.0.1", remotePort: 40000, state: 1 })),
+    "127.0.0.1:9999->127.0.0.1:40000 (ESTABLISHED)",
+  );
+  // The accepted side of a dual-stack listener: v4-mapped addresses print as IPv4.
+  assert.equal(
+    inetName(inet({
+      family: "ipv6",
+      localAddress: "::ffff:127.0.0.1",
+      remoteAddress: "::ffff:127.0.0.1",
+      remotePort: 40000,
+      state: 1,
+    })),
+    "127.0.0.1:9999->127.0.0.1:40000 (ESTABLISHED)",
+  );
+  assert.equal(inetName(inet({ protocol: "udp", state: 7 })), "127.0.0.1:9999");
+});
+
+Deno.test("isListening: TCP in LISTEN, UDP bound and not connected", () => {
+  assert.ok(isListening(inet({})));
+  assert.ok(!isListening(inet({ state: 1 })));
+  assert.ok(isListening(inet({ protocol: "udp", state: 7 })));
+  assert.ok(!isListening(inet({ protocol: "udp", state: 1, remotePort: 53 })));
+});
+
+Deno.test("unixName prints path, type and state", () => {
+  const socket = { inode: 1, kernelAddress: "0x0", type: "STREAM", state: "LISTEN" };
+  assert.equal(unixName({ ...socket, path: "/run/a.sock" }), "/run/a.sock type=STREAM (LISTEN)");
+  assert.equal(unixName({ ...socket, path: "", state: "CONNECTED" }), "type=STREAM (CONNECTED)");
+});

@@ -1,0 +1,83 @@
+import assert from "node:assert/strict";
+import { walkProcesses } from "../../lib/fds/walk.ts";
+import { close, dupCloexec, isErrno, open } from "../../lib/sys/libc.ts";
+import { O } from "../../lib/sys/constants.ts";
+import { tempDir } from "../fixtures/mod.ts";
+
+const GONE = 2 ** 22 + 12345; // above pid_max: never a process
+
+function socketInode(fd: number): number {
+  return Number(/socket:\[(\d+)\]/.exec(Deno.readLinkSync(`/proc/self/fd/${fd}`))![1]);
+}
+
+/** This process's fd for a Deno listener (the one whose link names its socket inode). */
+function listenerFd(port: number): number {
+  for (const entry of Deno.readDirSync("/proc/self/fdinfo")) {
+    const link = Deno.readLinkSync(`/proc/self/fd/${entry.name}`);
+    if (!link.startsWith("socket:")) continue;
+    const inode = link.slice(8, -1);
+    const line = Deno.readTextFileSync("/proc/net/tcp").split("\n")
+      .find((l) => l.includes(`:${port.toString(16).toUpperCase().padStart(4, "0")} `));
+    if (line?.trim().split(/\s+/)[9] === inode) return Number(entry.name);
+  }
+  throw new Error("listener fd not found");
+}
+
+Deno.test("walkProcesses finds who holds a socket inode, and skips processes that are gone", async () => {
+  using listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const fd = listenerFd((listener.addr as Deno.NetAddr).port);
+  const inode = socketInode(fd);
+  const found = await walkProcesses([GONE, Deno.pid], { inodes: [inode] });
+  assert.deepEqual(found.sockets, [Deno.pid, fd, inode]);
+  assert.deepEqual(found.denied, []);
+  assert.deepEqual(found.links, []);
+});
+
+Deno.test("walkProcesses matches paths, also deleted ones, and lists everything when asked", async () => {
+  await using dir = await tempDir();
+  const path = `${dir.path}/gone.txt`;
+  const fd = open(path, O.RDWR | O.CREAT | O.CLOEXEC);
+  try {
+    Deno.removeSync(path);
+    const found = await walkProcesses([Deno.pid], { paths: [path] });
+    assert.deepEqual(found.links, [[Deno.pid, fd, `${path} (deleted)`]]);
+    const all = await walkProcesses([Deno.pid], { everything: true });
+    const count = Deno.readDirSync("/proc/self/fd").toArray().length - 1; // minus the walker's own dir fd
+    assert.ok(all.links.length + all.sockets.length / 3 >= count - 2);
+  } finally {
+    close(fd);
+  }
+});
+
+Deno.test("walkProcesses shares the work with Workers and merges what they found", async () => {
+  using listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const inode = socketInode(listenerFd((listener.addr as Deno.NetAddr).port));
+  const previous = Deno.env.get("OPSD_FDS_WORKERS");
+  Deno.env.set("OPSD_FDS_WORKERS", "2");
+  try {
+    const pids = Array.from({ length: 400 }, () => Deno.pid);
+    const found = await walkProcesses(pids, { inodes: [inode] });
+    assert.equal(found.sockets.length / 3, 400);
+  } finally {
+    if (previous === undefined) Deno.env.delete("OPSD_FDS_WORKERS");
+    else Deno.env.set("OPSD_FDS_WORKERS", previous);
+  }
+});
+
+Deno.test("walkProcesses reads fd directories longer than one getdents64 buffer", async () => {
+  using listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const fd = listenerFd((listener.addr as Deno.NetAddr).port);
+  const copies: number[] = [];
+  try {
+    // 2500 entries need more than one 64 KiB getdents64 call (where the fd limit allows).
+    for (let i = 0; i < 2500; i++) copies.push(dupCloexec(fd));
+  } catch (error) {
+    if (!isErrno(error, "EMFILE")) throw error;
+  }
+  try {
+    const found = await walkProcesses([Deno.pid], { inodes: [socketInode(fd)] });
+    assert.equal(found.sockets.length / 3, copies.length + 1);
+  } finally {
+    copies.forEach((copy) => close(copy));
+  }
+});

@@ -1,0 +1,78 @@
+import assert from "node:assert/strict";
+import { parseInetTable, parseUnixTable } from "../../lib/procfs/net.ts";
+
+Deno.test("parseInetTable decodes host-order addresses, ports, state, uid and inode", () => {
+  const tcp = parseInetTable(
+    "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n" +
+      "   0: 0100007F:270F 00000000:0000 0A 00000000:00000000 00:00000000 00000000  1000        0 12345 1 0 100 0 0 10 0\n",
+    "tcp",
+    "ipv4",
+  );
+  const [socket] = tcp;
+  assert.deepEqual(
+    [socket.localAddress, socket.localPort, socket.remoteAddress, socket.remotePort],
+    ["127.0.0.1", 9999, "0.0.0.0", 0],
+  );
+  assert.deepEqual([socket.state, socket.uid, socket.inode, tcp.length], [10, 1000, 12345, 1]);
+});
+
+Deno.test("parseInetTable decodes IPv6 words, including v4-mapped peers", () => {
+  const [socket] = parseInetTable(
+    "  sl  local_address                         remote_address                        st\n" +
+      "   2: 0000000000000000FFFF00000100007F:85BF 0000000000000000FFFF00000100007F:D5A2 01 " +
+      "00000000:00000000 00:00000000 00000000     0        0 199237 1 0 20 0 0 10 -1\n",
+    "tcp",
+    "ipv6",
+  );
+  assert.equal(socket.localAddress, "::ffff:127.0.0.1");
+  assert.equal(socket.localPort, 0x85bf);
+  assert.equal(socket.remotePort, 0xd5a2);
+  assert.equal(socket.state, 1);
+  const [loopback] = parseInetTable(
+    "header\n   0: 00000000000000000000000001000000:9225 00000000000000000000000000000000:0000 0A " +
+      "00000000:00000000 00:00000000 00000000     0        0 199226 1 0 100 0 0 10 0\n",
+    "tcp",
+    "ipv6",
+  );
+  assert.equal(loopback.localAddress, "::1");
+});
+
+Deno.test("parseUnixTable reads path, type and state (LISTEN from the accept flag)", () => {
+  const sockets = parseUnixTable(
+    "Num       RefCount Protocol Flags    Type St Inode Path\n" +
+      "0000000076a4171d: 00000002 00000000 00010000 0001 01 199230 @abstract-x\n" +
+      "000000009579db48: 00000002 00000000 00000000 0002 01 199228\n" +
+      "00000000ecc880d7: 00000003 00000000 00000000 0001 03 199234 /run/with space.sock\n",
+  );
+  assert.deepEqual(sockets, [
+    {
+      inode: 199230,
+      kernelAddress: "0x0000000076a4171d",
+      path: "@abstract-x",
+      type: "STREAM",
+      state: "LISTEN",
+    },
+    {
+      inode: 199228,
+      kernelAddress: "0x000000009579db48",
+      path: "",
+      type: "DGRAM",
+      state: "UNCONNECTED",
+    },
+    {
+      inode: 199234,
+      kernelAddress: "0x00000000ecc880d7",
+      path: "/run/with space.sock",
+      type: "STREAM",
+      state: "CONNECTED",
+    },
+  ]);
+});
+
+Deno.test("parseUnixTable with inodes keeps only those sockets", () => {
+  const text = "Num       RefCount Protocol Flags    Type St Inode Path\n" +
+    "0000000076a4171d: 00000002 00000000 00010000 0001 01 199230 @abstract-x\n" +
+    "000000009579db48: 00000002 00000000 00000000 0002 01 1992301\n";
+  assert.deepEqual(parseUnixTable(text, new Set([199230])).map((s) => s.inode), [199230]);
+  assert.deepEqual(parseUnixTable(text, new Set([1992301])).map((s) => s.inode), [1992301]);
+});
