@@ -7,6 +7,7 @@
 
 import { Command } from "@commander-js/extra-typings";
 import { runCli } from "./commands/_cli.ts";
+import { daemonCommand } from "./commands/daemon.ts";
 import { execCommand } from "./commands/exec.ts";
 import { VERSION } from "./lib/version.ts";
 
@@ -18,6 +19,7 @@ const opsd = new Command("opsd")
   .helpCommand(false)
   .enablePositionalOptions()
   .addCommand(execCommand())
+  .addCommand(daemonCommand())
   .addHelpText(
     "after",
     `
