@@ -149,15 +149,17 @@ export class PidfileClaim implements Disposable {
     return this.#fd;
   }
 
-  /** Writes `pid` into `FILE.new` and renames it over FILE; the claim is then done. */
+  /**
+   * Writes `pid` into `FILE.new`, renames it over FILE and closes opsd's fds: from
+   * here on only the daemon holds the lock.
+   */
   commit(pid: number): void {
     if (this.#temp === null) throw new Error("pidfile claim already committed or released");
     // pwrite: the daemon shares this open file, and its offset must stay at 0.
     pwrite(this.#fd, new TextEncoder().encode(`${pid}\n`), 0);
     Deno.renameSync(this.#temp, this.path);
     this.#temp = null;
-    close(this.#guard!);
-    this.#guard = null;
+    this[Symbol.dispose]();
   }
 
   /** Closes opsd's fds; without a commit, removes `FILE.new` and a FILE the claim created. */

@@ -1,0 +1,162 @@
+import assert from "node:assert/strict";
+import { ExitCode, OpsdError } from "../../lib/errors.ts";
+import {
+  inspectPidfile,
+  OpenPidfile,
+  PidfileClaim,
+  removePidfile,
+} from "../../lib/daemon/pidfile.ts";
+import { O } from "../../lib/sys/constants.ts";
+import { close, dup, open, setLock } from "../../lib/sys/libc.ts";
+import { tempDir } from "../fixtures/mod.ts";
+
+// OFD locks conflict between open files even within one process, so this test file
+// can play the daemon: it keeps a dup of the claim's fd, which holds the lock.
+
+/** Claims `path`, commits `pid` and returns an fd standing in for the daemon's fd 3. */
+function startFake(path: string, pid: number): number {
+  const claim = PidfileClaim.claim(path);
+  const daemonFd = dup(claim.fd);
+  claim.commit(pid);
+  return daemonFd;
+}
+
+function isBusy(pattern: RegExp) {
+  return (error: unknown) =>
+    error instanceof OpsdError && error.exitCode === ExitCode.busy && pattern.test(error.message);
+}
+
+Deno.test("a committed claim is a pidfile holding the pid, locked while the daemon's fd lives", async () => {
+  await using dir = await tempDir();
+  const path = `${dir.path}/app.pid`;
+  assert.equal(inspectPidfile(path).state, "missing");
+  const daemonFd = startFake(path, 4242);
+  try {
+    assert.equal(Deno.readTextFileSync(path), "4242\n");
+    assert.equal(Deno.statSync(path).mode! & 0o777, 0o644);
+    assert.deepEqual([...Deno.readDirSync(dir.path)].map((e) => e.name), ["app.pid"]);
+    const state = inspectPidfile(path);
+    assert.equal(state.state, "running");
+    assert.equal(state.state === "running" && state.pid, 4242);
+  } finally {
+    close(daemonFd);
+  }
+  assert.equal(inspectPidfile(path).state, "stale", "the lock went with the daemon's last fd");
+});
+
+Deno.test("the lock survives the daemon opening, reading and closing its own pidfile", async () => {
+  await using dir = await tempDir();
+  const path = `${dir.path}/app.pid`;
+  const daemonFd = startFake(path, 4242);
+  try {
+    for (let i = 0; i < 3; i++) {
+      Deno.readTextFileSync(path);
+      close(open(path, O.RDWR | O.CLOEXEC));
+    }
+    assert.equal(inspectPidfile(path).state, "running");
+  } finally {
+    close(daemonFd);
+  }
+});
+
+Deno.test("a second claim is refused while the daemon holds the pidfile, naming its pid", async () => {
+  await using dir = await tempDir();
+  const path = `${dir.path}/app.pid`;
+  const daemonFd = startFake(path, 4242);
+  try {
+    assert.throws(() => PidfileClaim.claim(path), isBusy(/already running as pid 4242/));
+    assert.equal(Deno.readTextFileSync(path), "4242\n", "the pidfile is untouched");
+  } finally {
+    close(daemonFd);
+  }
+});
+
+Deno.test("a claim is refused while another opsd is starting the same daemon", async () => {
+  await using dir = await tempDir();
+  const path = `${dir.path}/app.pid`;
+  {
+    using _first = PidfileClaim.claim(path);
+    assert.throws(() => PidfileClaim.claim(path), isBusy(/another opsd is starting/));
+  }
+  using second = PidfileClaim.claim(path);
+  assert.equal(second.replaced, null, "the first, abandoned, left nothing behind");
+});
+
+Deno.test("a stale pidfile is replaced, and the claim says which pid it named", async () => {
+  await using dir = await tempDir();
+  const path = `${dir.path}/app.pid`;
+  close(startFake(path, 1111));
+  assert.equal(inspectPidfile(path).state, "stale");
+  using claim = PidfileClaim.claim(path);
+  assert.equal(claim.replaced, 1111);
+  const daemonFd = dup(claim.fd);
+  claim.commit(2222);
+  try {
+    assert.equal(Deno.readTextFileSync(path), "2222\n");
+    assert.equal(inspectPidfile(path).state, "running");
+  } finally {
+    close(daemonFd);
+  }
+});
+
+Deno.test("an abandoned claim leaves no file behind, and a stale pidfile as it was", async () => {
+  await using dir = await tempDir();
+  const path = `${dir.path}/app.pid`;
+  PidfileClaim.claim(path)[Symbol.dispose]();
+  assert.deepEqual([...Deno.readDirSync(dir.path)], []);
+  Deno.writeTextFileSync(path, "1111\n");
+  PidfileClaim.claim(path)[Symbol.dispose]();
+  assert.deepEqual([...Deno.readDirSync(dir.path)].map((e) => e.name), ["app.pid"]);
+  assert.equal(Deno.readTextFileSync(path), "1111\n");
+});
+
+Deno.test("a FILE.new left by an opsd that died mid-start is replaced", async () => {
+  await using dir = await tempDir();
+  const path = `${dir.path}/app.pid`;
+  Deno.writeTextFileSync(`${path}.new`, "garbage");
+  close(startFake(path, 3333));
+  assert.equal(Deno.readTextFileSync(path), "3333\n");
+  assert.deepEqual([...Deno.readDirSync(dir.path)].map((e) => e.name), ["app.pid"]);
+});
+
+Deno.test("removePidfile removes only an unlocked pidfile that is still the one asked about", async () => {
+  await using dir = await tempDir();
+  const path = `${dir.path}/app.pid`;
+  const daemonFd = startFake(path, 4242);
+  const first = inspectPidfile(path);
+  assert.equal(removePidfile(path), false, "locked: kept");
+  close(daemonFd);
+  close(startFake(path, 5555)); // a new (now also stopped) daemon replaced the file
+  assert.ok(first.state !== "missing");
+  assert.equal(removePidfile(path, first.file), false, "another file by now: kept");
+  assert.equal(removePidfile(path), true);
+  assert.equal(inspectPidfile(path).state, "missing");
+  assert.equal(removePidfile(path), false);
+});
+
+Deno.test("asking about a pidfile takes no lock: a daemon can lock it meanwhile", async () => {
+  await using dir = await tempDir();
+  const path = `${dir.path}/app.pid`;
+  Deno.writeTextFileSync(path, "77\n");
+  using pidfile = OpenPidfile.open(path)!;
+  assert.equal(pidfile.pid, 77);
+  assert.equal(pidfile.locked(), false);
+  const daemon = open(path, O.RDWR | O.CLOEXEC);
+  try {
+    assert.equal(setLock(daemon, "ofd", "write"), true);
+    assert.equal(pidfile.locked(), true);
+  } finally {
+    close(daemon);
+  }
+});
+
+Deno.test("a pidfile path that is a directory, or in a missing directory, is a usage error", async () => {
+  await using dir = await tempDir();
+  const usage = (pattern: RegExp) => (error: unknown) =>
+    error instanceof OpsdError && error.exitCode === ExitCode.usage && pattern.test(error.message);
+  assert.throws(() => PidfileClaim.claim(dir.path), usage(/it is a directory/));
+  assert.throws(
+    () => PidfileClaim.claim(`${dir.path}/missing/app.pid`),
+    usage(/directory .*missing does not exist/),
+  );
+});
