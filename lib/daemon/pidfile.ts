@@ -108,7 +108,6 @@ export class PidfileClaim implements Disposable {
   #guard: number | null;
   #temp: string | null;
   readonly #guardFile: FileIdentity;
-  readonly #created: boolean;
   /** The pid of the stale pidfile this claim replaces, if it named one. */
   readonly replaced: number | null;
 
@@ -119,9 +118,8 @@ export class PidfileClaim implements Disposable {
   ) {
     this.#guard = guard.fd;
     this.#guardFile = guard.file;
-    this.#created = guard.created;
     this.#temp = `${path}.new`;
-    this.replaced = guard.created ? null : guard.pid;
+    this.replaced = guard.pid;
   }
 
   /**
@@ -162,14 +160,17 @@ export class PidfileClaim implements Disposable {
     this[Symbol.dispose]();
   }
 
-  /** Closes opsd's fds; without a commit, removes `FILE.new` and a FILE the claim created. */
+  /**
+   * Closes opsd's fds. Without a commit, removes `FILE.new`, and FILE too when it
+   * names no pid (the claim created it, or it was a leftover with nothing in it).
+   */
   [Symbol.dispose](): void {
     if (this.#temp !== null) {
       _removeQuietly(this.#temp);
       this.#temp = null;
     }
     if (this.#guard !== null) {
-      if (this.#created && _sameFile(_pathIdentity(this.path), this.#guardFile)) {
+      if (this.replaced === null && _sameFile(_pathIdentity(this.path), this.#guardFile)) {
         _removeQuietly(this.path);
       }
       close(this.#guard);
@@ -242,7 +243,7 @@ export function absolutePath(path: string): string {
   return path.startsWith("/") ? path : `${Deno.cwd().replace(/\/$/, "")}/${path}`;
 }
 
-type _Guarded = { fd: number; file: FileIdentity; created: boolean; pid: number | null };
+type _Guarded = { fd: number; file: FileIdentity; pid: number | null };
 type _Held = { holder: "daemon"; pid: number | null } | { holder: "opsd" };
 
 /**
@@ -251,12 +252,8 @@ type _Held = { holder: "daemon"; pid: number | null } | { holder: "opsd" };
  */
 function _guard(path: string, create: boolean): _Guarded | _Held | "missing" {
   for (let attempt = 0; attempt < _RETRIES; attempt++) {
-    const opened = _openReadWrite(path, create);
-    if (opened === null) {
-      if (create) continue;
-      return "missing";
-    }
-    const { fd, created } = opened;
+    const fd = _openReadWrite(path, create);
+    if (fd === null) return "missing";
     let keep = false;
     try {
       if (!setLock(fd, "ofd", "write", _GUARD)) {
@@ -266,7 +263,7 @@ function _guard(path: string, create: boolean): _Guarded | _Held | "missing" {
       const file = _identity(fd, path);
       if (!_sameFile(_pathIdentity(path), file)) continue;
       keep = true;
-      return { fd, file, created, pid: _readPid(fd) };
+      return { fd, file, pid: _readPid(fd) };
     } finally {
       if (!keep) close(fd);
     }
@@ -278,18 +275,11 @@ function _guard(path: string, create: boolean): _Guarded | _Held | "missing" {
 }
 
 /** Opens `path` read-write, creating it empty with `create`; null when it does not exist. */
-function _openReadWrite(path: string, create: boolean): { fd: number; created: boolean } | null {
-  if (create) {
-    try {
-      return { fd: open(path, O.RDWR | O.CREAT | O.EXCL | O.CLOEXEC, 0o644), created: true };
-    } catch (error) {
-      if (!isErrno(error, "EEXIST")) throw fileError("create pidfile", path, error);
-    }
-  }
+function _openReadWrite(path: string, create: boolean): number | null {
   try {
-    return { fd: open(path, O.RDWR | O.CLOEXEC), created: false };
+    return open(path, O.RDWR | O.CLOEXEC | (create ? O.CREAT : 0), 0o644);
   } catch (error) {
-    if (isErrno(error, "ENOENT")) return null;
+    if (!create && isErrno(error, "ENOENT")) return null;
     throw fileError(create ? "create pidfile" : "open pidfile", path, error);
   }
 }

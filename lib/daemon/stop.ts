@@ -59,7 +59,9 @@ export type StopResult =
 export async function stopDaemon(path: string, options: StopOptions = {}): Promise<StopResult> {
   const { signal = SIGNALS.SIGTERM, timeout = 10_000, killTimeout = 5_000 } = options;
   using pidfile = OpenPidfile.open(path);
-  if (!pidfile) return { outcome: "not-running", path: absolutePath(path), pid: null, stale: false };
+  if (!pidfile) {
+    return { outcome: "not-running", path: absolutePath(path), pid: null, stale: false };
+  }
   if (!pidfile.locked()) {
     removePidfile(pidfile.path, pidfile.file);
     return { outcome: "not-running", path: pidfile.path, pid: pidfile.pid, stale: true };
@@ -104,8 +106,9 @@ function _signalDaemon(pidfile: OpenPidfile, pid: number, signal: number): void 
   if (signalIfStill(pid, signal, () => processHoldsFile(pid, pidfile.file, PIDFILE_FD))) return;
   if (signalSession(pid, signal) > 0) return;
   throw new OpsdError(
-    `${pidfile.path} is locked, but pid ${pid} has exited and nothing in its session holds ` +
-      `the lock: find the holder with 'opsd fds ${pidfile.path}'`,
+    `${pidfile.path} is locked, but pid ${pid} has exited and nothing is left in its session: ` +
+      `if the program puts itself in the background, run it in the foreground under opsd; ` +
+      `find the lock's holder with 'opsd fds ${pidfile.path}'`,
   );
 }
 

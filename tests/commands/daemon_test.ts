@@ -322,6 +322,44 @@ Deno.test("stop kills a daemon that ignores TERM, and everything in its session,
   assert.deepEqual(listing(dir.path), []);
 });
 
+Deno.test("concurrent starts on one pidfile: exactly one daemon runs, the others exit 5", async () => {
+  await using dir = await tempDir();
+  await using daemons = new Daemons();
+  const pidfile = `${dir.path}/app.pid`;
+  const runs = await Promise.all(
+    [1, 2, 3, 4].map(() => daemon(["--pidfile", pidfile, "--", "sleep", "30"])),
+  );
+  runs.filter((run) => run.code === 0).forEach((run) => daemons.track(run.pid));
+  assert.deepEqual(
+    runs.map((run) => run.code).sort(),
+    [0, 5, 5, 5],
+    runs.map((r) => r.stderr).join(""),
+  );
+  const winner = runs.find((run) => run.code === 0)!;
+  assert.equal(Deno.readTextFileSync(pidfile), `${winner.pid}\n`);
+  assert.deepEqual(listing(dir.path), ["app.pid"]);
+});
+
+Deno.test("stop reaches what the daemon left behind when its own process has exited", async () => {
+  await using dir = await tempDir();
+  await using daemons = new Daemons();
+  const pidfile = `${dir.path}/app.pid`;
+  // sh exits at once; the sleep it started keeps fd 3, and with it the lock.
+  const started = await daemon(["--pidfile", pidfile, "--", "sh", "-c", "sleep 30 & exit 0"]);
+  daemons.track(started.pid);
+  await waitFor("sh to exit", () => !isAlive(started.pid));
+  const [sleeper] = sessionMembers(started.pid);
+  assert.ok(sleeper, "the sleep still runs in the daemon's session");
+  daemons.track(sleeper);
+  const status = await runOpsd(["daemon", "status", "--pidfile", pidfile]);
+  assert.equal(status.code, 0, "the lock is held, so it counts as running");
+  const stop = await runOpsd(["daemon", "stop", "--pidfile", pidfile, "--json"]);
+  assert.equal(stop.code, 0, stop.stderr);
+  assert.equal(JSON.parse(stop.stdout).killed, false, "TERM to its session sufficed");
+  assert.equal(isAlive(sleeper), false);
+  assert.deepEqual(listing(dir.path), []);
+});
+
 Deno.test("`opsd daemon -- stop` runs a program called stop, not the subcommand", async () => {
   await using dir = await tempDir();
   for (const name of ["stop", "status"]) {

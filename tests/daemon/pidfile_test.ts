@@ -104,6 +104,9 @@ Deno.test("an abandoned claim leaves no file behind, and a stale pidfile as it w
   const path = `${dir.path}/app.pid`;
   PidfileClaim.claim(path)[Symbol.dispose]();
   assert.deepEqual([...Deno.readDirSync(dir.path)], []);
+  Deno.writeTextFileSync(path, ""); // left by an opsd killed mid-start: names no pid
+  PidfileClaim.claim(path)[Symbol.dispose]();
+  assert.deepEqual([...Deno.readDirSync(dir.path)], []);
   Deno.writeTextFileSync(path, "1111\n");
   PidfileClaim.claim(path)[Symbol.dispose]();
   assert.deepEqual([...Deno.readDirSync(dir.path)].map((e) => e.name), ["app.pid"]);
