@@ -16,7 +16,7 @@ import type { Credentials } from "../process/credentials.ts";
 import { signalSession } from "../process/pidfd.ts";
 import { spawnProgram } from "../process/spawn.ts";
 import { O, SIGNALS } from "../sys/constants.ts";
-import { close, isErrno, open, pipe2, waitpid, type WaitStatus } from "../sys/libc.ts";
+import { close, isErrno, open, pipe2, umask, waitpid, type WaitStatus } from "../sys/libc.ts";
 import { signalName } from "../sys/signals.ts";
 import { formatDuration } from "../duration.ts";
 import { fileError } from "./file_error.ts";
@@ -45,7 +45,7 @@ export interface DaemonRequest {
   umask?: number;
   /** Run as this user and group (needs root); privileges are dropped before exec. */
   credentials?: Credentials;
-  /** Append stdout and stderr to this file, created with mode 0666 & ~umask (default: /dev/null). */
+  /** Append stdout and stderr to this file, created with the daemon's umask (default: /dev/null). */
   log?: string;
   /** Write the pid here and hold its lock for the daemon's life (see pidfile.ts). */
   pidfile?: string;
@@ -83,7 +83,7 @@ export interface StartedDaemon {
  * ```
  */
 export async function startDaemon(request: DaemonRequest): Promise<StartedDaemon> {
-  const umask = request.umask ?? 0o022;
+  const mask = request.umask ?? 0o022;
   const cwd = _directory(request.cwd ?? "/");
   const [program, ...args] = request.argv;
   const argv = [program.includes("/") ? absolutePath(program) : program, ...args];
@@ -93,7 +93,7 @@ export async function startDaemon(request: DaemonRequest): Promise<StartedDaemon
   const stdin = open("/dev/null", O.RDONLY | O.CLOEXEC);
   const output = request.log === undefined
     ? open("/dev/null", O.WRONLY | O.CLOEXEC)
-    : _openLog(request.log, umask);
+    : _openLog(request.log, mask);
   try {
     using claim = request.pidfile === undefined ? null : PidfileClaim.claim(request.pidfile);
     const fds = [stdin, output, output];
@@ -114,7 +114,7 @@ export async function startDaemon(request: DaemonRequest): Promise<StartedDaemon
         env,
         cwd,
         fds,
-        umask,
+        umask: mask,
         newSession: true,
         credentials: request.credentials,
       });
@@ -154,13 +154,16 @@ function _directory(path: string): string {
   return absolute;
 }
 
-/** Opens the log for appending, creating it with mode 0666 & ~umask. */
-function _openLog(path: string, umask: number): number {
+/** Opens the log for appending, creating it as the daemon would: mode 0666 & ~`mask`. */
+function _openLog(path: string, mask: number): number {
   const absolute = absolutePath(path);
+  const previous = umask(mask);
   try {
-    return open(absolute, O.WRONLY | O.APPEND | O.CREAT | O.CLOEXEC, 0o666 & ~umask);
+    return open(absolute, O.WRONLY | O.APPEND | O.CREAT | O.CLOEXEC, 0o666);
   } catch (error) {
     throw fileError("open log", absolute, error);
+  } finally {
+    umask(previous);
   }
 }
 

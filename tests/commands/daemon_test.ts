@@ -63,6 +63,7 @@ Deno.test("the daemon leads a new session with no terminal, in / with umask 022,
     assert.equal(facts.ttyNr, 0, "no controlling terminal");
     assert.equal(facts.cwd, "/");
     assert.equal(facts.umask, "0022");
+    assert.deepEqual([facts.sigBlk, facts.sigIgn], ["0000000000000000", "0000000000000000"]);
     assert.deepEqual(facts.fds, { 0: "/dev/null", 1: "/dev/null", 2: "/dev/null", 3: pidfile });
     const stdinFlags = /^flags:\s+(\d+)$/m.exec(Deno.readTextFileSync(`/proc/${pid}/fdinfo/0`))!;
     assert.equal(parseInt(stdinFlags[1], 8) & 3, 0, "stdin is open read-only");
@@ -86,8 +87,7 @@ Deno.test({
     await using dir = await tempDir();
     await using daemons = new Daemons();
     const pidfile = `${dir.path}/app.pid`;
-    const started = await daemon(["--pidfile", pidfile, "--", "sleep", "30"]);
-    const pid = daemons.track(started.pid);
+    const pid = await daemons.start(["--pidfile", pidfile, "--", "sleep", "30"]);
     const run = await runOpsd(["fds", "--pid", String(pid), "--json"]);
     assert.equal(run.code, 0, run.stderr);
     const rows = run.stdout.trim().split("\n").map((line) => JSON.parse(line));
@@ -118,37 +118,33 @@ Deno.test("--log receives stdout and stderr (appended); --umask, --chdir, --env 
   Deno.writeTextFileSync(`${dir.path}/app.env`, "# settings\nA=from-file\nB='two words'\n");
   const script = 'echo "out $A $B $C"; echo err >&2; umask; pwd; echo "${OPSD_PIDFILE_FD-none}"; ' +
     "exec sleep 30";
-  const started = await daemon([
+  await daemons.start([
     ...["--log", log, "--umask", "027", "--chdir", "/tmp"],
     ...["--env-file", `${dir.path}/app.env`, "--env", "A=from-flag", "--env", "C=c=c"],
     ...["--", "sh", "-c", script],
   ], { OPSD_PIDFILE_FD: "3" });
-  assert.equal(started.code, 0, started.stderr);
-  daemons.track(started.pid);
   const text = await waitFor("the log", () => {
     const text = Deno.readTextFileSync(log);
     return text.split("\n").length >= 7 && text;
   });
   assert.equal(text, "earlier\nout from-flag two words c=c\nerr\n0027\n/tmp\nnone\n");
-  assert.equal(Deno.statSync(log).mode! & 0o777, 0o644);
 });
 
 Deno.test("a second start is refused while the daemon runs, naming its pid; the first runs on", async () => {
   await using dir = await tempDir();
   await using daemons = new Daemons();
   const pidfile = `${dir.path}/app.pid`;
-  const first = await daemon(["--pidfile", pidfile, "--", "sleep", "30"]);
-  daemons.track(first.pid);
+  const first = await daemons.start(["--pidfile", pidfile, "--", "sleep", "30"]);
   const second = await daemon(["--pidfile", pidfile, "--", "sleep", "31.4159"]);
   assert.equal(second.code, 5);
   assert.equal(
     second.stderr,
-    `opsd daemon: already running as pid ${first.pid} (pidfile ${pidfile} is locked): ` +
+    `opsd daemon: already running as pid ${first} (pidfile ${pidfile} is locked): ` +
       `stop it with 'opsd daemon stop --pidfile ${pidfile}'\n`,
   );
   assert.deepEqual(processesMentioning("31.4159"), []);
-  assert.equal(Deno.readTextFileSync(pidfile), `${first.pid}\n`);
-  assert.ok(isAlive(first.pid));
+  assert.equal(Deno.readTextFileSync(pidfile), `${first}\n`);
+  assert.ok(isAlive(first));
   assert.deepEqual(listing(dir.path), ["app.pid"]);
 });
 
@@ -185,16 +181,22 @@ Deno.test("exec failure as another user is reported exactly too (through the exe
   assert.deepEqual(listing(dir.path), []);
 });
 
-Deno.test("--user runs the daemon as that user with the same fds; the pidfile stays root's", async () => {
+Deno.test("--user runs the daemon as that user with the same fds; pidfile and log are opened by opsd", async () => {
   await using dir = await tempDir();
   await using daemons = new Daemons();
   const pidfile = `${dir.path}/app.pid`;
-  const started = await daemon(["--user", "nobody", "--pidfile", pidfile, "--", "sleep", "30"]);
-  assert.equal(started.code, 0, started.stderr);
-  const facts = procFacts(daemons.track(started.pid));
+  const log = `${dir.path}/new.log`;
+  const pid = await daemons.start([
+    ...["--user", "nobody", "--umask", "077", "--pidfile", pidfile, "--log", log],
+    ...["--", "sh", "-c", "echo written by $(id -un); exec sleep 30"],
+  ]);
+  assert.equal(Deno.statSync(log).mode! & 0o777, 0o600, "created with the daemon's umask");
+  await waitFor("the log line", () => Deno.readTextFileSync(log) === "written by nobody\n");
+  const facts = procFacts(pid);
   assert.equal(facts.uid, resolveCredentials("nobody").uid);
-  assert.equal(facts.sid, started.pid);
-  assert.deepEqual(facts.fds, { 0: "/dev/null", 1: "/dev/null", 2: "/dev/null", 3: pidfile });
+  assert.deepEqual([facts.sigBlk, facts.sigIgn], ["0000000000000000", "0000000000000000"]);
+  assert.equal(facts.sid, pid);
+  assert.deepEqual(facts.fds, { 0: "/dev/null", 1: log, 2: log, 3: pidfile });
   assert.equal(Deno.statSync(pidfile).uid, 0);
   assert.equal((await runOpsd(["daemon", "status", "--pidfile", pidfile])).code, 0);
 });
@@ -207,13 +209,11 @@ Deno.test("the lock holds while the daemon opens, reads and closes its own pidfi
   // a classic fcntl lock; cat reads it too.
   const script = 'i=0; while :; do cat "$OPSD_PIDFILE"; exec 5<"$OPSD_PIDFILE"; exec 5<&-; ' +
     "i=$((i+1)); [ $i = 5 ] && echo read-five-times; sleep 0.02; done";
-  const started = await daemon(["--pidfile", pidfile, "--log", log, "--", "sh", "-c", script]);
-  assert.equal(started.code, 0, started.stderr);
-  daemons.track(started.pid);
+  const pid = await daemons.start(["--pidfile", pidfile, "--log", log, "--", "sh", "-c", script]);
   await waitFor("five reads", () => Deno.readTextFileSync(log).includes("read-five-times"));
-  assert.ok(Deno.readTextFileSync(log).startsWith(`${started.pid}\n`), "it read its own pid");
+  assert.ok(Deno.readTextFileSync(log).startsWith(`${pid}\n`), "it read its own pid");
   const status = await runOpsd(["daemon", "status", "--pidfile", pidfile]);
-  assert.deepEqual([status.code, status.stdout], [0, `running (pid ${started.pid})\n`]);
+  assert.deepEqual([status.code, status.stdout], [0, `running (pid ${pid})\n`]);
   const again = await daemon(["--pidfile", pidfile, "--", "true"]);
   assert.equal(again.code, 5);
 });
@@ -242,8 +242,7 @@ Deno.test("status answers from the lock: running, stale even when the pid is ali
     unrelated.kill();
     await unrelated.status;
   }
-  const started = await daemon(["--pidfile", pidfile, "--", "sleep", "30"]);
-  daemons.track(started.pid);
+  await daemons.start(["--pidfile", pidfile, "--", "sleep", "30"]);
   run = await status("-q");
   assert.deepEqual([run.code, run.stdout], [0, ""]);
 });
@@ -252,8 +251,14 @@ Deno.test("a pidfile left by a daemon that died is recognised as stale and repla
   await using dir = await tempDir();
   await using daemons = new Daemons();
   const pidfile = `${dir.path}/app.pid`;
-  const crashed = await daemon(["--pidfile", pidfile, "--", "sh", "-c", "sleep 0.2; exit 1"]);
-  assert.equal(crashed.code, 0, crashed.stderr);
+  const crashed = await daemons.start([
+    "--pidfile",
+    pidfile,
+    "--",
+    "sh",
+    "-c",
+    "sleep 0.2; exit 1",
+  ]);
   await waitFor(
     "the daemon to die",
     async () => (await runOpsd(["daemon", "status", "--pidfile", pidfile])).code === 3,
@@ -265,7 +270,7 @@ Deno.test("a pidfile left by a daemon that died is recognised as stale and repla
   assert.deepEqual(started, {
     pid: started.pid,
     pidfile,
-    replaced: crashed.pid,
+    replaced: crashed,
     command: ["sleep", "30"],
   });
   assert.equal(Deno.readTextFileSync(pidfile), `${started.pid}\n`);
@@ -276,11 +281,10 @@ Deno.test("stop signals the daemon, waits for its lock, removes the pidfile; qui
   await using dir = await tempDir();
   await using daemons = new Daemons();
   const pidfile = `${dir.path}/app.pid`;
-  const started = await daemon(["--pidfile", pidfile, "--", "sleep", "30"]);
-  daemons.track(started.pid);
+  const pid = await daemons.start(["--pidfile", pidfile, "--", "sleep", "30"]);
   const stop = await runOpsd(["daemon", "stop", "--pidfile", pidfile]);
   assert.deepEqual([stop.code, stop.stdout, stop.stderr], [0, "", ""]);
-  assert.equal(isAlive(started.pid), false);
+  assert.equal(isAlive(pid), false);
   assert.deepEqual(listing(dir.path), []);
   const again = await runOpsd(["daemon", "stop", "--pidfile", pidfile]);
   assert.deepEqual([again.code, again.stderr], [
@@ -295,10 +299,8 @@ Deno.test("stop kills a daemon that ignores TERM, and everything in its session,
   const pidfile = `${dir.path}/app.pid`;
   // sh ignores TERM, and so do the sleeps it starts (an ignored signal stays ignored across exec).
   const script = "trap '' TERM; sleep 30 & while :; do sleep 0.05; done";
-  const started = await daemon(["--pidfile", pidfile, "--", "sh", "-c", script]);
-  assert.equal(started.code, 0, started.stderr);
-  daemons.track(started.pid);
-  await waitFor("the background sleep", () => sessionMembers(started.pid).length >= 2);
+  const pid = await daemons.start(["--pidfile", pidfile, "--", "sh", "-c", script]);
+  await waitFor("the background sleep", () => sessionMembers(pid).length >= 2);
   const stop = await runOpsd([
     ...["daemon", "stop", "--pidfile", pidfile],
     ...["--timeout", "300ms", "--signal", "TERM", "--json"],
@@ -308,7 +310,7 @@ Deno.test("stop kills a daemon that ignores TERM, and everything in its session,
   assert.deepEqual({ ...result, elapsed: 0 }, {
     pidfile,
     outcome: "stopped",
-    pid: started.pid,
+    pid,
     signal: "SIGTERM",
     killed: true,
     elapsed: 0,
@@ -316,9 +318,9 @@ Deno.test("stop kills a daemon that ignores TERM, and everything in its session,
   assert.ok(result.elapsed >= 300, `elapsed ${result.elapsed} ms`);
   assert.equal(
     stop.stderr,
-    `opsd daemon stop: pid ${started.pid} did not stop within 300 ms of SIGTERM: killed its session\n`,
+    `opsd daemon stop: pid ${pid} did not stop within 300 ms of SIGTERM: killed its session\n`,
   );
-  assert.deepEqual(sessionMembers(started.pid), [], "no orphan left in its session");
+  assert.deepEqual(sessionMembers(pid), [], "no orphan left in its session");
   assert.deepEqual(listing(dir.path), []);
 });
 
@@ -345,10 +347,9 @@ Deno.test("stop reaches what the daemon left behind when its own process has exi
   await using daemons = new Daemons();
   const pidfile = `${dir.path}/app.pid`;
   // sh exits at once; the sleep it started keeps fd 3, and with it the lock.
-  const started = await daemon(["--pidfile", pidfile, "--", "sh", "-c", "sleep 30 & exit 0"]);
-  daemons.track(started.pid);
-  await waitFor("sh to exit", () => !isAlive(started.pid));
-  const [sleeper] = sessionMembers(started.pid);
+  const pid = await daemons.start(["--pidfile", pidfile, "--", "sh", "-c", "sleep 30 & exit 0"]);
+  await waitFor("sh to exit", () => !isAlive(pid));
+  const [sleeper] = sessionMembers(pid);
   assert.ok(sleeper, "the sleep still runs in the daemon's session");
   daemons.track(sleeper);
   const status = await runOpsd(["daemon", "status", "--pidfile", pidfile]);

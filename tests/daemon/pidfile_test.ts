@@ -13,12 +13,15 @@ import { tempDir } from "../fixtures/mod.ts";
 // OFD locks conflict between open files even within one process, so this test file
 // can play the daemon: it keeps a dup of the claim's fd, which holds the lock.
 
-/** Claims `path`, commits `pid` and returns an fd standing in for the daemon's fd 3. */
-function startFake(path: string, pid: number): number {
+/**
+ * Claims `path` and commits `pid`, keeping a dup of the claim's fd as the daemon's
+ * fd 3; disposing it is the daemon exiting.
+ */
+function fakeDaemon(path: string, pid: number): Disposable {
   const claim = PidfileClaim.claim(path);
   const daemonFd = dup(claim.fd);
   claim.commit(pid);
-  return daemonFd;
+  return { [Symbol.dispose]: () => close(daemonFd) };
 }
 
 function isBusy(pattern: RegExp) {
@@ -30,16 +33,14 @@ Deno.test("a committed claim is a pidfile holding the pid, locked while the daem
   await using dir = await tempDir();
   const path = `${dir.path}/app.pid`;
   assert.equal(inspectPidfile(path).state, "missing");
-  const daemonFd = startFake(path, 4242);
-  try {
+  {
+    using _daemon = fakeDaemon(path, 4242);
     assert.equal(Deno.readTextFileSync(path), "4242\n");
     assert.equal(Deno.statSync(path).mode! & 0o777, 0o644);
     assert.deepEqual([...Deno.readDirSync(dir.path)].map((e) => e.name), ["app.pid"]);
     const state = inspectPidfile(path);
     assert.equal(state.state, "running");
     assert.equal(state.state === "running" && state.pid, 4242);
-  } finally {
-    close(daemonFd);
   }
   assert.equal(inspectPidfile(path).state, "stale", "the lock went with the daemon's last fd");
 });
@@ -47,28 +48,20 @@ Deno.test("a committed claim is a pidfile holding the pid, locked while the daem
 Deno.test("the lock survives the daemon opening, reading and closing its own pidfile", async () => {
   await using dir = await tempDir();
   const path = `${dir.path}/app.pid`;
-  const daemonFd = startFake(path, 4242);
-  try {
-    for (let i = 0; i < 3; i++) {
-      Deno.readTextFileSync(path);
-      close(open(path, O.RDWR | O.CLOEXEC));
-    }
-    assert.equal(inspectPidfile(path).state, "running");
-  } finally {
-    close(daemonFd);
+  using _daemon = fakeDaemon(path, 4242);
+  for (let i = 0; i < 3; i++) {
+    Deno.readTextFileSync(path);
+    close(open(path, O.RDWR | O.CLOEXEC));
   }
+  assert.equal(inspectPidfile(path).state, "running");
 });
 
 Deno.test("a second claim is refused while the daemon holds the pidfile, naming its pid", async () => {
   await using dir = await tempDir();
   const path = `${dir.path}/app.pid`;
-  const daemonFd = startFake(path, 4242);
-  try {
-    assert.throws(() => PidfileClaim.claim(path), isBusy(/already running as pid 4242/));
-    assert.equal(Deno.readTextFileSync(path), "4242\n", "the pidfile is untouched");
-  } finally {
-    close(daemonFd);
-  }
+  using _daemon = fakeDaemon(path, 4242);
+  assert.throws(() => PidfileClaim.claim(path), isBusy(/already running as pid 4242/));
+  assert.equal(Deno.readTextFileSync(path), "4242\n", "the pidfile is untouched");
 });
 
 Deno.test("a claim is refused while another opsd is starting the same daemon", async () => {
@@ -85,18 +78,12 @@ Deno.test("a claim is refused while another opsd is starting the same daemon", a
 Deno.test("a stale pidfile is replaced, and the claim says which pid it named", async () => {
   await using dir = await tempDir();
   const path = `${dir.path}/app.pid`;
-  close(startFake(path, 1111));
+  fakeDaemon(path, 1111)[Symbol.dispose]();
   assert.equal(inspectPidfile(path).state, "stale");
   using claim = PidfileClaim.claim(path);
   assert.equal(claim.replaced, 1111);
-  const daemonFd = dup(claim.fd);
   claim.commit(2222);
-  try {
-    assert.equal(Deno.readTextFileSync(path), "2222\n");
-    assert.equal(inspectPidfile(path).state, "running");
-  } finally {
-    close(daemonFd);
-  }
+  assert.equal(Deno.readTextFileSync(path), "2222\n");
 });
 
 Deno.test("an abandoned claim leaves no file behind, and a stale pidfile as it was", async () => {
@@ -117,7 +104,7 @@ Deno.test("a FILE.new left by an opsd that died mid-start is replaced", async ()
   await using dir = await tempDir();
   const path = `${dir.path}/app.pid`;
   Deno.writeTextFileSync(`${path}.new`, "garbage");
-  close(startFake(path, 3333));
+  fakeDaemon(path, 3333)[Symbol.dispose]();
   assert.equal(Deno.readTextFileSync(path), "3333\n");
   assert.deepEqual([...Deno.readDirSync(dir.path)].map((e) => e.name), ["app.pid"]);
 });
@@ -125,11 +112,11 @@ Deno.test("a FILE.new left by an opsd that died mid-start is replaced", async ()
 Deno.test("removePidfile removes only an unlocked pidfile that is still the one asked about", async () => {
   await using dir = await tempDir();
   const path = `${dir.path}/app.pid`;
-  const daemonFd = startFake(path, 4242);
+  const daemon = fakeDaemon(path, 4242);
   const first = inspectPidfile(path);
   assert.equal(removePidfile(path), false, "locked: kept");
-  close(daemonFd);
-  close(startFake(path, 5555)); // a new (now also stopped) daemon replaced the file
+  daemon[Symbol.dispose]();
+  fakeDaemon(path, 5555)[Symbol.dispose](); // a new (now also stopped) daemon replaced the file
   assert.ok(first.state !== "missing");
   assert.equal(removePidfile(path, first.file), false, "another file by now: kept");
   assert.equal(removePidfile(path), true);
