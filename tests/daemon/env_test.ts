@@ -39,17 +39,20 @@ Deno.test("parseEnvSetting splits at the first =", () => {
   assert.throws(() => parseEnvSetting("NOVALUE"), /expected KEY=VALUE/);
 });
 
-Deno.test("readEnvFile: a missing file is a usage error, an unreadable one a permission error", async () => {
-  await using dir = await tempDir();
-  assert.throws(
-    () => readEnvFile(`${dir.path}/missing.env`),
-    (e: unknown) =>
-      e instanceof OpsdError && e.exitCode === ExitCode.usage && /no such file/.test(e.message),
-  );
-  assert.throws(
-    () => readEnvFile(dir.path),
-    (e: unknown) => e instanceof OpsdError && e.exitCode === ExitCode.usage,
-  );
-  Deno.writeTextFileSync(`${dir.path}/ok.env`, "A=1\n");
-  assert.deepEqual(readEnvFile(`${dir.path}/ok.env`), [["A", "1"]]);
-});
+Deno.test(
+  "readEnvFile: a missing file is a usage error, an unreadable one a permission error",
+  async () => {
+    await using dir = await tempDir();
+    assert.throws(
+      () => readEnvFile(`${dir.path}/missing.env`),
+      (e: unknown) =>
+        e instanceof OpsdError && e.exitCode === ExitCode.usage && /no such file/.test(e.message),
+    );
+    assert.throws(
+      () => readEnvFile(dir.path),
+      (e: unknown) => e instanceof OpsdError && e.exitCode === ExitCode.usage,
+    );
+    Deno.writeTextFileSync(`${dir.path}/ok.env`, "A=1\n");
+    assert.deepEqual(readEnvFile(`${dir.path}/ok.env`), [["A", "1"]]);
+  },
+);

@@ -4,21 +4,25 @@ import { processHoldsFile } from "../../lib/procfs/holds.ts";
 import { sessionMembers } from "../../lib/procfs/session.ts";
 import { SIGNALS } from "../../lib/sys/constants.ts";
 import { isAlive, tempDir, waitFor } from "../fixtures/mod.ts";
+import { sanitizedTest } from "../fixtures/sanitized.ts";
 
-Deno.test("signalIfStill signals only when the check passes, and reports a gone process", async () => {
-  const child = new Deno.Command("sleep", { args: ["30"] }).spawn();
-  try {
-    assert.equal(signalIfStill(child.pid, SIGNALS.SIGTERM, () => false), false);
-    assert.ok(isAlive(child.pid), "a failed check sends nothing");
-    assert.equal(signalIfStill(child.pid, SIGNALS.SIGTERM, () => true), true);
-    assert.equal((await child.status).signal, "SIGTERM");
-    assert.equal(signalIfStill(child.pid, SIGNALS.SIGTERM, () => true), false);
-  } finally {
-    if (isAlive(child.pid)) child.kill("SIGKILL");
-  }
-});
+sanitizedTest(
+  "signalIfStill signals only when the check passes, and reports a gone process",
+  async () => {
+    const child = new Deno.Command("sleep", { args: ["30"] }).spawn();
+    try {
+      assert.equal(signalIfStill(child.pid, SIGNALS.SIGTERM, () => false), false);
+      assert.ok(isAlive(child.pid), "a failed check sends nothing");
+      assert.equal(signalIfStill(child.pid, SIGNALS.SIGTERM, () => true), true);
+      assert.equal((await child.status).signal, "SIGTERM");
+      assert.equal(signalIfStill(child.pid, SIGNALS.SIGTERM, () => true), false);
+    } finally {
+      if (isAlive(child.pid)) child.kill("SIGKILL");
+    }
+  },
+);
 
-Deno.test("sessionMembers and signalSession cover a session and nothing else", async () => {
+sanitizedTest("sessionMembers and signalSession cover a session and nothing else", async () => {
   // setsid: sh leads a new session and starts a sleep in it.
   const child = new Deno.Command("setsid", {
     args: ["sh", "-c", "sleep 30 & wait"],
@@ -36,7 +40,7 @@ Deno.test("sessionMembers and signalSession cover a session and nothing else", a
   }
 });
 
-Deno.test("processHoldsFile finds a file among a process's fds", async () => {
+sanitizedTest("processHoldsFile finds a file among a process's fds", async () => {
   await using dir = await tempDir();
   const path = `${dir.path}/held`;
   Deno.writeTextFileSync(path, "");

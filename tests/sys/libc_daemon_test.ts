@@ -13,10 +13,11 @@ import {
 } from "../../lib/sys/libc.ts";
 import { O } from "../../lib/sys/constants.ts";
 import { tempDir } from "../fixtures/mod.ts";
+import { sanitizedTest } from "../fixtures/sanitized.ts";
 
 // The libc calls the daemon code added: positional I/O, lock queries over a range, pidfds.
 
-Deno.test("pread and pwrite leave the file offset where it was", async () => {
+sanitizedTest("pread and pwrite leave the file offset where it was", async () => {
   await using dir = await tempDir();
   const fd = open(`${dir.path}/f`, O.RDWR | O.CREAT | O.CLOEXEC);
   try {
@@ -29,7 +30,7 @@ Deno.test("pread and pwrite leave the file offset where it was", async () => {
   }
 });
 
-Deno.test("getLock over a range sees only the locks that overlap it", async () => {
+sanitizedTest("getLock over a range sees only the locks that overlap it", async () => {
   await using dir = await tempDir();
   const holder = open(`${dir.path}/f`, O.RDWR | O.CREAT | O.CLOEXEC);
   const asker = open(`${dir.path}/f`, O.RDONLY | O.CLOEXEC);
@@ -48,16 +49,19 @@ Deno.test("getLock over a range sees only the locks that overlap it", async () =
   }
 });
 
-Deno.test("a pidfd signals its process, and only it: ESRCH once that process is gone", async () => {
-  const child = new Deno.Command("sleep", { args: ["30"] }).spawn();
-  const pidfd = pidfdOpen(child.pid);
-  try {
-    pidfdSendSignal(pidfd, 0);
-    pidfdSendSignal(pidfd, 15);
-    assert.equal((await child.status).signal, "SIGTERM");
-    assert.throws(() => pidfdSendSignal(pidfd, 15), (e: unknown) => isErrno(e, "ESRCH"));
-  } finally {
-    close(pidfd);
-  }
-  assert.throws(() => pidfdOpen(2 ** 22 + 1), (e: unknown) => isErrno(e, "ESRCH", "EINVAL"));
-});
+sanitizedTest(
+  "a pidfd signals its process, and only it: ESRCH once that process is gone",
+  async () => {
+    const child = new Deno.Command("sleep", { args: ["30"] }).spawn();
+    const pidfd = pidfdOpen(child.pid);
+    try {
+      pidfdSendSignal(pidfd, 0);
+      pidfdSendSignal(pidfd, 15);
+      assert.equal((await child.status).signal, "SIGTERM");
+      assert.throws(() => pidfdSendSignal(pidfd, 15), (e: unknown) => isErrno(e, "ESRCH"));
+    } finally {
+      close(pidfd);
+    }
+    assert.throws(() => pidfdOpen(2 ** 22 + 1), (e: unknown) => isErrno(e, "ESRCH", "EINVAL"));
+  },
+);
