@@ -86,15 +86,17 @@ export async function startDaemon(request: DaemonRequest): Promise<StartedDaemon
   const mask = request.umask ?? 0o022;
   const cwd = _directory(request.cwd ?? "/");
   const [program, ...args] = request.argv;
+  if (!program) throw new UsageError("no program to start as a daemon");
   const argv = [program.includes("/") ? absolutePath(program) : program, ...args];
   const env = { ...(request.env ?? Deno.env.toObject()) };
   for (const name of [PIDFILE_ENV.fd, PIDFILE_ENV.path, READY_FD_ENV]) delete env[name];
 
   const stdin = open("/dev/null", O.RDONLY | O.CLOEXEC);
-  const output = request.log === undefined
-    ? open("/dev/null", O.WRONLY | O.CLOEXEC)
-    : _openLog(request.log, mask);
+  let output = -1;
   try {
+    output = request.log === undefined
+      ? open("/dev/null", O.WRONLY | O.CLOEXEC)
+      : _openLog(request.log, mask);
     using claim = request.pidfile === undefined ? null : PidfileClaim.claim(request.pidfile);
     const fds = [stdin, output, output];
     if (claim) {
@@ -135,7 +137,7 @@ export async function startDaemon(request: DaemonRequest): Promise<StartedDaemon
     return { pid, pidfile, replaced: claim?.replaced ?? null };
   } finally {
     close(stdin);
-    close(output);
+    if (output >= 0) close(output);
   }
 }
 

@@ -9,6 +9,7 @@
 
 import { ExitCode, OpsdError } from "../errors.ts";
 import { processHoldsFile } from "../procfs/holds.ts";
+import { sessionMembers } from "../procfs/session.ts";
 import { signalIfStill, signalSession } from "../process/pidfd.ts";
 import { SIGNALS } from "../sys/constants.ts";
 import { isErrno } from "../sys/libc.ts";
@@ -77,7 +78,7 @@ export async function stopDaemon(path: string, options: StopOptions = {}): Promi
   let killed = false;
   if (!await _released(pidfile, timeout)) {
     killed = true;
-    _permitted(pid, () => signalSession(pid, SIGNALS.SIGKILL));
+    _permitted(pid, () => _ownSession(pidfile, pid) && signalSession(pid, SIGNALS.SIGKILL));
     if (!await _released(pidfile, killTimeout)) {
       throw new OpsdError(
         `${pidfile.path} is still locked ${killTimeout / 1000} s after SIGKILL to pid ${pid}'s ` +
@@ -104,12 +105,21 @@ export async function stopDaemon(path: string, options: StopOptions = {}): Promi
  */
 function _signalDaemon(pidfile: OpenPidfile, pid: number, signal: number): void {
   if (signalIfStill(pid, signal, () => processHoldsFile(pid, pidfile.file, PIDFILE_FD))) return;
-  if (signalSession(pid, signal) > 0) return;
+  if (_ownSession(pidfile, pid) && signalSession(pid, signal) > 0) return;
   throw new OpsdError(
     `${pidfile.path} is locked, but pid ${pid} has exited and nothing is left in its session: ` +
       `if the program puts itself in the background, run it in the foreground under opsd; ` +
       `find the lock's holder with 'opsd fds ${pidfile.path}'`,
   );
+}
+
+/**
+ * Whether session `pid` is still the daemon's: one of its processes holds the
+ * pidfile open. (Once all of them are gone, a new process may get the same pid and
+ * start a session of that id.)
+ */
+function _ownSession(pidfile: OpenPidfile, pid: number): boolean {
+  return sessionMembers(pid).some((member) => processHoldsFile(member, pidfile.file, PIDFILE_FD));
 }
 
 /** Runs `action`, turning a permission failure into one line saying what to do. */

@@ -397,6 +397,39 @@ sanitizedTest(
   },
 );
 
+sanitizedTest(
+  "--wait-ready returns once the daemon says so; a daemon that does not is killed, exit 6",
+  async () => {
+    await using daemons = await Daemons.create();
+    const { dir, pidfile } = daemons;
+    const ready = 'sleep 0.3; echo >&"$OPSD_READY_FD"; exec sleep 30';
+    const started = Date.now();
+    const pid = await daemons.start([
+      "--wait-ready",
+      "10s",
+      "--pidfile",
+      pidfile,
+      "--",
+      "sh",
+      "-c",
+      ready,
+    ]);
+    assert.ok(Date.now() - started >= 300, "it waited for the newline");
+    assert.ok(isAlive(pid));
+    const slow = await runOpsd([
+      ...["daemon", "--wait-ready", "300ms", "--pidfile", `${dir}/slow.pid`],
+      ...["--", "sleep", "30.2718"],
+    ]);
+    assert.equal(slow.code, 6);
+    assert.match(
+      slow.stderr,
+      /^opsd daemon: pid \d+ did not report ready within 300 ms: killed it\n$/,
+    );
+    assert.deepEqual(processesMentioning("30.2718"), []);
+    assert.deepEqual(listing(dir), ["app.pid"]);
+  },
+);
+
 sanitizedTest("`opsd daemon -- stop` runs a program called stop, not the subcommand", async () => {
   await using dir = await tempDir();
   for (const name of ["stop", "status"]) {
