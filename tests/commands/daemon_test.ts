@@ -6,7 +6,7 @@ import { readProcStat } from "../../lib/procfs/stat.ts";
 import { PR } from "../../lib/sys/constants.ts";
 import { prctl } from "../../lib/sys/libc.ts";
 import { isAlive, runOpsd, tempDir, waitFor } from "../fixtures/mod.ts";
-import { Daemons, procFacts } from "../fixtures/daemon.ts";
+import { Daemons, procFacts, settledFds } from "../fixtures/daemon.ts";
 import { sanitizedTest } from "../fixtures/sanitized.ts";
 
 // Every daemon here is started by a real `opsd daemon` process that exits at once,
@@ -32,6 +32,11 @@ function processesMentioning(text: string): number[] {
     }
   }
   return found;
+}
+
+/** A `sleep` duration no other test run uses, to find its processes by command line. */
+function uniqueSeconds(): string {
+  return `30.${crypto.getRandomValues(new Uint32Array(1))[0]}`;
 }
 
 /** The names in a directory, sorted. */
@@ -66,7 +71,8 @@ sanitizedTest(
       assert.equal(facts.cwd, "/");
       assert.equal(facts.umask, "0022");
       assert.deepEqual([facts.sigBlk, facts.sigIgn], ["0000000000000000", "0000000000000000"]);
-      assert.deepEqual(facts.fds, { 0: "/dev/null", 1: "/dev/null", 2: "/dev/null", 3: pidfile });
+      const fds = { 0: "/dev/null", 1: "/dev/null", 2: "/dev/null", 3: pidfile };
+      assert.deepEqual(await settledFds(pid, fds), fds);
       const stdinFlags = /^flags:\s+(\d+)$/m.exec(Deno.readTextFileSync(`/proc/${pid}/fdinfo/0`))!;
       assert.equal(parseInt(stdinFlags[1], 8) & 3, 0, "stdin is open read-only");
       assert.match(
@@ -147,14 +153,15 @@ sanitizedTest(
     await using daemons = await Daemons.create();
     const { dir, pidfile } = daemons;
     const first = await daemons.start(["--pidfile", pidfile, "--", "sleep", "30"]);
-    const second = await daemon(["--pidfile", pidfile, "--", "sleep", "31.4159"]);
+    const seconds = uniqueSeconds();
+    const second = await daemon(["--pidfile", pidfile, "--", "sleep", seconds]);
     assert.equal(second.code, 5);
     assert.equal(
       second.stderr,
       `opsd daemon: already running as pid ${first} (pidfile ${pidfile} is locked): ` +
         `stop it with 'opsd daemon stop --pidfile ${pidfile}'\n`,
     );
-    assert.deepEqual(processesMentioning("31.4159"), []);
+    assert.deepEqual(processesMentioning(seconds), []);
     assert.equal(Deno.readTextFileSync(pidfile), `${first}\n`);
     assert.ok(isAlive(first));
     assert.deepEqual(listing(dir), ["app.pid"]);
@@ -216,7 +223,8 @@ sanitizedTest(
     assert.equal(facts.uid, resolveCredentials("nobody").uid);
     assert.deepEqual([facts.sigBlk, facts.sigIgn], ["0000000000000000", "0000000000000000"]);
     assert.equal(facts.sid, pid);
-    assert.deepEqual(facts.fds, { 0: "/dev/null", 1: log, 2: log, 3: pidfile });
+    const fds = { 0: "/dev/null", 1: log, 2: log, 3: pidfile };
+    assert.deepEqual(await settledFds(pid, fds), fds);
     assert.equal(Deno.statSync(pidfile).uid, 0);
     assert.equal((await runOpsd(["daemon", "status", "--pidfile", pidfile])).code, 0);
   },
@@ -416,16 +424,17 @@ sanitizedTest(
     ]);
     assert.ok(Date.now() - started >= 300, "it waited for the newline");
     assert.ok(isAlive(pid));
+    const seconds = uniqueSeconds();
     const slow = await runOpsd([
       ...["daemon", "--wait-ready", "300ms", "--pidfile", `${dir}/slow.pid`],
-      ...["--", "sleep", "30.2718"],
+      ...["--", "sleep", seconds],
     ]);
     assert.equal(slow.code, 6);
     assert.match(
       slow.stderr,
       /^opsd daemon: pid \d+ did not report ready within 300 ms: killed it\n$/,
     );
-    assert.deepEqual(processesMentioning("30.2718"), []);
+    assert.deepEqual(processesMentioning(seconds), []);
     assert.deepEqual(listing(dir), ["app.pid"]);
   },
 );

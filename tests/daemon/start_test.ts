@@ -3,7 +3,7 @@ import { ExitCode, OpsdError } from "../../lib/errors.ts";
 import { inspectPidfile } from "../../lib/daemon/pidfile.ts";
 import { startDaemon } from "../../lib/daemon/start.ts";
 import { isAlive, tempDir } from "../fixtures/mod.ts";
-import { Daemons, procFacts } from "../fixtures/daemon.ts";
+import { Daemons, procFacts, settledFds } from "../fixtures/daemon.ts";
 import { sanitizedTest } from "../fixtures/sanitized.ts";
 
 // startDaemon in-process: the daemon stays this test's child (opsd would exit and
@@ -24,7 +24,8 @@ sanitizedTest(
     assert.equal(Deno.readLinkSync(`/proc/${pid}/exe`), "/usr/bin/sleep");
     assert.equal(facts.sid, pid);
     assert.equal(facts.pgid, pid);
-    assert.deepEqual(facts.fds, { 0: "/dev/null", 1: "/dev/null", 2: "/dev/null" });
+    const fds = { 0: "/dev/null", 1: "/dev/null", 2: "/dev/null" };
+    assert.deepEqual(await settledFds(pid, fds), fds);
   },
 );
 
