@@ -7,6 +7,7 @@
 
 import { Command } from "@commander-js/extra-typings";
 import { runCli } from "./commands/_cli.ts";
+import { daemonCommand } from "./commands/daemon.ts";
 import { execCommand } from "./commands/exec.ts";
 import { fdsCommand } from "./commands/fds.ts";
 import { VERSION } from "./lib/version.ts";
@@ -20,6 +21,7 @@ const opsd = new Command("opsd")
   .enablePositionalOptions()
   .addCommand(execCommand())
   .addCommand(fdsCommand())
+  .addCommand(daemonCommand())
   .addHelpText(
     "after",
     `

@@ -21,7 +21,7 @@ export async function runCli(program: AnyCommand, argv: string[]): Promise<never
   let prefix = program.name();
   _configure(program);
   program.hook("preAction", (_root, action) => {
-    prefix = `${program.name()} ${action.name()}`;
+    prefix = _path(action);
   });
   try {
     await program.parseAsync(argv, { from: "user" });
@@ -81,6 +81,11 @@ export function exitWith<A extends unknown[]>(
 /** Writes all of `text` to stdout; a closed pipe (`opsd … | head`) ends the process quietly. */
 export function writeOut(text: string): void {
   _writeAll(Deno.stdout, text);
+}
+
+/** Writes all of `text` to stderr: notes a command makes besides its result. */
+export function writeErr(text: string): void {
+  _writeAll(Deno.stderr, text);
 }
 
 /** Writes `value` as JSON on one line per value (so `jq` and line tools both work). */

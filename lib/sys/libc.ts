@@ -67,6 +67,11 @@ const _SYMBOLS = {
   posix_spawn_file_actions_adddup2: { parameters: ["buffer", "i32", "i32"], result: "i32" }, // int posix_spawn_file_actions_adddup2(posix_spawn_file_actions_t *fa, int fd, int newfd)
   posix_spawn_file_actions_addclosefrom_np: { parameters: ["buffer", "i32"], result: "i32" }, // int posix_spawn_file_actions_addclosefrom_np(posix_spawn_file_actions_t *fa, int from)
   posix_spawn_file_actions_addchdir_np: { parameters: ["buffer", "buffer"], result: "i32" }, // int posix_spawn_file_actions_addchdir_np(posix_spawn_file_actions_t *fa, const char *path)
+  // daemon: positional I/O that leaves a shared file offset alone, signals that cannot hit a reused pid
+  pread: { parameters: ["i32", "buffer", "usize", "i64"], result: "isize" }, // ssize_t pread(int fd, void *buf, size_t n, off_t offset)
+  pwrite: { parameters: ["i32", "buffer", "usize", "i64"], result: "isize" }, // ssize_t pwrite(int fd, const void *buf, size_t n, off_t offset)
+  pidfd_open: { parameters: ["i32", "u32"], result: "i32" }, // int pidfd_open(pid_t pid, unsigned int flags)
+  pidfd_send_signal: { parameters: ["i32", "i32", "pointer", "u32"], result: "i32" }, // int pidfd_send_signal(int pidfd, int sig, siginfo_t *info, unsigned int flags)
 } as const satisfies Deno.ForeignLibraryInterface;
 
 let _library: Deno.DynamicLibrary<typeof _SYMBOLS>["symbols"] | undefined;
@@ -239,13 +244,17 @@ export function setLock(
   throw error;
 }
 
-/** The lock that would block a `type` lock on `fd`, or null when none would. */
+/**
+ * The lock that would block a `type` lock on `fd` over `range` (default: the whole
+ * file), or null when none would. Locks held through `fd`'s own open file never count.
+ */
 export function getLock(
   fd: number,
   kind: LockKind,
   type: "read" | "write" = "write",
+  range: { start?: number; length?: number } = {},
 ): RecordLock | null {
-  const bytes = _flock(type, 0, 0);
+  const bytes = _flock(type, range.start ?? 0, range.length ?? 0);
   _check(
     kind === "ofd" ? "fcntl F_OFD_GETLK" : "fcntl F_GETLK",
     _libc().fcntl_lock(fd, kind === "ofd" ? F.OFD_GETLK : F.GETLK, bytes),
@@ -638,4 +647,29 @@ export function getxattrText(path: string, name: string): string | null {
   if (length < 0) return null;
   const end = value.subarray(0, length).indexOf(0);
   return new TextDecoder().decode(value.subarray(0, end < 0 ? length : end));
+}
+
+// --- daemon: positional I/O, process file descriptors ---
+
+/** Reads up to `buffer.length` bytes at `offset` without moving the file offset (shared by every holder). */
+export function pread(fd: number, buffer: Uint8Array<ArrayBuffer>, offset: number): number {
+  return _check("pread", _libc().pread(fd, buffer, BigInt(buffer.length), BigInt(offset)));
+}
+
+/** Writes `bytes` at `offset` without moving the file offset; returns how many were written. */
+export function pwrite(fd: number, bytes: Uint8Array<ArrayBuffer>, offset: number): number {
+  return _check("pwrite", _libc().pwrite(fd, bytes, BigInt(bytes.length), BigInt(offset)));
+}
+
+/**
+ * A process file descriptor for `pid` (close-on-exec): it keeps naming that one
+ * process, so a signal sent through it never reaches a later process given the same pid.
+ */
+export function pidfdOpen(pid: number): number {
+  return _check(`pidfd_open ${pid}`, _libc().pidfd_open(pid, 0));
+}
+
+/** Sends `signal` to the process `pidfd` names (0: only check that it still runs). */
+export function pidfdSendSignal(pidfd: number, signal: number): void {
+  _check("pidfd_send_signal", _libc().pidfd_send_signal(pidfd, signal, null, 0));
 }

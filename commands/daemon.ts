@@ -1,0 +1,257 @@
+/**
+ * `opsd daemon`: start a command as a proper daemon (as start-stop-daemon,
+ * daemonize and nohup do, but exactly), and `opsd daemon status` / `stop` to ask
+ * about and stop it through its pidfile.
+ *
+ * @module
+ */
+
+import { Command, InvalidArgumentError, Option } from "@commander-js/extra-typings";
+import { ExitCode, UsageError } from "../lib/errors.ts";
+import { parseEnvSetting, readEnvFile } from "../lib/daemon/env.ts";
+import { inspectPidfile } from "../lib/daemon/pidfile.ts";
+import { startDaemon } from "../lib/daemon/start.ts";
+import { stopDaemon } from "../lib/daemon/stop.ts";
+import { resolveCredentials } from "../lib/process/credentials.ts";
+import { signalNumber } from "../lib/sys/signals.ts";
+import { formatDuration } from "../lib/duration.ts";
+import { durationOption, exitWith, writeErr, writeJson, writeOut } from "./_cli.ts";
+
+const _EXIT_CODES =
+  `Exit codes: 0 started (CMD has been exec'd), 2 bad option or path, 4 permission denied,
+5 already running (the pidfile is locked; its pid is named), 6 not ready within --wait-ready,
+126 CMD cannot be executed, 127 CMD not found; 1 CMD exited before it was ready.`;
+
+/** The `daemon` command, with `status` and `stop` beneath it. */
+export function daemonCommand() {
+  const command = new Command("daemon")
+    .summary("run a command as a daemon; status and stop it by its pidfile")
+    .usage("[options] -- CMD [ARGS...]   |   opsd daemon status|stop --pidfile FILE")
+    .description(
+      [
+        "Start CMD as a daemon: a new session with no controlling terminal, umask 022, " +
+        "working directory /, stdin from /dev/null, stdout and stderr to /dev/null (or " +
+        "appended to --log), no inherited fd beyond 0-2. opsd exits 0 only once CMD has " +
+        "been exec'd; if it cannot be, opsd says why and exits 127 or 126, leaving nothing " +
+        "running and no pidfile.",
+        "With --pidfile the daemon holds an OFD lock on the pidfile through fd 3 for its " +
+        "whole life ($OPSD_PIDFILE_FD=3, $OPSD_PIDFILE=the path): a second start is " +
+        "refused, 'status' answers from the lock, and a pidfile left by a daemon that " +
+        "died is replaced.",
+        "The daemon starts with opsd's environment (as with start-stop-daemon), or an " +
+        "empty one with --clear-env, then --env-file files in order, then --env settings. " +
+        "Paths (CMD with a slash, --pidfile, --log, --env-file, --chdir) are relative to " +
+        "where opsd runs.",
+      ].join("\n\n"),
+    )
+    .argument("[command...]", "CMD [ARGS...], after --")
+    .option("--pidfile <file>", "write the pid here and hold its lock (fd 3) while running")
+    .option("--log <file>", "append the daemon's stdout and stderr here (default /dev/null)")
+    .option("--chdir <dir>", "working directory", "/")
+    .addOption(
+      new Option("--umask <mask>", "file mode creation mask, in octal").argParser(_umaskOption)
+        .default(0o022, "022"),
+    )
+    .option("-u, --user <user>", "run as this user (name or uid), with its groups (needs root)")
+    .option("-g, --group <group>", "run with this group (name or gid) instead of the user's")
+    .option(
+      "--env <KEY=VALUE>",
+      "set a variable (repeatable; wins over --env-file)",
+      _envOption,
+      [],
+    )
+    .option("--env-file <file>", "read KEY=VALUE lines, systemd style (repeatable)", _list, [])
+    .option("--clear-env", "start from an empty environment instead of opsd's")
+    .addOption(
+      new Option(
+        "--wait-ready <duration>",
+        "return only once the daemon writes a newline to fd $OPSD_READY_FD (s6-style); kill it " +
+          "if it exits, closes the fd or takes longer",
+      ).argParser(durationOption),
+    )
+    .option("--print-pid", "print the daemon's pid")
+    .option("--json", "print {pid, pidfile, command, replaced} as JSON")
+    .passThroughOptions()
+    .addCommand(_statusCommand())
+    .addCommand(_stopCommand())
+    .addHelpText(
+      "after",
+      `
+Examples:
+  opsd daemon --pidfile /run/web.pid --log /var/log/web.log -- ./server --port 8080
+  opsd daemon --user www-data --env-file /etc/web.env --pidfile /run/web.pid -- /srv/web/run
+  pid=$(opsd daemon --print-pid -- sleep 600)
+  opsd daemon status --pidfile /run/web.pid
+  opsd daemon stop --pidfile /run/web.pid --timeout 30s
+
+${_EXIT_CODES}`,
+    );
+
+  // `opsd daemon -- stop` runs a program called stop: what follows a literal `--`
+  // is CMD, never the status/stop subcommands (commander would dispatch to them).
+  let literal: string[] | null = null;
+  const parseOptions = command.parseOptions.bind(command);
+  command.parseOptions = (args) => {
+    const parsed = parseOptions(args);
+    const dash = args.indexOf("--");
+    const afterDash = dash >= 0 && parsed.unknown.length === 0 &&
+      parsed.operands.length === args.length - dash - 1;
+    if (afterDash && command.commands.some((sub) => sub.name() === parsed.operands[0])) {
+      literal = parsed.operands;
+      return { operands: [], unknown: [] };
+    }
+    return parsed;
+  };
+
+  return command.action(exitWith(async (words, options) => {
+    const argv = literal ?? words;
+    if (argv.length === 0) {
+      throw new UsageError("name the command to run: opsd daemon [options] -- CMD [ARGS...]");
+    }
+    if (options.group !== undefined && options.user === undefined) {
+      throw new UsageError("--group needs --user: name the user to run as");
+    }
+    const credentials = options.user === undefined
+      ? undefined
+      : resolveCredentials(options.user, options.group);
+    const env = options.clearEnv ? {} : Deno.env.toObject();
+    for (const file of options.envFile) Object.assign(env, Object.fromEntries(readEnvFile(file)));
+    Object.assign(env, Object.fromEntries(options.env));
+    const daemon = await startDaemon({
+      argv,
+      env,
+      cwd: options.chdir,
+      umask: options.umask,
+      credentials,
+      log: options.log,
+      pidfile: options.pidfile,
+      readyTimeout: options.waitReady,
+    });
+    if (options.json) writeJson({ ...daemon, command: argv });
+    else if (options.printPid) writeOut(`${daemon.pid}\n`);
+    return ExitCode.ok;
+  }));
+}
+
+function _statusCommand() {
+  return new Command("status")
+    .summary("say whether the daemon of a pidfile runs (from its lock)")
+    .description(
+      "Answer from the pidfile's lock, never from a pid that may have been reused: running " +
+        "(exit 0, with the pid) while the daemon, or a process that inherited its fd 3, lives.",
+    )
+    .requiredOption("--pidfile <file>", "the daemon's pidfile")
+    .option("--json", "print {pidfile, state, pid} as JSON; state is running, stale or missing")
+    .option("-q, --quiet", "print nothing; answer with the exit code alone")
+    .addHelpText(
+      "after",
+      `
+Examples:
+  opsd daemon status --pidfile /run/web.pid          running (pid 4242)
+  opsd daemon status --pidfile /run/web.pid --json   {"pidfile":"/run/web.pid","state":"running","pid":4242}
+  opsd daemon status -q --pidfile /run/web.pid || opsd daemon --pidfile /run/web.pid -- ./server
+
+Exit codes: 0 running, 3 not running (no pidfile, or a stale one), 4 pidfile not readable,
+2 bad option.`,
+    )
+    .action(exitWith((options) => {
+      const found = inspectPidfile(options.pidfile);
+      const pid = found.state === "missing" ? null : found.pid;
+      if (options.json) writeJson({ pidfile: found.path, state: found.state, pid });
+      else if (!options.quiet) {
+        writeOut(
+          found.state === "running"
+            ? `running (pid ${pid ?? "unknown"})\n`
+            : found.state === "stale"
+            ? `not running (stale pidfile ${found.path}: pid ${pid ?? "unknown"} has exited)\n`
+            : `not running (no pidfile ${found.path})\n`,
+        );
+      }
+      return found.state === "running" ? ExitCode.ok : ExitCode.notRunning;
+    }));
+}
+
+function _stopCommand() {
+  return new Command("stop")
+    .summary("stop the daemon of a pidfile: signal, wait, SIGKILL after a timeout")
+    .description(
+      "Send --signal to the pid in the pidfile (only if that process still holds the " +
+        "pidfile, so a reused pid is never signalled), wait until the pidfile's lock is " +
+        "released, send SIGKILL to every process of the daemon's session after --timeout, " +
+        "then remove the pidfile. A stale pidfile is removed. Quiet on success; says so on " +
+        "stderr when it took SIGKILL.",
+    )
+    .requiredOption("--pidfile <file>", "the daemon's pidfile")
+    .addOption(
+      new Option("--timeout <duration>", "how long to wait before SIGKILL").argParser(
+        durationOption,
+      ).default(10_000, "10s"),
+    )
+    .addOption(
+      new Option("--signal <signal>", "the signal that asks it to stop").argParser(
+        _signalOption,
+      ).default(15, "TERM"),
+    )
+    .option("--json", "print {pidfile, outcome, pid, signal, killed, elapsed} as JSON")
+    .addHelpText(
+      "after",
+      `
+Examples:
+  opsd daemon stop --pidfile /run/web.pid
+  opsd daemon stop --pidfile /run/web.pid --signal INT --timeout 30s
+  opsd daemon stop --pidfile /run/web.pid || [ $? = 3 ]     # fine if it was not running
+
+Exit codes: 0 stopped, 3 not running (no pidfile, or a stale one, now removed),
+4 not allowed to signal it, 6 still holding its lock after SIGKILL, 2 bad option.`,
+    )
+    .action(exitWith(async (options) => {
+      const result = await stopDaemon(options.pidfile, {
+        signal: options.signal,
+        timeout: options.timeout,
+      });
+      const { path, ...fields } = result;
+      if (options.json) writeJson({ pidfile: path, ...fields });
+      if (result.outcome === "not-running") {
+        writeErr(
+          result.stale
+            ? `opsd daemon stop: not running: removed stale pidfile ${path} (pid ${result.pid} had exited)\n`
+            : `opsd daemon stop: not running: no pidfile ${path}\n`,
+        );
+        return ExitCode.notRunning;
+      }
+      if (result.killed) {
+        writeErr(
+          `opsd daemon stop: pid ${result.pid} did not stop within ` +
+            `${formatDuration(options.timeout)} of ${result.signal}: killed its session\n`,
+        );
+      }
+      return ExitCode.ok;
+    }));
+}
+
+function _umaskOption(text: string): number {
+  if (!/^[0-7]{1,4}$/.test(text) || parseInt(text, 8) > 0o777) {
+    throw new InvalidArgumentError("expected an octal mask from 000 to 777, such as 022 or 027.");
+  }
+  return parseInt(text, 8);
+}
+
+function _envOption(text: string, previous: [string, string][]): [string, string][] {
+  try {
+    return [...previous, parseEnvSetting(text)];
+  } catch (error) {
+    throw new InvalidArgumentError(`${(error as Error).message}.`);
+  }
+}
+
+function _list(text: string, previous: string[]): string[] {
+  return [...previous, text];
+}
+
+function _signalOption(text: string): number {
+  try {
+    return signalNumber(text);
+  } catch (error) {
+    throw new InvalidArgumentError(`${(error as Error).message}.`);
+  }
+}

@@ -1,0 +1,73 @@
+/**
+ * One clear line for a file opsd cannot open, create or remove on a daemon's behalf
+ * (pidfile, log, environment file), saying what to do.
+ *
+ * @module
+ */
+
+import { ExitCode, OpsdError, UsageError } from "../errors.ts";
+import { SysError } from "../sys/errno.ts";
+
+/**
+ * The error to throw when `action` (such as `create pidfile`) on `path` failed with
+ * `error`: a UsageError (exit 2) for a missing file or directory or a directory in
+ * the way, an OpsdError with exit code 4 for permission denied or a read-only file
+ * system; other errors are returned as they are.
+ *
+ * @example
+ * ```ts
+ * throw fileError("open --log", "/var/log/app.log", error);
+ * // cannot open --log /var/log/app.log: permission denied: …
+ * ```
+ */
+export function fileError(action: string, path: string, error: unknown): Error {
+  const dir = path.slice(0, path.lastIndexOf("/")) || "/";
+  const options = { cause: error };
+  const prefix = `cannot ${action} ${path}`;
+  switch (_code(error)) {
+    case "ENOENT":
+      return _isDirectory(dir)
+        ? new UsageError(`${prefix}: no such file`, options)
+        : new UsageError(
+          `${prefix}: directory ${dir} does not exist: create it or choose another path`,
+          options,
+        );
+    case "ENOTDIR":
+      return new UsageError(`${prefix}: ${dir} is not a directory`, options);
+    case "EISDIR":
+      return new UsageError(`${prefix}: it is a directory`, options);
+    case "EACCES":
+    case "EPERM":
+      return new OpsdError(
+        `${prefix}: permission denied: run opsd as a user who may, or choose another path`,
+        ExitCode.permission,
+        options,
+      );
+    case "EROFS":
+      return new OpsdError(
+        `${prefix}: read-only file system: choose a writable directory such as /run`,
+        ExitCode.permission,
+        options,
+      );
+    default:
+      return error instanceof Error ? error : new Error(String(error));
+  }
+}
+
+/** The errno name behind a SysError or one of Deno's file errors. */
+function _code(error: unknown): string | null {
+  if (error instanceof SysError) return error.code;
+  if (error instanceof Deno.errors.NotFound) return "ENOENT";
+  if (error instanceof Deno.errors.PermissionDenied) return "EACCES";
+  if (error instanceof Deno.errors.IsADirectory) return "EISDIR";
+  if (error instanceof Deno.errors.NotADirectory) return "ENOTDIR";
+  return error instanceof Error && "code" in error ? String(error.code) : null;
+}
+
+function _isDirectory(path: string): boolean {
+  try {
+    return Deno.statSync(path).isDirectory;
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,323 @@
+/**
+ * Pidfiles that cannot go stale. A pidfile holds the daemon's pid and a newline;
+ * the daemon itself holds an OFD write lock over the whole file, through the open
+ * file it was started with as fd {@linkcode PIDFILE_FD}. The lock is the truth:
+ * it lives exactly as long as the daemon (and anything that inherited that fd), it
+ * survives exec, and the daemon opening, reading and closing its own pidfile does
+ * not drop it (OFD locks belong to the open file, not to the process).
+ *
+ * The protocol, for every opsd that starts, stops or cleans up a daemon:
+ * - running means: a lock over byte 0 is held (only the daemon's lock covers it);
+ * - whoever replaces or removes FILE first takes the *guard*, a write lock on one
+ *   byte far past the pid ({@linkcode _GUARD}), of the file FILE names, and checks
+ *   that FILE still names that file. The daemon's whole-file lock covers the guard
+ *   byte too, so holding the guard means: no daemon holds this file, and no other
+ *   opsd is replacing it;
+ * - a start writes its pid into `FILE.new` (locked before the daemon starts, so the
+ *   lock exists from the daemon's first instruction) and renames it over FILE: a
+ *   reader sees the old file or the whole new one, never half of it.
+ *
+ * @module
+ */
+
+import { ExitCode, OpsdError, UsageError } from "../errors.ts";
+import { O } from "../sys/constants.ts";
+import { close, getLock, isErrno, open, pread, pwrite, setLock } from "../sys/libc.ts";
+import type { FileIdentity } from "../procfs/holds.ts";
+import { fileError } from "./file_error.ts";
+
+/** The fd a daemon holds its pidfile lock on; also in its environment as `OPSD_PIDFILE_FD`. */
+export const PIDFILE_FD = 3;
+
+/** The variables that tell a daemon about its pidfile: the lock fd and the file's path. */
+export const PIDFILE_ENV = { fd: "OPSD_PIDFILE_FD", path: "OPSD_PIDFILE" } as const;
+
+// Only the daemon's whole-file lock covers byte 0.
+const _DAEMON_LOCK = { start: 0, length: 1 };
+// Starters and removers take this byte; the daemon's whole-file lock covers it too.
+const _GUARD = { start: 2 ** 40, length: 1 };
+// How often to retry when FILE is replaced between opening and locking it.
+const _RETRIES = 100;
+
+/** What a pidfile says: a daemon holds it, it is left over (stale), or there is none. */
+export type PidfileState =
+  | { state: "running" | "stale"; path: string; pid: number | null; file: FileIdentity }
+  | { state: "missing"; path: string };
+
+/**
+ * A pidfile opened read-only to ask about its lock; closing it never touches the
+ * lock. Keeps naming the same file even if FILE is replaced meanwhile.
+ */
+export class OpenPidfile implements Disposable {
+  /** Opens `path` (made absolute); null when there is no such file. */
+  static open(path: string): OpenPidfile | null {
+    const absolute = absolutePath(path);
+    let fd: number;
+    try {
+      fd = open(absolute, O.RDONLY | O.CLOEXEC);
+    } catch (error) {
+      if (isErrno(error, "ENOENT", "ENOTDIR")) return null;
+      throw fileError("read pidfile", absolute, error);
+    }
+    try {
+      return new OpenPidfile(absolute, fd, _identity(fd, absolute), _readPid(fd));
+    } catch (error) {
+      close(fd);
+      throw error;
+    }
+  }
+
+  private constructor(
+    /** The absolute path it was opened at. */
+    readonly path: string,
+    private readonly fd: number,
+    /** The file's identity, to tell it from a later file at the same path. */
+    readonly file: FileIdentity,
+    /** The pid it names, or null when it holds none. */
+    readonly pid: number | null,
+  ) {}
+
+  /** Whether a daemon holds this file's lock right now. */
+  locked(): boolean {
+    return getLock(this.fd, "ofd", "write", _DAEMON_LOCK) !== null;
+  }
+
+  /** Closes the file (the lock, held by the daemon, is not affected). */
+  [Symbol.dispose](): void {
+    close(this.fd);
+  }
+}
+
+/** Whether a daemon runs under the pidfile at `path`, answered from the lock alone. */
+export function inspectPidfile(path: string): PidfileState {
+  using pidfile = OpenPidfile.open(path);
+  if (!pidfile) return { state: "missing", path: absolutePath(path) };
+  const state = pidfile.locked() ? "running" : "stale";
+  return { state, path: pidfile.path, pid: pidfile.pid, file: pidfile.file };
+}
+
+/**
+ * The right to start a daemon under a pidfile: holds the guard on FILE and a fresh
+ * `FILE.new`, locked, whose fd ({@linkcode PidfileClaim.fd}) the daemon receives
+ * as fd 3. {@linkcode PidfileClaim.commit} writes the pid and renames it into place;
+ * disposing an uncommitted claim removes every file it made, so a failed start
+ * leaves no pidfile behind.
+ */
+export class PidfileClaim implements Disposable {
+  #fd = -1;
+  #guard: number | null;
+  #temp: string | null;
+  readonly #guardFile: FileIdentity;
+  /** The pid of the stale pidfile this claim replaces, if it named one. */
+  readonly replaced: number | null;
+
+  private constructor(
+    /** The pidfile's absolute path. */
+    readonly path: string,
+    guard: _Guarded,
+  ) {
+    this.#guard = guard.fd;
+    this.#guardFile = guard.file;
+    this.#temp = `${path}.new`;
+    this.replaced = guard.pid;
+  }
+
+  /**
+   * Claims `path`. Throws an OpsdError with exit code 5 when a daemon holds it
+   * (naming its pid) or another opsd is replacing it right now; 2 when its
+   * directory does not exist; 4 when it cannot be written.
+   */
+  static claim(path: string): PidfileClaim {
+    const absolute = absolutePath(path);
+    const guard = _guard(absolute, true);
+    if (guard === "missing") throw new Error("unreachable: a missing pidfile is created");
+    if ("holder" in guard) throw _busy(absolute, guard);
+    const claim = new PidfileClaim(absolute, guard);
+    try {
+      claim.#fd = _createLocked(claim.#temp!);
+    } catch (error) {
+      claim[Symbol.dispose]();
+      throw error;
+    }
+    return claim;
+  }
+
+  /** `FILE.new`, locked over the whole file: give it to the daemon as fd 3. */
+  get fd(): number {
+    return this.#fd;
+  }
+
+  /**
+   * Writes `pid` into `FILE.new`, renames it over FILE and closes opsd's fds: from
+   * here on only the daemon holds the lock.
+   */
+  commit(pid: number): void {
+    if (this.#temp === null) throw new Error("pidfile claim already committed or released");
+    // pwrite: the daemon shares this open file, and its offset must stay at 0.
+    pwrite(this.#fd, new TextEncoder().encode(`${pid}\n`), 0);
+    Deno.renameSync(this.#temp, this.path);
+    this.#temp = null;
+    this[Symbol.dispose]();
+  }
+
+  /**
+   * Closes opsd's fds. Without a commit, removes `FILE.new`, and FILE too when it
+   * names no pid (the claim created it, or it was a leftover with nothing in it).
+   */
+  [Symbol.dispose](): void {
+    if (this.#temp !== null) {
+      _removeQuietly(this.#temp);
+      this.#temp = null;
+    }
+    if (this.#guard !== null) {
+      if (this.replaced === null && _sameFile(_pathIdentity(this.path), this.#guardFile)) {
+        _removeQuietly(this.path);
+      }
+      close(this.#guard);
+      this.#guard = null;
+    }
+    if (this.#fd >= 0) close(this.#fd);
+    this.#fd = -1;
+  }
+}
+
+/** The error for a claim refused because `held`. */
+function _busy(path: string, held: _Held): OpsdError {
+  if (held.holder === "opsd") {
+    return new OpsdError(
+      `another opsd is starting or stopping the daemon of ${path} right now: try again`,
+      ExitCode.busy,
+    );
+  }
+  const who = held.pid === null ? "a daemon" : `pid ${held.pid}`;
+  return new OpsdError(
+    `already running as ${who} (pidfile ${path} is locked): ` +
+      `stop it with 'opsd daemon stop --pidfile ${path}'`,
+    ExitCode.busy,
+  );
+}
+
+/**
+ * Creates `path` afresh (mode 0644 whatever the umask), locked over the whole file.
+ * Called with the guard held, so a file already there was left by an opsd that died
+ * mid-start: it is replaced.
+ */
+function _createLocked(path: string): number {
+  let fd: number;
+  try {
+    _removeQuietly(path);
+    fd = open(path, O.RDWR | O.CREAT | O.EXCL | O.CLOEXEC, 0o644);
+  } catch (error) {
+    throw fileError("create pidfile", path, error);
+  }
+  try {
+    Deno.chmodSync(path, 0o644);
+    setLock(fd, "ofd", "write");
+    return fd;
+  } catch (error) {
+    close(fd);
+    throw error;
+  }
+}
+
+/**
+ * Removes the pidfile at `path` if no daemon holds it and, when `file` is given, it
+ * is still that file (not one a new daemon has put there since). Returns whether
+ * it removed it.
+ */
+export function removePidfile(path: string, file?: FileIdentity): boolean {
+  const absolute = absolutePath(path);
+  const guard = _guard(absolute, false);
+  if (guard === "missing" || "holder" in guard) return false;
+  try {
+    if (file && !_sameFile(guard.file, file)) return false;
+    Deno.removeSync(absolute);
+    return true;
+  } finally {
+    close(guard.fd);
+  }
+}
+
+/** `path` made absolute against opsd's working directory (a daemon runs in `/`). */
+export function absolutePath(path: string): string {
+  return path.startsWith("/") ? path : `${Deno.cwd().replace(/\/$/, "")}/${path}`;
+}
+
+type _Guarded = { fd: number; file: FileIdentity; pid: number | null };
+type _Held = { holder: "daemon"; pid: number | null } | { holder: "opsd" };
+
+/**
+ * Takes the guard of the file `path` names (creating an empty one with `create`),
+ * checking afterwards that `path` still names it and retrying when it was replaced.
+ */
+function _guard(path: string, create: boolean): _Guarded | _Held | "missing" {
+  for (let attempt = 0; attempt < _RETRIES; attempt++) {
+    const fd = _openReadWrite(path, create);
+    if (fd === null) return "missing";
+    let keep = false;
+    try {
+      if (!setLock(fd, "ofd", "write", _GUARD)) {
+        const daemon = getLock(fd, "ofd", "write", _DAEMON_LOCK) !== null;
+        return daemon ? { holder: "daemon", pid: _readPid(fd) } : { holder: "opsd" };
+      }
+      const file = _identity(fd, path);
+      if (!_sameFile(_pathIdentity(path), file)) continue;
+      keep = true;
+      return { fd, file, pid: _readPid(fd) };
+    } finally {
+      if (!keep) close(fd);
+    }
+  }
+  throw new OpsdError(
+    `${path} kept being replaced while opsd tried to lock it: is something else rewriting it?`,
+    ExitCode.busy,
+  );
+}
+
+/** Opens `path` read-write, creating it empty with `create`; null when it does not exist. */
+function _openReadWrite(path: string, create: boolean): number | null {
+  try {
+    return open(path, O.RDWR | O.CLOEXEC | (create ? O.CREAT : 0), 0o644);
+  } catch (error) {
+    if (!create && isErrno(error, "ENOENT")) return null;
+    throw fileError(create ? "create pidfile" : "open pidfile", path, error);
+  }
+}
+
+/** The pid written at the start of the file open on `fd`, or null when there is none. */
+function _readPid(fd: number): number | null {
+  const buffer = new Uint8Array(32);
+  const length = pread(fd, buffer, 0);
+  const match = /^\s*(\d{1,10})\s*$/.exec(new TextDecoder().decode(buffer.subarray(0, length)));
+  return match ? Number(match[1]) : null;
+}
+
+/** The identity of the file open on `fd`; throws a UsageError unless it is a regular file. */
+function _identity(fd: number, path: string): FileIdentity {
+  const info = Deno.statSync(`/proc/self/fd/${fd}`);
+  if (!info.isFile) throw new UsageError(`${path} is not a regular file: name a pidfile`);
+  return { dev: info.dev, ino: info.ino! };
+}
+
+/** The identity of the file `path` names now, or null when there is none. */
+function _pathIdentity(path: string): FileIdentity | null {
+  try {
+    const info = Deno.statSync(path);
+    return { dev: info.dev, ino: info.ino! };
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return null;
+    throw error;
+  }
+}
+
+function _sameFile(a: FileIdentity | null, b: FileIdentity): boolean {
+  return a !== null && a.dev === b.dev && a.ino === b.ino;
+}
+
+function _removeQuietly(path: string): void {
+  try {
+    Deno.removeSync(path);
+  } catch (error) {
+    if (!(error instanceof Deno.errors.NotFound)) throw error;
+  }
+}

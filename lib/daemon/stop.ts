@@ -1,0 +1,149 @@
+/**
+ * Stopping a daemon named by its pidfile: signal it, wait for its lock to be
+ * released, SIGKILL its whole session after a timeout, remove the pidfile. Only a
+ * process proven to hold the pidfile is signalled, through a pidfd, so a pid reused
+ * since the file was written is never hit.
+ *
+ * @module
+ */
+
+import { ExitCode, OpsdError } from "../errors.ts";
+import { processHoldsFile } from "../procfs/holds.ts";
+import { sessionMembers } from "../procfs/session.ts";
+import { signalIfStill, signalSession } from "../process/pidfd.ts";
+import { SIGNALS } from "../sys/constants.ts";
+import { isErrno } from "../sys/libc.ts";
+import { signalName } from "../sys/signals.ts";
+import { absolutePath, OpenPidfile, PIDFILE_FD, removePidfile } from "./pidfile.ts";
+
+/** How {@linkcode stopDaemon} stops a daemon. */
+export interface StopOptions {
+  /** The signal that asks the daemon to stop (default SIGTERM). */
+  signal?: number;
+  /** Milliseconds to wait for the daemon to go before SIGKILL (default 10 s). */
+  timeout?: number;
+  /** Milliseconds to wait after SIGKILL before giving up (default 5 s). */
+  killTimeout?: number;
+}
+
+/** What {@linkcode stopDaemon} did. */
+export type StopResult =
+  | {
+    /** No daemon ran: no pidfile (`pid` null), or a stale one, which was removed. */
+    outcome: "not-running";
+    path: string;
+    /** The pid a stale pidfile named. */
+    pid: number | null;
+    /** Whether a stale pidfile was there (and removed). */
+    stale: boolean;
+  }
+  | {
+    outcome: "stopped";
+    path: string;
+    pid: number | null;
+    /** The signal sent first, such as `SIGTERM`. */
+    signal: string;
+    /** Whether it took SIGKILL. */
+    killed: boolean;
+    /** Milliseconds from the first signal until the lock was released. */
+    elapsed: number;
+  };
+
+/**
+ * Stops the daemon holding the pidfile at `path`: sends `signal` to the pid it
+ * names (or, when that process has exited but processes it started still hold the
+ * lock, to every process left in its session); waits until the lock is released;
+ * after `timeout` sends SIGKILL to every process of the daemon's session; removes
+ * the pidfile. Throws an OpsdError with exit code 6 when the lock outlives SIGKILL,
+ * 4 when opsd may not look at or signal the daemon.
+ */
+export async function stopDaemon(path: string, options: StopOptions = {}): Promise<StopResult> {
+  const { signal = SIGNALS.SIGTERM, timeout = 10_000, killTimeout = 5_000 } = options;
+  using pidfile = OpenPidfile.open(path);
+  if (!pidfile) {
+    return { outcome: "not-running", path: absolutePath(path), pid: null, stale: false };
+  }
+  if (!pidfile.locked()) {
+    removePidfile(pidfile.path, pidfile.file);
+    return { outcome: "not-running", path: pidfile.path, pid: pidfile.pid, stale: true };
+  }
+  const { pid } = pidfile;
+  if (pid === null) {
+    throw new OpsdError(
+      `${pidfile.path} is locked but names no pid: find its holder with 'opsd fds ${pidfile.path}'`,
+    );
+  }
+  const started = Date.now();
+  _permitted(pid, () => _signalDaemon(pidfile, pid, signal));
+  let killed = false;
+  if (!await _released(pidfile, timeout)) {
+    killed = true;
+    _permitted(pid, () => _ownSession(pidfile, pid) && signalSession(pid, SIGNALS.SIGKILL));
+    if (!await _released(pidfile, killTimeout)) {
+      throw new OpsdError(
+        `${pidfile.path} is still locked ${killTimeout / 1000} s after SIGKILL to pid ${pid}'s ` +
+          `session: a process outside it holds the lock; find it with 'opsd fds ${pidfile.path}'`,
+        ExitCode.timeout,
+      );
+    }
+  }
+  removePidfile(pidfile.path, pidfile.file);
+  const elapsed = Date.now() - started;
+  return {
+    outcome: "stopped",
+    path: pidfile.path,
+    pid,
+    signal: signalName(signal),
+    killed,
+    elapsed,
+  };
+}
+
+/**
+ * Sends `signal` to `pid` if it holds the pidfile; else (it exited, and processes
+ * it started keep the lock) to every process of its session.
+ */
+function _signalDaemon(pidfile: OpenPidfile, pid: number, signal: number): void {
+  if (signalIfStill(pid, signal, () => processHoldsFile(pid, pidfile.file, PIDFILE_FD))) return;
+  if (_ownSession(pidfile, pid) && signalSession(pid, signal) > 0) return;
+  throw new OpsdError(
+    `${pidfile.path} is locked, but pid ${pid} has exited and nothing is left in its session: ` +
+      `if the program puts itself in the background, run it in the foreground under opsd; ` +
+      `find the lock's holder with 'opsd fds ${pidfile.path}'`,
+  );
+}
+
+/**
+ * Whether session `pid` is still the daemon's: one of its processes holds the
+ * pidfile open. (Once all of them are gone, a new process may get the same pid and
+ * start a session of that id.)
+ */
+function _ownSession(pidfile: OpenPidfile, pid: number): boolean {
+  return sessionMembers(pid).some((member) => processHoldsFile(member, pidfile.file, PIDFILE_FD));
+}
+
+/** Runs `action`, turning a permission failure into one line saying what to do. */
+function _permitted<T>(pid: number, action: () => T): T {
+  try {
+    return action();
+  } catch (error) {
+    const denied = error instanceof Deno.errors.PermissionDenied ||
+      isErrno(error, "EPERM", "EACCES");
+    if (!denied) throw error;
+    throw new OpsdError(
+      `not allowed to signal pid ${pid}: run opsd as root or as the daemon's user`,
+      ExitCode.permission,
+      { cause: error },
+    );
+  }
+}
+
+/** Waits up to `ms` for the pidfile's lock to be released; whether it was. */
+async function _released(pidfile: OpenPidfile, ms: number): Promise<boolean> {
+  const deadline = Date.now() + ms;
+  for (let pause = 2; pidfile.locked(); pause = Math.min(pause * 2, 50)) {
+    if (Date.now() >= deadline) return false;
+    await new Promise((resolve) => setTimeout(resolve, pause));
+  }
+  return true;
+}

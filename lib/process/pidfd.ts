@@ -1,0 +1,47 @@
+/**
+ * Signalling processes named by pid without ever hitting a later process that got
+ * the same pid: each signal goes through a pidfd opened before the check.
+ *
+ * @module
+ */
+
+import { readProcStat } from "../procfs/stat.ts";
+import { sessionMembers } from "../procfs/session.ts";
+import { close, isErrno, pidfdOpen, pidfdSendSignal } from "../sys/libc.ts";
+
+/**
+ * Sends `signal` to `pid` if `check()` (which looks at `/proc/PID/…`) holds, and
+ * returns whether it was sent; false when the process is gone or fails the check.
+ * The pidfd is opened before `check` runs and the signal goes through it, so a
+ * signal that is sent reaches the very process that passed the check.
+ */
+export function signalIfStill(pid: number, signal: number, check: () => boolean): boolean {
+  let pidfd: number;
+  try {
+    pidfd = pidfdOpen(pid);
+  } catch (error) {
+    if (isErrno(error, "ESRCH")) return false;
+    throw error;
+  }
+  try {
+    if (!check()) return false;
+    pidfdSendSignal(pidfd, signal);
+    return true;
+  } catch (error) {
+    if (isErrno(error, "ESRCH")) return false;
+    throw error;
+  } finally {
+    close(pidfd);
+  }
+}
+
+/**
+ * Sends `signal` to every process of session `sid` (each checked through its own
+ * pidfd to still be in it) and returns how many it reached. While any member
+ * lives the session id is not reused, so no other session is hit.
+ */
+export function signalSession(sid: number, signal: number): number {
+  return sessionMembers(sid).filter((pid) =>
+    signalIfStill(pid, signal, () => readProcStat(pid)?.sid === sid)
+  ).length;
+}

@@ -1,0 +1,496 @@
+import assert from "node:assert/strict";
+import { opsdArgv } from "../../lib/self.ts";
+import { resolveCredentials } from "../../lib/process/credentials.ts";
+import { sessionMembers } from "../../lib/procfs/session.ts";
+import { readProcStat } from "../../lib/procfs/stat.ts";
+import { PR } from "../../lib/sys/constants.ts";
+import { prctl } from "../../lib/sys/libc.ts";
+import { isAlive, runOpsd, tempDir, waitFor } from "../fixtures/mod.ts";
+import { Daemons, procFacts, settledFds } from "../fixtures/daemon.ts";
+import { sanitizedTest } from "../fixtures/sanitized.ts";
+
+// Every daemon here is started by a real `opsd daemon` process that exits at once,
+// as an operator would run it; `Daemons` kills whatever a test leaves running.
+
+/** Runs `opsd daemon ARGS...` and returns the run with the pid it printed (--print-pid). */
+async function daemon(args: string[], env?: Record<string, string>) {
+  const run = await runOpsd(["daemon", "--print-pid", ...args], { env });
+  return { ...run, pid: run.code === 0 ? Number(run.stdout.trim()) : 0 };
+}
+
+/** The pids of live processes whose command line mentions `text`. */
+function processesMentioning(text: string): number[] {
+  const found: number[] = [];
+  for (const entry of Deno.readDirSync("/proc")) {
+    if (!/^\d+$/.test(entry.name) || Number(entry.name) === Deno.pid) continue;
+    try {
+      if (Deno.readTextFileSync(`/proc/${entry.name}/cmdline`).includes(text)) {
+        found.push(Number(entry.name));
+      }
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return found;
+}
+
+/** A `sleep` duration no other test run uses, to find its processes by command line. */
+function uniqueSeconds(): string {
+  return `30.${crypto.getRandomValues(new Uint32Array(1))[0]}`;
+}
+
+/** The names in a directory, sorted. */
+function listing(dir: string): string[] {
+  return [...Deno.readDirSync(dir)].map((entry) => entry.name).sort();
+}
+
+sanitizedTest(
+  "the daemon leads a new session with no terminal, in / with umask 022, adopted by the nearest subreaper, holding only fds 0-2 and the pidfile lock",
+  async () => {
+    await using daemons = await Daemons.create();
+    const { dir, pidfile } = daemons;
+    // Run opsd under a pseudo-terminal (util-linux script), so there is a terminal to lose.
+    const [program, ...args] = opsdArgv(["daemon", "--pidfile", pidfile, "--", "sleep", "30"]);
+    const command = [program, ...args].map((word) => `'${word}'`).join(" ");
+    prctl(PR.SET_CHILD_SUBREAPER, 1);
+    try {
+      const run = await new Deno.Command("script", {
+        args: ["-qec", `cat /proc/$$/stat > ${dir}/shell.stat; ${command}`, "/dev/null"],
+        stdin: "null",
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      assert.equal(run.code, 0, new TextDecoder().decode(run.stdout));
+      const shell = Deno.readTextFileSync(`${dir}/shell.stat`).split(") ")[1].split(" ");
+      assert.notEqual(Number(shell[4]), 0, "opsd ran with a controlling terminal");
+      const pid = daemons.track(Number(Deno.readTextFileSync(pidfile)));
+      const facts = procFacts(pid);
+      assert.equal(facts.ppid, Deno.pid, "opsd exited; this test, a subreaper, adopted the daemon");
+      assert.equal(facts.sid, pid, "session leader");
+      assert.equal(facts.ttyNr, 0, "no controlling terminal");
+      assert.equal(facts.cwd, "/");
+      assert.equal(facts.umask, "0022");
+      assert.deepEqual([facts.sigBlk, facts.sigIgn], ["0000000000000000", "0000000000000000"]);
+      const fds = { 0: "/dev/null", 1: "/dev/null", 2: "/dev/null", 3: pidfile };
+      assert.deepEqual(await settledFds(pid, fds), fds);
+      const stdinFlags = /^flags:\s+(\d+)$/m.exec(Deno.readTextFileSync(`/proc/${pid}/fdinfo/0`))!;
+      assert.equal(parseInt(stdinFlags[1], 8) & 3, 0, "stdin is open read-only");
+      assert.match(
+        Deno.readTextFileSync(`/proc/${pid}/fdinfo/3`),
+        /^lock:.*OFDLCK\s+ADVISORY\s+WRITE/m,
+      );
+      const environ = Deno.readTextFileSync(`/proc/${pid}/environ`).split("\0");
+      assert.ok(
+        environ.includes("OPSD_PIDFILE_FD=3") && environ.includes(`OPSD_PIDFILE=${pidfile}`),
+      );
+    } finally {
+      prctl(PR.SET_CHILD_SUBREAPER, 0);
+    }
+  },
+);
+
+sanitizedTest(
+  "opsd fds agrees: the daemon holds exactly fds 0, 1, 2 and the pidfile lock on 3",
+  async () => {
+    await using daemons = await Daemons.create();
+    const { pidfile } = daemons;
+    const pid = await daemons.start(["--pidfile", pidfile, "--", "sleep", "30"]);
+    const run = await runOpsd(["fds", "--pid", String(pid), "--json"]);
+    assert.equal(run.code, 0, run.stderr);
+    const rows = run.stdout.trim().split("\n").map((line) => JSON.parse(line));
+    const numbered = rows.filter((row) => /^\d+$/.test(String(row.fd)));
+    assert.deepEqual(numbered.map((row) => Number(row.fd)).sort(), [0, 1, 2, 3]);
+    assert.equal(numbered.find((row) => Number(row.fd) === 3).name, pidfile);
+  },
+);
+
+sanitizedTest(
+  "without a subreaper the daemon's parent is pid 1 or an ancestor of the caller, never opsd",
+  async () => {
+    await using daemons = await Daemons.create();
+    const [program, ...args] = opsdArgv(["daemon", "--print-pid", "--", "sleep", "30"]);
+    const opsd = new Deno.Command(program, { args, stdout: "piped", stderr: "piped" }).spawn();
+    const output = await opsd.output();
+    const pid = daemons.track(Number(new TextDecoder().decode(output.stdout)));
+    const ancestors = [1];
+    for (let p = Deno.pid; p > 1; p = readProcStat(p)!.ppid) ancestors.push(p);
+    const { ppid } = procFacts(pid);
+    assert.notEqual(ppid, opsd.pid);
+    assert.ok(ancestors.includes(ppid), `ppid ${ppid} is not 1 or an ancestor (${ancestors})`);
+  },
+);
+
+sanitizedTest(
+  "--log receives stdout and stderr (appended); --umask, --chdir, --env and --env-file apply",
+  async () => {
+    await using daemons = await Daemons.create();
+    const { dir } = daemons;
+    const log = `${dir}/app.log`;
+    Deno.writeTextFileSync(log, "earlier\n");
+    Deno.writeTextFileSync(`${dir}/app.env`, "# settings\nA=from-file\nB='two words'\n");
+    const script =
+      'echo "out $A $B $C"; echo err >&2; umask; pwd; echo "${OPSD_PIDFILE_FD-none}"; ' +
+      "exec sleep 30";
+    await daemons.start([
+      ...["--log", log, "--umask", "027", "--chdir", "/tmp"],
+      ...["--env-file", `${dir}/app.env`, "--env", "A=from-flag", "--env", "C=c=c"],
+      ...["--", "sh", "-c", script],
+    ], { OPSD_PIDFILE_FD: "3" });
+    const text = await waitFor("the log", () => {
+      const text = Deno.readTextFileSync(log);
+      return text.split("\n").length >= 7 && text;
+    });
+    assert.equal(text, "earlier\nout from-flag two words c=c\nerr\n0027\n/tmp\nnone\n");
+  },
+);
+
+sanitizedTest(
+  "a second start is refused while the daemon runs, naming its pid; the first runs on",
+  async () => {
+    await using daemons = await Daemons.create();
+    const { dir, pidfile } = daemons;
+    const first = await daemons.start(["--pidfile", pidfile, "--", "sleep", "30"]);
+    const seconds = uniqueSeconds();
+    const second = await daemon(["--pidfile", pidfile, "--", "sleep", seconds]);
+    assert.equal(second.code, 5);
+    assert.equal(
+      second.stderr,
+      `opsd daemon: already running as pid ${first} (pidfile ${pidfile} is locked): ` +
+        `stop it with 'opsd daemon stop --pidfile ${pidfile}'\n`,
+    );
+    assert.deepEqual(processesMentioning(seconds), []);
+    assert.equal(Deno.readTextFileSync(pidfile), `${first}\n`);
+    assert.ok(isAlive(first));
+    assert.deepEqual(listing(dir), ["app.pid"]);
+  },
+);
+
+sanitizedTest(
+  "exec failure: 127 or 126 with the reason, nothing running, no pidfile left",
+  async () => {
+    await using dir = await tempDir();
+    const pidfile = `${dir.path}/app.pid`;
+    Deno.writeTextFileSync(`${dir.path}/run`, "#!/bin/sh\nsleep 30\n", { mode: 0o644 });
+    const missing = await daemon(["--pidfile", pidfile, "--", "opsd-no-such-program"]);
+    assert.equal(missing.code, 127);
+    assert.match(missing.stderr, /^opsd daemon: opsd-no-such-program: not found in PATH/);
+    const notExecutable = await daemon(["--pidfile", pidfile, "--", `${dir.path}/run`]);
+    assert.equal(notExecutable.code, 126);
+    assert.equal(
+      notExecutable.stderr,
+      `opsd daemon: ${dir.path}/run: not executable: make it executable (chmod +x ${dir.path}/run)\n`,
+    );
+    assert.deepEqual(listing(dir.path), ["run"]);
+    assert.deepEqual(processesMentioning(dir.path), []);
+  },
+);
+
+sanitizedTest(
+  "exec failure as another user is reported exactly too (through the exec shim)",
+  async () => {
+    await using dir = await tempDir();
+    const pidfile = `${dir.path}/app.pid`;
+    const run = await daemon([
+      "--user",
+      "nobody",
+      "--pidfile",
+      pidfile,
+      "--",
+      "opsd-no-such-program",
+    ]);
+    assert.equal(run.code, 127);
+    assert.match(run.stderr, /^opsd daemon: opsd-no-such-program: not found/);
+    assert.deepEqual(listing(dir.path), []);
+  },
+);
+
+sanitizedTest(
+  "--user runs the daemon as that user with the same fds; pidfile and log are opened by opsd",
+  async () => {
+    await using daemons = await Daemons.create();
+    const { dir, pidfile } = daemons;
+    const log = `${dir}/new.log`;
+    const pid = await daemons.start([
+      ...["--user", "nobody", "--umask", "077", "--pidfile", pidfile, "--log", log],
+      ...["--", "sh", "-c", "echo written by $(id -un); exec sleep 30"],
+    ]);
+    assert.equal(Deno.statSync(log).mode! & 0o777, 0o600, "created with the daemon's umask");
+    await waitFor("the log line", () => Deno.readTextFileSync(log) === "written by nobody\n");
+    const facts = procFacts(pid);
+    assert.equal(facts.uid, resolveCredentials("nobody").uid);
+    assert.deepEqual([facts.sigBlk, facts.sigIgn], ["0000000000000000", "0000000000000000"]);
+    assert.equal(facts.sid, pid);
+    const fds = { 0: "/dev/null", 1: log, 2: log, 3: pidfile };
+    assert.deepEqual(await settledFds(pid, fds), fds);
+    assert.equal(Deno.statSync(pidfile).uid, 0);
+    assert.equal((await runOpsd(["daemon", "status", "--pidfile", pidfile])).code, 0);
+  },
+);
+
+sanitizedTest(
+  "the lock holds while the daemon opens, reads and closes its own pidfile",
+  async () => {
+    await using daemons = await Daemons.create();
+    const { dir } = daemons;
+    const pidfile = `${dir}/app.pid`, log = `${dir}/app.log`;
+    // The shell itself opens and closes the pidfile (exec 5<…; exec 5<&-), which would drop
+    // a classic fcntl lock; cat reads it too.
+    const script = 'i=0; while :; do cat "$OPSD_PIDFILE"; exec 5<"$OPSD_PIDFILE"; exec 5<&-; ' +
+      "i=$((i+1)); [ $i = 5 ] && echo read-five-times; sleep 0.02; done";
+    const pid = await daemons.start(["--pidfile", pidfile, "--log", log, "--", "sh", "-c", script]);
+    await waitFor("five reads", () => Deno.readTextFileSync(log).includes("read-five-times"));
+    assert.ok(Deno.readTextFileSync(log).startsWith(`${pid}\n`), "it read its own pid");
+    const status = await runOpsd(["daemon", "status", "--pidfile", pidfile]);
+    assert.deepEqual([status.code, status.stdout], [0, `running (pid ${pid})\n`]);
+    const again = await daemon(["--pidfile", pidfile, "--", "true"]);
+    assert.equal(again.code, 5);
+  },
+);
+
+sanitizedTest(
+  "status answers from the lock: running, stale even when the pid is alive, missing",
+  async () => {
+    await using daemons = await Daemons.create();
+    const { dir, pidfile } = daemons;
+    const status = (...extra: string[]) =>
+      runOpsd(["daemon", "status", "--pidfile", pidfile, ...extra]);
+    let run = await status();
+    assert.deepEqual([run.code, run.stdout], [3, `not running (no pidfile ${pidfile})\n`]);
+    // A pidfile naming a live process that holds no lock: a pid reused since the daemon died.
+    const unrelated = new Deno.Command("sleep", { args: ["30"] }).spawn();
+    try {
+      Deno.writeTextFileSync(pidfile, `${unrelated.pid}\n`);
+      run = await status("--json");
+      assert.equal(run.code, 3);
+      assert.deepEqual(JSON.parse(run.stdout), { pidfile, state: "stale", pid: unrelated.pid });
+      const stop = await runOpsd(["daemon", "stop", "--pidfile", pidfile]);
+      assert.equal(stop.code, 3);
+      assert.match(stop.stderr, /not running: removed stale pidfile .* \(pid \d+ had exited\)/);
+      assert.ok(isAlive(unrelated.pid), "the unrelated process was not signalled");
+      assert.deepEqual(listing(dir), []);
+    } finally {
+      unrelated.kill();
+      await unrelated.status;
+    }
+    await daemons.start(["--pidfile", pidfile, "--", "sleep", "30"]);
+    run = await status("-q");
+    assert.deepEqual([run.code, run.stdout], [0, ""]);
+  },
+);
+
+sanitizedTest(
+  "a pidfile left by a daemon that died is recognised as stale and replaced",
+  async () => {
+    await using daemons = await Daemons.create();
+    const { dir, pidfile } = daemons;
+    const crashed = await daemons.start([
+      "--pidfile",
+      pidfile,
+      "--",
+      "sh",
+      "-c",
+      "sleep 0.2; exit 1",
+    ]);
+    await waitFor(
+      "the daemon to die",
+      async () => (await runOpsd(["daemon", "status", "--pidfile", pidfile])).code === 3,
+    );
+    const run = await runOpsd(["daemon", "--json", "--pidfile", pidfile, "--", "sleep", "30"]);
+    assert.equal(run.code, 0, run.stderr);
+    const started = JSON.parse(run.stdout);
+    daemons.track(started.pid);
+    assert.deepEqual(started, {
+      pid: started.pid,
+      pidfile,
+      replaced: crashed,
+      command: ["sleep", "30"],
+    });
+    assert.equal(Deno.readTextFileSync(pidfile), `${started.pid}\n`);
+    assert.deepEqual(listing(dir), ["app.pid"]);
+  },
+);
+
+sanitizedTest(
+  "stop signals the daemon, waits for its lock, removes the pidfile; quiet",
+  async () => {
+    await using daemons = await Daemons.create();
+    const { dir, pidfile } = daemons;
+    const pid = await daemons.start(["--pidfile", pidfile, "--", "sleep", "30"]);
+    const stop = await runOpsd(["daemon", "stop", "--pidfile", pidfile]);
+    assert.deepEqual([stop.code, stop.stdout, stop.stderr], [0, "", ""]);
+    assert.equal(isAlive(pid), false);
+    assert.deepEqual(listing(dir), []);
+    const again = await runOpsd(["daemon", "stop", "--pidfile", pidfile]);
+    assert.deepEqual([again.code, again.stderr], [
+      3,
+      `opsd daemon stop: not running: no pidfile ${pidfile}\n`,
+    ]);
+  },
+);
+
+sanitizedTest(
+  "stop kills a daemon that ignores TERM, and everything in its session, after --timeout",
+  async () => {
+    await using daemons = await Daemons.create();
+    const { dir, pidfile } = daemons;
+    // sh ignores TERM, and so do the sleeps it starts (an ignored signal stays ignored across exec).
+    const script = "trap '' TERM; sleep 30 & while :; do sleep 0.05; done";
+    const pid = await daemons.start(["--pidfile", pidfile, "--", "sh", "-c", script]);
+    await waitFor("the background sleep", () => sessionMembers(pid).length >= 2);
+    const stop = await runOpsd([
+      ...["daemon", "stop", "--pidfile", pidfile],
+      ...["--timeout", "300ms", "--signal", "TERM", "--json"],
+    ]);
+    assert.equal(stop.code, 0, stop.stderr);
+    const result = JSON.parse(stop.stdout);
+    assert.deepEqual({ ...result, elapsed: 0 }, {
+      pidfile,
+      outcome: "stopped",
+      pid,
+      signal: "SIGTERM",
+      killed: true,
+      elapsed: 0,
+    });
+    assert.ok(result.elapsed >= 300, `elapsed ${result.elapsed} ms`);
+    assert.equal(
+      stop.stderr,
+      `opsd daemon stop: pid ${pid} did not stop within 300 ms of SIGTERM: killed its session\n`,
+    );
+    assert.deepEqual(sessionMembers(pid), [], "no orphan left in its session");
+    assert.deepEqual(listing(dir), []);
+  },
+);
+
+sanitizedTest(
+  "concurrent starts on one pidfile: exactly one daemon runs, the others exit 5",
+  async () => {
+    await using daemons = await Daemons.create();
+    const { dir, pidfile } = daemons;
+    const runs = await Promise.all(
+      [1, 2, 3, 4].map(() => daemon(["--pidfile", pidfile, "--", "sleep", "30"])),
+    );
+    runs.filter((run) => run.code === 0).forEach((run) => daemons.track(run.pid));
+    assert.deepEqual(
+      runs.map((run) => run.code).sort(),
+      [0, 5, 5, 5],
+      runs.map((r) => r.stderr).join(""),
+    );
+    const winner = runs.find((run) => run.code === 0)!;
+    assert.equal(Deno.readTextFileSync(pidfile), `${winner.pid}\n`);
+    assert.deepEqual(listing(dir), ["app.pid"]);
+  },
+);
+
+sanitizedTest(
+  "stop reaches what the daemon left behind when its own process has exited",
+  async () => {
+    await using daemons = await Daemons.create();
+    const { dir, pidfile } = daemons;
+    // sh exits at once; the sleep it started keeps fd 3, and with it the lock.
+    const pid = await daemons.start(["--pidfile", pidfile, "--", "sh", "-c", "sleep 30 & exit 0"]);
+    await waitFor("sh to exit", () => !isAlive(pid));
+    const [sleeper] = sessionMembers(pid);
+    assert.ok(sleeper, "the sleep still runs in the daemon's session");
+    daemons.track(sleeper);
+    const status = await runOpsd(["daemon", "status", "--pidfile", pidfile]);
+    assert.equal(status.code, 0, "the lock is held, so it counts as running");
+    const stop = await runOpsd(["daemon", "stop", "--pidfile", pidfile, "--json"]);
+    assert.equal(stop.code, 0, stop.stderr);
+    assert.equal(JSON.parse(stop.stdout).killed, false, "TERM to its session sufficed");
+    assert.equal(isAlive(sleeper), false);
+    assert.deepEqual(listing(dir), []);
+  },
+);
+
+sanitizedTest(
+  "--wait-ready returns once the daemon says so; a daemon that does not is killed, exit 6",
+  async () => {
+    await using daemons = await Daemons.create();
+    const { dir, pidfile } = daemons;
+    const ready = 'sleep 0.3; echo >&"$OPSD_READY_FD"; exec sleep 30';
+    const started = Date.now();
+    const pid = await daemons.start([
+      "--wait-ready",
+      "10s",
+      "--pidfile",
+      pidfile,
+      "--",
+      "sh",
+      "-c",
+      ready,
+    ]);
+    assert.ok(Date.now() - started >= 300, "it waited for the newline");
+    assert.ok(isAlive(pid));
+    const seconds = uniqueSeconds();
+    const slow = await runOpsd([
+      ...["daemon", "--wait-ready", "300ms", "--pidfile", `${dir}/slow.pid`],
+      ...["--", "sleep", seconds],
+    ]);
+    assert.equal(slow.code, 6);
+    assert.match(
+      slow.stderr,
+      /^opsd daemon: pid \d+ did not report ready within 300 ms: killed it\n$/,
+    );
+    assert.deepEqual(processesMentioning(seconds), []);
+    assert.deepEqual(listing(dir), ["app.pid"]);
+  },
+);
+
+sanitizedTest("`opsd daemon -- stop` runs a program called stop, not the subcommand", async () => {
+  await using dir = await tempDir();
+  for (const name of ["stop", "status"]) {
+    Deno.writeTextFileSync(
+      `${dir.path}/${name}`,
+      `#!/bin/sh\necho "$@" > ${dir.path}/${name}.ran\n`,
+      {
+        mode: 0o755,
+      },
+    );
+    const run = await daemon(["--", name, "--pidfile", "x"], {
+      PATH: `${dir.path}:${Deno.env.get("PATH")}`,
+    });
+    assert.equal(run.code, 0, run.stderr);
+    assert.equal(
+      await waitFor(`${name} to run`, () => {
+        try {
+          return Deno.readTextFileSync(`${dir.path}/${name}.ran`);
+        } catch {
+          return "";
+        }
+      }),
+      "--pidfile x\n",
+    );
+  }
+});
+
+sanitizedTest(
+  "bad input: one line, the documented code, nothing started, no pidfile created",
+  async () => {
+    await using dir = await tempDir();
+    const pidfile = `${dir.path}/app.pid`;
+    const marker = `${dir.path}/started`;
+    const cases: [string[], number, RegExp][] = [
+      [["--no-such-option"], 2, /^opsd daemon: unknown option '--no-such-option'\n/],
+      [["--pidfile", `${dir.path}/missing/app.pid`], 2, /directory .*\/missing does not exist/],
+      [["--pidfile", "/sys/opsd-test.pid"], 4, /cannot create pidfile \/sys\/opsd-test\.pid: /],
+      [["--user", "opsd-no-such-user"], 2, /unknown user "opsd-no-such-user"/],
+      [["--env-file", `${dir.path}/missing.env`], 2, /cannot read --env-file .*: no such file/],
+      [["--umask", "0999"], 2, /'--umask <mask>' argument '0999' is invalid/],
+      [["--chdir", `${dir.path}/missing`], 2, /working directory .* does not exist/],
+      [
+        ["--log", `${dir.path}/missing/app.log`],
+        2,
+        /cannot open log .*: directory .* does not exist/,
+      ],
+      [["--env", "NOT A SETTING"], 2, /expected KEY=VALUE/],
+    ];
+    for (const [options, code, message] of cases) {
+      const ownPidfile = options.includes("--pidfile") ? [] : ["--pidfile", pidfile];
+      const run = await runOpsd(["daemon", ...ownPidfile, ...options, "--", "touch", marker]);
+      assert.equal(run.code, code, `${options}: ${run.stderr}`);
+      assert.match(run.stderr, message);
+      assert.equal(run.stderr.split("\n")[0].startsWith("opsd daemon: "), true, run.stderr);
+      assert.deepEqual(listing(dir.path), [], `${options} left files`);
+    }
+  },
+);

@@ -1,0 +1,172 @@
+import assert from "node:assert/strict";
+import { ExitCode, OpsdError } from "../../lib/errors.ts";
+import {
+  inspectPidfile,
+  OpenPidfile,
+  PidfileClaim,
+  removePidfile,
+} from "../../lib/daemon/pidfile.ts";
+import { O } from "../../lib/sys/constants.ts";
+import { close, dup, open, setLock } from "../../lib/sys/libc.ts";
+import { tempDir } from "../fixtures/mod.ts";
+import { sanitizedTest } from "../fixtures/sanitized.ts";
+
+// OFD locks conflict between open files even within one process, so this test file
+// can play the daemon: it keeps a dup of the claim's fd, which holds the lock.
+
+/**
+ * Claims `path` and commits `pid`, keeping a dup of the claim's fd as the daemon's
+ * fd 3; disposing it is the daemon exiting.
+ */
+function fakeDaemon(path: string, pid: number): Disposable {
+  const claim = PidfileClaim.claim(path);
+  const daemonFd = dup(claim.fd);
+  claim.commit(pid);
+  return { [Symbol.dispose]: () => close(daemonFd) };
+}
+
+function isBusy(pattern: RegExp) {
+  return (error: unknown) =>
+    error instanceof OpsdError && error.exitCode === ExitCode.busy && pattern.test(error.message);
+}
+
+sanitizedTest(
+  "a committed claim is a pidfile holding the pid, locked while the daemon's fd lives",
+  async () => {
+    await using dir = await tempDir();
+    const path = `${dir.path}/app.pid`;
+    assert.equal(inspectPidfile(path).state, "missing");
+    {
+      using _daemon = fakeDaemon(path, 4242);
+      assert.equal(Deno.readTextFileSync(path), "4242\n");
+      assert.equal(Deno.statSync(path).mode! & 0o777, 0o644);
+      assert.deepEqual([...Deno.readDirSync(dir.path)].map((e) => e.name), ["app.pid"]);
+      const state = inspectPidfile(path);
+      assert.equal(state.state, "running");
+      assert.equal(state.state === "running" && state.pid, 4242);
+    }
+    assert.equal(inspectPidfile(path).state, "stale", "the lock went with the daemon's last fd");
+  },
+);
+
+sanitizedTest(
+  "the lock survives the daemon opening, reading and closing its own pidfile",
+  async () => {
+    await using dir = await tempDir();
+    const path = `${dir.path}/app.pid`;
+    using _daemon = fakeDaemon(path, 4242);
+    for (let i = 0; i < 3; i++) {
+      Deno.readTextFileSync(path);
+      close(open(path, O.RDWR | O.CLOEXEC));
+    }
+    assert.equal(inspectPidfile(path).state, "running");
+  },
+);
+
+sanitizedTest(
+  "a second claim is refused while the daemon holds the pidfile, naming its pid",
+  async () => {
+    await using dir = await tempDir();
+    const path = `${dir.path}/app.pid`;
+    using _daemon = fakeDaemon(path, 4242);
+    assert.throws(() => PidfileClaim.claim(path), isBusy(/already running as pid 4242/));
+    assert.equal(Deno.readTextFileSync(path), "4242\n", "the pidfile is untouched");
+  },
+);
+
+sanitizedTest("a claim is refused while another opsd is starting the same daemon", async () => {
+  await using dir = await tempDir();
+  const path = `${dir.path}/app.pid`;
+  {
+    using _first = PidfileClaim.claim(path);
+    assert.throws(() => PidfileClaim.claim(path), isBusy(/another opsd is starting/));
+  }
+  using second = PidfileClaim.claim(path);
+  assert.equal(second.replaced, null, "the first, abandoned, left nothing behind");
+});
+
+sanitizedTest("a stale pidfile is replaced, and the claim says which pid it named", async () => {
+  await using dir = await tempDir();
+  const path = `${dir.path}/app.pid`;
+  fakeDaemon(path, 1111)[Symbol.dispose]();
+  assert.equal(inspectPidfile(path).state, "stale");
+  using claim = PidfileClaim.claim(path);
+  assert.equal(claim.replaced, 1111);
+  claim.commit(2222);
+  assert.equal(Deno.readTextFileSync(path), "2222\n");
+});
+
+sanitizedTest(
+  "an abandoned claim leaves no file behind, and a stale pidfile as it was",
+  async () => {
+    await using dir = await tempDir();
+    const path = `${dir.path}/app.pid`;
+    PidfileClaim.claim(path)[Symbol.dispose]();
+    assert.deepEqual([...Deno.readDirSync(dir.path)], []);
+    Deno.writeTextFileSync(path, ""); // left by an opsd killed mid-start: names no pid
+    PidfileClaim.claim(path)[Symbol.dispose]();
+    assert.deepEqual([...Deno.readDirSync(dir.path)], []);
+    Deno.writeTextFileSync(path, "1111\n");
+    PidfileClaim.claim(path)[Symbol.dispose]();
+    assert.deepEqual([...Deno.readDirSync(dir.path)].map((e) => e.name), ["app.pid"]);
+    assert.equal(Deno.readTextFileSync(path), "1111\n");
+  },
+);
+
+sanitizedTest("a FILE.new left by an opsd that died mid-start is replaced", async () => {
+  await using dir = await tempDir();
+  const path = `${dir.path}/app.pid`;
+  Deno.writeTextFileSync(`${path}.new`, "garbage");
+  fakeDaemon(path, 3333)[Symbol.dispose]();
+  assert.equal(Deno.readTextFileSync(path), "3333\n");
+  assert.deepEqual([...Deno.readDirSync(dir.path)].map((e) => e.name), ["app.pid"]);
+});
+
+sanitizedTest(
+  "removePidfile removes only an unlocked pidfile that is still the one asked about",
+  async () => {
+    await using dir = await tempDir();
+    const path = `${dir.path}/app.pid`;
+    const daemon = fakeDaemon(path, 4242);
+    const first = inspectPidfile(path);
+    assert.equal(removePidfile(path), false, "locked: kept");
+    daemon[Symbol.dispose]();
+    fakeDaemon(path, 5555)[Symbol.dispose](); // a new (now also stopped) daemon replaced the file
+    assert.ok(first.state !== "missing");
+    assert.equal(removePidfile(path, first.file), false, "another file by now: kept");
+    assert.equal(removePidfile(path), true);
+    assert.equal(inspectPidfile(path).state, "missing");
+    assert.equal(removePidfile(path), false);
+  },
+);
+
+sanitizedTest("asking about a pidfile takes no lock: a daemon can lock it meanwhile", async () => {
+  await using dir = await tempDir();
+  const path = `${dir.path}/app.pid`;
+  Deno.writeTextFileSync(path, "77\n");
+  using pidfile = OpenPidfile.open(path)!;
+  assert.equal(pidfile.pid, 77);
+  assert.equal(pidfile.locked(), false);
+  const daemon = open(path, O.RDWR | O.CLOEXEC);
+  try {
+    assert.equal(setLock(daemon, "ofd", "write"), true);
+    assert.equal(pidfile.locked(), true);
+  } finally {
+    close(daemon);
+  }
+});
+
+sanitizedTest(
+  "a pidfile path that is a directory, or in a missing directory, is a usage error",
+  async () => {
+    await using dir = await tempDir();
+    const usage = (pattern: RegExp) => (error: unknown) =>
+      error instanceof OpsdError && error.exitCode === ExitCode.usage &&
+      pattern.test(error.message);
+    assert.throws(() => PidfileClaim.claim(dir.path), usage(/it is a directory/));
+    assert.throws(
+      () => PidfileClaim.claim(`${dir.path}/missing/app.pid`),
+      usage(/directory .*missing does not exist/),
+    );
+  },
+);

@@ -1,0 +1,93 @@
+import assert from "node:assert/strict";
+import { ExitCode, OpsdError } from "../../lib/errors.ts";
+import { inspectPidfile } from "../../lib/daemon/pidfile.ts";
+import { startDaemon } from "../../lib/daemon/start.ts";
+import { isAlive, tempDir } from "../fixtures/mod.ts";
+import { Daemons, procFacts, settledFds } from "../fixtures/daemon.ts";
+import { sanitizedTest } from "../fixtures/sanitized.ts";
+
+// startDaemon in-process: the daemon stays this test's child (opsd would exit and
+// leave it to pid 1), so `Daemons` kills and reaps what each test starts.
+
+/** A daemon that reports ready after `delay` seconds, then closes the fd and sleeps. */
+const READY_AFTER = (delay: number) =>
+  `sleep ${delay}; echo >&"$OPSD_READY_FD"; eval "exec $OPSD_READY_FD>&-"; exec sleep 30`;
+
+sanitizedTest(
+  "startDaemon resolves once exec'd: own session, fds 0-2 on /dev/null, nothing else",
+  async () => {
+    await using daemons = await Daemons.create();
+    const { pid, pidfile } = await startDaemon({ argv: ["sleep", "30"] });
+    daemons.track(pid);
+    assert.equal(pidfile, null);
+    const facts = procFacts(pid);
+    assert.equal(Deno.readLinkSync(`/proc/${pid}/exe`), "/usr/bin/sleep");
+    assert.equal(facts.sid, pid);
+    assert.equal(facts.pgid, pid);
+    const fds = { 0: "/dev/null", 1: "/dev/null", 2: "/dev/null" };
+    assert.deepEqual(await settledFds(pid, fds), fds);
+  },
+);
+
+sanitizedTest(
+  "with readyTimeout, startDaemon returns only once the daemon wrote a newline",
+  async () => {
+    await using daemons = await Daemons.create();
+    const { dir } = daemons;
+    const started = Date.now();
+    const { pid } = await startDaemon({
+      argv: ["sh", "-c", READY_AFTER(0.3)],
+      pidfile: `${dir}/app.pid`,
+      readyTimeout: 10_000,
+    });
+    daemons.track(pid);
+    assert.ok(Date.now() - started >= 250, "it waited for the newline");
+    assert.equal(inspectPidfile(`${dir}/app.pid`).state, "running");
+  },
+);
+
+sanitizedTest(
+  "a daemon that exits before it is ready is reported with its exit code, pidfile gone",
+  async () => {
+    await using dir = await tempDir();
+    await assert.rejects(
+      startDaemon({
+        argv: ["sh", "-c", "exit 7"],
+        pidfile: `${dir.path}/app.pid`,
+        readyTimeout: 10_000,
+      }),
+      (e: unknown) =>
+        e instanceof OpsdError && e.exitCode === ExitCode.failure &&
+        /exited with code 7 before it reported ready/.test(e.message),
+    );
+    assert.deepEqual([...Deno.readDirSync(dir.path)], []);
+  },
+);
+
+sanitizedTest(
+  "a daemon that misses readyTimeout, or closes the fd without a newline, is killed",
+  async () => {
+    await using dir = await tempDir();
+    const pidfile = `${dir.path}/app.pid`;
+    let pid = 0;
+    await assert.rejects(
+      startDaemon({ argv: ["sleep", "30"], pidfile, readyTimeout: 300 }),
+      (e: unknown) => {
+        pid = Number(/pid (\d+)/.exec((e as Error).message)?.[1]);
+        return e instanceof OpsdError && e.exitCode === ExitCode.timeout &&
+          /did not report ready within 300 ms: killed it/.test(e.message);
+      },
+    );
+    assert.equal(isAlive(pid), false);
+    assert.equal(inspectPidfile(pidfile).state, "missing");
+    await assert.rejects(
+      startDaemon({
+        argv: ["sh", "-c", 'eval "exec $OPSD_READY_FD>&-"; exec sleep 30'],
+        pidfile,
+        readyTimeout: 10_000,
+      }),
+      /closed its ready fd without writing a newline: killed it/,
+    );
+    assert.equal(inspectPidfile(pidfile).state, "missing");
+  },
+);
