@@ -7,7 +7,12 @@
 
 import { Command } from "@commander-js/extra-typings";
 import { runCli } from "./commands/_cli.ts";
+import { controlCommands, svcCommand } from "./commands/control.ts";
 import { execCommand } from "./commands/exec.ts";
+import { statusCommand } from "./commands/status.ts";
+import { superviseCommand } from "./commands/supervise.ts";
+import { tailCommand } from "./commands/tail.ts";
+import { waitCommand } from "./commands/wait.ts";
 import { VERSION } from "./lib/version.ts";
 
 const opsd = new Command("opsd")
@@ -17,6 +22,11 @@ const opsd = new Command("opsd")
   .version(VERSION, "-V, --version")
   .helpCommand(false)
   .enablePositionalOptions()
+  .addCommand(superviseCommand())
+  .addCommand(statusCommand())
+  .addCommand(svcCommand())
+  .addCommand(tailCommand())
+  .addCommand(waitCommand())
   .addCommand(execCommand())
   .addHelpText(
     "after",
@@ -24,5 +34,7 @@ const opsd = new Command("opsd")
 Exit codes: 0 ok (or something matched), 1 failure (or nothing matched), 2 usage error,
 3 not running, 4 permission denied, 5 already running, 6 timed out, 126/127 cannot execute/not found.`,
   );
+
+for (const command of controlCommands()) opsd.addCommand(command);
 
 await runCli(opsd, Deno.args);

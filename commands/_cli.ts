@@ -122,3 +122,8 @@ export function durationOption(text: string): number {
     throw new InvalidArgumentError(`${(error as Error).message}.`);
   }
 }
+
+/** Writes all of `text` to stderr (for commands that report several outcomes themselves). */
+export function writeErr(text: string): void {
+  _writeAll(Deno.stderr, text);
+}
