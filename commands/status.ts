@@ -7,7 +7,7 @@
 
 import { Command } from "@commander-js/extra-typings";
 import { ExitCode } from "../lib/errors.ts";
-import { resolveService } from "../lib/service/paths.ts";
+import { resolveExistingService } from "../lib/service/paths.ts";
 import { combinedExitCode } from "../lib/supervise/client.ts";
 import {
   describeReport,
@@ -50,7 +50,7 @@ crash-loop, stopping), 2 unknown service, 3 some has no supervisor running.`,
       for (const name of services) {
         let reports;
         try {
-          reports = statusReports(resolveService(name), name);
+          reports = statusReports(resolveExistingService(name), name);
         } catch (error) {
           writeErr(`opsd status: ${(error as Error).message}\n`);
           codes.push(ExitCode.usage);

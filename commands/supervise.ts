@@ -29,7 +29,7 @@ export function superviseCommand() {
         "--ready-fd <fd>",
         "write one line on FD once the service has started, then close it",
       )
-        .argParser(intOption(3)),
+        .argParser(intOption(1)),
     );
   for (const [key, spec] of Object.entries(SETTINGS)) {
     const fallback = spec.default === "" ? "" : ` (default ${spec.default})`;

@@ -6,7 +6,7 @@
  */
 
 import { Command } from "@commander-js/extra-typings";
-import { resolveService } from "../lib/service/paths.ts";
+import { resolveExistingService } from "../lib/service/paths.ts";
 import { followFile, lastLines } from "../lib/supervise/follow.ts";
 import { logFileOf, stderrTail } from "../lib/supervise/tail.ts";
 import { exitWith, intOption, writeOut } from "./_cli.ts";
@@ -35,7 +35,7 @@ Examples:
 Exit codes: 0 ok, 1 no log file to follow, 2 unknown service, 3 never supervised.`,
     )
     .action(exitWith(async (name, options) => {
-      const paths = resolveService(name);
+      const paths = resolveExistingService(name);
       if (!options.follow) {
         const tail = await stderrTail(paths);
         if (tail !== "") writeOut(tail.endsWith("\n") ? tail : `${tail}\n`);

@@ -7,7 +7,7 @@
 
 import { Command } from "@commander-js/extra-typings";
 import { UsageError } from "../lib/errors.ts";
-import { resolveService } from "../lib/service/paths.ts";
+import { resolveExistingService } from "../lib/service/paths.ts";
 import { waitForService } from "../lib/supervise/wait.ts";
 import { durationOption, exitWith } from "./_cli.ts";
 
@@ -44,7 +44,7 @@ unsupervised service cannot come up), 6 timed out.`,
       const deadline = Date.now() + options.timeout;
       for (const name of services) {
         const left = options.timeout === 0 ? 0 : Math.max(1, deadline - Date.now());
-        await waitForService(resolveService(name), name, target, left);
+        await waitForService(resolveExistingService(name), name, target, left);
       }
       return 0;
     }));

@@ -64,6 +64,30 @@ export function resolveService(name: string, cwd = Deno.cwd()): ServicePaths {
   return info.isDirectory ? _directoryService(path) : _scriptService(path);
 }
 
+/**
+ * {@linkcode resolveService} for commands that act on a service that exists
+ * (status, control words, tail, wait): a directory with neither a run file nor a
+ * state directory is not a service, and is a UsageError (exit 2) too.
+ */
+export function resolveExistingService(name: string, cwd = Deno.cwd()): ServicePaths {
+  const paths = resolveService(name, cwd);
+  if (paths.form === "directory" && !_exists(paths.run) && !_exists(paths.stateDir)) {
+    throw new UsageError(
+      `not a service: ${paths.path} has no run file and was never supervised`,
+    );
+  }
+  return paths;
+}
+
+function _exists(path: string): boolean {
+  try {
+    Deno.lstatSync(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 function _directoryService(path: string, withLog = true): ServicePaths {
   const log = `${path}/log`;
   let hasLog = false;

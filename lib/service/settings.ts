@@ -134,7 +134,10 @@ export const SETTINGS: Readonly<Record<SettingKey, SettingSpec>> = {
   umask: { value: "OCTAL", help: "the service's umask, e.g. 022", default: "" },
 };
 
-/** Setting values as written, before checks, with where each came from for error messages. */
+/**
+ * Setting values as written, before checks; `where` names each one for error
+ * messages (`/srv/web/opsd.conf:3: stop-timeout`, or `--stop-timeout`).
+ */
 export type RawSettings = Partial<Record<SettingKey, { text: string; where: string }>>;
 
 /**
@@ -156,7 +159,7 @@ export function readSettingsFile(path: string): RawSettings {
     if (trimmed === "" || trimmed.startsWith("#")) return;
     const match = /^([A-Za-z0-9_-]+)\s*=\s*(.*)$/.exec(trimmed);
     if (!match) throw new UsageError(`${where}: expected "key = value", got "${trimmed}"`);
-    raw[_key(match[1], where)] = { text: match[2], where };
+    raw[_key(match[1], where)] = { text: match[2], where: `${where}: ${match[1]}` };
   });
   return raw;
 }
@@ -192,8 +195,7 @@ export function normalizeSettings(dir: string, ...layers: RawSettings[]): Servic
     try {
       return parse(given?.text ?? SETTINGS[key].default);
     } catch (error) {
-      const where = given ? `${given.where}: ` : "";
-      throw new UsageError(`${where}${key}: ${(error as Error).message}`);
+      throw new UsageError(`${given?.where ?? key}: ${(error as Error).message}`);
     }
   };
   const optional = (text: string) => text.trim() === "" ? null : text.trim();

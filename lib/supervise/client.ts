@@ -7,7 +7,7 @@
  */
 
 import { ExitCode, exitCodeOf } from "../errors.ts";
-import { resolveService } from "../service/paths.ts";
+import { resolveExistingService } from "../service/paths.ts";
 import { sendControl } from "./control.ts";
 import type { ServiceStatus } from "./status.ts";
 import type { ControlWord } from "./words.ts";
@@ -27,7 +27,7 @@ export interface ControlResult {
 /** Sends `word` to the supervisor of the service `name` and waits for its acknowledgement. */
 export async function controlService(name: string, word: ControlWord): Promise<ControlResult> {
   try {
-    const reply = await sendControl(resolveService(name), { command: word });
+    const reply = await sendControl(resolveExistingService(name), { command: word });
     if (reply.ok) return { name, code: ExitCode.ok, error: null, status: reply.status };
     return { name, code: ExitCode.failure, error: reply.error, status: null };
   } catch (error) {

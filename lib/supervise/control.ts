@@ -20,6 +20,8 @@
 
 import { ExitCode, OpsdError } from "../errors.ts";
 import type { ServicePaths } from "../service/paths.ts";
+import { O } from "../sys/constants.ts";
+import { close, open } from "../sys/libc.ts";
 import { controlPath, runningSupervisor } from "./state.ts";
 import type { ServiceStatus } from "./status.ts";
 import { type ControlWord, isControlWord } from "./words.ts";
@@ -80,7 +82,10 @@ export function serveControl(
   } catch (error) {
     if (!(error instanceof Deno.errors.NotFound)) throw error;
   }
-  const listener = Deno.listen({ transport: "unix", path });
+  const listener = _withSocketPath(
+    paths,
+    (address) => Deno.listen({ transport: "unix", path: address }),
+  );
   Deno.chmodSync(path, 0o600);
   const connections = new Set<Deno.Conn>();
   (async () => {
@@ -176,7 +181,10 @@ export async function sendControl(
   if (runningSupervisor(paths) === null) throw _notRunning(paths);
   let connection: Deno.UnixConn;
   try {
-    connection = await Deno.connect({ transport: "unix", path: controlPath(paths) });
+    connection = await _withSocketPath(
+      paths,
+      (address) => Deno.connect({ transport: "unix", path: address }),
+    );
   } catch (error) {
     if (error instanceof Deno.errors.NotFound || error instanceof Deno.errors.ConnectionRefused) {
       throw _notRunning(paths, " (it holds the lock but does not listen yet; try again)");
@@ -203,6 +211,29 @@ export async function sendControl(
   } finally {
     clearTimeout(timer);
     _closeQuietly(connection);
+  }
+}
+
+/** Room for a path in `struct sockaddr_un` (108 bytes, with the final NUL). */
+const _SUN_PATH_MAX = 107;
+
+/**
+ * Calls `use` with an address for the control socket: its path, or — when that is
+ * too long for a unix socket address — the same file reached through an open fd of
+ * the state directory (`/proc/self/fd/N/control`), which the kernel resolves alike.
+ */
+function _withSocketPath<T>(paths: ServicePaths, use: (address: string) => T): T {
+  const path = controlPath(paths);
+  if (_encoder.encode(path).length <= _SUN_PATH_MAX) return use(path);
+  const dir = open(paths.stateDir, O.RDONLY | O.CLOEXEC);
+  try {
+    const result = use(`/proc/self/fd/${dir}/control`);
+    if (result instanceof Promise) return result.finally(() => close(dir)) as T;
+    close(dir);
+    return result;
+  } catch (error) {
+    close(dir);
+    throw error;
   }
 }
 
