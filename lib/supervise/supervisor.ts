@@ -313,7 +313,7 @@ class Supervisor {
       case "signal":
         if (event.signal === "SIGHUP") {
           await this.#services[0].control("hup");
-        } else {
+        } else if (!this.#exiting) {
           this.#log.info("{signal} received: taking the service down, then exiting", {
             signal: event.signal.replace(/^SIG/, ""),
           });

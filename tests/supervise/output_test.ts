@@ -11,7 +11,7 @@ const encoder = new TextEncoder(), decoder = new TextDecoder();
 
 function stamped(text: string, prefix: string): string {
   const out: Uint8Array[] = [];
-  stampLines(encoder.encode(text), encoder.encode(prefix), (bytes) => out.push(bytes));
+  stampLines(encoder.encode(text), encoder.encode(prefix), (bytes) => out.push(bytes.slice()));
   return out.map((bytes) => decoder.decode(bytes)).join("");
 }
 
@@ -29,7 +29,7 @@ Deno.test("stampLines handles more than its windows hold (3 MiB of short lines)"
   const line = "0123456789abcdef\n";
   const text = line.repeat((3 << 20) / line.length);
   const out: Uint8Array[] = [];
-  stampLines(encoder.encode(text), encoder.encode("12:00:00 "), (bytes) => out.push(bytes));
+  stampLines(encoder.encode(text), encoder.encode("12:00:00 "), (bytes) => out.push(bytes.slice()));
   assert.ok(out.length > 1, "output came in several pieces");
   const joined = out.map((bytes) => decoder.decode(bytes)).join("");
   assert.equal(joined, `12:00:00 ${line}`.repeat(text.length / line.length));

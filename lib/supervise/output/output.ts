@@ -116,7 +116,7 @@ export class ServiceOutput {
         }
         : undefined,
       onLines: (lines) => {
-        if (!this.#log) forward.push(lines.slice());
+        if (!this.#log) forward.push(lines);
         else stampLines(lines, _prefix(stream), (bytes) => this.#log!.push(bytes));
       },
     }));

@@ -27,37 +27,57 @@ export interface PipeHandlers {
  * Reads the pipe `fd` until every writer has closed it, handing complete lines to
  * `handlers.onLines` (a partial line waits for the rest, up to {@linkcode MAX_LINE};
  * one still open at the end gets a newline). Takes over `fd` and closes it.
+ *
+ * Two buffers take turns: the next read is under way while a chunk is handled.
  */
 export async function readPipe(fd: number, handlers: PipeHandlers): Promise<void> {
   const file = await Deno.open(`/proc/self/fd/${fd}`, { read: true });
   close(fd);
-  const buffer = new Uint8Array(_READ_SIZE + MAX_LINE + 1);
-  let held = 0;
+  const buffers = [new Uint8Array(_READ_SIZE), new Uint8Array(_READ_SIZE)];
+  const partial = new _PartialLine(handlers);
   try {
-    for (;;) {
-      const count = await file.read(buffer.subarray(held, held + _READ_SIZE));
-      if (count === null) break;
-      handlers.onBytes?.(buffer.subarray(held, held + count));
-      const total = held + count;
-      const last = buffer.lastIndexOf(10, total - 1);
-      if (last >= 0) {
-        handlers.onLines(buffer.subarray(0, last + 1));
-        buffer.copyWithin(0, last + 1, total);
-        held = total - last - 1;
-      } else {
-        held = total;
+    let turn = 0;
+    let reading = file.read(buffers[turn]);
+    for (let count = await reading; count !== null; count = await reading) {
+      const chunk = buffers[turn].subarray(0, count);
+      turn ^= 1;
+      reading = file.read(buffers[turn]);
+      handlers.onBytes?.(chunk);
+      const last = chunk.lastIndexOf(10);
+      if (last < 0) {
+        partial.add(chunk);
+        continue;
       }
-      if (held >= MAX_LINE) held = _flushPartial(buffer, held, handlers);
+      const first = partial.length > 0 ? chunk.indexOf(10) : -1;
+      if (first >= 0) partial.end(chunk.subarray(0, first + 1));
+      if (last > first) handlers.onLines(chunk.subarray(first + 1, last + 1));
+      partial.add(chunk.subarray(last + 1));
     }
-    if (held > 0) _flushPartial(buffer, held, handlers);
+    partial.end(new Uint8Array([10]));
   } finally {
     file.close();
   }
 }
 
-/** Hands over a partial line with a newline added; returns the new held length (0). */
-function _flushPartial(buffer: Uint8Array, held: number, handlers: PipeHandlers): number {
-  buffer[held] = 10;
-  handlers.onLines(buffer.subarray(0, held + 1));
-  return 0;
+/** The start of a line still being written, kept until its newline arrives. */
+class _PartialLine {
+  #bytes = new Uint8Array(MAX_LINE + _READ_SIZE + 1);
+  length = 0;
+
+  constructor(readonly handlers: PipeHandlers) {}
+
+  /** Appends `bytes` (no newline in them); a line grown past MAX_LINE is handed over cut. */
+  add(bytes: Uint8Array): void {
+    this.#bytes.set(bytes, this.length);
+    this.length += bytes.length;
+    if (this.length >= MAX_LINE) this.end(new Uint8Array([10]));
+  }
+
+  /** Hands over the kept start with `rest` (which ends with a newline); nothing when empty. */
+  end(rest: Uint8Array): void {
+    if (this.length === 0 && rest.length === 1 && rest[0] === 10) return;
+    this.#bytes.set(rest, this.length);
+    this.handlers.onLines(this.#bytes.subarray(0, this.length + rest.length));
+    this.length = 0;
+  }
 }

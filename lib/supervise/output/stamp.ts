@@ -51,7 +51,8 @@ function _instance(): _Module {
 /**
  * Copies `lines` (complete lines: the last byte is a newline, and no line is
  * longer than 1 MiB) with `prefix` before each, handing the result to `emit` in
- * one or more fresh arrays.
+ * one or more pieces of whole lines. Each piece is a view that is valid only
+ * during the call: copy what you keep.
  *
  * @example
  * ```ts
@@ -83,7 +84,7 @@ export function stampLines(
         _PREFIX_AT,
         prefix.length,
       );
-      emit(heap.slice(_OUTPUT_AT, stop));
+      emit(heap.subarray(_OUTPUT_AT, stop));
       src = next.value as number;
     }
     offset += last + 1;
