@@ -40,11 +40,11 @@ export function superviseCommand() {
       "after",
       `
 Examples:
-  opsd supervise /srv/web                        supervise a service directory
-  opsd supervise ./worker.sh --stop-timeout 30s  a script; state in .worker.sh.opsd/
-  opsd supervise /srv/web --log-file log/current --log-max-size 10M
-  # crontab: start a supervisor if none runs (a second one exits 5 and changes nothing)
-  * * * * * opsd supervise /srv/web --ready-fd 1 >/dev/null 2>&1 &
+  opsd supervise examples/hello                  try it; Ctrl-C stops it and the service
+  opsd supervise /srv/web                        a service directory (state in /srv/web/supervise/)
+  opsd supervise ./worker.sh --stop-timeout 30s  a script (state in .worker.sh.opsd/ beside it)
+  opsd supervise /srv/web --log-file log/current --log-max-size 10M --log-keep 5
+  opsd supervise /srv/web --ready-fd 3 3>ready   'ready' gets '0 supervising /srv/web (...)'
 
 Restarts: a run shorter than --stable-after is a quick death; the next start waits
 --restart-delay, doubled per further quick death (up to --restart-delay-max, +-20%
@@ -52,7 +52,10 @@ jitter). --crash-loop-after quick deaths in a row show as crash-loop in status.
 Stopping sends --stop-signal and CONT to the service's whole process group, then
 KILL after --stop-timeout. finish (if executable) runs as 'finish EXITCODE SIGNAL'
 (EXITCODE -1 when killed by a signal; SIGNAL 0 when it exited); finish exiting 125
-keeps the service down.
+keeps the service down. If the supervisor is killed (kill -9) the service runs on;
+'opsd status' says so, and the next 'opsd supervise' stops it before starting afresh.
+--ready-fd FD: one line on FD once every service has started: '0 supervising ...', or
+'CODE MESSAGE' (the exit code below) when it cannot start; then FD is let go of.
 
 Exit codes: 0 stopped cleanly (TERM, INT or 'opsd exit'), 2 bad settings or unknown
 service, 4 permission denied, 5 the service already has a supervisor (its pid is
