@@ -162,6 +162,8 @@ class Supervisor {
   #onReady?: (report: ReadyReport) => void;
   #log: Logger;
   #statusFailed = false;
+  /** What each status file holds now (without its time of writing), to skip writes that change nothing. */
+  #written = new Map<SupervisedService, string>();
   #previous: (ServiceStatus | null)[];
   #exiting = false;
   /** Our copy of the log pipe's write end, closed when exiting so the log service sees end of file. */
@@ -380,10 +382,15 @@ class Supervisor {
     }
   }
 
+  /** Writes each service's status file, when anything in it but the time of writing changed. */
   #writeStatuses(): void {
     for (const service of this.#services) {
+      const status = service.status();
+      const content = JSON.stringify({ ...status, updated: null });
+      if (this.#written.get(service) === content) continue;
       try {
-        writeStatus(service.paths, service.status());
+        writeStatus(service.paths, status);
+        this.#written.set(service, content);
         this.#statusFailed = false;
       } catch (error) {
         if (!this.#statusFailed) {

@@ -199,3 +199,25 @@ Deno.test("a directory that is not a service is a usage error for status and con
     );
   }
 });
+
+Deno.test("a down file keeps the service down until 'up'; user and umask settings apply", async () => {
+  await using service = await copyService("steady");
+  await Deno.writeTextFile(`${service.path}/down`, "");
+  await Deno.writeTextFile(`${service.path}/opsd.conf`, "user = nobody\numask = 027\n");
+  await Deno.chmod(service.dir, 0o755);
+  await using supervisor = await startSupervisor(service.path);
+  const down = supervisor.status()!;
+  assert.deepEqual([down.state, down.normally, down.want, down.starts], [
+    "down",
+    "down",
+    "down",
+    0,
+  ]);
+  const status = await runOpsd(["status", service.path]);
+  assert.match(status.stdout, /: down \d+ seconds, not started yet, normally down\n$/);
+  assert.equal((await runOpsd(["up", "-q", service.path])).code, 0);
+  const up = await supervisor.waitStatus("up", (s) => s.state === "up");
+  const info = await Deno.readTextFile(`/proc/${up.pid}/status`);
+  assert.match(info, /^Uid:\s+65534\s/m);
+  assert.match(info, /^Umask:\s+0027$/m);
+});
