@@ -11,7 +11,6 @@ import type { Logger } from "@logtape/logtape";
 import { formatDuration } from "../duration.ts";
 import { exitCodeOf } from "../errors.ts";
 import type { Credentials } from "../process/credentials.ts";
-import { readProcStat } from "../procfs/stat.ts";
 import { spawnProgram } from "../process/spawn.ts";
 import type { ServicePaths } from "../service/paths.ts";
 import type { ServiceSettings } from "../service/settings.ts";
@@ -21,13 +20,13 @@ import { signalName, signalNumber } from "../sys/signals.ts";
 import { restartDelay } from "./backoff.ts";
 import type { ServiceOutput } from "./output/output.ts";
 import {
-  childrenOf,
   descendantsOf,
   isRunning,
   type ProcessId,
   procStartOf,
   signalIfAlive,
 } from "./processes.ts";
+import { leftovers, newStopJob, signalAll, type StopJob } from "./stop.ts";
 import type { InstanceStatus, ServiceState, ServiceStatus, Want } from "./status.ts";
 import { CONTROL_WORDS, type ControlWord } from "./words.ts";
 
@@ -74,22 +73,6 @@ interface _Instance extends ProcessId {
   startedAt: number;
 }
 
-/** Processes being stopped: a stop we asked for, or what a dead main process left behind. */
-interface _StopJob {
-  /** `exit`: the main process ended by itself; `adopted`: left by a supervisor that died. */
-  reason: "down" | "restart" | "exit" | "adopted";
-  pgid: number;
-  /** Descendants seen when the stop began (some may have left the group). */
-  tree: ProcessId[];
-  /** The stop signal has been sent. */
-  signalled: boolean;
-  /** When KILL is due (ms), once signalled. */
-  killAt: number | null;
-  /** KILL has been sent. */
-  killed: boolean;
-  since: number;
-}
-
 const _CHECK_INTERVAL = 50;
 const _KILL_GRACE = 5000;
 const _TAIL_WRITE_DELAY = 250;
@@ -105,7 +88,7 @@ export class SupervisedService {
   #spec: ServiceSpec;
   #log: Logger;
   #instance: _Instance | null = null;
-  #stop: _StopJob | null = null;
+  #stop: StopJob | null = null;
   #finish: { pid: number } | null = null;
   #restartAt: number | null = null;
   #since = Date.now();
@@ -120,7 +103,7 @@ export class SupervisedService {
   #error: { message: string; code: number } | null = null;
   #paused = false;
   /** Why the last run ended, kept from the stop until the restart decision after finish. */
-  #restartReason: _StopJob["reason"] = "exit";
+  #restartReason: StopJob["reason"] = "ended";
   #timers = new Map<TimerKind, { id: ReturnType<typeof setTimeout>; token: number }>();
   #tokens = 0;
 
@@ -186,15 +169,8 @@ export class SupervisedService {
       `pid ${first.pid} was left running by supervisor pid ${previous!.supervisor.pid}, ` +
         `which is gone: stopping it before starting afresh`,
     );
-    this.#stop = {
-      reason: "adopted",
-      pgid: first.pgid,
-      tree: alive.flatMap((instance) => [instance, ...descendantsOf(instance.pid)]),
-      signalled: false,
-      killAt: null,
-      killed: false,
-      since: Date.now(),
-    };
+    const tree = alive.flatMap((instance) => [instance, ...descendantsOf(instance.pid)]);
+    this.#stop = newStopJob("adopted", first.pgid, tree);
     await this.#checkStop();
     return true;
   }
@@ -273,15 +249,7 @@ export class SupervisedService {
       asked || status.exitCode === 0 ? "info" : "warning",
       `pid ${instance.pid} ${how} after ${formatDuration(ranFor)}`,
     );
-    this.#stop ??= {
-      reason: "exit",
-      pgid: instance.pgid,
-      tree: [],
-      signalled: false,
-      killAt: null,
-      killed: false,
-      since: now,
-    };
+    this.#stop ??= newStopJob("ended", instance.pgid, []);
     await this.#checkStop();
   }
 
@@ -409,14 +377,7 @@ export class SupervisedService {
     this.#starts++;
     let pid: number;
     try {
-      pid = await spawnProgram({
-        argv: [this.paths.run],
-        cwd: this.paths.dir,
-        fds: this.output.fds,
-        newSession: true,
-        umask: this.settings.umask ?? undefined,
-        credentials: this.#spec.credentials,
-      });
+      pid = await this.#spawn([this.paths.run]);
     } catch (error) {
       this.#error = { message: (error as Error).message, code: exitCodeOf(error) };
       this.#last = { exitCode: null, signal: null, ranFor: null };
@@ -435,6 +396,18 @@ export class SupervisedService {
     this.#setTimer("stable", this.settings.stableAfter);
   }
 
+  /** Starts `argv` as the service runs: in its directory, its own session, with its fds and user. */
+  #spawn(argv: string[]): Promise<number> {
+    return spawnProgram({
+      argv,
+      cwd: this.paths.dir,
+      fds: this.output.fds,
+      newSession: true,
+      umask: this.settings.umask ?? undefined,
+      credentials: this.#spec.credentials,
+    });
+  }
+
   #signal(name: string): string | null {
     if (!this.#instance) return `${this.paths.path} is not running: nothing to send ${name} to`;
     signalIfAlive(this.#instance.pid, SIGNALS[name]);
@@ -451,18 +424,8 @@ export class SupervisedService {
       return;
     }
     const instance = this.#instance!;
-    const now = Date.now();
-    this.#stop = {
-      reason,
-      pgid: instance.pgid,
-      tree: descendantsOf(instance.pid),
-      signalled: true,
-      killAt: now + this.settings.stopTimeout,
-      killed: false,
-      since: now,
-    };
-    this.#signalAll(this.#stop, this.settings.stopSignal, [instance.pid]);
-    this.#setTimer("kill", this.settings.stopTimeout);
+    this.#stop = newStopJob(reason, instance.pgid, descendantsOf(instance.pid));
+    this.#sendStopSignal(this.#stop, [instance.pid]);
     this.#note("info", `stopping pid ${instance.pid}: sent ${this.#stopSignalName} to its group`);
   }
 
@@ -477,7 +440,7 @@ export class SupervisedService {
   async #checkStop(): Promise<void> {
     const job = this.#stop;
     if (!job || this.#instance) return;
-    const left = this.#leftovers(job);
+    const left = leftovers(job, (pid) => this.#spec.host.owns(pid));
     if (left.length === 0) {
       this.#stop = null;
       this.#cancel("check");
@@ -485,12 +448,9 @@ export class SupervisedService {
       await this.#afterStop(job);
       return;
     }
-    if (!job.signalled) {
-      job.signalled = true;
-      job.killAt = Date.now() + this.settings.stopTimeout;
-      this.#signalAll(job, this.settings.stopSignal, left);
-      this.#setTimer("kill", this.settings.stopTimeout);
-      if (job.reason === "exit") {
+    if (job.killAt === null) {
+      this.#sendStopSignal(job, left);
+      if (job.reason === "ended") {
         this.#note(
           "warning",
           `processes left behind in its group (pids ${
@@ -506,10 +466,13 @@ export class SupervisedService {
   async #killStop(): Promise<void> {
     const job = this.#stop;
     if (!job) return;
-    const left = [...(this.#instance ? [this.#instance.pid] : []), ...this.#leftovers(job)];
+    const left = [
+      ...(this.#instance ? [this.#instance.pid] : []),
+      ...leftovers(job, (pid) => this.#spec.host.owns(pid)),
+    ];
     if (!job.killed) {
       job.killed = true;
-      this.#signalAll(job, SIGNALS.SIGKILL, left);
+      signalAll(job, SIGNALS.SIGKILL, left);
       this.#note(
         "warning",
         `still running ${formatDuration(this.settings.stopTimeout)} after ${this.#stopSignalName}` +
@@ -530,34 +493,15 @@ export class SupervisedService {
     }
   }
 
-  /**
-   * What of a stopped or ended process still runs: its process group, the
-   * descendants seen when the stop began, and orphans handed to the supervisor
-   * that are still in its session.
-   */
-  #leftovers(job: _StopJob): number[] {
-    const left = new Set<number>();
-    if (signalIfAlive(-job.pgid, 0)) left.add(-job.pgid);
-    for (const process of job.tree) if (isRunning(process)) left.add(process.pid);
-    for (const child of childrenOf("self")) {
-      if (this.#spec.host.owns(child)) continue;
-      const stat = readProcStat(child);
-      if (stat && stat.state !== "Z" && stat.sid === job.pgid) left.add(child);
-    }
-    return [...left];
-  }
-
-  /** Sends `signal` (and CONT, so stopped processes act on it) to the group and to `pids`. */
-  #signalAll(job: _StopJob, signal: number, pids: number[]): void {
-    const targets = new Set([-job.pgid, ...pids, ...job.tree.filter(isRunning).map((p) => p.pid)]);
-    for (const target of targets) {
-      signalIfAlive(target, signal);
-      if (signal !== SIGNALS.SIGKILL) signalIfAlive(target, SIGNALS.SIGCONT);
-    }
+  /** Sends the stop signal (and CONT) to the job's processes and sets the KILL deadline. */
+  #sendStopSignal(job: StopJob, pids: number[]): void {
+    job.killAt = Date.now() + this.settings.stopTimeout;
+    signalAll(job, this.settings.stopSignal, pids);
+    this.#setTimer("kill", this.settings.stopTimeout);
   }
 
   /** After the processes are gone: run finish (for a run that ended here), then decide. */
-  async #afterStop(job: _StopJob): Promise<void> {
+  async #afterStop(job: StopJob): Promise<void> {
     if (job.reason === "adopted") {
       this.#note("info", "leftover processes stopped");
       await this.startIfWanted();
@@ -566,18 +510,11 @@ export class SupervisedService {
     if (this.paths.finish && _isExecutable(this.paths.finish)) {
       const { exitCode, signal } = this.#last;
       try {
-        const pid = await spawnProgram({
-          argv: [
-            this.paths.finish,
-            String(exitCode ?? -1),
-            String(signal === null ? 0 : signalNumber(signal)),
-          ],
-          cwd: this.paths.dir,
-          fds: this.output.fds,
-          newSession: true,
-          umask: this.settings.umask ?? undefined,
-          credentials: this.#spec.credentials,
-        });
+        const pid = await this.#spawn([
+          this.paths.finish,
+          String(exitCode ?? -1),
+          String(signal === null ? 0 : signalNumber(signal)),
+        ]);
         this.#finish = { pid };
         this.#spec.host.own(pid, this, "finish");
         this.#setTimer("finish-kill", this.settings.finishTimeout);
@@ -599,7 +536,7 @@ export class SupervisedService {
     }
     if (this.want === "once") this.want = "down";
     const reason = this.#restartReason;
-    this.#restartReason = "exit";
+    this.#restartReason = "ended";
     if (this.#spec.host.exiting || this.want === "down") return;
     const delay = reason === "restart" ? 0 : restartDelay(this.#quickDeaths, this.settings);
     if (delay === 0) {
