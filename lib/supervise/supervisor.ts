@@ -203,9 +203,7 @@ class Supervisor {
         stdin: spec.role === "log" ? logPipe?.[0] : undefined,
         stdout: spec.role === "main" ? logPipe?.[1] : undefined,
         onTail: () => this.#services[index]?.tailChanged(),
-        onLogError: _rateLimited((error) =>
-          logger.error("log file: {error}", { error: error.message })
-        ),
+        onError: _rateLimited((error) => logger.error("{error}", { error: error.message })),
       });
       output.fds.slice(1).forEach(_growPipe);
       this.#services.push(new SupervisedService({ ...spec, output, logger, host: this }));
@@ -237,8 +235,15 @@ class Supervisor {
     try {
       while (!(this.exiting && this.#services.every((service) => service.idle))) {
         const event = await this.#next();
-        await this.#reap();
-        await this.#apply(event);
+        try {
+          await this.#reap();
+          await this.#apply(event);
+        } catch (error) {
+          // One failed event must not end supervision: say so, answer, carry on.
+          const message = (error as Error).message;
+          this.#log.error("while handling {event}: {message}", { event: event.type, message });
+          if (event.type === "control") event.reply({ ok: false, error: message });
+        }
         if (this.exiting) this.#takeDownLogServices();
         this.#writeStatuses();
         if (!ready && this.#services.every((service) => service.settled)) {

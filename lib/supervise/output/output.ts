@@ -40,8 +40,11 @@ export interface OutputOptions {
   stdout?: number;
   /** Called after the stderr tail changed. */
   onTail(): void;
-  /** Called when writing the log file failed (the lines are dropped and counted). */
-  onLogError(error: Error): void;
+  /**
+   * Called when writing the log file failed (the lines are dropped and counted),
+   * or reading a pipe did (its output is then lost).
+   */
+  onError(error: Error): void;
 }
 
 const _encoder = new TextEncoder();
@@ -74,7 +77,7 @@ export class ServiceOutput {
         capacity: settings.logBuffer,
         marker: (bytes) =>
           this.#line(`dropped ${bytes} bytes of output: the log file fell behind or failed`),
-        onError: options.onLogError,
+        onError: (error) => options.onError(new Error(`log file: ${error.message}`)),
       })
       : null;
     const stdout = options.stdout ?? this.#pipe("out");
@@ -82,7 +85,7 @@ export class ServiceOutput {
     this.fds = [options.stdin ?? options.devNull, stdout, stderr];
   }
 
-  /** Bytes of output lost so far because the log file (or the supervisor's stdout) fell behind. */
+  /** Bytes of output lost so far because the log file fell behind or failed. */
   get droppedBytes(): number {
     return this.#log?.dropped ?? 0;
   }
@@ -108,7 +111,7 @@ export class ServiceOutput {
     const [reader, writer] = pipe2(O.CLOEXEC);
     this.#ownedWriteEnds.push(writer);
     const forward = this.#options.forward[stream];
-    this.#readers.push(readPipe(reader, {
+    const reading = readPipe(reader, {
       onBytes: stream === "err" && this.tail.size > 0
         ? (chunk) => {
           this.tail.push(chunk);
@@ -119,6 +122,9 @@ export class ServiceOutput {
         if (!this.#log) forward.push(lines);
         else stampLines(lines, _prefix(stream), (bytes) => this.#log!.push(bytes));
       },
+    });
+    this.#readers.push(reading.catch((error) => {
+      this.#options.onError(new Error(`reading std${stream}: ${(error as Error).message}`));
     }));
     return writer;
   }
