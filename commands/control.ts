@@ -19,11 +19,13 @@ service, 6 a supervisor did not answer within 5 s.`;
 
 /** One command per control word (`opsd up`, `opsd down`, …). */
 export function controlCommands() {
-  return (Object.keys(CONTROL_WORDS) as ControlWord[]).map((word) =>
-    new Command(word)
-      .summary(`${CONTROL_WORDS[word].help}`)
+  return (Object.keys(CONTROL_WORDS) as ControlWord[]).map((word) => {
+    const { help, letter } = CONTROL_WORDS[word];
+    const svc = letter ? `  opsd svc -${letter} /srv/web       the same, daemontools-style\n` : "";
+    return new Command(word)
+      .summary(help)
       .description(
-        `Ask each SERVICE's supervisor to ${CONTROL_WORDS[word].help}, and print the status it\n` +
+        `Ask each SERVICE's supervisor to ${help}, and print the status it\n` +
           "acknowledged with. SERVICE is a service directory or script, as for 'opsd supervise'.",
       )
       .argument("<services...>", "service directories or scripts")
@@ -31,21 +33,11 @@ export function controlCommands() {
       .option("-q, --quiet", "print nothing on success")
       .addHelpText(
         "after",
-        `
-Examples:
-  opsd ${word} /srv/web
-  opsd ${word} /srv/web /srv/worker ./job.sh
-${
-          CONTROL_WORDS[word].letter
-            ? `  opsd svc -${
-              CONTROL_WORDS[word].letter
-            } /srv/web       the same, daemontools-style\n`
-            : ""
-        }
-${_EXIT_CODES}`,
+        `\nExamples:\n  opsd ${word} /srv/web\n  opsd ${word} /srv/web /srv/worker ./job.sh\n${svc}\n` +
+          _EXIT_CODES,
       )
-      .action(exitWith((services, options) => _send([word], services, options)))
-  );
+      .action(exitWith((services, options) => _send(word, [word], services, options)));
+  });
 }
 
 /** `opsd svc -udotpchaikx SERVICE...`: daemontools' svc letters, applied in order. */
@@ -99,11 +91,13 @@ ${_EXIT_CODES}`,
         );
       }
       if (services.length === 0) throw new UsageError("no service given: name one or more");
-      return _send(words, services, options);
+      return _send("svc", words, services, options);
     }));
 }
 
+/** Sends `words` in order to each service; prints the last acknowledged status, or each error. */
 async function _send(
+  command: string,
   words: ControlWord[],
   services: string[],
   options: { json?: boolean; quiet?: boolean },
@@ -114,7 +108,7 @@ async function _send(
       const result = await controlService(name, word);
       codes.push(result.code);
       if (result.code !== ExitCode.ok) {
-        writeErr(`opsd ${words.length === 1 ? word : "svc"}: ${result.error}\n`);
+        writeErr(`opsd ${command}: ${result.error}\n`);
         break;
       }
       if (options.quiet || word !== words.at(-1)) continue;

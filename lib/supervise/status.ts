@@ -120,7 +120,7 @@ export function describeStatus(status: ServiceStatus, now = Date.now()): string 
     case "stopping":
       parts.push(
         status.pid === null
-          ? `stopping (what is left of pgid ${status.instances[0]?.pgid ?? "?"})`
+          ? `stopping (what is left of pgid ${status.pgid})`
           : `stopping ${process}`,
       );
       if (status.killAt) parts.push(`KILL in ${formatDuration(Date.parse(status.killAt) - now)}`);

@@ -121,6 +121,7 @@ Deno.test("control commands without a supervisor say so and exit 3; unknown serv
   assert.equal(status.stdout, `${service.path}: supervisor not running; never supervised\n`);
   const svc = await runOpsd(["svc", "-t", service.path]);
   assert.equal(svc.code, 3);
+  assert.match(svc.stderr, /^opsd svc: no supervisor running for /);
   const unknown = await runOpsd(["down", `${service.dir}/nothing-here`]);
   assert.equal(unknown.code, 2);
   assert.match(unknown.stderr, /^opsd down: no such service: .*nothing-here: name a directory/);
