@@ -7,9 +7,14 @@
 
 import { Command } from "@commander-js/extra-typings";
 import { runCli } from "./commands/_cli.ts";
+import { controlCommands, svcCommand } from "./commands/control.ts";
 import { daemonCommand } from "./commands/daemon.ts";
 import { execCommand } from "./commands/exec.ts";
 import { fdsCommand } from "./commands/fds.ts";
+import { statusCommand } from "./commands/status.ts";
+import { superviseCommand } from "./commands/supervise.ts";
+import { tailCommand } from "./commands/tail.ts";
+import { waitCommand } from "./commands/wait.ts";
 import { VERSION } from "./lib/version.ts";
 
 const opsd = new Command("opsd")
@@ -19,9 +24,16 @@ const opsd = new Command("opsd")
   .version(VERSION, "-V, --version")
   .helpCommand(false)
   .enablePositionalOptions()
-  .addCommand(execCommand())
-  .addCommand(fdsCommand())
+  .addCommand(superviseCommand())
+  .addCommand(statusCommand());
+for (const command of controlCommands()) opsd.addCommand(command);
+opsd
+  .addCommand(svcCommand())
+  .addCommand(tailCommand())
+  .addCommand(waitCommand())
   .addCommand(daemonCommand())
+  .addCommand(fdsCommand())
+  .addCommand(execCommand())
   .addHelpText(
     "after",
     `

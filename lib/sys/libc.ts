@@ -673,3 +673,17 @@ export function pidfdOpen(pid: number): number {
 export function pidfdSendSignal(pidfd: number, signal: number): void {
   _check("pidfd_send_signal", _libc().pidfd_send_signal(pidfd, signal, null, 0));
 }
+
+// --- supervise: service output pipes ---
+
+/** `fcntl` F_SETPIPE_SZ (Linux). */
+const _F_SETPIPE_SZ = 1031;
+
+/**
+ * Grows the buffer of the pipe `fd` to at least `bytes` (F_SETPIPE_SZ; above
+ * /proc/sys/fs/pipe-max-size only for root) and returns the size it got, so a
+ * burst of output waits in the kernel instead of blocking the writer.
+ */
+export function setPipeSize(fd: number, bytes: number): number {
+  return _check("fcntl F_SETPIPE_SZ", _libc().fcntl(fd, _F_SETPIPE_SZ, BigInt(bytes)));
+}

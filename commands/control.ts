@@ -1,0 +1,120 @@
+/**
+ * The control words — `opsd up|down|once|restart|pause|cont|hup|alarm|interrupt|
+ * term|kill|exit SERVICE...` — and `opsd svc -udotpchaikx SERVICE...`, their
+ * daemontools spelling. One implementation serves every word.
+ *
+ * @module
+ */
+
+import { Command } from "@commander-js/extra-typings";
+import { ExitCode, UsageError } from "../lib/errors.ts";
+import { combinedExitCode, controlService } from "../lib/supervise/client.ts";
+import { describeStatus } from "../lib/supervise/status.ts";
+import { CONTROL_WORDS, type ControlWord, wordForLetter } from "../lib/supervise/words.ts";
+import { exitWith, writeErr, writeJson, writeOut } from "./_cli.ts";
+
+const _EXIT_CODES = `Exit codes: 0 done (acknowledged by every supervisor), 1 refused (e.g. a signal
+to a service that is not running), 2 unknown service, 3 no supervisor running for a
+service, 6 a supervisor did not answer within 5 s.`;
+
+/** One command per control word (`opsd up`, `opsd down`, …). */
+export function controlCommands() {
+  return (Object.keys(CONTROL_WORDS) as ControlWord[]).map((word) => {
+    const { help, letter } = CONTROL_WORDS[word];
+    const svc = letter ? `  opsd svc -${letter} /srv/web       the same, daemontools-style\n` : "";
+    return new Command(word)
+      .summary(help)
+      .description(
+        `Ask each SERVICE's supervisor to ${help}, and print the status it\n` +
+          "acknowledged with. SERVICE is a service directory or script, as for 'opsd supervise'.",
+      )
+      .argument("<services...>", "service directories or scripts")
+      .option("--json", "print each acknowledged status as JSON (one object per line)")
+      .option("-q, --quiet", "print nothing on success")
+      .addHelpText(
+        "after",
+        `\nExamples:\n  opsd ${word} /srv/web\n  opsd ${word} /srv/web /srv/worker ./job.sh\n${svc}\n` +
+          _EXIT_CODES,
+      )
+      .action(exitWith((services, options) => _send(word, [word], services, options)));
+  });
+}
+
+/** `opsd svc -udotpchaikx SERVICE...`: daemontools' svc letters, applied in order. */
+export function svcCommand() {
+  const letters = Object.entries(CONTROL_WORDS)
+    .filter(([, spec]) => spec.letter !== null)
+    .map(([word, spec]) => `  -${spec.letter}  ${word.padEnd(10)}${spec.help}`)
+    .join("\n");
+  return new Command("svc")
+    .summary("control services with daemontools' svc letters (-u -d -o -p -c -h -a -i -t -k -x)")
+    .description(
+      "The control words as svc's letters, which may be combined (-du, -tu) and are applied\n" +
+        "in order to each SERVICE.\n\n" + letters,
+    )
+    .argument(
+      "<letters-and-services...>",
+      "letters such as -d or -tu, and service directories or scripts",
+    )
+    .option("--json", "print each acknowledged status as JSON (one object per line)")
+    .option("-q, --quiet", "print nothing on success")
+    .helpOption("--help", "display help for command")
+    .allowUnknownOption()
+    .addHelpText(
+      "after",
+      `
+Examples:
+  opsd svc -d /srv/web        take it down (opsd down /srv/web)
+  opsd svc -h /srv/web        send HUP (-h is svc's, not help: use --help)
+  opsd svc -du /srv/web       down, then up again
+
+${_EXIT_CODES}`,
+    )
+    .action(exitWith((args, options) => {
+      const words: ControlWord[] = [], services: string[] = [];
+      for (const arg of args) {
+        if (!/^-[a-z]+$/.test(arg)) {
+          services.push(arg);
+          continue;
+        }
+        for (const letter of arg.slice(1)) {
+          const word = wordForLetter(letter);
+          if (!word) {
+            throw new UsageError(`unknown letter -${letter}: use -u -d -o -p -c -h -a -i -t -k -x`);
+          }
+          words.push(word);
+        }
+      }
+      if (words.length === 0) {
+        throw new UsageError(
+          "no letter given: use one or more of -u -d -o -p -c -h -a -i -t -k -x",
+        );
+      }
+      if (services.length === 0) throw new UsageError("no service given: name one or more");
+      return _send("svc", words, services, options);
+    }));
+}
+
+/** Sends `words` in order to each service; prints the last acknowledged status, or each error. */
+async function _send(
+  command: string,
+  words: ControlWord[],
+  services: string[],
+  options: { json?: boolean; quiet?: boolean },
+): Promise<number> {
+  const codes: number[] = [];
+  for (const name of services) {
+    for (const word of words) {
+      const result = await controlService(name, word);
+      codes.push(result.code);
+      if (result.code !== ExitCode.ok) {
+        writeErr(`opsd ${command}: ${result.error}\n`);
+        break;
+      }
+      if (options.quiet || word !== words.at(-1)) continue;
+      if (options.json) writeJson(result.status);
+      else writeOut(`${name}: ${describeStatus(result.status!)}\n`);
+    }
+  }
+  return combinedExitCode(codes);
+}

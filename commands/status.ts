@@ -1,0 +1,67 @@
+/**
+ * `opsd status SERVICE...`: one line per service (and its log service), what
+ * svstat and s6-svstat show and more, with the stderr tail of a failing service.
+ *
+ * @module
+ */
+
+import { Command } from "@commander-js/extra-typings";
+import { ExitCode } from "../lib/errors.ts";
+import { resolveExistingService } from "../lib/service/paths.ts";
+import { combinedExitCode } from "../lib/supervise/client.ts";
+import {
+  describeReport,
+  reportJson,
+  statusExitCode,
+  statusReports,
+} from "../lib/supervise/report.ts";
+import { exitWith, writeErr, writeJson, writeOut } from "./_cli.ts";
+
+/** The `status` command. */
+export function statusCommand() {
+  return new Command("status")
+    .summary("show whether services run, since when, and why they fail")
+    .description(
+      "One line per SERVICE (and one for its log/ service), from the status file its\n" +
+        "supervisor keeps; whether a supervisor runs is decided from its lock, so a\n" +
+        "supervisor that died is reported as such, never as a stale 'up'. A failing service's\n" +
+        "last stderr lines follow its line.",
+    )
+    .argument("<services...>", "service directories or scripts")
+    .option("--json", "one JSON object per service line, with the same fields")
+    .addHelpText(
+      "after",
+      `
+Examples:
+  opsd status /srv/web
+    /srv/web: up (pid 1842, pgid 1842) 73 seconds, normally up
+    /srv/web/log: up (pid 1841, pgid 1841) 73 seconds, normally up
+  opsd status ./worker.sh
+    ./worker.sh: crash-loop: 12 starts in 60 s, last exited 1, restart in 3.2 s
+      | Error: connect ECONNREFUSED 127.0.0.1:5432
+  opsd status --json /srv/web | jq .state
+  if opsd status /srv/web >/dev/null; then echo up; fi
+
+Exit codes: 0 every service (and log service) is up, 1 some is not up (down, starting,
+crash-loop, stopping), 2 unknown service, 3 some has no supervisor running.`,
+    )
+    .action(exitWith((services, options) => {
+      const codes: number[] = [];
+      for (const name of services) {
+        let reports;
+        try {
+          reports = statusReports(resolveExistingService(name), name);
+        } catch (error) {
+          writeErr(`opsd status: ${(error as Error).message}\n`);
+          codes.push(ExitCode.usage);
+          continue;
+        }
+        for (const report of reports) {
+          if (options.json) writeJson(reportJson(report));
+          else writeOut(`${describeReport(report)}\n`);
+        }
+        codes.push(statusExitCode(reports));
+      }
+      return combinedExitCode(codes);
+    }));
+}

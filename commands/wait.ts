@@ -1,0 +1,51 @@
+/**
+ * `opsd wait SERVICE... --up|--down [--timeout 10s]`: block until services reach
+ * a state, for scripts.
+ *
+ * @module
+ */
+
+import { Command } from "@commander-js/extra-typings";
+import { UsageError } from "../lib/errors.ts";
+import { resolveExistingService } from "../lib/service/paths.ts";
+import { waitForService } from "../lib/supervise/wait.ts";
+import { durationOption, exitWith } from "./_cli.ts";
+
+/** The `wait` command. */
+export function waitCommand() {
+  return new Command("wait")
+    .summary("wait until services are up, or down")
+    .description(
+      "Wait until every SERVICE is up (running, and not in a crash loop) or down (none of\n" +
+        "its processes running), checking every 50 ms.",
+    )
+    .argument("<services...>", "service directories or scripts")
+    .option("--up", "wait until each is up")
+    .option("--down", "wait until each is down")
+    .option(
+      "--timeout <duration>",
+      "give up after this long; 0 waits forever",
+      durationOption,
+      10_000,
+    )
+    .addHelpText(
+      "after",
+      `
+Examples:
+  opsd up /srv/web && opsd wait /srv/web --up --timeout 30s
+  opsd down /srv/web && opsd wait /srv/web --down
+
+Exit codes: 0 reached, 2 usage error or unknown service, 3 no supervisor running (an
+unsupervised service cannot come up), 6 timed out.`,
+    )
+    .action(exitWith(async (services, options) => {
+      if (options.up === options.down) throw new UsageError("give exactly one of --up and --down");
+      const target = options.up ? "up" : "down";
+      const deadline = Date.now() + options.timeout;
+      for (const name of services) {
+        const left = options.timeout === 0 ? 0 : Math.max(1, deadline - Date.now());
+        await waitForService(resolveExistingService(name), name, target, left);
+      }
+      return 0;
+    }));
+}

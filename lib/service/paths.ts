@@ -1,0 +1,125 @@
+/**
+ * The one resolver from what an operator types (`/srv/web`, `./run.sh`) to a
+ * service's files. Every command that names a service goes through it, so a
+ * service directory and a script resolve the same way everywhere.
+ *
+ * Two forms:
+ * - a directory with an executable `run` (the daemontools/runit/s6 layout):
+ *   optional `finish`, `down` and `log/`; settings in `opsd.conf`; state in `supervise/`;
+ * - an executable script such as `/srv/app/web.sh`: settings in `web.sh.opsd.conf`
+ *   and state in `.web.sh.opsd/`, both beside it.
+ *
+ * @module
+ */
+
+import { basename, dirname, resolve } from "node:path";
+import { UsageError } from "../errors.ts";
+
+/** Where a service's files are. Paths are absolute; files may not exist yet. */
+export interface ServicePaths {
+  /** The service's absolute path: the directory, or the script. Names it in messages. */
+  path: string;
+  /** `directory` (daemontools layout) or `script` (a single executable). */
+  form: "directory" | "script";
+  /** The directory the service runs in: the service directory, or the script's. */
+  dir: string;
+  /** The program the supervisor starts. */
+  run: string;
+  /** The optional `finish` program (directory form only). */
+  finish: string | null;
+  /** The file whose presence means "normally down" (directory form only). */
+  downFile: string | null;
+  /** The settings file (`opsd.conf`, or `NAME.opsd.conf` beside a script). */
+  settingsFile: string;
+  /** The supervisor's state directory: lock, status.json, control socket. */
+  stateDir: string;
+  /** The `log/` service reading this one's stdout, when the directory has one. */
+  log: ServicePaths | null;
+}
+
+/**
+ * Resolves `name` (a service directory or an executable script, relative to
+ * `cwd`) to its {@linkcode ServicePaths}. Throws a UsageError (exit 2) when
+ * nothing is there; whether `run` is runnable is checked by the supervisor.
+ *
+ * @example
+ * ```ts
+ * const web = resolveService("/srv/web"); // web.stateDir === "/srv/web/supervise"
+ * ```
+ */
+export function resolveService(name: string, cwd = Deno.cwd()): ServicePaths {
+  if (name === "") throw new UsageError("empty service name: name a service directory or script");
+  const path = resolve(cwd, name);
+  let info: Deno.FileInfo;
+  try {
+    info = Deno.statSync(path);
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound || error instanceof Deno.errors.NotADirectory) {
+      throw new UsageError(
+        `no such service: ${path}: name a directory with an executable run file, or an executable script`,
+      );
+    }
+    throw error;
+  }
+  return info.isDirectory ? _directoryService(path) : _scriptService(path);
+}
+
+/**
+ * {@linkcode resolveService} for commands that act on a service that exists
+ * (status, control words, tail, wait): a directory with neither a run file nor a
+ * state directory is not a service, and is a UsageError (exit 2) too.
+ */
+export function resolveExistingService(name: string, cwd = Deno.cwd()): ServicePaths {
+  const paths = resolveService(name, cwd);
+  if (paths.form === "directory" && !_exists(paths.run) && !_exists(paths.stateDir)) {
+    throw new UsageError(
+      `not a service: ${paths.path} has no run file and was never supervised`,
+    );
+  }
+  return paths;
+}
+
+function _exists(path: string): boolean {
+  try {
+    Deno.lstatSync(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function _directoryService(path: string, withLog = true): ServicePaths {
+  const log = `${path}/log`;
+  let hasLog = false;
+  try {
+    hasLog = withLog && Deno.statSync(log).isDirectory;
+  } catch (error) {
+    if (!(error instanceof Deno.errors.NotFound)) throw error;
+  }
+  return {
+    path,
+    form: "directory",
+    dir: path,
+    run: `${path}/run`,
+    finish: `${path}/finish`,
+    downFile: `${path}/down`,
+    settingsFile: `${path}/opsd.conf`,
+    stateDir: `${path}/supervise`,
+    log: hasLog ? _directoryService(log, false) : null,
+  };
+}
+
+function _scriptService(path: string): ServicePaths {
+  const dir = dirname(path), name = basename(path);
+  return {
+    path,
+    form: "script",
+    dir,
+    run: path,
+    finish: null,
+    downFile: null,
+    settingsFile: `${dir}/${name}.opsd.conf`,
+    stateDir: `${dir}/.${name}.opsd`,
+    log: null,
+  };
+}

@@ -1,0 +1,259 @@
+/**
+ * A service's settings: restart pacing, stopping, output and credentials. They come
+ * from the service's settings file (`opsd.conf` in a service directory,
+ * `NAME.opsd.conf` beside a script) and from flags, which override the file, so a
+ * crontab line needs only the service's path.
+ *
+ * The file holds `key = value` lines; blank lines and lines starting with `#` are
+ * ignored; an unknown key or a bad value is an error naming the file and line.
+ *
+ * ```
+ * # /srv/web/opsd.conf
+ * stop-timeout = 30s
+ * log-file = log/current
+ * ```
+ *
+ * Every default lives in {@linkcode SETTINGS}, and {@linkcode normalizeSettings}
+ * is the one place values are checked and defaults applied.
+ *
+ * @module
+ */
+
+import { resolve } from "node:path";
+import { parseDuration } from "../duration.ts";
+import { UsageError } from "../errors.ts";
+import { parseSize } from "../size.ts";
+import { signalNumber } from "../sys/signals.ts";
+
+/** A service's settings after defaults and checks: times in ms, sizes in bytes. */
+export interface ServiceSettings {
+  /** Delay before restarting after the first quick death; doubles per further one. */
+  restartDelay: number;
+  /** The most the restart delay grows to. */
+  restartDelayMax: number;
+  /** A run shorter than this is a quick death; staying up this long resets the backoff. */
+  stableAfter: number;
+  /** This many quick deaths in a row is a crash loop. */
+  crashLoopAfter: number;
+  /** The signal that asks the service to stop (sent with CONT to its process group). */
+  stopSignal: number;
+  /** How long a stopping service gets before its group is sent KILL. */
+  stopTimeout: number;
+  /** How long `finish` may run before it is killed. */
+  finishTimeout: number;
+  /** How many of the last bytes of stderr are kept for status and tail. */
+  tailBytes: number;
+  /** Absolute path of the log file for stdout and stderr, or null for none. */
+  logFile: string | null;
+  /** The log file is rotated when it would grow past this size. */
+  logMaxSize: number;
+  /** How many rotated log files are kept (`FILE.1` … `FILE.N`). */
+  logKeep: number;
+  /** How many bytes may wait for a slow log file before output is dropped and counted. */
+  logBuffer: number;
+  /** Run the service as this user (needs root), or null for opsd's own. */
+  user: string | null;
+  /** Run the service with this group, or null for the user's. */
+  group: string | null;
+  /** The service's umask, or null for opsd's own. */
+  umask: number | null;
+}
+
+/** The name of a setting, as written in the file and as a flag (`--stop-timeout`). */
+export type SettingKey =
+  | "restart-delay"
+  | "restart-delay-max"
+  | "stable-after"
+  | "crash-loop-after"
+  | "stop-signal"
+  | "stop-timeout"
+  | "finish-timeout"
+  | "tail-bytes"
+  | "log-file"
+  | "log-max-size"
+  | "log-keep"
+  | "log-buffer"
+  | "user"
+  | "group"
+  | "umask";
+
+/** How one setting is written, read and defaulted. */
+export interface SettingSpec {
+  /** Placeholder for help text: `DURATION`, `SIZE`, `SIGNAL`… */
+  value: string;
+  /** One line for --help and the README. */
+  help: string;
+  /** The default, as it would be written in the file ("" for none). */
+  default: string;
+}
+
+/** Every setting, its form, help and default: the one table of defaults. */
+export const SETTINGS: Readonly<Record<SettingKey, SettingSpec>> = {
+  "restart-delay": {
+    value: "DURATION",
+    help: "delay after the first quick death; doubles per further one",
+    default: "100ms",
+  },
+  "restart-delay-max": { value: "DURATION", help: "the most the delay grows to", default: "30s" },
+  "stable-after": {
+    value: "DURATION",
+    help: "a shorter run is a quick death; this long up resets the backoff",
+    default: "10s",
+  },
+  "crash-loop-after": {
+    value: "N",
+    help: "this many quick deaths in a row is a crash loop",
+    default: "3",
+  },
+  "stop-signal": { value: "SIGNAL", help: "signal that asks the service to stop", default: "TERM" },
+  "stop-timeout": {
+    value: "DURATION",
+    help: "time to stop before the group gets KILL",
+    default: "10s",
+  },
+  "finish-timeout": {
+    value: "DURATION",
+    help: "time finish may run before it is killed",
+    default: "5s",
+  },
+  "tail-bytes": { value: "SIZE", help: "last bytes of stderr kept for status", default: "400" },
+  "log-file": {
+    value: "PATH",
+    help: "log stdout and stderr to this file (relative to the service)",
+    default: "",
+  },
+  "log-max-size": { value: "SIZE", help: "rotate the log file at this size", default: "10M" },
+  "log-keep": { value: "N", help: "rotated log files to keep", default: "10" },
+  "log-buffer": {
+    value: "SIZE",
+    help: "output held for a slow disk before dropping",
+    default: "16M",
+  },
+  user: { value: "USER", help: "run the service as this user (needs root)", default: "" },
+  group: { value: "GROUP", help: "run the service with this group", default: "" },
+  umask: { value: "OCTAL", help: "the service's umask, e.g. 022", default: "" },
+};
+
+/**
+ * Setting values as written, before checks; `where` names each one for error
+ * messages (`/srv/web/opsd.conf:3: stop-timeout`, or `--stop-timeout`).
+ */
+export type RawSettings = Partial<Record<SettingKey, { text: string; where: string }>>;
+
+/**
+ * Reads a settings file into raw values; a missing file is no settings. Throws a
+ * UsageError naming the file and line for a malformed line or an unknown key.
+ */
+export function readSettingsFile(path: string): RawSettings {
+  let text: string;
+  try {
+    text = Deno.readTextFileSync(path);
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return {};
+    throw error;
+  }
+  const raw: RawSettings = {};
+  text.split("\n").forEach((line, index) => {
+    const where = `${path}:${index + 1}`;
+    const trimmed = line.trim();
+    if (trimmed === "" || trimmed.startsWith("#")) return;
+    const match = /^([A-Za-z0-9_-]+)\s*=\s*(.*)$/.exec(trimmed);
+    if (!match) throw new UsageError(`${where}: expected "key = value", got "${trimmed}"`);
+    raw[_key(match[1], where)] = { text: match[2], where: `${where}: ${match[1]}` };
+  });
+  return raw;
+}
+
+/**
+ * Raw values from flags (`{"stop-timeout": "5s"}`, undefined for flags not given),
+ * checked for unknown keys like a file's.
+ */
+export function settingsFromFlags(flags: Record<string, string | undefined>): RawSettings {
+  const raw: RawSettings = {};
+  for (const [name, text] of Object.entries(flags)) {
+    if (text !== undefined) raw[_key(name, "flags")] = { text, where: `--${name}` };
+  }
+  return raw;
+}
+
+function _key(name: string, where: string): SettingKey {
+  if (name in SETTINGS) return name as SettingKey;
+  throw new UsageError(
+    `${where}: unknown setting "${name}": known settings are ${Object.keys(SETTINGS).join(", ")}`,
+  );
+}
+
+/**
+ * The settings for a service whose directory is `dir`, from raw layers applied in
+ * order (later ones win: the file, then flags), with every default filled in.
+ * Throws a UsageError naming the setting and where it came from for a bad value.
+ */
+export function normalizeSettings(dir: string, ...layers: RawSettings[]): ServiceSettings {
+  const merged: RawSettings = Object.assign({}, ...layers);
+  const get = <T>(key: SettingKey, parse: (text: string) => T): T => {
+    const given = merged[key];
+    try {
+      return parse(given?.text ?? SETTINGS[key].default);
+    } catch (error) {
+      throw new UsageError(`${given?.where ?? key}: ${(error as Error).message}`);
+    }
+  };
+  const optional = (text: string) => text.trim() === "" ? null : text.trim();
+  const settings: ServiceSettings = {
+    restartDelay: get("restart-delay", parseDuration),
+    restartDelayMax: get("restart-delay-max", parseDuration),
+    stableAfter: get("stable-after", parseDuration),
+    crashLoopAfter: get("crash-loop-after", _whole(1, 1000)),
+    stopSignal: get("stop-signal", signalNumber),
+    stopTimeout: get("stop-timeout", parseDuration),
+    finishTimeout: get("finish-timeout", parseDuration),
+    tailBytes: get("tail-bytes", _sized(parseSize, 0, 1 << 20)),
+    logFile: get("log-file", (text) => optional(text) && resolve(dir, text.trim())),
+    logMaxSize: get("log-max-size", _sized(parseSize, 4096, Number.MAX_SAFE_INTEGER)),
+    logKeep: get("log-keep", _whole(0, 1000)),
+    logBuffer: get("log-buffer", _sized(parseSize, 65536, 1 << 30)),
+    user: get("user", optional),
+    group: get("group", optional),
+    umask: get("umask", _umask),
+  };
+  if (settings.restartDelayMax < settings.restartDelay) {
+    throw new UsageError(
+      `restart-delay-max (${merged["restart-delay-max"]?.text ?? "30s"}) is below restart-delay ` +
+        `(${merged["restart-delay"]?.text ?? "100ms"}): raise it or lower restart-delay`,
+    );
+  }
+  return settings;
+}
+
+function _whole(min: number, max: number): (text: string) => number {
+  return _sized(
+    (text) => {
+      if (!/^\s*\d+\s*$/.test(text)) throw new RangeError(`expected a whole number, got "${text}"`);
+      return Number(text);
+    },
+    min,
+    max,
+  );
+}
+
+function _sized(
+  parse: (text: string) => number,
+  min: number,
+  max: number,
+): (text: string) => number {
+  return (text) => {
+    const value = parse(text);
+    if (value < min || value > max) {
+      throw new RangeError(`${text.trim()} is out of range: expected ${min} to ${max}`);
+    }
+    return value;
+  };
+}
+
+function _umask(text: string): number | null {
+  if (text.trim() === "") return null;
+  if (!/^\s*0?[0-7]{1,3}\s*$/.test(text)) {
+    throw new RangeError(`bad umask "${text}": expected octal digits such as 022`);
+  }
+  return parseInt(text.trim(), 8);
+}

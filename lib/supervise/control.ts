@@ -1,0 +1,245 @@
+/**
+ * The control socket protocol: a unix stream socket in the state directory
+ * (mode 0600, so only the owner controls the service), one JSON request per line,
+ * one JSON reply per line.
+ *
+ * ```
+ * > {"command":"down"}
+ * < {"ok":true,"status":{...}}
+ * > {"command":"status"}
+ * < {"ok":true,"status":{...}}
+ * > hello
+ * < {"ok":false,"error":"bad request: expected one JSON object per line, such as {\"command\":\"up\"}"}
+ * ```
+ *
+ * Every request gets a reply once the supervisor has applied it; a bad one gets an
+ * error reply and the connection stays usable.
+ *
+ * @module
+ */
+
+import { ExitCode, OpsdError } from "../errors.ts";
+import type { ServicePaths } from "../service/paths.ts";
+import { O } from "../sys/constants.ts";
+import { close, open } from "../sys/libc.ts";
+import { controlPath, runningSupervisor } from "./state.ts";
+import type { ServiceStatus } from "./status.ts";
+import { type ControlWord, isControlWord } from "./words.ts";
+
+/** A request: a control word, or `status` for the live status record. */
+export interface ControlRequest {
+  command: ControlWord | "status";
+}
+
+/** A reply: the status after the request was applied, or why it was refused. */
+export type ControlReply =
+  | { ok: true; status: ServiceStatus }
+  | { ok: false; error: string };
+
+const _MAX_LINE = 64 * 1024;
+const _encoder = new TextEncoder();
+
+/**
+ * Parses one request line; returns the request, or the error reply for a line
+ * that is not one.
+ */
+export function parseRequest(line: string): ControlRequest | { error: string } {
+  let value: unknown;
+  try {
+    value = JSON.parse(line);
+  } catch {
+    return {
+      error: 'bad request: expected one JSON object per line, such as {"command":"up"}',
+    };
+  }
+  const command = (value as { command?: unknown } | null)?.command;
+  if (typeof command !== "string" || (command !== "status" && !isControlWord(command))) {
+    return {
+      error: `unknown command ${
+        JSON.stringify(command ?? null)
+      }: expected status or a control word`,
+    };
+  }
+  return { command };
+}
+
+/** A listening control socket; `close` stops it and removes the socket file. */
+export interface ControlServer {
+  close(): void;
+}
+
+/**
+ * Listens on the service's control socket (replacing a stale socket file) and
+ * answers each request line with `handle`'s reply.
+ */
+export function serveControl(
+  paths: ServicePaths,
+  handle: (request: ControlRequest) => Promise<ControlReply>,
+): ControlServer {
+  const path = controlPath(paths);
+  try {
+    Deno.removeSync(path);
+  } catch (error) {
+    if (!(error instanceof Deno.errors.NotFound)) throw error;
+  }
+  const listener = _withSocketPath(
+    paths,
+    (address) => Deno.listen({ transport: "unix", path: address }),
+  );
+  Deno.chmodSync(path, 0o600);
+  const connections = new Set<Deno.Conn>();
+  (async () => {
+    for await (const connection of listener) {
+      connections.add(connection);
+      _serveConnection(connection, handle).finally(() => connections.delete(connection));
+    }
+  })().catch(() => {
+    // The listener was closed.
+  });
+  return {
+    close() {
+      listener.close();
+      for (const connection of connections) _closeQuietly(connection);
+      try {
+        Deno.removeSync(path);
+      } catch {
+        // Already gone.
+      }
+    },
+  };
+}
+
+async function _serveConnection(
+  connection: Deno.Conn,
+  handle: (request: ControlRequest) => Promise<ControlReply>,
+): Promise<void> {
+  try {
+    for await (const line of _lines(connection)) {
+      if (line === null) {
+        await _send(connection, { ok: false, error: `request longer than ${_MAX_LINE} bytes` });
+        break;
+      }
+      if (line.trim() === "") continue;
+      const request = parseRequest(line);
+      const reply = "error" in request
+        ? { ok: false as const, error: request.error }
+        : await handle(request);
+      await _send(connection, reply);
+    }
+  } catch {
+    // The client went away mid-reply.
+  } finally {
+    _closeQuietly(connection);
+  }
+}
+
+/** The lines read from `connection`; null for a line over the limit (then it stops). */
+async function* _lines(connection: Deno.Conn): AsyncGenerator<string | null> {
+  const decoder = new TextDecoder();
+  let pending = "";
+  const buffer = new Uint8Array(4096);
+  for (;;) {
+    const count = await connection.read(buffer);
+    if (count === null) return;
+    pending += decoder.decode(buffer.subarray(0, count), { stream: true });
+    for (let newline = pending.indexOf("\n"); newline >= 0; newline = pending.indexOf("\n")) {
+      yield pending.slice(0, newline);
+      pending = pending.slice(newline + 1);
+    }
+    if (pending.length > _MAX_LINE) {
+      yield null;
+      return;
+    }
+  }
+}
+
+async function _send(connection: Deno.Conn, message: ControlRequest | ControlReply): Promise<void> {
+  const bytes = _encoder.encode(`${JSON.stringify(message)}\n`);
+  for (let offset = 0; offset < bytes.length;) {
+    offset += await connection.write(bytes.subarray(offset));
+  }
+}
+
+function _closeQuietly(connection: Deno.Conn): void {
+  try {
+    connection.close();
+  } catch {
+    // Already closed.
+  }
+}
+
+/**
+ * Sends `request` to the service's supervisor and returns its reply. Throws exit 3
+ * (not running) when no supervisor holds the service's lock or it does not listen,
+ * and exit 6 when it does not answer within `timeout` ms.
+ */
+export async function sendControl(
+  paths: ServicePaths,
+  request: ControlRequest,
+  timeout = 5000,
+): Promise<ControlReply> {
+  if (runningSupervisor(paths) === null) throw _notRunning(paths);
+  let connection: Deno.UnixConn;
+  try {
+    connection = await _withSocketPath(
+      paths,
+      (address) => Deno.connect({ transport: "unix", path: address }),
+    );
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound || error instanceof Deno.errors.ConnectionRefused) {
+      throw _notRunning(paths, " (it holds the lock but does not listen yet; try again)");
+    }
+    throw error;
+  }
+  const timer = setTimeout(() => _closeQuietly(connection), timeout);
+  try {
+    await _send(connection, request);
+    for await (const line of _lines(connection)) {
+      if (line !== null) return JSON.parse(line) as ControlReply;
+    }
+    throw new OpsdError(
+      `the supervisor of ${paths.path} did not answer within ${timeout / 1000} s`,
+      ExitCode.timeout,
+    );
+  } catch (error) {
+    if (error instanceof OpsdError) throw error;
+    throw new OpsdError(
+      `the supervisor of ${paths.path} did not answer within ${timeout / 1000} s`,
+      ExitCode.timeout,
+      { cause: error },
+    );
+  } finally {
+    clearTimeout(timer);
+    _closeQuietly(connection);
+  }
+}
+
+/** Room for a path in `struct sockaddr_un` (108 bytes, with the final NUL). */
+const _SUN_PATH_MAX = 107;
+
+/**
+ * Calls `use` with an address for the control socket: its path, or — when that is
+ * too long for a unix socket address — the same file reached through an open fd of
+ * the state directory (`/proc/self/fd/N/control`), which the kernel resolves alike.
+ */
+function _withSocketPath<T>(paths: ServicePaths, use: (address: string) => T): T {
+  const path = controlPath(paths);
+  if (_encoder.encode(path).length <= _SUN_PATH_MAX) return use(path);
+  const dir = open(paths.stateDir, O.RDONLY | O.CLOEXEC);
+  try {
+    const result = use(`/proc/self/fd/${dir}/control`);
+    if (result instanceof Promise) return result.finally(() => close(dir)) as T;
+    close(dir);
+    return result;
+  } catch (error) {
+    close(dir);
+    throw error;
+  }
+}
+
+function _notRunning(paths: ServicePaths, detail = ""): OpsdError {
+  return new OpsdError(
+    `no supervisor running for ${paths.path}${detail}: start one with 'opsd supervise ${paths.path}'`,
+    ExitCode.notRunning,
+  );
+}

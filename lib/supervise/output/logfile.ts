@@ -1,0 +1,110 @@
+/**
+ * A log file that rotates by size and keeps a bounded number of old files, as
+ * multilog and svlogd do: `FILE` is current, `FILE.1` the newest old one, up to
+ * `FILE.N`. Rotation happens between lines, never inside one.
+ *
+ * @module
+ */
+
+import { dirname } from "node:path";
+import type { ByteSink } from "./writer.ts";
+
+/** Where and how big a {@linkcode RotatingLogFile} may grow. */
+export interface LogFileOptions {
+  /** Absolute path of the current file. */
+  path: string;
+  /** Rotate before the file would grow past this many bytes. */
+  maxSize: number;
+  /** How many rotated files to keep (0: the current file is simply started again). */
+  keep: number;
+}
+
+/**
+ * A {@linkcode ByteSink} over a rotating log file. Each `write` is whole lines and
+ * is written completely (or throws); the file is opened, and its directory made,
+ * on first use, and opened again after an error.
+ */
+export class RotatingLogFile implements ByteSink {
+  #options: LogFileOptions;
+  #file: Deno.FsFile | null = null;
+  #size = 0;
+
+  constructor(options: LogFileOptions) {
+    this.#options = options;
+  }
+
+  /** Writes all of `lines`, rotating first (at a line boundary) when the file would grow too big. */
+  async write(lines: Uint8Array): Promise<number> {
+    try {
+      for (let rest = lines; rest.length > 0;) {
+        const file = this.#file ?? await this.#open();
+        const part = this.#fitting(rest);
+        if (part.length === 0) {
+          await this.#rotate();
+          continue;
+        }
+        for (let offset = 0; offset < part.length;) {
+          offset += await file.write(part.subarray(offset));
+        }
+        this.#size += part.length;
+        rest = rest.subarray(part.length);
+        if (rest.length > 0) await this.#rotate();
+      }
+      return lines.length;
+    } catch (error) {
+      this.close();
+      throw error;
+    }
+  }
+
+  /**
+   * The whole lines at the start of `lines` that fit in the current file: all of
+   * them, or none (rotate first), or one line longer than the size limit when the
+   * file is empty (it cannot be helped).
+   */
+  #fitting(lines: Uint8Array): Uint8Array {
+    const room = this.#options.maxSize - this.#size;
+    if (lines.length <= room) return lines;
+    const cut = lines.subarray(0, Math.max(room, 0)).lastIndexOf(10);
+    if (cut >= 0) return lines.subarray(0, cut + 1);
+    if (this.#size > 0) return lines.subarray(0, 0);
+    const newline = lines.indexOf(10);
+    return newline < 0 ? lines : lines.subarray(0, newline + 1);
+  }
+
+  /** Closes the current file (it is opened again by the next write). */
+  close(): void {
+    try {
+      this.#file?.close();
+    } catch {
+      // Already closed after a failed write.
+    }
+    this.#file = null;
+  }
+
+  async #open(): Promise<Deno.FsFile> {
+    const { path } = this.#options;
+    await Deno.mkdir(dirname(path), { recursive: true });
+    const file = await Deno.open(path, { append: true, create: true, mode: 0o640 });
+    this.#size = (await file.stat()).size;
+    return this.#file = file;
+  }
+
+  async #rotate(): Promise<void> {
+    const { path, keep } = this.#options;
+    this.close();
+    if (keep === 0) {
+      await Deno.remove(path).catch(_ignoreMissing);
+    } else {
+      for (let n = keep - 1; n >= 1; n--) {
+        await Deno.rename(`${path}.${n}`, `${path}.${n + 1}`).catch(_ignoreMissing);
+      }
+      await Deno.rename(path, `${path}.1`).catch(_ignoreMissing);
+    }
+    this.#size = 0;
+  }
+}
+
+function _ignoreMissing(error: unknown): void {
+  if (!(error instanceof Deno.errors.NotFound)) throw error;
+}

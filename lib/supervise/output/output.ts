@@ -1,0 +1,140 @@
+/**
+ * Everything a supervised service writes: the pipes on its fds 1 and 2, the stderr
+ * tail, and where complete lines go — a rotating, timestamped log file when
+ * `log-file` is set, else the supervisor's own stdout and stderr. Nothing here ever
+ * makes the service wait: the pipes are always drained, and a destination that
+ * falls behind loses (and counts) output instead.
+ *
+ * The pipes are made once per service and kept open by the supervisor, so
+ * nothing is lost between restarts and the readers never see end of file until
+ * the supervisor itself closes them.
+ *
+ * @module
+ */
+
+import type { ServiceSettings } from "../../service/settings.ts";
+import { O } from "../../sys/constants.ts";
+import { close, pipe2 } from "../../sys/libc.ts";
+import { RotatingLogFile } from "./logfile.ts";
+import { readPipe } from "./pipe.ts";
+import { stampLines } from "./stamp.ts";
+import { TailBuffer } from "./tail.ts";
+import { BoundedWriter } from "./writer.ts";
+
+/** The settings that shape a service's output. */
+export type OutputSettings = Pick<
+  ServiceSettings,
+  "tailBytes" | "logFile" | "logMaxSize" | "logKeep" | "logBuffer"
+>;
+
+/** Where a {@linkcode ServiceOutput}'s fds come from and where its lines go. */
+export interface OutputOptions {
+  settings: OutputSettings;
+  /** The supervisor's own stdout and stderr, for lines when there is no log file. */
+  forward: { out: BoundedWriter; err: BoundedWriter };
+  /** An fd open on /dev/null, the service's stdin unless `stdin` is given. */
+  devNull: number;
+  /** The service's stdin instead of /dev/null (a log service reads the log pipe). */
+  stdin?: number;
+  /** The service's stdout instead of a pipe read here (the log pipe to a log service). */
+  stdout?: number;
+  /** Called after the stderr tail changed. */
+  onTail(): void;
+  /**
+   * Called when writing the log file failed (the lines are dropped and counted),
+   * or reading a pipe did (its output is then lost).
+   */
+  onError(error: Error): void;
+}
+
+const _encoder = new TextEncoder();
+
+/** The output side of one service: its fds 0-2, its stderr tail, its log. */
+export class ServiceOutput {
+  /** The last bytes of stderr. */
+  readonly tail: TailBuffer;
+  /** The service's fds 0, 1 and 2, to pass to each process it starts. */
+  readonly fds: readonly [number, number, number];
+  #options: OutputOptions;
+  #log: BoundedWriter | null;
+  #logFile: RotatingLogFile | null;
+  #ownedWriteEnds: number[] = [];
+  #readers: Promise<void>[] = [];
+
+  constructor(options: OutputOptions) {
+    this.#options = options;
+    const { settings } = options;
+    this.tail = new TailBuffer(settings.tailBytes);
+    this.#logFile = settings.logFile
+      ? new RotatingLogFile({
+        path: settings.logFile,
+        maxSize: settings.logMaxSize,
+        keep: settings.logKeep,
+      })
+      : null;
+    this.#log = this.#logFile
+      ? new BoundedWriter(this.#logFile, {
+        capacity: settings.logBuffer,
+        marker: (bytes) =>
+          this.#line(`dropped ${bytes} bytes of output: the log file fell behind or failed`),
+        onError: (error) => options.onError(new Error(`log file: ${error.message}`)),
+      })
+      : null;
+    const stdout = options.stdout ?? this.#pipe("out");
+    const stderr = this.#pipe("err");
+    this.fds = [options.stdin ?? options.devNull, stdout, stderr];
+  }
+
+  /** Bytes of output lost so far because the log file fell behind or failed. */
+  get droppedBytes(): number {
+    return this.#log?.dropped ?? 0;
+  }
+
+  /** Writes a line from opsd itself (`opsd started pid 1842`) to the log file, if there is one. */
+  event(text: string): void {
+    this.#log?.push(this.#line(text));
+  }
+
+  /**
+   * Closes the supervisor's ends of the pipes, waits until every reader has seen
+   * end of file (once the service's processes are gone), and writes what is queued.
+   */
+  async close(): Promise<void> {
+    for (const fd of this.#ownedWriteEnds.splice(0)) close(fd);
+    await Promise.all(this.#readers);
+    await this.#log?.flush();
+    this.#logFile?.close();
+  }
+
+  /** A pipe whose write end the service gets as fd 1 or 2 and whose read end is read here. */
+  #pipe(stream: "out" | "err"): number {
+    const [reader, writer] = pipe2(O.CLOEXEC);
+    this.#ownedWriteEnds.push(writer);
+    const forward = this.#options.forward[stream];
+    const reading = readPipe(reader, {
+      onBytes: stream === "err" && this.tail.size > 0
+        ? (chunk) => {
+          this.tail.push(chunk);
+          this.#options.onTail();
+        }
+        : undefined,
+      onLines: (lines) => {
+        if (!this.#log) forward.push(lines);
+        else stampLines(lines, _prefix(stream), (bytes) => this.#log!.push(bytes));
+      },
+    });
+    this.#readers.push(reading.catch((error) => {
+      this.#options.onError(new Error(`reading std${stream}: ${(error as Error).message}`));
+    }));
+    return writer;
+  }
+
+  #line(text: string): Uint8Array {
+    return _encoder.encode(`${new Date().toISOString()} opsd ${text}\n`);
+  }
+}
+
+/** `2025-11-21T08:06:02.123Z out ` — the same timestamp for every line of one chunk. */
+function _prefix(stream: "out" | "err"): Uint8Array {
+  return _encoder.encode(`${new Date().toISOString()} ${stream} `);
+}

@@ -1,0 +1,41 @@
+/**
+ * The last bytes of a stream, readproctitle-style: what `opsd status` shows under
+ * a failing service and what `opsd tail` prints.
+ *
+ * @module
+ */
+
+/** Keeps the last `size` bytes pushed into it; cheap enough for every chunk of output. */
+export class TailBuffer {
+  #bytes: Uint8Array;
+  #length = 0;
+
+  /** @param size how many bytes to keep (0 keeps nothing) */
+  constructor(readonly size: number) {
+    this.#bytes = new Uint8Array(size);
+  }
+
+  /** Appends `chunk`, forgetting what falls off the front. */
+  push(chunk: Uint8Array): void {
+    const size = this.size;
+    if (chunk.length >= size) {
+      this.#bytes.set(chunk.subarray(chunk.length - size));
+      this.#length = size;
+      return;
+    }
+    const keep = Math.min(this.#length, size - chunk.length);
+    this.#bytes.copyWithin(0, this.#length - keep, this.#length);
+    this.#bytes.set(chunk, keep);
+    this.#length = keep + chunk.length;
+  }
+
+  /** The kept bytes as text, starting at a line boundary when the buffer has filled up. */
+  text(): string {
+    let bytes = this.#bytes.subarray(0, this.#length);
+    if (this.#length === this.size) {
+      const newline = bytes.indexOf(10);
+      if (newline >= 0 && newline < bytes.length - 1) bytes = bytes.subarray(newline + 1);
+    }
+    return new TextDecoder().decode(bytes);
+  }
+}

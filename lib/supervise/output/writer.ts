@@ -1,0 +1,143 @@
+/**
+ * Writing output without ever making the service wait: a bounded queue in front
+ * of a slow destination (a disk, a terminal, a full pipe). When the queue is full
+ * new output is dropped and counted instead, and once writing catches up a marker
+ * line says how much was lost.
+ *
+ * Output is copied into reusable 1 MiB chunks: allocating a fresh array per read
+ * cost more than the copy itself (V8 zeroes new memory), and while one write is in
+ * flight the next chunk fills up, so a busy destination gets few, large writes
+ * and an idle one gets each line at once.
+ *
+ * @module
+ */
+
+/** Where a {@linkcode BoundedWriter} writes: anything with an async `write` (FsFile, stdout). */
+export interface ByteSink {
+  /** Writes some of `bytes`, resolving to how many. */
+  write(bytes: Uint8Array): Promise<number>;
+}
+
+/** How a {@linkcode BoundedWriter} reports drops and errors. */
+export interface BoundedWriterOptions {
+  /** The most bytes that may wait to be written; more is dropped. */
+  capacity: number;
+  /** The line that tells the reader `bytes` were dropped (written once writing resumes). */
+  marker?: (bytes: number) => Uint8Array;
+  /** Called when a write fails (the chunk is dropped and counted). */
+  onError?: (error: Error) => void;
+}
+
+const _CHUNK = 1 << 20;
+const _SPARE_CHUNKS = 2;
+
+/**
+ * A write queue with a byte limit. `push` never waits: it copies or drops. One
+ * write is in flight at a time.
+ */
+export class BoundedWriter {
+  #sink: ByteSink;
+  #options: BoundedWriterOptions;
+  /** Filled chunks waiting to be written. */
+  #queue: Uint8Array[] = [];
+  /** The chunk being filled, and how much of it is. */
+  #current: Uint8Array | null = null;
+  #used = 0;
+  /** Bytes queued or in the current chunk: what counts against the capacity. */
+  #pending = 0;
+  #spare: Uint8Array[] = [];
+  #writing: Promise<void> | null = null;
+  #unreported = 0;
+  /** Every byte dropped so far, because the queue was full or a write failed. */
+  dropped = 0;
+
+  constructor(sink: ByteSink, options: BoundedWriterOptions) {
+    this.#sink = sink;
+    this.#options = options;
+  }
+
+  /**
+   * Copies `lines` (whole lines) into the queue; false when they were dropped
+   * because too much already waits.
+   */
+  push(lines: Uint8Array): boolean {
+    if (lines.length === 0) return true;
+    if (this.#pending + lines.length > this.#options.capacity) {
+      this.dropped += lines.length;
+      this.#unreported += lines.length;
+      return false;
+    }
+    if (this.#unreported > 0 && this.#options.marker) {
+      this.#append(this.#options.marker(this.#unreported));
+    }
+    this.#unreported = 0;
+    this.#append(lines);
+    if (!this.#writing) {
+      this.#seal();
+      this.#writing = this.#pump();
+    }
+    return true;
+  }
+
+  /** Resolves once everything pushed so far has been written (or dropped). */
+  async flush(): Promise<void> {
+    while (this.#writing) await this.#writing;
+  }
+
+  /** Copies whole lines into chunks, starting a new chunk at a line boundary when one is full. */
+  #append(lines: Uint8Array): void {
+    for (let rest = lines; rest.length > 0;) {
+      this.#current ??= this.#spare.pop() ?? new Uint8Array(_CHUNK);
+      const room = this.#current.length - this.#used;
+      let part = rest;
+      if (rest.length > room) {
+        const cut = rest.subarray(0, room).lastIndexOf(10);
+        if (cut >= 0) part = rest.subarray(0, cut + 1);
+        else if (this.#used > 0) part = rest.subarray(0, 0);
+        else part = rest.subarray(0, rest.indexOf(10) + 1 || rest.length);
+      }
+      if (part.length > room) {
+        // One line longer than a chunk: it goes out on its own.
+        this.#queue.push(part.slice());
+      } else {
+        this.#current.set(part, this.#used);
+        this.#used += part.length;
+      }
+      this.#pending += part.length;
+      rest = rest.subarray(part.length);
+      if (rest.length > 0) this.#seal();
+    }
+  }
+
+  /** Queues the chunk being filled. */
+  #seal(): void {
+    if (!this.#current || this.#used === 0) return;
+    this.#queue.push(this.#current.subarray(0, this.#used));
+    this.#current = null;
+    this.#used = 0;
+  }
+
+  async #pump(): Promise<void> {
+    try {
+      for (let chunk = this.#queue.shift(); chunk; chunk = this.#queue.shift()) {
+        try {
+          for (let offset = 0; offset < chunk.length;) {
+            offset += await this.#sink.write(chunk.subarray(offset));
+          }
+        } catch (error) {
+          this.dropped += chunk.length;
+          this.#unreported += chunk.length;
+          this.#options.onError?.(error as Error);
+        }
+        this.#pending -= chunk.length;
+        if (chunk.buffer.byteLength === _CHUNK && this.#spare.length < _SPARE_CHUNKS) {
+          this.#spare.push(new Uint8Array(chunk.buffer as ArrayBuffer));
+        }
+        // What filled up meanwhile goes next, as one write.
+        if (this.#queue.length === 0) this.#seal();
+      }
+    } finally {
+      this.#writing = null;
+    }
+  }
+}

@@ -1,0 +1,130 @@
+/**
+ * What `opsd status` reports about a service: whether a supervisor runs (from
+ * its lock, never from a pid), the last status it recorded, and — when the
+ * supervisor is gone — whether the service's processes still run unsupervised.
+ *
+ * @module
+ */
+
+import { ExitCode } from "../errors.ts";
+import type { ServicePaths } from "../service/paths.ts";
+import { isRunning } from "./processes.ts";
+import { readStatus, runningSupervisor } from "./state.ts";
+import { describeExit, describeStatus, isFailing, type ServiceStatus } from "./status.ts";
+
+/** One service's status as `opsd status --json` prints it (one object per line). */
+export interface StatusReport {
+  /** The service as the operator named it (`web`, `./run.sh`; `web/log` for a log service). */
+  name: string;
+  /** Its absolute path. */
+  service: string;
+  role: "main" | "log";
+  /** Whether a supervisor holds the service's lock, and its pid. */
+  supervisor: { running: boolean; pid: number | null };
+  /**
+   * `up`, `down`, `crash-loop`, `stopping`, `finishing`; with no supervisor,
+   * `unsupervised` when its processes still run, else `down`.
+   */
+  state: ServiceStatus["state"] | "unsupervised";
+  /** Seconds in the current state (up: since start; down: since exit), or null. */
+  uptime: number | null;
+  /** Seconds until the next start, or null. */
+  restartIn: number | null;
+  /** Pids still running although no supervisor runs. */
+  unsupervised: number[];
+  /** The record the supervisor last wrote (null: never supervised). */
+  record: ServiceStatus | null;
+}
+
+/** The reports for a service and, when it has one, its log service. */
+export function statusReports(paths: ServicePaths, name: string, now = Date.now()): StatusReport[] {
+  const reports = [_report(paths, name, "main", now)];
+  if (paths.log) reports.push(_report(paths.log, `${name.replace(/\/+$/, "")}/log`, "log", now));
+  return reports;
+}
+
+function _report(
+  paths: ServicePaths,
+  name: string,
+  role: "main" | "log",
+  now: number,
+): StatusReport {
+  const pid = runningSupervisor(paths);
+  const record = readStatus(paths);
+  const running = pid !== null;
+  const unsupervised = running ? [] : (record?.instances ?? []).filter(isRunning).map((p) => p.pid);
+  const since = record ? Date.parse(record.since) : null;
+  const next = record?.nextRestart ? Date.parse(record.nextRestart) : null;
+  return {
+    name,
+    service: paths.path,
+    role,
+    supervisor: { running, pid: running && pid > 0 ? pid : null },
+    state: running ? record?.state ?? "down" : unsupervised.length > 0 ? "unsupervised" : "down",
+    uptime: since === null ? null : Math.max(0, Math.floor((now - since) / 1000)),
+    restartIn: running && next !== null ? Math.max(0, (next - now) / 1000) : null,
+    unsupervised,
+    record,
+  };
+}
+
+/**
+ * The report as people read it: `NAME: STATUS LINE`, followed by the stderr tail
+ * (indented) when the service is failing.
+ */
+export function describeReport(report: StatusReport, now = Date.now()): string {
+  const { record } = report;
+  let line: string;
+  if (report.supervisor.running && record) {
+    line = describeStatus(record, now);
+  } else if (report.supervisor.running) {
+    line = "starting";
+  } else if (report.unsupervised.length > 0) {
+    line =
+      `supervisor not running; pid ${report.unsupervised.join(", ")} still running unsupervised` +
+      `: 'opsd supervise ${report.service}' stops it and starts afresh`;
+  } else if (record && record.instances.length > 0) {
+    line = `supervisor not running; pid ${record.instances.map((p) => p.pid).join(", ")}, ` +
+      "recorded as running, is gone too";
+  } else if (record) {
+    line = `supervisor not running; down ${report.uptime} seconds, ${describeExit(record)}`;
+  } else {
+    line = "supervisor not running; never supervised";
+  }
+  const tail = record && isFailing(record) ? record.tail.trimEnd() : "";
+  const tailLines = tail === "" ? [] : tail.split("\n").map((text) => `  | ${text}`);
+  return [`${report.name}: ${line}`, ...tailLines].join("\n");
+}
+
+/**
+ * The report as `--json` prints it: the computed fields and the recorded ones,
+ * flattened. With no supervisor, nothing recorded about running processes is
+ * passed on as if it were current: pid, pgid and instances are those still alive.
+ */
+export function reportJson(report: StatusReport): Record<string, unknown> {
+  const { record, ...computed } = report;
+  if (!record) return { ...computed, pid: null, pgid: null };
+  const { format: _, service: _s, role: _r, state: _st, supervisor: _su, ...recorded } = record;
+  if (report.supervisor.running) return { ...recorded, ...computed };
+  const alive = record.instances.filter((instance) => report.unsupervised.includes(instance.pid));
+  return {
+    ...recorded,
+    ...computed,
+    pid: alive[0]?.pid ?? null,
+    pgid: alive[0]?.pgid ?? null,
+    instances: alive,
+    nextRestart: null,
+    killAt: null,
+    crashLoop: null,
+  };
+}
+
+/**
+ * The exit code for a set of reports: 3 when some service has no supervisor,
+ * 1 when some is not up, else 0.
+ */
+export function statusExitCode(reports: StatusReport[]): number {
+  if (reports.some((report) => !report.supervisor.running)) return ExitCode.notRunning;
+  if (reports.some((report) => report.state !== "up")) return ExitCode.failure;
+  return ExitCode.ok;
+}

@@ -1,0 +1,585 @@
+/**
+ * One supervised service: its wanted state, its running processes, stopping
+ * them, `finish`, and restart pacing. A {@linkcode SupervisedService} is changed
+ * only by its supervisor's event loop, one event at a time; its timers do
+ * nothing but post events.
+ *
+ * @module
+ */
+
+import type { Logger } from "@logtape/logtape";
+import { formatDuration } from "../duration.ts";
+import { exitCodeOf } from "../errors.ts";
+import type { Credentials } from "../process/credentials.ts";
+import { spawnProgram } from "../process/spawn.ts";
+import type { ServicePaths } from "../service/paths.ts";
+import type { ServiceSettings } from "../service/settings.ts";
+import { SIGNALS } from "../sys/constants.ts";
+import type { WaitStatus } from "../sys/libc.ts";
+import { signalName, signalNumber } from "../sys/signals.ts";
+import { restartDelay } from "./backoff.ts";
+import type { ServiceOutput } from "./output/output.ts";
+import {
+  descendantsOf,
+  isRunning,
+  type ProcessId,
+  procStartOf,
+  signalIfAlive,
+} from "./processes.ts";
+import { leftovers, newStopJob, signalAll, type StopJob } from "./stop.ts";
+import type { InstanceStatus, ServiceState, ServiceStatus, Want } from "./status.ts";
+import { CONTROL_WORDS, type ControlWord } from "./words.ts";
+
+/** The timers a service sets; each fires as an event in the supervisor's loop. */
+export type TimerKind =
+  | "restart"
+  | "stable"
+  | "check"
+  | "kill"
+  | "finish-kill"
+  | "drain"
+  | "tail";
+
+/** What a service needs from the supervisor that carries it. */
+export interface ServiceHost {
+  /** Queues `kind` for `service` as an event, `token` telling a stale timer from a live one. */
+  timerFired(service: SupervisedService, kind: TimerKind, token: number): void;
+  /** Records `pid` as `service`'s main process or finish, so that its exit reaches it. */
+  own(pid: number, service: SupervisedService, role: "main" | "finish"): void;
+  /** Forgets a reaped pid. */
+  disown(pid: number): void;
+  /** Whether `pid` is some service's main process or finish (not a leftover). */
+  owns(pid: number): boolean;
+  /** True once the supervisor is taking everything down to exit. */
+  readonly exiting: boolean;
+  /** The supervisor's pid, start time and start, for status records. */
+  readonly supervisor: ServiceStatus["supervisor"];
+}
+
+/** Everything a {@linkcode SupervisedService} is made from. */
+export interface ServiceSpec {
+  paths: ServicePaths;
+  role: "main" | "log";
+  settings: ServiceSettings;
+  credentials?: Credentials;
+  output: ServiceOutput;
+  logger: Logger;
+  host: ServiceHost;
+}
+
+/** A running process of the service. */
+interface _Instance extends ProcessId {
+  pgid: number;
+  startedAt: number;
+}
+
+const _CHECK_INTERVAL = 50;
+const _KILL_GRACE = 5000;
+const _TAIL_WRITE_DELAY = 250;
+
+/** One service under supervision; see the module doc. */
+export class SupervisedService {
+  readonly paths: ServicePaths;
+  readonly role: "main" | "log";
+  readonly settings: ServiceSettings;
+  readonly output: ServiceOutput;
+  want: Want;
+  readonly normally: "up" | "down";
+  #spec: ServiceSpec;
+  #log: Logger;
+  #instance: _Instance | null = null;
+  #stop: StopJob | null = null;
+  #finish: { pid: number } | null = null;
+  #restartAt: number | null = null;
+  #since = Date.now();
+  #starts = 0;
+  #quickDeaths = 0;
+  #loop = { starts: 0, since: 0 };
+  #last: { exitCode: number | null; signal: string | null; ranFor: number | null } = {
+    exitCode: null,
+    signal: null,
+    ranFor: null,
+  };
+  #error: { message: string; code: number } | null = null;
+  #paused = false;
+  /** Why the last run ended, kept from the stop until the restart decision after finish. */
+  #restartReason: StopJob["reason"] = "ended";
+  #timers = new Map<TimerKind, { id: ReturnType<typeof setTimeout>; token: number }>();
+  #tokens = 0;
+
+  constructor(spec: ServiceSpec) {
+    this.#spec = spec;
+    this.paths = spec.paths;
+    this.role = spec.role;
+    this.settings = spec.settings;
+    this.output = spec.output;
+    this.#log = spec.logger;
+    let down = false;
+    try {
+      down = spec.paths.downFile !== null && Deno.statSync(spec.paths.downFile).isFile;
+    } catch (error) {
+      if (!(error instanceof Deno.errors.NotFound)) throw error;
+    }
+    this.normally = down ? "down" : "up";
+    this.want = this.normally;
+  }
+
+  /** No process of the service runs or is being stopped, and no finish runs. */
+  get idle(): boolean {
+    return this.#instance === null && this.#stop === null && this.#finish === null;
+  }
+
+  /** Started at least once, or failed to, or wanted down: what --ready-fd waits for. */
+  get settled(): boolean {
+    return this.#instance !== null || this.#error !== null || this.want === "down" ||
+      (this.#stop === null && this.#starts > 0);
+  }
+
+  /** The running main process's pid, or null. */
+  get pid(): number | null {
+    return this.#instance?.pid ?? null;
+  }
+
+  /** Why the last start failed and its exit code (126, 127…), or null. */
+  get startError(): { message: string; code: number } | null {
+    return this.#error;
+  }
+
+  /** The state as status shows it: a crash loop is never "up". */
+  get state(): ServiceState {
+    if (this.#finish) return "finishing";
+    if (this.#stop) return "stopping";
+    if (this.#quickDeaths >= this.settings.crashLoopAfter && this.want !== "down") {
+      return "crash-loop";
+    }
+    return this.#instance ? "up" : "down";
+  }
+
+  /**
+   * Takes over processes a dead supervisor left running (recorded in its last
+   * status), stopping them before this service starts afresh. Returns whether
+   * there were any.
+   */
+  async adoptLeftovers(previous: ServiceStatus | null): Promise<boolean> {
+    const alive = (previous?.instances ?? []).filter(isRunning);
+    if (alive.length === 0) return false;
+    const first = alive[0];
+    this.#note(
+      "warning",
+      `pid ${first.pid} was left running by supervisor pid ${previous!.supervisor.pid}, ` +
+        `which is gone: stopping it before starting afresh`,
+    );
+    const tree = alive.flatMap((instance) => [instance, ...descendantsOf(instance.pid)]);
+    this.#stop = newStopJob("adopted", first.pgid, tree);
+    await this.#checkStop();
+    return true;
+  }
+
+  /** Starts the service if it is wanted up and nothing of it runs. */
+  async startIfWanted(): Promise<void> {
+    if (this.want !== "down" && this.idle && !this.#spec.host.exiting) await this.#start();
+  }
+
+  /** Applies a control word; returns an error message, or null when it was done. */
+  async control(word: ControlWord): Promise<string | null> {
+    switch (word) {
+      case "up":
+      case "once":
+        this.want = word;
+        await this.#startNow();
+        return null;
+      case "restart":
+        if (this.want === "down") this.want = "up";
+        if (this.#instance) this.#requestStop("restart");
+        else await this.#startNow();
+        return null;
+      case "down":
+      case "exit":
+        this.takeDown(word);
+        return null;
+      default:
+        return this.#signal(CONTROL_WORDS[word].signal);
+    }
+  }
+
+  /** Wants the service down and stops what runs of it. */
+  takeDown(reason: "down" | "exit"): void {
+    this.want = "down";
+    this.#cancel("restart");
+    this.#restartAt = null;
+    if (this.#instance) this.#requestStop(reason);
+  }
+
+  /**
+   * Wants the service down but lets it end by itself — a log service whose input
+   * reached end of file writes out the last lines first — stopping it only if it
+   * is still running after the stop timeout.
+   */
+  letEnd(): void {
+    this.want = "down";
+    this.#cancel("restart");
+    this.#restartAt = null;
+    if (this.#instance && !this.#stop && !this.#timers.has("drain")) {
+      this.#setTimer("drain", this.settings.stopTimeout);
+    }
+  }
+
+  /** The main process `pid` ended with `status` (reaped by the supervisor). */
+  async mainExited(status: WaitStatus): Promise<void> {
+    const instance = this.#instance!;
+    this.#instance = null;
+    this.#spec.host.disown(instance.pid);
+    this.#cancel("stable");
+    this.#cancel("drain");
+    const now = Date.now();
+    const ranFor = now - instance.startedAt;
+    this.#last = {
+      exitCode: status.exitCode,
+      signal: status.signal === null ? null : signalName(status.signal),
+      ranFor,
+    };
+    this.#since = now;
+    this.#paused = false;
+    const asked = this.#stop !== null;
+    if (!asked) this.#quickDeaths = ranFor < this.settings.stableAfter ? this.#quickDeaths + 1 : 0;
+    const how = status.signal === null
+      ? `exited ${status.exitCode}`
+      : `killed by ${signalName(status.signal)}${status.core ? " (core dumped)" : ""}`;
+    this.#note(
+      asked || status.exitCode === 0 ? "info" : "warning",
+      `pid ${instance.pid} ${how} after ${formatDuration(ranFor)}`,
+    );
+    this.#stop ??= newStopJob("ended", instance.pgid, []);
+    await this.#checkStop();
+  }
+
+  /** The finish program `pid` ended with `status`. */
+  async finishExited(status: WaitStatus): Promise<void> {
+    const pid = this.#finish!.pid;
+    this.#finish = null;
+    this.#spec.host.disown(pid);
+    this.#cancel("finish-kill");
+    // finish ran in a session of its own: nothing of it outlives it.
+    signalIfAlive(-pid, SIGNALS.SIGKILL);
+    if (status.exitCode !== 0) {
+      const how = status.signal === null
+        ? `exited ${status.exitCode}`
+        : `killed by ${signalName(status.signal)}`;
+      this.#note("warning", `finish ${how}`);
+    }
+    await this.#afterFinish(status.exitCode);
+  }
+
+  /** A timer set by this service fired (stale ones, cancelled meanwhile, are ignored). */
+  async timer(kind: TimerKind, token: number): Promise<void> {
+    if (this.#timers.get(kind)?.token !== token) return;
+    this.#timers.delete(kind);
+    switch (kind) {
+      case "restart":
+        this.#restartAt = null;
+        await this.startIfWanted();
+        break;
+      case "stable":
+        if (this.#quickDeaths >= this.settings.crashLoopAfter) {
+          this.#note(
+            "info",
+            `up for ${formatDuration(this.settings.stableAfter)}: crash loop over`,
+          );
+        }
+        this.#quickDeaths = 0;
+        break;
+      case "check":
+        await this.#checkStop();
+        break;
+      case "kill":
+        await this.#killStop();
+        break;
+      case "finish-kill":
+        if (this.#finish) {
+          this.#note(
+            "warning",
+            `finish still running after ${formatDuration(this.settings.finishTimeout)}: sent KILL`,
+          );
+          signalIfAlive(-this.#finish.pid, SIGNALS.SIGKILL);
+        }
+        break;
+      case "drain":
+        if (this.#instance) this.#requestStop("exit");
+        break;
+      case "tail":
+        break; // Only here to get the status (and its tail) written.
+    }
+  }
+
+  /** Asks for a status write soon, after new stderr output (coalesced). */
+  tailChanged(): void {
+    if (!this.#timers.has("tail")) this.#setTimer("tail", _TAIL_WRITE_DELAY);
+  }
+
+  /** Cancels every timer (the supervisor is done). */
+  cancelTimers(): void {
+    for (const kind of [...this.#timers.keys()]) this.#cancel(kind);
+  }
+
+  /** The status record for this moment. */
+  status(): ServiceStatus {
+    const instances: InstanceStatus[] = this.#instance
+      ? [{
+        pid: this.#instance.pid,
+        pgid: this.#instance.pgid,
+        procStart: this.#instance.procStart,
+        started: new Date(this.#instance.startedAt).toISOString(),
+      }]
+      : [];
+    const killAt = this.#stop?.killAt;
+    return {
+      format: 1,
+      service: this.paths.path,
+      role: this.role,
+      state: this.state,
+      pid: this.#instance?.pid ?? null,
+      pgid: this.#instance?.pgid ?? this.#stop?.pgid ?? null,
+      instances,
+      since: new Date(this.#stop && !this.#instance ? this.#stop.since : this.#since).toISOString(),
+      starts: this.#starts,
+      exitCode: this.#last.exitCode,
+      signal: this.#last.signal,
+      ranFor: this.#last.ranFor,
+      error: this.#error?.message ?? null,
+      want: this.want,
+      normally: this.normally,
+      paused: this.#paused,
+      nextRestart: this.#restartAt === null ? null : new Date(this.#restartAt).toISOString(),
+      killAt: killAt ? new Date(killAt).toISOString() : null,
+      crashLoop: this.state === "crash-loop"
+        ? { starts: this.#loop.starts, since: new Date(this.#loop.since).toISOString() }
+        : null,
+      tail: this.output.tail.text(),
+      droppedBytes: this.output.droppedBytes,
+      logFile: this.settings.logFile,
+      supervisor: this.#spec.host.supervisor,
+      updated: new Date().toISOString(),
+    };
+  }
+
+  async #startNow(): Promise<void> {
+    this.#cancel("restart");
+    this.#restartAt = null;
+    await this.startIfWanted();
+  }
+
+  async #start(): Promise<void> {
+    this.#cancel("restart");
+    this.#restartAt = null;
+    const now = Date.now();
+    if (this.#quickDeaths === 0) this.#loop = { starts: 0, since: now };
+    this.#loop.starts++;
+    this.#starts++;
+    let pid: number;
+    try {
+      pid = await this.#spawn([this.paths.run]);
+    } catch (error) {
+      this.#error = { message: (error as Error).message, code: exitCodeOf(error) };
+      this.#last = { exitCode: null, signal: null, ranFor: null };
+      this.#since = now;
+      this.#quickDeaths++;
+      this.#note("error", `cannot start: ${this.#error.message}`);
+      await this.#afterFinish(null);
+      return;
+    }
+    this.#instance = { pid, pgid: pid, procStart: procStartOf(pid) ?? 0, startedAt: now };
+    this.#spec.host.own(pid, this, "main");
+    this.#error = null;
+    this.#paused = false;
+    this.#since = now;
+    this.#note("info", `started pid ${pid}`);
+    this.#setTimer("stable", this.settings.stableAfter);
+  }
+
+  /** Starts `argv` as the service runs: in its directory, its own session, with its fds and user. */
+  #spawn(argv: string[]): Promise<number> {
+    return spawnProgram({
+      argv,
+      cwd: this.paths.dir,
+      fds: this.output.fds,
+      newSession: true,
+      umask: this.settings.umask ?? undefined,
+      credentials: this.#spec.credentials,
+    });
+  }
+
+  #signal(name: string): string | null {
+    if (!this.#instance) return `${this.paths.path} is not running: nothing to send ${name} to`;
+    signalIfAlive(this.#instance.pid, SIGNALS[name]);
+    if (name === "SIGSTOP") this.#paused = true;
+    if (name === "SIGCONT") this.#paused = false;
+    this.#note("info", `sent ${name.replace(/^SIG/, "")} to pid ${this.#instance.pid}`);
+    return null;
+  }
+
+  /** Sends the stop signal and CONT to the whole group (and strays) of the running process. */
+  #requestStop(reason: "down" | "restart" | "exit"): void {
+    if (this.#stop) {
+      if (this.#stop.reason === "restart" && reason !== "restart") this.#stop.reason = reason;
+      return;
+    }
+    const instance = this.#instance!;
+    this.#stop = newStopJob(reason, instance.pgid, descendantsOf(instance.pid));
+    this.#sendStopSignal(this.#stop, [instance.pid]);
+    this.#note("info", `stopping pid ${instance.pid}: sent ${this.#stopSignalName} to its group`);
+  }
+
+  get #stopSignalName(): string {
+    return signalName(this.settings.stopSignal).replace(/^SIG/, "");
+  }
+
+  /**
+   * Moves a stop along: while the main process runs, wait for it; once it is gone,
+   * signal what it left behind (once), and when nothing is left, go on to finish.
+   */
+  async #checkStop(): Promise<void> {
+    const job = this.#stop;
+    if (!job || this.#instance) return;
+    const left = leftovers(job, (pid) => this.#spec.host.owns(pid));
+    if (left.length === 0) {
+      this.#stop = null;
+      this.#cancel("check");
+      this.#cancel("kill");
+      await this.#afterStop(job);
+      return;
+    }
+    if (job.killAt === null) {
+      this.#sendStopSignal(job, left);
+      if (job.reason === "ended") {
+        this.#note(
+          "warning",
+          `processes left behind in its group (pids ${
+            left.join(", ")
+          }): sent ${this.#stopSignalName}`,
+        );
+      }
+    }
+    this.#setTimer("check", _CHECK_INTERVAL);
+  }
+
+  /** The stop timeout passed: KILL everything left; after a grace period, give up on survivors. */
+  async #killStop(): Promise<void> {
+    const job = this.#stop;
+    if (!job) return;
+    const left = [
+      ...(this.#instance ? [this.#instance.pid] : []),
+      ...leftovers(job, (pid) => this.#spec.host.owns(pid)),
+    ];
+    if (!job.killed) {
+      job.killed = true;
+      signalAll(job, SIGNALS.SIGKILL, left);
+      this.#note(
+        "warning",
+        `still running ${formatDuration(this.settings.stopTimeout)} after ${this.#stopSignalName}` +
+          ` (pids ${left.join(", ")}): sent KILL`,
+      );
+      this.#setTimer("kill", _KILL_GRACE);
+      if (!this.#instance) this.#setTimer("check", _CHECK_INTERVAL);
+      return;
+    }
+    this.#note(
+      "error",
+      `pids ${left.join(", ")} survived KILL (stuck in the kernel?): giving up on them`,
+    );
+    if (!this.#instance) {
+      this.#stop = null;
+      this.#cancel("check");
+      await this.#afterStop(job);
+    }
+  }
+
+  /** Sends the stop signal (and CONT) to the job's processes and sets the KILL deadline. */
+  #sendStopSignal(job: StopJob, pids: number[]): void {
+    job.killAt = Date.now() + this.settings.stopTimeout;
+    signalAll(job, this.settings.stopSignal, pids);
+    this.#setTimer("kill", this.settings.stopTimeout);
+  }
+
+  /** After the processes are gone: run finish (for a run that ended here), then decide. */
+  async #afterStop(job: StopJob): Promise<void> {
+    if (job.reason === "adopted") {
+      this.#note("info", "leftover processes stopped");
+      await this.startIfWanted();
+      return;
+    }
+    if (this.paths.finish && _isExecutable(this.paths.finish)) {
+      const { exitCode, signal } = this.#last;
+      try {
+        const pid = await this.#spawn([
+          this.paths.finish,
+          String(exitCode ?? -1),
+          String(signal === null ? 0 : signalNumber(signal)),
+        ]);
+        this.#finish = { pid };
+        this.#spec.host.own(pid, this, "finish");
+        this.#setTimer("finish-kill", this.settings.finishTimeout);
+        this.#restartReason = job.reason;
+        return;
+      } catch (error) {
+        this.#note("error", `cannot run finish: ${(error as Error).message}`);
+      }
+    }
+    this.#restartReason = job.reason;
+    await this.#afterFinish(null);
+  }
+
+  /** The run is over (finish included): stay down, or schedule the next start. */
+  async #afterFinish(finishCode: number | null): Promise<void> {
+    if (finishCode === 125) {
+      this.want = "down";
+      this.#note("info", "finish exited 125: not restarting (want down)");
+    }
+    if (this.want === "once") this.want = "down";
+    const reason = this.#restartReason;
+    this.#restartReason = "ended";
+    if (this.#spec.host.exiting || this.want === "down") return;
+    const delay = reason === "restart" ? 0 : restartDelay(this.#quickDeaths, this.settings);
+    if (delay === 0) {
+      await this.#start();
+      return;
+    }
+    this.#restartAt = Date.now() + delay;
+    this.#setTimer("restart", delay);
+    if (this.#quickDeaths === this.settings.crashLoopAfter) {
+      this.#note(
+        "warning",
+        `crash loop: ${this.#quickDeaths} quick deaths in a row; backing off up to ` +
+          formatDuration(this.settings.restartDelayMax),
+      );
+    }
+    this.#note("info", `restarting in ${formatDuration(delay)}`);
+  }
+
+  #setTimer(kind: TimerKind, ms: number): void {
+    this.#cancel(kind);
+    const token = ++this.#tokens;
+    const id = setTimeout(() => this.#spec.host.timerFired(this, kind, token), ms);
+    this.#timers.set(kind, { id, token });
+  }
+
+  #cancel(kind: TimerKind): void {
+    const timer = this.#timers.get(kind);
+    if (timer) clearTimeout(timer.id);
+    this.#timers.delete(kind);
+  }
+
+  /** Logs `text` on the supervisor's stderr and as an `opsd` line in the service's log file. */
+  #note(level: "info" | "warning" | "error", text: string): void {
+    this.#log[level]("{text}", { text });
+    this.output.event(text);
+  }
+}
+
+function _isExecutable(path: string): boolean {
+  try {
+    const info = Deno.statSync(path);
+    return info.isFile && ((info.mode ?? 0) & 0o111) !== 0;
+  } catch {
+    return false;
+  }
+}

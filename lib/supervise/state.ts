@@ -1,0 +1,111 @@
+/**
+ * A service's state directory (`supervise/`, mode 0700): the lock a running
+ * supervisor holds, the status file it replaces atomically after every change,
+ * and its control socket. Readers decide whether a supervisor runs from the lock
+ * alone, never from a pid that may be stale or reused.
+ *
+ * @module
+ */
+
+import { ExitCode, OpsdError } from "../errors.ts";
+import type { ServicePaths } from "../service/paths.ts";
+import { O } from "../sys/constants.ts";
+import { close, getLock, isErrno, open, setLock } from "../sys/libc.ts";
+import type { ServiceStatus } from "./status.ts";
+
+/** The lock file: an OFD write lock on it means a supervisor runs; it holds that supervisor's pid. */
+export function lockPath(paths: ServicePaths): string {
+  return `${paths.stateDir}/lock`;
+}
+
+/** The status file, replaced atomically (`status.json.new`, then rename). */
+export function statusPath(paths: ServicePaths): string {
+  return `${paths.stateDir}/status.json`;
+}
+
+/** The control socket (unix stream, mode 0600). */
+export function controlPath(paths: ServicePaths): string {
+  return `${paths.stateDir}/control`;
+}
+
+/**
+ * Makes the state directory (mode 0700) and takes its lock for this process,
+ * writing our pid into it. Returns the lock's fd (close-on-exec: no child holds
+ * it, so the lock ends with this process). Throws exit 5 (busy) naming the
+ * holder when another supervisor has it.
+ */
+export function acquireLock(paths: ServicePaths): number {
+  Deno.mkdirSync(paths.stateDir, { recursive: true, mode: 0o700 });
+  Deno.chmodSync(paths.stateDir, 0o700);
+  const fd = open(lockPath(paths), O.RDWR | O.CREAT | O.CLOEXEC, 0o600);
+  if (!setLock(fd, "ofd", "write")) {
+    close(fd);
+    const holder = _lockHolder(paths);
+    throw new OpsdError(
+      `${paths.path} is already supervised${holder ? ` by pid ${holder}` : ""}: ` +
+        `use 'opsd status ${paths.path}', or 'opsd exit ${paths.path}' to stop that supervisor`,
+      ExitCode.busy,
+    );
+  }
+  // Written through another fd: closing it does not release an OFD lock.
+  Deno.writeTextFileSync(lockPath(paths), `${Deno.pid}\n`);
+  return fd;
+}
+
+/**
+ * The pid of the supervisor holding the service's lock, or null when none does
+ * (no state directory, no lock file, or a lock file nobody holds).
+ */
+export function runningSupervisor(paths: ServicePaths): number | null {
+  let fd: number;
+  try {
+    fd = open(lockPath(paths), O.RDONLY | O.CLOEXEC);
+  } catch (error) {
+    if (isErrno(error, "ENOENT", "ENOTDIR")) return null;
+    throw error;
+  }
+  try {
+    if (getLock(fd, "ofd", "write") === null) return null;
+  } finally {
+    close(fd);
+  }
+  return _lockHolder(paths) ?? -1;
+}
+
+function _lockHolder(paths: ServicePaths): number | null {
+  try {
+    const pid = Number(Deno.readTextFileSync(lockPath(paths)).trim());
+    return Number.isInteger(pid) && pid > 0 ? pid : null;
+  } catch {
+    return null;
+  }
+}
+
+/** Replaces the status file atomically: a reader sees the old record or the new one, never half. */
+export function writeStatus(paths: ServicePaths, status: ServiceStatus): void {
+  const path = statusPath(paths);
+  try {
+    Deno.writeTextFileSync(`${path}.new`, `${JSON.stringify(status)}\n`, { mode: 0o600 });
+    Deno.renameSync(`${path}.new`, path);
+  } catch (error) {
+    try {
+      Deno.removeSync(`${path}.new`);
+    } catch {
+      // Never written.
+    }
+    throw error;
+  }
+}
+
+/** The last status a supervisor wrote, or null when there is none (never supervised). */
+export function readStatus(paths: ServicePaths): ServiceStatus | null {
+  try {
+    return JSON.parse(Deno.readTextFileSync(statusPath(paths))) as ServiceStatus;
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound || error instanceof Deno.errors.NotADirectory) {
+      return null;
+    }
+    if (error instanceof SyntaxError) return null;
+    throw error;
+  }
+}

@@ -1,0 +1,141 @@
+/**
+ * What a supervisor records about a service (the status file and the control
+ * socket's `status` reply), and how `opsd status` turns it into one line:
+ * `up (pid 1842, pgid 1842) 73 seconds, normally up`.
+ *
+ * @module
+ */
+
+import { formatDuration } from "../duration.ts";
+
+/** A service's state as status shows it. A crash loop is never "up". */
+export type ServiceState = "up" | "down" | "crash-loop" | "stopping" | "finishing";
+
+/** What the operator (or the `down` file) asked for: `once` runs it without restarting. */
+export type Want = "up" | "down" | "once";
+
+/** One running process of a service. */
+export interface InstanceStatus {
+  pid: number;
+  /** Its process group (and session): the service runs in a session of its own. */
+  pgid: number;
+  /** Start time in clock ticks after boot (/proc/PID/stat): with the pid, names the process. */
+  procStart: number;
+  /** When it was started (ISO 8601). */
+  started: string;
+}
+
+/** The status record: `supervise/status.json`, and the control socket's `status` reply. */
+export interface ServiceStatus {
+  /** Version of this record's layout. */
+  format: 1;
+  /** The service's absolute path. */
+  service: string;
+  /** `main`, or `log` for a service's `log/` service. */
+  role: "main" | "log";
+  state: ServiceState;
+  /** The newest running process, or null. */
+  pid: number | null;
+  pgid: number | null;
+  /** Every running process of the service (one today; overlapping restarts will make more). */
+  instances: InstanceStatus[];
+  /** When the current state began: start time when up, exit time when down (ISO 8601). */
+  since: string;
+  /** Processes started by this supervisor. */
+  starts: number;
+  /** How the last run ended: its exit code, or null (killed by a signal, or never ran). */
+  exitCode: number | null;
+  /** The signal that killed the last run (`SIGKILL`), or null. */
+  signal: string | null;
+  /** How long the last run lasted, in ms. */
+  ranFor: number | null;
+  /** Why the last start failed (`/srv/web/run: not found`), or null. */
+  error: string | null;
+  want: Want;
+  /** `down` when the service directory has a `down` file. */
+  normally: "up" | "down";
+  /** Sent STOP by `opsd pause` and not yet CONT. */
+  paused: boolean;
+  /** When the next start is due (ISO 8601), or null. */
+  nextRestart: string | null;
+  /** While stopping: when the group is sent KILL (ISO 8601). */
+  killAt: string | null;
+  /** Set while the service is in a crash loop: starts in the loop and when it began. */
+  crashLoop: { starts: number; since: string } | null;
+  /** The last bytes of stderr. */
+  tail: string;
+  /** Output lost because the log file fell behind or failed. */
+  droppedBytes: number;
+  /** Where stdout and stderr are logged, or null. */
+  logFile: string | null;
+  /** The supervisor that wrote this record. */
+  supervisor: { pid: number; procStart: number; started: string };
+  /** When this record was written (ISO 8601). */
+  updated: string;
+}
+
+/** Whether a record describes a service in trouble, so status shows its stderr tail. */
+export function isFailing(status: ServiceStatus): boolean {
+  if (status.state === "crash-loop") return true;
+  // Down because it was asked to be: not a failure, whatever signal stopped it.
+  if (status.want === "down" || status.state === "up" || status.state === "stopping") return false;
+  return status.error !== null || status.signal !== null ||
+    (status.exitCode !== null && status.exitCode !== 0);
+}
+
+/** How the last run ended: `exited 1`, `killed by SIGKILL`, `failed to start: …`. */
+export function describeExit(status: ServiceStatus): string {
+  if (status.error !== null) return `failed to start: ${status.error}`;
+  if (status.signal !== null) return `killed by ${status.signal}`;
+  if (status.exitCode !== null) return `exited ${status.exitCode}`;
+  return "not started yet";
+}
+
+/**
+ * The status line of a service whose supervisor runs, as of `now` (ms):
+ * `up (pid 1842, pgid 1842) 73 seconds, normally up`,
+ * `down 5 seconds, exited 1, normally up, want up, restart in 3.2 s`,
+ * `crash-loop: 12 starts in 60 s, last exited 1, restart in 3.2 s`.
+ */
+export function describeStatus(status: ServiceStatus, now = Date.now()): string {
+  const seconds = `${Math.max(0, Math.floor((now - Date.parse(status.since)) / 1000))} seconds`;
+  const process = `(pid ${status.pid}, pgid ${status.pgid})`;
+  const parts: string[] = [];
+  switch (status.state) {
+    case "crash-loop": {
+      const loop = status.crashLoop!;
+      parts.push(
+        `crash-loop: ${loop.starts} starts in ${formatDuration(now - Date.parse(loop.since))}`,
+        `last ${describeExit(status)}`,
+      );
+      if (status.pid !== null) parts.push(`running again ${process} ${seconds}`);
+      break;
+    }
+    case "up":
+      parts.push(`up ${process} ${seconds}`, `normally ${status.normally}`);
+      if (status.want === "down") parts.push("want down");
+      if (status.want === "once") parts.push("once");
+      if (status.paused) parts.push("paused");
+      break;
+    case "stopping":
+      parts.push(
+        status.pid === null
+          ? `stopping (what is left of pgid ${status.pgid})`
+          : `stopping ${process}`,
+      );
+      if (status.killAt) parts.push(`KILL in ${formatDuration(Date.parse(status.killAt) - now)}`);
+      parts.push(`want ${status.want}`);
+      break;
+    case "finishing":
+      parts.push("finishing", describeExit(status), `want ${status.want}`);
+      break;
+    case "down":
+      parts.push(`down ${seconds}`, describeExit(status), `normally ${status.normally}`);
+      if (status.want !== "down") parts.push(`want ${status.want}`);
+      break;
+  }
+  if (status.state !== "up" && status.nextRestart) {
+    parts.push(`restart in ${formatDuration(Math.max(0, Date.parse(status.nextRestart) - now))}`);
+  }
+  return parts.join(", ");
+}

@@ -1,0 +1,473 @@
+/**
+ * The supervisor: one process that keeps a service (and its `log/` service)
+ * running. One event loop owns all state: signal listeners (CHLD, TERM, INT, HUP),
+ * timers and control-socket requests only queue events, and {@linkcode Supervisor}
+ * applies them one at a time, then writes each service's status file.
+ *
+ * It is a child subreaper (`PR_SET_CHILD_SUBREAPER`): whatever a service orphans
+ * is handed to it, reaped with `waitpid(-1)`, and killed with the service. For
+ * that reason this process never uses `Deno.Command` (whose children
+ * `waitpid(-1)` would steal): services start through `spawnProgram`.
+ *
+ * @module
+ */
+
+import { getLogger, type Logger } from "@logtape/logtape";
+import { ExitCode, OpsdError, UsageError } from "../errors.ts";
+import { type Credentials, resolveCredentials } from "../process/credentials.ts";
+import { readProcStat } from "../procfs/stat.ts";
+import type { ServicePaths } from "../service/paths.ts";
+import {
+  normalizeSettings,
+  type RawSettings,
+  readSettingsFile,
+  type ServiceSettings,
+} from "../service/settings.ts";
+import { O, PR, SIGNALS } from "../sys/constants.ts";
+import {
+  close,
+  isErrno,
+  open,
+  pipe2,
+  prctl,
+  setPipeSize,
+  waitpid,
+  type WaitStatus,
+} from "../sys/libc.ts";
+import {
+  type ControlReply,
+  type ControlRequest,
+  type ControlServer,
+  serveControl,
+} from "./control.ts";
+import { ServiceOutput } from "./output/output.ts";
+import { BoundedWriter } from "./output/writer.ts";
+import { childrenOf, signalIfAlive } from "./processes.ts";
+import { SupervisedService, type TimerKind } from "./service.ts";
+import { acquireLock, readStatus, writeStatus } from "./state.ts";
+import type { ServiceStatus } from "./status.ts";
+
+/** What `opsd supervise` asks for. */
+export interface SuperviseOptions {
+  /** The service (its `log/` service, if any, comes along). */
+  paths: ServicePaths;
+  /** Settings from flags, over the service's settings file (main service only). */
+  flags?: RawSettings;
+  /**
+   * Called once, when every service has been started (or failed to start, or is
+   * wanted down): what `--ready-fd` reports to a parent waiting for it.
+   */
+  onReady?: (report: ReadyReport) => void;
+}
+
+/** What the supervisor reports once it is running and the services have been started. */
+export interface ReadyReport {
+  supervisorPid: number;
+  /** Each service's pid once started, or why its first start failed (with the exit code). */
+  services: { path: string; pid: number | null; error: { message: string; code: number } | null }[];
+}
+
+type _Event =
+  | { type: "start" }
+  | { type: "child" }
+  | { type: "signal"; signal: "SIGTERM" | "SIGINT" | "SIGHUP" }
+  | { type: "timer"; service: SupervisedService; kind: TimerKind; token: number }
+  | {
+    type: "control";
+    service: SupervisedService;
+    request: ControlRequest;
+    reply: (reply: ControlReply) => void;
+  };
+
+/** One service's settings and credentials, checked before anything starts. */
+interface _Prepared {
+  paths: ServicePaths;
+  role: "main" | "log";
+  settings: ServiceSettings;
+  credentials?: Credentials;
+}
+
+const _POLL_INTERVAL = 10_000;
+const _PIPE_SIZE = 1 << 20;
+const _FORWARD_BUFFER = 1 << 20;
+const _DRAIN_TIMEOUT = 3000;
+
+/**
+ * Supervises `options.paths` in this process until TERM, INT or `opsd exit`, then
+ * returns the exit code (0). Throws an OpsdError before anything starts when the
+ * service cannot be supervised: no runnable `run` (127/126), bad settings (2),
+ * another supervisor holds it (5).
+ */
+export async function supervise(options: SuperviseOptions): Promise<number> {
+  const prepared = [_prepare(options.paths, "main", options.flags ?? {})];
+  if (options.paths.log) prepared.push(_prepare(options.paths.log, "log", {}));
+  const locks: number[] = [];
+  try {
+    for (const { paths } of prepared) locks.push(acquireLock(paths));
+  } catch (error) {
+    locks.forEach(close);
+    throw error;
+  }
+  const supervisor = new Supervisor(prepared, locks, options.onReady);
+  return await supervisor.run();
+}
+
+function _prepare(paths: ServicePaths, role: "main" | "log", flags: RawSettings): _Prepared {
+  _checkRunnable(paths);
+  const settings = normalizeSettings(paths.dir, readSettingsFile(paths.settingsFile), flags);
+  if (settings.group !== null && settings.user === null) {
+    throw new UsageError(`group = ${settings.group} needs a user: set user as well`);
+  }
+  const credentials = settings.user === null
+    ? undefined
+    : resolveCredentials(settings.user, settings.group ?? undefined);
+  return { paths, role, settings, credentials };
+}
+
+/** Refuses a service whose run file is missing (127) or not executable (126), saying what to do. */
+function _checkRunnable(paths: ServicePaths): void {
+  let info: Deno.FileInfo;
+  try {
+    info = Deno.statSync(paths.run);
+  } catch (error) {
+    if (!(error instanceof Deno.errors.NotFound)) throw error;
+    throw new OpsdError(
+      `${paths.run}: not found: a service directory needs an executable run file ` +
+        `(e.g. '#!/bin/sh' then 'exec your-server')`,
+      ExitCode.notFound,
+    );
+  }
+  if (!info.isFile || ((info.mode ?? 0) & 0o111) === 0) {
+    throw new OpsdError(
+      info.isFile
+        ? `${paths.run}: not executable: make it executable (chmod +x ${paths.run})`
+        : `${paths.run}: not a file: run must be an executable file`,
+      ExitCode.cannotExecute,
+    );
+  }
+}
+
+/** The event loop over a set of services; see the module doc. */
+class Supervisor {
+  readonly supervisor: ServiceStatus["supervisor"];
+  #services: SupervisedService[] = [];
+  #owners = new Map<number, { service: SupervisedService; role: "main" | "finish" }>();
+  #queue: _Event[] = [];
+  #wake: (() => void) | null = null;
+  #childQueued = false;
+  #locks: number[];
+  #controls: ControlServer[] = [];
+  #fds: number[] = [];
+  #forward: { out: BoundedWriter; err: BoundedWriter };
+  #onReady?: (report: ReadyReport) => void;
+  #log: Logger;
+  #statusFailed = false;
+  /** What each status file holds now (without its time of writing), to skip writes that change nothing. */
+  #written = new Map<SupervisedService, string>();
+  #previous: (ServiceStatus | null)[];
+  #exiting = false;
+  /** Our copy of the log pipe's write end, closed when exiting so the log service sees end of file. */
+  #logPipeWriter: number | null = null;
+
+  constructor(prepared: _Prepared[], locks: number[], onReady?: (report: ReadyReport) => void) {
+    this.#locks = locks;
+    this.#onReady = onReady;
+    this.#log = getLogger(["opsd", "supervise"]).with({ service: prepared[0].paths.path });
+    const self = readProcStat("self");
+    this.supervisor = {
+      pid: Deno.pid,
+      procStart: self?.startTime ?? 0,
+      started: new Date().toISOString(),
+    };
+    this.#previous = prepared.map(({ paths }) => readStatus(paths));
+    prctl(PR.SET_CHILD_SUBREAPER, 1);
+    const devNull = open("/dev/null", O.RDWR | O.CLOEXEC);
+    this.#fds.push(devNull);
+    this.#forward = {
+      out: new BoundedWriter(Deno.stdout, { capacity: _FORWARD_BUFFER }),
+      err: new BoundedWriter(Deno.stderr, { capacity: _FORWARD_BUFFER }),
+    };
+    // main's stdout → log's stdin: made once and held here, so neither side's restart loses lines.
+    const logPipe = prepared.length > 1 ? pipe2(O.CLOEXEC) : null;
+    if (logPipe) {
+      this.#fds.push(logPipe[0]);
+      this.#logPipeWriter = logPipe[1];
+      _growPipe(logPipe[1]);
+    }
+    for (const [index, spec] of prepared.entries()) {
+      const logger = getLogger(["opsd", "supervise"]).with({ service: spec.paths.path });
+      const output = new ServiceOutput({
+        settings: spec.settings,
+        forward: this.#forward,
+        devNull,
+        stdin: spec.role === "log" ? logPipe?.[0] : undefined,
+        stdout: spec.role === "main" ? logPipe?.[1] : undefined,
+        onTail: () => this.#services[index]?.tailChanged(),
+        onError: _rateLimited((error) => logger.error("{error}", { error: error.message })),
+      });
+      output.fds.slice(1).forEach(_growPipe);
+      this.#services.push(new SupervisedService({ ...spec, output, logger, host: this }));
+    }
+    for (const service of this.#services) {
+      this.#controls.push(
+        serveControl(
+          service.paths,
+          (request) =>
+            new Promise((reply) => this.#post({ type: "control", service, request, reply })),
+        ),
+      );
+    }
+  }
+
+  /** Runs until every service is down after TERM, INT or `opsd exit`; returns the exit code. */
+  async run(): Promise<number> {
+    const listeners: [Deno.Signal, () => void][] = [
+      ["SIGCHLD", () => this.#postChild()],
+      ["SIGTERM", () => this.#post({ type: "signal", signal: "SIGTERM" })],
+      ["SIGINT", () => this.#post({ type: "signal", signal: "SIGINT" })],
+      ["SIGHUP", () => this.#post({ type: "signal", signal: "SIGHUP" })],
+    ];
+    for (const [signal, listener] of listeners) Deno.addSignalListener(signal, listener);
+    // A slow safety net: SIGCHLD is what normally wakes the reaper.
+    const poll = setInterval(() => this.#postChild(), _POLL_INTERVAL);
+    let ready = false;
+    this.#post({ type: "start" });
+    try {
+      while (!(this.exiting && this.#services.every((service) => service.idle))) {
+        const event = await this.#next();
+        try {
+          await this.#reap();
+          await this.#apply(event);
+        } catch (error) {
+          // One failed event must not end supervision: say so, answer, carry on.
+          const message = (error as Error).message;
+          this.#log.error("while handling {event}: {message}", { event: event.type, message });
+          if (event.type === "control") event.reply({ ok: false, error: message });
+        }
+        if (this.exiting) this.#takeDownLogServices();
+        this.#writeStatuses();
+        if (!ready && this.#services.every((service) => service.settled)) {
+          ready = true;
+          this.#reportReady();
+        }
+      }
+    } finally {
+      clearInterval(poll);
+      for (const [signal, listener] of listeners) Deno.removeSignalListener(signal, listener);
+      await this.#teardown();
+    }
+    return ExitCode.ok;
+  }
+
+  // --- ServiceHost ---
+
+  /** True once TERM, INT or `opsd exit` arrived: everything goes down, then the loop ends. */
+  get exiting(): boolean {
+    return this.#exiting;
+  }
+
+  /** Queues a service's timer as an event. */
+  timerFired(service: SupervisedService, kind: TimerKind, token: number): void {
+    this.#post({ type: "timer", service, kind, token });
+  }
+
+  /** Records `pid` as a service's main process or finish. */
+  own(pid: number, service: SupervisedService, role: "main" | "finish"): void {
+    this.#owners.set(pid, { service, role });
+  }
+
+  /** Forgets a reaped pid. */
+  disown(pid: number): void {
+    this.#owners.delete(pid);
+  }
+
+  /** Whether `pid` is a main process or finish of some service. */
+  owns(pid: number): boolean {
+    return this.#owners.has(pid);
+  }
+
+  // --- the loop ---
+
+  #post(event: _Event): void {
+    this.#queue.push(event);
+    this.#wake?.();
+    this.#wake = null;
+  }
+
+  #postChild(): void {
+    if (this.#childQueued) return;
+    this.#childQueued = true;
+    this.#post({ type: "child" });
+  }
+
+  async #next(): Promise<_Event> {
+    while (this.#queue.length === 0) await new Promise<void>((wake) => this.#wake = wake);
+    const event = this.#queue.shift()!;
+    if (event.type === "child") this.#childQueued = false;
+    return event;
+  }
+
+  async #apply(event: _Event): Promise<void> {
+    switch (event.type) {
+      case "start":
+        for (const [index, service] of [...this.#services.entries()].reverse()) {
+          // The log service first, so that it reads from the start.
+          if (!await service.adoptLeftovers(this.#previous[index])) await service.startIfWanted();
+        }
+        break;
+      case "child":
+        break; // #reap already ran.
+      case "signal":
+        if (event.signal === "SIGHUP") {
+          await this.#services[0].control("hup");
+        } else if (!this.#exiting) {
+          this.#log.info("{signal} received: taking the service down, then exiting", {
+            signal: event.signal.replace(/^SIG/, ""),
+          });
+          this.#beginExit();
+        }
+        break;
+      case "timer":
+        await event.service.timer(event.kind, event.token);
+        break;
+      case "control":
+        event.reply(await this.#control(event.service, event.request));
+        break;
+    }
+  }
+
+  async #control(service: SupervisedService, request: ControlRequest): Promise<ControlReply> {
+    if (request.command === "exit") {
+      this.#log.info("exit requested: taking the service down, then exiting");
+      this.#beginExit();
+    } else if (request.command !== "status") {
+      const error = await service.control(request.command);
+      if (error !== null) return { ok: false, error };
+    }
+    return { ok: true, status: service.status() };
+  }
+
+  #beginExit(): void {
+    this.#exiting = true;
+    for (const service of this.#services) {
+      if (service.role === "main") service.takeDown("exit");
+    }
+    this.#takeDownLogServices();
+  }
+
+  /**
+   * While exiting, once the main service is down: close the log pipe so the log
+   * service reads to its end and exits by itself (it is stopped after its stop
+   * timeout if it does not), so that the last lines are logged too.
+   */
+  #takeDownLogServices(): void {
+    if (this.#services.some((service) => service.role === "main" && !service.idle)) return;
+    if (this.#logPipeWriter !== null) close(this.#logPipeWriter);
+    this.#logPipeWriter = null;
+    for (const service of this.#services) {
+      if (service.role === "log") service.letEnd();
+    }
+  }
+
+  /** Collects every exited child and hands each to the service it belongs to. */
+  async #reap(): Promise<void> {
+    for (;;) {
+      let status: WaitStatus | null;
+      try {
+        status = waitpid(-1);
+      } catch (error) {
+        if (isErrno(error, "ECHILD")) return;
+        throw error;
+      }
+      if (status === null) return;
+      const owner = this.#owners.get(status.pid);
+      if (!owner) continue; // An orphan handed to us (subreaper): reaped, nothing more.
+      if (owner.role === "main") await owner.service.mainExited(status);
+      else await owner.service.finishExited(status);
+    }
+  }
+
+  /** Writes each service's status file, when anything in it but the time of writing changed. */
+  #writeStatuses(): void {
+    for (const service of this.#services) {
+      const status = service.status();
+      const content = JSON.stringify({ ...status, updated: null });
+      if (this.#written.get(service) === content) continue;
+      try {
+        writeStatus(service.paths, status);
+        this.#written.set(service, content);
+        this.#statusFailed = false;
+      } catch (error) {
+        if (!this.#statusFailed) {
+          this.#log.error("cannot write the status file: {error}", {
+            error: (error as Error).message,
+          });
+        }
+        this.#statusFailed = true;
+      }
+    }
+  }
+
+  #reportReady(): void {
+    this.#onReady?.({
+      supervisorPid: Deno.pid,
+      services: this.#services.map((service) => ({
+        path: service.paths.path,
+        pid: service.pid,
+        error: service.startError,
+      })),
+    });
+  }
+
+  /** After the last service went down: nothing of ours may outlive us, then release everything. */
+  async #teardown(): Promise<void> {
+    for (const service of this.#services) service.cancelTimers();
+    // Children nobody claimed (orphans that left their service's session): not left behind.
+    for (const child of childrenOf("self")) {
+      if (signalIfAlive(child, SIGNALS.SIGKILL)) {
+        this.#log.warning("killed pid {pid}, left behind by the service outside its session", {
+          pid: child,
+        });
+      }
+    }
+    for (const control of this.#controls) control.close();
+    const deadline = Date.now() + _DRAIN_TIMEOUT;
+    while (Date.now() < deadline) {
+      await this.#reap();
+      if (childrenOf("self").length === 0) break;
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    this.#writeStatuses();
+    for (const fd of this.#fds.splice(0)) close(fd);
+    if (this.#logPipeWriter !== null) close(this.#logPipeWriter);
+    this.#logPipeWriter = null;
+    const drained = Promise.all(this.#services.map((service) => service.output.close()));
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([
+      drained,
+      new Promise((resolve) => timer = setTimeout(resolve, _DRAIN_TIMEOUT)),
+    ]);
+    clearTimeout(timer);
+    await Promise.all([this.#forward.out.flush(), this.#forward.err.flush()]);
+    for (const fd of this.#locks.splice(0)) close(fd);
+  }
+}
+
+/** Grows a pipe so that bursts wait in the kernel; a pipe that cannot grow still works. */
+function _growPipe(fd: number): void {
+  try {
+    setPipeSize(fd, _PIPE_SIZE);
+  } catch {
+    // Not allowed above pipe-max-size for non-root: keep the default size.
+  }
+}
+
+/** `report`, but at most once a minute (a full disk fails every write). */
+function _rateLimited(report: (error: Error) => void): (error: Error) => void {
+  let last = 0;
+  return (error) => {
+    if (Date.now() - last < 60_000) return;
+    last = Date.now();
+    report(error);
+  };
+}

@@ -1,0 +1,47 @@
+/**
+ * What `opsd tail` reads: a service's stderr tail (live from its supervisor, or
+ * from the status file it left) and the path of its log file.
+ *
+ * @module
+ */
+
+import { ExitCode, OpsdError } from "../errors.ts";
+import type { ServicePaths } from "../service/paths.ts";
+import { normalizeSettings, readSettingsFile } from "../service/settings.ts";
+import { sendControl } from "./control.ts";
+import { readStatus, runningSupervisor } from "./state.ts";
+
+/**
+ * The last bytes the service wrote to stderr: asked of its supervisor when one
+ * runs, else read from its status file. Throws exit 3 for a service never supervised.
+ */
+export async function stderrTail(paths: ServicePaths): Promise<string> {
+  if (runningSupervisor(paths) !== null) {
+    const reply = await sendControl(paths, { command: "status" });
+    if (reply.ok) return reply.status.tail;
+  }
+  const record = readStatus(paths);
+  if (!record) {
+    throw new OpsdError(
+      `${paths.path} has never been supervised: start it with 'opsd supervise ${paths.path}'`,
+      ExitCode.notRunning,
+    );
+  }
+  return record.tail;
+}
+
+/**
+ * The service's log file: the one its supervisor uses (flags included), else the
+ * one its settings file names. Throws exit 1 when it has none.
+ */
+export function logFileOf(paths: ServicePaths): string {
+  const logFile = readStatus(paths)?.logFile ??
+    normalizeSettings(paths.dir, readSettingsFile(paths.settingsFile)).logFile;
+  if (logFile) return logFile;
+  throw new OpsdError(
+    `${paths.path} has no log file to follow: set 'log-file = log/current' in ` +
+      `${paths.settingsFile} (or pass --log-file to opsd supervise); 'opsd tail ${paths.path}' ` +
+      "shows the stderr tail",
+    ExitCode.failure,
+  );
+}

@@ -1,0 +1,57 @@
+/**
+ * `opsd wait SERVICE --up|--down`: polling a service's status until it reaches a
+ * state, for scripts (`opsd up web && opsd wait web --up`).
+ *
+ * @module
+ */
+
+import { formatDuration } from "../duration.ts";
+import { ExitCode, OpsdError } from "../errors.ts";
+import type { ServicePaths } from "../service/paths.ts";
+import { describeReport, type StatusReport, statusReports } from "./report.ts";
+
+const _INTERVAL = 50;
+
+/**
+ * Whether `report` shows the service `target`: up means running and not in a
+ * crash loop; down means none of its processes runs (and none is stopping).
+ */
+export function reached(report: StatusReport, target: "up" | "down"): boolean {
+  if (target === "up") return report.supervisor.running && report.state === "up";
+  if (!report.supervisor.running) return report.unsupervised.length === 0;
+  return report.record !== null && report.record.pid === null &&
+    (report.state === "down" || report.state === "crash-loop");
+}
+
+/**
+ * Waits until the service is `target`, checking every 50 ms, and returns its
+ * report. Throws exit 3 when no supervisor runs (and so it cannot get there), and
+ * exit 6 after `timeout` ms (0: no limit).
+ */
+export async function waitForService(
+  paths: ServicePaths,
+  name: string,
+  target: "up" | "down",
+  timeout: number,
+): Promise<StatusReport> {
+  const deadline = timeout > 0 ? Date.now() + timeout : Infinity;
+  for (;;) {
+    const report = statusReports(paths, name)[0];
+    if (reached(report, target)) return report;
+    if (!report.supervisor.running) {
+      throw new OpsdError(
+        `${describeReport(report).split("\n")[0]}: it cannot get ${target} without one ` +
+          `(start 'opsd supervise ${paths.path}')`,
+        ExitCode.notRunning,
+      );
+    }
+    if (Date.now() >= deadline) {
+      throw new OpsdError(
+        `timed out after ${formatDuration(timeout)} waiting for ${name} to be ${target}; now ` +
+          describeReport(report).split("\n")[0].slice(name.length + 2),
+        ExitCode.timeout,
+      );
+    }
+    await new Promise((resolve) => setTimeout(resolve, _INTERVAL));
+  }
+}

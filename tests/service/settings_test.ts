@@ -1,0 +1,94 @@
+import assert from "node:assert/strict";
+import {
+  normalizeSettings,
+  readSettingsFile,
+  SETTINGS,
+  settingsFromFlags,
+} from "../../lib/service/settings.ts";
+import { parseSize } from "../../lib/size.ts";
+import { tempDir } from "../fixtures/mod.ts";
+
+Deno.test("normalizeSettings fills every default from the one table", () => {
+  const settings = normalizeSettings("/srv/web");
+  assert.deepEqual(settings, {
+    restartDelay: 100,
+    restartDelayMax: 30_000,
+    stableAfter: 10_000,
+    crashLoopAfter: 3,
+    stopSignal: 15,
+    stopTimeout: 10_000,
+    finishTimeout: 5000,
+    tailBytes: 400,
+    logFile: null,
+    logMaxSize: 10 * 1024 * 1024,
+    logKeep: 10,
+    logBuffer: 16 * 1024 * 1024,
+    user: null,
+    group: null,
+    umask: null,
+  });
+  assert.equal(Object.keys(SETTINGS).length, Object.keys(settings).length);
+});
+
+Deno.test("a settings file is read, and flags override it", async () => {
+  await using dir = await tempDir();
+  const file = `${dir.path}/opsd.conf`;
+  await Deno.writeTextFile(
+    file,
+    "# web\n\nstop-timeout = 30s\nstop-signal=INT\n  log-file = log/current  \numask = 027\n",
+  );
+  const settings = normalizeSettings(
+    dir.path,
+    readSettingsFile(file),
+    settingsFromFlags({ "stop-timeout": "5s", "log-keep": undefined }),
+  );
+  assert.equal(settings.stopTimeout, 5000);
+  assert.equal(settings.stopSignal, 2);
+  assert.equal(settings.logFile, `${dir.path}/log/current`);
+  assert.equal(settings.umask, 0o027);
+  assert.equal(settings.logKeep, 10);
+  assert.deepEqual(readSettingsFile(`${dir.path}/missing.conf`), {});
+});
+
+Deno.test("unknown keys and bad values name the file and line", async () => {
+  await using dir = await tempDir();
+  const file = `${dir.path}/opsd.conf`;
+  await Deno.writeTextFile(file, "restart_delay = 1s\n");
+  assert.throws(
+    () => readSettingsFile(file),
+    new RegExp(
+      `^UsageError: ${file}:1: unknown setting "restart_delay": known settings are restart-delay, `,
+    ),
+  );
+  await Deno.writeTextFile(file, "# ok\nstop-timeout = soon\n");
+  assert.throws(
+    () => normalizeSettings(dir.path, readSettingsFile(file)),
+    new RegExp(`${file}:2: stop-timeout: bad duration "soon"`),
+  );
+  await Deno.writeTextFile(file, "just words\n");
+  assert.throws(
+    () => readSettingsFile(file),
+    /opsd.conf:1: expected "key = value", got "just words"/,
+  );
+  assert.throws(
+    () => normalizeSettings(dir.path, settingsFromFlags({ "stop-signal": "NOPE" })),
+    /^UsageError: --stop-signal: unknown signal "NOPE"/,
+  );
+  assert.throws(
+    () => normalizeSettings(dir.path, settingsFromFlags({ "restart-delay": "1m" })),
+    /restart-delay-max \(30s\) is below restart-delay \(1m\)/,
+  );
+  assert.throws(() => settingsFromFlags({ bogus: "1" }), /flags: unknown setting "bogus"/);
+});
+
+Deno.test("parseSize reads bytes and k, M, G multiples of 1024", () => {
+  assert.equal(parseSize("400"), 400);
+  assert.equal(parseSize("64k"), 65536);
+  assert.equal(parseSize("10M"), 10 * 1024 * 1024);
+  assert.equal(parseSize("1MiB"), 1024 * 1024);
+  assert.equal(parseSize("1.5kB"), 1536);
+  assert.throws(
+    () => parseSize("lots"),
+    /bad size "lots": expected bytes, or a number with k, M or G/,
+  );
+});

@@ -1,0 +1,223 @@
+import assert from "node:assert/strict";
+import { readProcStat } from "../../lib/procfs/stat.ts";
+import { opsdArgv } from "../../lib/self.ts";
+import { isAlive, runOpsd, tempDir, waitFor } from "../fixtures/mod.ts";
+import { copyService, startSupervisor } from "../fixtures/supervise.ts";
+
+Deno.test("status shows the log service on a second line; svc letters and wait drive it", async () => {
+  await using service = await copyService("logged");
+  await using supervisor = await startSupervisor(service.path);
+  await supervisor.waitStatus("log up", (s) => s.state === "up", { role: "log" });
+  await supervisor.waitStatus("up", (s) => s.state === "up");
+  const status = await runOpsd(["status", service.path]);
+  assert.equal(status.code, 0, status.stdout + status.stderr);
+  const [main, log] = status.stdout.trimEnd().split("\n");
+  assert.match(
+    main,
+    new RegExp(`^${service.path}: up \\(pid \\d+, pgid \\d+\\) \\d+ seconds, normally up$`),
+  );
+  assert.match(
+    log,
+    new RegExp(`^${service.path}/log: up \\(pid \\d+, pgid \\d+\\) \\d+ seconds, normally up$`),
+  );
+
+  const down = await runOpsd(["svc", "-d", service.path]);
+  assert.equal(down.code, 0, down.stderr);
+  assert.match(down.stdout, /: stopping \(pid \d+, pgid \d+\), KILL in [\d.]+ s, want down\n$/);
+  assert.equal((await runOpsd(["wait", service.path, "--down", "--timeout", "5s"])).code, 0);
+  const stillDown = await runOpsd(["status", service.path]);
+  assert.equal(stillDown.code, 1, "down is not up");
+  assert.match(stillDown.stdout, /: down \d+ seconds, killed by SIGTERM, normally up\n/);
+  assert.doesNotMatch(stillDown.stdout, / \| /, "no tail under a service that is down as asked");
+  const late = await runOpsd(["wait", service.path, "--up", "--timeout", "300ms"]);
+  assert.equal(late.code, 6);
+  assert.match(late.stderr, /timed out after 300 ms waiting for .* to be up; now down/);
+
+  assert.equal((await runOpsd(["svc", "-u", service.path, "-q"])).code, 0);
+  assert.equal((await runOpsd(["wait", service.path, "--up"])).code, 0);
+  const bad = await runOpsd(["svc", "-z", service.path]);
+  assert.equal(bad.code, 2);
+  assert.match(bad.stderr, /unknown letter -z: use -u -d -o -p -c -h -a -i -t -k -x/);
+});
+
+Deno.test("pause, cont, hup, alarm, restart and once do what svc's letters do", async () => {
+  await using service = await copyService("trapper");
+  await using supervisor = await startSupervisor(service.path, ["--restart-delay", "20ms"]);
+  const first = (await supervisor.waitStatus("up", (s) => s.state === "up")).pid!;
+
+  const pause = await runOpsd(["pause", "--json", service.path]);
+  assert.equal(JSON.parse(pause.stdout).paused, true);
+  await waitFor("stopped", () => readProcStat(first)?.state === "T");
+  await runOpsd(["cont", service.path]);
+  await waitFor("running", () => readProcStat(first)?.state !== "T");
+  await runOpsd(["hup", service.path]);
+  await runOpsd(["svc", "-a", service.path]);
+  await waitFor(
+    "both signals recorded",
+    async () =>
+      (await Deno.readTextFile(`${service.path}/signals`).catch(() => "")) === "HUP\nALRM\n",
+  );
+
+  // HUP to the supervisor is passed on to the service.
+  Deno.kill(supervisor.pid, "SIGHUP");
+  await waitFor(
+    "HUP passed on",
+    async () => (await Deno.readTextFile(`${service.path}/signals`)).endsWith("ALRM\nHUP\n"),
+  );
+
+  const restart = await runOpsd(["restart", service.path]);
+  assert.equal(restart.code, 0, restart.stderr);
+  const second = await supervisor.waitStatus(
+    "restarted",
+    (s) => s.state === "up" && s.pid !== first,
+  );
+  assert.equal(isAlive(first), false);
+  assert.equal(second.exitCode, null);
+
+  await runOpsd(["down", service.path]);
+  await supervisor.waitStatus("down", (s) => s.state === "down");
+  const once = await runOpsd(["once", "--json", service.path]);
+  const running = JSON.parse(once.stdout);
+  assert.equal(running.state, "up");
+  assert.equal(running.want, "once");
+  Deno.kill(running.pid, "SIGKILL");
+  const after = await supervisor.waitStatus("down after once", (s) => s.state === "down");
+  assert.equal(after.want, "down", "once does not restart");
+  const refused = await runOpsd(["hup", service.path]);
+  assert.equal(refused.code, 1);
+  assert.match(refused.stderr, /is not running: nothing to send SIGHUP to/);
+});
+
+Deno.test("a script is a service too: settings and state beside it", async () => {
+  await using dir = await tempDir();
+  await Deno.writeTextFile(
+    `${dir.path}/job.sh`,
+    "#!/bin/sh\necho 'job failed: no input' >&2\nexit 2\n",
+    {
+      mode: 0o755,
+    },
+  );
+  await Deno.writeTextFile(
+    `${dir.path}/job.sh.opsd.conf`,
+    "restart-delay = 30ms\nstable-after = 5s\n",
+  );
+  await using supervisor = await startSupervisor(`${dir.path}/job.sh`);
+  await supervisor.waitStatus("crash-loop", (s) => s.state === "crash-loop");
+  const state = [...Deno.readDirSync(`${dir.path}/.job.sh.opsd`)].map((e) => e.name).sort();
+  assert.deepEqual(state, ["control", "lock", "status.json"]);
+  assert.equal(Deno.statSync(`${dir.path}/.job.sh.opsd`).mode! & 0o777, 0o700);
+  assert.equal(Deno.statSync(`${dir.path}/.job.sh.opsd/control`).mode! & 0o777, 0o600);
+  const status = await runOpsd(["status", "./job.sh"], { cwd: dir.path });
+  assert.match(status.stdout, /^\.\/job\.sh: crash-loop: \d+ starts in .*, last exited 2/);
+  const tail = await runOpsd(["tail", "./job.sh"], { cwd: dir.path });
+  assert.match(tail.stdout, /job failed: no input\n$/);
+  const follow = await runOpsd(["tail", "-f", "./job.sh"], { cwd: dir.path });
+  assert.equal(follow.code, 1);
+  assert.match(
+    follow.stderr,
+    /has no log file to follow: set 'log-file = log\/current' in .*job\.sh\.opsd\.conf/,
+  );
+});
+
+Deno.test("--ready-fd reports once the service has started, or why the supervisor could not start", async () => {
+  await using service = await copyService("steady");
+  await using supervisor = await startSupervisor(service.path, ["--ready-fd", "1"]);
+  const up = await supervisor.waitStatus("up", (s) => s.state === "up");
+  await waitFor("the ready line", () => /^0 /m.test(supervisor.output()));
+  assert.match(
+    supervisor.output(),
+    new RegExp(
+      `^0 supervising ${service.path} \\(supervisor pid ${supervisor.pid}, ${service.path} pid ${up.pid}\\)$`,
+      "m",
+    ),
+  );
+  await using broken = await copyService("noexec");
+  const run = await runOpsd(["supervise", broken.path, "--ready-fd", "1"]);
+  assert.equal(run.code, 126);
+  assert.match(run.stdout, /^126 .*run: not executable: make it executable/);
+});
+
+Deno.test("tail -f prints the end of the log file, then what is appended", async () => {
+  await using service = await copyService("chatty");
+  await using supervisor = await startSupervisor(service.path, ["--log-file", "current.log"]);
+  const logged = await waitFor("all lines logged", async () => {
+    const text = await Deno.readTextFile(`${service.path}/current.log`).catch(() => "");
+    return text.includes("out 300:") && text.includes("err 300:") ? text : null;
+  });
+  const lastTwo = logged.split("\n").slice(-3).join("\n");
+  const [program, ...args] = opsdArgv(["tail", "-f", "-n", "2", service.path]);
+  const child = new Deno.Command(program, { args, stdout: "piped", stderr: "null" }).spawn();
+  let text = "";
+  const reading = (async () => {
+    for await (const chunk of child.stdout.pipeThrough(new TextDecoderStream())) text += chunk;
+  })();
+  try {
+    await waitFor("the last two lines", () => text.split("\n").length >= 3);
+    assert.equal(text, lastTwo);
+    await runOpsd(["restart", service.path]);
+    await waitFor(
+      "lines of the next run",
+      () => /opsd started pid/.test(text) && /out out 3:/.test(text),
+    );
+  } finally {
+    child.kill("SIGTERM");
+    await child.status;
+    await reading;
+  }
+  assert.ok(supervisor.status());
+});
+
+Deno.test("every command's --help shows examples and exit codes", async () => {
+  for (const command of ["supervise", "status", "svc", "tail", "wait", "up", "exit"]) {
+    const run = await runOpsd([command, "--help"]);
+    assert.equal(run.code, 0);
+    assert.match(run.stdout, /Examples:\n/, command);
+    assert.match(run.stdout, /Exit codes: /, command);
+  }
+});
+
+Deno.test("a service deep in the tree, past the unix socket path limit, is still controllable", async () => {
+  await using service = await copyService("steady");
+  const deep = `${service.dir}/${"d".repeat(60)}/${"e".repeat(40)}`;
+  await Deno.mkdir(deep, { recursive: true });
+  await Deno.rename(service.path, `${deep}/steady`);
+  await using supervisor = await startSupervisor(`${deep}/steady`);
+  await supervisor.waitStatus("up", (s) => s.state === "up");
+  const down = await runOpsd(["down", "-q", `${deep}/steady`]);
+  assert.equal(down.code, 0, down.stderr);
+  await supervisor.waitStatus("down", (s) => s.state === "down");
+});
+
+Deno.test("a directory that is not a service is a usage error for status and control", async () => {
+  await using dir = await tempDir();
+  for (const command of ["status", "up", "tail", "wait"]) {
+    const run = await runOpsd([command, dir.path, ...(command === "wait" ? ["--up"] : [])]);
+    assert.equal(run.code, 2, command);
+    assert.equal(
+      run.stderr,
+      `opsd ${command}: not a service: ${dir.path} has no run file and was never supervised\n`,
+    );
+  }
+});
+
+Deno.test("a down file keeps the service down until 'up'; user and umask settings apply", async () => {
+  await using service = await copyService("steady");
+  await Deno.writeTextFile(`${service.path}/down`, "");
+  await Deno.writeTextFile(`${service.path}/opsd.conf`, "user = nobody\numask = 027\n");
+  await Deno.chmod(service.dir, 0o755);
+  await using supervisor = await startSupervisor(service.path);
+  const down = supervisor.status()!;
+  assert.deepEqual([down.state, down.normally, down.want, down.starts], [
+    "down",
+    "down",
+    "down",
+    0,
+  ]);
+  const status = await runOpsd(["status", service.path]);
+  assert.match(status.stdout, /: down \d+ seconds, not started yet, normally down\n$/);
+  assert.equal((await runOpsd(["up", "-q", service.path])).code, 0);
+  const up = await supervisor.waitStatus("up", (s) => s.state === "up");
+  const info = await Deno.readTextFile(`/proc/${up.pid}/status`);
+  assert.match(info, /^Uid:\s+65534\s/m);
+  assert.match(info, /^Umask:\s+0027$/m);
+});

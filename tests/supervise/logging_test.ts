@@ -1,0 +1,101 @@
+import assert from "node:assert/strict";
+import { waitFor } from "../fixtures/mod.ts";
+import { copyService, startSupervisor } from "../fixtures/supervise.ts";
+import { sendControl } from "../../lib/supervise/control.ts";
+
+const STAMP = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z (out|err|opsd) /;
+
+Deno.test("stdout and stderr go to a rotating log file, a timestamp on every line", async () => {
+  await using service = await copyService("chatty");
+  await using supervisor = await startSupervisor(service.path, [
+    "--log-file",
+    "log/current",
+    "--log-max-size",
+    "4k",
+  ]);
+  const log = `${service.path}/log`;
+  const up = await supervisor.waitStatus("up", (s) => s.state === "up");
+  assert.equal(up.logFile, `${log}/current`);
+  // About 26 kB of output: several 4 kB files, all kept (log-keep 10).
+  const files = await waitFor("every line logged", async () => {
+    const names = await Array.fromAsync(Deno.readDir(log), (e) => e.name).catch(() => []);
+    names.sort((a, b) => (Number(b.split(".")[1]) || 0) - (Number(a.split(".")[1]) || 0));
+    // Read while rotation may rename files: a miss is simply tried again.
+    const texts = await Promise.all(names.map((name) => Deno.readTextFile(`${log}/${name}`)))
+      .catch(() => null);
+    const all = texts?.join("") ?? "";
+    return all.includes("out 300:") && all.includes("err 300:") ? texts : null;
+  });
+  assert.ok(files.length >= 5, `rotated into ${files.length} files`);
+  for (const text of files) {
+    assert.ok(text.length <= 4096, "each file within log-max-size");
+    for (const line of text.trimEnd().split("\n")) assert.match(line, STAMP);
+  }
+  const lines = files.join("").trimEnd().split("\n");
+  const numbers = (stream: string) =>
+    lines.map((line) => new RegExp(` ${stream} ${stream} (\\d+):`).exec(line)?.[1]).filter(Boolean)
+      .map(Number);
+  assert.deepEqual(
+    numbers("out"),
+    Array.from({ length: 300 }, (_, n) => n + 1),
+    "every line, in order",
+  );
+  assert.deepEqual(numbers("err"), Array.from({ length: 30 }, (_, n) => 10 * (n + 1)));
+  assert.match(lines[0], / opsd started pid \d+$/);
+  const later = await supervisor.waitStatus("the tail written", (s) => /err 300/.test(s.tail));
+  assert.match(later.tail, /err 290: something to look at\nerr 300: something to look at\n$/);
+  assert.equal(later.droppedBytes, 0);
+});
+
+Deno.test("a log file that cannot be written never blocks the service: output is dropped and counted", async () => {
+  await using service = await copyService("chatty");
+  // /dev/full fails every write with ENOSPC, like a full disk.
+  await using supervisor = await startSupervisor(service.path, ["--log-file", "/dev/full"]);
+  const status = await supervisor.waitStatus(
+    "dropped bytes counted",
+    (s) => s.state === "up" && s.droppedBytes > 15_000,
+  );
+  assert.equal(status.starts, 1, "the service was never blocked or restarted");
+  assert.match(status.tail, /err 300/, "the stderr tail does not depend on the log file");
+  assert.match(supervisor.output(), /log file: .*(ENOSPC|No space left)/);
+});
+
+Deno.test("the log/ service reads stdout through a pipe that survives restarts of either side", async () => {
+  await using service = await copyService("logged");
+  const lines = `${service.path}/lines.txt`;
+  const count = async () => (await Deno.readTextFile(lines).catch(() => "")).split("\n").length - 1;
+  let last = 0;
+  const moreLines = async (what: string) => {
+    const before = last;
+    last = await waitFor(what, async () => {
+      const now = await count();
+      return now > before + 50 ? now : null;
+    });
+  };
+  {
+    await using supervisor = await startSupervisor(service.path, ["--restart-delay", "20ms"]);
+    const log = supervisor.paths.log!;
+    await supervisor.waitStatus("log up", (s) => s.state === "up", { role: "log" });
+    await moreLines("first lines");
+    for (let round = 0; round < 2; round++) {
+      await sendControl(log, { command: "restart" });
+      await moreLines("lines after a restart of log/");
+      await sendControl(supervisor.paths, { command: "kill" });
+      await moreLines("lines after a restart of the service");
+    }
+    const log2 = supervisor.status("log")!;
+    assert.ok(log2.starts >= 3, "the log service was restarted");
+    assert.equal(await supervisor.stop("SIGTERM"), 0);
+  }
+  const text = await Deno.readTextFile(lines);
+  const numbers = text.trimEnd().split("\n").map((line) => {
+    assert.match(line, /^line \d+$/, "no line torn");
+    return Number(line.slice(5));
+  });
+  const seen = new Set(numbers);
+  const max = Math.max(...numbers);
+  const missing = Array.from({ length: max }, (_, n) => n + 1).filter((n) => !seen.has(n));
+  assert.deepEqual(missing, [], "no line lost, up to the last one written");
+  const counter = Number(await Deno.readTextFile(`${service.path}/counter`));
+  assert.ok(max >= counter, "the lines still in the pipe at exit were logged too");
+});

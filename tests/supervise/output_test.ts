@@ -1,0 +1,123 @@
+import assert from "node:assert/strict";
+import { RotatingLogFile } from "../../lib/supervise/output/logfile.ts";
+import { readPipe } from "../../lib/supervise/output/pipe.ts";
+import { stampLines } from "../../lib/supervise/output/stamp.ts";
+import { TailBuffer } from "../../lib/supervise/output/tail.ts";
+import { BoundedWriter } from "../../lib/supervise/output/writer.ts";
+import { close, pipe2, write } from "../../lib/sys/libc.ts";
+import { tempDir } from "../fixtures/mod.ts";
+
+const encoder = new TextEncoder(), decoder = new TextDecoder();
+
+function stamped(text: string, prefix: string): string {
+  const out: Uint8Array[] = [];
+  stampLines(encoder.encode(text), encoder.encode(prefix), (bytes) => out.push(bytes.slice()));
+  return out.map((bytes) => decoder.decode(bytes)).join("");
+}
+
+Deno.test("stampLines puts the prefix before every line, whatever the line lengths", () => {
+  assert.equal(stamped("a\n\nbc\n", "T "), "T a\nT \nT bc\n");
+  // Lines around the module's 8-byte steps, and a prefix of the longest allowed length.
+  const prefix = "2025-11-21T08:06:02.123Z out ";
+  const lines = Array.from({ length: 40 }, (_, n) => "x".repeat(n) + "\n").join("");
+  const expected = lines.split("\n").slice(0, -1).map((line) => `${prefix}${line}\n`).join("");
+  assert.equal(stamped(lines, prefix), expected);
+  assert.throws(() => stamped("no newline", "T "), /no final newline/);
+});
+
+Deno.test("stampLines handles more than its windows hold (3 MiB of short lines)", () => {
+  const line = "0123456789abcdef\n";
+  const text = line.repeat((3 << 20) / line.length);
+  const out: Uint8Array[] = [];
+  stampLines(encoder.encode(text), encoder.encode("12:00:00 "), (bytes) => out.push(bytes.slice()));
+  assert.ok(out.length > 1, "output came in several pieces");
+  const joined = out.map((bytes) => decoder.decode(bytes)).join("");
+  assert.equal(joined, `12:00:00 ${line}`.repeat(text.length / line.length));
+});
+
+Deno.test("TailBuffer keeps the last bytes, starting at a line once full", () => {
+  const tail = new TailBuffer(10);
+  tail.push(encoder.encode("abc\n"));
+  assert.equal(tail.text(), "abc\n");
+  tail.push(encoder.encode("defgh\nij"));
+  assert.equal(tail.text(), "defgh\nij", "full: starts at a line");
+  tail.push(encoder.encode("0123456789XYZ"));
+  assert.equal(tail.text(), "3456789XYZ");
+  assert.equal(new TailBuffer(0).text(), "");
+});
+
+Deno.test("BoundedWriter drops and counts what a slow sink cannot take, then marks the loss", async () => {
+  const written: string[] = [];
+  let release!: () => void;
+  const gate = new Promise<void>((resolve) => release = resolve);
+  const sink = {
+    async write(bytes: Uint8Array) {
+      await gate;
+      written.push(decoder.decode(bytes));
+      return bytes.length;
+    },
+  };
+  const writer = new BoundedWriter(sink, {
+    capacity: 10,
+    marker: (bytes) => encoder.encode(`[dropped ${bytes}]\n`),
+  });
+  assert.equal(writer.push(encoder.encode("one\n")), true);
+  assert.equal(writer.push(encoder.encode("two\n")), true);
+  assert.equal(writer.push(encoder.encode("three\n")), false, "over capacity: dropped at once");
+  assert.equal(writer.dropped, 6);
+  release();
+  await writer.flush();
+  assert.equal(writer.push(encoder.encode("four\n")), true);
+  await writer.flush();
+  assert.equal(written.join(""), "one\ntwo\n[dropped 6]\nfour\n");
+});
+
+Deno.test("BoundedWriter counts a failed write as dropped and reports the error", async () => {
+  const errors: string[] = [];
+  const writer = new BoundedWriter(
+    { write: () => Promise.reject(new Error("ENOSPC")) },
+    { capacity: 100, onError: (error) => errors.push(error.message) },
+  );
+  writer.push(encoder.encode("lost\n"));
+  await writer.flush();
+  assert.equal(writer.dropped, 5);
+  assert.deepEqual(errors, ["ENOSPC"]);
+});
+
+Deno.test("RotatingLogFile rotates at line boundaries and keeps N old files", async () => {
+  await using dir = await tempDir();
+  const path = `${dir.path}/log/current`;
+  const log = new RotatingLogFile({ path, maxSize: 20, keep: 2 });
+  for (let n = 0; n < 10; n++) await log.write(encoder.encode(`line ${n}\n`)); // 7 bytes each
+  await log.write(encoder.encode("a\nb\nc\n"));
+  log.close();
+  const files = [...Deno.readDirSync(`${dir.path}/log`)].map((e) => e.name).sort();
+  assert.deepEqual(files, ["current", "current.1", "current.2"]);
+  for (const name of files) {
+    const text = await Deno.readTextFile(`${dir.path}/log/${name}`);
+    assert.ok(text.length <= 20, `${name} within the size limit`);
+    assert.ok(text.endsWith("\n") && !text.includes("\n\n"), `${name} holds whole lines`);
+  }
+  // 7-byte lines, 20-byte files: two lines each; the last write fits exactly.
+  assert.equal(await Deno.readTextFile(`${dir.path}/log/current`), "line 8\nline 9\na\nb\nc\n");
+  assert.equal(await Deno.readTextFile(`${dir.path}/log/current.1`), "line 6\nline 7\n");
+  assert.equal(await Deno.readTextFile(`${dir.path}/log/current.2`), "line 4\nline 5\n");
+});
+
+Deno.test("readPipe hands over whole lines, joins split ones, and ends a last partial line", async () => {
+  const [reader, writer] = pipe2();
+  const lines: string[] = [];
+  const bytes: string[] = [];
+  const done = readPipe(reader, {
+    onBytes: (chunk) => bytes.push(decoder.decode(chunk)),
+    onLines: (chunk) => lines.push(decoder.decode(chunk)),
+  });
+  write(writer, encoder.encode("one\ntw"));
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  write(writer, encoder.encode("o\nthree"));
+  close(writer);
+  await done;
+  assert.equal(lines.join(""), "one\ntwo\nthree\n");
+  assert.ok(lines.every((chunk) => chunk.endsWith("\n")));
+  assert.equal(bytes.join(""), "one\ntwo\nthree");
+});

@@ -1,0 +1,240 @@
+import assert from "node:assert/strict";
+import { isAlive, runOpsd, waitFor } from "../fixtures/mod.ts";
+import { copyService, killGroup, sessionMembers, startSupervisor } from "../fixtures/supervise.ts";
+import { sendControl } from "../../lib/supervise/control.ts";
+import { controlPath } from "../../lib/supervise/state.ts";
+
+// Short pacing so that tests run in seconds; each test states what it relies on.
+const FAST = ["--restart-delay", "50ms", "--stable-after", "2s"];
+
+Deno.test("a service that exits at once backs off, shows as crash-loop, and status shows its last words", async () => {
+  await using service = await copyService("crash");
+  await using supervisor = await startSupervisor(service.path, FAST);
+  const looping = await supervisor.waitStatus(
+    "crash-loop",
+    (s) => s.state === "crash-loop" && s.starts >= 4,
+  );
+  assert.equal(looping.exitCode, 1);
+  assert.equal(looping.crashLoop!.starts >= 3, true);
+  assert.match(looping.tail, /fatal: cannot open \/etc\/worker.conf/);
+  // The delay doubles per quick death: 50, 100, 200, 400 ms… (±20% jitter).
+  const later = await supervisor.waitStatus(
+    "a fifth start",
+    (s) => s.starts >= 5 && s.nextRestart !== null,
+  );
+  const delay = Date.parse(later.nextRestart!) - Date.parse(later.since);
+  assert.ok(delay >= 0.8 * 50 * 2 ** 3, `restart delay ${delay} ms grew with each quick death`);
+
+  const run = await runOpsd(["status", service.path]);
+  assert.equal(run.code, 1, "a crash loop is not up");
+  assert.match(run.stdout, /: crash-loop: \d+ starts in [\d.]+ m?s, last exited 1, restart in/);
+  assert.match(run.stdout, /\n {2}\| fatal: cannot open \/etc\/worker.conf\n/);
+  const json = JSON.parse((await runOpsd(["status", "--json", service.path])).stdout);
+  assert.equal(json.state, "crash-loop");
+  assert.equal(json.supervisor.running, true);
+  assert.equal(json.exitCode, 1);
+});
+
+Deno.test("a killed service is back within a few hundred ms, with exactly fds 0-2, in its own session", async () => {
+  await using service = await copyService("steady");
+  await using supervisor = await startSupervisor(service.path);
+  const first = await supervisor.waitStatus("up", (s) => s.state === "up");
+  const pid = first.pid!;
+  assert.deepEqual(Deno.readDirSync(`/proc/${pid}/fd`).map((e) => e.name).toArray().sort(), [
+    "0",
+    "1",
+    "2",
+  ]);
+  assert.equal(Deno.readLinkSync(`/proc/${pid}/fd/0`), "/dev/null");
+  assert.equal(first.pgid, pid, "its own process group");
+  assert.deepEqual(sessionMembers(pid), [pid], "its own session");
+
+  const killedAt = Date.now();
+  Deno.kill(pid, "SIGKILL");
+  const again = await supervisor.waitStatus("a new pid", (s) => s.state === "up" && s.pid !== pid);
+  // A stable run restarts at once; a quick one after 100 ms (±20%). Generous bound for a busy machine.
+  assert.ok(Date.now() - killedAt < 1500, `back after ${Date.now() - killedAt} ms`);
+  assert.equal(again.signal, "SIGKILL");
+  assert.equal(again.starts, 2);
+});
+
+Deno.test("down on a run script without exec leaves nothing of it alive", async () => {
+  await using service = await copyService("forks");
+  await using supervisor = await startSupervisor(service.path);
+  const up = await supervisor.waitStatus("up", (s) => s.state === "up");
+  const pids = await waitFor("four pids", async () => {
+    const text = await Deno.readTextFile(`${service.path}/pids`).catch(() => "");
+    const found = text.trim().split("\n").filter(Boolean).map(Number);
+    return found.length >= 3 ? found : null;
+  });
+  assert.ok(pids.every(isAlive));
+  assert.ok(sessionMembers(up.pid!).length >= 4, "the shell, two sleeps and the orphan");
+
+  const run = await runOpsd(["down", service.path]);
+  assert.equal(run.code, 0, run.stderr);
+  await supervisor.waitStatus("down", (s) => s.state === "down" && s.want === "down");
+  assert.deepEqual(pids.filter(isAlive), [], "every process of the service is gone");
+  assert.deepEqual(sessionMembers(up.pid!), []);
+  assert.equal(supervisor.status()!.pid, null);
+});
+
+Deno.test("a service that ignores TERM gets KILL after the stop timeout", async () => {
+  await using service = await copyService("stubborn");
+  await using supervisor = await startSupervisor(service.path, ["--stop-timeout", "700ms"]);
+  const up = await supervisor.waitStatus("up", (s) => s.state === "up");
+  await waitFor("the trap set", () => Deno.stat(`${service.path}/started`).catch(() => null));
+  const started = Date.now();
+  const reply = await sendControl(supervisor.paths, { command: "down" });
+  assert.equal(reply.ok, true);
+  assert.equal(reply.ok && reply.status.state, "stopping");
+  const down = await supervisor.waitStatus("down", (s) => s.state === "down");
+  const took = Date.now() - started;
+  assert.equal(down.signal, "SIGKILL");
+  assert.ok(took >= 650 && took < 5000, `killed after ${took} ms`);
+  assert.equal(isAlive(up.pid!), false);
+  assert.match(supervisor.output(), /still running 700 ms after TERM \(pids [-\d, ]+\): sent KILL/);
+});
+
+Deno.test("a second supervisor on the same service is refused, naming the holder", async () => {
+  await using service = await copyService("steady");
+  await using supervisor = await startSupervisor(service.path);
+  const run = await runOpsd(["supervise", service.path]);
+  assert.equal(run.code, 5);
+  assert.equal(
+    run.stderr,
+    `opsd supervise: ${service.path} is already supervised by pid ${supervisor.pid}: use ` +
+      `'opsd status ${service.path}', or 'opsd exit ${service.path}' to stop that supervisor\n`,
+  );
+  assert.equal(supervisor.status()!.starts, 1, "the first supervisor's service was left alone");
+});
+
+Deno.test("control commands without a supervisor say so and exit 3; unknown services exit 2", async () => {
+  await using service = await copyService("steady");
+  const run = await runOpsd(["up", service.path]);
+  assert.equal(run.code, 3);
+  assert.equal(
+    run.stderr,
+    `opsd up: no supervisor running for ${service.path}: start one with 'opsd supervise ${service.path}'\n`,
+  );
+  const status = await runOpsd(["status", service.path]);
+  assert.equal(status.code, 3);
+  assert.equal(status.stdout, `${service.path}: supervisor not running; never supervised\n`);
+  const svc = await runOpsd(["svc", "-t", service.path]);
+  assert.equal(svc.code, 3);
+  assert.match(svc.stderr, /^opsd svc: no supervisor running for /);
+  const unknown = await runOpsd(["down", `${service.dir}/nothing-here`]);
+  assert.equal(unknown.code, 2);
+  assert.match(unknown.stderr, /^opsd down: no such service: .*nothing-here: name a directory/);
+});
+
+Deno.test("a missing run is refused with 127, a non-executable one with 126, each saying what to do", async () => {
+  await using service = await copyService("noexec");
+  const notExecutable = await runOpsd(["supervise", service.path]);
+  assert.equal(notExecutable.code, 126);
+  assert.equal(
+    notExecutable.stderr,
+    `opsd supervise: ${service.path}/run: not executable: make it executable (chmod +x ${service.path}/run)\n`,
+  );
+  await Deno.remove(`${service.path}/run`);
+  const missing = await runOpsd(["supervise", service.path]);
+  assert.equal(missing.code, 127);
+  assert.match(missing.stderr, /run: not found: a service directory needs an executable run file/);
+});
+
+Deno.test("kill -9 of the supervisor: the service runs on, status says so, a new supervisor takes over cleanly", async () => {
+  await using service = await copyService("steady");
+  const first = await startSupervisor(service.path);
+  let oldPid = 0;
+  try {
+    oldPid = (await first.waitStatus("up", (s) => s.state === "up")).pid!;
+    assert.equal(await first.stop("SIGKILL"), 137);
+    assert.equal(
+      isAlive(oldPid),
+      true,
+      "the service keeps running, as under daemontools and runit",
+    );
+    const status = await runOpsd(["status", service.path]);
+    assert.equal(status.code, 3);
+    assert.match(
+      status.stdout,
+      new RegExp(`supervisor not running; pid ${oldPid} still running unsupervised`),
+    );
+    const json = JSON.parse((await runOpsd(["status", "--json", service.path])).stdout);
+    assert.equal(json.state, "unsupervised");
+    assert.equal(json.pid, oldPid);
+    assert.deepEqual(json.unsupervised, [oldPid]);
+
+    await using supervisor = await startSupervisor(service.path);
+    const fresh = await supervisor.waitStatus("up again", (s) => s.state === "up");
+    assert.notEqual(fresh.pid, oldPid);
+    assert.equal(isAlive(oldPid), false, "the leftover was stopped before the fresh start");
+    assert.match(
+      supervisor.output(),
+      new RegExp(`pid ${oldPid} was left running by supervisor pid ${first.pid}, which is gone`),
+    );
+  } finally {
+    if (oldPid) killGroup(oldPid);
+  }
+});
+
+Deno.test("garbage on the control socket gets an error reply, and the supervisor goes on", async () => {
+  await using service = await copyService("steady");
+  await using supervisor = await startSupervisor(service.path);
+  await supervisor.waitStatus("up", (s) => s.state === "up");
+  const connection = await Deno.connect({ transport: "unix", path: controlPath(supervisor.paths) });
+  try {
+    const replies = connection.readable.pipeThrough(new TextDecoderStream()).getReader();
+    const writer = connection.writable.getWriter();
+    let buffered = "";
+    const next = async () => {
+      while (!buffered.includes("\n")) buffered += (await replies.read()).value;
+      const line = buffered.slice(0, buffered.indexOf("\n"));
+      buffered = buffered.slice(line.length + 1);
+      return JSON.parse(line);
+    };
+    const encoder = new TextEncoder();
+    await writer.write(encoder.encode("hello\n"));
+    assert.deepEqual(await next(), {
+      ok: false,
+      error: 'bad request: expected one JSON object per line, such as {"command":"up"}',
+    });
+    await writer.write(encoder.encode('{"command":"explode"}\n'));
+    assert.match((await next()).error, /unknown command "explode"/);
+    await writer.write(encoder.encode('{"command":"status"}\n'));
+    const reply = await next();
+    assert.equal(reply.ok, true);
+    assert.equal(reply.status.state, "up");
+  } finally {
+    connection.close();
+  }
+  assert.equal((await runOpsd(["status", service.path])).code, 0);
+});
+
+Deno.test("finish gets the exit code (-1 when signalled) and the signal (0 when it exited)", async () => {
+  await using service = await copyService("finish");
+  await Deno.writeTextFile(`${service.path}/exit3`, "");
+  await using supervisor = await startSupervisor(service.path, FAST);
+  await supervisor.waitStatus("up after the first exit", (s) => s.state === "up" && s.starts === 2);
+  await sendControl(supervisor.paths, { command: "kill" });
+  await supervisor.waitStatus("up again", (s) => s.state === "up" && s.starts === 3);
+  await sendControl(supervisor.paths, { command: "down" });
+  await supervisor.waitStatus("down", (s) => s.state === "down");
+  assert.equal(await Deno.readTextFile(`${service.path}/finish.log`), "3 0\n-1 9\n-1 15\n");
+});
+
+Deno.test("TERM to the supervisor takes the service down, then it exits 0", async () => {
+  await using service = await copyService("forks");
+  await using supervisor = await startSupervisor(service.path);
+  const up = await supervisor.waitStatus("up", (s) => s.state === "up");
+  await waitFor(
+    "the orphan",
+    async () =>
+      (await Deno.readTextFile(`${service.path}/pids`).catch(() => "")).trim().split("\n").length >=
+        3,
+  );
+  assert.equal(await supervisor.stop("SIGTERM"), 0);
+  assert.deepEqual(sessionMembers(up.pid!), []);
+  const status = await runOpsd(["status", service.path]);
+  assert.equal(status.code, 3);
+  assert.match(status.stdout, /supervisor not running; down \d+ seconds, killed by SIGTERM\n$/);
+});
