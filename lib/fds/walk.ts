@@ -12,7 +12,13 @@
  * @module
  */
 
-import { type InspectCalls, inspectCalls, inspectCallsSource } from "../sys/libc.ts";
+import { type LibcCalls, libcSource, rawCalls } from "../sys/libc.ts";
+
+/** The calls the walker makes: a Worker binds just these. */
+const _WALK_CALLS = ["openat", "close", "getdents64", "readlinkat", "__errno_location"] as const;
+
+/** The libc calls {@linkcode walkFdLinks} needs. */
+export type WalkCalls = Pick<LibcCalls, typeof _WALK_CALLS[number]>;
 
 /** What the walker keeps of the links it reads. */
 export interface WalkWanted {
@@ -100,7 +106,7 @@ export async function walkProcesses(pids: number[], wanted: WalkWanted): Promise
     (_, slot) => _startWorker(queue, wanted, slot),
   );
   try {
-    const results = [walkFdLinks(inspectCalls(), queue, wanted, -1)];
+    const results = [walkFdLinks(rawCalls(), queue, wanted, -1)];
     // The queue is empty now: a Worker that has not started a chunk never will.
     for (const [slot, worker] of workers.entries()) {
       if (Atomics.load(queue, _SLOTS + slot) === 1) results.push(await worker.result);
@@ -126,7 +132,7 @@ let _workerUrl: string | undefined;
 /** A blob URL for a Worker that opens the walker's calls and runs {@linkcode walkFdLinks}. */
 function _workerSource(): string {
   const source = `const walk = ${walkFdLinks.toString()};
-const calls = ${inspectCallsSource()};
+const calls = ${libcSource(_WALK_CALLS)};
 self.onmessage = ({ data }) => {
   self.postMessage(walk(calls, new Int32Array(data.queue), data.wanted, data.slot));
 };`;
@@ -153,7 +159,7 @@ function _startWorker(queue: Int32Array, wanted: WalkWanted, slot: number) {
  * from its source text; `slot` is the Worker's index, -1 for the calling thread.
  */
 export function walkFdLinks(
-  calls: InspectCalls,
+  calls: WalkCalls,
   queue: Int32Array,
   wanted: WalkWanted,
   slot: number,
