@@ -56,26 +56,47 @@ export interface WalkResult {
 const _COUNT = 1, _PIDS_AT = 2, _SLOTS = 3, _MAX_WORKERS = 7, _PIDS = _SLOTS + _MAX_WORKERS;
 /**
  * Below this many processes (about 20k fds) a Worker does not repay its start:
- * creating one blocks the calling thread ~25 ms, and two threads walking /proc
- * do not run twice as fast (they contend on the dentries many processes share,
- * such as /dev/null).
+ * creating one blocks the calling thread ~15 ms (Deno builds its isolate
+ * before `new Worker` returns) and it needs ~5 ms more before it walks, and two
+ * threads walking /proc do not run twice as fast (they contend in the kernel on
+ * what many processes share, such as the dentry of /dev/null).
  */
 const _PARALLEL_MIN = 1000;
+/** Measured here: the ms `new Worker` blocks, and one thread's ms per process (20 fds). */
+const _CREATE_MS = 15, _WALK_MS_PER_PROCESS = 0.05;
 
 /**
  * How many Workers walk beside the calling thread: `OPSD_FDS_WORKERS` when set
- * (0 keeps the walk on one CPU), else one per idle extra CPU when there are
- * enough processes to repay the ~25 ms during which creating a Worker blocks
- * the calling thread. A CPU busy with other work would only slow both down.
+ * (0 keeps the walk on one CPU), else {@linkcode workersWorthStarting} on the
+ * CPUs that are idle now: a CPU busy with other work would only slow both down.
  */
 function _workerCount(processes: number): number {
   const configured = Deno.env.get("OPSD_FDS_WORKERS");
   if (configured !== undefined && /^\d+$/.test(configured)) {
     return Math.min(Number(configured), _MAX_WORKERS);
   }
-  if (processes < _PARALLEL_MIN) return 0;
-  const cpus = Math.min(navigator.hardwareConcurrency ?? 1, _MAX_WORKERS + 1);
-  return Math.max(0, cpus - 1 - _runnableOthers());
+  const cpus = navigator.hardwareConcurrency ?? 1;
+  return workersWorthStarting(processes, Math.min(cpus - 1 - _runnableOthers(), _MAX_WORKERS));
+}
+
+/**
+ * How many Workers repay their start on a walk of `processes` processes with
+ * `idleCpus` CPUs to spare: none below 1000 processes; then one more only
+ * while the time the calling thread spends creating them stays below each
+ * thread's share of the walk (creating Workers one after the other blocks it).
+ *
+ * @example
+ * ```ts
+ * workersWorthStarting(2000, 1); // 1
+ * workersWorthStarting(2000, 7); // 2
+ * ```
+ */
+export function workersWorthStarting(processes: number, idleCpus: number): number {
+  if (processes < _PARALLEL_MIN || idleCpus < 1) return 0;
+  const walkMs = processes * _WALK_MS_PER_PROCESS;
+  let workers = 1;
+  while (workers < idleCpus && (workers + 1) * _CREATE_MS < walkMs / (workers + 2)) workers++;
+  return workers;
 }
 
 /** How many other threads are runnable right now (`/proc/loadavg`'s `running/total`, minus us). */

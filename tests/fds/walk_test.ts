@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { walkProcesses } from "../../lib/fds/walk.ts";
+import { walkProcesses, workersWorthStarting } from "../../lib/fds/walk.ts";
 import { close, dupCloexec, isErrno, open } from "../../lib/sys/libc.ts";
 import { O } from "../../lib/sys/constants.ts";
 import { tempDir } from "../fixtures/mod.ts";
@@ -80,4 +80,13 @@ Deno.test("walkProcesses reads fd directories longer than one getdents64 buffer"
   } finally {
     copies.forEach((copy) => close(copy));
   }
+});
+
+Deno.test("workersWorthStarting: none for a small walk, and no more than repay their start", () => {
+  assert.equal(workersWorthStarting(999, 7), 0);
+  assert.equal(workersWorthStarting(5000, 0), 0, "no idle CPU");
+  assert.equal(workersWorthStarting(2000, 1), 1);
+  // Each Worker blocks the calling thread while it is created: 2000 processes repay two, not seven.
+  assert.equal(workersWorthStarting(2000, 7), 2);
+  assert.equal(workersWorthStarting(50_000, 7), 7);
 });
