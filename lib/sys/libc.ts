@@ -111,10 +111,6 @@ function _bindOnFirstUse(): LibcCalls {
   return calls as LibcCalls;
 }
 
-function _libc(): LibcCalls {
-  return _calls;
-}
-
 /**
  * The raw calls, for hot loops that expect failures (a process or fd that
  * vanished mid-scan is normal there) and check results and {@linkcode lastErrno}
@@ -124,6 +120,9 @@ function _libc(): LibcCalls {
 export function rawCalls(): LibcCalls {
   return _calls;
 }
+
+/** The calls, as the wrappers below reach them. */
+const _libc = rawCalls;
 
 /**
  * JavaScript source of an expression that binds `names` from the table and
