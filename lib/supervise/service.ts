@@ -8,6 +8,7 @@
  */
 
 import type { Logger } from "@logtape/logtape";
+import { withoutHandoff } from "../daemon/env.ts";
 import { formatDuration } from "../duration.ts";
 import { exitCodeOf } from "../errors.ts";
 import type { Credentials } from "../process/credentials.ts";
@@ -396,10 +397,14 @@ export class SupervisedService {
     this.#setTimer("stable", this.settings.stableAfter);
   }
 
-  /** Starts `argv` as the service runs: in its directory, its own session, with its fds and user. */
+  /**
+   * Starts `argv` as the service runs: in its directory, its own session, with its
+   * fds and user, and the supervisor's environment minus what was handed to it alone.
+   */
   #spawn(argv: string[]): Promise<number> {
     return spawnProgram({
       argv,
+      env: withoutHandoff(Deno.env.toObject()),
       cwd: this.paths.dir,
       fds: this.output.fds,
       newSession: true,

@@ -44,7 +44,7 @@ import { ServiceOutput } from "./output/output.ts";
 import { BoundedWriter } from "./output/writer.ts";
 import { childrenOf, signalIfAlive } from "./processes.ts";
 import { SupervisedService, type TimerKind } from "./service.ts";
-import { acquireLock, readStatus, writeStatus } from "./state.ts";
+import { acquireLock, detachedLogFile, readStatus, writeStatus } from "./state.ts";
 import type { ServiceStatus } from "./status.ts";
 
 /** What `opsd supervise` asks for. */
@@ -55,16 +55,25 @@ export interface SuperviseOptions {
   flags?: RawSettings;
   /**
    * Called once, when every service has been started (or failed to start, or is
-   * wanted down): what `--ready-fd` reports to a parent waiting for it.
+   * wanted down): what `--ready-fd` reports to a parent waiting for it. When a
+   * first start failed, the supervisor then takes everything down and exits with
+   * that start's code (126, 127): the parent is told, and nothing is left behind.
    */
   onReady?: (report: ReadyReport) => void;
+  /**
+   * Running in the background with no terminal (`--detached`): a service without
+   * `log-file` logs to `current` in its state directory, so no output is lost.
+   */
+  detached?: boolean;
 }
 
 /** What the supervisor reports once it is running and the services have been started. */
 export interface ReadyReport {
   supervisorPid: number;
-  /** Each service's pid once started, or why its first start failed (with the exit code). */
-  services: { path: string; pid: number | null; error: { message: string; code: number } | null }[];
+  /** Each service's path and pid (null when it is wanted down or failed to start). */
+  services: { path: string; pid: number | null }[];
+  /** The first service whose first start failed: why, and the exit code that says so. */
+  failed: { path: string; message: string; code: number } | null;
 }
 
 type _Event =
@@ -99,8 +108,9 @@ const _DRAIN_TIMEOUT = 3000;
  * another supervisor holds it (5).
  */
 export async function supervise(options: SuperviseOptions): Promise<number> {
-  const prepared = [_prepare(options.paths, "main", options.flags ?? {})];
-  if (options.paths.log) prepared.push(_prepare(options.paths.log, "log", {}));
+  const detached = options.detached ?? false;
+  const prepared = [_prepare(options.paths, "main", options.flags ?? {}, detached)];
+  if (options.paths.log) prepared.push(_prepare(options.paths.log, "log", {}, detached));
   const locks: number[] = [];
   try {
     for (const { paths } of prepared) locks.push(acquireLock(paths));
@@ -112,9 +122,24 @@ export async function supervise(options: SuperviseOptions): Promise<number> {
   return await supervisor.run();
 }
 
-function _prepare(paths: ServicePaths, role: "main" | "log", flags: RawSettings): _Prepared {
+function _prepare(
+  paths: ServicePaths,
+  role: "main" | "log",
+  flags: RawSettings,
+  detached: boolean,
+): _Prepared {
   _checkRunnable(paths);
-  const settings = normalizeSettings(paths.dir, readSettingsFile(paths.settingsFile), flags);
+  // Detached, output has nowhere else to go: log it in the state directory (the file and
+  // flags may still name another log file).
+  const fallback: RawSettings = detached
+    ? { "log-file": { text: detachedLogFile(paths), where: "--detached" } }
+    : {};
+  const settings = normalizeSettings(
+    paths.dir,
+    fallback,
+    readSettingsFile(paths.settingsFile),
+    flags,
+  );
   if (settings.group !== null && settings.user === null) {
     throw new UsageError(`group = ${settings.group} needs a user: set user as well`);
   }
@@ -166,6 +191,7 @@ class Supervisor {
   #written = new Map<SupervisedService, string>();
   #previous: (ServiceStatus | null)[];
   #exiting = false;
+  #exitCode: number = ExitCode.ok;
   /** Our copy of the log pipe's write end, closed when exiting so the log service sees end of file. */
   #logPipeWriter: number | null = null;
 
@@ -256,7 +282,7 @@ class Supervisor {
       for (const [signal, listener] of listeners) Deno.removeSignalListener(signal, listener);
       await this.#teardown();
     }
-    return ExitCode.ok;
+    return this.#exitCode;
   }
 
   // --- ServiceHost ---
@@ -408,15 +434,23 @@ class Supervisor {
     }
   }
 
+  /** Tells the parent (if one listens) how the start went; a failed first start ends supervision. */
   #reportReady(): void {
-    this.#onReady?.({
+    if (!this.#onReady) return;
+    const broken = this.#services.find((service) => service.startError !== null);
+    const failed = broken ? { path: broken.paths.path, ...broken.startError! } : null;
+    this.#onReady({
       supervisorPid: Deno.pid,
-      services: this.#services.map((service) => ({
-        path: service.paths.path,
-        pid: service.pid,
-        error: service.startError,
-      })),
+      services: this.#services.map((service) => ({ path: service.paths.path, pid: service.pid })),
+      failed,
     });
+    if (failed) {
+      this.#log.error("the first start failed: taking everything down, then exiting {code}", {
+        code: failed.code,
+      });
+      this.#exitCode = failed.code;
+      this.#beginExit();
+    }
   }
 
   /** After the last service went down: nothing of ours may outlive us, then release everything. */

@@ -5,7 +5,7 @@ import { sessionMembers } from "../../lib/procfs/session.ts";
 import { readProcStat } from "../../lib/procfs/stat.ts";
 import { PR } from "../../lib/sys/constants.ts";
 import { prctl } from "../../lib/sys/libc.ts";
-import { isAlive, runOpsd, tempDir, waitFor } from "../fixtures/mod.ts";
+import { isAlive, processesMentioning, runOpsd, tempDir, waitFor } from "../fixtures/mod.ts";
 import { Daemons, procFacts, settledFds } from "../fixtures/daemon.ts";
 import { sanitizedTest } from "../fixtures/sanitized.ts";
 
@@ -16,22 +16,6 @@ import { sanitizedTest } from "../fixtures/sanitized.ts";
 async function daemon(args: string[], env?: Record<string, string>) {
   const run = await runOpsd(["daemon", "--print-pid", ...args], { env });
   return { ...run, pid: run.code === 0 ? Number(run.stdout.trim()) : 0 };
-}
-
-/** The pids of live processes whose command line mentions `text`. */
-function processesMentioning(text: string): number[] {
-  const found: number[] = [];
-  for (const entry of Deno.readDirSync("/proc")) {
-    if (!/^\d+$/.test(entry.name) || Number(entry.name) === Deno.pid) continue;
-    try {
-      if (Deno.readTextFileSync(`/proc/${entry.name}/cmdline`).includes(text)) {
-        found.push(Number(entry.name));
-      }
-    } catch {
-      // gone meanwhile
-    }
-  }
-  return found;
 }
 
 /** A `sleep` duration no other test run uses, to find its processes by command line. */
