@@ -119,9 +119,11 @@ export function describeStatus(status: ServiceStatus, now = Date.now()): string 
       break;
     case "stopping":
       parts.push(
-        status.pid === null
+        status.pid !== null
+          ? `stopping ${process}`
+          : status.pgid !== null
           ? `stopping (what is left of pgid ${status.pgid})`
-          : `stopping ${process}`,
+          : "stopping (processes it orphaned)",
       );
       if (status.killAt) parts.push(`KILL in ${formatDuration(Date.parse(status.killAt) - now)}`);
       parts.push(`want ${status.want}`);

@@ -177,6 +177,8 @@ class Supervisor {
   readonly supervisor: ServiceStatus["supervisor"];
   #services: SupervisedService[] = [];
   #owners = new Map<number, { service: SupervisedService; role: "main" | "finish" }>();
+  /** Orphans handed to us (subreaper), each with the service it was attributed to. */
+  #orphans = new Map<number, SupervisedService>();
   #queue: _Event[] = [];
   #wake: (() => void) | null = null;
   #childQueued = false;
@@ -262,6 +264,7 @@ class Supervisor {
       while (!(this.exiting && this.#services.every((service) => service.idle))) {
         const event = await this.#next();
         try {
+          await this.#claimOrphans();
           await this.#reap();
           await this.#apply(event);
         } catch (error) {
@@ -305,11 +308,6 @@ class Supervisor {
   /** Forgets a reaped pid. */
   disown(pid: number): void {
     this.#owners.delete(pid);
-  }
-
-  /** Whether `pid` is a main process or finish of some service. */
-  owns(pid: number): boolean {
-    return this.#owners.has(pid);
   }
 
   // --- the loop ---
@@ -395,6 +393,26 @@ class Supervisor {
     }
   }
 
+  /**
+   * Attributes each child the kernel handed to us since the last event (we are a
+   * subreaper: a service's process whose parent died becomes ours) to a service:
+   * the one whose running process, stop or finish shares its session or process
+   * group; else, having left both (setsid), the main service. That service stops
+   * it with its own processes. Runs before every event, so an orphan is known
+   * before the exit, stop or control request that concerns it is applied.
+   */
+  async #claimOrphans(): Promise<void> {
+    for (const pid of childrenOf("self")) {
+      if (this.#owners.has(pid) || this.#orphans.has(pid)) continue;
+      const stat = readProcStat(pid);
+      if (!stat || stat.state === "Z") continue; // gone, or reaped next
+      const service = this.#services.find((s) => s.claims(stat.sid, stat.pgid)) ??
+        this.#services[0];
+      this.#orphans.set(pid, service);
+      await service.adoptOrphan({ pid, procStart: stat.startTime });
+    }
+  }
+
   /** Collects every exited child and hands each to the service it belongs to. */
   async #reap(): Promise<void> {
     for (;;) {
@@ -407,7 +425,10 @@ class Supervisor {
       }
       if (status === null) return;
       const owner = this.#owners.get(status.pid);
-      if (!owner) continue; // An orphan handed to us (subreaper): reaped, nothing more.
+      if (!owner) {
+        this.#orphans.delete(status.pid); // An orphan handed to us (subreaper): reaped.
+        continue;
+      }
       if (owner.role === "main") await owner.service.mainExited(status);
       else await owner.service.finishExited(status);
     }
@@ -456,10 +477,10 @@ class Supervisor {
   /** After the last service went down: nothing of ours may outlive us, then release everything. */
   async #teardown(): Promise<void> {
     for (const service of this.#services) service.cancelTimers();
-    // Children nobody claimed (orphans that left their service's session): not left behind.
+    // Children that arrived after their service's last stop: not left behind.
     for (const child of childrenOf("self")) {
       if (signalIfAlive(child, SIGNALS.SIGKILL)) {
-        this.#log.warning("killed pid {pid}, left behind by the service outside its session", {
+        this.#log.warning("killed pid {pid}, which a service orphaned as it went down", {
           pid: child,
         });
       }
