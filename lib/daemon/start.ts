@@ -13,7 +13,7 @@
 import { ExitCode, OpsdError, UsageError } from "../errors.ts";
 import type { Credentials } from "../process/credentials.ts";
 import { describeExit, waitForExit } from "../process/exit.ts";
-import { signalSession } from "../process/pidfd.ts";
+import { signalSession } from "../process/signal.ts";
 import { awaitReadiness, READY_FD_ENV } from "../process/readiness.ts";
 import { spawnProgram } from "../process/spawn.ts";
 import { O, SIGNALS } from "../sys/constants.ts";

@@ -12,7 +12,10 @@ import { withoutHandoff } from "../daemon/env.ts";
 import { formatDuration } from "../duration.ts";
 import { exitCodeOf } from "../errors.ts";
 import type { Credentials } from "../process/credentials.ts";
+import { describeExit } from "../process/exit.ts";
+import { signalIfAlive } from "../process/signal.ts";
 import { spawnProgram } from "../process/spawn.ts";
+import { descendantsOf, isRunning, type ProcessId, procStartOf } from "../procfs/processes.ts";
 import type { ServicePaths } from "../service/paths.ts";
 import type { ServiceSettings } from "../service/settings.ts";
 import { SIGNALS } from "../sys/constants.ts";
@@ -20,13 +23,6 @@ import type { WaitStatus } from "../sys/libc.ts";
 import { signalName, signalNumber } from "../sys/signals.ts";
 import { restartDelay } from "./backoff.ts";
 import type { ServiceOutput } from "./output/output.ts";
-import {
-  descendantsOf,
-  isRunning,
-  type ProcessId,
-  procStartOf,
-  signalIfAlive,
-} from "./processes.ts";
 import { leftovers, newStopJob, signalAll, signalEach, type StopJob } from "./stop.ts";
 import type { InstanceStatus, ServiceState, ServiceStatus, Want } from "./status.ts";
 import { CONTROL_WORDS, type ControlWord } from "./words.ts";
@@ -282,12 +278,9 @@ export class SupervisedService {
     this.#paused = false;
     const asked = this.#stop !== null;
     if (!asked) this.#quickDeaths = ranFor < this.settings.stableAfter ? this.#quickDeaths + 1 : 0;
-    const how = status.signal === null
-      ? `exited ${status.exitCode}`
-      : `killed by ${signalName(status.signal)}${status.core ? " (core dumped)" : ""}`;
     this.#note(
       asked || status.exitCode === 0 ? "info" : "warning",
-      `pid ${instance.pid} ${how} after ${formatDuration(ranFor)}`,
+      `pid ${instance.pid} ${describeExit(status)} after ${formatDuration(ranFor)}`,
     );
     this.#stop ??= newStopJob("ended", instance.pgid, this.#takeOrphans());
     await this.#checkStop();
@@ -301,12 +294,7 @@ export class SupervisedService {
     this.#cancel("finish-kill");
     // finish ran in a session of its own: nothing of it outlives it.
     signalIfAlive(-pid, SIGNALS.SIGKILL);
-    if (status.exitCode !== 0) {
-      const how = status.signal === null
-        ? `exited ${status.exitCode}`
-        : `killed by ${signalName(status.signal)}`;
-      this.#note("warning", `finish ${how}`);
-    }
+    if (status.exitCode !== 0) this.#note("warning", `finish ${describeExit(status)}`);
     await this.#afterFinish(status.exitCode);
   }
 

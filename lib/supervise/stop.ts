@@ -8,7 +8,8 @@
  */
 
 import { SIGNALS } from "../sys/constants.ts";
-import { isRunning, type ProcessId, signalIfAlive } from "./processes.ts";
+import { signalIfAlive } from "../process/signal.ts";
+import { isRunning, type ProcessId } from "../procfs/processes.ts";
 
 /** Processes being stopped: a stop the supervisor asked for, or what a dead main process left. */
 export interface StopJob {

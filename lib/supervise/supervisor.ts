@@ -15,6 +15,8 @@
 import { getLogger, type Logger } from "@logtape/logtape";
 import { ExitCode, OpsdError, UsageError } from "../errors.ts";
 import { type Credentials, resolveCredentials } from "../process/credentials.ts";
+import { signalIfAlive } from "../process/signal.ts";
+import { childrenOf } from "../procfs/processes.ts";
 import { readProcStat } from "../procfs/stat.ts";
 import type { ServicePaths } from "../service/paths.ts";
 import {
@@ -42,7 +44,6 @@ import {
 } from "./control.ts";
 import { ServiceOutput } from "./output/output.ts";
 import { BoundedWriter } from "./output/writer.ts";
-import { childrenOf, signalIfAlive } from "./processes.ts";
 import { SupervisedService, type TimerKind } from "./service.ts";
 import { acquireLock, detachedLogFile, readStatus, writeStatus } from "./state.ts";
 import type { ServiceStatus } from "./status.ts";

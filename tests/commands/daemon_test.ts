@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { opsdArgv } from "../../lib/self.ts";
 import { resolveCredentials } from "../../lib/process/credentials.ts";
-import { sessionMembers } from "../../lib/procfs/session.ts";
+import { sessionMembers } from "../../lib/procfs/processes.ts";
 import { readProcStat } from "../../lib/procfs/stat.ts";
 import { PR } from "../../lib/sys/constants.ts";
 import { prctl } from "../../lib/sys/libc.ts";

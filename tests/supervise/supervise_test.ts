@@ -1,13 +1,22 @@
 import assert from "node:assert/strict";
 import { isAlive, runOpsd, waitFor } from "../fixtures/mod.ts";
-import { copyService, killGroup, sessionMembers, startSupervisor } from "../fixtures/supervise.ts";
-import { childrenOf } from "../../lib/supervise/processes.ts";
+import { copyService, killGroup, startSupervisor } from "../fixtures/supervise.ts";
+import { childrenOf, sessionMembers } from "../../lib/procfs/processes.ts";
 import { readProcStat } from "../../lib/procfs/stat.ts";
 import { sendControl } from "../../lib/supervise/control.ts";
 import { controlPath } from "../../lib/supervise/state.ts";
 
 // Short pacing so that tests run in seconds; each test states what it relies on.
 const FAST = ["--restart-delay", "50ms", "--stable-after", "2s"];
+
+/** The pids a fixture service wrote to its `pids` file, once there are `count` of them. */
+function writtenPids(service: string, count: number): Promise<number[]> {
+  return waitFor(`${count} pids`, async () => {
+    const text = await Deno.readTextFile(`${service}/pids`).catch(() => "");
+    const found = text.trim().split("\n").filter(Boolean).map(Number);
+    return found.length >= count ? found : null;
+  });
+}
 
 Deno.test("a service that exits at once backs off, shows as crash-loop, and status shows its last words", async () => {
   await using service = await copyService("crash");
@@ -64,11 +73,7 @@ Deno.test("down on a run script without exec leaves nothing of it alive", async 
   await using service = await copyService("forks");
   await using supervisor = await startSupervisor(service.path);
   const up = await supervisor.waitStatus("up", (s) => s.state === "up");
-  const pids = await waitFor("four pids", async () => {
-    const text = await Deno.readTextFile(`${service.path}/pids`).catch(() => "");
-    const found = text.trim().split("\n").filter(Boolean).map(Number);
-    return found.length >= 3 ? found : null;
-  });
+  const pids = await writtenPids(service.path, 3);
   assert.ok(pids.every(isAlive));
   await waitFor(
     "the shell, two sleeps and the orphan",
@@ -97,9 +102,13 @@ Deno.test("a service that ignores TERM gets KILL after the stop timeout", async 
   assert.equal(down.signal, "SIGKILL");
   assert.ok(took >= 650 && took < 5000, `killed after ${took} ms`);
   assert.equal(isAlive(up.pid!), false);
-  assert.match(
-    supervisor.output(),
-    /still running 700 ms after TERM \(group \d+(, pids? [\d, ]+)?\): sent KILL/,
+  // The supervisor's stderr reaches the test through a pipe: it may lag behind the status file.
+  await waitFor(
+    "the KILL message",
+    () =>
+      /still running 700 ms after TERM \(group \d+(, pids? [\d, ]+)?\): sent KILL/.test(
+        supervisor.output(),
+      ),
   );
 });
 
@@ -234,12 +243,7 @@ Deno.test("TERM to the supervisor takes the service down, then it exits 0", asyn
   await using service = await copyService("forks");
   await using supervisor = await startSupervisor(service.path);
   const up = await supervisor.waitStatus("up", (s) => s.state === "up");
-  await waitFor(
-    "the orphan",
-    async () =>
-      (await Deno.readTextFile(`${service.path}/pids`).catch(() => "")).trim().split("\n").length >=
-        3,
-  );
+  await writtenPids(service.path, 3);
   assert.equal(await supervisor.stop("SIGTERM"), 0);
   assert.deepEqual(sessionMembers(up.pid!), []);
   const status = await runOpsd(["status", service.path]);
@@ -256,11 +260,7 @@ Deno.test("down stops what the service put out of its session (setsid, double fo
   await using service = await copyService("escapes");
   await using supervisor = await startSupervisor(service.path);
   const up = await supervisor.waitStatus("up", (s) => s.state === "up");
-  const pids = await waitFor("three pids", async () => {
-    const text = await Deno.readTextFile(`${service.path}/pids`).catch(() => "");
-    const found = text.trim().split("\n").filter(Boolean).map(Number);
-    return found.length >= 3 ? found : null;
-  });
+  const pids = await writtenPids(service.path, 3);
   try {
     const [background, doubleForked] = pids;
     assert.ok(pids.every(isAlive));
@@ -292,10 +292,10 @@ Deno.test("an orphan that left the session is stopped when the run that made it 
   try {
     assert.equal(isAlive(orphan), false, "stopped before the second run started");
     assert.equal(up.exitCode, 0);
-    assert.match(
-      supervisor.output(),
-      new RegExp(`it left processes behind \\((group \\d+, )?pid ${orphan}\\): sent TERM`),
+    const said = new RegExp(
+      `it left processes behind \\((group \\d+, )?pid ${orphan}\\): sent TERM`,
     );
+    await waitFor("the supervisor to say so", () => said.test(supervisor.output()));
     await waitFor("no zombie", () => zombieChildren(supervisor.pid).length === 0);
   } finally {
     killGroup(orphan);
