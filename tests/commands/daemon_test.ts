@@ -5,7 +5,14 @@ import { sessionMembers } from "../../lib/procfs/processes.ts";
 import { readProcStat } from "../../lib/procfs/stat.ts";
 import { PR } from "../../lib/sys/constants.ts";
 import { prctl } from "../../lib/sys/libc.ts";
-import { isAlive, processesMentioning, runOpsd, tempDir, waitFor } from "../fixtures/mod.ts";
+import {
+  isAlive,
+  numberedFds,
+  processesMentioning,
+  runOpsd,
+  tempDir,
+  waitFor,
+} from "../fixtures/mod.ts";
 import { Daemons, procFacts, settledFds } from "../fixtures/daemon.ts";
 import { sanitizedTest } from "../fixtures/sanitized.ts";
 
@@ -79,12 +86,9 @@ sanitizedTest(
     await using daemons = await Daemons.create();
     const { pidfile } = daemons;
     const pid = await daemons.start(["--pidfile", pidfile, "--", "sleep", "30"]);
-    const run = await runOpsd(["fds", "--pid", String(pid), "--json"]);
-    assert.equal(run.code, 0, run.stderr);
-    const rows = run.stdout.trim().split("\n").map((line) => JSON.parse(line));
-    const numbered = rows.filter((row) => /^\d+$/.test(String(row.fd)));
-    assert.deepEqual(numbered.map((row) => Number(row.fd)).sort(), [0, 1, 2, 3]);
-    assert.equal(numbered.find((row) => Number(row.fd) === 3).name, pidfile);
+    const numbered = await numberedFds(pid);
+    assert.deepEqual(numbered.map((row) => row.fd), [0, 1, 2, 3]);
+    assert.equal(numbered[3].name, pidfile);
   },
 );
 

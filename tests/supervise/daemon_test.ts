@@ -1,8 +1,13 @@
 import assert from "node:assert/strict";
 import { readProcStat } from "../../lib/procfs/stat.ts";
-import { isAlive, processesMentioning, runOpsd, waitFor } from "../fixtures/mod.ts";
+import { isAlive, numberedFds, processesMentioning, runOpsd, waitFor } from "../fixtures/mod.ts";
 import { procFacts } from "../fixtures/daemon.ts";
-import { copyService, killGroup, superviseInBackground } from "../fixtures/supervise.ts";
+import {
+  copyService,
+  killGroup,
+  SERVICE_FDS,
+  superviseInBackground,
+} from "../fixtures/supervise.ts";
 import { readStatus } from "../../lib/supervise/state.ts";
 import { resolveService } from "../../lib/service/paths.ts";
 
@@ -41,11 +46,12 @@ Deno.test("supervise --daemon returns once the service and its log service are u
   assert.doesNotMatch(environ, /OPSD_READY_FD|OPSD_PIDFILE/, "nothing handed to the supervisor");
 });
 
-Deno.test("supervise --daemon logs the service's output and its own messages in the state directory", async () => {
+Deno.test("supervise --daemon: the service holds exactly fds 0-2; its output and the supervisor's messages are logged in the state directory", async () => {
   await using service = await copyService("steady");
   await using run = await superviseInBackground([service.path]);
   assert.equal(run.code, 0, run.stderr);
-  const pid = readStatus(resolveService(service.path))!.pid;
+  const pid = readStatus(resolveService(service.path))!.pid!;
+  assert.deepEqual(await numberedFds(pid), SERVICE_FDS, "exactly fds 0-2 (opsd fds)");
   const current = await waitFor("the service's line", async () => {
     const text = await Deno.readTextFile(`${service.path}/supervise/current`).catch(() => "");
     return text.includes(`out steady ${pid} up`) ? text : null;

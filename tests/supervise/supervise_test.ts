@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import { isAlive, runOpsd, waitFor } from "../fixtures/mod.ts";
-import { copyService, killGroup, startSupervisor } from "../fixtures/supervise.ts";
+import { isAlive, numberedFds, runOpsd, waitFor } from "../fixtures/mod.ts";
+import { copyService, killGroup, SERVICE_FDS, startSupervisor } from "../fixtures/supervise.ts";
 import { childrenOf, sessionMembers } from "../../lib/procfs/processes.ts";
 import { readProcStat } from "../../lib/procfs/stat.ts";
 import { sendControl } from "../../lib/supervise/control.ts";
@@ -57,6 +57,7 @@ Deno.test("a killed service is back within a few hundred ms, with exactly fds 0-
     "2",
   ]);
   assert.equal(Deno.readLinkSync(`/proc/${pid}/fd/0`), "/dev/null");
+  assert.deepEqual(await numberedFds(pid), SERVICE_FDS, "opsd fds agrees");
   assert.equal(first.pgid, pid, "its own process group");
   assert.deepEqual(sessionMembers(pid), [pid], "its own session");
 
