@@ -29,10 +29,10 @@ export function superviseCommand() {
   const command = new Command("supervise")
     .summary("keep a service running: restart it with backoff, show why it fails")
     .description(
-      "Run SERVICE in the foreground and keep it running until TERM, INT (Ctrl-C) or\n" +
-        "'opsd exit SERVICE'; with --daemon, in the background. SERVICE is a directory with an\n" +
-        "executable run file (the daemontools/runit/s6 layout: optional finish, down and log/)\n" +
-        "or an executable script. Settings come from SERVICE/opsd.conf (or SCRIPT.opsd.conf),\n" +
+      "Run SERVICE in the foreground and keep it running until TERM, INT (Ctrl-C) or " +
+        "'opsd exit SERVICE'; with --daemon, in the background. SERVICE is a directory with an " +
+        "executable run file (the daemontools/runit/s6 layout: optional finish, down and log/) " +
+        "or an executable script. Settings come from SERVICE/opsd.conf (or SCRIPT.opsd.conf), " +
         "then from these flags.",
     )
     .argument("<service>", "service directory, or executable script")
@@ -92,18 +92,21 @@ next 'opsd supervise' stops it before starting afresh.
 its own (stdin /dev/null, cwd /, umask 022); opsd returns once it has started the
 service and its log/ service (or found them wanted down by a down file: says so on
 stderr), else prints the supervisor's reason and exits with its code, leaving nothing
-running. Detached, a service without log-file logs to SERVICE/supervise/current
-(rotated by --log-max-size and --log-keep) and the supervisor's own messages go to
-SERVICE/supervise/opsd.log (rotated at 1 MiB, one old file kept). Control it with
-'opsd down|exit|status SERVICE'; with --pidfile also 'opsd daemon stop --pidfile FILE'.
+running. Detached, a service without log-file logs to 'current' in its state
+directory (SERVICE/supervise/current; rotated by --log-max-size and --log-keep) and
+the supervisor's own messages go to 'opsd.log' there (rotated at 1 MiB, one old file
+kept). Control it with 'opsd down|up|exit|status SERVICE'; with --pidfile also
+'opsd daemon status|stop --pidfile FILE'.
 --ready-fd FD: one line on FD once every service has started: '0 supervising ...', or
-'CODE MESSAGE' (the exit code below) when it cannot; then FD is let go of.
+'CODE MESSAGE' (the exit code below) when it cannot, and then it exits with CODE;
+then FD is let go of.
 
 Exit codes: 0 stopped cleanly (TERM, INT or 'opsd exit'; with --daemon: started),
 1 the background supervisor died before it reported, 2 bad settings or unknown
 service, 4 permission denied, 5 the service already has a supervisor (its pid is
 named), 6 the background supervisor did not report within --start-timeout, 126 run
-is not executable, 127 run not found (or the first start of run failed so).`,
+is not executable, 127 run not found (with --daemon or --ready-fd also when the first
+start of run fails so).`,
     )
     .action(exitWith(async (name, options) => {
       const flags: Record<string, string | undefined> = {};
