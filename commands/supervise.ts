@@ -120,7 +120,7 @@ start of run fails so).`,
       const readyFd = options.readyFd ?? readyFdFromEnv();
       if (readyFd !== null) claimReadyFd(readyFd);
       let flush = async () => {};
-      let started = false;
+      let reported = false;
       try {
         const paths = resolveService(name);
         flush = configureMessages(
@@ -131,17 +131,18 @@ start of run fails so).`,
           paths,
           flags: settingsFromFlags(flags),
           detached: options.detached,
-          onReady: (report) => {
-            started = true;
-            if (readyFd !== null) reportReady(readyFd, report);
+          onReady: readyFd === null ? undefined : (report) => {
+            reported = true;
+            reportReady(readyFd, report);
           },
         });
         releaseOwnPidfile();
         return code;
       } catch (error) {
-        if (readyFd !== null && !started) reportFailure(readyFd, error);
-        // Detached, stderr goes nowhere: say it where the supervisor's messages go.
-        if (started) getLogger(["opsd"]).fatal("{message}", { message: (error as Error).message });
+        if (readyFd === null) throw error;
+        if (!reported) reportFailure(readyFd, error);
+        // The starter has gone (and stderr may go nowhere): say it where the messages go.
+        else getLogger(["opsd"]).fatal("{message}", { message: (error as Error).message });
         throw error;
       } finally {
         await flush();

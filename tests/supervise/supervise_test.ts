@@ -328,3 +328,16 @@ Deno.test("an orphan that reaches the supervisor while the service is down is st
     killGroup(orphan);
   }
 });
+
+Deno.test("a run that cannot be exec'd: the supervisor retries it (crash-loop); with --ready-fd it exits 127", async () => {
+  await using service = await copyService("noexec");
+  await Deno.writeTextFile(`${service.path}/run`, "#!/nonexistent/shell\nexec sleep 1000\n");
+  await Deno.chmod(`${service.path}/run`, 0o755);
+  await using supervisor = await startSupervisor(service.path, FAST);
+  const looping = await supervisor.waitStatus("crash-loop", (s) => s.state === "crash-loop");
+  assert.match(looping.error!, /exec .*\/run: ENOENT/);
+  assert.equal(await supervisor.stop(), 0);
+  const run = await runOpsd(["supervise", service.path, "--ready-fd", "1"]);
+  assert.equal(run.code, 127);
+  assert.match(run.stdout, /^127 cannot start \S+\/noexec: exec .*ENOENT/);
+});
