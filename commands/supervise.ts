@@ -177,6 +177,9 @@ async function _daemonize(
       `--daemon sets up ${options.detached ? "--detached" : "--ready-fd"} itself: leave it out`,
     );
   }
+  if (options.startTimeout <= 0) {
+    throw new UsageError("--start-timeout must be more than 0, such as 30s");
+  }
   const paths = resolveService(name);
   const args = Object.entries(flags).flatMap(([key, value]) =>
     value === undefined ? [] : [`--${key}`, value]

@@ -96,6 +96,11 @@ Deno.test("supervise --daemon refuses with the supervisor's code and one line, l
   assert.equal(unknown.code, 2);
   assert.match(unknown.stderr, /^opsd supervise: no such service: /);
   assert.deepEqual(processesMentioning(service.dir), [], "nothing of it runs");
+  const usage = await runOpsd(["supervise", "--pidfile", `${service.dir}/p.pid`, service.path]);
+  assert.equal(usage.code, 2);
+  assert.match(usage.stderr, /^opsd supervise: --pidfile needs --daemon\n$/);
+  const zero = await runOpsd(["supervise", "--daemon", "--start-timeout", "0", service.path]);
+  assert.equal(zero.code, 2);
 });
 
 Deno.test("supervise --daemon on a supervised service exits 5 naming the supervisor", async () => {
