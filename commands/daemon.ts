@@ -20,7 +20,8 @@ import { durationOption, exitWith, writeErr, writeJson, writeOut } from "./_cli.
 const _EXIT_CODES =
   `Exit codes: 0 started (CMD has been exec'd), 2 bad option or path, 4 permission denied,
 5 already running (the pidfile is locked; its pid is named), 6 not ready within --wait-ready,
-126 CMD cannot be executed, 127 CMD not found; 1 CMD exited before it was ready.`;
+126 CMD cannot be executed, 127 CMD not found; 1 CMD exited before it was ready; with
+--wait-ready, the CODE of a 'CODE MESSAGE' readiness line.`;
 
 /** The `daemon` command, with `status` and `stop` beneath it. */
 export function daemonCommand() {
@@ -65,12 +66,13 @@ export function daemonCommand() {
     .addOption(
       new Option(
         "--wait-ready <duration>",
-        "return only once the daemon writes a newline to fd $OPSD_READY_FD (s6-style); kill it " +
-          "if it exits, closes the fd or takes longer",
+        "return only once the daemon writes a line to fd $OPSD_READY_FD: empty or '0 ...' " +
+          "ready, 'CODE MESSAGE' failed (exit CODE); stop it if it fails, exits, closes the fd " +
+          "or takes longer",
       ).argParser(durationOption),
     )
     .option("--print-pid", "print the daemon's pid")
-    .option("--json", "print {pid, pidfile, command, replaced} as JSON")
+    .option("--json", "print {pid, pidfile, command, replaced[, ready]} as JSON")
     .passThroughOptions()
     .addCommand(_statusCommand())
     .addCommand(_stopCommand())
@@ -127,8 +129,10 @@ ${_EXIT_CODES}`,
       pidfile: options.pidfile,
       readyTimeout: options.waitReady,
     });
-    if (options.json) writeJson({ ...daemon, command: argv });
-    else if (options.printPid) writeOut(`${daemon.pid}\n`);
+    const { ready, ...started } = daemon;
+    if (options.json) {
+      writeJson({ ...started, command: argv, ...(ready === null ? {} : { ready }) });
+    } else if (options.printPid) writeOut(`${daemon.pid}\n`);
     return ExitCode.ok;
   }));
 }

@@ -1,33 +1,62 @@
 /**
- * `opsd supervise SERVICE`: keep a service running in the foreground, restart it
- * with backoff, and record its status for `opsd status`.
+ * `opsd supervise SERVICE`: keep a service running in the foreground (or, with
+ * `--daemon`, in the background), restart it with backoff, and record its status
+ * for `opsd status`.
  *
  * @module
  */
 
 import { Command, Option } from "@commander-js/extra-typings";
-import { configureSync, type LogRecord } from "@logtape/logtape";
-import { resolveService } from "../lib/service/paths.ts";
+import { getLogger } from "@logtape/logtape";
+import { releaseOwnPidfile } from "../lib/daemon/pidfile.ts";
+import { ExitCode, UsageError } from "../lib/errors.ts";
+import { resolveService, type ServicePaths } from "../lib/service/paths.ts";
 import { type SettingKey, SETTINGS, settingsFromFlags } from "../lib/service/settings.ts";
-import { claimReadyFd, reportFailure, reportReady } from "../lib/supervise/ready.ts";
+import { startBackgroundSupervisor } from "../lib/supervise/background.ts";
+import { configureMessages } from "../lib/supervise/messages.ts";
+import {
+  claimReadyFd,
+  readyFdFromEnv,
+  reportFailure,
+  reportReady,
+} from "../lib/supervise/ready.ts";
+import { messagesPath } from "../lib/supervise/state.ts";
 import { supervise } from "../lib/supervise/supervisor.ts";
-import { exitWith, intOption } from "./_cli.ts";
+import { durationOption, exitWith, intOption, writeErr, writeJson, writeOut } from "./_cli.ts";
 
 /** The `supervise` command. */
 export function superviseCommand() {
   const command = new Command("supervise")
     .summary("keep a service running: restart it with backoff, show why it fails")
     .description(
-      "Run SERVICE in the foreground and keep it running until TERM, INT (Ctrl-C) or\n" +
-        "'opsd exit SERVICE'. SERVICE is a directory with an executable run file (the\n" +
-        "daemontools/runit/s6 layout: optional finish, down and log/) or an executable script.\n" +
-        "Settings come from SERVICE/opsd.conf (or SCRIPT.opsd.conf), then from these flags.",
+      "Run SERVICE in the foreground and keep it running until TERM, INT (Ctrl-C) or " +
+        "'opsd exit SERVICE'; with --daemon, in the background. SERVICE is a directory with an " +
+        "executable run file (the daemontools/runit/s6 layout: optional finish, down and log/) " +
+        "or an executable script. Settings come from SERVICE/opsd.conf (or SCRIPT.opsd.conf), " +
+        "then from these flags.",
     )
     .argument("<service>", "service directory, or executable script")
+    .option(
+      "--daemon",
+      "run the supervisor in the background; return once the service has started",
+    )
+    .option("--pidfile <file>", "with --daemon: a pidfile the supervisor holds locked")
+    .addOption(
+      new Option(
+        "--start-timeout <duration>",
+        "with --daemon: how long to wait for the supervisor to start the service",
+      ).argParser(durationOption).default(30_000, "30s"),
+    )
+    .option("--print-pid", "with --daemon: print the supervisor's pid")
+    .option("--json", "with --daemon: print {pid, pidfile, service, services} as JSON")
+    .option(
+      "--detached",
+      "no terminal: log to files in the state directory (how --daemon runs the supervisor)",
+    )
     .addOption(
       new Option(
         "--ready-fd <fd>",
-        "write one line on FD once the service has started, then close it",
+        "write one readiness line on FD once the service has started (default $OPSD_READY_FD)",
       )
         .argParser(intOption(1)),
     );
@@ -44,68 +73,153 @@ Examples:
   opsd supervise /srv/web                        a service directory (state in /srv/web/supervise/)
   opsd supervise ./worker.sh --stop-timeout 30s  a script (state in .worker.sh.opsd/ beside it)
   opsd supervise /srv/web --log-file log/current --log-max-size 10M --log-keep 5
+  opsd supervise --daemon /srv/web               in the background; returns once /srv/web is up
+  opsd supervise --daemon /srv/web || [ $? = 5 ] from crontab: fine if already supervised
+  opsd supervise --daemon --pidfile /run/web-supervise.pid /srv/web
   opsd supervise /srv/web --ready-fd 3 3>ready   'ready' gets '0 supervising /srv/web (...)'
 
 Restarts: a run shorter than --stable-after is a quick death; the next start waits
 --restart-delay, doubled per further quick death (up to --restart-delay-max, +-20%
 jitter). --crash-loop-after quick deaths in a row show as crash-loop in status.
-Stopping sends --stop-signal and CONT to the service's whole process group, then
-KILL after --stop-timeout. finish (if executable) runs as 'finish EXITCODE SIGNAL'
-(EXITCODE -1 when killed by a signal; SIGNAL 0 when it exited); finish exiting 125
-keeps the service down. If the supervisor is killed (kill -9) the service runs on;
-'opsd status' says so, and the next 'opsd supervise' stops it before starting afresh.
---ready-fd FD: one line on FD once every service has started: '0 supervising ...', or
-'CODE MESSAGE' (the exit code below) when it cannot start; then FD is let go of.
+Stopping sends --stop-signal and CONT to the service's whole process group (and to
+what it orphaned, also outside its session), then KILL after --stop-timeout. finish
+(if executable) runs as 'finish EXITCODE SIGNAL' (EXITCODE -1 when killed by a signal;
+SIGNAL 0 when it exited); finish exiting 125 keeps the service down. If the
+supervisor is killed (kill -9) the service runs on; 'opsd status' says so, and the
+next 'opsd supervise' stops it before starting afresh.
 
-Exit codes: 0 stopped cleanly (TERM, INT or 'opsd exit'), 2 bad settings or unknown
+--daemon: the supervisor runs as 'opsd supervise --detached SERVICE' in a session of
+its own (stdin /dev/null, cwd /, umask 022); opsd returns once it has started the
+service and its log/ service (or found them wanted down by a down file: says so on
+stderr), else prints the supervisor's reason and exits with its code, leaving nothing
+running. Detached, a service without log-file logs to 'current' in its state
+directory (SERVICE/supervise/current; rotated by --log-max-size and --log-keep) and
+the supervisor's own messages go to 'opsd.log' there (rotated at 1 MiB, one old file
+kept). Control it with 'opsd down|up|exit|status SERVICE'; with --pidfile also
+'opsd daemon status|stop --pidfile FILE'.
+--ready-fd FD: one line on FD once every service has started: '0 supervising ...', or
+'CODE MESSAGE' (the exit code below) when it cannot, and then it exits with CODE;
+then FD is let go of.
+
+Exit codes: 0 stopped cleanly (TERM, INT or 'opsd exit'; with --daemon: started),
+1 the background supervisor died before it reported, 2 bad settings or unknown
 service, 4 permission denied, 5 the service already has a supervisor (its pid is
-named), 126 run is not executable, 127 run not found.`,
+named), 6 the background supervisor did not report within --start-timeout, 126 run
+is not executable, 127 run not found (with --daemon or --ready-fd also when the first
+start of run fails so).`,
     )
     .action(exitWith(async (name, options) => {
-      const readyFd = options.readyFd;
-      if (readyFd !== undefined) claimReadyFd(readyFd);
+      const flags: Record<string, string | undefined> = {};
+      for (const key of Object.keys(SETTINGS) as SettingKey[]) {
+        flags[key] = (options as unknown as Record<string, string | undefined>)[_camel(key)];
+      }
+      if (options.daemon) return await _daemonize(name, flags, options);
+      for (const [flag, given] of Object.entries(_DAEMON_ONLY)) {
+        if (given(options)) throw new UsageError(`${flag} needs --daemon`);
+      }
+      const readyFd = options.readyFd ?? readyFdFromEnv();
+      if (readyFd !== null) claimReadyFd(readyFd);
+      let flush = async () => {};
+      let reported = false;
       try {
         const paths = resolveService(name);
-        _configureLog(paths.path);
-        const flags: Record<string, string | undefined> = {};
-        for (const key of Object.keys(SETTINGS) as SettingKey[]) {
-          flags[key] = (options as Record<string, string | undefined>)[_camel(key)];
-        }
-        return await supervise({
+        flush = configureMessages(
+          paths.path,
+          options.detached ? messagesPath(paths) : undefined,
+        );
+        const code = await supervise({
           paths,
           flags: settingsFromFlags(flags),
-          onReady: readyFd === undefined ? undefined : (report) => reportReady(readyFd, report),
+          detached: options.detached,
+          onReady: readyFd === null ? undefined : (report) => {
+            reported = true;
+            reportReady(readyFd, report);
+          },
         });
+        releaseOwnPidfile();
+        return code;
       } catch (error) {
-        if (readyFd !== undefined) reportFailure(readyFd, error);
+        if (readyFd === null) throw error;
+        if (!reported) reportFailure(readyFd, error);
+        // The starter has gone (and stderr may go nowhere): say it where the messages go.
+        else getLogger(["opsd"]).fatal("{message}", { message: (error as Error).message });
         throw error;
+      } finally {
+        await flush();
       }
     }));
 }
 
-function _camel(key: string): string {
-  return key.replace(/-(\w)/g, (_, letter: string) => letter.toUpperCase());
+type _Options = {
+  pidfile?: string;
+  startTimeout: number;
+  printPid?: true;
+  json?: true;
+  detached?: true;
+  readyFd?: number;
+};
+
+/** Flags that only mean something with --daemon, and whether each was given. */
+const _DAEMON_ONLY: Record<string, (options: _Options) => boolean> = {
+  "--pidfile": (options) => options.pidfile !== undefined,
+  "--print-pid": (options) => options.printPid === true,
+  "--json": (options) => options.json === true,
+};
+
+/** `--daemon`: start the supervisor in the background, wait until it reports, print. */
+async function _daemonize(
+  name: string,
+  flags: Record<string, string | undefined>,
+  options: _Options,
+): Promise<number> {
+  if (options.readyFd !== undefined || options.detached) {
+    throw new UsageError(
+      `--daemon sets up ${options.detached ? "--detached" : "--ready-fd"} itself: leave it out`,
+    );
+  }
+  if (options.startTimeout <= 0) {
+    throw new UsageError("--start-timeout must be more than 0, such as 30s");
+  }
+  const paths = resolveService(name);
+  const args = Object.entries(flags).flatMap(([key, value]) =>
+    value === undefined ? [] : [`--${key}`, value]
+  );
+  const started = await startBackgroundSupervisor({
+    paths,
+    args,
+    pidfile: options.pidfile,
+    timeout: options.startTimeout,
+  });
+  if (options.json) {
+    writeJson({
+      pid: started.pid,
+      pidfile: started.pidfile,
+      service: paths.path,
+      services: started.services.map(({ service, role, state, pid, want }) => ({
+        service,
+        role,
+        state,
+        pid,
+        want,
+      })),
+    });
+    return ExitCode.ok;
+  }
+  if (options.printPid) writeOut(`${started.pid}\n`);
+  for (const status of started.services) {
+    if (status.want === "down") _wantedDown(paths, status.service);
+  }
+  return ExitCode.ok;
 }
 
-/** The supervisor's own messages: `opsd supervise[/srv/web]: started pid 1842` on stderr. */
-function _configureLog(service: string): void {
-  const encoder = new TextEncoder();
-  configureSync({
-    reset: true,
-    sinks: {
-      stderr: (record: LogRecord) => {
-        const text = record.message.map((part) => String(part)).join("");
-        const where = record.properties.service ?? service;
-        try {
-          Deno.stderr.writeSync(encoder.encode(`opsd supervise[${where}]: ${text}\n`));
-        } catch {
-          // stderr is gone (closed terminal): the status file still tells.
-        }
-      },
-    },
-    loggers: [
-      { category: ["opsd"], sinks: ["stderr"], lowestLevel: "info" },
-      { category: ["logtape", "meta"], sinks: [], lowestLevel: "warning" },
-    ],
-  });
+function _wantedDown(paths: ServicePaths, service: string): void {
+  const path = service === paths.path ? paths : paths.log!;
+  writeErr(
+    `opsd supervise: ${service} is supervised but not started: it is normally down ` +
+      `(${path.downFile} exists): start it with 'opsd up ${service}'\n`,
+  );
+}
+
+function _camel(key: string): string {
+  return key.replace(/-(\w)/g, (_, letter: string) => letter.toUpperCase());
 }

@@ -41,10 +41,9 @@ unsupervised service cannot come up), 6 timed out.`,
     .action(exitWith(async (services, options) => {
       if (options.up === options.down) throw new UsageError("give exactly one of --up and --down");
       const target = options.up ? "up" : "down";
-      const deadline = Date.now() + options.timeout;
+      const deadline = options.timeout > 0 ? Date.now() + options.timeout : Infinity;
       for (const name of services) {
-        const left = options.timeout === 0 ? 0 : Math.max(1, deadline - Date.now());
-        await waitForService(resolveExistingService(name), name, target, left);
+        await waitForService(resolveExistingService(name), name, target, options.timeout, deadline);
       }
       return 0;
     }));

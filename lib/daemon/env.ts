@@ -7,7 +7,9 @@
  */
 
 import { UsageError } from "../errors.ts";
+import { READY_FD_ENV } from "../process/readiness.ts";
 import { fileError } from "./file_error.ts";
+import { PIDFILE_ENV } from "./pidfile.ts";
 
 const _KEY = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
@@ -89,4 +91,15 @@ function _unquote(value: string, where: string): string {
     }
   }
   return result;
+}
+
+/**
+ * `env` without the variables through which opsd hands a pidfile lock or a
+ * readiness fd to the program it starts (`OPSD_PIDFILE_FD`, `OPSD_PIDFILE`,
+ * `OPSD_READY_FD`): they name fds of one process and must never reach another.
+ */
+export function withoutHandoff(env: Record<string, string>): Record<string, string> {
+  const rest = { ...env };
+  for (const name of [PIDFILE_ENV.fd, PIDFILE_ENV.path, READY_FD_ENV]) delete rest[name];
+  return rest;
 }

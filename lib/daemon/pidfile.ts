@@ -238,6 +238,26 @@ export function removePidfile(path: string, file?: FileIdentity): boolean {
   }
 }
 
+/**
+ * For a daemon started with a pidfile (`$OPSD_PIDFILE_FD`, `$OPSD_PIDFILE` in its
+ * environment): gives up the lock (closes fd {@linkcode PIDFILE_FD}) and removes
+ * the pidfile, unless a new daemon has put its own in place meanwhile. The last
+ * step of a clean exit (opsd's background supervisor takes it); does nothing for a
+ * process started without a pidfile.
+ */
+export function releaseOwnPidfile(): void {
+  const path = Deno.env.get(PIDFILE_ENV.path);
+  if (Deno.env.get(PIDFILE_ENV.fd) !== String(PIDFILE_FD) || !path) return;
+  let file: FileIdentity;
+  try {
+    file = _identity(PIDFILE_FD, path);
+  } catch {
+    return; // fd 3 is no longer the pidfile: nothing of ours to release.
+  }
+  close(PIDFILE_FD);
+  removePidfile(path, file);
+}
+
 /** `path` made absolute against opsd's working directory (a daemon runs in `/`). */
 export function absolutePath(path: string): string {
   return path.startsWith("/") ? path : `${Deno.cwd().replace(/\/$/, "")}/${path}`;

@@ -10,20 +10,20 @@
  * @module
  */
 
-import net from "node:net";
 import { ExitCode, OpsdError, UsageError } from "../errors.ts";
 import type { Credentials } from "../process/credentials.ts";
-import { signalSession } from "../process/pidfd.ts";
+import { describeExit, waitForExit } from "../process/exit.ts";
+import { signalSession } from "../process/signal.ts";
+import { awaitReadiness, READY_FD_ENV } from "../process/readiness.ts";
 import { spawnProgram } from "../process/spawn.ts";
 import { O, SIGNALS } from "../sys/constants.ts";
-import { close, isErrno, open, pipe2, umask, waitpid, type WaitStatus } from "../sys/libc.ts";
-import { signalName } from "../sys/signals.ts";
+import { close, open, pipe2, umask } from "../sys/libc.ts";
 import { formatDuration } from "../duration.ts";
+import { withoutHandoff } from "./env.ts";
 import { fileError } from "./file_error.ts";
 import { absolutePath, PIDFILE_ENV, PIDFILE_FD, PidfileClaim, removePidfile } from "./pidfile.ts";
 
-/** The variable naming the fd a daemon started with `readyTimeout` reports readiness on. */
-export const READY_FD_ENV = "OPSD_READY_FD";
+const _STOP_TIMEOUT = 2000;
 
 /** What {@linkcode startDaemon} starts and how. Every default is applied here. */
 export interface DaemonRequest {
@@ -50,11 +50,18 @@ export interface DaemonRequest {
   /** Write the pid here and hold its lock for the daemon's life (see pidfile.ts). */
   pidfile?: string;
   /**
-   * Wait, up to this many milliseconds, until the daemon writes a newline to the fd
-   * named in `$OPSD_READY_FD` (the s6 readiness protocol). A daemon that exits or
-   * closes the fd first, or misses the deadline, is killed and reported.
+   * Wait, up to this many milliseconds, until the daemon writes its readiness line
+   * to the fd named in `$OPSD_READY_FD` (lib/process/readiness.ts: an empty line or
+   * `0 …` is ready, `CODE MESSAGE` failed). A daemon that fails, exits or closes
+   * the fd first, or misses the deadline, is stopped and reported.
    */
   readyTimeout?: number;
+  /**
+   * With `readyTimeout`: how long a daemon that failed gets to exit by itself
+   * (after reporting failure, or after TERM) before its session gets KILL
+   * (default 2 s).
+   */
+  stopTimeout?: number;
 }
 
 /** A daemon that {@linkcode startDaemon} started. */
@@ -65,6 +72,8 @@ export interface StartedDaemon {
   pidfile: string | null;
   /** The pid a stale pidfile named before this start replaced it. */
   replaced: number | null;
+  /** With `readyTimeout`: what the readiness line said (`supervising /srv/web (…)`, or ""). */
+  ready: string | null;
 }
 
 /**
@@ -72,7 +81,9 @@ export interface StartedDaemon {
  * (and, with `readyTimeout`, has reported ready). Throws an OpsdError, leaving
  * nothing running and no pidfile behind: 127/126 when the program cannot be
  * executed, 5 when the pidfile is held by a running daemon, 2 for bad paths, 4 for
- * permission problems, 1 or 6 when the daemon failed or missed `readyTimeout`.
+ * permission problems, 6 when it missed `readyTimeout`, 1 when it exited or
+ * closed the fd first, and the daemon's own code (with its message) when it
+ * reported failure on the readiness fd.
  *
  * The daemon is the caller's child until the caller exits (then it is reparented
  * to pid 1 or the nearest subreaper): a caller that lives on must reap it.
@@ -88,8 +99,7 @@ export async function startDaemon(request: DaemonRequest): Promise<StartedDaemon
   const [program, ...args] = request.argv;
   if (!program) throw new UsageError("no program to start as a daemon");
   const argv = [program.includes("/") ? absolutePath(program) : program, ...args];
-  const env = { ...(request.env ?? Deno.env.toObject()) };
-  for (const name of [PIDFILE_ENV.fd, PIDFILE_ENV.path, READY_FD_ENV]) delete env[name];
+  const env = withoutHandoff(request.env ?? Deno.env.toObject());
 
   const stdin = open("/dev/null", O.RDONLY | O.CLOEXEC);
   let output = -1;
@@ -130,11 +140,16 @@ export async function startDaemon(request: DaemonRequest): Promise<StartedDaemon
     try {
       claim?.commit(pid);
     } catch (error) {
-      await _abort(pid, null);
+      await _abort(pid, null, 0);
       throw error;
     }
-    if (ready) await _awaitReady(pid, ready[0], request.readyTimeout!, pidfile);
-    return { pid, pidfile, replaced: claim?.replaced ?? null };
+    const said = ready
+      ? await _awaitReady(pid, ready[0], {
+        timeout: request.readyTimeout!,
+        stopTimeout: request.stopTimeout ?? _STOP_TIMEOUT,
+      }, pidfile)
+      : null;
+    return { pid, pidfile, replaced: claim?.replaced ?? null, ready: said };
   } finally {
     close(stdin);
     if (output >= 0) close(output);
@@ -170,76 +185,62 @@ function _openLog(path: string, mask: number): number {
 }
 
 /**
- * Waits for a newline on the readiness pipe `fd` (closing it). A daemon that exits
- * or closes the pipe first, or misses `timeout`, is killed and reported.
+ * Waits for the readiness line on `fd` (see lib/process/readiness.ts). A daemon
+ * that reports failure is given `stopTimeout` to exit by itself; one that exits or
+ * closes the fd first, or misses `timeout`, is stopped. Whatever is left of its
+ * session then gets KILL and its pidfile is removed; the error carries the
+ * daemon's code and message.
  */
 async function _awaitReady(
   pid: number,
   fd: number,
-  timeout: number,
+  timing: { timeout: number; stopTimeout: number },
   pidfile: string | null,
-): Promise<void> {
-  const outcome = await _readyLine(fd, timeout);
-  if (outcome === "ready") return;
-  if (outcome === "timeout") {
-    await _abort(pid, pidfile);
-    throw new OpsdError(
-      `pid ${pid} did not report ready within ${formatDuration(timeout)}: killed it`,
-      ExitCode.timeout,
-    );
+): Promise<string> {
+  const readiness = await awaitReadiness(fd, timing.timeout);
+  switch (readiness.outcome) {
+    case "ready":
+      return readiness.message;
+    case "failed":
+      if (await waitForExit(pid, timing.stopTimeout) === null) {
+        await _abort(pid, pidfile, timing.stopTimeout);
+      } else _clear(pid, pidfile);
+      throw new OpsdError(readiness.message, readiness.code as ExitCode);
+    case "timeout":
+      await _abort(pid, pidfile, timing.stopTimeout);
+      throw new OpsdError(
+        `pid ${pid} did not report ready within ${formatDuration(timing.timeout)}: killed it`,
+        ExitCode.timeout,
+      );
+    case "closed": {
+      const status = await waitForExit(pid, 1000);
+      if (status === null) await _abort(pid, pidfile, timing.stopTimeout);
+      else _clear(pid, pidfile);
+      throw new OpsdError(
+        status === null
+          ? `pid ${pid} closed its ready fd without writing a newline: killed it`
+          : `pid ${pid} ${describeExit(status)} before it reported ready`,
+      );
+    }
   }
-  const status = await _exitStatus(pid, 1000);
-  if (status === null) await _abort(pid, pidfile);
-  else if (pidfile) removePidfile(pidfile);
-  throw new OpsdError(
-    status === null
-      ? `pid ${pid} closed its ready fd without writing a newline: killed it`
-      : `pid ${pid} ${_describe(status)} before it reported ready`,
-  );
 }
 
-/** Reads the pipe `fd` until a newline ("ready"), its end ("closed") or `timeout`. */
-function _readyLine(fd: number, timeout: number): Promise<"ready" | "closed" | "timeout"> {
-  return new Promise((resolve) => {
-    const pipe = new net.Socket({ fd, readable: true, writable: false });
-    const finish = (outcome: "ready" | "closed" | "timeout") => {
-      clearTimeout(timer);
-      pipe.destroy();
-      resolve(outcome);
-    };
-    const timer = setTimeout(() => finish("timeout"), timeout);
-    pipe.on("data", (chunk: Uint8Array) => {
-      if (chunk.includes(10)) finish("ready");
-    });
-    pipe.on("end", () => finish("closed"));
-    pipe.on("error", () => finish("closed"));
-  });
-}
-
-/** Kills every process of the daemon's session, reaps it and removes its pidfile. */
-async function _abort(pid: number, pidfile: string | null): Promise<void> {
+/**
+ * Stops the daemon's session: TERM and CONT, up to `grace` ms for the daemon to
+ * exit (a supervisor takes its services down first), then KILL to whatever is
+ * left; reaps it and removes its pidfile.
+ */
+async function _abort(pid: number, pidfile: string | null, grace: number): Promise<void> {
+  signalSession(pid, SIGNALS.SIGTERM);
+  signalSession(pid, SIGNALS.SIGCONT);
+  await waitForExit(pid, grace);
   signalSession(pid, SIGNALS.SIGKILL);
-  await _exitStatus(pid, 5000);
+  await waitForExit(pid, 5000);
   if (pidfile) removePidfile(pidfile);
 }
 
-/** The exit status of child `pid`, waiting up to `ms`; null if it still runs. */
-async function _exitStatus(pid: number, ms: number): Promise<WaitStatus | null> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    try {
-      const status = waitpid(pid);
-      if (status || Date.now() >= deadline) return status;
-    } catch (error) {
-      if (isErrno(error, "ECHILD")) return null;
-      throw error;
-    }
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
-
-function _describe(status: WaitStatus): string {
-  return status.signal === null
-    ? `exited with code ${status.exitCode}`
-    : `was killed by ${signalName(status.signal)}`;
+/** After the daemon exited: KILL what it left in its session, remove its pidfile. */
+function _clear(pid: number, pidfile: string | null): void {
+  signalSession(pid, SIGNALS.SIGKILL);
+  if (pidfile) removePidfile(pidfile);
 }

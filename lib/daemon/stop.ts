@@ -9,8 +9,8 @@
 
 import { ExitCode, OpsdError } from "../errors.ts";
 import { processHoldsFile } from "../procfs/holds.ts";
-import { sessionMembers } from "../procfs/session.ts";
-import { signalIfStill, signalSession } from "../process/pidfd.ts";
+import { sessionMembers } from "../procfs/processes.ts";
+import { signalIfStill, signalSession } from "../process/signal.ts";
 import { SIGNALS } from "../sys/constants.ts";
 import { isErrno } from "../sys/libc.ts";
 import { signalName } from "../sys/signals.ts";

@@ -9,9 +9,10 @@
 import { exitCodeOf } from "../errors.ts";
 import { SIGNALS } from "../sys/constants.ts";
 import { SysError } from "../sys/errno.ts";
-import { execve, resetSignal, setCloexec, write } from "../sys/libc.ts";
+import { execve, resetSignal, setCloexec } from "../sys/libc.ts";
 import { type Credentials, dropPrivileges } from "./credentials.ts";
 import { execFailure, resolveProgram } from "./program.ts";
+import { writeReadyLine } from "./readiness.ts";
 
 /** What {@linkcode execProgram} runs. */
 export interface ExecRequest {
@@ -20,7 +21,8 @@ export interface ExecRequest {
   /** Drop to these credentials first. */
   credentials?: Credentials;
   /**
-   * An fd to report failure on instead of throwing: a line `CODE MESSAGE`, then exit.
+   * An fd to report failure on instead of throwing: a line `CODE MESSAGE` (as in the
+   * readiness protocol, lib/process/readiness.ts), then exit.
    * It is closed on a successful exec, so the reader sees end of file.
    */
   statusFd?: number;
@@ -46,8 +48,7 @@ export function execProgram(request: ExecRequest): never {
     }
   } catch (error) {
     if (request.statusFd === undefined) throw error;
-    const line = `${exitCodeOf(error)} ${(error as Error).message}\n`;
-    write(request.statusFd, new TextEncoder().encode(line));
+    writeReadyLine(request.statusFd, exitCodeOf(error), (error as Error).message);
     Deno.exit(exitCodeOf(error));
   }
 }

@@ -5,13 +5,17 @@
  * @module
  */
 
-import net from "node:net";
 import { ExitCode, OpsdError } from "../errors.ts";
 import { SysError } from "../sys/errno.ts";
-import { close, isErrno, pipe2, posixSpawn, umask, waitpid } from "../sys/libc.ts";
+import { close, pipe2, posixSpawn, umask } from "../sys/libc.ts";
 import { opsdArgv } from "../self.ts";
 import type { Credentials } from "./credentials.ts";
+import { waitForExit } from "./exit.ts";
+import { readPipeText } from "./pipe_text.ts";
 import { execFailure, resolveProgram } from "./program.ts";
+import { parseReadyLine } from "./readiness.ts";
+
+const _SHIM_EXIT_TIMEOUT = 5000;
 
 /** What {@linkcode spawnProgram} starts and how. */
 export interface SpawnRequest {
@@ -58,7 +62,8 @@ export async function spawnProgram(request: SpawnRequest): Promise<number> {
     });
   }
   const { user, group } = request.credentials;
-  // The shim reports a failed exec on a close-on-exec pipe: end of file alone means success.
+  // The shim reports a failed exec on a close-on-exec pipe as `CODE MESSAGE` (the readiness
+  // protocol's failure line): end of file alone means success.
   const [reader, writer] = pipe2();
   const shim = opsdArgv([
     "exec",
@@ -82,11 +87,13 @@ export async function spawnProgram(request: SpawnRequest): Promise<number> {
   } finally {
     close(writer);
   }
-  const report = await _readToEnd(reader);
+  const { text: report } = await readPipeText(reader);
   if (report === "") return pid;
-  await _reap(pid);
-  const [, code, message] = /^(\d+) (.*)\n?$/s.exec(report) ?? [, "1", report.trim()];
-  throw new OpsdError(message, Number(code) as ExitCode);
+  // The shim exits right after reporting; another reaper may beat us to it.
+  await waitForExit(pid, _SHIM_EXIT_TIMEOUT);
+  const said = parseReadyLine(report.trimEnd());
+  if (said.outcome === "failed") throw new OpsdError(said.message, said.code as ExitCode);
+  throw new OpsdError(report.trim());
 }
 
 function _withUmask<T>(mask: number | undefined, action: () => T): T {
@@ -96,29 +103,5 @@ function _withUmask<T>(mask: number | undefined, action: () => T): T {
     return action();
   } finally {
     umask(previous);
-  }
-}
-
-/** Everything written to the pipe `fd` until its last writer closes it; closes `fd`. */
-function _readToEnd(fd: number): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const chunks: Uint8Array[] = [];
-    const pipe = new net.Socket({ fd, readable: true, writable: false });
-    pipe.on("data", (chunk: Uint8Array) => chunks.push(chunk));
-    pipe.on("error", reject);
-    pipe.on("close", () => resolve(new TextDecoder().decode(Buffer.concat(chunks))));
-  });
-}
-
-/** Collects a shim that reported failure (it exits right after); another reaper may beat us. */
-async function _reap(pid: number): Promise<void> {
-  for (let i = 0; i < 500; i++) {
-    try {
-      if (waitpid(pid)) return;
-    } catch (error) {
-      if (isErrno(error, "ECHILD")) return;
-      throw error;
-    }
-    await new Promise((resolve) => setTimeout(resolve, 10));
   }
 }

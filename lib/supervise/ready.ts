@@ -1,60 +1,66 @@
 /**
- * Telling a parent that the supervisor is up (`opsd supervise --ready-fd FD`),
- * for `opsd supervise --daemon` and any other starter that must not return
- * before the service runs. One line on FD, then FD is closed:
+ * Telling a parent that the supervisor is up, in opsd's readiness protocol
+ * (lib/process/readiness.ts), for `opsd supervise --daemon` and any other starter
+ * that must not return before the service runs. One line on the readiness fd
+ * (`--ready-fd FD`, else `$OPSD_READY_FD`), then the fd is let go of:
  *
  * - `0 supervising /srv/web (supervisor pid 812, /srv/web pid 813)` once every
- *   service has been started (or wanted down, or failed to start: then the line
- *   carries that start's exit code, 126 or 127, and its reason, and the
- *   supervisor goes on retrying);
- * - `CODE MESSAGE` when the supervisor could not start at all (it then exits
- *   with CODE: 2 bad settings, 5 already supervised, 126/127 no runnable run).
- *
- * End of file without a line means the supervisor died before it could say.
+ *   service has been started (or is wanted down);
+ * - `CODE MESSAGE` when the supervisor cannot supervise: it could not start at
+ *   all (2 bad settings, 4 permission, 5 already supervised, 126/127 no runnable
+ *   run) or a service's first start failed (126/127). It then exits with CODE,
+ *   having taken down whatever it had started.
  *
  * @module
  */
 
 import { exitCodeOf } from "../errors.ts";
-import { O } from "../sys/constants.ts";
-import { close, dup2, open, setCloexec, write } from "../sys/libc.ts";
+import { READY_FD_ENV, writeReadyLine } from "../process/readiness.ts";
+import { getCloexec, isErrno, setCloexec } from "../sys/libc.ts";
 import type { ReadyReport } from "./supervisor.ts";
+
+/**
+ * The readiness fd a starter handed over in `$OPSD_READY_FD` (`opsd daemon
+ * --wait-ready`, `opsd supervise --daemon`), or null when there is none or it
+ * names no open fd.
+ */
+export function readyFdFromEnv(): number | null {
+  const text = Deno.env.get(READY_FD_ENV);
+  if (text === undefined || !/^\d+$/.test(text)) return null;
+  const fd = Number(text);
+  try {
+    getCloexec(fd);
+  } catch (error) {
+    if (isErrno(error, "EBADF")) return null; // Not open: inherited from further up.
+    throw error;
+  }
+  return fd;
+}
 
 /** Keeps `fd` out of every child (the parent alone should see it close). */
 export function claimReadyFd(fd: number): void {
   setCloexec(fd, true);
 }
 
-/** Writes the ready line for `report` on `fd`, then lets go of it. */
+/** Writes the readiness line for `report` on `fd`, then lets go of it. */
 export function reportReady(fd: number, report: ReadyReport): void {
-  const failed = report.services.find((service) => service.error !== null);
+  if (report.failed) {
+    const { path, code, message } = report.failed;
+    writeReadyLine(fd, code, `cannot start ${path}: ${message}`);
+    return;
+  }
   const pids = report.services
-    .map((service) => service.pid === null ? null : `${service.path} pid ${service.pid}`)
-    .filter((text) => text !== null);
-  const line = failed
-    ? `${failed.error!.code} cannot start ${failed.path}: ${failed.error!.message}`
-    : `0 supervising ${report.services[0].path} (supervisor pid ${report.supervisorPid}` +
-      `${pids.length > 0 ? `, ${pids.join(", ")}` : ", service wanted down"})`;
-  _writeLine(fd, line);
+    .filter((service) => service.pid !== null)
+    .map((service) => `${service.path} pid ${service.pid}`);
+  writeReadyLine(
+    fd,
+    0,
+    `supervising ${report.services[0].path} (supervisor pid ${report.supervisorPid}` +
+      `${pids.length > 0 ? `, ${pids.join(", ")}` : ", service wanted down"})`,
+  );
 }
 
 /** Writes `CODE MESSAGE` for an error that stopped the supervisor from starting, then lets go of `fd`. */
 export function reportFailure(fd: number, error: unknown): void {
-  _writeLine(fd, `${exitCodeOf(error)} ${(error as Error).message ?? error}`);
-}
-
-/**
- * Writes `line` and lets go of `fd`: /dev/null takes its place, so the parent sees
- * end of file while the number stays taken (fd 1 must not become some other file).
- */
-function _writeLine(fd: number, line: string): void {
-  try {
-    write(fd, new TextEncoder().encode(`${line.replaceAll("\n", " ")}\n`));
-  } catch {
-    // The parent stopped listening: nothing more to tell.
-  }
-  const devNull = open("/dev/null", O.RDWR | O.CLOEXEC);
-  dup2(devNull, fd);
-  setCloexec(fd, true);
-  close(devNull);
+  writeReadyLine(fd, exitCodeOf(error), (error as Error).message ?? String(error));
 }

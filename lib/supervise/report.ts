@@ -8,9 +8,9 @@
 
 import { ExitCode } from "../errors.ts";
 import type { ServicePaths } from "../service/paths.ts";
-import { isRunning } from "./processes.ts";
+import { isRunning } from "../procfs/processes.ts";
 import { readStatus, runningSupervisor } from "./state.ts";
-import { describeExit, describeStatus, isFailing, type ServiceStatus } from "./status.ts";
+import { describeLastRun, describeStatus, isFailing, type ServiceStatus } from "./status.ts";
 
 /** One service's status as `opsd status --json` prints it (one object per line). */
 export interface StatusReport {
@@ -87,7 +87,7 @@ export function describeReport(report: StatusReport, now = Date.now()): string {
     line = `supervisor not running; pid ${record.instances.map((p) => p.pid).join(", ")}, ` +
       "recorded as running, is gone too";
   } else if (record) {
-    line = `supervisor not running; down ${report.uptime} seconds, ${describeExit(record)}`;
+    line = `supervisor not running; down ${report.uptime} seconds, ${describeLastRun(record)}`;
   } else {
     line = "supervisor not running; never supervised";
   }

@@ -8,10 +8,14 @@
  */
 
 import type { Logger } from "@logtape/logtape";
+import { withoutHandoff } from "../daemon/env.ts";
 import { formatDuration } from "../duration.ts";
 import { exitCodeOf } from "../errors.ts";
 import type { Credentials } from "../process/credentials.ts";
+import { describeExit } from "../process/exit.ts";
+import { signalIfAlive } from "../process/signal.ts";
 import { spawnProgram } from "../process/spawn.ts";
+import { descendantsOf, isRunning, type ProcessId, procStartOf } from "../procfs/processes.ts";
 import type { ServicePaths } from "../service/paths.ts";
 import type { ServiceSettings } from "../service/settings.ts";
 import { SIGNALS } from "../sys/constants.ts";
@@ -19,14 +23,7 @@ import type { WaitStatus } from "../sys/libc.ts";
 import { signalName, signalNumber } from "../sys/signals.ts";
 import { restartDelay } from "./backoff.ts";
 import type { ServiceOutput } from "./output/output.ts";
-import {
-  descendantsOf,
-  isRunning,
-  type ProcessId,
-  procStartOf,
-  signalIfAlive,
-} from "./processes.ts";
-import { leftovers, newStopJob, signalAll, type StopJob } from "./stop.ts";
+import { leftovers, newStopJob, signalAll, signalEach, type StopJob } from "./stop.ts";
 import type { InstanceStatus, ServiceState, ServiceStatus, Want } from "./status.ts";
 import { CONTROL_WORDS, type ControlWord } from "./words.ts";
 
@@ -48,8 +45,6 @@ export interface ServiceHost {
   own(pid: number, service: SupervisedService, role: "main" | "finish"): void;
   /** Forgets a reaped pid. */
   disown(pid: number): void;
-  /** Whether `pid` is some service's main process or finish (not a leftover). */
-  owns(pid: number): boolean;
   /** True once the supervisor is taking everything down to exit. */
   readonly exiting: boolean;
   /** The supervisor's pid, start time and start, for status records. */
@@ -90,6 +85,8 @@ export class SupervisedService {
   #instance: _Instance | null = null;
   #stop: StopJob | null = null;
   #finish: { pid: number } | null = null;
+  /** Orphans attributed to this service while it runs, stopped with it (see adoptOrphan). */
+  #orphans: ProcessId[] = [];
   #restartAt: number | null = null;
   #since = Date.now();
   #starts = 0;
@@ -224,6 +221,45 @@ export class SupervisedService {
     }
   }
 
+  /**
+   * Whether a process in session `sid` and group `pgid` is this service's: it shares
+   * the session or group of its running process, of what is being stopped, or of
+   * its finish (each runs in a session of its own).
+   */
+  claims(sid: number, pgid: number): boolean {
+    const own = [this.#instance?.pgid, this.#stop?.pgid, this.#finish?.pid];
+    return own.some((id) => id !== undefined && id !== null && (id === sid || id === pgid));
+  }
+
+  /**
+   * Takes on an orphan the supervisor attributed to this service (see
+   * Supervisor.#claimOrphans). While the service runs it is stopped with it; during
+   * a stop it joins the stop at once; when nothing of the service runs it is
+   * stopped right away (stop signal and CONT, KILL after the stop timeout).
+   */
+  async adoptOrphan(orphan: ProcessId): Promise<void> {
+    const members = [orphan, ...descendantsOf(orphan.pid)];
+    const job = this.#stop;
+    if (job) {
+      job.tree.push(...members);
+      if (job.killAt !== null) {
+        signalEach(
+          members.map((member) => member.pid),
+          job.killed ? SIGNALS.SIGKILL : this.settings.stopSignal,
+        );
+      }
+    } else if (this.#instance) {
+      this.#orphans.push(orphan);
+    } else {
+      this.#stop = newStopJob("orphans", null, members);
+      this.#note(
+        "warning",
+        `pid ${orphan.pid}, orphaned by the service, runs while the service does not: stopping it`,
+      );
+      await this.#checkStop();
+    }
+  }
+
   /** The main process `pid` ended with `status` (reaped by the supervisor). */
   async mainExited(status: WaitStatus): Promise<void> {
     const instance = this.#instance!;
@@ -242,14 +278,11 @@ export class SupervisedService {
     this.#paused = false;
     const asked = this.#stop !== null;
     if (!asked) this.#quickDeaths = ranFor < this.settings.stableAfter ? this.#quickDeaths + 1 : 0;
-    const how = status.signal === null
-      ? `exited ${status.exitCode}`
-      : `killed by ${signalName(status.signal)}${status.core ? " (core dumped)" : ""}`;
     this.#note(
       asked || status.exitCode === 0 ? "info" : "warning",
-      `pid ${instance.pid} ${how} after ${formatDuration(ranFor)}`,
+      `pid ${instance.pid} ${describeExit(status)} after ${formatDuration(ranFor)}`,
     );
-    this.#stop ??= newStopJob("ended", instance.pgid, []);
+    this.#stop ??= newStopJob("ended", instance.pgid, this.#takeOrphans());
     await this.#checkStop();
   }
 
@@ -261,12 +294,7 @@ export class SupervisedService {
     this.#cancel("finish-kill");
     // finish ran in a session of its own: nothing of it outlives it.
     signalIfAlive(-pid, SIGNALS.SIGKILL);
-    if (status.exitCode !== 0) {
-      const how = status.signal === null
-        ? `exited ${status.exitCode}`
-        : `killed by ${signalName(status.signal)}`;
-      this.#note("warning", `finish ${how}`);
-    }
+    if (status.exitCode !== 0) this.#note("warning", `finish ${describeExit(status)}`);
     await this.#afterFinish(status.exitCode);
   }
 
@@ -396,10 +424,14 @@ export class SupervisedService {
     this.#setTimer("stable", this.settings.stableAfter);
   }
 
-  /** Starts `argv` as the service runs: in its directory, its own session, with its fds and user. */
+  /**
+   * Starts `argv` as the service runs: in its directory, its own session, with its
+   * fds and user, and the supervisor's environment minus what was handed to it alone.
+   */
   #spawn(argv: string[]): Promise<number> {
     return spawnProgram({
       argv,
+      env: withoutHandoff(Deno.env.toObject()),
       cwd: this.paths.dir,
       fds: this.output.fds,
       newSession: true,
@@ -424,9 +456,19 @@ export class SupervisedService {
       return;
     }
     const instance = this.#instance!;
-    this.#stop = newStopJob(reason, instance.pgid, descendantsOf(instance.pid));
+    this.#stop = newStopJob(reason, instance.pgid, [
+      ...descendantsOf(instance.pid),
+      ...this.#takeOrphans(),
+    ]);
     this.#sendStopSignal(this.#stop, [instance.pid]);
     this.#note("info", `stopping pid ${instance.pid}: sent ${this.#stopSignalName} to its group`);
+  }
+
+  /** The service's orphans still running, with their descendants, handed over to a stop. */
+  #takeOrphans(): ProcessId[] {
+    const alive = this.#orphans.filter(isRunning);
+    this.#orphans = [];
+    return alive.flatMap((orphan) => [orphan, ...descendantsOf(orphan.pid)]);
   }
 
   get #stopSignalName(): string {
@@ -440,7 +482,7 @@ export class SupervisedService {
   async #checkStop(): Promise<void> {
     const job = this.#stop;
     if (!job || this.#instance) return;
-    const left = leftovers(job, (pid) => this.#spec.host.owns(pid));
+    const left = leftovers(job);
     if (left.length === 0) {
       this.#stop = null;
       this.#cancel("check");
@@ -453,9 +495,7 @@ export class SupervisedService {
       if (job.reason === "ended") {
         this.#note(
           "warning",
-          `processes left behind in its group (pids ${
-            left.join(", ")
-          }): sent ${this.#stopSignalName}`,
+          `it left processes behind (${_targets(left)}): sent ${this.#stopSignalName}`,
         );
       }
     }
@@ -468,7 +508,7 @@ export class SupervisedService {
     if (!job) return;
     const left = [
       ...(this.#instance ? [this.#instance.pid] : []),
-      ...leftovers(job, (pid) => this.#spec.host.owns(pid)),
+      ...leftovers(job),
     ];
     if (!job.killed) {
       job.killed = true;
@@ -476,7 +516,7 @@ export class SupervisedService {
       this.#note(
         "warning",
         `still running ${formatDuration(this.settings.stopTimeout)} after ${this.#stopSignalName}` +
-          ` (pids ${left.join(", ")}): sent KILL`,
+          ` (${_targets(left)}): sent KILL`,
       );
       this.#setTimer("kill", _KILL_GRACE);
       if (!this.#instance) this.#setTimer("check", _CHECK_INTERVAL);
@@ -484,7 +524,7 @@ export class SupervisedService {
     }
     this.#note(
       "error",
-      `pids ${left.join(", ")} survived KILL (stuck in the kernel?): giving up on them`,
+      `${_targets(left)} survived KILL (stuck in the kernel?): giving up on them`,
     );
     if (!this.#instance) {
       this.#stop = null;
@@ -502,9 +542,10 @@ export class SupervisedService {
 
   /** After the processes are gone: run finish (for a run that ended here), then decide. */
   async #afterStop(job: StopJob): Promise<void> {
-    if (job.reason === "adopted") {
-      this.#note("info", "leftover processes stopped");
-      await this.startIfWanted();
+    if (job.reason === "adopted" || job.reason === "orphans") {
+      this.#note("info", `${job.reason === "adopted" ? "leftover" : "orphaned"} processes stopped`);
+      // A start due meanwhile waited for this stop; one still scheduled starts on time.
+      if (!this.#timers.has("restart")) await this.startIfWanted();
       return;
     }
     if (this.paths.finish && _isExecutable(this.paths.finish)) {
@@ -540,7 +581,8 @@ export class SupervisedService {
     if (this.#spec.host.exiting || this.want === "down") return;
     const delay = reason === "restart" ? 0 : restartDelay(this.#quickDeaths, this.settings);
     if (delay === 0) {
-      await this.#start();
+      // Orphans still being stopped: their stop starts the service once they are gone.
+      if (!this.#stop) await this.#start();
       return;
     }
     this.#restartAt = Date.now() + delay;
@@ -582,4 +624,14 @@ function _isExecutable(path: string): boolean {
   } catch {
     return false;
   }
+}
+
+/** `group 812, pids 815, 990`: signal targets as a message names them (`-pgid` is a group). */
+function _targets(targets: number[]): string {
+  const groups = targets.filter((target) => target < 0).map((target) => -target);
+  const pids = targets.filter((target) => target > 0);
+  return [
+    ...(groups.length > 0 ? [`group ${groups.join(", ")}`] : []),
+    ...(pids.length > 0 ? [`pid${pids.length > 1 ? "s" : ""} ${pids.join(", ")}`] : []),
+  ].join(", ");
 }

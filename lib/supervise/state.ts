@@ -29,6 +29,23 @@ export function controlPath(paths: ServicePaths): string {
 }
 
 /**
+ * Where a detached supervisor (`opsd supervise --daemon`) logs a service's output
+ * when its settings name no log file: `current` in the state directory, rotated
+ * by the `log-max-size` and `log-keep` settings.
+ */
+export function detachedLogFile(paths: ServicePaths): string {
+  return `${paths.stateDir}/current`;
+}
+
+/**
+ * Where a detached supervisor writes its own messages (what it prints on stderr in
+ * the foreground): `opsd.log` in the state directory, rotated at 1 MiB, one old file kept.
+ */
+export function messagesPath(paths: ServicePaths): string {
+  return `${paths.stateDir}/opsd.log`;
+}
+
+/**
  * Makes the state directory (mode 0700) and takes its lock for this process,
  * writing our pid into it. Returns the lock's fd (close-on-exec: no child holds
  * it, so the lock ends with this process). Throws exit 5 (busy) naming the

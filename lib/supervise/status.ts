@@ -7,6 +7,7 @@
  */
 
 import { formatDuration } from "../duration.ts";
+import { describeExit } from "../process/exit.ts";
 
 /** A service's state as status shows it. A crash loop is never "up". */
 export type ServiceState = "up" | "down" | "crash-loop" | "stopping" | "finishing";
@@ -84,11 +85,10 @@ export function isFailing(status: ServiceStatus): boolean {
 }
 
 /** How the last run ended: `exited 1`, `killed by SIGKILL`, `failed to start: …`. */
-export function describeExit(status: ServiceStatus): string {
+export function describeLastRun(status: ServiceStatus): string {
   if (status.error !== null) return `failed to start: ${status.error}`;
-  if (status.signal !== null) return `killed by ${status.signal}`;
-  if (status.exitCode !== null) return `exited ${status.exitCode}`;
-  return "not started yet";
+  if (status.signal === null && status.exitCode === null) return "not started yet";
+  return describeExit(status);
 }
 
 /**
@@ -106,7 +106,7 @@ export function describeStatus(status: ServiceStatus, now = Date.now()): string 
       const loop = status.crashLoop!;
       parts.push(
         `crash-loop: ${loop.starts} starts in ${formatDuration(now - Date.parse(loop.since))}`,
-        `last ${describeExit(status)}`,
+        `last ${describeLastRun(status)}`,
       );
       if (status.pid !== null) parts.push(`running again ${process} ${seconds}`);
       break;
@@ -119,18 +119,20 @@ export function describeStatus(status: ServiceStatus, now = Date.now()): string 
       break;
     case "stopping":
       parts.push(
-        status.pid === null
+        status.pid !== null
+          ? `stopping ${process}`
+          : status.pgid !== null
           ? `stopping (what is left of pgid ${status.pgid})`
-          : `stopping ${process}`,
+          : "stopping (processes it orphaned)",
       );
       if (status.killAt) parts.push(`KILL in ${formatDuration(Date.parse(status.killAt) - now)}`);
       parts.push(`want ${status.want}`);
       break;
     case "finishing":
-      parts.push("finishing", describeExit(status), `want ${status.want}`);
+      parts.push("finishing", describeLastRun(status), `want ${status.want}`);
       break;
     case "down":
-      parts.push(`down ${seconds}`, describeExit(status), `normally ${status.normally}`);
+      parts.push(`down ${seconds}`, describeLastRun(status), `normally ${status.normally}`);
       if (status.want !== "down") parts.push(`want ${status.want}`);
       break;
   }

@@ -15,6 +15,8 @@
 import { getLogger, type Logger } from "@logtape/logtape";
 import { ExitCode, OpsdError, UsageError } from "../errors.ts";
 import { type Credentials, resolveCredentials } from "../process/credentials.ts";
+import { signalIfAlive } from "../process/signal.ts";
+import { childrenOf } from "../procfs/processes.ts";
 import { readProcStat } from "../procfs/stat.ts";
 import type { ServicePaths } from "../service/paths.ts";
 import {
@@ -42,9 +44,8 @@ import {
 } from "./control.ts";
 import { ServiceOutput } from "./output/output.ts";
 import { BoundedWriter } from "./output/writer.ts";
-import { childrenOf, signalIfAlive } from "./processes.ts";
 import { SupervisedService, type TimerKind } from "./service.ts";
-import { acquireLock, readStatus, writeStatus } from "./state.ts";
+import { acquireLock, detachedLogFile, readStatus, writeStatus } from "./state.ts";
 import type { ServiceStatus } from "./status.ts";
 
 /** What `opsd supervise` asks for. */
@@ -55,16 +56,25 @@ export interface SuperviseOptions {
   flags?: RawSettings;
   /**
    * Called once, when every service has been started (or failed to start, or is
-   * wanted down): what `--ready-fd` reports to a parent waiting for it.
+   * wanted down): what `--ready-fd` reports to a parent waiting for it. When a
+   * first start failed, the supervisor then takes everything down and exits with
+   * that start's code (126, 127): the parent is told, and nothing is left behind.
    */
   onReady?: (report: ReadyReport) => void;
+  /**
+   * Running in the background with no terminal (`--detached`): a service without
+   * `log-file` logs to `current` in its state directory, so no output is lost.
+   */
+  detached?: boolean;
 }
 
 /** What the supervisor reports once it is running and the services have been started. */
 export interface ReadyReport {
   supervisorPid: number;
-  /** Each service's pid once started, or why its first start failed (with the exit code). */
-  services: { path: string; pid: number | null; error: { message: string; code: number } | null }[];
+  /** Each service's path and pid (null when it is wanted down or failed to start). */
+  services: { path: string; pid: number | null }[];
+  /** The first service whose first start failed: why, and the exit code that says so. */
+  failed: { path: string; message: string; code: number } | null;
 }
 
 type _Event =
@@ -99,8 +109,9 @@ const _DRAIN_TIMEOUT = 3000;
  * another supervisor holds it (5).
  */
 export async function supervise(options: SuperviseOptions): Promise<number> {
-  const prepared = [_prepare(options.paths, "main", options.flags ?? {})];
-  if (options.paths.log) prepared.push(_prepare(options.paths.log, "log", {}));
+  const detached = options.detached ?? false;
+  const prepared = [_prepare(options.paths, "main", options.flags ?? {}, detached)];
+  if (options.paths.log) prepared.push(_prepare(options.paths.log, "log", {}, detached));
   const locks: number[] = [];
   try {
     for (const { paths } of prepared) locks.push(acquireLock(paths));
@@ -112,9 +123,24 @@ export async function supervise(options: SuperviseOptions): Promise<number> {
   return await supervisor.run();
 }
 
-function _prepare(paths: ServicePaths, role: "main" | "log", flags: RawSettings): _Prepared {
+function _prepare(
+  paths: ServicePaths,
+  role: "main" | "log",
+  flags: RawSettings,
+  detached: boolean,
+): _Prepared {
   _checkRunnable(paths);
-  const settings = normalizeSettings(paths.dir, readSettingsFile(paths.settingsFile), flags);
+  // Detached, output has nowhere else to go: log it in the state directory (the file and
+  // flags may still name another log file).
+  const fallback: RawSettings = detached
+    ? { "log-file": { text: detachedLogFile(paths), where: "--detached" } }
+    : {};
+  const settings = normalizeSettings(
+    paths.dir,
+    fallback,
+    readSettingsFile(paths.settingsFile),
+    flags,
+  );
   if (settings.group !== null && settings.user === null) {
     throw new UsageError(`group = ${settings.group} needs a user: set user as well`);
   }
@@ -152,6 +178,8 @@ class Supervisor {
   readonly supervisor: ServiceStatus["supervisor"];
   #services: SupervisedService[] = [];
   #owners = new Map<number, { service: SupervisedService; role: "main" | "finish" }>();
+  /** Orphans handed to us (subreaper), each with the service it was attributed to. */
+  #orphans = new Map<number, SupervisedService>();
   #queue: _Event[] = [];
   #wake: (() => void) | null = null;
   #childQueued = false;
@@ -166,6 +194,7 @@ class Supervisor {
   #written = new Map<SupervisedService, string>();
   #previous: (ServiceStatus | null)[];
   #exiting = false;
+  #exitCode: number = ExitCode.ok;
   /** Our copy of the log pipe's write end, closed when exiting so the log service sees end of file. */
   #logPipeWriter: number | null = null;
 
@@ -236,6 +265,7 @@ class Supervisor {
       while (!(this.exiting && this.#services.every((service) => service.idle))) {
         const event = await this.#next();
         try {
+          await this.#claimOrphans();
           await this.#reap();
           await this.#apply(event);
         } catch (error) {
@@ -256,7 +286,7 @@ class Supervisor {
       for (const [signal, listener] of listeners) Deno.removeSignalListener(signal, listener);
       await this.#teardown();
     }
-    return ExitCode.ok;
+    return this.#exitCode;
   }
 
   // --- ServiceHost ---
@@ -279,11 +309,6 @@ class Supervisor {
   /** Forgets a reaped pid. */
   disown(pid: number): void {
     this.#owners.delete(pid);
-  }
-
-  /** Whether `pid` is a main process or finish of some service. */
-  owns(pid: number): boolean {
-    return this.#owners.has(pid);
   }
 
   // --- the loop ---
@@ -369,6 +394,26 @@ class Supervisor {
     }
   }
 
+  /**
+   * Attributes each child the kernel handed to us since the last event (we are a
+   * subreaper: a service's process whose parent died becomes ours) to a service:
+   * the one whose running process, stop or finish shares its session or process
+   * group; else, having left both (setsid), the main service. That service stops
+   * it with its own processes. Runs before every event, so an orphan is known
+   * before the exit, stop or control request that concerns it is applied.
+   */
+  async #claimOrphans(): Promise<void> {
+    for (const pid of childrenOf("self")) {
+      if (this.#owners.has(pid) || this.#orphans.has(pid)) continue;
+      const stat = readProcStat(pid);
+      if (!stat || stat.state === "Z") continue; // gone, or reaped next
+      const service = this.#services.find((s) => s.claims(stat.sid, stat.pgid)) ??
+        this.#services[0];
+      this.#orphans.set(pid, service);
+      await service.adoptOrphan({ pid, procStart: stat.startTime });
+    }
+  }
+
   /** Collects every exited child and hands each to the service it belongs to. */
   async #reap(): Promise<void> {
     for (;;) {
@@ -381,7 +426,10 @@ class Supervisor {
       }
       if (status === null) return;
       const owner = this.#owners.get(status.pid);
-      if (!owner) continue; // An orphan handed to us (subreaper): reaped, nothing more.
+      if (!owner) {
+        this.#orphans.delete(status.pid); // An orphan handed to us (subreaper): reaped.
+        continue;
+      }
       if (owner.role === "main") await owner.service.mainExited(status);
       else await owner.service.finishExited(status);
     }
@@ -408,24 +456,32 @@ class Supervisor {
     }
   }
 
+  /** Tells the parent (if one listens) how the start went; a failed first start ends supervision. */
   #reportReady(): void {
-    this.#onReady?.({
+    if (!this.#onReady) return;
+    const broken = this.#services.find((service) => service.startError !== null);
+    const failed = broken ? { path: broken.paths.path, ...broken.startError! } : null;
+    this.#onReady({
       supervisorPid: Deno.pid,
-      services: this.#services.map((service) => ({
-        path: service.paths.path,
-        pid: service.pid,
-        error: service.startError,
-      })),
+      services: this.#services.map((service) => ({ path: service.paths.path, pid: service.pid })),
+      failed,
     });
+    if (failed) {
+      this.#log.error("the first start failed: taking everything down, then exiting {code}", {
+        code: failed.code,
+      });
+      this.#exitCode = failed.code;
+      this.#beginExit();
+    }
   }
 
   /** After the last service went down: nothing of ours may outlive us, then release everything. */
   async #teardown(): Promise<void> {
     for (const service of this.#services) service.cancelTimers();
-    // Children nobody claimed (orphans that left their service's session): not left behind.
+    // Children that arrived after their service's last stop: not left behind.
     for (const child of childrenOf("self")) {
       if (signalIfAlive(child, SIGNALS.SIGKILL)) {
-        this.#log.warning("killed pid {pid}, left behind by the service outside its session", {
+        this.#log.warning("killed pid {pid}, which a service orphaned as it went down", {
           pid: child,
         });
       }

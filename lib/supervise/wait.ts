@@ -26,15 +26,16 @@ export function reached(report: StatusReport, target: "up" | "down"): boolean {
 /**
  * Waits until the service is `target`, checking every 50 ms, and returns its
  * report. Throws exit 3 when no supervisor runs (and so it cannot get there), and
- * exit 6 after `timeout` ms (0: no limit).
+ * exit 6 after `timeout` ms (0: no limit), or at `deadline` (ms since the epoch)
+ * when one wait covers several services.
  */
 export async function waitForService(
   paths: ServicePaths,
   name: string,
   target: "up" | "down",
   timeout: number,
+  deadline = timeout > 0 ? Date.now() + timeout : Infinity,
 ): Promise<StatusReport> {
-  const deadline = timeout > 0 ? Date.now() + timeout : Infinity;
   for (;;) {
     const report = statusReports(paths, name)[0];
     if (reached(report, target)) return report;

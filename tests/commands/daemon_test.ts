@@ -1,11 +1,18 @@
 import assert from "node:assert/strict";
 import { opsdArgv } from "../../lib/self.ts";
 import { resolveCredentials } from "../../lib/process/credentials.ts";
-import { sessionMembers } from "../../lib/procfs/session.ts";
+import { sessionMembers } from "../../lib/procfs/processes.ts";
 import { readProcStat } from "../../lib/procfs/stat.ts";
 import { PR } from "../../lib/sys/constants.ts";
 import { prctl } from "../../lib/sys/libc.ts";
-import { isAlive, runOpsd, tempDir, waitFor } from "../fixtures/mod.ts";
+import {
+  isAlive,
+  numberedFds,
+  processesMentioning,
+  runOpsd,
+  tempDir,
+  waitFor,
+} from "../fixtures/mod.ts";
 import { Daemons, procFacts, settledFds } from "../fixtures/daemon.ts";
 import { sanitizedTest } from "../fixtures/sanitized.ts";
 
@@ -16,22 +23,6 @@ import { sanitizedTest } from "../fixtures/sanitized.ts";
 async function daemon(args: string[], env?: Record<string, string>) {
   const run = await runOpsd(["daemon", "--print-pid", ...args], { env });
   return { ...run, pid: run.code === 0 ? Number(run.stdout.trim()) : 0 };
-}
-
-/** The pids of live processes whose command line mentions `text`. */
-function processesMentioning(text: string): number[] {
-  const found: number[] = [];
-  for (const entry of Deno.readDirSync("/proc")) {
-    if (!/^\d+$/.test(entry.name) || Number(entry.name) === Deno.pid) continue;
-    try {
-      if (Deno.readTextFileSync(`/proc/${entry.name}/cmdline`).includes(text)) {
-        found.push(Number(entry.name));
-      }
-    } catch {
-      // gone meanwhile
-    }
-  }
-  return found;
 }
 
 /** A `sleep` duration no other test run uses, to find its processes by command line. */
@@ -95,12 +86,9 @@ sanitizedTest(
     await using daemons = await Daemons.create();
     const { pidfile } = daemons;
     const pid = await daemons.start(["--pidfile", pidfile, "--", "sleep", "30"]);
-    const run = await runOpsd(["fds", "--pid", String(pid), "--json"]);
-    assert.equal(run.code, 0, run.stderr);
-    const rows = run.stdout.trim().split("\n").map((line) => JSON.parse(line));
-    const numbered = rows.filter((row) => /^\d+$/.test(String(row.fd)));
-    assert.deepEqual(numbered.map((row) => Number(row.fd)).sort(), [0, 1, 2, 3]);
-    assert.equal(numbered.find((row) => Number(row.fd) === 3).name, pidfile);
+    const numbered = await numberedFds(pid);
+    assert.deepEqual(numbered.map((row) => row.fd), [0, 1, 2, 3]);
+    assert.equal(numbered[3].name, pidfile);
   },
 );
 

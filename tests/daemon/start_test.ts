@@ -58,7 +58,7 @@ sanitizedTest(
       }),
       (e: unknown) =>
         e instanceof OpsdError && e.exitCode === ExitCode.failure &&
-        /exited with code 7 before it reported ready/.test(e.message),
+        /pid \d+ exited 7 before it reported ready/.test(e.message),
     );
     assert.deepEqual([...Deno.readDirSync(dir.path)], []);
   },
@@ -89,5 +89,38 @@ sanitizedTest(
       /closed its ready fd without writing a newline: killed it/,
     );
     assert.equal(inspectPidfile(pidfile).state, "missing");
+  },
+);
+
+sanitizedTest(
+  "a daemon that reports CODE MESSAGE on the ready fd fails with that code and message, nothing left",
+  async () => {
+    await using dir = await tempDir();
+    const pidfile = `${dir.path}/app.pid`;
+    await assert.rejects(
+      startDaemon({
+        argv: ["sh", "-c", 'echo "3 no config in /etc/app.conf" >&"$OPSD_READY_FD"; exit 3'],
+        pidfile,
+        readyTimeout: 10_000,
+      }),
+      (e: unknown) =>
+        e instanceof OpsdError && e.exitCode === 3 && e.message === "no config in /etc/app.conf",
+    );
+    assert.deepEqual([...Deno.readDirSync(dir.path)], []);
+    // One that says so but lingers is stopped after stopTimeout.
+    let pid = 0;
+    await assert.rejects(
+      startDaemon({
+        argv: ["sh", "-c", 'echo "$$" > pid; echo "9 giving up" >&"$OPSD_READY_FD"; exec sleep 30'],
+        cwd: dir.path,
+        readyTimeout: 10_000,
+        stopTimeout: 200,
+      }),
+      (e: unknown) => {
+        pid = Number(Deno.readTextFileSync(`${dir.path}/pid`));
+        return e instanceof OpsdError && Number(e.exitCode) === 9 && e.message === "giving up";
+      },
+    );
+    assert.equal(isAlive(pid), false);
   },
 );

@@ -1,11 +1,22 @@
 import assert from "node:assert/strict";
-import { isAlive, runOpsd, waitFor } from "../fixtures/mod.ts";
-import { copyService, killGroup, sessionMembers, startSupervisor } from "../fixtures/supervise.ts";
+import { isAlive, numberedFds, runOpsd, waitFor } from "../fixtures/mod.ts";
+import { copyService, killGroup, SERVICE_FDS, startSupervisor } from "../fixtures/supervise.ts";
+import { childrenOf, sessionMembers } from "../../lib/procfs/processes.ts";
+import { readProcStat } from "../../lib/procfs/stat.ts";
 import { sendControl } from "../../lib/supervise/control.ts";
 import { controlPath } from "../../lib/supervise/state.ts";
 
 // Short pacing so that tests run in seconds; each test states what it relies on.
 const FAST = ["--restart-delay", "50ms", "--stable-after", "2s"];
+
+/** The pids a fixture service wrote to its `pids` file, once there are `count` of them. */
+function writtenPids(service: string, count: number): Promise<number[]> {
+  return waitFor(`${count} pids`, async () => {
+    const text = await Deno.readTextFile(`${service}/pids`).catch(() => "");
+    const found = text.trim().split("\n").filter(Boolean).map(Number);
+    return found.length >= count ? found : null;
+  });
+}
 
 Deno.test("a service that exits at once backs off, shows as crash-loop, and status shows its last words", async () => {
   await using service = await copyService("crash");
@@ -46,6 +57,7 @@ Deno.test("a killed service is back within a few hundred ms, with exactly fds 0-
     "2",
   ]);
   assert.equal(Deno.readLinkSync(`/proc/${pid}/fd/0`), "/dev/null");
+  assert.deepEqual(await numberedFds(pid), SERVICE_FDS, "opsd fds agrees");
   assert.equal(first.pgid, pid, "its own process group");
   assert.deepEqual(sessionMembers(pid), [pid], "its own session");
 
@@ -62,13 +74,12 @@ Deno.test("down on a run script without exec leaves nothing of it alive", async 
   await using service = await copyService("forks");
   await using supervisor = await startSupervisor(service.path);
   const up = await supervisor.waitStatus("up", (s) => s.state === "up");
-  const pids = await waitFor("four pids", async () => {
-    const text = await Deno.readTextFile(`${service.path}/pids`).catch(() => "");
-    const found = text.trim().split("\n").filter(Boolean).map(Number);
-    return found.length >= 3 ? found : null;
-  });
+  const pids = await writtenPids(service.path, 3);
   assert.ok(pids.every(isAlive));
-  assert.ok(sessionMembers(up.pid!).length >= 4, "the shell, two sleeps and the orphan");
+  await waitFor(
+    "the shell, two sleeps and the orphan",
+    () => sessionMembers(up.pid!).length >= 4,
+  );
 
   const run = await runOpsd(["down", service.path]);
   assert.equal(run.code, 0, run.stderr);
@@ -92,7 +103,14 @@ Deno.test("a service that ignores TERM gets KILL after the stop timeout", async 
   assert.equal(down.signal, "SIGKILL");
   assert.ok(took >= 650 && took < 5000, `killed after ${took} ms`);
   assert.equal(isAlive(up.pid!), false);
-  assert.match(supervisor.output(), /still running 700 ms after TERM \(pids [-\d, ]+\): sent KILL/);
+  // The supervisor's stderr reaches the test through a pipe: it may lag behind the status file.
+  await waitFor(
+    "the KILL message",
+    () =>
+      /still running 700 ms after TERM \(group \d+(, pids? [\d, ]+)?\): sent KILL/.test(
+        supervisor.output(),
+      ),
+  );
 });
 
 Deno.test("a second supervisor on the same service is refused, naming the holder", async () => {
@@ -226,15 +244,100 @@ Deno.test("TERM to the supervisor takes the service down, then it exits 0", asyn
   await using service = await copyService("forks");
   await using supervisor = await startSupervisor(service.path);
   const up = await supervisor.waitStatus("up", (s) => s.state === "up");
-  await waitFor(
-    "the orphan",
-    async () =>
-      (await Deno.readTextFile(`${service.path}/pids`).catch(() => "")).trim().split("\n").length >=
-        3,
-  );
+  await writtenPids(service.path, 3);
   assert.equal(await supervisor.stop("SIGTERM"), 0);
   assert.deepEqual(sessionMembers(up.pid!), []);
   const status = await runOpsd(["status", service.path]);
   assert.equal(status.code, 3);
   assert.match(status.stdout, /supervisor not running; down \d+ seconds, killed by SIGTERM\n$/);
+});
+
+/** The children of `pid` that are zombies (exited, not reaped). */
+function zombieChildren(pid: number): number[] {
+  return childrenOf(pid).filter((child) => readProcStat(child)?.state === "Z");
+}
+
+Deno.test("down stops what the service put out of its session (setsid, double fork); no zombie stays", async () => {
+  await using service = await copyService("escapes");
+  await using supervisor = await startSupervisor(service.path);
+  const up = await supervisor.waitStatus("up", (s) => s.state === "up");
+  const pids = await writtenPids(service.path, 3);
+  try {
+    const [background, doubleForked] = pids;
+    assert.ok(pids.every(isAlive));
+    await waitFor(
+      "both out of the service's session",
+      () => [background, doubleForked].every((pid) => readProcStat(pid)!.sid !== up.pid),
+    );
+    await waitFor(
+      "the double-forked one handed to the supervisor",
+      () => readProcStat(doubleForked)!.ppid === supervisor.pid,
+    );
+
+    const run = await runOpsd(["down", service.path]);
+    assert.equal(run.code, 0, run.stderr);
+    await supervisor.waitStatus("down", (s) => s.state === "down" && s.want === "down");
+    assert.deepEqual(pids.filter(isAlive), [], "nothing of the service is alive");
+    await waitFor("no zombie", () => zombieChildren(supervisor.pid).length === 0);
+    assert.equal(isAlive(supervisor.pid), true, "the supervisor goes on");
+  } finally {
+    for (const pid of pids) killGroup(pid);
+  }
+});
+
+Deno.test("an orphan that left the session is stopped when the run that made it ends, before the restart", async () => {
+  await using service = await copyService("escapes-once");
+  await using supervisor = await startSupervisor(service.path, FAST);
+  const up = await supervisor.waitStatus("up again", (s) => s.state === "up" && s.starts === 2);
+  const orphan = Number(await Deno.readTextFile(`${service.path}/orphan`));
+  try {
+    assert.equal(isAlive(orphan), false, "stopped before the second run started");
+    assert.equal(up.exitCode, 0);
+    const said = new RegExp(
+      `it left processes behind \\((group \\d+, )?pid ${orphan}\\): sent TERM`,
+    );
+    await waitFor("the supervisor to say so", () => said.test(supervisor.output()));
+    await waitFor("no zombie", () => zombieChildren(supervisor.pid).length === 0);
+  } finally {
+    killGroup(orphan);
+  }
+});
+
+Deno.test("an orphan that reaches the supervisor while the service is down is stopped at once", async () => {
+  await using service = await copyService("escapes-finish");
+  await using supervisor = await startSupervisor(service.path);
+  await supervisor.waitStatus("up", (s) => s.state === "up");
+  assert.equal((await runOpsd(["down", "-q", service.path])).code, 0);
+  const orphan = await waitFor(
+    "finish's orphan",
+    async () => Number(await Deno.readTextFile(`${service.path}/orphan`).catch(() => "")),
+  );
+  try {
+    await waitFor("the orphan stopped", () => !isAlive(orphan));
+    await waitFor(
+      "the supervisor to say so",
+      () => /orphaned processes stopped/.test(supervisor.output()),
+    );
+    assert.match(
+      supervisor.output(),
+      new RegExp(`pid ${orphan}, orphaned by the service, runs while the service does not`),
+    );
+    await supervisor.waitStatus("down", (s) => s.state === "down");
+    await waitFor("no zombie", () => zombieChildren(supervisor.pid).length === 0);
+  } finally {
+    killGroup(orphan);
+  }
+});
+
+Deno.test("a run that cannot be exec'd: the supervisor retries it (crash-loop); with --ready-fd it exits 127", async () => {
+  await using service = await copyService("noexec");
+  await Deno.writeTextFile(`${service.path}/run`, "#!/nonexistent/shell\nexec sleep 1000\n");
+  await Deno.chmod(`${service.path}/run`, 0o755);
+  await using supervisor = await startSupervisor(service.path, FAST);
+  const looping = await supervisor.waitStatus("crash-loop", (s) => s.state === "crash-loop");
+  assert.match(looping.error!, /exec .*\/run: ENOENT/);
+  assert.equal(await supervisor.stop(), 0);
+  const run = await runOpsd(["supervise", service.path, "--ready-fd", "1"]);
+  assert.equal(run.code, 127);
+  assert.match(run.stdout, /^127 cannot start \S+\/noexec: exec .*ENOENT/);
 });

@@ -1,13 +1,13 @@
 /**
- * Finding and signalling a service's processes: its process group, its
- * descendants, and the orphans the kernel hands to the supervisor (a child
- * subreaper) when their parent dies.
+ * Finding processes in `/proc`: the children and descendants of a process, the
+ * members of a session, and a process's identity (pid and start time), so that a
+ * pid the kernel has handed out again is never taken for the process it named.
  *
  * @module
  */
 
-import { readProcStat } from "../procfs/stat.ts";
-import { isErrno, kill } from "../sys/libc.ts";
+import { listPids } from "./pids.ts";
+import { readProcStat } from "./stat.ts";
 
 /** A process named by pid and start time, so a reused pid is never mistaken for it. */
 export interface ProcessId {
@@ -47,6 +47,22 @@ export function descendantsOf(pid: number): ProcessId[] {
   return found;
 }
 
+/**
+ * The pids of every live process whose session id is `sid`, the leader included:
+ * what a daemon started (and did not move to a session of its own) stays in the
+ * daemon's. A session id is not handed out again while any of its members lives,
+ * so the answer names only processes of that one session. Processes that vanish
+ * mid-scan are skipped.
+ */
+export function sessionMembers(sid: number): number[] {
+  const members: number[] = [];
+  for (const pid of listPids()) {
+    const stat = readProcStat(pid);
+    if (stat && stat.sid === sid && stat.state !== "Z") members.push(stat.pid);
+  }
+  return members;
+}
+
 /** Whether `process` still runs (same pid and start time, not a zombie). */
 export function isRunning(process: ProcessId): boolean {
   const stat = readProcStat(process.pid);
@@ -56,18 +72,4 @@ export function isRunning(process: ProcessId): boolean {
 /** The start time of `pid`, or null when it is gone. */
 export function procStartOf(pid: number): number | null {
   return readProcStat(pid)?.startTime ?? null;
-}
-
-/**
- * Sends `signal` to `target` (a pid, or a negative process group), ignoring a
- * target that is already gone. Returns whether anything received it.
- */
-export function signalIfAlive(target: number, signal: number): boolean {
-  try {
-    kill(target, signal);
-    return true;
-  } catch (error) {
-    if (isErrno(error, "ESRCH")) return false;
-    throw error;
-  }
 }

@@ -1,13 +1,30 @@
 /**
- * Signalling processes named by pid without ever hitting a later process that got
- * the same pid: each signal goes through a pidfd opened before the check.
+ * Signalling processes and sessions, each signal only to what it is meant for: a
+ * target already gone is no error, and a pid named from a file goes through a
+ * pidfd opened before the check, so a later process that got the same pid is
+ * never hit.
  *
  * @module
  */
 
 import { readProcStat } from "../procfs/stat.ts";
-import { sessionMembers } from "../procfs/session.ts";
-import { close, isErrno, pidfdOpen, pidfdSendSignal } from "../sys/libc.ts";
+import { sessionMembers } from "../procfs/processes.ts";
+import { close, isErrno, kill, pidfdOpen, pidfdSendSignal } from "../sys/libc.ts";
+
+/**
+ * Sends `signal` to `target` (a pid, or a negative process group), ignoring a
+ * target that is already gone. Returns whether anything received it. For a child
+ * (or group) of this process, whose pid cannot be reused before it is reaped.
+ */
+export function signalIfAlive(target: number, signal: number): boolean {
+  try {
+    kill(target, signal);
+    return true;
+  } catch (error) {
+    if (isErrno(error, "ESRCH")) return false;
+    throw error;
+  }
+}
 
 /**
  * Sends `signal` to `pid` if `check()` (which looks at `/proc/PID/…`) holds, and

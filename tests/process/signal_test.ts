@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
-import { signalIfStill, signalSession } from "../../lib/process/pidfd.ts";
+import { signalIfStill, signalSession } from "../../lib/process/signal.ts";
 import { processHoldsFile } from "../../lib/procfs/holds.ts";
-import { sessionMembers } from "../../lib/procfs/session.ts";
+import { sessionMembers } from "../../lib/procfs/processes.ts";
 import { SIGNALS } from "../../lib/sys/constants.ts";
 import { isAlive, tempDir, waitFor } from "../fixtures/mod.ts";
 import { sanitizedTest } from "../fixtures/sanitized.ts";

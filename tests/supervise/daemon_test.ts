@@ -1,0 +1,178 @@
+import assert from "node:assert/strict";
+import { readProcStat } from "../../lib/procfs/stat.ts";
+import { isAlive, numberedFds, processesMentioning, runOpsd, waitFor } from "../fixtures/mod.ts";
+import { procFacts } from "../fixtures/daemon.ts";
+import {
+  copyService,
+  killGroup,
+  SERVICE_FDS,
+  superviseInBackground,
+} from "../fixtures/supervise.ts";
+import { readStatus } from "../../lib/supervise/state.ts";
+import { resolveService } from "../../lib/service/paths.ts";
+
+// `opsd supervise --daemon` run as an operator would: a real opsd that returns once the
+// supervisor it put in the background has started the service. The scope of each run
+// stops that supervisor (by pid) and kills whatever its services left.
+
+Deno.test("supervise --daemon returns once the service and its log service are up, supervisor detached", async () => {
+  await using service = await copyService("logged");
+  await using run = await superviseInBackground([service.path]);
+  assert.equal(run.code, 0, run.stderr);
+  assert.equal(run.stderr, "");
+  // Up at once: the status was written before the supervisor reported.
+  const status = await runOpsd(["status", service.path]);
+  assert.equal(status.code, 0, status.stdout);
+  assert.match(status.stdout, /^\S+\/logged: up \(pid \d+, pgid \d+\) \d+ seconds, normally up\n/);
+  assert.match(status.stdout, /\n\S+\/logged\/log: up \(pid \d+/);
+
+  const facts = procFacts(run.pid);
+  assert.equal(facts.sid, run.pid, "a session of its own");
+  assert.equal(facts.pgid, run.pid);
+  assert.equal(facts.ttyNr, 0, "no controlling terminal");
+  assert.equal(facts.fds[0], "/dev/null", "stdin from /dev/null");
+  assert.equal(facts.cwd, "/");
+  const ancestors = [1];
+  for (let p = Deno.pid; p > 1; p = readProcStat(p)!.ppid) ancestors.push(p);
+  assert.ok(ancestors.includes(facts.ppid), `ppid ${facts.ppid}: pid 1 or an ancestor`);
+  const record = readStatus(resolveService(service.path))!;
+  assert.equal(record.supervisor.pid, run.pid);
+  assert.deepEqual(
+    procFacts(record.pid!).sid,
+    record.pid,
+    "the service in a session of its own, apart from the supervisor's",
+  );
+  const environ = await Deno.readTextFile(`/proc/${record.pid}/environ`);
+  assert.doesNotMatch(environ, /OPSD_READY_FD|OPSD_PIDFILE/, "nothing handed to the supervisor");
+});
+
+Deno.test("supervise --daemon: the service holds exactly fds 0-2; its output and the supervisor's messages are logged in the state directory", async () => {
+  await using service = await copyService("steady");
+  await using run = await superviseInBackground([service.path]);
+  assert.equal(run.code, 0, run.stderr);
+  const pid = readStatus(resolveService(service.path))!.pid!;
+  assert.deepEqual(await numberedFds(pid), SERVICE_FDS, "exactly fds 0-2 (opsd fds)");
+  const current = await waitFor("the service's line", async () => {
+    const text = await Deno.readTextFile(`${service.path}/supervise/current`).catch(() => "");
+    return text.includes(`out steady ${pid} up`) ? text : null;
+  });
+  assert.match(current, new RegExp(`Z opsd started pid ${pid}\n`));
+  const messages = await Deno.readTextFile(`${service.path}/supervise/opsd.log`);
+  assert.match(messages, new RegExp(`Z opsd supervise\\[${service.path}\\]: started pid ${pid}\n`));
+  const json = JSON.parse((await runOpsd(["status", "--json", service.path])).stdout);
+  assert.equal(json.logFile, `${service.path}/supervise/current`);
+});
+
+Deno.test("supervise --daemon refuses with the supervisor's code and one line, leaving nothing running", async () => {
+  await using service = await copyService("noexec");
+  const notExecutable = await runOpsd(["supervise", "--daemon", service.path]);
+  assert.equal(notExecutable.code, 126);
+  assert.equal(
+    notExecutable.stderr,
+    `opsd supervise: ${service.path}/run: not executable: make it executable (chmod +x ${service.path}/run)\n`,
+  );
+  // run is there and executable, but cannot be exec'd: the first start fails.
+  await Deno.writeTextFile(`${service.path}/run`, "#!/nonexistent/shell\nexec sleep 1000\n");
+  await Deno.chmod(`${service.path}/run`, 0o755);
+  const badSetting = await runOpsd([
+    "supervise",
+    "--daemon",
+    "--stop-timeout",
+    "soon",
+    service.path,
+  ]);
+  assert.equal(badSetting.code, 2);
+  assert.match(badSetting.stderr, /^opsd supervise: --stop-timeout: bad duration "soon"/);
+  const pidfile = `${service.dir}/supervisor.pid`;
+  const cannotStart = await runOpsd(["supervise", "--daemon", "--pidfile", pidfile, service.path]);
+  assert.equal(cannotStart.code, 127);
+  assert.match(cannotStart.stderr, /^opsd supervise: cannot start \S+\/noexec: exec .*ENOENT.*\n$/);
+  assert.equal(await Deno.stat(pidfile).catch(() => null), null, "no pidfile left");
+  await Deno.remove(`${service.path}/run`);
+  const missing = await runOpsd(["supervise", "--daemon", service.path]);
+  assert.equal(missing.code, 127);
+  assert.match(missing.stderr, /run: not found: a service directory needs an executable run file/);
+  const unknown = await runOpsd(["supervise", "--daemon", `${service.dir}/nothing`]);
+  assert.equal(unknown.code, 2);
+  assert.match(unknown.stderr, /^opsd supervise: no such service: /);
+  assert.deepEqual(processesMentioning(service.dir), [], "nothing of it runs");
+  const usage = await runOpsd(["supervise", "--pidfile", `${service.dir}/p.pid`, service.path]);
+  assert.equal(usage.code, 2);
+  assert.match(usage.stderr, /^opsd supervise: --pidfile needs --daemon\n$/);
+  const zero = await runOpsd(["supervise", "--daemon", "--start-timeout", "0", service.path]);
+  assert.equal(zero.code, 2);
+});
+
+Deno.test("supervise --daemon on a supervised service exits 5 naming the supervisor", async () => {
+  await using service = await copyService("steady");
+  await using first = await superviseInBackground([service.path]);
+  assert.equal(first.code, 0, first.stderr);
+  const second = await runOpsd(["supervise", "--daemon", service.path]);
+  assert.equal(second.code, 5);
+  assert.equal(
+    second.stderr,
+    `opsd supervise: ${service.path} is already supervised by pid ${first.pid}: use ` +
+      `'opsd status ${service.path}', or 'opsd exit ${service.path}' to stop that supervisor\n`,
+  );
+  assert.deepEqual(
+    processesMentioning(service.path),
+    [first.pid],
+    "the refused supervisor is gone",
+  );
+});
+
+Deno.test("a daemonized supervisor obeys down and exit, and releases its pidfile", async () => {
+  await using service = await copyService("steady");
+  const pidfile = `${service.dir}/supervisor.pid`;
+  await using run = await superviseInBackground(["--pidfile", pidfile, service.path]);
+  assert.equal(run.code, 0, run.stderr);
+  assert.equal(await Deno.readTextFile(pidfile), `${run.pid}\n`);
+  const daemonStatus = await runOpsd(["daemon", "status", "--pidfile", pidfile]);
+  assert.equal(daemonStatus.stdout, `running (pid ${run.pid})\n`);
+  const servicePid = readStatus(resolveService(service.path))!.pid!;
+
+  assert.equal((await runOpsd(["down", "-q", service.path])).code, 0);
+  assert.equal((await runOpsd(["wait", service.path, "--down", "--timeout", "5s"])).code, 0);
+  assert.equal(readProcStat(servicePid), null);
+  assert.equal((await runOpsd(["up", "-q", service.path])).code, 0);
+  assert.equal((await runOpsd(["wait", service.path, "--up", "--timeout", "5s"])).code, 0);
+
+  assert.equal((await runOpsd(["exit", "-q", service.path])).code, 0);
+  await waitFor("the supervisor to exit", () => !isAlive(run.pid));
+  await waitFor("the pidfile removed", () => Deno.stat(pidfile).then(() => false, () => true));
+  const status = await runOpsd(["status", service.path]);
+  assert.equal(status.code, 3);
+  assert.match(status.stdout, /: supervisor not running; down \d+ seconds, killed by SIGTERM\n$/);
+  assert.deepEqual(processesMentioning(service.dir), []);
+});
+
+Deno.test("a daemonized service wanted down (down file) is said so; kill -9 of the supervisor shows in status", async () => {
+  await using service = await copyService("steady");
+  await Deno.writeTextFile(`${service.path}/down`, "");
+  await using run = await superviseInBackground([service.path]);
+  assert.equal(run.code, 0, run.stderr);
+  assert.equal(
+    run.stderr,
+    `opsd supervise: ${service.path} is supervised but not started: it is normally down ` +
+      `(${service.path}/down exists): start it with 'opsd up ${service.path}'\n`,
+  );
+  assert.equal((await runOpsd(["up", "-q", service.path])).code, 0);
+  const up = await waitFor("up", () => {
+    const record = readStatus(resolveService(service.path));
+    return record?.state === "up" ? record : null;
+  });
+  try {
+    Deno.kill(run.pid, "SIGKILL");
+    await waitFor("the supervisor gone", () => !isAlive(run.pid));
+    const status = await waitFor("status to notice", async () => {
+      const result = await runOpsd(["status", service.path]);
+      return result.code === 3 ? result : null;
+    });
+    assert.match(
+      status.stdout,
+      new RegExp(`supervisor not running; pid ${up.pid} still running unsupervised`),
+    );
+  } finally {
+    killGroup(up.pgid!);
+  }
+});
