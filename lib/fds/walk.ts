@@ -210,22 +210,22 @@ export function walkFdLinks(
   const decoder = new TextDecoder();
   const entries = new Uint8Array(ENTRIES);
   const link = new Uint8Array(4097);
-  const path = new Uint8Array(32); // "PID/fd" or "PID/ns/net", NUL-terminated
+  const path = new Uint8Array(32); // "PID/fd", NUL-terminated
   const name = new Uint8Array(16); // an fd number, NUL-terminated
   const FD_SUFFIX = [47, 102, 100, 0]; // "/fd"
-  const NETNS_SUFFIX = [47, 110, 115, 47, 110, 101, 116, 0]; // "/ns/net"
+  const NETNS = new TextEncoder().encode("../ns/net\0"); // from /proc/PID/fd
   const SOCKET_PREFIX = [115, 111, 99, 107, 101, 116, 58, 91]; // "socket:["
   const ownNetns = new TextEncoder().encode(wanted.netns ?? "");
 
   const errno = () => new Deno.UnsafePointerView(calls.__errno_location()!).getInt32();
-  /** Writes `PID<suffix>` into `path`. */
-  const pidPath = (pid: number, suffix: number[]) => {
+  /** Writes `PID/fd` into `path`. */
+  const fdDirPath = (pid: number) => {
     let length = 1;
     for (let rest = pid; rest >= 10; rest = (rest / 10) | 0) length++;
     for (let i = length - 1, rest = pid; i >= 0; i--, rest = (rest / 10) | 0) {
       path[i] = ZERO + (rest % 10);
     }
-    path.set(suffix, length);
+    path.set(FD_SUFFIX, length);
     return path;
   };
   const keepPath = (length: number) => {
@@ -234,12 +234,12 @@ export function walkFdLinks(
     return paths.has(text) || (text.endsWith(" (deleted)") && paths.has(text.slice(0, -10)));
   };
   /**
-   * Whether `pid` is in another network namespace than the reader (then recorded).
-   * Asked at a process's first socket that is not wanted otherwise, so processes
-   * without sockets cost nothing more.
+   * Whether the process `pid`, whose fd directory is open as `dir`, is in another
+   * network namespace than the reader (then recorded). Asked at its first socket
+   * that is not wanted otherwise, so processes without sockets cost nothing more.
    */
-  const isForeign = (proc: number, pid: number) => {
-    const length = Number(readlinkat(proc, pidPath(pid, NETNS_SUFFIX), link, LINK_MAX));
+  const isForeign = (dir: number, pid: number) => {
+    const length = Number(readlinkat(dir, NETNS, link, LINK_MAX));
     let same = length === ownNetns.length;
     for (let i = 0; i < length && same; i++) same = link[i] === ownNetns[i];
     if (length <= 0 || same) return false;
@@ -250,7 +250,7 @@ export function walkFdLinks(
   // Whether the process being walked is in another network namespace (undefined: not read yet).
   let foreign: boolean | undefined;
   /** Reads the link of each fd in a `getdents64` listing of `size` bytes, keeping those wanted. */
-  const readLinks = (proc: number, pid: number, dir: number, size: number) => {
+  const readLinks = (pid: number, dir: number, size: number) => {
     for (let offset = 0, next = 0; offset < size; offset = next) {
       next = offset + (entries[offset + 16] | (entries[offset + 17] << 8)); // d_reclen
       let at = offset + 19; // d_name
@@ -268,7 +268,7 @@ export function walkFdLinks(
       if (socket) {
         let inode = 0;
         for (let j = 8; j < length - 1; j++) inode = inode * 10 + link[j] - ZERO;
-        const kept = keepSockets || inodes.has(inode) || (foreign ??= isForeign(proc, pid));
+        const kept = keepSockets || inodes.has(inode) || (foreign ??= isForeign(dir, pid));
         if (kept) result.sockets.push(pid, fd, inode);
       } else if (everything || keepPath(length)) {
         result.links.push([pid, fd, decoder.decode(link.subarray(0, length))]);
@@ -286,7 +286,7 @@ export function walkFdLinks(
       for (let i = start; i < stop; i++) {
         const pid = queue[pids + i];
         foreign = wanted.netns === undefined ? false : undefined;
-        const dir = openat(proc, pidPath(pid, FD_SUFFIX), O_DIRECTORY_CLOEXEC, 0);
+        const dir = openat(proc, fdDirPath(pid), O_DIRECTORY_CLOEXEC, 0);
         if (dir < 0) {
           const code = errno();
           if (code !== ENOENT && code !== ESRCH) result.denied.push(pid, code);
@@ -297,7 +297,7 @@ export function walkFdLinks(
           if (size <= 0) break;
           // procfs fills the buffer while entries fit: room left means the listing is complete.
           more = size > ENTRIES - 512;
-          readLinks(proc, pid, dir, size);
+          readLinks(pid, dir, size);
         }
         close(dir);
       }

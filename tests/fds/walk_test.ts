@@ -33,6 +33,20 @@ Deno.test("walkProcesses finds who holds a socket inode, and skips processes tha
   assert.deepEqual(found.links, []);
 });
 
+Deno.test("walkProcesses keeps every socket of a process in another network namespace", async () => {
+  using listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const fd = listenerFd((listener.addr as Deno.NetAddr).port);
+  const ours = Deno.readLinkSync("/proc/self/ns/net");
+  const same = await walkProcesses([Deno.pid], { inodes: [], netns: ours });
+  assert.deepEqual(same.sockets, []);
+  assert.deepEqual(same.foreignNetns, []);
+  // Seen from a reader in another namespace, this process is the foreign one.
+  const other = await walkProcesses([Deno.pid, GONE], { inodes: [], netns: "net:[1]" });
+  assert.deepEqual(other.foreignNetns, [[Deno.pid, ours]]);
+  const socketFds = other.sockets.filter((_, i) => i % 3 === 1); // flat pid, fd, inode triples
+  assert.ok(socketFds.includes(fd), "all its sockets are kept, the listener too");
+});
+
 Deno.test("walkProcesses matches paths, also deleted ones, and lists everything when asked", async () => {
   await using dir = await tempDir();
   const path = `${dir.path}/gone.txt`;
