@@ -92,8 +92,8 @@ characters; no memory-mapped (mem) rows; selectors combine with AND (lsof -a).
 Without root, other users' processes cannot be inspected: a port or file query
 says how many it skipped; a process listing shows NOFD rows, as lsof does.
 
-Environment: OPSD_FDS_WORKERS=N walks /proc with N extra threads (default: one
-per idle CPU on machines with 1000+ processes; 0 keeps opsd on one CPU).
+Environment: OPSD_FDS_WORKERS=N walks /proc with N extra threads (default: from
+1000 processes up, as many idle CPUs as repay their start; 0 keeps opsd on one CPU).
 
 Exit codes: 0 something matched (with --leaks: a leak was found), 1 nothing
 matched, 2 usage error (bad port, pid or flag).`,

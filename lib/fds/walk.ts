@@ -12,7 +12,13 @@
  * @module
  */
 
-import { type InspectCalls, inspectCalls, inspectCallsSource } from "../sys/libc.ts";
+import { type LibcCalls, libcSource, rawCalls } from "../sys/libc.ts";
+
+/** The calls the walker makes: a Worker binds just these. */
+const _WALK_CALLS = ["openat", "close", "getdents64", "readlinkat", "__errno_location"] as const;
+
+/** The libc calls {@linkcode walkFdLinks} needs. */
+export type WalkCalls = Pick<LibcCalls, typeof _WALK_CALLS[number]>;
 
 /** What the walker keeps of the links it reads. */
 export interface WalkWanted {
@@ -25,9 +31,10 @@ export interface WalkWanted {
   /** Report every link. */
   everything?: boolean;
   /**
-   * The reader's own network namespace (`net:[N]`). A process in another one is
-   * listed in `foreignNetns` and all its socket fds are kept: its sockets appear
-   * only in its own namespace's tables, which the caller reads afterwards.
+   * The reader's own network namespace (`net:[N]`). A process in another one that
+   * holds sockets is listed in `foreignNetns` and all its socket fds are kept: its
+   * sockets appear only in its own namespace's tables, which the caller reads
+   * afterwards.
    */
   netns?: string;
 }
@@ -40,7 +47,7 @@ export interface WalkResult {
   links: [number, number, string][];
   /** Flat pairs `pid, errno`: fd directories that exist but could not be read. */
   denied: number[];
-  /** `[pid, "net:[N]"]` for the processes in another network namespace (with `netns`). */
+  /** `[pid, "net:[N]"]` for the processes in another network namespace (with `netns`) holding sockets. */
   foreignNetns: [number, string][];
 }
 
@@ -49,26 +56,47 @@ export interface WalkResult {
 const _COUNT = 1, _PIDS_AT = 2, _SLOTS = 3, _MAX_WORKERS = 7, _PIDS = _SLOTS + _MAX_WORKERS;
 /**
  * Below this many processes (about 20k fds) a Worker does not repay its start:
- * creating one blocks the calling thread ~25 ms, and two threads walking /proc
- * do not run twice as fast (they contend on the dentries many processes share,
- * such as /dev/null).
+ * creating one blocks the calling thread ~15 ms (Deno builds its isolate
+ * before `new Worker` returns) and it needs ~5 ms more before it walks, and two
+ * threads walking /proc do not run twice as fast (they contend in the kernel on
+ * what many processes share, such as the dentry of /dev/null).
  */
 const _PARALLEL_MIN = 1000;
+/** Measured here: the ms `new Worker` blocks, and one thread's ms per process (20 fds). */
+const _CREATE_MS = 15, _WALK_MS_PER_PROCESS = 0.05;
 
 /**
  * How many Workers walk beside the calling thread: `OPSD_FDS_WORKERS` when set
- * (0 keeps the walk on one CPU), else one per idle extra CPU when there are
- * enough processes to repay the ~25 ms during which creating a Worker blocks
- * the calling thread. A CPU busy with other work would only slow both down.
+ * (0 keeps the walk on one CPU), else {@linkcode workersWorthStarting} on the
+ * CPUs that are idle now: a CPU busy with other work would only slow both down.
  */
 function _workerCount(processes: number): number {
   const configured = Deno.env.get("OPSD_FDS_WORKERS");
   if (configured !== undefined && /^\d+$/.test(configured)) {
     return Math.min(Number(configured), _MAX_WORKERS);
   }
-  if (processes < _PARALLEL_MIN) return 0;
-  const cpus = Math.min(navigator.hardwareConcurrency ?? 1, _MAX_WORKERS + 1);
-  return Math.max(0, cpus - 1 - _runnableOthers());
+  const cpus = navigator.hardwareConcurrency ?? 1;
+  return workersWorthStarting(processes, Math.min(cpus - 1 - _runnableOthers(), _MAX_WORKERS));
+}
+
+/**
+ * How many Workers repay their start on a walk of `processes` processes with
+ * `idleCpus` CPUs to spare: none below 1000 processes; then one more only
+ * while the time the calling thread spends creating them stays below each
+ * thread's share of the walk (creating Workers one after the other blocks it).
+ *
+ * @example
+ * ```ts
+ * workersWorthStarting(2000, 1); // 1
+ * workersWorthStarting(2000, 7); // 2
+ * ```
+ */
+export function workersWorthStarting(processes: number, idleCpus: number): number {
+  if (processes < _PARALLEL_MIN || idleCpus < 1) return 0;
+  const walkMs = processes * _WALK_MS_PER_PROCESS;
+  let workers = 1;
+  while (workers < idleCpus && (workers + 1) * _CREATE_MS < walkMs / (workers + 2)) workers++;
+  return workers;
 }
 
 /** How many other threads are runnable right now (`/proc/loadavg`'s `running/total`, minus us). */
@@ -100,7 +128,7 @@ export async function walkProcesses(pids: number[], wanted: WalkWanted): Promise
     (_, slot) => _startWorker(queue, wanted, slot),
   );
   try {
-    const results = [walkFdLinks(inspectCalls(), queue, wanted, -1)];
+    const results = [walkFdLinks(rawCalls(), queue, wanted, -1)];
     // The queue is empty now: a Worker that has not started a chunk never will.
     for (const [slot, worker] of workers.entries()) {
       if (Atomics.load(queue, _SLOTS + slot) === 1) results.push(await worker.result);
@@ -126,7 +154,7 @@ let _workerUrl: string | undefined;
 /** A blob URL for a Worker that opens the walker's calls and runs {@linkcode walkFdLinks}. */
 function _workerSource(): string {
   const source = `const walk = ${walkFdLinks.toString()};
-const calls = ${inspectCallsSource()};
+const calls = ${libcSource(_WALK_CALLS)};
 self.onmessage = ({ data }) => {
   self.postMessage(walk(calls, new Int32Array(data.queue), data.wanted, data.slot));
 };`;
@@ -151,9 +179,14 @@ function _startWorker(queue: Int32Array, wanted: WalkWanted, slot: number) {
  * One thread's share of a walk: takes chunks of pids from `queue` until it is
  * empty. Self-contained (no imports, no module state) because Workers run it
  * from its source text; `slot` is the Worker's index, -1 for the calling thread.
+ *
+ * The loop over one listing's fds allocates nothing per fd (a link is decoded
+ * only when kept) and is a small function of its own: every thread compiles it
+ * anew, on the same CPUs the walk needs, and only optimized code reaches libc
+ * through Deno's fast FFI path, so it must get optimized early and cheaply.
  */
 export function walkFdLinks(
-  calls: InspectCalls,
+  calls: WalkCalls,
   queue: Int32Array,
   wanted: WalkWanted,
   slot: number,
@@ -161,98 +194,117 @@ export function walkFdLinks(
   const NEXT = 0, COUNT = 1, PIDS_AT = 2, SLOTS = 3, CHUNK = 8;
   const AT_FDCWD = -100, O_DIRECTORY_CLOEXEC = 0o200000 | 0o2000000;
   const ENOENT = 2, ESRCH = 3;
-  const SLASH = 47, DOT = 46;
+  const ZERO = 48, DOT = 46, SLASH = 47, CLOSE_BRACKET = 93;
+  const LINK_MAX = 4096n, ENTRIES = 1 << 16, ENTRIES_SIZE = 65536n;
+  const { openat, close, getdents64, readlinkat } = calls;
   const result: WalkResult = { sockets: [], links: [], denied: [], foreignNetns: [] };
+  const everything = wanted.everything === true;
+  const keepSockets = everything || wanted.allSockets === true;
   const inodes = new Set(wanted.inodes ?? []);
   const paths = new Set(wanted.paths ?? []);
+  // Only a link as long as a wanted path (or one with " (deleted)") is decoded and compared.
+  const pathLengths = new Set([...paths].flatMap((p) => {
+    const length = new TextEncoder().encode(p).length;
+    return [length, length + 10];
+  }));
   const decoder = new TextDecoder();
-  const errnoView = new Deno.UnsafePointerView(calls.__errno_location()!);
-  const entries = new Uint8Array(1 << 16), entryView = new DataView(entries.buffer);
+  const entries = new Uint8Array(ENTRIES);
   const link = new Uint8Array(4097);
-  const path = new Uint8Array(32);
+  const path = new Uint8Array(32); // "PID/fd", NUL-terminated
+  const name = new Uint8Array(16); // an fd number, NUL-terminated
   const FD_SUFFIX = [47, 102, 100, 0]; // "/fd"
-  const NETNS_SUFFIX = [47, 110, 115, 47, 110, 101, 116, 0]; // "/ns/net"
-  const ownNetns = new TextEncoder().encode(wanted.netns ?? "");
+  const NETNS = new TextEncoder().encode("../ns/net\0"); // from /proc/PID/fd
   const SOCKET_PREFIX = [115, 111, 99, 107, 101, 116, 58, 91]; // "socket:["
+  const ownNetns = new TextEncoder().encode(wanted.netns ?? "");
 
-  /** Writes `PID<suffix>` into `path`. */
-  const pidPath = (pid: number, suffix: number[]) => {
-    let length = 0;
-    for (let rest = pid; rest > 0 || length === 0; rest = Math.floor(rest / 10)) length++;
-    for (let i = length - 1, rest = pid; i >= 0; i--, rest = Math.floor(rest / 10)) {
-      path[i] = 48 + (rest % 10);
+  const errno = () => new Deno.UnsafePointerView(calls.__errno_location()!).getInt32();
+  /** Writes `PID/fd` into `path`. */
+  const fdDirPath = (pid: number) => {
+    let length = 1;
+    for (let rest = pid; rest >= 10; rest = (rest / 10) | 0) length++;
+    for (let i = length - 1, rest = pid; i >= 0; i--, rest = (rest / 10) | 0) {
+      path[i] = ZERO + (rest % 10);
     }
-    path.set(suffix, length);
+    path.set(FD_SUFFIX, length);
     return path;
   };
-  /** The socket inode a link of `length` bytes names, or -1. */
-  const socketInode = (length: number) => {
-    if (length < 10 || link[length - 1] !== 93) return -1;
-    for (let i = 0; i < SOCKET_PREFIX.length; i++) if (link[i] !== SOCKET_PREFIX[i]) return -1;
-    let inode = 0;
-    for (let i = 8; i < length - 1; i++) inode = inode * 10 + link[i] - 48;
-    return inode;
-  };
   const keepPath = (length: number) => {
-    if (paths.size === 0 || link[0] !== SLASH) return false;
+    if (!pathLengths.has(length) || link[0] !== SLASH) return false;
     const text = decoder.decode(link.subarray(0, length));
     return paths.has(text) || (text.endsWith(" (deleted)") && paths.has(text.slice(0, -10)));
   };
-
-  /** Whether `pid` is in another network namespace than the reader (recorded if so). */
-  const isForeign = (proc: number, pid: number) => {
-    if (wanted.netns === undefined) return false;
-    const length = Number(calls.readlinkat(proc, pidPath(pid, NETNS_SUFFIX), link, 4096n));
-    if (length <= 0) return false;
-    if (length === ownNetns.length && ownNetns.every((byte, i) => link[i] === byte)) return false;
+  /**
+   * Whether the process `pid`, whose fd directory is open as `dir`, is in another
+   * network namespace than the reader (then recorded). Asked at its first socket
+   * that is not wanted otherwise, so processes without sockets cost nothing more.
+   */
+  const isForeign = (dir: number, pid: number) => {
+    const length = Number(readlinkat(dir, NETNS, link, LINK_MAX));
+    let same = length === ownNetns.length;
+    for (let i = 0; i < length && same; i++) same = link[i] === ownNetns[i];
+    if (length <= 0 || same) return false;
     result.foreignNetns.push([pid, decoder.decode(link.subarray(0, length))]);
     return true;
   };
 
-  const walkOne = (proc: number, pid: number) => {
-    const foreign = isForeign(proc, pid);
-    const dir = calls.openat(proc, pidPath(pid, FD_SUFFIX), O_DIRECTORY_CLOEXEC, 0);
-    if (dir < 0) {
-      const errno = errnoView.getInt32();
-      if (errno !== ENOENT && errno !== ESRCH) result.denied.push(pid, errno);
-      return;
-    }
-    for (let more = true; more;) {
-      const size = Number(calls.getdents64(dir, entries, BigInt(entries.length)));
-      if (size <= 0) break;
-      // procfs fills the buffer while entries fit: room left means the listing is complete.
-      more = size > entries.length - 512;
-      for (let offset = 0; offset < size; offset += entryView.getUint16(offset + 16, true)) {
-        const name = offset + 19;
-        if (entries[name] === DOT) continue;
-        let fd = 0;
-        for (let i = name; entries[i] !== 0; i++) fd = fd * 10 + entries[i] - 48;
-        const length = Number(calls.readlinkat(dir, entries.subarray(name), link, 4096n));
-        if (length <= 0) continue; // closed since the listing
-        const inode = socketInode(length);
-        if (inode >= 0) {
-          if (wanted.everything || wanted.allSockets || foreign || inodes.has(inode)) {
-            result.sockets.push(pid, fd, inode);
-          }
-        } else if (wanted.everything || keepPath(length)) {
-          result.links.push([pid, fd, decoder.decode(link.subarray(0, length))]);
-        }
+  // Whether the process being walked is in another network namespace (undefined: not read yet).
+  let foreign: boolean | undefined;
+  /** Reads the link of each fd in a `getdents64` listing of `size` bytes, keeping those wanted. */
+  const readLinks = (pid: number, dir: number, size: number) => {
+    for (let offset = 0, next = 0; offset < size; offset = next) {
+      next = offset + (entries[offset + 16] | (entries[offset + 17] << 8)); // d_reclen
+      let at = offset + 19; // d_name
+      if (entries[at] === DOT) continue;
+      let fd = 0, end = 0;
+      for (let byte = entries[at]; byte !== 0; byte = entries[++at]) {
+        fd = fd * 10 + byte - ZERO;
+        name[end++] = byte;
+      }
+      name[end] = 0;
+      const length = Number(readlinkat(dir, name, link, LINK_MAX));
+      if (length <= 0) continue; // closed since the listing
+      let socket = length > 9 && link[length - 1] === CLOSE_BRACKET;
+      for (let j = 0; j < 8 && socket; j++) socket = link[j] === SOCKET_PREFIX[j];
+      if (socket) {
+        let inode = 0;
+        for (let j = 8; j < length - 1; j++) inode = inode * 10 + link[j] - ZERO;
+        const kept = keepSockets || inodes.has(inode) || (foreign ??= isForeign(dir, pid));
+        if (kept) result.sockets.push(pid, fd, inode);
+      } else if (everything || keepPath(length)) {
+        result.links.push([pid, fd, decoder.decode(link.subarray(0, length))]);
       }
     }
-    calls.close(dir);
   };
 
-  const proc = calls.openat(AT_FDCWD, new TextEncoder().encode("/proc\0"), O_DIRECTORY_CLOEXEC, 0);
-  if (proc < 0) throw new Error(`cannot open /proc (errno ${errnoView.getInt32()})`);
+  const proc = openat(AT_FDCWD, new TextEncoder().encode("/proc\0"), O_DIRECTORY_CLOEXEC, 0);
+  if (proc < 0) throw new Error(`cannot open /proc (errno ${errno()})`);
   try {
     if (slot >= 0) Atomics.store(queue, SLOTS + slot, 1);
     const count = queue[COUNT], pids = queue[PIDS_AT];
     for (let start = Atomics.add(queue, NEXT, CHUNK); start < count;) {
-      for (let i = start; i < Math.min(count, start + CHUNK); i++) walkOne(proc, queue[pids + i]);
+      const stop = Math.min(count, start + CHUNK);
+      for (let i = start; i < stop; i++) {
+        const pid = queue[pids + i];
+        foreign = wanted.netns === undefined ? false : undefined;
+        const dir = openat(proc, fdDirPath(pid), O_DIRECTORY_CLOEXEC, 0);
+        if (dir < 0) {
+          const code = errno();
+          if (code !== ENOENT && code !== ESRCH) result.denied.push(pid, code);
+          continue;
+        }
+        for (let more = true; more;) {
+          const size = Number(getdents64(dir, entries, ENTRIES_SIZE));
+          if (size <= 0) break;
+          // procfs fills the buffer while entries fit: room left means the listing is complete.
+          more = size > ENTRIES - 512;
+          readLinks(pid, dir, size);
+        }
+        close(dir);
+      }
       start = Atomics.add(queue, NEXT, CHUNK);
     }
   } finally {
-    calls.close(proc);
+    close(proc);
   }
   return result;
 }

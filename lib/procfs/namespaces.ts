@@ -5,7 +5,7 @@
  * @module
  */
 
-import { inspectCalls } from "../sys/libc.ts";
+import { rawCalls } from "../sys/libc.ts";
 
 /** The namespace kinds opsd asks about. */
 export type NamespaceKind = "net" | "mnt";
@@ -24,7 +24,7 @@ export function namespaceOf(pid: number | "self", kind: NamespaceKind): string |
  */
 export function groupByNamespace(pids: number[], kind: NamespaceKind): Map<string, number[]> {
   const groups = new Map<string, number[]>();
-  const calls = inspectCalls();
+  const calls = rawCalls();
   // Links relative to an open /proc cost a third of full-path lookups.
   const proc = calls.openat(-100, _encoder.encode("/proc\0"), _O_DIRECTORY_CLOEXEC, 0);
   if (proc < 0) return groups;
@@ -45,7 +45,7 @@ export function groupByNamespace(pids: number[], kind: NamespaceKind): Map<strin
 
 function _readLink(dirFd: number, path: string, buffer: Uint8Array<ArrayBuffer>): string | null {
   const length = Number(
-    inspectCalls().readlinkat(dirFd, _encoder.encode(`${path}\0`), buffer, BigInt(buffer.length)),
+    rawCalls().readlinkat(dirFd, _encoder.encode(`${path}\0`), buffer, BigInt(buffer.length)),
   );
   return length > 0 ? _decoder.decode(buffer.subarray(0, length)) : null;
 }

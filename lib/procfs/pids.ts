@@ -5,13 +5,13 @@
  * @module
  */
 
-import { inspectCalls } from "../sys/libc.ts";
+import { rawCalls } from "../sys/libc.ts";
 
 const _O_DIRECTORY_CLOEXEC = 0o200000 | 0o2000000;
 
 /** Every process's pid (thread ids are not listed in `/proc` itself), in directory order. */
 export function listPids(): number[] {
-  const calls = inspectCalls();
+  const calls = rawCalls();
   const dir = calls.openat(-100, new TextEncoder().encode("/proc\0"), _O_DIRECTORY_CLOEXEC, 0);
   if (dir < 0) throw new Error("cannot open /proc: is procfs mounted?");
   const pids: number[] = [];

@@ -1,11 +1,15 @@
 /**
- * The one door to libc. Every foreign call opsd makes is declared in `_SYMBOLS`
- * (C prototype beside it) and reached through a typed wrapper below that turns a
- * `-1` return into a {@linkcode SysError} naming the call and the errno, so callers
- * see `bind: EADDRINUSE (address already in use)` instead of a bare number.
+ * The one door to libc. Every foreign call opsd makes is declared once, in
+ * `_SYMBOLS` (C prototype beside it), and reached through a typed wrapper below
+ * that turns a `-1` return into a {@linkcode SysError} naming the call and the
+ * errno, so callers see `bind: EADDRINUSE (address already in use)` instead of a
+ * bare number.
  *
- * Adding a call is one line in `_SYMBOLS` and one wrapper. The library is opened on
- * first use, so commands that never make a foreign call do not pay for it.
+ * Adding a call is one line in `_SYMBOLS` and one wrapper. Each symbol is bound
+ * the first time it is used (binding costs about 0.3 ms per symbol: Deno builds
+ * a trampoline for each), so a command pays only for the calls it makes. Hot
+ * loops that check results themselves use {@linkcode rawCalls}; a Worker binds
+ * the calls it needs from {@linkcode libcSource}.
  *
  * @module
  */
@@ -67,6 +71,14 @@ const _SYMBOLS = {
   posix_spawn_file_actions_adddup2: { parameters: ["buffer", "i32", "i32"], result: "i32" }, // int posix_spawn_file_actions_adddup2(posix_spawn_file_actions_t *fa, int fd, int newfd)
   posix_spawn_file_actions_addclosefrom_np: { parameters: ["buffer", "i32"], result: "i32" }, // int posix_spawn_file_actions_addclosefrom_np(posix_spawn_file_actions_t *fa, int from)
   posix_spawn_file_actions_addchdir_np: { parameters: ["buffer", "buffer"], result: "i32" }, // int posix_spawn_file_actions_addchdir_np(posix_spawn_file_actions_t *fa, const char *path)
+  // /proc inspection (opsd fds): the fd walker, the pid lister, sock_diag dumps, statx of fd targets
+  openat: { parameters: ["i32", "buffer", "i32", "u32"], result: "i32" }, // int openat(int dirfd, const char *path, int flags, mode_t mode)
+  getdents64: { parameters: ["i32", "buffer", "usize"], result: "isize" }, // ssize_t getdents64(int fd, void *buf, size_t n)
+  readlinkat: { parameters: ["i32", "buffer", "buffer", "usize"], result: "isize" }, // ssize_t readlinkat(int dirfd, const char *path, char *buf, size_t n)
+  statx: { parameters: ["i32", "buffer", "i32", "u32", "buffer"], result: "i32" }, // int statx(int dirfd, const char *path, int flags, unsigned mask, struct statx *buf)
+  getxattr: { parameters: ["buffer", "buffer", "buffer", "usize"], result: "isize" }, // ssize_t getxattr(const char *path, const char *name, void *value, size_t size)
+  send: { parameters: ["i32", "buffer", "usize", "i32"], result: "isize" }, // ssize_t send(int fd, const void *buf, size_t n, int flags)
+  recv: { parameters: ["i32", "buffer", "usize", "i32"], result: "isize" }, // ssize_t recv(int fd, void *buf, size_t n, int flags)
   // daemon: positional I/O that leaves a shared file offset alone, signals that cannot hit a reused pid
   pread: { parameters: ["i32", "buffer", "usize", "i64"], result: "isize" }, // ssize_t pread(int fd, void *buf, size_t n, off_t offset)
   pwrite: { parameters: ["i32", "buffer", "usize", "i64"], result: "isize" }, // ssize_t pwrite(int fd, const void *buf, size_t n, off_t offset)
@@ -74,10 +86,57 @@ const _SYMBOLS = {
   pidfd_send_signal: { parameters: ["i32", "i32", "pointer", "u32"], result: "i32" }, // int pidfd_send_signal(int pidfd, int sig, siginfo_t *info, unsigned int flags)
 } as const satisfies Deno.ForeignLibraryInterface;
 
-let _library: Deno.DynamicLibrary<typeof _SYMBOLS>["symbols"] | undefined;
+/** The calls of `_SYMBOLS`, typed as Deno binds them. */
+export type LibcCalls = Deno.DynamicLibrary<typeof _SYMBOLS>["symbols"];
 
-function _libc(): Deno.DynamicLibrary<typeof _SYMBOLS>["symbols"] {
-  return _library ??= Deno.dlopen("libc.so.6", _SYMBOLS).symbols;
+/** The name of a call in the table. */
+export type LibcName = keyof typeof _SYMBOLS;
+
+const _calls = _bindOnFirstUse();
+
+/** The table, each call bound by its own `Deno.dlopen` the first time it is read. */
+function _bindOnFirstUse(): LibcCalls {
+  const calls = {};
+  for (const name of Object.keys(_SYMBOLS) as LibcName[]) {
+    Object.defineProperty(calls, name, {
+      configurable: true,
+      enumerable: true,
+      get() {
+        const symbol = Deno.dlopen("libc.so.6", { [name]: _SYMBOLS[name] }).symbols[name];
+        Object.defineProperty(calls, name, { value: symbol });
+        return symbol;
+      },
+    });
+  }
+  return calls as LibcCalls;
+}
+
+/**
+ * The raw calls, for hot loops that expect failures (a process or fd that
+ * vanished mid-scan is normal there) and check results and {@linkcode lastErrno}
+ * themselves. Take the functions out once (`const { readlinkat } = rawCalls()`):
+ * each is bound on first use. Everywhere else, use the wrappers below.
+ */
+export function rawCalls(): LibcCalls {
+  return _calls;
+}
+
+/** The calls, as the wrappers below reach them. */
+const _libc = rawCalls;
+
+/**
+ * JavaScript source of an expression that binds `names` from the table and
+ * yields them, for Workers built from source text: they cannot import this
+ * module, and a bound call cannot cross threads.
+ *
+ * @example
+ * ```ts
+ * const source = `const calls = ${libcSource(["openat", "close"])};`;
+ * ```
+ */
+export function libcSource(names: readonly LibcName[]): string {
+  const symbols = Object.fromEntries(names.map((name) => [name, _SYMBOLS[name]]));
+  return `Deno.dlopen("libc.so.6", ${JSON.stringify(symbols)}).symbols`;
 }
 
 const _encoder = new TextEncoder();
@@ -97,14 +156,18 @@ function _cStringArray(strings: Uint8Array<ArrayBuffer>[]): Uint8Array<ArrayBuff
 }
 
 /** The errno the last failed call on this thread left. */
-function _errno(): number {
+export function lastErrno(): number {
   return new Deno.UnsafePointerView(_libc().__errno_location()!).getInt32();
 }
 
+/** The text `strerror(3)` gives for an errno, such as `Permission denied`. */
+export function errnoText(errno: number): string {
+  return Deno.UnsafePointerView.getCString(_libc().strerror(errno)!);
+}
+
 /** The error for a failed call: `call: ENAME (description)`. */
-function _error(call: string, errno = _errno()): SysError {
-  const text = Deno.UnsafePointerView.getCString(_libc().strerror(errno)!);
-  return new SysError(call, errno, text);
+function _error(call: string, errno = lastErrno()): SysError {
+  return new SysError(call, errno, errnoText(errno));
 }
 
 /** `result` as a number, or a {@linkcode SysError} for `call` when it is -1. */
@@ -530,63 +593,6 @@ export function posixSpawn(options: PosixSpawnOptions): number {
 
 // --- /proc inspection (opsd fds) ---
 
-/**
- * The calls `opsd fds` makes (the fd walker in `lib/fds/walk.ts`, the pid
- * lister, sock_diag dumps, statx of fd targets). They have a table of their own
- * because opening a table costs about 0.3 ms per symbol (Deno builds a
- * trampoline for each): `opsd fds --port` should not pay 20 ms for all of libc.
- * A Worker cannot share this module's library handle: it opens the same table
- * from {@linkcode inspectCallsSource}. The fast path checks results and errno
- * itself: a vanished process or fd is normal there, not an error.
- */
-const _INSPECT_SYMBOLS = {
-  __errno_location: { parameters: [], result: "pointer" }, // int *__errno_location(void)
-  strerror: { parameters: ["i32"], result: "pointer" }, // char *strerror(int errnum)
-  openat: { parameters: ["i32", "buffer", "i32", "u32"], result: "i32" }, // int openat(int dirfd, const char *path, int flags, mode_t mode)
-  close: { parameters: ["i32"], result: "i32" }, // int close(int fd)
-  getdents64: { parameters: ["i32", "buffer", "usize"], result: "isize" }, // ssize_t getdents64(int fd, void *buf, size_t n)
-  readlinkat: { parameters: ["i32", "buffer", "buffer", "usize"], result: "isize" }, // ssize_t readlinkat(int dirfd, const char *path, char *buf, size_t n)
-  statx: { parameters: ["i32", "buffer", "i32", "u32", "buffer"], result: "i32" }, // int statx(int dirfd, const char *path, int flags, unsigned mask, struct statx *buf)
-  getxattr: { parameters: ["buffer", "buffer", "buffer", "usize"], result: "isize" }, // ssize_t getxattr(const char *path, const char *name, void *value, size_t size)
-  socket: { parameters: ["i32", "i32", "i32"], result: "i32" }, // int socket(int domain, int type, int protocol)
-  send: { parameters: ["i32", "buffer", "usize", "i32"], result: "isize" }, // ssize_t send(int fd, const void *buf, size_t n, int flags)
-  recv: { parameters: ["i32", "buffer", "usize", "i32"], result: "isize" }, // ssize_t recv(int fd, void *buf, size_t n, int flags)
-} as const satisfies Deno.ForeignLibraryInterface;
-
-/** The inspection calls, opened in the calling thread. */
-export type InspectCalls = Deno.DynamicLibrary<typeof _INSPECT_SYMBOLS>["symbols"];
-
-let _inspectCalls: InspectCalls | undefined;
-
-/** The inspection calls opened in this thread (once). */
-export function inspectCalls(): InspectCalls {
-  return _inspectCalls ??= Deno.dlopen("libc.so.6", _INSPECT_SYMBOLS).symbols;
-}
-
-/**
- * JavaScript source of an expression that opens the inspection calls and yields
- * them, for Workers built from source text (they cannot import this module).
- */
-export function inspectCallsSource(): string {
-  return `Deno.dlopen("libc.so.6", ${JSON.stringify(_INSPECT_SYMBOLS)}).symbols`;
-}
-
-/** The errno the last failed inspection call on this thread left. */
-export function inspectErrno(): number {
-  return new Deno.UnsafePointerView(inspectCalls().__errno_location()!).getInt32();
-}
-
-/** The text `strerror(3)` gives for an errno, such as `Permission denied`. */
-export function errnoText(errno: number): string {
-  return Deno.UnsafePointerView.getCString(inspectCalls().strerror(errno)!);
-}
-
-/** A {@linkcode SysError} for a failed inspection call, from this thread's errno. */
-function _inspectError(call: string): SysError {
-  const errno = inspectErrno();
-  return new SysError(call, errno, errnoText(errno));
-}
-
 /** `statx(2)` flags and masks used by {@linkcode statxAt}. */
 export const STATX = {
   /** Answer from cached attributes: a network filesystem does not ask its server. */
@@ -617,10 +623,7 @@ export interface Statx {
  */
 export function statxAt(dirFd: number, path: string, flags: number): Statx {
   const bytes = new Uint8Array(256);
-  const calls = inspectCalls();
-  if (calls.statx(dirFd, _cString(path), flags, STATX.BASIC_STATS, bytes) !== 0) {
-    throw _inspectError(`statx ${path}`);
-  }
+  _check(`statx ${path}`, _libc().statx(dirFd, _cString(path), flags, STATX.BASIC_STATS, bytes));
   const view = new DataView(bytes.buffer);
   const u64 = (offset: number) => Number(view.getBigUint64(offset, true));
   return {
@@ -640,9 +643,8 @@ export function statxAt(dirFd: number, path: string, flags: number): Statx {
  */
 export function getxattrText(path: string, name: string): string | null {
   const value = new Uint8Array(256);
-  const calls = inspectCalls();
   const length = Number(
-    calls.getxattr(_cString(path), _cString(name), value, BigInt(value.length)),
+    _libc().getxattr(_cString(path), _cString(name), value, BigInt(value.length)),
   );
   if (length < 0) return null;
   const end = value.subarray(0, length).indexOf(0);

@@ -7,7 +7,7 @@
  * @module
  */
 
-import { inspectCalls, inspectErrno } from "./libc.ts";
+import { lastErrno, rawCalls } from "./libc.ts";
 import { SysError } from "./errno.ts";
 import { SOCK } from "./constants.ts";
 import { formatIpv6 } from "./sockaddr.ts";
@@ -41,19 +41,19 @@ export function dumpInetSockets(
   family: InetSocket["family"],
   filter: InetDumpFilter = {},
 ): InetSocket[] {
-  const calls = inspectCalls();
+  const calls = rawCalls();
   const fd = calls.socket(_AF_NETLINK, SOCK.DGRAM | SOCK.CLOEXEC, _NETLINK_SOCK_DIAG);
-  if (fd < 0) throw new SysError("socket AF_NETLINK", inspectErrno(), "sock_diag unavailable");
+  if (fd < 0) throw new SysError("socket AF_NETLINK", lastErrno(), "sock_diag unavailable");
   try {
     const request = _request(protocol, family, filter.states ?? ALL_STATES, filter.port);
     if (Number(calls.send(fd, request, BigInt(request.length), 0)) < 0) {
-      throw new SysError("send sock_diag", inspectErrno(), "sock_diag request failed");
+      throw new SysError("send sock_diag", lastErrno(), "sock_diag request failed");
     }
     const sockets: InetSocket[] = [];
     const buffer = new Uint8Array(1 << 16);
     for (;;) {
       const size = Number(calls.recv(fd, buffer, BigInt(buffer.length), 0));
-      if (size < 0) throw new SysError("recv sock_diag", inspectErrno(), "sock_diag read failed");
+      if (size < 0) throw new SysError("recv sock_diag", lastErrno(), "sock_diag read failed");
       const view = new DataView(buffer.buffer, 0, size);
       for (let offset = 0; offset + _HEADER <= size;) {
         const length = view.getUint32(offset, true), type = view.getUint16(offset + 4, true);

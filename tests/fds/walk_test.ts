@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { walkProcesses } from "../../lib/fds/walk.ts";
+import { walkProcesses, workersWorthStarting } from "../../lib/fds/walk.ts";
 import { close, dupCloexec, isErrno, open } from "../../lib/sys/libc.ts";
 import { O } from "../../lib/sys/constants.ts";
 import { tempDir } from "../fixtures/mod.ts";
@@ -31,6 +31,20 @@ Deno.test("walkProcesses finds who holds a socket inode, and skips processes tha
   assert.deepEqual(found.sockets, [Deno.pid, fd, inode]);
   assert.deepEqual(found.denied, []);
   assert.deepEqual(found.links, []);
+});
+
+Deno.test("walkProcesses keeps every socket of a process in another network namespace", async () => {
+  using listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const fd = listenerFd((listener.addr as Deno.NetAddr).port);
+  const ours = Deno.readLinkSync("/proc/self/ns/net");
+  const same = await walkProcesses([Deno.pid], { inodes: [], netns: ours });
+  assert.deepEqual(same.sockets, []);
+  assert.deepEqual(same.foreignNetns, []);
+  // Seen from a reader in another namespace, this process is the foreign one.
+  const other = await walkProcesses([Deno.pid, GONE], { inodes: [], netns: "net:[1]" });
+  assert.deepEqual(other.foreignNetns, [[Deno.pid, ours]]);
+  const socketFds = other.sockets.filter((_, i) => i % 3 === 1); // flat pid, fd, inode triples
+  assert.ok(socketFds.includes(fd), "all its sockets are kept, the listener too");
 });
 
 Deno.test("walkProcesses matches paths, also deleted ones, and lists everything when asked", async () => {
@@ -80,4 +94,13 @@ Deno.test("walkProcesses reads fd directories longer than one getdents64 buffer"
   } finally {
     copies.forEach((copy) => close(copy));
   }
+});
+
+Deno.test("workersWorthStarting: none for a small walk, and no more than repay their start", () => {
+  assert.equal(workersWorthStarting(999, 7), 0);
+  assert.equal(workersWorthStarting(5000, 0), 0, "no idle CPU");
+  assert.equal(workersWorthStarting(2000, 1), 1);
+  // Each Worker blocks the calling thread while it is created: 2000 processes repay two, not seven.
+  assert.equal(workersWorthStarting(2000, 7), 2);
+  assert.equal(workersWorthStarting(50_000, 7), 7);
 });

@@ -3,9 +3,9 @@ import {
   close,
   errnoText,
   getxattrText,
-  inspectCalls,
-  inspectErrno,
+  lastErrno,
   open,
+  rawCalls,
   socket,
   STATX,
   statxAt,
@@ -39,9 +39,9 @@ Deno.test("getxattrText names a socket's protocol, null where there is no such a
   assert.equal(getxattrText("/proc/self/stat", "system.sockprotoname"), null);
 });
 
-Deno.test("inspectErrno and errnoText report why a raw call failed", () => {
-  const result = inspectCalls().openat(-100, new TextEncoder().encode("/nonexistent\0"), 0, 0);
+Deno.test("lastErrno and errnoText report why a raw call failed", () => {
+  const result = rawCalls().openat(-100, new TextEncoder().encode("/nonexistent\0"), 0, 0);
   assert.equal(result, -1);
-  assert.equal(inspectErrno(), 2);
+  assert.equal(lastErrno(), 2);
   assert.equal(errnoText(13), "Permission denied");
 });

@@ -13,6 +13,7 @@ import {
   getStatusFlags,
   isErrno,
   kill,
+  libcSource,
   listen,
   open,
   pipe2,
@@ -213,4 +214,28 @@ Deno.test("readProcStat reads this process and returns null for a missing one", 
   assert.equal(self?.pid, Deno.pid);
   assert.equal(self?.state === "R" || self?.state === "S", true);
   assert.equal(readProcStat(0x3fffffff), null);
+});
+
+Deno.test("each libc call is bound on first use: a program pays only for the calls it makes", async () => {
+  const libc = new URL("../../lib/sys/libc.ts", import.meta.url).href;
+  const script = `
+    import { close, rawCalls, socket } from "${libc}";
+    close(socket(1, 1 | 0o2000000, 0));
+    const calls = rawCalls();
+    const bound = Object.keys(calls)
+      .filter((name) => "value" in Object.getOwnPropertyDescriptor(calls, name));
+    console.log(JSON.stringify(bound.sort()));`;
+  const output = await new Deno.Command(Deno.execPath(), {
+    args: ["eval", "--quiet", script],
+    stderr: "inherit",
+  }).output();
+  assert.ok(output.success);
+  assert.deepEqual(JSON.parse(new TextDecoder().decode(output.stdout)), ["close", "socket"]);
+});
+
+Deno.test("libcSource binds the chosen calls from the same table, for a Worker", () => {
+  const calls = new Function(`return ${libcSource(["close", "__errno_location"])};`)();
+  assert.deepEqual(Object.keys(calls).sort(), ["__errno_location", "close"]);
+  assert.equal(calls.close(-1), -1);
+  assert.equal(new Deno.UnsafePointerView(calls.__errno_location()).getInt32(), 9); // EBADF
 });
