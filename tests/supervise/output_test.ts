@@ -104,6 +104,25 @@ Deno.test("RotatingLogFile rotates at line boundaries and keeps N old files", as
   assert.equal(await Deno.readTextFile(`${dir.path}/log/current.2`), "line 4\nline 5\n");
 });
 
+Deno.test("RotatingLogFile writes to a file that is not a regular file, never renaming it", async () => {
+  await using dir = await tempDir();
+  // A FIFO stands for /dev/null or /dev/stdout: renaming it would break it for everyone.
+  const fifo = `${dir.path}/fifo`;
+  const made = await new Deno.Command("mkfifo", { args: [fifo] }).output();
+  assert.ok(made.success);
+  const log = new RotatingLogFile({ path: fifo, maxSize: 10, keep: 1 });
+  // Opening a FIFO waits for the other side: open both at once.
+  const writing = log.write(encoder.encode("more than ten bytes\nand more\n"));
+  const input = await Deno.open(fifo, { read: true });
+  await writing;
+  log.close();
+  assert.equal(
+    decoder.decode(await new Response(input.readable).arrayBuffer()),
+    "more than ten bytes\nand more\n",
+  );
+  assert.deepEqual([...Deno.readDirSync(dir.path)].map((e) => e.name), ["fifo"]);
+});
+
 Deno.test("readPipe hands over whole lines, joins split ones, and ends a last partial line", async () => {
   const [reader, writer] = pipe2();
   const lines: string[] = [];

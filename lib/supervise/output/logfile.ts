@@ -1,7 +1,8 @@
 /**
  * A log file that rotates by size and keeps a bounded number of old files, as
  * multilog and svlogd do: `FILE` is current, `FILE.1` the newest old one, up to
- * `FILE.N`. Rotation happens between lines, never inside one.
+ * `FILE.N`. Rotation happens between lines, never inside one, and only for a
+ * regular file (`/dev/stdout` or a FIFO is simply written to).
  *
  * @module
  */
@@ -28,6 +29,8 @@ export class RotatingLogFile implements ByteSink {
   #options: LogFileOptions;
   #file: Deno.FsFile | null = null;
   #size = 0;
+  /** Only a regular file is rotated: renaming `/dev/null` or a FIFO would break it for everyone. */
+  #regular = true;
 
   constructor(options: LogFileOptions) {
     this.#options = options;
@@ -64,7 +67,7 @@ export class RotatingLogFile implements ByteSink {
    */
   #fitting(lines: Uint8Array): Uint8Array {
     const room = this.#options.maxSize - this.#size;
-    if (lines.length <= room) return lines;
+    if (lines.length <= room || !this.#regular) return lines;
     const cut = lines.subarray(0, Math.max(room, 0)).lastIndexOf(10);
     if (cut >= 0) return lines.subarray(0, cut + 1);
     if (this.#size > 0) return lines.subarray(0, 0);
@@ -86,7 +89,9 @@ export class RotatingLogFile implements ByteSink {
     const { path } = this.#options;
     await Deno.mkdir(dirname(path), { recursive: true });
     const file = await Deno.open(path, { append: true, create: true, mode: 0o640 });
-    this.#size = (await file.stat()).size;
+    const info = await file.stat();
+    this.#size = info.size;
+    this.#regular = info.isFile;
     return this.#file = file;
   }
 
