@@ -49,7 +49,7 @@ export interface ServiceSettings {
   logMaxSize: number;
   /** How many rotated log files are kept (`FILE.1` … `FILE.N`). */
   logKeep: number;
-  /** How many bytes may wait for a slow log file before output is dropped and counted. */
+  /** How many bytes may wait for a slow log file (or stdout reader) before output is dropped and counted. */
   logBuffer: number;
   /** Run the service as this user (needs root), or null for opsd's own. */
   user: string | null;
@@ -126,7 +126,7 @@ export const SETTINGS: Readonly<Record<SettingKey, SettingSpec>> = {
   "log-keep": { value: "N", help: "rotated log files to keep", default: "10" },
   "log-buffer": {
     value: "SIZE",
-    help: "output held for a slow disk before dropping",
+    help: "output held for a slow log file or reader before dropping",
     default: "16M",
   },
   user: { value: "USER", help: "run the service as this user (needs root)", default: "" },

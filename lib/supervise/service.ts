@@ -35,7 +35,7 @@ export type TimerKind =
   | "kill"
   | "finish-kill"
   | "drain"
-  | "tail";
+  | "output";
 
 /** What a service needs from the supervisor that carries it. */
 export interface ServiceHost {
@@ -70,7 +70,7 @@ interface _Instance extends ProcessId {
 
 const _CHECK_INTERVAL = 50;
 const _KILL_GRACE = 5000;
-const _TAIL_WRITE_DELAY = 250;
+const _OUTPUT_WRITE_DELAY = 250;
 
 /** One service under supervision; see the module doc. */
 export class SupervisedService {
@@ -334,14 +334,14 @@ export class SupervisedService {
       case "drain":
         if (this.#instance) this.#requestStop("exit");
         break;
-      case "tail":
-        break; // Only here to get the status (and its tail) written.
+      case "output":
+        break; // Only here to get the status (its tail, its dropped count) written.
     }
   }
 
-  /** Asks for a status write soon, after new stderr output (coalesced). */
-  tailChanged(): void {
-    if (!this.#timers.has("tail")) this.#setTimer("tail", _TAIL_WRITE_DELAY);
+  /** Asks for a status write soon, after new stderr output or dropped output (coalesced). */
+  outputChanged(): void {
+    if (!this.#timers.has("output")) this.#setTimer("output", _OUTPUT_WRITE_DELAY);
   }
 
   /** Cancels every timer (the supervisor is done). */

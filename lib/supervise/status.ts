@@ -65,7 +65,7 @@ export interface ServiceStatus {
   crashLoop: { starts: number; since: string } | null;
   /** The last bytes of stderr. */
   tail: string;
-  /** Output lost because the log file fell behind or failed. */
+  /** Output lost because the log file (or, without one, the supervisor's reader) fell behind or failed. */
   droppedBytes: number;
   /** Where stdout and stderr are logged, or null. */
   logFile: string | null;
@@ -139,5 +139,6 @@ export function describeStatus(status: ServiceStatus, now = Date.now()): string 
   if (status.state !== "up" && status.nextRestart) {
     parts.push(`restart in ${formatDuration(Math.max(0, Date.parse(status.nextRestart) - now))}`);
   }
+  if (status.droppedBytes > 0) parts.push(`${status.droppedBytes} bytes of output dropped`);
   return parts.join(", ");
 }

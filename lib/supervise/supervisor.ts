@@ -99,7 +99,6 @@ interface _Prepared {
 
 const _POLL_INTERVAL = 10_000;
 const _PIPE_SIZE = 1 << 20;
-const _FORWARD_BUFFER = 1 << 20;
 const _DRAIN_TIMEOUT = 3000;
 
 /**
@@ -212,9 +211,18 @@ class Supervisor {
     prctl(PR.SET_CHILD_SUBREAPER, 1);
     const devNull = open("/dev/null", O.RDWR | O.CLOEXEC);
     this.#fds.push(devNull);
+    // Lines forwarded to this process's stdout and stderr wait for a slow reader as
+    // long as a log file would (the largest log-buffer), then are dropped and marked.
+    const forward = {
+      capacity: Math.max(...prepared.map((spec) => spec.settings.logBuffer)),
+      marker: (bytes: number) =>
+        new TextEncoder().encode(
+          `opsd: dropped ${bytes} bytes of output: the reader fell behind\n`,
+        ),
+    };
     this.#forward = {
-      out: new BoundedWriter(Deno.stdout, { capacity: _FORWARD_BUFFER }),
-      err: new BoundedWriter(Deno.stderr, { capacity: _FORWARD_BUFFER }),
+      out: new BoundedWriter(Deno.stdout, forward),
+      err: new BoundedWriter(Deno.stderr, forward),
     };
     // main's stdout → log's stdin: made once and held here, so neither side's restart loses lines.
     const logPipe = prepared.length > 1 ? pipe2(O.CLOEXEC) : null;
@@ -231,7 +239,7 @@ class Supervisor {
         devNull,
         stdin: spec.role === "log" ? logPipe?.[0] : undefined,
         stdout: spec.role === "main" ? logPipe?.[1] : undefined,
-        onTail: () => this.#services[index]?.tailChanged(),
+        onChange: () => this.#services[index]?.outputChanged(),
         onError: _rateLimited((error) => logger.error("{error}", { error: error.message })),
       });
       output.fds.slice(1).forEach(_growPipe);

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { waitFor } from "../fixtures/mod.ts";
+import { runOpsd, waitFor } from "../fixtures/mod.ts";
 import { copyService, startSupervisor } from "../fixtures/supervise.ts";
 import { sendControl } from "../../lib/supervise/control.ts";
 
@@ -58,6 +58,35 @@ Deno.test("a log file that cannot be written never blocks the service: output is
   assert.equal(status.starts, 1, "the service was never blocked or restarted");
   assert.match(status.tail, /err 300/, "the stderr tail does not depend on the log file");
   assert.match(supervisor.output(), /log file: .*(ENOSPC|No space left)/);
+});
+
+Deno.test("a reader of the supervisor's stdout that falls behind never blocks the service", async () => {
+  await using service = await copyService("burst");
+  // Nobody reads the supervisor's stdout until the service has written its 5 MB.
+  await using supervisor = await startSupervisor(service.path, ["--log-buffer", "64k"], {
+    holdStdout: true,
+  });
+  await waitFor("the service past its output", async () => {
+    return await Deno.stat(`${service.path}/written`).then(() => true, () => null);
+  });
+  // 64 kB of the supervisor's stdout pipe and 64 kB of log-buffer took the first lines.
+  const status = await supervisor.waitStatus(
+    "the rest counted as dropped",
+    (s) => s.droppedBytes > 4_800_000,
+  );
+  assert.equal(status.state, "up");
+  assert.equal(status.starts, 1, "never blocked or restarted");
+  const { stdout } = await runOpsd(["status", service.path]);
+  assert.match(stdout, new RegExp(`, ${status.droppedBytes} bytes of output dropped$`, "m"));
+  supervisor.readStdout();
+  assert.equal(await supervisor.stop(), 0);
+  const lines = supervisor.output().split("\n");
+  const marker = lines.findIndex((line) => /^opsd: dropped \d+ bytes of output: /.test(line));
+  assert.ok(marker > 0, "the loss is marked where it happened");
+  assert.ok(
+    lines.includes("1: the quick brown fox jumps over the lazy dog"),
+    "what fitted went out",
+  );
 });
 
 Deno.test("the log/ service reads stdout through a pipe that survives restarts of either side", async () => {

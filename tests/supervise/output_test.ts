@@ -61,15 +61,16 @@ Deno.test("BoundedWriter drops and counts what a slow sink cannot take, then mar
     capacity: 10,
     marker: (bytes) => encoder.encode(`[dropped ${bytes}]\n`),
   });
-  assert.equal(writer.push(encoder.encode("one\n")), true);
-  assert.equal(writer.push(encoder.encode("two\n")), true);
-  assert.equal(writer.push(encoder.encode("three\n")), false, "over capacity: dropped at once");
-  assert.equal(writer.dropped, 6);
+  assert.equal(writer.push(encoder.encode("one\n")), 0);
+  assert.equal(writer.push(encoder.encode("two\n")), 0);
+  assert.equal(writer.push(encoder.encode("x\nthree\n")), 6, "the whole lines that fit are kept");
+  assert.equal(writer.push(encoder.encode("y\n")), 2, "full: dropped at once");
+  assert.equal(writer.dropped, 8);
   release();
   await writer.flush();
-  assert.equal(writer.push(encoder.encode("four\n")), true);
+  assert.equal(writer.push(encoder.encode("four\n")), 0);
   await writer.flush();
-  assert.equal(written.join(""), "one\ntwo\n[dropped 6]\nfour\n");
+  assert.equal(written.join(""), "one\ntwo\nx\n[dropped 8]\nfour\n");
 });
 
 Deno.test("BoundedWriter counts a failed write as dropped and reports the error", async () => {

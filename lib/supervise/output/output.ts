@@ -38,8 +38,8 @@ export interface OutputOptions {
   stdin?: number;
   /** The service's stdout instead of a pipe read here (the log pipe to a log service). */
   stdout?: number;
-  /** Called after the stderr tail changed. */
-  onTail(): void;
+  /** Called after the stderr tail or the count of dropped bytes changed. */
+  onChange(): void;
   /**
    * Called when writing the log file failed (the lines are dropped and counted),
    * or reading a pipe did (its output is then lost).
@@ -60,6 +60,9 @@ export class ServiceOutput {
   #logFile: RotatingLogFile | null;
   #ownedWriteEnds: number[] = [];
   #readers: Promise<void>[] = [];
+  /** Bytes of this service's lines the forwarding writers refused (their reader fell behind). */
+  #forwardDropped = 0;
+  #reportedDrops = 0;
 
   constructor(options: OutputOptions) {
     this.#options = options;
@@ -77,7 +80,10 @@ export class ServiceOutput {
         capacity: settings.logBuffer,
         marker: (bytes) =>
           this.#line(`dropped ${bytes} bytes of output: the log file fell behind or failed`),
-        onError: (error) => options.onError(new Error(`log file: ${error.message}`)),
+        onError: (error) => {
+          options.onError(new Error(`log file: ${error.message}`));
+          this.#noteDrops();
+        },
       })
       : null;
     const stdout = options.stdout ?? this.#pipe("out");
@@ -85,9 +91,12 @@ export class ServiceOutput {
     this.fds = [options.stdin ?? options.devNull, stdout, stderr];
   }
 
-  /** Bytes of output lost so far because the log file fell behind or failed. */
+  /**
+   * Bytes of output lost so far because the log file fell behind or failed, or,
+   * without one, because whoever reads the supervisor's stdout or stderr did.
+   */
   get droppedBytes(): number {
-    return this.#log?.dropped ?? 0;
+    return (this.#log?.dropped ?? 0) + this.#forwardDropped;
   }
 
   /** Writes a line from opsd itself (`opsd started pid 1842`) to the log file, if there is one. */
@@ -115,18 +124,28 @@ export class ServiceOutput {
       onBytes: stream === "err" && this.tail.size > 0
         ? (chunk) => {
           this.tail.push(chunk);
-          this.#options.onTail();
+          this.#options.onChange();
         }
         : undefined,
       onLines: (lines) => {
-        if (!this.#log) forward.push(lines);
-        else stampLines(lines, _prefix(stream), (bytes) => this.#log!.push(bytes));
+        if (!this.#log) {
+          this.#forwardDropped += forward.push(lines);
+        } else stampLines(lines, _prefix(stream), (bytes) => this.#log!.push(bytes));
+        this.#noteDrops();
       },
     });
     this.#readers.push(reading.catch((error) => {
       this.#options.onError(new Error(`reading std${stream}: ${(error as Error).message}`));
     }));
     return writer;
+  }
+
+  /** Tells the service when the count of dropped bytes moved: its status shows it. */
+  #noteDrops(): void {
+    const dropped = this.droppedBytes;
+    if (dropped === this.#reportedDrops) return;
+    this.#reportedDrops = dropped;
+    this.#options.onChange();
   }
 
   #line(text: string): Uint8Array {

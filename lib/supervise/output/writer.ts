@@ -57,26 +57,27 @@ export class BoundedWriter {
   }
 
   /**
-   * Copies `lines` (whole lines) into the queue; false when they were dropped
-   * because too much already waits.
+   * Copies into the queue as many of `lines` (whole lines) as fit, whole lines
+   * from the start, and drops the rest; returns how many bytes it dropped.
    */
-  push(lines: Uint8Array): boolean {
-    if (lines.length === 0) return true;
-    if (this.#pending + lines.length > this.#options.capacity) {
-      this.dropped += lines.length;
-      this.#unreported += lines.length;
-      return false;
+  push(lines: Uint8Array): number {
+    const room = this.#options.capacity - this.#pending;
+    const taken = lines.length <= room ? lines.length : lines.subarray(0, room).lastIndexOf(10) + 1;
+    if (taken > 0) {
+      if (this.#unreported > 0 && this.#options.marker) {
+        this.#append(this.#options.marker(this.#unreported));
+      }
+      this.#unreported = 0;
+      this.#append(lines.subarray(0, taken));
+      if (!this.#writing) {
+        this.#seal();
+        this.#writing = this.#pump();
+      }
     }
-    if (this.#unreported > 0 && this.#options.marker) {
-      this.#append(this.#options.marker(this.#unreported));
-    }
-    this.#unreported = 0;
-    this.#append(lines);
-    if (!this.#writing) {
-      this.#seal();
-      this.#writing = this.#pump();
-    }
-    return true;
+    const lost = lines.length - taken;
+    this.dropped += lost;
+    this.#unreported += lost;
+    return lost;
   }
 
   /** Resolves once everything pushed so far has been written (or dropped). */
