@@ -90,12 +90,9 @@ function _exists(path: string): boolean {
 
 function _directoryService(path: string, withLog = true): ServicePaths {
   const log = `${path}/log`;
-  let hasLog = false;
-  try {
-    hasLog = withLog && Deno.statSync(log).isDirectory;
-  } catch (error) {
-    if (!(error instanceof Deno.errors.NotFound)) throw error;
-  }
+  // A log service is a log/ with a run file: a log/ that only holds log files
+  // (`log-file = log/current`) is not one.
+  const hasLog = withLog && _exists(`${log}/run`);
   return {
     path,
     form: "directory",

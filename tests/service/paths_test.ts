@@ -5,6 +5,12 @@ import { tempDir } from "../fixtures/mod.ts";
 Deno.test("resolveService: a directory is the daemontools layout, with log/ as a second service", async () => {
   await using dir = await tempDir();
   await Deno.mkdir(`${dir.path}/web/log`, { recursive: true });
+  assert.equal(
+    resolveService("web", dir.path).log,
+    null,
+    "a log/ without run only holds log files (log-file = log/current)",
+  );
+  await Deno.writeTextFile(`${dir.path}/web/log/run`, "#!/bin/sh\n", { mode: 0o755 });
   const web = resolveService("web", dir.path);
   assert.equal(web.form, "directory");
   assert.equal(web.path, `${dir.path}/web`);

@@ -47,6 +47,18 @@ Deno.test("stdout and stderr go to a rotating log file, a timestamp on every lin
   assert.equal(later.droppedBytes, 0);
 });
 
+Deno.test("a log/ holding only log files is no log service: the service starts again", async () => {
+  await using service = await copyService("steady");
+  for (let round = 0; round < 2; round++) {
+    await using supervisor = await startSupervisor(service.path, ["--log-file", "log/current"]);
+    await supervisor.waitStatus("up", (s) => s.state === "up");
+    assert.equal(supervisor.paths.log, null, `round ${round}`);
+    assert.equal(await supervisor.stop(), 0);
+  }
+  const { code } = await runOpsd(["status", service.path]);
+  assert.equal(code, 3, "no supervisor: exit 3, and no log service reported");
+});
+
 Deno.test("a log file that cannot be written never blocks the service: output is dropped and counted", async () => {
   await using service = await copyService("chatty");
   // /dev/full fails every write with ENOSPC, like a full disk.
