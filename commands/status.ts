@@ -6,7 +6,7 @@
  */
 
 import { Command } from "@commander-js/extra-typings";
-import { ExitCode } from "../lib/errors.ts";
+import { exitCodeOf } from "../lib/errors.ts";
 import { resolveExistingService } from "../lib/service/paths.ts";
 import { combinedExitCode } from "../lib/supervise/client.ts";
 import {
@@ -43,7 +43,8 @@ Examples:
   if opsd status /srv/web >/dev/null; then echo up; fi
 
 Exit codes: 0 every service (and log service) is up, 1 some is not up (down, starting,
-crash-loop, stopping), 2 unknown service, 3 some has no supervisor running.`,
+crash-loop, stopping), 2 unknown service, 3 some has no supervisor running, 4 permission
+denied (the state directory is its supervisor's user's).`,
     )
     .action(exitWith((services, options) => {
       const codes: number[] = [];
@@ -53,7 +54,7 @@ crash-loop, stopping), 2 unknown service, 3 some has no supervisor running.`,
           reports = statusReports(resolveExistingService(name), name);
         } catch (error) {
           writeErr(`opsd status: ${(error as Error).message}\n`);
-          codes.push(ExitCode.usage);
+          codes.push(exitCodeOf(error));
           continue;
         }
         for (const report of reports) {

@@ -198,13 +198,13 @@ export async function sendControl(
       if (line !== null) return JSON.parse(line) as ControlReply;
     }
     throw new OpsdError(
-      `the supervisor of ${paths.path} did not answer within ${timeout / 1000} s`,
+      _noAnswer(paths, timeout),
       ExitCode.timeout,
     );
   } catch (error) {
     if (error instanceof OpsdError) throw error;
     throw new OpsdError(
-      `the supervisor of ${paths.path} did not answer within ${timeout / 1000} s`,
+      _noAnswer(paths, timeout),
       ExitCode.timeout,
       { cause: error },
     );
@@ -235,6 +235,14 @@ function _withSocketPath<T>(paths: ServicePaths, use: (address: string) => T): T
     close(dir);
     throw error;
   }
+}
+
+/** The supervisor got the request (it may still carry it out) but did not answer in time. */
+function _noAnswer(paths: ServicePaths, timeout: number): string {
+  return `the supervisor of ${paths.path} did not answer within ${
+    timeout / 1000
+  } s; it may still ` +
+    `carry out the request: check with 'opsd status ${paths.path}'`;
 }
 
 function _notRunning(paths: ServicePaths, detail = ""): OpsdError {

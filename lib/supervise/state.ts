@@ -11,6 +11,7 @@ import { ExitCode, OpsdError } from "../errors.ts";
 import type { ServicePaths } from "../service/paths.ts";
 import { O } from "../sys/constants.ts";
 import { close, getLock, isErrno, open, setLock } from "../sys/libc.ts";
+import { userName } from "../procfs/users.ts";
 import type { ServiceStatus } from "./status.ts";
 
 /** The lock file: an OFD write lock on it means a supervisor runs; it holds that supervisor's pid. */
@@ -52,9 +53,14 @@ export function messagesPath(paths: ServicePaths): string {
  * holder when another supervisor has it.
  */
 export function acquireLock(paths: ServicePaths): number {
-  Deno.mkdirSync(paths.stateDir, { recursive: true, mode: 0o700 });
-  Deno.chmodSync(paths.stateDir, 0o700);
-  const fd = open(lockPath(paths), O.RDWR | O.CREAT | O.CLOEXEC, 0o600);
+  let fd: number;
+  try {
+    Deno.mkdirSync(paths.stateDir, { recursive: true, mode: 0o700 });
+    Deno.chmodSync(paths.stateDir, 0o700);
+    fd = open(lockPath(paths), O.RDWR | O.CREAT | O.CLOEXEC, 0o600);
+  } catch (error) {
+    throw _deniedOr(paths, error);
+  }
   if (!setLock(fd, "ofd", "write")) {
     close(fd);
     const holder = _lockHolder(paths);
@@ -79,7 +85,7 @@ export function runningSupervisor(paths: ServicePaths): number | null {
     fd = open(lockPath(paths), O.RDONLY | O.CLOEXEC);
   } catch (error) {
     if (isErrno(error, "ENOENT", "ENOTDIR")) return null;
-    throw error;
+    throw _deniedOr(paths, error);
   }
   try {
     if (getLock(fd, "ofd", "write") === null) return null;
@@ -123,6 +129,29 @@ export function readStatus(paths: ServicePaths): ServiceStatus | null {
       return null;
     }
     if (error instanceof SyntaxError) return null;
-    throw error;
+    throw _deniedOr(paths, error);
   }
+}
+
+/**
+ * `error`, or — when it is a permission error — one that says whose the state
+ * directory is and what to do (exit 4): the directory is mode 0700, so only its
+ * owner (the user the supervisor runs as) and root may read or control it.
+ */
+function _deniedOr(paths: ServicePaths, error: unknown): unknown {
+  const denied = error instanceof Deno.errors.PermissionDenied || isErrno(error, "EACCES", "EPERM");
+  if (!denied) return error;
+  let owner = "";
+  try {
+    const uid = Deno.statSync(paths.stateDir).uid;
+    if (uid !== null) owner = `, owned by ${userName(uid)}`;
+  } catch {
+    // Not even that can be seen: the message goes without the owner.
+  }
+  return new OpsdError(
+    `permission denied: the state of ${paths.path} (${paths.stateDir}, mode 0700${owner}) ` +
+      "is its supervisor's user's: run this as that user or as root",
+    ExitCode.permission,
+    { cause: error },
+  );
 }

@@ -17,8 +17,12 @@ import { readStatus, runningSupervisor } from "./state.ts";
  */
 export async function stderrTail(paths: ServicePaths): Promise<string> {
   if (runningSupervisor(paths) !== null) {
-    const reply = await sendControl(paths, { command: "status" });
-    if (reply.ok) return reply.status.tail;
+    // A supervisor that does not answer (stopped, busy) still left its status file.
+    const reply = await sendControl(paths, { command: "status" }).catch((error) => {
+      if (error instanceof OpsdError && error.exitCode === ExitCode.timeout) return null;
+      throw error;
+    });
+    if (reply?.ok) return reply.status.tail;
   }
   const record = readStatus(paths);
   if (!record) {

@@ -221,3 +221,36 @@ Deno.test("a down file keeps the service down until 'up'; user and umask setting
   assert.match(info, /^Uid:\s+65534\s/m);
   assert.match(info, /^Umask:\s+0027$/m);
 });
+
+Deno.test({
+  name: "a state directory this user may not read: one line naming its owner, exit 4",
+  ignore: Deno.uid() !== 0,
+  async fn() {
+    await using dir = await tempDir();
+    const service = `${dir.path}/web`;
+    await Deno.mkdir(`${service}/supervise`, { recursive: true });
+    await Deno.writeTextFile(`${service}/run`, "#!/bin/sh\nexec sleep 1000\n", { mode: 0o755 });
+    await Deno.writeTextFile(`${service}/supervise/lock`, "");
+    await Deno.chown(`${service}/supervise`, 65534, 65534);
+    await Deno.chmod(`${service}/supervise`, 0o700);
+    // Root without capabilities is refused as any other user: the tree stays readable.
+    const asPlainUser = async (args: string[]) => {
+      const output = await new Deno.Command("setpriv", {
+        args: ["--bounding-set=-all", "--inh-caps=-all", ...opsdArgv(args)],
+        stdin: "null",
+      }).output();
+      return { code: output.code, stderr: new TextDecoder().decode(output.stderr) };
+    };
+    for (const args of [["status", service], ["down", service], ["supervise", service]]) {
+      const { code, stderr } = await asPlainUser(args);
+      assert.equal(code, 4, `${args[0]}: ${stderr}`);
+      assert.match(
+        stderr,
+        new RegExp(
+          `^opsd ${args[0]}: permission denied: the state of ${service} \\(${service}/supervise, ` +
+            "mode 0700, owned by nobody\\) is its supervisor's user's: run this as that user or as root\\n$",
+        ),
+      );
+    }
+  },
+});
