@@ -14,7 +14,7 @@
  * @module
  */
 
-import { exitCodeOf } from "../errors.ts";
+import { exitCodeOf, UsageError } from "../errors.ts";
 import { READY_FD_ENV, writeReadyLine } from "../process/readiness.ts";
 import { getCloexec, isErrno, setCloexec } from "../sys/libc.ts";
 import type { ReadyReport } from "./supervisor.ts";
@@ -37,9 +37,19 @@ export function readyFdFromEnv(): number | null {
   return fd;
 }
 
-/** Keeps `fd` out of every child (the parent alone should see it close). */
+/**
+ * Keeps `fd` out of every child (the parent alone should see it close). Throws a
+ * usage error (exit 2) when `fd` is not open: `--ready-fd 3` needs `3>FILE`.
+ */
 export function claimReadyFd(fd: number): void {
-  setCloexec(fd, true);
+  try {
+    setCloexec(fd, true);
+  } catch (error) {
+    if (!isErrno(error, "EBADF")) throw error;
+    throw new UsageError(
+      `--ready-fd ${fd}: fd ${fd} is not open: open it for the readiness line (${fd}>FILE or a pipe)`,
+    );
+  }
 }
 
 /** Writes the readiness line for `report` on `fd`, then lets go of it. */

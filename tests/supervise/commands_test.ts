@@ -135,6 +135,13 @@ Deno.test("--ready-fd reports once the service has started, or why the superviso
   const run = await runOpsd(["supervise", broken.path, "--ready-fd", "1"]);
   assert.equal(run.code, 126);
   assert.match(run.stdout, /^126 .*run: not executable: make it executable/);
+  const closed = await runOpsd(["supervise", service.path, "--ready-fd", "99"]);
+  assert.equal(closed.code, 2, "an fd that is not open is a usage error");
+  assert.equal(
+    closed.stderr,
+    "opsd supervise: --ready-fd 99: fd 99 is not open: open it for the readiness line " +
+      "(99>FILE or a pipe)\n",
+  );
 });
 
 Deno.test("tail -f prints the end of the log file, then what is appended", async () => {
