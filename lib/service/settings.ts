@@ -184,6 +184,15 @@ function _key(name: string, where: string): SettingKey {
 }
 
 /**
+ * Where the value of `key` in effect comes from, with raw layers applied in order
+ * (`/srv/web/opsd.conf:3: user`, `--user`), or the key's name for its default:
+ * what an error about that value names.
+ */
+export function settingSource(key: SettingKey, ...layers: RawSettings[]): string {
+  return layers.findLast((layer) => layer[key])?.[key]?.where ?? key;
+}
+
+/**
  * The settings for a service whose directory is `dir`, from raw layers applied in
  * order (later ones win: the file, then flags), with every default filled in.
  * Throws a UsageError naming the setting and where it came from for a bad value.
@@ -218,7 +227,8 @@ export function normalizeSettings(dir: string, ...layers: RawSettings[]): Servic
   };
   if (settings.restartDelayMax < settings.restartDelay) {
     throw new UsageError(
-      `restart-delay-max (${merged["restart-delay-max"]?.text ?? "30s"}) is below restart-delay ` +
+      `${settingSource("restart-delay-max", ...layers)}: ` +
+        `${merged["restart-delay-max"]?.text ?? "30s"} is below restart-delay ` +
         `(${merged["restart-delay"]?.text ?? "100ms"}): raise it or lower restart-delay`,
     );
   }

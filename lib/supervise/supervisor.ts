@@ -24,6 +24,7 @@ import {
   type RawSettings,
   readSettingsFile,
   type ServiceSettings,
+  settingSource,
 } from "../service/settings.ts";
 import { O, PR, SIGNALS } from "../sys/constants.ts";
 import {
@@ -134,18 +135,22 @@ function _prepare(
   const fallback: RawSettings = detached
     ? { "log-file": { text: detachedLogFile(paths), where: "--detached" } }
     : {};
-  const settings = normalizeSettings(
-    paths.dir,
-    fallback,
-    readSettingsFile(paths.settingsFile),
-    flags,
-  );
+  const layers = [fallback, readSettingsFile(paths.settingsFile), flags];
+  const settings = normalizeSettings(paths.dir, ...layers);
   if (settings.group !== null && settings.user === null) {
-    throw new UsageError(`group = ${settings.group} needs a user: set user as well`);
+    const where = settingSource("group", ...layers);
+    throw new UsageError(`${where}: ${settings.group} needs a user: set user as well`);
   }
-  const credentials = settings.user === null
-    ? undefined
-    : resolveCredentials(settings.user, settings.group ?? undefined);
+  let credentials: Credentials | undefined;
+  try {
+    credentials = settings.user === null
+      ? undefined
+      : resolveCredentials(settings.user, settings.group ?? undefined);
+  } catch (error) {
+    if (!(error instanceof OpsdError)) throw error;
+    const key = error.message.startsWith("unknown group") ? "group" : "user";
+    throw new OpsdError(`${settingSource(key, ...layers)}: ${error.message}`, error.exitCode);
+  }
   return { paths, role, settings, credentials };
 }
 

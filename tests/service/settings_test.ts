@@ -76,7 +76,7 @@ Deno.test("unknown keys and bad values name the file and line", async () => {
   );
   assert.throws(
     () => normalizeSettings(dir.path, settingsFromFlags({ "restart-delay": "1m" })),
-    /restart-delay-max \(30s\) is below restart-delay \(1m\)/,
+    /^UsageError: restart-delay-max: 30s is below restart-delay \(1m\)/,
   );
   assert.throws(() => settingsFromFlags({ bogus: "1" }), /flags: unknown setting "bogus"/);
 });

@@ -159,6 +159,24 @@ Deno.test("a missing run is refused with 127, a non-executable one with 126, eac
   assert.match(missing.stderr, /run: not found: a service directory needs an executable run file/);
 });
 
+Deno.test("a bad setting is refused with exit 2, naming the file and line or the flag it came from", async () => {
+  await using service = await copyService("steady");
+  const conf = `${service.path}/opsd.conf`;
+  const cases: [string, string[], string][] = [
+    ["# who\nuser = opsd-no-such-user\n", [], `${conf}:2: user: unknown user "opsd-no-such-user"`],
+    ["", ["--user", "opsd-no-such-user"], `--user: unknown user "opsd-no-such-user"`],
+    ["restart-delay-max = 10ms\n", [], `${conf}:1: restart-delay-max: 10ms is below restart-delay`],
+    ["group = nogroup\n", [], `${conf}:1: group: nogroup needs a user`],
+  ];
+  for (const [file, flags, message] of cases) {
+    await Deno.writeTextFile(conf, file);
+    const run = await runOpsd(["supervise", service.path, ...flags]);
+    assert.equal(run.code, 2, run.stderr);
+    assert.ok(run.stderr.startsWith(`opsd supervise: ${message}`), run.stderr);
+    assert.equal(run.stderr.split("\n").length, 2, "one line");
+  }
+});
+
 Deno.test("kill -9 of the supervisor: the service runs on, status says so, a new supervisor takes over cleanly", async () => {
   await using service = await copyService("steady");
   const first = await startSupervisor(service.path);
