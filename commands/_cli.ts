@@ -14,8 +14,9 @@ type AnyCommand = Command<any, any, any>;
 
 /**
  * Parses `argv` against `program` and runs the chosen action, then exits: with the
- * code the action returned, 2 on a usage error (after one line on stderr and a
- * pointer to --help), or the error's own code after one line `opsd CMD: message`.
+ * code the action returned, 2 on a usage error (after one line on stderr ending in
+ * a pointer to --help; also when no command is given, after the help), or the
+ * error's own code after one line `opsd CMD: message`.
  */
 export async function runCli(program: AnyCommand, argv: string[]): Promise<never> {
   let prefix = program.name();
@@ -28,10 +29,12 @@ export async function runCli(program: AnyCommand, argv: string[]): Promise<never
     Deno.exit(typeof Deno.exitCode === "number" ? Deno.exitCode : ExitCode.ok);
   } catch (error) {
     if (error instanceof CommanderError) {
-      const quiet = error.code === "commander.helpDisplayed" ||
+      // Help asked for (--help, --version) is a success; help shown because no
+      // command was given (commander's exitCode 1) is a usage error.
+      const asked = error.code === "commander.helpDisplayed" ||
         error.code === "commander.version" ||
-        error.code === "commander.help";
-      Deno.exit(quiet ? ExitCode.ok : ExitCode.usage);
+        (error.code === "commander.help" && error.exitCode === 0);
+      Deno.exit(asked ? ExitCode.ok : ExitCode.usage);
     }
     const message = error instanceof Error ? error.message : String(error);
     _writeAll(Deno.stderr, `${prefix}: ${message}\n`);
@@ -43,13 +46,15 @@ export async function runCli(program: AnyCommand, argv: string[]): Promise<never
 }
 
 function _configure(command: AnyCommand): void {
+  const path = _path(command);
   command
     .exitOverride()
-    .showHelpAfterError(`(see '${_path(command)} --help')`)
     .configureOutput({
       writeOut: (text) => _writeAll(Deno.stdout, text),
       writeErr: (text) => _writeAll(Deno.stderr, text),
-      outputError: (text, write) => write(`${_path(command)}: ${text.replace(/^error: /, "")}`),
+      // One line: what is wrong, and where to read how it is right.
+      outputError: (text, write) =>
+        write(`${path}: ${text.replace(/^error: /, "").trimEnd()} (see '${path} --help')\n`),
     });
   for (const sub of command.commands) _configure(sub as AnyCommand);
 }

@@ -23,12 +23,18 @@ export function tailCommand() {
     )
     .argument("<service>", "service directory or script")
     .option("-f, --follow", "follow the log file")
-    .option("-n, --lines <n>", "with -f: lines of the log file to print first", intOption(0), 10)
+    .option(
+      "-n, --lines <n>",
+      "the last N lines only: of the stderr tail (default: all of it), or with -f of the " +
+        "log file, printed first (default: 10)",
+      intOption(0),
+    )
     .addHelpText(
       "after",
       `
 Examples:
   opsd tail /srv/web              why did it fail?
+  opsd tail -n 1 /srv/web         its last line on stderr
   opsd tail -f /srv/web           follow its log (needs log-file = … in /srv/web/opsd.conf)
   opsd tail -f -n 100 ./job.sh
 
@@ -37,13 +43,13 @@ Exit codes: 0 ok, 1 no log file to follow, 2 unknown service, 3 never supervised
     .action(exitWith(async (name, options) => {
       const paths = resolveExistingService(name);
       if (!options.follow) {
-        const tail = await stderrTail(paths);
+        const tail = await stderrTail(paths, options.lines);
         if (tail !== "") writeOut(tail.endsWith("\n") ? tail : `${tail}\n`);
         return 0;
       }
       const path = logFileOf(paths);
       const decoder = new TextDecoder();
-      writeOut(decoder.decode(await lastLines(path, options.lines)));
+      writeOut(decoder.decode(await lastLines(path, options.lines ?? 10)));
       for await (const chunk of followFile(path)) writeOut(decoder.decode(chunk, { stream: true }));
       return 0;
     }));

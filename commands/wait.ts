@@ -5,7 +5,7 @@
  * @module
  */
 
-import { Command } from "@commander-js/extra-typings";
+import { Command, Option } from "@commander-js/extra-typings";
 import { UsageError } from "../lib/errors.ts";
 import { resolveExistingService } from "../lib/service/paths.ts";
 import { waitForService } from "../lib/supervise/wait.ts";
@@ -22,11 +22,9 @@ export function waitCommand() {
     .argument("<services...>", "service directories or scripts")
     .option("--up", "wait until each is up")
     .option("--down", "wait until each is down")
-    .option(
-      "--timeout <duration>",
-      "give up after this long; 0 waits forever",
-      durationOption,
-      10_000,
+    .addOption(
+      new Option("--timeout <duration>", "give up after this long; 0 waits forever")
+        .argParser(durationOption).default(10_000, "10s"),
     )
     .addHelpText(
       "after",

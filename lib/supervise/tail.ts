@@ -12,10 +12,17 @@ import { sendControl } from "./control.ts";
 import { readStatus, runningSupervisor } from "./state.ts";
 
 /**
- * The last bytes the service wrote to stderr: asked of its supervisor when one
- * runs, else read from its status file. Throws exit 3 for a service never supervised.
+ * The last bytes the service wrote to stderr (with `lines`, only that many of its
+ * last lines): asked of its supervisor when one runs, else read from its status
+ * file. Throws exit 3 for a service never supervised.
  */
-export async function stderrTail(paths: ServicePaths): Promise<string> {
+export async function stderrTail(paths: ServicePaths, lines?: number): Promise<string> {
+  const tail = await _stderrTail(paths);
+  if (lines === undefined) return tail;
+  return lines === 0 ? "" : tail.replace(/\n$/, "").split("\n").slice(-lines).join("\n");
+}
+
+async function _stderrTail(paths: ServicePaths): Promise<string> {
   if (runningSupervisor(paths) !== null) {
     // A supervisor that does not answer (stopped, busy) still left its status file.
     const reply = await sendControl(paths, { command: "status" }).catch((error) => {

@@ -12,5 +12,21 @@ Deno.test("an unknown option is a usage error: one line, a pointer to --help, ex
   const run = await runOpsd(["--no-such-flag"]);
   assert.equal(run.code, 2);
   assert.equal(run.stdout, "");
-  assert.equal(run.stderr, "opsd: unknown option '--no-such-flag'\n(see 'opsd --help')\n");
+  assert.equal(run.stderr, "opsd: unknown option '--no-such-flag' (see 'opsd --help')\n");
+  const value = await runOpsd(["wait", "--timeout", "soon", "/srv/web"]);
+  assert.equal(value.code, 2);
+  assert.match(
+    value.stderr,
+    /^opsd wait: option .*'soon' is invalid\. .* \(see 'opsd wait --help'\)\n$/,
+  );
+});
+
+Deno.test("help asked for exits 0; no command at all is a usage error (help on stderr, exit 2)", async () => {
+  const asked = await runOpsd(["--help"]);
+  assert.equal(asked.code, 0);
+  assert.match(asked.stdout, /^Usage: opsd /);
+  const none = await runOpsd([]);
+  assert.equal(none.code, 2);
+  assert.equal(none.stdout, "");
+  assert.match(none.stderr, /^Usage: opsd /);
 });

@@ -458,7 +458,11 @@ sanitizedTest(
     const pidfile = `${dir.path}/app.pid`;
     const marker = `${dir.path}/started`;
     const cases: [string[], number, RegExp][] = [
-      [["--no-such-option"], 2, /^opsd daemon: unknown option '--no-such-option'\n/],
+      [
+        ["--no-such-option"],
+        2,
+        /^opsd daemon: unknown option '--no-such-option' \(see 'opsd daemon --help'\)\n$/,
+      ],
       [["--pidfile", `${dir.path}/missing/app.pid`], 2, /directory .*\/missing does not exist/],
       [["--pidfile", "/sys/opsd-test.pid"], 4, /cannot create pidfile \/sys\/opsd-test\.pid: /],
       [["--user", "opsd-no-such-user"], 2, /unknown user "opsd-no-such-user"/],

@@ -111,6 +111,8 @@ Deno.test("a script is a service too: settings and state beside it", async () =>
   assert.match(status.stdout, /^\.\/job\.sh: crash-loop: \d+ starts in .*, last exited 2/);
   const tail = await runOpsd(["tail", "./job.sh"], { cwd: dir.path });
   assert.match(tail.stdout, /job failed: no input\n$/);
+  const last = await runOpsd(["tail", "-n", "1", "./job.sh"], { cwd: dir.path });
+  assert.equal(last.stdout, "job failed: no input\n", "the last line of the stderr tail");
   const follow = await runOpsd(["tail", "-f", "./job.sh"], { cwd: dir.path });
   assert.equal(follow.code, 1);
   assert.match(
