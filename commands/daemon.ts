@@ -68,7 +68,7 @@ export function daemonCommand() {
         "--wait-ready <duration>",
         "return only once the daemon writes a line to fd $OPSD_READY_FD: empty or '0 ...' " +
           "ready, 'CODE MESSAGE' failed (exit CODE); stop it if it fails, exits, closes the fd " +
-          "or takes longer",
+          "or takes longer; 0 waits with no time limit",
       ).argParser(durationOption),
     )
     .option("--print-pid", "print the daemon's pid")
@@ -216,7 +216,7 @@ function _stopCommand() {
     )
     .requiredOption("--pidfile <file>", "the daemon's pidfile")
     .addOption(
-      new Option("--timeout <duration>", "how long to wait before SIGKILL").argParser(
+      new Option("--timeout <duration>", "how long to wait before SIGKILL (0: at once)").argParser(
         durationOption,
       ).default(10_000, "10s"),
     )

@@ -528,6 +528,31 @@ sanitizedTest(
   },
 );
 
+sanitizedTest(
+  "--wait-ready 0 waits with no time limit (as opsd wait --timeout 0 does)",
+  async () => {
+    await using daemons = await Daemons.create();
+    const { pidfile } = daemons;
+    const ready = 'sleep 0.5; echo "0 listening" >&"$OPSD_READY_FD"; exec sleep 30';
+    const started = Date.now();
+    const run = await runOpsd([
+      ...["daemon", "--wait-ready", "0", "--json", "--pidfile", pidfile],
+      ...["--", "sh", "-c", ready],
+    ]);
+    assert.equal(run.code, 0, run.stderr);
+    const { pid, ready: said } = JSON.parse(run.stdout);
+    daemons.track(pid);
+    assert.ok(Date.now() - started >= 500, "it waited for the readiness line");
+    assert.equal(said, "listening");
+    assert.ok(isAlive(pid));
+    const help = await runOpsd(["daemon", "--help"]);
+    assert.match(
+      help.stdout.replace(/\s+/g, " "),
+      /--wait-ready <duration> .* 0 waits with no time limit/,
+    );
+  },
+);
+
 sanitizedTest("`opsd daemon -- stop` runs a program called stop, not the subcommand", async () => {
   await using dir = await tempDir();
   for (const name of ["stop", "status"]) {
