@@ -7,11 +7,11 @@
  */
 
 import { Command, InvalidArgumentError, Option } from "@commander-js/extra-typings";
-import { ExitCode, UsageError } from "../lib/errors.ts";
+import { ExitCode, OpsdError, UsageError } from "../lib/errors.ts";
 import { parseEnvSetting, readEnvFile } from "../lib/daemon/env.ts";
-import { inspectPidfile } from "../lib/daemon/pidfile.ts";
+import { inspectPidfile, type PidfileState } from "../lib/daemon/pidfile.ts";
 import { startDaemon } from "../lib/daemon/start.ts";
-import { stopDaemon } from "../lib/daemon/stop.ts";
+import { stopDaemon, type StopResult } from "../lib/daemon/stop.ts";
 import { resolveCredentials } from "../lib/process/credentials.ts";
 import { signalNumber } from "../lib/sys/signals.ts";
 import { formatDuration } from "../lib/duration.ts";
@@ -68,7 +68,7 @@ export function daemonCommand() {
         "--wait-ready <duration>",
         "return only once the daemon writes a line to fd $OPSD_READY_FD: empty or '0 ...' " +
           "ready, 'CODE MESSAGE' failed (exit CODE); stop it if it fails, exits, closes the fd " +
-          "or takes longer",
+          "or takes longer; 0 waits with no time limit",
       ).argParser(durationOption),
     )
     .option("--print-pid", "print the daemon's pid")
@@ -142,37 +142,63 @@ function _statusCommand() {
     .summary("say whether the daemon of a pidfile runs (from its lock)")
     .description(
       "Answer from the pidfile's lock, never from a pid that may have been reused: running " +
-        "(exit 0, with the pid) while the daemon, or a process that inherited its fd 3, lives.",
+        "(exit 0, with the pid) while the daemon, or a process that inherited its fd 3, lives. " +
+        "Otherwise not running (exit 3), and the pid in the file is only reported on: if it " +
+        "is alive, it may or may not be the daemon (state unlocked); if it has exited, or the " +
+        "file holds no pid, the pidfile is stale.",
     )
     .requiredOption("--pidfile <file>", "the daemon's pidfile")
-    .option("--json", "print {pidfile, state, pid} as JSON; state is running, stale or missing")
+    .option(
+      "--json",
+      "print {pidfile, state, pid, alive, name} as JSON; state is running, unlocked, stale or " +
+        "missing; alive and name: whether the recorded pid is a live process, and its name",
+    )
     .option("-q, --quiet", "print nothing; answer with the exit code alone")
     .addHelpText(
       "after",
       `
 Examples:
   opsd daemon status --pidfile /run/web.pid          running (pid 4242)
-  opsd daemon status --pidfile /run/web.pid --json   {"pidfile":"/run/web.pid","state":"running","pid":4242}
+  opsd daemon status --pidfile /run/web.pid --json
+    {"pidfile":"/run/web.pid","state":"running","pid":4242,"alive":true,"name":"server"}
   opsd daemon status -q --pidfile /run/web.pid || opsd daemon --pidfile /run/web.pid -- ./server
 
-Exit codes: 0 running, 3 not running (no pidfile, or a stale one), 4 pidfile not readable,
-2 bad option.`,
+Exit codes: 0 running, 3 not running (no pidfile, an unlocked one, or a stale one),
+4 pidfile not readable, 2 bad option.`,
     )
     .action(exitWith((options) => {
       const found = inspectPidfile(options.pidfile);
       const pid = found.state === "missing" ? null : found.pid;
-      if (options.json) writeJson({ pidfile: found.path, state: found.state, pid });
-      else if (!options.quiet) {
-        writeOut(
-          found.state === "running"
-            ? `running (pid ${pid ?? "unknown"})\n`
-            : found.state === "stale"
-            ? `not running (stale pidfile ${found.path}: pid ${pid ?? "unknown"} has exited)\n`
-            : `not running (no pidfile ${found.path})\n`,
-        );
-      }
+      const process = found.state === "missing" ? null : found.process;
+      if (options.json) {
+        writeJson({
+          pidfile: found.path,
+          state: found.state,
+          pid,
+          alive: process !== null,
+          name: process?.name ?? null,
+        });
+      } else if (!options.quiet) writeOut(`${_statusLine(found)}\n`);
       return found.state === "running" ? ExitCode.ok : ExitCode.notRunning;
     }));
+}
+
+/** What `daemon status` says about a pidfile, in one line: only what the lock and /proc show. */
+function _statusLine(found: PidfileState): string {
+  switch (found.state) {
+    case "running":
+      return `running (pid ${found.pid ?? "unknown"})`;
+    case "unlocked":
+      return `not running under this pidfile: no process holds its lock; ` +
+        `pid ${found.pid} (${found.process!.name}) is alive but may not be the daemon ` +
+        `(pids are reused): check it, then remove ${found.path}`;
+    case "stale":
+      return found.pid === null
+        ? `not running (pidfile ${found.path} holds no pid, and no process holds its lock)`
+        : `not running (stale pidfile ${found.path}: pid ${found.pid} has exited)`;
+    case "missing":
+      return `not running (no pidfile ${found.path})`;
+  }
 }
 
 function _stopCommand() {
@@ -182,12 +208,15 @@ function _stopCommand() {
       "Send --signal to the pid in the pidfile (only if that process still holds the " +
         "pidfile, so a reused pid is never signalled), wait until the pidfile's lock is " +
         "released, send SIGKILL to every process of the daemon's session after --timeout, " +
-        "then remove the pidfile. A stale pidfile is removed. Quiet on success; says so on " +
-        "stderr when it took SIGKILL.",
+        "then remove the pidfile. Quiet on success; says so on stderr when it took SIGKILL. " +
+        "A pidfile nothing holds locked is never acted on through its pid: it is removed when " +
+        "its pid has exited or it holds none (exit 3); when its pid is alive (it may not be " +
+        "the daemon: pids are reused) nothing is signalled, the pidfile is kept, and stop " +
+        "exits 1 saying what to check.",
     )
     .requiredOption("--pidfile <file>", "the daemon's pidfile")
     .addOption(
-      new Option("--timeout <duration>", "how long to wait before SIGKILL").argParser(
+      new Option("--timeout <duration>", "how long to wait before SIGKILL (0: at once)").argParser(
         durationOption,
       ).default(10_000, "10s"),
     )
@@ -196,7 +225,12 @@ function _stopCommand() {
         _signalOption,
       ).default(15, "TERM"),
     )
-    .option("--json", "print {pidfile, outcome, pid, signal, killed, elapsed} as JSON")
+    .option(
+      "--json",
+      "print JSON: {pidfile, outcome: stopped, pid, signal, killed, elapsed}; " +
+        "{pidfile, outcome: not-running, pid, alive, stale, removed}; " +
+        "or {pidfile, outcome: unlocked, pid, alive, name}",
+    )
     .addHelpText(
       "after",
       `
@@ -205,8 +239,9 @@ Examples:
   opsd daemon stop --pidfile /run/web.pid --signal INT --timeout 30s
   opsd daemon stop --pidfile /run/web.pid || [ $? = 3 ]     # fine if it was not running
 
-Exit codes: 0 stopped, 3 not running (no pidfile, or a stale one, now removed),
-4 not allowed to signal it, 6 still holding its lock after SIGKILL, 2 bad option.`,
+Exit codes: 0 stopped, 1 not locked but its pid is alive (nothing done), 3 not running
+(no pidfile, or a stale one, now removed), 4 not allowed to signal it, 6 still holding its
+lock after SIGKILL, 2 bad option.`,
     )
     .action(exitWith(async (options) => {
       const result = await stopDaemon(options.pidfile, {
@@ -215,12 +250,15 @@ Exit codes: 0 stopped, 3 not running (no pidfile, or a stale one, now removed),
       });
       const { path, ...fields } = result;
       if (options.json) writeJson({ pidfile: path, ...fields });
-      if (result.outcome === "not-running") {
-        writeErr(
-          result.stale
-            ? `opsd daemon stop: not running: removed stale pidfile ${path} (pid ${result.pid} had exited)\n`
-            : `opsd daemon stop: not running: no pidfile ${path}\n`,
+      if (result.outcome === "unlocked") {
+        throw new OpsdError(
+          `pidfile ${path} is not locked, so pid ${result.pid} (${result.name}), which is alive, ` +
+            `may not be the daemon (pids are reused): nothing signalled, pidfile kept; ` +
+            `check pid ${result.pid}, stop it yourself if it is the daemon, then remove ${path}`,
         );
+      }
+      if (result.outcome === "not-running") {
+        writeErr(`opsd daemon stop: not running: ${_notRunning(result)}\n`);
         return ExitCode.notRunning;
       }
       if (result.killed) {
@@ -231,6 +269,18 @@ Exit codes: 0 stopped, 3 not running (no pidfile, or a stale one, now removed),
       }
       return ExitCode.ok;
     }));
+}
+
+/** Why `daemon stop` found nothing to stop, and what it did with the pidfile. */
+function _notRunning(result: StopResult & { outcome: "not-running" }): string {
+  const { path, pid } = result;
+  if (!result.stale) return `no pidfile ${path}`;
+  const what = pid === null
+    ? `pidfile ${path} (it held no pid, and no process held its lock)`
+    : `stale pidfile ${path} (pid ${pid} had exited)`;
+  return result.removed
+    ? `removed ${what}`
+    : `did not remove ${what}: another opsd was replacing or removing it`;
 }
 
 function _umaskOption(text: string): number {

@@ -44,7 +44,8 @@ export function superviseCommand() {
     .addOption(
       new Option(
         "--start-timeout <duration>",
-        "with --daemon: how long to wait for the supervisor to start the service",
+        "with --daemon: how long to wait for the supervisor to start the service; 0 waits " +
+          "with no time limit",
       ).argParser(durationOption).default(30_000, "30s"),
     )
     .option("--print-pid", "with --daemon: print the supervisor's pid")
@@ -176,9 +177,6 @@ async function _daemonize(
     throw new UsageError(
       `--daemon sets up ${options.detached ? "--detached" : "--ready-fd"} itself: leave it out`,
     );
-  }
-  if (options.startTimeout <= 0) {
-    throw new UsageError("--start-timeout must be more than 0, such as 30s");
   }
   const paths = resolveService(name);
   const args = Object.entries(flags).flatMap(([key, value]) =>

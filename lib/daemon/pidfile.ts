@@ -24,6 +24,7 @@ import { ExitCode, OpsdError, UsageError } from "../errors.ts";
 import { O } from "../sys/constants.ts";
 import { close, getLock, isErrno, open, pread, pwrite, setLock } from "../sys/libc.ts";
 import type { FileIdentity } from "../procfs/holds.ts";
+import { readProcStat } from "../procfs/stat.ts";
 import { fileError } from "./file_error.ts";
 
 /** The fd a daemon holds its pidfile lock on; also in its environment as `OPSD_PIDFILE_FD`. */
@@ -39,10 +40,41 @@ const _GUARD = { start: 2 ** 40, length: 1 };
 // How often to retry when FILE is replaced between opening and locking it.
 const _RETRIES = 100;
 
-/** What a pidfile says: a daemon holds it, it is left over (stale), or there is none. */
+/**
+ * What a pidfile says. `running`: a daemon holds its lock. Otherwise no daemon runs
+ * under it, and the pid it names is never trusted (pids are reused): `unlocked`
+ * when that pid is a live process, which may or may not be the daemon; `stale` when
+ * it has exited or the file holds no pid; `missing` when there is no file.
+ */
 export type PidfileState =
-  | { state: "running" | "stale"; path: string; pid: number | null; file: FileIdentity }
+  | {
+    state: "running" | "unlocked" | "stale";
+    path: string;
+    /** The pid the file holds, or null when it holds none. */
+    pid: number | null;
+    /** The process that pid names now, if one lives (see {@linkcode liveProcess}). */
+    process: LiveProcess | null;
+    file: FileIdentity;
+  }
   | { state: "missing"; path: string };
+
+/** A live process a pidfile's pid names: its pid and command name. */
+export interface LiveProcess {
+  pid: number;
+  /** The command name the kernel keeps (at most 15 bytes), such as `sleep`. */
+  name: string;
+}
+
+/**
+ * The live process `pid` names now, or null when there is none (no pid, no such
+ * process, or a zombie: it has exited). Only a fact about the pid: whether that
+ * process is a daemon's is for the lock to say.
+ */
+export function liveProcess(pid: number | null): LiveProcess | null {
+  if (pid === null || pid < 1) return null;
+  const stat = readProcStat(pid);
+  return stat === null || stat.state === "Z" ? null : { pid, name: stat.comm };
+}
 
 /**
  * A pidfile opened read-only to ask about its lock; closing it never touches the
@@ -88,12 +120,17 @@ export class OpenPidfile implements Disposable {
   }
 }
 
-/** Whether a daemon runs under the pidfile at `path`, answered from the lock alone. */
+/**
+ * Whether a daemon runs under the pidfile at `path`, answered from the lock alone;
+ * for an unlocked file, also whether the pid it names is a live process.
+ */
 export function inspectPidfile(path: string): PidfileState {
   using pidfile = OpenPidfile.open(path);
   if (!pidfile) return { state: "missing", path: absolutePath(path) };
-  const state = pidfile.locked() ? "running" : "stale";
-  return { state, path: pidfile.path, pid: pidfile.pid, file: pidfile.file };
+  const locked = pidfile.locked();
+  const process = liveProcess(pidfile.pid);
+  const state = locked ? "running" : process ? "unlocked" : "stale";
+  return { state, path: pidfile.path, pid: pidfile.pid, process, file: pidfile.file };
 }
 
 /**
@@ -304,12 +341,12 @@ function _openReadWrite(path: string, create: boolean): number | null {
   }
 }
 
-/** The pid written at the start of the file open on `fd`, or null when there is none. */
+/** The pid written at the start of the file open on `fd`, or null when there is none (or 0). */
 function _readPid(fd: number): number | null {
   const buffer = new Uint8Array(32);
   const length = pread(fd, buffer, 0);
   const match = /^\s*(\d{1,10})\s*$/.exec(new TextDecoder().decode(buffer.subarray(0, length)));
-  return match ? Number(match[1]) : null;
+  return match && Number(match[1]) > 0 ? Number(match[1]) : null;
 }
 
 /** The identity of the file open on `fd`; throws a UsageError unless it is a regular file. */

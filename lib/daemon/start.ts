@@ -50,10 +50,11 @@ export interface DaemonRequest {
   /** Write the pid here and hold its lock for the daemon's life (see pidfile.ts). */
   pidfile?: string;
   /**
-   * Wait, up to this many milliseconds, until the daemon writes its readiness line
-   * to the fd named in `$OPSD_READY_FD` (lib/process/readiness.ts: an empty line or
-   * `0 …` is ready, `CODE MESSAGE` failed). A daemon that fails, exits or closes
-   * the fd first, or misses the deadline, is stopped and reported.
+   * Wait, up to this many milliseconds (0: with no time limit), until the daemon
+   * writes its readiness line to the fd named in `$OPSD_READY_FD`
+   * (lib/process/readiness.ts: an empty line or `0 …` is ready, `CODE MESSAGE`
+   * failed). A daemon that fails, exits or closes the fd first, or misses the
+   * deadline, is stopped and reported.
    */
   readyTimeout?: number;
   /**
@@ -185,8 +186,8 @@ function _openLog(path: string, mask: number): number {
 }
 
 /**
- * Waits for the readiness line on `fd` (see lib/process/readiness.ts). A daemon
- * that reports failure is given `stopTimeout` to exit by itself; one that exits or
+ * Waits for the readiness line on `fd` (see lib/process/readiness.ts), for up to
+ * `timeout` ms (0: no limit). A daemon that reports failure is given `stopTimeout` to exit by itself; one that exits or
  * closes the fd first, or misses `timeout`, is stopped. Whatever is left of its
  * session then gets KILL and its pidfile is removed; the error carries the
  * daemon's code and message.
@@ -197,7 +198,7 @@ async function _awaitReady(
   timing: { timeout: number; stopTimeout: number },
   pidfile: string | null,
 ): Promise<string> {
-  const readiness = await awaitReadiness(fd, timing.timeout);
+  const readiness = await awaitReadiness(fd, timing.timeout > 0 ? timing.timeout : undefined);
   switch (readiness.outcome) {
     case "ready":
       return readiness.message;

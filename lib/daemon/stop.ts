@@ -14,7 +14,7 @@ import { signalIfStill, signalSession } from "../process/signal.ts";
 import { SIGNALS } from "../sys/constants.ts";
 import { isErrno } from "../sys/libc.ts";
 import { signalName } from "../sys/signals.ts";
-import { absolutePath, OpenPidfile, PIDFILE_FD, removePidfile } from "./pidfile.ts";
+import { absolutePath, liveProcess, OpenPidfile, PIDFILE_FD, removePidfile } from "./pidfile.ts";
 
 /** How {@linkcode stopDaemon} stops a daemon. */
 export interface StopOptions {
@@ -29,13 +29,34 @@ export interface StopOptions {
 /** What {@linkcode stopDaemon} did. */
 export type StopResult =
   | {
-    /** No daemon ran: no pidfile (`pid` null), or a stale one, which was removed. */
+    /**
+     * No daemon ran: no pidfile (`stale` false), or a stale one (its pid had exited,
+     * or it held none), which was removed unless it changed meanwhile.
+     */
     outcome: "not-running";
     path: string;
-    /** The pid a stale pidfile named. */
+    /** The pid a stale pidfile named, or null. */
     pid: number | null;
-    /** Whether a stale pidfile was there (and removed). */
+    /** The pid names no live process (always false here). */
+    alive: false;
+    /** Whether a stale pidfile was there. */
     stale: boolean;
+    /** Whether the stale pidfile was removed. */
+    removed: boolean;
+  }
+  | {
+    /**
+     * Nothing done: no process holds the pidfile's lock, yet its pid is a live
+     * process, which may or may not be the daemon (pids are reused). It was not
+     * signalled and the pidfile was kept.
+     */
+    outcome: "unlocked";
+    path: string;
+    pid: number;
+    /** The pid names a live process (always true here). */
+    alive: true;
+    /** The live process's command name. */
+    name: string;
   }
   | {
     outcome: "stopped";
@@ -54,18 +75,35 @@ export type StopResult =
  * names (or, when that process has exited but processes it started still hold the
  * lock, to every process left in its session); waits until the lock is released;
  * after `timeout` sends SIGKILL to every process of the daemon's session; removes
- * the pidfile. Throws an OpsdError with exit code 6 when the lock outlives SIGKILL,
- * 4 when opsd may not look at or signal the daemon.
+ * the pidfile. An unlocked pidfile is never acted on through its pid: it is removed
+ * when its pid has exited or it holds none (`not-running`), and left as it is, its
+ * pid unsignalled, when that pid is a live process (`unlocked`). Throws an
+ * OpsdError with exit code 6 when the lock outlives SIGKILL, 4 when opsd may not
+ * look at or signal the daemon.
  */
 export async function stopDaemon(path: string, options: StopOptions = {}): Promise<StopResult> {
   const { signal = SIGNALS.SIGTERM, timeout = 10_000, killTimeout = 5_000 } = options;
   using pidfile = OpenPidfile.open(path);
   if (!pidfile) {
-    return { outcome: "not-running", path: absolutePath(path), pid: null, stale: false };
+    return {
+      outcome: "not-running",
+      path: absolutePath(path),
+      pid: null,
+      alive: false,
+      stale: false,
+      removed: false,
+    };
   }
   if (!pidfile.locked()) {
-    removePidfile(pidfile.path, pidfile.file);
-    return { outcome: "not-running", path: pidfile.path, pid: pidfile.pid, stale: true };
+    // No daemon holds it: its pid is never signalled. A live one is left to the operator.
+    const process = liveProcess(pidfile.pid);
+    if (process) {
+      const { pid, name } = process;
+      return { outcome: "unlocked", path: pidfile.path, pid, alive: true, name };
+    }
+    const removed = removePidfile(pidfile.path, pidfile.file);
+    const { pid } = pidfile;
+    return { outcome: "not-running", path: pidfile.path, pid, alive: false, stale: true, removed };
   }
   const { pid } = pidfile;
   if (pid === null) {

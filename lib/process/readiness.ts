@@ -37,8 +37,8 @@ export function parseReadyLine(line: string): Readiness {
   return { outcome: "ready", message: line.replace(/^0(?: |$)/, "").trim() };
 }
 
-/** Reads the readiness pipe `fd` (closing it) for up to `timeout` ms. */
-export async function awaitReadiness(fd: number, timeout: number): Promise<Readiness> {
+/** Reads the readiness pipe `fd` (closing it) for up to `timeout` ms; without it, for as long as it takes. */
+export async function awaitReadiness(fd: number, timeout?: number): Promise<Readiness> {
   let read;
   try {
     read = await readPipeText(fd, { line: true, timeout });

@@ -24,7 +24,7 @@ export interface BackgroundRequest {
   args: readonly string[];
   /** A pidfile the supervisor holds locked for its whole life (`opsd daemon status|stop`). */
   pidfile?: string;
-  /** How long to wait for the supervisor to report (ms). */
+  /** How long to wait for the supervisor to report (ms); 0: with no time limit. */
   timeout: number;
 }
 

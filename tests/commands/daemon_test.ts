@@ -236,33 +236,137 @@ sanitizedTest(
 );
 
 sanitizedTest(
-  "status answers from the lock: running, stale even when the pid is alive, missing",
+  "status answers from the lock: running, or not running (missing, unlocked with a live pid, stale)",
   async () => {
     await using daemons = await Daemons.create();
-    const { dir, pidfile } = daemons;
+    const { pidfile } = daemons;
     const status = (...extra: string[]) =>
       runOpsd(["daemon", "status", "--pidfile", pidfile, ...extra]);
     let run = await status();
     assert.deepEqual([run.code, run.stdout], [3, `not running (no pidfile ${pidfile})\n`]);
-    // A pidfile naming a live process that holds no lock: a pid reused since the daemon died.
-    const unrelated = new Deno.Command("sleep", { args: ["30"] }).spawn();
-    try {
-      Deno.writeTextFileSync(pidfile, `${unrelated.pid}\n`);
-      run = await status("--json");
-      assert.equal(run.code, 3);
-      assert.deepEqual(JSON.parse(run.stdout), { pidfile, state: "stale", pid: unrelated.pid });
-      const stop = await runOpsd(["daemon", "stop", "--pidfile", pidfile]);
-      assert.equal(stop.code, 3);
-      assert.match(stop.stderr, /not running: removed stale pidfile .* \(pid \d+ had exited\)/);
-      assert.ok(isAlive(unrelated.pid), "the unrelated process was not signalled");
-      assert.deepEqual(listing(dir), []);
-    } finally {
-      unrelated.kill();
-      await unrelated.status;
-    }
-    await daemons.start(["--pidfile", pidfile, "--", "sleep", "30"]);
+    run = await status("--json");
+    assert.deepEqual([run.code, JSON.parse(run.stdout)], [
+      3,
+      { pidfile, state: "missing", pid: null, alive: false, name: null },
+    ]);
+    const pid = await daemons.start(["--pidfile", pidfile, "--", "sleep", "30"]);
     run = await status("-q");
     assert.deepEqual([run.code, run.stdout], [0, ""]);
+    run = await status();
+    assert.deepEqual([run.code, run.stdout], [0, `running (pid ${pid})\n`]);
+    run = await status("--json");
+    assert.deepEqual([run.code, JSON.parse(run.stdout)], [
+      0,
+      { pidfile, state: "running", pid, alive: true, name: "sleep" },
+    ]);
+  },
+);
+
+sanitizedTest(
+  "an unlocked pidfile naming a live pid: status says it is alive but maybe not the daemon (3); stop leaves it and the file alone (1)",
+  async () => {
+    await using dir = await tempDir();
+    const pidfile = `${dir.path}/app.pid`;
+    // A live process that holds no lock: a pid reused since the daemon died, or never ours.
+    const unrelated = new Deno.Command("sleep", { args: ["30"] }).spawn();
+    try {
+      const { pid } = unrelated;
+      Deno.writeTextFileSync(pidfile, `${pid}\n`);
+      const status = await runOpsd(["daemon", "status", "--pidfile", pidfile]);
+      assert.deepEqual([status.code, status.stdout], [
+        3,
+        `not running under this pidfile: no process holds its lock; pid ${pid} (sleep) is ` +
+        `alive but may not be the daemon (pids are reused): check it, then remove ${pidfile}\n`,
+      ]);
+      const json = await runOpsd(["daemon", "status", "--pidfile", pidfile, "--json"]);
+      assert.deepEqual([json.code, JSON.parse(json.stdout)], [
+        3,
+        { pidfile, state: "unlocked", pid, alive: true, name: "sleep" },
+      ]);
+      const stop = await runOpsd(["daemon", "stop", "--pidfile", pidfile, "--timeout", "100ms"]);
+      assert.deepEqual([stop.code, stop.stdout, stop.stderr], [
+        1,
+        "",
+        `opsd daemon stop: pidfile ${pidfile} is not locked, so pid ${pid} (sleep), which is ` +
+        `alive, may not be the daemon (pids are reused): nothing signalled, pidfile kept; ` +
+        `check pid ${pid}, stop it yourself if it is the daemon, then remove ${pidfile}\n`,
+      ]);
+      const stopJson = await runOpsd(["daemon", "stop", "--pidfile", pidfile, "--json"]);
+      assert.equal(stopJson.code, 1);
+      assert.deepEqual(JSON.parse(stopJson.stdout), {
+        pidfile,
+        outcome: "unlocked",
+        pid,
+        alive: true,
+        name: "sleep",
+      });
+      assert.ok(isAlive(pid), "the live process was not signalled");
+      assert.equal(Deno.readTextFileSync(pidfile), `${pid}\n`, "the pidfile is kept");
+    } finally {
+      unrelated.kill("SIGKILL");
+      await unrelated.status;
+    }
+  },
+);
+
+sanitizedTest(
+  "an unlocked pidfile whose pid has exited is stale: status 3; stop removes it, 3",
+  async () => {
+    await using dir = await tempDir();
+    const pidfile = `${dir.path}/app.pid`;
+    const exited = new Deno.Command("true").spawn();
+    await exited.status;
+    const { pid } = exited;
+    Deno.writeTextFileSync(pidfile, `${pid}\n`);
+    const status = await runOpsd(["daemon", "status", "--pidfile", pidfile]);
+    assert.deepEqual([status.code, status.stdout], [
+      3,
+      `not running (stale pidfile ${pidfile}: pid ${pid} has exited)\n`,
+    ]);
+    const json = await runOpsd(["daemon", "status", "--pidfile", pidfile, "--json"]);
+    assert.deepEqual(JSON.parse(json.stdout), {
+      pidfile,
+      state: "stale",
+      pid,
+      alive: false,
+      name: null,
+    });
+    const stop = await runOpsd(["daemon", "stop", "--pidfile", pidfile, "--json"]);
+    assert.deepEqual([stop.code, JSON.parse(stop.stdout), stop.stderr], [
+      3,
+      { pidfile, outcome: "not-running", pid, alive: false, stale: true, removed: true },
+      `opsd daemon stop: not running: removed stale pidfile ${pidfile} (pid ${pid} had exited)\n`,
+    ]);
+    assert.deepEqual(listing(dir.path), []);
+  },
+);
+
+sanitizedTest(
+  "a pidfile holding no pid (garbage): status says so (3); stop removes it and says so (3)",
+  async () => {
+    await using dir = await tempDir();
+    const pidfile = `${dir.path}/app.pid`;
+    Deno.writeTextFileSync(pidfile, "garbage\n");
+    const status = await runOpsd(["daemon", "status", "--pidfile", pidfile]);
+    assert.deepEqual([status.code, status.stdout], [
+      3,
+      `not running (pidfile ${pidfile} holds no pid, and no process holds its lock)\n`,
+    ]);
+    const json = await runOpsd(["daemon", "status", "--pidfile", pidfile, "--json"]);
+    assert.deepEqual(JSON.parse(json.stdout), {
+      pidfile,
+      state: "stale",
+      pid: null,
+      alive: false,
+      name: null,
+    });
+    const stop = await runOpsd(["daemon", "stop", "--pidfile", pidfile]);
+    assert.deepEqual([stop.code, stop.stderr], [
+      3,
+      `opsd daemon stop: not running: removed pidfile ${pidfile} ` +
+      `(it held no pid, and no process held its lock)\n`,
+    ]);
+    assert.deepEqual(listing(dir.path), []);
   },
 );
 
@@ -421,6 +525,31 @@ sanitizedTest(
     );
     assert.deepEqual(processesMentioning(seconds), []);
     assert.deepEqual(listing(dir), ["app.pid"]);
+  },
+);
+
+sanitizedTest(
+  "--wait-ready 0 waits with no time limit (as opsd wait --timeout 0 does)",
+  async () => {
+    await using daemons = await Daemons.create();
+    const { pidfile } = daemons;
+    const ready = 'sleep 0.5; echo "0 listening" >&"$OPSD_READY_FD"; exec sleep 30';
+    const started = Date.now();
+    const run = await runOpsd([
+      ...["daemon", "--wait-ready", "0", "--json", "--pidfile", pidfile],
+      ...["--", "sh", "-c", ready],
+    ]);
+    assert.equal(run.code, 0, run.stderr);
+    const { pid, ready: said } = JSON.parse(run.stdout);
+    daemons.track(pid);
+    assert.ok(Date.now() - started >= 500, "it waited for the readiness line");
+    assert.equal(said, "listening");
+    assert.ok(isAlive(pid));
+    const help = await runOpsd(["daemon", "--help"]);
+    assert.match(
+      help.stdout.replace(/\s+/g, " "),
+      /--wait-ready <duration> .* 0 waits with no time limit/,
+    );
   },
 );
 

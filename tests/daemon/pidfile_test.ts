@@ -2,13 +2,16 @@ import assert from "node:assert/strict";
 import { ExitCode, OpsdError } from "../../lib/errors.ts";
 import {
   inspectPidfile,
+  liveProcess,
   OpenPidfile,
   PidfileClaim,
   removePidfile,
 } from "../../lib/daemon/pidfile.ts";
 import { O } from "../../lib/sys/constants.ts";
 import { close, dup, open, setLock } from "../../lib/sys/libc.ts";
-import { tempDir } from "../fixtures/mod.ts";
+import { childrenOf } from "../../lib/procfs/processes.ts";
+import { readProcStat } from "../../lib/procfs/stat.ts";
+import { tempDir, waitFor } from "../fixtures/mod.ts";
 import { sanitizedTest } from "../fixtures/sanitized.ts";
 
 // OFD locks conflict between open files even within one process, so this test file
@@ -25,6 +28,9 @@ function fakeDaemon(path: string, pid: number): Disposable {
   return { [Symbol.dispose]: () => close(daemonFd) };
 }
 
+// Above Linux's highest pid (PID_MAX_LIMIT, 2^22): never a live process.
+const NO_SUCH_PID = 9_999_999;
+
 function isBusy(pattern: RegExp) {
   return (error: unknown) =>
     error instanceof OpsdError && error.exitCode === ExitCode.busy && pattern.test(error.message);
@@ -37,13 +43,13 @@ sanitizedTest(
     const path = `${dir.path}/app.pid`;
     assert.equal(inspectPidfile(path).state, "missing");
     {
-      using _daemon = fakeDaemon(path, 4242);
-      assert.equal(Deno.readTextFileSync(path), "4242\n");
+      using _daemon = fakeDaemon(path, NO_SUCH_PID);
+      assert.equal(Deno.readTextFileSync(path), `${NO_SUCH_PID}\n`);
       assert.equal(Deno.statSync(path).mode! & 0o777, 0o644);
       assert.deepEqual([...Deno.readDirSync(dir.path)].map((e) => e.name), ["app.pid"]);
       const state = inspectPidfile(path);
       assert.equal(state.state, "running");
-      assert.equal(state.state === "running" && state.pid, 4242);
+      assert.equal(state.state === "running" && state.pid, NO_SUCH_PID);
     }
     assert.equal(inspectPidfile(path).state, "stale", "the lock went with the daemon's last fd");
   },
@@ -88,10 +94,10 @@ sanitizedTest("a claim is refused while another opsd is starting the same daemon
 sanitizedTest("a stale pidfile is replaced, and the claim says which pid it named", async () => {
   await using dir = await tempDir();
   const path = `${dir.path}/app.pid`;
-  fakeDaemon(path, 1111)[Symbol.dispose]();
+  fakeDaemon(path, NO_SUCH_PID)[Symbol.dispose]();
   assert.equal(inspectPidfile(path).state, "stale");
   using claim = PidfileClaim.claim(path);
-  assert.equal(claim.replaced, 1111);
+  assert.equal(claim.replaced, NO_SUCH_PID);
   claim.commit(2222);
   assert.equal(Deno.readTextFileSync(path), "2222\n");
 });
@@ -170,3 +176,67 @@ sanitizedTest(
     );
   },
 );
+
+sanitizedTest(
+  "an unlocked pidfile is unlocked when its pid is a live process, stale when it is not",
+  async () => {
+    await using dir = await tempDir();
+    const path = `${dir.path}/app.pid`;
+    const unrelated = new Deno.Command("sleep", { args: ["30"] }).spawn();
+    try {
+      Deno.writeTextFileSync(path, `${unrelated.pid}\n`);
+      const found = inspectPidfile(path);
+      assert.ok(found.state !== "missing");
+      assert.deepEqual([found.state, found.pid, found.process], [
+        "unlocked",
+        unrelated.pid,
+        { pid: unrelated.pid, name: "sleep" },
+      ]);
+      unrelated.kill("SIGKILL");
+      await unrelated.status;
+      const after = inspectPidfile(path);
+      assert.ok(after.state !== "missing");
+      assert.deepEqual([after.state, after.pid, after.process], ["stale", unrelated.pid, null]);
+    } finally {
+      try {
+        unrelated.kill("SIGKILL");
+      } catch {
+        // already gone
+      }
+      await unrelated.status;
+    }
+  },
+);
+
+sanitizedTest("a pidfile holding no pid (garbage, empty, 0) is stale with pid null", async () => {
+  await using dir = await tempDir();
+  const path = `${dir.path}/app.pid`;
+  for (const text of ["garbage\n", "", "0\n", "12 34\n"]) {
+    Deno.writeTextFileSync(path, text);
+    const found = inspectPidfile(path);
+    assert.ok(found.state !== "missing");
+    assert.deepEqual([found.state, found.pid, found.process], ["stale", null, null], text);
+  }
+});
+
+sanitizedTest("liveProcess: a live pid's name; null for none, a gone pid, a zombie", async () => {
+  assert.deepEqual(liveProcess(Deno.pid), { pid: Deno.pid, name: readComm(Deno.pid) });
+  assert.equal(liveProcess(null), null);
+  assert.equal(liveProcess(NO_SUCH_PID), null);
+  // sleep never reaps the child sh left it: once exited, that child is a zombie.
+  const parent = new Deno.Command("sh", { args: ["-c", "true & exec sleep 30"] }).spawn();
+  try {
+    const zombie = await waitFor("the zombie", () => {
+      const [pid] = childrenOf(parent.pid);
+      return pid !== undefined && readProcStat(pid)?.state === "Z" ? pid : null;
+    });
+    assert.equal(liveProcess(zombie), null);
+  } finally {
+    parent.kill("SIGKILL");
+    await parent.status;
+  }
+});
+
+function readComm(pid: number): string {
+  return Deno.readTextFileSync(`/proc/${pid}/comm`).trim();
+}

@@ -124,3 +124,27 @@ sanitizedTest(
     assert.equal(isAlive(pid), false);
   },
 );
+
+sanitizedTest(
+  "readyTimeout 0 means no time limit: startDaemon waits for the line, and still reports an exit",
+  async () => {
+    await using daemons = await Daemons.create();
+    const { dir } = daemons;
+    const started = Date.now();
+    const { pid, ready } = await startDaemon({
+      argv: ["sh", "-c", READY_AFTER(0.3)],
+      pidfile: `${dir}/app.pid`,
+      readyTimeout: 0,
+    });
+    daemons.track(pid);
+    assert.ok(Date.now() - started >= 250, "it waited for the newline, not timed out at once");
+    assert.equal(ready, "");
+    assert.equal(inspectPidfile(`${dir}/app.pid`).state, "running");
+    await assert.rejects(
+      startDaemon({ argv: ["sh", "-c", "sleep 0.2; exit 7"], readyTimeout: 0 }),
+      (e: unknown) =>
+        e instanceof OpsdError && e.exitCode === ExitCode.failure &&
+        /pid \d+ exited 7 before it reported ready/.test(e.message),
+    );
+  },
+);
