@@ -7,8 +7,11 @@
  */
 
 import { Command, Option } from "@commander-js/extra-typings";
-import { ExitCode } from "../lib/errors.ts";
+import { ExitCode, UsageError } from "../lib/errors.ts";
 import { durationOption, exitWith, intListOption, writeJson, writeOut } from "./_cli.ts";
+
+/** `--leak-age` when not given: younger processes are not reported for `no-cloexec`. */
+const _LEAK_AGE_MS = 60_000;
 
 const _collect = (value: string, previous: string[] = []) => [...previous, value];
 
@@ -52,8 +55,9 @@ export function fdsCommand() {
     .addOption(
       new Option(
         "--leak-age <duration>",
-        "with --leaks: report sockets without close-on-exec in processes this old",
-      ).argParser(durationOption).default(60_000, "60s"),
+        "with --leaks: report sockets without close-on-exec in processes this old " +
+          "(default: 60s)",
+      ).argParser(durationOption),
     )
     .option("--json", "one JSON object per row (the same fields), one per line")
     .option("-q, --quiet", "print nothing: the exit status says whether anything matched")
@@ -99,6 +103,9 @@ Exit codes: 0 something matched (with --leaks: a leak was found), 1 nothing
 matched, 2 usage error (bad port, pid or flag).`,
     )
     .action(exitWith(async (options) => {
+      if (options.leakAge !== undefined && !options.leaks) {
+        throw new UsageError("--leak-age needs --leaks: add --leaks to look for leaked sockets");
+      }
       const { scanFds } = await import("../lib/fds/scan.ts");
       const scan = await scanFds({
         pids: options.pid,
@@ -109,7 +116,7 @@ matched, 2 usage error (bad port, pid or flag).`,
         listen: options.listen,
         paths: options.path,
         unixPaths: options.unix,
-        leaks: options.leaks ? { minAgeMs: options.leakAge } : undefined,
+        leaks: options.leaks ? { minAgeMs: options.leakAge ?? _LEAK_AGE_MS } : undefined,
       });
       if (options.quiet) return scan.rows.length > 0 ? ExitCode.ok : ExitCode.failure;
       if (options.json) {

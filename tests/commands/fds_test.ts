@@ -337,6 +337,18 @@ Deno.test("opsd fds: a bad port, pid or flag is a usage error (exit 2, one line,
   }
 });
 
+Deno.test("opsd fds --leak-age without --leaks is a usage error, not silently ignored", async () => {
+  const run = await runOpsd(["fds", "--leak-age", "10s"]);
+  assert.deepEqual([run.code, run.stdout], [2, ""]);
+  assert.match(
+    run.stderr,
+    /^opsd fds: --leak-age needs --leaks: add --leaks to look for leaked sockets\n$/,
+  );
+  const leaks = await runOpsd(["fds", "--leaks", "--leak-age", "10s", "-p", String(Deno.pid)]);
+  assert.equal(leaks.stderr, "");
+  assert.ok(leaks.code === 0 || leaks.code === 1);
+});
+
 holderTest(
   "opsd fds --json: one object per fd with the table's fields, socket details included",
   async (holder) => {
