@@ -7,8 +7,11 @@
  */
 
 import { Command, Option } from "@commander-js/extra-typings";
-import { ExitCode } from "../lib/errors.ts";
+import { ExitCode, UsageError } from "../lib/errors.ts";
 import { durationOption, exitWith, intListOption, writeJson, writeOut } from "./_cli.ts";
+
+/** `--leak-age` when not given: younger processes are not reported for `no-cloexec`. */
+const _LEAK_AGE_MS = 60_000;
 
 const _collect = (value: string, previous: string[] = []) => [...previous, value];
 
@@ -52,8 +55,9 @@ export function fdsCommand() {
     .addOption(
       new Option(
         "--leak-age <duration>",
-        "with --leaks: report sockets without close-on-exec in processes this old",
-      ).argParser(durationOption).default(60_000, "60s"),
+        "with --leaks: report sockets without close-on-exec in processes this old " +
+          "(default: 60s)",
+      ).argParser(durationOption),
     )
     .option("--json", "one JSON object per row (the same fields), one per line")
     .option("-q, --quiet", "print nothing: the exit status says whether anything matched")
@@ -90,16 +94,24 @@ on every fd sharing the locked open file (lsof: never for OFD locks, flock only
 in the process that took it); the CLOEXEC column; COMMAND is not cut to 9
 characters; no memory-mapped (mem) rows; selectors combine with AND (lsof -a).
 Without root, other users' processes cannot be inspected: a port or file query
-says how many it skipped; a process listing shows NOFD rows, as lsof does.
+says how many it skipped; a process listing shows NOFD rows, as lsof does. A
+TCP/UDP socket that matches but that no inspectable process holds (another
+user's; as root, one held from another pid namespace or by the kernel) still
+shows, as ss shows it: COMMAND, PID and FD ? (null in --json), USER the
+socket's owner. So -q --port P answers whether P is taken, for any user.
 
 Environment: OPSD_FDS_WORKERS=N walks /proc with N extra threads (default: from
 1000 processes up, as many idle CPUs as repay their start; 0 keeps opsd on one CPU).
 
 Exit codes: 0 something matched (with --leaks: a leak was found), 1 nothing
-matched, 2 usage error (bad port, pid or flag).`,
+matched, 2 usage error (bad port, pid or flag, --leak-age without --leaks).`,
     )
     .action(exitWith(async (options) => {
+      if (options.leakAge !== undefined && !options.leaks) {
+        throw new UsageError("--leak-age needs --leaks: add --leaks to look for leaked sockets");
+      }
       const { scanFds } = await import("../lib/fds/scan.ts");
+      const { isUnheld } = await import("../lib/fds/row.ts");
       const scan = await scanFds({
         pids: options.pid,
         commands: options.command,
@@ -109,7 +121,7 @@ matched, 2 usage error (bad port, pid or flag).`,
         listen: options.listen,
         paths: options.path,
         unixPaths: options.unix,
-        leaks: options.leaks ? { minAgeMs: options.leakAge } : undefined,
+        leaks: options.leaks ? { minAgeMs: options.leakAge ?? _LEAK_AGE_MS } : undefined,
       });
       if (options.quiet) return scan.rows.length > 0 ? ExitCode.ok : ExitCode.failure;
       if (options.json) {
@@ -120,9 +132,14 @@ matched, 2 usage error (bad port, pid or flag).`,
         writeOut(formatRows(scan.rows));
       }
       if (scan.unreadable.length > 0) {
+        // One of them may be the holder of a socket whose holder is unknown.
+        const unknown = options.json ? "pid null" : "PID ?";
+        const what = scan.rows.some(isUnheld)
+          ? `see who holds the sockets shown with ${unknown}`
+          : "include them";
         console.error(
           `opsd fds: ${scan.unreadable.length} process(es) could not be inspected ` +
-            `(permission denied): run as root to include them`,
+            `(permission denied): run as root to ${what}`,
         );
       }
       return scan.rows.length > 0 ? ExitCode.ok : ExitCode.failure;

@@ -11,6 +11,7 @@ import { type FdInfo, type FdLock, O_CLOEXEC, readFdInfo } from "../procfs/fdinf
 import { errnoText, isErrno, STATX, type Statx, statxAt } from "../sys/libc.ts";
 import { SysError } from "../sys/errno.ts";
 import { type InetSocket, TCP_STATES } from "../procfs/net.ts";
+import { userName } from "../procfs/users.ts";
 import { isNetworkFs, type MountLookup } from "./mounts.ts";
 import type { FdRow, ProcessInfo } from "./row.ts";
 import { inetName, type SocketInfo, unixName } from "./sockets.ts";
@@ -26,6 +27,9 @@ export interface DescribeContext {
    */
   stat: boolean;
 }
+
+/** A row of a process opsd inspected: its holder is known. */
+type _HeldRow = FdRow & { command: string; pid: number; fd: string };
 
 const _MODES = ["r", "w", "u", "u"] as const;
 const _S_IFMT = 0o170000;
@@ -49,7 +53,7 @@ export function describeFd(
 ): FdRow | null {
   const info = readFdInfo(process.pid, fd);
   if (!info) return null;
-  const row: FdRow = {
+  const row: _HeldRow = {
     command: process.command,
     pid: process.pid,
     user: process.user,
@@ -95,16 +99,11 @@ export function lockLetter(locks: FdLock[]): string {
   return whole ? letter.toUpperCase() : letter;
 }
 
-function _describeSocket(row: FdRow, inode: number, context: DescribeContext): FdRow {
+function _describeSocket(row: _HeldRow, inode: number, context: DescribeContext): FdRow {
   row.node = String(inode);
   const found = context.sockets.get(inode);
   if (found?.kind === "inet") {
-    const { uid: _uid, state: _state, ...socket } = found.socket;
-    row.type = socket.family === "ipv4" ? "IPv4" : "IPv6";
-    row.device = String(inode);
-    row.node = socket.protocol.toUpperCase();
-    row.name = inetName(found.socket);
-    row.socket = { kind: "inet", ...socket, state: _stateName(found.socket), inode };
+    _describeInet(row, found.socket);
   } else if (found?.kind === "unix") {
     const { kernelAddress, ...socket } = found.socket;
     row.type = "unix";
@@ -119,12 +118,50 @@ function _describeSocket(row: FdRow, inode: number, context: DescribeContext): F
   return row;
 }
 
+/** Fills a TCP/UDP socket's columns from its entry in the socket tables. */
+function _describeInet(row: FdRow, found: InetSocket): void {
+  const { uid: _uid, state: _state, ...socket } = found;
+  row.type = socket.family === "ipv4" ? "IPv4" : "IPv6";
+  row.device = String(socket.inode);
+  row.node = socket.protocol.toUpperCase();
+  row.name = inetName(found);
+  row.socket = { kind: "inet", ...socket, state: _stateName(found) };
+}
+
+/**
+ * The row of a TCP/UDP socket in the socket tables that no process opsd could
+ * inspect holds: COMMAND, PID and FD unknown (null), USER the socket's owner as
+ * the tables give it (known without root, as `ss -e` shows it), and the
+ * socket's columns as on any socket row. Mode, offset and close-on-exec belong
+ * to an fd and stay empty.
+ */
+export function unheldSocketRow(socket: InetSocket): FdRow {
+  const row: FdRow = {
+    command: null,
+    pid: null,
+    user: userName(socket.uid),
+    uid: socket.uid,
+    fd: null,
+    fdNumber: null,
+    mode: "",
+    lock: "",
+    type: "unknown",
+    cloexec: null,
+    device: "",
+    sizeOff: "",
+    node: "",
+    name: "",
+  };
+  _describeInet(row, socket);
+  return row;
+}
+
 /**
  * Fills type, device, size and inode from `statx` of the fd's `/proc` link when
  * allowed, else from fdinfo and the mount table. Returns "gone" when the fd
  * closed meanwhile.
  */
-function _statFd(row: FdRow, info: FdInfo | null, context: DescribeContext): "gone" | void {
+function _statFd(row: _HeldRow, info: FdInfo | null, context: DescribeContext): "gone" | void {
   // Pipes, sockets and anon inodes live on internal mounts that mountinfo does not list.
   const mount = info && row.name.startsWith("/")
     ? context.mounts.byId(info.mntId, row.pid)
@@ -189,7 +226,7 @@ export function describeSpecial(
   context: DescribeContext,
 ): FdRow | null {
   const path = `/proc/${process.pid}/${_SPECIAL_LINKS[fd]}`;
-  const row: FdRow = {
+  const row: _HeldRow = {
     command: process.command,
     pid: process.pid,
     user: process.user,

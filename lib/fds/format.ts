@@ -24,14 +24,15 @@ const _COLUMNS: Column[] = [
 /**
  * The rows as lsof prints them: FD is the fd number (or cwd, rtd, txt, NOFD)
  * followed by the mode and lock letters; CLOEXEC says whether the fd closes on
- * exec. With leaks, each row is followed by one `  why: …` line per reason.
+ * exec. A socket whose holder is unknown shows `?` as COMMAND, PID and FD.
+ * With leaks, each row is followed by one `  why: …` line per reason.
  */
 export function formatRows(rows: FdRow[]): string {
   const cells = rows.map((row) => [
-    row.command,
-    String(row.pid),
+    row.command ?? "?",
+    row.pid === null ? "?" : String(row.pid),
     row.user,
-    `${row.fd}${row.mode || " "}${row.lock || " "}`,
+    `${row.fd ?? "?"}${row.mode || " "}${row.lock || " "}`,
     row.type,
     row.cloexec === null ? "" : row.cloexec ? "yes" : "no",
     row.device,
@@ -48,7 +49,10 @@ export function formatRows(rows: FdRow[]): string {
   return `${out.join("\n")}\n`;
 }
 
-/** The JSON object for one row: the table's fields by name, plus socket details and leaks. */
+/**
+ * The JSON object for one row: the table's fields by name (null where the table
+ * shows `?`), plus socket details and leaks.
+ */
 export function rowJson(row: FdRow): Record<string, unknown> {
   const { fdNumber: _fdNumber, ...fields } = row;
   return fields;

@@ -33,12 +33,18 @@ export type SocketDetail =
 
 /** One row, with lsof's columns and opsd's additions. */
 export interface FdRow {
-  command: string;
-  pid: number;
+  /**
+   * The holder's command name; null on the row of a socket found in the socket
+   * tables that no process opsd could inspect holds (see {@linkcode isUnheld}).
+   */
+  command: string | null;
+  /** The holder's pid; null when the holder is unknown, as for `command`. */
+  pid: number | null;
+  /** The holder's user; for a socket whose holder is unknown, the socket's owner. */
   user: string;
   uid: number;
-  /** `cwd`, `rtd`, `txt`, `NOFD`, or the fd number. */
-  fd: string;
+  /** `cwd`, `rtd`, `txt`, `NOFD`, or the fd number; null when the holder is unknown. */
+  fd: string | null;
   /** The fd number; null for the cwd/rtd/txt/NOFD rows. */
   fdNumber: number | null;
   /** Access mode: `r`, `w`, `u` (read and write), or "" for cwd/rtd/txt/NOFD. */
@@ -65,11 +71,30 @@ export interface FdRow {
 
 const _SPECIAL_ORDER: Record<string, number> = { cwd: -4, rtd: -3, txt: -2, NOFD: -1 };
 
-/** Orders rows as lsof does: by pid, then cwd, rtd, txt, NOFD, then fds by number. */
+/**
+ * A row whose holder is unknown: a socket in the kernel's tables that no process
+ * opsd could inspect holds (another user's, without root; one in another pid
+ * namespace; the kernel's own; one in flight between processes).
+ */
+export function isUnheld(row: FdRow): boolean {
+  return row.pid === null;
+}
+
+/**
+ * Orders rows as lsof does: by pid, then cwd, rtd, txt, NOFD, then fds by
+ * number; rows whose holder is unknown come last, by name.
+ */
 export function compareRows(a: FdRow, b: FdRow): number {
+  if (a.pid === null || b.pid === null) {
+    return a.pid === b.pid ? _compareText(a.name, b.name) : a.pid === null ? 1 : -1;
+  }
   return a.pid - b.pid || _rank(a) - _rank(b);
 }
 
 function _rank(row: FdRow): number {
-  return row.fdNumber ?? _SPECIAL_ORDER[row.fd] ?? 0;
+  return row.fdNumber ?? _SPECIAL_ORDER[row.fd ?? ""] ?? 0;
+}
+
+function _compareText(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
 }

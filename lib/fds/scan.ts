@@ -9,7 +9,10 @@
  * combine with AND (lsof ORs them unless given `-a`).
  *
  * A port or unix-socket query first looks the sockets up in the socket tables;
- * when nothing matches it answers without walking a single fd.
+ * when nothing matches it answers without walking a single fd. A TCP/UDP
+ * socket that matches but that no process opsd could inspect holds still gets a
+ * row, with the holder unknown (`ss` shows such sockets too): without root,
+ * other users' processes cannot be inspected, and a port is taken all the same.
  *
  * @module
  */
@@ -20,7 +23,13 @@ import { groupByNamespace } from "../procfs/namespaces.ts";
 import { O_CLOEXEC, readFdInfo } from "../procfs/fdinfo.ts";
 import { userName } from "../procfs/users.ts";
 import { walkProcesses, type WalkWanted } from "./walk.ts";
-import { describeFd, describeSpecial, noFdRow, type SpecialFd } from "./describe.ts";
+import {
+  describeFd,
+  describeSpecial,
+  noFdRow,
+  type SpecialFd,
+  unheldSocketRow,
+} from "./describe.ts";
 import { MountIndex } from "./mounts.ts";
 import { compareRows, type FdRow, type ProcessInfo } from "./row.ts";
 import { findLeaks, type LeakProcess, readLeakProcess, readUptimeMs } from "./leaks.ts";
@@ -115,6 +124,9 @@ export async function scanFds(query: FdsQuery): Promise<FdsScan> {
   if (!leaks && (!fileSelected || paths.length > 0)) {
     for (const pid of candidates) rows.push(...builder.specials(pid, paths));
   }
+  if (!leaks && !query.pids?.length && !query.commands?.length) {
+    rows.push(..._unheldRows(targets, walked.sockets, tables));
+  }
   const unreadable: number[] = [];
   for (let i = 0; i < walked.denied.length; i += 2) {
     const [pid, errno] = walked.denied.slice(i, i + 2);
@@ -123,6 +135,25 @@ export async function scanFds(query: FdsQuery): Promise<FdsScan> {
     else rows.push(...builder.noFd(pid, errno));
   }
   return { rows: rows.sort(compareRows), unreadable };
+}
+
+/**
+ * Rows for the TCP/UDP sockets among `targets` that no walked process holds
+ * (`held`: flat `pid, fd, inode` triples) and that are still open after the
+ * walk (a connection closed meanwhile is no socket of anybody's). Only asked
+ * without process selectors: an unknown holder is not a selected process.
+ */
+function _unheldRows(targets: number[], held: number[], tables: SocketTables): FdRow[] {
+  const heldInodes = new Set<number>();
+  for (let i = 2; i < held.length; i += 3) heldInodes.add(held[i]);
+  const unheld = [...new Set(targets)].filter((inode) => !heldInodes.has(inode));
+  if (unheld.length === 0) return [];
+  const rows: FdRow[] = [];
+  for (const inode of tables.stillOpen(unheld)) {
+    const found = tables.byInode.get(inode);
+    if (found?.kind === "inet") rows.push(unheldSocketRow(found.socket));
+  }
+  return rows;
 }
 
 /** The socket part of a query. */

@@ -42,6 +42,8 @@ export class SocketTables {
   /** The reader's own network namespace (`net:[N]`). */
   readonly own = namespaceOf("self", "net") ?? "";
   #searched = new Set<string>();
+  /** Where each TCP/UDP target was found, to read it again. */
+  #sources = new Map<number, NetnsSource>();
   #namespaces = new Map<number, string | null>();
 
   /**
@@ -59,6 +61,7 @@ export class SocketTables {
         for (const socket of readInetSockets(source, filter)) {
           if (socket.inode === 0) continue; // TIME_WAIT or not accepted: nobody holds it
           this.byInode.set(socket.inode, { kind: "inet", socket });
+          this.#sources.set(socket.inode, source);
           targets.push(socket.inode);
         }
       }
@@ -118,6 +121,32 @@ export class SocketTables {
     for (const [inode, protocol] of probed) {
       if (!this.byInode.has(inode)) this.byInode.set(inode, { kind: "other", protocol });
     }
+  }
+
+  /**
+   * Which of the TCP/UDP targets `inodes` are still in their tables, read again
+   * now: a socket closed since it was looked up is held by nobody any more.
+   */
+  stillOpen(inodes: Iterable<number>): Set<number> {
+    const groups = new Map<
+      string,
+      { source: NetnsSource; socket: InetSocket; inodes: Set<number> }
+    >();
+    for (const inode of inodes) {
+      const found = this.byInode.get(inode), source = this.#sources.get(inode);
+      if (found?.kind !== "inet" || !source) continue;
+      const { protocol, family } = found.socket;
+      const key = `${source.own ? "own" : source.pid} ${protocol} ${family}`;
+      const group = groups.get(key) ?? { source, socket: found.socket, inodes: new Set() };
+      groups.set(key, group);
+      group.inodes.add(inode);
+    }
+    const open = new Set<number>();
+    for (const { source, socket, inodes } of groups.values()) {
+      const filter = { protocols: [socket.protocol], families: [socket.family], inodes };
+      for (const again of readInetSockets(source, filter)) open.add(again.inode);
+    }
+    return open;
   }
 
   /** Whether the socket with `inode` listens (TCP LISTEN, a unix listener), as far as loaded. */

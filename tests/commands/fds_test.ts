@@ -5,7 +5,8 @@
  */
 
 import assert from "node:assert/strict";
-import { FIXTURES, isAlive, runOpsd, tempDir, waitFor } from "../fixtures/mod.ts";
+import { FIXTURES, freePort, isAlive, runOpsd, tempDir, waitFor } from "../fixtures/mod.ts";
+import { opsdArgv } from "../../lib/self.ts";
 import type { FdRow } from "../../lib/fds/row.ts";
 
 interface HolderInfo {
@@ -34,6 +35,10 @@ const NOBODY = (() => {
 })();
 const CAN_UNSHARE = IS_ROOT &&
   new Deno.Command("unshare", { args: ["-n", "ip", "link", "set", "lo", "up"], stderr: "null" })
+    .outputSync().success;
+/** Whether a pid namespace with its own /proc can be made (a container's view of /proc). */
+const CAN_UNSHARE_PID = IS_ROOT &&
+  new Deno.Command("unshare", { args: ["--pid", "--fork", "--mount-proc", "true"], stderr: "null" })
     .outputSync().success;
 
 /**
@@ -141,7 +146,7 @@ async function lsofRows(pid: number): Promise<Map<string, Record<string, string>
 /** The fields both tools show, from an opsd row, as lsof -F spells them. */
 function asLsof(row: JsonRow): Record<string, string> {
   const fields: Record<string, string> = {
-    fd: row.fd,
+    fd: row.fd ?? "?",
     a: row.mode,
     l: row.lock,
     t: row.type,
@@ -179,7 +184,7 @@ holderTest(
       const comparable = actual.i === undefined ? rest : { ...rest, i: node };
       assert.deepEqual(actual, comparable, `fd ${fd}`);
     }
-    assert.equal(opsd.filter((row) => /^\d+$/.test(row.fd)).length, before.size - 3); // + cwd rtd txt
+    assert.equal(opsd.filter((row) => /^\d+$/.test(row.fd ?? "")).length, before.size - 3); // + cwd rtd txt
     const get = (name: string) => opsd.find((row) => row.fd === String(holder.fds[name]))!;
     assert.deepEqual([get("flock").lock, get("posix").lock, get("partial").lock], ["W", "W", "r"]);
     assert.deepEqual(
@@ -337,6 +342,18 @@ Deno.test("opsd fds: a bad port, pid or flag is a usage error (exit 2, one line,
   }
 });
 
+Deno.test("opsd fds --leak-age without --leaks is a usage error, not silently ignored", async () => {
+  const run = await runOpsd(["fds", "--leak-age", "10s"]);
+  assert.deepEqual([run.code, run.stdout], [2, ""]);
+  assert.match(
+    run.stderr,
+    /^opsd fds: --leak-age needs --leaks: add --leaks to look for leaked sockets\n$/,
+  );
+  const leaks = await runOpsd(["fds", "--leaks", "--leak-age", "10s", "-p", String(Deno.pid)]);
+  assert.equal(leaks.stderr, "");
+  assert.ok(leaks.code === 0 || leaks.code === 1);
+});
+
 holderTest(
   "opsd fds --json: one object per fd with the table's fields, socket details included",
   async (holder) => {
@@ -420,8 +437,18 @@ Deno.test({
   },
 });
 
+/** Asserts that `table` is one row: root's listener on 127.0.0.1:`port`, holder unknown. */
+function assertUnheldTable(table: string, port: number): void {
+  const lines = table.trim().split("\n").slice(1).map((l) => l.replace(/ +/g, " "));
+  assert.equal(lines.length, 1, table);
+  assert.match(
+    lines[0],
+    new RegExp(`^\\? \\? root \\? IPv4 \\d+ TCP 127\\.0\\.0\\.1:${port} \\(LISTEN\\)$`),
+  );
+}
+
 holderTest(
-  "the bundle, run as another user, shows NOFD rows as lsof does and counts what it skipped",
+  "the bundle, run as another user, shows NOFD rows as lsof does, root's listener with its holder unknown, and counts what it skipped",
   async (holder, dir) => {
     const home = `${dir}/nobody`;
     Deno.mkdirSync(home);
@@ -464,15 +491,51 @@ holderTest(
       `deno ${holder.pid} root txt unknown /proc/${holder.pid}/exe (readlink: Permission denied)`,
       `deno ${holder.pid} root NOFD /proc/${holder.pid}/fd (opendir: Permission denied)`,
     ]);
-    // A port query cannot see into root's processes: nothing matches, and it says why.
-    const port = await asNobody(["--port", String(holder.ports.tcp4)], { OPSD_FDS_WORKERS: "1" });
-    assert.equal(port.code, 1);
+    // A port query cannot see into root's processes, but root's listener is in the socket
+    // tables: it shows with the holder unknown and the socket's owner, and says why.
+    const tcp4 = String(holder.ports.tcp4);
+    const port = await asNobody(["--port", tcp4], { OPSD_FDS_WORKERS: "1" });
+    assert.equal(port.code, 0, port.stderr);
+    assertUnheldTable(port.stdout, holder.ports.tcp4);
     assert.match(
       port.stderr,
-      /^opsd fds: \d+ process\(es\) could not be inspected \(permission denied\)/,
+      /^opsd fds: \d+ process\(es\) could not be inspected \(permission denied\): run as root to see who holds the sockets shown with PID \?\n$/,
     );
+    const quiet = await asNobody(["-q", "--port", tcp4]);
+    assert.deepEqual([quiet.code, quiet.stdout, quiet.stderr], [0, "", ""]);
+    const json = await asNobody(["--json", "--listen", "--tcp", "--port", tcp4]);
+    assert.equal(json.code, 0, json.stderr);
+    const [row, ...more] = json.stdout.trim().split("\n").map((l) => JSON.parse(l));
+    assert.deepEqual(more, []);
+    assert.deepEqual(
+      [row.command, row.pid, row.fd, row.user, row.uid, row.type, row.name, row.socket.state],
+      [null, null, null, "root", 0, "IPv4", `127.0.0.1:${tcp4} (LISTEN)`, "LISTEN"],
+    );
+    assert.equal(row.socket.inode, Number(row.device));
+    assert.match(json.stderr, /run as root to see who holds the sockets shown with pid null\n$/);
+    // A holder that is unknown is not a selected process; a port with no socket is free.
+    const selected = await asNobody(["--port", tcp4, "-p", String(holder.pid)]);
+    assert.deepEqual([selected.code, selected.stdout], [1, ""]);
+    assert.match(selected.stderr, /run as root to include them\n$/);
+    const free = await asNobody(["--port", String(freePort())]);
+    assert.deepEqual([free.code, free.stdout, free.stderr], [1, "", ""]);
   },
   { ignore: !IS_ROOT || NOBODY === null },
+);
+
+holderTest(
+  "opsd fds in another pid namespace (a container) shows a port held outside it, holder unknown",
+  async (holder) => {
+    // Root all the same, but /proc holds only the new namespace's processes: none is the holder.
+    const [program, ...args] = opsdArgv(["fds", "--port", String(holder.ports.tcp4)]);
+    const run = await new Deno.Command("unshare", {
+      args: ["--pid", "--fork", "--mount-proc", program, ...args],
+    }).output();
+    const [stdout, stderr] = [run.stdout, run.stderr].map((b) => new TextDecoder().decode(b));
+    assert.deepEqual([run.code, stderr], [0, ""]);
+    assertUnheldTable(stdout, holder.ports.tcp4);
+  },
+  { ignore: !CAN_UNSHARE_PID },
 );
 
 holderTest("the bundle walks with a Worker and finds a listener", async (holder, dir) => {

@@ -1,5 +1,12 @@
 import assert from "node:assert/strict";
-import { describeFd, describeSpecial, lockLetter } from "../../lib/fds/describe.ts";
+import {
+  describeFd,
+  describeSpecial,
+  lockLetter,
+  unheldSocketRow,
+} from "../../lib/fds/describe.ts";
+import { formatRows, rowJson } from "../../lib/fds/format.ts";
+import { compareRows } from "../../lib/fds/row.ts";
 import { MountIndex } from "../../lib/fds/mounts.ts";
 import type { FdLock } from "../../lib/procfs/fdinfo.ts";
 import { close, open, pipe2 } from "../../lib/sys/libc.ts";
@@ -69,4 +76,39 @@ Deno.test("describeFd never stats a file on a network filesystem: TYPE unknown, 
   } finally {
     close(fd);
   }
+});
+
+Deno.test("unheldSocketRow: a socket whose holder is unknown, owned by the table's uid", () => {
+  const row = unheldSocketRow({
+    protocol: "tcp",
+    family: "ipv4",
+    localAddress: "127.0.0.1",
+    localPort: 18080,
+    remoteAddress: "0.0.0.0",
+    remotePort: 0,
+    state: 10,
+    inode: 4242,
+    uid: 0,
+  });
+  const json = rowJson(row);
+  assert.deepEqual(
+    [json.command, json.pid, json.fd, json.user, json.uid, json.cloexec, json.device, json.node],
+    [null, null, null, "root", 0, null, "4242", "TCP"],
+  );
+  assert.deepEqual(json.socket, {
+    kind: "inet",
+    protocol: "tcp",
+    family: "ipv4",
+    localAddress: "127.0.0.1",
+    localPort: 18080,
+    remoteAddress: "0.0.0.0",
+    remotePort: 0,
+    state: "LISTEN",
+    inode: 4242,
+  });
+  const [, line] = formatRows([row]).trim().split("\n");
+  assert.equal(line.replace(/ +/g, " "), "? ? root ? IPv4 4242 TCP 127.0.0.1:18080 (LISTEN)");
+  // After the rows of known processes.
+  const held = { ...row, command: "nginx", pid: 99999, fd: "3", fdNumber: 3 };
+  assert.deepEqual([row, held].sort(compareRows), [held, row]);
 });
