@@ -133,14 +133,21 @@ async function _serveConnection(
   }
 }
 
-/** The lines read from `connection`; null for a line over the limit (then it stops). */
+/**
+ * The lines read from `connection` (a last one without its newline too, as
+ * `printf '{"command":"up"}' | socat - UNIX:control` sends it); null for a line
+ * over the limit (then it stops).
+ */
 async function* _lines(connection: Deno.Conn): AsyncGenerator<string | null> {
   const decoder = new TextDecoder();
   let pending = "";
   const buffer = new Uint8Array(4096);
   for (;;) {
     const count = await connection.read(buffer);
-    if (count === null) return;
+    if (count === null) {
+      if (pending !== "") yield pending;
+      return;
+    }
     pending += decoder.decode(buffer.subarray(0, count), { stream: true });
     for (let newline = pending.indexOf("\n"); newline >= 0; newline = pending.indexOf("\n")) {
       yield pending.slice(0, newline);

@@ -240,6 +240,10 @@ Deno.test("garbage on the control socket gets an error reply, and the supervisor
     const reply = await next();
     assert.equal(reply.ok, true);
     assert.equal(reply.status.state, "up");
+    // A last request without its newline, then end of input: answered all the same.
+    await writer.write(encoder.encode('{"command":"status"}'));
+    await connection.closeWrite();
+    assert.equal((await next()).status.state, "up");
   } finally {
     connection.close();
   }
