@@ -10,7 +10,12 @@ import { Command } from "@commander-js/extra-typings";
 import { ExitCode, UsageError } from "../lib/errors.ts";
 import { combinedExitCode, controlService } from "../lib/supervise/client.ts";
 import { describeStatus } from "../lib/supervise/status.ts";
-import { CONTROL_WORDS, type ControlWord, wordForLetter } from "../lib/supervise/words.ts";
+import {
+  CONTROL_WORDS,
+  type ControlWord,
+  wordDone,
+  wordForLetter,
+} from "../lib/supervise/words.ts";
 import { exitWith, writeErr, writeJson, writeOut } from "./_cli.ts";
 
 const _EXIT_CODES = `Exit codes: 0 done (acknowledged by every supervisor), 1 refused (e.g. a signal
@@ -25,8 +30,9 @@ export function controlCommands() {
     return new Command(word)
       .summary(help)
       .description(
-        `Ask each SERVICE's supervisor to ${help}, and print the status it\n` +
-          "acknowledged with. SERVICE is a service directory or script, as for 'opsd supervise'.",
+        `Ask each SERVICE's supervisor to ${help}, and print the status it ` +
+          "acknowledged with (after what it did, for a signal or exit: 'sent HUP; up ...'). " +
+          "SERVICE is a service directory or script, as for 'opsd supervise'.",
       )
       .argument("<services...>", "service directories or scripts")
       .option("--json", "print each acknowledged status as JSON (one object per line)")
@@ -49,7 +55,7 @@ export function svcCommand() {
   return new Command("svc")
     .summary("control services with daemontools' svc letters (-u -d -o -p -c -h -a -i -t -k -x)")
     .description(
-      "The control words as svc's letters, which may be combined (-du, -tu) and are applied\n" +
+      "The control words as svc's letters, which may be combined (-du, -tu) and are applied " +
         "in order to each SERVICE.\n\n" + letters,
     )
     .argument(
@@ -113,7 +119,10 @@ async function _send(
       }
       if (options.quiet || word !== words.at(-1)) continue;
       if (options.json) writeJson(result.status);
-      else writeOut(`${name}: ${describeStatus(result.status!)}\n`);
+      else {
+        const done = wordDone(word);
+        writeOut(`${name}: ${done ? `${done}; ` : ""}${describeStatus(result.status!)}\n`);
+      }
     }
   }
   return combinedExitCode(codes);

@@ -17,7 +17,7 @@ export function execCommand() {
   return new Command("exec")
     .summary("run a program in place of opsd, optionally as another user")
     .description(
-      "Replace opsd with PROGRAM (same pid, environment and fds 0-2), after switching\n" +
+      "Replace opsd with PROGRAM (same pid, environment and fds 0-2), after switching " +
         "to --user and --group when given (needs root). PROGRAM is looked up in PATH.",
     )
     .argument("<program>", "program to run")

@@ -22,9 +22,9 @@ export function statusCommand() {
   return new Command("status")
     .summary("show whether services run, since when, and why they fail")
     .description(
-      "One line per SERVICE (and one for its log/ service), from the status file its\n" +
-        "supervisor keeps; whether a supervisor runs is decided from its lock, so a\n" +
-        "supervisor that died is reported as such, never as a stale 'up'. A failing service's\n" +
+      "One line per SERVICE (and one for its log/ service), from the status file its " +
+        "supervisor keeps; whether a supervisor runs is decided from its lock, so a " +
+        "supervisor that died is reported as such, never as a stale 'up'. A failing service's " +
         "last stderr lines follow its line.",
     )
     .argument("<services...>", "service directories or scripts")

@@ -16,9 +16,9 @@ export function tailCommand() {
   return new Command("tail")
     .summary("print a service's last stderr output, or follow its log file")
     .description(
-      "Print the last bytes SERVICE wrote to stderr (--tail-bytes, 400 by default), from\n" +
-        "its supervisor, or from its status file when the supervisor is gone. With -f,\n" +
-        "print the end of its log file (log-file setting) and then what is appended,\n" +
+      "Print the last bytes SERVICE wrote to stderr (--tail-bytes, 400 by default), from " +
+        "its supervisor, or from its status file when the supervisor is gone. With -f, " +
+        "print the end of its log file (log-file setting) and then what is appended, " +
         "across rotations, until interrupted.",
     )
     .argument("<service>", "service directory or script")

@@ -16,7 +16,7 @@ export function waitCommand() {
   return new Command("wait")
     .summary("wait until services are up, or down")
     .description(
-      "Wait until every SERVICE is up (running, and not in a crash loop) or down (none of\n" +
+      "Wait until every SERVICE is up (running, and not in a crash loop) or down (none of " +
         "its processes running), checking every 50 ms.",
     )
     .argument("<services...>", "service directories or scripts")

@@ -48,6 +48,17 @@ export function isControlWord(text: string): text is ControlWord {
   return Object.hasOwn(CONTROL_WORDS, text);
 }
 
+/**
+ * What a word did that its acknowledged status may not show yet — the signal
+ * is sent but the process has not acted on it, the supervisor is about to end —
+ * (`sent KILL`, `supervisor exiting`); null for the words whose status shows it.
+ */
+export function wordDone(word: ControlWord): string | null {
+  const { signal } = CONTROL_WORDS[word];
+  if (signal) return `sent ${signal.slice(3)}`;
+  return word === "exit" ? "supervisor exiting" : null;
+}
+
 /** The control word for an `opsd svc` letter, or null for a letter svc does not have. */
 export function wordForLetter(letter: string): ControlWord | null {
   for (const [word, spec] of Object.entries(CONTROL_WORDS)) {

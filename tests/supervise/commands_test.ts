@@ -50,7 +50,8 @@ Deno.test("pause, cont, hup, alarm, restart and once do what svc's letters do", 
   await waitFor("stopped", () => readProcStat(first)?.state === "T");
   await runOpsd(["cont", service.path]);
   await waitFor("running", () => readProcStat(first)?.state !== "T");
-  await runOpsd(["hup", service.path]);
+  const hup = await runOpsd(["hup", service.path]);
+  assert.match(hup.stdout, /: sent HUP; up \(pid \d+, pgid \d+\) \d+ seconds, normally up\n$/);
   await runOpsd(["svc", "-a", service.path]);
   await waitFor(
     "both signals recorded",
