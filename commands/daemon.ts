@@ -187,6 +187,11 @@ Exit codes: 0 running, 3 not running (no pidfile, an unlocked one, or a stale on
 function _statusLine(found: PidfileState): string {
   switch (found.state) {
     case "running":
+      // The lock is the truth; the pid is only what the daemon wrote.
+      if (found.pid !== null && found.process === null) {
+        return `running (its lock is held, but pid ${found.pid} it names has exited: a process ` +
+          `it started holds the lock; find it with 'opsd fds --path ${found.path}')`;
+      }
       return `running (pid ${found.pid ?? "unknown"})`;
     case "unlocked":
       return `not running under this pidfile: no process holds its lock; ` +

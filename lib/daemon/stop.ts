@@ -108,7 +108,7 @@ export async function stopDaemon(path: string, options: StopOptions = {}): Promi
   const { pid } = pidfile;
   if (pid === null) {
     throw new OpsdError(
-      `${pidfile.path} is locked but names no pid: find its holder with 'opsd fds ${pidfile.path}'`,
+      `${pidfile.path} is locked but names no pid: find its holder with 'opsd fds --path ${pidfile.path}'`,
     );
   }
   const started = Date.now();
@@ -120,7 +120,7 @@ export async function stopDaemon(path: string, options: StopOptions = {}): Promi
     if (!await _released(pidfile, killTimeout)) {
       throw new OpsdError(
         `${pidfile.path} is still locked ${killTimeout / 1000} s after SIGKILL to pid ${pid}'s ` +
-          `session: a process outside it holds the lock; find it with 'opsd fds ${pidfile.path}'`,
+          `session: a process outside it holds the lock; find it with 'opsd fds --path ${pidfile.path}'`,
         ExitCode.timeout,
       );
     }
@@ -147,7 +147,7 @@ function _signalDaemon(pidfile: OpenPidfile, pid: number, signal: number): void 
   throw new OpsdError(
     `${pidfile.path} is locked, but pid ${pid} has exited and nothing is left in its session: ` +
       `if the program puts itself in the background, run it in the foreground under opsd; ` +
-      `find the lock's holder with 'opsd fds ${pidfile.path}'`,
+      `find the lock's holder with 'opsd fds --path ${pidfile.path}'`,
   );
 }
 

@@ -13,7 +13,7 @@ import {
   tempDir,
   waitFor,
 } from "../fixtures/mod.ts";
-import { Daemons, procFacts, settledFds } from "../fixtures/daemon.ts";
+import { Daemons, procFacts, reapIfChild, settledFds } from "../fixtures/daemon.ts";
 import { sanitizedTest } from "../fixtures/sanitized.ts";
 
 // Every daemon here is started by a real `opsd daemon` process that exits at once,
@@ -258,6 +258,25 @@ sanitizedTest(
     assert.deepEqual([run.code, JSON.parse(run.stdout)], [
       0,
       { pidfile, state: "running", pid, alive: true, name: "sleep" },
+    ]);
+  },
+);
+
+sanitizedTest(
+  "status of a daemon that exited leaving a child holding the lock: running, but not as its dead pid",
+  async () => {
+    await using daemons = await Daemons.create();
+    const { pidfile } = daemons;
+    const pid = await daemons.start(["--pidfile", pidfile, "--", "sh", "-c", "sleep 30 & exit 0"]);
+    await waitFor("the daemon's own process gone", () => {
+      reapIfChild(pid);
+      return !isAlive(pid);
+    });
+    const run = await runOpsd(["daemon", "status", "--pidfile", pidfile]);
+    assert.deepEqual([run.code, run.stdout], [
+      0,
+      `running (its lock is held, but pid ${pid} it names has exited: a process it started ` +
+      `holds the lock; find it with 'opsd fds --path ${pidfile}')\n`,
     ]);
   },
 );
