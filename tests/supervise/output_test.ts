@@ -85,6 +85,55 @@ Deno.test("BoundedWriter counts a failed write as dropped and reports the error"
   assert.deepEqual(errors, ["ENOSPC"]);
 });
 
+Deno.test("RotatingLogFile leaves no torn line when a write fails midway (a full disk)", async () => {
+  await using dir = await tempDir();
+  const path = `${dir.path}/current`;
+  const fixture = new URL("../fixtures/logfile_fsize.ts", import.meta.url).pathname;
+  // A 1000-byte file size limit: the fourth 300-byte batch gets 100 bytes in, then fails.
+  const run = await new Deno.Command("sh", {
+    args: [
+      "-c",
+      `trap '' XFSZ; exec prlimit --fsize=1000 "$@"`,
+      "sh",
+      Deno.execPath(),
+      "run",
+      "-A",
+      fixture,
+      path,
+    ],
+  }).output();
+  assert.ok(run.success, decoder.decode(run.stderr));
+  const result = JSON.parse(decoder.decode(run.stdout));
+  assert.match(result.failed, /too large/);
+  assert.equal(result.size, 900, "the partial batch was cut off again");
+  const text = await Deno.readTextFile(path);
+  assert.ok(text.split("\n").slice(0, -1).every((line) => line.length === 99), "whole lines only");
+});
+
+Deno.test("BoundedWriter marks a loss from a failed write with every byte lost, where it happened", async () => {
+  const written: string[] = [];
+  let writes = 0;
+  const sink = {
+    write(bytes: Uint8Array) {
+      // The second write fails (a disk that was full for a moment).
+      if (++writes === 2) return Promise.reject(new Error("ENOSPC"));
+      written.push(decoder.decode(bytes));
+      return Promise.resolve(bytes.length);
+    },
+  };
+  const writer = new BoundedWriter(sink, {
+    capacity: 100,
+    marker: (bytes) => encoder.encode(`[dropped ${bytes}]\n`),
+  });
+  writer.push(encoder.encode("one\n"));
+  writer.push(encoder.encode("two\n"));
+  await writer.flush();
+  writer.push(encoder.encode("three\n"));
+  await writer.flush();
+  assert.equal(writer.dropped, 4);
+  assert.equal(written.join(""), "one\n[dropped 4]\nthree\n");
+});
+
 Deno.test("RotatingLogFile rotates at line boundaries and keeps N old files", async () => {
   await using dir = await tempDir();
   const path = `${dir.path}/log/current`;

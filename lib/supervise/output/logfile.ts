@@ -46,9 +46,7 @@ export class RotatingLogFile implements ByteSink {
           await this.#rotate();
           continue;
         }
-        for (let offset = 0; offset < part.length;) {
-          offset += await file.write(part.subarray(offset));
-        }
+        await this.#writeWhole(file, part);
         this.#size += part.length;
         rest = rest.subarray(part.length);
         if (rest.length > 0) await this.#rotate();
@@ -73,6 +71,21 @@ export class RotatingLogFile implements ByteSink {
     if (this.#size > 0) return lines.subarray(0, 0);
     const newline = lines.indexOf(10);
     return newline < 0 ? lines : lines.subarray(0, newline + 1);
+  }
+
+  /**
+   * Writes all of `part`, or — when writing fails midway (a full disk) — none of
+   * it: what got in is cut off again, so no torn line stays in the file.
+   */
+  async #writeWhole(file: Deno.FsFile, part: Uint8Array): Promise<void> {
+    try {
+      for (let offset = 0; offset < part.length;) {
+        offset += await file.write(part.subarray(offset));
+      }
+    } catch (error) {
+      if (this.#regular) await file.truncate(this.#size).catch(() => {});
+      throw error;
+    }
   }
 
   /** Closes the current file (it is opened again by the next write). */
@@ -101,12 +114,26 @@ export class RotatingLogFile implements ByteSink {
     if (keep === 0) {
       await Deno.remove(path).catch(_ignoreMissing);
     } else {
-      for (let n = keep - 1; n >= 1; n--) {
+      // Shift only the generations there are (FILE.1 … up to the first gap): a
+      // large log-keep costs nothing until that many files exist.
+      let top = 1;
+      while (top < keep && await _exists(`${path}.${top}`)) top++;
+      for (let n = top - 1; n >= 1; n--) {
         await Deno.rename(`${path}.${n}`, `${path}.${n + 1}`).catch(_ignoreMissing);
       }
       await Deno.rename(path, `${path}.1`).catch(_ignoreMissing);
     }
     this.#size = 0;
+  }
+}
+
+async function _exists(path: string): Promise<boolean> {
+  try {
+    await Deno.lstat(path);
+    return true;
+  } catch (error) {
+    _ignoreMissing(error);
+    return false;
   }
 }
 

@@ -29,6 +29,12 @@ export interface BoundedWriterOptions {
 }
 
 const _CHUNK = 1 << 20;
+
+/** A chunk waiting to be written, and whether output was lost right before it. */
+interface _Chunk {
+  bytes: Uint8Array;
+  afterLoss: boolean;
+}
 const _SPARE_CHUNKS = 2;
 
 /**
@@ -39,14 +45,19 @@ export class BoundedWriter {
   #sink: ByteSink;
   #options: BoundedWriterOptions;
   /** Filled chunks waiting to be written. */
-  #queue: Uint8Array[] = [];
+  #queue: _Chunk[] = [];
   /** The chunk being filled, and how much of it is. */
   #current: Uint8Array | null = null;
   #used = 0;
+  /** Output was lost right before the chunk being filled (so its marker goes first). */
+  #currentAfterLoss = false;
+  /** Output was lost since the last chunk queued: the next chunk is after a loss. */
+  #lossPending = false;
   /** Bytes queued or in the current chunk: what counts against the capacity. */
   #pending = 0;
   #spare: Uint8Array[] = [];
   #writing: Promise<void> | null = null;
+  /** Bytes lost that no written marker has reported yet. */
   #unreported = 0;
   /** Every byte dropped so far, because the queue was full or a write failed. */
   dropped = 0;
@@ -64,10 +75,6 @@ export class BoundedWriter {
     const room = this.#options.capacity - this.#pending;
     const taken = lines.length <= room ? lines.length : lines.subarray(0, room).lastIndexOf(10) + 1;
     if (taken > 0) {
-      if (this.#unreported > 0 && this.#options.marker) {
-        this.#append(this.#options.marker(this.#unreported));
-      }
-      this.#unreported = 0;
       this.#append(lines.subarray(0, taken));
       if (!this.#writing) {
         this.#seal();
@@ -75,8 +82,13 @@ export class BoundedWriter {
       }
     }
     const lost = lines.length - taken;
-    this.dropped += lost;
-    this.#unreported += lost;
+    if (lost > 0) {
+      this.dropped += lost;
+      this.#unreported += lost;
+      // What comes next starts a chunk of its own, with the marker before it.
+      this.#seal();
+      this.#lossPending = true;
+    }
     return lost;
   }
 
@@ -88,7 +100,11 @@ export class BoundedWriter {
   /** Copies whole lines into chunks, starting a new chunk at a line boundary when one is full. */
   #append(lines: Uint8Array): void {
     for (let rest = lines; rest.length > 0;) {
-      this.#current ??= this.#spare.pop() ?? new Uint8Array(_CHUNK);
+      if (!this.#current) {
+        this.#current = this.#spare.pop() ?? new Uint8Array(_CHUNK);
+        this.#currentAfterLoss = this.#lossPending;
+        this.#lossPending = false;
+      }
       const room = this.#current.length - this.#used;
       let part = rest;
       if (rest.length > room) {
@@ -99,7 +115,8 @@ export class BoundedWriter {
       }
       if (part.length > room) {
         // One line longer than a chunk: it goes out on its own.
-        this.#queue.push(part.slice());
+        this.#queue.push({ bytes: part.slice(), afterLoss: this.#currentAfterLoss });
+        this.#currentAfterLoss = false;
       } else {
         this.#current.set(part, this.#used);
         this.#used += part.length;
@@ -113,32 +130,68 @@ export class BoundedWriter {
   /** Queues the chunk being filled. */
   #seal(): void {
     if (!this.#current || this.#used === 0) return;
-    this.#queue.push(this.#current.subarray(0, this.#used));
+    this.#queue.push({
+      bytes: this.#current.subarray(0, this.#used),
+      afterLoss: this.#currentAfterLoss,
+    });
     this.#current = null;
     this.#used = 0;
   }
 
+  /**
+   * Writes the queue in order. Before the first chunk after a loss (dropped when
+   * the queue was full, or a chunk whose write failed) goes the marker with every
+   * byte lost since the last marker that was written; a loss after everything
+   * queued is marked once that is written.
+   */
   async #pump(): Promise<void> {
+    const marker = this.#options.marker;
+    let markDue = false;
     try {
-      for (let chunk = this.#queue.shift(); chunk; chunk = this.#queue.shift()) {
-        try {
-          for (let offset = 0; offset < chunk.length;) {
-            offset += await this.#sink.write(chunk.subarray(offset));
+      for (;;) {
+        if (this.#queue.length === 0) this.#seal(); // What filled up meanwhile, as one write.
+        const chunk = this.#queue.shift();
+        markDue ||= chunk?.afterLoss ?? this.#lossPending;
+        if (markDue && this.#unreported > 0 && marker) {
+          const reported = this.#unreported;
+          if (await this.#write(marker(reported))) {
+            this.#unreported -= reported;
+            markDue = this.#lossPending = false;
           }
-        } catch (error) {
-          this.dropped += chunk.length;
-          this.#unreported += chunk.length;
-          this.#options.onError?.(error as Error);
         }
-        this.#pending -= chunk.length;
-        if (chunk.buffer.byteLength === _CHUNK && this.#spare.length < _SPARE_CHUNKS) {
-          this.#spare.push(new Uint8Array(chunk.buffer as ArrayBuffer));
+        if (!chunk) {
+          // All written; go on only if output came while the marker was written.
+          if (this.#queue.length === 0 && this.#used === 0) break;
+          continue;
         }
-        // What filled up meanwhile goes next, as one write.
-        if (this.#queue.length === 0) this.#seal();
+        const { bytes } = chunk;
+        if (!await this.#write(bytes)) {
+          this.dropped += bytes.length;
+          this.#unreported += bytes.length;
+          markDue = true;
+        }
+        this.#pending -= bytes.length;
+        if (bytes.buffer.byteLength === _CHUNK && this.#spare.length < _SPARE_CHUNKS) {
+          this.#spare.push(new Uint8Array(bytes.buffer as ArrayBuffer));
+        }
       }
     } finally {
+      // A loss not marked yet: its marker goes before the next output.
+      this.#lossPending ||= markDue && this.#unreported > 0;
       this.#writing = null;
+    }
+  }
+
+  /** Writes all of `bytes`; false (after reporting the error) when writing failed. */
+  async #write(bytes: Uint8Array): Promise<boolean> {
+    try {
+      for (let offset = 0; offset < bytes.length;) {
+        offset += await this.#sink.write(bytes.subarray(offset));
+      }
+      return true;
+    } catch (error) {
+      this.#options.onError?.(error as Error);
+      return false;
     }
   }
 }
