@@ -260,14 +260,19 @@ export class SupervisedService {
     }
   }
 
-  /** The main process `pid` ended with `status` (reaped by the supervisor). */
+  /**
+   * The main process `pid` ended with `status` (reaped by the supervisor). What it
+   * wrote is logged first, its partial last line ended (ServiceOutput.settle: at
+   * most a few ms, 150 ms if a pipe keeps being written), then its exit.
+   */
   async mainExited(status: WaitStatus): Promise<void> {
     const instance = this.#instance!;
+    const now = Date.now();
+    await this.output.settle();
     this.#instance = null;
     this.#spec.host.disown(instance.pid);
     this.#cancel("stable");
     this.#cancel("drain");
-    const now = Date.now();
     const ranFor = now - instance.startedAt;
     this.#last = {
       exitCode: status.exitCode,

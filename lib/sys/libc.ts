@@ -30,6 +30,7 @@ const _SYMBOLS = {
   dup: { parameters: ["i32"], result: "i32" }, // int dup(int fd)
   dup2: { parameters: ["i32", "i32"], result: "i32" }, // int dup2(int old, int new)
   fcntl: { parameters: ["i32", "i32", "i64"], result: "i32" }, // int fcntl(int fd, int cmd, long arg)
+  ioctl: { parameters: ["i32", "u64", "buffer"], result: "i32" }, // int ioctl(int fd, unsigned long request, int *arg)
   fcntl_lock: { name: "fcntl", parameters: ["i32", "i32", "buffer"], result: "i32" }, // int fcntl(int fd, int cmd, struct flock *lock)
   flock: { parameters: ["i32", "i32"], result: "i32" }, // int flock(int fd, int op)
   close_range: { parameters: ["u32", "u32", "i32"], result: "i32" }, // int close_range(unsigned first, unsigned last, int flags)
@@ -688,4 +689,14 @@ const _F_SETPIPE_SZ = 1031;
  */
 export function setPipeSize(fd: number, bytes: number): number {
   return _check("fcntl F_SETPIPE_SZ", _libc().fcntl(fd, _F_SETPIPE_SZ, BigInt(bytes)));
+}
+
+/** `ioctl` FIONREAD (Linux x86_64 and aarch64). */
+const _FIONREAD = 0x541b;
+
+/** How many bytes wait unread in the pipe (or socket) `fd` (ioctl FIONREAD). */
+export function bytesUnread(fd: number): number {
+  const count = new Int32Array(1);
+  _check("ioctl FIONREAD", _libc().ioctl(fd, BigInt(_FIONREAD), new Uint8Array(count.buffer)));
+  return count[0];
 }

@@ -141,3 +141,39 @@ Deno.test("the log/ service reads stdout through a pipe that survives restarts o
   const counter = Number(await Deno.readTextFile(`${service.path}/counter`));
   assert.ok(max >= counter, "the lines still in the pipe at exit were logged too");
 });
+
+Deno.test("at each exit, a run's output is logged before its exited line, a partial last line ended", async () => {
+  await using service = await copyService("partial");
+  const log = `${service.path}/log`;
+  {
+    await using supervisor = await startSupervisor(service.path, [
+      "--log-file",
+      "log",
+      "--restart-delay",
+      "20ms",
+    ]);
+    await supervisor.waitStatus("a fourth start", (s) => s.starts >= 4);
+    assert.equal(await supervisor.stop(), 0);
+  }
+  const lines = (await Deno.readTextFile(log)).trimEnd().split("\n");
+  for (const line of lines) assert.match(line, STAMP);
+  const events = lines.map((line) => line.slice(25));
+  const at = (event: string) => {
+    const index = events.indexOf(event);
+    assert.ok(index >= 0, `${event} in the log:\n${events.join("\n")}`);
+    return index;
+  };
+  const starts = events.flatMap((event, index) => /^opsd started pid/.test(event) ? [index] : []);
+  const exits = events.flatMap((event, index) =>
+    /^opsd pid \d+ exited 1 after/.test(event) ? [index] : []
+  );
+  assert.ok(exits.length >= 3, `three runs ended:\n${events.join("\n")}`);
+  for (let run = 1; run <= 3; run++) {
+    for (const stream of ["out", "err"]) {
+      const line = at(`${stream} line ${run}`);
+      const partial = at(`${stream} partial ${run}`);
+      assert.ok(starts[run - 1] < line && line < partial, `run ${run}: ${stream} in order`);
+      assert.ok(partial < exits[run - 1], `run ${run}: ${stream} before its exited line`);
+    }
+  }
+});

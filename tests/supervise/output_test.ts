@@ -177,7 +177,7 @@ Deno.test("readPipe hands over whole lines, joins split ones, and ends a last pa
   const [reader, writer] = pipe2();
   const lines: string[] = [];
   const bytes: string[] = [];
-  const done = readPipe(reader, {
+  const reading = readPipe(reader, {
     onBytes: (chunk) => bytes.push(decoder.decode(chunk)),
     onLines: (chunk) => lines.push(decoder.decode(chunk)),
   });
@@ -185,8 +185,33 @@ Deno.test("readPipe hands over whole lines, joins split ones, and ends a last pa
   await new Promise((resolve) => setTimeout(resolve, 50));
   write(writer, encoder.encode("o\nthree"));
   close(writer);
-  await done;
+  await reading.done;
   assert.equal(lines.join(""), "one\ntwo\nthree\n");
   assert.ok(lines.every((chunk) => chunk.endsWith("\n")));
   assert.equal(bytes.join(""), "one\ntwo\nthree");
+});
+
+Deno.test("PipeReader.settle waits until the pipe is empty and its lines handed over, then ends a partial line", async () => {
+  const [reader, writer] = pipe2();
+  const lines: string[] = [];
+  const reading = readPipe(reader, { onLines: (chunk) => lines.push(decoder.decode(chunk)) });
+  try {
+    // Written at once, before settle: settle returns only once it has all been handed over.
+    write(writer, encoder.encode("one\ntw"));
+    write(writer, encoder.encode("o\npart"));
+    const started = performance.now();
+    assert.equal(await reading.settle(1000), true);
+    assert.ok(performance.now() - started < 100, "quick once the pipe is empty");
+    assert.deepEqual(lines.join(""), "one\ntwo\npart\n");
+    // The pipe stays open: what comes next is lines of its own.
+    write(writer, encoder.encode("next\nlast"));
+    assert.equal(await reading.settle(1000), true);
+    assert.equal(lines.join(""), "one\ntwo\npart\nnext\nlast\n");
+    assert.equal(await reading.settle(1000), true, "nothing to end: nothing handed over");
+    assert.equal(lines.join(""), "one\ntwo\npart\nnext\nlast\n");
+  } finally {
+    close(writer);
+    await reading.done;
+  }
+  assert.equal(await reading.settle(1000), true, "after end of file: nothing to wait for");
 });

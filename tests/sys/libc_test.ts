@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import {
   bind,
+  bytesUnread,
   cloexecFrom,
   close,
   dup2,
@@ -84,6 +85,21 @@ Deno.test("pipe2 gives close-on-exec ends that carry bytes", () => {
     close(reader);
     close(writer);
   }
+});
+
+Deno.test("bytesUnread says how many bytes wait in a pipe (ioctl FIONREAD)", () => {
+  const [reader, writer] = pipe2();
+  try {
+    assert.equal(bytesUnread(reader), 0);
+    write(writer, encoder.encode("hello"));
+    assert.equal(bytesUnread(reader), 5);
+    read(reader, new Uint8Array(2));
+    assert.equal(bytesUnread(reader), 3);
+  } finally {
+    close(reader);
+    close(writer);
+  }
+  assert.throws(() => bytesUnread(-1), /ioctl FIONREAD: EBADF/);
 });
 
 Deno.test("fcntl wrappers read and change fd and status flags", () => {

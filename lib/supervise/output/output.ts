@@ -16,7 +16,7 @@ import type { ServiceSettings } from "../../service/settings.ts";
 import { O } from "../../sys/constants.ts";
 import { close, pipe2 } from "../../sys/libc.ts";
 import { RotatingLogFile } from "./logfile.ts";
-import { readPipe } from "./pipe.ts";
+import { type PipeReader, readPipe } from "./pipe.ts";
 import { stampLines } from "./stamp.ts";
 import { TailBuffer } from "./tail.ts";
 import { BoundedWriter } from "./writer.ts";
@@ -49,6 +49,9 @@ export interface OutputOptions {
 
 const _encoder = new TextEncoder();
 
+/** How long {@linkcode ServiceOutput.settle} waits at most for the pipes to empty, in ms. */
+export const SETTLE_TIMEOUT = 150;
+
 /** The output side of one service: its fds 0-2, its stderr tail, its log. */
 export class ServiceOutput {
   /** The last bytes of stderr. */
@@ -59,7 +62,8 @@ export class ServiceOutput {
   #log: BoundedWriter | null;
   #logFile: RotatingLogFile | null;
   #ownedWriteEnds: number[] = [];
-  #readers: Promise<void>[] = [];
+  #readers: PipeReader[] = [];
+  #reading: Promise<void>[] = [];
   /** Bytes of this service's lines the forwarding writers refused (their reader fell behind). */
   #forwardDropped = 0;
   #reportedDrops = 0;
@@ -105,12 +109,28 @@ export class ServiceOutput {
   }
 
   /**
+   * Called when the service's main process exited, before its exit is logged:
+   * waits (at most {@linkcode SETTLE_TIMEOUT} ms) until each pipe read here is empty
+   * and its lines handed on, so that everything the process wrote comes before the
+   * `exited` line, then ends a partial last line with a newline, so that it is
+   * logged now as a line of its own instead of glued to the next run's output.
+   *
+   * The pipes are shared by every process of the service: a process it left
+   * behind that still writes may keep a pipe from emptying (its partial line is
+   * then left alone), and one that is quiet may have its own partial line ended
+   * here too. Ending lines at the exit of the main process is the choice made.
+   */
+  async settle(): Promise<void> {
+    await Promise.all(this.#readers.map((reader) => reader.settle(SETTLE_TIMEOUT)));
+  }
+
+  /**
    * Closes the supervisor's ends of the pipes, waits until every reader has seen
    * end of file (once the service's processes are gone), and writes what is queued.
    */
   async close(): Promise<void> {
     for (const fd of this.#ownedWriteEnds.splice(0)) close(fd);
-    await Promise.all(this.#readers);
+    await Promise.all(this.#reading);
     await this.#log?.flush();
     this.#logFile?.close();
   }
@@ -134,7 +154,8 @@ export class ServiceOutput {
         this.#noteDrops();
       },
     });
-    this.#readers.push(reading.catch((error) => {
+    this.#readers.push(reading);
+    this.#reading.push(reading.done.catch((error) => {
       this.#options.onError(new Error(`reading std${stream}: ${(error as Error).message}`));
     }));
     return writer;
