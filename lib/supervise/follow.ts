@@ -1,6 +1,6 @@
 /**
  * `opsd tail -f`: the end of a service's log file, then whatever is appended,
- * across rotations (a new file at the same path is read from its start).
+ * across rotations, with no line lost that is still on disk.
  *
  * @module
  */
@@ -43,8 +43,8 @@ export async function lastLines(path: string, lines: number): Promise<Uint8Array
 
 /**
  * Yields what is appended to the file at `path` from its current end on, until
- * `signal` aborts, losing no line that is still on disk when it is rotated the way
- * {@linkcode RotatingLogFile} rotates (`FILE` -> `FILE.1` -> `FILE.2` ...): the file
+ * `signal` aborts, losing no line that is still on disk when it is rotated as
+ * `output/logfile.ts` rotates it (`FILE` -> `FILE.1` -> `FILE.2` ...): the file
  * being read is kept open and read to its end, then each newer generation in turn
  * from its start, then the new `FILE`. A truncated file is read again from its start.
  */
@@ -62,8 +62,8 @@ export async function* followFile(path: string, signal?: AbortSignal): AsyncGene
         fromEnd = false;
       }
       if (file) {
-        for (let count = await file.read(buffer); count !== null; count = await file.read(buffer)) {
-          yield buffer.slice(0, count);
+        for await (const chunk of _rest(file, buffer)) {
+          yield chunk;
           read = true;
         }
         const ours = await file.stat();
@@ -74,8 +74,10 @@ export async function* followFile(path: string, signal?: AbortSignal): AsyncGene
             moved = true;
           }
         } else {
-          // Rotated away (or removed): no more is written to it once it is renamed, so
-          // what it holds is read above; the next file is the generation after it.
+          // Rotated away (or removed): the writer closed it before renaming it, so what
+          // was appended since it was read above is all there is; the generation after
+          // it comes next.
+          yield* _rest(file, buffer);
           const next = await _nextFile(path, ours, generation);
           if (next) {
             file.close();
@@ -90,6 +92,13 @@ export async function* followFile(path: string, signal?: AbortSignal): AsyncGene
     }
   } finally {
     file?.close();
+  }
+}
+
+/** What is left to read of `file`, from where it is to its end. */
+async function* _rest(file: Deno.FsFile, buffer: Uint8Array): AsyncGenerator<Uint8Array> {
+  for (let count = await file.read(buffer); count !== null; count = await file.read(buffer)) {
+    yield buffer.slice(0, count);
   }
 }
 
