@@ -1,11 +1,17 @@
 /**
  * `opsd tail -f`: the end of a service's log file, then whatever is appended,
- * across rotations (a new file at the same path is read from its start).
+ * across rotations, with no line lost that is still on disk.
  *
  * @module
  */
 
 const _INTERVAL = 200;
+/**
+ * After a poll that found new lines: a fast writer fills `log-keep` small files in
+ * a few polls of 200 ms (2000 lines of 100 bytes a second fill 10 × 4 KiB in 200 ms),
+ * and a file rotated past the last one kept is gone before it is read.
+ */
+const _BUSY_INTERVAL = 25;
 const _TAIL_WINDOW = 64 * 1024;
 
 /** The last `lines` lines of the file at `path` (empty when it does not exist). */
@@ -36,38 +42,121 @@ export async function lastLines(path: string, lines: number): Promise<Uint8Array
 }
 
 /**
- * Yields what is appended to the file at `path` from its current end on,
- * following it to a new file when it is rotated or truncated, until `signal` aborts.
+ * Yields what is appended to the file at `path` from its current end on, until
+ * `signal` aborts, losing no line that is still on disk when it is rotated as
+ * `output/logfile.ts` rotates it (`FILE` -> `FILE.1` -> `FILE.2` ...): the file
+ * being read is kept open and read to its end, then each newer generation in turn
+ * from its start, then the new `FILE`. A truncated file is read again from its start.
  */
 export async function* followFile(path: string, signal?: AbortSignal): AsyncGenerator<Uint8Array> {
   let file: Deno.FsFile | null = null;
-  let inode: number | null = null;
   let fromEnd = true;
   const buffer = new Uint8Array(64 * 1024);
-  async function* drain(): AsyncGenerator<Uint8Array> {
-    for (let count = await file!.read(buffer); count !== null; count = await file!.read(buffer)) {
-      yield buffer.slice(0, count);
-    }
-  }
   try {
     while (!signal?.aborted) {
-      if (file) yield* drain();
-      const info = await Deno.stat(path).catch(() => null);
-      const position = file ? await file.seek(0, Deno.SeekMode.Current) : 0;
-      if (info && (info.ino !== inode || info.size < position)) {
-        // Rotated (a new file: read it from its start) or truncated; what was appended
-        // to the old file before it was renamed comes first.
-        if (file) yield* drain();
-        file?.close();
-        file = await Deno.open(path);
-        if (fromEnd) await file.seek(0, Deno.SeekMode.End);
-        inode = info.ino;
-      } else {
-        await new Promise((resolve) => setTimeout(resolve, _INTERVAL));
+      let moved = false;
+      let read = false;
+      if (!file) {
+        file = await Deno.open(path).catch(_noneIfMissing);
+        if (file && fromEnd) await file.seek(0, Deno.SeekMode.End);
+        fromEnd = false;
       }
-      fromEnd = false;
+      if (file) {
+        for await (const chunk of _rest(file, buffer)) {
+          yield chunk;
+          read = true;
+        }
+        const ours = await file.stat();
+        const generation = await _generationOf(path, ours);
+        if (generation === 0) {
+          if (ours.size < await file.seek(0, Deno.SeekMode.Current)) {
+            await file.seek(0, Deno.SeekMode.Start); // truncated
+            moved = true;
+          }
+        } else {
+          // Rotated away (or removed): the writer closed it before renaming it, so what
+          // was appended since it was read above is all there is; the generation after
+          // it comes next.
+          yield* _rest(file, buffer);
+          const next = await _nextFile(path, ours, generation);
+          if (next) {
+            file.close();
+            file = next;
+            moved = true;
+          }
+        }
+      }
+      if (!moved) {
+        await new Promise((resolve) => setTimeout(resolve, read ? _BUSY_INTERVAL : _INTERVAL));
+      }
     }
   } finally {
     file?.close();
   }
+}
+
+/** What is left to read of `file`, from where it is to its end. */
+async function* _rest(file: Deno.FsFile, buffer: Uint8Array): AsyncGenerator<Uint8Array> {
+  for (let count = await file.read(buffer); count !== null; count = await file.read(buffer)) {
+    yield buffer.slice(0, count);
+  }
+}
+
+/** `FILE` itself for generation 0, `FILE.N` for generation N. */
+function _generationPath(path: string, generation: number): string {
+  return generation === 0 ? path : `${path}.${generation}`;
+}
+
+/**
+ * Which generation of `path` the file described by `ours` now is (0: still `path`
+ * itself), or -1 when it is none of them. A rotation renames one name at a time, so
+ * one missing name is a rotation under way; two in a row end the generations.
+ */
+async function _generationOf(path: string, ours: Deno.FileInfo): Promise<number> {
+  for (let generation = 0, missing = 0; missing < 2; generation++) {
+    const info = await Deno.stat(_generationPath(path, generation)).catch(_noneIfMissing);
+    if (info && _same(info, ours)) return generation;
+    missing = info || generation === 0 ? 0 : missing + 1;
+  }
+  return -1;
+}
+
+/**
+ * The file written after ours (now generation `generation`, -1: gone), opened, or
+ * null when it is not there yet or a rotation moved the names meanwhile (try again).
+ */
+async function _nextFile(
+  path: string,
+  ours: Deno.FileInfo,
+  generation: number,
+): Promise<Deno.FsFile | null> {
+  if (generation < 0) {
+    // Ours went past the last kept generation (or was removed): the oldest one left
+    // that was written after it comes next.
+    let next = 0;
+    for (let n = 1, missing = 0; missing < 2; n++) {
+      const info = await Deno.stat(_generationPath(path, n)).catch(_noneIfMissing);
+      if (info && (info.mtime?.getTime() ?? 0) >= (ours.mtime?.getTime() ?? 0)) next = n;
+      missing = info ? 0 : missing + 1;
+    }
+    return await Deno.open(_generationPath(path, next)).catch(_noneIfMissing);
+  }
+  const next = await Deno.open(_generationPath(path, generation - 1)).catch(_noneIfMissing);
+  if (!next) return null;
+  // Names only ever move up, older first: if ours still has its name, the one below
+  // it was not renamed while we opened it.
+  const still = await Deno.stat(_generationPath(path, generation)).catch(_noneIfMissing);
+  if (still && _same(still, ours)) return next;
+  next.close();
+  return null;
+}
+
+/** Whether two stats describe the same file. */
+function _same(a: Deno.FileInfo, b: Deno.FileInfo): boolean {
+  return a.dev === b.dev && a.ino === b.ino;
+}
+
+function _noneIfMissing(error: unknown): null {
+  if (error instanceof Deno.errors.NotFound) return null;
+  throw error;
 }

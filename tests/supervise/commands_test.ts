@@ -177,6 +177,40 @@ Deno.test("tail -f prints the end of the log file, then what is appended", async
   assert.ok(supervisor.status());
 });
 
+Deno.test("tail -f prints every line of a log rotated fast into small files, in order", async () => {
+  await using service = await copyService("paced");
+  await using supervisor = await startSupervisor(service.path, [
+    ...["--log-file", "current.log", "--log-max-size", "4k", "--log-keep", "10"],
+  ]);
+  await waitFor("the service waiting", async () => {
+    const text = await Deno.readTextFile(`${service.path}/current.log`).catch(() => "");
+    return text.includes("waiting for go");
+  });
+  const [program, ...args] = opsdArgv(["tail", "-f", "-n", "1", service.path]);
+  const child = new Deno.Command(program, { args, stdout: "piped", stderr: "null" }).spawn();
+  let text = "";
+  const reading = (async () => {
+    for await (const chunk of child.stdout.pipeThrough(new TextDecoderStream())) text += chunk;
+  })();
+  try {
+    await waitFor("the last line so far", () => text.includes("waiting for go\n"));
+    await Deno.writeTextFile(`${service.path}/go`, "");
+    await waitFor("the last line", () => text.includes(" out 6000: "), { timeout: 30_000 });
+  } finally {
+    child.kill("SIGTERM");
+    await child.status;
+    await reading;
+  }
+  const numbers = text.split("\n").flatMap((line) => line.match(/ out (\d+): /)?.[1] ?? []);
+  const rotated = [...Deno.readDirSync(service.path)].filter((e) =>
+    /^current\.log\.\d+$/.test(e.name)
+  );
+  assert.equal(rotated.length, 10, "the log was rotated past log-keep");
+  assert.equal(numbers.length, 6000, `${6000 - numbers.length} lines lost or repeated`);
+  assert.deepEqual(numbers, Array.from({ length: 6000 }, (_, n) => String(n + 1)));
+  assert.ok(supervisor.status());
+});
+
 Deno.test("every command's --help shows examples and exit codes", async () => {
   for (const command of ["supervise", "status", "svc", "tail", "wait", "up", "exit"]) {
     const run = await runOpsd([command, "--help"]);
