@@ -8,7 +8,7 @@
 
 import { ExitCode } from "../errors.ts";
 import type { ServicePaths } from "../service/paths.ts";
-import { isRunning } from "../procfs/processes.ts";
+import { leftoverProcesses } from "./leftovers.ts";
 import { readStatus, runningSupervisor } from "./state.ts";
 import { describeLastRun, describeStatus, isFailing, type ServiceStatus } from "./status.ts";
 
@@ -52,7 +52,9 @@ function _report(
   const pid = runningSupervisor(paths);
   const record = readStatus(paths);
   const running = pid !== null;
-  const unsupervised = running ? [] : (record?.instances ?? []).filter(isRunning).map((p) => p.pid);
+  const unsupervised = running
+    ? []
+    : leftoverProcesses(record?.instances ?? []).map((process) => process.pid);
   const since = record ? Date.parse(record.since) : null;
   const next = record?.nextRestart ? Date.parse(record.nextRestart) : null;
   return {

@@ -23,6 +23,7 @@ import type { WaitStatus } from "../sys/libc.ts";
 import { signalName, signalNumber } from "../sys/signals.ts";
 import { restartDelay } from "./backoff.ts";
 import type { ServiceOutput } from "./output/output.ts";
+import { leftoverProcesses } from "./leftovers.ts";
 import { leftovers, newStopJob, signalAll, signalEach, type StopJob } from "./stop.ts";
 import type { InstanceStatus, ServiceState, ServiceStatus, Want } from "./status.ts";
 import { CONTROL_WORDS, type ControlWord } from "./words.ts";
@@ -158,16 +159,20 @@ export class SupervisedService {
    * there were any.
    */
   async adoptLeftovers(previous: ServiceStatus | null): Promise<boolean> {
-    const alive = (previous?.instances ?? []).filter(isRunning);
-    if (alive.length === 0) return false;
-    const first = alive[0];
+    const recorded = previous?.instances ?? [];
+    const tree = leftoverProcesses(recorded);
+    if (tree.length === 0) return false;
+    const first = recorded.find(isRunning);
+    const what = first
+      ? `pid ${first.pid} was`
+      : `pid ${tree.map((process) => process.pid).join(", ")} of the session of pid ` +
+        `${recorded[0].pid} (gone) were`;
     this.#note(
       "warning",
-      `pid ${first.pid} was left running by supervisor pid ${previous!.supervisor.pid}, ` +
-        `which is gone: stopping it before starting afresh`,
+      `${what} left running by supervisor pid ${previous!.supervisor.pid}, which is gone: ` +
+        "stopping it before starting afresh",
     );
-    const tree = alive.flatMap((instance) => [instance, ...descendantsOf(instance.pid)]);
-    this.#stop = newStopJob("adopted", first.pgid, tree);
+    this.#stop = newStopJob("adopted", first?.pgid ?? recorded[0].pgid, tree);
     await this.#checkStop();
     return true;
   }

@@ -213,6 +213,38 @@ Deno.test("kill -9 of the supervisor: the service runs on, status says so, a new
   }
 });
 
+Deno.test("kill -9 of the supervisor, then of the main process: what is left of its session is found and stopped", async () => {
+  await using service = await copyService("forks");
+  const first = await startSupervisor(service.path);
+  let leader = 0;
+  try {
+    leader = (await first.waitStatus("up", (s) => s.state === "up")).pid!;
+    const pids = await waitFor("the run script's pids", async () => {
+      const text = await Deno.readTextFile(`${service.path}/pids`).catch(() => "");
+      const found = text.trim().split("\n").filter(Boolean).map(Number);
+      return found.length === 3 ? found : null;
+    });
+    assert.equal(await first.stop("SIGKILL"), 137);
+    Deno.kill(leader, "SIGKILL");
+    await waitFor("the main process gone", () => !isAlive(leader));
+    const left = pids.slice(1);
+    assert.ok(left.every(isAlive), "its children run on in its session");
+    const json = JSON.parse((await runOpsd(["status", "--json", service.path])).stdout);
+    assert.equal(json.state, "unsupervised", "never 'down' while they run");
+    for (const pid of left) assert.ok(json.unsupervised.includes(pid), `${pid} reported`);
+
+    await using supervisor = await startSupervisor(service.path);
+    await supervisor.waitStatus("up again", (s) => s.state === "up" && s.pid !== leader);
+    for (const pid of left) assert.equal(isAlive(pid), false, `leftover ${pid} stopped`);
+    assert.match(
+      supervisor.output(),
+      new RegExp(`of the session of pid ${leader} \\(gone\\) were left running`),
+    );
+  } finally {
+    if (leader) killGroup(leader);
+  }
+});
+
 Deno.test("garbage on the control socket gets an error reply, and the supervisor goes on", async () => {
   await using service = await copyService("steady");
   await using supervisor = await startSupervisor(service.path);
