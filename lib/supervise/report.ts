@@ -9,6 +9,7 @@
 import { ExitCode } from "../errors.ts";
 import type { ServicePaths } from "../service/paths.ts";
 import { leftoverProcesses } from "./leftovers.ts";
+import { readProcStat } from "../procfs/stat.ts";
 import { readStatus, runningSupervisor } from "./state.ts";
 import { describeLastRun, describeStatus, isFailing, type ServiceStatus } from "./status.ts";
 
@@ -50,8 +51,8 @@ function _report(
   now: number,
 ): StatusReport {
   const pid = runningSupervisor(paths);
-  const record = readStatus(paths);
   const running = pid !== null;
+  const record = running ? _withStoppedState(readStatus(paths)) : readStatus(paths);
   const unsupervised = running
     ? []
     : leftoverProcesses(record?.instances ?? []).map((process) => process.pid);
@@ -68,6 +69,18 @@ function _report(
     unsupervised,
     record,
   };
+}
+
+/**
+ * The record with `paused` as the kernel has it: whether the main process is
+ * stopped (STOP from `opsd pause`, or from anybody else), not only whether the
+ * last control word was `pause`.
+ */
+function _withStoppedState(record: ServiceStatus | null): ServiceStatus | null {
+  const main = record?.instances.find((instance) => instance.pid === record.pid);
+  const stat = main ? readProcStat(main.pid) : null;
+  if (!record || !stat || stat.startTime !== main!.procStart) return record;
+  return { ...record, paused: stat.state === "T" || stat.state === "t" };
 }
 
 /**

@@ -50,6 +50,13 @@ Deno.test("pause, cont, hup, alarm, restart and once do what svc's letters do", 
   await waitFor("stopped", () => readProcStat(first)?.state === "T");
   await runOpsd(["cont", service.path]);
   await waitFor("running", () => readProcStat(first)?.state !== "T");
+  assert.doesNotMatch((await runOpsd(["status", service.path])).stdout, /paused/);
+  // Stopped by somebody else: status says so all the same, from the kernel.
+  Deno.kill(first, "SIGSTOP");
+  await waitFor("stopped by a signal", () => readProcStat(first)?.state === "T");
+  assert.match((await runOpsd(["status", service.path])).stdout, /, normally up, paused\n/);
+  Deno.kill(first, "SIGCONT");
+  await waitFor("running again", () => readProcStat(first)?.state !== "T");
   const hup = await runOpsd(["hup", service.path]);
   assert.match(hup.stdout, /: sent HUP; up \(pid \d+, pgid \d+\) \d+ seconds, normally up\n$/);
   await runOpsd(["svc", "-a", service.path]);
