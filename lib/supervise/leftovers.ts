@@ -1,6 +1,6 @@
 /**
  * What is left of a service whose supervisor died (kill -9): the processes of
- * the instances its status file records. The service ran in a session of its
+ * the instances (and the `finish` program) its status file records. The service ran in a session of its
  * own, so what it started is found by session id even when its main process is
  * gone (a run script without `exec`, killed); the kernel hands out no pid that
  * is still a session id, so a session found that way is that run's. Processes
@@ -18,17 +18,20 @@ import {
   sessionMembers,
 } from "../procfs/processes.ts";
 import { readProcStat } from "../procfs/stat.ts";
-import type { InstanceStatus } from "./status.ts";
+import type { InstanceStatus, ServiceStatus } from "./status.ts";
 
 /**
- * The living processes of the recorded `instances`: each main process still
- * running and its descendants, and the members of its session, also when the
- * main process is gone. Each process once, main processes first.
+ * The living processes of what `record` says was running — its instances and a
+ * `finish` program: each such process still running and its descendants, and
+ * the members of its session, also when that process is gone. Each process
+ * once, main processes first.
  */
-export function leftoverProcesses(instances: readonly InstanceStatus[]): ProcessId[] {
+export function leftoverProcesses(record: ServiceStatus | null): ProcessId[] {
+  const recorded: InstanceStatus[] = [...record?.instances ?? []];
+  if (record?.finish) recorded.push(record.finish);
   const found = new Map<number, ProcessId>();
   const add = (process: ProcessId) => found.has(process.pid) || found.set(process.pid, process);
-  for (const instance of instances) {
+  for (const instance of recorded) {
     if (isRunning(instance)) {
       add(instance);
       descendantsOf(instance.pid).forEach(add);

@@ -53,9 +53,7 @@ function _report(
   const pid = runningSupervisor(paths);
   const running = pid !== null;
   const record = running ? _withStoppedState(readStatus(paths)) : readStatus(paths);
-  const unsupervised = running
-    ? []
-    : leftoverProcesses(record?.instances ?? []).map((process) => process.pid);
+  const unsupervised = running ? [] : leftoverProcesses(record).map((process) => process.pid);
   const since = record ? Date.parse(record.since) : null;
   const next = record?.nextRestart ? Date.parse(record.nextRestart) : null;
   return {

@@ -85,7 +85,8 @@ export class SupervisedService {
   #log: Logger;
   #instance: _Instance | null = null;
   #stop: StopJob | null = null;
-  #finish: { pid: number } | null = null;
+  /** The finish program running now (in a session of its own). */
+  #finish: { pid: number; procStart: number; startedAt: number } | null = null;
   /** Orphans attributed to this service while it runs, stopped with it (see adoptOrphan). */
   #orphans: ProcessId[] = [];
   #restartAt: number | null = null;
@@ -160,19 +161,18 @@ export class SupervisedService {
    */
   async adoptLeftovers(previous: ServiceStatus | null): Promise<boolean> {
     const recorded = previous?.instances ?? [];
-    const tree = leftoverProcesses(recorded);
+    const tree = leftoverProcesses(previous);
     if (tree.length === 0) return false;
     const first = recorded.find(isRunning);
     const what = first
       ? `pid ${first.pid} was`
-      : `pid ${tree.map((process) => process.pid).join(", ")} of the session of pid ` +
-        `${recorded[0].pid} (gone) were`;
+      : `pid ${tree.map((process) => process.pid).join(", ")} (what is left of its sessions) were`;
     this.#note(
       "warning",
       `${what} left running by supervisor pid ${previous!.supervisor.pid}, which is gone: ` +
         "stopping it before starting afresh",
     );
-    this.#stop = newStopJob("adopted", first?.pgid ?? recorded[0].pgid, tree);
+    this.#stop = newStopJob("adopted", first?.pgid ?? recorded[0]?.pgid ?? null, tree);
     await this.#checkStop();
     return true;
   }
@@ -392,6 +392,14 @@ export class SupervisedService {
       crashLoop: this.state === "crash-loop"
         ? { starts: this.#loop.starts, since: new Date(this.#loop.since).toISOString() }
         : null,
+      finish: this.#finish
+        ? {
+          pid: this.#finish.pid,
+          pgid: this.#finish.pid,
+          procStart: this.#finish.procStart,
+          started: new Date(this.#finish.startedAt).toISOString(),
+        }
+        : null,
       tail: this.output.tail.text(),
       droppedBytes: this.output.droppedBytes,
       logFile: this.settings.logFile,
@@ -566,7 +574,7 @@ export class SupervisedService {
           String(exitCode ?? -1),
           String(signal === null ? 0 : signalNumber(signal)),
         ]);
-        this.#finish = { pid };
+        this.#finish = { pid, procStart: procStartOf(pid) ?? 0, startedAt: Date.now() };
         this.#spec.host.own(pid, this, "finish");
         this.#setTimer("finish-kill", this.settings.finishTimeout);
         this.#restartReason = job.reason;

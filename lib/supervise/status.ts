@@ -63,6 +63,12 @@ export interface ServiceStatus {
   killAt: string | null;
   /** Set while the service is in a crash loop: starts in the loop and when it began. */
   crashLoop: { starts: number; since: string } | null;
+  /**
+   * The `finish` program running now (in a session of its own), or null; so that
+   * it is found too when the supervisor was killed meanwhile (records written
+   * before this field existed lack it).
+   */
+  finish: InstanceStatus | null;
   /** The last bytes of stderr. */
   tail: string;
   /** Output lost because the log file (or, without one, the supervisor's reader) fell behind or failed. */

@@ -238,10 +238,37 @@ Deno.test("kill -9 of the supervisor, then of the main process: what is left of 
     for (const pid of left) assert.equal(isAlive(pid), false, `leftover ${pid} stopped`);
     assert.match(
       supervisor.output(),
-      new RegExp(`of the session of pid ${leader} \\(gone\\) were left running`),
+      /\(what is left of its sessions\) were left running/,
     );
   } finally {
     if (leader) killGroup(leader);
+  }
+});
+
+Deno.test("kill -9 of the supervisor while finish runs: status reports finish and its child, the next supervisor stops them", async () => {
+  await using service = await copyService("finish-hangs");
+  const first = await startSupervisor(service.path, ["--finish-timeout", "60s"]);
+  let finish = 0;
+  try {
+    await first.waitStatus("finishing", (s) => s.state === "finishing" && s.finish !== null);
+    const pids = await waitFor("finish's pids", async () => {
+      const text = await Deno.readTextFile(`${service.path}/finish.pids`).catch(() => "");
+      const found = text.trim().split(" ").map(Number);
+      return found.length === 2 && found.every((pid) => pid > 0) ? found : null;
+    });
+    finish = pids[0];
+    assert.equal(await first.stop("SIGKILL"), 137);
+    const json = JSON.parse((await runOpsd(["status", "--json", service.path])).stdout);
+    assert.equal(json.state, "unsupervised");
+    for (const pid of pids) assert.ok(json.unsupervised.includes(pid), `${pid} reported`);
+
+    await Deno.remove(`${service.path}/finish.pids`);
+    await using supervisor = await startSupervisor(service.path, ["--finish-timeout", "1s"]);
+    await waitFor("finish and its child stopped", () => pids.every((pid) => !isAlive(pid)));
+    assert.match(supervisor.output(), /\(what is left of its sessions\) were left running/);
+    await supervisor.stop();
+  } finally {
+    if (finish) killGroup(finish);
   }
 });
 
