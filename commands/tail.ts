@@ -7,7 +7,7 @@
 
 import { Command } from "@commander-js/extra-typings";
 import { resolveExistingService } from "../lib/service/paths.ts";
-import { followFile, lastLines } from "../lib/supervise/follow.ts";
+import { followFile } from "../lib/supervise/follow.ts";
 import { logFileOf, stderrTail } from "../lib/supervise/tail.ts";
 import { exitWith, intOption, writeOut } from "./_cli.ts";
 
@@ -49,8 +49,9 @@ Exit codes: 0 ok, 1 no log file to follow, 2 unknown service, 3 never supervised
       }
       const path = logFileOf(paths);
       const decoder = new TextDecoder();
-      writeOut(decoder.decode(await lastLines(path, options.lines ?? 10)));
-      for await (const chunk of followFile(path)) writeOut(decoder.decode(chunk, { stream: true }));
+      for await (const chunk of followFile(path, { lines: options.lines ?? 10 })) {
+        writeOut(decoder.decode(chunk, { stream: true }));
+      }
       return 0;
     }));
 }

@@ -14,43 +14,40 @@ const _INTERVAL = 200;
 const _BUSY_INTERVAL = 25;
 const _TAIL_WINDOW = 64 * 1024;
 
-/** The last `lines` lines of the file at `path` (empty when it does not exist). */
-export async function lastLines(path: string, lines: number): Promise<Uint8Array> {
-  let file: Deno.FsFile;
-  try {
-    file = await Deno.open(path);
-  } catch (error) {
-    if (error instanceof Deno.errors.NotFound) return new Uint8Array();
-    throw error;
+/**
+ * Where the last `lines` lines of the open `file` begin (its size when `lines` is
+ * 0), looking back at most 64 KiB; leaves the file positioned there.
+ */
+async function _seekLastLines(file: Deno.FsFile, lines: number): Promise<void> {
+  const size = (await file.stat()).size;
+  const start = Math.max(0, size - _TAIL_WINDOW);
+  await file.seek(start, Deno.SeekMode.Start);
+  const bytes = new Uint8Array(size - start);
+  for (let offset = 0; offset < bytes.length;) {
+    const count = await file.read(bytes.subarray(offset));
+    if (count === null) break;
+    offset += count;
   }
-  try {
-    const size = (await file.stat()).size;
-    const start = Math.max(0, size - _TAIL_WINDOW);
-    await file.seek(start, Deno.SeekMode.Start);
-    const bytes = new Uint8Array(size - start);
-    for (let offset = 0; offset < bytes.length;) {
-      const count = await file.read(bytes.subarray(offset));
-      if (count === null) break;
-      offset += count;
-    }
-    let cut = bytes.length - (bytes.at(-1) === 10 ? 1 : 0);
-    for (let n = 0; n < lines && cut > 0; n++) cut = bytes.lastIndexOf(10, cut - 1);
-    return lines === 0 ? new Uint8Array() : bytes.subarray(cut < 0 ? 0 : cut + 1);
-  } finally {
-    file.close();
-  }
+  let cut = bytes.length - (bytes.at(-1) === 10 ? 1 : 0);
+  for (let n = 0; n < lines && cut > 0; n++) cut = bytes.lastIndexOf(10, cut - 1);
+  await file.seek(lines === 0 ? size : start + (cut < 0 ? 0 : cut + 1), Deno.SeekMode.Start);
 }
 
 /**
- * Yields what is appended to the file at `path` from its current end on, until
- * `signal` aborts, losing no line that is still on disk when it is rotated as
+ * Yields the last `lines` lines of the file at `path` (default 0), then what is
+ * appended to it, until `signal` aborts, from the same open file so that no line
+ * falls between the two, losing no line that is still on disk when it is rotated as
  * `output/logfile.ts` rotates it (`FILE` -> `FILE.1` -> `FILE.2` ...): the file
  * being read is kept open and read to its end, then each newer generation in turn
  * from its start, then the new `FILE`. A truncated file is read again from its start.
  */
-export async function* followFile(path: string, signal?: AbortSignal): AsyncGenerator<Uint8Array> {
+export async function* followFile(
+  path: string,
+  options: { lines?: number; signal?: AbortSignal } = {},
+): AsyncGenerator<Uint8Array> {
+  const { signal } = options;
   let file: Deno.FsFile | null = null;
-  let fromEnd = true;
+  let firstOpen = true;
   const buffer = new Uint8Array(64 * 1024);
   try {
     while (!signal?.aborted) {
@@ -58,8 +55,8 @@ export async function* followFile(path: string, signal?: AbortSignal): AsyncGene
       let read = false;
       if (!file) {
         file = await Deno.open(path).catch(_noneIfMissing);
-        if (file && fromEnd) await file.seek(0, Deno.SeekMode.End);
-        fromEnd = false;
+        if (file && firstOpen) await _seekLastLines(file, options.lines ?? 0);
+        firstOpen = false;
       }
       if (file) {
         for await (const chunk of _rest(file, buffer)) {

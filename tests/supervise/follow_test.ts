@@ -10,7 +10,7 @@ async function follow(path: string, last: string, started: () => void): Promise<
   const signal = AbortSignal.timeout(10_000);
   const decoder = new TextDecoder();
   let text = "";
-  const lines = followFile(path, signal);
+  const lines = followFile(path, { signal });
   started();
   for await (const chunk of lines) {
     text += decoder.decode(chunk, { stream: true });
@@ -45,12 +45,12 @@ Deno.test("followFile reads every line once and in order while the log rotates f
 });
 
 /** Collects what `followFile(path)` yields into `text` until the returned stop() is called. */
-function collect(path: string): { text: () => string; stop: () => Promise<void> } {
+function collect(path: string, lines = 0): { text: () => string; stop: () => Promise<void> } {
   const controller = new AbortController();
   const decoder = new TextDecoder();
   let text = "";
   const done = (async () => {
-    for await (const chunk of followFile(path, controller.signal)) {
+    for await (const chunk of followFile(path, { lines, signal: controller.signal })) {
       text += decoder.decode(chunk, { stream: true });
     }
   })();
@@ -96,4 +96,15 @@ Deno.test("followFile goes on to the new file when the old one is removed (log-k
     log.close();
     await follower.stop();
   }
+});
+
+Deno.test("followFile starts with the last lines, then what is appended, from one open file", async () => {
+  await using dir = await tempDir();
+  const path = `${dir.path}/current`;
+  await Deno.writeTextFile(path, "1\n2\n3\n4\n5\n");
+  const follower = collect(path, 2);
+  await waitFor("the last two lines", () => follower.text() === "4\n5\n");
+  await Deno.writeTextFile(path, "6\n", { append: true });
+  await waitFor("the appended line", () => follower.text() === "4\n5\n6\n");
+  await follower.stop();
 });
