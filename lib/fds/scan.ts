@@ -18,6 +18,7 @@
  */
 
 import { listPids } from "../procfs/pids.ts";
+import { STATX, statxAt } from "../sys/libc.ts";
 import { readProcStat } from "../procfs/stat.ts";
 import { groupByNamespace } from "../procfs/namespaces.ts";
 import { O_CLOEXEC, readFdInfo } from "../procfs/fdinfo.ts";
@@ -87,9 +88,11 @@ export async function scanFds(query: FdsQuery): Promise<FdsScan> {
     }
     if (targets.length === 0) return { rows: [], unreadable: [] }; // no fd walked
   }
+  const files = _fileIds(paths);
   const wanted: WalkWanted = query.leaks ? { allSockets: true } : {
     inodes: targets,
     paths,
+    fileInodes: files.map((file) => file.ino),
     everything: !fileSelected,
     netns: sockets ? tables.own : undefined,
   };
@@ -119,7 +122,7 @@ export async function scanFds(query: FdsQuery): Promise<FdsScan> {
   }
   for (const [pid, fd, link] of walked.links) {
     const row = builder.fd(pid, fd, link);
-    if (row) rows.push(row);
+    if (row && _isWantedFile(row, link, paths, files)) rows.push(row);
   }
   if (!leaks && (!fileSelected || paths.length > 0)) {
     for (const pid of candidates) rows.push(...builder.specials(pid, paths));
@@ -178,6 +181,35 @@ function _candidates(query: FdsQuery): number[] {
     });
   }
   return pids;
+}
+
+/** A wanted file's identity: its device (`8,1`, as rows show it) and inode. */
+interface _FileId {
+  device: string;
+  ino: number;
+}
+
+/** The identities of the files `paths` name (those that exist). */
+function _fileIds(paths: string[]): _FileId[] {
+  return paths.flatMap((path) => {
+    try {
+      const stat = statxAt(-100, path, STATX.DONT_SYNC);
+      return [{ device: stat.dev.join(","), ino: stat.ino }];
+    } catch {
+      return []; // Gone: only fds on it as "(deleted)" can name it.
+    }
+  });
+}
+
+/**
+ * Whether the row of a walked link is one of the wanted files: every link
+ * without `--path`, else one named as a wanted path, or the same file (device
+ * and inode) under another name (a hard link, another mount).
+ */
+function _isWantedFile(row: FdRow, link: string, paths: string[], files: _FileId[]): boolean {
+  const name = link.replace(/ \(deleted\)$/, "");
+  if (paths.length === 0 || paths.includes(name)) return true;
+  return files.some((file) => row.node === String(file.ino) && row.device === file.device);
 }
 
 /** A path as the kernel prints fd links: absolute, symlinks resolved when it still exists. */

@@ -15,7 +15,14 @@
 import { type LibcCalls, libcSource, rawCalls } from "../sys/libc.ts";
 
 /** The calls the walker makes: a Worker binds just these. */
-const _WALK_CALLS = ["openat", "close", "getdents64", "readlinkat", "__errno_location"] as const;
+const _WALK_CALLS = [
+  "openat",
+  "close",
+  "getdents64",
+  "readlinkat",
+  "read",
+  "__errno_location",
+] as const;
 
 /** The libc calls {@linkcode walkFdLinks} needs. */
 export type WalkCalls = Pick<LibcCalls, typeof _WALK_CALLS[number]>;
@@ -28,6 +35,12 @@ export interface WalkWanted {
   allSockets?: boolean;
   /** Paths to report when an fd points at them (also with a ` (deleted)` suffix). */
   paths?: string[];
+  /**
+   * Inodes of those paths: a file fd under another name (another hard link, the
+   * same file under another mount) is reported too when its fdinfo `ino:` is one
+   * of these; the caller checks the device.
+   */
+  fileInodes?: number[];
   /** Report every link. */
   everything?: boolean;
   /**
@@ -196,7 +209,8 @@ export function walkFdLinks(
   const ENOENT = 2, ESRCH = 3;
   const ZERO = 48, DOT = 46, SLASH = 47, CLOSE_BRACKET = 93;
   const LINK_MAX = 4096n, ENTRIES = 1 << 16, ENTRIES_SIZE = 65536n;
-  const { openat, close, getdents64, readlinkat } = calls;
+  const { openat, close, getdents64, readlinkat, read } = calls;
+  const O_RDONLY_CLOEXEC = 0o2000000, INFO_SIZE = 512;
   const result: WalkResult = { sockets: [], links: [], denied: [], foreignNetns: [] };
   const everything = wanted.everything === true;
   const keepSockets = everything || wanted.allSockets === true;
@@ -216,6 +230,11 @@ export function walkFdLinks(
   const NETNS = new TextEncoder().encode("../ns/net\0"); // from /proc/PID/fd
   const SOCKET_PREFIX = [115, 111, 99, 107, 101, 116, 58, 91]; // "socket:["
   const ownNetns = new TextEncoder().encode(wanted.netns ?? "");
+  const fileInodes = new Set(wanted.fileInodes ?? []);
+  const info = new Uint8Array(INFO_SIZE);
+  const infoPath = new Uint8Array(48); // "PID/fdinfo/FD", NUL-terminated
+  const FDINFO = new TextEncoder().encode("/fdinfo/");
+  const INO = new TextEncoder().encode("\nino:\t");
 
   const errno = () => new Deno.UnsafePointerView(calls.__errno_location()!).getInt32();
   /** Writes `PID/fd` into `path`. */
@@ -232,6 +251,33 @@ export function walkFdLinks(
     if (!pathLengths.has(length) || link[0] !== SLASH) return false;
     const text = decoder.decode(link.subarray(0, length));
     return paths.has(text) || (text.endsWith(" (deleted)") && paths.has(text.slice(0, -10)));
+  };
+  /**
+   * Whether the fd named in `name` (`end` digits) of `pid` is a wanted file under
+   * another name: its `/proc/PID/fdinfo/FD` says `ino:` one of `fileInodes`. Reads
+   * the kernel's record of the fd, never the file itself.
+   */
+  const inodeWanted = (pid: number, end: number) => {
+    const at = fdDirPath(pid).indexOf(47); // "PID/fd": the pid's length
+    infoPath.set(path.subarray(0, at));
+    infoPath.set(FDINFO, at);
+    infoPath.set(name.subarray(0, end + 1), at + FDINFO.length);
+    const fd = openat(proc, infoPath, O_RDONLY_CLOEXEC, 0);
+    if (fd < 0) return false;
+    const length = Number(read(fd, info, BigInt(INFO_SIZE)));
+    close(fd);
+    let start = -1;
+    for (let i = 0; i + INO.length <= length && start < 0; i++) {
+      let same = true;
+      for (let j = 0; j < INO.length && same; j++) same = info[i + j] === INO[j];
+      if (same) start = i + INO.length;
+    }
+    if (start < 0) return false;
+    let inode = 0;
+    for (let i = start; i < length && info[i] >= ZERO && info[i] <= ZERO + 9; i++) {
+      inode = inode * 10 + info[i] - ZERO;
+    }
+    return fileInodes.has(inode);
   };
   /**
    * Whether the process `pid`, whose fd directory is open as `dir`, is in another
@@ -270,7 +316,10 @@ export function walkFdLinks(
         for (let j = 8; j < length - 1; j++) inode = inode * 10 + link[j] - ZERO;
         const kept = keepSockets || inodes.has(inode) || (foreign ??= isForeign(dir, pid));
         if (kept) result.sockets.push(pid, fd, inode);
-      } else if (everything || keepPath(length)) {
+      } else if (
+        everything || keepPath(length) ||
+        (fileInodes.size > 0 && link[0] === SLASH && inodeWanted(pid, end))
+      ) {
         result.links.push([pid, fd, decoder.decode(link.subarray(0, length))]);
       }
     }

@@ -291,6 +291,19 @@ holderTest(
     assert.deepEqual(byCommand.slice(0, 3).map((r) => r.fd), ["cwd", "rtd", "txt"]);
     assert.deepEqual(await fdsJson(["-c", "nosuchcommand", "-p", pid]), []);
     assert.deepEqual(await fdsJson(["--path", holder.paths.read, "-p", String(holder.child)]), []);
+    // Another hard link names the same file: found by device and inode, as lsof finds it.
+    const link = `${holder.paths.read}.link`;
+    Deno.linkSync(holder.paths.read, link);
+    try {
+      const linked = await fdsJson(["--path", link]);
+      assert.deepEqual(linked.map((r) => [r.pid, r.fd, r.name]), [[
+        holder.pid,
+        String(holder.fds.read),
+        holder.paths.read,
+      ]]);
+    } finally {
+      Deno.removeSync(link);
+    }
   },
 );
 
