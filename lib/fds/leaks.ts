@@ -150,8 +150,3 @@ function _listenFds(pid: number): [number, number] | null {
   if (forPid !== undefined && Number(forPid) !== pid) return null;
   return [3, count];
 }
-
-/** The system uptime in milliseconds. */
-export function readUptimeMs(): number {
-  return Math.round(Number(Deno.readTextFileSync("/proc/uptime").split(" ")[0]) * 1000);
-}

@@ -33,7 +33,8 @@ import {
 } from "./describe.ts";
 import { MountIndex } from "./mounts.ts";
 import { compareRows, type FdRow, type ProcessInfo } from "./row.ts";
-import { findLeaks, type LeakProcess, readLeakProcess, readUptimeMs } from "./leaks.ts";
+import { findLeaks, type LeakProcess, readLeakProcess } from "./leaks.ts";
+import { readUptimeMs } from "../procfs/uptime.ts";
 import { type SocketSelection, SocketTables } from "./tables.ts";
 
 /** What to show. Empty lists and absent flags select nothing in particular. */

@@ -1,9 +1,10 @@
 /**
  * What is left of a service whose supervisor died (kill -9): the processes of
- * the instances (and the `finish` program) its status file records. The service ran in a session of its
- * own, so what it started is found by session id even when its main process is
- * gone (a run script without `exec`, killed); the kernel hands out no pid that
- * is still a session id, so a session found that way is that run's. Processes
+ * the instances (and the `finish` program) its status file records. The service
+ * ran in a session of its own, so what it started is found by session id even
+ * when its main process is gone (a run script without `exec`, killed); the
+ * kernel hands out no pid that is still a session id, so a session found that
+ * way is that run's. A record written before this boot names nothing. Processes
  * that left the session (setsid) and whose parent chain to the main process is
  * broken cannot be found: nothing in the kernel links them to the service.
  *
@@ -18,6 +19,7 @@ import {
   sessionMembers,
 } from "../procfs/processes.ts";
 import { readProcStat } from "../procfs/stat.ts";
+import { bootTimeMs } from "../procfs/uptime.ts";
 import type { InstanceStatus, ServiceStatus } from "./status.ts";
 
 /**
@@ -27,8 +29,10 @@ import type { InstanceStatus, ServiceStatus } from "./status.ts";
  * once, main processes first.
  */
 export function leftoverProcesses(record: ServiceStatus | null): ProcessId[] {
-  const recorded: InstanceStatus[] = [...record?.instances ?? []];
-  if (record?.finish) recorded.push(record.finish);
+  // Written before this boot: its pids, start times and sessions named other processes.
+  if (!record || Date.parse(record.updated) < bootTimeMs()) return [];
+  const recorded: InstanceStatus[] = [...record.instances];
+  if (record.finish) recorded.push(record.finish);
   const found = new Map<number, ProcessId>();
   const add = (process: ProcessId) => found.has(process.pid) || found.set(process.pid, process);
   for (const instance of recorded) {

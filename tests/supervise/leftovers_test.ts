@@ -1,0 +1,66 @@
+import assert from "node:assert/strict";
+import { readProcStat } from "../../lib/procfs/stat.ts";
+import { leftoverProcesses } from "../../lib/supervise/leftovers.ts";
+import type { InstanceStatus, ServiceStatus } from "../../lib/supervise/status.ts";
+import { isAlive, waitFor } from "../fixtures/mod.ts";
+
+/** A status record naming `instances`, written at `updated`. */
+function record(instances: InstanceStatus[], updated = new Date()): ServiceStatus {
+  return { instances, finish: null, updated: updated.toISOString() } as ServiceStatus;
+}
+
+/** A shell in a session of its own that leaves a sleep behind; returns both pids. */
+async function sessionWithChild(): Promise<{ leader: Deno.ChildProcess; child: number }> {
+  const leader = new Deno.Command("sh", {
+    args: ["-c", "sleep 30 & echo $!; wait"],
+    detached: true,
+    stdout: "piped",
+  }).spawn();
+  const reader = leader.stdout.getReader();
+  const { value } = await reader.read();
+  reader.releaseLock();
+  leader.stdout.cancel();
+  return { leader, child: Number(new TextDecoder().decode(value).trim()) };
+}
+
+function instance(pid: number): InstanceStatus {
+  return { pid, pgid: pid, procStart: readProcStat(pid)!.startTime, started: "" };
+}
+
+Deno.test("leftoverProcesses: a running main process, what it started, and its session", async () => {
+  const { leader, child } = await sessionWithChild();
+  try {
+    const found = leftoverProcesses(record([instance(leader.pid)])).map((p) => p.pid);
+    assert.deepEqual(found.sort(), [leader.pid, child].sort());
+    assert.deepEqual(leftoverProcesses(null), []);
+  } finally {
+    Deno.kill(-leader.pid, "SIGKILL");
+    await leader.status;
+  }
+});
+
+Deno.test("leftoverProcesses: the main process gone, its session's members are still found", async () => {
+  const { leader, child } = await sessionWithChild();
+  try {
+    const recorded = instance(leader.pid);
+    leader.kill("SIGKILL");
+    await leader.status; // reaped: the pid is free, the session lives on in the sleep
+    assert.ok(isAlive(child));
+    assert.deepEqual(leftoverProcesses(record([recorded])).map((p) => p.pid), [child]);
+  } finally {
+    Deno.kill(child, "SIGKILL");
+    await waitFor("the sleep gone", () => !isAlive(child));
+  }
+});
+
+Deno.test("leftoverProcesses: a record written before this boot names nothing", async () => {
+  const { leader, child } = await sessionWithChild();
+  try {
+    const old = record([instance(leader.pid)], new Date(0));
+    assert.deepEqual(leftoverProcesses(old), [], "its pids named other processes then");
+  } finally {
+    Deno.kill(-leader.pid, "SIGKILL");
+    await leader.status;
+    await waitFor("the sleep gone", () => !isAlive(child));
+  }
+});
