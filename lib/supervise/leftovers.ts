@@ -2,9 +2,11 @@
  * What is left of a service whose supervisor died (kill -9): the processes of
  * the instances (and the `finish` program) its status file records. The service
  * ran in a session of its own, so what it started is found by session id even
- * when its main process is gone (a run script without `exec`, killed); the
- * kernel hands out no pid that is still a session id, so a session found that
- * way is that run's. A record written before this boot names nothing. Processes
+ * when its main process is gone (a run script without `exec`, killed). The
+ * kernel hands out no pid that is still a session id, but once a session has
+ * ended its id may name a stranger's: so without the main process only members
+ * that bear the run's mark in their environment (`OPSD_INSTANCE`) count. A
+ * record written before this boot names nothing. Processes
  * that left the session (setsid) and whose parent chain to the main process is
  * broken cannot be found: nothing in the kernel links them to the service.
  *
@@ -21,6 +23,20 @@ import {
 import { readProcStat } from "../procfs/stat.ts";
 import { bootTimeMs } from "../procfs/uptime.ts";
 import type { InstanceStatus, ServiceStatus } from "./status.ts";
+
+/** The environment variable that marks a service's processes with their instance's id. */
+export const INSTANCE_ENV = "OPSD_INSTANCE";
+
+/** Whether `pid` was started with `OPSD_INSTANCE=id` in its environment. */
+function _bearsMark(pid: number, id: string | undefined): boolean {
+  if (!id) return false; // A record from before marks.
+  try {
+    const environ = new TextDecoder().decode(Deno.readFileSync(`/proc/${pid}/environ`));
+    return environ.split("\0").includes(`${INSTANCE_ENV}=${id}`);
+  } catch {
+    return false; // Gone, or not ours to read.
+  }
+}
 
 /**
  * The living processes of what `record` says was running — its instances and a
@@ -44,10 +60,14 @@ export function leftoverProcesses(record: ServiceStatus | null): ProcessId[] {
     ) {
       continue; // Its pid names another process now: its session is long gone.
     }
+    // With the main process running its session is certainly its own; without it,
+    // the session id may have been handed out again: only processes bearing the
+    // instance's mark count then.
+    const running = isRunning(instance);
     for (const pid of sessionMembers(instance.pgid)) {
       const procStart = procStartOf(pid);
-      // Started after the instance: a member of its session, not of an older one.
-      if (procStart !== null && procStart >= instance.procStart) add({ pid, procStart });
+      if (procStart === null || procStart < instance.procStart) continue;
+      if (running || _bearsMark(pid, instance.id)) add({ pid, procStart });
     }
   }
   return [...found.values()];

@@ -23,7 +23,7 @@ import type { WaitStatus } from "../sys/libc.ts";
 import { signalName, signalNumber } from "../sys/signals.ts";
 import { restartDelay } from "./backoff.ts";
 import type { ServiceOutput } from "./output/output.ts";
-import { leftoverProcesses } from "./leftovers.ts";
+import { INSTANCE_ENV, leftoverProcesses } from "./leftovers.ts";
 import { leftovers, newStopJob, signalAll, signalEach, type StopJob } from "./stop.ts";
 import type { InstanceStatus, ServiceState, ServiceStatus, Want } from "./status.ts";
 import { CONTROL_WORDS, type ControlWord } from "./words.ts";
@@ -67,6 +67,8 @@ export interface ServiceSpec {
 interface _Instance extends ProcessId {
   pgid: number;
   startedAt: number;
+  /** The mark in its environment (`OPSD_INSTANCE`): see {@linkcode InstanceStatus.id}. */
+  id: string;
 }
 
 const _CHECK_INTERVAL = 50;
@@ -86,7 +88,7 @@ export class SupervisedService {
   #instance: _Instance | null = null;
   #stop: StopJob | null = null;
   /** The finish program running now (in a session of its own). */
-  #finish: { pid: number; procStart: number; startedAt: number } | null = null;
+  #finish: _Instance | null = null;
   /** Orphans attributed to this service while it runs, stopped with it (see adoptOrphan). */
   #orphans: ProcessId[] = [];
   #restartAt: number | null = null;
@@ -172,7 +174,8 @@ export class SupervisedService {
       `${what} left running by supervisor pid ${previous!.supervisor.pid}, which is gone: ` +
         "stopping it before starting afresh",
     );
-    this.#stop = newStopJob("adopted", first?.pgid ?? recorded[0]?.pgid ?? null, tree);
+    // The group is signalled only through a main process known to be the one recorded.
+    this.#stop = newStopJob("adopted", first?.pgid ?? null, tree);
     await this.#checkStop();
     return true;
   }
@@ -361,14 +364,7 @@ export class SupervisedService {
 
   /** The status record for this moment. */
   status(): ServiceStatus {
-    const instances: InstanceStatus[] = this.#instance
-      ? [{
-        pid: this.#instance.pid,
-        pgid: this.#instance.pgid,
-        procStart: this.#instance.procStart,
-        started: new Date(this.#instance.startedAt).toISOString(),
-      }]
-      : [];
+    const instances: InstanceStatus[] = this.#instance ? [_instanceStatus(this.#instance)] : [];
     const killAt = this.#stop?.killAt;
     return {
       format: 1,
@@ -392,14 +388,7 @@ export class SupervisedService {
       crashLoop: this.state === "crash-loop"
         ? { starts: this.#loop.starts, since: new Date(this.#loop.since).toISOString() }
         : null,
-      finish: this.#finish
-        ? {
-          pid: this.#finish.pid,
-          pgid: this.#finish.pid,
-          procStart: this.#finish.procStart,
-          started: new Date(this.#finish.startedAt).toISOString(),
-        }
-        : null,
+      finish: this.#finish ? _instanceStatus(this.#finish) : null,
       tail: this.output.tail.text(),
       droppedBytes: this.output.droppedBytes,
       logFile: this.settings.logFile,
@@ -422,8 +411,9 @@ export class SupervisedService {
     this.#loop.starts++;
     this.#starts++;
     let pid: number;
+    const id = crypto.randomUUID();
     try {
-      pid = await this.#spawn([this.paths.run]);
+      pid = await this.#spawn([this.paths.run], id);
     } catch (error) {
       this.#error = { message: (error as Error).message, code: exitCodeOf(error) };
       this.#last = { exitCode: null, signal: null, ranFor: null };
@@ -433,7 +423,7 @@ export class SupervisedService {
       await this.#afterFinish(null);
       return;
     }
-    this.#instance = { pid, pgid: pid, procStart: procStartOf(pid) ?? 0, startedAt: now };
+    this.#instance = { pid, pgid: pid, procStart: procStartOf(pid) ?? 0, startedAt: now, id };
     this.#spec.host.own(pid, this, "main");
     this.#error = null;
     this.#paused = false;
@@ -444,12 +434,13 @@ export class SupervisedService {
 
   /**
    * Starts `argv` as the service runs: in its directory, its own session, with its
-   * fds and user, and the supervisor's environment minus what was handed to it alone.
+   * fds and user, and the supervisor's environment minus what was handed to it
+   * alone, plus `OPSD_INSTANCE=id`, which marks what it starts as this run's.
    */
-  #spawn(argv: string[]): Promise<number> {
+  #spawn(argv: string[], id: string): Promise<number> {
     return spawnProgram({
       argv,
-      env: withoutHandoff(Deno.env.toObject()),
+      env: { ...withoutHandoff(Deno.env.toObject()), [INSTANCE_ENV]: id },
       cwd: this.paths.dir,
       fds: this.output.fds,
       newSession: true,
@@ -569,12 +560,19 @@ export class SupervisedService {
     if (this.paths.finish && _isExecutable(this.paths.finish)) {
       const { exitCode, signal } = this.#last;
       try {
+        const id = crypto.randomUUID();
         const pid = await this.#spawn([
           this.paths.finish,
           String(exitCode ?? -1),
           String(signal === null ? 0 : signalNumber(signal)),
-        ]);
-        this.#finish = { pid, procStart: procStartOf(pid) ?? 0, startedAt: Date.now() };
+        ], id);
+        this.#finish = {
+          pid,
+          pgid: pid,
+          procStart: procStartOf(pid) ?? 0,
+          startedAt: Date.now(),
+          id,
+        };
         this.#spec.host.own(pid, this, "finish");
         this.#setTimer("finish-kill", this.settings.finishTimeout);
         this.#restartReason = job.reason;
@@ -652,4 +650,15 @@ function _targets(targets: number[]): string {
     ...(groups.length > 0 ? [`group ${groups.join(", ")}`] : []),
     ...(pids.length > 0 ? [`pid${pids.length > 1 ? "s" : ""} ${pids.join(", ")}`] : []),
   ].join(", ");
+}
+
+/** A running process as its status record lists it. */
+function _instanceStatus(instance: _Instance): InstanceStatus {
+  return {
+    pid: instance.pid,
+    pgid: instance.pgid,
+    procStart: instance.procStart,
+    started: new Date(instance.startedAt).toISOString(),
+    id: instance.id,
+  };
 }

@@ -24,6 +24,11 @@ export interface InstanceStatus {
   procStart: number;
   /** When it was started (ISO 8601). */
   started: string;
+  /**
+   * A mark in the environment of every process it starts (`OPSD_INSTANCE=id`):
+   * what tells them from strangers once it and its supervisor are gone.
+   */
+  id: string;
 }
 
 /** The status record: `supervise/status.json`, and the control socket's `status` reply. */

@@ -9,12 +9,13 @@ function record(instances: InstanceStatus[], updated = new Date()): ServiceStatu
   return { instances, finish: null, updated: updated.toISOString() } as ServiceStatus;
 }
 
-/** A shell in a session of its own that leaves a sleep behind; returns both pids. */
-async function sessionWithChild(): Promise<{ leader: Deno.ChildProcess; child: number }> {
+/** A shell in a session of its own, marked with `id`, that leaves a sleep behind. */
+async function sessionWithChild(id = ""): Promise<{ leader: Deno.ChildProcess; child: number }> {
   const leader = new Deno.Command("sh", {
     args: ["-c", "sleep 30 & echo $!; wait"],
     detached: true,
     stdout: "piped",
+    env: id ? { OPSD_INSTANCE: id } : {},
   }).spawn();
   const reader = leader.stdout.getReader();
   const { value } = await reader.read();
@@ -23,8 +24,8 @@ async function sessionWithChild(): Promise<{ leader: Deno.ChildProcess; child: n
   return { leader, child: Number(new TextDecoder().decode(value).trim()) };
 }
 
-function instance(pid: number): InstanceStatus {
-  return { pid, pgid: pid, procStart: readProcStat(pid)!.startTime, started: "" };
+function instance(pid: number, id = "run-1"): InstanceStatus {
+  return { pid, pgid: pid, procStart: readProcStat(pid)!.startTime, started: "", id };
 }
 
 Deno.test("leftoverProcesses: a running main process, what it started, and its session", async () => {
@@ -39,17 +40,21 @@ Deno.test("leftoverProcesses: a running main process, what it started, and its s
   }
 });
 
-Deno.test("leftoverProcesses: the main process gone, its session's members are still found", async () => {
-  const { leader, child } = await sessionWithChild();
-  try {
-    const recorded = instance(leader.pid);
-    leader.kill("SIGKILL");
-    await leader.status; // reaped: the pid is free, the session lives on in the sleep
-    assert.ok(isAlive(child));
-    assert.deepEqual(leftoverProcesses(record([recorded])).map((p) => p.pid), [child]);
-  } finally {
-    Deno.kill(child, "SIGKILL");
-    await waitFor("the sleep gone", () => !isAlive(child));
+Deno.test("leftoverProcesses: the main process gone, the members of its session that bear its mark", async () => {
+  for (const [mark, expected] of [["run-1", true], ["", false], ["run-2", false]] as const) {
+    const { leader, child } = await sessionWithChild(mark);
+    try {
+      const recorded = instance(leader.pid, "run-1");
+      leader.kill("SIGKILL");
+      await leader.status; // reaped: the pid is free, the session lives on in the sleep
+      assert.ok(isAlive(child));
+      // Unmarked or marked by another run: a stranger whose session took over the id.
+      const found = leftoverProcesses(record([recorded])).map((p) => p.pid);
+      assert.deepEqual(found, expected ? [child] : [], `mark "${mark}"`);
+    } finally {
+      Deno.kill(child, "SIGKILL");
+      await waitFor("the sleep gone", () => !isAlive(child));
+    }
   }
 });
 
