@@ -184,7 +184,7 @@ function _candidates(query: FdsQuery): number[] {
   return pids;
 }
 
-/** A wanted file's identity: its device (`8,1`, as rows show it) and inode. */
+/** A wanted file's identity: its device (`8,1`, as rows show it: rdev for a device file) and inode. */
 interface _FileId {
   device: string;
   ino: number;
@@ -195,7 +195,10 @@ function _fileIds(paths: string[]): _FileId[] {
   return paths.flatMap((path) => {
     try {
       const stat = statxAt(-100, path, STATX.DONT_SYNC);
-      return [{ device: stat.dev.join(","), ino: stat.ino }];
+      // Rows show a device file's own device (rdev), as lsof does: compare the same.
+      const type = stat.mode & 0o170000;
+      const isDevice = type === 0o020000 || type === 0o060000;
+      return [{ device: (isDevice ? stat.rdev : stat.dev).join(","), ino: stat.ino }];
     } catch {
       return []; // Gone: only fds on it as "(deleted)" can name it.
     }

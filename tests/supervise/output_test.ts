@@ -134,6 +134,30 @@ Deno.test("BoundedWriter marks a loss from a failed write with every byte lost, 
   assert.equal(written.join(""), "one\n[dropped 4]\nthree\n");
 });
 
+Deno.test("BoundedWriter marks each loss where it happened: a failed write, then a full queue", async () => {
+  const written: string[] = [];
+  let writes = 0;
+  const sink = {
+    write(bytes: Uint8Array) {
+      if (++writes === 1) return Promise.reject(new Error("ENOSPC"));
+      written.push(decoder.decode(bytes));
+      return Promise.resolve(bytes.length);
+    },
+  };
+  const writer = new BoundedWriter(sink, {
+    capacity: 12,
+    marker: (bytes) => encoder.encode(`[lost ${bytes}]\n`),
+  });
+  for (const text of ["A1\n", "B1\n", "C1\n", "D1\nD2\nD3\n", "E1\n"]) {
+    writer.push(encoder.encode(text));
+  }
+  await writer.flush();
+  writer.push(encoder.encode("F1\n"));
+  await writer.flush();
+  assert.equal(written.join(""), "[lost 3]\nB1\nC1\nD1\n[lost 9]\nF1\n");
+  assert.equal(writer.dropped, 12);
+});
+
 Deno.test("RotatingLogFile rotates at line boundaries and keeps N old files", async () => {
   await using dir = await tempDir();
   const path = `${dir.path}/log/current`;

@@ -30,10 +30,10 @@ export interface BoundedWriterOptions {
 
 const _CHUNK = 1 << 20;
 
-/** A chunk waiting to be written, and whether output was lost right before it. */
+/** A chunk waiting to be written, and how many bytes were lost right before it. */
 interface _Chunk {
   bytes: Uint8Array;
-  afterLoss: boolean;
+  lostBefore: number;
 }
 const _SPARE_CHUNKS = 2;
 
@@ -49,16 +49,14 @@ export class BoundedWriter {
   /** The chunk being filled, and how much of it is. */
   #current: Uint8Array | null = null;
   #used = 0;
-  /** Output was lost right before the chunk being filled (so its marker goes first). */
-  #currentAfterLoss = false;
-  /** Output was lost since the last chunk queued: the next chunk is after a loss. */
-  #lossPending = false;
+  /** Bytes lost right before the chunk being filled (its marker goes first). */
+  #currentLostBefore = 0;
+  /** Bytes lost since the chunk being filled was started: the next chunk's to mark. */
+  #lostPending = 0;
   /** Bytes queued or in the current chunk: what counts against the capacity. */
   #pending = 0;
   #spare: Uint8Array[] = [];
   #writing: Promise<void> | null = null;
-  /** Bytes lost that no written marker has reported yet. */
-  #unreported = 0;
   /** Every byte dropped so far, because the queue was full or a write failed. */
   dropped = 0;
 
@@ -84,10 +82,9 @@ export class BoundedWriter {
     const lost = lines.length - taken;
     if (lost > 0) {
       this.dropped += lost;
-      this.#unreported += lost;
       // What comes next starts a chunk of its own, with the marker before it.
       this.#seal();
-      this.#lossPending = true;
+      this.#lostPending += lost;
     }
     return lost;
   }
@@ -102,8 +99,8 @@ export class BoundedWriter {
     for (let rest = lines; rest.length > 0;) {
       if (!this.#current) {
         this.#current = this.#spare.pop() ?? new Uint8Array(_CHUNK);
-        this.#currentAfterLoss = this.#lossPending;
-        this.#lossPending = false;
+        this.#currentLostBefore = this.#lostPending;
+        this.#lostPending = 0;
       }
       const room = this.#current.length - this.#used;
       let part = rest;
@@ -115,8 +112,8 @@ export class BoundedWriter {
       }
       if (part.length > room) {
         // One line longer than a chunk: it goes out on its own.
-        this.#queue.push({ bytes: part.slice(), afterLoss: this.#currentAfterLoss });
-        this.#currentAfterLoss = false;
+        this.#queue.push({ bytes: part.slice(), lostBefore: this.#currentLostBefore });
+        this.#currentLostBefore = 0;
       } else {
         this.#current.set(part, this.#used);
         this.#used += part.length;
@@ -132,33 +129,30 @@ export class BoundedWriter {
     if (!this.#current || this.#used === 0) return;
     this.#queue.push({
       bytes: this.#current.subarray(0, this.#used),
-      afterLoss: this.#currentAfterLoss,
+      lostBefore: this.#currentLostBefore,
     });
+    this.#currentLostBefore = 0;
     this.#current = null;
     this.#used = 0;
   }
 
   /**
-   * Writes the queue in order. Before the first chunk after a loss (dropped when
-   * the queue was full, or a chunk whose write failed) goes the marker with every
-   * byte lost since the last marker that was written; a loss after everything
+   * Writes the queue in order. Before a chunk goes the marker for what was lost
+   * right before it (dropped when the queue was full, or chunks whose write
+   * failed, and markers that could not be written); a loss after everything
    * queued is marked once that is written.
    */
   async #pump(): Promise<void> {
     const marker = this.#options.marker;
-    let markDue = false;
+    // Lost before the next chunk and not marked yet: failed writes, failed markers.
+    let carry = 0;
     try {
       for (;;) {
         if (this.#queue.length === 0) this.#seal(); // What filled up meanwhile, as one write.
         const chunk = this.#queue.shift();
-        markDue ||= chunk?.afterLoss ?? this.#lossPending;
-        if (markDue && this.#unreported > 0 && marker) {
-          const reported = this.#unreported;
-          if (await this.#write(marker(reported))) {
-            this.#unreported -= reported;
-            markDue = this.#lossPending = false;
-          }
-        }
+        const lost = carry + (chunk ? chunk.lostBefore : this.#lostPending);
+        if (!chunk) this.#lostPending = 0;
+        carry = lost > 0 && marker && !await this.#write(marker(lost)) ? lost : 0;
         if (!chunk) {
           // All written; go on only if output came while the marker was written.
           if (this.#queue.length === 0 && this.#used === 0) break;
@@ -167,8 +161,7 @@ export class BoundedWriter {
         const { bytes } = chunk;
         if (!await this.#write(bytes)) {
           this.dropped += bytes.length;
-          this.#unreported += bytes.length;
-          markDue = true;
+          carry += bytes.length;
         }
         this.#pending -= bytes.length;
         if (bytes.buffer.byteLength === _CHUNK && this.#spare.length < _SPARE_CHUNKS) {
@@ -176,8 +169,9 @@ export class BoundedWriter {
         }
       }
     } finally {
-      // A loss not marked yet: its marker goes before the next output.
-      this.#lossPending ||= markDue && this.#unreported > 0;
+      // Not marked yet: the marker goes before the next output.
+      if (this.#current && this.#used > 0) this.#currentLostBefore += carry;
+      else this.#lostPending += carry;
       this.#writing = null;
     }
   }
