@@ -250,6 +250,7 @@ export class SupervisedService {
     const job = this.#stop;
     if (job) {
       job.tree.push(...members);
+      this.#note("warning", `pid ${orphan.pid}, orphaned by the service, is stopped with it`);
       if (job.killAt !== null) {
         signalEach(
           members.map((member) => member.pid),
