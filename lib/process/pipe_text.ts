@@ -55,7 +55,8 @@ export function readPipeText(fd: number, options: PipeTextOptions = {}): Promise
     // "close" comes last, once the fd is closed, whatever ended the reading.
     pipe.on("close", () => {
       clearTimeout(timer);
-      if (failure) return reject(failure);
+      // An error after reading was stopped on purpose (line, timeout) is the stop's own.
+      if (failure && end === "eof") return reject(failure);
       const text = new TextDecoder().decode(Buffer.concat(chunks));
       resolve({ text: end === "line" ? text.slice(0, text.indexOf("\n")) : text, end });
     });

@@ -537,7 +537,7 @@ sanitizedTest(
       ...["daemon", "--wait-ready", "300ms", "--pidfile", `${dir}/slow.pid`],
       ...["--", "sleep", seconds],
     ]);
-    assert.equal(slow.code, 6);
+    assert.equal(slow.code, 6, slow.stderr);
     assert.match(
       slow.stderr,
       /^opsd daemon: pid \d+ did not report ready within 300 ms: killed it\n$/,
