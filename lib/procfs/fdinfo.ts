@@ -5,6 +5,8 @@
  * @module
  */
 
+import { isProcessGone } from "./gone.ts";
+
 /** A lock from an fdinfo `lock:` line (the same format as `/proc/locks`). */
 export interface FdLock {
   /** `POSIX` (fcntl, per process), `FLOCK` or `OFDLCK` (per open file), `LEASE`… */
@@ -87,7 +89,7 @@ export function readFdInfo(pid: number, fd: number): FdInfo | null {
   try {
     return parseFdInfo(Deno.readTextFileSync(`/proc/${pid}/fdinfo/${fd}`));
   } catch (error) {
-    if (error instanceof Deno.errors.NotFound) return null;
+    if (isProcessGone(error)) return null;
     throw error;
   }
 }

@@ -5,6 +5,8 @@
  * @module
  */
 
+import { isProcessGone } from "./gone.ts";
+
 /** A file's identity: its device and inode (`Deno.FileInfo.dev` / `.ino`). */
 export interface FileIdentity {
   dev: number;
@@ -23,7 +25,7 @@ export function processHoldsFile(pid: number, file: FileIdentity, first?: number
   try {
     entries = [...Deno.readDirSync(fdDir)];
   } catch (error) {
-    if (error instanceof Deno.errors.NotFound) return false;
+    if (isProcessGone(error)) return false;
     throw error;
   }
   return entries.some((entry) => _isFile(`${fdDir}/${entry.name}`, file));
@@ -34,7 +36,7 @@ function _isFile(link: string, file: FileIdentity): boolean {
     const info = Deno.statSync(link);
     return info.ino === file.ino && info.dev === file.dev;
   } catch (error) {
-    if (error instanceof Deno.errors.NotFound) return false;
+    if (isProcessGone(error)) return false;
     throw error;
   }
 }

@@ -5,6 +5,8 @@
  * @module
  */
 
+import { isProcessGone } from "./gone.ts";
+
 /** One mount. */
 export interface Mount {
   id: number;
@@ -47,7 +49,7 @@ export function readMountInfo(pid: number | "self"): Mount[] | null {
   try {
     return parseMountInfo(Deno.readTextFileSync(`/proc/${pid}/mountinfo`));
   } catch (error) {
-    if (error instanceof Deno.errors.NotFound) return null;
+    if (isProcessGone(error)) return null;
     throw error;
   }
 }

@@ -6,6 +6,7 @@
  * @module
  */
 
+import { isProcessGone } from "./gone.ts";
 import { listPids } from "./pids.ts";
 import { readProcStat } from "./stat.ts";
 
@@ -25,11 +26,11 @@ export function childrenOf(pid: number | "self"): number[] {
         const text = Deno.readTextFileSync(`/proc/${pid}/task/${task.name}/children`);
         for (const field of text.split(" ")) if (field !== "") children.push(Number(field));
       } catch (error) {
-        if (!(error instanceof Deno.errors.NotFound)) throw error;
+        if (!isProcessGone(error)) throw error;
       }
     }
   } catch (error) {
-    if (!(error instanceof Deno.errors.NotFound)) throw error;
+    if (!isProcessGone(error)) throw error;
   }
   return children;
 }

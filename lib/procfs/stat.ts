@@ -4,6 +4,8 @@
  * @module
  */
 
+import { isProcessGone } from "./gone.ts";
+
 /** The fields of `/proc/PID/stat` that opsd uses. */
 export interface ProcStat {
   pid: number;
@@ -53,7 +55,7 @@ export function readProcStat(pid: number | "self"): ProcStat | null {
   try {
     return parseProcStat(Deno.readTextFileSync(`/proc/${pid}/stat`));
   } catch (error) {
-    if (error instanceof Deno.errors.NotFound) return null;
+    if (isProcessGone(error)) return null;
     throw error;
   }
 }
