@@ -11,5 +11,5 @@
  */
 export function isProcessGone(error: unknown): boolean {
   return error instanceof Deno.errors.NotFound ||
-    (error instanceof Error && error.message.endsWith("(os error 3)"));
+    (error instanceof Error && error.message.includes("(os error 3)"));
 }

@@ -18,5 +18,7 @@ Deno.test("a /proc file of a process that exits after it was opened reads as gon
   } finally {
     file.close();
   }
+  // As Deno words it for a whole-file read, with the path after the reason.
+  assert.ok(isProcessGone(new Error("No such process (os error 3): readfile '/proc/9638/stat'")));
   assert.equal(isProcessGone(new Error("Permission denied (os error 13)")), false);
 });
