@@ -28,29 +28,45 @@ export interface Credentials {
   groups: number[];
 }
 
+/** Where the user and group values came from, named in errors (`/srv/web/opsd.conf:3: user`). */
+export interface CredentialSources {
+  user?: string;
+  group?: string;
+}
+
 /**
  * The credentials for `user` (a name or a uid) and optionally `group` (a name or
  * a gid; default: the user's primary group). Throws a UsageError for an unknown
  * user or group, and a permission error when opsd is not root and the user is
- * not itself.
+ * not itself; each names the value's source when `sources` gives it.
  */
-export function resolveCredentials(user: string, group?: string): Credentials {
+export function resolveCredentials(
+  user: string,
+  group?: string,
+  sources: CredentialSources = {},
+): Credentials {
+  const from = (key: keyof CredentialSources) => sources[key] ? `${sources[key]}: ` : "";
   const entry = /^\d+$/.test(user) ? getpwuid(Number(user)) : getpwnam(user);
   if (!entry && !/^\d+$/.test(user)) {
-    throw new UsageError(`unknown user "${user}": name an existing account (see 'getent passwd')`);
+    throw new UsageError(
+      `${from("user")}unknown user "${user}": name an existing account (see 'getent passwd')`,
+    );
   }
   const uid = entry?.uid ?? Number(user);
   let gid = entry?.gid ?? uid;
   if (group !== undefined) {
     const found = /^\d+$/.test(group) ? Number(group) : getgrnam(group);
     if (found === null) {
-      throw new UsageError(`unknown group "${group}": name an existing group (see 'getent group')`);
+      throw new UsageError(
+        `${from("group")}unknown group "${group}": name an existing group (see 'getent group')`,
+      );
     }
     gid = found;
   }
   if (Deno.uid() !== 0 && uid !== Deno.uid()) {
     throw new OpsdError(
-      `cannot run as user "${user}": only root can switch users; run opsd as root or drop --user`,
+      `${from("user")}cannot run as user "${user}": only root can switch users; ` +
+        "run opsd as root or drop --user",
       ExitCode.permission,
     );
   }

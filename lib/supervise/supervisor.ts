@@ -141,16 +141,12 @@ function _prepare(
     const where = settingSource("group", ...layers);
     throw new UsageError(`${where}: ${settings.group} needs a user: set user as well`);
   }
-  let credentials: Credentials | undefined;
-  try {
-    credentials = settings.user === null
-      ? undefined
-      : resolveCredentials(settings.user, settings.group ?? undefined);
-  } catch (error) {
-    if (!(error instanceof OpsdError)) throw error;
-    const key = error.message.startsWith("unknown group") ? "group" : "user";
-    throw new OpsdError(`${settingSource(key, ...layers)}: ${error.message}`, error.exitCode);
-  }
+  const credentials = settings.user === null
+    ? undefined
+    : resolveCredentials(settings.user, settings.group ?? undefined, {
+      user: settingSource("user", ...layers),
+      group: settingSource("group", ...layers),
+    });
   return { paths, role, settings, credentials };
 }
 
