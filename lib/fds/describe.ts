@@ -136,22 +136,8 @@ function _describeInet(row: FdRow, found: InetSocket): void {
  * to an fd and stay empty.
  */
 export function unheldSocketRow(socket: InetSocket): FdRow {
-  const row: FdRow = {
-    command: null,
-    pid: null,
-    user: userName(socket.uid),
-    uid: socket.uid,
-    fd: null,
-    fdNumber: null,
-    mode: "",
-    lock: "",
-    type: "unknown",
-    cloexec: null,
-    device: "",
-    sizeOff: "",
-    node: "",
-    name: "",
-  };
+  const owner = { command: null, pid: null, user: userName(socket.uid), uid: socket.uid };
+  const row = _rowWithoutFd(owner, null, "unknown", "");
   _describeInet(row, socket);
   return row;
 }
@@ -226,22 +212,7 @@ export function describeSpecial(
   context: DescribeContext,
 ): FdRow | null {
   const path = `/proc/${process.pid}/${_SPECIAL_LINKS[fd]}`;
-  const row: _HeldRow = {
-    command: process.command,
-    pid: process.pid,
-    user: process.user,
-    uid: process.uid,
-    fd,
-    fdNumber: null,
-    mode: "",
-    lock: "",
-    type: "unknown",
-    cloexec: null,
-    device: "",
-    sizeOff: "",
-    node: "",
-    name: path,
-  };
+  const row = _rowWithoutFd(process, fd, "unknown", path) as _HeldRow;
   let target: string;
   try {
     target = Deno.readLinkSync(path);
@@ -263,21 +234,37 @@ export function describeSpecial(
 
 /** The `NOFD` row lsof shows when a process's fd directory cannot be read. */
 export function noFdRow(process: ProcessInfo, errno: number): FdRow {
+  const name = `/proc/${process.pid}/fd (opendir: ${errnoText(errno)})`;
+  return _rowWithoutFd(process, "NOFD", "", name);
+}
+
+/**
+ * A row that stands for no open fd (a special link, an unreadable fd directory,
+ * a socket whose holder is unknown): the owner's columns, and the fd-only ones
+ * (mode, lock, close-on-exec, offset) empty.
+ */
+function _rowWithoutFd(
+  owner: Pick<FdRow, "command" | "pid" | "user" | "uid">,
+  fd: string | null,
+  type: string,
+  name: string,
+): FdRow {
+  const { command, pid, user, uid } = owner;
   return {
-    command: process.command,
-    pid: process.pid,
-    user: process.user,
-    uid: process.uid,
-    fd: "NOFD",
+    command,
+    pid,
+    user,
+    uid,
+    fd,
     fdNumber: null,
     mode: "",
     lock: "",
-    type: "",
+    type,
     cloexec: null,
     device: "",
     sizeOff: "",
     node: "",
-    name: `/proc/${process.pid}/fd (opendir: ${errnoText(errno)})`,
+    name,
   };
 }
 
