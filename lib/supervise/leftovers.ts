@@ -20,7 +20,6 @@ import {
   procStartOf,
   sessionMembers,
 } from "../procfs/processes.ts";
-import { readProcStat } from "../procfs/stat.ts";
 import { bootTimeMs } from "../procfs/uptime.ts";
 import type { InstanceStatus, ServiceStatus } from "./status.ts";
 
@@ -52,22 +51,17 @@ export function leftoverProcesses(record: ServiceStatus | null): ProcessId[] {
   const found = new Map<number, ProcessId>();
   const add = (process: ProcessId) => found.has(process.pid) || found.set(process.pid, process);
   for (const instance of recorded) {
-    if (isRunning(instance)) {
-      add(instance);
-      descendantsOf(instance.pid).forEach(add);
-    } else if (
-      (readProcStat(instance.pid)?.startTime ?? instance.procStart) !== instance.procStart
-    ) {
-      continue; // Its pid names another process now: its session is long gone.
-    }
     // With the main process running its session is certainly its own; without it,
     // the session id may have been handed out again: only processes bearing the
     // instance's mark count then.
     const running = isRunning(instance);
+    if (running) {
+      add(instance);
+      descendantsOf(instance.pid).forEach(add);
+    }
     for (const pid of sessionMembers(instance.pgid)) {
       const procStart = procStartOf(pid);
-      if (procStart === null || procStart < instance.procStart) continue;
-      if (running || _bearsMark(pid, instance.id)) add({ pid, procStart });
+      if (procStart !== null && (running || _bearsMark(pid, instance.id))) add({ pid, procStart });
     }
   }
   return [...found.values()];
