@@ -13,7 +13,7 @@ import {
   tempDir,
   waitFor,
 } from "../fixtures/mod.ts";
-import { Daemons, procFacts, reapIfChild, settledFds } from "../fixtures/daemon.ts";
+import { Daemons, listing, procFacts, reapIfChild, settledFds } from "../fixtures/daemon.ts";
 import { sanitizedTest } from "../fixtures/sanitized.ts";
 
 // Every daemon here is started by a real `opsd daemon` process that exits at once,
@@ -28,11 +28,6 @@ async function daemon(args: string[], env?: Record<string, string>) {
 /** A `sleep` duration no other test run uses, to find its processes by command line. */
 function uniqueSeconds(): string {
   return `30.${crypto.getRandomValues(new Uint32Array(1))[0]}`;
-}
-
-/** The names in a directory, sorted. */
-function listing(dir: string): string[] {
-  return [...Deno.readDirSync(dir)].map((entry) => entry.name).sort();
 }
 
 sanitizedTest(

@@ -1,14 +1,10 @@
 import assert from "node:assert/strict";
 import { stopDaemon } from "../../lib/daemon/stop.ts";
 import { isAlive, tempDir } from "../fixtures/mod.ts";
+import { listing } from "../fixtures/daemon.ts";
 import { sanitizedTest } from "../fixtures/sanitized.ts";
 
 // stopDaemon on pidfiles no daemon holds locked: the pid in them is never signalled.
-
-/** The names in a directory, sorted. */
-function listing(dir: string): string[] {
-  return [...Deno.readDirSync(dir)].map((entry) => entry.name).sort();
-}
 
 sanitizedTest(
   "stopDaemon leaves an unlocked pidfile whose pid is alive: not signalled, file kept",
