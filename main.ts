@@ -5,8 +5,8 @@
  * @module
  */
 
-import { Command } from "@commander-js/extra-typings";
-import { runCli } from "./commands/_cli.ts";
+import { defineCommand } from "./lib/cli/spec.ts";
+import { runCli } from "./lib/cli/run.ts";
 import { controlCommands, svcCommand } from "./commands/control.ts";
 import { daemonCommand } from "./commands/daemon.ts";
 import { execCommand } from "./commands/exec.ts";
@@ -17,28 +17,26 @@ import { tailCommand } from "./commands/tail.ts";
 import { waitCommand } from "./commands/wait.ts";
 import { VERSION } from "./lib/version.ts";
 
-const opsd = new Command("opsd")
-  .description(
+const opsd = defineCommand({
+  name: "opsd",
+  summary: "run services well",
+  description:
     "Run services well: supervise them, daemonize commands, inspect open files and ports.",
-  )
-  .version(VERSION, "-V, --version")
-  .helpCommand(false)
-  .enablePositionalOptions()
-  .addCommand(superviseCommand())
-  .addCommand(statusCommand());
-for (const command of controlCommands()) opsd.addCommand(command);
-opsd
-  .addCommand(svcCommand())
-  .addCommand(tailCommand())
-  .addCommand(waitCommand())
-  .addCommand(daemonCommand())
-  .addCommand(fdsCommand())
-  .addCommand(execCommand())
-  .addHelpText(
-    "after",
-    `
+  version: VERSION,
+  commands: [
+    superviseCommand(),
+    statusCommand(),
+    ...controlCommands(),
+    svcCommand(),
+    tailCommand(),
+    waitCommand(),
+    daemonCommand(),
+    fdsCommand(),
+    execCommand(),
+  ],
+  after: `
 Exit codes: 0 ok (or something matched), 1 failure (or nothing matched), 2 usage error,
 3 not running, 4 permission denied, 5 already running, 6 timed out, 126/127 cannot execute/not found.`,
-  );
+});
 
 await runCli(opsd, Deno.args);

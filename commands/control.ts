@@ -6,7 +6,6 @@
  * @module
  */
 
-import { Command } from "@commander-js/extra-typings";
 import { ExitCode, UsageError } from "../lib/errors.ts";
 import { combinedExitCode, controlService } from "../lib/supervise/client.ts";
 import { describeStatus } from "../lib/supervise/status.ts";
@@ -16,33 +15,44 @@ import {
   wordDone,
   wordForLetter,
 } from "../lib/supervise/words.ts";
-import { exitWith, writeErr, writeJson, writeOut } from "./_cli.ts";
+import { defineCommand } from "../lib/cli/spec.ts";
+import { writeErr, writeJson, writeOut } from "../lib/cli/output.ts";
 
 const _EXIT_CODES = `Exit codes: 0 done (acknowledged by every supervisor), 1 refused (e.g. a signal
 to a service that is not running), 2 unknown service, 3 no supervisor running for a
 service, 6 a supervisor did not answer within 5 s.`;
+
+/** The options every control command takes. */
+const _SERVICES = {
+  name: "services",
+  help: "service directories or scripts",
+  required: true,
+  variadic: true,
+};
+
+const _OPTIONS = {
+  json: { help: "print each acknowledged status as JSON (one object per line)" },
+  quiet: { short: "q", help: "print nothing on success" },
+} as const;
 
 /** One command per control word (`opsd up`, `opsd down`, …). */
 export function controlCommands() {
   return (Object.keys(CONTROL_WORDS) as ControlWord[]).map((word) => {
     const { help, letter } = CONTROL_WORDS[word];
     const svc = letter ? `  opsd svc -${letter} /srv/web       the same, daemontools-style\n` : "";
-    return new Command(word)
-      .summary(help)
-      .description(
-        `Ask each SERVICE's supervisor to ${help}, and print the status it ` +
-          "acknowledged with (after what it did, for a signal or exit: 'sent HUP; up ...'). " +
-          "SERVICE is a service directory or script, as for 'opsd supervise'.",
-      )
-      .argument("<services...>", "service directories or scripts")
-      .option("--json", "print each acknowledged status as JSON (one object per line)")
-      .option("-q, --quiet", "print nothing on success")
-      .addHelpText(
-        "after",
+    return defineCommand({
+      name: word,
+      summary: help,
+      description: `Ask each SERVICE's supervisor to ${help}, and print the status it ` +
+        "acknowledged with (after what it did, for a signal or exit: 'sent HUP; up ...'). " +
+        "SERVICE is a service directory or script, as for 'opsd supervise'.",
+      operands: [_SERVICES],
+      options: _OPTIONS,
+      after:
         `\nExamples:\n  opsd ${word} /srv/web\n  opsd ${word} /srv/web /srv/worker ./job.sh\n${svc}\n` +
-          _EXIT_CODES,
-      )
-      .action(exitWith((services, options) => _send(word, [word], services, options)));
+        _EXIT_CODES,
+      run: (options, services) => _send(word, [word], services, options),
+    });
   });
 }
 
@@ -52,31 +62,28 @@ export function svcCommand() {
     .filter(([, spec]) => spec.letter !== null)
     .map(([word, spec]) => `  -${spec.letter}  ${word.padEnd(10)}${spec.help}`)
     .join("\n");
-  return new Command("svc")
-    .summary("control services with daemontools' svc letters (-u -d -o -p -c -h -a -i -t -k -x)")
-    .description(
+  return defineCommand({
+    name: "svc",
+    summary: "control services with daemontools' svc letters (-u -d -o -p -c -h -a -i -t -k -x)",
+    description:
       "The control words as svc's letters, which may be combined (-du, -tu) and are applied " +
-        "in order to each SERVICE.\n\n" + letters,
-    )
-    .argument(
-      "<letters-and-services...>",
-      "letters such as -d or -tu, and service directories or scripts",
-    )
-    .option("--json", "print each acknowledged status as JSON (one object per line)")
-    .option("-q, --quiet", "print nothing on success")
-    .helpOption("--help", "display help for command")
-    .allowUnknownOption()
-    .addHelpText(
-      "after",
-      `
+      "in order to each SERVICE.\n\n" + letters,
+    operands: [{
+      name: "letters-and-services",
+      help: "letters such as -d or -tu, and service directories or scripts",
+      required: true,
+      variadic: true,
+    }],
+    options: _OPTIONS,
+    unknownOptionsAreOperands: true,
+    after: `
 Examples:
   opsd svc -d /srv/web        take it down (opsd down /srv/web)
   opsd svc -h /srv/web        send HUP (-h is svc's, not help: use --help)
   opsd svc -du /srv/web       down, then up again
 
 ${_EXIT_CODES}`,
-    )
-    .action(exitWith((args, options) => {
+    run: (options, args) => {
       const words: ControlWord[] = [], services: string[] = [];
       for (const arg of args) {
         if (!/^-[a-z]+$/.test(arg)) {
@@ -98,7 +105,8 @@ ${_EXIT_CODES}`,
       }
       if (services.length === 0) throw new UsageError("no service given: name one or more");
       return _send("svc", words, services, options);
-    }));
+    },
+  });
 }
 
 /** Sends `words` in order to each service; prints the last acknowledged status, or each error. */

@@ -6,7 +6,6 @@
  * @module
  */
 
-import { Command, InvalidArgumentError, Option } from "@commander-js/extra-typings";
 import { ExitCode, OpsdError, UsageError } from "../lib/errors.ts";
 import { parseEnvSetting, readEnvFile } from "../lib/daemon/env.ts";
 import { inspectPidfile, type PidfileState } from "../lib/daemon/pidfile.ts";
@@ -14,8 +13,9 @@ import { startDaemon } from "../lib/daemon/start.ts";
 import { stopDaemon, type StopResult } from "../lib/daemon/stop.ts";
 import { resolveCredentials } from "../lib/process/credentials.ts";
 import { signalNumber } from "../lib/sys/signals.ts";
-import { formatDuration } from "../lib/duration.ts";
-import { durationOption, exitWith, writeErr, writeJson, writeOut } from "./_cli.ts";
+import { formatDuration, parseDuration } from "../lib/duration.ts";
+import { defineCommand } from "../lib/cli/spec.ts";
+import { writeErr, writeJson, writeOut } from "../lib/cli/output.ts";
 
 const _EXIT_CODES =
   `Exit codes: 0 started (CMD has been exec'd), 2 bad option or path, 4 permission denied,
@@ -23,62 +23,83 @@ const _EXIT_CODES =
 126 CMD cannot be executed, 127 CMD not found; 1 CMD exited before it was ready; with
 --wait-ready, the CODE of a 'CODE MESSAGE' readiness line.`;
 
+/** `--pidfile` of `daemon status` and `daemon stop`. */
+const _PIDFILE = { value: "file", help: "the daemon's pidfile", required: true } as const;
+
 /** The `daemon` command, with `status` and `stop` beneath it. */
 export function daemonCommand() {
-  const command = new Command("daemon")
-    .summary("run a command as a daemon; status and stop it by its pidfile")
-    .usage("[options] -- CMD [ARGS...]   |   opsd daemon status|stop --pidfile FILE")
-    .description(
-      [
-        "Start CMD as a daemon: a new session with no controlling terminal, umask 022, " +
-        "working directory /, stdin from /dev/null, stdout and stderr to /dev/null (or " +
-        "appended to --log), no inherited fd beyond 0-2. opsd exits 0 only once CMD has " +
-        "been exec'd; if it cannot be, opsd says why and exits 127 or 126, leaving nothing " +
-        "running and no pidfile.",
-        "With --pidfile the daemon holds an OFD lock on the pidfile through fd 3 for its " +
-        "whole life ($OPSD_PIDFILE_FD=3, $OPSD_PIDFILE=the path): a second start is " +
-        "refused, 'status' answers from the lock, and a pidfile left by a daemon that " +
-        "died is replaced.",
-        "The daemon starts with opsd's environment (as with start-stop-daemon), or an " +
-        "empty one with --clear-env, then --env-file files in order, then --env settings. " +
-        "Paths (CMD with a slash, --pidfile, --log, --env-file, --chdir) are relative to " +
-        "where opsd runs.",
-      ].join("\n\n"),
-    )
-    .argument("[command...]", "CMD [ARGS...], after --")
-    .option("--pidfile <file>", "write the pid here and hold its lock (fd 3) while running")
-    .option("--log <file>", "append the daemon's stdout and stderr here (default /dev/null)")
-    .option("--chdir <dir>", "working directory", "/")
-    .addOption(
-      new Option("--umask <mask>", "file mode creation mask, in octal").argParser(_umaskOption)
-        .default(0o022, "022"),
-    )
-    .option("-u, --user <user>", "run as this user (name or uid), with its groups (needs root)")
-    .option("-g, --group <group>", "run with this group (name or gid) instead of the user's")
-    .option(
-      "--env <KEY=VALUE>",
-      "set a variable (repeatable; wins over --env-file)",
-      _envOption,
-      [],
-    )
-    .option("--env-file <file>", "read KEY=VALUE lines, systemd style (repeatable)", _list, [])
-    .option("--clear-env", "start from an empty environment instead of opsd's")
-    .addOption(
-      new Option(
-        "--wait-ready <duration>",
-        "return only once the daemon writes a line to fd $OPSD_READY_FD: empty or '0 ...' " +
-          "ready, 'CODE MESSAGE' failed (exit CODE); stop it if it fails, exits, closes the fd " +
-          "or takes longer; 0 waits with no time limit",
-      ).argParser(durationOption),
-    )
-    .option("--print-pid", "print the daemon's pid")
-    .option("--json", "print {pid, pidfile, command, replaced[, ready]} as JSON")
-    .passThroughOptions()
-    .addCommand(_statusCommand())
-    .addCommand(_stopCommand())
-    .addHelpText(
-      "after",
-      `
+  return defineCommand({
+    name: "daemon",
+    summary: "run a command as a daemon; status and stop it by its pidfile",
+    usage: "[options] -- CMD [ARGS...]   |   opsd daemon status|stop --pidfile FILE",
+    description: [
+      "Start CMD as a daemon: a new session with no controlling terminal, umask 022, " +
+      "working directory /, stdin from /dev/null, stdout and stderr to /dev/null (or " +
+      "appended to --log), no inherited fd beyond 0-2. opsd exits 0 only once CMD has " +
+      "been exec'd; if it cannot be, opsd says why and exits 127 or 126, leaving nothing " +
+      "running and no pidfile.",
+      "With --pidfile the daemon holds an OFD lock on the pidfile through fd 3 for its " +
+      "whole life ($OPSD_PIDFILE_FD=3, $OPSD_PIDFILE=the path): a second start is " +
+      "refused, 'status' answers from the lock, and a pidfile left by a daemon that " +
+      "died is replaced.",
+      "The daemon starts with opsd's environment (as with start-stop-daemon), or an " +
+      "empty one with --clear-env, then --env-file files in order, then --env settings. " +
+      "Paths (CMD with a slash, --pidfile, --log, --env-file, --chdir) are relative to " +
+      "where opsd runs.",
+    ].join("\n\n"),
+    operands: [{ name: "command", help: "CMD [ARGS...], after --", variadic: true }],
+    options: {
+      pidfile: {
+        value: "file",
+        help: "write the pid here and hold its lock (fd 3) while running",
+      },
+      log: {
+        value: "file",
+        help: "append the daemon's stdout and stderr here (default /dev/null)",
+      },
+      chdir: { value: "dir", help: "working directory", default: "/" },
+      umask: {
+        value: "mask",
+        help: "file mode creation mask, in octal",
+        parse: _umask,
+        default: 0o022,
+        defaultText: "022",
+      },
+      user: {
+        short: "u",
+        value: "user",
+        help: "run as this user (name or uid), with its groups (needs root)",
+      },
+      group: {
+        short: "g",
+        value: "group",
+        help: "run with this group (name or gid) instead of the user's",
+      },
+      env: {
+        value: "KEY=VALUE",
+        help: "set a variable (repeatable; wins over --env-file)",
+        parse: parseEnvSetting,
+        repeat: true,
+      },
+      envFile: {
+        value: "file",
+        help: "read KEY=VALUE lines, systemd style (repeatable)",
+        repeat: true,
+      },
+      clearEnv: { help: "start from an empty environment instead of opsd's" },
+      waitReady: {
+        value: "duration",
+        help: "return only once the daemon writes a line to fd $OPSD_READY_FD: empty or " +
+          "'0 ...' ready, 'CODE MESSAGE' failed (exit CODE); stop it if it fails, exits, " +
+          "closes the fd or takes longer; 0 waits with no time limit",
+        parse: parseDuration,
+      },
+      printPid: { help: "print the daemon's pid" },
+      json: { help: "print {pid, pidfile, command, replaced[, ready]} as JSON" },
+    },
+    passThrough: true,
+    commands: [_statusCommand(), _stopCommand()],
+    after: `
 Examples:
   opsd daemon --pidfile /run/web.pid --log /var/log/web.log -- ./server --port 8080
   opsd daemon --user www-data --env-file /etc/web.env --pidfile /run/web.pid -- /srv/web/run
@@ -87,76 +108,59 @@ Examples:
   opsd daemon stop --pidfile /run/web.pid --timeout 30s
 
 ${_EXIT_CODES}`,
-    );
-
-  // `opsd daemon -- stop` runs a program called stop: what follows a literal `--`
-  // is CMD, never the status/stop subcommands (commander would dispatch to them).
-  let literal: string[] | null = null;
-  const parseOptions = command.parseOptions.bind(command);
-  command.parseOptions = (args) => {
-    const parsed = parseOptions(args);
-    const dash = args.indexOf("--");
-    const afterDash = dash >= 0 && parsed.unknown.length === 0 &&
-      parsed.operands.length === args.length - dash - 1;
-    if (afterDash && command.commands.some((sub) => sub.name() === parsed.operands[0])) {
-      literal = parsed.operands;
-      return { operands: [], unknown: [] };
-    }
-    return parsed;
-  };
-
-  return command.action(exitWith(async (words, options) => {
-    const argv = literal ?? words;
-    if (argv.length === 0) {
-      throw new UsageError("name the command to run: opsd daemon [options] -- CMD [ARGS...]");
-    }
-    if (options.group !== undefined && options.user === undefined) {
-      throw new UsageError("--group needs --user: name the user to run as");
-    }
-    const credentials = options.user === undefined
-      ? undefined
-      : resolveCredentials(options.user, options.group);
-    const env = options.clearEnv ? {} : Deno.env.toObject();
-    for (const file of options.envFile) Object.assign(env, Object.fromEntries(readEnvFile(file)));
-    Object.assign(env, Object.fromEntries(options.env));
-    const daemon = await startDaemon({
-      argv,
-      env,
-      cwd: options.chdir,
-      umask: options.umask,
-      credentials,
-      log: options.log,
-      pidfile: options.pidfile,
-      readyTimeout: options.waitReady,
-    });
-    const { ready, ...started } = daemon;
-    if (options.json) {
-      writeJson({ ...started, command: argv, ...(ready === null ? {} : { ready }) });
-    } else if (options.printPid) writeOut(`${daemon.pid}\n`);
-    return ExitCode.ok;
-  }));
+    // What follows a literal `--` is CMD: `opsd daemon -- stop` runs a program called stop.
+    run: async (options, argv) => {
+      if (argv.length === 0) {
+        throw new UsageError("name the command to run: opsd daemon [options] -- CMD [ARGS...]");
+      }
+      if (options.group !== undefined && options.user === undefined) {
+        throw new UsageError("--group needs --user: name the user to run as");
+      }
+      const credentials = options.user === undefined
+        ? undefined
+        : resolveCredentials(options.user, options.group);
+      const env = options.clearEnv ? {} : Deno.env.toObject();
+      for (const file of options.envFile) Object.assign(env, Object.fromEntries(readEnvFile(file)));
+      Object.assign(env, Object.fromEntries(options.env));
+      const daemon = await startDaemon({
+        argv,
+        env,
+        cwd: options.chdir,
+        umask: options.umask,
+        credentials,
+        log: options.log,
+        pidfile: options.pidfile,
+        readyTimeout: options.waitReady,
+      });
+      const { ready, ...started } = daemon;
+      if (options.json) {
+        writeJson({ ...started, command: argv, ...(ready === null ? {} : { ready }) });
+      } else if (options.printPid) writeOut(`${daemon.pid}\n`);
+      return ExitCode.ok;
+    },
+  });
 }
 
 function _statusCommand() {
-  return new Command("status")
-    .summary("say whether the daemon of a pidfile runs (from its lock)")
-    .description(
+  return defineCommand({
+    name: "status",
+    summary: "say whether the daemon of a pidfile runs (from its lock)",
+    description:
       "Answer from the pidfile's lock, never from a pid that may have been reused: running " +
-        "(exit 0, with the pid) while the daemon, or a process that inherited its fd 3, lives. " +
-        "Otherwise not running (exit 3), and the pid in the file is only reported on: if it " +
-        "is alive, it may or may not be the daemon (state unlocked); if it has exited, or the " +
-        "file holds no pid, the pidfile is stale.",
-    )
-    .requiredOption("--pidfile <file>", "the daemon's pidfile")
-    .option(
-      "--json",
-      "print {pidfile, state, pid, alive, name} as JSON; state is running, unlocked, stale or " +
-        "missing; alive and name: whether the recorded pid is a live process, and its name",
-    )
-    .option("-q, --quiet", "print nothing; answer with the exit code alone")
-    .addHelpText(
-      "after",
-      `
+      "(exit 0, with the pid) while the daemon, or a process that inherited its fd 3, lives. " +
+      "Otherwise not running (exit 3), and the pid in the file is only reported on: if it " +
+      "is alive, it may or may not be the daemon (state unlocked); if it has exited, or the " +
+      "file holds no pid, the pidfile is stale.",
+    options: {
+      pidfile: _PIDFILE,
+      json: {
+        help: "print {pidfile, state, pid, alive, name} as JSON; state is running, unlocked, " +
+          "stale or missing; alive and name: whether the recorded pid is a live process, and " +
+          "its name",
+      },
+      quiet: { short: "q", help: "print nothing; answer with the exit code alone" },
+    },
+    after: `
 Examples:
   opsd daemon status --pidfile /run/web.pid          running (pid 4242)
   opsd daemon status --pidfile /run/web.pid --json
@@ -165,8 +169,7 @@ Examples:
 
 Exit codes: 0 running, 3 not running (no pidfile, an unlocked one, or a stale one),
 4 pidfile not readable, 2 bad option.`,
-    )
-    .action(exitWith((options) => {
+    run: (options) => {
       const found = inspectPidfile(options.pidfile);
       const pid = found.state === "missing" ? null : found.pid;
       const process = found.state === "missing" ? null : found.process;
@@ -180,7 +183,8 @@ Exit codes: 0 running, 3 not running (no pidfile, an unlocked one, or a stale on
         });
       } else if (!options.quiet) writeOut(`${_statusLine(found)}\n`);
       return found.state === "running" ? ExitCode.ok : ExitCode.notRunning;
-    }));
+    },
+  });
 }
 
 /** What `daemon status` says about a pidfile, in one line: only what the lock and /proc show. */
@@ -207,38 +211,40 @@ function _statusLine(found: PidfileState): string {
 }
 
 function _stopCommand() {
-  return new Command("stop")
-    .summary("stop the daemon of a pidfile: signal, wait, SIGKILL after a timeout")
-    .description(
-      "Send --signal to the pid in the pidfile (only if that process still holds the " +
-        "pidfile, so a reused pid is never signalled), wait until the pidfile's lock is " +
-        "released, send SIGKILL to every process of the daemon's session after --timeout, " +
-        "then remove the pidfile. Quiet on success; says so on stderr when it took SIGKILL. " +
-        "A pidfile nothing holds locked is never acted on through its pid: it is removed when " +
-        "its pid has exited or it holds none (exit 3); when its pid is alive (it may not be " +
-        "the daemon: pids are reused) nothing is signalled, the pidfile is kept, and stop " +
-        "exits 1 saying what to check.",
-    )
-    .requiredOption("--pidfile <file>", "the daemon's pidfile")
-    .addOption(
-      new Option("--timeout <duration>", "how long to wait before SIGKILL (0: at once)").argParser(
-        durationOption,
-      ).default(10_000, "10s"),
-    )
-    .addOption(
-      new Option("--signal <signal>", "the signal that asks it to stop").argParser(
-        _signalOption,
-      ).default(15, "TERM"),
-    )
-    .option(
-      "--json",
-      "print JSON: {pidfile, outcome: stopped, pid, signal, killed, elapsed}; " +
-        "{pidfile, outcome: not-running, pid, alive, stale, removed}; " +
-        "or {pidfile, outcome: unlocked, pid, alive, name}",
-    )
-    .addHelpText(
-      "after",
-      `
+  return defineCommand({
+    name: "stop",
+    summary: "stop the daemon of a pidfile: signal, wait, SIGKILL after a timeout",
+    description: "Send --signal to the pid in the pidfile (only if that process still holds the " +
+      "pidfile, so a reused pid is never signalled), wait until the pidfile's lock is " +
+      "released, send SIGKILL to every process of the daemon's session after --timeout, " +
+      "then remove the pidfile. Quiet on success; says so on stderr when it took SIGKILL. " +
+      "A pidfile nothing holds locked is never acted on through its pid: it is removed when " +
+      "its pid has exited or it holds none (exit 3); when its pid is alive (it may not be " +
+      "the daemon: pids are reused) nothing is signalled, the pidfile is kept, and stop " +
+      "exits 1 saying what to check.",
+    options: {
+      pidfile: _PIDFILE,
+      timeout: {
+        value: "duration",
+        help: "how long to wait before SIGKILL (0: at once)",
+        parse: parseDuration,
+        default: 10_000,
+        defaultText: "10s",
+      },
+      signal: {
+        value: "signal",
+        help: "the signal that asks it to stop",
+        parse: signalNumber,
+        default: 15,
+        defaultText: "TERM",
+      },
+      json: {
+        help: "print JSON: {pidfile, outcome: stopped, pid, signal, killed, elapsed}; " +
+          "{pidfile, outcome: not-running, pid, alive, stale, removed}; " +
+          "or {pidfile, outcome: unlocked, pid, alive, name}",
+      },
+    },
+    after: `
 Examples:
   opsd daemon stop --pidfile /run/web.pid
   opsd daemon stop --pidfile /run/web.pid --signal INT --timeout 30s
@@ -247,8 +253,7 @@ Examples:
 Exit codes: 0 stopped, 1 not locked but its pid is alive (nothing done), 3 not running
 (no pidfile, or a stale one, now removed), 4 not allowed to signal it, 6 still holding its
 lock after SIGKILL, 2 bad option.`,
-    )
-    .action(exitWith(async (options) => {
+    run: async (options) => {
       const result = await stopDaemon(options.pidfile, {
         signal: options.signal,
         timeout: options.timeout,
@@ -273,7 +278,8 @@ lock after SIGKILL, 2 bad option.`,
         );
       }
       return ExitCode.ok;
-    }));
+    },
+  });
 }
 
 /** Why `daemon stop` found nothing to stop, and what it did with the pidfile. */
@@ -288,29 +294,9 @@ function _notRunning(result: StopResult & { outcome: "not-running" }): string {
     : `did not remove ${what}: another opsd was replacing or removing it`;
 }
 
-function _umaskOption(text: string): number {
+function _umask(text: string): number {
   if (!/^[0-7]{1,4}$/.test(text) || parseInt(text, 8) > 0o777) {
-    throw new InvalidArgumentError("expected an octal mask from 000 to 777, such as 022 or 027.");
+    throw new Error("expected an octal mask from 000 to 777, such as 022 or 027");
   }
   return parseInt(text, 8);
-}
-
-function _envOption(text: string, previous: [string, string][]): [string, string][] {
-  try {
-    return [...previous, parseEnvSetting(text)];
-  } catch (error) {
-    throw new InvalidArgumentError(`${(error as Error).message}.`);
-  }
-}
-
-function _list(text: string, previous: string[]): string[] {
-  return [...previous, text];
-}
-
-function _signalOption(text: string): number {
-  try {
-    return signalNumber(text);
-  } catch (error) {
-    throw new InvalidArgumentError(`${(error as Error).message}.`);
-  }
 }

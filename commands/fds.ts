@@ -6,64 +6,63 @@
  * @module
  */
 
-import { Command, Option } from "@commander-js/extra-typings";
 import { ExitCode, UsageError } from "../lib/errors.ts";
-import { durationOption, exitWith, intListOption, writeJson, writeOut } from "./_cli.ts";
+import { parseDuration } from "../lib/duration.ts";
+import { defineCommand } from "../lib/cli/spec.ts";
+import { intValue } from "../lib/cli/values.ts";
+import { writeJson, writeOut } from "../lib/cli/output.ts";
 
 /** `--leak-age` when not given: younger processes are not reported for `no-cloexec`. */
 const _LEAK_AGE_MS = 60_000;
 
-const _collect = (value: string, previous: string[] = []) => [...previous, value];
-
 /** The `fds` command. */
 export function fdsCommand() {
-  return new Command("fds")
-    .summary("list open files and sockets: who holds a port, a file, leaked fds")
-    .description(
+  return defineCommand({
+    name: "fds",
+    summary: "list open files and sockets: who holds a port, a file, leaked fds",
+    description:
       "List the open fds of processes with lsof's columns, plus CLOEXEC: who holds a port, " +
-        "a file or a unix socket, what a process holds, and which sockets look leaked.",
-    )
-    .addOption(
-      new Option("-p, --pid <pid>", "processes with this pid (repeatable)")
-        .argParser(intListOption(1, 2 ** 31 - 1)),
-    )
-    .addOption(
-      new Option(
-        "-c, --command <name>",
-        "processes whose command name starts with NAME (repeatable)",
-      )
-        .argParser(_collect),
-    )
-    .addOption(
-      new Option("--port <port>", "TCP and UDP sockets with this local or remote port (repeatable)")
-        .argParser(intListOption(1, 65535)),
-    )
-    .option("--tcp", "TCP sockets only (alone: every TCP socket)")
-    .option("--udp", "UDP sockets only (alone: every UDP socket)")
-    .option("--listen", "listening sockets only: TCP LISTEN, UDP bound and unconnected")
-    .addOption(
-      new Option(
-        "--path <file>",
-        "fds open on FILE, and FILE as cwd, root or program (repeatable)",
-      )
-        .argParser(_collect),
-    )
-    .addOption(
-      new Option("--unix <path>", "unix sockets bound to PATH (repeatable)").argParser(_collect),
-    )
-    .option("--leaks", "only socket fds that look leaked, each with the reason")
-    .addOption(
-      new Option(
-        "--leak-age <duration>",
-        "with --leaks: report sockets without close-on-exec in processes this old " +
+      "a file or a unix socket, what a process holds, and which sockets look leaked.",
+    options: {
+      pid: {
+        short: "p",
+        value: "pid",
+        help: "processes with this pid (repeatable)",
+        parse: intValue(1, 2 ** 31 - 1),
+        repeat: true,
+      },
+      command: {
+        short: "c",
+        value: "name",
+        help: "processes whose command name starts with NAME (repeatable)",
+        repeat: true,
+      },
+      port: {
+        value: "port",
+        help: "TCP and UDP sockets with this local or remote port (repeatable)",
+        parse: intValue(1, 65535),
+        repeat: true,
+      },
+      tcp: { help: "TCP sockets only (alone: every TCP socket)" },
+      udp: { help: "UDP sockets only (alone: every UDP socket)" },
+      listen: { help: "listening sockets only: TCP LISTEN, UDP bound and unconnected" },
+      path: {
+        value: "file",
+        help: "fds open on FILE, and FILE as cwd, root or program (repeatable)",
+        repeat: true,
+      },
+      unix: { value: "path", help: "unix sockets bound to PATH (repeatable)", repeat: true },
+      leaks: { help: "only socket fds that look leaked, each with the reason" },
+      leakAge: {
+        value: "duration",
+        help: "with --leaks: report sockets without close-on-exec in processes this old " +
           "(default: 60s)",
-      ).argParser(durationOption),
-    )
-    .option("--json", "one JSON object per row (the same fields), one per line")
-    .option("-q, --quiet", "print nothing: the exit status says whether anything matched")
-    .addHelpText(
-      "after",
-      `
+        parse: parseDuration,
+      },
+      json: { help: "one JSON object per row (the same fields), one per line" },
+      quiet: { short: "q", help: "print nothing: the exit status says whether anything matched" },
+    },
+    after: `
 Columns: COMMAND PID USER FD TYPE CLOEXEC DEVICE SIZE/OFF NODE NAME, as lsof
 prints them. FD is the fd number, or cwd, rtd (root directory), txt (program),
 NOFD (fds unreadable, reason in NAME), followed by the mode (r, w, u = both)
@@ -105,8 +104,7 @@ Environment: OPSD_FDS_WORKERS=N walks /proc with N extra threads (default: from
 
 Exit codes: 0 something matched (with --leaks: a leak was found), 1 nothing
 matched, 2 usage error (bad port, pid or flag, --leak-age without --leaks).`,
-    )
-    .action(exitWith(async (options) => {
+    run: async (options) => {
       if (options.leakAge !== undefined && !options.leaks) {
         throw new UsageError("--leak-age needs --leaks: add --leaks to look for leaked sockets");
       }
@@ -143,5 +141,6 @@ matched, 2 usage error (bad port, pid or flag, --leak-age without --leaks).`,
         );
       }
       return scan.rows.length > 0 ? ExitCode.ok : ExitCode.failure;
-    }));
+    },
+  });
 }

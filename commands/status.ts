@@ -5,7 +5,6 @@
  * @module
  */
 
-import { Command } from "@commander-js/extra-typings";
 import { exitCodeOf } from "../lib/errors.ts";
 import { resolveExistingService } from "../lib/service/paths.ts";
 import { combinedExitCode } from "../lib/supervise/client.ts";
@@ -15,23 +14,26 @@ import {
   statusExitCode,
   statusReports,
 } from "../lib/supervise/report.ts";
-import { exitWith, writeErr, writeJson, writeOut } from "./_cli.ts";
+import { defineCommand } from "../lib/cli/spec.ts";
+import { writeErr, writeJson, writeOut } from "../lib/cli/output.ts";
 
 /** The `status` command. */
 export function statusCommand() {
-  return new Command("status")
-    .summary("show whether services run, since when, and why they fail")
-    .description(
-      "One line per SERVICE (and one for its log/ service), from the status file its " +
-        "supervisor keeps; whether a supervisor runs is decided from its lock, so a " +
-        "supervisor that died is reported as such, never as a stale 'up'. A failing service's " +
-        "last stderr lines follow its line.",
-    )
-    .argument("<services...>", "service directories or scripts")
-    .option("--json", "one JSON object per service line, with the same fields")
-    .addHelpText(
-      "after",
-      `
+  return defineCommand({
+    name: "status",
+    summary: "show whether services run, since when, and why they fail",
+    description: "One line per SERVICE (and one for its log/ service), from the status file its " +
+      "supervisor keeps; whether a supervisor runs is decided from its lock, so a " +
+      "supervisor that died is reported as such, never as a stale 'up'. A failing service's " +
+      "last stderr lines follow its line.",
+    operands: [{
+      name: "services",
+      help: "service directories or scripts",
+      required: true,
+      variadic: true,
+    }],
+    options: { json: { help: "one JSON object per service line, with the same fields" } },
+    after: `
 Examples:
   opsd status /srv/web
     /srv/web: up (pid 1842, pgid 1842) 73 seconds, normally up
@@ -45,8 +47,7 @@ Examples:
 Exit codes: 0 every service (and log service) is up, 1 some is not up (down, starting,
 crash-loop, stopping), 2 unknown service, 3 some has no supervisor running, 4 permission
 denied (the state directory is its supervisor's user's).`,
-    )
-    .action(exitWith((services, options) => {
+    run: (options, services) => {
       const codes: number[] = [];
       for (const name of services) {
         let reports;
@@ -64,5 +65,6 @@ denied (the state directory is its supervisor's user's).`,
         codes.push(statusExitCode(reports));
       }
       return combinedExitCode(codes);
-    }));
+    },
+  });
 }

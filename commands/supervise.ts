@@ -6,7 +6,6 @@
  * @module
  */
 
-import { Command, Option } from "@commander-js/extra-typings";
 import { getLogger } from "@logtape/logtape";
 import { releaseOwnPidfile } from "../lib/daemon/pidfile.ts";
 import { ExitCode, UsageError } from "../lib/errors.ts";
@@ -22,53 +21,54 @@ import {
 } from "../lib/supervise/ready.ts";
 import { messagesPath } from "../lib/supervise/state.ts";
 import { supervise } from "../lib/supervise/supervisor.ts";
-import { durationOption, exitWith, intOption, writeErr, writeJson, writeOut } from "./_cli.ts";
+import { parseDuration } from "../lib/duration.ts";
+import { defineCommand, type OptionSpecs } from "../lib/cli/spec.ts";
+import { intValue } from "../lib/cli/values.ts";
+import { writeErr, writeJson, writeOut } from "../lib/cli/output.ts";
 
 /** The `supervise` command. */
 export function superviseCommand() {
-  const command = new Command("supervise")
-    .summary("keep a service running: restart it with backoff, show why it fails")
-    .description(
-      "Run SERVICE in the foreground and keep it running until TERM, INT (Ctrl-C) or " +
-        "'opsd exit SERVICE'; with --daemon, in the background. SERVICE is a directory with an " +
-        "executable run file (the daemontools/runit/s6 layout: optional finish, down and log/) " +
-        "or an executable script. Settings come from SERVICE/opsd.conf (or SCRIPT.opsd.conf), " +
-        "then from these flags.",
-    )
-    .argument("<service>", "service directory, or executable script")
-    .option(
-      "--daemon",
-      "run the supervisor in the background; return once the service has started",
-    )
-    .option("--pidfile <file>", "with --daemon: a pidfile the supervisor holds locked")
-    .addOption(
-      new Option(
-        "--start-timeout <duration>",
-        "with --daemon: how long to wait for the supervisor to start the service; 0 waits " +
-          "with no time limit",
-      ).argParser(durationOption).default(30_000, "30s"),
-    )
-    .option("--print-pid", "with --daemon: print the supervisor's pid")
-    .option("--json", "with --daemon: print {pid, pidfile, service, services} as JSON")
-    .option(
-      "--detached",
-      "no terminal: log to files in the state directory (how --daemon runs the supervisor)",
-    )
-    .addOption(
-      new Option(
-        "--ready-fd <fd>",
-        "write one readiness line on FD once the service has started (default $OPSD_READY_FD)",
-      )
-        .argParser(intOption(1)),
-    );
-  for (const [key, spec] of Object.entries(SETTINGS)) {
-    const fallback = spec.default === "" ? "" : ` (default ${spec.default})`;
-    command.option(`--${key} <${spec.value.toLowerCase()}>`, `${spec.help}${fallback}`);
-  }
-  return command
-    .addHelpText(
-      "after",
-      `
+  return defineCommand({
+    name: "supervise",
+    summary: "keep a service running: restart it with backoff, show why it fails",
+    description: "Run SERVICE in the foreground and keep it running until TERM, INT (Ctrl-C) or " +
+      "'opsd exit SERVICE'; with --daemon, in the background. SERVICE is a directory with an " +
+      "executable run file (the daemontools/runit/s6 layout: optional finish, down and log/) " +
+      "or an executable script. Settings come from SERVICE/opsd.conf (or SCRIPT.opsd.conf), " +
+      "then from these flags.",
+    operands: [{
+      name: "service",
+      help: "service directory, or executable script",
+      required: true,
+    }],
+    options: {
+      daemon: {
+        help: "run the supervisor in the background; return once the service has started",
+      },
+      pidfile: { value: "file", help: "with --daemon: a pidfile the supervisor holds locked" },
+      startTimeout: {
+        value: "duration",
+        help: "with --daemon: how long to wait for the supervisor to start the service; 0 " +
+          "waits with no time limit",
+        parse: parseDuration,
+        default: 30_000,
+        defaultText: "30s",
+      },
+      printPid: { help: "with --daemon: print the supervisor's pid" },
+      json: { help: "with --daemon: print {pid, pidfile, service, services} as JSON" },
+      detached: {
+        help: "no terminal: log to files in the state directory (how --daemon runs the " +
+          "supervisor)",
+      },
+      readyFd: {
+        value: "fd",
+        help: "write one readiness line on FD once the service has started (default " +
+          "$OPSD_READY_FD)",
+        parse: intValue(1),
+      },
+      ..._settingOptions(),
+    },
+    after: `
 Examples:
   opsd supervise examples/hello                  try it; Ctrl-C stops it and the service
   opsd supervise /srv/web                        a service directory (state in /srv/web/supervise/)
@@ -108,8 +108,7 @@ service, 4 permission denied, 5 the service already has a supervisor (its pid is
 named), 6 the background supervisor did not report within --start-timeout, 126 run
 is not executable, 127 run not found (with --daemon or --ready-fd also when the first
 start of run fails so).`,
-    )
-    .action(exitWith(async (name, options) => {
+    run: async (options, [name]) => {
       const flags: Record<string, string | undefined> = {};
       for (const key of Object.keys(SETTINGS) as SettingKey[]) {
         flags[key] = (options as unknown as Record<string, string | undefined>)[_camel(key)];
@@ -148,7 +147,18 @@ start of run fails so).`,
       } finally {
         await flush();
       }
-    }));
+    },
+  });
+}
+
+/** One option per setting (`--stop-timeout <duration>`), its text checked with the others. */
+function _settingOptions(): OptionSpecs {
+  return Object.fromEntries(
+    Object.entries(SETTINGS).map(([key, spec]) => [_camel(key), {
+      value: spec.value.toLowerCase(),
+      help: `${spec.help}${spec.default === "" ? "" : ` (default ${spec.default})`}`,
+    }]),
+  );
 }
 
 type _Options = {

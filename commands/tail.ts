@@ -5,33 +5,35 @@
  * @module
  */
 
-import { Command } from "@commander-js/extra-typings";
 import { resolveExistingService } from "../lib/service/paths.ts";
 import { followFile } from "../lib/supervise/follow.ts";
 import { logFileOf, stderrTail } from "../lib/supervise/tail.ts";
-import { exitWith, intOption, writeOut } from "./_cli.ts";
+import { defineCommand } from "../lib/cli/spec.ts";
+import { intValue } from "../lib/cli/values.ts";
+import { writeOut } from "../lib/cli/output.ts";
 
 /** The `tail` command. */
 export function tailCommand() {
-  return new Command("tail")
-    .summary("print a service's last stderr output, or follow its log file")
-    .description(
+  return defineCommand({
+    name: "tail",
+    summary: "print a service's last stderr output, or follow its log file",
+    description:
       "Print the last bytes SERVICE wrote to stderr (--tail-bytes, 400 by default), from " +
-        "its supervisor, or from its status file when the supervisor is gone. With -f, " +
-        "print the end of its log file (log-file setting) and then what is appended, " +
-        "across rotations, until interrupted.",
-    )
-    .argument("<service>", "service directory or script")
-    .option("-f, --follow", "follow the log file")
-    .option(
-      "-n, --lines <n>",
-      "the last N lines only: of the stderr tail (default: all of it), or with -f of the " +
-        "log file, printed first (default: 10)",
-      intOption(0),
-    )
-    .addHelpText(
-      "after",
-      `
+      "its supervisor, or from its status file when the supervisor is gone. With -f, " +
+      "print the end of its log file (log-file setting) and then what is appended, " +
+      "across rotations, until interrupted.",
+    operands: [{ name: "service", help: "service directory or script", required: true }],
+    options: {
+      follow: { short: "f", help: "follow the log file" },
+      lines: {
+        short: "n",
+        value: "n",
+        help: "the last N lines only: of the stderr tail (default: all of it), or with -f of " +
+          "the log file, printed first (default: 10)",
+        parse: intValue(0),
+      },
+    },
+    after: `
 Examples:
   opsd tail /srv/web              why did it fail?
   opsd tail -n 1 /srv/web         its last line on stderr
@@ -39,8 +41,7 @@ Examples:
   opsd tail -f -n 100 ./job.sh
 
 Exit codes: 0 ok, 1 no log file to follow, 2 unknown service, 3 never supervised.`,
-    )
-    .action(exitWith(async (name, options) => {
+    run: async (options, [name]) => {
       const paths = resolveExistingService(name);
       if (!options.follow) {
         const tail = await stderrTail(paths, options.lines);
@@ -53,5 +54,6 @@ Exit codes: 0 ok, 1 no log file to follow, 2 unknown service, 3 never supervised
         writeOut(decoder.decode(chunk, { stream: true }));
       }
       return 0;
-    }));
+    },
+  });
 }

@@ -5,38 +5,45 @@
  * @module
  */
 
-import { Command, Option } from "@commander-js/extra-typings";
 import { UsageError } from "../lib/errors.ts";
 import { resolveExistingService } from "../lib/service/paths.ts";
 import { waitForService } from "../lib/supervise/wait.ts";
-import { durationOption, exitWith } from "./_cli.ts";
+import { parseDuration } from "../lib/duration.ts";
+import { defineCommand } from "../lib/cli/spec.ts";
 
 /** The `wait` command. */
 export function waitCommand() {
-  return new Command("wait")
-    .summary("wait until services are up, or down")
-    .description(
+  return defineCommand({
+    name: "wait",
+    summary: "wait until services are up, or down",
+    description:
       "Wait until every SERVICE is up (running, and not in a crash loop) or down (none of " +
-        "its processes running), checking every 50 ms.",
-    )
-    .argument("<services...>", "service directories or scripts")
-    .option("--up", "wait until each is up")
-    .option("--down", "wait until each is down")
-    .addOption(
-      new Option("--timeout <duration>", "give up after this long; 0 waits forever")
-        .argParser(durationOption).default(10_000, "10s"),
-    )
-    .addHelpText(
-      "after",
-      `
+      "its processes running), checking every 50 ms.",
+    operands: [{
+      name: "services",
+      help: "service directories or scripts",
+      required: true,
+      variadic: true,
+    }],
+    options: {
+      up: { help: "wait until each is up" },
+      down: { help: "wait until each is down" },
+      timeout: {
+        value: "duration",
+        help: "give up after this long; 0 waits forever",
+        parse: parseDuration,
+        default: 10_000,
+        defaultText: "10s",
+      },
+    },
+    after: `
 Examples:
   opsd up /srv/web && opsd wait /srv/web --up --timeout 30s
   opsd down /srv/web && opsd wait /srv/web --down
 
 Exit codes: 0 reached, 2 usage error or unknown service, 3 no supervisor running (an
 unsupervised service cannot come up), 6 timed out.`,
-    )
-    .action(exitWith(async (services, options) => {
+    run: async (options, services) => {
       if (options.up === options.down) throw new UsageError("give exactly one of --up and --down");
       const target = options.up ? "up" : "down";
       const deadline = options.timeout > 0 ? Date.now() + options.timeout : Infinity;
@@ -44,5 +51,6 @@ unsupervised service cannot come up), 6 timed out.`,
         await waitForService(resolveExistingService(name), name, target, options.timeout, deadline);
       }
       return 0;
-    }));
+    },
+  });
 }

@@ -1,0 +1,91 @@
+/**
+ * A command's `--help` text: usage line, description, operands, options,
+ * commands beneath, then the command's own notes (examples, exit codes), laid
+ * out in two columns and wrapped at 80 characters, as getopt-style tools print it.
+ *
+ * @module
+ */
+
+import { type CliCommand, optionLabel, type OptionSpec } from "./spec.ts";
+
+const _WIDTH = 80;
+
+/** The help of `command`, named by `path` (`["opsd", "daemon"]`). */
+export function renderHelp(command: CliCommand, path: string[]): string {
+  const sections = [`Usage: ${path.join(" ")} ${command.usage ?? _usage(command)}`];
+  sections.push(_wrap(command.description, 0));
+  const operands = command.operands ?? [];
+  if (operands.length > 0) {
+    sections.push(
+      `Arguments:\n${_columns(operands.map((operand) => [operand.name, operand.help]))}`,
+    );
+  }
+  const options: [string, string][] = Object.entries(command.options)
+    .filter(([, option]) => !option.hidden)
+    .map(([key, option]) => [_optionLabel(key, option), _optionHelp(option)]);
+  if (command.version !== undefined) options.push(["-V, --version", "print the version"]);
+  options.push([
+    command.unknownOptionsAreOperands ? "--help" : "-h, --help",
+    "display help for command",
+  ]);
+  sections.push(`Options:\n${_columns(options)}`);
+  if (command.commands?.length) {
+    const rows = command.commands.map((sub): [string, string] => [sub.name, sub.summary]);
+    sections.push(
+      `Commands:\n${_columns(rows)}\n\n'${path.join(" ")} COMMAND --help' shows how to use one.`,
+    );
+  }
+  return `${sections.join("\n\n")}\n${command.after ?? ""}\n`;
+}
+
+function _usage(command: CliCommand): string {
+  const words = ["[options]"];
+  if (command.commands?.length && !command.run) words.push("[command]");
+  for (const operand of command.operands ?? []) {
+    const name = `${operand.name}${operand.variadic ? "..." : ""}`;
+    words.push(operand.required ? `<${name}>` : `[${name}]`);
+  }
+  return words.join(" ");
+}
+
+function _optionLabel(key: string, option: OptionSpec): string {
+  return `${option.short ? `-${option.short}, ` : ""}${optionLabel(key, option)}`;
+}
+
+function _optionHelp(option: OptionSpec): string {
+  if (option.default === undefined) return option.help;
+  const shown = option.defaultText ?? JSON.stringify(option.default);
+  return `${option.help} (default: ${shown})`;
+}
+
+/** Two columns, the second wrapped with a hanging indent. */
+function _columns(rows: [string, string][]): string {
+  const width = Math.min(Math.max(...rows.map(([left]) => left.length)) + 2, 40);
+  return rows.map(([left, right]) => {
+    const text = _wrap(right, 2 + width).trimStart();
+    return left.length + 2 > width
+      ? `  ${left}\n${" ".repeat(2 + width)}${text}`
+      : `  ${left.padEnd(width)}${text}`;
+  }).join("\n");
+}
+
+/**
+ * `text` wrapped at the width, each line indented by `indent`; newlines are kept,
+ * and a line that starts with spaces (a table) is left as it is.
+ */
+function _wrap(text: string, indent: number): string {
+  const pad = " ".repeat(indent);
+  return text.split("\n").map((paragraph) => {
+    if (paragraph.startsWith(" ")) return `${pad}${paragraph}`;
+    const lines: string[] = [];
+    let line = "";
+    for (const word of paragraph.split(" ")) {
+      if (line !== "" && indent + line.length + 1 + word.length > _WIDTH) {
+        lines.push(line);
+        line = word;
+      } else line = line === "" ? word : `${line} ${word}`;
+    }
+    lines.push(line);
+    return lines.map((each) => `${pad}${each}`).join("\n");
+  }).join("\n");
+}

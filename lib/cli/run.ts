@@ -1,0 +1,47 @@
+/**
+ * Running opsd's command tree: parse argv, show help or the version, or run the
+ * chosen command, then exit with opsd's codes: the command's own, 2 for a usage
+ * error (one line ending in a pointer to --help; help on stderr when no command
+ * is named), or an error's code after one line `opsd CMD: message`.
+ *
+ * @module
+ */
+
+import { ExitCode, exitCodeOf } from "../errors.ts";
+import { renderHelp } from "./help.ts";
+import { writeErr, writeOut } from "./output.ts";
+import { ArgvError, parseArgv } from "./parse.ts";
+import type { CliCommand } from "./spec.ts";
+
+/** Runs the command `argv` names in the tree under `root`, then exits. */
+export async function runCli(root: CliCommand, argv: string[]): Promise<never> {
+  let prefix = root.name;
+  try {
+    const parsed = parseArgv(root, argv);
+    if (parsed.kind === "version") {
+      writeOut(`${parsed.version}\n`);
+      Deno.exit(ExitCode.ok);
+    }
+    if (parsed.kind === "help") {
+      const help = renderHelp(parsed.command, parsed.path);
+      if (!parsed.asked) {
+        writeErr(help);
+        Deno.exit(ExitCode.usage);
+      }
+      writeOut(help);
+      Deno.exit(ExitCode.ok);
+    }
+    prefix = parsed.path.join(" ");
+    Deno.exit(await parsed.command.run!(parsed.options as never, parsed.operands));
+  } catch (error) {
+    if (error instanceof ArgvError) {
+      const path = error.path.join(" ");
+      writeErr(`${path}: ${error.message} (see '${path} --help')\n`);
+      Deno.exit(ExitCode.usage);
+    }
+    const message = error instanceof Error ? error.message : String(error);
+    writeErr(`${prefix}: ${message}\n`);
+    if (Deno.env.get("OPSD_DEBUG") && error instanceof Error) writeErr(`${error.stack}\n`);
+    Deno.exit(exitCodeOf(error));
+  }
+}
