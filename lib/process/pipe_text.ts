@@ -3,10 +3,22 @@
  * readiness line a background program writes. (A service's bulk output is read
  * by lib/supervise/output/pipe.ts instead.)
  *
+ * The pipe is made non-blocking and read directly; while it is empty, `poll(2)`
+ * waits for it on a helper thread, for no longer than the time left. So a timeout
+ * returns on time even when the writer neither writes nor closes, and leaves no
+ * read pending behind it.
+ *
  * @module
  */
 
-import net from "node:net";
+import { O } from "../sys/constants.ts";
+import {
+  close,
+  getStatusFlags,
+  readNonblocking,
+  setStatusFlags,
+  waitReadable,
+} from "../sys/libc.ts";
 
 /** What {@linkcode readPipeText} read, and why it stopped. */
 export interface PipeText {
@@ -24,6 +36,8 @@ export interface PipeTextOptions {
   timeout?: number;
 }
 
+const _READ_SIZE = 64 * 1024;
+
 /**
  * Reads the pipe `fd` until end of file (or, with `options.line`, the first
  * newline, or `options.timeout`), then closes it. Rejects when reading fails.
@@ -33,32 +47,29 @@ export interface PipeTextOptions {
  * const { text, end } = await readPipeText(readyFd, { line: true, timeout: 30_000 });
  * ```
  */
-export function readPipeText(fd: number, options: PipeTextOptions = {}): Promise<PipeText> {
-  return new Promise((resolve, reject) => {
-    const chunks: Uint8Array[] = [];
-    let end: PipeText["end"] = "eof";
-    let failure: Error | null = null;
-    const pipe = new net.Socket({ fd, readable: true, writable: false });
-    const stop = (why: PipeText["end"]) => {
-      end = why;
-      pipe.destroy();
-    };
-    const timer = options.timeout === undefined
-      ? undefined
-      : setTimeout(() => stop("timeout"), options.timeout);
-    pipe.on("data", (chunk: Uint8Array) => {
-      chunks.push(chunk);
-      if (options.line && chunk.includes(10)) stop("line");
-    });
-    pipe.on("end", () => pipe.destroy());
-    pipe.on("error", (error: Error) => failure = error);
-    // "close" comes last, once the fd is closed, whatever ended the reading.
-    pipe.on("close", () => {
-      clearTimeout(timer);
-      // An error after reading was stopped on purpose (line, timeout) is the stop's own.
-      if (failure && end === "eof") return reject(failure);
-      const text = new TextDecoder().decode(Buffer.concat(chunks));
-      resolve({ text: end === "line" ? text.slice(0, text.indexOf("\n")) : text, end });
-    });
-  });
+export async function readPipeText(fd: number, options: PipeTextOptions = {}): Promise<PipeText> {
+  const deadline = performance.now() + (options.timeout ?? Infinity);
+  const decoder = new TextDecoder();
+  const buffer = new Uint8Array(_READ_SIZE);
+  let text = "";
+  setStatusFlags(fd, getStatusFlags(fd) | O.NONBLOCK);
+  try {
+    for (;;) {
+      const count = readNonblocking(fd, buffer);
+      if (count === 0) return { text: text + decoder.decode(), end: "eof" };
+      if (count !== null) {
+        const chunk = buffer.subarray(0, count);
+        text += decoder.decode(chunk, { stream: true });
+        if (options.line && chunk.includes(10)) {
+          return { text: text.slice(0, text.indexOf("\n")), end: "line" };
+        }
+        continue;
+      }
+      const left = deadline - performance.now();
+      if (left <= 0) return { text: text + decoder.decode(), end: "timeout" };
+      await waitReadable(fd, left);
+    }
+  } finally {
+    close(fd);
+  }
 }

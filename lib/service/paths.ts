@@ -12,8 +12,8 @@
  * @module
  */
 
-import { basename, dirname, resolve } from "node:path";
 import { UsageError } from "../errors.ts";
+import { basename, dirname, resolvePath } from "../path.ts";
 
 /** Where a service's files are. Paths are absolute; files may not exist yet. */
 export interface ServicePaths {
@@ -49,7 +49,7 @@ export interface ServicePaths {
  */
 export function resolveService(name: string, cwd = Deno.cwd()): ServicePaths {
   if (name === "") throw new UsageError("empty service name: name a service directory or script");
-  const path = resolve(cwd, name);
+  const path = resolvePath(cwd, name);
   let info: Deno.FileInfo;
   try {
     info = Deno.statSync(path);

@@ -19,9 +19,9 @@
  * @module
  */
 
-import { resolve } from "node:path";
 import { parseDuration } from "../duration.ts";
 import { UsageError } from "../errors.ts";
+import { resolvePath } from "../path.ts";
 import { parseSize } from "../size.ts";
 import { signalNumber } from "../sys/signals.ts";
 
@@ -217,7 +217,7 @@ export function normalizeSettings(dir: string, ...layers: RawSettings[]): Servic
     stopTimeout: get("stop-timeout", parseDuration),
     finishTimeout: get("finish-timeout", parseDuration),
     tailBytes: get("tail-bytes", _sized(parseSize, 0, 1 << 20)),
-    logFile: get("log-file", (text) => optional(text) && resolve(dir, text.trim())),
+    logFile: get("log-file", (text) => optional(text) && resolvePath(dir, text.trim())),
     logMaxSize: get("log-max-size", _sized(parseSize, 4096, Number.MAX_SAFE_INTEGER)),
     logKeep: get("log-keep", _whole(0, 1000)),
     logBuffer: get("log-buffer", _sized(parseSize, 65536, 1 << 30)),

@@ -15,7 +15,7 @@
  */
 
 import { CLOSE_RANGE_CLOEXEC, F, O, POSIX_SPAWN } from "./constants.ts";
-import { SysError } from "./errno.ts";
+import { Errno, SysError } from "./errno.ts";
 import { decodeSockaddr, encodeSockaddr, SOCKADDR_STORAGE_SIZE } from "./sockaddr.ts";
 import type { SocketAddress } from "./sockaddr.ts";
 
@@ -26,6 +26,7 @@ const _SYMBOLS = {
   close: { parameters: ["i32"], result: "i32" }, // int close(int fd)
   read: { parameters: ["i32", "buffer", "usize"], result: "isize" }, // ssize_t read(int fd, void *buf, size_t n)
   write: { parameters: ["i32", "buffer", "usize"], result: "isize" }, // ssize_t write(int fd, const void *buf, size_t n)
+  poll: { parameters: ["buffer", "u64", "i32"], result: "i32", nonblocking: true }, // int poll(struct pollfd *fds, nfds_t n, int timeout), on a helper thread
   pipe2: { parameters: ["buffer", "i32"], result: "i32" }, // int pipe2(int fds[2], int flags)
   dup: { parameters: ["i32"], result: "i32" }, // int dup(int fd)
   dup2: { parameters: ["i32", "i32"], result: "i32" }, // int dup2(int old, int new)
@@ -197,6 +198,39 @@ export function close(fd: number): void {
 /** Reads up to `buffer.length` bytes from `fd`; 0 means end of file. Blocks this thread. */
 export function read(fd: number, buffer: Uint8Array<ArrayBuffer>): number {
   return _check("read", _libc().read(fd, buffer, BigInt(buffer.length)));
+}
+
+/**
+ * Reads up to `buffer.length` bytes from `fd`, which must be non-blocking (`O.NONBLOCK`);
+ * 0 means end of file, null that nothing waits to be read (EAGAIN).
+ */
+export function readNonblocking(fd: number, buffer: Uint8Array<ArrayBuffer>): number | null {
+  const count = _libc().read(fd, buffer, BigInt(buffer.length));
+  if (count === -1n && lastErrno() === Errno.EAGAIN) return null;
+  return _check("read", count);
+}
+
+/** `poll(2)` event: there is data to read (or end of file). */
+const _POLLIN = 1;
+
+/**
+ * Waits until `fd` has something to read (data or end of file) or `timeout` ms
+ * pass (Infinity: no limit; beyond 2^31 ms, less), without blocking this thread:
+ * `poll(2)` runs on a helper thread. It may also end early (a signal interrupted
+ * it; its errno stays on the helper thread), so the caller checks with a
+ * non-blocking read and the clock, as {@linkcode readNonblocking} allows.
+ */
+export async function waitReadable(fd: number, timeout: number): Promise<void> {
+  // struct pollfd { int fd; short events; short revents; }
+  const pollfd = new Uint8Array(8);
+  const view = new DataView(pollfd.buffer);
+  view.setInt32(0, fd, true);
+  view.setInt16(4, _POLLIN, true);
+  await _libc().poll(
+    pollfd,
+    1n,
+    timeout === Infinity ? -1 : Math.min(Math.ceil(timeout), 2 ** 31 - 1),
+  );
 }
 
 /** Writes `bytes` to `fd`, returning how many were written. */

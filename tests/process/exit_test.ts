@@ -1,9 +1,8 @@
 import assert from "node:assert/strict";
 import { describeExit, waitForExit } from "../../lib/process/exit.ts";
-import { readPipeText } from "../../lib/process/pipe_text.ts";
 import { spawnProgram } from "../../lib/process/spawn.ts";
 import { O } from "../../lib/sys/constants.ts";
-import { close, open, pipe2 } from "../../lib/sys/libc.ts";
+import { close, open } from "../../lib/sys/libc.ts";
 import { sanitizedTest } from "../fixtures/sanitized.ts";
 
 Deno.test("describeExit words an exit code, a signal by number or name, and a core dump", () => {
@@ -34,16 +33,4 @@ sanitizedTest("waitForExit gives null while the child runs, its status once it e
   } finally {
     close(devNull);
   }
-});
-
-sanitizedTest("readPipeText reads to end of file, or to the first newline", async () => {
-  const [reader, writer] = pipe2();
-  const encoder = new TextEncoder();
-  Deno.writeFileSync(`/proc/self/fd/${writer}`, encoder.encode("one\ntwo\n"));
-  close(writer);
-  assert.deepEqual(await readPipeText(reader), { text: "one\ntwo\n", end: "eof" });
-  const [lineReader, lineWriter] = pipe2();
-  Deno.writeFileSync(`/proc/self/fd/${lineWriter}`, encoder.encode("ready\nmore"));
-  assert.deepEqual(await readPipeText(lineReader, { line: true }), { text: "ready", end: "line" });
-  close(lineWriter);
 });

@@ -7,7 +7,7 @@
  * @module
  */
 
-import { dirname } from "node:path";
+import { dirname } from "../../path.ts";
 import type { ByteSink } from "./writer.ts";
 
 /** Where and how big a {@linkcode RotatingLogFile} may grow. */

@@ -1,0 +1,54 @@
+/**
+ * POSIX path arithmetic on strings, as `node:path` does it (opsd imports no `node:`
+ * module: each one costs every command startup time).
+ *
+ * @module
+ */
+
+/**
+ * The absolute, normalized path `paths` lead to, as `cd` into each in turn from the
+ * working directory would: an absolute one starts afresh; `.`, `..`, repeated and
+ * trailing slashes are resolved away (`..` at the root stays there).
+ *
+ * @example
+ * ```ts
+ * resolvePath("/srv", "web/", "../api"); // "/srv/api"
+ * ```
+ */
+export function resolvePath(...paths: string[]): string {
+  const start = paths.findLastIndex((path) => path.startsWith("/"));
+  const names: string[] = [];
+  for (
+    const name of (start < 0 ? [Deno.cwd(), ...paths] : paths.slice(start)).join("/").split("/")
+  ) {
+    if (name === "..") names.pop();
+    else if (name !== "" && name !== ".") names.push(name);
+  }
+  return `/${names.join("/")}`;
+}
+
+/**
+ * The directory part of `path`: everything before its last name, trailing slashes
+ * ignored (`/srv/web/` → `/srv`); `.` when there is none, `/` for a name at the root.
+ */
+export function dirname(path: string): string {
+  const trimmed = _withoutTrailingSlashes(path);
+  if (trimmed === "") return path === "" ? "." : "/";
+  const slash = trimmed.lastIndexOf("/");
+  if (slash < 0) return ".";
+  // As node:path: a leading `//` is kept (POSIX leaves its meaning to the system).
+  if (slash === 1 && trimmed[0] === "/") return "//";
+  return slash === 0 ? "/" : trimmed.slice(0, slash);
+}
+
+/** The last name in `path`, trailing slashes ignored (`/srv/web/` → `web`; `/` → ``). */
+export function basename(path: string): string {
+  const trimmed = _withoutTrailingSlashes(path);
+  return trimmed.slice(trimmed.lastIndexOf("/") + 1);
+}
+
+function _withoutTrailingSlashes(path: string): string {
+  let end = path.length;
+  while (end > 0 && path[end - 1] === "/") end--;
+  return path.slice(0, end);
+}
