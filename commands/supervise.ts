@@ -156,7 +156,7 @@ function _settingOptions(): OptionSpecs {
   return Object.fromEntries(
     Object.entries(SETTINGS).map(([key, spec]) => [_camel(key), {
       value: spec.value.toLowerCase(),
-      help: `${spec.help}${spec.default === "" ? "" : ` (default ${spec.default})`}`,
+      help: `${spec.help}${spec.default === "" ? "" : ` (default: ${spec.default})`}`,
     }]),
   );
 }
