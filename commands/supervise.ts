@@ -6,13 +6,11 @@
  * @module
  */
 
-import { getLogger } from "@logtape/logtape";
 import { releaseOwnPidfile } from "../lib/daemon/pidfile.ts";
 import { ExitCode, UsageError } from "../lib/errors.ts";
 import { resolveService, type ServicePaths } from "../lib/service/paths.ts";
 import { type SettingKey, SETTINGS, settingsFromFlags } from "../lib/service/settings.ts";
 import { startBackgroundSupervisor } from "../lib/supervise/background.ts";
-import { configureMessages } from "../lib/supervise/messages.ts";
 import {
   claimReadyFd,
   readyFdFromEnv,
@@ -20,7 +18,6 @@ import {
   reportReady,
 } from "../lib/supervise/ready.ts";
 import { messagesPath } from "../lib/supervise/state.ts";
-import { supervise } from "../lib/supervise/supervisor.ts";
 import { parseDuration } from "../lib/duration.ts";
 import { defineCommand, type OptionSpecs } from "../lib/cli/spec.ts";
 import { intValue } from "../lib/cli/values.ts";
@@ -119,6 +116,11 @@ start of run fails so).`,
       }
       const readyFd = options.readyFd ?? readyFdFromEnv();
       if (readyFd !== null) claimReadyFd(readyFd);
+      // Loaded here, not above: only the supervisor needs them (and logtape's node:util).
+      const [{ supervise }, { configureMessages, logFatal }] = await Promise.all([
+        import("../lib/supervise/supervisor.ts"),
+        import("../lib/supervise/messages.ts"),
+      ]);
       let flush = async () => {};
       let reported = false;
       try {
@@ -142,7 +144,7 @@ start of run fails so).`,
         if (readyFd === null) throw error;
         if (!reported) reportFailure(readyFd, error);
         // The starter has gone (and stderr may go nowhere): say it where the messages go.
-        else getLogger(["opsd"]).fatal("{message}", { message: (error as Error).message });
+        else logFatal((error as Error).message);
         throw error;
       } finally {
         await flush();

@@ -7,7 +7,7 @@
  * @module
  */
 
-import { configureSync, type LogRecord } from "@logtape/logtape";
+import { configureSync, getLogger, type LogRecord } from "@logtape/logtape";
 import { RotatingLogFile } from "./output/logfile.ts";
 import { BoundedWriter } from "./output/writer.ts";
 
@@ -49,4 +49,9 @@ export function configureMessages(service: string, file?: string): () => Promise
     ],
   });
   return async () => await writer?.flush();
+}
+
+/** Records a message that ends the supervisor, where its messages go (e.g. when its starter has gone). */
+export function logFatal(message: string): void {
+  getLogger(["opsd"]).fatal("{message}", { message });
 }
