@@ -6,7 +6,7 @@
  * @module
  */
 
-import { ExitCode, UsageError } from "../lib/errors.ts";
+import { ExitCode } from "../lib/errors.ts";
 import { combinedExitCode, controlService } from "../lib/supervise/client.ts";
 import { describeStatus } from "../lib/supervise/status.ts";
 import {
@@ -15,6 +15,7 @@ import {
   wordDone,
   wordForLetter,
 } from "../lib/supervise/words.ts";
+import { CommandLineError } from "../lib/cli/error.ts";
 import { defineCommand } from "../lib/cli/spec.ts";
 import { writeErr, writeJson, writeOut } from "../lib/cli/output.ts";
 
@@ -93,17 +94,19 @@ ${_EXIT_CODES}`,
         for (const letter of arg.slice(1)) {
           const word = wordForLetter(letter);
           if (!word) {
-            throw new UsageError(`unknown letter -${letter}: use -u -d -o -p -c -h -a -i -t -k -x`);
+            throw new CommandLineError(
+              `unknown letter -${letter}: use -u -d -o -p -c -h -a -i -t -k -x`,
+            );
           }
           words.push(word);
         }
       }
       if (words.length === 0) {
-        throw new UsageError(
+        throw new CommandLineError(
           "no letter given: use one or more of -u -d -o -p -c -h -a -i -t -k -x",
         );
       }
-      if (services.length === 0) throw new UsageError("no service given: name one or more");
+      if (services.length === 0) throw new CommandLineError("no service given: name one or more");
       return _send("svc", words, services, options);
     },
   });

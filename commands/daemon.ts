@@ -6,7 +6,7 @@
  * @module
  */
 
-import { ExitCode, OpsdError, UsageError } from "../lib/errors.ts";
+import { ExitCode, OpsdError } from "../lib/errors.ts";
 import { parseEnvSetting, readEnvFile } from "../lib/daemon/env.ts";
 import { inspectPidfile, type PidfileState } from "../lib/daemon/pidfile.ts";
 import { startDaemon } from "../lib/daemon/start.ts";
@@ -14,6 +14,7 @@ import { stopDaemon, type StopResult } from "../lib/daemon/stop.ts";
 import { resolveCredentials } from "../lib/process/credentials.ts";
 import { signalNumber } from "../lib/sys/signals.ts";
 import { formatDuration, parseDuration } from "../lib/duration.ts";
+import { CommandLineError } from "../lib/cli/error.ts";
 import { defineCommand } from "../lib/cli/spec.ts";
 import { writeErr, writeJson, writeOut } from "../lib/cli/output.ts";
 
@@ -55,7 +56,7 @@ export function daemonCommand() {
       },
       log: {
         value: "file",
-        help: "append the daemon's stdout and stderr here (default /dev/null)",
+        help: "append the daemon's stdout and stderr here (default: /dev/null)",
       },
       chdir: { value: "dir", help: "working directory", default: "/" },
       umask: {
@@ -111,10 +112,12 @@ ${_EXIT_CODES}`,
     // What follows a literal `--` is CMD: `opsd daemon -- stop` runs a program called stop.
     run: async (options, argv) => {
       if (argv.length === 0) {
-        throw new UsageError("name the command to run: opsd daemon [options] -- CMD [ARGS...]");
+        throw new CommandLineError(
+          "name the command to run: opsd daemon [options] -- CMD [ARGS...]",
+        );
       }
       if (options.group !== undefined && options.user === undefined) {
-        throw new UsageError("--group needs --user: name the user to run as");
+        throw new CommandLineError("--group needs --user: name the user to run as");
       }
       const credentials = options.user === undefined
         ? undefined
@@ -226,7 +229,7 @@ function _stopCommand() {
       pidfile: _PIDFILE,
       timeout: {
         value: "duration",
-        help: "how long to wait before SIGKILL (0: at once)",
+        help: "how long to wait before SIGKILL; 0 sends it at once",
         parse: parseDuration,
         default: 10_000,
         defaultText: "10s",

@@ -6,9 +6,9 @@
  * @module
  */
 
-import { UsageError } from "../lib/errors.ts";
 import { resolveCredentials } from "../lib/process/credentials.ts";
 import { execProgram } from "../lib/process/exec.ts";
+import { CommandLineError } from "../lib/cli/error.ts";
 import { defineCommand } from "../lib/cli/spec.ts";
 import { intValue } from "../lib/cli/values.ts";
 
@@ -47,7 +47,7 @@ Exit codes: 127 program not found, 126 not executable, 2 unknown user or group,
 4 not allowed to switch user; otherwise the program's own.`,
     run: (options, argv) => {
       if (options.group !== undefined && options.user === undefined) {
-        throw new UsageError("--group needs --user: name the user to run as");
+        throw new CommandLineError("--group needs --user: name the user to run as");
       }
       const credentials = options.user === undefined
         ? undefined

@@ -6,8 +6,9 @@
  * @module
  */
 
-import { ExitCode, UsageError } from "../lib/errors.ts";
+import { ExitCode } from "../lib/errors.ts";
 import { parseDuration } from "../lib/duration.ts";
+import { CommandLineError } from "../lib/cli/error.ts";
 import { defineCommand } from "../lib/cli/spec.ts";
 import { intValue } from "../lib/cli/values.ts";
 import { writeJson, writeOut } from "../lib/cli/output.ts";
@@ -106,7 +107,9 @@ Exit codes: 0 something matched (with --leaks: a leak was found), 1 nothing
 matched, 2 usage error (bad port, pid or flag, --leak-age without --leaks).`,
     run: async (options) => {
       if (options.leakAge !== undefined && !options.leaks) {
-        throw new UsageError("--leak-age needs --leaks: add --leaks to look for leaked sockets");
+        throw new CommandLineError(
+          "--leak-age needs --leaks: add --leaks to look for leaked sockets",
+        );
       }
       const { scanFds } = await import("../lib/fds/scan.ts");
       const { isUnheld } = await import("../lib/fds/row.ts");

@@ -7,7 +7,7 @@
  */
 
 import { releaseOwnPidfile } from "../lib/daemon/pidfile.ts";
-import { ExitCode, UsageError } from "../lib/errors.ts";
+import { ExitCode } from "../lib/errors.ts";
 import { resolveService, type ServicePaths } from "../lib/service/paths.ts";
 import { type SettingKey, SETTINGS, settingsFromFlags } from "../lib/service/settings.ts";
 import { startBackgroundSupervisor } from "../lib/supervise/background.ts";
@@ -19,6 +19,7 @@ import {
 } from "../lib/supervise/ready.ts";
 import { messagesPath } from "../lib/supervise/state.ts";
 import { parseDuration } from "../lib/duration.ts";
+import { CommandLineError } from "../lib/cli/error.ts";
 import { defineCommand, type OptionSpecs } from "../lib/cli/spec.ts";
 import { intValue } from "../lib/cli/values.ts";
 import { writeErr, writeJson, writeOut } from "../lib/cli/output.ts";
@@ -59,7 +60,7 @@ export function superviseCommand() {
       },
       readyFd: {
         value: "fd",
-        help: "write one readiness line on FD once the service has started (default " +
+        help: "write one readiness line on FD once the service has started (default: " +
           "$OPSD_READY_FD)",
         parse: intValue(1),
       },
@@ -112,7 +113,7 @@ start of run fails so).`,
       }
       if (options.daemon) return await _daemonize(name, flags, options);
       for (const [flag, given] of Object.entries(_DAEMON_ONLY)) {
-        if (given(options)) throw new UsageError(`${flag} needs --daemon`);
+        if (given(options)) throw new CommandLineError(`${flag} needs --daemon`);
       }
       const readyFd = options.readyFd ?? readyFdFromEnv();
       if (readyFd !== null) claimReadyFd(readyFd);
@@ -186,7 +187,7 @@ async function _daemonize(
   options: _Options,
 ): Promise<number> {
   if (options.readyFd !== undefined || options.detached) {
-    throw new UsageError(
+    throw new CommandLineError(
       `--daemon sets up ${options.detached ? "--detached" : "--ready-fd"} itself: leave it out`,
     );
   }

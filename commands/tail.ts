@@ -18,7 +18,7 @@ export function tailCommand() {
     name: "tail",
     summary: "print a service's last stderr output, or follow its log file",
     description:
-      "Print the last bytes SERVICE wrote to stderr (--tail-bytes, 400 by default), from " +
+      "Print the last bytes SERVICE wrote to stderr (its tail-bytes setting, 400 by default), from " +
       "its supervisor, or from its status file when the supervisor is gone. With -f, " +
       "print the end of its log file (log-file setting) and then what is appended, " +
       "across rotations, until interrupted.",

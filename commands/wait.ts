@@ -5,10 +5,10 @@
  * @module
  */
 
-import { UsageError } from "../lib/errors.ts";
 import { resolveExistingService } from "../lib/service/paths.ts";
 import { waitForService } from "../lib/supervise/wait.ts";
 import { parseDuration } from "../lib/duration.ts";
+import { CommandLineError } from "../lib/cli/error.ts";
 import { defineCommand } from "../lib/cli/spec.ts";
 
 /** The `wait` command. */
@@ -44,7 +44,9 @@ Examples:
 Exit codes: 0 reached, 2 usage error or unknown service, 3 no supervisor running (an
 unsupervised service cannot come up), 6 timed out.`,
     run: async (options, services) => {
-      if (options.up === options.down) throw new UsageError("give exactly one of --up and --down");
+      if (options.up === options.down) {
+        throw new CommandLineError("give exactly one of --up and --down");
+      }
       const target = options.up ? "up" : "down";
       const deadline = options.timeout > 0 ? Date.now() + options.timeout : Infinity;
       for (const name of services) {

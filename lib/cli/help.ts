@@ -53,6 +53,7 @@ function _optionLabel(key: string, option: OptionSpec): string {
 }
 
 function _optionHelp(option: OptionSpec): string {
+  if (option.required) return `${option.help} (required)`;
   if (option.default === undefined) return option.help;
   const shown = option.defaultText ?? JSON.stringify(option.default);
   return `${option.help} (default: ${shown})`;

@@ -8,6 +8,7 @@
  * @module
  */
 
+import { CommandLineError } from "./error.ts";
 import { type CliCommand, longName, optionLabel, type OptionSpec } from "./spec.ts";
 
 /** What argv asks for. */
@@ -25,15 +26,7 @@ export type Parsed =
   /** Print the version. */
   | { kind: "version"; version: string };
 
-/** A command line that cannot be read: what is wrong, and the command it was given to. */
-export class ArgvError extends Error {
-  constructor(message: string, readonly path: string[]) {
-    super(message);
-    this.name = "ArgvError";
-  }
-}
-
-/** Reads `argv` (without the program name) against `root`. Throws {@linkcode ArgvError}. */
+/** Reads `argv` (without the program name) against `root`. Throws {@linkcode CommandLineError}. */
 export function parseArgv(root: CliCommand, argv: string[]): Parsed {
   let command = root;
   const path = [root.name];
@@ -42,7 +35,7 @@ export function parseArgv(root: CliCommand, argv: string[]): Parsed {
   let optionsEnded = false;
   let dashDash = false;
   const fail = (message: string): never => {
-    throw new ArgvError(message, path);
+    throw new CommandLineError(message, path);
   };
   const set = (key: string, option: OptionSpec, text: string | undefined) => {
     if (!option.value) {
@@ -67,17 +60,31 @@ export function parseArgv(root: CliCommand, argv: string[]): Parsed {
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
     const lenient = command.unknownOptionsAreOperands === true;
+    // An option nobody knows is an error, unless help is asked for further on (as getopt tools do).
+    const unknown = (message: string): Parsed => {
+      const rest = argv.slice(i + 1);
+      const end = dashDash ? 0 : rest.includes("--") ? rest.indexOf("--") : rest.length;
+      const asked = rest.slice(0, end).some((word) =>
+        word === "--help" || (word === "-h" && !lenient)
+      );
+      if (asked) return { kind: "help", path, command, asked: true };
+      return fail(message);
+    };
     if (optionsEnded || arg === "-" || !arg.startsWith("-")) {
-      const sub = operands.length === 0 && !dashDash
+      // After `--`, a command with its own action takes words as operands (`daemon -- stop`).
+      const sub = operands.length === 0 && !(dashDash && command.run)
         ? command.commands?.find((candidate) => candidate.name === arg)
         : undefined;
       if (sub) {
+        options = _carryOver(options, command, sub, fail);
         command = sub;
         path.push(sub.name);
-        options = {};
         continue;
       }
-      if (!command.run && command.commands) fail(`unknown command '${arg}'`);
+      if (!command.run && command.commands) {
+        const names = command.commands.map((candidate) => candidate.name);
+        return unknown(`unknown command '${arg}'${_suggestion(arg, names, "")}`);
+      }
       operands.push(arg);
       if (command.passThrough) optionsEnded = true;
       continue;
@@ -86,19 +93,17 @@ export function parseArgv(root: CliCommand, argv: string[]): Parsed {
       optionsEnded = dashDash = true;
       continue;
     }
-    if (arg === "--help" || (arg === "-h" && !lenient)) {
-      return { kind: "help", path, command, asked: true };
-    }
-    if (command.version !== undefined && (arg === "--version" || arg === "-V")) {
-      return { kind: "version", version: command.version };
-    }
     if (arg.startsWith("--")) {
       const equals = arg.indexOf("=");
       const name = arg.slice(2, equals < 0 ? undefined : equals);
+      if (name === "help") return { kind: "help", path, command, asked: true };
+      if (name === "version" && command.version !== undefined) {
+        return { kind: "version", version: command.version };
+      }
       const key = Object.keys(command.options).find((candidate) => longName(candidate) === name);
       if (key === undefined) {
         if (lenient) operands.push(arg);
-        else fail(`unknown option '${arg}'${_suggestion(name, command)}`);
+        else return unknown(`unknown option '${arg}'${_longSuggestion(name, command)}`);
         continue;
       }
       const option = command.options[key];
@@ -106,22 +111,32 @@ export function parseArgv(root: CliCommand, argv: string[]): Parsed {
       set(key, option, inline ?? (option.value ? argv[++i] : undefined));
       continue;
     }
-    // One or more short options: `-q`, `-fq`, `-n5`, `-n 5`.
-    for (let at = 1; at < arg.length; at++) {
-      const key = Object.keys(command.options).find((k) => command.options[k].short === arg[at]);
-      if (key === undefined) {
-        if (lenient) {
-          operands.push(arg);
-          break;
-        }
-        fail(`unknown option '-${arg[at]}'`);
+    // One or more short options: `-q`, `-fq`, `-n5`, `-n 5`; `-follow` is a long option misspelt.
+    const long = Object.keys(command.options).find((key) => longName(key) === arg.slice(1));
+    if (long !== undefined && arg.length > 2 && !lenient) {
+      return unknown(`unknown option '${arg}' (did you mean --${arg.slice(1)}?)`);
+    }
+    const letters = Array.from(arg.slice(1));
+    for (let at = 0; at < letters.length; at++) {
+      const letter = letters[at];
+      if (letter === "h" && !lenient) return { kind: "help", path, command, asked: true };
+      if (letter === "V" && command.version !== undefined) {
+        return { kind: "version", version: command.version };
       }
-      const option = command.options[key!];
+      const key = Object.keys(command.options).find((k) => command.options[k].short === letter);
+      if (key === undefined) {
+        // svc's letters: what is left of the cluster is an operand (`-qd`: quiet, then -d).
+        if (lenient) operands.push(`-${letters.slice(at).join("")}`);
+        else if (at === 0) return unknown(`unknown option '${arg}'`);
+        else return unknown(`unknown option '-${letter}' in '${arg}'`);
+        break;
+      }
+      const option = command.options[key];
       if (!option.value) {
-        set(key!, option, undefined);
+        set(key, option, undefined);
         continue;
       }
-      set(key!, option, at + 1 < arg.length ? arg.slice(at + 1) : argv[++i]);
+      set(key, option, at + 1 < letters.length ? letters.slice(at + 1).join("") : argv[++i]);
       break;
     }
   }
@@ -149,13 +164,38 @@ function _checkOperands(command: CliCommand, operands: string[], fail: (m: strin
   }
 }
 
-/** ` (did you mean --timeout?)` when a known long option is one or two edits away. */
-function _suggestion(name: string, command: CliCommand): string {
-  const known = [...Object.keys(command.options).map(longName), "help"];
-  const close = known.find((candidate) =>
-    _distance(name, candidate) <= Math.min(2, name.length / 3)
-  );
-  return close ? ` (did you mean --${close}?)` : "";
+/** ` (did you mean --timeout?)` for a misspelt or shortened long option. */
+function _longSuggestion(name: string, command: CliCommand): string {
+  return _suggestion(name, [...Object.keys(command.options).map(longName), "help"], "--");
+}
+
+/**
+ * ` (did you mean PREFIX + word?)` when one of `known` is a few edits from `given`
+ * or starts with it (`--time` for `--timeout`), else nothing.
+ */
+function _suggestion(given: string, known: string[], prefix: string): string {
+  const close = known.find((word) => given.length >= 2 && word.startsWith(given)) ??
+    known.find((word) => _distance(given, word) <= Math.max(1, Math.min(3, word.length / 3)));
+  return close ? ` (did you mean ${prefix}${close}?)` : "";
+}
+
+/**
+ * The options given before a command's name, moved to that command: each must
+ * be one of its options too (`opsd daemon --pidfile p stop`), else it is an error.
+ */
+function _carryOver(
+  given: Record<string, unknown>,
+  from: CliCommand,
+  to: CliCommand,
+  fail: (message: string) => never,
+): Record<string, unknown> {
+  for (const key of Object.keys(given)) {
+    const option = to.options[key];
+    if (!option || Boolean(option.value) !== Boolean(from.options[key].value)) {
+      fail(`option '${optionLabel(key, from.options[key])}' is not an option of '${to.name}'`);
+    }
+  }
+  return given;
 }
 
 /** Levenshtein distance, with a swap of neighbours counting one (`tiemout`). */

@@ -1,8 +1,9 @@
 /**
  * Running opsd's command tree: parse argv, show help or the version, or run the
  * chosen command, then exit with opsd's codes: the command's own, 2 for a usage
- * error (one line ending in a pointer to --help; help on stderr when no command
- * is named), or an error's code after one line `opsd CMD: message`.
+ * error in the command line (one line ending in a pointer to --help, whether the
+ * parser or the command found it; help on stderr when no command is named), or an
+ * error's code after one line `opsd CMD: message`.
  *
  * @module
  */
@@ -10,7 +11,8 @@
 import { ExitCode, exitCodeOf } from "../errors.ts";
 import { renderHelp } from "./help.ts";
 import { writeErr, writeOut } from "./output.ts";
-import { ArgvError, parseArgv } from "./parse.ts";
+import { parseArgv } from "./parse.ts";
+import { CommandLineError } from "./error.ts";
 import type { CliCommand } from "./spec.ts";
 
 /** Runs the command `argv` names in the tree under `root`, then exits. */
@@ -34,8 +36,8 @@ export async function runCli(root: CliCommand, argv: string[]): Promise<never> {
     prefix = parsed.path.join(" ");
     Deno.exit(await parsed.command.run!(parsed.options as never, parsed.operands));
   } catch (error) {
-    if (error instanceof ArgvError) {
-      const path = error.path.join(" ");
+    if (error instanceof CommandLineError) {
+      const path = error.path?.join(" ") ?? prefix;
       writeErr(`${path}: ${error.message} (see '${path} --help')\n`);
       Deno.exit(ExitCode.usage);
     }

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { ArgvError, parseArgv } from "../../lib/cli/parse.ts";
+import { CommandLineError } from "../../lib/cli/error.ts";
+import { parseArgv } from "../../lib/cli/parse.ts";
 import { defineCommand } from "../../lib/cli/spec.ts";
 import { intValue } from "../../lib/cli/values.ts";
 
@@ -16,7 +17,11 @@ const daemon = defineCommand({
   summary: "start a daemon",
   description: "Start one.",
   operands: [{ name: "command", help: "CMD", variadic: true }],
-  options: { log: { value: "file", help: "log here" }, json: { help: "as JSON" } },
+  options: {
+    log: { value: "file", help: "log here" },
+    json: { help: "as JSON" },
+    pidfile: { value: "file", help: "its pidfile" },
+  },
   passThrough: true,
   commands: [stop],
   run,
@@ -58,11 +63,11 @@ function parsed(argv: string[]) {
   return result as Extract<typeof result, { kind: "run" }>;
 }
 
-function failure(argv: string[]): ArgvError {
+function failure(argv: string[]): CommandLineError {
   try {
     parseArgv(root, argv);
   } catch (error) {
-    assert.ok(error instanceof ArgvError);
+    assert.ok(error instanceof CommandLineError);
     return error;
   }
   throw new Error(`${argv.join(" ")} parsed`);
@@ -138,6 +143,47 @@ Deno.test("bad command lines fail with one line naming the problem and the comma
   for (const [argv, path, message] of cases) {
     const error = failure(argv);
     assert.equal(error.message, message, argv.join(" "));
-    assert.equal(error.path.join(" "), path);
+    assert.equal(error.path?.join(" "), path);
   }
+});
+
+Deno.test("help and version win wherever they are asked for, also in a cluster or after a bad option", () => {
+  for (const argv of [["tail", "-fh", "web"], ["tail", "--bogus", "--help"], ["nope", "-h"]]) {
+    assert.equal(parseArgv(root, argv).kind, "help", argv.join(" "));
+  }
+  assert.equal(parseArgv(root, ["-Vh"]).kind, "version");
+  assert.throws(() => parseArgv(root, ["tail", "--bogus", "--", "--help"]), CommandLineError);
+});
+
+Deno.test("svc-style letters clustered after a known flag stay letters", () => {
+  const result = parsed(["svc", "-qd", "web"]);
+  assert.deepEqual(result.options, { quiet: true });
+  assert.deepEqual(result.operands, ["-d", "web"]);
+});
+
+Deno.test("options before a command's name go to that command when it has them", () => {
+  const result = parsed(["daemon", "--pidfile", "p", "stop"]);
+  assert.deepEqual(result.path, ["opsd", "daemon", "stop"]);
+  assert.deepEqual(result.options, { pidfile: "p" });
+  assert.equal(
+    failure(["daemon", "--log", "x", "stop", "--pidfile", "p"]).message,
+    "option '--log <file>' is not an option of 'stop'",
+  );
+});
+
+Deno.test("-- before a command's name still names it where the command has no action", () => {
+  assert.deepEqual(parsed(["--", "tail", "web"]).path, ["opsd", "tail"]);
+});
+
+Deno.test("suggestions: misspelt and shortened options, misspelt commands, whole clusters", () => {
+  assert.equal(failure(["tal", "web"]).message, "unknown command 'tal' (did you mean tail?)");
+  assert.equal(
+    failure(["tail", "--lin", "5", "web"]).message,
+    "unknown option '--lin' (did you mean --lines?)",
+  );
+  assert.equal(
+    failure(["tail", "-follow", "web"]).message,
+    "unknown option '-follow' (did you mean --follow?)",
+  );
+  assert.equal(failure(["tail", "-fx", "web"]).message, "unknown option '-x' in '-fx'");
 });

@@ -360,7 +360,7 @@ Deno.test("opsd fds --leak-age without --leaks is a usage error, not silently ig
   assert.deepEqual([run.code, run.stdout], [2, ""]);
   assert.match(
     run.stderr,
-    /^opsd fds: --leak-age needs --leaks: add --leaks to look for leaked sockets\n$/,
+    /^opsd fds: --leak-age needs --leaks: add --leaks to look for leaked sockets \(see 'opsd fds --help'\)\n$/,
   );
   const leaks = await runOpsd(["fds", "--leaks", "--leak-age", "10s", "-p", String(Deno.pid)]);
   assert.equal(leaks.stderr, "");

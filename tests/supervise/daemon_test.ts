@@ -98,7 +98,10 @@ Deno.test("supervise --daemon refuses with the supervisor's code and one line, l
   assert.deepEqual(processesMentioning(service.dir), [], "nothing of it runs");
   const usage = await runOpsd(["supervise", "--pidfile", `${service.dir}/p.pid`, service.path]);
   assert.equal(usage.code, 2);
-  assert.match(usage.stderr, /^opsd supervise: --pidfile needs --daemon\n$/);
+  assert.match(
+    usage.stderr,
+    /^opsd supervise: --pidfile needs --daemon \(see 'opsd supervise --help'\)\n$/,
+  );
 });
 
 Deno.test("supervise --daemon on a supervised service exits 5 naming the supervisor", async () => {
