@@ -41,15 +41,42 @@ export function dumpInetSockets(
   family: InetSocket["family"],
   filter: InetDumpFilter = {},
 ): InetSocket[] {
+  const sockets: InetSocket[] = [];
+  const request = _request(protocol, family, filter.states ?? ALL_STATES, filter.port);
+  _dump(request, `${protocol} ${family}`, (view, at, length) => {
+    if (length >= _MESSAGE && _wanted(view, at, filter)) {
+      sockets.push(_decode(view, at, protocol, family));
+    }
+  });
+  return sockets;
+}
+
+/** A sock_diag dump request: its netlink header, then `size` bytes (zeros) to fill in. */
+function _dumpRequest(size: number): Uint8Array<ArrayBuffer> {
+  const bytes = new Uint8Array(_HEADER + size);
+  const header = new DataView(bytes.buffer);
+  header.setUint32(0, bytes.length, true);
+  header.setUint16(4, _SOCK_DIAG_BY_FAMILY, true);
+  header.setUint16(6, _NLM_F_REQUEST | _NLM_F_DUMP, true);
+  return bytes;
+}
+
+/**
+ * Sends the dump request `request` and hands each answer's payload (`length`
+ * bytes at `at` in `view`) to `each`, until the kernel says the dump is done.
+ */
+function _dump(
+  request: Uint8Array<ArrayBuffer>,
+  what: string,
+  each: (view: DataView, at: number, length: number) => void,
+): void {
   const calls = rawCalls();
   const fd = calls.socket(_AF_NETLINK, SOCK.DGRAM | SOCK.CLOEXEC, _NETLINK_SOCK_DIAG);
   if (fd < 0) throw new SysError("socket AF_NETLINK", lastErrno(), "sock_diag unavailable");
   try {
-    const request = _request(protocol, family, filter.states ?? ALL_STATES, filter.port);
     if (Number(calls.send(fd, request, BigInt(request.length), 0)) < 0) {
       throw new SysError("send sock_diag", lastErrno(), "sock_diag request failed");
     }
-    const sockets: InetSocket[] = [];
     const buffer = new Uint8Array(1 << 16);
     for (;;) {
       const size = Number(calls.recv(fd, buffer, BigInt(buffer.length), 0));
@@ -57,15 +84,12 @@ export function dumpInetSockets(
       const view = new DataView(buffer.buffer, 0, size);
       for (let offset = 0; offset + _HEADER <= size;) {
         const length = view.getUint32(offset, true), type = view.getUint16(offset + 4, true);
-        if (type === _NLMSG_DONE) return sockets;
+        if (type === _NLMSG_DONE) return;
         if (type === _NLMSG_ERROR) {
           const errno = -view.getInt32(offset + _HEADER, true);
-          throw new SysError(`sock_diag ${protocol} ${family}`, errno, "dump refused");
+          throw new SysError(`sock_diag ${what}`, errno, "dump refused");
         }
-        if (type === _SOCK_DIAG_BY_FAMILY && length >= _HEADER + _MESSAGE) {
-          const at = offset + _HEADER;
-          if (_wanted(view, at, filter)) sockets.push(_decode(view, at, protocol, family));
-        }
+        if (type === _SOCK_DIAG_BY_FAMILY) each(view, offset + _HEADER, length - _HEADER);
         offset += (length + 3) & ~3;
       }
     }
@@ -88,8 +112,8 @@ function _request(
   states: number,
   port?: number,
 ): Uint8Array<ArrayBuffer> {
-  // struct nlmsghdr + struct inet_diag_req_v2 (family, protocol, ext, pad, states, sockid).
-  const bytes = new Uint8Array(_HEADER + _REQUEST + (port === undefined ? 0 : 24));
+  // struct inet_diag_req_v2: family, protocol, ext, pad, states, sockid.
+  const bytes = _dumpRequest(_REQUEST + (port === undefined ? 0 : 24));
   if (port !== undefined) {
     // nlattr INET_DIAG_REQ_BYTECODE: sport == P -> accept; else dport == P -> accept; else reject.
     const bc = new DataView(bytes.buffer, _HEADER + _REQUEST);
@@ -107,9 +131,6 @@ function _request(
     op(16, 0, 0, port);
   }
   const view = new DataView(bytes.buffer);
-  view.setUint32(0, bytes.length, true);
-  view.setUint16(4, _SOCK_DIAG_BY_FAMILY, true);
-  view.setUint16(6, _NLM_F_REQUEST | _NLM_F_DUMP, true);
   view.setUint8(_HEADER, _FAMILY[family]);
   view.setUint8(_HEADER + 1, _IPPROTO[protocol]);
   view.setUint32(_HEADER + 4, states, true);
