@@ -105,7 +105,7 @@ function _describeSocket(row: _HeldRow, inode: number, context: DescribeContext)
   if (found?.kind === "inet") {
     _describeInet(row, found.socket);
   } else if (found?.kind === "unix") {
-    const { kernelAddress, ...socket } = found.socket;
+    const { kernelAddress, uid: _uid, ...socket } = found.socket;
     row.type = "unix";
     row.device = kernelAddress;
     row.name = unixName(found.socket);

@@ -138,6 +138,6 @@ export function inetName(socket: InetSocket): string {
 }
 
 /** lsof's NAME for a unix socket: `[path ]type=STREAM (STATE)`. */
-export function unixName(socket: UnixSocket): string {
+export function unixName(socket: Pick<UnixSocket, "path" | "type" | "state">): string {
   return `${socket.path ? `${socket.path} ` : ""}type=${socket.type} (${socket.state})`;
 }
