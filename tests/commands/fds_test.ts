@@ -5,7 +5,15 @@
  */
 
 import assert from "node:assert/strict";
-import { FIXTURES, freePort, isAlive, runOpsd, tempDir, waitFor } from "../fixtures/mod.ts";
+import {
+  FIXTURES,
+  freePort,
+  isAlive,
+  type OpsdRun,
+  runOpsd,
+  tempDir,
+  waitFor,
+} from "../fixtures/mod.ts";
 import { opsdArgv } from "../../lib/self.ts";
 import type { FdRow } from "../../lib/fds/row.ts";
 
@@ -460,41 +468,56 @@ function assertUnheldTable(table: string, port: number): void {
   );
 }
 
+/** Runs `opsd fds ARGS` as some user, with extra environment variables `env`. */
+type FdsRunner = (args: string[], env?: Record<string, string>) => Promise<OpsdRun>;
+
+/**
+ * Bundles opsd into a home directory for `user` (a name or a uid) in `dir`,
+ * owned by `uid` and `gid`, and returns a runner of `opsd fds` as that user.
+ */
+async function bundledFdsAs(
+  dir: string,
+  user: string,
+  uid: number,
+  gid: number,
+): Promise<FdsRunner> {
+  const home = `${dir}/home-${user}`;
+  Deno.mkdirSync(home);
+  const bundle = await new Deno.Command(Deno.execPath(), {
+    args: [
+      "bundle",
+      "--quiet",
+      "--output",
+      `${home}/opsd.js`,
+      new URL("../../main.ts", import.meta.url).pathname,
+    ],
+  }).output();
+  assert.ok(bundle.success, new TextDecoder().decode(bundle.stderr));
+  Deno.chmodSync(dir, 0o755);
+  Deno.chownSync(home, uid, gid);
+  return (args, env = {}) =>
+    runOpsd([
+      "exec",
+      "--user",
+      user,
+      "--",
+      "env",
+      `HOME=${home}`,
+      `DENO_DIR=${home}/cache`,
+      ...Object.entries(env).map(([k, v]) => `${k}=${v}`),
+      Deno.execPath(),
+      "run",
+      "-A",
+      `${home}/opsd.js`,
+      "fds",
+      ...args,
+    ]);
+}
+
 holderTest(
   "the bundle, run as another user, shows NOFD rows as lsof does, root's listener with its holder unknown, and counts what it skipped",
   async (holder, dir) => {
-    const home = `${dir}/nobody`;
-    Deno.mkdirSync(home);
-    const bundle = await new Deno.Command(Deno.execPath(), {
-      args: [
-        "bundle",
-        "--quiet",
-        "--output",
-        `${home}/opsd.js`,
-        new URL("../../main.ts", import.meta.url).pathname,
-      ],
-    }).output();
-    assert.ok(bundle.success, new TextDecoder().decode(bundle.stderr));
-    Deno.chmodSync(dir, 0o755);
-    Deno.chownSync(home, NOBODY![0], NOBODY![1]);
-    const asNobody = (args: string[], env: Record<string, string> = {}) =>
-      runOpsd([
-        "exec",
-        "--user",
-        "nobody",
-        "--",
-        "env",
-        `HOME=${home}`,
-        `DENO_DIR=${home}/cache`,
-        ...Object
-          .entries(env).map(([k, v]) => `${k}=${v}`),
-        Deno.execPath(),
-        "run",
-        "-A",
-        `${home}/opsd.js`,
-        "fds",
-        ...args,
-      ]);
+    const asNobody = await bundledFdsAs(dir, "nobody", NOBODY![0], NOBODY![1]);
     const listing = await asNobody(["-p", String(holder.pid)]);
     assert.equal(listing.code, 0, listing.stderr);
     const lines = listing.stdout.trim().split("\n").slice(1).map((l) => l.replace(/ +/g, " "));
