@@ -95,10 +95,12 @@ in the process that took it); the CLOEXEC column; COMMAND is not cut to 9
 characters; no memory-mapped (mem) rows; selectors combine with AND (lsof -a).
 Without root, other users' processes cannot be inspected: a port or file query
 says how many it skipped; a process listing shows NOFD rows, as lsof does. A
-TCP/UDP socket that matches but that no inspectable process holds (another
-user's; as root, one held from another pid namespace or by the kernel) still
-shows, as ss shows it: COMMAND, PID and FD ? (null in --json), USER the
-socket's owner. So -q --port P answers whether P is taken, for any user.
+TCP, UDP or unix socket that matches but that no inspectable process holds
+(another user's; as root, one held from another pid namespace or by the kernel)
+still shows, as ss shows it: COMMAND, PID and FD ? (null in --json), USER the
+socket's owner (for a unix socket from sock_diag; ? where that cannot tell: in
+another network namespace, or without sock_diag). So -q --port P and
+-q --unix PATH answer whether P or PATH is taken, for any user.
 
 Environment: OPSD_FDS_WORKERS=N walks /proc with N extra threads (default: from
 1000 processes up, as many idle CPUs as repay their start; 0 keeps opsd on one CPU).

@@ -10,7 +10,7 @@
 import { type FdInfo, type FdLock, O_CLOEXEC, readFdInfo } from "../procfs/fdinfo.ts";
 import { errnoText, isErrno, STATX, type Statx, statxAt } from "../sys/libc.ts";
 import { SysError } from "../sys/errno.ts";
-import { type InetSocket, TCP_STATES } from "../procfs/net.ts";
+import { type InetSocket, TCP_STATES, type UnixSocket } from "../procfs/net.ts";
 import { userName } from "../procfs/users.ts";
 import { isNetworkFs, type MountLookup } from "./mounts.ts";
 import type { FdRow, ProcessInfo } from "./row.ts";
@@ -105,11 +105,7 @@ function _describeSocket(row: _HeldRow, inode: number, context: DescribeContext)
   if (found?.kind === "inet") {
     _describeInet(row, found.socket);
   } else if (found?.kind === "unix") {
-    const { kernelAddress, ...socket } = found.socket;
-    row.type = "unix";
-    row.device = kernelAddress;
-    row.name = unixName(found.socket);
-    row.socket = { kind: "unix", ...socket, inode };
+    _describeUnix(row, found.socket);
   } else {
     row.type = "sock";
     if (context.stat) _statFd(row, null, context);
@@ -128,17 +124,30 @@ function _describeInet(row: FdRow, found: InetSocket): void {
   row.socket = { kind: "inet", ...socket, state: _stateName(found) };
 }
 
+/** Fills a unix socket's columns from its entry in the socket tables. */
+function _describeUnix(row: FdRow, found: UnixSocket): void {
+  const { kernelAddress, uid: _uid, ...socket } = found;
+  row.type = "unix";
+  row.device = kernelAddress;
+  row.node = String(socket.inode);
+  row.name = unixName(found);
+  row.socket = { kind: "unix", ...socket };
+}
+
 /**
- * The row of a TCP/UDP socket in the socket tables that no process opsd could
- * inspect holds: COMMAND, PID and FD unknown (null), USER the socket's owner as
- * the tables give it (known without root, as `ss -e` shows it), and the
- * socket's columns as on any socket row. Mode, offset and close-on-exec belong
- * to an fd and stay empty.
+ * The row of a socket in the socket tables that no process opsd could inspect
+ * holds: COMMAND, PID and FD unknown (null), USER the socket's owner as the
+ * tables give it (known without root, as `ss -e` shows it; `?` and uid null
+ * when they do not: see `readUnixOwners` in `sockets.ts`), and the socket's
+ * columns as on any socket row. Mode, offset and close-on-exec belong to an fd
+ * and stay empty.
  */
-export function unheldSocketRow(socket: InetSocket): FdRow {
-  const owner = { command: null, pid: null, user: userName(socket.uid), uid: socket.uid };
+export function unheldSocketRow(found: Exclude<SocketInfo, { kind: "other" }>): FdRow {
+  const uid = found.socket.uid;
+  const owner = { command: null, pid: null, user: uid === null ? "?" : userName(uid), uid };
   const row = _rowWithoutFd(owner, null, "unknown", "");
-  _describeInet(row, socket);
+  if (found.kind === "inet") _describeInet(row, found.socket);
+  else _describeUnix(row, found.socket);
   return row;
 }
 

@@ -29,7 +29,7 @@ export interface Leak {
 /** What a socket row is connected to, for `--json`. */
 export type SocketDetail =
   | ({ kind: "inet"; state: string } & Omit<InetSocket, "state" | "uid">)
-  | ({ kind: "unix" } & Omit<UnixSocket, "kernelAddress">);
+  | ({ kind: "unix" } & Omit<UnixSocket, "kernelAddress" | "uid">);
 
 /** One row, with lsof's columns and opsd's additions. */
 export interface FdRow {
@@ -40,9 +40,13 @@ export interface FdRow {
   command: string | null;
   /** The holder's pid; null when the holder is unknown, as for `command`. */
   pid: number | null;
-  /** The holder's user; for a socket whose holder is unknown, the socket's owner. */
+  /**
+   * The holder's user; for a socket whose holder is unknown, the socket's owner
+   * (`?` when the tables do not tell it either).
+   */
   user: string;
-  uid: number;
+  /** The holder's uid, or the socket owner's as for `user`; null where `user` is `?`. */
+  uid: number | null;
   /** `cwd`, `rtd`, `txt`, `NOFD`, or the fd number; null when the holder is unknown. */
   fd: string | null;
   /** The fd number; null for the cwd/rtd/txt/NOFD rows. */

@@ -9,10 +9,11 @@
  * combine with AND (lsof ORs them unless given `-a`).
  *
  * A port or unix-socket query first looks the sockets up in the socket tables;
- * when nothing matches it answers without walking a single fd. A TCP/UDP
- * socket that matches but that no process opsd could inspect holds still gets a
- * row, with the holder unknown (`ss` shows such sockets too): without root,
- * other users' processes cannot be inspected, and a port is taken all the same.
+ * when nothing matches it answers without walking a single fd. A socket (TCP,
+ * UDP or unix) that matches but that no process opsd could inspect holds still
+ * gets a row, with the holder unknown (`ss` shows such sockets too): without
+ * root, other users' processes cannot be inspected, and a port or a socket path
+ * is taken all the same.
  *
  * @module
  */
@@ -142,7 +143,7 @@ export async function scanFds(query: FdsQuery): Promise<FdsScan> {
 }
 
 /**
- * Rows for the TCP/UDP sockets among `targets` that no walked process holds
+ * Rows for the sockets among `targets` that no walked process holds
  * (`held`: flat `pid, fd, inode` triples) and that are still open after the
  * walk (a connection closed meanwhile is no socket of anybody's). Only asked
  * without process selectors: an unknown holder is not a selected process.
@@ -155,7 +156,7 @@ function _unheldRows(targets: number[], held: number[], tables: SocketTables): F
   const rows: FdRow[] = [];
   for (const inode of tables.stillOpen(unheld)) {
     const found = tables.byInode.get(inode);
-    if (found?.kind === "inet") rows.push(unheldSocketRow(found.socket));
+    if (found && found.kind !== "other") rows.push(unheldSocketRow(found));
   }
   return rows;
 }

@@ -1,8 +1,10 @@
 /**
  * Socket tables per network namespace and socket names as lsof prints them
  * (`127.0.0.1:9999 (LISTEN)`, `a:p->b:q (ESTABLISHED)`, `/run/x.sock type=STREAM
- * (LISTEN)`). The reader's own namespace is asked through sock_diag (fast);
- * another namespace through `/proc/PID/net` of a process inside it.
+ * (LISTEN)`). TCP/UDP sockets of the reader's own namespace are asked through
+ * sock_diag (fast); another namespace is read through `/proc/PID/net` of a
+ * process inside it. Unix sockets come from `/proc/net/unix` (only it gives the
+ * kernel address lsof shows as DEVICE); sock_diag adds their owners.
  *
  * @module
  */
@@ -15,7 +17,7 @@ import {
   TCP_STATES,
   type UnixSocket,
 } from "../procfs/net.ts";
-import { dumpInetSockets } from "../sys/sock_diag.ts";
+import { dumpInetSockets, dumpUnixSockets, type UnixDiagSocket } from "../sys/sock_diag.ts";
 import { SysError } from "../sys/errno.ts";
 
 /** Which network namespace to read: the reader's own, or the one `pid` is in. */
@@ -81,11 +83,18 @@ function _dumpOwn(
   const states = !filter.listening
     ? undefined
     : 1 << (protocol === "tcp" ? TCP_LISTEN : _UDP_UNCONNECTED);
+  return _diagOr(
+    () => dumpInetSockets(protocol, family, { states, port: filter.port, inodes: filter.inodes }),
+    () => _readTable("/proc/net", protocol, family),
+  );
+}
+
+/** What sock_diag answers; without it (some sandboxes), what `fallback` reads instead. */
+function _diagOr<T>(dump: () => T, fallback: () => T): T {
   try {
-    return dumpInetSockets(protocol, family, { states, port: filter.port, inodes: filter.inodes });
+    return dump();
   } catch (error) {
-    // Without sock_diag (some sandboxes) the text tables still answer, only slower.
-    if (error instanceof SysError) return _readTable("/proc/net", protocol, family);
+    if (error instanceof SysError) return fallback();
     throw error;
   }
 }
@@ -99,10 +108,21 @@ function _readTable(
   return parseInetTable(text, protocol, family);
 }
 
-/** The unix sockets of one network namespace (with `inodes`, only those). */
+/** The unix sockets of one network namespace (with `inodes`, only those); owners unknown (null). */
 export function readUnixSockets(source: NetnsSource, inodes?: ReadonlySet<number>): UnixSocket[] {
   const text = _readOrEmpty(source.own ? "/proc/net/unix" : `/proc/${source.pid}/net/unix`);
   return parseUnixTable(text, inodes);
+}
+
+/**
+ * The unix sockets `inodes` of one network namespace, read again now with
+ * their owners: the reader's own namespace through sock_diag. Another
+ * namespace, or the own one without sock_diag, is read from `/proc/net/unix`,
+ * and the owners stay unknown (null).
+ */
+export function readUnixOwners(source: NetnsSource, inodes: ReadonlySet<number>): UnixDiagSocket[] {
+  const table = () => readUnixSockets(source, inodes);
+  return source.own ? _diagOr(() => dumpUnixSockets(inodes), table) : table();
 }
 
 /** A table that is missing (no IPv6, process gone) reads as empty. */
@@ -138,6 +158,6 @@ export function inetName(socket: InetSocket): string {
 }
 
 /** lsof's NAME for a unix socket: `[path ]type=STREAM (STATE)`. */
-export function unixName(socket: UnixSocket): string {
+export function unixName(socket: Pick<UnixSocket, "path" | "type" | "state">): string {
   return `${socket.path ? `${socket.path} ` : ""}type=${socket.type} (${socket.state})`;
 }

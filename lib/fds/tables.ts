@@ -10,7 +10,13 @@
 import { namespaceOf } from "../procfs/namespaces.ts";
 import { type InetSocket, TCP_LISTEN } from "../procfs/net.ts";
 import { getxattrText } from "../sys/libc.ts";
-import { type NetnsSource, readInetSockets, readUnixSockets, type SocketInfo } from "./sockets.ts";
+import {
+  type NetnsSource,
+  readInetSockets,
+  readUnixOwners,
+  readUnixSockets,
+  type SocketInfo,
+} from "./sockets.ts";
 
 /** The sockets a query names. */
 export interface SocketSelection {
@@ -42,7 +48,7 @@ export class SocketTables {
   /** The reader's own network namespace (`net:[N]`). */
   readonly own = namespaceOf("self", "net") ?? "";
   #searched = new Set<string>();
-  /** Where each TCP/UDP target was found, to read it again. */
+  /** Where each target was found, to read it again. */
   #sources = new Map<number, NetnsSource>();
   #namespaces = new Map<number, string | null>();
 
@@ -68,8 +74,10 @@ export class SocketTables {
     }
     if (selection.unixPaths.length > 0) {
       for (const socket of readUnixSockets(source)) {
-        if (!selection.unixPaths.includes(socket.path)) continue;
+        // Inode 0: a connection not accepted yet, which bears its listener's path.
+        if (socket.inode === 0 || !selection.unixPaths.includes(socket.path)) continue;
         this.byInode.set(socket.inode, { kind: "unix", socket });
+        this.#sources.set(socket.inode, source);
         targets.push(socket.inode);
       }
     }
@@ -124,27 +132,43 @@ export class SocketTables {
   }
 
   /**
-   * Which of the TCP/UDP targets `inodes` are still in their tables, read again
-   * now: a socket closed since it was looked up is held by nobody any more.
+   * Which of the targets `inodes` are still in their tables, read again now: a
+   * socket closed since it was looked up is held by nobody any more. The unix
+   * ones that are open are looked up anew, with their owners where sock_diag
+   * tells them (see {@linkcode readUnixOwners}).
    */
   stillOpen(inodes: Iterable<number>): Set<number> {
     const groups = new Map<
       string,
-      { source: NetnsSource; socket: InetSocket; inodes: Set<number> }
+      { source: NetnsSource; found: SocketInfo; inodes: Set<number> }
     >();
     for (const inode of inodes) {
       const found = this.byInode.get(inode), source = this.#sources.get(inode);
-      if (found?.kind !== "inet" || !source) continue;
-      const { protocol, family } = found.socket;
-      const key = `${source.own ? "own" : source.pid} ${protocol} ${family}`;
-      const group = groups.get(key) ?? { source, socket: found.socket, inodes: new Set() };
+      if (found === undefined || found.kind === "other" || !source) continue;
+      const table = found.kind === "inet"
+        ? `${found.socket.protocol} ${found.socket.family}`
+        : "unix";
+      const key = `${source.own ? "own" : source.pid} ${table}`;
+      const group = groups.get(key) ?? { source, found, inodes: new Set() };
       groups.set(key, group);
       group.inodes.add(inode);
     }
     const open = new Set<number>();
-    for (const { source, socket, inodes } of groups.values()) {
-      const filter = { protocols: [socket.protocol], families: [socket.family], inodes };
-      for (const again of readInetSockets(source, filter)) open.add(again.inode);
+    for (const { source, found, inodes } of groups.values()) {
+      if (found.kind === "inet") {
+        const { protocol, family } = found.socket;
+        const filter = { protocols: [protocol], families: [family], inodes };
+        for (const again of readInetSockets(source, filter)) open.add(again.inode);
+      } else {
+        for (const again of readUnixOwners(source, inodes)) {
+          // The kernel address (DEVICE) is /proc/net/unix's alone: kept from the first look-up.
+          const before = this.byInode.get(again.inode);
+          if (before?.kind === "unix") {
+            this.byInode.set(again.inode, { kind: "unix", socket: { ...before.socket, ...again } });
+          }
+          open.add(again.inode);
+        }
+      }
     }
     return open;
   }

@@ -24,7 +24,7 @@ export interface InetSocket {
   uid: number;
 }
 
-/** A unix socket from `/proc/net/unix`. */
+/** A unix socket from `/proc/net/unix` (or sock_diag). */
 export interface UnixSocket {
   inode: number;
   /** The kernel address of the socket (`0x…`; zeros when the kernel hides it), lsof's DEVICE. */
@@ -35,6 +35,11 @@ export interface UnixSocket {
   type: string;
   /** `LISTEN`, `CONNECTED`, `UNCONNECTED`, `CONNECTING` or `DISCONNECTING`. */
   state: string;
+  /**
+   * The uid of the socket's creator; null when unknown: `/proc/net/unix` does
+   * not show it (sock_diag does, from Linux 5.3).
+   */
+  uid: number | null;
 }
 
 /** TCP state names by the kernel's numbers, as lsof and ss print them. */
@@ -98,7 +103,8 @@ function _parseEndpoint(text: string, family: InetSocket["family"]): [string, nu
   return [family === "ipv4" ? bytes.join(".") : formatIpv6(bytes), parseInt(port, 16)];
 }
 
-const _UNIX_TYPES: Readonly<Record<number, string>> = {
+/** Unix socket type names by the kernel's numbers (SOCK_STREAM is 1…). */
+export const UNIX_TYPES: Readonly<Record<number, string>> = {
   1: "STREAM",
   2: "DGRAM",
   3: "RAW",
@@ -126,10 +132,11 @@ export function parseUnixTable(text: string, inodes?: ReadonlySet<number>): Unix
       inode: Number(inode),
       kernelAddress: `0x${address}`,
       path,
-      type: _UNIX_TYPES[parseInt(type, 16)] ?? "unknown",
+      type: UNIX_TYPES[parseInt(type, 16)] ?? "unknown",
       state: (parseInt(flags, 16) & _SO_ACCEPTCON) !== 0
         ? "LISTEN"
         : _UNIX_STATES[parseInt(state, 16)] ?? "UNKNOWN",
+      uid: null,
     });
   }
   return sockets;

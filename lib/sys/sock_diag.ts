@@ -1,8 +1,9 @@
 /**
- * TCP and UDP sockets from the kernel's sock_diag netlink interface (what `ss`
- * uses). Reading `/proc/net/udp` restarts the kernel's table walk for every 4 KiB
+ * TCP, UDP and unix sockets from the kernel's sock_diag netlink interface (what
+ * `ss` uses). Reading `/proc/net/udp` restarts the kernel's table walk for every 4 KiB
  * page it returns, so a few thousand sockets cost tens of milliseconds there;
  * a sock_diag dump costs about one. It covers the caller's network namespace.
+ * For unix sockets it also tells what `/proc/net/unix` does not: their owners.
  *
  * @module
  */
@@ -11,13 +12,18 @@ import { lastErrno, rawCalls } from "./libc.ts";
 import { SysError } from "./errno.ts";
 import { SOCK } from "./constants.ts";
 import { formatIpv6 } from "./sockaddr.ts";
-import type { InetSocket } from "../procfs/net.ts";
+import { type InetSocket, TCP_LISTEN, UNIX_TYPES, type UnixSocket } from "../procfs/net.ts";
 
 const _AF_NETLINK = 16, _NETLINK_SOCK_DIAG = 4, _SOCK_DIAG_BY_FAMILY = 20;
 const _NLM_F_REQUEST = 1, _NLM_F_DUMP = 0x300, _NLMSG_ERROR = 2, _NLMSG_DONE = 3;
 const _IPPROTO = { tcp: 6, udp: 17 } as const;
 const _FAMILY = { ipv4: SOCK.AF_INET, ipv6: SOCK.AF_INET6 } as const;
 const _HEADER = 16, _REQUEST = 56, _MESSAGE = 72;
+const _UNIX_REQUEST = 24, _UNIX_MESSAGE = 16;
+/** Unix socket states as `/proc/net/unix` names them, by sock_diag's (TCP) numbers. */
+const _UNIX_STATES: Readonly<Record<number, string>> = { 1: "CONNECTED", [TCP_LISTEN]: "LISTEN" };
+const _UDIAG_SHOW_NAME = 0x01, _UDIAG_SHOW_UID = 0x40, _UNIX_DIAG_NAME = 0, _UNIX_DIAG_UID = 7;
+const _DECODER = new TextDecoder();
 
 /** Every TCP state: the mask asks sock_diag for all of them. */
 export const ALL_STATES = 0xfff;
@@ -41,15 +47,42 @@ export function dumpInetSockets(
   family: InetSocket["family"],
   filter: InetDumpFilter = {},
 ): InetSocket[] {
+  const sockets: InetSocket[] = [];
+  const request = _request(protocol, family, filter.states ?? ALL_STATES, filter.port);
+  _dump(request, `${protocol} ${family}`, (view, at, length) => {
+    if (length >= _MESSAGE && _wanted(view, at, filter)) {
+      sockets.push(_decode(view, at, protocol, family));
+    }
+  });
+  return sockets;
+}
+
+/** A sock_diag dump request: its netlink header, then `size` bytes (zeros) to fill in. */
+function _dumpRequest(size: number): Uint8Array<ArrayBuffer> {
+  const bytes = new Uint8Array(_HEADER + size);
+  const header = new DataView(bytes.buffer);
+  header.setUint32(0, bytes.length, true);
+  header.setUint16(4, _SOCK_DIAG_BY_FAMILY, true);
+  header.setUint16(6, _NLM_F_REQUEST | _NLM_F_DUMP, true);
+  return bytes;
+}
+
+/**
+ * Sends the dump request `request` and hands each answer's payload (`length`
+ * bytes at `at` in `view`) to `each`, until the kernel says the dump is done.
+ */
+function _dump(
+  request: Uint8Array<ArrayBuffer>,
+  what: string,
+  each: (view: DataView, at: number, length: number) => void,
+): void {
   const calls = rawCalls();
   const fd = calls.socket(_AF_NETLINK, SOCK.DGRAM | SOCK.CLOEXEC, _NETLINK_SOCK_DIAG);
   if (fd < 0) throw new SysError("socket AF_NETLINK", lastErrno(), "sock_diag unavailable");
   try {
-    const request = _request(protocol, family, filter.states ?? ALL_STATES, filter.port);
     if (Number(calls.send(fd, request, BigInt(request.length), 0)) < 0) {
       throw new SysError("send sock_diag", lastErrno(), "sock_diag request failed");
     }
-    const sockets: InetSocket[] = [];
     const buffer = new Uint8Array(1 << 16);
     for (;;) {
       const size = Number(calls.recv(fd, buffer, BigInt(buffer.length), 0));
@@ -57,15 +90,12 @@ export function dumpInetSockets(
       const view = new DataView(buffer.buffer, 0, size);
       for (let offset = 0; offset + _HEADER <= size;) {
         const length = view.getUint32(offset, true), type = view.getUint16(offset + 4, true);
-        if (type === _NLMSG_DONE) return sockets;
+        if (type === _NLMSG_DONE) return;
         if (type === _NLMSG_ERROR) {
           const errno = -view.getInt32(offset + _HEADER, true);
-          throw new SysError(`sock_diag ${protocol} ${family}`, errno, "dump refused");
+          throw new SysError(`sock_diag ${what}`, errno, "dump refused");
         }
-        if (type === _SOCK_DIAG_BY_FAMILY && length >= _HEADER + _MESSAGE) {
-          const at = offset + _HEADER;
-          if (_wanted(view, at, filter)) sockets.push(_decode(view, at, protocol, family));
-        }
+        if (type === _SOCK_DIAG_BY_FAMILY) each(view, offset + _HEADER, length - _HEADER);
         offset += (length + 3) & ~3;
       }
     }
@@ -88,8 +118,8 @@ function _request(
   states: number,
   port?: number,
 ): Uint8Array<ArrayBuffer> {
-  // struct nlmsghdr + struct inet_diag_req_v2 (family, protocol, ext, pad, states, sockid).
-  const bytes = new Uint8Array(_HEADER + _REQUEST + (port === undefined ? 0 : 24));
+  // struct inet_diag_req_v2: family, protocol, ext, pad, states, sockid.
+  const bytes = _dumpRequest(_REQUEST + (port === undefined ? 0 : 24));
   if (port !== undefined) {
     // nlattr INET_DIAG_REQ_BYTECODE: sport == P -> accept; else dport == P -> accept; else reject.
     const bc = new DataView(bytes.buffer, _HEADER + _REQUEST);
@@ -107,9 +137,6 @@ function _request(
     op(16, 0, 0, port);
   }
   const view = new DataView(bytes.buffer);
-  view.setUint32(0, bytes.length, true);
-  view.setUint16(4, _SOCK_DIAG_BY_FAMILY, true);
-  view.setUint16(6, _NLM_F_REQUEST | _NLM_F_DUMP, true);
   view.setUint8(_HEADER, _FAMILY[family]);
   view.setUint8(_HEADER + 1, _IPPROTO[protocol]);
   view.setUint32(_HEADER + 4, states, true);
@@ -139,4 +166,60 @@ function _decode(
     uid: view.getUint32(at + 64, true),
     inode: view.getUint32(at + 68, true),
   };
+}
+
+/** A unix socket as sock_diag describes it: as `/proc/net/unix` does, with its owner. */
+export type UnixDiagSocket = Omit<UnixSocket, "kernelAddress">;
+
+/**
+ * The unix sockets in the caller's network namespace (with `inodes`, only
+ * those), as `/proc/net/unix` lists them but with their owners, and without
+ * the sockets no file holds (inode 0: connections not accepted yet).
+ * Throws a {@linkcode SysError} when sock_diag is unavailable (some sandboxes).
+ */
+export function dumpUnixSockets(inodes?: ReadonlySet<number>): UnixDiagSocket[] {
+  // struct unix_diag_req: family, protocol, pad, states, ino, show, cookie[2].
+  const request = _dumpRequest(_UNIX_REQUEST);
+  const fields = new DataView(request.buffer, _HEADER);
+  fields.setUint8(0, SOCK.AF_UNIX);
+  fields.setUint32(4, 0xffffffff, true);
+  fields.setUint32(12, _UDIAG_SHOW_NAME | _UDIAG_SHOW_UID, true);
+  const sockets: UnixDiagSocket[] = [];
+  _dump(request, "unix", (view, at, length) => {
+    if (length < _UNIX_MESSAGE) return;
+    const inode = view.getUint32(at + 4, true);
+    if (inodes && !inodes.has(inode)) return;
+    sockets.push(_decodeUnix(view, at, length, inode));
+  });
+  return sockets;
+}
+
+function _decodeUnix(view: DataView, at: number, length: number, inode: number): UnixDiagSocket {
+  // struct unix_diag_msg: family, type, state, pad, ino, cookie[2]; then attributes.
+  const socket: UnixDiagSocket = {
+    inode,
+    path: "",
+    type: UNIX_TYPES[view.getUint8(at + 1)] ?? "unknown",
+    state: _UNIX_STATES[view.getUint8(at + 2)] ?? "UNCONNECTED",
+    uid: null,
+  };
+  for (let offset = at + _UNIX_MESSAGE; offset + 4 <= at + length;) {
+    const size = view.getUint16(offset, true), type = view.getUint16(offset + 2, true) & 0x3fff;
+    if (size < 4) break;
+    if (type === _UNIX_DIAG_UID) socket.uid = view.getUint32(offset + 4, true);
+    if (type === _UNIX_DIAG_NAME) {
+      socket.path = _unixPath(new Uint8Array(view.buffer, view.byteOffset + offset + 4, size - 4));
+    }
+    offset += (size + 3) & ~3;
+  }
+  return socket;
+}
+
+/**
+ * A `sun_path` as `/proc/net/unix` prints it: a path without its closing NUL;
+ * an abstract name with `@` for its leading NUL, and for any NUL inside.
+ */
+function _unixPath(bytes: Uint8Array): string {
+  const name = bytes[0] === 0 ? bytes : bytes.subarray(0, bytes.length - 1);
+  return _DECODER.decode(name).replaceAll("\0", "@");
 }

@@ -5,7 +5,15 @@
  */
 
 import assert from "node:assert/strict";
-import { FIXTURES, freePort, isAlive, runOpsd, tempDir, waitFor } from "../fixtures/mod.ts";
+import {
+  FIXTURES,
+  freePort,
+  isAlive,
+  type OpsdRun,
+  runOpsd,
+  tempDir,
+  waitFor,
+} from "../fixtures/mod.ts";
 import { opsdArgv } from "../../lib/self.ts";
 import type { FdRow } from "../../lib/fds/row.ts";
 
@@ -460,41 +468,56 @@ function assertUnheldTable(table: string, port: number): void {
   );
 }
 
+/** Runs `opsd fds ARGS` as some user, with extra environment variables `env`. */
+type FdsRunner = (args: string[], env?: Record<string, string>) => Promise<OpsdRun>;
+
+/**
+ * Bundles opsd into a home directory for `user` (a name or a uid) in `dir`,
+ * owned by `uid` and `gid`, and returns a runner of `opsd fds` as that user.
+ */
+async function bundledFdsAs(
+  dir: string,
+  user: string,
+  uid: number,
+  gid: number,
+): Promise<FdsRunner> {
+  const home = `${dir}/home-${user}`;
+  Deno.mkdirSync(home);
+  const bundle = await new Deno.Command(Deno.execPath(), {
+    args: [
+      "bundle",
+      "--quiet",
+      "--output",
+      `${home}/opsd.js`,
+      new URL("../../main.ts", import.meta.url).pathname,
+    ],
+  }).output();
+  assert.ok(bundle.success, new TextDecoder().decode(bundle.stderr));
+  Deno.chmodSync(dir, 0o755);
+  Deno.chownSync(home, uid, gid);
+  return (args, env = {}) =>
+    runOpsd([
+      "exec",
+      "--user",
+      user,
+      "--",
+      "env",
+      `HOME=${home}`,
+      `DENO_DIR=${home}/cache`,
+      ...Object.entries(env).map(([k, v]) => `${k}=${v}`),
+      Deno.execPath(),
+      "run",
+      "-A",
+      `${home}/opsd.js`,
+      "fds",
+      ...args,
+    ]);
+}
+
 holderTest(
   "the bundle, run as another user, shows NOFD rows as lsof does, root's listener with its holder unknown, and counts what it skipped",
   async (holder, dir) => {
-    const home = `${dir}/nobody`;
-    Deno.mkdirSync(home);
-    const bundle = await new Deno.Command(Deno.execPath(), {
-      args: [
-        "bundle",
-        "--quiet",
-        "--output",
-        `${home}/opsd.js`,
-        new URL("../../main.ts", import.meta.url).pathname,
-      ],
-    }).output();
-    assert.ok(bundle.success, new TextDecoder().decode(bundle.stderr));
-    Deno.chmodSync(dir, 0o755);
-    Deno.chownSync(home, NOBODY![0], NOBODY![1]);
-    const asNobody = (args: string[], env: Record<string, string> = {}) =>
-      runOpsd([
-        "exec",
-        "--user",
-        "nobody",
-        "--",
-        "env",
-        `HOME=${home}`,
-        `DENO_DIR=${home}/cache`,
-        ...Object
-          .entries(env).map(([k, v]) => `${k}=${v}`),
-        Deno.execPath(),
-        "run",
-        "-A",
-        `${home}/opsd.js`,
-        "fds",
-        ...args,
-      ]);
+    const asNobody = await bundledFdsAs(dir, "nobody", NOBODY![0], NOBODY![1]);
     const listing = await asNobody(["-p", String(holder.pid)]);
     assert.equal(listing.code, 0, listing.stderr);
     const lines = listing.stdout.trim().split("\n").slice(1).map((l) => l.replace(/ +/g, " "));
@@ -535,6 +558,73 @@ holderTest(
   },
   { ignore: !IS_ROOT || NOBODY === null },
 );
+
+Deno.test({
+  name:
+    "opsd fds --unix, run as another user, shows a unix socket of nobody's with its holder unknown and nobody as USER",
+  ignore: !IS_ROOT || NOBODY === null,
+  sanitizeResources: true,
+  sanitizeOps: true,
+  async fn() {
+    await using dir = await tempDir();
+    const run = `${dir.path}/run`, path = `${run}/app.sock`, name = `opsd-test-${Deno.pid}`;
+    Deno.mkdirSync(run);
+    Deno.chownSync(run, NOBODY![0], NOBODY![1]);
+    Deno.chmodSync(dir.path, 0o755);
+    // A listener on a path and one on an abstract name, both bound by nobody.
+    const script = `Deno.listen({ transport: "unix", path: ${JSON.stringify(path)} });
+      Deno.listen({ transport: "unix", path: "\\0${name}" });
+      console.log("ready");
+      setInterval(() => {}, 1 << 30);`;
+    const [program, ...args] = opsdArgv([
+      ...["exec", "--user", "nobody", "--", "env", `DENO_DIR=${run}/cache`],
+      ...[Deno.execPath(), "eval", script],
+    ]);
+    const child = new Deno.Command(program, { args, stdout: "piped" }).spawn();
+    try {
+      const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+      assert.equal((await reader.read()).value, "ready\n");
+      await reader.cancel();
+      // Root sees the holder; another user, the socket's owner alone.
+      const asRoot = await fdsJson(["--unix", path]);
+      assert.deepEqual(asRoot.map((r) => [r.pid, r.user, r.fd === null]), [[
+        child.pid,
+        "nobody",
+        false,
+      ]]);
+      // A user who may inspect neither root's processes nor nobody's (uid 65533, say).
+      const other = NOBODY![0] - 1;
+      const asOther = await bundledFdsAs(dir.path, String(other), other, other);
+      const table = await asOther(["--unix", path]);
+      assert.equal(table.code, 0, table.stderr);
+      const lines = table.stdout.trim().split("\n").slice(1).map((l) => l.replace(/ +/g, " "));
+      assert.deepEqual(lines.map((l) => l.replace(/ 0x[0-9a-f]+ /, " 0x… ")), [
+        `? ? nobody ? unix 0x… ${asRoot[0].node} ${path} type=STREAM (LISTEN)`,
+      ]);
+      assert.match(table.stderr, /run as root to see who holds the sockets shown with PID \?\n$/);
+      const json = await asOther(["--json", "--unix", `@${name}`]);
+      assert.equal(json.code, 0, json.stderr);
+      const [row, ...more] = json.stdout.trim().split("\n").map((l) => JSON.parse(l));
+      assert.deepEqual(more, []);
+      assert.deepEqual(
+        [row.command, row.pid, row.fd, row.user, row.uid, row.type, row.socket.path],
+        [null, null, null, "nobody", NOBODY![0], "unix", `@${name}`],
+      );
+      const quiet = await asOther(["-q", "--unix", path]);
+      assert.deepEqual([quiet.code, quiet.stdout, quiet.stderr], [0, "", ""]);
+      // An unknown holder is not a selected process; a path nothing is bound to is free.
+      const selected = await asOther(["--unix", path, "-p", String(child.pid)]);
+      assert.deepEqual([selected.code, selected.stdout], [1, ""]);
+      const free = await asOther(["--unix", `${run}/free.sock`]);
+      assert.deepEqual([free.code, free.stdout, free.stderr], [1, "", ""]);
+    } finally {
+      try {
+        child.kill("SIGKILL");
+      } catch { /* gone already */ }
+      await child.status;
+    }
+  },
+});
 
 holderTest(
   "opsd fds in another pid namespace (a container) shows a port held outside it, holder unknown",

@@ -80,15 +80,18 @@ Deno.test("describeFd never stats a file on a network filesystem: TYPE unknown, 
 
 Deno.test("unheldSocketRow: a socket whose holder is unknown, owned by the table's uid", () => {
   const row = unheldSocketRow({
-    protocol: "tcp",
-    family: "ipv4",
-    localAddress: "127.0.0.1",
-    localPort: 18080,
-    remoteAddress: "0.0.0.0",
-    remotePort: 0,
-    state: 10,
-    inode: 4242,
-    uid: 0,
+    kind: "inet",
+    socket: {
+      protocol: "tcp",
+      family: "ipv4",
+      localAddress: "127.0.0.1",
+      localPort: 18080,
+      remoteAddress: "0.0.0.0",
+      remotePort: 0,
+      state: 10,
+      inode: 4242,
+      uid: 0,
+    },
   });
   const json = rowJson(row);
   assert.deepEqual(
@@ -111,4 +114,34 @@ Deno.test("unheldSocketRow: a socket whose holder is unknown, owned by the table
   // After the rows of known processes.
   const held = { ...row, command: "nginx", pid: 99999, fd: "3", fdNumber: 3 };
   assert.deepEqual([row, held].sort(compareRows), [held, row]);
+});
+
+Deno.test("unheldSocketRow: a unix socket, its owner from sock_diag or unknown (?)", () => {
+  const socket = {
+    inode: 4343,
+    kernelAddress: "0x0000000000000000",
+    path: "/run/app.sock",
+    type: "STREAM",
+    state: "LISTEN",
+    uid: 0,
+  };
+  const json = rowJson(unheldSocketRow({ kind: "unix", socket }));
+  assert.deepEqual(
+    [json.command, json.pid, json.fd, json.user, json.uid, json.type, json.device, json.node],
+    [null, null, null, "root", 0, "unix", "0x0000000000000000", "4343"],
+  );
+  assert.deepEqual(json.socket, {
+    kind: "unix",
+    inode: 4343,
+    path: "/run/app.sock",
+    type: "STREAM",
+    state: "LISTEN",
+  });
+  const unknown = unheldSocketRow({ kind: "unix", socket: { ...socket, uid: null } });
+  assert.deepEqual([unknown.user, unknown.uid], ["?", null]);
+  const [, line] = formatRows([unknown]).trim().split("\n");
+  assert.equal(
+    line.replace(/ +/g, " "),
+    "? ? ? ? unix 0x0000000000000000 4343 /run/app.sock type=STREAM (LISTEN)",
+  );
 });

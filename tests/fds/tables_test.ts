@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { type SocketSelection, SocketTables } from "../../lib/fds/tables.ts";
+import { tempDir } from "../fixtures/mod.ts";
 
 const selection = (port: number): SocketSelection => ({
   ports: [port],
@@ -22,6 +23,38 @@ Deno.test("SocketTables.stillOpen: a target closed since it was found is open no
     closed = true;
     assert.deepEqual([...tables.stillOpen(targets)], []);
     assert.deepEqual([...tables.stillOpen([])], []);
+  } finally {
+    if (!closed) listener.close();
+  }
+});
+
+Deno.test("SocketTables.stillOpen: a unix target gains its owner from sock_diag, unknown elsewhere", async () => {
+  await using dir = await tempDir();
+  const path = `${dir.path}/app.sock`;
+  const unix = { ports: [], protocols: [], listening: false, inet: false, unixPaths: [path] };
+  const listener = Deno.listen({ transport: "unix", path });
+  let closed = false;
+  try {
+    for (const source of [{ own: true } as const, { own: false, pid: Deno.pid } as const]) {
+      const tables = new SocketTables();
+      const targets = tables.targets(unix, source.own ? tables.own : "other", source);
+      assert.equal(targets.length, 1);
+      const before = tables.byInode.get(targets[0]);
+      assert.deepEqual([before?.kind, before?.kind === "unix" && before.socket.uid], [
+        "unix",
+        null,
+      ]);
+      assert.deepEqual([...tables.stillOpen(targets)], targets);
+      const after = tables.byInode.get(targets[0]);
+      assert.ok(after?.kind === "unix" && before?.kind === "unix");
+      // Another namespace is read through /proc/PID/net/unix, which tells no owner.
+      assert.deepEqual(after.socket, { ...before.socket, uid: source.own ? Deno.uid() : null });
+    }
+    const tables = new SocketTables();
+    const targets = tables.targets(unix, tables.own, { own: true });
+    listener.close();
+    closed = true;
+    assert.deepEqual([...tables.stillOpen(targets)], []);
   } finally {
     if (!closed) listener.close();
   }

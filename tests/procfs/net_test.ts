@@ -37,7 +37,7 @@ Deno.test("parseInetTable decodes IPv6 words, including v4-mapped peers", () => 
   assert.equal(loopback.localAddress, "::1");
 });
 
-Deno.test("parseUnixTable reads path, type and state (LISTEN from the accept flag)", () => {
+Deno.test("parseUnixTable reads path, type and state (LISTEN from the accept flag), not the owner", () => {
   const sockets = parseUnixTable(
     "Num       RefCount Protocol Flags    Type St Inode Path\n" +
       "0000000076a4171d: 00000002 00000000 00010000 0001 01 199230 @abstract-x\n" +
@@ -51,6 +51,7 @@ Deno.test("parseUnixTable reads path, type and state (LISTEN from the accept fla
       path: "@abstract-x",
       type: "STREAM",
       state: "LISTEN",
+      uid: null,
     },
     {
       inode: 199228,
@@ -58,6 +59,7 @@ Deno.test("parseUnixTable reads path, type and state (LISTEN from the accept fla
       path: "",
       type: "DGRAM",
       state: "UNCONNECTED",
+      uid: null,
     },
     {
       inode: 199234,
@@ -65,6 +67,7 @@ Deno.test("parseUnixTable reads path, type and state (LISTEN from the accept fla
       path: "/run/with space.sock",
       type: "STREAM",
       state: "CONNECTED",
+      uid: null,
     },
   ]);
 });

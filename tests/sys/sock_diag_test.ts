@@ -1,8 +1,9 @@
 import assert from "node:assert/strict";
-import { dumpInetSockets } from "../../lib/sys/sock_diag.ts";
-import { parseInetTable } from "../../lib/procfs/net.ts";
-import { bind, close, getsockname, socket } from "../../lib/sys/libc.ts";
+import { dumpInetSockets, dumpUnixSockets, type UnixDiagSocket } from "../../lib/sys/sock_diag.ts";
+import { parseInetTable, parseUnixTable } from "../../lib/procfs/net.ts";
+import { bind, close, connect, getsockname, listen, socket } from "../../lib/sys/libc.ts";
 import { SOCK } from "../../lib/sys/constants.ts";
+import { tempDir } from "../fixtures/mod.ts";
 
 Deno.test("dumpInetSockets finds a listener by port, with the inode /proc/net/tcp shows", () => {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
@@ -33,5 +34,51 @@ Deno.test("dumpInetSockets reports UDP sockets over IPv6", () => {
     assert.ok(found.inode > 0);
   } finally {
     close(fd);
+  }
+});
+
+Deno.test("dumpUnixSockets agrees with /proc/net/unix on inodes, paths, types and states", async () => {
+  await using dir = await tempDir();
+  const abstract = `\0opsd-sock-diag-${Deno.pid}`;
+  const fds: number[] = [];
+  const open = (type: number, address?: string, action?: "listen" | "connect") => {
+    const fd = socket(SOCK.AF_UNIX, type | SOCK.CLOEXEC);
+    fds.push(fd);
+    if (action === "connect") connect(fd, { family: "unix", path: address! });
+    else if (address) bind(fd, { family: "unix", path: address });
+    if (action === "listen") listen(fd);
+  };
+  try {
+    open(SOCK.STREAM, `${dir.path}/stream.sock`, "listen");
+    open(SOCK.STREAM, `${dir.path}/stream.sock`, "connect"); // and an embryo: not accepted
+    open(SOCK.DGRAM, `${dir.path}/with space.sock`);
+    open(SOCK.STREAM, abstract, "listen");
+    open(SOCK.DGRAM);
+    const ours = (s: UnixDiagSocket) => s.path.startsWith(dir.path) || s.path.startsWith("@opsd");
+    const inodes = new Set<number>();
+    for (const fd of fds) inodes.add(Deno.statSync(`/proc/self/fd/${fd}`).ino!);
+    const pick = (sockets: UnixDiagSocket[]) =>
+      sockets.filter((s) => ours(s) || inodes.has(s.inode))
+        .map(({ inode, path, type, state }) => ({ inode, path, type, state }))
+        .sort((a, b) => a.inode - b.inode || a.path.localeCompare(b.path));
+    const dumped = dumpUnixSockets();
+    const table = parseUnixTable(Deno.readTextFileSync("/proc/net/unix"));
+    // sock_diag leaves out the sockets no file holds (inode 0): the connection not yet accepted.
+    assert.deepEqual(pick(dumped), pick(table).filter((s) => s.inode !== 0));
+    assert.ok(pick(table).some((s) => s.inode === 0 && s.state === "CONNECTING"));
+    assert.deepEqual(pick(dumped).map((s) => `${s.type} ${s.state}`).sort(), [
+      "DGRAM UNCONNECTED",
+      "DGRAM UNCONNECTED",
+      "STREAM CONNECTED",
+      "STREAM LISTEN",
+      "STREAM LISTEN",
+    ]);
+    assert.ok(pick(dumped).some((s) => s.path === `@${abstract.slice(1)}@`)); // bound with its NUL
+    assert.ok(dumped.filter(ours).every((s) => s.uid === Deno.uid()));
+    // With inodes, only those.
+    const [first] = inodes;
+    assert.deepEqual(dumpUnixSockets(new Set([first])).map((s) => s.inode), [first]);
+  } finally {
+    for (const fd of fds) close(fd);
   }
 });
