@@ -146,7 +146,7 @@ export function parseArgv(root: CliCommand, argv: string[]): Parsed {
     if (options[key] !== undefined) continue;
     if (option.required) fail(`required option '${optionLabel(key, option)}' not given`);
     if (option.default !== undefined) options[key] = option.default;
-    else if (option.repeat) options[key] = [];
+    else if (option.repeat && option.value) options[key] = [];
   }
   _checkOperands(command, operands, fail);
   return { kind: "run", path, command, options, operands };

@@ -20,7 +20,7 @@ export interface OptionSpec {
   value?: string;
   /** Turns the value's text into the value; throws an Error saying what is expected. */
   parse?: (text: string) => unknown;
-  /** May be given several times; the values are collected in order (default: none). */
+  /** With `value`: may be given several times, the values collected in order (default: none). */
   repeat?: boolean;
   /** The value when the option is not given. */
   default?: unknown;
@@ -38,11 +38,10 @@ export type OptionSpecs = Record<string, OptionSpec>;
 type _Value<S extends OptionSpec> = S extends { value: string }
   ? S extends { parse: (text: string) => infer T } ? T : string
   : true;
-type _Entry<S extends OptionSpec> = S extends { repeat: true } ? _Value<S>[] : _Value<S>;
-type _Always<S extends OptionSpec> = S extends { default: unknown } | { required: true } | {
-  repeat: true;
-} ? true
-  : false;
+type _Entry<S extends OptionSpec> = S extends { repeat: true; value: string } ? _Value<S>[]
+  : _Value<S>;
+type _Always<S extends OptionSpec> = S extends
+  { default: unknown } | { required: true } | { repeat: true; value: string } ? true : false;
 
 /** The parsed options of a command: present when given, defaulted, required or repeatable. */
 export type OptionValues<O extends OptionSpecs> =
