@@ -117,16 +117,18 @@ start of run fails so).`,
       }
       const readyFd = options.readyFd ?? readyFdFromEnv();
       if (readyFd !== null) claimReadyFd(readyFd);
-      // Loaded here, not above: only the supervisor needs them (and logtape's node:util).
-      const [{ supervise }, { configureMessages, logFatal }] = await Promise.all([
-        import("../lib/supervise/supervisor.ts"),
-        import("../lib/supervise/messages.ts"),
-      ]);
       let flush = async () => {};
       let reported = false;
+      let messages: typeof import("../lib/supervise/messages.ts") | undefined;
       try {
+        // Loaded here, not above: only the supervisor needs them (and logtape's node:util).
+        const [{ supervise }, loaded] = await Promise.all([
+          import("../lib/supervise/supervisor.ts"),
+          import("../lib/supervise/messages.ts"),
+        ]);
+        messages = loaded;
         const paths = resolveService(name);
-        flush = configureMessages(
+        flush = messages.configureMessages(
           paths.path,
           options.detached ? messagesPath(paths) : undefined,
         );
@@ -145,7 +147,7 @@ start of run fails so).`,
         if (readyFd === null) throw error;
         if (!reported) reportFailure(readyFd, error);
         // The starter has gone (and stderr may go nowhere): say it where the messages go.
-        else logFatal((error as Error).message);
+        else messages?.logFatal((error as Error).message);
         throw error;
       } finally {
         await flush();

@@ -42,8 +42,13 @@ export async function awaitReadiness(fd: number, timeout?: number): Promise<Read
   let read;
   try {
     read = await readPipeText(fd, { line: true, timeout });
-  } catch {
-    return { outcome: "closed" };
+  } catch (error) {
+    // A flood of bytes without a newline, or a failed read: no readiness line will come.
+    return {
+      outcome: "failed",
+      code: 1,
+      message: `unreadable readiness report: ${(error as Error).message}`,
+    };
   }
   if (read.end === "line") return parseReadyLine(read.text);
   return { outcome: read.end === "timeout" ? "timeout" : "closed" };

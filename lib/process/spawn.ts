@@ -6,8 +6,9 @@
  */
 
 import { ExitCode, OpsdError } from "../errors.ts";
+import { SIGNALS } from "../sys/constants.ts";
 import { SysError } from "../sys/errno.ts";
-import { close, pipe2, posixSpawn, umask } from "../sys/libc.ts";
+import { close, kill, pipe2, posixSpawn, umask } from "../sys/libc.ts";
 import { opsdArgv } from "../self.ts";
 import type { Credentials } from "./credentials.ts";
 import { waitForExit } from "./exit.ts";
@@ -16,6 +17,8 @@ import { execFailure, resolveProgram } from "./program.ts";
 import { parseReadyLine } from "./readiness.ts";
 
 const _SHIM_EXIT_TIMEOUT = 5000;
+/** How long the exec shim may take to switch user and exec (it resolves names through NSS). */
+const _SHIM_EXEC_TIMEOUT = 30_000;
 
 /** What {@linkcode spawnProgram} starts and how. */
 export interface SpawnRequest {
@@ -87,13 +90,37 @@ export async function spawnProgram(request: SpawnRequest): Promise<number> {
   } finally {
     close(writer);
   }
-  const { text: report } = await readPipeText(reader);
+  let read;
+  try {
+    read = await readPipeText(reader, { timeout: _SHIM_EXEC_TIMEOUT });
+  } catch (error) {
+    await _abandonShim(pid);
+    throw error;
+  }
+  if (read.end === "timeout") {
+    await _abandonShim(pid);
+    throw new OpsdError(
+      `could not start ${request.argv[0]}: the exec shim (pid ${pid}) did not exec it within ` +
+        `${_SHIM_EXEC_TIMEOUT / 1000} s (a hung user lookup?): killed it`,
+    );
+  }
+  const report = read.text;
   if (report === "") return pid;
   // The shim exits right after reporting; another reaper may beat us to it.
   await waitForExit(pid, _SHIM_EXIT_TIMEOUT);
   const said = parseReadyLine(report.trimEnd());
   if (said.outcome === "failed") throw new OpsdError(said.message, said.code as ExitCode);
   throw new OpsdError(report.trim());
+}
+
+/** Kills an exec shim that will not report and reaps it, so nothing of it stays behind. */
+async function _abandonShim(pid: number): Promise<void> {
+  try {
+    kill(pid, SIGNALS.SIGKILL);
+  } catch {
+    // Already gone: only the reaping is left.
+  }
+  await waitForExit(pid, _SHIM_EXIT_TIMEOUT);
 }
 
 function _withUmask<T>(mask: number | undefined, action: () => T): T {

@@ -15,7 +15,9 @@ import { formatIpv6 } from "./sockaddr.ts";
 import { type InetSocket, TCP_LISTEN, UNIX_TYPES, type UnixSocket } from "../procfs/net.ts";
 
 const _AF_NETLINK = 16, _NETLINK_SOCK_DIAG = 4, _SOCK_DIAG_BY_FAMILY = 20;
-const _NLM_F_REQUEST = 1, _NLM_F_DUMP = 0x300, _NLMSG_ERROR = 2, _NLMSG_DONE = 3;
+const _NLM_F_REQUEST = 1, _NLM_F_DUMP = 0x300, _NLM_F_DUMP_INTR = 0x10;
+const _NLMSG_ERROR = 2, _NLMSG_DONE = 3;
+const _EINTR = 4, _EPROTO = 71;
 const _IPPROTO = { tcp: 6, udp: 17 } as const;
 const _FAMILY = { ipv4: SOCK.AF_INET, ipv6: SOCK.AF_INET6 } as const;
 const _HEADER = 16, _REQUEST = 56, _MESSAGE = 72;
@@ -90,7 +92,18 @@ function _dump(
       const view = new DataView(buffer.buffer, 0, size);
       for (let offset = 0; offset + _HEADER <= size;) {
         const length = view.getUint32(offset, true), type = view.getUint16(offset + 4, true);
-        if (type === _NLMSG_DONE) return;
+        // A malformed answer is the kernel's protocol broken: the caller falls back to /proc.
+        if (length < _HEADER || offset + length > size) {
+          throw new SysError(`sock_diag ${what}`, _EPROTO, "malformed netlink message");
+        }
+        if (view.getUint16(offset + 6, true) & _NLM_F_DUMP_INTR) {
+          throw new SysError(`sock_diag ${what}`, _EINTR, "dump interrupted by a table change");
+        }
+        if (type === _NLMSG_DONE) {
+          const status = length >= _HEADER + 4 ? view.getInt32(offset + _HEADER, true) : 0;
+          if (status < 0) throw new SysError(`sock_diag ${what}`, -status, "dump failed");
+          return;
+        }
         if (type === _NLMSG_ERROR) {
           const errno = -view.getInt32(offset + _HEADER, true);
           throw new SysError(`sock_diag ${what}`, errno, "dump refused");

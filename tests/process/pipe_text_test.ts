@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { readPipeText } from "../../lib/process/pipe_text.ts";
+import { PIPE_TEXT_MAX, readPipeText } from "../../lib/process/pipe_text.ts";
 import { close, dup, pipe2, write } from "../../lib/sys/libc.ts";
 import { FIXTURES } from "../fixtures/mod.ts";
 import { sanitizedTest } from "../fixtures/sanitized.ts";
@@ -89,3 +89,15 @@ Deno.test("a process that timed out reading a silent pipe exits by itself, at on
   assert.deepEqual(JSON.parse(new TextDecoder().decode(run.stdout)), { text: "", end: "timeout" });
   assert.ok(performance.now() - started < 5000);
 });
+
+sanitizedTest(
+  "readPipeText refuses a message longer than PIPE_TEXT_MAX instead of growing",
+  async () => {
+    const [reader, writer] = pipe2();
+    const reading = readPipeText(reader, { line: true, timeout: 5000 });
+    const block = new Uint8Array(16 * 1024).fill(120);
+    for (let i = 0; i <= PIPE_TEXT_MAX / block.length; i++) await writeLater(writer, block, 1);
+    await assert.rejects(reading, /more than 65536 bytes without a newline/);
+    close(writer);
+  },
+);
