@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { awaitReadiness, parseReadyLine, writeReadyLine } from "../../lib/process/readiness.ts";
-import { close, pipe2 } from "../../lib/sys/libc.ts";
+import { close, pipe2, write } from "../../lib/sys/libc.ts";
 import { sanitizedTest } from "../fixtures/sanitized.ts";
 
 Deno.test("parseReadyLine: empty, 0 and plain text are ready; CODE MESSAGE with CODE 1-255 failed", () => {
@@ -41,3 +41,22 @@ sanitizedTest("writeReadyLine and awaitReadiness speak the same protocol over a 
   close(closed);
   assert.deepEqual(await awaitReadiness(closing, 5000), { outcome: "closed" });
 });
+
+sanitizedTest(
+  "a readiness fd flooded without a newline is a failed report, not endless reading",
+  async () => {
+    const [reader, writer] = pipe2();
+    const waiting = awaitReadiness(reader, 5000);
+    const block = new Uint8Array(16 * 1024).fill(120);
+    for (let i = 0; i < 5; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 1));
+      write(writer, block);
+    }
+    assert.deepEqual(await waiting, {
+      outcome: "failed",
+      code: 1,
+      message: "unreadable readiness report: more than 65536 bytes without a newline",
+    });
+    close(writer);
+  },
+);
