@@ -30,13 +30,14 @@ export type Parsed =
 export function parseArgv(root: CliCommand, argv: string[]): Parsed {
   let command = root;
   const path = [root.name];
-  let options: Record<string, unknown> = {};
+  const options: Record<string, unknown> = {};
   const operands: string[] = [];
   let optionsEnded = false;
   let dashDash = false;
   const fail = (message: string): never => {
     throw new CommandLineError(message, path);
   };
+  const help = (): Parsed => ({ kind: "help", path, command, asked: true });
   const set = (key: string, option: OptionSpec, text: string | undefined) => {
     if (!option.value) {
       if (text !== undefined) fail(`option '--${longName(key)}' takes no value`);
@@ -67,8 +68,7 @@ export function parseArgv(root: CliCommand, argv: string[]): Parsed {
       const asked = rest.slice(0, end).some((word) =>
         word === "--help" || (word === "-h" && !lenient)
       );
-      if (asked) return { kind: "help", path, command, asked: true };
-      return fail(message);
+      return asked ? help() : fail(message);
     };
     if (optionsEnded || arg === "-" || !arg.startsWith("-")) {
       // After `--`, a command with its own action takes words as operands (`daemon -- stop`).
@@ -76,7 +76,7 @@ export function parseArgv(root: CliCommand, argv: string[]): Parsed {
         ? command.commands?.find((candidate) => candidate.name === arg)
         : undefined;
       if (sub) {
-        options = _carryOver(options, command, sub, fail);
+        _checkCarriedOver(options, command, sub, fail);
         command = sub;
         path.push(sub.name);
         continue;
@@ -96,7 +96,7 @@ export function parseArgv(root: CliCommand, argv: string[]): Parsed {
     if (arg.startsWith("--")) {
       const equals = arg.indexOf("=");
       const name = arg.slice(2, equals < 0 ? undefined : equals);
-      if (name === "help") return { kind: "help", path, command, asked: true };
+      if (name === "help") return help();
       if (name === "version" && command.version !== undefined) {
         return { kind: "version", version: command.version };
       }
@@ -119,7 +119,7 @@ export function parseArgv(root: CliCommand, argv: string[]): Parsed {
     const letters = Array.from(arg.slice(1));
     for (let at = 0; at < letters.length; at++) {
       const letter = letters[at];
-      if (letter === "h" && !lenient) return { kind: "help", path, command, asked: true };
+      if (letter === "h" && !lenient) return help();
       if (letter === "V" && command.version !== undefined) {
         return { kind: "version", version: command.version };
       }
@@ -180,22 +180,21 @@ function _suggestion(given: string, known: string[], prefix: string): string {
 }
 
 /**
- * The options given before a command's name, moved to that command: each must
+ * Options given before a command's name stay given for that command: each must
  * be one of its options too (`opsd daemon --pidfile p stop`), else it is an error.
  */
-function _carryOver(
+function _checkCarriedOver(
   given: Record<string, unknown>,
   from: CliCommand,
   to: CliCommand,
   fail: (message: string) => never,
-): Record<string, unknown> {
+): void {
   for (const key of Object.keys(given)) {
     const option = to.options[key];
     if (!option || Boolean(option.value) !== Boolean(from.options[key].value)) {
       fail(`option '${optionLabel(key, from.options[key])}' is not an option of '${to.name}'`);
     }
   }
-  return given;
 }
 
 /** Levenshtein distance, with a swap of neighbours counting one (`tiemout`). */

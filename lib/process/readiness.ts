@@ -13,6 +13,7 @@
  * @module
  */
 
+import { ExitCode } from "../errors.ts";
 import { O } from "../sys/constants.ts";
 import { close, dup2, open, setCloexec, write } from "../sys/libc.ts";
 import { readPipeText } from "./pipe_text.ts";
@@ -46,7 +47,7 @@ export async function awaitReadiness(fd: number, timeout?: number): Promise<Read
     // A flood of bytes without a newline, or a failed read: no readiness line will come.
     return {
       outcome: "failed",
-      code: 1,
+      code: ExitCode.failure,
       message: `unreadable readiness report: ${(error as Error).message}`,
     };
   }

@@ -8,11 +8,12 @@
 import { ExitCode, OpsdError } from "../errors.ts";
 import { SIGNALS } from "../sys/constants.ts";
 import { SysError } from "../sys/errno.ts";
-import { close, kill, pipe2, posixSpawn, umask } from "../sys/libc.ts";
+import { close, pipe2, posixSpawn, umask } from "../sys/libc.ts";
 import { opsdArgv } from "../self.ts";
 import type { Credentials } from "./credentials.ts";
 import { waitForExit } from "./exit.ts";
 import { readPipeText } from "./pipe_text.ts";
+import { signalIfAlive } from "./signal.ts";
 import { execFailure, resolveProgram } from "./program.ts";
 import { parseReadyLine } from "./readiness.ts";
 
@@ -115,11 +116,7 @@ export async function spawnProgram(request: SpawnRequest): Promise<number> {
 
 /** Kills an exec shim that will not report and reaps it, so nothing of it stays behind. */
 async function _abandonShim(pid: number): Promise<void> {
-  try {
-    kill(pid, SIGNALS.SIGKILL);
-  } catch {
-    // Already gone: only the reaping is left.
-  }
+  signalIfAlive(pid, SIGNALS.SIGKILL);
   await waitForExit(pid, _SHIM_EXIT_TIMEOUT);
 }
 

@@ -35,6 +35,7 @@ export const Errno = {
   ENOTDIR: 20,
   EINVAL: 22,
   ENOEXEC: 8,
+  EPROTO: 71,
   EADDRINUSE: 98,
 } as const;
 

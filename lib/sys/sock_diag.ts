@@ -9,7 +9,7 @@
  */
 
 import { lastErrno, rawCalls } from "./libc.ts";
-import { SysError } from "./errno.ts";
+import { Errno, SysError } from "./errno.ts";
 import { SOCK } from "./constants.ts";
 import { formatIpv6 } from "./sockaddr.ts";
 import { type InetSocket, TCP_LISTEN, UNIX_TYPES, type UnixSocket } from "../procfs/net.ts";
@@ -17,7 +17,6 @@ import { type InetSocket, TCP_LISTEN, UNIX_TYPES, type UnixSocket } from "../pro
 const _AF_NETLINK = 16, _NETLINK_SOCK_DIAG = 4, _SOCK_DIAG_BY_FAMILY = 20;
 const _NLM_F_REQUEST = 1, _NLM_F_DUMP = 0x300, _NLM_F_DUMP_INTR = 0x10;
 const _NLMSG_ERROR = 2, _NLMSG_DONE = 3;
-const _EINTR = 4, _EPROTO = 71;
 const _IPPROTO = { tcp: 6, udp: 17 } as const;
 const _FAMILY = { ipv4: SOCK.AF_INET, ipv6: SOCK.AF_INET6 } as const;
 const _HEADER = 16, _REQUEST = 56, _MESSAGE = 72;
@@ -94,10 +93,14 @@ function _dump(
         const length = view.getUint32(offset, true), type = view.getUint16(offset + 4, true);
         // A malformed answer is the kernel's protocol broken: the caller falls back to /proc.
         if (length < _HEADER || offset + length > size) {
-          throw new SysError(`sock_diag ${what}`, _EPROTO, "malformed netlink message");
+          throw new SysError(`sock_diag ${what}`, Errno.EPROTO, "malformed netlink message");
         }
         if (view.getUint16(offset + 6, true) & _NLM_F_DUMP_INTR) {
-          throw new SysError(`sock_diag ${what}`, _EINTR, "dump interrupted by a table change");
+          throw new SysError(
+            `sock_diag ${what}`,
+            Errno.EINTR,
+            "dump interrupted by a table change",
+          );
         }
         if (type === _NLMSG_DONE) {
           const status = length >= _HEADER + 4 ? view.getInt32(offset + _HEADER, true) : 0;
