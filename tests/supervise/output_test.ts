@@ -17,7 +17,7 @@ function stamped(text: string, prefix: string): string {
 
 Deno.test("stampLines puts the prefix before every line, whatever the line lengths", () => {
   assert.equal(stamped("a\n\nbc\n", "T "), "T a\nT \nT bc\n");
-  // Lines around the module's 8-byte steps, and a prefix of the longest allowed length.
+  // Lines around the module's 16-byte steps, and a long prefix.
   const prefix = "2025-11-21T08:06:02.123Z out ";
   const lines = Array.from({ length: 40 }, (_, n) => "x".repeat(n) + "\n").join("");
   const expected = lines.split("\n").slice(0, -1).map((line) => `${prefix}${line}\n`).join("");
@@ -33,6 +33,32 @@ Deno.test("stampLines handles more than its windows hold (3 MiB of short lines)"
   assert.ok(out.length > 1, "output came in several pieces");
   const joined = out.map((bytes) => decoder.decode(bytes)).join("");
   assert.equal(joined, `12:00:00 ${line}`.repeat(text.length / line.length));
+});
+
+Deno.test("stampLines agrees with a plain loop on random lines, prefixes and sizes", () => {
+  // A small deterministic generator, so that a failure can be repeated.
+  let seed = 12345;
+  const random = (below: number) => (seed = (seed * 1103515245 + 12345) % 2 ** 31) % below;
+  for (let round = 0; round < 40; round++) {
+    const prefix = "p".repeat(random(33));
+    // Mostly short lines around the module's 16-byte steps, some empty, a few long.
+    const lines = Array.from({ length: 1 + random(400) }, () => {
+      const kind = random(10);
+      const length = kind === 0 ? 0 : kind === 1 ? random(200_000) : random(40);
+      return String.fromCharCode(97 + random(26)).repeat(length) + "\n";
+    });
+    const text = lines.join("");
+    assert.equal(stamped(text, prefix), lines.map((line) => prefix + line).join(""));
+  }
+});
+
+Deno.test("stampLines fits lines of up to 1 MiB, and floods of empty lines, to its output", () => {
+  const longest = "y".repeat((1 << 20) - 1) + "\n";
+  const prefix = "2025-11-21T08:06:02.123Z err ";
+  assert.equal(stamped(longest + "z\n", prefix), `${prefix}${longest}${prefix}z\n`);
+  // 1 MiB of empty lines stamps to 31 MiB: many output pieces per input window.
+  const empties = "\n".repeat(1 << 20);
+  assert.equal(stamped(empties, prefix), `${prefix}\n`.repeat(1 << 20));
 });
 
 Deno.test("TailBuffer keeps the last bytes, starting at a line once full", () => {

@@ -1,9 +1,9 @@
 /**
  * Prefixing every line of a service's output with a timestamp and the stream
  * name, for log files. The copying runs in a small WebAssembly module
- * (`stamp.wat`): a JavaScript loop over 200 MB of 100-byte lines took about
- * 0.5 s, the module about 0.12 s, which is what lets the supervisor keep up with
- * a service writing as fast as it can.
+ * (`stamp.wat`, 16 bytes per SIMD step): a JavaScript loop over 200 MB of
+ * 100-byte lines took about 0.5 s, this about 0.08 s with the copy in, which is
+ * what lets the supervisor keep up with a service writing as fast as it can.
  *
  * @module
  */
@@ -16,6 +16,7 @@ export const MAX_PREFIX = 32;
 const _PREFIX_AT = 0;
 const _INPUT_AT = 64;
 const _INPUT_SIZE = 1 << 20;
+// The module reads up to 15 bytes past the input: the gap keeps them in memory.
 const _OUTPUT_AT = _INPUT_AT + _INPUT_SIZE + 64;
 const _OUTPUT_SIZE = 2 << 20;
 
