@@ -221,9 +221,18 @@ class Supervisor {
           `opsd: dropped ${bytes} bytes of output: the reader fell behind\n`,
         ),
     };
+    // A reader that is gone (EPIPE) loses the output: said once a minute, counted per service.
+    const failed = (stream: string) => ({
+      onError: _rateLimited((error) =>
+        this.#log.error(
+          "writing to {stream}: {error}; services' output to it is dropped (counted in status)",
+          { stream, error: error.message },
+        )
+      ),
+    });
     this.#forward = {
-      out: new BoundedWriter(Deno.stdout, forward),
-      err: new BoundedWriter(Deno.stderr, forward),
+      out: new BoundedWriter(Deno.stdout, { ...forward, ...failed("stdout") }),
+      err: new BoundedWriter(Deno.stderr, { ...forward, ...failed("stderr") }),
     };
     // main's stdout → log's stdin: made once and held here, so neither side's restart loses lines.
     const logPipe = prepared.length > 1 ? pipe2(O.CLOEXEC) : null;

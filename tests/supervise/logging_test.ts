@@ -107,6 +107,25 @@ Deno.test("a reader of the supervisor's stdout that falls behind never blocks th
   );
 });
 
+Deno.test("a reader of the supervisor's stdout that is gone: the service runs on, its lost output is counted", async () => {
+  await using service = await copyService("chatty");
+  await using supervisor = await startSupervisor(service.path, [], { closeStdout: true });
+  let stdoutBytes = 0;
+  for (let n = 1; n <= 300; n++) {
+    stdoutBytes += `out ${n}: the quick brown fox jumps over the lazy dog\n`.length;
+  }
+  const status = await supervisor.waitStatus(
+    "every stdout line counted as dropped",
+    (s) => s.droppedBytes >= stdoutBytes,
+  );
+  assert.equal(status.droppedBytes, stdoutBytes, "this service's stdout lines, each counted once");
+  assert.equal(status.state, "up");
+  assert.equal(status.starts, 1, "never blocked or restarted");
+  await waitFor("stderr forwarded", () => supervisor.output().includes("err 300:") || null);
+  assert.match(supervisor.output(), /writing to stdout: .*(EPIPE|Broken pipe)/);
+  assert.equal(await supervisor.stop(), 0);
+});
+
 Deno.test("the log/ service reads stdout through a pipe that survives restarts of either side", async () => {
   await using service = await copyService("logged");
   const lines = `${service.path}/lines.txt`;

@@ -111,6 +111,32 @@ Deno.test("BoundedWriter counts a failed write as dropped and reports the error"
   assert.deepEqual(errors, ["ENOSPC"]);
 });
 
+Deno.test("BoundedWriter tells each caller how many of its bytes a failed write lost", async () => {
+  const written: string[] = [];
+  let fail = false;
+  const writer = new BoundedWriter({
+    write: (bytes) => {
+      if (fail) return Promise.reject(new Error("EPIPE"));
+      written.push(decoder.decode(bytes));
+      return Promise.resolve(bytes.length);
+    },
+  }, { capacity: 1 << 22 });
+  const lost = { a: 0, b: 0 };
+  const onA = (bytes: number) => lost.a += bytes, onB = (bytes: number) => lost.b += bytes;
+  writer.push(encoder.encode("a1\n"), onA);
+  await writer.flush();
+  fail = true;
+  // Both callers' lines share a chunk; a line longer than a chunk goes out on its own.
+  writer.push(encoder.encode("a2\n"), onA);
+  writer.push(encoder.encode("bb2\n"), onB);
+  writer.push(encoder.encode("b".repeat(2 << 20) + "\n"), onB);
+  writer.push(encoder.encode("unowned\n"));
+  await writer.flush();
+  assert.deepEqual(written, ["a1\n"]);
+  assert.deepEqual(lost, { a: 3, b: 4 + (2 << 20) + 1 });
+  assert.equal(writer.dropped, 3 + 4 + (2 << 20) + 1 + 8);
+});
+
 Deno.test("RotatingLogFile leaves no torn line when a write fails midway (a full disk)", async () => {
   await using dir = await tempDir();
   const path = `${dir.path}/current`;

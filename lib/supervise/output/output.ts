@@ -64,7 +64,7 @@ export class ServiceOutput {
   #ownedWriteEnds: number[] = [];
   #readers: PipeReader[] = [];
   #reading: Promise<void>[] = [];
-  /** Bytes of this service's lines the forwarding writers refused (their reader fell behind). */
+  /** Bytes of this service's lines the forwarding writers lost (their reader fell behind or is gone). */
   #forwardDropped = 0;
   #reportedDrops = 0;
 
@@ -97,7 +97,8 @@ export class ServiceOutput {
 
   /**
    * Bytes of output lost so far because the log file fell behind or failed, or,
-   * without one, because whoever reads the supervisor's stdout or stderr did.
+   * without one, because whoever reads the supervisor's stdout or stderr fell
+   * behind or is gone.
    */
   get droppedBytes(): number {
     return (this.#log?.dropped ?? 0) + this.#forwardDropped;
@@ -149,7 +150,7 @@ export class ServiceOutput {
         : undefined,
       onLines: (lines) => {
         if (!this.#log) {
-          this.#forwardDropped += forward.push(lines);
+          this.#forwardDropped += forward.push(lines, this.#forwardLost);
         } else stampLines(lines, _prefix(stream), (bytes) => this.#log!.push(bytes));
         this.#noteDrops();
       },
@@ -160,6 +161,12 @@ export class ServiceOutput {
     }));
     return writer;
   }
+
+  /** Counts this service's lines a forwarding writer lost to a failed write. */
+  #forwardLost = (bytes: number): void => {
+    this.#forwardDropped += bytes;
+    this.#noteDrops();
+  };
 
   /** Tells the service when the count of dropped bytes moved: its status shows it. */
   #noteDrops(): void {

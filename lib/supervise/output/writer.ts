@@ -18,6 +18,13 @@ export interface ByteSink {
   write(bytes: Uint8Array): Promise<number>;
 }
 
+/**
+ * Told how many bytes of what one caller pushed were lost to a failed write
+ * (see {@linkcode BoundedWriter.push}): a writer shared by several services
+ * counts each one's loss.
+ */
+export type LossListener = (bytes: number) => void;
+
 /** How a {@linkcode BoundedWriter} reports drops and errors. */
 export interface BoundedWriterOptions {
   /** The most bytes that may wait to be written; more is dropped. */
@@ -30,10 +37,11 @@ export interface BoundedWriterOptions {
 
 const _CHUNK = 1 << 20;
 
-/** A chunk waiting to be written, and how many bytes were lost right before it. */
+/** A chunk waiting to be written, how many bytes were lost right before it, and whose bytes it holds. */
 interface _Chunk {
   bytes: Uint8Array;
   lostBefore: number;
+  owners: Map<LossListener, number>;
 }
 const _SPARE_CHUNKS = 2;
 
@@ -51,6 +59,8 @@ export class BoundedWriter {
   #used = 0;
   /** Bytes lost right before the chunk being filled (its marker goes first). */
   #currentLostBefore = 0;
+  /** Whose bytes the chunk being filled holds, and how many. */
+  #currentOwners = new Map<LossListener, number>();
   /** Bytes lost since the chunk being filled was started: the next chunk's to mark. */
   #lostPending = 0;
   /** Bytes queued or in the current chunk: what counts against the capacity. */
@@ -67,13 +77,15 @@ export class BoundedWriter {
 
   /**
    * Copies into the queue as many of `lines` (whole lines) as fit, whole lines
-   * from the start, and drops the rest; returns how many bytes it dropped.
+   * from the start, and drops the rest; returns how many bytes it dropped. If a
+   * write of what was taken fails later, `onLost` is told how many of these
+   * bytes were lost with it.
    */
-  push(lines: Uint8Array): number {
+  push(lines: Uint8Array, onLost?: LossListener): number {
     const room = this.#options.capacity - this.#pending;
     const taken = lines.length <= room ? lines.length : lines.subarray(0, room).lastIndexOf(10) + 1;
     if (taken > 0) {
-      this.#append(lines.subarray(0, taken));
+      this.#append(lines.subarray(0, taken), onLost);
       if (!this.#writing) {
         this.#seal();
         this.#writing = this.#pump();
@@ -95,7 +107,7 @@ export class BoundedWriter {
   }
 
   /** Copies whole lines into chunks, starting a new chunk at a line boundary when one is full. */
-  #append(lines: Uint8Array): void {
+  #append(lines: Uint8Array, onLost: LossListener | undefined): void {
     for (let rest = lines; rest.length > 0;) {
       if (!this.#current) {
         this.#current = this.#spare.pop() ?? new Uint8Array(_CHUNK);
@@ -112,11 +124,14 @@ export class BoundedWriter {
       }
       if (part.length > room) {
         // One line longer than a chunk: it goes out on its own.
-        this.#queue.push({ bytes: part.slice(), lostBefore: this.#currentLostBefore });
+        const owners = new Map<LossListener, number>();
+        _own(owners, onLost, part.length);
+        this.#queue.push({ bytes: part.slice(), lostBefore: this.#currentLostBefore, owners });
         this.#currentLostBefore = 0;
       } else {
         this.#current.set(part, this.#used);
         this.#used += part.length;
+        _own(this.#currentOwners, onLost, part.length);
       }
       this.#pending += part.length;
       rest = rest.subarray(part.length);
@@ -130,8 +145,10 @@ export class BoundedWriter {
     this.#queue.push({
       bytes: this.#current.subarray(0, this.#used),
       lostBefore: this.#currentLostBefore,
+      owners: this.#currentOwners,
     });
     this.#currentLostBefore = 0;
+    this.#currentOwners = new Map();
     this.#current = null;
     this.#used = 0;
   }
@@ -162,6 +179,7 @@ export class BoundedWriter {
         if (!await this.#write(bytes)) {
           this.dropped += bytes.length;
           carry += bytes.length;
+          for (const [onLost, count] of chunk.owners) onLost(count);
         }
         this.#pending -= bytes.length;
         if (bytes.buffer.byteLength === _CHUNK && this.#spare.length < _SPARE_CHUNKS) {
@@ -188,4 +206,9 @@ export class BoundedWriter {
       return false;
     }
   }
+}
+
+/** Adds `count` bytes to what `onLost` (if any) owns in a chunk. */
+function _own(owners: Map<LossListener, number>, onLost: LossListener | undefined, count: number) {
+  if (onLost && count > 0) owners.set(onLost, (owners.get(onLost) ?? 0) + count);
 }
