@@ -29,7 +29,8 @@ export function superviseCommand() {
   return defineCommand({
     name: "supervise",
     summary: "keep a service running: restart it with backoff, show why it fails",
-    description: "Run SERVICE in the foreground and keep it running until TERM, INT (Ctrl-C) or " +
+    description:
+      "Run SERVICE in the foreground and keep it running until TERM, INT (Ctrl-C), QUIT or " +
       "'opsd exit SERVICE'; with --daemon, in the background. SERVICE is a directory with an " +
       "executable run file (the daemontools/runit/s6 layout: optional finish, down and log/) " +
       "or an executable script. Settings come from SERVICE/opsd.conf (or SCRIPT.opsd.conf), " +
@@ -100,12 +101,12 @@ kept). Control it with 'opsd down|up|exit|status SERVICE'; with --pidfile also
 'CODE MESSAGE' (the exit code below) when it cannot, and then it exits with CODE;
 then FD is let go of.
 
-Exit codes: 0 stopped cleanly (TERM, INT or 'opsd exit'; with --daemon: started),
-1 the background supervisor died before it reported, 2 bad settings or unknown
-service, 4 permission denied, 5 the service already has a supervisor (its pid is
-named), 6 the background supervisor did not report within --start-timeout, 126 run
-is not executable, 127 run not found (with --daemon or --ready-fd also when the first
-start of run fails so).`,
+Exit codes: 0 stopped cleanly (TERM, INT, QUIT or 'opsd exit'; with --daemon:
+started), 1 the background supervisor died before it reported, 2 bad settings or
+unknown service, 4 permission denied, 5 the service already has a supervisor
+(its pid is named), 6 the background supervisor did not report within
+--start-timeout, 126 run is not executable, 127 run not found (with --daemon or
+--ready-fd also when the first start of run fails so).`,
     run: async (options, [name]) => {
       const flags: Record<string, string | undefined> = {};
       for (const key of Object.keys(SETTINGS) as SettingKey[]) {

@@ -9,6 +9,7 @@
  */
 
 import { ExitCode, exitCodeOf } from "../errors.ts";
+import { ignoreDebuggerSignal } from "../process/debugger_signal.ts";
 import { renderHelp } from "./help.ts";
 import { writeErr, writeOut } from "./output.ts";
 import { parseArgv } from "./parse.ts";
@@ -34,6 +35,8 @@ export async function runCli(root: CliCommand, argv: string[]): Promise<never> {
       Deno.exit(ExitCode.ok);
     }
     prefix = parsed.path.join(" ");
+    // Every command: a stray SIGUSR1 must neither kill opsd nor open Deno's debugger.
+    ignoreDebuggerSignal();
     Deno.exit(await parsed.command.run!(parsed.options as never, parsed.operands));
   } catch (error) {
     if (error instanceof CommandLineError) {

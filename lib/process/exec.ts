@@ -38,8 +38,9 @@ export function execProgram(request: ExecRequest): never {
     if (request.statusFd !== undefined) setCloexec(request.statusFd, true);
     const path = resolveProgram(request.argv[0], { searchPath: Deno.env.get("PATH") });
     if (request.credentials) dropPrivileges(request.credentials);
-    // Deno ignores SIGPIPE, and an ignored signal would stay ignored in the program.
+    // Deno ignores SIGPIPE, opsd SIGUSR1: an ignored signal would stay ignored in the program.
     resetSignal(SIGNALS.SIGPIPE);
+    resetSignal(SIGNALS.SIGUSR1);
     const env = Object.entries(Deno.env.toObject()).map(([key, value]) => `${key}=${value}`);
     try {
       return execve(path, [...request.argv], env);

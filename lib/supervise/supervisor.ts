@@ -1,6 +1,6 @@
 /**
  * The supervisor: one process that keeps a service (and its `log/` service)
- * running. One event loop owns all state: signal listeners (CHLD, TERM, INT, HUP),
+ * running. One event loop owns all state: signal listeners (CHLD, TERM, INT, QUIT, HUP),
  * timers and control-socket requests only queue events, and {@linkcode Supervisor}
  * applies them one at a time, then writes each service's status file.
  *
@@ -81,7 +81,7 @@ export interface ReadyReport {
 type _Event =
   | { type: "start" }
   | { type: "child" }
-  | { type: "signal"; signal: "SIGTERM" | "SIGINT" | "SIGHUP" }
+  | { type: "signal"; signal: "SIGTERM" | "SIGINT" | "SIGQUIT" | "SIGHUP" }
   | { type: "timer"; service: SupervisedService; kind: TimerKind; token: number }
   | {
     type: "control";
@@ -272,7 +272,18 @@ class Supervisor {
       ["SIGCHLD", () => this.#postChild()],
       ["SIGTERM", () => this.#post({ type: "signal", signal: "SIGTERM" })],
       ["SIGINT", () => this.#post({ type: "signal", signal: "SIGINT" })],
+      ["SIGQUIT", () => this.#post({ type: "signal", signal: "SIGQUIT" })],
       ["SIGHUP", () => this.#post({ type: "signal", signal: "SIGHUP" })],
+      // Signals whose default would end the supervisor without a word, its service
+      // left unsupervised: said and ignored (SIGUSR1 is ignored by every opsd process).
+      ..._IGNORED_SIGNALS.map((signal): [Deno.Signal, () => void] => [
+        signal,
+        () =>
+          this.#log.warn("{signal} received: ignored ({hint})", {
+            signal: signal.replace(/^SIG/, ""),
+            hint: "TERM, INT or QUIT take the service down and exit; HUP goes to the service",
+          }),
+      ]),
     ];
     for (const [signal, listener] of listeners) Deno.addSignalListener(signal, listener);
     // A slow safety net: SIGCHLD is what normally wakes the reaper.
@@ -526,6 +537,19 @@ class Supervisor {
     for (const fd of this.#locks.splice(0)) close(fd);
   }
 }
+
+/** Signals the supervisor ignores (saying so): by default each would end it silently. */
+const _IGNORED_SIGNALS: Deno.Signal[] = [
+  "SIGUSR2",
+  "SIGALRM",
+  "SIGPWR",
+  "SIGVTALRM",
+  "SIGPROF",
+  "SIGXCPU",
+  "SIGXFSZ",
+  "SIGIO",
+  "SIGSTKFLT",
+];
 
 /** Grows a pipe so that bursts wait in the kernel; a pipe that cannot grow still works. */
 function _growPipe(fd: number): void {

@@ -480,6 +480,20 @@ export function resetSignal(signal: number): void {
   _libc().signal(signal, null);
 }
 
+/** What a signal did before {@linkcode ignoreSignal} changed it. */
+export type SignalDisposition = "default" | "ignored" | "handled";
+
+/**
+ * Makes this process ignore `signal` (SIG_IGN) and says what the signal did
+ * before: its default action, nothing, or run a handler someone installed.
+ * An ignored signal stays ignored across exec (see {@linkcode resetSignal}).
+ */
+export function ignoreSignal(signal: number): SignalDisposition {
+  const previous = _libc().signal(signal, Deno.UnsafePointer.create(1n));
+  if (previous === null) return "default";
+  return Deno.UnsafePointer.value(previous) === 1n ? "ignored" : "handled";
+}
+
 /** Sets the file mode creation mask, returning the previous one. */
 export function umask(mask: number): number {
   return _libc().umask(mask);

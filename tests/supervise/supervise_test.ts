@@ -333,6 +333,28 @@ Deno.test("TERM to the supervisor takes the service down, then it exits 0", asyn
   assert.match(status.stdout, /supervisor not running; down \d+ seconds, killed by SIGTERM\n$/);
 });
 
+Deno.test("stray signals: USR1 opens no debugger, USR2/ALRM/PWR are ignored and said, QUIT stops cleanly", async () => {
+  await using service = await copyService("steady");
+  await using supervisor = await startSupervisor(service.path);
+  // Early (before Deno installs its own SIGUSR1 handler, about 500 ms in) and late.
+  Deno.kill(supervisor.pid, "SIGUSR1");
+  const up = await supervisor.waitStatus("up", (s) => s.state === "up");
+  await new Promise((resolve) => setTimeout(resolve, 1200));
+  Deno.kill(supervisor.pid, "SIGUSR1");
+  for (const signal of ["SIGUSR2", "SIGALRM", "SIGPWR"] as const) Deno.kill(supervisor.pid, signal);
+  await waitFor("each ignored signal said", () => {
+    const output = supervisor.output();
+    return ["USR2", "ALRM", "PWR"].every((name) =>
+      output.includes(`${name} received: ignored (TERM, INT or QUIT take the service down`)
+    ) || null;
+  });
+  assert.ok(isAlive(supervisor.pid), "the supervisor lives on");
+  assert.doesNotMatch(supervisor.output(), /Debugger listening/);
+  assert.equal(supervisor.status()?.starts, 1, "the service was left alone");
+  assert.equal(await supervisor.stop("SIGQUIT"), 0);
+  assert.ok(!isAlive(up.pid!), "QUIT took the service down first");
+});
+
 /** The children of `pid` that are zombies (exited, not reaped). */
 function zombieChildren(pid: number): number[] {
   return childrenOf(pid).filter((child) => readProcStat(child)?.state === "Z");
