@@ -9,6 +9,11 @@
  * - an executable script such as `/srv/app/web.sh`: settings in `web.sh.opsd.conf`
  *   and state in `.web.sh.opsd/`, both beside it.
  *
+ * Each service has one name, so that no spelling of it can start a second
+ * supervisor: `DIR/run` is the directory service DIR, and a symlink to a script
+ * is the script it points to (its state beside the real file). A symlinked
+ * directory needs nothing: its state is inside it.
+ *
  * @module
  */
 
@@ -61,7 +66,9 @@ export function resolveService(name: string, cwd = Deno.cwd()): ServicePaths {
     }
     throw error;
   }
-  return info.isDirectory ? _directoryService(path) : _scriptService(path);
+  if (info.isDirectory) return _directoryService(path);
+  if (basename(path) === "run") return _directoryService(dirname(path));
+  return _scriptService(Deno.realPathSync(path));
 }
 
 /**

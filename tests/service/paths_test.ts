@@ -41,6 +41,25 @@ Deno.test("resolveService: a script keeps its settings and state beside it", asy
   assert.equal(job.log, null);
 });
 
+Deno.test("resolveService: no other spelling makes a second service (DIR/run, a symlink to a script)", async () => {
+  await using dir = await tempDir();
+  await Deno.mkdir(`${dir.path}/web`);
+  await Deno.writeTextFile(`${dir.path}/web/run`, "#!/bin/sh\n", { mode: 0o755 });
+  assert.deepEqual(resolveService("web/run", dir.path), resolveService("web", dir.path));
+  await Deno.mkdir(`${dir.path}/scripts`);
+  await Deno.writeTextFile(`${dir.path}/scripts/job.sh`, "#!/bin/sh\n", { mode: 0o755 });
+  await Deno.symlink("scripts/job.sh", `${dir.path}/link.sh`);
+  const job = resolveService("scripts/job.sh", dir.path);
+  assert.deepEqual(resolveService("link.sh", dir.path), job);
+  assert.equal(job.stateDir, `${dir.path}/scripts/.job.sh.opsd`, "state beside the real file");
+  await Deno.symlink("web", `${dir.path}/web-link`);
+  assert.equal(
+    resolveService("web-link", dir.path).stateDir,
+    `${dir.path}/web-link/supervise`,
+    "a symlinked directory keeps its state inside, the same files",
+  );
+});
+
 Deno.test("resolveService: nothing there is a usage error saying what a service is", () => {
   assert.throws(
     () => resolveService("/no/such/service"),
