@@ -6,20 +6,10 @@
  */
 
 import { isProcessGone } from "./gone.ts";
+import { type LockEntry, parseLockLine } from "./locks.ts";
 
 /** A lock from an fdinfo `lock:` line (the same format as `/proc/locks`). */
-export interface FdLock {
-  /** `POSIX` (fcntl, per process), `FLOCK` or `OFDLCK` (per open file), `LEASE`… */
-  kind: string;
-  /** `READ` or `WRITE`. */
-  access: string;
-  /** The holder's pid; -1 for an OFD lock, which belongs to no process. */
-  pid: number;
-  /** First byte locked. */
-  start: number;
-  /** Last byte locked; null for "to the end of the file" (`EOF`). */
-  end: number | null;
-}
+export type FdLock = LockEntry;
 
 /** What fdinfo says about an fd. */
 export interface FdInfo {
@@ -64,24 +54,14 @@ export function parseFdInfo(text: string): FdInfo {
     else if (key === "flags") info.flags = parseInt(value, 8);
     else if (key === "mnt_id") info.mntId = Number(value);
     else if (key === "ino") info.ino = Number(value);
-    else if (key === "lock") info.locks.push(_parseLock(value));
-    else if (key === "tfd") info.watchedFds.push(parseInt(value, 10));
+    else if (key === "lock") {
+      const lock = parseLockLine(value);
+      if (lock) info.locks.push(lock);
+    } else if (key === "tfd") info.watchedFds.push(parseInt(value, 10));
     else if (key === "eventfd-id") info.eventfdId = Number(value);
     else if (key === "Pid") info.pidfdPid = Number(value);
   }
   return info;
-}
-
-function _parseLock(text: string): FdLock {
-  // "1: POSIX  ADVISORY  WRITE 5180 fe:00:2146486 0 EOF"
-  const fields = text.split(/\s+/);
-  return {
-    kind: fields[1],
-    access: fields[3],
-    pid: Number(fields[4]),
-    start: Number(fields[6]),
-    end: fields[7] === "EOF" ? null : Number(fields[7]),
-  };
 }
 
 /** The fdinfo of fd `fd` of `pid`, or null when the fd (or the process) is gone. */

@@ -9,8 +9,10 @@
 
 import { ExitCode, OpsdError } from "../errors.ts";
 import type { ServicePaths } from "../service/paths.ts";
-import { O } from "../sys/constants.ts";
-import { close, getLock, isErrno, open, setLock } from "../sys/libc.ts";
+import { LOCK, O } from "../sys/constants.ts";
+import { close, flock, getLock, isErrno, open, setLock } from "../sys/libc.ts";
+import { flockHolder } from "../procfs/locks.ts";
+import { readProcStat } from "../procfs/stat.ts";
 import { userName } from "../procfs/users.ts";
 import type { ServiceStatus } from "./status.ts";
 
@@ -51,6 +53,10 @@ export function messagesPath(paths: ServicePaths): string {
  * writing our pid into it. Returns the lock's fd (close-on-exec: no child holds
  * it, so the lock ends with this process). Throws exit 5 (busy) naming the
  * holder when another supervisor has it.
+ *
+ * The lock is an OFD lock, and also a `flock(2)` lock on the same file: that is
+ * how daemontools' `supervise` and runit's `runsv` lock `supervise/lock`, so
+ * neither can run a service beside opsd, in either order.
  */
 export function acquireLock(paths: ServicePaths): number {
   let fd: number;
@@ -70,7 +76,18 @@ export function acquireLock(paths: ServicePaths): number {
       ExitCode.busy,
     );
   }
-  // Written through another fd: closing it does not release an OFD lock.
+  if (!flock(fd, LOCK.EX | LOCK.NB)) {
+    close(fd);
+    const holder = flockHolder(lockPath(paths));
+    const name = holder === null ? null : readProcStat(holder)?.comm;
+    throw new OpsdError(
+      `${paths.path} is already supervised by another supervisor` +
+        `${holder === null ? "" : ` (pid ${holder}${name ? `, ${name}` : ""})`}, which holds ` +
+        `${lockPath(paths)} with flock, as daemontools and runit do: stop it first`,
+      ExitCode.busy,
+    );
+  }
+  // Written through another fd: closing it releases neither lock (both belong to `fd`).
   Deno.writeTextFileSync(lockPath(paths), `${Deno.pid}\n`);
   return fd;
 }

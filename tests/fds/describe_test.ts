@@ -17,6 +17,9 @@ const lock = (access: string, start: number, end: number | null): FdLock => ({
   kind: "POSIX",
   access,
   pid: 1,
+  major: 0,
+  minor: 0,
+  inode: 0,
   start,
   end,
 });

@@ -17,9 +17,10 @@ Deno.test("parseFdInfo reads offset, flags, mount, inode, locks and epoll/eventf
   assert.ok(info.flags & O_CLOEXEC);
   assert.equal(info.mntId, 27);
   assert.equal(info.ino, 2146486);
+  const file = { major: 0xfe, minor: 0, inode: 2146486 };
   assert.deepEqual(info.locks, [
-    { kind: "POSIX", access: "WRITE", pid: 5180, start: 0, end: null },
-    { kind: "OFDLCK", access: "READ", pid: -1, start: 10, end: 29 },
+    { kind: "POSIX", access: "WRITE", pid: 5180, ...file, start: 0, end: null },
+    { kind: "OFDLCK", access: "READ", pid: -1, ...file, start: 10, end: 29 },
   ]);
   assert.deepEqual(info.watchedFds, [4]);
   assert.equal(info.eventfdId, 7);

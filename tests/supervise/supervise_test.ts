@@ -5,6 +5,8 @@ import { childrenOf, sessionMembers } from "../../lib/procfs/processes.ts";
 import { readProcStat } from "../../lib/procfs/stat.ts";
 import { sendControl } from "../../lib/supervise/control.ts";
 import { controlPath } from "../../lib/supervise/state.ts";
+import { LOCK, O } from "../../lib/sys/constants.ts";
+import { close, flock, open } from "../../lib/sys/libc.ts";
 
 // Short pacing so that tests run in seconds; each test states what it relies on.
 const FAST = ["--restart-delay", "50ms", "--stable-after", "2s"];
@@ -124,6 +126,40 @@ Deno.test("a second supervisor on the same service is refused, naming the holder
       `'opsd status ${service.path}', or 'opsd exit ${service.path}' to stop that supervisor\n`,
   );
   assert.equal(supervisor.status()!.starts, 1, "the first supervisor's service was left alone");
+});
+
+Deno.test("a daemontools or runit supervisor (flock on supervise/lock) and opsd refuse each other", async () => {
+  await using service = await copyService("steady");
+  const lock = `${service.path}/supervise/lock`;
+  await Deno.mkdir(`${service.path}/supervise`);
+  // This test locks the file as daemontools' supervise and runit's runsv do: flock(2).
+  const fd = open(lock, O.RDWR | O.CREAT | O.CLOEXEC, 0o600);
+  try {
+    assert.ok(flock(fd, LOCK.EX | LOCK.NB));
+    const run = await runOpsd(["supervise", service.path]);
+    assert.equal(run.code, 5);
+    assert.equal(
+      run.stderr,
+      `opsd supervise: ${service.path} is already supervised by another supervisor (pid ` +
+        `${Deno.pid}, deno), which holds ${lock} with flock, as daemontools and runit do: ` +
+        `stop it first\n`,
+    );
+    assert.equal(Deno.readTextFileSync(lock), "", "the other's lock file left as it was");
+  } finally {
+    close(fd);
+  }
+  await using supervisor = await startSupervisor(service.path);
+  const other = open(lock, O.RDWR | O.CLOEXEC);
+  try {
+    assert.equal(
+      flock(other, LOCK.EX | LOCK.NB),
+      false,
+      "with opsd running, the other cannot lock",
+    );
+  } finally {
+    close(other);
+  }
+  assert.equal(supervisor.status()!.starts, 1);
 });
 
 Deno.test("control commands without a supervisor say so and exit 3; unknown services exit 2", async () => {
