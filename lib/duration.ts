@@ -33,3 +33,8 @@ export function formatDuration(ms: number): string {
   const seconds = ms / 1000;
   return seconds < 10 ? `${seconds.toFixed(1)} s` : `${Math.round(seconds)} s`;
 }
+
+/** Whole seconds as status lines say them, svstat-style: `1 second`, `73 seconds`. */
+export function formatSeconds(seconds: number): string {
+  return seconds === 1 ? "1 second" : `${seconds} seconds`;
+}

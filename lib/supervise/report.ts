@@ -6,6 +6,7 @@
  * @module
  */
 
+import { formatSeconds } from "../duration.ts";
 import { ExitCode } from "../errors.ts";
 import type { ServicePaths } from "../service/paths.ts";
 import { leftoverProcesses } from "./leftovers.ts";
@@ -100,7 +101,8 @@ export function describeReport(report: StatusReport, now = Date.now()): string {
     line = `supervisor not running; pid ${record.instances.map((p) => p.pid).join(", ")}, ` +
       "recorded as running, is gone too";
   } else if (record) {
-    line = `supervisor not running; down ${report.uptime} seconds, ${describeLastRun(record)}`;
+    const down = formatSeconds(report.uptime ?? 0);
+    line = `supervisor not running; down ${down}, ${describeLastRun(record)}`;
   } else {
     line = "supervisor not running; never supervised";
   }

@@ -14,7 +14,7 @@ import { close, flock, getLock, isErrno, open, setLock } from "../sys/libc.ts";
 import { flockHolder } from "../procfs/locks.ts";
 import { readProcStat } from "../procfs/stat.ts";
 import { userName } from "../procfs/users.ts";
-import type { ServiceStatus } from "./status.ts";
+import { parseStatusRecord, type ServiceStatus } from "./status.ts";
 
 /** The lock file: an OFD write lock on it means a supervisor runs; it holds that supervisor's pid. */
 export function lockPath(paths: ServicePaths): string {
@@ -137,16 +137,29 @@ export function writeStatus(paths: ServicePaths, status: ServiceStatus): void {
   }
 }
 
-/** The last status a supervisor wrote, or null when there is none (never supervised). */
+/**
+ * The last status a supervisor wrote, or null when there is none (never
+ * supervised). A file that is not an opsd status record (damaged, or another
+ * tool's) is an error (exit 1) that names it and says what to do.
+ */
 export function readStatus(paths: ServicePaths): ServiceStatus | null {
+  const path = statusPath(paths);
+  let text: string;
   try {
-    return JSON.parse(Deno.readTextFileSync(statusPath(paths))) as ServiceStatus;
+    text = Deno.readTextFileSync(path);
   } catch (error) {
     if (error instanceof Deno.errors.NotFound || error instanceof Deno.errors.NotADirectory) {
       return null;
     }
-    if (error instanceof SyntaxError) return null;
     throw _deniedOr(paths, error);
+  }
+  try {
+    return parseStatusRecord(text);
+  } catch (error) {
+    throw new OpsdError(
+      `${path} is damaged or not opsd's (${(error as Error).message}): remove it; ` +
+        "a running supervisor writes it again at its next change, a new one at its start",
+    );
   }
 }
 

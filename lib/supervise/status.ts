@@ -6,7 +6,7 @@
  * @module
  */
 
-import { formatDuration } from "../duration.ts";
+import { formatDuration, formatSeconds } from "../duration.ts";
 import { describeExit } from "../process/exit.ts";
 
 /** A service's state as status shows it. A crash loop is never "up". */
@@ -86,6 +86,78 @@ export interface ServiceStatus {
   updated: string;
 }
 
+/**
+ * Reads a status record from the text of a status file, checking every field, so
+ * that a damaged file or another tool's is refused with what is wrong instead of
+ * misread. Throws an Error naming the first bad field.
+ */
+export function parseStatusRecord(text: string): ServiceStatus {
+  let record: unknown;
+  try {
+    record = JSON.parse(text);
+  } catch {
+    throw new Error("not JSON");
+  }
+  if (typeof record !== "object" || record === null || Array.isArray(record)) {
+    throw new Error("not a JSON object");
+  }
+  const fields = record as Record<string, unknown>;
+  if (fields.format !== 1) throw new Error("not an opsd status record (format 1)");
+  for (const [name, valid] of Object.entries(_FIELDS)) {
+    // Records written before `finish` existed lack it.
+    if (name === "finish" && !(name in fields)) continue;
+    if (!valid(fields[name])) throw new Error(`bad field '${name}'`);
+  }
+  return record as ServiceStatus;
+}
+
+type _Check = (value: unknown) => boolean;
+const _string: _Check = (value) => typeof value === "string";
+const _number: _Check = (value) => typeof value === "number" && Number.isFinite(value);
+const _integer: _Check = (value) => Number.isSafeInteger(value);
+const _date: _Check = (value) => typeof value === "string" && !Number.isNaN(Date.parse(value));
+const _nullOr = (check: _Check): _Check => (value) => value === null || check(value);
+const _oneOf = (...allowed: unknown[]): _Check => (value) => allowed.includes(value);
+const _object = (shape: Record<string, _Check>): _Check => (value) =>
+  typeof value === "object" && value !== null &&
+  Object.entries(shape).every(([name, check]) => check((value as Record<string, unknown>)[name]));
+const _instance = _object({
+  pid: _integer,
+  pgid: _integer,
+  procStart: _number,
+  started: _date,
+  id: _string,
+});
+
+/** How each field of a {@linkcode ServiceStatus} must look. */
+const _FIELDS: Record<keyof ServiceStatus, _Check> = {
+  format: _oneOf(1),
+  service: _string,
+  role: _oneOf("main", "log"),
+  state: _oneOf("up", "down", "crash-loop", "stopping", "finishing"),
+  pid: _nullOr(_integer),
+  pgid: _nullOr(_integer),
+  instances: (value) => Array.isArray(value) && value.every(_instance),
+  since: _date,
+  starts: _integer,
+  exitCode: _nullOr(_integer),
+  signal: _nullOr(_string),
+  ranFor: _nullOr(_number),
+  error: _nullOr(_string),
+  want: _oneOf("up", "down", "once"),
+  normally: _oneOf("up", "down"),
+  paused: _oneOf(true, false),
+  nextRestart: _nullOr(_date),
+  killAt: _nullOr(_date),
+  crashLoop: _nullOr(_object({ starts: _integer, since: _date })),
+  finish: _nullOr(_instance),
+  tail: _string,
+  droppedBytes: _number,
+  logFile: _nullOr(_string),
+  supervisor: _object({ pid: _integer, procStart: _number, started: _date }),
+  updated: _date,
+};
+
 /** Whether a record describes a service in trouble, so status shows its stderr tail. */
 export function isFailing(status: ServiceStatus): boolean {
   if (status.state === "crash-loop") return true;
@@ -109,7 +181,7 @@ export function describeLastRun(status: ServiceStatus): string {
  * `crash-loop: 12 starts in 60 s, last exited 1, restart in 3.2 s`.
  */
 export function describeStatus(status: ServiceStatus, now = Date.now()): string {
-  const seconds = `${Math.max(0, Math.floor((now - Date.parse(status.since)) / 1000))} seconds`;
+  const seconds = formatSeconds(Math.max(0, Math.floor((now - Date.parse(status.since)) / 1000)));
   const process = `(pid ${status.pid}, pgid ${status.pgid})`;
   const parts: string[] = [];
   switch (status.state) {

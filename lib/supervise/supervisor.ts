@@ -208,7 +208,15 @@ class Supervisor {
       procStart: self?.startTime ?? 0,
       started: new Date().toISOString(),
     };
-    this.#previous = prepared.map(({ paths }) => readStatus(paths));
+    this.#previous = prepared.map(({ paths }) => {
+      try {
+        return readStatus(paths);
+      } catch (error) {
+        // Replaced by this supervisor's first record; nothing left behind can be found from it.
+        this.#log.warn("previous status not used: {error}", { error: (error as Error).message });
+        return null;
+      }
+    });
     prctl(PR.SET_CHILD_SUBREAPER, 1);
     const devNull = open("/dev/null", O.RDWR | O.CLOEXEC);
     this.#fds.push(devNull);
