@@ -40,8 +40,9 @@ Examples:
   opsd tail -f /srv/web           follow its log (needs log-file = … in /srv/web/opsd.conf)
   opsd tail -f -n 100 ./job.sh
 
-Exit codes: 0 ok, 1 no log file to follow or a damaged status file, 2 unknown service,
-3 never supervised.`,
+Exit codes: 0 ok, 1 no log file to follow (-f: whether or not it was ever
+supervised) or a damaged status file, 2 unknown service, 3 never supervised
+(without -f: no tail yet).`,
     run: async (options, [name]) => {
       const paths = resolveExistingService(name);
       if (!options.follow) {
