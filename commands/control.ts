@@ -87,7 +87,7 @@ ${_EXIT_CODES}`,
     run: (options, args) => {
       const words: ControlWord[] = [], services: string[] = [];
       for (const arg of args) {
-        if (!/^-[a-z]+$/.test(arg)) {
+        if (!/^-[A-Za-z]+$/.test(arg)) {
           services.push(arg);
           continue;
         }

@@ -38,6 +38,9 @@ Deno.test("status shows the log service on a second line; svc letters and wait d
   const bad = await runOpsd(["svc", "-z", service.path]);
   assert.equal(bad.code, 2);
   assert.match(bad.stderr, /unknown letter -z: use -u -d -o -p -c -h -a -i -t -k -x/);
+  const capital = await runOpsd(["svc", "-uZ", service.path]);
+  assert.equal(capital.code, 2, "a capital letter is an unknown letter, not a service name");
+  assert.match(capital.stderr, /unknown letter -Z: /);
 });
 
 Deno.test("pause, cont, hup, alarm, restart and once do what svc's letters do", async () => {
