@@ -23,7 +23,7 @@ import { parseDuration } from "../duration.ts";
 import { UsageError } from "../errors.ts";
 import { resolvePath } from "../path.ts";
 import { parseSize } from "../size.ts";
-import { signalNumber } from "../sys/signals.ts";
+import { signalName, signalNumber } from "../sys/signals.ts";
 
 /** A service's settings after defaults and checks: times in ms, sizes in bytes. */
 export interface ServiceSettings {
@@ -91,13 +91,13 @@ export interface SettingSpec {
 export const SETTINGS: Readonly<Record<SettingKey, SettingSpec>> = {
   "restart-delay": {
     value: "DURATION",
-    help: "delay after the first quick death; doubles per further one",
+    help: "delay after the first quick death; doubles per further one (>= 10ms)",
     default: "100ms",
   },
   "restart-delay-max": { value: "DURATION", help: "the most the delay grows to", default: "30s" },
   "stable-after": {
     value: "DURATION",
-    help: "a shorter run is a quick death; this long up resets the backoff",
+    help: "a shorter run is a quick death; this long up resets the backoff (>= 100ms)",
     default: "10s",
   },
   "crash-loop-after": {
@@ -105,7 +105,11 @@ export const SETTINGS: Readonly<Record<SettingKey, SettingSpec>> = {
     help: "this many quick deaths in a row is a crash loop",
     default: "3",
   },
-  "stop-signal": { value: "SIGNAL", help: "signal that asks the service to stop", default: "TERM" },
+  "stop-signal": {
+    value: "SIGNAL",
+    help: "signal that asks the service to stop (not STOP, TSTP, CONT, CHLD …)",
+    default: "TERM",
+  },
   "stop-timeout": {
     value: "DURATION",
     help: "time to stop before the group gets KILL",
@@ -209,11 +213,20 @@ export function normalizeSettings(dir: string, ...layers: RawSettings[]): Servic
   };
   const optional = (text: string) => text.trim() === "" ? null : text.trim();
   const settings: ServiceSettings = {
-    restartDelay: get("restart-delay", parseDuration),
+    restartDelay: get(
+      "restart-delay",
+      _durationAtLeast(10, "a failing service would restart hundreds of times a second"),
+    ),
     restartDelayMax: get("restart-delay-max", parseDuration),
-    stableAfter: get("stable-after", parseDuration),
+    stableAfter: get(
+      "stable-after",
+      _durationAtLeast(
+        100,
+        "every crash would count as a stable run, and no crash loop would show",
+      ),
+    ),
     crashLoopAfter: get("crash-loop-after", _whole(1, 1000)),
-    stopSignal: get("stop-signal", signalNumber),
+    stopSignal: get("stop-signal", _stopSignal),
     stopTimeout: get("stop-timeout", parseDuration),
     finishTimeout: get("finish-timeout", parseDuration),
     tailBytes: get("tail-bytes", _sized(parseSize, 0, 1 << 20)),
@@ -258,6 +271,37 @@ function _sized(
     }
     return value;
   };
+}
+
+/** A duration parser that refuses less than `min` ms, saying `why`. */
+function _durationAtLeast(min: number, why: string): (text: string) => number {
+  return (text) => {
+    const value = parseDuration(text);
+    if (value < min) throw new RangeError(`${text.trim()} is below ${min}ms: ${why}`);
+    return value;
+  };
+}
+
+/** Signals that do not end a process by default: a stop that sends one would only wait for KILL. */
+const _NOT_STOPPING = [
+  "SIGSTOP",
+  "SIGTSTP",
+  "SIGTTIN",
+  "SIGTTOU",
+  "SIGCONT",
+  "SIGCHLD",
+  "SIGWINCH",
+  "SIGURG",
+];
+
+function _stopSignal(text: string): number {
+  const number = signalNumber(text);
+  if (_NOT_STOPPING.includes(signalName(number))) {
+    throw new RangeError(
+      `${signalName(number)} does not stop a process: use TERM, INT, QUIT, HUP, USR1 … (or KILL)`,
+    );
+  }
+  return number;
 }
 
 function _umask(text: string): number | null {

@@ -79,6 +79,26 @@ Deno.test("unknown keys and bad values name the file and line", async () => {
     /^UsageError: restart-delay-max: 30s is below restart-delay \(1m\)/,
   );
   assert.throws(() => settingsFromFlags({ bogus: "1" }), /flags: unknown setting "bogus"/);
+  // Floors that keep a failing service from restarting hundreds of times a second unseen.
+  assert.throws(
+    () => normalizeSettings(dir.path, settingsFromFlags({ "restart-delay": "0" })),
+    /^UsageError: --restart-delay: 0 is below 10ms: a failing service would restart hundreds /,
+  );
+  assert.throws(
+    () => normalizeSettings(dir.path, settingsFromFlags({ "stable-after": "50ms" })),
+    /^UsageError: --stable-after: 50ms is below 100ms: every crash would count as a stable run/,
+  );
+  for (const signal of ["STOP", "TSTP", "CONT", "CHLD", "19"]) {
+    assert.throws(
+      () => normalizeSettings(dir.path, settingsFromFlags({ "stop-signal": signal })),
+      /^UsageError: --stop-signal: SIG[A-Z]+ does not stop a process: use TERM, INT, QUIT/,
+      signal,
+    );
+  }
+  assert.equal(
+    normalizeSettings(dir.path, settingsFromFlags({ "stop-signal": "KILL" })).stopSignal,
+    9,
+  );
 });
 
 Deno.test("parseSize reads bytes and k, M, G multiples of 1024", () => {
