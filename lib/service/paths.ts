@@ -17,7 +17,7 @@
  * @module
  */
 
-import { UsageError } from "../errors.ts";
+import { ExitCode, OpsdError, UsageError } from "../errors.ts";
 import { basename, dirname, resolvePath } from "../path.ts";
 
 /** Where a service's files are. Paths are absolute; files may not exist yet. */
@@ -78,7 +78,10 @@ export function resolveService(name: string, cwd = Deno.cwd()): ServicePaths {
  */
 export function resolveExistingService(name: string, cwd = Deno.cwd()): ServicePaths {
   const paths = resolveService(name, cwd);
-  if (paths.form === "directory" && !_exists(paths.run) && !_exists(paths.stateDir)) {
+  if (
+    paths.form === "directory" && !_exists(paths.run, paths.path) &&
+    !_exists(paths.stateDir, paths.path)
+  ) {
     throw new UsageError(
       `not a service: ${paths.path} has no run file and was never supervised`,
     );
@@ -86,11 +89,22 @@ export function resolveExistingService(name: string, cwd = Deno.cwd()): ServiceP
   return paths;
 }
 
-function _exists(path: string): boolean {
+/**
+ * Whether `path` (in service directory `service`) exists; a service directory
+ * this user may not look into is an error (exit 4).
+ */
+function _exists(path: string, service: string): boolean {
   try {
     Deno.lstatSync(path);
     return true;
-  } catch {
+  } catch (error) {
+    if (error instanceof Deno.errors.PermissionDenied) {
+      throw new OpsdError(
+        `permission denied: ${service} cannot be looked into by this user: ` +
+          "run this as its owner or as root",
+        ExitCode.permission,
+      );
+    }
     return false;
   }
 }
@@ -99,7 +113,7 @@ function _directoryService(path: string, withLog = true): ServicePaths {
   const log = `${path}/log`;
   // A log service is a log/ with a run file: a log/ that only holds log files
   // (`log-file = log/current`) is not one.
-  const hasLog = withLog && _exists(`${log}/run`);
+  const hasLog = withLog && _exists(`${log}/run`, path);
   return {
     path,
     form: "directory",

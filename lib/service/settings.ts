@@ -20,7 +20,7 @@
  */
 
 import { parseDuration } from "../duration.ts";
-import { UsageError } from "../errors.ts";
+import { ExitCode, OpsdError, UsageError } from "../errors.ts";
 import { resolvePath } from "../path.ts";
 import { parseSize } from "../size.ts";
 import { signalName, signalNumber } from "../sys/signals.ts";
@@ -154,6 +154,15 @@ export function readSettingsFile(path: string): RawSettings {
     text = Deno.readTextFileSync(path);
   } catch (error) {
     if (error instanceof Deno.errors.NotFound) return {};
+    if (error instanceof Deno.errors.IsADirectory) {
+      throw new UsageError(`${path} is a directory: a settings file holds "key = value" lines`);
+    }
+    if (error instanceof Deno.errors.PermissionDenied) {
+      throw new OpsdError(
+        `${path}: permission denied: run this as a user who may read it, or as root`,
+        ExitCode.permission,
+      );
+    }
     throw error;
   }
   const raw: RawSettings = {};

@@ -8,6 +8,7 @@
  */
 
 import { ExitCode, OpsdError } from "../errors.ts";
+import { dirname } from "../path.ts";
 import type { ServicePaths } from "../service/paths.ts";
 import { LOCK, O } from "../sys/constants.ts";
 import { close, flock, getLock, isErrno, open, setLock } from "../sys/libc.ts";
@@ -171,17 +172,33 @@ export function readStatus(paths: ServicePaths): ServiceStatus | null {
 function _deniedOr(paths: ServicePaths, error: unknown): unknown {
   const denied = error instanceof Deno.errors.PermissionDenied || isErrno(error, "EACCES", "EPERM");
   if (!denied) return error;
-  let owner = "";
-  try {
-    const uid = Deno.statSync(paths.stateDir).uid;
-    if (uid !== null) owner = `, owned by ${userName(uid)}`;
-  } catch {
-    // Not even that can be seen: the message goes without the owner.
+  const owner = _ownerOf(paths.stateDir);
+  if (owner === "missing") {
+    // Not made yet: it is the directory it goes in that this user may not write.
+    const parent = dirname(paths.stateDir);
+    const parentOwner = _ownerOf(parent);
+    return new OpsdError(
+      `permission denied: cannot make ${paths.stateDir}: ${parent} is ` +
+        `${typeof parentOwner === "number" ? `${userName(parentOwner)}'s` : "not this user's"}: ` +
+        "run this as that user or as root",
+      ExitCode.permission,
+      { cause: error },
+    );
   }
   return new OpsdError(
-    `permission denied: the state of ${paths.path} (${paths.stateDir}, mode 0700${owner}) ` +
+    `permission denied: the state of ${paths.path} (${paths.stateDir}, mode 0700` +
+      `${typeof owner === "number" ? `, owned by ${userName(owner)}` : ""}) ` +
       "is its supervisor's user's: run this as that user or as root",
     ExitCode.permission,
     { cause: error },
   );
+}
+
+/** The uid owning `path`; `missing` when there is nothing; null when it cannot be seen. */
+function _ownerOf(path: string): number | "missing" | null {
+  try {
+    return Deno.statSync(path).uid;
+  } catch (error) {
+    return error instanceof Deno.errors.NotFound ? "missing" : null;
+  }
 }

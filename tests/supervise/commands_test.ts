@@ -276,6 +276,15 @@ Deno.test("a down file keeps the service down until 'up'; user and umask setting
   assert.match(info, /^Umask:\s+0027$/m);
 });
 
+/** Runs opsd as root without capabilities: refused as any other user, the tree stays readable. */
+async function asPlainUser(args: string[]): Promise<{ code: number; stderr: string }> {
+  const output = await new Deno.Command("setpriv", {
+    args: ["--bounding-set=-all", "--inh-caps=-all", ...opsdArgv(args)],
+    stdin: "null",
+  }).output();
+  return { code: output.code, stderr: new TextDecoder().decode(output.stderr) };
+}
+
 Deno.test({
   name: "a state directory this user may not read: one line naming its owner, exit 4",
   ignore: Deno.uid() !== 0,
@@ -287,14 +296,6 @@ Deno.test({
     await Deno.writeTextFile(`${service}/supervise/lock`, "");
     await Deno.chown(`${service}/supervise`, 65534, 65534);
     await Deno.chmod(`${service}/supervise`, 0o700);
-    // Root without capabilities is refused as any other user: the tree stays readable.
-    const asPlainUser = async (args: string[]) => {
-      const output = await new Deno.Command("setpriv", {
-        args: ["--bounding-set=-all", "--inh-caps=-all", ...opsdArgv(args)],
-        stdin: "null",
-      }).output();
-      return { code: output.code, stderr: new TextDecoder().decode(output.stderr) };
-    };
     for (const args of [["status", service], ["down", service], ["supervise", service]]) {
       const { code, stderr } = await asPlainUser(args);
       assert.equal(code, 4, `${args[0]}: ${stderr}`);
@@ -307,6 +308,55 @@ Deno.test({
       );
     }
   },
+});
+
+Deno.test({
+  name: "a service directory this user may not enter or write, or settings it may not read: exit 4",
+  ignore: Deno.uid() !== 0,
+  async fn() {
+    await using dir = await tempDir();
+    const service = `${dir.path}/web`;
+    await Deno.mkdir(service);
+    await Deno.writeTextFile(`${service}/run`, "#!/bin/sh\nexec sleep 1000\n", { mode: 0o755 });
+    await Deno.chown(service, 65534, 65534);
+    await Deno.chmod(service, 0o700);
+    const closed = await asPlainUser(["status", service]);
+    assert.equal(closed.code, 4, closed.stderr);
+    assert.equal(
+      closed.stderr,
+      `opsd status: permission denied: ${service} cannot be looked into by this user: ` +
+        "run this as its owner or as root\n",
+    );
+    await Deno.chmod(service, 0o755);
+    const unwritable = await asPlainUser(["supervise", service]);
+    assert.equal(unwritable.code, 4, unwritable.stderr);
+    assert.equal(
+      unwritable.stderr,
+      `opsd supervise: permission denied: cannot make ${service}/supervise: ${service} is ` +
+        "nobody's: run this as that user or as root\n",
+    );
+    await Deno.writeTextFile(`${service}/opsd.conf`, "stop-timeout = 5s\n", { mode: 0o600 });
+    await Deno.chown(`${service}/opsd.conf`, 65534, 65534);
+    const unreadable = await asPlainUser(["supervise", service]);
+    assert.equal(unreadable.code, 4, unreadable.stderr);
+    assert.equal(
+      unreadable.stderr,
+      `opsd supervise: ${service}/opsd.conf: permission denied: run this as a user who may ` +
+        "read it, or as root\n",
+    );
+  },
+});
+
+Deno.test("a settings file that is a directory is a settings error (exit 2)", async () => {
+  await using service = await copyService("steady");
+  await Deno.mkdir(`${service.path}/opsd.conf`);
+  const run = await runOpsd(["supervise", service.path]);
+  assert.equal(run.code, 2);
+  assert.equal(
+    run.stderr,
+    `opsd supervise: ${service.path}/opsd.conf is a directory: a settings file holds ` +
+      `"key = value" lines\n`,
+  );
 });
 
 Deno.test("a damaged or foreign status file is named in one line (exit 1); a new supervisor replaces it", async () => {
