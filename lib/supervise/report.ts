@@ -36,13 +36,24 @@ export interface StatusReport {
   unsupervised: number[];
   /** The record the supervisor last wrote (null: never supervised). */
   record: ServiceStatus | null;
+  /** What else the operator should know, said after the status line (`log/ is not supervised: …`). */
+  notes: string[];
 }
 
 /** The reports for a service and, when it has one, its log service. */
 export function statusReports(paths: ServicePaths, name: string, now = Date.now()): StatusReport[] {
-  const reports = [_report(paths, name, "main", now)];
-  if (paths.log) reports.push(_report(paths.log, `${name.replace(/\/+$/, "")}/log`, "log", now));
-  return reports;
+  const main = _report(paths, name, "main", now);
+  if (!paths.log) return [main];
+  const log = _report(paths.log, `${name.replace(/\/+$/, "")}/log`, "log", now);
+  if (main.supervisor.running && !log.supervisor.running && log.record === null) {
+    // A log/ made after the supervisor started: that supervisor does not carry it.
+    main.notes.push(
+      "log/ is not supervised: it was made after the supervisor started; " +
+        "restart the supervisor ('opsd exit', then 'opsd supervise') to run it",
+    );
+    return [main];
+  }
+  return [main, log];
 }
 
 function _report(
@@ -67,6 +78,7 @@ function _report(
     restartIn: running && next !== null ? Math.max(0, (next - now) / 1000) : null,
     unsupervised,
     record,
+    notes: [],
   };
 }
 
@@ -108,7 +120,8 @@ export function describeReport(report: StatusReport, now = Date.now()): string {
   }
   const tail = record && isFailing(record) ? record.tail.trimEnd() : "";
   const tailLines = tail === "" ? [] : tail.split("\n").map((text) => `  | ${text}`);
-  return [`${report.name}: ${line}`, ...tailLines].join("\n");
+  const notes = report.notes.map((note) => `; ${note}`).join("");
+  return [`${report.name}: ${line}${notes}`, ...tailLines].join("\n");
 }
 
 /**

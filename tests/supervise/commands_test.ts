@@ -386,3 +386,19 @@ Deno.test("a damaged or foreign status file is named in one line (exit 1); a new
   assert.match(supervisor.output(), /previous status not used: .* is damaged or not opsd's/);
   assert.equal((await runOpsd(["status", service.path])).code, 0);
 });
+
+Deno.test("a log/ made after the supervisor started: status says it is not supervised, exit 0 while up", async () => {
+  await using service = await copyService("steady");
+  await using supervisor = await startSupervisor(service.path);
+  await supervisor.waitStatus("up", (s) => s.state === "up");
+  await Deno.mkdir(`${service.path}/log`);
+  await Deno.writeTextFile(`${service.path}/log/run`, "#!/bin/sh\nexec cat\n", { mode: 0o755 });
+  const status = await runOpsd(["status", service.path]);
+  assert.equal(status.code, 0, status.stdout + status.stderr);
+  assert.match(
+    status.stdout,
+    /^\S+: up \(pid \d+, pgid \d+\) \d+ seconds?, normally up; log\/ is not supervised: it was made after the supervisor started; restart the supervisor \('opsd exit', then 'opsd supervise'\) to run it\n$/,
+  );
+  const json = JSON.parse((await runOpsd(["status", "--json", service.path])).stdout);
+  assert.deepEqual(json.notes, [status.stdout.slice(status.stdout.indexOf("log/ is")).trimEnd()]);
+});
