@@ -167,10 +167,12 @@ export function isFailing(status: ServiceStatus): boolean {
     (status.exitCode !== null && status.exitCode !== 0);
 }
 
+const _NOT_STARTED = "not started yet";
+
 /** How the last run ended: `exited 1`, `killed by SIGKILL`, `failed to start: …`. */
 export function describeLastRun(status: ServiceStatus): string {
   if (status.error !== null) return `failed to start: ${status.error}`;
-  if (status.signal === null && status.exitCode === null) return "not started yet";
+  if (status.signal === null && status.exitCode === null) return _NOT_STARTED;
   return describeExit(status);
 }
 
@@ -189,8 +191,10 @@ export function describeStatus(status: ServiceStatus, now = Date.now()): string 
       const loop = status.crashLoop!;
       parts.push(
         `crash-loop: ${loop.starts} starts in ${formatDuration(now - Date.parse(loop.since))}`,
-        `last ${describeLastRun(status)}`,
       );
+      // After 'opsd up' following a failed start, no run may have ended yet to tell of.
+      const last = describeLastRun(status);
+      if (last !== _NOT_STARTED) parts.push(`last ${last}`);
       if (status.pid !== null) parts.push(`running again ${process} ${seconds}`);
       break;
     }

@@ -1,0 +1,75 @@
+import assert from "node:assert/strict";
+import {
+  describeStatus,
+  parseStatusRecord,
+  type ServiceStatus,
+} from "../../lib/supervise/status.ts";
+
+const NOW = Date.parse("2026-11-21T12:00:10.000Z");
+
+/** A record of a service that came up at 12:00:09, one second before NOW. */
+function record(changes: Partial<ServiceStatus> = {}): ServiceStatus {
+  return {
+    format: 1,
+    service: "/srv/web",
+    role: "main",
+    state: "up",
+    pid: 1842,
+    pgid: 1842,
+    instances: [{
+      pid: 1842,
+      pgid: 1842,
+      procStart: 5,
+      started: "2026-11-21T12:00:09.000Z",
+      id: "a",
+    }],
+    since: "2026-11-21T12:00:09.000Z",
+    starts: 1,
+    exitCode: null,
+    signal: null,
+    ranFor: null,
+    error: null,
+    want: "up",
+    normally: "up",
+    paused: false,
+    nextRestart: null,
+    killAt: null,
+    crashLoop: null,
+    finish: null,
+    tail: "",
+    droppedBytes: 0,
+    logFile: null,
+    supervisor: { pid: 812, procStart: 3, started: "2026-11-21T12:00:00.000Z" },
+    updated: "2026-11-21T12:00:09.000Z",
+    ...changes,
+  };
+}
+
+Deno.test("describeStatus: one second is '1 second'; a crash loop with no ended run says none", () => {
+  assert.equal(describeStatus(record(), NOW), "up (pid 1842, pgid 1842) 1 second, normally up");
+  assert.equal(
+    describeStatus(
+      record({ state: "crash-loop", crashLoop: { starts: 6, since: "2026-11-21T12:00:00.000Z" } }),
+      NOW,
+    ),
+    "crash-loop: 6 starts in 10 s, running again (pid 1842, pgid 1842) 1 second",
+  );
+});
+
+Deno.test("parseStatusRecord takes what the supervisor writes and names the first bad field", () => {
+  assert.deepEqual(parseStatusRecord(JSON.stringify(record())), record());
+  const { finish: _, ...older } = record();
+  assert.deepEqual(
+    parseStatusRecord(JSON.stringify(older)),
+    older,
+    "records before finish existed",
+  );
+  assert.throws(
+    () => parseStatusRecord(JSON.stringify(record({ since: "garbage" }))),
+    /^Error: bad field 'since'$/,
+  );
+  assert.throws(
+    () => parseStatusRecord(JSON.stringify({ ...record(), format: 2 })),
+    /not an opsd status record/,
+  );
+});
