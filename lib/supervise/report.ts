@@ -53,6 +53,12 @@ export function statusReports(paths: ServicePaths, name: string, now = Date.now(
     );
     return [main];
   }
+  if (main.supervisor.running && log.state !== "up") {
+    // As under daemontools, runit and s6: nothing is lost, so the writer waits.
+    main.notes.push(
+      "its stdout goes to log/, which is not up: once the pipe is full the service blocks writing",
+    );
+  }
   return [main, log];
 }
 

@@ -20,6 +20,15 @@ Deno.test("status shows the log service on a second line; svc letters and wait d
     log,
     new RegExp(`^${service.path}/log: up \\(pid \\d+, pgid \\d+\\) \\d+ seconds?, normally up$`),
   );
+  // With its log service down, the service's line says its stdout may block.
+  assert.equal((await runOpsd(["down", `${service.path}/log`])).code, 0);
+  await supervisor.waitStatus("log down", (s) => s.state === "down", { role: "log" });
+  assert.match(
+    (await runOpsd(["status", service.path])).stdout,
+    /normally up; its stdout goes to log\/, which is not up: once the pipe is full the service blocks writing\n/,
+  );
+  assert.equal((await runOpsd(["up", `${service.path}/log`])).code, 0);
+  await supervisor.waitStatus("log up again", (s) => s.state === "up", { role: "log" });
 
   const down = await runOpsd(["svc", "-d", service.path]);
   assert.equal(down.code, 0, down.stderr);
