@@ -43,6 +43,7 @@ import {
   type ControlServer,
   serveControl,
 } from "./control.ts";
+import { checkLogFile } from "./output/logfile.ts";
 import { ServiceOutput } from "./output/output.ts";
 import { BoundedWriter } from "./output/writer.ts";
 import { SupervisedService, type TimerKind } from "./service.ts";
@@ -137,6 +138,9 @@ function _prepare(
     : {};
   const layers = [fallback, readSettingsFile(paths.settingsFile), flags];
   const settings = normalizeSettings(paths.dir, ...layers);
+  if (settings.logFile !== null) {
+    _checkLogFile(settings.logFile, settingSource("log-file", ...layers));
+  }
   if (settings.group !== null && settings.user === null) {
     const where = settingSource("group", ...layers);
     throw new UsageError(`${where}: ${settings.group} needs a user: set user as well`);
@@ -148,6 +152,22 @@ function _prepare(
       group: settingSource("group", ...layers),
     });
   return { paths, role, settings, credentials };
+}
+
+/** Refuses a log file that cannot be opened (exit 2, or 4 for permission), naming its setting. */
+function _checkLogFile(path: string, where: string): void {
+  try {
+    checkLogFile(path);
+  } catch (error) {
+    const denied = error instanceof Deno.errors.PermissionDenied;
+    const reason = denied
+      ? "permission denied"
+      : (error as Error).message.replace(/ \(os error \d+\).*$/, "");
+    throw new OpsdError(
+      `${where}: cannot open the log file ${path}: ${reason}: fix log-file, or the directory it goes in`,
+      denied ? ExitCode.permission : ExitCode.usage,
+    );
+  }
 }
 
 /** Refuses a service whose run file is missing (127) or not executable (126), saying what to do. */

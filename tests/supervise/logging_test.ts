@@ -77,6 +77,18 @@ Deno.test("a log file that cannot be written never blocks the service: output is
   assert.match(supervisor.output(), /log file: .*(ENOSPC|No space left)/);
 });
 
+Deno.test("a log file that cannot be opened is refused before the service starts (exit 2)", async () => {
+  await using service = await copyService("steady");
+  const run = await runOpsd(["supervise", service.path, "--log-file", "/proc/opsd-test.log"]);
+  assert.equal(run.code, 2);
+  assert.equal(
+    run.stderr,
+    "opsd supervise: --log-file: cannot open the log file /proc/opsd-test.log: No such file or " +
+      "directory: fix log-file, or the directory it goes in\n",
+  );
+  assert.equal(await Deno.stat(`${service.path}/supervise`).catch(() => null), null, "nothing made");
+});
+
 Deno.test("a reader of the supervisor's stdout that falls behind never blocks the service", async () => {
   await using service = await copyService("burst");
   // Nobody reads the supervisor's stdout until the service has written its 5 MB.

@@ -127,6 +127,17 @@ export class RotatingLogFile implements ByteSink {
   }
 }
 
+/**
+ * Makes sure the log file `path` can be written, as {@linkcode RotatingLogFile}
+ * would open it (its directory made, the file created if need be), so that a
+ * log file that cannot be is refused before the service starts rather than
+ * discovered as dropped output. Throws the error opening it gave.
+ */
+export function checkLogFile(path: string): void {
+  Deno.mkdirSync(dirname(path), { recursive: true });
+  Deno.openSync(path, { append: true, create: true, mode: 0o640 }).close();
+}
+
 async function _exists(path: string): Promise<boolean> {
   try {
     await Deno.lstat(path);
