@@ -74,16 +74,18 @@ export function resolveService(name: string, cwd = Deno.cwd()): ServicePaths {
 /**
  * {@linkcode resolveService} for commands that act on a service that exists
  * (status, control words, tail, wait): a directory with neither a run file nor a
- * state directory is not a service, and is a UsageError (exit 2) too.
+ * state directory, or a file that is not executable and has no state beside it,
+ * is not a service, and is a UsageError (exit 2) too.
  */
 export function resolveExistingService(name: string, cwd = Deno.cwd()): ServicePaths {
   const paths = resolveService(name, cwd);
-  if (
-    paths.form === "directory" && !_exists(paths.run, paths.path) &&
-    !_exists(paths.stateDir, paths.path)
-  ) {
+  if (_exists(paths.stateDir, paths.dir)) return paths;
+  if (paths.form === "directory" && !_exists(paths.run, paths.path)) {
+    throw new UsageError(`not a service: ${paths.path} has no run file and was never supervised`);
+  }
+  if (paths.form === "script" && ((Deno.statSync(paths.run).mode ?? 0) & 0o111) === 0) {
     throw new UsageError(
-      `not a service: ${paths.path} has no run file and was never supervised`,
+      `not a service: ${paths.path} is not an executable script and was never supervised`,
     );
   }
   return paths;

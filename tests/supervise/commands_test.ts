@@ -251,14 +251,24 @@ Deno.test("a service deep in the tree, past the unix socket path limit, is still
   await supervisor.waitStatus("down", (s) => s.state === "down");
 });
 
-Deno.test("a directory that is not a service is a usage error for status and control", async () => {
+Deno.test("a directory or file that is not a service is a usage error for status and control", async () => {
   await using dir = await tempDir();
+  const file = `${dir.path}/notes.txt`;
+  await Deno.writeTextFile(file, "not a program\n");
   for (const command of ["status", "up", "tail", "wait"]) {
-    const run = await runOpsd([command, dir.path, ...(command === "wait" ? ["--up"] : [])]);
+    const extra = command === "wait" ? ["--up"] : [];
+    const run = await runOpsd([command, dir.path, ...extra]);
     assert.equal(run.code, 2, command);
     assert.equal(
       run.stderr,
       `opsd ${command}: not a service: ${dir.path} has no run file and was never supervised\n`,
+    );
+    const plain = await runOpsd([command, file, ...extra]);
+    assert.equal(plain.code, 2, command);
+    assert.equal(
+      plain.stderr,
+      `opsd ${command}: not a service: ${file} is not an executable script and was never ` +
+        "supervised\n",
     );
   }
 });
