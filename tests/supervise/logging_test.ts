@@ -86,7 +86,11 @@ Deno.test("a log file that cannot be opened is refused before the service starts
     "opsd supervise: --log-file: cannot open the log file /proc/opsd-test.log: No such file or " +
       "directory: fix log-file, or the directory it goes in\n",
   );
-  assert.equal(await Deno.stat(`${service.path}/supervise`).catch(() => null), null, "nothing made");
+  assert.equal(
+    await Deno.stat(`${service.path}/supervise`).catch(() => null),
+    null,
+    "nothing made",
+  );
 });
 
 Deno.test("a reader of the supervisor's stdout that falls behind never blocks the service", async () => {
