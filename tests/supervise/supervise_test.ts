@@ -53,6 +53,8 @@ Deno.test("a killed service is back within a few hundred ms, with exactly fds 0-
   await using supervisor = await startSupervisor(service.path);
   const first = await supervisor.waitStatus("up", (s) => s.state === "up");
   const pid = first.pid!;
+  // Until run execs sleep, sh holds the script open (on fd 10).
+  await waitFor("run to exec sleep", () => readProcStat(pid)?.comm === "sleep" || null);
   assert.deepEqual(Deno.readDirSync(`/proc/${pid}/fd`).map((e) => e.name).toArray().sort(), [
     "0",
     "1",
