@@ -51,6 +51,8 @@ Deno.test("supervise --daemon: the service holds exactly fds 0-2; its output and
   await using run = await superviseInBackground([service.path]);
   assert.equal(run.code, 0, run.stderr);
   const pid = readStatus(resolveService(service.path))!.pid!;
+  // Until run execs sleep, sh holds the script open (on fd 10).
+  await waitFor("run to exec sleep", () => readProcStat(pid)?.comm === "sleep" || null);
   assert.deepEqual(await numberedFds(pid), SERVICE_FDS, "exactly fds 0-2 (opsd fds)");
   const current = await waitFor("the service's line", async () => {
     const text = await Deno.readTextFile(`${service.path}/supervise/current`).catch(() => "");
