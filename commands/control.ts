@@ -9,6 +9,7 @@
 import { ExitCode } from "../lib/errors.ts";
 import { combinedExitCode, controlService } from "../lib/supervise/client.ts";
 import { describeStatus } from "../lib/supervise/status.ts";
+import { liveReport, reportJson } from "../lib/supervise/report.ts";
 import {
   CONTROL_WORDS,
   type ControlWord,
@@ -32,7 +33,7 @@ const _SERVICES = {
 };
 
 const _OPTIONS = {
-  json: { help: "print each acknowledged status as JSON (one object per line)" },
+  json: { help: "print each acknowledged status as status --json does, with done (one per line)" },
   quiet: { short: "q", help: "print nothing on success" },
 } as const;
 
@@ -121,6 +122,7 @@ async function _send(
 ): Promise<number> {
   const codes: number[] = [];
   for (const name of services) {
+    const done: string[] = [];
     for (const word of words) {
       const result = await controlService(name, word);
       codes.push(result.code);
@@ -128,12 +130,12 @@ async function _send(
         writeErr(`opsd ${command}: ${result.error}\n`);
         break;
       }
+      const did = wordDone(word);
+      if (did) done.push(did);
       if (options.quiet || word !== words.at(-1)) continue;
-      if (options.json) writeJson(result.status);
-      else {
-        const done = wordDone(word);
-        writeOut(`${name}: ${done ? `${done}; ` : ""}${describeStatus(result.status!)}\n`);
-      }
+      // The same fields as 'opsd status --json', and what was done ("sent TERM").
+      if (options.json) writeJson({ ...reportJson(liveReport(name, result.status!)), done });
+      else writeOut(`${name}: ${[...done, describeStatus(result.status!)].join("; ")}\n`);
     }
   }
   return combinedExitCode(codes);

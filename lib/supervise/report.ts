@@ -72,13 +72,36 @@ function _report(
   const running = pid !== null;
   const record = running ? _withStoppedState(readStatus(paths)) : readStatus(paths);
   const unsupervised = running ? [] : leftoverProcesses(record).map((process) => process.pid);
+  return _build(name, paths.path, role, running ? pid : null, record, unsupervised, now);
+}
+
+/**
+ * The report for a record a running supervisor just sent (the reply to a control
+ * word): the same fields `opsd status` shows, from that record.
+ */
+export function liveReport(name: string, record: ServiceStatus, now = Date.now()): StatusReport {
+  // Its `paused` stands: a STOP just sent may not have stopped the process yet.
+  return _build(name, record.service, record.role, record.supervisor.pid, record, [], now);
+}
+
+/** A report from what is known: `supervisor` is the running supervisor's pid (-1: unknown), or null. */
+function _build(
+  name: string,
+  service: string,
+  role: "main" | "log",
+  supervisor: number | null,
+  record: ServiceStatus | null,
+  unsupervised: number[],
+  now: number,
+): StatusReport {
+  const running = supervisor !== null;
   const since = record ? Date.parse(record.since) : null;
   const next = record?.nextRestart ? Date.parse(record.nextRestart) : null;
   return {
     name,
-    service: paths.path,
+    service,
     role,
-    supervisor: { running, pid: running && pid > 0 ? pid : null },
+    supervisor: { running, pid: running && supervisor > 0 ? supervisor : null },
     state: running ? record?.state ?? "down" : unsupervised.length > 0 ? "unsupervised" : "down",
     uptime: since === null ? null : Math.max(0, Math.floor((now - since) / 1000)),
     restartIn: running && next !== null ? Math.max(0, (next - now) / 1000) : null,

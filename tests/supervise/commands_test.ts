@@ -57,8 +57,13 @@ Deno.test("pause, cont, hup, alarm, restart and once do what svc's letters do", 
   await using supervisor = await startSupervisor(service.path, ["--restart-delay", "20ms"]);
   const first = (await supervisor.waitStatus("up", (s) => s.state === "up")).pid!;
 
-  const pause = await runOpsd(["pause", "--json", service.path]);
-  assert.equal(JSON.parse(pause.stdout).paused, true);
+  const pause = JSON.parse((await runOpsd(["pause", "--json", service.path])).stdout);
+  assert.equal(pause.paused, true);
+  // The same fields as 'opsd status --json', and what was done.
+  assert.deepEqual(pause.done, ["sent STOP"]);
+  assert.equal(pause.name, service.path);
+  assert.deepEqual(pause.supervisor, { running: true, pid: supervisor.pid });
+  assert.equal(typeof pause.uptime, "number");
   await waitFor("stopped", () => readProcStat(first)?.state === "T");
   await runOpsd(["cont", service.path]);
   await waitFor("running", () => readProcStat(first)?.state !== "T");
@@ -71,6 +76,8 @@ Deno.test("pause, cont, hup, alarm, restart and once do what svc's letters do", 
   await waitFor("running again", () => readProcStat(first)?.state !== "T");
   const hup = await runOpsd(["hup", service.path]);
   assert.match(hup.stdout, /: sent HUP; up \(pid \d+, pgid \d+\) \d+ seconds?, normally up\n$/);
+  const both = await runOpsd(["svc", "-pc", service.path]);
+  assert.match(both.stdout, /: sent STOP; sent CONT; up \(pid \d+/, "every letter's deed is said");
   await runOpsd(["svc", "-a", service.path]);
   await waitFor(
     "both signals recorded",
