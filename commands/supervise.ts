@@ -69,14 +69,14 @@ export function superviseCommand() {
     },
     after: `
 Examples:
-  opsd supervise examples/hello                  try it; Ctrl-C stops it and the service
-  opsd supervise /srv/web                        a service directory (state in /srv/web/supervise/)
-  opsd supervise ./worker.sh --stop-timeout 30s  a script (state in .worker.sh.opsd/ beside it)
+  opsd supervise examples/hello                   try it (Ctrl-C stops both)
+  opsd supervise /srv/web                         state in /srv/web/supervise/
+  opsd supervise ./worker.sh --stop-timeout 30s   state in .worker.sh.opsd/
   opsd supervise /srv/web --log-file log/current --log-max-size 10M --log-keep 5
-  opsd supervise --daemon /srv/web               in the background; returns once /srv/web is up
-  opsd supervise --daemon /srv/web || [ $? = 5 ] from crontab: fine if already supervised
+  opsd supervise --daemon /srv/web                in the background, once up
+  opsd supervise --daemon /srv/web || [ $? = 5 ]  from crontab: 5 = already on
   opsd supervise --daemon --pidfile /run/web-supervise.pid /srv/web
-  opsd supervise /srv/web --ready-fd 3 3>ready   'ready' gets '0 supervising /srv/web (...)'
+  opsd supervise /srv/web --ready-fd 3 3>ready    ready gets '0 supervising …'
 
 Restarts: a run shorter than --stable-after is a quick death; the next start waits
 --restart-delay, doubled per further quick death (up to --restart-delay-max, +-20%
@@ -97,6 +97,7 @@ directory (SERVICE/supervise/current; rotated by --log-max-size and --log-keep) 
 the supervisor's own messages go to 'opsd.log' there (rotated at 1 MiB, one old file
 kept). Control it with 'opsd down|up|exit|status SERVICE'; with --pidfile also
 'opsd daemon status|stop --pidfile FILE'.
+
 --ready-fd FD: one line on FD once every service has started: '0 supervising ...', or
 'CODE MESSAGE' (the exit code below) when it cannot, and then it exits with CODE;
 then FD is let go of.

@@ -35,7 +35,41 @@ export function renderHelp(command: CliCommand, path: string[]): string {
       `Commands:\n${_columns(rows)}\n\n'${path.join(" ")} COMMAND --help' shows how to use one.`,
     );
   }
-  return `${sections.join("\n\n")}\n${command.after ?? ""}\n`;
+  return `${sections.join("\n\n")}\n${_after(command.after ?? "")}\n`;
+}
+
+/**
+ * A command's notes at the width: prose lines run together into paragraphs (a
+ * blank line ends one) and are wrapped; an indented table row (`  opsd x   what
+ * it does`) keeps its columns, its description wrapped under itself, or on the
+ * lines below when the first column leaves too little room.
+ */
+function _after(text: string): string {
+  const out: string[] = [];
+  let paragraph: string[] = [];
+  const flush = () => {
+    if (paragraph.length > 0) out.push(_wrap(paragraph.join(" "), 0));
+    paragraph = [];
+  };
+  for (const line of text.split("\n")) {
+    if (line !== "" && !line.startsWith(" ")) {
+      paragraph.push(line);
+      continue;
+    }
+    flush();
+    out.push(line.length > _WIDTH ? _tableRow(line) : line);
+  }
+  flush();
+  return out.join("\n");
+}
+
+/** An indented row too wide for the width, its last column wrapped. */
+function _tableRow(line: string): string {
+  const match = /^(\s+\S.*\s{2,})(\S.*)$/.exec(line);
+  if (!match) return line; // One column (a long command): left as it is.
+  const [, left, right] = match;
+  if (left.length > _WIDTH - 30) return `${left.trimEnd()}\n${_wrap(right, 6)}`;
+  return `${left}${_wrap(right, left.length).trimStart()}`;
 }
 
 function _usage(command: CliCommand): string {
@@ -72,12 +106,16 @@ function _columns(rows: [string, string][]): string {
 
 /**
  * `text` wrapped at the width, each line indented by `indent`; newlines are kept,
- * and a line that starts with spaces (a table) is left as it is.
+ * and a line that starts with spaces (a table) keeps its columns.
  */
 function _wrap(text: string, indent: number): string {
   const pad = " ".repeat(indent);
   return text.split("\n").map((paragraph) => {
-    if (paragraph.startsWith(" ")) return `${pad}${paragraph}`;
+    if (paragraph.startsWith(" ")) {
+      return indent === 0 && paragraph.length > _WIDTH
+        ? _tableRow(paragraph)
+        : `${pad}${paragraph}`;
+    }
     const lines: string[] = [];
     let line = "";
     for (const word of paragraph.split(" ")) {

@@ -62,3 +62,39 @@ Deno.test("help of a command with commands beneath lists them with their summari
   assert.ok(help.includes("\n  -V, --version  print the version\n"));
   assert.ok(help.includes("\nCommands:\n  wait  wait until services are up\n"));
 });
+
+Deno.test("help notes: prose runs together and wraps; a wide table row wraps its last column", () => {
+  const notes = defineCommand({
+    name: "x",
+    summary: "x",
+    description: "X.",
+    options: {},
+    after: `
+Examples:
+  opsd x /srv/web                          a description that is far too long to fit in eighty
+  opsd x --with-a-very-long-option-name /srv/web/and/a/long/path  and a description too
+  opsd x --only-one-column-that-is-long --so-it-is-left-as-it-is /srv/web/and/more
+
+Restarts: a run shorter than stable-after is a quick death,
+and this line, written short in the source, joins it.
+
+A blank line starts a paragraph.`,
+    run: () => 0,
+  });
+  const help = renderHelp(notes, ["opsd", "x"]);
+  assert.equal(
+    help.slice(help.indexOf("Examples:")),
+    `Examples:
+  opsd x /srv/web                          a description that is far too long to
+                                           fit in eighty
+  opsd x --with-a-very-long-option-name /srv/web/and/a/long/path
+      and a description too
+  opsd x --only-one-column-that-is-long --so-it-is-left-as-it-is /srv/web/and/more
+
+Restarts: a run shorter than stable-after is a quick death, and this line,
+written short in the source, joins it.
+
+A blank line starts a paragraph.
+`,
+  );
+});
