@@ -23,6 +23,7 @@ import { CommandLineError } from "../lib/cli/error.ts";
 import { defineCommand, type OptionSpecs } from "../lib/cli/spec.ts";
 import { intValue } from "../lib/cli/values.ts";
 import { writeErr, writeJson, writeOut } from "../lib/cli/output.ts";
+import { suggestCommand } from "../lib/text/command.ts";
 
 /** The `supervise` command. */
 export function superviseCommand() {
@@ -231,7 +232,7 @@ function _wantedDown(paths: ServicePaths, service: string): void {
   const path = service === paths.path ? paths : paths.log!;
   writeErr(
     `opsd supervise: ${service} is supervised but not started: it is normally down ` +
-      `(${path.downFile} exists): start it with 'opsd up ${service}'\n`,
+      `(${path.downFile} exists): start it with ${suggestCommand("opsd", "up", service)}\n`,
   );
 }
 

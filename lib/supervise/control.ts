@@ -25,6 +25,7 @@ import { close, open } from "../sys/libc.ts";
 import { controlPath, runningSupervisor } from "./state.ts";
 import type { ServiceStatus } from "./status.ts";
 import { type ControlWord, isControlWord } from "./words.ts";
+import { suggestCommand } from "../text/command.ts";
 
 /** A request: a control word, or `status` for the live status record. */
 export interface ControlRequest {
@@ -249,12 +250,14 @@ function _noAnswer(paths: ServicePaths, timeout: number): string {
   return `the supervisor of ${paths.path} did not answer within ${
     timeout / 1000
   } s; it may still ` +
-    `carry out the request: check with 'opsd status ${paths.path}'`;
+    `carry out the request: check with ${suggestCommand("opsd", "status", paths.path)}`;
 }
 
 function _notRunning(paths: ServicePaths, detail = ""): OpsdError {
   return new OpsdError(
-    `no supervisor running for ${paths.path}${detail}: start one with 'opsd supervise ${paths.path}'`,
+    `no supervisor running for ${paths.path}${detail}: start one with ${
+      suggestCommand("opsd", "supervise", paths.path)
+    }`,
     ExitCode.notRunning,
   );
 }

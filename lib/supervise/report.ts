@@ -13,6 +13,7 @@ import { leftoverProcesses } from "./leftovers.ts";
 import { readProcStat } from "../procfs/stat.ts";
 import { readStatus, runningSupervisor } from "./state.ts";
 import { describeLastRun, describeStatus, isFailing, type ServiceStatus } from "./status.ts";
+import { suggestCommand } from "../text/command.ts";
 
 /** One service's status as `opsd status --json` prints it (one object per line). */
 export interface StatusReport {
@@ -137,7 +138,7 @@ export function describeReport(report: StatusReport, now = Date.now()): string {
   } else if (report.unsupervised.length > 0) {
     line =
       `supervisor not running; pid ${report.unsupervised.join(", ")} still running unsupervised` +
-      `: 'opsd supervise ${report.service}' stops it and starts afresh`;
+      `: ${suggestCommand("opsd", "supervise", report.service)} stops it and starts afresh`;
   } else if (record && record.instances.length > 0) {
     line = `supervisor not running; pid ${record.instances.map((p) => p.pid).join(", ")}, ` +
       "recorded as running, is gone too";

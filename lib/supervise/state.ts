@@ -16,6 +16,7 @@ import { flockHolder } from "../procfs/locks.ts";
 import { readProcStat } from "../procfs/stat.ts";
 import { userName } from "../procfs/users.ts";
 import { parseStatusRecord, type ServiceStatus } from "./status.ts";
+import { suggestCommand } from "../text/command.ts";
 
 /** The lock file: an OFD write lock on it means a supervisor runs; it holds that supervisor's pid. */
 export function lockPath(paths: ServicePaths): string {
@@ -73,7 +74,9 @@ export function acquireLock(paths: ServicePaths): number {
     const holder = _lockHolder(paths);
     throw new OpsdError(
       `${paths.path} is already supervised${holder ? ` by pid ${holder}` : ""}: ` +
-        `use 'opsd status ${paths.path}', or 'opsd exit ${paths.path}' to stop that supervisor`,
+        `use ${suggestCommand("opsd", "status", paths.path)}, or ${
+          suggestCommand("opsd", "exit", paths.path)
+        } to stop that supervisor`,
       ExitCode.busy,
     );
   }

@@ -10,6 +10,7 @@ import type { ServicePaths } from "../service/paths.ts";
 import { normalizeSettings, readSettingsFile } from "../service/settings.ts";
 import { sendControl } from "./control.ts";
 import { readStatus, runningSupervisor } from "./state.ts";
+import { suggestCommand } from "../text/command.ts";
 
 /**
  * The last bytes the service wrote to stderr (with `lines`, only that many of its
@@ -34,7 +35,9 @@ async function _stderrTail(paths: ServicePaths): Promise<string> {
   const record = readStatus(paths);
   if (!record) {
     throw new OpsdError(
-      `${paths.path} has never been supervised: start it with 'opsd supervise ${paths.path}'`,
+      `${paths.path} has never been supervised: start it with ${
+        suggestCommand("opsd", "supervise", paths.path)
+      }`,
       ExitCode.notRunning,
     );
   }
@@ -51,7 +54,9 @@ export function logFileOf(paths: ServicePaths): string {
   if (logFile) return logFile;
   throw new OpsdError(
     `${paths.path} has no log file to follow: set 'log-file = log/current' in ` +
-      `${paths.settingsFile} (or pass --log-file to opsd supervise); 'opsd tail ${paths.path}' ` +
+      `${paths.settingsFile} (or pass --log-file to opsd supervise); ${
+        suggestCommand("opsd", "tail", paths.path)
+      } ` +
       "shows the stderr tail",
     ExitCode.failure,
   );

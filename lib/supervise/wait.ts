@@ -9,6 +9,7 @@ import { formatDuration } from "../duration.ts";
 import { ExitCode, OpsdError } from "../errors.ts";
 import type { ServicePaths } from "../service/paths.ts";
 import { describeReport, type StatusReport, statusReports } from "./report.ts";
+import { suggestCommand } from "../text/command.ts";
 
 const _INTERVAL = 50;
 
@@ -42,7 +43,7 @@ export async function waitForService(
     if (!report.supervisor.running) {
       throw new OpsdError(
         `${describeReport(report).split("\n")[0]}: it cannot get ${target} without one ` +
-          `(start 'opsd supervise ${paths.path}')`,
+          `(start ${suggestCommand("opsd", "supervise", paths.path)})`,
         ExitCode.notRunning,
       );
     }
