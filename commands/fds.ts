@@ -68,7 +68,9 @@ Columns: COMMAND PID USER FD TYPE CLOEXEC DEVICE SIZE/OFF NODE NAME, as lsof
 prints them. FD is the fd number, or cwd, rtd (root directory), txt (program),
 NOFD (fds unreadable, reason in NAME), followed by the mode (r, w, u = both)
 and the lock (R/W whole file, r/w part of it, u read and write). CLOEXEC says
-whether the fd is closed when the process execs (yes/no).
+whether the fd is closed when the process execs (yes/no). Control characters
+in COMMAND, USER and NAME are escaped as lsof escapes them (\\n, \\t, ^[ for
+ESC, \\xNN, \\\\), and so are spaces in COMMAND and USER (\\x20); --json is raw.
 
 Selectors narrow: a row must belong to a selected process (--pid, -c) and be
 one of the selected files (--port/--tcp/--udp/--listen, --path, --unix).

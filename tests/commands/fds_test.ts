@@ -15,6 +15,7 @@ import {
   waitFor,
 } from "../fixtures/mod.ts";
 import { opsdArgv } from "../../lib/self.ts";
+import { readProcStat } from "../../lib/procfs/stat.ts";
 import type { FdRow } from "../../lib/fds/row.ts";
 
 interface HolderInfo {
@@ -120,6 +121,43 @@ function holderTest(
       await fn(holder, dir.path);
     },
   });
+}
+
+/** The `sleep` program, symlinks resolved. */
+const SLEEP = Deno.realPathSync(
+  new TextDecoder().decode(
+    new Deno.Command("sh", { args: ["-c", "command -v sleep"] }).outputSync().stdout,
+  ).trim(),
+);
+
+/**
+ * Starts `sleep` through `program` (a link to it, whose name becomes the command
+ * name), holding `files` open for reading on fds 3, 4…, run by `wrapper` (such
+ * as setpriv, which execs); disposing of it kills it by pid.
+ */
+async function startSleeper(
+  options: { program?: string; files?: string[]; wrapper?: string[] } = {},
+): Promise<{ pid: number } & AsyncDisposable> {
+  const { program = SLEEP, files = [], wrapper = [] } = options;
+  const redirects = files.map((_, i) => `${i + 3}<"$${i + 1}"`).join(" ");
+  const argv = [...wrapper, "sh", "-c", `exec "$0" 1000 ${redirects}`, program, ...files];
+  const child = new Deno.Command(argv[0], { args: argv.slice(1), stdin: "null" }).spawn();
+  const name = new TextEncoder().encode(program.slice(program.lastIndexOf("/") + 1));
+  const comm = new TextDecoder().decode(name.subarray(0, 15));
+  try {
+    await waitFor("sleep to start", () => readProcStat(child.pid)?.comm === comm);
+  } catch (error) {
+    child.kill("SIGKILL");
+    await child.status;
+    throw error;
+  }
+  return {
+    pid: child.pid,
+    async [Symbol.asyncDispose]() {
+      child.kill("SIGKILL");
+      await child.status;
+    },
+  };
 }
 
 async function fdsJson(args: string[]): Promise<JsonRow[]> {
@@ -680,3 +718,47 @@ holderTest(
   },
   { ignore: !CAN_UNSHARE, wrapper: IN_OTHER_NETNS },
 );
+
+Deno.test({
+  name: "opsd fds escapes control characters in COMMAND and NAME as lsof does; --json stays raw",
+  sanitizeResources: true,
+  sanitizeOps: true,
+  async fn() {
+    await using dir = await tempDir();
+    const command = "we ird\nx\x1b[31m";
+    const program = `${dir.path}/${command}`;
+    Deno.symlinkSync(SLEEP, program);
+    const names = ["esc\x1b[31mred\ttab.txt", "new\nline.txt", "back\\slash.txt"];
+    const files = names.map((name) => `${dir.path}/${name}`);
+    for (const file of files) Deno.writeTextFileSync(file, "");
+    await using sleeper = await startSleeper({ program, files });
+    const pid = String(sleeper.pid);
+    const run = await runOpsd(["fds", "-p", pid]);
+    assert.equal(run.code, 0, run.stderr);
+    assert.ok(!run.stdout.includes("\x1b"), "no escape sequence reaches the terminal");
+    const json = await fdsJson(["-p", pid]);
+    // One line per row: none is broken by a newline in a name.
+    const lines = run.stdout.trim().split("\n").slice(1);
+    assert.equal(lines.length, json.length, run.stdout);
+    for (const line of lines) assert.ok(line.startsWith(`we\\x20ird\\nx^[[31m ${pid} `), line);
+    const escaped = [
+      "esc^[[31mred\\ttab.txt",
+      "new\\nline.txt",
+      "back\\\\slash.txt",
+    ].map((name) => `${dir.path}/${name}`);
+    const named = lines.filter((line) => / [345]r +REG /.test(line));
+    assert.deepEqual(named.map((line) => line.slice(line.indexOf(` ${dir.path}/`) + 1)), escaped);
+    assert.deepEqual([...new Set(json.map((row) => row.command))], [command]);
+    assert.deepEqual(
+      json.filter((row) => ["3", "4", "5"].includes(row.fd!)).map((row) => row.name),
+      files,
+    );
+    if (HAS_LSOF) {
+      const lsof = await new Deno.Command("lsof", { args: ["+c0", "-nP", "-w", "-p", pid] })
+        .output();
+      const text = new TextDecoder().decode(lsof.stdout);
+      assert.ok(text.includes(`\nwe\\x20ird\\nx^[[31m ${pid} `), text);
+      for (const name of escaped) assert.ok(text.includes(` ${name}\n`), `lsof: ${name}`);
+    }
+  },
+});
