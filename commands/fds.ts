@@ -10,7 +10,7 @@ import { ExitCode } from "../lib/errors.ts";
 import { parseDuration } from "../lib/duration.ts";
 import { CommandLineError } from "../lib/cli/error.ts";
 import { defineCommand } from "../lib/cli/spec.ts";
-import { intValue } from "../lib/cli/values.ts";
+import { intValue, nonEmptyValue } from "../lib/cli/values.ts";
 import { writeJson, writeOut } from "../lib/cli/output.ts";
 
 /** `--leak-age` when not given: younger processes are not reported for `no-cloexec`. */
@@ -36,6 +36,7 @@ export function fdsCommand() {
         short: "c",
         value: "name",
         help: "processes whose command name starts with NAME (repeatable)",
+        parse: nonEmptyValue("a command name"),
         repeat: true,
       },
       port: {
@@ -50,9 +51,15 @@ export function fdsCommand() {
       path: {
         value: "file",
         help: "fds open on FILE, and FILE as cwd, root or program (repeatable)",
+        parse: nonEmptyValue("a file"),
         repeat: true,
       },
-      unix: { value: "path", help: "unix sockets bound to PATH (repeatable)", repeat: true },
+      unix: {
+        value: "path",
+        help: "unix sockets bound to PATH (repeatable)",
+        parse: nonEmptyValue("a socket path"),
+        repeat: true,
+      },
       leaks: { help: "only socket fds that look leaked, each with the reason" },
       leakAge: {
         value: "duration",
@@ -108,7 +115,8 @@ Environment: OPSD_FDS_WORKERS=N walks /proc with N extra threads (default: from
 1000 processes up, as many idle CPUs as repay their start; 0 keeps opsd on one CPU).
 
 Exit codes: 0 something matched (with --leaks: a leak was found), 1 nothing
-matched, 2 usage error (bad port, pid or flag, --leak-age without --leaks).`,
+matched, 2 usage error (bad port, pid or flag, an empty --path, --unix or -c,
+--leak-age without --leaks).`,
     run: async (options) => {
       if (options.leakAge !== undefined && !options.leaks) {
         throw new CommandLineError(

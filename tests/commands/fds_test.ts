@@ -401,6 +401,14 @@ Deno.test("opsd fds: a bad port, pid or flag is a usage error (exit 2, one line,
   }
 });
 
+Deno.test("opsd fds: an empty --path, --unix or -c is a usage error, not a match of everything", async () => {
+  for (const args of [["--path", ""], ["--unix", ""], ["-c", ""], ["--path", "/", "--path", ""]]) {
+    const run = await runOpsd(["fds", ...args]);
+    assert.deepEqual([run.code, run.stdout], [2, ""], args.join(" "));
+    assert.match(run.stderr, /^opsd fds: .*not an empty string \(see 'opsd fds --help'\)\n$/);
+  }
+});
+
 Deno.test("opsd fds --leak-age without --leaks is a usage error, not silently ignored", async () => {
   const run = await runOpsd(["fds", "--leak-age", "10s"]);
   assert.deepEqual([run.code, run.stdout], [2, ""]);
