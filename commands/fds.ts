@@ -109,7 +109,10 @@ TCP, UDP or unix socket that matches but that no inspectable process holds
 still shows, as ss shows it: COMMAND, PID and FD ? (null in --json), USER the
 socket's owner (for a unix socket from sock_diag; ? where that cannot tell: in
 another network namespace, or without sock_diag). So -q --port P and
--q --unix PATH answer whether P or PATH is taken, for any user.
+-q --unix PATH answer whether P or PATH is taken, for any user. Root without
+CAP_SYS_PTRACE lists other users' fds without reading them: a row per fd with
+"(readlink: Permission denied)", as lsof shows it. With -q, the note on what
+could not be inspected is printed only when nothing matched (exit 1).
 
 Environment: OPSD_FDS_WORKERS=N walks /proc with N extra threads (default: from
 1000 processes up, as many idle CPUs as repay their start; 0 keeps opsd on one CPU).
@@ -136,26 +139,34 @@ matched, 2 usage error (bad port, pid or flag, an empty --path, --unix or -c,
         unixPaths: options.unix,
         leaks: options.leaks ? { minAgeMs: options.leakAge ?? _LEAK_AGE_MS } : undefined,
       });
-      if (options.quiet) return scan.rows.length > 0 ? ExitCode.ok : ExitCode.failure;
-      if (options.json) {
+      const matched = scan.rows.length > 0;
+      if (options.json && !options.quiet) {
         const { rowJson } = await import("../lib/fds/format.ts");
         for (const row of scan.rows) writeJson(rowJson(row));
-      } else if (scan.rows.length > 0) {
+      } else if (matched && !options.quiet) {
         const { formatRows } = await import("../lib/fds/format.ts");
         writeOut(formatRows(scan.rows));
       }
-      if (scan.unreadable.length > 0) {
+      // With -q, only when it may make the answer wrong: one of them may hold what nothing matched.
+      if (scan.unreadable.length > 0 && !(options.quiet && matched)) {
         // One of them may be the holder of a socket whose holder is unknown.
-        const unknown = options.json ? "pid null" : "PID ?";
-        const what = scan.rows.some(isUnheld)
-          ? `see who holds the sockets shown with ${unknown}`
-          : "include them";
+        const unheld = scan.rows.some(isUnheld)
+          ? `the sockets shown with ${options.json ? "pid null" : "PID ?"}`
+          : null;
+        const needs = scan.unreadableNeeds;
+        let advice = "";
+        if (needs !== null) {
+          const run = needs === "root" ? "run as root" : "run with CAP_SYS_PTRACE";
+          advice = `: ${run} to ${unheld ? `see who holds ${unheld}` : "include them"}`;
+        } else if (unheld) {
+          advice = `: one of them may hold ${unheld}`;
+        }
         console.error(
           `opsd fds: ${scan.unreadable.length} process(es) could not be inspected ` +
-            `(permission denied): run as root to ${what}`,
+            `(permission denied)${advice}`,
         );
       }
-      return scan.rows.length > 0 ? ExitCode.ok : ExitCode.failure;
+      return matched ? ExitCode.ok : ExitCode.failure;
     },
   });
 }

@@ -248,9 +248,20 @@ export function noFdRow(process: ProcessInfo, errno: number): FdRow {
 }
 
 /**
- * A row that stands for no open fd (a special link, an unreadable fd directory,
- * a socket whose holder is unknown): the owner's columns, and the fd-only ones
- * (mode, lock, close-on-exec, offset) empty.
+ * The row lsof shows for an fd whose link cannot be read (root without
+ * CAP_SYS_PTRACE, another user's process): the fd number, TYPE unknown, and
+ * `/proc/PID/fd/FD (readlink: Permission denied)` as NAME. Its fdinfo is as
+ * unreadable: mode, lock and close-on-exec stay empty.
+ */
+export function unreadableFdRow(process: ProcessInfo, fd: number, errno: number): FdRow {
+  const name = `/proc/${process.pid}/fd/${fd} (readlink: ${errnoText(errno)})`;
+  return { ..._rowWithoutFd(process, String(fd), "unknown", name), fdNumber: fd };
+}
+
+/**
+ * A row that stands for no open fd, or one opsd cannot read (a special link, an
+ * unreadable fd directory or link, a socket whose holder is unknown): the
+ * owner's columns, and the fd-only ones (mode, lock, close-on-exec, offset) empty.
  */
 function _rowWithoutFd(
   owner: Pick<FdRow, "command" | "pid" | "user" | "uid">,

@@ -31,6 +31,7 @@ import {
   noFdRow,
   type SpecialFd,
   unheldSocketRow,
+  unreadableFdRow,
 } from "./describe.ts";
 import { MountIndex } from "./mounts.ts";
 import { compareRows, type FdRow, type ProcessInfo } from "./row.ts";
@@ -68,6 +69,13 @@ export interface FdsScan {
    * would be `NOFD`): a file selector cannot tell whether they hold the file.
    */
   unreadable: number[];
+  /**
+   * What would let opsd read them: being `root`, or for root `CAP_SYS_PTRACE`
+   * (root without it may list another user's fds but not read them); null when
+   * opsd has both (a security module or the process's own privileges deny it)
+   * or nothing was unreadable.
+   */
+  unreadableNeeds: "root" | "CAP_SYS_PTRACE" | null;
 }
 
 const _SPECIALS: SpecialFd[] = ["cwd", "rtd", "txt"];
@@ -88,7 +96,7 @@ export async function scanFds(query: FdsQuery): Promise<FdsScan> {
       const pid = members.find((member) => readProcStat(member)?.state !== "Z") ?? members[0];
       targets.push(...tables.targets(selection, namespace, { own: false, pid }));
     }
-    if (targets.length === 0) return { rows: [], unreadable: [] }; // no fd walked
+    if (targets.length === 0) return _scan([], []); // no fd walked
   }
   const files = _fileIds(paths);
   const wanted: WalkWanted = query.leaks ? { allSockets: true } : {
@@ -132,14 +140,36 @@ export async function scanFds(query: FdsQuery): Promise<FdsScan> {
   if (!leaks && !query.pids?.length && !query.commands?.length) {
     rows.push(..._unheldRows(targets, walked.sockets, tables));
   }
-  const unreadable: number[] = [];
+  // What could not be read: a listing shows it as lsof does; a query counts its processes.
+  const unreadable = new Set<number>();
+  const listing = !fileSelected && !leaks;
   for (let i = 0; i < walked.denied.length; i += 2) {
     const [pid, errno] = walked.denied.slice(i, i + 2);
     if (!chosen.has(pid)) continue;
-    if (fileSelected || leaks) unreadable.push(pid);
-    else rows.push(...builder.noFd(pid, errno));
+    if (listing) rows.push(...builder.noFd(pid, errno));
+    else unreadable.add(pid);
   }
-  return { rows: rows.sort(compareRows), unreadable };
+  for (let i = 0; i < walked.deniedLinks.length; i += 3) {
+    const [pid, fd, errno] = walked.deniedLinks.slice(i, i + 3);
+    if (!chosen.has(pid)) continue;
+    if (listing) rows.push(...builder.unreadableFd(pid, fd, errno));
+    else unreadable.add(pid);
+  }
+  return _scan(rows.sort(compareRows), [...unreadable]);
+}
+
+function _scan(rows: FdRow[], unreadable: number[]): FdsScan {
+  return { rows, unreadable, unreadableNeeds: unreadable.length > 0 ? _privilegeLacking() : null };
+}
+
+const _CAP_SYS_PTRACE = 19n;
+
+/** What opsd lacks to read every process's fds: root, CAP_SYS_PTRACE, or nothing it could gain. */
+function _privilegeLacking(): FdsScan["unreadableNeeds"] {
+  if (Deno.uid() !== 0) return "root";
+  const status = Deno.readTextFileSync("/proc/self/status");
+  const effective = BigInt(`0x${/^CapEff:\s*([0-9a-f]+)$/m.exec(status)?.[1] ?? "0"}`);
+  return (effective >> _CAP_SYS_PTRACE) & 1n ? null : "CAP_SYS_PTRACE";
 }
 
 /**
@@ -264,6 +294,11 @@ class _RowBuilder {
   noFd(pid: number, errno: number): FdRow[] {
     const process = this.#process(pid);
     return process ? [noFdRow(process, errno)] : [];
+  }
+
+  unreadableFd(pid: number, fd: number, errno: number): FdRow[] {
+    const process = this.#process(pid);
+    return process ? [unreadableFdRow(process, fd, errno)] : [];
   }
 
   #context() {
