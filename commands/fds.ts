@@ -45,9 +45,12 @@ export function fdsCommand() {
         parse: intValue(1, 65535),
         repeat: true,
       },
-      tcp: { help: "TCP sockets only (alone: every TCP socket)" },
-      udp: { help: "UDP sockets only (alone: every UDP socket)" },
-      listen: { help: "listening sockets only: TCP LISTEN, UDP bound and unconnected" },
+      tcp: { help: "TCP sockets only (without --port/--unix: every TCP socket)" },
+      udp: { help: "UDP sockets only (without --port/--unix: every UDP socket)" },
+      listen: {
+        help: "listening sockets only: TCP LISTEN, UDP bound and unconnected, unix LISTEN " +
+          "(without --port/--unix: every listener)",
+      },
       path: {
         value: "file",
         help: "fds open on FILE, and FILE as cwd, root or program (repeatable)",
@@ -79,9 +82,14 @@ whether the fd is closed when the process execs (yes/no). Control characters
 in COMMAND, USER and NAME are escaped as lsof escapes them (\\n, \\t, ^[ for
 ESC, \\xNN, \\\\), and so are spaces in COMMAND and USER (\\x20); --json is raw.
 
-Selectors narrow: a row must belong to a selected process (--pid, -c) and be
-one of the selected files (--port/--tcp/--udp/--listen, --path, --unix).
-Repeating a flag widens it. Without selectors every process and fd is listed.
+Selectors come in three groups, which combine with AND (lsof -a): a row must
+belong to a selected process (--pid, -c), be one of the files named (--port,
+--path, --unix: any of them, repeats widen) and pass the socket filters
+(--tcp, --udp, --listen: they narrow what the others selected; --tcp --udp is
+either; without --port or --unix, every such socket: --listen alone lists every
+TCP, UDP and unix listener). Without selectors every process and fd is listed.
+A file is no socket, nor a unix socket TCP or UDP: --path with --tcp, --udp or
+--listen, and --unix with --tcp or --udp, are usage errors.
 
 opsd reads one link per fd and never stats the fds of a port or unix-socket
 query, nor any file on a network or FUSE filesystem (no hang on a dead NFS
@@ -119,11 +127,23 @@ Environment: OPSD_FDS_WORKERS=N walks /proc with N extra threads (default: from
 
 Exit codes: 0 something matched (with --leaks: a leak was found), 1 nothing
 matched, 2 usage error (bad port, pid or flag, an empty --path, --unix or -c,
---leak-age without --leaks).`,
+selectors that could never match together, --leak-age without --leaks).`,
     run: async (options) => {
       if (options.leakAge !== undefined && !options.leaks) {
         throw new CommandLineError(
           "--leak-age needs --leaks: add --leaks to look for leaked sockets",
+        );
+      }
+      const filter = options.tcp ? "--tcp" : options.udp ? "--udp" : null;
+      const socketFilter = filter ?? (options.listen ? "--listen" : null);
+      if (options.path.length > 0 && socketFilter) {
+        throw new CommandLineError(
+          `--path never matches with ${socketFilter}: it names files, which are no sockets`,
+        );
+      }
+      if (options.unix.length > 0 && filter) {
+        throw new CommandLineError(
+          `--unix never matches with ${filter}: a unix socket is neither TCP nor UDP`,
         );
       }
       const { scanFds } = await import("../lib/fds/scan.ts");

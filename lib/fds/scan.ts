@@ -2,11 +2,17 @@
  * `opsd fds` engine: picks the processes and sockets a query names, walks the
  * fds once (see `walk.ts`), and describes what matched as rows.
  *
- * Selectors narrow the way an operator reads them: `--pid` and `-c` choose
- * processes (repeats of one flag widen: either pid; both flags: both must hold);
- * `--port`/`--tcp`/`--udp`/`--listen`, `--path` and `--unix` choose files, and a
- * row matches when it is any of the files named. Process and file selectors
- * combine with AND (lsof ORs them unless given `-a`).
+ * Selectors narrow the way an operator reads them, in three groups that
+ * combine with AND (lsof ORs them unless given `-a`):
+ * - `--pid` and `-c` choose processes (repeats of one flag widen: either pid;
+ *   both flags: both must hold);
+ * - `--port`, `--path` and `--unix` name files, and a row matches when it is
+ *   any of the files named;
+ * - `--tcp`, `--udp` and `--listen` keep only sockets of that kind (`--tcp`
+ *   with `--udp`: either), narrowing what the others selected; without a file
+ *   named they select every such socket (`--listen`: unix listeners too). A
+ *   file is no socket and a unix socket neither TCP nor UDP: `--path` with any
+ *   of them, or `--unix` with `--tcp`/`--udp`, matches nothing.
  *
  * A port or unix-socket query first looks the sockets up in the socket tables;
  * when nothing matches it answers without walking a single fd. A socket (TCP,
@@ -47,11 +53,11 @@ export interface FdsQuery {
   commands?: string[];
   /** Sockets with one of these local or remote ports. */
   ports?: number[];
-  /** TCP sockets (with `udp`: both; neither: both). */
+  /** TCP sockets only (with `udp`: either). */
   tcp?: boolean;
-  /** UDP sockets. */
+  /** UDP sockets only. */
   udp?: boolean;
-  /** Listening sockets only: TCP in LISTEN, UDP bound and not connected. */
+  /** Listening sockets only: TCP in LISTEN, UDP bound and not connected, unix in LISTEN. */
   listen?: boolean;
   /** Fds open on these files. */
   paths?: string[];
@@ -83,9 +89,12 @@ const _SPECIALS: SpecialFd[] = ["cwd", "rtd", "txt"];
 /** Runs `query` over the processes of this machine. */
 export async function scanFds(query: FdsQuery): Promise<FdsScan> {
   const selection = _selection(query);
-  const sockets = selection.inet || selection.unixPaths.length > 0;
-  const paths = (query.paths ?? []).map(_resolvePath);
-  const fileSelected = sockets || paths.length > 0;
+  const sockets = selection.inet || selection.unixPaths.length > 0 || selection.anyUnix;
+  // A file is no socket: --tcp, --udp and --listen leave no file to match.
+  const filtered = _filtersSockets(query);
+  const paths = filtered ? [] : (query.paths ?? []).map(_resolvePath);
+  const fileSelected = filtered || _namesFiles(query);
+  if (fileSelected && !sockets && paths.length === 0) return _scan([], []); // nothing can match
   const candidates = _candidates(query);
   const tables = new SocketTables();
   const targets = sockets ? tables.targets(selection, tables.own, { own: true }) : [];
@@ -191,14 +200,28 @@ function _unheldRows(targets: number[], held: number[], tables: SocketTables): F
   return rows;
 }
 
+/** Whether the query keeps sockets of some kinds only (`--tcp`, `--udp`, `--listen`). */
+function _filtersSockets(query: FdsQuery): boolean {
+  return Boolean(query.tcp || query.udp || query.listen);
+}
+
+/** Whether the query names files (`--port`, `--path`, `--unix`). */
+function _namesFiles(query: FdsQuery): boolean {
+  return Boolean(query.ports?.length || query.paths?.length || query.unixPaths?.length);
+}
+
 /** The socket part of a query. */
 function _selection(query: FdsQuery): SocketSelection {
+  // Without a file named, the kind filters select every socket of their kind.
+  const everyKept = !_namesFiles(query) && _filtersSockets(query);
+  const unix = !query.tcp && !query.udp; // unix sockets are neither
   return {
     ports: query.ports ?? [],
     protocols: query.tcp === query.udp ? ["tcp", "udp"] : query.tcp ? ["tcp"] : ["udp"],
     listening: query.listen ?? false,
-    inet: Boolean(query.ports?.length || query.tcp || query.udp || query.listen),
-    unixPaths: (query.unixPaths ?? []).flatMap((path) => [path, _resolvePath(path)]),
+    inet: Boolean(query.ports?.length) || everyKept,
+    unixPaths: unix ? (query.unixPaths ?? []).flatMap((path) => [path, _resolvePath(path)]) : [],
+    anyUnix: unix && everyKept,
   };
 }
 

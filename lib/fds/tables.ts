@@ -23,12 +23,14 @@ export interface SocketSelection {
   /** Ports (local or remote); empty: any port. */
   ports: number[];
   protocols: ("tcp" | "udp")[];
-  /** Listeners only. */
+  /** Listeners only (TCP LISTEN, UDP bound and unconnected, unix LISTEN). */
   listening: boolean;
   /** Whether TCP/UDP sockets are selected at all. */
   inet: boolean;
   /** Unix socket paths (as given and resolved). */
   unixPaths: string[];
+  /** Every unix socket (that passes `listening`), whatever its path. */
+  anyUnix: boolean;
 }
 
 /** sock_diag tables by the protocol names sockets give (`system.sockprotoname`). */
@@ -72,10 +74,12 @@ export class SocketTables {
         }
       }
     }
-    if (selection.unixPaths.length > 0) {
+    if (selection.unixPaths.length > 0 || selection.anyUnix) {
       for (const socket of readUnixSockets(source)) {
         // Inode 0: a connection not accepted yet, which bears its listener's path.
-        if (socket.inode === 0 || !selection.unixPaths.includes(socket.path)) continue;
+        if (socket.inode === 0) continue;
+        if (!selection.anyUnix && !selection.unixPaths.includes(socket.path)) continue;
+        if (selection.listening && socket.state !== "LISTEN") continue;
         this.byInode.set(socket.inode, { kind: "unix", socket });
         this.#sources.set(socket.inode, source);
         targets.push(socket.inode);

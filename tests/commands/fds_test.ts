@@ -367,6 +367,74 @@ holderTest(
 );
 
 holderTest(
+  "opsd fds: --tcp, --udp and --listen narrow what --port and --unix name, and alone keep every such socket",
+  async (holder) => {
+    const pid = String(holder.pid);
+    const { tcp4, tcp6, dualStack, udp, leaky } = holder.ports;
+    const names = async (args: string[]) =>
+      (await fdsJson(args)).filter((r) => r.pid === holder.pid).map((r) => `${r.type} ${r.name}`)
+        .sort();
+    const unixListener = `unix ${holder.unixPath} type=STREAM (LISTEN)`;
+    // --listen narrows --unix: its listener, and no TCP or UDP listener of anybody's.
+    const unix = await fdsJson(["--unix", holder.unixPath, "--listen"]);
+    assert.deepEqual(unix.map((r) => `${r.pid} ${r.type} ${r.name}`), [
+      `${holder.pid} ${unixListener}`,
+    ]);
+    // Files named widen each other; the filters narrow them all.
+    assert.deepEqual(await names(["--port", String(tcp4), "--unix", holder.unixPath]), [
+      `IPv4 127.0.0.1:${tcp4} (LISTEN)`,
+      unixListener,
+    ]);
+    assert.deepEqual(
+      await names([
+        "--port",
+        String(udp),
+        "--port",
+        String(tcp4),
+        "--udp",
+      ]),
+      [`IPv4 127.0.0.1:${udp}`, `IPv4 127.0.0.1:${udp}`],
+    );
+    // Alone (with a process selector), every socket of the kind: no file, no connection.
+    assert.deepEqual(
+      await names(["-p", pid, "--listen"]),
+      [
+        `IPv4 127.0.0.1:${leaky} (LISTEN)`,
+        `IPv4 127.0.0.1:${tcp4} (LISTEN)`,
+        `IPv4 127.0.0.1:${udp}`,
+        `IPv4 127.0.0.1:${udp}`,
+        `IPv6 *:${dualStack} (LISTEN)`,
+        `IPv6 *:${tcp6} (LISTEN)`,
+        unixListener,
+      ].sort(),
+    );
+    const tcp = await names(["-p", pid, "--tcp"]);
+    // Three listeners, the leaky one, and both ends of the connection: TCP has a state.
+    assert.ok(tcp.length >= 6, tcp.join("\n"));
+    for (const name of tcp) assert.match(name, /^IPv[46] .*\((LISTEN|ESTABLISHED)\)$/);
+    assert.deepEqual(await names(["-p", pid, "--listen", "--udp"]), [
+      `IPv4 127.0.0.1:${udp}`,
+      `IPv4 127.0.0.1:${udp}`,
+    ]);
+    // A file is no socket, a unix socket neither TCP nor UDP: said at once, not an empty answer.
+    for (
+      const args of [
+        ["--path", holder.paths.read, "--tcp"],
+        ["--path", holder.paths.read, "--listen"],
+        ["--unix", holder.unixPath, "--udp"],
+      ]
+    ) {
+      const run = await runOpsd(["fds", ...args]);
+      assert.deepEqual([run.code, run.stdout], [2, ""], args.join(" "));
+      assert.match(
+        run.stderr,
+        /^opsd fds: --(path|unix) never matches with --\w+: .*\(see 'opsd fds --help'\)\n$/,
+      );
+    }
+  },
+);
+
+holderTest(
   "opsd fds exits 0 when something matched, 1 when nothing did, and -q prints nothing",
   async (holder) => {
     const listening = await runOpsd(["fds", "-q", "--port", String(holder.ports.tcp4)]);
