@@ -11,6 +11,7 @@ import { type FdInfo, type FdLock, O_CLOEXEC, readFdInfo } from "../procfs/fdinf
 import { errnoText, isErrno, STATX, type Statx, statxAt } from "../sys/libc.ts";
 import { SysError } from "../sys/errno.ts";
 import { type InetSocket, TCP_STATES, type UnixSocket } from "../procfs/net.ts";
+import { mappedFileId } from "../procfs/maps.ts";
 import { userName } from "../procfs/users.ts";
 import { isNetworkFs, type MountLookup } from "./mounts.ts";
 import type { FdRow, ProcessInfo } from "./row.ts";
@@ -213,7 +214,9 @@ const _SPECIAL_LINKS: Record<SpecialFd, string> = { cwd: "cwd", rtd: "root", txt
 
 /**
  * The cwd, rtd or txt row of `process`, or null when the process is gone. An
- * unreadable link gives lsof's `(readlink: Permission denied)` row.
+ * unreadable link gives lsof's `(readlink: Permission denied)` row. Nothing on
+ * a network or FUSE filesystem is stat'ed: there the program's device and inode
+ * come from the process's maps, and a cwd or root directory has no inode.
  */
 export function describeSpecial(
   process: ProcessInfo,
@@ -234,7 +237,12 @@ export function describeSpecial(
   row.name = target;
   const mount = context.mounts.forPath(process.pid, target.replace(/ \(deleted\)$/, ""));
   if (mount) row.device = mount.device.replace(":", ",");
-  if (!context.stat || (mount && isNetworkFs(mount.fsType))) return row;
+  if (mount && isNetworkFs(mount.fsType)) {
+    const mapped = fd === "txt" ? mappedFileId(process.pid, target) : null;
+    if (mapped) [row.device, row.node] = [mapped.device.join(","), String(mapped.inode)];
+    return row;
+  }
+  if (!context.stat) return row;
   const stat = _statx(path, row);
   if (stat === "gone") return null;
   if (stat) _applyStat(row, stat);

@@ -144,7 +144,7 @@ export async function scanFds(query: FdsQuery): Promise<FdsScan> {
     if (row && _isWantedFile(row, link, paths, files)) rows.push(row);
   }
   if (!leaks && (!fileSelected || paths.length > 0)) {
-    for (const pid of candidates) rows.push(...builder.specials(pid, paths));
+    for (const pid of candidates) rows.push(...builder.specials(pid, paths, files));
   }
   if (!leaks && !query.pids?.length && !query.commands?.length) {
     rows.push(..._unheldRows(targets, walked.sockets, tables));
@@ -260,9 +260,10 @@ function _fileIds(paths: string[]): _FileId[] {
 }
 
 /**
- * Whether the row of a walked link is one of the wanted files: every link
- * without `--path`, else one named as a wanted path, or the same file (device
- * and inode) under another name (a hard link, another mount).
+ * Whether the row of a walked link (or of a cwd, rtd or txt) is one of the
+ * wanted files: every link without `--path`, else one named as a wanted path,
+ * or the same file (device and inode) under another name (a hard link, another
+ * mount).
  */
 function _isWantedFile(row: FdRow, link: string, paths: string[], files: _FileId[]): boolean {
   const name = link.replace(/ \(deleted\)$/, "");
@@ -301,15 +302,14 @@ class _RowBuilder {
     return process && describeFd(process, fd, link, this.#context());
   }
 
-  specials(pid: number, paths: string[]): FdRow[] {
+  /** The cwd, rtd and txt rows of `pid` that are wanted files (all without `paths`). */
+  specials(pid: number, paths: string[], files: _FileId[]): FdRow[] {
     const process = this.#process(pid);
     if (!process) return [];
     const rows: FdRow[] = [];
     for (const special of _SPECIALS) {
       const row = describeSpecial(process, special, this.#context());
-      if (row && (paths.length === 0 || paths.includes(row.name.replace(/ \(deleted\)$/, "")))) {
-        rows.push(row);
-      }
+      if (row && _isWantedFile(row, row.name, paths, files)) rows.push(row);
     }
     return rows;
   }

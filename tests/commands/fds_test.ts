@@ -47,6 +47,9 @@ const HAS_SETPRIV =
 const CAN_UNSHARE = IS_ROOT &&
   new Deno.Command("unshare", { args: ["-n", "ip", "link", "set", "lo", "up"], stderr: "null" })
     .outputSync().success;
+/** Whether a mount namespace can be made (to bind-mount without touching the machine's mounts). */
+const CAN_UNSHARE_MOUNT = IS_ROOT &&
+  new Deno.Command("unshare", { args: ["-m", "true"], stderr: "null" }).outputSync().success;
 /** Whether a pid namespace with its own /proc can be made (a container's view of /proc). */
 const CAN_UNSHARE_PID = IS_ROOT &&
   new Deno.Command("unshare", { args: ["--pid", "--fork", "--mount-proc", "true"], stderr: "null" })
@@ -135,15 +138,15 @@ const SLEEP = Deno.realPathSync(
 /**
  * Starts `sleep` through `program` (a link to it, whose name becomes the command
  * name), holding `files` open for reading on fds 3, 4…, run by `wrapper` (such
- * as setpriv, which execs); disposing of it kills it by pid.
+ * as setpriv, which execs) in `cwd`; disposing of it kills it by pid.
  */
 async function startSleeper(
-  options: { program?: string; files?: string[]; wrapper?: string[] } = {},
+  options: { program?: string; files?: string[]; wrapper?: string[]; cwd?: string } = {},
 ): Promise<{ pid: number } & AsyncDisposable> {
-  const { program = SLEEP, files = [], wrapper = [] } = options;
+  const { program = SLEEP, files = [], wrapper = [], cwd } = options;
   const redirects = files.map((_, i) => `${i + 3}<"$${i + 1}"`).join(" ");
   const argv = [...wrapper, "sh", "-c", `exec "$0" 1000 ${redirects}`, program, ...files];
-  const child = new Deno.Command(argv[0], { args: argv.slice(1), stdin: "null" }).spawn();
+  const child = new Deno.Command(argv[0], { args: argv.slice(1), stdin: "null", cwd }).spawn();
   const name = new TextEncoder().encode(program.slice(program.lastIndexOf("/") + 1));
   const comm = new TextDecoder().decode(name.subarray(0, 15));
   try {
@@ -940,6 +943,47 @@ Deno.test({
     } finally {
       child.kill("SIGKILL");
       await child.status;
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "opsd fds --path finds a program or a cwd by device and inode under another name (hard link, bind mount)",
+  sanitizeResources: true,
+  sanitizeOps: true,
+  async fn() {
+    await using dir = await tempDir();
+    const work = `${dir.path}/work`, bound = `${dir.path}/bound`;
+    Deno.mkdirSync(work);
+    Deno.mkdirSync(bound);
+    await using sleeper = await startSleeper({ cwd: work });
+    const pid = String(sleeper.pid);
+    // A hard link to the program (where the temporary directory is on its filesystem).
+    const link = `${dir.path}/sleephl`;
+    let linked = true;
+    try {
+      Deno.linkSync(SLEEP, link);
+    } catch {
+      linked = false; // another filesystem: no hard link possible
+    }
+    if (linked) {
+      const rows = await fdsJson(["--path", link, "-p", pid]);
+      assert.deepEqual(rows.map((r) => [r.fd, r.type, r.name]), [["txt", "REG", SLEEP]]);
+      const run = await runOpsd(["fds", "-q", "--path", link]);
+      assert.equal(run.code, 0);
+    }
+    // The same directory under a bind mount, made in a mount namespace of opsd's own.
+    if (CAN_UNSHARE_MOUNT) {
+      const argv = opsdArgv(["fds", "--json", "--path", bound, "-p", pid]);
+      const script = 'mount --bind "$1" "$2" && shift 2 && exec "$@"';
+      const run = await new Deno.Command("unshare", {
+        args: ["-m", "sh", "-c", script, "sh", work, bound, ...argv],
+      }).output();
+      const stdout = new TextDecoder().decode(run.stdout);
+      assert.equal(run.code, 0, new TextDecoder().decode(run.stderr));
+      const rows = stdout.trim().split("\n").map((line) => JSON.parse(line));
+      assert.deepEqual(rows.map((r) => [r.fd, r.type, r.name]), [["cwd", "DIR", work]]);
     }
   },
 });

@@ -57,7 +57,7 @@ Deno.test("describeFd describes a pipe as lsof does, and returns null for a clos
   assert.equal(describeFd(process, readEnd, "pipe:[1]", context), null);
 });
 
-Deno.test("describeFd never stats a file on a network filesystem: TYPE unknown, mount in NAME", async () => {
+Deno.test("describeFd and describeSpecial never stat a file on a network filesystem: TYPE unknown, mount in NAME", async () => {
   await using dir = await tempDir();
   const fd = open(`${dir.path}/remote.txt`, O.RDWR | O.CREAT | O.CLOEXEC);
   const nfs = { id: 99, device: "0:99", mountPoint: dir.path, fsType: "nfs4", source: "server:/x" };
@@ -75,7 +75,12 @@ Deno.test("describeFd never stats a file on a network filesystem: TYPE unknown, 
     );
     assert.equal(row.node, String(Deno.statSync(`${dir.path}/remote.txt`).ino));
     const cwd = describeSpecial(process, "cwd", context)!;
-    assert.equal(cwd.type, "unknown");
+    assert.deepEqual([cwd.type, cwd.device, cwd.node], ["unknown", "0,99", ""]);
+    // The program's identity comes from the process's maps, which touch no file.
+    const txt = describeSpecial(process, "txt", context)!;
+    const exe = Deno.statSync(Deno.readLinkSync("/proc/self/exe"));
+    assert.deepEqual([txt.type, txt.node, txt.sizeOff], ["unknown", String(exe.ino), ""]);
+    assert.match(txt.device, /^\d+,\d+$/);
   } finally {
     close(fd);
   }
