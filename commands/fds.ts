@@ -57,6 +57,10 @@ export function fdsCommand() {
         parse: nonEmptyValue("a file"),
         repeat: true,
       },
+      allNetns: {
+        help: "with --port, --listen or --unix: sockets of other network namespaces (containers) " +
+          "count as a match too (they are listed either way)",
+      },
       unix: {
         value: "path",
         help: "unix sockets bound to PATH (repeatable)",
@@ -122,11 +126,17 @@ CAP_SYS_PTRACE lists other users' fds without reading them: a row per fd with
 "(readlink: Permission denied)", as lsof shows it. With -q, the note on what
 could not be inspected is printed only when nothing matched (exit 1).
 
+Sockets of processes in other network namespaces (containers) are listed too,
+marked " (netns N)" after NAME (netns in --json). They take no port or abstract
+unix name in opsd's namespace: with --port, --listen or --unix the exit status
+counts only sockets of opsd's own network namespace, and unix sockets bound to
+a path (taken for everybody); --all-netns counts the others too.
+
 Environment: OPSD_FDS_WORKERS=N walks /proc with N extra threads (default: from
 1000 processes up, as many idle CPUs as repay their start; 0 keeps opsd on one CPU).
 
-Exit codes: 0 something matched (with --leaks: a leak was found), 1 nothing
-matched, 2 usage error (bad port, pid or flag, an empty --path, --unix or -c,
+Exit codes: 0 something matched (with --leaks: a leak was found; with --port,
+--listen or --unix: in opsd's network namespace), 1 nothing matched, 2 usage error (bad port, pid or flag, an empty --path, --unix or -c,
 selectors that could never match together, --leak-age without --leaks).`,
     run: async (options) => {
       if (options.leakAge !== undefined && !options.leaks) {
@@ -158,14 +168,22 @@ selectors that could never match together, --leak-age without --leaks).`,
         paths: options.path,
         unixPaths: options.unix,
         leaks: options.leaks ? { minAgeMs: options.leakAge ?? _LEAK_AGE_MS } : undefined,
+        allNetns: options.allNetns,
+        matchOnly: options.quiet,
       });
-      const matched = scan.rows.length > 0;
+      const matched = scan.matched;
       if (options.json && !options.quiet) {
         const { rowJson } = await import("../lib/fds/format.ts");
         for (const row of scan.rows) writeJson(rowJson(row));
-      } else if (matched && !options.quiet) {
+      } else if (scan.rows.length > 0 && !options.quiet) {
         const { formatRows } = await import("../lib/fds/format.ts");
         writeOut(formatRows(scan.rows));
+      }
+      if (!matched && scan.rows.length > 0 && !options.quiet) {
+        console.error(
+          "opsd fds: the sockets shown are in other network namespaces: not taken in this one " +
+            "(exit 1; --all-netns counts them)",
+        );
       }
       // With -q, only when it may make the answer wrong: one of them may hold what nothing matched.
       if (scan.unreadable.length > 0 && !(options.quiet && matched)) {

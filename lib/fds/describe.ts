@@ -21,6 +21,8 @@ import { inetName, type SocketInfo, unixName } from "./sockets.ts";
 export interface DescribeContext {
   /** Every socket found in the tables of the namespaces involved, by inode. */
   sockets: Map<number, SocketInfo>;
+  /** The network namespace (N of `net:[N]`) of the sockets found in another one than opsd's. */
+  netns: ReadonlyMap<number, number>;
   mounts: MountLookup;
   /**
    * Whether fd targets may be stat'ed (`statx` with AT_STATX_DONT_SYNC). Port
@@ -69,6 +71,7 @@ export function describeFd(
     sizeOff: `0t${info.pos}`,
     node: String(info.ino),
     name: link,
+    netns: null,
   };
   const socketInode = /^socket:\[(\d+)\]$/.exec(link);
   if (socketInode) return _describeSocket(row, Number(socketInode[1]), context);
@@ -102,6 +105,7 @@ export function lockLetter(locks: FdLock[]): string {
 
 function _describeSocket(row: _HeldRow, inode: number, context: DescribeContext): FdRow {
   row.node = String(inode);
+  row.netns = context.netns.get(inode) ?? null;
   const found = context.sockets.get(inode);
   if (found?.kind === "inet") {
     _describeInet(row, found.socket);
@@ -141,12 +145,15 @@ function _describeUnix(row: FdRow, found: UnixSocket): void {
  * tables give it (known without root, as `ss -e` shows it; `?` and uid null
  * when they do not: see `readUnixOwners` in `sockets.ts`), and the socket's
  * columns as on any socket row. Mode, offset and close-on-exec belong to an fd
- * and stay empty.
+ * and stay empty. `netns` is the socket's network namespace when not opsd's.
  */
-export function unheldSocketRow(found: Exclude<SocketInfo, { kind: "other" }>): FdRow {
+export function unheldSocketRow(
+  found: Exclude<SocketInfo, { kind: "other" }>,
+  netns: number | null = null,
+): FdRow {
   const uid = found.socket.uid;
   const owner = { command: null, pid: null, user: uid === null ? "?" : userName(uid), uid };
-  const row = _rowWithoutFd(owner, null, "unknown", "");
+  const row = { ..._rowWithoutFd(owner, null, "unknown", ""), netns };
   if (found.kind === "inet") _describeInet(row, found.socket);
   else _describeUnix(row, found.socket);
   return row;
@@ -293,6 +300,7 @@ function _rowWithoutFd(
     sizeOff: "",
     node: "",
     name,
+    netns: null,
   };
 }
 

@@ -29,7 +29,8 @@ const _COLUMNS: Column[] = [
  * With leaks, each row is followed by one `  why: …` line per reason. Text
  * other processes chose is escaped as lsof escapes it (see {@linkcode escapeText}):
  * control characters in COMMAND, USER, NAME and the reasons, and spaces in
- * COMMAND and USER, which are not the last column.
+ * COMMAND and USER, which are not the last column. A socket of another
+ * network namespace than opsd's has ` (netns N)` after its NAME.
  */
 export function formatRows(rows: FdRow[]): string {
   const cells = rows.map((row) => [
@@ -42,7 +43,7 @@ export function formatRows(rows: FdRow[]): string {
     row.device,
     row.sizeOff,
     row.node,
-    escapeText(row.name),
+    escapeText(row.netns === null ? row.name : `${row.name} (netns ${row.netns})`),
   ]);
   const [header, ...lines] = tableLines(_COLUMNS, cells);
   const out = [header];

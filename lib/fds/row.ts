@@ -67,6 +67,11 @@ export interface FdRow {
   node: string;
   /** Path, socket addresses and state, `pipe`, `[eventfd:N]`… */
   name: string;
+  /**
+   * For a socket of another network namespace than opsd's (a container's): that
+   * namespace's number (N of `net:[N]`); null otherwise. Its ports are not opsd's.
+   */
+  netns: number | null;
   /** The socket's inode and endpoints, for socket rows. */
   socket?: SocketDetail & { inode: number };
   /** Why `--leaks` reports this fd. */

@@ -65,11 +65,29 @@ export interface FdsQuery {
   unixPaths?: string[];
   /** Report only leaking socket fds; `no-cloexec` needs a process at least this old. */
   leaks?: { minAgeMs: number };
+  /**
+   * Whether sockets of other network namespaces count as a match of an address
+   * query (`ports`, `listen`, `unixPaths`; see {@linkcode FdsScan.matched}).
+   */
+  allNetns?: boolean;
+  /**
+   * Only `matched` is wanted (`-q`): rows that could not count need not be found
+   * (the sockets of other network namespaces, for an address query).
+   */
+  matchOnly?: boolean;
 }
 
 /** What a scan found. */
 export interface FdsScan {
   rows: FdRow[];
+  /**
+   * Whether something matched: a row, except, for an address query (`ports`,
+   * `listen`, `unixPaths`) without `allNetns`, a socket of another network
+   * namespace than opsd's. It does not take the address in opsd's namespace
+   * (a port there is free here), unless it is a unix socket bound to a path:
+   * the path is taken for everybody.
+   */
+  matched: boolean;
   /**
    * Processes whose fds could not be read while looking for files (their rows
    * would be `NOFD`): a file selector cannot tell whether they hold the file.
@@ -94,18 +112,24 @@ export async function scanFds(query: FdsQuery): Promise<FdsScan> {
   const filtered = _filtersSockets(query);
   const paths = filtered ? [] : (query.paths ?? []).map(_resolvePath);
   const fileSelected = filtered || _namesFiles(query);
-  if (fileSelected && !sockets && paths.length === 0) return _scan([], []); // nothing can match
+  if (fileSelected && !sockets && paths.length === 0) return _scan([], [], false); // no match
   const candidates = _candidates(query);
   const tables = new SocketTables();
   const targets = sockets ? tables.targets(selection, tables.own, { own: true }) : [];
+  const address = !query.leaks && _namesAddress(query);
+  // Whether to look for sockets in other network namespaces: not when they could not count.
+  const foreign = sockets &&
+    !(query.matchOnly && address && !query.allNetns && !selection.unixPaths.length &&
+      !selection.anyUnix);
   if (sockets && targets.length === 0 && paths.length === 0 && !query.leaks) {
+    if (!foreign) return _scan([], [], false); // no fd walked
     // Nothing here matches: only a process in another network namespace could hold one.
     for (const [namespace, members] of groupByNamespace(candidates, "net")) {
       // Its tables through a live member: a zombie's /proc/PID/net is empty.
       const pid = members.find((member) => readProcStat(member)?.state !== "Z") ?? members[0];
       targets.push(...tables.targets(selection, namespace, { own: false, pid }));
     }
-    if (targets.length === 0) return _scan([], []); // no fd walked
+    if (targets.length === 0) return _scan([], [], false); // no fd walked
   }
   const files = _fileIds(paths);
   const wanted: WalkWanted = query.leaks ? { allSockets: true } : {
@@ -113,7 +137,7 @@ export async function scanFds(query: FdsQuery): Promise<FdsScan> {
     paths,
     fileInodes: files.map((file) => file.ino),
     everything: !fileSelected,
-    netns: sockets ? tables.own : undefined,
+    netns: foreign ? tables.own : undefined,
   };
   const walked = await walkProcesses(query.leaks ? listPids() : candidates, wanted);
   for (const [pid, namespace] of walked.foreignNetns) {
@@ -164,11 +188,23 @@ export async function scanFds(query: FdsQuery): Promise<FdsScan> {
     if (listing) rows.push(...builder.unreadableFd(pid, fd, errno));
     else unreadable.add(pid);
   }
-  return _scan(rows.sort(compareRows), [...unreadable]);
+  const counted = address && !query.allNetns ? rows.filter(_takesAddressHere) : rows;
+  return _scan(rows.sort(compareRows), [...unreadable], counted.length > 0);
 }
 
-function _scan(rows: FdRow[], unreadable: number[]): FdsScan {
-  return { rows, unreadable, unreadableNeeds: unreadable.length > 0 ? _privilegeLacking() : null };
+function _scan(rows: FdRow[], unreadable: number[], matched: boolean): FdsScan {
+  const unreadableNeeds = unreadable.length > 0 ? _privilegeLacking() : null;
+  return { rows, matched, unreadable, unreadableNeeds };
+}
+
+/**
+ * Whether a row takes its address in opsd's network namespace: it is no socket
+ * of another one, or a unix socket bound to a path (which is everybody's).
+ */
+function _takesAddressHere(row: FdRow): boolean {
+  if (row.netns === null) return true;
+  const path = row.socket?.kind === "unix" ? row.socket.path : "";
+  return path !== "" && !path.startsWith("@");
 }
 
 const _CAP_SYS_PTRACE = 19n;
@@ -195,7 +231,9 @@ function _unheldRows(targets: number[], held: number[], tables: SocketTables): F
   const rows: FdRow[] = [];
   for (const inode of tables.stillOpen(unheld)) {
     const found = tables.byInode.get(inode);
-    if (found && found.kind !== "other") rows.push(unheldSocketRow(found));
+    if (found && found.kind !== "other") {
+      rows.push(unheldSocketRow(found, tables.foreignNetns.get(inode) ?? null));
+    }
   }
   return rows;
 }
@@ -203,6 +241,11 @@ function _unheldRows(targets: number[], held: number[], tables: SocketTables): F
 /** Whether the query keeps sockets of some kinds only (`--tcp`, `--udp`, `--listen`). */
 function _filtersSockets(query: FdsQuery): boolean {
   return Boolean(query.tcp || query.udp || query.listen);
+}
+
+/** Whether the query asks about addresses (`--port`, `--listen`, `--unix`): is one taken? */
+function _namesAddress(query: FdsQuery): boolean {
+  return Boolean(query.ports?.length || query.listen || query.unixPaths?.length);
 }
 
 /** Whether the query names files (`--port`, `--path`, `--unix`). */
@@ -325,7 +368,13 @@ class _RowBuilder {
   }
 
   #context() {
-    return { sockets: this.#tables.byInode, mounts: this.#mounts, stat: this.#stat };
+    const tables = this.#tables;
+    return {
+      sockets: tables.byInode,
+      netns: tables.foreignNetns,
+      mounts: this.#mounts,
+      stat: this.#stat,
+    };
   }
 
   /** The process's name and owner; null when it is gone or a zombie (lsof skips those too). */

@@ -49,6 +49,8 @@ export class SocketTables {
   readonly byInode = new Map<number, SocketInfo>();
   /** The reader's own network namespace (`net:[N]`). */
   readonly own = namespaceOf("self", "net") ?? "";
+  /** For each socket found in another network namespace than the reader's: that one's N. */
+  readonly foreignNetns = new Map<number, number>();
   #searched = new Set<string>();
   /** Where each target was found, to read it again. */
   #sources = new Map<number, NetnsSource>();
@@ -68,7 +70,7 @@ export class SocketTables {
         const filter = { protocols: selection.protocols, port, listening: selection.listening };
         for (const socket of readInetSockets(source, filter)) {
           if (socket.inode === 0) continue; // TIME_WAIT or not accepted: nobody holds it
-          this.byInode.set(socket.inode, { kind: "inet", socket });
+          this.#found({ kind: "inet", socket }, namespace);
           this.#sources.set(socket.inode, source);
           targets.push(socket.inode);
         }
@@ -80,7 +82,7 @@ export class SocketTables {
         if (socket.inode === 0) continue;
         if (!selection.anyUnix && !selection.unixPaths.includes(socket.path)) continue;
         if (selection.listening && socket.state !== "LISTEN") continue;
-        this.byInode.set(socket.inode, { kind: "unix", socket });
+        this.#found({ kind: "unix", socket }, namespace);
         this.#sources.set(socket.inode, source);
         targets.push(socket.inode);
       }
@@ -118,13 +120,13 @@ export class SocketTables {
       for (const table of entry.tables) {
         if (table === "UNIX") {
           for (const socket of readUnixSockets(source, entry.inodes)) {
-            this.byInode.set(socket.inode, { kind: "unix", socket });
+            this.#found({ kind: "unix", socket }, namespace);
           }
         } else if (table in _INET_TABLES) {
           const [protocol, family] = _INET_TABLES[table];
           const filter = { protocols: [protocol], families: [family], inodes: entry.inodes };
           for (const socket of readInetSockets(source, filter)) {
-            this.byInode.set(socket.inode, { kind: "inet", socket });
+            this.#found({ kind: "inet", socket }, namespace);
           }
         }
       }
@@ -182,6 +184,14 @@ export class SocketTables {
     const found = this.byInode.get(inode);
     if (found?.kind === "inet") return found.socket.state === TCP_LISTEN;
     return found?.kind === "unix" && found.socket.state === "LISTEN";
+  }
+
+  /** Records a socket found in the tables of `namespace`. */
+  #found(info: Exclude<SocketInfo, { kind: "other" }>, namespace: string): void {
+    this.byInode.set(info.socket.inode, info);
+    if (namespace !== this.own) {
+      this.foreignNetns.set(info.socket.inode, Number(/\[(\d+)\]/.exec(namespace)?.[1] ?? 0));
+    }
   }
 
   #namespaceOf(pid: number): string | null {

@@ -517,6 +517,7 @@ holderTest(
       "lock",
       "mode",
       "name",
+      "netns",
       "node",
       "pid",
       "sizeOff",
@@ -536,6 +537,7 @@ holderTest(
       state: "LISTEN",
       inode: Number(row.device),
     });
+    assert.equal(row.netns, null, "a socket of opsd's own network namespace");
   },
 );
 
@@ -795,18 +797,46 @@ holderTest("the bundle walks with a Worker and finds a listener", async (holder,
 const IN_OTHER_NETNS = ["unshare", "-n", "sh", "-c", 'ip link set lo up && exec "$0" "$@"'];
 
 holderTest(
-  "opsd fds finds sockets of processes in another network namespace, named from their tables",
+  "opsd fds finds sockets of processes in another network namespace, marked with it; a port query answers for opsd's own",
   async (holder) => {
-    // No such listener in our namespace: the answer comes from the holder's namespace.
-    // (Our namespace has a port space of its own: a listener on the same number may show too.)
-    const rows = (await fdsJson(["--port", String(holder.ports.tcp4), "--listen", "--tcp"]))
-      .filter((r) => r.pid === holder.pid);
-    assert.deepEqual(rows.map((r) => [r.pid, r.fd, r.name]), [
-      [holder.pid, String(holder.fds.tcp4), `127.0.0.1:${holder.ports.tcp4} (LISTEN)`],
+    const netns = Number(/\d+/.exec(Deno.readLinkSync(`/proc/${holder.pid}/ns/net`)));
+    const port = String(holder.ports.tcp4);
+    // Our namespace has a port space of its own: the holder's port is free here.
+    const free = Deno.listen({ hostname: "127.0.0.1", port: holder.ports.tcp4 });
+    free.close();
+    // Listed, named from the holder's tables and marked; but the port is not taken here.
+    const json = await runOpsd(["fds", "--json", "--port", port, "--listen", "--tcp"]);
+    assert.equal(json.code, 1, json.stderr);
+    assert.match(
+      withoutRootNote(json.stderr),
+      /^opsd fds: the sockets shown are in other network namespaces: not taken in this one \(exit 1; --all-netns counts them\)\n$/,
+    );
+    const rows = json.stdout.trim().split("\n").map((line) => JSON.parse(line));
+    assert.deepEqual(rows.map((r) => [r.pid, r.fd, r.name, r.netns]), [
+      [holder.pid, String(holder.fds.tcp4), `127.0.0.1:${port} (LISTEN)`, netns],
     ]);
-    const all = await fdsJson(["-p", String(holder.pid)]);
-    const udp = all.find((r) => r.fd === String(holder.fds.udp));
-    assert.equal(udp?.name, `127.0.0.1:${holder.ports.udp}`);
+    const table = await runOpsd(["fds", "--port", port, "--listen", "--tcp"]);
+    assert.match(
+      table.stdout,
+      new RegExp(` 127\\.0\\.0\\.1:${port} \\(LISTEN\\) \\(netns ${netns}\\)\n$`),
+    );
+    for (const args of [["-q", "--port", port], ["-q", "--listen", "--port", port]]) {
+      const quiet = await runOpsd(["fds", ...args]);
+      assert.deepEqual([quiet.code, quiet.stdout, withoutRootNote(quiet.stderr)], [1, "", ""]);
+      const all = await runOpsd(["fds", "--all-netns", ...args]);
+      assert.deepEqual([all.code, all.stdout, all.stderr], [0, "", ""]);
+    }
+    // Taken here too: then the answer is yes.
+    using listener = Deno.listen({ hostname: "127.0.0.1", port: holder.ports.tcp4 });
+    const taken = await runOpsd(["fds", "-q", "--port", port]);
+    assert.deepEqual([taken.code, taken.stdout, taken.stderr], [0, "", ""]);
+    assert.ok(listener);
+    // A listing of the holder: every socket row is marked, files are not.
+    const listing = await fdsJson(["-p", String(holder.pid)]);
+    const udp = listing.find((r) => r.fd === String(holder.fds.udp));
+    assert.deepEqual([udp?.name, udp?.netns], [`127.0.0.1:${holder.ports.udp}`, netns]);
+    const read = listing.find((r) => r.fd === String(holder.fds.read));
+    assert.equal(read?.netns, null);
   },
   { ignore: !CAN_UNSHARE, wrapper: IN_OTHER_NETNS },
 );
