@@ -12,6 +12,8 @@ import { CommandLineError } from "../lib/cli/error.ts";
 import { defineCommand } from "../lib/cli/spec.ts";
 import { intValue, nonEmptyValue } from "../lib/cli/values.ts";
 import { writeJson, writeOut } from "../lib/cli/output.ts";
+import { escapeText } from "../lib/text/escape.ts";
+import type { FdsScan } from "../lib/fds/scan.ts";
 
 /** `--leak-age` when not given: younger processes are not reported for `no-cloexec`. */
 const _LEAK_AGE_MS = 60_000;
@@ -28,7 +30,7 @@ export function fdsCommand() {
       pid: {
         short: "p",
         value: "pid",
-        help: "processes with this pid (repeatable)",
+        help: "processes with this pid (repeatable; a thread id is no process)",
         parse: intValue(1, 2 ** 31 - 1),
         repeat: true,
       },
@@ -171,7 +173,6 @@ selectors that could never match together, --leak-age without --leaks).`,
         allNetns: options.allNetns,
         matchOnly: options.quiet,
       });
-      const matched = scan.matched;
       if (options.json && !options.quiet) {
         const { rowJson } = await import("../lib/fds/format.ts");
         for (const row of scan.rows) writeJson(rowJson(row));
@@ -179,32 +180,47 @@ selectors that could never match together, --leak-age without --leaks).`,
         const { formatRows } = await import("../lib/fds/format.ts");
         writeOut(formatRows(scan.rows));
       }
-      if (!matched && scan.rows.length > 0 && !options.quiet) {
-        console.error(
-          "opsd fds: the sockets shown are in other network namespaces: not taken in this one " +
-            "(exit 1; --all-netns counts them)",
-        );
+      const unheld = scan.rows.some(isUnheld);
+      for (const note of _notes(scan, !!options.quiet, !!options.json, unheld)) {
+        console.error(`opsd fds: ${note}`);
       }
-      // With -q, only when it may make the answer wrong: one of them may hold what nothing matched.
-      if (scan.unreadable.length > 0 && !(options.quiet && matched)) {
-        // One of them may be the holder of a socket whose holder is unknown.
-        const unheld = scan.rows.some(isUnheld)
-          ? `the sockets shown with ${options.json ? "pid null" : "PID ?"}`
-          : null;
-        const needs = scan.unreadableNeeds;
-        let advice = "";
-        if (needs !== null) {
-          const run = needs === "root" ? "run as root" : "run with CAP_SYS_PTRACE";
-          advice = `: ${run} to ${unheld ? `see who holds ${unheld}` : "include them"}`;
-        } else if (unheld) {
-          advice = `: one of them may hold ${unheld}`;
-        }
-        console.error(
-          `opsd fds: ${scan.unreadable.length} process(es) could not be inspected ` +
-            `(permission denied)${advice}`,
-        );
-      }
-      return matched ? ExitCode.ok : ExitCode.failure;
+      return scan.matched ? ExitCode.ok : ExitCode.failure;
     },
   });
+}
+
+/**
+ * What stderr says beside the rows: pids that are threads, paths that name no
+ * file, matches that do not count, and processes that could not be inspected.
+ * With `quiet` only the last, and only when it may make the answer (1) wrong.
+ * `unheld`: some rows are sockets whose holder is unknown.
+ */
+function _notes(scan: FdsScan, quiet: boolean, json: boolean, unheld: boolean): string[] {
+  const notes: string[] = [];
+  if (!quiet) {
+    for (const [tid, pid] of scan.threads) {
+      notes.push(`${tid} is a thread of process ${pid}, not a process: use --pid ${pid}`);
+    }
+    for (const path of scan.missingPaths) notes.push(`no such file: ${escapeText(path)}`);
+    if (!scan.matched && scan.rows.length > 0) {
+      notes.push(
+        "the sockets shown are in other network namespaces: not taken in this one " +
+          "(exit 1; --all-netns counts them)",
+      );
+    }
+  }
+  if (scan.unreadable.length === 0 || (quiet && scan.matched)) return notes;
+  // One of them may be the holder of a socket whose holder is unknown.
+  const sockets = unheld ? `the sockets shown with ${json ? "pid null" : "PID ?"}` : null;
+  let advice = "";
+  if (scan.unreadableNeeds !== null) {
+    const run = scan.unreadableNeeds === "root" ? "run as root" : "run with CAP_SYS_PTRACE";
+    advice = `: ${run} to ${sockets ? `see who holds ${sockets}` : "include them"}`;
+  } else if (sockets) {
+    advice = `: one of them may hold ${sockets}`;
+  }
+  notes.push(
+    `${scan.unreadable.length} process(es) could not be inspected (permission denied)${advice}`,
+  );
+  return notes;
 }

@@ -24,8 +24,8 @@
  * @module
  */
 
-import { listPids } from "../procfs/pids.ts";
-import { STATX, statxAt } from "../sys/libc.ts";
+import { listPids, threadGroupOf } from "../procfs/pids.ts";
+import { isErrno, STATX, statxAt } from "../sys/libc.ts";
 import { readProcStat } from "../procfs/stat.ts";
 import { groupByNamespace } from "../procfs/namespaces.ts";
 import { O_CLOEXEC, readFdInfo } from "../procfs/fdinfo.ts";
@@ -100,6 +100,10 @@ export interface FdsScan {
    * or nothing was unreadable.
    */
   unreadableNeeds: "root" | "CAP_SYS_PTRACE" | null;
+  /** The paths asked for (as given) that name no file and that nothing open matched either. */
+  missingPaths: string[];
+  /** `[tid, pid]` for each pid asked for that is a thread of process pid: no process, left out. */
+  threads: [number, number][];
 }
 
 const _SPECIALS: SpecialFd[] = ["cwd", "rtd", "txt"];
@@ -110,10 +114,11 @@ export async function scanFds(query: FdsQuery): Promise<FdsScan> {
   const sockets = selection.inet || selection.unixPaths.length > 0 || selection.anyUnix;
   // A file is no socket: --tcp, --udp and --listen leave no file to match.
   const filtered = _filtersSockets(query);
-  const paths = filtered ? [] : (query.paths ?? []).map(_resolvePath);
+  const asked = filtered ? [] : query.paths ?? [];
+  const paths = asked.map(_resolvePath);
   const fileSelected = filtered || _namesFiles(query);
-  if (fileSelected && !sockets && paths.length === 0) return _scan([], [], false); // no match
-  const candidates = _candidates(query);
+  const { pids: candidates, threads } = _candidates(query);
+  if (fileSelected && !sockets && paths.length === 0) return _scan({ threads }); // no match
   const tables = new SocketTables();
   const targets = sockets ? tables.targets(selection, tables.own, { own: true }) : [];
   const address = !query.leaks && _namesAddress(query);
@@ -122,16 +127,17 @@ export async function scanFds(query: FdsQuery): Promise<FdsScan> {
     !(query.matchOnly && address && !query.allNetns && !selection.unixPaths.length &&
       !selection.anyUnix);
   if (sockets && targets.length === 0 && paths.length === 0 && !query.leaks) {
-    if (!foreign) return _scan([], [], false); // no fd walked
+    if (!foreign) return _scan({ threads }); // no fd walked
     // Nothing here matches: only a process in another network namespace could hold one.
     for (const [namespace, members] of groupByNamespace(candidates, "net")) {
       // Its tables through a live member: a zombie's /proc/PID/net is empty.
       const pid = members.find((member) => readProcStat(member)?.state !== "Z") ?? members[0];
       targets.push(...tables.targets(selection, namespace, { own: false, pid }));
     }
-    if (targets.length === 0) return _scan([], [], false); // no fd walked
+    if (targets.length === 0) return _scan({ threads }); // no fd walked
   }
-  const files = _fileIds(paths);
+  const ids = paths.map(_fileId);
+  const files = ids.filter((id) => id !== null && id !== "missing");
   const wanted: WalkWanted = query.leaks ? { allSockets: true } : {
     inodes: targets,
     paths,
@@ -189,12 +195,29 @@ export async function scanFds(query: FdsQuery): Promise<FdsScan> {
     else unreadable.add(pid);
   }
   const counted = address && !query.allNetns ? rows.filter(_takesAddressHere) : rows;
-  return _scan(rows.sort(compareRows), [...unreadable], counted.length > 0);
+  // A path that names no file may still be open, deleted: only say so when nothing matched it.
+  const names = new Set(rows.map((row) => row.name.replace(/ \(deleted\)$/, "")));
+  const missingPaths = asked.filter((_, i) => ids[i] === "missing" && !names.has(paths[i]));
+  return _scan({
+    rows: rows.sort(compareRows),
+    matched: counted.length > 0,
+    unreadable: [...unreadable],
+    missingPaths,
+    threads,
+  });
 }
 
-function _scan(rows: FdRow[], unreadable: number[], matched: boolean): FdsScan {
-  const unreadableNeeds = unreadable.length > 0 ? _privilegeLacking() : null;
-  return { rows, matched, unreadable, unreadableNeeds };
+/** A scan's result: nothing found unless said otherwise. */
+function _scan(found: Partial<Omit<FdsScan, "unreadableNeeds">>): FdsScan {
+  const unreadable = found.unreadable ?? [];
+  return {
+    rows: found.rows ?? [],
+    matched: found.matched ?? false,
+    unreadable,
+    unreadableNeeds: unreadable.length > 0 ? _privilegeLacking() : null,
+    missingPaths: found.missingPaths ?? [],
+    threads: found.threads ?? [],
+  };
 }
 
 /**
@@ -268,9 +291,18 @@ function _selection(query: FdsQuery): SocketSelection {
   };
 }
 
-/** The processes the process selectors allow (all when there are none). */
-function _candidates(query: FdsQuery): number[] {
-  let pids = query.pids?.length ? [...new Set(query.pids)] : listPids();
+/**
+ * The processes the process selectors allow (all when there are none), and
+ * the pids asked for that are threads of another process (lsof shows nothing
+ * for those either).
+ */
+function _candidates(query: FdsQuery): { pids: number[]; threads: [number, number][] } {
+  const threads: [number, number][] = [];
+  let pids = !query.pids?.length ? listPids() : [...new Set(query.pids)].filter((pid) => {
+    const process = threadGroupOf(pid);
+    if (process !== null && process !== pid) threads.push([pid, process]);
+    return process === null || process === pid;
+  });
   if (query.commands?.length) {
     const prefixes = query.commands;
     pids = pids.filter((pid) => {
@@ -278,7 +310,7 @@ function _candidates(query: FdsQuery): number[] {
       return command !== undefined && prefixes.some((prefix) => command.startsWith(prefix));
     });
   }
-  return pids;
+  return { pids, threads };
 }
 
 /** A wanted file's identity: its device (`8,1`, as rows show it: rdev for a device file) and inode. */
@@ -287,19 +319,20 @@ interface _FileId {
   ino: number;
 }
 
-/** The identities of the files `paths` name (those that exist). */
-function _fileIds(paths: string[]): _FileId[] {
-  return paths.flatMap((path) => {
-    try {
-      const stat = statxAt(-100, path, STATX.DONT_SYNC);
-      // Rows show a device file's own device (rdev), as lsof does: compare the same.
-      const type = stat.mode & 0o170000;
-      const isDevice = type === 0o020000 || type === 0o060000;
-      return [{ device: (isDevice ? stat.rdev : stat.dev).join(","), ino: stat.ino }];
-    } catch {
-      return []; // Gone: only fds on it as "(deleted)" can name it.
-    }
-  });
+/**
+ * The identity of the file `path` names; "missing" when there is none (only
+ * fds on it as "(deleted)" can name it), null when it cannot be stat'ed.
+ */
+function _fileId(path: string): _FileId | "missing" | null {
+  try {
+    const stat = statxAt(-100, path, STATX.DONT_SYNC);
+    // Rows show a device file's own device (rdev), as lsof does: compare the same.
+    const type = stat.mode & 0o170000;
+    const isDevice = type === 0o020000 || type === 0o060000;
+    return { device: (isDevice ? stat.rdev : stat.dev).join(","), ino: stat.ino };
+  } catch (error) {
+    return isErrno(error, "ENOENT", "ENOTDIR") ? "missing" : null;
+  }
 }
 
 /**

@@ -468,6 +468,35 @@ holderTest(
   },
 );
 
+holderTest(
+  "opsd fds says why nothing matched: a path that names no file, a thread id that is no process",
+  async (holder, dir) => {
+    const nowhere = `${dir}/no such.txt`;
+    const missing = await runOpsd(["fds", "--path", nowhere]);
+    assert.deepEqual([missing.code, missing.stdout], [1, ""]);
+    assert.equal(withoutRootNote(missing.stderr), `opsd fds: no such file: ${nowhere}\n`);
+    const quiet = await runOpsd(["fds", "-q", "--path", nowhere]);
+    assert.deepEqual([quiet.code, quiet.stdout, withoutRootNote(quiet.stderr)], [1, "", ""]);
+    // A removed file still open matches by name: no note then.
+    const deleted = await runOpsd(["fds", "--path", holder.paths.deleted, "--path", nowhere]);
+    assert.equal(deleted.code, 0);
+    assert.equal(withoutRootNote(deleted.stderr), `opsd fds: no such file: ${nowhere}\n`);
+    // /proc answers for a thread id too, but a thread is no process (lsof shows nothing).
+    const tid = [...Deno.readDirSync(`/proc/${holder.pid}/task`)].map((entry) => Number(entry.name))
+      .find((id) => id !== holder.pid)!;
+    const thread = await runOpsd(["fds", "--pid", String(tid)]);
+    assert.deepEqual([thread.code, thread.stdout], [1, ""]);
+    assert.equal(
+      thread.stderr,
+      `opsd fds: ${tid} is a thread of process ${holder.pid}, not a process: use --pid ${holder.pid}\n`,
+    );
+    // Beside a process, it is left out.
+    const rows = (await runOpsd(["fds", "--json", "-p", String(tid), "-p", String(holder.pid)]))
+      .stdout.trim().split("\n").map((line) => JSON.parse(line));
+    assert.deepEqual([...new Set(rows.map((row) => row.pid))], [holder.pid]);
+  },
+);
+
 Deno.test("opsd fds: a bad port, pid or flag is a usage error (exit 2, one line, no trace)", async () => {
   for (
     const args of [["--port", "0"], ["--port", "70000"], ["--port", "http"], ["-p", "-1"], [
