@@ -15,7 +15,15 @@ import { mappedFileId } from "../procfs/maps.ts";
 import { userName } from "../procfs/users.ts";
 import { isNetworkFs, type MountLookup } from "./mounts.ts";
 import type { FdRow, ProcessInfo } from "./row.ts";
-import { inetName, type SocketInfo, unixName } from "./sockets.ts";
+import {
+  type AddressSocket,
+  inetName,
+  packetName,
+  packetProtocolName,
+  rawName,
+  type SocketInfo,
+  unixName,
+} from "./sockets.ts";
 
 /** What describing needs besides the fd itself. */
 export interface DescribeContext {
@@ -111,6 +119,16 @@ function _describeSocket(row: _HeldRow, inode: number, context: DescribeContext)
     _describeInet(row, found.socket);
   } else if (found?.kind === "unix") {
     _describeUnix(row, found.socket);
+  } else if (found?.kind === "raw") {
+    // As lsof: no DEVICE, the inode as NODE, the table's addresses and state.
+    row.type = found.family === "ipv6" ? "raw6" : "raw";
+    row.name = rawName(found.socket);
+  } else if (found?.kind === "packet") {
+    // As lsof: the inode as DEVICE, the Ethernet protocol as NODE.
+    row.type = "pack";
+    row.device = String(inode);
+    row.node = packetProtocolName(found.socket);
+    row.name = packetName(found.socket);
   } else {
     row.type = "sock";
     if (context.stat) _statFd(row, null, context);
@@ -148,7 +166,7 @@ function _describeUnix(row: FdRow, found: UnixSocket): void {
  * and stay empty. `netns` is the socket's network namespace when not opsd's.
  */
 export function unheldSocketRow(
-  found: Exclude<SocketInfo, { kind: "other" }>,
+  found: AddressSocket,
   netns: number | null = null,
 ): FdRow {
   const uid = found.socket.uid;

@@ -44,6 +44,7 @@ import { compareRows, type FdRow, type ProcessInfo } from "./row.ts";
 import { findLeaks, type LeakProcess, readLeakProcess } from "./leaks.ts";
 import { readUptimeMs } from "../procfs/uptime.ts";
 import { type SocketSelection, SocketTables } from "./tables.ts";
+import { isAddressSocket } from "./sockets.ts";
 
 /** What to show. Empty lists and absent flags select nothing in particular. */
 export interface FdsQuery {
@@ -254,7 +255,7 @@ function _unheldRows(targets: number[], held: number[], tables: SocketTables): F
   const rows: FdRow[] = [];
   for (const inode of tables.stillOpen(unheld)) {
     const found = tables.byInode.get(inode);
-    if (found && found.kind !== "other") {
+    if (found && isAddressSocket(found)) {
       rows.push(unheldSocketRow(found, tables.foreignNetns.get(inode) ?? null));
     }
   }

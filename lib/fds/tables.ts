@@ -11,8 +11,11 @@ import { namespaceOf } from "../procfs/namespaces.ts";
 import { type InetSocket, TCP_LISTEN } from "../procfs/net.ts";
 import { getxattrText } from "../sys/libc.ts";
 import {
+  isAddressSocket,
   type NetnsSource,
   readInetSockets,
+  readPacketSockets,
+  readRawSockets,
   readUnixOwners,
   readUnixSockets,
   type SocketInfo,
@@ -128,6 +131,15 @@ export class SocketTables {
           for (const socket of readInetSockets(source, filter)) {
             this.#found({ kind: "inet", socket }, namespace);
           }
+        } else if (table === "RAW" || table === "RAWv6") {
+          const family = table === "RAW" ? "ipv4" : "ipv6";
+          for (const socket of readRawSockets(source, family, entry.inodes)) {
+            this.#found({ kind: "raw", family, socket }, namespace);
+          }
+        } else if (table === "PACKET") {
+          for (const socket of readPacketSockets(source, entry.inodes)) {
+            this.#found({ kind: "packet", socket }, namespace);
+          }
         }
       }
     }
@@ -150,7 +162,7 @@ export class SocketTables {
     >();
     for (const inode of inodes) {
       const found = this.byInode.get(inode), source = this.#sources.get(inode);
-      if (found === undefined || found.kind === "other" || !source) continue;
+      if (found === undefined || !isAddressSocket(found) || !source) continue;
       const table = found.kind === "inet"
         ? `${found.socket.protocol} ${found.socket.family}`
         : "unix";
@@ -200,4 +212,4 @@ export class SocketTables {
   }
 }
 
-const _ALL_TABLES = [...Object.keys(_INET_TABLES), "UNIX"];
+const _ALL_TABLES = [...Object.keys(_INET_TABLES), "UNIX", "RAW", "RAWv6", "PACKET"];

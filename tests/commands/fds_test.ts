@@ -214,7 +214,8 @@ function asLsof(row: JsonRow): Record<string, string> {
     t: row.type,
     n: row.name,
   };
-  if (row.type !== "IPv4" && row.type !== "IPv6") fields.i = row.node;
+  // NODE is the protocol there (TCP, UDP; a packet socket's ALL, IP…), no inode: -F has no i.
+  if (!["IPv4", "IPv6", "pack"].includes(row.type)) fields.i = row.node;
   return fields;
 }
 
@@ -258,6 +259,15 @@ holderTest(
     assert.equal(get("udp").name, `127.0.0.1:${holder.ports.udp}`);
     assert.equal(get("pipeRead").name, "pipe");
     assert.deepEqual([get("netlink").type, get("netlink").name], ["sock", "protocol: NETLINK"]);
+    if (holder.fds.raw !== undefined) {
+      // As lsof: the raw table's fields; a packet socket's protocol (0: none) as NODE.
+      assert.deepEqual([get("raw").type, get("raw").name], [
+        "raw",
+        "00000000:00FF->00000000:0000 st=07",
+      ]);
+      const packet = get("packet");
+      assert.deepEqual([packet.type, packet.node, packet.name], ["pack", "0", "type=SOCK_DGRAM"]);
+    }
     assert.equal(get("unix").name, `${holder.unixPath} type=STREAM (LISTEN)`);
     assert.deepEqual([get("leaky").cloexec, get("tcp4").cloexec], [false, true]);
   },
