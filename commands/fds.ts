@@ -47,8 +47,8 @@ export function fdsCommand() {
         parse: intValue(1, 65535),
         repeat: true,
       },
-      tcp: { help: "TCP sockets only (without --port/--unix: every TCP socket)" },
-      udp: { help: "UDP sockets only (without --port/--unix: every UDP socket)" },
+      tcp: { help: "TCP sockets only (without --port: every TCP socket)" },
+      udp: { help: "UDP sockets only (without --port: every UDP socket)" },
       listen: {
         help: "listening sockets only: TCP LISTEN, UDP bound and unconnected, unix LISTEN " +
           "(without --port/--unix: every listener)",
@@ -59,15 +59,15 @@ export function fdsCommand() {
         parse: nonEmptyValue("a file"),
         repeat: true,
       },
-      allNetns: {
-        help: "with --port, --listen or --unix: sockets of other network namespaces (containers) " +
-          "count as a match too (they are listed either way)",
-      },
       unix: {
         value: "path",
         help: "unix sockets bound to PATH (repeatable)",
         parse: nonEmptyValue("a socket path"),
         repeat: true,
+      },
+      allNetns: {
+        help: "with --port, --listen or --unix: sockets of other network namespaces (containers) " +
+          "count as a match too (they are listed either way)",
       },
       leaks: { help: "only socket fds that look leaked, each with the reason" },
       leakAge: {
@@ -138,8 +138,11 @@ Environment: OPSD_FDS_WORKERS=N walks /proc with N extra threads (default: from
 1000 processes up, as many idle CPUs as repay their start; 0 keeps opsd on one CPU).
 
 Exit codes: 0 something matched (with --leaks: a leak was found; with --port,
---listen or --unix: in opsd's network namespace), 1 nothing matched, 2 usage error (bad port, pid or flag, an empty --path, --unix or -c,
-selectors that could never match together, --leak-age without --leaks).`,
+--listen or --unix: in opsd's network namespace), 1 nothing matched (stderr
+says so for a --path that names no file, and for a --pid that is a thread of
+another process, which is left out), 2 usage error (bad port, pid or flag, an
+empty --path, --unix or -c, selectors that could never match together,
+--leak-age without --leaks).`,
     run: async (options) => {
       if (options.leakAge !== undefined && !options.leaks) {
         throw new CommandLineError(
