@@ -10,8 +10,10 @@ import { ExitCode } from "../lib/errors.ts";
 import { parseDuration } from "../lib/duration.ts";
 import { CommandLineError } from "../lib/cli/error.ts";
 import { defineCommand } from "../lib/cli/spec.ts";
-import { intValue } from "../lib/cli/values.ts";
+import { intValue, nonEmptyValue } from "../lib/cli/values.ts";
 import { writeJson, writeOut } from "../lib/cli/output.ts";
+import { escapeText } from "../lib/text/escape.ts";
+import type { FdsScan } from "../lib/fds/scan.ts";
 
 /** `--leak-age` when not given: younger processes are not reported for `no-cloexec`. */
 const _LEAK_AGE_MS = 60_000;
@@ -28,7 +30,7 @@ export function fdsCommand() {
       pid: {
         short: "p",
         value: "pid",
-        help: "processes with this pid (repeatable)",
+        help: "processes with this pid (repeatable; a thread id is no process)",
         parse: intValue(1, 2 ** 31 - 1),
         repeat: true,
       },
@@ -36,6 +38,7 @@ export function fdsCommand() {
         short: "c",
         value: "name",
         help: "processes whose command name starts with NAME (repeatable)",
+        parse: nonEmptyValue("a command name"),
         repeat: true,
       },
       port: {
@@ -44,15 +47,28 @@ export function fdsCommand() {
         parse: intValue(1, 65535),
         repeat: true,
       },
-      tcp: { help: "TCP sockets only (alone: every TCP socket)" },
-      udp: { help: "UDP sockets only (alone: every UDP socket)" },
-      listen: { help: "listening sockets only: TCP LISTEN, UDP bound and unconnected" },
+      tcp: { help: "TCP sockets only (without --port: every TCP socket)" },
+      udp: { help: "UDP sockets only (without --port: every UDP socket)" },
+      listen: {
+        help: "listening sockets only: TCP LISTEN, UDP bound and unconnected, unix LISTEN " +
+          "(without --port/--unix: every listener)",
+      },
       path: {
         value: "file",
         help: "fds open on FILE, and FILE as cwd, root or program (repeatable)",
+        parse: nonEmptyValue("a file"),
         repeat: true,
       },
-      unix: { value: "path", help: "unix sockets bound to PATH (repeatable)", repeat: true },
+      unix: {
+        value: "path",
+        help: "unix sockets bound to PATH (repeatable)",
+        parse: nonEmptyValue("a socket path"),
+        repeat: true,
+      },
+      allNetns: {
+        help: "with --port, --listen or --unix: sockets of other network namespaces (containers) " +
+          "count as a match too (they are listed either way)",
+      },
       leaks: { help: "only socket fds that look leaked, each with the reason" },
       leakAge: {
         value: "duration",
@@ -68,11 +84,18 @@ Columns: COMMAND PID USER FD TYPE CLOEXEC DEVICE SIZE/OFF NODE NAME, as lsof
 prints them. FD is the fd number, or cwd, rtd (root directory), txt (program),
 NOFD (fds unreadable, reason in NAME), followed by the mode (r, w, u = both)
 and the lock (R/W whole file, r/w part of it, u read and write). CLOEXEC says
-whether the fd is closed when the process execs (yes/no).
+whether the fd is closed when the process execs (yes/no). Control characters
+in COMMAND, USER and NAME are escaped as lsof escapes them (\\n, \\t, ^[ for
+ESC, \\xNN, \\\\), and so are spaces in COMMAND and USER (\\x20); --json is raw.
 
-Selectors narrow: a row must belong to a selected process (--pid, -c) and be
-one of the selected files (--port/--tcp/--udp/--listen, --path, --unix).
-Repeating a flag widens it. Without selectors every process and fd is listed.
+Selectors come in three groups, which combine with AND (lsof -a): a row must
+belong to a selected process (--pid, -c), be one of the files named (--port,
+--path, --unix: any of them, repeats widen) and pass the socket filters
+(--tcp, --udp, --listen: they narrow what the others selected; --tcp --udp is
+either; without --port or --unix, every such socket: --listen alone lists every
+TCP, UDP and unix listener). Without selectors every process and fd is listed.
+A file is no socket, nor a unix socket TCP or UDP: --path with --tcp, --udp or
+--listen, and --unix with --tcp or --udp, are usage errors.
 
 opsd reads one link per fd and never stats the fds of a port or unix-socket
 query, nor any file on a network or FUSE filesystem (no hang on a dead NFS
@@ -100,17 +123,42 @@ TCP, UDP or unix socket that matches but that no inspectable process holds
 still shows, as ss shows it: COMMAND, PID and FD ? (null in --json), USER the
 socket's owner (for a unix socket from sock_diag; ? where that cannot tell: in
 another network namespace, or without sock_diag). So -q --port P and
--q --unix PATH answer whether P or PATH is taken, for any user.
+-q --unix PATH answer whether P or PATH is taken, for any user. Root without
+CAP_SYS_PTRACE lists other users' fds without reading them: a row per fd with
+"(readlink: Permission denied)", as lsof shows it. With -q, the note on what
+could not be inspected is printed only when nothing matched (exit 1).
+
+Sockets of processes in other network namespaces (containers) are listed too,
+marked " (netns N)" after NAME (netns in --json). They take no port or abstract
+unix name in opsd's namespace: with --port, --listen or --unix the exit status
+counts only sockets of opsd's own network namespace, and unix sockets bound to
+a path (taken for everybody); --all-netns counts the others too.
 
 Environment: OPSD_FDS_WORKERS=N walks /proc with N extra threads (default: from
 1000 processes up, as many idle CPUs as repay their start; 0 keeps opsd on one CPU).
 
-Exit codes: 0 something matched (with --leaks: a leak was found), 1 nothing
-matched, 2 usage error (bad port, pid or flag, --leak-age without --leaks).`,
+Exit codes: 0 something matched (with --leaks: a leak was found; with --port,
+--listen or --unix: in opsd's network namespace), 1 nothing matched (stderr
+says so for a --path that names no file, and for a --pid that is a thread of
+another process, which is left out), 2 usage error (bad port, pid or flag, an
+empty --path, --unix or -c, selectors that could never match together,
+--leak-age without --leaks).`,
     run: async (options) => {
       if (options.leakAge !== undefined && !options.leaks) {
         throw new CommandLineError(
           "--leak-age needs --leaks: add --leaks to look for leaked sockets",
+        );
+      }
+      const filter = options.tcp ? "--tcp" : options.udp ? "--udp" : null;
+      const socketFilter = filter ?? (options.listen ? "--listen" : null);
+      if (options.path.length > 0 && socketFilter) {
+        throw new CommandLineError(
+          `--path never matches with ${socketFilter}: it names files, which are no sockets`,
+        );
+      }
+      if (options.unix.length > 0 && filter) {
+        throw new CommandLineError(
+          `--unix never matches with ${filter}: a unix socket is neither TCP nor UDP`,
         );
       }
       const { scanFds } = await import("../lib/fds/scan.ts");
@@ -125,27 +173,57 @@ matched, 2 usage error (bad port, pid or flag, --leak-age without --leaks).`,
         paths: options.path,
         unixPaths: options.unix,
         leaks: options.leaks ? { minAgeMs: options.leakAge ?? _LEAK_AGE_MS } : undefined,
+        allNetns: options.allNetns,
+        matchOnly: options.quiet,
       });
-      if (options.quiet) return scan.rows.length > 0 ? ExitCode.ok : ExitCode.failure;
-      if (options.json) {
+      if (options.json && !options.quiet) {
         const { rowJson } = await import("../lib/fds/format.ts");
         for (const row of scan.rows) writeJson(rowJson(row));
-      } else if (scan.rows.length > 0) {
+      } else if (scan.rows.length > 0 && !options.quiet) {
         const { formatRows } = await import("../lib/fds/format.ts");
         writeOut(formatRows(scan.rows));
       }
-      if (scan.unreadable.length > 0) {
-        // One of them may be the holder of a socket whose holder is unknown.
-        const unknown = options.json ? "pid null" : "PID ?";
-        const what = scan.rows.some(isUnheld)
-          ? `see who holds the sockets shown with ${unknown}`
-          : "include them";
-        console.error(
-          `opsd fds: ${scan.unreadable.length} process(es) could not be inspected ` +
-            `(permission denied): run as root to ${what}`,
-        );
+      const unheld = scan.rows.some(isUnheld);
+      for (const note of _notes(scan, !!options.quiet, !!options.json, unheld)) {
+        console.error(`opsd fds: ${note}`);
       }
-      return scan.rows.length > 0 ? ExitCode.ok : ExitCode.failure;
+      return scan.matched ? ExitCode.ok : ExitCode.failure;
     },
   });
+}
+
+/**
+ * What stderr says beside the rows: pids that are threads, paths that name no
+ * file, matches that do not count, and processes that could not be inspected.
+ * With `quiet` only the last, and only when it may make the answer (1) wrong.
+ * `unheld`: some rows are sockets whose holder is unknown.
+ */
+function _notes(scan: FdsScan, quiet: boolean, json: boolean, unheld: boolean): string[] {
+  const notes: string[] = [];
+  if (!quiet) {
+    for (const [tid, pid] of scan.threads) {
+      notes.push(`${tid} is a thread of process ${pid}, not a process: use --pid ${pid}`);
+    }
+    for (const path of scan.missingPaths) notes.push(`no such file: ${escapeText(path)}`);
+    if (!scan.matched && scan.rows.length > 0) {
+      notes.push(
+        "the sockets shown are in other network namespaces: not taken in this one " +
+          "(exit 1; --all-netns counts them)",
+      );
+    }
+  }
+  if (scan.unreadable.length === 0 || (quiet && scan.matched)) return notes;
+  // One of them may be the holder of a socket whose holder is unknown.
+  const sockets = unheld ? `the sockets shown with ${json ? "pid null" : "PID ?"}` : null;
+  let advice = "";
+  if (scan.unreadableNeeds !== null) {
+    const run = scan.unreadableNeeds === "root" ? "run as root" : "run with CAP_SYS_PTRACE";
+    advice = `: ${run} to ${sockets ? `see who holds ${sockets}` : "include them"}`;
+  } else if (sockets) {
+    advice = `: one of them may hold ${sockets}`;
+  }
+  notes.push(
+    `${scan.unreadable.length} process(es) could not be inspected (permission denied)${advice}`,
+  );
+  return notes;
 }

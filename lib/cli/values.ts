@@ -15,3 +15,14 @@ export function intValue(min: number, max = Number.MAX_SAFE_INTEGER): (text: str
     return Number(text);
   };
 }
+
+/**
+ * Text that must not be empty (a path, a name): an empty one would match
+ * everything or nothing, never what was meant. `what` names the value expected.
+ */
+export function nonEmptyValue(what: string): (text: string) => string {
+  return (text: string): string => {
+    if (text === "") throw new Error(`expected ${what}, not an empty string`);
+    return text;
+  };
+}

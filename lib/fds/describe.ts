@@ -11,15 +11,26 @@ import { type FdInfo, type FdLock, O_CLOEXEC, readFdInfo } from "../procfs/fdinf
 import { errnoText, isErrno, STATX, type Statx, statxAt } from "../sys/libc.ts";
 import { SysError } from "../sys/errno.ts";
 import { type InetSocket, TCP_STATES, type UnixSocket } from "../procfs/net.ts";
+import { mappedFileId } from "../procfs/maps.ts";
 import { userName } from "../procfs/users.ts";
 import { isNetworkFs, type MountLookup } from "./mounts.ts";
 import type { FdRow, ProcessInfo } from "./row.ts";
-import { inetName, type SocketInfo, unixName } from "./sockets.ts";
+import {
+  type AddressSocket,
+  inetName,
+  packetName,
+  packetProtocolName,
+  rawName,
+  type SocketInfo,
+  unixName,
+} from "./sockets.ts";
 
 /** What describing needs besides the fd itself. */
 export interface DescribeContext {
   /** Every socket found in the tables of the namespaces involved, by inode. */
   sockets: Map<number, SocketInfo>;
+  /** The network namespace (N of `net:[N]`) of the sockets found in another one than opsd's. */
+  netns: ReadonlyMap<number, number>;
   mounts: MountLookup;
   /**
    * Whether fd targets may be stat'ed (`statx` with AT_STATX_DONT_SYNC). Port
@@ -68,6 +79,7 @@ export function describeFd(
     sizeOff: `0t${info.pos}`,
     node: String(info.ino),
     name: link,
+    netns: null,
   };
   const socketInode = /^socket:\[(\d+)\]$/.exec(link);
   if (socketInode) return _describeSocket(row, Number(socketInode[1]), context);
@@ -101,11 +113,22 @@ export function lockLetter(locks: FdLock[]): string {
 
 function _describeSocket(row: _HeldRow, inode: number, context: DescribeContext): FdRow {
   row.node = String(inode);
+  row.netns = context.netns.get(inode) ?? null;
   const found = context.sockets.get(inode);
   if (found?.kind === "inet") {
     _describeInet(row, found.socket);
   } else if (found?.kind === "unix") {
     _describeUnix(row, found.socket);
+  } else if (found?.kind === "raw") {
+    // As lsof: no DEVICE, the inode as NODE, the table's addresses and state.
+    row.type = found.family === "ipv6" ? "raw6" : "raw";
+    row.name = rawName(found.socket);
+  } else if (found?.kind === "packet") {
+    // As lsof: the inode as DEVICE, the Ethernet protocol as NODE.
+    row.type = "pack";
+    row.device = String(inode);
+    row.node = packetProtocolName(found.socket);
+    row.name = packetName(found.socket);
   } else {
     row.type = "sock";
     if (context.stat) _statFd(row, null, context);
@@ -140,12 +163,15 @@ function _describeUnix(row: FdRow, found: UnixSocket): void {
  * tables give it (known without root, as `ss -e` shows it; `?` and uid null
  * when they do not: see `readUnixOwners` in `sockets.ts`), and the socket's
  * columns as on any socket row. Mode, offset and close-on-exec belong to an fd
- * and stay empty.
+ * and stay empty. `netns` is the socket's network namespace when not opsd's.
  */
-export function unheldSocketRow(found: Exclude<SocketInfo, { kind: "other" }>): FdRow {
+export function unheldSocketRow(
+  found: AddressSocket,
+  netns: number | null = null,
+): FdRow {
   const uid = found.socket.uid;
   const owner = { command: null, pid: null, user: uid === null ? "?" : userName(uid), uid };
-  const row = _rowWithoutFd(owner, null, "unknown", "");
+  const row = { ..._rowWithoutFd(owner, null, "unknown", ""), netns };
   if (found.kind === "inet") _describeInet(row, found.socket);
   else _describeUnix(row, found.socket);
   return row;
@@ -213,7 +239,9 @@ const _SPECIAL_LINKS: Record<SpecialFd, string> = { cwd: "cwd", rtd: "root", txt
 
 /**
  * The cwd, rtd or txt row of `process`, or null when the process is gone. An
- * unreadable link gives lsof's `(readlink: Permission denied)` row.
+ * unreadable link gives lsof's `(readlink: Permission denied)` row. Nothing on
+ * a network or FUSE filesystem is stat'ed: there the program's device and inode
+ * come from the process's maps, and a cwd or root directory has no inode.
  */
 export function describeSpecial(
   process: ProcessInfo,
@@ -234,7 +262,12 @@ export function describeSpecial(
   row.name = target;
   const mount = context.mounts.forPath(process.pid, target.replace(/ \(deleted\)$/, ""));
   if (mount) row.device = mount.device.replace(":", ",");
-  if (!context.stat || (mount && isNetworkFs(mount.fsType))) return row;
+  if (mount && isNetworkFs(mount.fsType)) {
+    const mapped = fd === "txt" ? mappedFileId(process.pid, target) : null;
+    if (mapped) [row.device, row.node] = [mapped.device.join(","), String(mapped.inode)];
+    return row;
+  }
+  if (!context.stat) return row;
   const stat = _statx(path, row);
   if (stat === "gone") return null;
   if (stat) _applyStat(row, stat);
@@ -248,9 +281,20 @@ export function noFdRow(process: ProcessInfo, errno: number): FdRow {
 }
 
 /**
- * A row that stands for no open fd (a special link, an unreadable fd directory,
- * a socket whose holder is unknown): the owner's columns, and the fd-only ones
- * (mode, lock, close-on-exec, offset) empty.
+ * The row lsof shows for an fd whose link cannot be read (root without
+ * CAP_SYS_PTRACE, another user's process): the fd number, TYPE unknown, and
+ * `/proc/PID/fd/FD (readlink: Permission denied)` as NAME. Its fdinfo is as
+ * unreadable: mode, lock and close-on-exec stay empty.
+ */
+export function unreadableFdRow(process: ProcessInfo, fd: number, errno: number): FdRow {
+  const name = `/proc/${process.pid}/fd/${fd} (readlink: ${errnoText(errno)})`;
+  return { ..._rowWithoutFd(process, String(fd), "unknown", name), fdNumber: fd };
+}
+
+/**
+ * A row that stands for no open fd, or one opsd cannot read (a special link, an
+ * unreadable fd directory or link, a socket whose holder is unknown): the
+ * owner's columns, and the fd-only ones (mode, lock, close-on-exec, offset) empty.
  */
 function _rowWithoutFd(
   owner: Pick<FdRow, "command" | "pid" | "user" | "uid">,
@@ -274,6 +318,7 @@ function _rowWithoutFd(
     sizeOff: "",
     node: "",
     name,
+    netns: null,
   };
 }
 

@@ -5,6 +5,7 @@
  * @module
  */
 
+import { escapeText } from "../text/escape.ts";
 import { type Column, tableLines } from "../text/table.ts";
 import type { FdRow } from "./row.ts";
 
@@ -25,26 +26,32 @@ const _COLUMNS: Column[] = [
  * The rows as lsof prints them: FD is the fd number (or cwd, rtd, txt, NOFD)
  * followed by the mode and lock letters; CLOEXEC says whether the fd closes on
  * exec. A socket whose holder is unknown shows `?` as COMMAND, PID and FD.
- * With leaks, each row is followed by one `  why: …` line per reason.
+ * With leaks, each row is followed by one `  why: …` line per reason. Text
+ * other processes chose is escaped as lsof escapes it (see {@linkcode escapeText}):
+ * control characters in COMMAND, USER, NAME and the reasons, and spaces in
+ * COMMAND and USER, which are not the last column. A socket of another
+ * network namespace than opsd's has ` (netns N)` after its NAME.
  */
 export function formatRows(rows: FdRow[]): string {
   const cells = rows.map((row) => [
-    row.command ?? "?",
+    escapeText(row.command ?? "?", { spaces: true }),
     row.pid === null ? "?" : String(row.pid),
-    row.user,
+    escapeText(row.user, { spaces: true }),
     `${row.fd ?? "?"}${row.mode || " "}${row.lock || " "}`,
     row.type,
     row.cloexec === null ? "" : row.cloexec ? "yes" : "no",
     row.device,
     row.sizeOff,
     row.node,
-    row.name,
+    escapeText(row.netns === null ? row.name : `${row.name} (netns ${row.netns})`),
   ]);
   const [header, ...lines] = tableLines(_COLUMNS, cells);
   const out = [header];
   lines.forEach((line, i) => {
     out.push(line);
-    for (const leak of rows[i].leaks ?? []) out.push(`  why: ${leak.reason} [${leak.kind}]`);
+    for (const leak of rows[i].leaks ?? []) {
+      out.push(`  why: ${escapeText(leak.reason)} [${leak.kind}]`);
+    }
   });
   return `${out.join("\n")}\n`;
 }

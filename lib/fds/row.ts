@@ -55,18 +55,23 @@ export interface FdRow {
   mode: "r" | "w" | "u" | "";
   /** Lock: `R`/`W` read/write lock on the whole file, `r`/`w` on part, `u` both, or "". */
   lock: string;
-  /** `REG`, `DIR`, `CHR`, `FIFO`, `IPv4`, `IPv6`, `unix`, `sock`, `a_inode`, `unknown`… */
+  /** `REG`, `DIR`, `CHR`, `FIFO`, `IPv4`, `IPv6`, `unix`, `raw`, `raw6`, `pack`, `sock`, `a_inode`… */
   type: string;
   /** Close-on-exec (fdinfo flags); null where it does not apply (cwd/rtd/txt/NOFD). */
   cloexec: boolean | null;
-  /** `major,minor`; the socket inode for IPv4/IPv6; the kernel address for unix sockets. */
+  /** `major,minor`; the socket inode for IPv4/IPv6 and packet sockets; a unix socket's kernel address. */
   device: string;
   /** The size of regular files and directories, else the offset as `0t<offset>`. */
   sizeOff: string;
-  /** The inode; `TCP`/`UDP` for IPv4/IPv6 sockets. */
+  /** The inode; `TCP`/`UDP` for IPv4/IPv6 sockets, the Ethernet protocol for packet sockets. */
   node: string;
   /** Path, socket addresses and state, `pipe`, `[eventfd:N]`… */
   name: string;
+  /**
+   * For a socket of another network namespace than opsd's (a container's): that
+   * namespace's number (N of `net:[N]`); null otherwise. Its ports are not opsd's.
+   */
+  netns: number | null;
   /** The socket's inode and endpoints, for socket rows. */
   socket?: SocketDetail & { inode: number };
   /** Why `--leaks` reports this fd. */

@@ -2,11 +2,17 @@
  * `opsd fds` engine: picks the processes and sockets a query names, walks the
  * fds once (see `walk.ts`), and describes what matched as rows.
  *
- * Selectors narrow the way an operator reads them: `--pid` and `-c` choose
- * processes (repeats of one flag widen: either pid; both flags: both must hold);
- * `--port`/`--tcp`/`--udp`/`--listen`, `--path` and `--unix` choose files, and a
- * row matches when it is any of the files named. Process and file selectors
- * combine with AND (lsof ORs them unless given `-a`).
+ * Selectors narrow the way an operator reads them, in three groups that
+ * combine with AND (lsof ORs them unless given `-a`):
+ * - `--pid` and `-c` choose processes (repeats of one flag widen: either pid;
+ *   both flags: both must hold);
+ * - `--port`, `--path` and `--unix` name files, and a row matches when it is
+ *   any of the files named;
+ * - `--tcp`, `--udp` and `--listen` keep only sockets of that kind (`--tcp`
+ *   with `--udp`: either), narrowing what the others selected; without a file
+ *   named they select every such socket (`--listen`: unix listeners too). A
+ *   file is no socket and a unix socket neither TCP nor UDP: `--path` with any
+ *   of them, or `--unix` with `--tcp`/`--udp`, matches nothing.
  *
  * A port or unix-socket query first looks the sockets up in the socket tables;
  * when nothing matches it answers without walking a single fd. A socket (TCP,
@@ -18,8 +24,8 @@
  * @module
  */
 
-import { listPids } from "../procfs/pids.ts";
-import { STATX, statxAt } from "../sys/libc.ts";
+import { listPids, threadGroupOf } from "../procfs/pids.ts";
+import { isErrno, STATX, statxAt } from "../sys/libc.ts";
 import { readProcStat } from "../procfs/stat.ts";
 import { groupByNamespace } from "../procfs/namespaces.ts";
 import { O_CLOEXEC, readFdInfo } from "../procfs/fdinfo.ts";
@@ -31,12 +37,14 @@ import {
   noFdRow,
   type SpecialFd,
   unheldSocketRow,
+  unreadableFdRow,
 } from "./describe.ts";
 import { MountIndex } from "./mounts.ts";
 import { compareRows, type FdRow, type ProcessInfo } from "./row.ts";
 import { findLeaks, type LeakProcess, readLeakProcess } from "./leaks.ts";
 import { readUptimeMs } from "../procfs/uptime.ts";
 import { type SocketSelection, SocketTables } from "./tables.ts";
+import { isAddressSocket } from "./sockets.ts";
 
 /** What to show. Empty lists and absent flags select nothing in particular. */
 export interface FdsQuery {
@@ -46,11 +54,11 @@ export interface FdsQuery {
   commands?: string[];
   /** Sockets with one of these local or remote ports. */
   ports?: number[];
-  /** TCP sockets (with `udp`: both; neither: both). */
+  /** TCP sockets only (with `udp`: either). */
   tcp?: boolean;
-  /** UDP sockets. */
+  /** UDP sockets only. */
   udp?: boolean;
-  /** Listening sockets only: TCP in LISTEN, UDP bound and not connected. */
+  /** Listening sockets only: TCP in LISTEN, UDP bound and not connected, unix in LISTEN. */
   listen?: boolean;
   /** Fds open on these files. */
   paths?: string[];
@@ -58,16 +66,45 @@ export interface FdsQuery {
   unixPaths?: string[];
   /** Report only leaking socket fds; `no-cloexec` needs a process at least this old. */
   leaks?: { minAgeMs: number };
+  /**
+   * Whether sockets of other network namespaces count as a match of an address
+   * query (`ports`, `listen`, `unixPaths`; see {@linkcode FdsScan.matched}).
+   */
+  allNetns?: boolean;
+  /**
+   * Only `matched` is wanted (`-q`): rows that could not count need not be found
+   * (the sockets of other network namespaces, for an address query).
+   */
+  matchOnly?: boolean;
 }
 
 /** What a scan found. */
 export interface FdsScan {
   rows: FdRow[];
   /**
+   * Whether something matched: a row, except, for an address query (`ports`,
+   * `listen`, `unixPaths`) without `allNetns`, a socket of another network
+   * namespace than opsd's. It does not take the address in opsd's namespace
+   * (a port there is free here), unless it is a unix socket bound to a path:
+   * the path is taken for everybody.
+   */
+  matched: boolean;
+  /**
    * Processes whose fds could not be read while looking for files (their rows
    * would be `NOFD`): a file selector cannot tell whether they hold the file.
    */
   unreadable: number[];
+  /**
+   * What would let opsd read them: being `root`, or for root `CAP_SYS_PTRACE`
+   * (root without it may list another user's fds but not read them); null when
+   * opsd has both (a security module or the process's own privileges deny it)
+   * or nothing was unreadable.
+   */
+  unreadableNeeds: "root" | "CAP_SYS_PTRACE" | null;
+  /** The paths asked for (as given) that name no file and that nothing open matched either. */
+  missingPaths: string[];
+  /** `[tid, pid]` for each pid asked for that is a thread of process pid: no process, left out. */
+  threads: [number, number][];
 }
 
 const _SPECIALS: SpecialFd[] = ["cwd", "rtd", "txt"];
@@ -75,28 +112,39 @@ const _SPECIALS: SpecialFd[] = ["cwd", "rtd", "txt"];
 /** Runs `query` over the processes of this machine. */
 export async function scanFds(query: FdsQuery): Promise<FdsScan> {
   const selection = _selection(query);
-  const sockets = selection.inet || selection.unixPaths.length > 0;
-  const paths = (query.paths ?? []).map(_resolvePath);
-  const fileSelected = sockets || paths.length > 0;
-  const candidates = _candidates(query);
+  const sockets = selection.inet || selection.unixPaths.length > 0 || selection.anyUnix;
+  // A file is no socket: --tcp, --udp and --listen leave no file to match.
+  const filtered = _filtersSockets(query);
+  const asked = filtered ? [] : query.paths ?? [];
+  const paths = asked.map(_resolvePath);
+  const fileSelected = filtered || _namesFiles(query);
+  const { pids: candidates, threads } = _candidates(query);
+  if (fileSelected && !sockets && paths.length === 0) return _scan({ threads }); // no match
   const tables = new SocketTables();
   const targets = sockets ? tables.targets(selection, tables.own, { own: true }) : [];
+  const address = !query.leaks && _namesAddress(query);
+  // Whether to look for sockets in other network namespaces: not when they could not count.
+  const foreign = sockets &&
+    !(query.matchOnly && address && !query.allNetns && !selection.unixPaths.length &&
+      !selection.anyUnix);
   if (sockets && targets.length === 0 && paths.length === 0 && !query.leaks) {
+    if (!foreign) return _scan({ threads }); // no fd walked
     // Nothing here matches: only a process in another network namespace could hold one.
     for (const [namespace, members] of groupByNamespace(candidates, "net")) {
       // Its tables through a live member: a zombie's /proc/PID/net is empty.
       const pid = members.find((member) => readProcStat(member)?.state !== "Z") ?? members[0];
       targets.push(...tables.targets(selection, namespace, { own: false, pid }));
     }
-    if (targets.length === 0) return { rows: [], unreadable: [] }; // no fd walked
+    if (targets.length === 0) return _scan({ threads }); // no fd walked
   }
-  const files = _fileIds(paths);
+  const ids = paths.map(_fileId);
+  const files = ids.filter((id) => id !== null && id !== "missing");
   const wanted: WalkWanted = query.leaks ? { allSockets: true } : {
     inodes: targets,
     paths,
     fileInodes: files.map((file) => file.ino),
     everything: !fileSelected,
-    netns: sockets ? tables.own : undefined,
+    netns: foreign ? tables.own : undefined,
   };
   const walked = await walkProcesses(query.leaks ? listPids() : candidates, wanted);
   for (const [pid, namespace] of walked.foreignNetns) {
@@ -127,19 +175,70 @@ export async function scanFds(query: FdsQuery): Promise<FdsScan> {
     if (row && _isWantedFile(row, link, paths, files)) rows.push(row);
   }
   if (!leaks && (!fileSelected || paths.length > 0)) {
-    for (const pid of candidates) rows.push(...builder.specials(pid, paths));
+    for (const pid of candidates) rows.push(...builder.specials(pid, paths, files));
   }
   if (!leaks && !query.pids?.length && !query.commands?.length) {
     rows.push(..._unheldRows(targets, walked.sockets, tables));
   }
-  const unreadable: number[] = [];
+  // What could not be read: a listing shows it as lsof does; a query counts its processes.
+  const unreadable = new Set<number>();
+  const listing = !fileSelected && !leaks;
   for (let i = 0; i < walked.denied.length; i += 2) {
     const [pid, errno] = walked.denied.slice(i, i + 2);
     if (!chosen.has(pid)) continue;
-    if (fileSelected || leaks) unreadable.push(pid);
-    else rows.push(...builder.noFd(pid, errno));
+    if (listing) rows.push(...builder.noFd(pid, errno));
+    else unreadable.add(pid);
   }
-  return { rows: rows.sort(compareRows), unreadable };
+  for (let i = 0; i < walked.deniedLinks.length; i += 3) {
+    const [pid, fd, errno] = walked.deniedLinks.slice(i, i + 3);
+    if (!chosen.has(pid)) continue;
+    if (listing) rows.push(...builder.unreadableFd(pid, fd, errno));
+    else unreadable.add(pid);
+  }
+  const counted = address && !query.allNetns ? rows.filter(_takesAddressHere) : rows;
+  // A path that names no file may still be open, deleted: only say so when nothing matched it.
+  const names = new Set(rows.map((row) => row.name.replace(/ \(deleted\)$/, "")));
+  const missingPaths = asked.filter((_, i) => ids[i] === "missing" && !names.has(paths[i]));
+  return _scan({
+    rows: rows.sort(compareRows),
+    matched: counted.length > 0,
+    unreadable: [...unreadable],
+    missingPaths,
+    threads,
+  });
+}
+
+/** A scan's result: nothing found unless said otherwise. */
+function _scan(found: Partial<Omit<FdsScan, "unreadableNeeds">>): FdsScan {
+  const unreadable = found.unreadable ?? [];
+  return {
+    rows: found.rows ?? [],
+    matched: found.matched ?? false,
+    unreadable,
+    unreadableNeeds: unreadable.length > 0 ? _privilegeLacking() : null,
+    missingPaths: found.missingPaths ?? [],
+    threads: found.threads ?? [],
+  };
+}
+
+/**
+ * Whether a row takes its address in opsd's network namespace: it is no socket
+ * of another one, or a unix socket bound to a path (which is everybody's).
+ */
+function _takesAddressHere(row: FdRow): boolean {
+  if (row.netns === null) return true;
+  const path = row.socket?.kind === "unix" ? row.socket.path : "";
+  return path !== "" && !path.startsWith("@");
+}
+
+const _CAP_SYS_PTRACE = 19n;
+
+/** What opsd lacks to read every process's fds: root, CAP_SYS_PTRACE, or nothing it could gain. */
+function _privilegeLacking(): FdsScan["unreadableNeeds"] {
+  if (Deno.uid() !== 0) return "root";
+  const status = Deno.readTextFileSync("/proc/self/status");
+  const effective = BigInt(`0x${/^CapEff:\s*([0-9a-f]+)$/m.exec(status)?.[1] ?? "0"}`);
+  return (effective >> _CAP_SYS_PTRACE) & 1n ? null : "CAP_SYS_PTRACE";
 }
 
 /**
@@ -156,25 +255,55 @@ function _unheldRows(targets: number[], held: number[], tables: SocketTables): F
   const rows: FdRow[] = [];
   for (const inode of tables.stillOpen(unheld)) {
     const found = tables.byInode.get(inode);
-    if (found && found.kind !== "other") rows.push(unheldSocketRow(found));
+    if (found && isAddressSocket(found)) {
+      rows.push(unheldSocketRow(found, tables.foreignNetns.get(inode) ?? null));
+    }
   }
   return rows;
 }
 
+/** Whether the query keeps sockets of some kinds only (`--tcp`, `--udp`, `--listen`). */
+function _filtersSockets(query: FdsQuery): boolean {
+  return Boolean(query.tcp || query.udp || query.listen);
+}
+
+/** Whether the query asks about addresses (`--port`, `--listen`, `--unix`): is one taken? */
+function _namesAddress(query: FdsQuery): boolean {
+  return Boolean(query.ports?.length || query.listen || query.unixPaths?.length);
+}
+
+/** Whether the query names files (`--port`, `--path`, `--unix`). */
+function _namesFiles(query: FdsQuery): boolean {
+  return Boolean(query.ports?.length || query.paths?.length || query.unixPaths?.length);
+}
+
 /** The socket part of a query. */
 function _selection(query: FdsQuery): SocketSelection {
+  // Without a file named, the kind filters select every socket of their kind.
+  const everyKept = !_namesFiles(query) && _filtersSockets(query);
+  const unix = !query.tcp && !query.udp; // unix sockets are neither
   return {
     ports: query.ports ?? [],
     protocols: query.tcp === query.udp ? ["tcp", "udp"] : query.tcp ? ["tcp"] : ["udp"],
     listening: query.listen ?? false,
-    inet: Boolean(query.ports?.length || query.tcp || query.udp || query.listen),
-    unixPaths: (query.unixPaths ?? []).flatMap((path) => [path, _resolvePath(path)]),
+    inet: Boolean(query.ports?.length) || everyKept,
+    unixPaths: unix ? (query.unixPaths ?? []).flatMap((path) => [path, _resolvePath(path)]) : [],
+    anyUnix: unix && everyKept,
   };
 }
 
-/** The processes the process selectors allow (all when there are none). */
-function _candidates(query: FdsQuery): number[] {
-  let pids = query.pids?.length ? [...new Set(query.pids)] : listPids();
+/**
+ * The processes the process selectors allow (all when there are none), and
+ * the pids asked for that are threads of another process (lsof shows nothing
+ * for those either).
+ */
+function _candidates(query: FdsQuery): { pids: number[]; threads: [number, number][] } {
+  const threads: [number, number][] = [];
+  let pids = !query.pids?.length ? listPids() : [...new Set(query.pids)].filter((pid) => {
+    const process = threadGroupOf(pid);
+    if (process !== null && process !== pid) threads.push([pid, process]);
+    return process === null || process === pid;
+  });
   if (query.commands?.length) {
     const prefixes = query.commands;
     pids = pids.filter((pid) => {
@@ -182,7 +311,7 @@ function _candidates(query: FdsQuery): number[] {
       return command !== undefined && prefixes.some((prefix) => command.startsWith(prefix));
     });
   }
-  return pids;
+  return { pids, threads };
 }
 
 /** A wanted file's identity: its device (`8,1`, as rows show it: rdev for a device file) and inode. */
@@ -191,25 +320,27 @@ interface _FileId {
   ino: number;
 }
 
-/** The identities of the files `paths` name (those that exist). */
-function _fileIds(paths: string[]): _FileId[] {
-  return paths.flatMap((path) => {
-    try {
-      const stat = statxAt(-100, path, STATX.DONT_SYNC);
-      // Rows show a device file's own device (rdev), as lsof does: compare the same.
-      const type = stat.mode & 0o170000;
-      const isDevice = type === 0o020000 || type === 0o060000;
-      return [{ device: (isDevice ? stat.rdev : stat.dev).join(","), ino: stat.ino }];
-    } catch {
-      return []; // Gone: only fds on it as "(deleted)" can name it.
-    }
-  });
+/**
+ * The identity of the file `path` names; "missing" when there is none (only
+ * fds on it as "(deleted)" can name it), null when it cannot be stat'ed.
+ */
+function _fileId(path: string): _FileId | "missing" | null {
+  try {
+    const stat = statxAt(-100, path, STATX.DONT_SYNC);
+    // Rows show a device file's own device (rdev), as lsof does: compare the same.
+    const type = stat.mode & 0o170000;
+    const isDevice = type === 0o020000 || type === 0o060000;
+    return { device: (isDevice ? stat.rdev : stat.dev).join(","), ino: stat.ino };
+  } catch (error) {
+    return isErrno(error, "ENOENT", "ENOTDIR") ? "missing" : null;
+  }
 }
 
 /**
- * Whether the row of a walked link is one of the wanted files: every link
- * without `--path`, else one named as a wanted path, or the same file (device
- * and inode) under another name (a hard link, another mount).
+ * Whether the row of a walked link (or of a cwd, rtd or txt) is one of the
+ * wanted files: every link without `--path`, else one named as a wanted path,
+ * or the same file (device and inode) under another name (a hard link, another
+ * mount).
  */
 function _isWantedFile(row: FdRow, link: string, paths: string[], files: _FileId[]): boolean {
   const name = link.replace(/ \(deleted\)$/, "");
@@ -248,15 +379,14 @@ class _RowBuilder {
     return process && describeFd(process, fd, link, this.#context());
   }
 
-  specials(pid: number, paths: string[]): FdRow[] {
+  /** The cwd, rtd and txt rows of `pid` that are wanted files (all without `paths`). */
+  specials(pid: number, paths: string[], files: _FileId[]): FdRow[] {
     const process = this.#process(pid);
     if (!process) return [];
     const rows: FdRow[] = [];
     for (const special of _SPECIALS) {
       const row = describeSpecial(process, special, this.#context());
-      if (row && (paths.length === 0 || paths.includes(row.name.replace(/ \(deleted\)$/, "")))) {
-        rows.push(row);
-      }
+      if (row && _isWantedFile(row, row.name, paths, files)) rows.push(row);
     }
     return rows;
   }
@@ -266,8 +396,19 @@ class _RowBuilder {
     return process ? [noFdRow(process, errno)] : [];
   }
 
+  unreadableFd(pid: number, fd: number, errno: number): FdRow[] {
+    const process = this.#process(pid);
+    return process ? [unreadableFdRow(process, fd, errno)] : [];
+  }
+
   #context() {
-    return { sockets: this.#tables.byInode, mounts: this.#mounts, stat: this.#stat };
+    const tables = this.#tables;
+    return {
+      sockets: tables.byInode,
+      netns: tables.foreignNetns,
+      mounts: this.#mounts,
+      stat: this.#stat,
+    };
   }
 
   /** The process's name and owner; null when it is gone or a zombie (lsof skips those too). */

@@ -4,15 +4,21 @@
  * (LISTEN)`). TCP/UDP sockets of the reader's own namespace are asked through
  * sock_diag (fast); another namespace is read through `/proc/PID/net` of a
  * process inside it. Unix sockets come from `/proc/net/unix` (only it gives the
- * kernel address lsof shows as DEVICE); sock_diag adds their owners.
+ * kernel address lsof shows as DEVICE); sock_diag adds their owners. Raw IP and
+ * packet sockets come from `/proc/net/{raw,raw6,packet}`.
  *
  * @module
  */
 
 import {
   type InetSocket,
+  type PacketSocket,
   parseInetTable,
+  parsePacketTable,
+  parseRawTable,
   parseUnixTable,
+  type RawSocket,
+  SOCKET_TYPES,
   TCP_LISTEN,
   TCP_STATES,
   type UnixSocket,
@@ -40,11 +46,21 @@ export interface InetFilter {
 export type SocketInfo =
   | { kind: "inet"; socket: InetSocket }
   | { kind: "unix"; socket: UnixSocket }
+  | { kind: "raw"; family: InetSocket["family"]; socket: RawSocket }
+  | { kind: "packet"; socket: PacketSocket }
   /** In no table: only the protocol the socket names (`NETLINK`, `TCP` for an unbound one…). */
   | { kind: "other"; protocol: string };
 
 const _UDP_UNCONNECTED = 7;
 const _FAMILIES: InetSocket["family"][] = ["ipv4", "ipv6"];
+
+/** A socket that a query can name by its address: TCP, UDP or unix. */
+export type AddressSocket = Extract<SocketInfo, { kind: "inet" | "unix" }>;
+
+/** Whether a socket found is TCP, UDP or unix (see {@linkcode AddressSocket}). */
+export function isAddressSocket(found: SocketInfo): found is AddressSocket {
+  return found.kind === "inet" || found.kind === "unix";
+}
 
 /** Whether a socket is a listener in the sense of `--listen`. */
 export function isListening(socket: InetSocket): boolean {
@@ -110,7 +126,7 @@ function _readTable(
 
 /** The unix sockets of one network namespace (with `inodes`, only those); owners unknown (null). */
 export function readUnixSockets(source: NetnsSource, inodes?: ReadonlySet<number>): UnixSocket[] {
-  const text = _readOrEmpty(source.own ? "/proc/net/unix" : `/proc/${source.pid}/net/unix`);
+  const text = _readOrEmpty(`${_netDirectory(source)}/unix`);
   return parseUnixTable(text, inodes);
 }
 
@@ -123,6 +139,29 @@ export function readUnixSockets(source: NetnsSource, inodes?: ReadonlySet<number
 export function readUnixOwners(source: NetnsSource, inodes: ReadonlySet<number>): UnixDiagSocket[] {
   const table = () => readUnixSockets(source, inodes);
   return source.own ? _diagOr(() => dumpUnixSockets(inodes), table) : table();
+}
+
+/** The raw IP sockets `inodes` of one network namespace, of one address family. */
+export function readRawSockets(
+  source: NetnsSource,
+  family: InetSocket["family"],
+  inodes: ReadonlySet<number>,
+): RawSocket[] {
+  const table = `${_netDirectory(source)}/raw${family === "ipv6" ? "6" : ""}`;
+  return parseRawTable(_readOrEmpty(table)).filter((socket) => inodes.has(socket.inode));
+}
+
+/** The packet sockets `inodes` of one network namespace. */
+export function readPacketSockets(
+  source: NetnsSource,
+  inodes: ReadonlySet<number>,
+): PacketSocket[] {
+  const table = `${_netDirectory(source)}/packet`;
+  return parsePacketTable(_readOrEmpty(table)).filter((socket) => inodes.has(socket.inode));
+}
+
+function _netDirectory(source: NetnsSource): string {
+  return source.own ? "/proc/net" : `/proc/${source.pid}/net`;
 }
 
 /** A table that is missing (no IPv6, process gone) reads as empty. */
@@ -160,4 +199,39 @@ export function inetName(socket: InetSocket): string {
 /** lsof's NAME for a unix socket: `[path ]type=STREAM (STATE)`. */
 export function unixName(socket: Pick<UnixSocket, "path" | "type" | "state">): string {
   return `${socket.path ? `${socket.path} ` : ""}type=${socket.type} (${socket.state})`;
+}
+
+/** lsof's NAME for a raw IP socket: the table's addresses and state as they are. */
+export function rawName(socket: RawSocket): string {
+  return `${socket.localAddress}->${socket.remoteAddress} st=${socket.state}`;
+}
+
+/** lsof's NAME for a packet socket: its type (`type=SOCK_RAW`). */
+export function packetName(socket: PacketSocket): string {
+  return `type=SOCK_${SOCKET_TYPES[socket.type] ?? socket.type}`;
+}
+
+/** Names of the Ethernet protocols packet sockets most often ask for, by number. */
+const _ETHERNET_PROTOCOLS: Readonly<Record<number, string>> = {
+  0x0001: "802.3",
+  0x0003: "ALL",
+  0x0004: "802.2",
+  0x0060: "LOOP",
+  0x0800: "IP",
+  0x0806: "ARP",
+  0x8035: "RARP",
+  0x8100: "8021Q",
+  0x86dd: "IPV6",
+  0x888e: "PAE",
+  0x88a8: "8021AD",
+  0x88cc: "LLDP",
+};
+
+/**
+ * lsof's NODE for a packet socket: the Ethernet protocol it receives by name
+ * (`ALL`, `IP`, `IPV6`, `ARP`…), else its number in decimal, as lsof prints
+ * the ones it has no name for.
+ */
+export function packetProtocolName(socket: PacketSocket): string {
+  return _ETHERNET_PROTOCOLS[socket.protocol] ?? String(socket.protocol);
 }

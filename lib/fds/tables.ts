@@ -11,8 +11,11 @@ import { namespaceOf } from "../procfs/namespaces.ts";
 import { type InetSocket, TCP_LISTEN } from "../procfs/net.ts";
 import { getxattrText } from "../sys/libc.ts";
 import {
+  isAddressSocket,
   type NetnsSource,
   readInetSockets,
+  readPacketSockets,
+  readRawSockets,
   readUnixOwners,
   readUnixSockets,
   type SocketInfo,
@@ -23,12 +26,14 @@ export interface SocketSelection {
   /** Ports (local or remote); empty: any port. */
   ports: number[];
   protocols: ("tcp" | "udp")[];
-  /** Listeners only. */
+  /** Listeners only (TCP LISTEN, UDP bound and unconnected, unix LISTEN). */
   listening: boolean;
   /** Whether TCP/UDP sockets are selected at all. */
   inet: boolean;
   /** Unix socket paths (as given and resolved). */
   unixPaths: string[];
+  /** Every unix socket (that passes `listening`), whatever its path. */
+  anyUnix: boolean;
 }
 
 /** sock_diag tables by the protocol names sockets give (`system.sockprotoname`). */
@@ -47,6 +52,8 @@ export class SocketTables {
   readonly byInode = new Map<number, SocketInfo>();
   /** The reader's own network namespace (`net:[N]`). */
   readonly own = namespaceOf("self", "net") ?? "";
+  /** For each socket found in another network namespace than the reader's: that one's N. */
+  readonly foreignNetns = new Map<number, number>();
   #searched = new Set<string>();
   /** Where each target was found, to read it again. */
   #sources = new Map<number, NetnsSource>();
@@ -66,17 +73,19 @@ export class SocketTables {
         const filter = { protocols: selection.protocols, port, listening: selection.listening };
         for (const socket of readInetSockets(source, filter)) {
           if (socket.inode === 0) continue; // TIME_WAIT or not accepted: nobody holds it
-          this.byInode.set(socket.inode, { kind: "inet", socket });
+          this.#found({ kind: "inet", socket }, namespace);
           this.#sources.set(socket.inode, source);
           targets.push(socket.inode);
         }
       }
     }
-    if (selection.unixPaths.length > 0) {
+    if (selection.unixPaths.length > 0 || selection.anyUnix) {
       for (const socket of readUnixSockets(source)) {
         // Inode 0: a connection not accepted yet, which bears its listener's path.
-        if (socket.inode === 0 || !selection.unixPaths.includes(socket.path)) continue;
-        this.byInode.set(socket.inode, { kind: "unix", socket });
+        if (socket.inode === 0) continue;
+        if (!selection.anyUnix && !selection.unixPaths.includes(socket.path)) continue;
+        if (selection.listening && socket.state !== "LISTEN") continue;
+        this.#found({ kind: "unix", socket }, namespace);
         this.#sources.set(socket.inode, source);
         targets.push(socket.inode);
       }
@@ -114,13 +123,22 @@ export class SocketTables {
       for (const table of entry.tables) {
         if (table === "UNIX") {
           for (const socket of readUnixSockets(source, entry.inodes)) {
-            this.byInode.set(socket.inode, { kind: "unix", socket });
+            this.#found({ kind: "unix", socket }, namespace);
           }
         } else if (table in _INET_TABLES) {
           const [protocol, family] = _INET_TABLES[table];
           const filter = { protocols: [protocol], families: [family], inodes: entry.inodes };
           for (const socket of readInetSockets(source, filter)) {
-            this.byInode.set(socket.inode, { kind: "inet", socket });
+            this.#found({ kind: "inet", socket }, namespace);
+          }
+        } else if (table === "RAW" || table === "RAWv6") {
+          const family = table === "RAW" ? "ipv4" : "ipv6";
+          for (const socket of readRawSockets(source, family, entry.inodes)) {
+            this.#found({ kind: "raw", family, socket }, namespace);
+          }
+        } else if (table === "PACKET") {
+          for (const socket of readPacketSockets(source, entry.inodes)) {
+            this.#found({ kind: "packet", socket }, namespace);
           }
         }
       }
@@ -144,7 +162,7 @@ export class SocketTables {
     >();
     for (const inode of inodes) {
       const found = this.byInode.get(inode), source = this.#sources.get(inode);
-      if (found === undefined || found.kind === "other" || !source) continue;
+      if (found === undefined || !isAddressSocket(found) || !source) continue;
       const table = found.kind === "inet"
         ? `${found.socket.protocol} ${found.socket.family}`
         : "unix";
@@ -180,10 +198,18 @@ export class SocketTables {
     return found?.kind === "unix" && found.socket.state === "LISTEN";
   }
 
+  /** Records a socket found in the tables of `namespace`. */
+  #found(info: Exclude<SocketInfo, { kind: "other" }>, namespace: string): void {
+    this.byInode.set(info.socket.inode, info);
+    if (namespace !== this.own) {
+      this.foreignNetns.set(info.socket.inode, Number(/\[(\d+)\]/.exec(namespace)?.[1] ?? 0));
+    }
+  }
+
   #namespaceOf(pid: number): string | null {
     if (!this.#namespaces.has(pid)) this.#namespaces.set(pid, namespaceOf(pid, "net"));
     return this.#namespaces.get(pid)!;
   }
 }
 
-const _ALL_TABLES = [...Object.keys(_INET_TABLES), "UNIX"];
+const _ALL_TABLES = [...Object.keys(_INET_TABLES), "UNIX", "RAW", "RAWv6", "PACKET"];

@@ -60,6 +60,11 @@ export interface WalkResult {
   links: [number, number, string][];
   /** Flat pairs `pid, errno`: fd directories that exist but could not be read. */
   denied: number[];
+  /**
+   * Flat triples `pid, fd, errno`: fds listed whose link could not be read (root
+   * without CAP_SYS_PTRACE may list another user's fds, not read them).
+   */
+  deniedLinks: number[];
   /** `[pid, "net:[N]"]` for the processes in another network namespace (with `netns`) holding sockets. */
   foreignNetns: [number, string][];
 }
@@ -158,6 +163,7 @@ function _merge(results: WalkResult[]): WalkResult {
     sockets: results.flatMap((r) => r.sockets),
     links: results.flatMap((r) => r.links),
     denied: results.flatMap((r) => r.denied),
+    deniedLinks: results.flatMap((r) => r.deniedLinks),
     foreignNetns: results.flatMap((r) => r.foreignNetns),
   };
 }
@@ -211,7 +217,13 @@ export function walkFdLinks(
   const LINK_MAX = 4096n, ENTRIES = 1 << 16, ENTRIES_SIZE = 65536n;
   const { openat, close, getdents64, readlinkat, read } = calls;
   const O_RDONLY_CLOEXEC = 0o2000000, INFO_SIZE = 512;
-  const result: WalkResult = { sockets: [], links: [], denied: [], foreignNetns: [] };
+  const result: WalkResult = {
+    sockets: [],
+    links: [],
+    denied: [],
+    deniedLinks: [],
+    foreignNetns: [],
+  };
   const everything = wanted.everything === true;
   const keepSockets = everything || wanted.allSockets === true;
   const inodes = new Set(wanted.inodes ?? []);
@@ -308,7 +320,12 @@ export function walkFdLinks(
       }
       name[end] = 0;
       const length = Number(readlinkat(dir, name, link, LINK_MAX));
-      if (length <= 0) continue; // closed since the listing
+      if (length <= 0) {
+        // ENOENT: closed since the listing. Else unreadable (EACCES): shown, or counted.
+        const code = errno();
+        if (code !== ENOENT && code !== ESRCH) result.deniedLinks.push(pid, fd, code);
+        continue;
+      }
       let socket = length > 9 && link[length - 1] === CLOSE_BRACKET;
       for (let j = 0; j < 8 && socket; j++) socket = link[j] === SOCKET_PREFIX[j];
       if (socket) {

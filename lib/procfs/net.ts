@@ -1,5 +1,6 @@
 /**
- * The socket tables in `/proc/net` (`tcp`, `tcp6`, `udp`, `udp6`, `unix`): who
+ * The socket tables in `/proc/net` (`tcp`, `tcp6`, `udp`, `udp6`, `unix`, `raw`,
+ * `raw6`, `packet`): who
  * is bound where, in which state, under which socket inode. `/proc/net` shows the
  * reader's network namespace; `/proc/PID/net` shows the namespace of PID.
  *
@@ -103,13 +104,65 @@ function _parseEndpoint(text: string, family: InetSocket["family"]): [string, nu
   return [family === "ipv4" ? bytes.join(".") : formatIpv6(bytes), parseInt(port, 16)];
 }
 
-/** Unix socket type names by the kernel's numbers (SOCK_STREAM is 1…). */
-export const UNIX_TYPES: Readonly<Record<number, string>> = {
+/**
+ * A raw IP socket from `/proc/net/raw` or `raw6`, its fields as the table
+ * writes them (lsof shows them so): addresses in hexadecimal words with the
+ * protocol number after the colon (`0100007F:0001`), the state in hexadecimal.
+ */
+export interface RawSocket {
+  inode: number;
+  localAddress: string;
+  remoteAddress: string;
+  state: string;
+}
+
+/** Parses `/proc/net/raw` or `/proc/net/raw6`. */
+export function parseRawTable(text: string): RawSocket[] {
+  const sockets: RawSocket[] = [];
+  for (const line of text.split("\n").slice(1)) {
+    // sl local_address rem_address st tx_queue:rx_queue tr:tm->when retrnsmt uid timeout inode …
+    const fields = line.trim().split(/\s+/);
+    if (fields.length < 10) continue;
+    const [, localAddress, remoteAddress, state] = fields;
+    sockets.push({ inode: Number(fields[9]), localAddress, remoteAddress, state });
+  }
+  return sockets;
+}
+
+/** A packet socket (`AF_PACKET`) from `/proc/net/packet`. */
+export interface PacketSocket {
+  inode: number;
+  /** The socket type number (SOCK_RAW is 3, SOCK_DGRAM 2). */
+  type: number;
+  /** The Ethernet protocol it receives (ETH_P_ALL is 3, IPv4 0x800), in host byte order. */
+  protocol: number;
+}
+
+/** Parses `/proc/net/packet`. */
+export function parsePacketTable(text: string): PacketSocket[] {
+  const sockets: PacketSocket[] = [];
+  for (const line of text.split("\n").slice(1)) {
+    // sk RefCnt Type Proto Iface R Rmem User Inode
+    const fields = line.trim().split(/\s+/);
+    if (fields.length < 9) continue;
+    sockets.push({
+      inode: Number(fields[8]),
+      type: Number(fields[2]),
+      protocol: parseInt(fields[3], 16),
+    });
+  }
+  return sockets;
+}
+
+/** Socket type names by the kernel's numbers (SOCK_STREAM is 1…), the same for every family. */
+export const SOCKET_TYPES: Readonly<Record<number, string>> = {
   1: "STREAM",
   2: "DGRAM",
   3: "RAW",
   4: "RDM",
   5: "SEQPACKET",
+  6: "DCCP",
+  10: "PACKET",
 };
 const _UNIX_STATES = ["UNCONNECTED", "UNCONNECTED", "CONNECTING", "CONNECTED", "DISCONNECTING"];
 const _SO_ACCEPTCON = 0x10000;
@@ -132,7 +185,7 @@ export function parseUnixTable(text: string, inodes?: ReadonlySet<number>): Unix
       inode: Number(inode),
       kernelAddress: `0x${address}`,
       path,
-      type: UNIX_TYPES[parseInt(type, 16)] ?? "unknown",
+      type: SOCKET_TYPES[parseInt(type, 16)] ?? "unknown",
       state: (parseInt(flags, 16) & _SO_ACCEPTCON) !== 0
         ? "LISTEN"
         : _UNIX_STATES[parseInt(state, 16)] ?? "UNKNOWN",

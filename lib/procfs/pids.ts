@@ -31,3 +31,19 @@ export function listPids(): number[] {
   }
   return pids;
 }
+
+/**
+ * The process a task id belongs to (its thread group, `Tgid:` in
+ * `/proc/ID/status`): `id` itself for a process, the pid of the process for
+ * one of its other threads (which `/proc/ID` answers for too, unlisted); null
+ * when there is no such task.
+ */
+export function threadGroupOf(id: number): number | null {
+  try {
+    const status = Deno.readTextFileSync(`/proc/${id}/status`);
+    const tgid = /^Tgid:\s*(\d+)$/m.exec(status);
+    return tgid ? Number(tgid[1]) : null;
+  } catch {
+    return null;
+  }
+}

@@ -12,7 +12,7 @@ import { lastErrno, rawCalls } from "./libc.ts";
 import { Errno, SysError } from "./errno.ts";
 import { SOCK } from "./constants.ts";
 import { formatIpv6 } from "./sockaddr.ts";
-import { type InetSocket, TCP_LISTEN, UNIX_TYPES, type UnixSocket } from "../procfs/net.ts";
+import { type InetSocket, SOCKET_TYPES, TCP_LISTEN, type UnixSocket } from "../procfs/net.ts";
 
 const _AF_NETLINK = 16, _NETLINK_SOCK_DIAG = 4, _SOCK_DIAG_BY_FAMILY = 20;
 const _NLM_F_REQUEST = 1, _NLM_F_DUMP = 0x300, _NLM_F_DUMP_INTR = 0x10;
@@ -215,7 +215,7 @@ function _decodeUnix(view: DataView, at: number, length: number, inode: number):
   const socket: UnixDiagSocket = {
     inode,
     path: "",
-    type: UNIX_TYPES[view.getUint8(at + 1)] ?? "unknown",
+    type: SOCKET_TYPES[view.getUint8(at + 1)] ?? "unknown",
     state: _UNIX_STATES[view.getUint8(at + 2)] ?? "UNCONNECTED",
     uid: null,
   };

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { CommandLineError } from "../../lib/cli/error.ts";
 import { parseArgv } from "../../lib/cli/parse.ts";
 import { defineCommand } from "../../lib/cli/spec.ts";
-import { intValue } from "../../lib/cli/values.ts";
+import { intValue, nonEmptyValue } from "../../lib/cli/values.ts";
 
 const run = () => 0;
 const stop = defineCommand({
@@ -37,6 +37,7 @@ const tail = defineCommand({
     lines: { short: "n", value: "n", help: "lines", parse: intValue(0), default: 10 },
     port: { value: "port", help: "a port", parse: intValue(1, 65535), repeat: true },
     leakAge: { value: "duration", help: "age" },
+    grep: { value: "text", help: "lines with TEXT", parse: nonEmptyValue("some text") },
   },
   run,
 });
@@ -134,6 +135,11 @@ Deno.test("bad command lines fail with one line naming the problem and the comma
       "opsd tail",
       "option '--lines <n>' argument 'many' is invalid. expected a whole number from 0 to " +
       `${Number.MAX_SAFE_INTEGER}`,
+    ],
+    [
+      ["tail", "web", "--grep", ""],
+      "opsd tail",
+      "option '--grep <text>' argument '' is invalid. expected some text, not an empty string",
     ],
     [["tail", "--follow=yes", "web"], "opsd tail", "option '--follow' takes no value"],
     [["tail"], "opsd tail", "missing required argument 'service'"],

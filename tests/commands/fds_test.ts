@@ -15,6 +15,7 @@ import {
   waitFor,
 } from "../fixtures/mod.ts";
 import { opsdArgv } from "../../lib/self.ts";
+import { readProcStat } from "../../lib/procfs/stat.ts";
 import type { FdRow } from "../../lib/fds/row.ts";
 
 interface HolderInfo {
@@ -41,9 +42,14 @@ const NOBODY = (() => {
   if (!uid.success || !gid.success) return null;
   return [uid, gid].map((out) => Number(new TextDecoder().decode(out.stdout)));
 })();
+const HAS_SETPRIV =
+  new Deno.Command("sh", { args: ["-c", "command -v setpriv"] }).outputSync().success;
 const CAN_UNSHARE = IS_ROOT &&
   new Deno.Command("unshare", { args: ["-n", "ip", "link", "set", "lo", "up"], stderr: "null" })
     .outputSync().success;
+/** Whether a mount namespace can be made (to bind-mount without touching the machine's mounts). */
+const CAN_UNSHARE_MOUNT = IS_ROOT &&
+  new Deno.Command("unshare", { args: ["-m", "true"], stderr: "null" }).outputSync().success;
 /** Whether a pid namespace with its own /proc can be made (a container's view of /proc). */
 const CAN_UNSHARE_PID = IS_ROOT &&
   new Deno.Command("unshare", { args: ["--pid", "--fork", "--mount-proc", "true"], stderr: "null" })
@@ -122,9 +128,57 @@ function holderTest(
   });
 }
 
+/** The `sleep` program, symlinks resolved. */
+const SLEEP = Deno.realPathSync(
+  new TextDecoder().decode(
+    new Deno.Command("sh", { args: ["-c", "command -v sleep"] }).outputSync().stdout,
+  ).trim(),
+);
+
+/**
+ * Starts `sleep` through `program` (a link to it, whose name becomes the command
+ * name), holding `files` open for reading on fds 3, 4…, run by `wrapper` (such
+ * as setpriv, which execs) in `cwd`; disposing of it kills it by pid.
+ */
+async function startSleeper(
+  options: { program?: string; files?: string[]; wrapper?: string[]; cwd?: string } = {},
+): Promise<{ pid: number } & AsyncDisposable> {
+  const { program = SLEEP, files = [], wrapper = [], cwd } = options;
+  const redirects = files.map((_, i) => `${i + 3}<"$${i + 1}"`).join(" ");
+  const argv = [...wrapper, "sh", "-c", `exec "$0" 1000 ${redirects}`, program, ...files];
+  const child = new Deno.Command(argv[0], { args: argv.slice(1), stdin: "null", cwd }).spawn();
+  const name = new TextEncoder().encode(program.slice(program.lastIndexOf("/") + 1));
+  const comm = new TextDecoder().decode(name.subarray(0, 15));
+  try {
+    await waitFor("sleep to start", () => readProcStat(child.pid)?.comm === comm);
+  } catch (error) {
+    child.kill("SIGKILL");
+    await child.status;
+    throw error;
+  }
+  return {
+    pid: child.pid,
+    async [Symbol.asyncDispose]() {
+      child.kill("SIGKILL");
+      await child.status;
+    },
+  };
+}
+
+/**
+ * `stderr` without the note on processes that even root with every capability
+ * cannot inspect (the init of some sandboxes): true there, and no error.
+ */
+function withoutRootNote(stderr: string): string {
+  return stderr.replace(
+    /^opsd fds: \d+ process\(es\) could not be inspected \(permission denied\)(: one of .*)?\n/m,
+    "",
+  );
+}
+
 async function fdsJson(args: string[]): Promise<JsonRow[]> {
   const run = await runOpsd(["fds", "--json", ...args]);
-  assert.equal(run.stderr, "");
+  assert.equal(withoutRootNote(run.stderr), "");
   return run.stdout.trim() === "" ? [] : run.stdout.trim().split("\n").map((l) => JSON.parse(l));
 }
 
@@ -160,7 +214,8 @@ function asLsof(row: JsonRow): Record<string, string> {
     t: row.type,
     n: row.name,
   };
-  if (row.type !== "IPv4" && row.type !== "IPv6") fields.i = row.node;
+  // NODE is the protocol there (TCP, UDP; a packet socket's ALL, IP…), no inode: -F has no i.
+  if (!["IPv4", "IPv6", "pack"].includes(row.type)) fields.i = row.node;
   return fields;
 }
 
@@ -204,6 +259,15 @@ holderTest(
     assert.equal(get("udp").name, `127.0.0.1:${holder.ports.udp}`);
     assert.equal(get("pipeRead").name, "pipe");
     assert.deepEqual([get("netlink").type, get("netlink").name], ["sock", "protocol: NETLINK"]);
+    if (holder.fds.raw !== undefined) {
+      // As lsof: the raw table's fields; a packet socket's protocol (0: none) as NODE.
+      assert.deepEqual([get("raw").type, get("raw").name], [
+        "raw",
+        "00000000:00FF->00000000:0000 st=07",
+      ]);
+      const packet = get("packet");
+      assert.deepEqual([packet.type, packet.node, packet.name], ["pack", "0", "type=SOCK_DGRAM"]);
+    }
     assert.equal(get("unix").name, `${holder.unixPath} type=STREAM (LISTEN)`);
     assert.deepEqual([get("leaky").cloexec, get("tcp4").cloexec], [false, true]);
   },
@@ -316,6 +380,74 @@ holderTest(
 );
 
 holderTest(
+  "opsd fds: --tcp, --udp and --listen narrow what --port and --unix name, and alone keep every such socket",
+  async (holder) => {
+    const pid = String(holder.pid);
+    const { tcp4, tcp6, dualStack, udp, leaky } = holder.ports;
+    const names = async (args: string[]) =>
+      (await fdsJson(args)).filter((r) => r.pid === holder.pid).map((r) => `${r.type} ${r.name}`)
+        .sort();
+    const unixListener = `unix ${holder.unixPath} type=STREAM (LISTEN)`;
+    // --listen narrows --unix: its listener, and no TCP or UDP listener of anybody's.
+    const unix = await fdsJson(["--unix", holder.unixPath, "--listen"]);
+    assert.deepEqual(unix.map((r) => `${r.pid} ${r.type} ${r.name}`), [
+      `${holder.pid} ${unixListener}`,
+    ]);
+    // Files named widen each other; the filters narrow them all.
+    assert.deepEqual(await names(["--port", String(tcp4), "--unix", holder.unixPath]), [
+      `IPv4 127.0.0.1:${tcp4} (LISTEN)`,
+      unixListener,
+    ]);
+    assert.deepEqual(
+      await names([
+        "--port",
+        String(udp),
+        "--port",
+        String(tcp4),
+        "--udp",
+      ]),
+      [`IPv4 127.0.0.1:${udp}`, `IPv4 127.0.0.1:${udp}`],
+    );
+    // Alone (with a process selector), every socket of the kind: no file, no connection.
+    assert.deepEqual(
+      await names(["-p", pid, "--listen"]),
+      [
+        `IPv4 127.0.0.1:${leaky} (LISTEN)`,
+        `IPv4 127.0.0.1:${tcp4} (LISTEN)`,
+        `IPv4 127.0.0.1:${udp}`,
+        `IPv4 127.0.0.1:${udp}`,
+        `IPv6 *:${dualStack} (LISTEN)`,
+        `IPv6 *:${tcp6} (LISTEN)`,
+        unixListener,
+      ].sort(),
+    );
+    const tcp = await names(["-p", pid, "--tcp"]);
+    // Three listeners, the leaky one, and both ends of the connection: TCP has a state.
+    assert.ok(tcp.length >= 6, tcp.join("\n"));
+    for (const name of tcp) assert.match(name, /^IPv[46] .*\((LISTEN|ESTABLISHED)\)$/);
+    assert.deepEqual(await names(["-p", pid, "--listen", "--udp"]), [
+      `IPv4 127.0.0.1:${udp}`,
+      `IPv4 127.0.0.1:${udp}`,
+    ]);
+    // A file is no socket, a unix socket neither TCP nor UDP: said at once, not an empty answer.
+    for (
+      const args of [
+        ["--path", holder.paths.read, "--tcp"],
+        ["--path", holder.paths.read, "--listen"],
+        ["--unix", holder.unixPath, "--udp"],
+      ]
+    ) {
+      const run = await runOpsd(["fds", ...args]);
+      assert.deepEqual([run.code, run.stdout], [2, ""], args.join(" "));
+      assert.match(
+        run.stderr,
+        /^opsd fds: --(path|unix) never matches with --\w+: .*\(see 'opsd fds --help'\)\n$/,
+      );
+    }
+  },
+);
+
+holderTest(
   "opsd fds exits 0 when something matched, 1 when nothing did, and -q prints nothing",
   async (holder) => {
     const listening = await runOpsd(["fds", "-q", "--port", String(holder.ports.tcp4)]);
@@ -346,6 +478,35 @@ holderTest(
   },
 );
 
+holderTest(
+  "opsd fds says why nothing matched: a path that names no file, a thread id that is no process",
+  async (holder, dir) => {
+    const nowhere = `${dir}/no such.txt`;
+    const missing = await runOpsd(["fds", "--path", nowhere]);
+    assert.deepEqual([missing.code, missing.stdout], [1, ""]);
+    assert.equal(withoutRootNote(missing.stderr), `opsd fds: no such file: ${nowhere}\n`);
+    const quiet = await runOpsd(["fds", "-q", "--path", nowhere]);
+    assert.deepEqual([quiet.code, quiet.stdout, withoutRootNote(quiet.stderr)], [1, "", ""]);
+    // A removed file still open matches by name: no note then.
+    const deleted = await runOpsd(["fds", "--path", holder.paths.deleted, "--path", nowhere]);
+    assert.equal(deleted.code, 0);
+    assert.equal(withoutRootNote(deleted.stderr), `opsd fds: no such file: ${nowhere}\n`);
+    // /proc answers for a thread id too, but a thread is no process (lsof shows nothing).
+    const tid = [...Deno.readDirSync(`/proc/${holder.pid}/task`)].map((entry) => Number(entry.name))
+      .find((id) => id !== holder.pid)!;
+    const thread = await runOpsd(["fds", "--pid", String(tid)]);
+    assert.deepEqual([thread.code, thread.stdout], [1, ""]);
+    assert.equal(
+      thread.stderr,
+      `opsd fds: ${tid} is a thread of process ${holder.pid}, not a process: use --pid ${holder.pid}\n`,
+    );
+    // Beside a process, it is left out.
+    const rows = (await runOpsd(["fds", "--json", "-p", String(tid), "-p", String(holder.pid)]))
+      .stdout.trim().split("\n").map((line) => JSON.parse(line));
+    assert.deepEqual([...new Set(rows.map((row) => row.pid))], [holder.pid]);
+  },
+);
+
 Deno.test("opsd fds: a bad port, pid or flag is a usage error (exit 2, one line, no trace)", async () => {
   for (
     const args of [["--port", "0"], ["--port", "70000"], ["--port", "http"], ["-p", "-1"], [
@@ -360,6 +521,14 @@ Deno.test("opsd fds: a bad port, pid or flag is a usage error (exit 2, one line,
     assert.equal(run.stdout, "");
     assert.ok(!run.stderr.includes("    at "), run.stderr);
     assert.match(run.stderr.split("\n")[0], /^opsd fds: /);
+  }
+});
+
+Deno.test("opsd fds: an empty --path, --unix or -c is a usage error, not a match of everything", async () => {
+  for (const args of [["--path", ""], ["--unix", ""], ["-c", ""], ["--path", "/", "--path", ""]]) {
+    const run = await runOpsd(["fds", ...args]);
+    assert.deepEqual([run.code, run.stdout], [2, ""], args.join(" "));
+    assert.match(run.stderr, /^opsd fds: .*not an empty string \(see 'opsd fds --help'\)\n$/);
   }
 });
 
@@ -387,6 +556,7 @@ holderTest(
       "lock",
       "mode",
       "name",
+      "netns",
       "node",
       "pid",
       "sizeOff",
@@ -406,6 +576,7 @@ holderTest(
       state: "LISTEN",
       inode: Number(row.device),
     });
+    assert.equal(row.netns, null, "a socket of opsd's own network namespace");
   },
 );
 
@@ -449,7 +620,7 @@ Deno.test({
       for (const args of [[], ["--leaks"], ["--tcp"]]) {
         const run = await runOpsd(["fds", ...args]);
         assert.ok(run.code === 0 || run.code === 1, `${args}: ${run.stderr}`);
-        assert.equal(run.stderr, "", args.join(" "));
+        assert.equal(withoutRootNote(run.stderr), "", args.join(" "));
       }
     } finally {
       churn.kill("SIGKILL");
@@ -657,7 +828,7 @@ holderTest("the bundle walks with a Worker and finds a listener", async (holder,
     args: ["run", "-A", bundle, "fds", "--json", "--port", String(holder.ports.tcp4)],
     env: { OPSD_FDS_WORKERS: "1" },
   }).output();
-  assert.equal(new TextDecoder().decode(run.stderr), "");
+  assert.equal(withoutRootNote(new TextDecoder().decode(run.stderr)), "");
   const rows = new TextDecoder().decode(run.stdout).trim().split("\n").map((l) => JSON.parse(l));
   assert.deepEqual(rows.map((r) => [r.pid, r.fd]), [[holder.pid, String(holder.fds.tcp4)]]);
 });
@@ -665,18 +836,223 @@ holderTest("the bundle walks with a Worker and finds a listener", async (holder,
 const IN_OTHER_NETNS = ["unshare", "-n", "sh", "-c", 'ip link set lo up && exec "$0" "$@"'];
 
 holderTest(
-  "opsd fds finds sockets of processes in another network namespace, named from their tables",
+  "opsd fds finds sockets of processes in another network namespace, marked with it; a port query answers for opsd's own",
   async (holder) => {
-    // No such listener in our namespace: the answer comes from the holder's namespace.
-    // (Our namespace has a port space of its own: a listener on the same number may show too.)
-    const rows = (await fdsJson(["--port", String(holder.ports.tcp4), "--listen", "--tcp"]))
-      .filter((r) => r.pid === holder.pid);
-    assert.deepEqual(rows.map((r) => [r.pid, r.fd, r.name]), [
-      [holder.pid, String(holder.fds.tcp4), `127.0.0.1:${holder.ports.tcp4} (LISTEN)`],
+    const netns = Number(/\d+/.exec(Deno.readLinkSync(`/proc/${holder.pid}/ns/net`)));
+    const port = String(holder.ports.tcp4);
+    // Our namespace has a port space of its own: the holder's port is free here.
+    const free = Deno.listen({ hostname: "127.0.0.1", port: holder.ports.tcp4 });
+    free.close();
+    // Listed, named from the holder's tables and marked; but the port is not taken here.
+    const json = await runOpsd(["fds", "--json", "--port", port, "--listen", "--tcp"]);
+    assert.equal(json.code, 1, json.stderr);
+    assert.match(
+      withoutRootNote(json.stderr),
+      /^opsd fds: the sockets shown are in other network namespaces: not taken in this one \(exit 1; --all-netns counts them\)\n$/,
+    );
+    const rows = json.stdout.trim().split("\n").map((line) => JSON.parse(line));
+    assert.deepEqual(rows.map((r) => [r.pid, r.fd, r.name, r.netns]), [
+      [holder.pid, String(holder.fds.tcp4), `127.0.0.1:${port} (LISTEN)`, netns],
     ]);
-    const all = await fdsJson(["-p", String(holder.pid)]);
-    const udp = all.find((r) => r.fd === String(holder.fds.udp));
-    assert.equal(udp?.name, `127.0.0.1:${holder.ports.udp}`);
+    const table = await runOpsd(["fds", "--port", port, "--listen", "--tcp"]);
+    assert.match(
+      table.stdout,
+      new RegExp(` 127\\.0\\.0\\.1:${port} \\(LISTEN\\) \\(netns ${netns}\\)\n$`),
+    );
+    for (const args of [["-q", "--port", port], ["-q", "--listen", "--port", port]]) {
+      const quiet = await runOpsd(["fds", ...args]);
+      assert.deepEqual([quiet.code, quiet.stdout, withoutRootNote(quiet.stderr)], [1, "", ""]);
+      const all = await runOpsd(["fds", "--all-netns", ...args]);
+      assert.deepEqual([all.code, all.stdout, all.stderr], [0, "", ""]);
+    }
+    // Taken here too: then the answer is yes.
+    using listener = Deno.listen({ hostname: "127.0.0.1", port: holder.ports.tcp4 });
+    const taken = await runOpsd(["fds", "-q", "--port", port]);
+    assert.deepEqual([taken.code, taken.stdout, taken.stderr], [0, "", ""]);
+    assert.ok(listener);
+    // A listing of the holder: every socket row is marked, files are not.
+    const listing = await fdsJson(["-p", String(holder.pid)]);
+    const udp = listing.find((r) => r.fd === String(holder.fds.udp));
+    assert.deepEqual([udp?.name, udp?.netns], [`127.0.0.1:${holder.ports.udp}`, netns]);
+    const read = listing.find((r) => r.fd === String(holder.fds.read));
+    assert.equal(read?.netns, null);
   },
   { ignore: !CAN_UNSHARE, wrapper: IN_OTHER_NETNS },
 );
+
+Deno.test({
+  name: "opsd fds escapes control characters in COMMAND and NAME as lsof does; --json stays raw",
+  sanitizeResources: true,
+  sanitizeOps: true,
+  async fn() {
+    await using dir = await tempDir();
+    const command = "we ird\nx\x1b[31m";
+    const program = `${dir.path}/${command}`;
+    Deno.symlinkSync(SLEEP, program);
+    const names = ["esc\x1b[31mred\ttab.txt", "new\nline.txt", "back\\slash.txt"];
+    const files = names.map((name) => `${dir.path}/${name}`);
+    for (const file of files) Deno.writeTextFileSync(file, "");
+    await using sleeper = await startSleeper({ program, files });
+    const pid = String(sleeper.pid);
+    const run = await runOpsd(["fds", "-p", pid]);
+    assert.equal(run.code, 0, run.stderr);
+    assert.ok(!run.stdout.includes("\x1b"), "no escape sequence reaches the terminal");
+    const json = await fdsJson(["-p", pid]);
+    // One line per row: none is broken by a newline in a name.
+    const lines = run.stdout.trim().split("\n").slice(1);
+    assert.equal(lines.length, json.length, run.stdout);
+    for (const line of lines) assert.ok(line.startsWith(`we\\x20ird\\nx^[[31m ${pid} `), line);
+    const escaped = [
+      "esc^[[31mred\\ttab.txt",
+      "new\\nline.txt",
+      "back\\\\slash.txt",
+    ].map((name) => `${dir.path}/${name}`);
+    const named = lines.filter((line) => / [345]r +REG /.test(line));
+    assert.deepEqual(named.map((line) => line.slice(line.indexOf(` ${dir.path}/`) + 1)), escaped);
+    assert.deepEqual([...new Set(json.map((row) => row.command))], [command]);
+    assert.deepEqual(
+      json.filter((row) => ["3", "4", "5"].includes(row.fd!)).map((row) => row.name),
+      files,
+    );
+    if (HAS_LSOF) {
+      const lsof = await new Deno.Command("lsof", { args: ["+c0", "-nP", "-w", "-p", pid] })
+        .output();
+      const text = new TextDecoder().decode(lsof.stdout);
+      assert.ok(text.includes(`\nwe\\x20ird\\nx^[[31m ${pid} `), text);
+      for (const name of escaped) assert.ok(text.includes(` ${name}\n`), `lsof: ${name}`);
+    }
+  },
+});
+
+/** Runs `opsd ARGS` as root without CAP_SYS_PTRACE: it may list another user's fds, not read them. */
+async function runWithoutPtrace(args: string[]): Promise<OpsdRun> {
+  const argv = ["--bounding-set=-sys_ptrace", "--inh-caps=-sys_ptrace", ...opsdArgv(args)];
+  const { code, stdout, stderr } = await new Deno.Command("setpriv", { args: argv }).output();
+  const decoder = new TextDecoder();
+  return { code, stdout: decoder.decode(stdout), stderr: decoder.decode(stderr) };
+}
+
+Deno.test({
+  name:
+    "opsd fds as root without CAP_SYS_PTRACE shows another user's unreadable fds as lsof does, and a query says it skipped them",
+  ignore: !IS_ROOT || !HAS_SETPRIV || NOBODY === null,
+  sanitizeResources: true,
+  sanitizeOps: true,
+  async fn() {
+    await using dir = await tempDir();
+    Deno.chmodSync(dir.path, 0o755);
+    const file = `${dir.path}/held.txt`, cache = `${dir.path}/cache`;
+    Deno.writeTextFileSync(file, "x");
+    Deno.mkdirSync(cache);
+    Deno.chownSync(cache, NOBODY![0], NOBODY![1]);
+    // nobody listens on a port and holds the file.
+    const script = `const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+      const file = Deno.openSync(${JSON.stringify(file)});
+      console.log(listener.addr.port);
+      setInterval(() => {}, 1 << 30);`;
+    const child = new Deno.Command("setpriv", {
+      args: [
+        ...[`--reuid=${NOBODY![0]}`, `--regid=${NOBODY![1]}`, "--clear-groups"],
+        ...["env", `DENO_DIR=${cache}`, Deno.execPath(), "eval", script],
+      ],
+      stdout: "piped",
+    }).spawn();
+    try {
+      const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+      const port = (await reader.read()).value!.trim();
+      await reader.cancel();
+      const pid = String(child.pid);
+      // A row per fd, the reason in NAME, as lsof shows them.
+      const listing = await runWithoutPtrace(["fds", "-p", pid]);
+      assert.equal(listing.code, 0, listing.stderr);
+      const fds = listing.stdout.trim().split("\n").slice(1).map((l) => l.replace(/ +/g, " "))
+        .filter((line) => /^deno \d+ nobody \d+ /.test(line));
+      assert.ok(fds.length >= 4, listing.stdout);
+      for (const line of fds) {
+        const fd = line.split(" ")[3];
+        assert.equal(
+          line,
+          `deno ${pid} nobody ${fd} unknown /proc/${pid}/fd/${fd} (readlink: Permission denied)`,
+        );
+      }
+      if (HAS_LSOF) {
+        const lsof = await new Deno.Command("setpriv", {
+          // Without -w: lsof counts these rows as warnings.
+          args: ["--bounding-set=-sys_ptrace", "lsof", "-nP", "-p", pid, "-F", "f"],
+        }).output();
+        const numbered = new TextDecoder().decode(lsof.stdout).split("\n")
+          .filter((line) => /^f\d+$/.test(line)).map((line) => line.slice(1));
+        assert.deepEqual(fds.map((line) => line.split(" ")[3]), numbered);
+      }
+      // A query cannot tell whether those fds are the file or the port: it says so.
+      const note =
+        /^opsd fds: \d+ process\(es\) could not be inspected \(permission denied\): run with CAP_SYS_PTRACE to /;
+      for (const args of [["--path", file], ["-q", "--path", file]]) {
+        const run = await runWithoutPtrace(["fds", ...args]);
+        assert.deepEqual([run.code, run.stdout], [1, ""], args.join(" "));
+        assert.match(run.stderr, new RegExp(`${note.source}include them\n$`));
+      }
+      const byPort = await runWithoutPtrace(["fds", "--port", port]);
+      assert.equal(byPort.code, 0, byPort.stderr);
+      const [, row] = byPort.stdout.trim().split("\n").map((l) => l.replace(/ +/g, " "));
+      assert.match(
+        row,
+        new RegExp(`^\\? \\? nobody \\? IPv4 \\d+ TCP 127\\.0\\.0\\.1:${port} \\(LISTEN\\)$`),
+      );
+      assert.match(
+        byPort.stderr,
+        new RegExp(`${note.source}see who holds the sockets shown with PID \\?\n$`),
+      );
+      // -q answers "taken" from the socket table: complete, so quiet; "not held by PID" is not.
+      const quiet = await runWithoutPtrace(["fds", "-q", "--port", port]);
+      assert.deepEqual([quiet.code, quiet.stdout, quiet.stderr], [0, "", ""]);
+      const selected = await runWithoutPtrace(["fds", "-q", "--port", port, "-p", pid]);
+      assert.deepEqual([selected.code, selected.stdout], [1, ""]);
+      assert.match(selected.stderr, new RegExp(`${note.source}include them\n$`));
+    } finally {
+      child.kill("SIGKILL");
+      await child.status;
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "opsd fds --path finds a program or a cwd by device and inode under another name (hard link, bind mount)",
+  sanitizeResources: true,
+  sanitizeOps: true,
+  async fn() {
+    await using dir = await tempDir();
+    const work = `${dir.path}/work`, bound = `${dir.path}/bound`;
+    Deno.mkdirSync(work);
+    Deno.mkdirSync(bound);
+    await using sleeper = await startSleeper({ cwd: work });
+    const pid = String(sleeper.pid);
+    // A hard link to the program (where the temporary directory is on its filesystem).
+    const link = `${dir.path}/sleephl`;
+    let linked = true;
+    try {
+      Deno.linkSync(SLEEP, link);
+    } catch {
+      linked = false; // another filesystem: no hard link possible
+    }
+    if (linked) {
+      const rows = await fdsJson(["--path", link, "-p", pid]);
+      assert.deepEqual(rows.map((r) => [r.fd, r.type, r.name]), [["txt", "REG", SLEEP]]);
+      const run = await runOpsd(["fds", "-q", "--path", link]);
+      assert.equal(run.code, 0);
+    }
+    // The same directory under a bind mount, made in a mount namespace of opsd's own.
+    if (CAN_UNSHARE_MOUNT) {
+      const argv = opsdArgv(["fds", "--json", "--path", bound, "-p", pid]);
+      const script = 'mount --bind "$1" "$2" && shift 2 && exec "$@"';
+      const run = await new Deno.Command("unshare", {
+        args: ["-m", "sh", "-c", script, "sh", work, bound, ...argv],
+      }).output();
+      const stdout = new TextDecoder().decode(run.stdout);
+      assert.equal(run.code, 0, new TextDecoder().decode(run.stderr));
+      const rows = stdout.trim().split("\n").map((line) => JSON.parse(line));
+      assert.deepEqual(rows.map((r) => [r.fd, r.type, r.name]), [["cwd", "DIR", work]]);
+    }
+  },
+});

@@ -8,6 +8,7 @@ import {
 import { formatRows, rowJson } from "../../lib/fds/format.ts";
 import { compareRows } from "../../lib/fds/row.ts";
 import { MountIndex } from "../../lib/fds/mounts.ts";
+import type { InetSocket } from "../../lib/procfs/net.ts";
 import type { FdLock } from "../../lib/procfs/fdinfo.ts";
 import { close, open, pipe2 } from "../../lib/sys/libc.ts";
 import { O } from "../../lib/sys/constants.ts";
@@ -40,7 +41,7 @@ Deno.test("lockLetter: whole-file locks upper case, partial lower case, read and
 Deno.test("describeFd describes a pipe as lsof does, and returns null for a closed fd", () => {
   const [readEnd, writeEnd] = pipe2();
   const process = { pid: Deno.pid, ppid: 1, command: "deno", uid: 0, user: "root" };
-  const context = { sockets: new Map(), mounts: new MountIndex(), stat: true };
+  const context = { sockets: new Map(), netns: new Map(), mounts: new MountIndex(), stat: true };
   try {
     const link = Deno.readLinkSync(`/proc/self/fd/${readEnd}`);
     const row = describeFd(process, readEnd, link, context)!;
@@ -57,12 +58,13 @@ Deno.test("describeFd describes a pipe as lsof does, and returns null for a clos
   assert.equal(describeFd(process, readEnd, "pipe:[1]", context), null);
 });
 
-Deno.test("describeFd never stats a file on a network filesystem: TYPE unknown, mount in NAME", async () => {
+Deno.test("describeFd and describeSpecial never stat a file on a network filesystem: TYPE unknown, mount in NAME", async () => {
   await using dir = await tempDir();
   const fd = open(`${dir.path}/remote.txt`, O.RDWR | O.CREAT | O.CLOEXEC);
   const nfs = { id: 99, device: "0:99", mountPoint: dir.path, fsType: "nfs4", source: "server:/x" };
   const context = {
     sockets: new Map(),
+    netns: new Map(),
     mounts: { byId: () => nfs, forPath: () => nfs },
     stat: true,
   };
@@ -75,14 +77,19 @@ Deno.test("describeFd never stats a file on a network filesystem: TYPE unknown, 
     );
     assert.equal(row.node, String(Deno.statSync(`${dir.path}/remote.txt`).ino));
     const cwd = describeSpecial(process, "cwd", context)!;
-    assert.equal(cwd.type, "unknown");
+    assert.deepEqual([cwd.type, cwd.device, cwd.node], ["unknown", "0,99", ""]);
+    // The program's identity comes from the process's maps, which touch no file.
+    const txt = describeSpecial(process, "txt", context)!;
+    const exe = Deno.statSync(Deno.readLinkSync("/proc/self/exe"));
+    assert.deepEqual([txt.type, txt.node, txt.sizeOff], ["unknown", String(exe.ino), ""]);
+    assert.match(txt.device, /^\d+,\d+$/);
   } finally {
     close(fd);
   }
 });
 
 Deno.test("unheldSocketRow: a socket whose holder is unknown, owned by the table's uid", () => {
-  const row = unheldSocketRow({
+  const found: { kind: "inet"; socket: InetSocket } = {
     kind: "inet",
     socket: {
       protocol: "tcp",
@@ -95,7 +102,8 @@ Deno.test("unheldSocketRow: a socket whose holder is unknown, owned by the table
       inode: 4242,
       uid: 0,
     },
-  });
+  };
+  const row = unheldSocketRow(found);
   const json = rowJson(row);
   assert.deepEqual(
     [json.command, json.pid, json.fd, json.user, json.uid, json.cloexec, json.device, json.node],
@@ -114,6 +122,11 @@ Deno.test("unheldSocketRow: a socket whose holder is unknown, owned by the table
   });
   const [, line] = formatRows([row]).trim().split("\n");
   assert.equal(line.replace(/ +/g, " "), "? ? root ? IPv4 4242 TCP 127.0.0.1:18080 (LISTEN)");
+  assert.equal(json.netns, null);
+  // A socket of another network namespace says which, after its name.
+  const elsewhere = unheldSocketRow(found, 4026532001);
+  assert.equal(rowJson(elsewhere).netns, 4026532001);
+  assert.match(formatRows([elsewhere]), /127\.0\.0\.1:18080 \(LISTEN\) \(netns 4026532001\)\n$/);
   // After the rows of known processes.
   const held = { ...row, command: "nginx", pid: 99999, fd: "3", fdNumber: 3 };
   assert.deepEqual([row, held].sort(compareRows), [held, row]);

@@ -1,5 +1,12 @@
 import assert from "node:assert/strict";
-import { inetName, isListening, unixName } from "../../lib/fds/sockets.ts";
+import {
+  inetName,
+  isListening,
+  packetName,
+  packetProtocolName,
+  rawName,
+  unixName,
+} from "../../lib/fds/sockets.ts";
 import type { InetSocket } from "../../lib/procfs/net.ts";
 
 function inet(fields: Partial<InetSocket>): InetSocket {
@@ -57,4 +64,20 @@ Deno.test("unixName prints path, type and state", () => {
   const socket = { inode: 1, kernelAddress: "0x0", type: "STREAM", state: "LISTEN" };
   assert.equal(unixName({ ...socket, path: "/run/a.sock" }), "/run/a.sock type=STREAM (LISTEN)");
   assert.equal(unixName({ ...socket, path: "", state: "CONNECTED" }), "type=STREAM (CONNECTED)");
+});
+
+Deno.test("rawName, packetName and packetProtocolName print raw and packet sockets as lsof does", () => {
+  const raw = {
+    inode: 1,
+    localAddress: "0100007F:0011",
+    remoteAddress: "0100007F:0000",
+    state: "01",
+  };
+  assert.equal(rawName(raw), "0100007F:0011->0100007F:0000 st=01");
+  const packet = { inode: 2, type: 3, protocol: 0x0003 };
+  assert.deepEqual([packetName(packet), packetProtocolName(packet)], ["type=SOCK_RAW", "ALL"]);
+  const dgram = { inode: 3, type: 2, protocol: 0x86dd };
+  assert.deepEqual([packetName(dgram), packetProtocolName(dgram)], ["type=SOCK_DGRAM", "IPV6"]);
+  // A protocol without a name: its number in decimal.
+  assert.equal(packetProtocolName({ ...packet, protocol: 0x1234 }), "4660");
 });

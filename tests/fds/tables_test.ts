@@ -8,6 +8,7 @@ const selection = (port: number): SocketSelection => ({
   listening: true,
   inet: true,
   unixPaths: [],
+  anyUnix: false,
 });
 
 Deno.test("SocketTables.stillOpen: a target closed since it was found is open no more", () => {
@@ -31,7 +32,14 @@ Deno.test("SocketTables.stillOpen: a target closed since it was found is open no
 Deno.test("SocketTables.stillOpen: a unix target gains its owner from sock_diag, unknown elsewhere", async () => {
   await using dir = await tempDir();
   const path = `${dir.path}/app.sock`;
-  const unix = { ports: [], protocols: [], listening: false, inet: false, unixPaths: [path] };
+  const unix = {
+    ports: [],
+    protocols: [],
+    listening: false,
+    inet: false,
+    unixPaths: [path],
+    anyUnix: false,
+  };
   const listener = Deno.listen({ transport: "unix", path });
   let closed = false;
   try {
@@ -58,4 +66,39 @@ Deno.test("SocketTables.stillOpen: a unix target gains its owner from sock_diag,
   } finally {
     if (!closed) listener.close();
   }
+});
+
+Deno.test("SocketTables.targets: listening keeps unix listeners, by path or of any path", async () => {
+  await using dir = await tempDir();
+  const path = `${dir.path}/app.sock`;
+  using listener = Deno.listen({ transport: "unix", path });
+  using client = await Deno.connect({ transport: "unix", path });
+  using accepted = await listener.accept();
+  // Num RefCount Protocol Flags(__SO_ACCEPTCON: listening) Type St Inode Path
+  const listenerInode = Number(
+    Deno.readTextFileSync("/proc/net/unix").split("\n")
+      .find((line) => line.endsWith(` ${path}`) && / 00010000 /.test(line))
+      ?.trim().split(/ +/)[6],
+  );
+  assert.ok(listenerInode, "the listener's inode");
+  const find = (selection: Partial<SocketSelection>) => {
+    const tables = new SocketTables();
+    const all: SocketSelection = {
+      ports: [],
+      protocols: [],
+      listening: false,
+      inet: false,
+      unixPaths: [],
+      anyUnix: false,
+      ...selection,
+    };
+    return tables.targets(all, tables.own, { own: true });
+  };
+  // The accepted connection bears the listener's path too: only --listen tells them apart.
+  assert.equal(find({ unixPaths: [path] }).length, 2);
+  assert.deepEqual(find({ unixPaths: [path], listening: true }), [listenerInode]);
+  const listeners = find({ anyUnix: true, listening: true });
+  assert.ok(listeners.includes(listenerInode));
+  assert.ok(listeners.length < find({ anyUnix: true }).length, "connected sockets are left out");
+  assert.ok(client && accepted);
 });

@@ -30,6 +30,7 @@ Deno.test("walkProcesses finds who holds a socket inode, and skips processes tha
   const found = await walkProcesses([GONE, Deno.pid], { inodes: [inode] });
   assert.deepEqual(found.sockets, [Deno.pid, fd, inode]);
   assert.deepEqual(found.denied, []);
+  assert.deepEqual(found.deniedLinks, []);
   assert.deepEqual(found.links, []);
 });
 

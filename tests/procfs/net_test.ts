@@ -1,5 +1,10 @@
 import assert from "node:assert/strict";
-import { parseInetTable, parseUnixTable } from "../../lib/procfs/net.ts";
+import {
+  parseInetTable,
+  parsePacketTable,
+  parseRawTable,
+  parseUnixTable,
+} from "../../lib/procfs/net.ts";
 
 Deno.test("parseInetTable decodes host-order addresses, ports, state, uid and inode", () => {
   const tcp = parseInetTable(
@@ -78,4 +83,22 @@ Deno.test("parseUnixTable with inodes keeps only those sockets", () => {
     "000000009579db48: 00000002 00000000 00000000 0002 01 1992301\n";
   assert.deepEqual(parseUnixTable(text, new Set([199230])).map((s) => s.inode), [199230]);
   assert.deepEqual(parseUnixTable(text, new Set([1992301])).map((s) => s.inode), [1992301]);
+});
+
+Deno.test("parseRawTable keeps the addresses and state as written; parsePacketTable type and protocol", () => {
+  const raw =
+    `  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode ref pointer drops
+ 247: 0100007F:0011 0100007F:0000 01 00000000:00000000 00:00000000 00000000     0        0 8144824 2 00000000b88609e9 0
+`;
+  assert.deepEqual(parseRawTable(raw), [
+    { inode: 8144824, localAddress: "0100007F:0011", remoteAddress: "0100007F:0000", state: "01" },
+  ]);
+  const packet = `sk               RefCnt Type Proto  Iface R Rmem   User   Inode
+0000000052c5071d 3      3    0003   0     1 0      0      8144821
+0000000039eac9fb 3      2    86dd   0     1 0      0      8144822
+`;
+  assert.deepEqual(parsePacketTable(packet), [
+    { inode: 8144821, type: 3, protocol: 3 },
+    { inode: 8144822, type: 2, protocol: 0x86dd },
+  ]);
 });

@@ -1,0 +1,25 @@
+import assert from "node:assert/strict";
+import { mappedFileId, parseMappedFileId } from "../../lib/procfs/maps.ts";
+import { STATX, statxAt } from "../../lib/sys/libc.ts";
+
+Deno.test("parseMappedFileId reads the device and inode of a mapped path, spaces and (deleted) included", () => {
+  const text = [
+    "55c2c996a000-55c2c996c000 r--p 00000000 fe:00 260875                     /usr/bin/sleep",
+    "7f0000000000-7f0000001000 r-xp 00001000 103:0a 42                        /opt/my app/bin",
+    "7f0000002000-7f0000003000 r-xp 00000000 00:2d 77                         /srv/x (deleted)",
+    "7ffd00000000-7ffd00021000 rw-p 00000000 00:00 0                          [stack]",
+    "",
+  ].join("\n");
+  assert.deepEqual(parseMappedFileId(text, "/usr/bin/sleep"), { device: [254, 0], inode: 260875 });
+  assert.deepEqual(parseMappedFileId(text, "/opt/my app/bin"), { device: [259, 10], inode: 42 });
+  assert.deepEqual(parseMappedFileId(text, "/srv/x (deleted)"), { device: [0, 45], inode: 77 });
+  assert.equal(parseMappedFileId(text, "/srv/x"), null);
+  assert.equal(parseMappedFileId(text, "app/bin"), null);
+});
+
+Deno.test("mappedFileId: this process's program, as statx sees it; null for a process that is gone", () => {
+  const exe = Deno.readLinkSync("/proc/self/exe");
+  const stat = statxAt(-100, exe, STATX.DONT_SYNC);
+  assert.deepEqual(mappedFileId(Deno.pid, exe), { device: stat.dev, inode: stat.ino });
+  assert.equal(mappedFileId(2 ** 22 + 12345, exe), null);
+});
