@@ -12,6 +12,7 @@ import { inspectPidfile, type PidfileState } from "../lib/daemon/pidfile.ts";
 import { startDaemon } from "../lib/daemon/start.ts";
 import { stopDaemon, type StopResult } from "../lib/daemon/stop.ts";
 import { resolveCredentials } from "../lib/process/credentials.ts";
+import { startEnvironment } from "../lib/process/environment.ts";
 import { signalNumber } from "../lib/sys/signals.ts";
 import { formatDuration, parseDuration } from "../lib/duration.ts";
 import { CommandLineError } from "../lib/cli/error.ts";
@@ -43,7 +44,8 @@ export function daemonCommand() {
       "whole life ($OPSD_PIDFILE_FD=3, $OPSD_PIDFILE=the path): a second start is " +
       "refused, 'status' answers from the lock, and a pidfile left by a daemon that " +
       "died is replaced.",
-      "The daemon starts with opsd's environment (as with start-stop-daemon), or an " +
+      "The daemon starts with the environment opsd was started with (as with " +
+      "start-stop-daemon), or an " +
       "empty one with --clear-env, then --env-file files in order, then --env settings. " +
       "Paths (CMD with a slash, --pidfile, --log, --env-file, --chdir) are relative to " +
       "where opsd runs.",
@@ -122,7 +124,7 @@ ${_EXIT_CODES}`,
       const credentials = options.user === undefined
         ? undefined
         : resolveCredentials(options.user, options.group);
-      const env = options.clearEnv ? {} : Deno.env.toObject();
+      const env = options.clearEnv ? {} : startEnvironment();
       for (const file of options.envFile) Object.assign(env, Object.fromEntries(readEnvFile(file)));
       Object.assign(env, Object.fromEntries(options.env));
       const daemon = await startDaemon({

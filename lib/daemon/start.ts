@@ -16,6 +16,7 @@ import { describeExit, waitForExit } from "../process/exit.ts";
 import { signalSession } from "../process/signal.ts";
 import { awaitReadiness, READY_FD_ENV } from "../process/readiness.ts";
 import { spawnProgram } from "../process/spawn.ts";
+import { startEnvironment } from "../process/environment.ts";
 import { O, SIGNALS } from "../sys/constants.ts";
 import { close, open, pipe2, umask } from "../sys/libc.ts";
 import { formatDuration } from "../duration.ts";
@@ -100,7 +101,7 @@ export async function startDaemon(request: DaemonRequest): Promise<StartedDaemon
   const [program, ...args] = request.argv;
   if (!program) throw new UsageError("no program to start as a daemon");
   const argv = [program.includes("/") ? absolutePath(program) : program, ...args];
-  const env = withoutHandoff(request.env ?? Deno.env.toObject());
+  const env = withoutHandoff(request.env ?? startEnvironment());
 
   const stdin = open("/dev/null", O.RDONLY | O.CLOEXEC);
   let output = -1;

@@ -11,6 +11,7 @@ import { SIGNALS } from "../sys/constants.ts";
 import { SysError } from "../sys/errno.ts";
 import { execve, resetSignal, setCloexec } from "../sys/libc.ts";
 import { type Credentials, dropPrivileges } from "./credentials.ts";
+import { startEnvironment } from "./environment.ts";
 import { execFailure, resolveProgram } from "./program.ts";
 import { writeReadyLine } from "./readiness.ts";
 
@@ -36,12 +37,14 @@ export interface ExecRequest {
 export function execProgram(request: ExecRequest): never {
   try {
     if (request.statusFd !== undefined) setCloexec(request.statusFd, true);
-    const path = resolveProgram(request.argv[0], { searchPath: Deno.env.get("PATH") });
+    // Read while /proc/self is still readable: a process that switched users may not read it.
+    const environment = startEnvironment();
+    const path = resolveProgram(request.argv[0], { searchPath: environment.PATH });
     if (request.credentials) dropPrivileges(request.credentials);
     // Deno ignores SIGPIPE, opsd SIGUSR1: an ignored signal would stay ignored in the program.
     resetSignal(SIGNALS.SIGPIPE);
     resetSignal(SIGNALS.SIGUSR1);
-    const env = Object.entries(Deno.env.toObject()).map(([key, value]) => `${key}=${value}`);
+    const env = Object.entries(environment).map(([key, value]) => `${key}=${value}`);
     try {
       return execve(path, [...request.argv], env);
     } catch (error) {

@@ -11,6 +11,7 @@ import { SysError } from "../sys/errno.ts";
 import { close, pipe2, posixSpawn, umask } from "../sys/libc.ts";
 import { opsdArgv } from "../self.ts";
 import type { Credentials } from "./credentials.ts";
+import { startEnvironment } from "./environment.ts";
 import { waitForExit } from "./exit.ts";
 import { readPipeText } from "./pipe_text.ts";
 import { signalIfAlive } from "./signal.ts";
@@ -25,7 +26,7 @@ const _SHIM_EXEC_TIMEOUT = 30_000;
 export interface SpawnRequest {
   /** Program and arguments; a program without a slash is looked up in the child's PATH. */
   argv: readonly string[];
-  /** The child's whole environment (default: opsd's own). */
+  /** The child's whole environment (default: the one opsd was started with). */
   env?: Record<string, string>;
   /** Working directory (default: opsd's). */
   cwd?: string;
@@ -47,7 +48,7 @@ export interface SpawnRequest {
  * execute) when it could not be, leaving nothing running. The caller reaps the pid.
  */
 export async function spawnProgram(request: SpawnRequest): Promise<number> {
-  const env = request.env ?? Deno.env.toObject();
+  const env = request.env ?? startEnvironment();
   const envList = Object.entries(env).map(([key, value]) => `${key}=${value}`);
   const base = {
     env: envList,

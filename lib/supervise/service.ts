@@ -12,6 +12,7 @@ import { withoutHandoff } from "../daemon/env.ts";
 import { formatDuration } from "../duration.ts";
 import { exitCodeOf } from "../errors.ts";
 import type { Credentials } from "../process/credentials.ts";
+import { startEnvironment } from "../process/environment.ts";
 import { describeExit } from "../process/exit.ts";
 import { signalIfAlive } from "../process/signal.ts";
 import { spawnProgram } from "../process/spawn.ts";
@@ -441,7 +442,7 @@ export class SupervisedService {
   #spawn(argv: string[], id: string): Promise<number> {
     return spawnProgram({
       argv,
-      env: { ...withoutHandoff(Deno.env.toObject()), [INSTANCE_ENV]: id },
+      env: { ...withoutHandoff(startEnvironment()), [INSTANCE_ENV]: id },
       cwd: this.paths.dir,
       fds: this.output.fds,
       newSession: true,

@@ -128,6 +128,23 @@ sanitizedTest(
 );
 
 sanitizedTest(
+  "the daemon gets the environment opsd was given, exactly, as itself or as another user",
+  async () => {
+    await using daemons = await Daemons.create();
+    const { dir } = daemons;
+    // With no node in PATH, Deno puts a directory of its own first in its PATH: not the daemon's.
+    for (const user of [[], ["--user", "nobody"]]) {
+      const log = `${dir}/${user.length}.log`;
+      await daemons.start(
+        [...user, "--log", log, "--", "/bin/sh", "-c", 'echo "$PATH"; exec /bin/sleep 30'],
+        { PATH: "/opsd-nowhere" },
+      );
+      await waitFor("the log", () => Deno.readTextFileSync(log) === "/opsd-nowhere\n");
+    }
+  },
+);
+
+sanitizedTest(
   "a second start is refused while the daemon runs, naming its pid; the first runs on",
   async () => {
     await using daemons = await Daemons.create();
