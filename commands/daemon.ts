@@ -48,7 +48,8 @@ export function daemonCommand() {
       "start-stop-daemon), or an " +
       "empty one with --clear-env, then --env-file files in order, then --env settings. " +
       "Paths (CMD with a slash, --pidfile, --log, --env-file, --chdir) are relative to " +
-      "where opsd runs.",
+      "where opsd runs. CMD without a slash is looked up in the daemon's PATH as execvp " +
+      "would for the daemon's user: a directory that user may not search is passed over.",
     ].join("\n\n"),
     operands: [{ name: "command", help: "CMD [ARGS...], after --", variadic: true }],
     options: {

@@ -18,7 +18,8 @@ export function execCommand() {
     name: "exec",
     summary: "run a program in place of opsd, optionally as another user",
     description: "Replace opsd with PROGRAM (same pid, environment and fds 0-2), after switching " +
-      "to --user and --group when given (needs root). PROGRAM is looked up in PATH.",
+      "to --user and --group when given (needs root). PROGRAM is looked up in PATH after the " +
+      "switch, as execvp would for that user: a directory it may not search is passed over.",
     operands: [
       { name: "program", help: "program to run", required: true },
       { name: "args", help: "its arguments", variadic: true },

@@ -39,8 +39,9 @@ export function execProgram(request: ExecRequest): never {
     if (request.statusFd !== undefined) setCloexec(request.statusFd, true);
     // Read while /proc/self is still readable: a process that switched users may not read it.
     const environment = startEnvironment();
-    const path = resolveProgram(request.argv[0], { searchPath: environment.PATH });
     if (request.credentials) dropPrivileges(request.credentials);
+    // After the switch, as execvp would: PATH is searched with the program's own rights.
+    const path = resolveProgram(request.argv[0], { searchPath: environment.PATH });
     // Deno ignores SIGPIPE, opsd SIGUSR1: an ignored signal would stay ignored in the program.
     resetSignal(SIGNALS.SIGPIPE);
     resetSignal(SIGNALS.SIGUSR1);

@@ -51,6 +51,7 @@ const _SYMBOLS = {
   umask: { parameters: ["u32"], result: "u32" }, // mode_t umask(mode_t mask)
   signal: { parameters: ["i32", "pointer"], result: "pointer" }, // sighandler_t signal(int sig, sighandler_t handler)
   chdir: { parameters: ["buffer"], result: "i32" }, // int chdir(const char *path)
+  faccessat: { parameters: ["i32", "buffer", "i32", "i32"], result: "i32" }, // int faccessat(int dirfd, const char *path, int mode, int flags)
   setuid: { parameters: ["u32"], result: "i32" }, // int setuid(uid_t uid)
   setgid: { parameters: ["u32"], result: "i32" }, // int setgid(gid_t gid)
   setgroups: { parameters: ["usize", "buffer"], result: "i32" }, // int setgroups(size_t n, const gid_t *list)
@@ -502,6 +503,21 @@ export function umask(mask: number): number {
 /** Changes the working directory of the whole process. */
 export function chdir(path: string): void {
   _check(`chdir ${path}`, _libc().chdir(_cString(path)));
+}
+
+/** `faccessat(2)` arguments: the working directory as `dirfd`, and the effective ids as the ones checked. */
+const _AT_FDCWD = -100, _AT_EACCESS = 0x200;
+
+/** `access(2)` modes: search or execute, write, read. */
+export const ACCESS = { X: 1, W: 2, R: 4 } as const;
+
+/**
+ * Checks that this process's effective user and groups may access `path` in
+ * every way `mode` asks (`ACCESS.*`), as the kernel would on open or exec
+ * (`faccessat` with AT_EACCESS); throws a SysError (`access PATH: EACCES …`) when not.
+ */
+export function checkAccess(path: string, mode: number): void {
+  _check(`access ${path}`, _libc().faccessat(_AT_FDCWD, _cString(path), mode, _AT_EACCESS));
 }
 
 // --- users and groups ---

@@ -191,16 +191,55 @@ sanitizedTest(
     await using dir = await tempDir();
     const pidfile = `${dir.path}/app.pid`;
     const run = await daemon([
-      "--user",
-      "nobody",
-      "--pidfile",
-      pidfile,
-      "--",
-      "opsd-no-such-program",
+      ...["--user", "nobody", "--pidfile", pidfile, "--env", "PATH=/usr/bin:/bin"],
+      ...["--", "opsd-no-such-program"],
     ]);
     assert.equal(run.code, 127);
-    assert.match(run.stderr, /^opsd daemon: opsd-no-such-program: not found/);
+    assert.equal(
+      run.stderr,
+      "opsd daemon: opsd-no-such-program: not found in PATH (/usr/bin:/bin)\n",
+    );
     assert.deepEqual(listing(dir.path), []);
+  },
+);
+
+sanitizedTest(
+  "PATH is searched as execvp searches it for the daemon's user: a directory it may not search is passed over, and named when nothing else is found (126)",
+  async () => {
+    await using daemons = await Daemons.create();
+    const { dir, pidfile } = daemons;
+    // dir is root's (0700): nobody may not search it. closed is nobody's (0700): root
+    // without capabilities may not search it. Each holds a sleep that must not run.
+    const closed = `${dir}/closed`;
+    Deno.mkdirSync(closed);
+    Deno.writeTextFileSync(`${closed}/sleep`, `#!/bin/sh\ntouch ${dir}/wrong\n`, { mode: 0o755 });
+    Deno.chownSync(closed, 65534, 65534);
+    Deno.chmodSync(closed, 0o700);
+    const cases = [
+      { user: "nobody", args: ["--user", "nobody"], blocked: dir, options: {} },
+      { user: "root", args: [], blocked: closed, options: { withoutCapabilities: true } },
+    ];
+    for (const { user, args, blocked, options } of cases) {
+      // --env: Deno puts a directory of its own first in the PATH of the processes it starts.
+      const start = (path: string) =>
+        runOpsd([
+          ...["daemon", "--print-pid", "--pidfile", pidfile, "--env", `PATH=${path}`, ...args],
+          ...["--", "sleep", "30"],
+        ], options);
+      const run = await start(`${closed}:/usr/bin:/bin`);
+      assert.equal(run.code, 0, `${user}: ${run.stderr}`);
+      const pid = daemons.track(Number(run.stdout));
+      assert.equal(Deno.readLinkSync(`/proc/${pid}/exe`), "/usr/bin/sleep", user);
+      assert.equal((await runOpsd(["daemon", "stop", "--pidfile", pidfile])).code, 0);
+      const hidden = await start(closed);
+      assert.deepEqual([hidden.code, hidden.stderr], [
+        126,
+        `opsd daemon: sleep: permission denied: user ${user} may not search ${blocked} ` +
+        `(on the way to ${closed}/sleep) and finds sleep nowhere else in PATH: give the ` +
+        "program's full path, or a PATH that user may search\n",
+      ]);
+    }
+    assert.deepEqual(listing(dir), ["closed"], "no pidfile left, the wrong sleep never ran");
   },
 );
 

@@ -67,6 +67,8 @@ Deno.test("spawnProgram under another user reports exec failure exactly and leav
   await assert.rejects(
     spawnProgram({
       argv: ["no-such-program-opsd"],
+      // Not this test's PATH: nobody may not search its directories under /root (126, as execvp).
+      env: { PATH: "/usr/bin:/bin" },
       fds: [0, 1, 2],
       credentials: resolveCredentials("nobody"),
     }),

@@ -285,15 +285,8 @@ Deno.test({
     await Deno.chown(`${service}/supervise`, 65534, 65534);
     await Deno.chmod(`${service}/supervise`, 0o700);
     // Root without capabilities is refused as any other user: the tree stays readable.
-    const asPlainUser = async (args: string[]) => {
-      const output = await new Deno.Command("setpriv", {
-        args: ["--bounding-set=-all", "--inh-caps=-all", ...opsdArgv(args)],
-        stdin: "null",
-      }).output();
-      return { code: output.code, stderr: new TextDecoder().decode(output.stderr) };
-    };
     for (const args of [["status", service], ["down", service], ["supervise", service]]) {
-      const { code, stderr } = await asPlainUser(args);
+      const { code, stderr } = await runOpsd(args, { withoutCapabilities: true });
       assert.equal(code, 4, `${args[0]}: ${stderr}`);
       assert.match(
         stderr,
