@@ -49,7 +49,7 @@ export function execProgram(request: ExecRequest): never {
     try {
       return execve(path, [...request.argv], env);
     } catch (error) {
-      throw error instanceof SysError ? execFailure(error) : error;
+      throw error instanceof SysError ? execFailure(path, error) : error;
     }
   } catch (error) {
     if (request.statusFd === undefined) throw error;

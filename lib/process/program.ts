@@ -123,8 +123,44 @@ function _user(): string {
   return userName(Deno.uid()!); // null only on Windows
 }
 
-/** The OpsdError for an exec that failed with `error`: 127 for ENOENT, else 126. */
-export function execFailure(error: SysError): OpsdError {
-  const code = error.code === "ENOENT" ? ExitCode.notFound : ExitCode.cannotExecute;
-  return new OpsdError(error.message, code, { cause: error });
+/**
+ * The OpsdError for an exec of `path` that failed with `error`: 127 for ENOENT,
+ * else 126. ENOENT for a file that exists means its interpreter is missing: the
+ * message names the one its `#!` line asks for.
+ */
+export function execFailure(path: string, error: SysError): OpsdError {
+  if (error.code !== "ENOENT") {
+    return new OpsdError(error.message, ExitCode.cannotExecute, { cause: error });
+  }
+  const message = _missingInterpreter(path) ?? error.message;
+  return new OpsdError(message, ExitCode.notFound, { cause: error });
+}
+
+/**
+ * Why exec of the existing file `path` found nothing to run: the interpreter its
+ * `#!` line names, or the loader a binary needs; null when it cannot be read.
+ */
+function _missingInterpreter(path: string): string | null {
+  const head = new Uint8Array(256);
+  let length: number | null;
+  try {
+    using file = Deno.openSync(path);
+    length = file.readSync(head);
+  } catch {
+    return null; // gone, or not readable by this user: the errno is all there is to say
+  }
+  const line = new TextDecoder().decode(head.subarray(0, length ?? 0)).split("\n")[0];
+  if (!line.startsWith("#!")) {
+    return `exec ${path}: the file exists, but the loader it needs (for a binary, its dynamic ` +
+      `loader: see 'file ${path}') was not found`;
+  }
+  // As the kernel reads it: after `#!` and blanks, up to the next blank or the newline.
+  const interpreter = line.slice(2).replace(/^[ \t]+/, "").split(/[ \t]/)[0];
+  if (interpreter.endsWith("\r")) {
+    return `exec ${path}: its interpreter ${JSON.stringify(interpreter)} was not found: its ` +
+      `lines end in a carriage return (Windows line endings): remove them ` +
+      `(sed -i 's/\\r$//' ${path})`;
+  }
+  return `exec ${path}: its interpreter ${interpreter} was not found: ` +
+    "fix its #! line (e.g. '#!/bin/sh')";
 }

@@ -62,7 +62,7 @@ export async function spawnProgram(request: SpawnRequest): Promise<number> {
       try {
         return posixSpawn({ ...base, path, argv: [...request.argv], fds: [...request.fds] });
       } catch (error) {
-        throw error instanceof SysError ? execFailure(error) : error;
+        throw error instanceof SysError ? execFailure(path, error) : error;
       }
     });
   }
