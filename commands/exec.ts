@@ -37,6 +37,12 @@ export function execCommand() {
         parse: intValue(3),
         hidden: true,
       },
+      envFd: {
+        value: "fd",
+        help: "give the program the environment in the file on this fd",
+        parse: intValue(3),
+        hidden: true,
+      },
     },
     passThrough: true,
     after: `
@@ -53,7 +59,8 @@ Exit codes: 127 program not found, 126 not executable, 2 unknown user or group,
       const credentials = options.user === undefined
         ? undefined
         : resolveCredentials(options.user, options.group);
-      return execProgram({ argv, credentials, statusFd: options.statusFd });
+      const { statusFd, envFd } = options;
+      return execProgram({ argv, credentials, statusFd, envFd });
     },
   });
 }

@@ -86,6 +86,7 @@ const _SYMBOLS = {
   pread: { parameters: ["i32", "buffer", "usize", "i64"], result: "isize" }, // ssize_t pread(int fd, void *buf, size_t n, off_t offset)
   pwrite: { parameters: ["i32", "buffer", "usize", "i64"], result: "isize" }, // ssize_t pwrite(int fd, const void *buf, size_t n, off_t offset)
   pidfd_open: { parameters: ["i32", "u32"], result: "i32" }, // int pidfd_open(pid_t pid, unsigned int flags)
+  memfd_create: { parameters: ["buffer", "u32"], result: "i32" }, // int memfd_create(const char *name, unsigned int flags)
   pidfd_send_signal: { parameters: ["i32", "i32", "pointer", "u32"], result: "i32" }, // int pidfd_send_signal(int pidfd, int sig, siginfo_t *info, unsigned int flags)
 } as const satisfies Deno.ForeignLibraryInterface;
 
@@ -734,6 +735,17 @@ export function pwrite(fd: number, bytes: Uint8Array<ArrayBuffer>, offset: numbe
  */
 export function pidfdOpen(pid: number): number {
   return _check(`pidfd_open ${pid}`, _libc().pidfd_open(pid, 0));
+}
+
+/** `memfd_create(2)` flag: the fd is close-on-exec. */
+const _MFD_CLOEXEC = 1;
+
+/**
+ * A new anonymous file in memory (close-on-exec), named `name` in
+ * `/proc/PID/fd`: data for a child to read through an fd it inherits.
+ */
+export function memfdCreate(name: string): number {
+  return _check("memfd_create", _libc().memfd_create(_cString(name), _MFD_CLOEXEC));
 }
 
 /** Sends `signal` to the process `pidfd` names (0: only check that it still runs). */

@@ -267,6 +267,23 @@ sanitizedTest(
 );
 
 sanitizedTest(
+  "the exec shim keeps its own environment: a HOME the daemon is given does not steer it",
+  async () => {
+    await using daemons = await Daemons.create();
+    const { dir } = daemons;
+    const home = `${dir}/home`, log = `${dir}/app.log`;
+    Deno.mkdirSync(home, { mode: 0o777 });
+    await daemons.start([
+      ...["--user", "nobody", "--env", `HOME=${home}`, "--log", log],
+      ...["--", "/bin/sh", "-c", 'echo "$HOME"; exec /bin/sleep 30'],
+    ]);
+    await waitFor("the log", () => Deno.readTextFileSync(log) === `${home}\n`);
+    // The shim is a Deno process, root until it switches: its Deno would put a cache there.
+    assert.deepEqual(listing(home), []);
+  },
+);
+
+sanitizedTest(
   "the lock holds while the daemon opens, reads and closes its own pidfile",
   async () => {
     await using daemons = await Daemons.create();
