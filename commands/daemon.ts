@@ -7,12 +7,11 @@
  */
 
 import { ExitCode, OpsdError } from "../lib/errors.ts";
-import { parseEnvSetting, readEnvFile } from "../lib/daemon/env.ts";
+import { daemonEnvironment, parseEnvSetting } from "../lib/daemon/env.ts";
 import { inspectPidfile, type PidfileState } from "../lib/daemon/pidfile.ts";
 import { startDaemon } from "../lib/daemon/start.ts";
 import { stopDaemon, type StopResult } from "../lib/daemon/stop.ts";
 import { resolveCredentials } from "../lib/process/credentials.ts";
-import { startEnvironment } from "../lib/process/environment.ts";
 import { signalNumber } from "../lib/sys/signals.ts";
 import { formatDuration, parseDuration } from "../lib/duration.ts";
 import { CommandLineError } from "../lib/cli/error.ts";
@@ -72,12 +71,14 @@ export function daemonCommand() {
       user: {
         short: "u",
         value: "user",
-        help: "run as this user (name or uid), with its groups (needs root)",
+        help: "run as this user (name or uid), with its groups, HOME, USER and LOGNAME " +
+          "(needs root)",
       },
       group: {
         short: "g",
         value: "group",
-        help: "run with this group (name or gid) instead of the user's",
+        help: "run with this group (name or gid) instead of the user's; alone: keep opsd's " +
+          "user, with this group as its only one",
       },
       env: {
         value: "KEY=VALUE",
@@ -119,15 +120,15 @@ ${_EXIT_CODES}`,
           "name the command to run: opsd daemon [options] -- CMD [ARGS...]",
         );
       }
-      if (options.group !== undefined && options.user === undefined) {
-        throw new CommandLineError("--group needs --user: name the user to run as");
-      }
-      const credentials = options.user === undefined
+      const credentials = options.user === undefined && options.group === undefined
         ? undefined
         : resolveCredentials(options.user, options.group);
-      const env = options.clearEnv ? {} : startEnvironment();
-      for (const file of options.envFile) Object.assign(env, Object.fromEntries(readEnvFile(file)));
-      Object.assign(env, Object.fromEntries(options.env));
+      const env = daemonEnvironment({
+        clear: options.clearEnv,
+        credentials,
+        files: options.envFile,
+        settings: options.env,
+      });
       const daemon = await startDaemon({
         argv,
         env,

@@ -284,6 +284,50 @@ sanitizedTest(
 );
 
 sanitizedTest(
+  "--user sets HOME, USER and LOGNAME to the user's, even with --clear-env; --env-file and --env win",
+  async () => {
+    await using daemons = await Daemons.create();
+    const { dir } = daemons;
+    Deno.writeTextFileSync(`${dir}/app.env`, "LOGNAME=from-file\n");
+    const script = 'echo "$HOME $USER $LOGNAME"; exec /bin/sleep 30';
+    // The exec shim (a Deno process, root until it switches) must not take nobody's HOME for
+    // its own: its Deno would create a cache there.
+    const homeWas = _exists("/nonexistent");
+    const cases: [string[], string][] = [
+      [[], "/nonexistent nobody nobody"],
+      [["--clear-env"], "/nonexistent nobody nobody"],
+      [["--env-file", `${dir}/app.env`, "--env", "HOME=/srv"], "/srv nobody from-file"],
+    ];
+    for (const [index, [args, expected]] of cases.entries()) {
+      const log = `${dir}/${index}.log`;
+      await daemons.start([
+        ...["--user", "nobody", "--log", log, ...args],
+        ...["--", "/bin/sh", "-c", script],
+      ]);
+      await waitFor(`${args}: the log`, () => Deno.readTextFileSync(log) === `${expected}\n`);
+    }
+    assert.equal(_exists("/nonexistent"), homeWas, "nothing was created in nobody's HOME");
+  },
+);
+
+sanitizedTest(
+  "--group alone keeps opsd's user and environment, and makes the group the daemon's only one",
+  async () => {
+    await using daemons = await Daemons.create();
+    const log = `${daemons.dir}/app.log`;
+    const pid = await daemons.start([
+      ...["--group", "nogroup", "--log", log],
+      ...["--", "/bin/sh", "-c", 'echo "$HOME"; exec /bin/sleep 30'],
+    ]);
+    const status = Deno.readTextFileSync(`/proc/${pid}/status`);
+    assert.match(status, /^Uid:\s+0\s/m);
+    assert.match(status, /^Gid:\s+65534\s+65534\s/m);
+    assert.match(status, /^Groups:\s+65534\s*$/m);
+    await waitFor("the log", () => Deno.readTextFileSync(log) === `${Deno.env.get("HOME")}\n`);
+  },
+);
+
+sanitizedTest(
   "the lock holds while the daemon opens, reads and closes its own pidfile",
   async () => {
     await using daemons = await Daemons.create();
@@ -702,3 +746,12 @@ sanitizedTest(
     }
   },
 );
+
+function _exists(path: string): boolean {
+  try {
+    Deno.lstatSync(path);
+    return true;
+  } catch {
+    return false;
+  }
+}

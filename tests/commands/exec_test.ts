@@ -20,3 +20,14 @@ sanitizedTest(
     ]);
   },
 );
+
+sanitizedTest(
+  "opsd exec --group alone keeps the user and makes the group the only one",
+  async () => {
+    const run = await runOpsd(["exec", "--group", "nogroup", "--", "id"]);
+    assert.deepEqual([run.code, run.stdout], [
+      0,
+      "uid=0(root) gid=65534(nogroup) groups=65534(nogroup)\n",
+    ]);
+  },
+);

@@ -251,7 +251,7 @@ Deno.test("a directory that is not a service is a usage error for status and con
   }
 });
 
-Deno.test("a down file keeps the service down until 'up'; user and umask settings apply", async () => {
+Deno.test("a down file keeps the service down until 'up'; user (with its HOME, USER, LOGNAME) and umask settings apply", async () => {
   await using service = await copyService("steady");
   await Deno.writeTextFile(`${service.path}/down`, "");
   await Deno.writeTextFile(`${service.path}/opsd.conf`, "user = nobody\numask = 027\n");
@@ -271,6 +271,23 @@ Deno.test("a down file keeps the service down until 'up'; user and umask setting
   const info = await Deno.readTextFile(`/proc/${up.pid}/status`);
   assert.match(info, /^Uid:\s+65534\s/m);
   assert.match(info, /^Umask:\s+0027$/m);
+  const environ = (await Deno.readTextFile(`/proc/${up.pid}/environ`)).split("\0");
+  for (const setting of ["HOME=/nonexistent", "USER=nobody", "LOGNAME=nobody"]) {
+    assert.ok(environ.includes(setting), setting);
+  }
+});
+
+Deno.test("a group setting alone keeps the supervisor's user and sets the service's only group", async () => {
+  await using service = await copyService("steady");
+  await Deno.writeTextFile(`${service.path}/opsd.conf`, "group = nogroup\n");
+  await using supervisor = await startSupervisor(service.path);
+  const up = await supervisor.waitStatus("up", (s) => s.state === "up");
+  const info = await Deno.readTextFile(`/proc/${up.pid}/status`);
+  assert.match(info, /^Uid:\s+0\s/m);
+  assert.match(info, /^Gid:\s+65534\s+65534\s/m);
+  assert.match(info, /^Groups:\s+65534\s*$/m);
+  const environ = (await Deno.readTextFile(`/proc/${up.pid}/environ`)).split("\0");
+  assert.equal(environ.find((entry) => entry.startsWith("HOME=")), `HOME=${Deno.env.get("HOME")}`);
 });
 
 Deno.test({

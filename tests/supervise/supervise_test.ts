@@ -202,7 +202,7 @@ Deno.test("a bad setting is refused with exit 2, naming the file and line or the
     ["# who\nuser = opsd-no-such-user\n", [], `${conf}:2: user: unknown user "opsd-no-such-user"`],
     ["", ["--user", "opsd-no-such-user"], `--user: unknown user "opsd-no-such-user"`],
     ["restart-delay-max = 10ms\n", [], `${conf}:1: restart-delay-max: 10ms is below restart-delay`],
-    ["group = nogroup\n", [], `${conf}:1: group: nogroup needs a user`],
+    ["group = opsd-no-such-group\n", [], `${conf}:1: group: unknown group "opsd-no-such-group"`],
   ];
   for (const [file, flags, message] of cases) {
     await Deno.writeTextFile(conf, file);
