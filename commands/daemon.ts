@@ -39,6 +39,9 @@ export function daemonCommand() {
       "appended to --log), no inherited fd beyond 0-2. opsd exits 0 only once CMD has " +
       "been exec'd; if it cannot be, opsd says why and exits 127 or 126, leaving nothing " +
       "running and no pidfile.",
+      "Put -- before CMD. Without it, 'status' and 'stop' are the commands below, and a " +
+      "word close to one of them ('stat', 'stpo') is refused as a typo (exit 2) rather than " +
+      "started as a program.",
       "With --pidfile the daemon holds an OFD lock on the pidfile through fd 3 for its " +
       "whole life ($OPSD_PIDFILE_FD=3, $OPSD_PIDFILE=the path): a second start is " +
       "refused, 'status' answers from the lock, and a pidfile left by a daemon that " +

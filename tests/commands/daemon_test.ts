@@ -712,6 +712,27 @@ sanitizedTest("`opsd daemon -- stop` runs a program called stop, not the subcomm
 });
 
 sanitizedTest(
+  "a mistyped subcommand starts nothing: it is refused (2) with the command meant and how to run a program of that name",
+  async () => {
+    await using dir = await tempDir();
+    const pidfile = `${dir.path}/a.pid`;
+    const cases: [string[], string, string][] = [
+      [["stpo"], "stpo", "stop"],
+      [["--log", `${dir.path}/L`, "stat", "--pidfile", pidfile], "stat", "status"],
+    ];
+    for (const [args, word, meant] of cases) {
+      const run = await runOpsd(["daemon", ...args]);
+      assert.deepEqual([run.code, run.stderr], [
+        2,
+        `opsd daemon: unknown command '${word}' (did you mean 'opsd daemon ${meant}'?): ` +
+        `to run a program named ${word}, put -- before it (see 'opsd daemon --help')\n`,
+      ]);
+    }
+    assert.deepEqual(listing(dir.path), [], "no log, no pidfile: nothing started");
+  },
+);
+
+sanitizedTest(
   "bad input: one line, the documented code, nothing started, no pidfile created",
   async () => {
     await using dir = await tempDir();
