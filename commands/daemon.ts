@@ -22,7 +22,8 @@ const _EXIT_CODES =
   `Exit codes: 0 started (CMD has been exec'd), 2 bad option or path, 4 permission denied,
 5 already running (the pidfile is locked; its pid is named), 6 not ready within --wait-ready,
 126 CMD cannot be executed, 127 CMD not found; 1 CMD exited before it was ready; with
---wait-ready, the CODE of a 'CODE MESSAGE' readiness line.`;
+--wait-ready, the CODE of a 'CODE MESSAGE' readiness line, or 128+N when opsd got signal
+N while waiting (130 for INT, 143 TERM, 129 HUP): the daemon is stopped.`;
 
 /** `--pidfile` of `daemon status` and `daemon stop`. */
 const _PIDFILE = { value: "file", help: "the daemon's pidfile", required: true } as const;
@@ -99,7 +100,7 @@ export function daemonCommand() {
         value: "duration",
         help: "return only once the daemon writes a line to fd $OPSD_READY_FD: empty or " +
           "'0 ...' ready, 'CODE MESSAGE' failed (exit CODE); stop it if it fails, exits, " +
-          "closes the fd or takes longer; 0 waits with no time limit",
+          "closes the fd, takes longer or opsd is interrupted; 0 waits with no time limit",
         parse: parseDuration,
       },
       printPid: { help: "print the daemon's pid" },

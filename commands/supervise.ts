@@ -106,7 +106,8 @@ started), 1 the background supervisor died before it reported, 2 bad settings or
 unknown service, 4 permission denied, 5 the service already has a supervisor
 (its pid is named), 6 the background supervisor did not report within
 --start-timeout, 126 run is not executable, 127 run not found (with --daemon or
---ready-fd also when the first start of run fails so).`,
+--ready-fd also when the first start of run fails so); with --daemon, 128+N when
+interrupted by signal N before the supervisor reported (it is stopped).`,
     run: async (options, [name]) => {
       const flags: Record<string, string | undefined> = {};
       for (const key of Object.keys(SETTINGS) as SettingKey[]) {

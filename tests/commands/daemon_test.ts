@@ -660,6 +660,38 @@ sanitizedTest(
 );
 
 sanitizedTest(
+  "opsd interrupted while it waits for readiness stops the daemon, removes its pidfile, says so and exits 128+N",
+  async () => {
+    await using dir = await tempDir();
+    const pidfile = `${dir.path}/w.pid`;
+    for (const [signal, code] of [["SIGINT", 130], ["SIGTERM", 143], ["SIGHUP", 129]] as const) {
+      const seconds = uniqueSeconds();
+      const [program, ...args] = opsdArgv([
+        ...["daemon", "--pidfile", pidfile, "--wait-ready", "30s"],
+        ...["--", "sleep", seconds],
+      ]);
+      const opsd = new Deno.Command(program, { args, stdout: "piped", stderr: "piped" }).spawn();
+      const pid = await waitFor("the pidfile", () => {
+        try {
+          return Number(Deno.readTextFileSync(pidfile));
+        } catch {
+          return 0;
+        }
+      });
+      opsd.kill(signal);
+      const output = await opsd.output();
+      assert.deepEqual([output.code, new TextDecoder().decode(output.stderr)], [
+        code,
+        `opsd daemon: interrupted by ${signal} while waiting for pid ${pid} to report ready: ` +
+        `stopped it and removed ${pidfile}\n`,
+      ]);
+      assert.deepEqual(processesMentioning(seconds), [], signal);
+      assert.deepEqual(listing(dir.path), [], signal);
+    }
+  },
+);
+
+sanitizedTest(
   "--wait-ready 0 waits with no time limit (as opsd wait --timeout 0 does)",
   async () => {
     await using daemons = await Daemons.create();
