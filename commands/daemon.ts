@@ -229,6 +229,8 @@ function _stopCommand() {
       "pidfile, so a reused pid is never signalled), wait until the pidfile's lock is " +
       "released, send SIGKILL to every process of the daemon's session after --timeout, " +
       "then remove the pidfile. Quiet on success; says so on stderr when it took SIGKILL. " +
+      "A pid that does not hold the pidfile, nor anything in its session, is never " +
+      "signalled: stop exits 1 naming the lock's holders. " +
       "A pidfile nothing holds locked is never acted on through its pid: it is removed when " +
       "its pid has exited or it holds none (exit 3); when its pid is alive (it may not be " +
       "the daemon: pids are reused) nothing is signalled, the pidfile is kept, and stop " +
@@ -261,9 +263,9 @@ Examples:
   opsd daemon stop --pidfile /run/web.pid --signal INT --timeout 30s
   opsd daemon stop --pidfile /run/web.pid || [ $? = 3 ]     # fine if it was not running
 
-Exit codes: 0 stopped, 1 not locked but its pid is alive (nothing done), 3 not running
-(no pidfile, or a stale one, now removed), 4 not allowed to signal it, 6 still holding its
-lock after SIGKILL, 2 bad option.`,
+Exit codes: 0 stopped, 1 nothing done: not locked but its pid is alive, or locked but not
+by its pid (the lock's holders are named), 3 not running (no pidfile, or a stale one, now
+removed), 4 not allowed to signal it, 6 still holding its lock after SIGKILL, 2 bad option.`,
     run: async (options) => {
       const result = await stopDaemon(options.pidfile, {
         signal: options.signal,
