@@ -9,7 +9,7 @@
 import { ExitCode, OpsdError } from "../lib/errors.ts";
 import { daemonEnvironment, parseEnvSetting } from "../lib/daemon/env.ts";
 import { inspectPidfile, type PidfileState } from "../lib/daemon/pidfile.ts";
-import { startDaemon } from "../lib/daemon/start.ts";
+import { startDaemon, stopStartedDaemon } from "../lib/daemon/start.ts";
 import { stopDaemon, type StopResult } from "../lib/daemon/stop.ts";
 import { resolveCredentials } from "../lib/process/credentials.ts";
 import { signalNumber } from "../lib/sys/signals.ts";
@@ -103,7 +103,10 @@ export function daemonCommand() {
           "closes the fd, takes longer or opsd is interrupted; 0 waits with no time limit",
         parse: parseDuration,
       },
-      printPid: { help: "print the daemon's pid" },
+      printPid: {
+        help: "print the daemon's pid; if it cannot be written (a full disk, a closed pipe), " +
+          "the daemon is stopped and opsd exits 1",
+      },
       json: { help: "print {pid, pidfile, command, replaced[, ready]} as JSON" },
     },
     passThrough: true,
@@ -144,9 +147,22 @@ ${_EXIT_CODES}`,
         readyTimeout: options.waitReady,
       });
       const { ready, ...started } = daemon;
-      if (options.json) {
-        writeJson({ ...started, command: argv, ...(ready === null ? {} : { ready }) });
-      } else if (options.printPid) writeOut(`${daemon.pid}\n`);
+      try {
+        if (options.json) {
+          const result = { ...started, command: argv, ...(ready === null ? {} : { ready }) };
+          writeJson(result, { lossless: true });
+        } else if (options.printPid) writeOut(`${daemon.pid}\n`, { lossless: true });
+      } catch (error) {
+        // A caller that asked for the pid and did not get it cannot manage the daemon.
+        await stopStartedDaemon(daemon);
+        const removed = daemon.pidfile ? ` and removed ${daemon.pidfile}` : "";
+        throw new OpsdError(
+          `cannot write pid ${daemon.pid} to stdout (${_writeFailure(error)}): stopped it` +
+            `${removed}, so no daemon runs that the caller was not told of`,
+          ExitCode.failure,
+          { cause: error },
+        );
+      }
       return ExitCode.ok;
     },
   });
@@ -305,6 +321,14 @@ function _notRunning(result: StopResult & { outcome: "not-running" }): string {
   return result.removed
     ? `removed ${what}`
     : `did not remove ${what}: another opsd was replacing or removing it`;
+}
+
+/** Why a write failed, as `ENOSPC: no space left on device`. */
+function _writeFailure(error: unknown): string {
+  if (!(error instanceof Error)) return String(error);
+  const text = error.message.replace(/ \(os error \d+\)$/, "");
+  const description = text.charAt(0).toLowerCase() + text.slice(1);
+  return "code" in error ? `${error.code}: ${description}` : description;
 }
 
 function _umask(text: string): number {

@@ -169,6 +169,19 @@ export async function startDaemon(request: DaemonRequest): Promise<StartedDaemon
   }
 }
 
+/**
+ * Stops a daemon {@linkcode startDaemon} started, as a failed start is stopped:
+ * TERM and CONT to its session, up to `stopTimeout` (2 s) to exit, then KILL; reaps
+ * it and removes its pidfile. For a caller that cannot finish the start, such as
+ * one that cannot hand the pid on.
+ */
+export async function stopStartedDaemon(
+  daemon: StartedDaemon,
+  stopTimeout = _STOP_TIMEOUT,
+): Promise<void> {
+  await _abort(daemon.pid, daemon.pidfile, stopTimeout);
+}
+
 /** `path` made absolute, checked to be a directory (a UsageError otherwise). */
 function _directory(path: string): string {
   const absolute = absolutePath(path);

@@ -744,6 +744,33 @@ sanitizedTest("`opsd daemon -- stop` runs a program called stop, not the subcomm
 });
 
 sanitizedTest(
+  "--print-pid or --json that cannot be written: the daemon is stopped, its pidfile removed, exit 1 in one line",
+  async () => {
+    await using dir = await tempDir();
+    const pidfile = `${dir.path}/app.pid`;
+    for (const flag of ["--print-pid", "--json"]) {
+      const seconds = uniqueSeconds();
+      const opsd = opsdArgv(["daemon", flag, "--pidfile", pidfile, "--", "sleep", seconds]);
+      const output = await new Deno.Command("sh", {
+        args: ["-c", '"$@" >/dev/full', "sh", ...opsd],
+        stderr: "piped",
+      }).output();
+      const stderr = new TextDecoder().decode(output.stderr);
+      assert.equal(output.code, 1, stderr);
+      assert.match(
+        stderr,
+        new RegExp(
+          "^opsd daemon: cannot write pid \\d+ to stdout \\(ENOSPC: no space left on device\\): " +
+            `stopped it and removed ${pidfile}, so no daemon runs that the caller was not told of\n$`,
+        ),
+      );
+      assert.deepEqual(processesMentioning(seconds), [], flag);
+      assert.deepEqual(listing(dir.path), [], flag);
+    }
+  },
+);
+
+sanitizedTest(
   "a mistyped subcommand starts nothing: it is refused (2) with the command meant and how to run a program of that name",
   async () => {
     await using dir = await tempDir();
