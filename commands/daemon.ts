@@ -16,6 +16,7 @@ import { signalNumber } from "../lib/sys/signals.ts";
 import { formatDuration, parseDuration } from "../lib/duration.ts";
 import { CommandLineError } from "../lib/cli/error.ts";
 import { defineCommand } from "../lib/cli/spec.ts";
+import { pathValue } from "../lib/cli/values.ts";
 import { writeErr, writeJson, writeOut } from "../lib/cli/output.ts";
 
 const _EXIT_CODES =
@@ -26,7 +27,12 @@ const _EXIT_CODES =
 N while waiting (130 for INT, 143 TERM, 129 HUP): the daemon is stopped.`;
 
 /** `--pidfile` of `daemon status` and `daemon stop`. */
-const _PIDFILE = { value: "file", help: "the daemon's pidfile", required: true } as const;
+const _PIDFILE = {
+  value: "file",
+  help: "the daemon's pidfile",
+  parse: pathValue,
+  required: true,
+} as const;
 
 /** The `daemon` command, with `status` and `stop` beneath it. */
 export function daemonCommand() {
@@ -51,7 +57,7 @@ export function daemonCommand() {
       "start-stop-daemon), or an " +
       "empty one with --clear-env, then --env-file files in order, then --env settings. " +
       "Paths (CMD with a slash, --pidfile, --log, --env-file, --chdir) are relative to " +
-      "where opsd runs. CMD without a slash is looked up in the daemon's PATH as execvp " +
+      "where opsd runs, and must not be empty. CMD without a slash is looked up in the daemon's PATH as execvp " +
       "would for the daemon's user: a directory that user may not search is passed over.",
     ].join("\n\n"),
     operands: [{ name: "command", help: "CMD [ARGS...], after --", variadic: true }],
@@ -59,12 +65,14 @@ export function daemonCommand() {
       pidfile: {
         value: "file",
         help: "write the pid here and hold its lock (fd 3) while running",
+        parse: pathValue,
       },
       log: {
         value: "file",
         help: "append the daemon's stdout and stderr here (default: /dev/null)",
+        parse: pathValue,
       },
-      chdir: { value: "dir", help: "working directory", default: "/" },
+      chdir: { value: "dir", help: "working directory", parse: pathValue, default: "/" },
       umask: {
         value: "mask",
         help: "file mode creation mask, in octal",
@@ -93,6 +101,7 @@ export function daemonCommand() {
       envFile: {
         value: "file",
         help: "read KEY=VALUE lines, systemd style (repeatable)",
+        parse: pathValue,
         repeat: true,
       },
       clearEnv: { help: "start from an empty environment instead of opsd's" },

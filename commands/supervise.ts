@@ -21,7 +21,7 @@ import { messagesPath } from "../lib/supervise/state.ts";
 import { parseDuration } from "../lib/duration.ts";
 import { CommandLineError } from "../lib/cli/error.ts";
 import { defineCommand, type OptionSpecs } from "../lib/cli/spec.ts";
-import { intValue } from "../lib/cli/values.ts";
+import { intValue, pathValue } from "../lib/cli/values.ts";
 import { writeErr, writeJson, writeOut } from "../lib/cli/output.ts";
 
 /** The `supervise` command. */
@@ -44,7 +44,11 @@ export function superviseCommand() {
       daemon: {
         help: "run the supervisor in the background; return once the service has started",
       },
-      pidfile: { value: "file", help: "with --daemon: a pidfile the supervisor holds locked" },
+      pidfile: {
+        value: "file",
+        help: "with --daemon: a pidfile the supervisor holds locked",
+        parse: pathValue,
+      },
       startTimeout: {
         value: "duration",
         help: "with --daemon: how long to wait for the supervisor to start the service; 0 " +

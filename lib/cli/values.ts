@@ -15,3 +15,12 @@ export function intValue(min: number, max = Number.MAX_SAFE_INTEGER): (text: str
     return Number(text);
   };
 }
+
+/**
+ * A path, which must not be empty: `--pidfile ''` (an unset shell variable) would
+ * otherwise name the working directory.
+ */
+export function pathValue(text: string): string {
+  if (text === "") throw new Error("expected a path, not an empty string (an unset variable?)");
+  return text;
+}

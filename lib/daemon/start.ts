@@ -182,17 +182,29 @@ export async function stopStartedDaemon(
   await _abort(daemon.pid, daemon.pidfile, stopTimeout);
 }
 
-/** `path` made absolute, checked to be a directory (a UsageError otherwise). */
+/**
+ * `path` made absolute, checked to be a directory: a UsageError when it is missing
+ * or something else, a permission error when it cannot be reached, each saying
+ * what to do.
+ */
 function _directory(path: string): string {
   const absolute = absolutePath(path);
-  let isDirectory = false;
+  let info: Deno.FileInfo;
   try {
-    isDirectory = Deno.statSync(absolute).isDirectory;
+    info = Deno.statSync(absolute);
   } catch (error) {
-    if (!(error instanceof Deno.errors.NotFound)) throw error;
+    if (!(error instanceof Deno.errors.NotFound || error instanceof Deno.errors.NotADirectory)) {
+      throw fileError("use working directory", absolute, error);
+    }
+    throw new UsageError(
+      `working directory ${absolute} does not exist: create it, or choose another with --chdir`,
+      { cause: error },
+    );
   }
-  if (!isDirectory) {
-    throw new UsageError(`working directory ${absolute} does not exist or is not a directory`);
+  if (!info.isDirectory) {
+    throw new UsageError(
+      `working directory ${absolute} is not a directory: choose a directory with --chdir`,
+    );
   }
   return absolute;
 }

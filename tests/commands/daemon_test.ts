@@ -808,7 +808,22 @@ sanitizedTest(
       [["--user", "opsd-no-such-user"], 2, /unknown user "opsd-no-such-user"/],
       [["--env-file", `${dir.path}/missing.env`], 2, /cannot read --env-file .*: no such file/],
       [["--umask", "0999"], 2, /'--umask <mask>' argument '0999' is invalid/],
-      [["--chdir", `${dir.path}/missing`], 2, /working directory .* does not exist/],
+      [
+        ["--chdir", `${dir.path}/missing`],
+        2,
+        /working directory \S+\/missing does not exist: create it, or choose another with --chdir\n$/,
+      ],
+      [
+        ["--chdir", "/etc/passwd"],
+        2,
+        /working directory \/etc\/passwd is not a directory: choose a directory with --chdir\n$/,
+      ],
+      [
+        ["--pidfile", ""],
+        2,
+        /^opsd daemon: option '--pidfile <file>' argument '' is invalid\. expected a path, not an empty string/,
+      ],
+      [["--log", ""], 2, /'--log <file>' argument '' is invalid\. expected a path/],
       [
         ["--log", `${dir.path}/missing/app.log`],
         2,
