@@ -82,12 +82,12 @@ const _SYMBOLS = {
   getxattr: { parameters: ["buffer", "buffer", "buffer", "usize"], result: "isize" }, // ssize_t getxattr(const char *path, const char *name, void *value, size_t size)
   send: { parameters: ["i32", "buffer", "usize", "i32"], result: "isize" }, // ssize_t send(int fd, const void *buf, size_t n, int flags)
   recv: { parameters: ["i32", "buffer", "usize", "i32"], result: "isize" }, // ssize_t recv(int fd, void *buf, size_t n, int flags)
-  // daemon: positional I/O that leaves a shared file offset alone, signals that cannot hit a reused pid
+  // daemon: positional I/O that leaves a shared file offset alone, signals that cannot hit a reused pid, the exec shim's environment file
   pread: { parameters: ["i32", "buffer", "usize", "i64"], result: "isize" }, // ssize_t pread(int fd, void *buf, size_t n, off_t offset)
   pwrite: { parameters: ["i32", "buffer", "usize", "i64"], result: "isize" }, // ssize_t pwrite(int fd, const void *buf, size_t n, off_t offset)
   pidfd_open: { parameters: ["i32", "u32"], result: "i32" }, // int pidfd_open(pid_t pid, unsigned int flags)
-  memfd_create: { parameters: ["buffer", "u32"], result: "i32" }, // int memfd_create(const char *name, unsigned int flags)
   pidfd_send_signal: { parameters: ["i32", "i32", "pointer", "u32"], result: "i32" }, // int pidfd_send_signal(int pidfd, int sig, siginfo_t *info, unsigned int flags)
+  memfd_create: { parameters: ["buffer", "u32"], result: "i32" }, // int memfd_create(const char *name, unsigned int flags)
 } as const satisfies Deno.ForeignLibraryInterface;
 
 /** The calls of `_SYMBOLS`, typed as Deno binds them. */
@@ -717,7 +717,7 @@ export function getxattrText(path: string, name: string): string | null {
   return new TextDecoder().decode(value.subarray(0, end < 0 ? length : end));
 }
 
-// --- daemon: positional I/O, process file descriptors ---
+// --- daemon: positional I/O, process file descriptors, memory files ---
 
 /** Reads up to `buffer.length` bytes at `offset` without moving the file offset (shared by every holder). */
 export function pread(fd: number, buffer: Uint8Array<ArrayBuffer>, offset: number): number {
