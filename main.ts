@@ -36,7 +36,8 @@ const opsd = defineCommand({
   ],
   after: `
 Exit codes: 0 ok (or something matched), 1 failure (or nothing matched), 2 usage error,
-3 not running, 4 permission denied, 5 already running, 6 timed out, 126/127 cannot execute/not found.`,
+3 not running, 4 permission denied, 5 already running, 6 timed out, 126/127 cannot execute/not found,
+128+N interrupted by signal N (what was being started in the background is stopped).`,
 });
 
 await runCli(opsd, Deno.args);

@@ -7,25 +7,32 @@
  */
 
 import { ExitCode, OpsdError } from "../lib/errors.ts";
-import { parseEnvSetting, readEnvFile } from "../lib/daemon/env.ts";
+import { daemonEnvironment, parseEnvSetting } from "../lib/daemon/env.ts";
 import { inspectPidfile, type PidfileState } from "../lib/daemon/pidfile.ts";
-import { startDaemon } from "../lib/daemon/start.ts";
+import { startDaemon, stopStartedDaemon } from "../lib/daemon/start.ts";
 import { stopDaemon, type StopResult } from "../lib/daemon/stop.ts";
 import { resolveCredentials } from "../lib/process/credentials.ts";
 import { signalNumber } from "../lib/sys/signals.ts";
 import { formatDuration, parseDuration } from "../lib/duration.ts";
 import { CommandLineError } from "../lib/cli/error.ts";
 import { defineCommand } from "../lib/cli/spec.ts";
+import { nonEmptyValue } from "../lib/cli/values.ts";
 import { writeErr, writeJson, writeOut } from "../lib/cli/output.ts";
 
 const _EXIT_CODES =
   `Exit codes: 0 started (CMD has been exec'd), 2 bad option or path, 4 permission denied,
 5 already running (the pidfile is locked; its pid is named), 6 not ready within --wait-ready,
 126 CMD cannot be executed, 127 CMD not found; 1 CMD exited before it was ready; with
---wait-ready, the CODE of a 'CODE MESSAGE' readiness line.`;
+--wait-ready, the CODE of a 'CODE MESSAGE' readiness line, or 128+N when opsd got signal
+N while waiting (130 for INT, 143 TERM, 129 HUP): the daemon is stopped.`;
 
 /** `--pidfile` of `daemon status` and `daemon stop`. */
-const _PIDFILE = { value: "file", help: "the daemon's pidfile", required: true } as const;
+const _PIDFILE = {
+  value: "file",
+  help: "the daemon's pidfile",
+  parse: nonEmptyValue("a path"),
+  required: true,
+} as const;
 
 /** The `daemon` command, with `status` and `stop` beneath it. */
 export function daemonCommand() {
@@ -39,26 +46,38 @@ export function daemonCommand() {
       "appended to --log), no inherited fd beyond 0-2. opsd exits 0 only once CMD has " +
       "been exec'd; if it cannot be, opsd says why and exits 127 or 126, leaving nothing " +
       "running and no pidfile.",
+      "Put -- before CMD. Without it, 'status' and 'stop' are the commands below, and a " +
+      "word close to one of them ('stat', 'stpo') is refused as a typo (exit 2) rather than " +
+      "started as a program.",
       "With --pidfile the daemon holds an OFD lock on the pidfile through fd 3 for its " +
       "whole life ($OPSD_PIDFILE_FD=3, $OPSD_PIDFILE=the path): a second start is " +
       "refused, 'status' answers from the lock, and a pidfile left by a daemon that " +
       "died is replaced.",
-      "The daemon starts with opsd's environment (as with start-stop-daemon), or an " +
+      "The daemon starts with the environment opsd was started with (as with " +
+      "start-stop-daemon), or an " +
       "empty one with --clear-env, then --env-file files in order, then --env settings. " +
       "Paths (CMD with a slash, --pidfile, --log, --env-file, --chdir) are relative to " +
-      "where opsd runs.",
+      "where opsd runs, and must not be empty. CMD without a slash is looked up in the daemon's PATH as execvp " +
+      "would for the daemon's user: a directory that user may not search is passed over.",
     ].join("\n\n"),
     operands: [{ name: "command", help: "CMD [ARGS...], after --", variadic: true }],
     options: {
       pidfile: {
         value: "file",
         help: "write the pid here and hold its lock (fd 3) while running",
+        parse: nonEmptyValue("a path"),
       },
       log: {
         value: "file",
         help: "append the daemon's stdout and stderr here (default: /dev/null)",
+        parse: nonEmptyValue("a path"),
       },
-      chdir: { value: "dir", help: "working directory", default: "/" },
+      chdir: {
+        value: "dir",
+        help: "working directory",
+        parse: nonEmptyValue("a path"),
+        default: "/",
+      },
       umask: {
         value: "mask",
         help: "file mode creation mask, in octal",
@@ -69,12 +88,14 @@ export function daemonCommand() {
       user: {
         short: "u",
         value: "user",
-        help: "run as this user (name or uid), with its groups (needs root)",
+        help: "run as this user (name or uid), with its groups, HOME, USER and LOGNAME " +
+          "(needs root)",
       },
       group: {
         short: "g",
         value: "group",
-        help: "run with this group (name or gid) instead of the user's",
+        help: "run with this group (name or gid) instead of the user's; alone: keep opsd's " +
+          "user, with this group as its only one",
       },
       env: {
         value: "KEY=VALUE",
@@ -85,6 +106,7 @@ export function daemonCommand() {
       envFile: {
         value: "file",
         help: "read KEY=VALUE lines, systemd style (repeatable)",
+        parse: nonEmptyValue("a path"),
         repeat: true,
       },
       clearEnv: { help: "start from an empty environment instead of opsd's" },
@@ -92,10 +114,13 @@ export function daemonCommand() {
         value: "duration",
         help: "return only once the daemon writes a line to fd $OPSD_READY_FD: empty or " +
           "'0 ...' ready, 'CODE MESSAGE' failed (exit CODE); stop it if it fails, exits, " +
-          "closes the fd or takes longer; 0 waits with no time limit",
+          "closes the fd, takes longer or opsd is interrupted; 0 waits with no time limit",
         parse: parseDuration,
       },
-      printPid: { help: "print the daemon's pid" },
+      printPid: {
+        help: "print the daemon's pid; if it cannot be written (a full disk, a closed pipe), " +
+          "the daemon is stopped and opsd exits 1",
+      },
       json: { help: "print {pid, pidfile, command, replaced[, ready]} as JSON" },
     },
     passThrough: true,
@@ -116,15 +141,15 @@ ${_EXIT_CODES}`,
           "name the command to run: opsd daemon [options] -- CMD [ARGS...]",
         );
       }
-      if (options.group !== undefined && options.user === undefined) {
-        throw new CommandLineError("--group needs --user: name the user to run as");
-      }
-      const credentials = options.user === undefined
+      const credentials = options.user === undefined && options.group === undefined
         ? undefined
         : resolveCredentials(options.user, options.group);
-      const env = options.clearEnv ? {} : Deno.env.toObject();
-      for (const file of options.envFile) Object.assign(env, Object.fromEntries(readEnvFile(file)));
-      Object.assign(env, Object.fromEntries(options.env));
+      const env = daemonEnvironment({
+        clear: options.clearEnv,
+        credentials,
+        files: options.envFile,
+        settings: options.env,
+      });
       const daemon = await startDaemon({
         argv,
         env,
@@ -136,9 +161,22 @@ ${_EXIT_CODES}`,
         readyTimeout: options.waitReady,
       });
       const { ready, ...started } = daemon;
-      if (options.json) {
-        writeJson({ ...started, command: argv, ...(ready === null ? {} : { ready }) });
-      } else if (options.printPid) writeOut(`${daemon.pid}\n`);
+      try {
+        if (options.json) {
+          const result = { ...started, command: argv, ...(ready === null ? {} : { ready }) };
+          writeJson(result, { lossless: true });
+        } else if (options.printPid) writeOut(`${daemon.pid}\n`, { lossless: true });
+      } catch (error) {
+        // A caller that asked for the pid and did not get it cannot manage the daemon.
+        await stopStartedDaemon(daemon);
+        const removed = daemon.pidfile ? ` and removed ${daemon.pidfile}` : "";
+        throw new OpsdError(
+          `cannot write pid ${daemon.pid} to stdout (${_writeFailure(error)}): stopped it` +
+            `${removed}, so no daemon runs that the caller was not told of`,
+          ExitCode.failure,
+          { cause: error },
+        );
+      }
       return ExitCode.ok;
     },
   });
@@ -221,6 +259,8 @@ function _stopCommand() {
       "pidfile, so a reused pid is never signalled), wait until the pidfile's lock is " +
       "released, send SIGKILL to every process of the daemon's session after --timeout, " +
       "then remove the pidfile. Quiet on success; says so on stderr when it took SIGKILL. " +
+      "A pid that does not hold the pidfile, nor anything in its session, is never " +
+      "signalled: stop exits 1 naming the lock's holders. " +
       "A pidfile nothing holds locked is never acted on through its pid: it is removed when " +
       "its pid has exited or it holds none (exit 3); when its pid is alive (it may not be " +
       "the daemon: pids are reused) nothing is signalled, the pidfile is kept, and stop " +
@@ -253,9 +293,9 @@ Examples:
   opsd daemon stop --pidfile /run/web.pid --signal INT --timeout 30s
   opsd daemon stop --pidfile /run/web.pid || [ $? = 3 ]     # fine if it was not running
 
-Exit codes: 0 stopped, 1 not locked but its pid is alive (nothing done), 3 not running
-(no pidfile, or a stale one, now removed), 4 not allowed to signal it, 6 still holding its
-lock after SIGKILL, 2 bad option.`,
+Exit codes: 0 stopped, 1 nothing done: not locked but its pid is alive, or locked but not
+by its pid (the lock's holders are named), 3 not running (no pidfile, or a stale one, now
+removed), 4 not allowed to signal it, 6 still holding its lock after SIGKILL, 2 bad option.`,
     run: async (options) => {
       const result = await stopDaemon(options.pidfile, {
         signal: options.signal,
@@ -295,6 +335,14 @@ function _notRunning(result: StopResult & { outcome: "not-running" }): string {
   return result.removed
     ? `removed ${what}`
     : `did not remove ${what}: another opsd was replacing or removing it`;
+}
+
+/** Why a write failed, as `ENOSPC: no space left on device`. */
+function _writeFailure(error: unknown): string {
+  if (!(error instanceof Error)) return String(error);
+  const text = error.message.replace(/ \(os error \d+\)$/, "");
+  const description = text.charAt(0).toLowerCase() + text.slice(1);
+  return "code" in error ? `${error.code}: ${description}` : description;
 }
 
 function _umask(text: string): number {

@@ -8,7 +8,6 @@
 
 import { resolveCredentials } from "../lib/process/credentials.ts";
 import { execProgram } from "../lib/process/exec.ts";
-import { CommandLineError } from "../lib/cli/error.ts";
 import { defineCommand } from "../lib/cli/spec.ts";
 import { intValue } from "../lib/cli/values.ts";
 
@@ -18,7 +17,9 @@ export function execCommand() {
     name: "exec",
     summary: "run a program in place of opsd, optionally as another user",
     description: "Replace opsd with PROGRAM (same pid, environment and fds 0-2), after switching " +
-      "to --user and --group when given (needs root). PROGRAM is looked up in PATH.",
+      "to --user and --group when given (needs root). PROGRAM is looked up in PATH after the " +
+      "switch, as execvp would for that user: a directory it may not search is passed over. " +
+      "The environment is passed on as it is, HOME included (as setuidgid does).",
     operands: [
       { name: "program", help: "program to run", required: true },
       { name: "args", help: "its arguments", variadic: true },
@@ -28,11 +29,18 @@ export function execCommand() {
       group: {
         short: "g",
         value: "group",
-        help: "run with this group (name or gid) instead of the user's",
+        help: "run with this group (name or gid) instead of the user's; alone: keep the " +
+          "user, with this group as its only one",
       },
       statusFd: {
         value: "fd",
         help: "report exec failure on this fd",
+        parse: intValue(3),
+        hidden: true,
+      },
+      envFd: {
+        value: "fd",
+        help: "give the program the environment in the file on this fd",
         parse: intValue(3),
         hidden: true,
       },
@@ -44,15 +52,13 @@ Examples:
   opsd exec -u www-data -g www-data -- ./server --port 8080
 
 Exit codes: 127 program not found, 126 not executable, 2 unknown user or group,
-4 not allowed to switch user; otherwise the program's own.`,
+4 not allowed to switch user or group; otherwise the program's own.`,
     run: (options, argv) => {
-      if (options.group !== undefined && options.user === undefined) {
-        throw new CommandLineError("--group needs --user: name the user to run as");
-      }
-      const credentials = options.user === undefined
+      const credentials = options.user === undefined && options.group === undefined
         ? undefined
         : resolveCredentials(options.user, options.group);
-      return execProgram({ argv, credentials, statusFd: options.statusFd });
+      const { statusFd, envFd } = options;
+      return execProgram({ argv, credentials, statusFd, envFd });
     },
   });
 }

@@ -21,7 +21,7 @@ import { messagesPath } from "../lib/supervise/state.ts";
 import { parseDuration } from "../lib/duration.ts";
 import { CommandLineError } from "../lib/cli/error.ts";
 import { defineCommand, type OptionSpecs } from "../lib/cli/spec.ts";
-import { intValue } from "../lib/cli/values.ts";
+import { intValue, nonEmptyValue } from "../lib/cli/values.ts";
 import { writeErr, writeJson, writeOut } from "../lib/cli/output.ts";
 import { suggestCommand } from "../lib/text/command.ts";
 
@@ -45,7 +45,11 @@ export function superviseCommand() {
       daemon: {
         help: "run the supervisor in the background; return once the service has started",
       },
-      pidfile: { value: "file", help: "with --daemon: a pidfile the supervisor holds locked" },
+      pidfile: {
+        value: "file",
+        help: "with --daemon: a pidfile the supervisor holds locked",
+        parse: nonEmptyValue("a path"),
+      },
       startTimeout: {
         value: "duration",
         help: "with --daemon: how long to wait for the supervisor to start the service; 0 " +
@@ -108,7 +112,8 @@ started), 1 the background supervisor died before it reported, 2 bad settings or
 unknown service, 4 permission denied, 5 the service already has a supervisor
 (its pid is named), 6 the background supervisor did not report within
 --start-timeout, 126 run is not executable, 127 run not found (with --daemon or
---ready-fd also when the first start of run fails so).`,
+--ready-fd also when the first start of run fails so); with --daemon, 128+N when
+interrupted by signal N before the supervisor reported (it is stopped).`,
     run: async (options, [name]) => {
       const flags: Record<string, string | undefined> = {};
       for (const key of Object.keys(SETTINGS) as SettingKey[]) {

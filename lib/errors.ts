@@ -8,7 +8,10 @@
 
 import { SysError } from "./sys/errno.ts";
 
-/** Every exit code opsd uses; the README's table lists the same. */
+/**
+ * Every exit code opsd uses, besides 128 + N for a start interrupted by signal N
+ * (lib/daemon/start.ts); the README's table lists the same.
+ */
 export const ExitCode = {
   /** Success; for queries, something matched. */
   ok: 0,

@@ -1,34 +1,48 @@
 /**
  * Writing a command's output: whole texts to stdout or stderr, and JSON one
  * value per line. A closed stdout (`opsd … | head`) ends the process quietly, as
- * it does for other Unix tools.
+ * it does for other Unix tools, unless the output is a result the caller must not
+ * lose (`lossless`).
  *
  * @module
  */
 
 import { ExitCode } from "../errors.ts";
 
+/** How {@linkcode writeOut} treats a failed write. */
+export interface OutputOptions {
+  /**
+   * The caller must get this output (the pid of a daemon just started): a closed
+   * pipe is thrown like any other failure, so the command can undo what it did.
+   */
+  lossless?: boolean;
+}
+
 /** Writes all of `text` to stdout; a closed pipe (`opsd … | head`) ends the process quietly. */
-export function writeOut(text: string): void {
-  _writeAll(Deno.stdout, text);
+export function writeOut(text: string, options: OutputOptions = {}): void {
+  _writeAll(Deno.stdout, text, options);
 }
 
 /** Writes all of `text` to stderr: notes a command makes besides its result. */
 export function writeErr(text: string): void {
-  _writeAll(Deno.stderr, text);
+  _writeAll(Deno.stderr, text, {});
 }
 
 /** Writes `value` as JSON on one line per value (so `jq` and line tools both work). */
-export function writeJson(value: unknown): void {
-  writeOut(`${JSON.stringify(value)}\n`);
+export function writeJson(value: unknown, options: OutputOptions = {}): void {
+  writeOut(`${JSON.stringify(value)}\n`, options);
 }
 
-function _writeAll(stream: typeof Deno.stdout | typeof Deno.stderr, text: string): void {
+function _writeAll(
+  stream: typeof Deno.stdout | typeof Deno.stderr,
+  text: string,
+  options: OutputOptions,
+): void {
   const bytes = new TextEncoder().encode(text);
   try {
     for (let offset = 0; offset < bytes.length;) offset += stream.writeSync(bytes.subarray(offset));
   } catch (error) {
-    if (error instanceof Deno.errors.BrokenPipe) Deno.exit(ExitCode.ok);
+    if (error instanceof Deno.errors.BrokenPipe && !options.lossless) Deno.exit(ExitCode.ok);
     throw error;
   }
 }

@@ -81,9 +81,18 @@ export function parseArgv(root: CliCommand, argv: string[]): Parsed {
         path.push(sub.name);
         continue;
       }
+      const names = command.commands?.map((candidate) => candidate.name) ?? [];
       if (!command.run && command.commands) {
-        const names = command.commands.map((candidate) => candidate.name);
         return unknown(`unknown command '${arg}'${_suggestion(arg, names, "")}`);
+      }
+      // A command that runs CMD and has commands beneath (`opsd daemon`): a word close to one
+      // of them is taken for a typo, not a program to start, unless `--` came first.
+      const meant = operands.length === 0 && !dashDash ? _closest(arg, names) : undefined;
+      if (meant) {
+        fail(
+          `unknown command '${arg}' (did you mean '${[...path, meant].join(" ")}'?): ` +
+            `to run a program named ${arg}, put -- before it`,
+        );
       }
       operands.push(arg);
       if (command.passThrough) optionsEnded = true;
@@ -169,14 +178,16 @@ function _longSuggestion(name: string, command: CliCommand): string {
   return _suggestion(name, [...Object.keys(command.options).map(longName), "help"], "--");
 }
 
-/**
- * ` (did you mean PREFIX + word?)` when one of `known` is a few edits from `given`
- * or starts with it (`--time` for `--timeout`), else nothing.
- */
+/** ` (did you mean PREFIX + word?)` for the word of `known` {@linkcode _closest} to `given`, else nothing. */
 function _suggestion(given: string, known: string[], prefix: string): string {
-  const close = known.find((word) => given.length >= 2 && word.startsWith(given)) ??
-    known.find((word) => _distance(given, word) <= Math.max(1, Math.min(3, word.length / 3)));
+  const close = _closest(given, known);
   return close ? ` (did you mean ${prefix}${close}?)` : "";
+}
+
+/** The word of `known` a few edits from `given`, or that starts with it (`time` for `timeout`). */
+function _closest(given: string, known: string[]): string | undefined {
+  return known.find((word) => given.length >= 2 && word.startsWith(given)) ??
+    known.find((word) => _distance(given, word) <= Math.max(1, Math.min(3, word.length / 3)));
 }
 
 /**

@@ -17,12 +17,13 @@ export function intValue(min: number, max = Number.MAX_SAFE_INTEGER): (text: str
 }
 
 /**
- * Text that must not be empty (a path, a name): an empty one would match
- * everything or nothing, never what was meant. `what` names the value expected.
+ * Text that must not be empty (a path, a name): an empty one, often an unset
+ * shell variable, would match everything or nothing, or name the working
+ * directory, never what was meant. `what` names the value expected.
  */
 export function nonEmptyValue(what: string): (text: string) => string {
   return (text: string): string => {
-    if (text === "") throw new Error(`expected ${what}, not an empty string`);
+    if (text === "") throw new Error(`expected ${what}, not an empty string (an unset variable?)`);
     return text;
   };
 }

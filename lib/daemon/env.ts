@@ -1,12 +1,15 @@
 /**
- * A daemon's environment: `--env KEY=VALUE` settings and `--env-file` files in the
- * format of systemd's EnvironmentFile (KEY=VALUE lines, `#` or `;` comments,
- * optional single or double quotes).
+ * A daemon's environment, in layers: the one opsd was started with (or none), the
+ * user's HOME, USER and LOGNAME under `--user`, `--env-file` files in the format of
+ * systemd's EnvironmentFile (KEY=VALUE lines, `#` or `;` comments, optional single
+ * or double quotes), then `--env KEY=VALUE` settings.
  *
  * @module
  */
 
 import { UsageError } from "../errors.ts";
+import { type Credentials, userEnvironment } from "../process/credentials.ts";
+import { startEnvironment } from "../process/environment.ts";
 import { READY_FD_ENV } from "../process/readiness.ts";
 import { fileError } from "./file_error.ts";
 import { PIDFILE_ENV } from "./pidfile.ts";
@@ -59,6 +62,38 @@ export function readEnvFile(path: string): [string, string][] {
     throw fileError("read --env-file", path, error);
   }
   return parseEnvFile(text, path);
+}
+
+/** The layers of {@linkcode daemonEnvironment}, each optional. */
+export interface EnvironmentLayers {
+  /** Start from an empty environment instead of the one opsd was started with. */
+  clear?: boolean;
+  /** The user the daemon runs as: its HOME, USER and LOGNAME when it switches users. */
+  credentials?: Credentials;
+  /** Environment files, read in order (see {@linkcode readEnvFile}). */
+  files?: readonly string[];
+  /** `[KEY, VALUE]` settings, applied last. */
+  settings?: readonly [string, string][];
+}
+
+/**
+ * A daemon's environment: the one opsd was started with (none with `clear`), then
+ * the user's HOME, USER and LOGNAME when it runs as another user (as su and
+ * systemd's `User=` set them), then each file, then each setting; a later layer
+ * wins, so `--env HOME=/srv/web` does.
+ *
+ * @example
+ * ```ts
+ * daemonEnvironment({ clear: true, settings: [["PORT", "8080"]] }); // { PORT: "8080" }
+ * ```
+ */
+export function daemonEnvironment(layers: EnvironmentLayers): Record<string, string> {
+  const env = {
+    ...(layers.clear ? {} : startEnvironment()),
+    ...userEnvironment(layers.credentials),
+  };
+  for (const file of layers.files ?? []) Object.assign(env, Object.fromEntries(readEnvFile(file)));
+  return Object.assign(env, Object.fromEntries(layers.settings ?? []));
 }
 
 /** `key` if it is a valid variable name; else a UsageError quoting the whole `text`. */

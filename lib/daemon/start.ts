@@ -16,6 +16,7 @@ import { describeExit, waitForExit } from "../process/exit.ts";
 import { signalSession } from "../process/signal.ts";
 import { awaitReadiness, READY_FD_ENV } from "../process/readiness.ts";
 import { spawnProgram } from "../process/spawn.ts";
+import { startEnvironment } from "../process/environment.ts";
 import { O, SIGNALS } from "../sys/constants.ts";
 import { close, open, pipe2, umask } from "../sys/libc.ts";
 import { formatDuration } from "../duration.ts";
@@ -83,8 +84,10 @@ export interface StartedDaemon {
  * nothing running and no pidfile behind: 127/126 when the program cannot be
  * executed, 5 when the pidfile is held by a running daemon, 2 for bad paths, 4 for
  * permission problems, 6 when it missed `readyTimeout`, 1 when it exited or
- * closed the fd first, and the daemon's own code (with its message) when it
- * reported failure on the readiness fd.
+ * closed the fd first, the daemon's own code (with its message) when it
+ * reported failure on the readiness fd, and 128 + N when this process got signal
+ * N (INT, TERM, HUP or QUIT) before the daemon was started or ready: it is stopped
+ * as a daemon that failed is.
  *
  * The daemon is the caller's child until the caller exits (then it is reparented
  * to pid 1 or the nearest subreaper): a caller that lives on must reap it.
@@ -100,8 +103,11 @@ export async function startDaemon(request: DaemonRequest): Promise<StartedDaemon
   const [program, ...args] = request.argv;
   if (!program) throw new UsageError("no program to start as a daemon");
   const argv = [program.includes("/") ? absolutePath(program) : program, ...args];
-  const env = withoutHandoff(request.env ?? Deno.env.toObject());
+  const env = withoutHandoff(request.env ?? startEnvironment());
 
+  // Interrupting opsd must not leave a daemon it was still starting, unready and unreported.
+  using interrupts = new _Interrupts();
+  const stopTimeout = request.stopTimeout ?? _STOP_TIMEOUT;
   const stdin = open("/dev/null", O.RDONLY | O.CLOEXEC);
   let output = -1;
   try {
@@ -141,13 +147,19 @@ export async function startDaemon(request: DaemonRequest): Promise<StartedDaemon
     try {
       claim?.commit(pid);
     } catch (error) {
+      if (ready) close(ready[0]);
       await _abort(pid, null, 0);
       throw error;
+    }
+    if (interrupts.signal) {
+      if (ready) close(ready[0]);
+      throw await _interrupted(interrupts.signal, `starting pid ${pid}`, pid, pidfile, stopTimeout);
     }
     const said = ready
       ? await _awaitReady(pid, ready[0], {
         timeout: request.readyTimeout!,
-        stopTimeout: request.stopTimeout ?? _STOP_TIMEOUT,
+        stopTimeout,
+        interrupts,
       }, pidfile)
       : null;
     return { pid, pidfile, replaced: claim?.replaced ?? null, ready: said };
@@ -157,17 +169,42 @@ export async function startDaemon(request: DaemonRequest): Promise<StartedDaemon
   }
 }
 
-/** `path` made absolute, checked to be a directory (a UsageError otherwise). */
+/**
+ * Stops a daemon {@linkcode startDaemon} started, as a failed start is stopped:
+ * TERM and CONT to its session, up to `stopTimeout` (2 s) to exit, then KILL; reaps
+ * it and removes its pidfile. For a caller that cannot finish the start, such as
+ * one that cannot hand the pid on.
+ */
+export async function stopStartedDaemon(
+  daemon: StartedDaemon,
+  stopTimeout = _STOP_TIMEOUT,
+): Promise<void> {
+  await _abort(daemon.pid, daemon.pidfile, stopTimeout);
+}
+
+/**
+ * `path` made absolute, checked to be a directory: a UsageError when it is missing
+ * or something else, a permission error when it cannot be reached, each saying
+ * what to do.
+ */
 function _directory(path: string): string {
   const absolute = absolutePath(path);
-  let isDirectory = false;
+  let info: Deno.FileInfo;
   try {
-    isDirectory = Deno.statSync(absolute).isDirectory;
+    info = Deno.statSync(absolute);
   } catch (error) {
-    if (!(error instanceof Deno.errors.NotFound)) throw error;
+    if (!(error instanceof Deno.errors.NotFound || error instanceof Deno.errors.NotADirectory)) {
+      throw fileError("use working directory", absolute, error);
+    }
+    throw new UsageError(
+      `working directory ${absolute} does not exist: create it, or choose another with --chdir`,
+      { cause: error },
+    );
   }
-  if (!isDirectory) {
-    throw new UsageError(`working directory ${absolute} does not exist or is not a directory`);
+  if (!info.isDirectory) {
+    throw new UsageError(
+      `working directory ${absolute} is not a directory: choose a directory with --chdir`,
+    );
   }
   return absolute;
 }
@@ -187,18 +224,27 @@ function _openLog(path: string, mask: number): number {
 
 /**
  * Waits for the readiness line on `fd` (see lib/process/readiness.ts), for up to
- * `timeout` ms (0: no limit). A daemon that reports failure is given `stopTimeout` to exit by itself; one that exits or
- * closes the fd first, or misses `timeout`, is stopped. Whatever is left of its
+ * `timeout` ms (0: no limit). A daemon that reports failure is given `stopTimeout`
+ * to exit by itself; one that exits or closes the fd first, misses `timeout`, or is
+ * still unready when opsd is interrupted, is stopped. Whatever is left of its
  * session then gets KILL and its pidfile is removed; the error carries the
  * daemon's code and message.
  */
 async function _awaitReady(
   pid: number,
   fd: number,
-  timing: { timeout: number; stopTimeout: number },
+  timing: { timeout: number; stopTimeout: number; interrupts: _Interrupts },
   pidfile: string | null,
 ): Promise<string> {
-  const readiness = await awaitReadiness(fd, timing.timeout > 0 ? timing.timeout : undefined);
+  // An interrupted wait leaves the read to end by itself: stopping the daemon closes the pipe.
+  const readiness = await Promise.race([
+    awaitReadiness(fd, timing.timeout > 0 ? timing.timeout : undefined),
+    timing.interrupts.received,
+  ]);
+  if (typeof readiness === "string") {
+    const waiting = `waiting for pid ${pid} to report ready`;
+    throw await _interrupted(readiness, waiting, pid, pidfile, timing.stopTimeout);
+  }
   switch (readiness.outcome) {
     case "ready":
       return readiness.message;
@@ -238,6 +284,54 @@ async function _abort(pid: number, pidfile: string | null, grace: number): Promi
   signalSession(pid, SIGNALS.SIGKILL);
   await waitForExit(pid, 5000);
   if (pidfile) removePidfile(pidfile);
+}
+
+/**
+ * Stops the daemon opsd was starting when `signal` came, while `doing` (`starting
+ * pid 42`), as {@linkcode _abort} does, and returns the error saying so, with exit
+ * code 128 + the signal's number (130 for INT).
+ */
+async function _interrupted(
+  signal: Deno.Signal,
+  doing: string,
+  pid: number,
+  pidfile: string | null,
+  grace: number,
+): Promise<OpsdError> {
+  await _abort(pid, pidfile, grace);
+  const removed = pidfile ? ` and removed ${pidfile}` : "";
+  return new OpsdError(
+    `interrupted by ${signal} while ${doing}: stopped it${removed}`,
+    (128 + SIGNALS[signal]) as ExitCode,
+  );
+}
+
+/**
+ * The signals that would end opsd while it starts a daemon (INT, TERM, HUP, QUIT),
+ * caught for as long as this lives: the first is recorded, and the start stops
+ * what it started instead of leaving it running, unready and unreported.
+ */
+class _Interrupts implements Disposable {
+  static readonly #SIGNALS: Deno.Signal[] = ["SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT"];
+  /** The first of them received, or null. */
+  signal: Deno.Signal | null = null;
+  /** Resolves to the first of them received. */
+  readonly received: Promise<Deno.Signal>;
+  readonly #listeners: [Deno.Signal, () => void][];
+
+  constructor() {
+    const { promise, resolve } = Promise.withResolvers<Deno.Signal>();
+    this.received = promise;
+    this.#listeners = _Interrupts.#SIGNALS.map((signal) => [signal, () => {
+      this.signal ??= signal;
+      resolve(this.signal);
+    }]);
+    for (const [signal, listener] of this.#listeners) Deno.addSignalListener(signal, listener);
+  }
+
+  [Symbol.dispose](): void {
+    for (const [signal, listener] of this.#listeners) Deno.removeSignalListener(signal, listener);
+  }
 }
 
 /** After the daemon exited: KILL what it left in its session, remove its pidfile. */

@@ -8,7 +8,7 @@
  */
 
 import { ExitCode, OpsdError } from "../errors.ts";
-import { processHoldsFile } from "../procfs/holds.ts";
+import { lockHolders, processHoldsFile } from "../procfs/holds.ts";
 import { sessionMembers } from "../procfs/processes.ts";
 import { signalIfStill, signalSession } from "../process/signal.ts";
 import { SIGNALS } from "../sys/constants.ts";
@@ -139,15 +139,32 @@ export async function stopDaemon(path: string, options: StopOptions = {}): Promi
 
 /**
  * Sends `signal` to `pid` if it holds the pidfile; else (it exited, and processes
- * it started keep the lock) to every process of its session.
+ * it started keep the lock) to every process of its session. Signals nothing, and
+ * throws an error naming the lock's holders, when neither holds it: the file
+ * names a pid that is not the daemon.
  */
 function _signalDaemon(pidfile: OpenPidfile, pid: number, signal: number): void {
   if (signalIfStill(pid, signal, () => processHoldsFile(pid, pidfile.file, PIDFILE_FD))) return;
   if (_ownSession(pidfile, pid) && signalSession(pid, signal) > 0) return;
+  const { path } = pidfile;
+  const holders = lockHolders(pidfile.file).map((holder) => {
+    const process = liveProcess(holder);
+    return process ? `pid ${holder} (${process.name})` : `pid ${holder}`;
+  });
+  const heldBy = holders.length === 0
+    ? `a process opsd may not see (find it as root with 'opsd fds --path ${path}')`
+    : holders.join(", ");
+  const named = liveProcess(pid);
+  const what = named
+    ? `pid ${pid} (${named.name}), which it names, is alive but does not hold the lock`
+    : `pid ${pid}, which it names, has exited and nothing is left in its session`;
   throw new OpsdError(
-    `${pidfile.path} is locked, but pid ${pid} has exited and nothing is left in its session: ` +
-      `if the program puts itself in the background, run it in the foreground under opsd; ` +
-      `find the lock's holder with 'opsd fds --path ${pidfile.path}'`,
+    `${path} is locked by ${heldBy}; ${what}: nothing signalled; ` +
+      (named
+        ? "check which process is the daemon, stop it yourself, "
+        : "if the program puts itself in the background, run it in the foreground under opsd; " +
+          "stop the lock's holder yourself, ") +
+      `then remove ${path}`,
   );
 }
 

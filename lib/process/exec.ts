@@ -11,6 +11,7 @@ import { SIGNALS } from "../sys/constants.ts";
 import { SysError } from "../sys/errno.ts";
 import { execve, resetSignal, setCloexec } from "../sys/libc.ts";
 import { type Credentials, dropPrivileges } from "./credentials.ts";
+import { readEnvironmentFile, startEnvironment } from "./environment.ts";
 import { execFailure, resolveProgram } from "./program.ts";
 import { writeReadyLine } from "./readiness.ts";
 
@@ -26,26 +27,38 @@ export interface ExecRequest {
    * It is closed on a successful exec, so the reader sees end of file.
    */
   statusFd?: number;
+  /**
+   * Give the program the environment in the file open on this fd (written by
+   * `environmentFile`, lib/process/environment.ts: the exec shim's way) instead of
+   * the one this process was started with.
+   */
+  envFd?: number;
 }
 
 /**
- * Replaces this process with `request.argv`, keeping its pid, environment and fds
- * 0-2 (and any others not marked close-on-exec). Returns only by throwing (or, with
+ * Replaces this process with `request.argv`, keeping its pid, environment (the one
+ * it was started with, or the one in `envFd`) and fds 0-2 (and any others not
+ * marked close-on-exec). Returns only by throwing (or, with
  * `statusFd`, by reporting on it and exiting with 127 or 126).
  */
 export function execProgram(request: ExecRequest): never {
   try {
     if (request.statusFd !== undefined) setCloexec(request.statusFd, true);
-    const path = resolveProgram(request.argv[0], { searchPath: Deno.env.get("PATH") });
+    // Read while /proc/self is still readable: a process that switched users may not read it.
+    const environment = request.envFd === undefined
+      ? startEnvironment()
+      : readEnvironmentFile(request.envFd);
     if (request.credentials) dropPrivileges(request.credentials);
+    // After the switch, as execvp would: PATH is searched with the program's own rights.
+    const path = resolveProgram(request.argv[0], { searchPath: environment.PATH });
     // Deno ignores SIGPIPE, opsd SIGUSR1: an ignored signal would stay ignored in the program.
     resetSignal(SIGNALS.SIGPIPE);
     resetSignal(SIGNALS.SIGUSR1);
-    const env = Object.entries(Deno.env.toObject()).map(([key, value]) => `${key}=${value}`);
+    const env = Object.entries(environment).map(([key, value]) => `${key}=${value}`);
     try {
       return execve(path, [...request.argv], env);
     } catch (error) {
-      throw error instanceof SysError ? execFailure(error) : error;
+      throw error instanceof SysError ? execFailure(path, error) : error;
     }
   } catch (error) {
     if (request.statusFd === undefined) throw error;

@@ -11,6 +11,7 @@ import { SysError } from "../sys/errno.ts";
 import { close, pipe2, posixSpawn, umask } from "../sys/libc.ts";
 import { opsdArgv } from "../self.ts";
 import type { Credentials } from "./credentials.ts";
+import { environmentFile, startEnvironment } from "./environment.ts";
 import { waitForExit } from "./exit.ts";
 import { readPipeText } from "./pipe_text.ts";
 import { signalIfAlive } from "./signal.ts";
@@ -25,7 +26,7 @@ const _SHIM_EXEC_TIMEOUT = 30_000;
 export interface SpawnRequest {
   /** Program and arguments; a program without a slash is looked up in the child's PATH. */
   argv: readonly string[];
-  /** The child's whole environment (default: opsd's own). */
+  /** The child's whole environment (default: the one opsd was started with). */
   env?: Record<string, string>;
   /** Working directory (default: opsd's). */
   cwd?: string;
@@ -37,7 +38,7 @@ export interface SpawnRequest {
   newProcessGroup?: boolean;
   /** The child's umask (default: opsd's). */
   umask?: number;
-  /** Run as this user; needs root. Goes through an exec shim (`opsd exec`). */
+  /** Run as this user and group; needs root. Goes through an exec shim (`opsd exec`). */
   credentials?: Credentials;
 }
 
@@ -47,10 +48,8 @@ export interface SpawnRequest {
  * execute) when it could not be, leaving nothing running. The caller reaps the pid.
  */
 export async function spawnProgram(request: SpawnRequest): Promise<number> {
-  const env = request.env ?? Deno.env.toObject();
-  const envList = Object.entries(env).map(([key, value]) => `${key}=${value}`);
+  const env = request.env ?? startEnvironment();
   const base = {
-    env: envList,
     cwd: request.cwd,
     newSession: request.newSession,
     newProcessGroup: request.newProcessGroup,
@@ -59,37 +58,45 @@ export async function spawnProgram(request: SpawnRequest): Promise<number> {
     const path = resolveProgram(request.argv[0], { cwd: request.cwd, searchPath: env.PATH });
     return _withUmask(request.umask, () => {
       try {
-        return posixSpawn({ ...base, path, argv: [...request.argv], fds: [...request.fds] });
+        const argv = [...request.argv], fds = [...request.fds];
+        return posixSpawn({ ...base, env: _entries(env), path, argv, fds });
       } catch (error) {
-        throw error instanceof SysError ? execFailure(error) : error;
+        throw error instanceof SysError ? execFailure(path, error) : error;
       }
     });
   }
   const { user, group } = request.credentials;
   // The shim reports a failed exec on a close-on-exec pipe as `CODE MESSAGE` (the readiness
-  // protocol's failure line): end of file alone means success.
-  const [reader, writer] = pipe2();
+  // protocol's failure line): end of file alone means success. It runs with opsd's own
+  // environment and reads the program's from a file (see environment.ts).
   const shim = opsdArgv([
     "exec",
-    "--user",
-    user,
+    ...(user === undefined ? [] : ["--user", user]),
     ...(group === undefined ? [] : ["--group", group]),
-    "--status-fd",
-    String(request.fds.length),
+    ...["--status-fd", String(request.fds.length), "--env-fd", String(request.fds.length + 1)],
     "--",
     ...request.argv,
   ]);
-  let pid: number;
+  const envFile = environmentFile(env);
+  let pid: number, reader: number;
   try {
-    pid = _withUmask(
-      request.umask,
-      () => posixSpawn({ ...base, path: shim[0], argv: shim, fds: [...request.fds, writer] }),
-    );
-  } catch (error) {
-    close(reader);
-    throw error;
+    const [read, writer] = pipe2();
+    reader = read;
+    try {
+      const fds = [...request.fds, writer, envFile];
+      const own = _entries(startEnvironment());
+      pid = _withUmask(
+        request.umask,
+        () => posixSpawn({ ...base, env: own, path: shim[0], argv: shim, fds }),
+      );
+    } catch (error) {
+      close(reader);
+      throw error;
+    } finally {
+      close(writer);
+    }
   } finally {
-    close(writer);
+    close(envFile);
   }
   let read;
   try {
@@ -118,6 +125,11 @@ export async function spawnProgram(request: SpawnRequest): Promise<number> {
 async function _abandonShim(pid: number): Promise<void> {
   signalIfAlive(pid, SIGNALS.SIGKILL);
   await waitForExit(pid, _SHIM_EXIT_TIMEOUT);
+}
+
+/** `env` as the `KEY=VALUE` strings exec takes. */
+function _entries(env: Record<string, string>): string[] {
+  return Object.entries(env).map(([key, value]) => `${key}=${value}`);
 }
 
 function _withUmask<T>(mask: number | undefined, action: () => T): T {

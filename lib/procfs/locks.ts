@@ -45,18 +45,26 @@ export function parseLockLine(line: string): LockEntry | null {
 }
 
 /**
+ * Whether `lock` is on the file with device `dev` (as `Deno.FileInfo.dev` gives it)
+ * and inode `ino`.
+ */
+export function isLockOn(lock: LockEntry, { dev, ino }: { dev: number; ino: number }): boolean {
+  // glibc's dev_t encoding: major in bits 8-19 and 32-43, minor in bits 0-7 and 20-31.
+  const device = BigInt(dev);
+  const major = Number(((device >> 8n) & 0xfffn) | ((device >> 32n) & ~0xfffn));
+  const minor = Number((device & 0xffn) | ((device >> 12n) & ~0xffn));
+  return lock.inode === ino && lock.major === major && lock.minor === minor;
+}
+
+/**
  * The pid holding a `flock(2)` lock on `path`, or null when none does (or it
  * cannot be told: the file or `/proc/locks` cannot be read).
  */
 export function flockHolder(path: string): number | null {
   try {
     const { dev, ino } = Deno.statSync(path);
-    // glibc's dev_t encoding: major in bits 8-19 and 32-43, minor in bits 0-7 and 20-31.
-    const device = BigInt(dev);
-    const major = Number(((device >> 8n) & 0xfffn) | ((device >> 32n) & ~0xfffn));
-    const minor = Number((device & 0xffn) | ((device >> 12n) & ~0xffn));
     const onPath = (lock: LockEntry | null) =>
-      lock?.kind === "FLOCK" && lock.inode === ino && lock.major === major && lock.minor === minor;
+      lock?.kind === "FLOCK" && isLockOn(lock, { dev, ino: ino! });
     return Deno.readTextFileSync("/proc/locks").split("\n").map(parseLockLine).find(onPath)?.pid ??
       null;
   } catch {

@@ -133,8 +133,16 @@ export const SETTINGS: Readonly<Record<SettingKey, SettingSpec>> = {
     help: "output held for a slow log file or reader before dropping",
     default: "16M",
   },
-  user: { value: "USER", help: "run the service as this user (needs root)", default: "" },
-  group: { value: "GROUP", help: "run the service with this group", default: "" },
+  user: {
+    value: "USER",
+    help: "run the service as this user, with its HOME, USER and LOGNAME (needs root)",
+    default: "",
+  },
+  group: {
+    value: "GROUP",
+    help: "run the service with this group (alone: the supervisor's user, this group only)",
+    default: "",
+  },
   umask: { value: "OCTAL", help: "the service's umask, e.g. 022", default: "" },
 };
 

@@ -11,7 +11,8 @@ import type { Logger } from "@logtape/logtape";
 import { withoutHandoff } from "../daemon/env.ts";
 import { formatDuration } from "../duration.ts";
 import { exitCodeOf } from "../errors.ts";
-import type { Credentials } from "../process/credentials.ts";
+import { type Credentials, userEnvironment } from "../process/credentials.ts";
+import { startEnvironment } from "../process/environment.ts";
 import { describeExit } from "../process/exit.ts";
 import { signalIfAlive } from "../process/signal.ts";
 import { spawnProgram } from "../process/spawn.ts";
@@ -436,12 +437,17 @@ export class SupervisedService {
   /**
    * Starts `argv` as the service runs: in its directory, its own session, with its
    * fds and user, and the supervisor's environment minus what was handed to it
-   * alone, plus `OPSD_INSTANCE=id`, which marks what it starts as this run's.
+   * alone, with the user's HOME, USER and LOGNAME when it runs as another user, plus
+   * `OPSD_INSTANCE=id`, which marks what it starts as this run's.
    */
   #spawn(argv: string[], id: string): Promise<number> {
     return spawnProgram({
       argv,
-      env: { ...withoutHandoff(Deno.env.toObject()), [INSTANCE_ENV]: id },
+      env: {
+        ...withoutHandoff(startEnvironment()),
+        ...userEnvironment(this.#spec.credentials),
+        [INSTANCE_ENV]: id,
+      },
       cwd: this.paths.dir,
       fds: this.output.fds,
       newSession: true,

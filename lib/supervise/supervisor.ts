@@ -13,7 +13,7 @@
  */
 
 import { getLogger, type Logger } from "@logtape/logtape";
-import { ExitCode, OpsdError, UsageError } from "../errors.ts";
+import { ExitCode, OpsdError } from "../errors.ts";
 import { type Credentials, resolveCredentials } from "../process/credentials.ts";
 import { signalIfAlive } from "../process/signal.ts";
 import { childrenOf } from "../procfs/processes.ts";
@@ -141,13 +141,9 @@ function _prepare(
   if (settings.logFile !== null) {
     _checkLogFile(settings.logFile, settingSource("log-file", ...layers));
   }
-  if (settings.group !== null && settings.user === null) {
-    const where = settingSource("group", ...layers);
-    throw new UsageError(`${where}: ${settings.group} needs a user: set user as well`);
-  }
-  const credentials = settings.user === null
+  const credentials = settings.user === null && settings.group === null
     ? undefined
-    : resolveCredentials(settings.user, settings.group ?? undefined, {
+    : resolveCredentials(settings.user ?? undefined, settings.group ?? undefined, {
       user: settingSource("user", ...layers),
       group: settingSource("group", ...layers),
     });

@@ -51,6 +51,7 @@ const _SYMBOLS = {
   umask: { parameters: ["u32"], result: "u32" }, // mode_t umask(mode_t mask)
   signal: { parameters: ["i32", "pointer"], result: "pointer" }, // sighandler_t signal(int sig, sighandler_t handler)
   chdir: { parameters: ["buffer"], result: "i32" }, // int chdir(const char *path)
+  faccessat: { parameters: ["i32", "buffer", "i32", "i32"], result: "i32" }, // int faccessat(int dirfd, const char *path, int mode, int flags)
   setuid: { parameters: ["u32"], result: "i32" }, // int setuid(uid_t uid)
   setgid: { parameters: ["u32"], result: "i32" }, // int setgid(gid_t gid)
   setgroups: { parameters: ["usize", "buffer"], result: "i32" }, // int setgroups(size_t n, const gid_t *list)
@@ -81,11 +82,12 @@ const _SYMBOLS = {
   getxattr: { parameters: ["buffer", "buffer", "buffer", "usize"], result: "isize" }, // ssize_t getxattr(const char *path, const char *name, void *value, size_t size)
   send: { parameters: ["i32", "buffer", "usize", "i32"], result: "isize" }, // ssize_t send(int fd, const void *buf, size_t n, int flags)
   recv: { parameters: ["i32", "buffer", "usize", "i32"], result: "isize" }, // ssize_t recv(int fd, void *buf, size_t n, int flags)
-  // daemon: positional I/O that leaves a shared file offset alone, signals that cannot hit a reused pid
+  // daemon: positional I/O that leaves a shared file offset alone, signals that cannot hit a reused pid, the exec shim's environment file
   pread: { parameters: ["i32", "buffer", "usize", "i64"], result: "isize" }, // ssize_t pread(int fd, void *buf, size_t n, off_t offset)
   pwrite: { parameters: ["i32", "buffer", "usize", "i64"], result: "isize" }, // ssize_t pwrite(int fd, const void *buf, size_t n, off_t offset)
   pidfd_open: { parameters: ["i32", "u32"], result: "i32" }, // int pidfd_open(pid_t pid, unsigned int flags)
   pidfd_send_signal: { parameters: ["i32", "i32", "pointer", "u32"], result: "i32" }, // int pidfd_send_signal(int pidfd, int sig, siginfo_t *info, unsigned int flags)
+  memfd_create: { parameters: ["buffer", "u32"], result: "i32" }, // int memfd_create(const char *name, unsigned int flags)
 } as const satisfies Deno.ForeignLibraryInterface;
 
 /** The calls of `_SYMBOLS`, typed as Deno binds them. */
@@ -504,6 +506,21 @@ export function chdir(path: string): void {
   _check(`chdir ${path}`, _libc().chdir(_cString(path)));
 }
 
+/** `faccessat(2)` arguments: the working directory as `dirfd`, and the effective ids as the ones checked. */
+const _AT_FDCWD = -100, _AT_EACCESS = 0x200;
+
+/** `access(2)` modes: search or execute, write, read. */
+export const ACCESS = { X: 1, W: 2, R: 4 } as const;
+
+/**
+ * Checks that this process's effective user and groups may access `path` in
+ * every way `mode` asks (`ACCESS.*`), as the kernel would on open or exec
+ * (`faccessat` with AT_EACCESS); throws a SysError (`access PATH: EACCES …`) when not.
+ */
+export function checkAccess(path: string, mode: number): void {
+  _check(`access ${path}`, _libc().faccessat(_AT_FDCWD, _cString(path), mode, _AT_EACCESS));
+}
+
 // --- users and groups ---
 
 /** A user account as `getpwnam(3)` reports it. */
@@ -700,7 +717,7 @@ export function getxattrText(path: string, name: string): string | null {
   return new TextDecoder().decode(value.subarray(0, end < 0 ? length : end));
 }
 
-// --- daemon: positional I/O, process file descriptors ---
+// --- daemon: positional I/O, process file descriptors, memory files ---
 
 /** Reads up to `buffer.length` bytes at `offset` without moving the file offset (shared by every holder). */
 export function pread(fd: number, buffer: Uint8Array<ArrayBuffer>, offset: number): number {
@@ -718,6 +735,17 @@ export function pwrite(fd: number, bytes: Uint8Array<ArrayBuffer>, offset: numbe
  */
 export function pidfdOpen(pid: number): number {
   return _check(`pidfd_open ${pid}`, _libc().pidfd_open(pid, 0));
+}
+
+/** `memfd_create(2)` flag: the fd is close-on-exec. */
+const _MFD_CLOEXEC = 1;
+
+/**
+ * A new anonymous file in memory (close-on-exec), named `name` in
+ * `/proc/PID/fd`: data for a child to read through an fd it inherits.
+ */
+export function memfdCreate(name: string): number {
+  return _check("memfd_create", _libc().memfd_create(_cString(name), _MFD_CLOEXEC));
 }
 
 /** Sends `signal` to the process `pidfd` names (0: only check that it still runs). */

@@ -109,6 +109,23 @@ Deno.test("the first operand names a command beneath, except after --", () => {
   assert.deepEqual(literal.operands, ["stop", "--pidfile", "p"]);
 });
 
+Deno.test("a CMD word close to a command beneath is refused as a typo, unless -- comes first", () => {
+  const cases: [string, string[]][] = [
+    ["stpo", ["daemon", "stpo"]],
+    ["sto", ["daemon", "--log", "L", "sto"]],
+  ];
+  for (const [word, argv] of cases) {
+    const error = failure(argv);
+    assert.deepEqual([error.message, error.path], [
+      `unknown command '${word}' (did you mean 'opsd daemon stop'?): to run a program named ` +
+      `${word}, put -- before it`,
+      ["opsd", "daemon"],
+    ]);
+  }
+  assert.deepEqual(parsed(["daemon", "--", "stpo"]).operands, ["stpo"]);
+  assert.deepEqual(parsed(["daemon", "sleep", "stop"]).operands, ["sleep", "stop"]);
+});
+
 Deno.test("unknown options are operands where the command says so, and -h is not help there", () => {
   const result = parsed(["svc", "-du", "-q", "-h", "web"]);
   assert.deepEqual(result.operands, ["-du", "-h", "web"]);
@@ -139,7 +156,7 @@ Deno.test("bad command lines fail with one line naming the problem and the comma
     [
       ["tail", "web", "--grep", ""],
       "opsd tail",
-      "option '--grep <text>' argument '' is invalid. expected some text, not an empty string",
+      "option '--grep <text>' argument '' is invalid. expected some text, not an empty string (an unset variable?)",
     ],
     [["tail", "--follow=yes", "web"], "opsd tail", "option '--follow' takes no value"],
     [["tail"], "opsd tail", "missing required argument 'service'"],

@@ -128,6 +128,23 @@ sanitizedTest(
 );
 
 sanitizedTest(
+  "the daemon gets the environment opsd was given, exactly, as itself or as another user",
+  async () => {
+    await using daemons = await Daemons.create();
+    const { dir } = daemons;
+    // With no node in PATH, Deno puts a directory of its own first in its PATH: not the daemon's.
+    for (const user of [[], ["--user", "nobody"]]) {
+      const log = `${dir}/${user.length}.log`;
+      await daemons.start(
+        [...user, "--log", log, "--", "/bin/sh", "-c", 'echo "$PATH"; exec /bin/sleep 30'],
+        { PATH: "/opsd-nowhere" },
+      );
+      await waitFor("the log", () => Deno.readTextFileSync(log) === "/opsd-nowhere\n");
+    }
+  },
+);
+
+sanitizedTest(
   "a second start is refused while the daemon runs, naming its pid; the first runs on",
   async () => {
     await using daemons = await Daemons.create();
@@ -174,16 +191,55 @@ sanitizedTest(
     await using dir = await tempDir();
     const pidfile = `${dir.path}/app.pid`;
     const run = await daemon([
-      "--user",
-      "nobody",
-      "--pidfile",
-      pidfile,
-      "--",
-      "opsd-no-such-program",
+      ...["--user", "nobody", "--pidfile", pidfile, "--env", "PATH=/usr/bin:/bin"],
+      ...["--", "opsd-no-such-program"],
     ]);
     assert.equal(run.code, 127);
-    assert.match(run.stderr, /^opsd daemon: opsd-no-such-program: not found/);
+    assert.equal(
+      run.stderr,
+      "opsd daemon: opsd-no-such-program: not found in PATH (/usr/bin:/bin)\n",
+    );
     assert.deepEqual(listing(dir.path), []);
+  },
+);
+
+sanitizedTest(
+  "PATH is searched as execvp searches it for the daemon's user: a directory it may not search is passed over, and named when nothing else is found (126)",
+  async () => {
+    await using daemons = await Daemons.create();
+    const { dir, pidfile } = daemons;
+    // dir is root's (0700): nobody may not search it. closed is nobody's (0700): root
+    // without capabilities may not search it. Each holds a sleep that must not run.
+    const closed = `${dir}/closed`;
+    Deno.mkdirSync(closed);
+    Deno.writeTextFileSync(`${closed}/sleep`, `#!/bin/sh\ntouch ${dir}/wrong\n`, { mode: 0o755 });
+    Deno.chownSync(closed, 65534, 65534);
+    Deno.chmodSync(closed, 0o700);
+    const cases = [
+      { user: "nobody", args: ["--user", "nobody"], blocked: dir, options: {} },
+      { user: "root", args: [], blocked: closed, options: { withoutCapabilities: true } },
+    ];
+    for (const { user, args, blocked, options } of cases) {
+      // --env: Deno puts a directory of its own first in the PATH of the processes it starts.
+      const start = (path: string) =>
+        runOpsd([
+          ...["daemon", "--print-pid", "--pidfile", pidfile, "--env", `PATH=${path}`, ...args],
+          ...["--", "sleep", "30"],
+        ], options);
+      const run = await start(`${closed}:/usr/bin:/bin`);
+      assert.equal(run.code, 0, `${user}: ${run.stderr}`);
+      const pid = daemons.track(Number(run.stdout));
+      assert.equal(Deno.readLinkSync(`/proc/${pid}/exe`), "/usr/bin/sleep", user);
+      assert.equal((await runOpsd(["daemon", "stop", "--pidfile", pidfile])).code, 0);
+      const hidden = await start(closed);
+      assert.deepEqual([hidden.code, hidden.stderr], [
+        126,
+        `opsd daemon: sleep: permission denied: user ${user} may not search ${blocked} ` +
+        `(on the way to ${closed}/sleep) and finds sleep nowhere else in PATH: give the ` +
+        "program's full path, or a PATH that user may search\n",
+      ]);
+    }
+    assert.deepEqual(listing(dir), ["closed"], "no pidfile left, the wrong sleep never ran");
   },
 );
 
@@ -207,6 +263,67 @@ sanitizedTest(
     assert.deepEqual(await settledFds(pid, fds), fds);
     assert.equal(Deno.statSync(pidfile).uid, 0);
     assert.equal((await runOpsd(["daemon", "status", "--pidfile", pidfile])).code, 0);
+  },
+);
+
+sanitizedTest(
+  "the exec shim keeps its own environment: a HOME the daemon is given does not steer it",
+  async () => {
+    await using daemons = await Daemons.create();
+    const { dir } = daemons;
+    const home = `${dir}/home`, log = `${dir}/app.log`;
+    Deno.mkdirSync(home, { mode: 0o777 });
+    await daemons.start([
+      ...["--user", "nobody", "--env", `HOME=${home}`, "--log", log],
+      ...["--", "/bin/sh", "-c", 'echo "$HOME"; exec /bin/sleep 30'],
+    ]);
+    await waitFor("the log", () => Deno.readTextFileSync(log) === `${home}\n`);
+    // The shim is a Deno process, root until it switches: its Deno would put a cache there.
+    assert.deepEqual(listing(home), []);
+  },
+);
+
+sanitizedTest(
+  "--user sets HOME, USER and LOGNAME to the user's, even with --clear-env; --env-file and --env win",
+  async () => {
+    await using daemons = await Daemons.create();
+    const { dir } = daemons;
+    Deno.writeTextFileSync(`${dir}/app.env`, "LOGNAME=from-file\n");
+    const script = 'echo "$HOME $USER $LOGNAME"; exec /bin/sleep 30';
+    // The exec shim (a Deno process, root until it switches) must not take nobody's HOME for
+    // its own: its Deno would create a cache there.
+    const homeWas = _exists("/nonexistent");
+    const cases: [string[], string][] = [
+      [[], "/nonexistent nobody nobody"],
+      [["--clear-env"], "/nonexistent nobody nobody"],
+      [["--env-file", `${dir}/app.env`, "--env", "HOME=/srv"], "/srv nobody from-file"],
+    ];
+    for (const [index, [args, expected]] of cases.entries()) {
+      const log = `${dir}/${index}.log`;
+      await daemons.start([
+        ...["--user", "nobody", "--log", log, ...args],
+        ...["--", "/bin/sh", "-c", script],
+      ]);
+      await waitFor(`${args}: the log`, () => Deno.readTextFileSync(log) === `${expected}\n`);
+    }
+    assert.equal(_exists("/nonexistent"), homeWas, "nothing was created in nobody's HOME");
+  },
+);
+
+sanitizedTest(
+  "--group alone keeps opsd's user and environment, and makes the group the daemon's only one",
+  async () => {
+    await using daemons = await Daemons.create();
+    const log = `${daemons.dir}/app.log`;
+    const pid = await daemons.start([
+      ...["--group", "nogroup", "--log", log],
+      ...["--", "/bin/sh", "-c", 'echo "$HOME"; exec /bin/sleep 30'],
+    ]);
+    const status = Deno.readTextFileSync(`/proc/${pid}/status`);
+    assert.match(status, /^Uid:\s+0\s/m);
+    assert.match(status, /^Gid:\s+65534\s+65534\s/m);
+    assert.match(status, /^Groups:\s+65534\s*$/m);
+    await waitFor("the log", () => Deno.readTextFileSync(log) === `${Deno.env.get("HOME")}\n`);
   },
 );
 
@@ -543,6 +660,38 @@ sanitizedTest(
 );
 
 sanitizedTest(
+  "opsd interrupted while it waits for readiness stops the daemon, removes its pidfile, says so and exits 128+N",
+  async () => {
+    await using dir = await tempDir();
+    const pidfile = `${dir.path}/w.pid`;
+    for (const [signal, code] of [["SIGINT", 130], ["SIGTERM", 143], ["SIGHUP", 129]] as const) {
+      const seconds = uniqueSeconds();
+      const [program, ...args] = opsdArgv([
+        ...["daemon", "--pidfile", pidfile, "--wait-ready", "30s"],
+        ...["--", "sleep", seconds],
+      ]);
+      const opsd = new Deno.Command(program, { args, stdout: "piped", stderr: "piped" }).spawn();
+      const pid = await waitFor("the pidfile", () => {
+        try {
+          return Number(Deno.readTextFileSync(pidfile));
+        } catch {
+          return 0;
+        }
+      });
+      opsd.kill(signal);
+      const output = await opsd.output();
+      assert.deepEqual([output.code, new TextDecoder().decode(output.stderr)], [
+        code,
+        `opsd daemon: interrupted by ${signal} while waiting for pid ${pid} to report ready: ` +
+        `stopped it and removed ${pidfile}\n`,
+      ]);
+      assert.deepEqual(processesMentioning(seconds), [], signal);
+      assert.deepEqual(listing(dir.path), [], signal);
+    }
+  },
+);
+
+sanitizedTest(
   "--wait-ready 0 waits with no time limit (as opsd wait --timeout 0 does)",
   async () => {
     await using daemons = await Daemons.create();
@@ -595,6 +744,54 @@ sanitizedTest("`opsd daemon -- stop` runs a program called stop, not the subcomm
 });
 
 sanitizedTest(
+  "--print-pid or --json that cannot be written: the daemon is stopped, its pidfile removed, exit 1 in one line",
+  async () => {
+    await using dir = await tempDir();
+    const pidfile = `${dir.path}/app.pid`;
+    for (const flag of ["--print-pid", "--json"]) {
+      const seconds = uniqueSeconds();
+      const opsd = opsdArgv(["daemon", flag, "--pidfile", pidfile, "--", "sleep", seconds]);
+      const output = await new Deno.Command("sh", {
+        args: ["-c", '"$@" >/dev/full', "sh", ...opsd],
+        stderr: "piped",
+      }).output();
+      const stderr = new TextDecoder().decode(output.stderr);
+      assert.equal(output.code, 1, stderr);
+      assert.match(
+        stderr,
+        new RegExp(
+          "^opsd daemon: cannot write pid \\d+ to stdout \\(ENOSPC: no space left on device\\): " +
+            `stopped it and removed ${pidfile}, so no daemon runs that the caller was not told of\n$`,
+        ),
+      );
+      assert.deepEqual(processesMentioning(seconds), [], flag);
+      assert.deepEqual(listing(dir.path), [], flag);
+    }
+  },
+);
+
+sanitizedTest(
+  "a mistyped subcommand starts nothing: it is refused (2) with the command meant and how to run a program of that name",
+  async () => {
+    await using dir = await tempDir();
+    const pidfile = `${dir.path}/a.pid`;
+    const cases: [string[], string, string][] = [
+      [["stpo"], "stpo", "stop"],
+      [["--log", `${dir.path}/L`, "stat", "--pidfile", pidfile], "stat", "status"],
+    ];
+    for (const [args, word, meant] of cases) {
+      const run = await runOpsd(["daemon", ...args]);
+      assert.deepEqual([run.code, run.stderr], [
+        2,
+        `opsd daemon: unknown command '${word}' (did you mean 'opsd daemon ${meant}'?): ` +
+        `to run a program named ${word}, put -- before it (see 'opsd daemon --help')\n`,
+      ]);
+    }
+    assert.deepEqual(listing(dir.path), [], "no log, no pidfile: nothing started");
+  },
+);
+
+sanitizedTest(
   "bad input: one line, the documented code, nothing started, no pidfile created",
   async () => {
     await using dir = await tempDir();
@@ -611,7 +808,22 @@ sanitizedTest(
       [["--user", "opsd-no-such-user"], 2, /unknown user "opsd-no-such-user"/],
       [["--env-file", `${dir.path}/missing.env`], 2, /cannot read --env-file .*: no such file/],
       [["--umask", "0999"], 2, /'--umask <mask>' argument '0999' is invalid/],
-      [["--chdir", `${dir.path}/missing`], 2, /working directory .* does not exist/],
+      [
+        ["--chdir", `${dir.path}/missing`],
+        2,
+        /working directory \S+\/missing does not exist: create it, or choose another with --chdir\n$/,
+      ],
+      [
+        ["--chdir", "/etc/passwd"],
+        2,
+        /working directory \/etc\/passwd is not a directory: choose a directory with --chdir\n$/,
+      ],
+      [
+        ["--pidfile", ""],
+        2,
+        /^opsd daemon: option '--pidfile <file>' argument '' is invalid\. expected a path, not an empty string/,
+      ],
+      [["--log", ""], 2, /'--log <file>' argument '' is invalid\. expected a path/],
       [
         ["--log", `${dir.path}/missing/app.log`],
         2,
@@ -629,3 +841,12 @@ sanitizedTest(
     }
   },
 );
+
+function _exists(path: string): boolean {
+  try {
+    Deno.lstatSync(path);
+    return true;
+  } catch {
+    return false;
+  }
+}

@@ -1,6 +1,12 @@
 import assert from "node:assert/strict";
 import { ExitCode, OpsdError } from "../../lib/errors.ts";
-import { parseEnvFile, parseEnvSetting, readEnvFile } from "../../lib/daemon/env.ts";
+import {
+  daemonEnvironment,
+  parseEnvFile,
+  parseEnvSetting,
+  readEnvFile,
+} from "../../lib/daemon/env.ts";
+import { resolveCredentials } from "../../lib/process/credentials.ts";
 import { tempDir } from "../fixtures/mod.ts";
 
 Deno.test("parseEnvFile reads systemd EnvironmentFile lines: comments, spaces, quotes", () => {
@@ -56,3 +62,22 @@ Deno.test(
     assert.deepEqual(readEnvFile(`${dir.path}/ok.env`), [["A", "1"]]);
   },
 );
+
+Deno.test("daemonEnvironment layers the user's HOME, USER and LOGNAME under files and settings", async () => {
+  await using dir = await tempDir();
+  Deno.writeTextFileSync(`${dir.path}/app.env`, "USER=from-file\nPORT=1\n");
+  const credentials = resolveCredentials("nobody");
+  assert.deepEqual(
+    daemonEnvironment({
+      clear: true,
+      credentials,
+      files: [`${dir.path}/app.env`],
+      settings: [["PORT", "2"]],
+    }),
+    { HOME: "/nonexistent", USER: "from-file", LOGNAME: "nobody", PORT: "2" },
+  );
+  assert.deepEqual(
+    daemonEnvironment({ clear: true, credentials: resolveCredentials(undefined, "nogroup") }),
+    {},
+  );
+});

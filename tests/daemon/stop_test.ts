@@ -1,10 +1,12 @@
 import assert from "node:assert/strict";
 import { stopDaemon } from "../../lib/daemon/stop.ts";
+import { OpsdError } from "../../lib/errors.ts";
 import { isAlive, tempDir } from "../fixtures/mod.ts";
-import { listing } from "../fixtures/daemon.ts";
+import { Daemons, listing } from "../fixtures/daemon.ts";
 import { sanitizedTest } from "../fixtures/sanitized.ts";
 
-// stopDaemon on pidfiles no daemon holds locked: the pid in them is never signalled.
+// stopDaemon on pidfiles no daemon holds locked, or one that names a pid not holding the
+// lock: the pid in them is never signalled.
 
 sanitizedTest(
   "stopDaemon leaves an unlocked pidfile whose pid is alive: not signalled, file kept",
@@ -77,3 +79,47 @@ sanitizedTest("stopDaemon without a pidfile: not running, nothing removed", asyn
     removed: false,
   });
 });
+
+sanitizedTest(
+  "stopDaemon on a pidfile locked by another process than the pid it names: nothing signalled, the truth said",
+  async () => {
+    await using daemons = await Daemons.create();
+    const { pidfile } = daemons;
+    const daemon = await daemons.start(["--pidfile", pidfile, "--", "sleep", "30"]);
+    const unrelated = new Deno.Command("sleep", { args: ["30"] }).spawn();
+    const exited = new Deno.Command("true").spawn();
+    await exited.status;
+    try {
+      const cases: [number, string][] = [
+        [
+          unrelated.pid,
+          `pid ${unrelated.pid} (sleep), which it names, is alive but does not hold the lock: ` +
+          "nothing signalled; check which process is the daemon, stop it yourself, ",
+        ],
+        [
+          exited.pid,
+          `pid ${exited.pid}, which it names, has exited and nothing is left in its session: ` +
+          "nothing signalled; if the program puts itself in the background, run it in the " +
+          "foreground under opsd; stop the lock's holder yourself, ",
+        ],
+      ];
+      for (const [pid, what] of cases) {
+        // Rewritten in place, as by hand: the daemon's lock on the file stays.
+        Deno.writeTextFileSync(pidfile, `${pid}\n`);
+        await assert.rejects(stopDaemon(pidfile, { timeout: 100 }), (e: unknown) => {
+          assert.ok(e instanceof OpsdError);
+          assert.deepEqual([e.exitCode, e.message], [
+            1,
+            `${pidfile} is locked by pid ${daemon} (sleep); ${what}then remove ${pidfile}`,
+          ]);
+          return true;
+        });
+        assert.ok(isAlive(daemon) && isAlive(unrelated.pid), "nothing signalled");
+        assert.equal(Deno.readTextFileSync(pidfile), `${pid}\n`, "the pidfile is kept");
+      }
+    } finally {
+      unrelated.kill("SIGKILL");
+      await unrelated.status;
+    }
+  },
+);

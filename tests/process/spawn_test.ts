@@ -67,9 +67,51 @@ Deno.test("spawnProgram under another user reports exec failure exactly and leav
   await assert.rejects(
     spawnProgram({
       argv: ["no-such-program-opsd"],
+      // Not this test's PATH: nobody may not search its directories under /root (126, as execvp).
+      env: { PATH: "/usr/bin:/bin" },
       fds: [0, 1, 2],
       credentials: resolveCredentials("nobody"),
     }),
     (e: unknown) => e instanceof OpsdError && e.exitCode === ExitCode.notFound,
   );
+});
+
+Deno.test("spawnProgram names the interpreter a script's #! line asks for when it is missing (127), as itself and as another user", async () => {
+  await using dir = await tempDir();
+  Deno.chmodSync(dir.path, 0o755);
+  const script = `${dir.path}/run`, crlf = `${dir.path}/crlf`, binary = `${dir.path}/binary`;
+  Deno.writeTextFileSync(script, "#! /nonexistent/shell -e\necho\n", { mode: 0o755 });
+  Deno.writeTextFileSync(crlf, "#!/bin/sh\r\necho\r\n", { mode: 0o755 });
+  // A binary whose dynamic loader is not there: /bin/true with one letter of its loader's name changed.
+  const bytes = Deno.readFileSync("/bin/true");
+  const loader = new TextDecoder("latin1").decode(bytes).indexOf("/ld-linux");
+  assert.ok(loader > 0, "/bin/true names its dynamic loader");
+  bytes[loader + 1] = "Q".charCodeAt(0);
+  Deno.writeFileSync(binary, bytes, { mode: 0o755 });
+  const expected = [
+    [
+      script,
+      `exec ${script}: its interpreter /nonexistent/shell was not found: fix its #! line (e.g. '#!/bin/sh')`,
+    ],
+    [
+      crlf,
+      `exec ${crlf}: its interpreter "/bin/sh\\r" was not found: its lines end in a carriage return (Windows line endings): remove them (sed -i 's/\\r$//' ${crlf})`,
+    ],
+    [
+      binary,
+      `exec ${binary}: the file exists, but the loader it needs (for a binary, its dynamic loader: see 'file ${binary}') was not found`,
+    ],
+  ];
+  for (const credentials of [undefined, resolveCredentials("nobody")]) {
+    for (const [path, message] of expected) {
+      await assert.rejects(
+        spawnProgram({ argv: [path], fds: [0, 1, 2], credentials }),
+        (e: unknown) => {
+          assert.ok(e instanceof OpsdError);
+          assert.deepEqual([e.exitCode, e.message], [ExitCode.notFound, message]);
+          return true;
+        },
+      );
+    }
+  }
 });

@@ -280,7 +280,7 @@ Deno.test("a directory or file that is not a service is a usage error for status
   }
 });
 
-Deno.test("a down file keeps the service down until 'up'; user and umask settings apply", async () => {
+Deno.test("a down file keeps the service down until 'up'; user (with its HOME, USER, LOGNAME) and umask settings apply", async () => {
   await using service = await copyService("steady");
   await Deno.writeTextFile(`${service.path}/down`, "");
   await Deno.writeTextFile(`${service.path}/opsd.conf`, "user = nobody\numask = 027\n");
@@ -300,16 +300,24 @@ Deno.test("a down file keeps the service down until 'up'; user and umask setting
   const info = await Deno.readTextFile(`/proc/${up.pid}/status`);
   assert.match(info, /^Uid:\s+65534\s/m);
   assert.match(info, /^Umask:\s+0027$/m);
+  const environ = (await Deno.readTextFile(`/proc/${up.pid}/environ`)).split("\0");
+  for (const setting of ["HOME=/nonexistent", "USER=nobody", "LOGNAME=nobody"]) {
+    assert.ok(environ.includes(setting), setting);
+  }
 });
 
-/** Runs opsd as root without capabilities: refused as any other user, the tree stays readable. */
-async function asPlainUser(args: string[]): Promise<{ code: number; stderr: string }> {
-  const output = await new Deno.Command("setpriv", {
-    args: ["--bounding-set=-all", "--inh-caps=-all", ...opsdArgv(args)],
-    stdin: "null",
-  }).output();
-  return { code: output.code, stderr: new TextDecoder().decode(output.stderr) };
-}
+Deno.test("a group setting alone keeps the supervisor's user and sets the service's only group", async () => {
+  await using service = await copyService("steady");
+  await Deno.writeTextFile(`${service.path}/opsd.conf`, "group = nogroup\n");
+  await using supervisor = await startSupervisor(service.path);
+  const up = await supervisor.waitStatus("up", (s) => s.state === "up");
+  const info = await Deno.readTextFile(`/proc/${up.pid}/status`);
+  assert.match(info, /^Uid:\s+0\s/m);
+  assert.match(info, /^Gid:\s+65534\s+65534\s/m);
+  assert.match(info, /^Groups:\s+65534\s*$/m);
+  const environ = (await Deno.readTextFile(`/proc/${up.pid}/environ`)).split("\0");
+  assert.equal(environ.find((entry) => entry.startsWith("HOME=")), `HOME=${Deno.env.get("HOME")}`);
+});
 
 Deno.test({
   name: "a state directory this user may not read: one line naming its owner, exit 4",
@@ -322,8 +330,9 @@ Deno.test({
     await Deno.writeTextFile(`${service}/supervise/lock`, "");
     await Deno.chown(`${service}/supervise`, 65534, 65534);
     await Deno.chmod(`${service}/supervise`, 0o700);
+    // Root without capabilities is refused as any other user: the tree stays readable.
     for (const args of [["status", service], ["down", service], ["supervise", service]]) {
-      const { code, stderr } = await asPlainUser(args);
+      const { code, stderr } = await runOpsd(args, { withoutCapabilities: true });
       assert.equal(code, 4, `${args[0]}: ${stderr}`);
       assert.match(
         stderr,
@@ -346,7 +355,7 @@ Deno.test({
     await Deno.writeTextFile(`${service}/run`, "#!/bin/sh\nexec sleep 1000\n", { mode: 0o755 });
     await Deno.chown(service, 65534, 65534);
     await Deno.chmod(service, 0o700);
-    const closed = await asPlainUser(["status", service]);
+    const closed = await runOpsd(["status", service], { withoutCapabilities: true });
     assert.equal(closed.code, 4, closed.stderr);
     assert.equal(
       closed.stderr,
@@ -354,7 +363,7 @@ Deno.test({
         "run this as its owner or as root\n",
     );
     await Deno.chmod(service, 0o755);
-    const unwritable = await asPlainUser(["supervise", service]);
+    const unwritable = await runOpsd(["supervise", service], { withoutCapabilities: true });
     assert.equal(unwritable.code, 4, unwritable.stderr);
     assert.equal(
       unwritable.stderr,
@@ -363,7 +372,7 @@ Deno.test({
     );
     await Deno.writeTextFile(`${service}/opsd.conf`, "stop-timeout = 5s\n", { mode: 0o600 });
     await Deno.chown(`${service}/opsd.conf`, 65534, 65534);
-    const unreadable = await asPlainUser(["supervise", service]);
+    const unreadable = await runOpsd(["supervise", service], { withoutCapabilities: true });
     assert.equal(unreadable.code, 4, unreadable.stderr);
     assert.equal(
       unreadable.stderr,

@@ -1,7 +1,9 @@
 import assert from "node:assert/strict";
 import {
+  ACCESS,
   bind,
   bytesUnread,
+  checkAccess,
   cloexecFrom,
   close,
   dup2,
@@ -223,6 +225,19 @@ Deno.test("dup2 places an fd at a chosen number", () => {
   } finally {
     [reader, writer, target].forEach(close);
   }
+});
+
+Deno.test("checkAccess asks as the effective user: even root may not execute a file with no x bit", async () => {
+  await using dir = await tempDir();
+  const path = `${dir.path}/file`;
+  Deno.writeTextFileSync(path, "", { mode: 0o644 });
+  checkAccess(path, ACCESS.R | ACCESS.W);
+  assert.throws(
+    () => checkAccess(path, ACCESS.X),
+    (e: unknown) => isErrno(e, "EACCES") && e.message.startsWith(`access ${path}: EACCES`),
+  );
+  Deno.chmodSync(path, 0o100);
+  checkAccess(path, ACCESS.X);
 });
 
 Deno.test("readProcStat reads this process and returns null for a missing one", () => {
