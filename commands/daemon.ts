@@ -39,7 +39,7 @@ export function daemonCommand() {
   return defineCommand({
     name: "daemon",
     summary: "run a command as a daemon; status and stop it by its pidfile",
-    usage: "[options] -- CMD [ARGS...]   |   opsd daemon status|stop --pidfile FILE",
+    usage: "[options] -- CMD [ARGS...]\n       opsd daemon status|stop --pidfile FILE",
     description: [
       "Start CMD as a daemon: a new session with no controlling terminal, umask 022, " +
       "working directory /, stdin from /dev/null, stdout and stderr to /dev/null (or " +
@@ -127,8 +127,8 @@ export function daemonCommand() {
     commands: [_statusCommand(), _stopCommand()],
     after: `
 Examples:
-  opsd daemon --pidfile /run/web.pid --log /var/log/web.log -- ./server --port 8080
-  opsd daemon --user www-data --env-file /etc/web.env --pidfile /run/web.pid -- /srv/web/run
+  opsd daemon --pidfile /run/web.pid --log /var/log/web.log -- ./server -p 80
+  opsd daemon -u www-data --env-file web.env --pidfile /run/web.pid -- ./run
   pid=$(opsd daemon --print-pid -- sleep 600)
   opsd daemon status --pidfile /run/web.pid
   opsd daemon stop --pidfile /run/web.pid --timeout 30s

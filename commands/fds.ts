@@ -108,8 +108,7 @@ Examples:
   opsd fds -c nginx --tcp           the TCP sockets of processes named nginx*
   opsd fds --path /var/log/app.log  who has this file open
   opsd fds --unix /run/app.sock     who holds this unix socket
-  opsd fds --leaks                  duplicated sockets, listeners inherited by
-                                    other programs, sockets without close-on-exec
+  opsd fds --leaks                  duplicated sockets, listeners inherited by other programs, sockets without close-on-exec
   if opsd fds -q --port 9999; then echo taken; fi
 
 Differences from lsof: OFD locks show as lock letters, and flock/OFD locks show
