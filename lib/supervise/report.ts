@@ -14,6 +14,7 @@ import { readProcStat } from "../procfs/stat.ts";
 import { readStatus, runningSupervisor } from "./state.ts";
 import { describeLastRun, describeStatus, isFailing, type ServiceStatus } from "./status.ts";
 import { suggestCommand } from "../text/command.ts";
+import { escapeText } from "../text/escape.ts";
 
 /** One service's status as `opsd status --json` prints it (one object per line). */
 export interface StatusReport {
@@ -149,7 +150,8 @@ export function describeReport(report: StatusReport, now = Date.now()): string {
     line = "supervisor not running; never supervised";
   }
   const tail = record && isFailing(record) ? record.tail.trimEnd() : "";
-  const tailLines = tail === "" ? [] : tail.split("\n").map((text) => `  | ${text}`);
+  // What the service wrote may hold escape sequences: they must not reach the terminal.
+  const tailLines = tail === "" ? [] : tail.split("\n").map((text) => `  | ${escapeText(text)}`);
   const notes = report.notes.map((note) => `; ${note}`).join("");
   return [`${report.name}: ${line}${notes}`, ...tailLines].join("\n");
 }

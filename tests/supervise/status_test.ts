@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { describeReport } from "../../lib/supervise/report.ts";
 import {
   describeStatus,
   parseStatusRecord,
@@ -71,5 +72,33 @@ Deno.test("parseStatusRecord takes what the supervisor writes and names the firs
   assert.throws(
     () => parseStatusRecord(JSON.stringify({ ...record(), format: 2 })),
     /not an opsd status record/,
+  );
+});
+
+Deno.test("describeReport: the stderr tail under a failing service, escape sequences escaped", () => {
+  const failing = record({
+    state: "crash-loop",
+    crashLoop: { starts: 3, since: "2026-11-21T12:00:00.000Z" },
+    exitCode: 1,
+    pid: null,
+    pgid: null,
+    instances: [],
+    tail: "boom \x1b]0;owned\x07\n\tat main\n",
+  });
+  const report = {
+    name: "web",
+    service: "/srv/web",
+    role: "main" as const,
+    supervisor: { running: true, pid: 812 },
+    state: failing.state,
+    uptime: 1,
+    restartIn: null,
+    unsupervised: [],
+    record: failing,
+    notes: [],
+  };
+  assert.equal(
+    describeReport(report, NOW),
+    "web: crash-loop: 3 starts in 10 s, last exited 1\n  | boom ^[]0;owned^G\n  | \\tat main",
   );
 });
