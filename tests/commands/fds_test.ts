@@ -528,7 +528,10 @@ Deno.test("opsd fds: an empty --path, --unix or -c is a usage error, not a match
   for (const args of [["--path", ""], ["--unix", ""], ["-c", ""], ["--path", "/", "--path", ""]]) {
     const run = await runOpsd(["fds", ...args]);
     assert.deepEqual([run.code, run.stdout], [2, ""], args.join(" "));
-    assert.match(run.stderr, /^opsd fds: .*not an empty string \(see 'opsd fds --help'\)\n$/);
+    assert.match(
+      run.stderr,
+      /^opsd fds: .*not an empty string \(an unset variable\?\) \(see 'opsd fds --help'\)\n$/,
+    );
   }
 });
 
