@@ -9,9 +9,10 @@
  * - an executable script such as `/srv/app/web.sh`: settings in `web.sh.opsd.conf`
  *   and state in `.web.sh.opsd/`, both beside it.
  *
- * Each service has one name, so that no spelling of it can start a second
- * supervisor: `DIR/run` is the directory service DIR, and a symlink to a script
- * is the script it points to (its state beside the real file). A symlinked
+ * No spelling of a service starts a second supervisor: `DIR/run` is the
+ * directory service DIR; a symlink to a script keeps its own settings and state
+ * beside the link (the operator's), and the supervisor also locks the real
+ * file, so the script never runs twice (lib/supervise/state.ts). A symlinked
  * directory needs nothing: its state is inside it.
  *
  * @module
@@ -68,7 +69,7 @@ export function resolveService(name: string, cwd = Deno.cwd()): ServicePaths {
   }
   if (info.isDirectory) return _directoryService(path);
   if (basename(path) === "run") return _directoryService(dirname(path));
-  return _scriptService(Deno.realPathSync(path));
+  return _scriptService(path);
 }
 
 /**

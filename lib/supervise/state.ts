@@ -52,15 +52,17 @@ export function messagesPath(paths: ServicePaths): string {
 
 /**
  * Makes the state directory (mode 0700) and takes its lock for this process,
- * writing our pid into it. Returns the lock's fd (close-on-exec: no child holds
- * it, so the lock ends with this process). Throws exit 5 (busy) naming the
- * holder when another supervisor has it.
+ * writing our pid into it. Returns the fds that hold the locks (close-on-exec:
+ * no child holds them, so the locks end with this process). Throws exit 5 (busy)
+ * naming the holder when another supervisor has it.
  *
  * The lock is an OFD lock, and also a `flock(2)` lock on the same file: that is
  * how daemontools' `supervise` and runit's `runsv` lock `supervise/lock`, so
- * neither can run a service beside opsd, in either order.
+ * neither can run a service beside opsd, in either order. A script is also
+ * locked through its real file (symlinks resolved), so that it never runs
+ * twice under two names, each name keeping its own settings and state.
  */
-export function acquireLock(paths: ServicePaths): number {
+export function acquireLock(paths: ServicePaths): number[] {
   let fd: number;
   try {
     Deno.mkdirSync(paths.stateDir, { recursive: true, mode: 0o700 });
@@ -91,9 +93,32 @@ export function acquireLock(paths: ServicePaths): number {
       ExitCode.busy,
     );
   }
+  const fds = [fd];
+  if (paths.form === "script") {
+    try {
+      fds.push(_lockScript(paths));
+    } catch (error) {
+      close(fd);
+      throw error;
+    }
+  }
   // Written through another fd: closing it releases neither lock (both belong to `fd`).
   Deno.writeTextFileSync(lockPath(paths), `${Deno.pid}\n`);
-  return fd;
+  return fds;
+}
+
+/** A flock on the script's real file, held while it is supervised under any name. */
+function _lockScript(paths: ServicePaths): number {
+  const real = Deno.realPathSync(paths.run);
+  const fd = open(real, O.RDONLY | O.CLOEXEC);
+  if (flock(fd, LOCK.EX | LOCK.NB)) return fd;
+  close(fd);
+  const holder = flockHolder(real);
+  throw new OpsdError(
+    `${paths.path} is already supervised under another name (${real} is locked` +
+      `${holder === null ? "" : ` by pid ${holder}`}): a script runs under one supervisor at a time`,
+    ExitCode.busy,
+  );
 }
 
 /**

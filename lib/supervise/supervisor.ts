@@ -115,7 +115,7 @@ export async function supervise(options: SuperviseOptions): Promise<number> {
   if (options.paths.log) prepared.push(_prepare(options.paths.log, "log", {}, detached));
   const locks: number[] = [];
   try {
-    for (const { paths } of prepared) locks.push(acquireLock(paths));
+    for (const { paths } of prepared) locks.push(...acquireLock(paths));
   } catch (error) {
     locks.forEach(close);
     throw error;

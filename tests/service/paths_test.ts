@@ -41,7 +41,7 @@ Deno.test("resolveService: a script keeps its settings and state beside it", asy
   assert.equal(job.log, null);
 });
 
-Deno.test("resolveService: no other spelling makes a second service (DIR/run, a symlink to a script)", async () => {
+Deno.test("resolveService: DIR/run is the directory service; a symlinked script keeps its own state", async () => {
   await using dir = await tempDir();
   await Deno.mkdir(`${dir.path}/web`);
   await Deno.writeTextFile(`${dir.path}/web/run`, "#!/bin/sh\n", { mode: 0o755 });
@@ -49,9 +49,10 @@ Deno.test("resolveService: no other spelling makes a second service (DIR/run, a 
   await Deno.mkdir(`${dir.path}/scripts`);
   await Deno.writeTextFile(`${dir.path}/scripts/job.sh`, "#!/bin/sh\n", { mode: 0o755 });
   await Deno.symlink("scripts/job.sh", `${dir.path}/link.sh`);
-  const job = resolveService("scripts/job.sh", dir.path);
-  assert.deepEqual(resolveService("link.sh", dir.path), job);
-  assert.equal(job.stateDir, `${dir.path}/scripts/.job.sh.opsd`, "state beside the real file");
+  // The operator's settings beside the link count: the supervisor locks the real file instead.
+  const link = resolveService("link.sh", dir.path);
+  assert.equal(link.settingsFile, `${dir.path}/link.sh.opsd.conf`);
+  assert.equal(link.stateDir, `${dir.path}/.link.sh.opsd`);
   await Deno.symlink("web", `${dir.path}/web-link`);
   assert.equal(
     resolveService("web-link", dir.path).stateDir,

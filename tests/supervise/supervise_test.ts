@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { isAlive, numberedFds, runOpsd, waitFor } from "../fixtures/mod.ts";
+import { isAlive, numberedFds, runOpsd, tempDir, waitFor } from "../fixtures/mod.ts";
 import { copyService, killGroup, SERVICE_FDS, startSupervisor } from "../fixtures/supervise.ts";
 import { childrenOf, sessionMembers } from "../../lib/procfs/processes.ts";
 import { readProcStat } from "../../lib/procfs/stat.ts";
@@ -161,6 +161,23 @@ Deno.test("a daemontools or runit supervisor (flock on supervise/lock) and opsd 
   } finally {
     close(other);
   }
+  assert.equal(supervisor.status()!.starts, 1);
+});
+
+Deno.test("a script under two names (a symlink) runs under one supervisor; each name keeps its settings", async () => {
+  await using dir = await tempDir();
+  const script = `${dir.path}/web.sh`, link = `${dir.path}/link.sh`;
+  await Deno.writeTextFile(script, "#!/bin/sh\nexec sleep 1000\n", { mode: 0o755 });
+  await Deno.symlink(script, link);
+  await using supervisor = await startSupervisor(script);
+  await supervisor.waitStatus("up", (s) => s.state === "up");
+  const second = await runOpsd(["supervise", link]);
+  assert.equal(second.code, 5, second.stderr);
+  assert.equal(
+    second.stderr,
+    `opsd supervise: ${link} is already supervised under another name (${script} is locked by ` +
+      `pid ${supervisor.pid}): a script runs under one supervisor at a time\n`,
+  );
   assert.equal(supervisor.status()!.starts, 1);
 });
 
