@@ -24,6 +24,7 @@ import { defineCommand, type OptionSpecs } from "../lib/cli/spec.ts";
 import { intValue, nonEmptyValue } from "../lib/cli/values.ts";
 import { writeErr, writeJson, writeOut } from "../lib/cli/output.ts";
 import { suggestCommand } from "../lib/text/command.ts";
+import { execWithDebuggerSignalBlocked } from "../lib/process/debugger_signal.ts";
 
 /** The `supervise` command. */
 export function superviseCommand() {
@@ -115,6 +116,8 @@ unknown service, 4 permission denied, 5 the service already has a supervisor
 --ready-fd also when the first start of run fails so); with --daemon, 128+N when
 interrupted by signal N before the supervisor reported (it is stopped).`,
     run: async (options, [name]) => {
+      // A supervisor runs long, often as root: no SIGUSR1 may ever open Deno's debugger in it.
+      if (!options.daemon) execWithDebuggerSignalBlocked(Deno.args);
       const flags: Record<string, string | undefined> = {};
       for (const key of Object.keys(SETTINGS) as SettingKey[]) {
         flags[key] = (options as unknown as Record<string, string | undefined>)[_camel(key)];

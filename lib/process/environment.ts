@@ -28,6 +28,11 @@ export function startEnvironment(): Record<string, string> {
   return _parse(Deno.readTextFileSync("/proc/self/environ"));
 }
 
+/** `env` as the `KEY=VALUE` strings execve and posix_spawn take. */
+export function environmentEntries(env: Record<string, string>): string[] {
+  return Object.entries(env).map(([key, value]) => `${key}=${value}`);
+}
+
 /**
  * A new close-on-exec fd of an anonymous file in memory holding `env` as
  * `KEY=VALUE` entries ended by NUL bytes, as `/proc/PID/environ` shows them. Give
@@ -36,7 +41,7 @@ export function startEnvironment(): Record<string, string> {
  */
 export function environmentFile(env: Record<string, string>): number {
   const bytes = new TextEncoder().encode(
-    Object.entries(env).map(([key, value]) => `${key}=${value}\0`).join(""),
+    environmentEntries(env).map((entry) => `${entry}\0`).join(""),
   );
   const fd = memfdCreate("opsd-environment");
   try {

@@ -9,9 +9,9 @@
 import { exitCodeOf } from "../errors.ts";
 import { SIGNALS } from "../sys/constants.ts";
 import { SysError } from "../sys/errno.ts";
-import { execve, resetSignal, setCloexec } from "../sys/libc.ts";
+import { blockSignal, execve, resetSignal, setCloexec } from "../sys/libc.ts";
 import { type Credentials, dropPrivileges } from "./credentials.ts";
-import { readEnvironmentFile, startEnvironment } from "./environment.ts";
+import { environmentEntries, readEnvironmentFile, startEnvironment } from "./environment.ts";
 import { execFailure, resolveProgram } from "./program.ts";
 import { writeReadyLine } from "./readiness.ts";
 
@@ -51,12 +51,13 @@ export function execProgram(request: ExecRequest): never {
     if (request.credentials) dropPrivileges(request.credentials);
     // After the switch, as execvp would: PATH is searched with the program's own rights.
     const path = resolveProgram(request.argv[0], { searchPath: environment.PATH });
-    // Deno ignores SIGPIPE, opsd SIGUSR1: an ignored signal would stay ignored in the program.
+    // Deno ignores SIGPIPE, opsd SIGUSR1 (and a supervisor blocks it): an ignored or
+    // blocked signal would stay so in the program.
     resetSignal(SIGNALS.SIGPIPE);
     resetSignal(SIGNALS.SIGUSR1);
-    const env = Object.entries(environment).map(([key, value]) => `${key}=${value}`);
+    blockSignal(SIGNALS.SIGUSR1, false);
     try {
-      return execve(path, [...request.argv], env);
+      return execve(path, [...request.argv], environmentEntries(environment));
     } catch (error) {
       throw error instanceof SysError ? execFailure(path, error) : error;
     }

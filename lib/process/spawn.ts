@@ -11,7 +11,7 @@ import { SysError } from "../sys/errno.ts";
 import { close, pipe2, posixSpawn, umask } from "../sys/libc.ts";
 import { opsdArgv } from "../self.ts";
 import type { Credentials } from "./credentials.ts";
-import { environmentFile, startEnvironment } from "./environment.ts";
+import { environmentEntries, environmentFile, startEnvironment } from "./environment.ts";
 import { waitForExit } from "./exit.ts";
 import { readPipeText } from "./pipe_text.ts";
 import { signalIfAlive } from "./signal.ts";
@@ -59,7 +59,7 @@ export async function spawnProgram(request: SpawnRequest): Promise<number> {
     return _withUmask(request.umask, () => {
       try {
         const argv = [...request.argv], fds = [...request.fds];
-        return posixSpawn({ ...base, env: _entries(env), path, argv, fds });
+        return posixSpawn({ ...base, env: environmentEntries(env), path, argv, fds });
       } catch (error) {
         throw error instanceof SysError ? execFailure(path, error) : error;
       }
@@ -84,7 +84,7 @@ export async function spawnProgram(request: SpawnRequest): Promise<number> {
     reader = read;
     try {
       const fds = [...request.fds, writer, envFile];
-      const own = _entries(startEnvironment());
+      const own = environmentEntries(startEnvironment());
       pid = _withUmask(
         request.umask,
         () => posixSpawn({ ...base, env: own, path: shim[0], argv: shim, fds }),
@@ -125,11 +125,6 @@ export async function spawnProgram(request: SpawnRequest): Promise<number> {
 async function _abandonShim(pid: number): Promise<void> {
   signalIfAlive(pid, SIGNALS.SIGKILL);
   await waitForExit(pid, _SHIM_EXIT_TIMEOUT);
-}
-
-/** `env` as the `KEY=VALUE` strings exec takes. */
-function _entries(env: Record<string, string>): string[] {
-  return Object.entries(env).map(([key, value]) => `${key}=${value}`);
 }
 
 function _withUmask<T>(mask: number | undefined, action: () => T): T {

@@ -116,7 +116,9 @@ function _lockScript(paths: ServicePaths): number {
   const holder = flockHolder(real);
   throw new OpsdError(
     `${paths.path} is already supervised under another name (${real} is locked` +
-      `${holder === null ? "" : ` by pid ${holder}`}): a script runs under one supervisor at a time`,
+      `${
+        holder === null ? "" : ` by pid ${holder}`
+      }): a script runs under one supervisor at a time`,
     ExitCode.busy,
   );
 }

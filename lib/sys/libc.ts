@@ -50,6 +50,7 @@ const _SYMBOLS = {
   execve: { parameters: ["buffer", "buffer", "buffer"], result: "i32" }, // int execve(const char *path, char *const argv[], char *const envp[])
   umask: { parameters: ["u32"], result: "u32" }, // mode_t umask(mode_t mask)
   signal: { parameters: ["i32", "pointer"], result: "pointer" }, // sighandler_t signal(int sig, sighandler_t handler)
+  sigprocmask: { parameters: ["i32", "buffer", "buffer"], result: "i32" }, // int sigprocmask(int how, const sigset_t *set, sigset_t *old)
   chdir: { parameters: ["buffer"], result: "i32" }, // int chdir(const char *path)
   faccessat: { parameters: ["i32", "buffer", "i32", "i32"], result: "i32" }, // int faccessat(int dirfd, const char *path, int mode, int flags)
   setuid: { parameters: ["u32"], result: "i32" }, // int setuid(uid_t uid)
@@ -480,6 +481,20 @@ export function execve(path: string, argv: string[], env: string[]): never {
  */
 export function resetSignal(signal: number): void {
   _libc().signal(signal, null);
+}
+
+const _SIG_BLOCK = 0, _SIG_UNBLOCK = 1;
+
+/**
+ * Blocks (`true`) or unblocks `signal` for the calling thread, and says whether
+ * it was blocked before. Threads created afterwards, and a program exec'd by
+ * this thread, start with the mask it leaves.
+ */
+export function blockSignal(signal: number, block = true): boolean {
+  const set = new Uint8Array(_SIGSET_SIZE), old = new Uint8Array(_SIGSET_SIZE);
+  set[(signal - 1) >> 3] = 1 << ((signal - 1) & 7);
+  _check("sigprocmask", _libc().sigprocmask(block ? _SIG_BLOCK : _SIG_UNBLOCK, set, old));
+  return (old[(signal - 1) >> 3] & (1 << ((signal - 1) & 7))) !== 0;
 }
 
 /** What a signal did before {@linkcode ignoreSignal} changed it. */

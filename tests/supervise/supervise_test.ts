@@ -3,6 +3,7 @@ import { isAlive, numberedFds, runOpsd, tempDir, waitFor } from "../fixtures/mod
 import { copyService, killGroup, SERVICE_FDS, startSupervisor } from "../fixtures/supervise.ts";
 import { childrenOf, sessionMembers } from "../../lib/procfs/processes.ts";
 import { readProcStat } from "../../lib/procfs/stat.ts";
+import { opsdArgv } from "../../lib/self.ts";
 import { sendControl } from "../../lib/supervise/control.ts";
 import { controlPath } from "../../lib/supervise/state.ts";
 import { LOCK, O } from "../../lib/sys/constants.ts";
@@ -388,10 +389,45 @@ Deno.test("TERM to the supervisor takes the service down, then it exits 0", asyn
   assert.match(status.stdout, /supervisor not running; down \d+ seconds?, killed by SIGTERM\n$/);
 });
 
+Deno.test("SIGUSR1 at the very moment Deno installs its handler opens no debugger in a supervisor", async () => {
+  await using service = await copyService("steady");
+  let seen = 0;
+  for (let round = 0; round < 3; round++) {
+    const [program, ...args] = opsdArgv(["supervise", service.path]);
+    const supervisor = new Deno.Command(program, { args, stdout: "null", stderr: "piped" }).spawn();
+    try {
+      // Deno's handler (which would open the inspector) shows in SigCgt for a moment,
+      // about 500 ms in: look without pause, and send the signal right then.
+      const until = Date.now() + 3000;
+      while (Date.now() < until) {
+        const status = Deno.readTextFileSync(`/proc/${supervisor.pid}/status`);
+        if (BigInt(`0x${/^SigCgt:\s+(\w+)/m.exec(status)![1]}`) & (1n << 9n)) {
+          seen++;
+          break;
+        }
+      }
+      Deno.kill(supervisor.pid, "SIGUSR1");
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      assert.ok(isAlive(supervisor.pid), "the supervisor lives on");
+      // What makes it certain: the supervisor runs with SIGUSR1 blocked in every thread.
+      for (const task of Deno.readDirSync(`/proc/${supervisor.pid}/task`)) {
+        const status = Deno.readTextFileSync(`/proc/${supervisor.pid}/task/${task.name}/status`);
+        assert.ok(BigInt(`0x${/^SigBlk:\s+(\w+)/m.exec(status)![1]}`) & (1n << 9n), task.name);
+      }
+    } finally {
+      supervisor.kill("SIGTERM");
+    }
+    const { code, stderr } = await supervisor.output();
+    assert.equal(code, 0);
+    assert.doesNotMatch(new TextDecoder().decode(stderr), /Debugger listening/, `round ${round}`);
+  }
+  assert.ok(seen > 0, "the handler was caught in the act at least once");
+});
+
 Deno.test("stray signals: USR1 opens no debugger, USR2/ALRM/PWR are ignored and said, QUIT stops cleanly", async () => {
   await using service = await copyService("steady");
   await using supervisor = await startSupervisor(service.path);
-  // Early (before Deno installs its own SIGUSR1 handler, about 500 ms in) and late.
+  // Soon after the start, and once Deno has installed its own handler (about 500 ms in).
   Deno.kill(supervisor.pid, "SIGUSR1");
   const up = await supervisor.waitStatus("up", (s) => s.state === "up");
   await new Promise((resolve) => setTimeout(resolve, 1200));
