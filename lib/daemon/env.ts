@@ -11,7 +11,7 @@ import { UsageError } from "../errors.ts";
 import { type Credentials, userEnvironment } from "../process/credentials.ts";
 import { startEnvironment } from "../process/environment.ts";
 import { READY_FD_ENV } from "../process/readiness.ts";
-import { fileError } from "./file_error.ts";
+import { fileError } from "../file_error.ts";
 import { PIDFILE_ENV } from "./pidfile.ts";
 
 const _KEY = /^[A-Za-z_][A-Za-z0-9_]*$/;

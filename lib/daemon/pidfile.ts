@@ -25,7 +25,7 @@ import { O } from "../sys/constants.ts";
 import { close, getLock, isErrno, open, pread, pwrite, setLock } from "../sys/libc.ts";
 import type { FileIdentity } from "../procfs/holds.ts";
 import { readProcStat } from "../procfs/stat.ts";
-import { fileError } from "./file_error.ts";
+import { fileError } from "../file_error.ts";
 
 /** The fd a daemon holds its pidfile lock on; also in its environment as `OPSD_PIDFILE_FD`. */
 export const PIDFILE_FD = 3;

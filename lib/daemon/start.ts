@@ -21,7 +21,7 @@ import { O, SIGNALS } from "../sys/constants.ts";
 import { close, open, pipe2, umask } from "../sys/libc.ts";
 import { formatDuration } from "../duration.ts";
 import { withoutHandoff } from "./env.ts";
-import { fileError } from "./file_error.ts";
+import { fileError } from "../file_error.ts";
 import { absolutePath, PIDFILE_ENV, PIDFILE_FD, PidfileClaim, removePidfile } from "./pidfile.ts";
 
 const _STOP_TIMEOUT = 2000;

@@ -13,7 +13,7 @@
  */
 
 import { getLogger, type Logger } from "@logtape/logtape";
-import { ExitCode, OpsdError } from "../errors.ts";
+import { ExitCode, OpsdError, UsageError } from "../errors.ts";
 import { type Credentials, resolveCredentials } from "../process/credentials.ts";
 import { signalIfAlive } from "../process/signal.ts";
 import { childrenOf } from "../procfs/processes.ts";
@@ -49,6 +49,7 @@ import { BoundedWriter } from "./output/writer.ts";
 import { SupervisedService, type TimerKind } from "./service.ts";
 import { acquireLock, detachedLogFile, readStatus, writeStatus } from "./state.ts";
 import type { ServiceStatus } from "./status.ts";
+import { fileError } from "../file_error.ts";
 
 /** What `opsd supervise` asks for. */
 export interface SuperviseOptions {
@@ -155,14 +156,13 @@ function _checkLogFile(path: string, where: string): void {
   try {
     checkLogFile(path);
   } catch (error) {
-    const denied = error instanceof Deno.errors.PermissionDenied;
-    const reason = denied
-      ? "permission denied"
-      : (error as Error).message.replace(/ \(os error \d+\).*$/, "");
-    throw new OpsdError(
-      `${where}: cannot open the log file ${path}: ${reason}: fix log-file, or the directory it goes in`,
-      denied ? ExitCode.permission : ExitCode.usage,
-    );
+    if (error instanceof Deno.errors.NotFound) {
+      // Its directory exists (it was just made): a file system that makes no files, as /proc.
+      throw new UsageError(`${where}: cannot create the log file ${path}: choose another path`);
+    }
+    const failure = fileError("open the log file", path, error);
+    const code = failure instanceof OpsdError ? failure.exitCode : ExitCode.failure;
+    throw new OpsdError(`${where}: ${failure.message}`, code, { cause: error });
   }
 }
 

@@ -83,8 +83,8 @@ Deno.test("a log file that cannot be opened is refused before the service starts
   assert.equal(run.code, 2);
   assert.equal(
     run.stderr,
-    "opsd supervise: --log-file: cannot open the log file /proc/opsd-test.log: No such file or " +
-      "directory: fix log-file, or the directory it goes in\n",
+    "opsd supervise: --log-file: cannot create the log file /proc/opsd-test.log: choose another " +
+      "path\n",
   );
   assert.equal(
     await Deno.stat(`${service.path}/supervise`).catch(() => null),

@@ -101,7 +101,7 @@ export class RotatingLogFile implements ByteSink {
   async #open(): Promise<Deno.FsFile> {
     const { path } = this.#options;
     await Deno.mkdir(dirname(path), { recursive: true });
-    const file = await Deno.open(path, { append: true, create: true, mode: 0o640 });
+    const file = await Deno.open(path, _OPEN);
     const info = await file.stat();
     this.#size = info.size;
     this.#regular = info.isFile;
@@ -135,8 +135,11 @@ export class RotatingLogFile implements ByteSink {
  */
 export function checkLogFile(path: string): void {
   Deno.mkdirSync(dirname(path), { recursive: true });
-  Deno.openSync(path, { append: true, create: true, mode: 0o640 }).close();
+  Deno.openSync(path, _OPEN).close();
 }
+
+/** How a log file is opened: appended to, made if missing, readable by its group. */
+const _OPEN: Deno.OpenOptions = { append: true, create: true, mode: 0o640 };
 
 async function _exists(path: string): Promise<boolean> {
   try {

@@ -1,12 +1,12 @@
 /**
- * One clear line for a file opsd cannot open, create or remove on a daemon's behalf
- * (pidfile, log, environment file), saying what to do.
+ * One clear line for a file opsd cannot open, create or remove (a daemon's
+ * pidfile, log or environment file; a service's log file), saying what to do.
  *
  * @module
  */
 
-import { ExitCode, OpsdError, UsageError } from "../errors.ts";
-import { SysError } from "../sys/errno.ts";
+import { ExitCode, OpsdError, UsageError } from "./errors.ts";
+import { SysError } from "./sys/errno.ts";
 
 /**
  * The error to throw when `action` (such as `create pidfile`) on `path` failed with
