@@ -18,6 +18,7 @@ import { CommandLineError } from "../lib/cli/error.ts";
 import { defineCommand } from "../lib/cli/spec.ts";
 import { nonEmptyValue } from "../lib/cli/values.ts";
 import { writeErr, writeJson, writeOut } from "../lib/cli/output.ts";
+import { escapeText } from "../lib/text/escape.ts";
 
 const _EXIT_CODES =
   `Exit codes: 0 started (CMD has been exec'd), 2 bad option or path, 4 permission denied,
@@ -240,7 +241,9 @@ function _statusLine(found: PidfileState): string {
       return `running (pid ${found.pid ?? "unknown"})`;
     case "unlocked":
       return `not running under this pidfile: no process holds its lock; ` +
-        `pid ${found.pid} (${found.process!.name}) is alive but may not be the daemon ` +
+        `pid ${found.pid} (${
+          escapeText(found.process!.name)
+        }) is alive but may not be the daemon ` +
         `(pids are reused): check it, then remove ${found.path}`;
     case "stale":
       return found.pid === null
@@ -305,7 +308,9 @@ removed), 4 not allowed to signal it, 6 still holding its lock after SIGKILL, 2 
       if (options.json) writeJson({ pidfile: path, ...fields });
       if (result.outcome === "unlocked") {
         throw new OpsdError(
-          `pidfile ${path} is not locked, so pid ${result.pid} (${result.name}), which is alive, ` +
+          `pidfile ${path} is not locked, so pid ${result.pid} (${
+            escapeText(result.name)
+          }), which is alive, ` +
             `may not be the daemon (pids are reused): nothing signalled, pidfile kept; ` +
             `check pid ${result.pid}, stop it yourself if it is the daemon, then remove ${path}`,
         );

@@ -15,6 +15,8 @@ import { SIGNALS } from "../sys/constants.ts";
 import { isErrno } from "../sys/libc.ts";
 import { signalName } from "../sys/signals.ts";
 import { absolutePath, liveProcess, OpenPidfile, PIDFILE_FD, removePidfile } from "./pidfile.ts";
+import { suggestCommand } from "../text/command.ts";
+import { escapeText } from "../text/escape.ts";
 
 /** How {@linkcode stopDaemon} stops a daemon. */
 export interface StopOptions {
@@ -149,14 +151,16 @@ function _signalDaemon(pidfile: OpenPidfile, pid: number, signal: number): void 
   const { path } = pidfile;
   const holders = lockHolders(pidfile.file).map((holder) => {
     const process = liveProcess(holder);
-    return process ? `pid ${holder} (${process.name})` : `pid ${holder}`;
+    return process ? `pid ${holder} (${escapeText(process.name)})` : `pid ${holder}`;
   });
   const heldBy = holders.length === 0
-    ? `a process opsd may not see (find it as root with 'opsd fds --path ${path}')`
+    ? `a process opsd may not see (find it as root with ${
+      suggestCommand("opsd", "fds", "--path", path)
+    })`
     : holders.join(", ");
   const named = liveProcess(pid);
   const what = named
-    ? `pid ${pid} (${named.name}), which it names, is alive but does not hold the lock`
+    ? `pid ${pid} (${escapeText(named.name)}), which it names, is alive but does not hold the lock`
     : `pid ${pid}, which it names, has exited and nothing is left in its session`;
   throw new OpsdError(
     `${path} is locked by ${heldBy}; ${what}: nothing signalled; ` +

@@ -17,6 +17,7 @@ import { readProcStat } from "../procfs/stat.ts";
 import { userName } from "../procfs/users.ts";
 import { parseStatusRecord, type ServiceStatus } from "./status.ts";
 import { suggestCommand } from "../text/command.ts";
+import { escapeText } from "../text/escape.ts";
 
 /** The lock file: an OFD write lock on it means a supervisor runs; it holds that supervisor's pid. */
 export function lockPath(paths: ServicePaths): string {
@@ -85,7 +86,8 @@ export function acquireLock(paths: ServicePaths): number[] {
   if (!flock(fd, LOCK.EX | LOCK.NB)) {
     close(fd);
     const holder = flockHolder(lockPath(paths));
-    const name = holder === null ? null : readProcStat(holder)?.comm;
+    const comm = holder === null ? undefined : readProcStat(holder)?.comm;
+    const name = comm === undefined ? null : escapeText(comm);
     throw new OpsdError(
       `${paths.path} is already supervised by another supervisor` +
         `${holder === null ? "" : ` (pid ${holder}${name ? `, ${name}` : ""})`}, which holds ` +
