@@ -23,7 +23,8 @@ import { escapeText } from "../lib/text/escape.ts";
 const _EXIT_CODES =
   `Exit codes: 0 started (CMD has been exec'd), 2 bad option or path, 4 permission denied,
 5 already running (the pidfile is locked; its pid is named), 6 not ready within --wait-ready,
-126 CMD cannot be executed, 127 CMD not found; 1 CMD exited before it was ready; with
+126 CMD cannot be executed, 127 CMD not found; 1 CMD exited before it was ready, or
+--print-pid/--json could not be written (the daemon is stopped); with
 --wait-ready, the CODE of a 'CODE MESSAGE' readiness line, or 128+N when opsd got signal
 N while waiting (130 for INT, 143 TERM, 129 HUP): the daemon is stopped.`;
 
