@@ -45,6 +45,7 @@ import { findLeaks, type LeakProcess, readLeakProcess } from "./leaks.ts";
 import { readUptimeMs } from "../procfs/uptime.ts";
 import { type SocketSelection, SocketTables } from "./tables.ts";
 import { isAddressSocket } from "./sockets.ts";
+import { CAP, hasEffectiveCapability } from "../procfs/capabilities.ts";
 
 /** What to show. Empty lists and absent flags select nothing in particular. */
 export interface FdsQuery {
@@ -231,14 +232,10 @@ function _takesAddressHere(row: FdRow): boolean {
   return path !== "" && !path.startsWith("@");
 }
 
-const _CAP_SYS_PTRACE = 19n;
-
 /** What opsd lacks to read every process's fds: root, CAP_SYS_PTRACE, or nothing it could gain. */
 function _privilegeLacking(): FdsScan["unreadableNeeds"] {
   if (Deno.uid() !== 0) return "root";
-  const status = Deno.readTextFileSync("/proc/self/status");
-  const effective = BigInt(`0x${/^CapEff:\s*([0-9a-f]+)$/m.exec(status)?.[1] ?? "0"}`);
-  return (effective >> _CAP_SYS_PTRACE) & 1n ? null : "CAP_SYS_PTRACE";
+  return hasEffectiveCapability(CAP.SYS_PTRACE) ? null : "CAP_SYS_PTRACE";
 }
 
 /**

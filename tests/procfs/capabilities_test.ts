@@ -1,0 +1,17 @@
+import assert from "node:assert/strict";
+import { CAP, hasEffectiveCapability } from "../../lib/procfs/capabilities.ts";
+
+Deno.test("hasEffectiveCapability reads CapEff: root has CAP_SYS_PTRACE unless it was dropped", async () => {
+  if (Deno.uid() !== 0) {
+    assert.equal(hasEffectiveCapability(CAP.SYS_PTRACE), false);
+    return;
+  }
+  assert.equal(hasEffectiveCapability(CAP.SYS_PTRACE), true);
+  const source = `import { CAP, hasEffectiveCapability } from "${
+    new URL("../../lib/procfs/capabilities.ts", import.meta.url).href
+  }"; console.log(hasEffectiveCapability(CAP.SYS_PTRACE));`;
+  const run = await new Deno.Command("setpriv", {
+    args: ["--bounding-set=-sys_ptrace", "--inh-caps=-sys_ptrace", Deno.execPath(), "eval", source],
+  }).output();
+  assert.equal(new TextDecoder().decode(run.stdout).trim(), "false", "dropped with setpriv");
+});
