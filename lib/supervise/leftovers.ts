@@ -6,7 +6,8 @@
  * kernel hands out no pid that is still a session id, but once a session has
  * ended its id may name a stranger's: so without the main process only members
  * that bear the run's mark in their environment (`OPSD_INSTANCE`) count. A
- * record written before this boot names nothing. Processes
+ * record written before this boot names nothing, nor one whose supervisor still
+ * runs (a service directory copied with its state). Processes
  * that left the session (setsid) and whose parent chain to the main process is
  * broken cannot be found: nothing in the kernel links them to the service.
  *
@@ -46,6 +47,8 @@ function _bearsMark(pid: number, id: string | undefined): boolean {
 export function leftoverProcesses(record: ServiceStatus | null): ProcessId[] {
   // Written before this boot: its pids, start times and sessions named other processes.
   if (!record || Date.parse(record.updated) < bootTimeMs()) return [];
+  // Its supervisor lives (the record was copied with its directory): they are that one's.
+  if (isRunning(record.supervisor)) return [];
   const recorded: InstanceStatus[] = [...record.instances];
   if (record.finish) recorded.push(record.finish);
   const found = new Map<number, ProcessId>();

@@ -15,6 +15,7 @@ import { readStatus, runningSupervisor } from "./state.ts";
 import { describeLastRun, describeStatus, isFailing, type ServiceStatus } from "./status.ts";
 import { suggestCommand } from "../text/command.ts";
 import { escapeText } from "../text/escape.ts";
+import { isRunning } from "../procfs/processes.ts";
 
 /** One service's status as `opsd status --json` prints it (one object per line). */
 export interface StatusReport {
@@ -140,6 +141,9 @@ export function describeReport(report: StatusReport, now = Date.now()): string {
     line =
       `supervisor not running; pid ${report.unsupervised.join(", ")} still running unsupervised` +
       `: ${suggestCommand("opsd", "supervise", report.service)} stops it and starts afresh`;
+  } else if (record && isRunning(record.supervisor)) {
+    line = `supervisor not running; its status.json was written by supervisor pid ` +
+      `${record.supervisor.pid}, which runs for ${record.service} (a copied directory?)`;
   } else if (record && record.instances.length > 0) {
     line = `supervisor not running; pid ${record.instances.map((p) => p.pid).join(", ")}, ` +
       "recorded as running, is gone too";

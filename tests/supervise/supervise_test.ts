@@ -182,6 +182,26 @@ Deno.test("a script under two names (a symlink) runs under one supervisor; each 
   assert.equal(supervisor.status()!.starts, 1);
 });
 
+Deno.test("a copy of a supervised directory (state and all) leaves the original's processes alone", async () => {
+  await using service = await copyService("steady");
+  await using supervisor = await startSupervisor(service.path);
+  const up = await supervisor.waitStatus("up", (s) => s.state === "up");
+  const copy = `${service.dir}/copy`;
+  assert.ok((await new Deno.Command("cp", { args: ["-a", service.path, copy] }).output()).success);
+  const status = await runOpsd(["status", copy]);
+  assert.equal(status.code, 3);
+  assert.match(
+    status.stdout,
+    new RegExp(
+      `supervisor not running; its status.json was written by supervisor pid ${supervisor.pid}, `,
+    ),
+  );
+  await using second = await startSupervisor(copy);
+  await second.waitStatus("the copy up", (s) => s.state === "up");
+  assert.ok(isAlive(up.pid!), "the original's service was not taken for a leftover");
+  assert.equal(supervisor.status()!.starts, 1);
+});
+
 Deno.test("control commands without a supervisor say so and exit 3; unknown services exit 2", async () => {
   await using service = await copyService("steady");
   const run = await runOpsd(["up", service.path]);
