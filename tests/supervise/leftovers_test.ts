@@ -4,9 +4,10 @@ import { leftoverProcesses } from "../../lib/supervise/leftovers.ts";
 import type { InstanceStatus, ServiceStatus } from "../../lib/supervise/status.ts";
 import { isAlive, waitFor } from "../fixtures/mod.ts";
 
-/** A status record naming `instances`, written at `updated`. */
+/** A status record naming `instances`, written at `updated` by a supervisor that is gone. */
 function record(instances: InstanceStatus[], updated = new Date()): ServiceStatus {
-  return { instances, finish: null, updated: updated.toISOString() } as ServiceStatus;
+  const supervisor = { pid: 0, procStart: 0, started: "" };
+  return { instances, finish: null, updated: updated.toISOString(), supervisor } as ServiceStatus;
 }
 
 /** A shell in a session of its own, marked with `id`, that leaves a sleep behind. */
@@ -34,6 +35,14 @@ Deno.test("leftoverProcesses: a running main process, what it started, and its s
     const found = leftoverProcesses(record([instance(leader.pid)])).map((p) => p.pid);
     assert.deepEqual(found.sort(), [leader.pid, child].sort());
     assert.deepEqual(leftoverProcesses(null), []);
+    // A record whose supervisor lives (a copied directory) names none of them.
+    const copied = record([instance(leader.pid)]);
+    copied.supervisor = {
+      pid: Deno.pid,
+      procStart: readProcStat(Deno.pid)!.startTime,
+      started: "",
+    };
+    assert.deepEqual(leftoverProcesses(copied), []);
   } finally {
     Deno.kill(-leader.pid, "SIGKILL");
     await leader.status;
