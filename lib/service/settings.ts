@@ -232,20 +232,20 @@ export function normalizeSettings(dir: string, ...layers: RawSettings[]): Servic
   const settings: ServiceSettings = {
     restartDelay: get(
       "restart-delay",
-      _durationAtLeast(10, "a failing service would restart hundreds of times a second"),
+      _duration(10, "a failing service would restart hundreds of times a second"),
     ),
-    restartDelayMax: get("restart-delay-max", parseDuration),
+    restartDelayMax: get("restart-delay-max", _duration(0, "")),
     stableAfter: get(
       "stable-after",
-      _durationAtLeast(
+      _duration(
         100,
         "every crash would count as a stable run, and no crash loop would show",
       ),
     ),
     crashLoopAfter: get("crash-loop-after", _whole(1, 1000)),
     stopSignal: get("stop-signal", _stopSignal),
-    stopTimeout: get("stop-timeout", parseDuration),
-    finishTimeout: get("finish-timeout", parseDuration),
+    stopTimeout: get("stop-timeout", _duration(0, "")),
+    finishTimeout: get("finish-timeout", _duration(0, "")),
     tailBytes: get("tail-bytes", _sized(parseSize, 0, 1 << 20)),
     logFile: get("log-file", (text) => optional(text) && resolvePath(dir, text.trim())),
     logMaxSize: get("log-max-size", _sized(parseSize, 4096, Number.MAX_SAFE_INTEGER)),
@@ -290,11 +290,17 @@ function _sized(
   };
 }
 
-/** A duration parser that refuses less than `min` ms, saying `why`. */
-function _durationAtLeast(min: number, why: string): (text: string) => number {
+/** The longest duration a timer takes (2^31 - 1 ms, about 24.8 days). */
+const _LONGEST = 2 ** 31 - 1;
+
+/** A duration parser that refuses less than `min` ms (saying `why`) and more than a timer takes. */
+function _duration(min: number, why: string): (text: string) => number {
   return (text) => {
     const value = parseDuration(text);
     if (value < min) throw new RangeError(`${text.trim()} is below ${min}ms: ${why}`);
+    if (value > _LONGEST) {
+      throw new RangeError(`${text.trim()} is above 596h, the longest a timer takes`);
+    }
     return value;
   };
 }

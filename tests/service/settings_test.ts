@@ -99,6 +99,11 @@ Deno.test("unknown keys and bad values name the file and line", async () => {
     normalizeSettings(dir.path, settingsFromFlags({ "stop-signal": "KILL" })).stopSignal,
     9,
   );
+  // A timer takes at most 2^31 - 1 ms: more would fire at once.
+  assert.throws(
+    () => normalizeSettings(dir.path, settingsFromFlags({ "stop-timeout": "600h" })),
+    /^UsageError: --stop-timeout: 600h is above 596h, the longest a timer takes$/,
+  );
 });
 
 Deno.test("parseSize reads bytes and k, M, G multiples of 1024", () => {
