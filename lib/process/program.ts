@@ -10,6 +10,7 @@ import { ExitCode, OpsdError } from "../errors.ts";
 import { userName } from "../procfs/users.ts";
 import { SysError } from "../sys/errno.ts";
 import { ACCESS, checkAccess, isErrno } from "../sys/libc.ts";
+import { resolvePath } from "../path.ts";
 
 const _DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
@@ -38,7 +39,8 @@ export function resolveProgram(
   }
   let denied: string | undefined, hidden: string | undefined;
   for (const dir of searchPath.split(":")) {
-    const path = `${dir || "."}/${name}`;
+    // A relative entry (".", "bin") is relative to `cwd`: the program may run elsewhere.
+    const path = `${resolvePath(cwd, dir || ".")}/${name}`.replace(/^\/\//, "/");
     const problem = _problem(path);
     if (!problem) return path;
     if (problem === "unsearchable") hidden ??= path;
