@@ -148,6 +148,11 @@ Deno.test("a daemontools or runit supervisor (flock on supervise/lock) and opsd 
         `stop it first\n`,
     );
     assert.equal(Deno.readTextFileSync(lock), "", "the other's lock file left as it was");
+    const status = await runOpsd(["status", service.path]);
+    assert.match(
+      status.stdout,
+      new RegExp(`; pid ${Deno.pid} \\(deno\\) supervises it: it holds ${lock} with flock, `),
+    );
   } finally {
     close(fd);
   }
