@@ -19,6 +19,7 @@ import { defineCommand } from "../lib/cli/spec.ts";
 import { nonEmptyValue } from "../lib/cli/values.ts";
 import { writeErr, writeJson, writeOut } from "../lib/cli/output.ts";
 import { escapeText } from "../lib/text/escape.ts";
+import { shellQuote } from "../lib/text/command.ts";
 
 const _EXIT_CODES =
   `Exit codes: 0 started (CMD has been exec'd), 2 bad option or path, 4 permission denied,
@@ -245,7 +246,7 @@ function _statusLine(found: PidfileState): string {
         `pid ${found.pid} (${
           escapeText(found.process!.name)
         }) is alive but may not be the daemon ` +
-        `(pids are reused): check it, then remove ${found.path}`;
+        `(pids are reused): check it, then remove ${shellQuote(found.path)}`;
     case "stale":
       return found.pid === null
         ? `not running (pidfile ${found.path} holds no pid, and no process holds its lock)`
@@ -313,7 +314,9 @@ removed), 4 not allowed to signal it, 6 still holding its lock after SIGKILL, 2 
             escapeText(result.name)
           }), which is alive, ` +
             `may not be the daemon (pids are reused): nothing signalled, pidfile kept; ` +
-            `check pid ${result.pid}, stop it yourself if it is the daemon, then remove ${path}`,
+            `check pid ${result.pid}, stop it yourself if it is the daemon, then remove ${
+              shellQuote(path)
+            }`,
         );
       }
       if (result.outcome === "not-running") {

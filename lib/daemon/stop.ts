@@ -15,7 +15,7 @@ import { SIGNALS } from "../sys/constants.ts";
 import { isErrno } from "../sys/libc.ts";
 import { signalName } from "../sys/signals.ts";
 import { absolutePath, liveProcess, OpenPidfile, PIDFILE_FD, removePidfile } from "./pidfile.ts";
-import { suggestCommand } from "../text/command.ts";
+import { shellQuote, suggestCommand } from "../text/command.ts";
 import { escapeText } from "../text/escape.ts";
 
 /** How {@linkcode stopDaemon} stops a daemon. */
@@ -168,7 +168,7 @@ function _signalDaemon(pidfile: OpenPidfile, pid: number, signal: number): void 
         ? "check which process is the daemon, stop it yourself, "
         : "if the program puts itself in the background, run it in the foreground under opsd; " +
           "stop the lock's holder yourself, ") +
-      `then remove ${path}`,
+      `then remove ${shellQuote(path)}`,
   );
 }
 

@@ -11,6 +11,7 @@ import { userName } from "../procfs/users.ts";
 import { SysError } from "../sys/errno.ts";
 import { ACCESS, checkAccess, isErrno } from "../sys/libc.ts";
 import { resolvePath } from "../path.ts";
+import { shellQuote } from "../text/command.ts";
 
 const _DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
@@ -94,7 +95,7 @@ function _notRunnable(path: string, problem: _Problem): OpsdError {
       return new OpsdError(`${path}: is a directory`, ExitCode.cannotExecute);
     case "not executable":
       return new OpsdError(
-        `${path}: not executable: make it executable (chmod +x ${path})`,
+        `${path}: not executable: make it executable (chmod +x ${shellQuote(path)})`,
         ExitCode.cannotExecute,
       );
     case "denied":
@@ -161,7 +162,7 @@ function _missingInterpreter(path: string): string | null {
   if (interpreter.endsWith("\r")) {
     return `exec ${path}: its interpreter ${JSON.stringify(interpreter)} was not found: its ` +
       `lines end in a carriage return (Windows line endings): remove them ` +
-      `(sed -i 's/\\r$//' ${path})`;
+      `(sed -i 's/\\r$//' ${shellQuote(path)})`;
   }
   return `exec ${path}: its interpreter ${interpreter} was not found: ` +
     "fix its #! line (e.g. '#!/bin/sh')";

@@ -50,6 +50,7 @@ import { SupervisedService, type TimerKind } from "./service.ts";
 import { acquireLock, detachedLogFile, readStatus, writeStatus } from "./state.ts";
 import type { ServiceStatus } from "./status.ts";
 import { fileError } from "../file_error.ts";
+import { shellQuote } from "../text/command.ts";
 
 /** What `opsd supervise` asks for. */
 export interface SuperviseOptions {
@@ -182,7 +183,7 @@ function _checkRunnable(paths: ServicePaths): void {
   if (!info.isFile || ((info.mode ?? 0) & 0o111) === 0) {
     throw new OpsdError(
       info.isFile
-        ? `${paths.run}: not executable: make it executable (chmod +x ${paths.run})`
+        ? `${paths.run}: not executable: make it executable (chmod +x ${shellQuote(paths.run)})`
         : `${paths.run}: not a file: run must be an executable file`,
       ExitCode.cannotExecute,
     );
