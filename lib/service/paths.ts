@@ -65,6 +65,9 @@ export function resolveService(name: string, cwd = Deno.cwd()): ServicePaths {
         `no such service: ${path}: name a directory with an executable run file, or an executable script`,
       );
     }
+    if (error instanceof Deno.errors.FilesystemLoop) {
+      throw new UsageError(`no such service: ${path} is a loop of symbolic links: fix the link`);
+    }
     throw error;
   }
   if (info.isDirectory) return _directoryService(path);

@@ -7,7 +7,7 @@
  * @module
  */
 
-import { ExitCode, OpsdError } from "../errors.ts";
+import { ExitCode, OpsdError, UsageError } from "../errors.ts";
 import { dirname } from "../path.ts";
 import type { ServicePaths } from "../service/paths.ts";
 import { LOCK, O } from "../sys/constants.ts";
@@ -70,6 +70,11 @@ export function acquireLock(paths: ServicePaths): number[] {
     Deno.chmodSync(paths.stateDir, 0o700);
     fd = open(lockPath(paths), O.RDWR | O.CREAT | O.CLOEXEC, 0o600);
   } catch (error) {
+    if (error instanceof Deno.errors.AlreadyExists) {
+      throw new UsageError(
+        `${paths.stateDir} is a file, not the state directory: remove or rename it`,
+      );
+    }
     throw _deniedOr(paths, error);
   }
   if (!setLock(fd, "ofd", "write")) {
@@ -184,7 +189,8 @@ export function readStatus(paths: ServicePaths): ServiceStatus | null {
     if (error instanceof Deno.errors.NotFound || error instanceof Deno.errors.NotADirectory) {
       return null;
     }
-    throw _deniedOr(paths, error);
+    if (!(error instanceof Deno.errors.IsADirectory)) throw _deniedOr(paths, error);
+    text = ""; // A directory where the file should be: damaged, as said below.
   }
   try {
     return parseStatusRecord(text);

@@ -437,3 +437,27 @@ Deno.test("a log/ made after the supervisor started: status says it is not super
   const json = JSON.parse((await runOpsd(["status", "--json", service.path])).stdout);
   assert.deepEqual(json.notes, [status.stdout.slice(status.stdout.indexOf("log/ is")).trimEnd()]);
 });
+
+Deno.test("a symlink loop, a state path that is a file, a status.json that is a directory: one line each", async () => {
+  await using service = await copyService("steady");
+  const loop = `${service.dir}/loop1`;
+  await Deno.symlink(`${service.dir}/loop2`, loop);
+  await Deno.symlink(loop, `${service.dir}/loop2`);
+  const looped = await runOpsd(["status", loop]);
+  assert.deepEqual(
+    [looped.code, looped.stderr],
+    [2, `opsd status: no such service: ${loop} is a loop of symbolic links: fix the link\n`],
+  );
+  await Deno.writeTextFile(`${service.path}/supervise`, "");
+  const file = await runOpsd(["supervise", service.path]);
+  assert.deepEqual([file.code, file.stderr], [
+    2,
+    `opsd supervise: ${service.path}/supervise is a file, not the state directory: remove or ` +
+    "rename it\n",
+  ]);
+  await Deno.remove(`${service.path}/supervise`);
+  await Deno.mkdir(`${service.path}/supervise/status.json`, { recursive: true });
+  const dir = await runOpsd(["status", service.path]);
+  assert.equal(dir.code, 1);
+  assert.match(dir.stderr, /status\.json is damaged or not opsd's \(not JSON\): remove it;/);
+});
