@@ -241,12 +241,12 @@ function _statusLine(found: PidfileState): string {
           `it started holds the lock; find it with 'opsd fds --path ${found.path}')`;
       }
       return `running (pid ${found.pid ?? "unknown"})`;
-    case "unlocked":
+    case "unlocked": {
+      const name = escapeText(found.process!.name);
       return `not running under this pidfile: no process holds its lock; ` +
-        `pid ${found.pid} (${
-          escapeText(found.process!.name)
-        }) is alive but may not be the daemon ` +
+        `pid ${found.pid} (${name}) is alive but may not be the daemon ` +
         `(pids are reused): check it, then remove ${shellQuote(found.path)}`;
+    }
     case "stale":
       return found.pid === null
         ? `not running (pidfile ${found.path} holds no pid, and no process holds its lock)`
@@ -309,14 +309,11 @@ removed), 4 not allowed to signal it, 6 still holding its lock after SIGKILL, 2 
       const { path, ...fields } = result;
       if (options.json) writeJson({ pidfile: path, ...fields });
       if (result.outcome === "unlocked") {
+        const name = escapeText(result.name), remove = shellQuote(path);
         throw new OpsdError(
-          `pidfile ${path} is not locked, so pid ${result.pid} (${
-            escapeText(result.name)
-          }), which is alive, ` +
+          `pidfile ${path} is not locked, so pid ${result.pid} (${name}), which is alive, ` +
             `may not be the daemon (pids are reused): nothing signalled, pidfile kept; ` +
-            `check pid ${result.pid}, stop it yourself if it is the daemon, then remove ${
-              shellQuote(path)
-            }`,
+            `check pid ${result.pid}, stop it yourself if it is the daemon, then remove ${remove}`,
         );
       }
       if (result.outcome === "not-running") {

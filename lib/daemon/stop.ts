@@ -153,10 +153,9 @@ function _signalDaemon(pidfile: OpenPidfile, pid: number, signal: number): void 
     const process = liveProcess(holder);
     return process ? `pid ${holder} (${escapeText(process.name)})` : `pid ${holder}`;
   });
+  const find = suggestCommand("opsd", "fds", "--path", path);
   const heldBy = holders.length === 0
-    ? `a process opsd may not see (find it as root with ${
-      suggestCommand("opsd", "fds", "--path", path)
-    })`
+    ? `a process opsd may not see (find it as root with ${find})`
     : holders.join(", ");
   const named = liveProcess(pid);
   const what = named

@@ -234,7 +234,7 @@ export function normalizeSettings(dir: string, ...layers: RawSettings[]): Servic
       "restart-delay",
       _duration(10, "a failing service would restart hundreds of times a second"),
     ),
-    restartDelayMax: get("restart-delay-max", _duration(0, "")),
+    restartDelayMax: get("restart-delay-max", _duration()),
     stableAfter: get(
       "stable-after",
       _duration(
@@ -244,8 +244,8 @@ export function normalizeSettings(dir: string, ...layers: RawSettings[]): Servic
     ),
     crashLoopAfter: get("crash-loop-after", _whole(1, 1000)),
     stopSignal: get("stop-signal", _stopSignal),
-    stopTimeout: get("stop-timeout", _duration(0, "")),
-    finishTimeout: get("finish-timeout", _duration(0, "")),
+    stopTimeout: get("stop-timeout", _duration()),
+    finishTimeout: get("finish-timeout", _duration()),
     tailBytes: get("tail-bytes", _sized(parseSize, 0, 1 << 20)),
     logFile: get("log-file", (text) => optional(text) && resolvePath(dir, text.trim())),
     logMaxSize: get("log-max-size", _sized(parseSize, 4096, Number.MAX_SAFE_INTEGER)),
@@ -294,7 +294,7 @@ function _sized(
 const _LONGEST = 2 ** 31 - 1;
 
 /** A duration parser that refuses less than `min` ms (saying `why`) and more than a timer takes. */
-function _duration(min: number, why: string): (text: string) => number {
+function _duration(min = 0, why = ""): (text: string) => number {
   return (text) => {
     const value = parseDuration(text);
     if (value < min) throw new RangeError(`${text.trim()} is below ${min}ms: ${why}`);

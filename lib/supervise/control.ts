@@ -254,10 +254,9 @@ function _noAnswer(paths: ServicePaths, timeout: number): string {
 }
 
 function _notRunning(paths: ServicePaths, detail = ""): OpsdError {
+  const start = suggestCommand("opsd", "supervise", paths.path);
   return new OpsdError(
-    `no supervisor running for ${paths.path}${detail}: start one with ${
-      suggestCommand("opsd", "supervise", paths.path)
-    }`,
+    `no supervisor running for ${paths.path}${detail}: start one with ${start}`,
     ExitCode.notRunning,
   );
 }

@@ -11,12 +11,11 @@ import { ExitCode } from "../errors.ts";
 import type { ServicePaths } from "../service/paths.ts";
 import { leftoverProcesses } from "./leftovers.ts";
 import { readProcStat } from "../procfs/stat.ts";
-import { lockPath, readStatus, runningSupervisor } from "./state.ts";
+import { flockHolderOf, lockPath, readStatus, runningSupervisor } from "./state.ts";
 import { describeLastRun, describeStatus, isFailing, type ServiceStatus } from "./status.ts";
 import { suggestCommand } from "../text/command.ts";
 import { escapeText } from "../text/escape.ts";
 import { isRunning } from "../procfs/processes.ts";
-import { flockHolder } from "../procfs/locks.ts";
 
 /** One service's status as `opsd status --json` prints it (one object per line). */
 export interface StatusReport {
@@ -77,11 +76,10 @@ function _report(
   const record = running ? _withStoppedState(readStatus(paths)) : readStatus(paths);
   const unsupervised = running ? [] : leftoverProcesses(record).map((process) => process.pid);
   const report = _build(name, paths.path, role, running ? pid : null, record, unsupervised, now);
-  const other = running ? null : flockHolder(lockPath(paths));
-  if (other !== null) {
-    const comm = readProcStat(other)?.comm;
+  const other = running ? null : flockHolderOf(lockPath(paths));
+  if (other) {
     report.notes.push(
-      `pid ${other}${comm === undefined ? "" : ` (${escapeText(comm)})`} supervises it: it holds ` +
+      `pid ${other.pid}${other.name === null ? "" : ` (${other.name})`} supervises it: it holds ` +
         `${lockPath(paths)} with flock, as daemontools and runit do; use that tool's commands`,
     );
   }

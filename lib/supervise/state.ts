@@ -80,22 +80,20 @@ export function acquireLock(paths: ServicePaths): number[] {
   if (!setLock(fd, "ofd", "write")) {
     close(fd);
     const holder = _lockHolder(paths);
+    const status = suggestCommand("opsd", "status", paths.path);
+    const exit = suggestCommand("opsd", "exit", paths.path);
     throw new OpsdError(
       `${paths.path} is already supervised${holder ? ` by pid ${holder}` : ""}: ` +
-        `use ${suggestCommand("opsd", "status", paths.path)}, or ${
-          suggestCommand("opsd", "exit", paths.path)
-        } to stop that supervisor`,
+        `use ${status}, or ${exit} to stop that supervisor`,
       ExitCode.busy,
     );
   }
   if (!flock(fd, LOCK.EX | LOCK.NB)) {
     close(fd);
-    const holder = flockHolder(lockPath(paths));
-    const comm = holder === null ? undefined : readProcStat(holder)?.comm;
-    const name = comm === undefined ? null : escapeText(comm);
+    const holder = flockHolderOf(lockPath(paths));
+    const named = holder && ` (pid ${holder.pid}${holder.name ? `, ${holder.name}` : ""})`;
     throw new OpsdError(
-      `${paths.path} is already supervised by another supervisor` +
-        `${holder === null ? "" : ` (pid ${holder}${name ? `, ${name}` : ""})`}, which holds ` +
+      `${paths.path} is already supervised by another supervisor${named ?? ""}, which holds ` +
         `${lockPath(paths)} with flock, as daemontools and runit do: stop it first`,
       ExitCode.busy,
     );
@@ -120,14 +118,24 @@ function _lockScript(paths: ServicePaths): number {
   const fd = open(real, O.RDONLY | O.CLOEXEC);
   if (flock(fd, LOCK.EX | LOCK.NB)) return fd;
   close(fd);
-  const holder = flockHolder(real);
+  const by = flockHolderOf(real)?.pid;
   throw new OpsdError(
     `${paths.path} is already supervised under another name (${real} is locked` +
-      `${
-        holder === null ? "" : ` by pid ${holder}`
-      }): a script runs under one supervisor at a time`,
+      `${by === undefined ? "" : ` by pid ${by}`}): a script runs under one supervisor at a time`,
     ExitCode.busy,
   );
+}
+
+/**
+ * The process holding a flock on `path` (another supervisor: daemontools',
+ * runit's, or opsd's on a script), with its command name made safe to print;
+ * null when none does.
+ */
+export function flockHolderOf(path: string): { pid: number; name: string | null } | null {
+  const pid = flockHolder(path);
+  if (pid === null) return null;
+  const comm = readProcStat(pid)?.comm;
+  return { pid, name: comm === undefined ? null : escapeText(comm) };
 }
 
 /**

@@ -34,10 +34,9 @@ async function _stderrTail(paths: ServicePaths): Promise<string> {
   }
   const record = readStatus(paths);
   if (!record) {
+    const start = suggestCommand("opsd", "supervise", paths.path);
     throw new OpsdError(
-      `${paths.path} has never been supervised: start it with ${
-        suggestCommand("opsd", "supervise", paths.path)
-      }`,
+      `${paths.path} has never been supervised: start it with ${start}`,
       ExitCode.notRunning,
     );
   }
@@ -52,12 +51,10 @@ export function logFileOf(paths: ServicePaths): string {
   const logFile = readStatus(paths)?.logFile ??
     normalizeSettings(paths.dir, readSettingsFile(paths.settingsFile)).logFile;
   if (logFile) return logFile;
+  const tail = suggestCommand("opsd", "tail", paths.path);
   throw new OpsdError(
     `${paths.path} has no log file to follow: set 'log-file = log/current' in ` +
-      `${paths.settingsFile} (or pass --log-file to opsd supervise); ${
-        suggestCommand("opsd", "tail", paths.path)
-      } ` +
-      "shows the stderr tail",
+      `${paths.settingsFile} (or pass --log-file to opsd supervise); ${tail} shows the stderr tail`,
     ExitCode.failure,
   );
 }
