@@ -17,7 +17,7 @@ import { formatDuration, parseDuration } from "../lib/duration.ts";
 import { CommandLineError } from "../lib/cli/error.ts";
 import { defineCommand } from "../lib/cli/spec.ts";
 import { nonEmptyValue } from "../lib/cli/values.ts";
-import { writeErr, writeJson, writeOut } from "../lib/cli/output.ts";
+import { describeWriteFailure, writeErr, writeJson, writeOut } from "../lib/cli/output.ts";
 import { escapeText } from "../lib/text/escape.ts";
 import { shellQuote } from "../lib/text/command.ts";
 
@@ -174,7 +174,7 @@ ${_EXIT_CODES}`,
         await stopStartedDaemon(daemon);
         const removed = daemon.pidfile ? ` and removed ${daemon.pidfile}` : "";
         throw new OpsdError(
-          `cannot write pid ${daemon.pid} to stdout (${_writeFailure(error)}): stopped it` +
+          `cannot write pid ${daemon.pid} to stdout (${describeWriteFailure(error)}): stopped it` +
             `${removed}, so no daemon runs that the caller was not told of`,
           ExitCode.failure,
           { cause: error },
@@ -344,13 +344,6 @@ function _notRunning(result: StopResult & { outcome: "not-running" }): string {
 }
 
 /** Why a write failed, as `ENOSPC: no space left on device`. */
-function _writeFailure(error: unknown): string {
-  if (!(error instanceof Error)) return String(error);
-  const text = error.message.replace(/ \(os error \d+\)$/, "");
-  const description = text.charAt(0).toLowerCase() + text.slice(1);
-  return "code" in error ? `${error.code}: ${description}` : description;
-}
-
 function _umask(text: string): number {
   if (!/^[0-7]{1,4}$/.test(text) || parseInt(text, 8) > 0o777) {
     throw new Error("expected an octal mask from 000 to 777, such as 022 or 027");

@@ -7,10 +7,13 @@
  */
 
 import { releaseOwnPidfile } from "../lib/daemon/pidfile.ts";
-import { ExitCode } from "../lib/errors.ts";
+import { ExitCode, OpsdError } from "../lib/errors.ts";
 import { resolveService, type ServicePaths } from "../lib/service/paths.ts";
 import { type SettingKey, SETTINGS, settingsFromFlags } from "../lib/service/settings.ts";
-import { startBackgroundSupervisor } from "../lib/supervise/background.ts";
+import {
+  startBackgroundSupervisor,
+  stopBackgroundSupervisor,
+} from "../lib/supervise/background.ts";
 import {
   claimReadyFd,
   readyFdFromEnv,
@@ -22,7 +25,7 @@ import { parseDuration } from "../lib/duration.ts";
 import { CommandLineError } from "../lib/cli/error.ts";
 import { defineCommand, type OptionSpecs } from "../lib/cli/spec.ts";
 import { intValue, nonEmptyValue } from "../lib/cli/values.ts";
-import { writeErr, writeJson, writeOut } from "../lib/cli/output.ts";
+import { describeWriteFailure, writeErr, writeJson, writeOut } from "../lib/cli/output.ts";
 import { suggestCommand } from "../lib/text/command.ts";
 import { execWithDebuggerSignalBlocked } from "../lib/process/debugger_signal.ts";
 
@@ -109,7 +112,8 @@ kept). Control it with 'opsd down|up|exit|status SERVICE'; with --pidfile also
 then FD is let go of.
 
 Exit codes: 0 stopped cleanly (TERM, INT, QUIT or 'opsd exit'; with --daemon:
-started), 1 the background supervisor died before it reported, 2 bad settings or
+started), 1 the background supervisor died before it reported, or --print-pid or
+--json could not be written (the supervisor is stopped), 2 bad settings or
 unknown service, 4 permission denied, 5 the service already has a supervisor
 (its pid is named), 6 the background supervisor did not report within
 --start-timeout, 126 run is not executable, 127 run not found (with --daemon or
@@ -214,22 +218,34 @@ async function _daemonize(
     pidfile: options.pidfile,
     timeout: options.startTimeout,
   });
-  if (options.json) {
-    writeJson({
-      pid: started.pid,
-      pidfile: started.pidfile,
-      service: paths.path,
-      services: started.services.map(({ service, role, state, pid, want }) => ({
-        service,
-        role,
-        state,
-        pid,
-        want,
-      })),
-    });
-    return ExitCode.ok;
+  try {
+    if (options.json) {
+      writeJson({
+        pid: started.pid,
+        pidfile: started.pidfile,
+        service: paths.path,
+        services: started.services.map(({ service, role, state, pid, want }) => ({
+          service,
+          role,
+          state,
+          pid,
+          want,
+        })),
+      }, { lossless: true });
+      return ExitCode.ok;
+    }
+    if (options.printPid) writeOut(`${started.pid}\n`, { lossless: true });
+  } catch (error) {
+    // A caller that asked for the pid and did not get it cannot manage the supervisor.
+    await stopBackgroundSupervisor(started);
+    throw new OpsdError(
+      `cannot write the supervisor's pid ${started.pid} to stdout ` +
+        `(${describeWriteFailure(error)}): stopped it and its services, so nothing runs ` +
+        "that the caller was not told of",
+      ExitCode.failure,
+      { cause: error },
+    );
   }
-  if (options.printPid) writeOut(`${started.pid}\n`);
   for (const status of started.services) {
     if (status.want === "down") _wantedDown(paths, status.service);
   }

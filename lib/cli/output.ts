@@ -33,6 +33,17 @@ export function writeJson(value: unknown, options: OutputOptions = {}): void {
   writeOut(`${JSON.stringify(value)}\n`, options);
 }
 
+/**
+ * A failed write as one clause for a message: `EPIPE: broken pipe`. For commands
+ * that must say why a result they were asked for could not be handed on.
+ */
+export function describeWriteFailure(error: unknown): string {
+  if (!(error instanceof Error)) return String(error);
+  const text = error.message.replace(/ \(os error \d+\)$/, "");
+  const description = text.charAt(0).toLowerCase() + text.slice(1);
+  return "code" in error ? `${error.code}: ${description}` : description;
+}
+
 function _writeAll(
   stream: typeof Deno.stdout | typeof Deno.stderr,
   text: string,

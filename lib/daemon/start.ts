@@ -176,7 +176,7 @@ export async function startDaemon(request: DaemonRequest): Promise<StartedDaemon
  * one that cannot hand the pid on.
  */
 export async function stopStartedDaemon(
-  daemon: StartedDaemon,
+  daemon: Pick<StartedDaemon, "pid" | "pidfile">,
   stopTimeout = _STOP_TIMEOUT,
 ): Promise<void> {
   await _abort(daemon.pid, daemon.pidfile, stopTimeout);

@@ -10,7 +10,7 @@
  * @module
  */
 
-import { startDaemon } from "../daemon/start.ts";
+import { startDaemon, stopStartedDaemon } from "../daemon/start.ts";
 import { opsdArgv } from "../self.ts";
 import type { ServicePaths } from "../service/paths.ts";
 import { readStatus } from "./state.ts";
@@ -69,4 +69,14 @@ export async function startBackgroundSupervisor(
     .map((service) => readStatus(service))
     .filter((status) => status !== null);
   return { pid: daemon.pid, pidfile: daemon.pidfile, services };
+}
+
+/**
+ * Stops a supervisor {@linkcode startBackgroundSupervisor} started, as a failed
+ * start is stopped: TERM (it takes its services down, each within its stop
+ * timeout), KILL after 15 s, reaped, pidfile removed. For a caller that cannot
+ * hand the supervisor's pid on, so nothing runs that nobody was told of.
+ */
+export async function stopBackgroundSupervisor(supervisor: BackgroundSupervisor): Promise<void> {
+  await stopStartedDaemon(supervisor, _STOP_TIMEOUT);
 }

@@ -10,6 +10,7 @@ import {
 } from "../fixtures/supervise.ts";
 import { readStatus } from "../../lib/supervise/state.ts";
 import { resolveService } from "../../lib/service/paths.ts";
+import { opsdArgv } from "../../lib/self.ts";
 
 // `opsd supervise --daemon` run as an operator would: a real opsd that returns once the
 // supervisor it put in the background has started the service. The scope of each run
@@ -108,6 +109,35 @@ Deno.test("supervise --daemon refuses with the supervisor's code and one line, l
     usage.stderr,
     /^opsd supervise: --pidfile needs --daemon \(see 'opsd supervise --help'\)\n$/,
   );
+});
+
+Deno.test("supervise --daemon whose --print-pid or --json cannot be written stops the supervisor and its services (exit 1, one line)", async () => {
+  await using service = await copyService("logged");
+  const pidfile = `${service.dir}/supervisor.pid`;
+  for (const flag of ["--print-pid", "--json"]) {
+    const opsd = opsdArgv(["supervise", "--daemon", flag, "--pidfile", pidfile, service.path]);
+    const output = await new Deno.Command("sh", {
+      args: ["-c", '"$@" >/dev/full', "sh", ...opsd],
+      stderr: "piped",
+    }).output();
+    const stderr = new TextDecoder().decode(output.stderr);
+    assert.equal(output.code, 1, stderr);
+    assert.match(
+      stderr,
+      new RegExp(
+        "^opsd supervise: cannot write the supervisor's pid \\d+ to stdout \\(ENOSPC: no space " +
+          "left on device\\): stopped it and its services, so nothing runs that the caller was " +
+          "not told of\n$",
+      ),
+    );
+    assert.deepEqual(processesMentioning(service.dir), [], `${flag}: nothing of it runs`);
+    assert.equal(await Deno.stat(pidfile).catch(() => null), null, `${flag}: no pidfile left`);
+    const status = await runOpsd(["status", service.path]);
+    assert.match(
+      status.stdout,
+      /logged: supervisor not running; down \d+ seconds?, killed by SIGTERM\n/,
+    );
+  }
 });
 
 Deno.test("supervise --daemon on a supervised service exits 5 naming the supervisor", async () => {
