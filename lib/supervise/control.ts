@@ -23,6 +23,7 @@ import type { ServicePaths } from "../service/paths.ts";
 import { O } from "../sys/constants.ts";
 import { close, open } from "../sys/libc.ts";
 import { controlPath, runningSupervisor } from "./state.ts";
+import { lateLogAdvice, lateLogOf } from "./late_log.ts";
 import type { ServiceStatus } from "./status.ts";
 import { type ControlWord, isControlWord } from "./words.ts";
 import { suggestCommand } from "../text/command.ts";
@@ -254,9 +255,13 @@ function _noAnswer(paths: ServicePaths, timeout: number): string {
 }
 
 function _notRunning(paths: ServicePaths, detail = ""): OpsdError {
-  const start = suggestCommand("opsd", "supervise", paths.path);
+  const service = lateLogOf(paths);
+  const advice = service
+    ? `it is the log/ of ${service.path}, made after that service's supervisor started: ` +
+      lateLogAdvice(service)
+    : `start one with ${suggestCommand("opsd", "supervise", paths.path)}`;
   return new OpsdError(
-    `no supervisor running for ${paths.path}${detail}: start one with ${start}`,
+    `no supervisor running for ${paths.path}${detail}: ${advice}`,
     ExitCode.notRunning,
   );
 }

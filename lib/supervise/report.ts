@@ -16,6 +16,7 @@ import { describeLastRun, describeStatus, isFailing, type ServiceStatus } from "
 import { suggestCommand } from "../text/command.ts";
 import { escapeText } from "../text/escape.ts";
 import { isRunning } from "../procfs/processes.ts";
+import { lateLogAdvice, lateLogOf, leavesLogUnsupervised } from "./late_log.ts";
 
 /** One service's status as `opsd status --json` prints it (one object per line). */
 export interface StatusReport {
@@ -48,11 +49,9 @@ export function statusReports(paths: ServicePaths, name: string, now = Date.now(
   const main = _report(paths, name, "main", now);
   if (!paths.log) return [main];
   const log = _report(paths.log, `${name.replace(/\/+$/, "")}/log`, "log", now);
-  if (main.supervisor.running && !log.supervisor.running && log.record === null) {
-    // A log/ made after the supervisor started: that supervisor does not carry it.
+  if (leavesLogUnsupervised(paths)) {
     main.notes.push(
-      "log/ is not supervised: it was made after the supervisor started; " +
-        "restart the supervisor ('opsd exit', then 'opsd supervise') to run it",
+      `log/ is not supervised: it was made after the supervisor started; ${lateLogAdvice(paths)}`,
     );
     return [main];
   }
@@ -76,6 +75,13 @@ function _report(
   const record = running ? _withStoppedState(readStatus(paths)) : readStatus(paths);
   const unsupervised = running ? [] : leftoverProcesses(record).map((process) => process.pid);
   const report = _build(name, paths.path, role, running ? pid : null, record, unsupervised, now);
+  const service = running ? null : lateLogOf(paths);
+  if (service) {
+    report.notes.push(
+      `it is the log/ of ${service.path}, made after that service's supervisor started; ` +
+        lateLogAdvice(service),
+    );
+  }
   const other = running ? null : flockHolderOf(lockPath(paths));
   if (other) {
     report.notes.push(

@@ -422,7 +422,7 @@ Deno.test("a damaged or foreign status file is named in one line (exit 1); a new
   assert.equal((await runOpsd(["status", service.path])).code, 0);
 });
 
-Deno.test("a log/ made after the supervisor started: status says it is not supervised, exit 0 while up", async () => {
+Deno.test("a log/ made after the supervisor started: status of both and control words on log/ say to restart the service's supervisor", async () => {
   await using service = await copyService("steady");
   await using supervisor = await startSupervisor(service.path);
   await supervisor.waitStatus("up", (s) => s.state === "up");
@@ -432,10 +432,26 @@ Deno.test("a log/ made after the supervisor started: status says it is not super
   assert.equal(status.code, 0, status.stdout + status.stderr);
   assert.match(
     status.stdout,
-    /^\S+: up \(pid \d+, pgid \d+\) \d+ seconds?, normally up; log\/ is not supervised: it was made after the supervisor started; restart the supervisor \('opsd exit', then 'opsd supervise'\) to run it\n$/,
+    /^\S+: up \(pid \d+, pgid \d+\) \d+ seconds?, normally up; log\/ is not supervised: it was made after the supervisor started; restart its supervisor \('opsd exit \S+', then 'opsd supervise \S+'\) to run it\n$/,
   );
   const json = JSON.parse((await runOpsd(["status", "--json", service.path])).stdout);
   assert.deepEqual(json.notes, [status.stdout.slice(status.stdout.indexOf("log/ is")).trimEnd()]);
+
+  // Named alone, log/ points back to the service: a supervisor on log/ would read nothing.
+  const advice = `restart its supervisor ('opsd exit ${service.path}', then ` +
+    `'opsd supervise ${service.path}') to run it`;
+  const logStatus = await runOpsd(["status", `${service.path}/log`]);
+  assert.deepEqual([logStatus.code, logStatus.stdout], [
+    3,
+    `${service.path}/log: supervisor not running; never supervised; it is the log/ of ` +
+    `${service.path}, made after that service's supervisor started; ${advice}\n`,
+  ]);
+  const up = await runOpsd(["up", `${service.path}/log`]);
+  assert.deepEqual([up.code, up.stderr], [
+    3,
+    `opsd up: no supervisor running for ${service.path}/log: it is the log/ of ` +
+    `${service.path}, made after that service's supervisor started: ${advice}\n`,
+  ]);
 });
 
 Deno.test("a symlink loop, a state path that is a file, a status.json that is a directory: one line each", async () => {

@@ -1,0 +1,40 @@
+/**
+ * A `log/` made after its service's supervisor started: that supervisor does not
+ * carry it (it reads the service directory once, at start), and a supervisor
+ * started on `log/` alone would read nothing, since the service's stdout goes to
+ * the service's supervisor. Status and control messages name this case and say
+ * what runs it: restarting the service's supervisor.
+ *
+ * @module
+ */
+
+import { basename, dirname } from "../path.ts";
+import { resolveService, type ServicePaths } from "../service/paths.ts";
+import { suggestCommand } from "../text/command.ts";
+import { runningSupervisor } from "./state.ts";
+
+/**
+ * The service whose `log/` is `paths`, when that service's supervisor runs and
+ * does not carry it; else null.
+ */
+export function lateLogOf(paths: ServicePaths): ServicePaths | null {
+  if (paths.form !== "directory" || basename(paths.path) !== "log") return null;
+  const parent = resolveService(dirname(paths.path));
+  return parent.log?.path === paths.path && leavesLogUnsupervised(parent) ? parent : null;
+}
+
+/**
+ * Whether a supervisor of `service` runs but does not carry its `log/` (made
+ * after that supervisor started); false when it carries it, there is no log/,
+ * or no supervisor runs.
+ */
+export function leavesLogUnsupervised(service: ServicePaths): boolean {
+  return service.log !== null && runningSupervisor(service) !== null &&
+    runningSupervisor(service.log) === null;
+}
+
+/** What runs a late `log/` of `service`: restarting that service's supervisor, as commands. */
+export function lateLogAdvice(service: ServicePaths): string {
+  return `restart its supervisor (${suggestCommand("opsd", "exit", service.path)}, then ` +
+    `${suggestCommand("opsd", "supervise", service.path)}) to run it`;
+}
