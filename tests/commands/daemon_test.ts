@@ -750,13 +750,11 @@ sanitizedTest(
     const pidfile = `${dir.path}/app.pid`;
     for (const flag of ["--print-pid", "--json"]) {
       const seconds = uniqueSeconds();
-      const opsd = opsdArgv(["daemon", flag, "--pidfile", pidfile, "--", "sleep", seconds]);
-      const output = await new Deno.Command("sh", {
-        args: ["-c", '"$@" >/dev/full', "sh", ...opsd],
-        stderr: "piped",
-      }).output();
-      const stderr = new TextDecoder().decode(output.stderr);
-      assert.equal(output.code, 1, stderr);
+      const { code, stderr } = await runOpsd(
+        ["daemon", flag, "--pidfile", pidfile, "--", "sleep", seconds],
+        { stdoutTo: "/dev/full" },
+      );
+      assert.equal(code, 1, stderr);
       assert.match(
         stderr,
         new RegExp(

@@ -10,7 +10,6 @@ import {
 } from "../fixtures/supervise.ts";
 import { readStatus } from "../../lib/supervise/state.ts";
 import { resolveService } from "../../lib/service/paths.ts";
-import { opsdArgv } from "../../lib/self.ts";
 
 // `opsd supervise --daemon` run as an operator would: a real opsd that returns once the
 // supervisor it put in the background has started the service. The scope of each run
@@ -115,13 +114,11 @@ Deno.test("supervise --daemon whose --print-pid or --json cannot be written stop
   await using service = await copyService("logged");
   const pidfile = `${service.dir}/supervisor.pid`;
   for (const flag of ["--print-pid", "--json"]) {
-    const opsd = opsdArgv(["supervise", "--daemon", flag, "--pidfile", pidfile, service.path]);
-    const output = await new Deno.Command("sh", {
-      args: ["-c", '"$@" >/dev/full', "sh", ...opsd],
-      stderr: "piped",
-    }).output();
-    const stderr = new TextDecoder().decode(output.stderr);
-    assert.equal(output.code, 1, stderr);
+    const { code, stderr } = await runOpsd(
+      ["supervise", "--daemon", flag, "--pidfile", pidfile, service.path],
+      { stdoutTo: "/dev/full" },
+    );
+    assert.equal(code, 1, stderr);
     assert.match(
       stderr,
       new RegExp(
