@@ -16,6 +16,9 @@ import {
 } from "../fixtures/mod.ts";
 import { opsdArgv } from "../../lib/self.ts";
 import { readProcStat } from "../../lib/procfs/stat.ts";
+import { bind, close, listen, socket } from "../../lib/sys/libc.ts";
+import { SOCK } from "../../lib/sys/constants.ts";
+import { sanitizedTest } from "../fixtures/sanitized.ts";
 import type { FdRow } from "../../lib/fds/row.ts";
 
 interface HolderInfo {
@@ -926,6 +929,49 @@ Deno.test({
     }
   },
 });
+
+sanitizedTest(
+  "opsd fds --unix finds a socket path holding a newline, exact in --json and escaped in the table, and believes no line it forges in /proc/net/unix",
+  async () => {
+    await using dir = await tempDir();
+    const fds: number[] = [];
+    const listening = (path: string) => {
+      const fd = socket(SOCK.AF_UNIX, SOCK.STREAM | SOCK.CLOEXEC);
+      fds.push(fd);
+      bind(fd, { family: "unix", path });
+      listen(fd);
+      return fd;
+    };
+    try {
+      const real = `${dir.path}/a.sock`;
+      const inode = Deno.statSync(`/proc/self/fd/${listening(real)}`).ino!;
+      // In /proc/net/unix, the rest of this path reads as a line: socket `inode` bound at `forged`.
+      const forged = `${dir.path}/f`;
+      const path = `${dir.path}/x\n0: 0 0 10000 1 1 ${inode} ${forged}`;
+      Deno.mkdirSync(path.slice(0, path.lastIndexOf("/")), { recursive: true });
+      const fd = String(listening(path));
+      const json = await fdsJson(["--unix", path]);
+      const unixPath = (row: JsonRow) => row.socket?.kind === "unix" ? row.socket.path : null;
+      assert.deepEqual(json.map((r) => [r.pid, r.fd, r.name, unixPath(r)]), [
+        [Deno.pid, fd, `${path} type=STREAM (LISTEN)`, path],
+      ]);
+      const table = await runOpsd(["fds", "--unix", path]);
+      assert.equal(table.code, 0, table.stderr);
+      const lines = table.stdout.trim().split("\n");
+      assert.equal(lines.length, 2, table.stdout);
+      const escaped = `${dir.path}/x\\n0: 0 0 10000 1 1 ${inode} ${forged} type=STREAM (LISTEN)`;
+      assert.ok(lines[1].endsWith(` ${escaped}`), lines[1]);
+      // Neither the path's first line nor the forged line names a socket.
+      for (const other of [`${dir.path}/x`, forged]) {
+        const run = await runOpsd(["fds", "--unix", other]);
+        assert.deepEqual([run.code, run.stdout], [1, ""], other);
+      }
+      assert.deepEqual((await fdsJson(["--unix", real])).map((r) => r.socket?.inode), [inode]);
+    } finally {
+      for (const fd of fds) close(fd);
+    }
+  },
+);
 
 /** Runs `opsd ARGS` as root without CAP_SYS_PTRACE: it may list another user's fds, not read them. */
 async function runWithoutPtrace(args: string[]): Promise<OpsdRun> {
