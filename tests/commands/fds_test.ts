@@ -510,6 +510,28 @@ holderTest(
   },
 );
 
+holderTest(
+  "opsd fds --path on a unix socket file matches nothing (no fd is open on it) and says to use --unix",
+  async (holder, dir) => {
+    const note = (path: string, quoted: string) =>
+      `opsd fds: ${path} is a unix socket, which is not open as a file: ` +
+      `use --unix ${quoted} for the sockets bound there\n`;
+    const run = await runOpsd(["fds", "--path", holder.unixPath]);
+    assert.deepEqual([run.code, run.stdout], [1, ""]);
+    assert.equal(withoutRootNote(run.stderr), note(holder.unixPath, holder.unixPath));
+    // The path as a shell word; not with -q; and --unix finds the socket.
+    const spaced = `${dir}/my app.sock`;
+    using listener = Deno.listen({ transport: "unix", path: spaced });
+    const quoted = await runOpsd(["fds", "--path", spaced]);
+    assert.equal(withoutRootNote(quoted.stderr), note(spaced, `'${spaced}'`));
+    const quiet = await runOpsd(["fds", "-q", "--path", spaced]);
+    assert.deepEqual([quiet.code, quiet.stdout, withoutRootNote(quiet.stderr)], [1, "", ""]);
+    const unix = await fdsJson(["--unix", spaced]);
+    assert.deepEqual(unix.map((r) => r.pid), [Deno.pid]);
+    assert.ok(listener);
+  },
+);
+
 Deno.test("opsd fds: a bad port, pid or flag is a usage error (exit 2, one line, no trace)", async () => {
   for (
     const args of [["--port", "0"], ["--port", "70000"], ["--port", "http"], ["-p", "-1"], [
