@@ -95,8 +95,10 @@ belong to a selected process (--pid, -c), be one of the files named (--port,
 (--tcp, --udp, --listen: they narrow what the others selected; --tcp --udp is
 either; without --port or --unix, every such socket: --listen alone lists every
 TCP, UDP and unix listener). Without selectors every process and fd is listed.
-A file is no socket, nor a unix socket TCP or UDP: --path with --tcp, --udp or
---listen, and --unix with --tcp or --udp, are usage errors.
+A file is no socket, nor a unix socket TCP or UDP: --path passes none of the
+filters, --unix only --listen (--port --unix X --tcp is the TCP sockets of the
+port). Where nothing named could pass them (--path with --tcp, --udp or
+--listen, --unix with --tcp or --udp, and no --port), it is a usage error.
 
 opsd reads one link per fd and never stats the fds of a port or unix-socket
 query, nor any file on a network or FUSE filesystem (no hang on a dead NFS
@@ -152,18 +154,8 @@ empty --path, --unix or -c, selectors that could never match together,
           "--leak-age needs --leaks: add --leaks to look for leaked sockets",
         );
       }
-      const filter = options.tcp ? "--tcp" : options.udp ? "--udp" : null;
-      const socketFilter = filter ?? (options.listen ? "--listen" : null);
-      if (options.path.length > 0 && socketFilter) {
-        throw new CommandLineError(
-          `--path never matches with ${socketFilter}: it names files, which are no sockets`,
-        );
-      }
-      if (options.unix.length > 0 && filter) {
-        throw new CommandLineError(
-          `--unix never matches with ${filter}: a unix socket is neither TCP nor UDP`,
-        );
-      }
+      const never = _neverMatching(options);
+      if (never !== null) throw new CommandLineError(never);
       const { scanFds } = await import("../lib/fds/scan.ts");
       const { isUnheld } = await import("../lib/fds/row.ts");
       const scan = await scanFds({
@@ -193,6 +185,35 @@ empty --path, --unix or -c, selectors that could never match together,
       return scan.matched ? ExitCode.ok : ExitCode.failure;
     },
   });
+}
+
+/**
+ * Why the files named (--port, --path, --unix) could never pass the socket
+ * filters (--tcp, --udp, --listen); null when one of them could. A port passes
+ * every filter; a file none, being no socket; a unix socket only --listen.
+ */
+function _neverMatching(
+  options: {
+    port: number[];
+    path: string[];
+    unix: string[];
+    tcp?: boolean;
+    udp?: boolean;
+    listen?: boolean;
+  },
+): string | null {
+  const filter = options.tcp ? "--tcp" : options.udp ? "--udp" : null;
+  const socketFilter = filter ?? (options.listen ? "--listen" : null);
+  const path = options.path.length > 0, unix = options.unix.length > 0;
+  if (options.port.length > 0 || socketFilter === null || (unix && filter === null)) return null;
+  const notInet = "a unix socket is neither TCP nor UDP";
+  if (path && unix) {
+    return `--path and --unix never match with ${filter}: files are no sockets, and ${notInet}`;
+  }
+  if (path) {
+    return `--path never matches with ${socketFilter}: it names files, which are no sockets`;
+  }
+  return unix ? `--unix never matches with ${filter}: ${notInet}` : null;
 }
 
 /**

@@ -438,15 +438,29 @@ holderTest(
         ["--path", holder.paths.read, "--tcp"],
         ["--path", holder.paths.read, "--listen"],
         ["--unix", holder.unixPath, "--udp"],
+        ["--path", holder.paths.read, "--unix", holder.unixPath, "--tcp"],
       ]
     ) {
       const run = await runOpsd(["fds", ...args]);
       assert.deepEqual([run.code, run.stdout], [2, ""], args.join(" "));
       assert.match(
         run.stderr,
-        /^opsd fds: --(path|unix) never matches with --\w+: .*\(see 'opsd fds --help'\)\n$/,
+        /^opsd fds: --(path|unix|path and --unix) never match(es)? with --\w+: .*\(see 'opsd fds --help'\)\n$/,
       );
     }
+    // Refused only when nothing named could pass: a port passes --tcp, a unix socket --listen.
+    assert.deepEqual(
+      await names(["--port", String(tcp4), "--unix", holder.unixPath, "--tcp"]),
+      [`IPv4 127.0.0.1:${tcp4} (LISTEN)`],
+    );
+    assert.deepEqual(
+      await names(["--path", holder.paths.read, "--port", String(udp), "--udp"]),
+      [`IPv4 127.0.0.1:${udp}`, `IPv4 127.0.0.1:${udp}`],
+    );
+    assert.deepEqual(
+      await names(["--path", holder.paths.read, "--unix", holder.unixPath, "--listen"]),
+      [unixListener],
+    );
   },
 );
 
