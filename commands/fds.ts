@@ -68,7 +68,7 @@ export function fdsCommand() {
       },
       allNetns: {
         help: "with --port, --listen or --unix: sockets of other network namespaces (containers) " +
-          "count as a match too (they are listed either way)",
+          "count as a match too (they are listed either way; other listings count them already)",
       },
       leaks: { help: "only socket fds that look leaked, each with the reason" },
       leakAge: {
@@ -136,7 +136,9 @@ Sockets of processes in other network namespaces (containers) are listed too,
 marked " (netns N)" after NAME (netns in --json). They take no port or abstract
 unix name in opsd's namespace: with --port, --listen or --unix the exit status
 counts only sockets of opsd's own network namespace, and unix sockets bound to
-a path (taken for everybody); --all-netns counts the others too.
+a path (taken for everybody); --all-netns counts the others too. Other
+listings, and --leaks, count every namespace's sockets: --all-netns is a usage
+error there.
 
 Environment: OPSD_FDS_WORKERS=N walks /proc with N extra threads (default: from
 1000 processes up, as many idle CPUs as repay their start; 0 keeps opsd on one CPU).
@@ -147,13 +149,15 @@ says so for a --path that names no file, or a unix socket, which no fd is open
 on: --unix finds who holds it; and for a --pid that is a thread of another
 process, which is left out), 2 usage error (bad port, pid or flag, an
 empty --path, --unix or -c, selectors that could never match together,
---leak-age without --leaks).`,
+--leak-age without --leaks, --all-netns without --port, --listen or --unix, or
+with --leaks).`,
     run: async (options) => {
       if (options.leakAge !== undefined && !options.leaks) {
         throw new CommandLineError(
           "--leak-age needs --leaks: add --leaks to look for leaked sockets",
         );
       }
+      if (options.allNetns) _checkAllNetns(options);
       const never = _neverMatching(options);
       if (never !== null) throw new CommandLineError(never);
       const { scanFds } = await import("../lib/fds/scan.ts");
@@ -185,6 +189,27 @@ empty --path, --unix or -c, selectors that could never match together,
       return scan.matched ? ExitCode.ok : ExitCode.failure;
     },
   });
+}
+
+/**
+ * Refuses --all-netns where it changes nothing: only whether an address is
+ * taken (--port, --listen, --unix) depends on the network namespace; a
+ * listing, and --leaks, count every socket anyway.
+ */
+function _checkAllNetns(
+  options: { port: number[]; unix: string[]; listen?: boolean; leaks?: boolean },
+): void {
+  if (options.leaks) {
+    throw new CommandLineError(
+      "--all-netns does nothing with --leaks: a leak counts in any network namespace",
+    );
+  }
+  if (options.port.length === 0 && options.unix.length === 0 && !options.listen) {
+    throw new CommandLineError(
+      "--all-netns needs --port, --listen or --unix: other listings count the sockets of " +
+        "every network namespace already",
+    );
+  }
 }
 
 /**

@@ -586,6 +586,30 @@ Deno.test("opsd fds --leak-age without --leaks is a usage error, not silently ig
   assert.ok(leaks.code === 0 || leaks.code === 1);
 });
 
+Deno.test("opsd fds --all-netns where it changes nothing is a usage error, not silently ignored", async () => {
+  const needs =
+    /^opsd fds: --all-netns needs --port, --listen or --unix: .*\(see 'opsd fds --help'\)\n$/;
+  for (const args of [[], ["--tcp"], ["--udp"], ["-p", String(Deno.pid)], ["--path", "/"]]) {
+    const run = await runOpsd(["fds", "--all-netns", ...args]);
+    assert.deepEqual([run.code, run.stdout], [2, ""], args.join(" "));
+    assert.match(run.stderr, needs, args.join(" "));
+  }
+  const leaks = await runOpsd(["fds", "--all-netns", "--leaks", "--port", "1"]);
+  assert.deepEqual([leaks.code, leaks.stdout], [2, ""]);
+  assert.match(leaks.stderr, /^opsd fds: --all-netns does nothing with --leaks: /);
+  // With an address query it counts: accepted.
+  using listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = String((listener.addr as Deno.NetAddr).port);
+  for (const args of [["--port", port], ["--listen", "--tcp"], ["--unix", "/nonexistent"]]) {
+    const run = await runOpsd(["fds", "-q", "--all-netns", ...args]);
+    assert.deepEqual(
+      [run.code, withoutRootNote(run.stderr)],
+      [args[0] === "--unix" ? 1 : 0, ""],
+      args.join(" "),
+    );
+  }
+});
+
 holderTest(
   "opsd fds --json: one object per fd with the table's fields, socket details included",
   async (holder) => {
