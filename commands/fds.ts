@@ -13,6 +13,7 @@ import { defineCommand } from "../lib/cli/spec.ts";
 import { intValue, nonEmptyValue } from "../lib/cli/values.ts";
 import { writeJson, writeOut } from "../lib/cli/output.ts";
 import { escapeText } from "../lib/text/escape.ts";
+import { shellQuote } from "../lib/text/command.ts";
 import type { FdsScan } from "../lib/fds/scan.ts";
 
 /** `--leak-age` when not given: younger processes are not reported for `no-cloexec`. */
@@ -67,7 +68,7 @@ export function fdsCommand() {
       },
       allNetns: {
         help: "with --port, --listen or --unix: sockets of other network namespaces (containers) " +
-          "count as a match too (they are listed either way)",
+          "count as a match too (they are listed either way; other listings count them already)",
       },
       leaks: { help: "only socket fds that look leaked, each with the reason" },
       leakAge: {
@@ -94,8 +95,10 @@ belong to a selected process (--pid, -c), be one of the files named (--port,
 (--tcp, --udp, --listen: they narrow what the others selected; --tcp --udp is
 either; without --port or --unix, every such socket: --listen alone lists every
 TCP, UDP and unix listener). Without selectors every process and fd is listed.
-A file is no socket, nor a unix socket TCP or UDP: --path with --tcp, --udp or
---listen, and --unix with --tcp or --udp, are usage errors.
+A file is no socket, nor a unix socket TCP or UDP: --path passes none of the
+filters, --unix only --listen (--port --unix X --tcp is the TCP sockets of the
+port). Where nothing named could pass them (--path with --tcp, --udp or
+--listen, --unix with --tcp or --udp, and no --port), it is a usage error.
 
 opsd reads one link per fd and never stats the fds of a port or unix-socket
 query, nor any file on a network or FUSE filesystem (no hang on a dead NFS
@@ -114,7 +117,9 @@ Examples:
 Differences from lsof: OFD locks show as lock letters, and flock/OFD locks show
 on every fd sharing the locked open file (lsof: never for OFD locks, flock only
 in the process that took it); the CLOEXEC column; COMMAND is not cut to 9
-characters; no memory-mapped (mem) rows; selectors combine with AND (lsof -a).
+characters; no memory-mapped (mem) rows; selectors combine with AND (lsof -a);
+--path on a unix socket file matches nothing (lsof lists the sockets bound
+there; use --unix).
 Without root, other users' processes cannot be inspected: a port or file query
 says how many it skipped; a process listing shows NOFD rows, as lsof does. A
 TCP, UDP or unix socket that matches but that no inspectable process holds
@@ -131,35 +136,30 @@ Sockets of processes in other network namespaces (containers) are listed too,
 marked " (netns N)" after NAME (netns in --json). They take no port or abstract
 unix name in opsd's namespace: with --port, --listen or --unix the exit status
 counts only sockets of opsd's own network namespace, and unix sockets bound to
-a path (taken for everybody); --all-netns counts the others too.
+a path (taken for everybody); --all-netns counts the others too. Other
+listings, and --leaks, count every namespace's sockets: --all-netns is a usage
+error there.
 
 Environment: OPSD_FDS_WORKERS=N walks /proc with N extra threads (default: from
 1000 processes up, as many idle CPUs as repay their start; 0 keeps opsd on one CPU).
 
 Exit codes: 0 something matched (with --leaks: a leak was found; with --port,
 --listen or --unix: in opsd's network namespace), 1 nothing matched (stderr
-says so for a --path that names no file, and for a --pid that is a thread of
-another process, which is left out), 2 usage error (bad port, pid or flag, an
+says so for a --path that names no file, or a unix socket, which no fd is open
+on: --unix finds who holds it; and for a --pid that is a thread of another
+process, which is left out), 2 usage error (bad port, pid or flag, an
 empty --path, --unix or -c, selectors that could never match together,
---leak-age without --leaks).`,
+--leak-age without --leaks, --all-netns without --port, --listen or --unix, or
+with --leaks).`,
     run: async (options) => {
       if (options.leakAge !== undefined && !options.leaks) {
         throw new CommandLineError(
           "--leak-age needs --leaks: add --leaks to look for leaked sockets",
         );
       }
-      const filter = options.tcp ? "--tcp" : options.udp ? "--udp" : null;
-      const socketFilter = filter ?? (options.listen ? "--listen" : null);
-      if (options.path.length > 0 && socketFilter) {
-        throw new CommandLineError(
-          `--path never matches with ${socketFilter}: it names files, which are no sockets`,
-        );
-      }
-      if (options.unix.length > 0 && filter) {
-        throw new CommandLineError(
-          `--unix never matches with ${filter}: a unix socket is neither TCP nor UDP`,
-        );
-      }
+      if (options.allNetns) _checkAllNetns(options);
+      const never = _neverMatching(options);
+      if (never !== null) throw new CommandLineError(never);
       const { scanFds } = await import("../lib/fds/scan.ts");
       const { isUnheld } = await import("../lib/fds/row.ts");
       const scan = await scanFds({
@@ -192,8 +192,58 @@ empty --path, --unix or -c, selectors that could never match together,
 }
 
 /**
+ * Refuses --all-netns where it changes nothing: only whether an address is
+ * taken (--port, --listen, --unix) depends on the network namespace; a
+ * listing, and --leaks, count every socket anyway.
+ */
+function _checkAllNetns(
+  options: { port: number[]; unix: string[]; listen?: boolean; leaks?: boolean },
+): void {
+  if (options.leaks) {
+    throw new CommandLineError(
+      "--all-netns does nothing with --leaks: a leak counts in any network namespace",
+    );
+  }
+  if (options.port.length === 0 && options.unix.length === 0 && !options.listen) {
+    throw new CommandLineError(
+      "--all-netns needs --port, --listen or --unix: other listings count the sockets of " +
+        "every network namespace already",
+    );
+  }
+}
+
+/**
+ * Why the files named (--port, --path, --unix) could never pass the socket
+ * filters (--tcp, --udp, --listen); null when one of them could. A port passes
+ * every filter; a file none, being no socket; a unix socket only --listen.
+ */
+function _neverMatching(
+  options: {
+    port: number[];
+    path: string[];
+    unix: string[];
+    tcp?: boolean;
+    udp?: boolean;
+    listen?: boolean;
+  },
+): string | null {
+  const filter = options.tcp ? "--tcp" : options.udp ? "--udp" : null;
+  const socketFilter = filter ?? (options.listen ? "--listen" : null);
+  const path = options.path.length > 0, unix = options.unix.length > 0;
+  if (options.port.length > 0 || socketFilter === null || (unix && filter === null)) return null;
+  const notInet = "a unix socket is neither TCP nor UDP";
+  if (path && unix) {
+    return `--path and --unix never match with ${filter}: files are no sockets, and ${notInet}`;
+  }
+  if (path) {
+    return `--path never matches with ${socketFilter}: it names files, which are no sockets`;
+  }
+  return unix ? `--unix never matches with ${filter}: ${notInet}` : null;
+}
+
+/**
  * What stderr says beside the rows: pids that are threads, paths that name no
- * file, matches that do not count, and processes that could not be inspected.
+ * file or a unix socket, matches that do not count, and processes that could not be inspected.
  * With `quiet` only the last, and only when it may make the answer (1) wrong.
  * `unheld`: some rows are sockets whose holder is unknown.
  */
@@ -204,6 +254,12 @@ function _notes(scan: FdsScan, quiet: boolean, json: boolean, unheld: boolean): 
       notes.push(`${tid} is a thread of process ${pid}, not a process: use --pid ${pid}`);
     }
     for (const path of scan.missingPaths) notes.push(`no such file: ${escapeText(path)}`);
+    for (const path of scan.socketPaths) {
+      notes.push(
+        `${escapeText(path)} is a unix socket, which is not open as a file: ` +
+          `use --unix ${escapeText(shellQuote(path))} for the sockets bound there`,
+      );
+    }
     if (!scan.matched && scan.rows.length > 0) {
       notes.push(
         "the sockets shown are in other network namespaces: not taken in this one " +

@@ -104,6 +104,11 @@ export interface FdsScan {
   unreadableNeeds: "root" | "CAP_SYS_PTRACE" | null;
   /** The paths asked for (as given) that name no file and that nothing open matched either. */
   missingPaths: string[];
+  /**
+   * The paths asked for (as given) that name a unix socket and that nothing
+   * matched: a socket is not open as its file (`unixPaths` finds its holders).
+   */
+  socketPaths: string[];
   /** `[tid, pid]` for each pid asked for that is a thread of process pid: no process, left out. */
   threads: [number, number][];
 }
@@ -200,11 +205,17 @@ export async function scanFds(query: FdsQuery): Promise<FdsScan> {
   // A path that names no file may still be open, deleted: only say so when nothing matched it.
   const names = new Set(rows.map((row) => row.name.replace(/ \(deleted\)$/, "")));
   const missingPaths = asked.filter((_, i) => ids[i] === "missing" && !names.has(paths[i]));
+  const socketPaths = asked.filter((_, i) => {
+    const id = ids[i];
+    return typeof id === "object" && id?.socket &&
+      !rows.some((row) => _isWantedFile(row, row.name, [paths[i]], [id]));
+  });
   return _scan({
     rows: rows.sort(compareRows),
     matched: counted.length > 0,
     unreadable: [...unreadable],
     missingPaths,
+    socketPaths,
     threads,
   });
 }
@@ -218,6 +229,7 @@ function _scan(found: Partial<Omit<FdsScan, "unreadableNeeds">>): FdsScan {
     unreadable,
     unreadableNeeds: unreadable.length > 0 ? _privilegeLacking() : null,
     missingPaths: found.missingPaths ?? [],
+    socketPaths: found.socketPaths ?? [],
     threads: found.threads ?? [],
   };
 }
@@ -311,10 +323,14 @@ function _candidates(query: FdsQuery): { pids: number[]; threads: [number, numbe
   return { pids, threads };
 }
 
-/** A wanted file's identity: its device (`8,1`, as rows show it: rdev for a device file) and inode. */
+/**
+ * A wanted file's identity: its device (`8,1`, as rows show it: rdev for a
+ * device file) and inode; and whether it is a unix socket.
+ */
 interface _FileId {
   device: string;
   ino: number;
+  socket: boolean;
 }
 
 /**
@@ -327,7 +343,8 @@ function _fileId(path: string): _FileId | "missing" | null {
     // Rows show a device file's own device (rdev), as lsof does: compare the same.
     const type = stat.mode & 0o170000;
     const isDevice = type === 0o020000 || type === 0o060000;
-    return { device: (isDevice ? stat.rdev : stat.dev).join(","), ino: stat.ino };
+    const device = (isDevice ? stat.rdev : stat.dev).join(",");
+    return { device, ino: stat.ino, socket: type === 0o140000 };
   } catch (error) {
     return isErrno(error, "ENOENT", "ENOTDIR") ? "missing" : null;
   }

@@ -4,7 +4,8 @@
  * (LISTEN)`). TCP/UDP sockets of the reader's own namespace are asked through
  * sock_diag (fast); another namespace is read through `/proc/PID/net` of a
  * process inside it. Unix sockets come from `/proc/net/unix` (only it gives the
- * kernel address lsof shows as DEVICE); sock_diag adds their owners. Raw IP and
+ * kernel address lsof shows as DEVICE); sock_diag adds their owners, and their
+ * paths where a newline in one breaks the table's lines. Raw IP and
  * packet sockets come from `/proc/net/{raw,raw6,packet}`.
  *
  * @module
@@ -124,10 +125,46 @@ function _readTable(
   return parseInetTable(text, protocol, family);
 }
 
-/** The unix sockets of one network namespace (with `inodes`, only those); owners unknown (null). */
+/**
+ * The unix sockets of one network namespace (with `inodes`, only those), from
+ * its `/proc/net/unix` (owners unknown: null). The kernel writes a path there as
+ * it is, so a newline in one carries its rest to lines of their own, which may
+ * even read as another socket's. Where the table shows that (a line that is no
+ * socket's, or an inode on two lines), the reader's own namespace is asked
+ * through sock_diag instead, which tells every path exactly (with owners); the
+ * table then gives only the kernel address (lsof's DEVICE), which sock_diag
+ * does not. Another namespace keeps the table's paths, lines joined back.
+ */
 export function readUnixSockets(source: NetnsSource, inodes?: ReadonlySet<number>): UnixSocket[] {
-  const text = _readOrEmpty(`${_netDirectory(source)}/unix`);
-  return parseUnixTable(text, inodes);
+  const table = parseUnixTable(_readOrEmpty(`${_netDirectory(source)}/unix`), inodes);
+  const named = source.own && !_oneLineEach(table)
+    ? _diagOr<UnixDiagSocket[] | null>(() => dumpUnixSockets(inodes), () => null)
+    : null;
+  if (named === null) return table;
+  const byInode = new Map(named.map((socket) => [socket.inode, socket]));
+  const addresses = new Map<number, string>();
+  for (const { inode, path, kernelAddress } of table) {
+    // A line forged inside a path may bear the inode too: the line with the socket's path wins.
+    if (!addresses.has(inode) || path === byInode.get(inode)?.path) {
+      addresses.set(inode, kernelAddress);
+    }
+  }
+  // A socket opened since the table was read is left out, as it would have been.
+  return named.flatMap((socket) => {
+    const kernelAddress = addresses.get(socket.inode);
+    return kernelAddress === undefined ? [] : [{ ...socket, kernelAddress }];
+  });
+}
+
+/** Whether each socket of a parsed `/proc/net/unix` had one line: no newline in a path, no inode twice. */
+function _oneLineEach(table: UnixSocket[]): boolean {
+  const inodes = new Set<number>();
+  for (const { inode, path } of table) {
+    // Inode 0 (connections not accepted yet) may be on many lines.
+    if (path.includes("\n") || (inode !== 0 && inodes.has(inode))) return false;
+    inodes.add(inode);
+  }
+  return true;
 }
 
 /**

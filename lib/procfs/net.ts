@@ -167,21 +167,34 @@ export const SOCKET_TYPES: Readonly<Record<number, string>> = {
 const _UNIX_STATES = ["UNCONNECTED", "UNCONNECTED", "CONNECTING", "CONNECTED", "DISCONNECTING"];
 const _SO_ACCEPTCON = 0x10000;
 
-/** Parses `/proc/net/unix`; with `inodes`, only the lines of those sockets. */
+/** A line of `/proc/net/unix`: Num RefCount Protocol Flags Type St Inode [Path]; paths may hold spaces. */
+const _UNIX_LINE =
+  /^([0-9a-f]+): [0-9a-f]+ [0-9a-f]+ ([0-9a-f]+) ([0-9a-f]+) ([0-9a-f]+) +(\d+)(?: (.*))?$/i;
+
+/**
+ * Parses `/proc/net/unix`; with `inodes`, only the lines of those sockets. The
+ * kernel writes a path as it is, so a newline in it goes on to the next line:
+ * lines that are no socket's are joined back to the path before them. A path
+ * whose rest reads like a socket's line cannot be told apart here (sock_diag
+ * tells every path exactly: see `dumpUnixSockets`).
+ */
 export function parseUnixTable(text: string, inodes?: ReadonlySet<number>): UnixSocket[] {
   const sockets: UnixSocket[] = [];
   // For a few sockets, a substring test skips most lines before any splitting.
   const needles = inodes && inodes.size <= 16 ? [...inodes].map((inode) => ` ${inode}`) : null;
-  for (const line of text.split("\n").slice(1)) {
-    if (needles && !needles.some((needle) => line.includes(needle))) continue;
-    if (inodes && !inodes.has(Number(line.trim().split(/ +/)[6]))) continue;
-    // Num RefCount Protocol Flags Type St Inode [Path]; the path may hold spaces.
-    const match = /^([0-9a-f]+): \S+ \S+ ([0-9a-f]+) ([0-9a-f]+) ([0-9a-f]+) +(\d+) ?(.*)$/i.exec(
-      line.trim(),
-    );
-    if (!match) continue;
-    const [, address, flags, type, state, inode, path] = match;
-    sockets.push({
+  /** The socket whose path a line that is no socket's goes on. */
+  let last: UnixSocket | null = null;
+  for (const line of text.replace(/\n$/, "").split("\n").slice(1)) {
+    if (needles && last === null && !needles.some((needle) => line.includes(needle))) continue;
+    const match = _UNIX_LINE.exec(line);
+    if (!match) {
+      if (last) last.path += `\n${line}`;
+      continue;
+    }
+    last = null;
+    const [, address, flags, type, state, inode, path = ""] = match;
+    if (inodes && !inodes.has(Number(inode))) continue;
+    last = {
       inode: Number(inode),
       kernelAddress: `0x${address}`,
       path,
@@ -190,7 +203,8 @@ export function parseUnixTable(text: string, inodes?: ReadonlySet<number>): Unix
         ? "LISTEN"
         : _UNIX_STATES[parseInt(state, 16)] ?? "UNKNOWN",
       uid: null,
-    });
+    };
+    sockets.push(last);
   }
   return sockets;
 }

@@ -16,6 +16,9 @@ import {
 } from "../fixtures/mod.ts";
 import { opsdArgv } from "../../lib/self.ts";
 import { readProcStat } from "../../lib/procfs/stat.ts";
+import { bind, close, listen, socket } from "../../lib/sys/libc.ts";
+import { SOCK } from "../../lib/sys/constants.ts";
+import { sanitizedTest } from "../fixtures/sanitized.ts";
 import type { FdRow } from "../../lib/fds/row.ts";
 
 interface HolderInfo {
@@ -435,15 +438,29 @@ holderTest(
         ["--path", holder.paths.read, "--tcp"],
         ["--path", holder.paths.read, "--listen"],
         ["--unix", holder.unixPath, "--udp"],
+        ["--path", holder.paths.read, "--unix", holder.unixPath, "--tcp"],
       ]
     ) {
       const run = await runOpsd(["fds", ...args]);
       assert.deepEqual([run.code, run.stdout], [2, ""], args.join(" "));
       assert.match(
         run.stderr,
-        /^opsd fds: --(path|unix) never matches with --\w+: .*\(see 'opsd fds --help'\)\n$/,
+        /^opsd fds: --(path|unix|path and --unix) never match(es)? with --\w+: .*\(see 'opsd fds --help'\)\n$/,
       );
     }
+    // Refused only when nothing named could pass: a port passes --tcp, a unix socket --listen.
+    assert.deepEqual(
+      await names(["--port", String(tcp4), "--unix", holder.unixPath, "--tcp"]),
+      [`IPv4 127.0.0.1:${tcp4} (LISTEN)`],
+    );
+    assert.deepEqual(
+      await names(["--path", holder.paths.read, "--port", String(udp), "--udp"]),
+      [`IPv4 127.0.0.1:${udp}`, `IPv4 127.0.0.1:${udp}`],
+    );
+    assert.deepEqual(
+      await names(["--path", holder.paths.read, "--unix", holder.unixPath, "--listen"]),
+      [unixListener],
+    );
   },
 );
 
@@ -507,6 +524,28 @@ holderTest(
   },
 );
 
+holderTest(
+  "opsd fds --path on a unix socket file matches nothing (no fd is open on it) and says to use --unix",
+  async (holder, dir) => {
+    const note = (path: string, quoted: string) =>
+      `opsd fds: ${path} is a unix socket, which is not open as a file: ` +
+      `use --unix ${quoted} for the sockets bound there\n`;
+    const run = await runOpsd(["fds", "--path", holder.unixPath]);
+    assert.deepEqual([run.code, run.stdout], [1, ""]);
+    assert.equal(withoutRootNote(run.stderr), note(holder.unixPath, holder.unixPath));
+    // The path as a shell word; not with -q; and --unix finds the socket.
+    const spaced = `${dir}/my app.sock`;
+    using listener = Deno.listen({ transport: "unix", path: spaced });
+    const quoted = await runOpsd(["fds", "--path", spaced]);
+    assert.equal(withoutRootNote(quoted.stderr), note(spaced, `'${spaced}'`));
+    const quiet = await runOpsd(["fds", "-q", "--path", spaced]);
+    assert.deepEqual([quiet.code, quiet.stdout, withoutRootNote(quiet.stderr)], [1, "", ""]);
+    const unix = await fdsJson(["--unix", spaced]);
+    assert.deepEqual(unix.map((r) => r.pid), [Deno.pid]);
+    assert.ok(listener);
+  },
+);
+
 Deno.test("opsd fds: a bad port, pid or flag is a usage error (exit 2, one line, no trace)", async () => {
   for (
     const args of [["--port", "0"], ["--port", "70000"], ["--port", "http"], ["-p", "-1"], [
@@ -545,6 +584,30 @@ Deno.test("opsd fds --leak-age without --leaks is a usage error, not silently ig
   const leaks = await runOpsd(["fds", "--leaks", "--leak-age", "10s", "-p", String(Deno.pid)]);
   assert.equal(leaks.stderr, "");
   assert.ok(leaks.code === 0 || leaks.code === 1);
+});
+
+Deno.test("opsd fds --all-netns where it changes nothing is a usage error, not silently ignored", async () => {
+  const needs =
+    /^opsd fds: --all-netns needs --port, --listen or --unix: .*\(see 'opsd fds --help'\)\n$/;
+  for (const args of [[], ["--tcp"], ["--udp"], ["-p", String(Deno.pid)], ["--path", "/"]]) {
+    const run = await runOpsd(["fds", "--all-netns", ...args]);
+    assert.deepEqual([run.code, run.stdout], [2, ""], args.join(" "));
+    assert.match(run.stderr, needs, args.join(" "));
+  }
+  const leaks = await runOpsd(["fds", "--all-netns", "--leaks", "--port", "1"]);
+  assert.deepEqual([leaks.code, leaks.stdout], [2, ""]);
+  assert.match(leaks.stderr, /^opsd fds: --all-netns does nothing with --leaks: /);
+  // With an address query it counts: accepted.
+  using listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = String((listener.addr as Deno.NetAddr).port);
+  for (const args of [["--port", port], ["--listen", "--tcp"], ["--unix", "/nonexistent"]]) {
+    const run = await runOpsd(["fds", "-q", "--all-netns", ...args]);
+    assert.deepEqual(
+      [run.code, withoutRootNote(run.stderr)],
+      [args[0] === "--unix" ? 1 : 0, ""],
+      args.join(" "),
+    );
+  }
 });
 
 holderTest(
@@ -926,6 +989,49 @@ Deno.test({
     }
   },
 });
+
+sanitizedTest(
+  "opsd fds --unix finds a socket path holding a newline, exact in --json and escaped in the table, and believes no line it forges in /proc/net/unix",
+  async () => {
+    await using dir = await tempDir();
+    const fds: number[] = [];
+    const listening = (path: string) => {
+      const fd = socket(SOCK.AF_UNIX, SOCK.STREAM | SOCK.CLOEXEC);
+      fds.push(fd);
+      bind(fd, { family: "unix", path });
+      listen(fd);
+      return fd;
+    };
+    try {
+      const real = `${dir.path}/a.sock`;
+      const inode = Deno.statSync(`/proc/self/fd/${listening(real)}`).ino!;
+      // In /proc/net/unix, the rest of this path reads as a line: socket `inode` bound at `forged`.
+      const forged = `${dir.path}/f`;
+      const path = `${dir.path}/x\n0: 0 0 10000 1 1 ${inode} ${forged}`;
+      Deno.mkdirSync(path.slice(0, path.lastIndexOf("/")), { recursive: true });
+      const fd = String(listening(path));
+      const json = await fdsJson(["--unix", path]);
+      const unixPath = (row: JsonRow) => row.socket?.kind === "unix" ? row.socket.path : null;
+      assert.deepEqual(json.map((r) => [r.pid, r.fd, r.name, unixPath(r)]), [
+        [Deno.pid, fd, `${path} type=STREAM (LISTEN)`, path],
+      ]);
+      const table = await runOpsd(["fds", "--unix", path]);
+      assert.equal(table.code, 0, table.stderr);
+      const lines = table.stdout.trim().split("\n");
+      assert.equal(lines.length, 2, table.stdout);
+      const escaped = `${dir.path}/x\\n0: 0 0 10000 1 1 ${inode} ${forged} type=STREAM (LISTEN)`;
+      assert.ok(lines[1].endsWith(` ${escaped}`), lines[1]);
+      // Neither the path's first line nor the forged line names a socket.
+      for (const other of [`${dir.path}/x`, forged]) {
+        const run = await runOpsd(["fds", "--unix", other]);
+        assert.deepEqual([run.code, run.stdout], [1, ""], other);
+      }
+      assert.deepEqual((await fdsJson(["--unix", real])).map((r) => r.socket?.inode), [inode]);
+    } finally {
+      for (const fd of fds) close(fd);
+    }
+  },
+);
 
 /** Runs `opsd ARGS` as root without CAP_SYS_PTRACE: it may list another user's fds, not read them. */
 async function runWithoutPtrace(args: string[]): Promise<OpsdRun> {

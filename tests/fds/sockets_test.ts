@@ -5,9 +5,13 @@ import {
   packetName,
   packetProtocolName,
   rawName,
+  readUnixSockets,
   unixName,
 } from "../../lib/fds/sockets.ts";
-import type { InetSocket } from "../../lib/procfs/net.ts";
+import { type InetSocket, parseUnixTable } from "../../lib/procfs/net.ts";
+import { bind, close, listen, socket } from "../../lib/sys/libc.ts";
+import { SOCK } from "../../lib/sys/constants.ts";
+import { tempDir } from "../fixtures/mod.ts";
 
 function inet(fields: Partial<InetSocket>): InetSocket {
   return {
@@ -80,4 +84,39 @@ Deno.test("rawName, packetName and packetProtocolName print raw and packet socke
   assert.deepEqual([packetName(dgram), packetProtocolName(dgram)], ["type=SOCK_DGRAM", "IPV6"]);
   // A protocol without a name: its number in decimal.
   assert.equal(packetProtocolName({ ...packet, protocol: 0x1234 }), "4660");
+});
+
+Deno.test("readUnixSockets names a path with a newline exactly, and believes no line forged by one", async () => {
+  await using dir = await tempDir();
+  const fds: number[] = [];
+  const bound = (path: string) => {
+    const fd = socket(SOCK.AF_UNIX, SOCK.STREAM | SOCK.CLOEXEC);
+    fds.push(fd);
+    bind(fd, { family: "unix", path });
+    listen(fd);
+    return Deno.statSync(`/proc/self/fd/${fd}`).ino!;
+  };
+  try {
+    const real = `${dir.path}/a.sock`;
+    const inode = bound(real);
+    // The rest of this path reads, in /proc/net/unix, as a line naming the socket above.
+    const forged = `${dir.path}/f`;
+    const newline = `${dir.path}/x\n0: 0 0 10000 1 1 ${inode} ${forged}`;
+    Deno.mkdirSync(newline.slice(0, newline.lastIndexOf("/")), { recursive: true });
+    const newlineInode = bound(newline);
+    const table = parseUnixTable(Deno.readTextFileSync("/proc/net/unix"));
+    assert.ok(table.some((s) => s.inode === inode && s.path === forged), "the forgery works there");
+    const byPath = (path: string) =>
+      readUnixSockets({ own: true }).filter((socket) => socket.path === path)
+        .map((s) => [s.inode, s.path, s.state]);
+    assert.deepEqual(byPath(newline), [[newlineInode, newline, "LISTEN"]]);
+    assert.deepEqual(byPath(forged), []);
+    assert.deepEqual(byPath(real), [[inode, real, "LISTEN"]]);
+    // By inode, with the kernel address of the socket's own line.
+    const [found] = readUnixSockets({ own: true }, new Set([inode]));
+    const line = table.find((s) => s.inode === inode && s.path === real)!;
+    assert.deepEqual(found, { ...line, uid: Deno.uid() });
+  } finally {
+    for (const fd of fds) close(fd);
+  }
 });

@@ -85,6 +85,22 @@ Deno.test("parseUnixTable with inodes keeps only those sockets", () => {
   assert.deepEqual(parseUnixTable(text, new Set([1992301])).map((s) => s.inode), [1992301]);
 });
 
+Deno.test("parseUnixTable joins a path's lines back where it holds newlines, and keeps its spaces", () => {
+  const text = "Num       RefCount Protocol Flags    Type St Inode Path\n" +
+    "0000000076a4171d: 00000002 00000000 00010000 0001 01 199230 /run/a\nb\n\n" +
+    "000000009579db48: 00000002 00000000 00000000 0002 01 199228 /run/ends in space \n" +
+    "00000000ecc880d7: 00000003 00000000 00000000 0001 03 199234 /run/ends in newline\n\n";
+  const paths = (inodes?: Set<number>) => parseUnixTable(text, inodes).map((s) => s.path);
+  assert.deepEqual(paths(), [
+    "/run/a\nb\n",
+    "/run/ends in space ",
+    "/run/ends in newline\n",
+  ]);
+  // Also when a few inodes are looked for by substring: the lines after theirs are read too.
+  assert.deepEqual(paths(new Set([199230])), ["/run/a\nb\n"]);
+  assert.deepEqual(paths(new Set([199234])), ["/run/ends in newline\n"]);
+});
+
 Deno.test("parseRawTable keeps the addresses and state as written; parsePacketTable type and protocol", () => {
   const raw =
     `  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode ref pointer drops
