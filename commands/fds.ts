@@ -13,7 +13,6 @@ import { defineCommand } from "../lib/cli/spec.ts";
 import { intValue, nonEmptyValue } from "../lib/cli/values.ts";
 import { writeJson, writeOut } from "../lib/cli/output.ts";
 import { escapeText } from "../lib/text/escape.ts";
-import { shellQuote } from "../lib/text/command.ts";
 import type { FdsScan } from "../lib/fds/scan.ts";
 
 /** `--leak-age` when not given: younger processes are not reported for `no-cloexec`. */
@@ -117,9 +116,9 @@ Examples:
 Differences from lsof: OFD locks show as lock letters, and flock/OFD locks show
 on every fd sharing the locked open file (lsof: never for OFD locks, flock only
 in the process that took it); the CLOEXEC column; COMMAND is not cut to 9
-characters; no memory-mapped (mem) rows; selectors combine with AND (lsof -a);
---path on a unix socket file matches nothing (lsof lists the sockets bound
-there; use --unix).
+characters; no memory-mapped (mem) rows; selectors combine with AND (lsof -a).
+--path on a unix socket file also lists the sockets bound there (--unix), as
+lsof does.
 Without root, other users' processes cannot be inspected: a port or file query
 says how many it skipped; a process listing shows NOFD rows, as lsof does. A
 TCP, UDP or unix socket that matches but that no inspectable process holds
@@ -145,9 +144,8 @@ Environment: OPSD_FDS_WORKERS=N walks /proc with N extra threads (default: from
 
 Exit codes: 0 something matched (with --leaks: a leak was found; with --port,
 --listen or --unix: in opsd's network namespace), 1 nothing matched (stderr
-says so for a --path that names no file, or a unix socket, which no fd is open
-on: --unix finds who holds it; and for a --pid that is a thread of another
-process, which is left out), 2 usage error (bad port, pid or flag, an
+says so for a --path that names no file, and for a --pid that is a thread of
+another process, which is left out), 2 usage error (bad port, pid or flag, an
 empty --path, --unix or -c, selectors that could never match together,
 --leak-age without --leaks, --all-netns without --port, --listen or --unix, or
 with --leaks).`,
@@ -243,7 +241,7 @@ function _neverMatching(
 
 /**
  * What stderr says beside the rows: pids that are threads, paths that name no
- * file or a unix socket, matches that do not count, and processes that could not be inspected.
+ * file, matches that do not count, and processes that could not be inspected.
  * With `quiet` only the last, and only when it may make the answer (1) wrong.
  * `unheld`: some rows are sockets whose holder is unknown.
  */
@@ -254,12 +252,6 @@ function _notes(scan: FdsScan, quiet: boolean, json: boolean, unheld: boolean): 
       notes.push(`${tid} is a thread of process ${pid}, not a process: use --pid ${pid}`);
     }
     for (const path of scan.missingPaths) notes.push(`no such file: ${escapeText(path)}`);
-    for (const path of scan.socketPaths) {
-      notes.push(
-        `${escapeText(path)} is a unix socket, which is not open as a file: ` +
-          `use --unix ${escapeText(shellQuote(path))} for the sockets bound there`,
-      );
-    }
     if (!scan.matched && scan.rows.length > 0) {
       notes.push(
         "the sockets shown are in other network namespaces: not taken in this one " +

@@ -104,11 +104,6 @@ export interface FdsScan {
   unreadableNeeds: "root" | "CAP_SYS_PTRACE" | null;
   /** The paths asked for (as given) that name no file and that nothing open matched either. */
   missingPaths: string[];
-  /**
-   * The paths asked for (as given) that name a unix socket and that nothing
-   * matched: a socket is not open as its file (`unixPaths` finds its holders).
-   */
-  socketPaths: string[];
   /** `[tid, pid]` for each pid asked for that is a thread of process pid: no process, left out. */
   threads: [number, number][];
 }
@@ -116,7 +111,8 @@ export interface FdsScan {
 const _SPECIALS: SpecialFd[] = ["cwd", "rtd", "txt"];
 
 /** Runs `query` over the processes of this machine. */
-export async function scanFds(query: FdsQuery): Promise<FdsScan> {
+export async function scanFds(request: FdsQuery): Promise<FdsScan> {
+  const query = _withBoundSockets(request);
   const selection = _selection(query);
   const sockets = selection.inet || selection.unixPaths.length > 0 || selection.anyUnix;
   // A file is no socket: --tcp, --udp and --listen leave no file to match.
@@ -205,17 +201,11 @@ export async function scanFds(query: FdsQuery): Promise<FdsScan> {
   // A path that names no file may still be open, deleted: only say so when nothing matched it.
   const names = new Set(rows.map((row) => row.name.replace(/ \(deleted\)$/, "")));
   const missingPaths = asked.filter((_, i) => ids[i] === "missing" && !names.has(paths[i]));
-  const socketPaths = asked.filter((_, i) => {
-    const id = ids[i];
-    return typeof id === "object" && id?.socket &&
-      !rows.some((row) => _isWantedFile(row, row.name, [paths[i]], [id]));
-  });
   return _scan({
     rows: rows.sort(compareRows),
     matched: counted.length > 0,
     unreadable: [...unreadable],
     missingPaths,
-    socketPaths,
     threads,
   });
 }
@@ -229,7 +219,6 @@ function _scan(found: Partial<Omit<FdsScan, "unreadableNeeds">>): FdsScan {
     unreadable,
     unreadableNeeds: unreadable.length > 0 ? _privilegeLacking() : null,
     missingPaths: found.missingPaths ?? [],
-    socketPaths: found.socketPaths ?? [],
     threads: found.threads ?? [],
   };
 }
@@ -274,6 +263,26 @@ function _unheldRows(targets: number[], held: number[], tables: SocketTables): F
 /** Whether the query keeps sockets of some kinds only (`--tcp`, `--udp`, `--listen`). */
 function _filtersSockets(query: FdsQuery): boolean {
   return Boolean(query.tcp || query.udp || query.listen);
+}
+
+/**
+ * `query` with the unix socket files among its paths also named as unix socket
+ * paths: no fd is open on a socket's file, and lsof, given one, lists the
+ * sockets bound there; so does `--path`.
+ */
+function _withBoundSockets(query: FdsQuery): FdsQuery {
+  const sockets = (query.paths ?? []).filter(_isSocketFile);
+  if (sockets.length === 0) return query;
+  return { ...query, unixPaths: [...(query.unixPaths ?? []), ...sockets] };
+}
+
+/** Whether `path` (the argument, never an fd's target) names a unix socket file. */
+function _isSocketFile(path: string): boolean {
+  try {
+    return ((Deno.statSync(path).mode ?? 0) & 0o170000) === 0o140000;
+  } catch {
+    return false;
+  }
 }
 
 /** Whether the query asks about addresses (`--port`, `--listen`, `--unix`): is one taken? */
@@ -323,14 +332,10 @@ function _candidates(query: FdsQuery): { pids: number[]; threads: [number, numbe
   return { pids, threads };
 }
 
-/**
- * A wanted file's identity: its device (`8,1`, as rows show it: rdev for a
- * device file) and inode; and whether it is a unix socket.
- */
+/** A wanted file's identity: its device (`8,1`, as rows show it: rdev for a device file) and inode. */
 interface _FileId {
   device: string;
   ino: number;
-  socket: boolean;
 }
 
 /**
@@ -343,8 +348,7 @@ function _fileId(path: string): _FileId | "missing" | null {
     // Rows show a device file's own device (rdev), as lsof does: compare the same.
     const type = stat.mode & 0o170000;
     const isDevice = type === 0o020000 || type === 0o060000;
-    const device = (isDevice ? stat.rdev : stat.dev).join(",");
-    return { device, ino: stat.ino, socket: type === 0o140000 };
+    return { device: (isDevice ? stat.rdev : stat.dev).join(","), ino: stat.ino };
   } catch (error) {
     return isErrno(error, "ENOENT", "ENOTDIR") ? "missing" : null;
   }

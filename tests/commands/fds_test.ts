@@ -524,28 +524,6 @@ holderTest(
   },
 );
 
-holderTest(
-  "opsd fds --path on a unix socket file matches nothing (no fd is open on it) and says to use --unix",
-  async (holder, dir) => {
-    const note = (path: string, quoted: string) =>
-      `opsd fds: ${path} is a unix socket, which is not open as a file: ` +
-      `use --unix ${quoted} for the sockets bound there\n`;
-    const run = await runOpsd(["fds", "--path", holder.unixPath]);
-    assert.deepEqual([run.code, run.stdout], [1, ""]);
-    assert.equal(withoutRootNote(run.stderr), note(holder.unixPath, holder.unixPath));
-    // The path as a shell word; not with -q; and --unix finds the socket.
-    const spaced = `${dir}/my app.sock`;
-    using listener = Deno.listen({ transport: "unix", path: spaced });
-    const quoted = await runOpsd(["fds", "--path", spaced]);
-    assert.equal(withoutRootNote(quoted.stderr), note(spaced, `'${spaced}'`));
-    const quiet = await runOpsd(["fds", "-q", "--path", spaced]);
-    assert.deepEqual([quiet.code, quiet.stdout, withoutRootNote(quiet.stderr)], [1, "", ""]);
-    const unix = await fdsJson(["--unix", spaced]);
-    assert.deepEqual(unix.map((r) => r.pid), [Deno.pid]);
-    assert.ok(listener);
-  },
-);
-
 Deno.test("opsd fds: a bad port, pid or flag is a usage error (exit 2, one line, no trace)", async () => {
   for (
     const args of [["--port", "0"], ["--port", "70000"], ["--port", "http"], ["-p", "-1"], [
@@ -1164,4 +1142,25 @@ Deno.test({
       assert.deepEqual(rows.map((r) => [r.fd, r.type, r.name]), [["cwd", "DIR", work]]);
     }
   },
+});
+
+Deno.test({
+  name:
+    "opsd fds --path on a unix socket file lists the sockets bound there, as lsof does and as --unix does",
+  ignore: !HAS_LSOF,
+}, async () => {
+  await using dir = await tempDir();
+  const path = `${dir.path}/app.sock`;
+  using listener = Deno.listen({ transport: "unix", path });
+  const byPath = await fdsJson(["--path", path]);
+  assert.deepEqual(
+    byPath.map((row) => [row.pid, row.type, row.socket?.kind === "unix" && row.socket.path]),
+    [[Deno.pid, "unix", path]],
+  );
+  assert.deepEqual(byPath, await fdsJson(["--unix", path]));
+  const lsof = await new Deno.Command("lsof", { args: ["-t", path] }).output();
+  assert.deepEqual(new TextDecoder().decode(lsof.stdout).trim().split("\n"), [String(Deno.pid)]);
+  listener.close();
+  const gone = await runOpsd(["fds", "--path", path]);
+  assert.deepEqual([gone.code, gone.stdout], [1, ""], "a socket file nothing is bound to");
 });
