@@ -59,6 +59,12 @@ export function daemonCommand() {
       "The daemon starts with the environment opsd was started with (as with " +
       "start-stop-daemon), or an " +
       "empty one with --clear-env, then --env-file files in order, then --env settings. " +
+      "An --env-file is read as systemd reads an EnvironmentFile=: KEY=VALUE lines and # or ; " +
+      'comment lines; a value may be in \'...\' (taken as it is) or "..." (\\" \\\\ \\$ \\` ' +
+      "escaped), either spanning lines; a line ending in a backslash continues on the next one " +
+      '(unquoted or in "..."); elsewhere outside quotes a backslash keeps the next character ' +
+      "as it is (\\\\ is one backslash). A line that is no setting, a quote never closed or " +
+      "text after a closing quote is refused (exit 2), naming the file and line. " +
       "Paths (CMD with a slash, --pidfile, --log, --env-file, --chdir) are relative to " +
       "where opsd runs, and must not be empty. CMD without a slash is looked up in the daemon's PATH as execvp " +
       "would for the daemon's user: a directory that user may not search is passed over.",
@@ -108,7 +114,7 @@ export function daemonCommand() {
       },
       envFile: {
         value: "file",
-        help: "read KEY=VALUE lines, systemd style (repeatable)",
+        help: "read KEY=VALUE lines as systemd's EnvironmentFile= (format above; repeatable)",
         parse: nonEmptyValue("a path"),
         repeat: true,
       },

@@ -128,6 +128,35 @@ sanitizedTest(
 );
 
 sanitizedTest(
+  "--env-file lines ending in a backslash continue on the next line, quoted or not; an unclosed quote is refused (2) naming its line",
+  async () => {
+    await using daemons = await Daemons.create();
+    const { dir } = daemons;
+    const env = `${dir}/app.env`, log = `${dir}/app.log`;
+    Deno.writeTextFileSync(
+      env,
+      'JAVA_OPTS=-Xmx1g \\\n  -Dfile.encoding=UTF-8\nBANNER="hello \\\nworld\nagain"\nDIR=C:\\\\\n',
+    );
+    await daemons.start([
+      ...["--env-file", env, "--log", log],
+      ...["--", "sh", "-c", 'printf "%s|" "$JAVA_OPTS" "$BANNER" "$DIR"; exec sleep 30'],
+    ]);
+    await waitFor("the log", () => Deno.readTextFileSync(log) !== "");
+    assert.equal(
+      Deno.readTextFileSync(log),
+      "-Xmx1g   -Dfile.encoding=UTF-8|hello world\nagain|C:\\|",
+    );
+    Deno.writeTextFileSync(env, "A=1\nB='never \\\nclosed\n");
+    const run = await runOpsd(["daemon", "--env-file", env, "--", "true"]);
+    assert.deepEqual([run.code, run.stdout, run.stderr], [
+      2,
+      "",
+      `opsd daemon: ${env}:2: unterminated ' quote: close it\n`,
+    ]);
+  },
+);
+
+sanitizedTest(
   "the daemon gets the environment opsd was given, exactly, as itself or as another user",
   async () => {
     await using daemons = await Daemons.create();
