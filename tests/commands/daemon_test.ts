@@ -296,6 +296,26 @@ sanitizedTest(
 );
 
 sanitizedTest(
+  "--user as root without CAP_SETGID (a restricted container): the exec shim's refusal says why and what to do (4); nothing runs, no pidfile",
+  async () => {
+    await using dir = await tempDir();
+    const pidfile = `${dir.path}/app.pid`, marker = `${dir.path}/ran`;
+    const run = await runOpsd(
+      ["daemon", "--user", "nobody", "--pidfile", pidfile, "--", "touch", marker],
+      { withoutCapabilities: true },
+    );
+    assert.deepEqual([run.code, run.stdout, run.stderr], [
+      4,
+      "",
+      'opsd daemon: cannot run as user "nobody": setgroups: EPERM (operation not permitted): ' +
+      "opsd runs as root without CAP_SETGID (a restricted container?), and switching users " +
+      "needs CAP_SETUID and CAP_SETGID: grant them, or drop --user\n",
+    ]);
+    assert.deepEqual(listing(dir.path), [], "no pidfile, and the command never ran");
+  },
+);
+
+sanitizedTest(
   "the exec shim keeps its own environment: a HOME the daemon is given does not steer it",
   async () => {
     await using daemons = await Daemons.create();
