@@ -8,7 +8,8 @@
 
 import { ExitCode, OpsdError } from "../lib/errors.ts";
 import { daemonEnvironment, parseEnvSetting } from "../lib/daemon/env.ts";
-import { inspectPidfile, type PidfileState } from "../lib/daemon/pidfile.ts";
+import { describeHolders, foreignLockMessage } from "../lib/daemon/lock_owner.ts";
+import { type DaemonStatus, daemonStatus } from "../lib/daemon/status.ts";
 import { startDaemon, stopStartedDaemon } from "../lib/daemon/start.ts";
 import { stopDaemon, type StopResult } from "../lib/daemon/stop.ts";
 import { resolveCredentials } from "../lib/process/credentials.ts";
@@ -59,6 +60,12 @@ export function daemonCommand() {
       "The daemon starts with the environment opsd was started with (as with " +
       "start-stop-daemon), or an " +
       "empty one with --clear-env, then --env-file files in order, then --env settings. " +
+      "An --env-file is read as systemd reads an EnvironmentFile=: KEY=VALUE lines and # or ; " +
+      'comment lines; a value may be in \'...\' (taken as it is) or "..." (\\" \\\\ \\$ \\` ' +
+      "escaped), either spanning lines; a line ending in a backslash continues on the next one " +
+      '(unquoted or in "..."); elsewhere outside quotes a backslash keeps the next character ' +
+      "as it is (\\\\ is one backslash). A line that is no setting, a quote never closed or " +
+      "text after a closing quote is refused (exit 2), naming the file and line. " +
       "Paths (CMD with a slash, --pidfile, --log, --env-file, --chdir) are relative to " +
       "where opsd runs, and must not be empty. CMD without a slash is looked up in the daemon's PATH as execvp " +
       "would for the daemon's user: a directory that user may not search is passed over.",
@@ -108,7 +115,7 @@ export function daemonCommand() {
       },
       envFile: {
         value: "file",
-        help: "read KEY=VALUE lines, systemd style (repeatable)",
+        help: "read KEY=VALUE lines as systemd's EnvironmentFile= (format above; repeatable)",
         parse: nonEmptyValue("a path"),
         repeat: true,
       },
@@ -192,15 +199,21 @@ function _statusCommand() {
     description:
       "Answer from the pidfile's lock, never from a pid that may have been reused: running " +
       "(exit 0, with the pid) while the daemon, or a process that inherited its fd 3, lives. " +
+      "A lock held by processes that are neither the pid in the file nor of its session (a " +
+      "file rewritten by hand, an unrelated process that locked it) is not taken for the " +
+      "daemon: state foreign (exit 1), naming the lock's holders and what to do, as " +
+      "'daemon stop' refuses to signal that pid. " +
       "Otherwise not running (exit 3), and the pid in the file is only reported on: if it " +
       "is alive, it may or may not be the daemon (state unlocked); if it has exited, or the " +
       "file holds no pid, the pidfile is stale.",
     options: {
       pidfile: _PIDFILE,
       json: {
-        help: "print {pidfile, state, pid, alive, name} as JSON; state is running, unlocked, " +
-          "stale or missing; alive and name: whether the recorded pid is a live process, and " +
-          "its name",
+        help: "print {pidfile, state, pid, alive, name, holders, checked} as JSON; state is " +
+          "running, foreign, unlocked, stale or missing; alive and name: whether the recorded " +
+          "pid is a live process, and its name; holders: [{pid, name}] holding the lock when " +
+          "that pid does not (else null); checked: false when opsd may not read the fds " +
+          "that would tell (another user's, without root)",
       },
       quiet: { short: "q", help: "print nothing; answer with the exit code alone" },
     },
@@ -208,39 +221,55 @@ function _statusCommand() {
 Examples:
   opsd daemon status --pidfile /run/web.pid          running (pid 4242)
   opsd daemon status --pidfile /run/web.pid --json
-    {"pidfile":"/run/web.pid","state":"running","pid":4242,"alive":true,"name":"server"}
+    {"pidfile":"/run/web.pid","state":"running","pid":4242,"alive":true,"name":"server",
+     "holders":null,"checked":true}
   opsd daemon status -q --pidfile /run/web.pid || opsd daemon --pidfile /run/web.pid -- ./server
 
-Exit codes: 0 running, 3 not running (no pidfile, an unlocked one, or a stale one),
-4 pidfile not readable, 2 bad option.`,
+Exit codes: 0 running, 1 foreign: locked, but not by the pid in the file nor its session
+(the lock's holders are named), 3 not running (no pidfile, an unlocked one, or a stale
+one), 4 pidfile not readable, 2 bad option.`,
     run: (options) => {
-      const found = inspectPidfile(options.pidfile);
-      const pid = found.state === "missing" ? null : found.pid;
-      const process = found.state === "missing" ? null : found.process;
+      const found = daemonStatus(options.pidfile);
       if (options.json) {
+        const { process, holders } = found.state === "missing"
+          ? { process: null, holders: null }
+          : found;
         writeJson({
           pidfile: found.path,
           state: found.state,
-          pid,
+          pid: found.state === "missing" ? null : found.pid,
           alive: process !== null,
           name: process?.name ?? null,
+          holders,
+          checked: found.state === "missing" || found.owner !== "unchecked",
         });
       } else if (!options.quiet) writeOut(`${_statusLine(found)}\n`);
-      return found.state === "running" ? ExitCode.ok : ExitCode.notRunning;
+      return found.state === "running"
+        ? ExitCode.ok
+        : found.state === "foreign"
+        ? ExitCode.failure
+        : ExitCode.notRunning;
     },
   });
 }
 
 /** What `daemon status` says about a pidfile, in one line: only what the lock and /proc show. */
-function _statusLine(found: PidfileState): string {
+function _statusLine(found: DaemonStatus): string {
   switch (found.state) {
     case "running":
       // The lock is the truth; the pid is only what the daemon wrote.
-      if (found.pid !== null && found.process === null) {
-        return `running (its lock is held, but pid ${found.pid} it names has exited: a process ` +
-          `it started holds the lock; find it with 'opsd fds --path ${found.path}')`;
+      if (found.owner === "session") {
+        const what = found.process === null ? "has exited" : "does not hold the lock";
+        const by = describeHolders(found.path, found.holders ?? []);
+        return `running (pid ${found.pid} it names ${what}; its session holds the lock: ${by})`;
       }
-      return `running (pid ${found.pid ?? "unknown"})`;
+      if (found.owner === "unchecked") {
+        return `running (pid ${found.pid}, as the pidfile says: opsd may not read its fds to ` +
+          "check that it holds the lock; run as root to check)";
+      }
+      return `running (pid ${found.pid})`;
+    case "foreign":
+      return foreignLockMessage(found.path, found.pid, found.holders ?? []);
     case "unlocked": {
       const name = escapeText(found.process!.name);
       return `not running under this pidfile: no process holds its lock; ` +

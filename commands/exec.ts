@@ -17,7 +17,9 @@ export function execCommand() {
     name: "exec",
     summary: "run a program in place of opsd, optionally as another user",
     description: "Replace opsd with PROGRAM (same pid, environment and fds 0-2), after switching " +
-      "to --user and --group when given (needs root). PROGRAM is looked up in PATH after the " +
+      "to --user and --group when given (needs root with CAP_SETUID and CAP_SETGID; a switch " +
+      "the kernel refuses exits 4 naming the call, why and what to do). PROGRAM is looked up " +
+      "in PATH after the " +
       "switch, as execvp would for that user: a directory it may not search is passed over. " +
       "The environment is passed on as it is, HOME included (as setuidgid does).",
     operands: [

@@ -1,8 +1,8 @@
 /**
  * A daemon's environment, in layers: the one opsd was started with (or none), the
  * user's HOME, USER and LOGNAME under `--user`, `--env-file` files in the format of
- * systemd's EnvironmentFile (KEY=VALUE lines, `#` or `;` comments, optional single
- * or double quotes), then `--env KEY=VALUE` settings.
+ * systemd's EnvironmentFile (KEY=VALUE lines, `#` or `;` comments, single or double
+ * quotes, backslash escapes and continuation lines), then `--env KEY=VALUE` settings.
  *
  * @module
  */
@@ -26,27 +26,33 @@ export function parseEnvSetting(text: string, where = ""): [string, string] {
 }
 
 /**
- * The variables an environment file sets, in order. Blank lines and lines starting
- * with `#` or `;` are skipped; `KEY=VALUE` may have spaces around the key and the
- * value; a value in double quotes may escape `"`, `\`, `$` and `` ` `` with a
- * backslash; a value in single quotes is taken as it is.
+ * The variables an environment file sets, in order, read as systemd reads an
+ * EnvironmentFile=. Blank lines and lines starting with `#` or `;` are skipped;
+ * `KEY=VALUE` may have spaces around the key and the value. Unquoted, a backslash
+ * keeps the next character as it is (`\\` is one backslash), and one that ends a
+ * line joins the next line to the value. A value in double quotes may escape `"`,
+ * `\`, `$` and `` ` `` with a backslash (any other backslash is kept), joins the
+ * next line on a backslash that ends a line, and may span lines; a value in single
+ * quotes is taken as it is, and may span lines too. Throws a UsageError naming the
+ * file and line of a line that is not a setting, a quote never closed, or text
+ * after a closing quote (systemd would silently ignore or join them).
  *
  * @example
  * ```ts
- * parseEnvFile('# app\nPORT=8080\nGREETING="hello world"\n', "app.env");
+ * parseEnvFile('# app\nPORT=8080\nGREETING="hello \\\nworld"\n', "app.env");
  * // [["PORT", "8080"], ["GREETING", "hello world"]]
  * ```
  */
 export function parseEnvFile(text: string, name: string): [string, string][] {
+  const lines = new _Lines(text, name);
   const settings: [string, string][] = [];
-  text.split("\n").forEach((raw, index) => {
-    const line = raw.replace(/\r$/, "").trim();
-    if (line === "" || line.startsWith("#") || line.startsWith(";")) return;
-    const where = `${name}:${index + 1}`;
-    const equals = line.indexOf("=");
-    const key = _key(equals < 0 ? "" : line.slice(0, equals).trim(), line, where);
-    settings.push([key, _unquote(line.slice(equals + 1).trim(), where)]);
-  });
+  for (let line = lines.next(); line !== undefined; line = lines.next()) {
+    const setting = line.replace(/^[ \t]+/, "");
+    if (setting === "" || setting.startsWith("#") || setting.startsWith(";")) continue;
+    const equals = setting.indexOf("=");
+    const key = equals < 0 ? "" : setting.slice(0, equals).replace(/[ \t]+$/, "");
+    settings.push([_key(key, setting.trimEnd(), lines.where()), _value(setting, equals, lines)]);
+  }
   return settings;
 }
 
@@ -103,29 +109,90 @@ function _key(key: string, text: string, where: string): string {
   throw new UsageError(where ? `${where}: ${expected}` : expected);
 }
 
-function _unquote(value: string, where: string): string {
-  const quote = value[0];
-  if (quote !== '"' && quote !== "'") return value;
-  if (value.length < 2 || value[value.length - 1] !== quote) {
-    throw new UsageError(`${where}: unterminated ${quote} quote: close it on the same line`);
+/** A file's lines (without their `\r\n` or `\n`), read one after the other. */
+class _Lines {
+  readonly #lines: string[];
+  #index = -1;
+
+  constructor(text: string, readonly name: string) {
+    this.#lines = text.split("\n").map((line) => line.replace(/\r$/, ""));
   }
-  const inner = value.slice(1, -1);
-  if (quote === "'") {
-    if (inner.includes("'")) throw new UsageError(`${where}: stray ' inside a '…' value`);
-    return inner;
+
+  /** The next line, or undefined at the end of the file. */
+  next(): string | undefined {
+    return this.#lines[++this.#index];
   }
-  let result = "";
-  for (let i = 0; i < inner.length; i++) {
-    const char = inner[i];
-    if (char === "\\" && i + 1 < inner.length && '"\\$`'.includes(inner[i + 1])) {
-      result += inner[++i];
-    } else if (char === '"') {
-      throw new UsageError(`${where}: stray " inside a "…" value: escape it as \\"`);
-    } else {
-      result += char;
+
+  /** Where the line last read is, as `app.env:3`. */
+  where(): string {
+    return `${this.name}:${this.#index + 1}`;
+  }
+}
+
+/**
+ * The value of the setting `line` (its `=` at `equals`), reading further lines
+ * from `lines` while a backslash continues it or a quote is open.
+ */
+function _value(line: string, equals: number, lines: _Lines): string {
+  const text = line.slice(equals + 1).replace(/^[ \t]+/, "");
+  return text[0] === '"' || text[0] === "'"
+    ? _quoted(text.slice(1), text[0], lines)
+    : _unquoted(text, lines);
+}
+
+/** An unquoted value: `\c` is `c`, a final `\` joins the next line; trailing spaces go. */
+function _unquoted(text: string, lines: _Lines): string {
+  let value = "", kept = 0;
+  for (let line: string | undefined = text; line !== undefined;) {
+    let joined = false;
+    for (let i = 0; i < line.length; i++) {
+      if (line[i] !== "\\") {
+        value += line[i];
+        if (line[i] !== " " && line[i] !== "\t") kept = value.length;
+      } else if (i + 1 < line.length) {
+        value += line[++i];
+        kept = value.length;
+      } else joined = true;
     }
+    if (!joined) break;
+    // The spaces before the backslash stay, and the next line goes on from there.
+    kept = value.length;
+    line = lines.next();
   }
-  return result;
+  return value.slice(0, kept);
+}
+
+/**
+ * The rest of a value opened by `quote` on the line last read from `lines`, up to
+ * the closing quote, however many lines on; only spaces may follow it.
+ */
+function _quoted(text: string, quote: string, lines: _Lines): string {
+  const opened = lines.where();
+  let value = "";
+  for (let line: string | undefined = text; line !== undefined; line = lines.next()) {
+    let joined = false;
+    for (let i = 0; i < line.length; i++) {
+      const char = line[i];
+      if (char === quote) {
+        if (line.slice(i + 1).trim() !== "") {
+          const escape = quote === '"' ? ', or escape a " inside it as \\"' : "";
+          throw new UsageError(
+            `${lines.where()}: text after the closing ${quote} quote: ` +
+              `put the whole value inside the quotes${escape}`,
+          );
+        }
+        return value;
+      }
+      if (char !== "\\" || quote === "'") value += char;
+      else if (i + 1 === line.length) joined = true;
+      else {
+        const next = line[++i];
+        value += '"\\$`'.includes(next) ? next : `\\${next}`;
+      }
+    }
+    if (!joined) value += "\n";
+  }
+  throw new UsageError(`${opened}: unterminated ${quote} quote: close it`);
 }
 
 /**

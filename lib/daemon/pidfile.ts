@@ -41,22 +41,24 @@ const _GUARD = { start: 2 ** 40, length: 1 };
 const _RETRIES = 100;
 
 /**
- * What a pidfile says. `running`: a daemon holds its lock. Otherwise no daemon runs
- * under it, and the pid it names is never trusted (pids are reused): `unlocked`
- * when that pid is a live process, which may or may not be the daemon; `stale` when
- * it has exited or the file holds no pid; `missing` when there is no file.
+ * What a pidfile says. `running`: a daemon holds its lock (whether the pid it names
+ * is that daemon, lock_owner.ts tells). Otherwise no daemon runs under it, and the
+ * pid it names is never trusted (pids are reused): `unlocked` when that pid is a
+ * live process, which may or may not be the daemon; `stale` when it has exited or
+ * the file holds no pid; `missing` when there is no file.
  */
-export type PidfileState =
-  | {
-    state: "running" | "unlocked" | "stale";
-    path: string;
-    /** The pid the file holds, or null when it holds none. */
-    pid: number | null;
-    /** The process that pid names now, if one lives (see {@linkcode liveProcess}). */
-    process: LiveProcess | null;
-    file: FileIdentity;
-  }
-  | { state: "missing"; path: string };
+export type PidfileState = FoundPidfile | { state: "missing"; path: string };
+
+/** A {@linkcode PidfileState} for a file that is there. */
+export interface FoundPidfile {
+  state: "running" | "unlocked" | "stale";
+  path: string;
+  /** The pid the file holds, or null when it holds none. */
+  pid: number | null;
+  /** The process that pid names now, if one lives (see {@linkcode liveProcess}). */
+  process: LiveProcess | null;
+  file: FileIdentity;
+}
 
 /** A live process a pidfile's pid names: its pid and command name. */
 export interface LiveProcess {

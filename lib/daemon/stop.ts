@@ -8,15 +8,17 @@
  */
 
 import { ExitCode, OpsdError } from "../errors.ts";
-import { lockHolders, processHoldsFile } from "../procfs/holds.ts";
-import { sessionMembers } from "../procfs/processes.ts";
 import { signalIfStill, signalSession } from "../process/signal.ts";
 import { SIGNALS } from "../sys/constants.ts";
 import { isErrno } from "../sys/libc.ts";
 import { signalName } from "../sys/signals.ts";
-import { absolutePath, liveProcess, OpenPidfile, PIDFILE_FD, removePidfile } from "./pidfile.ts";
-import { shellQuote, suggestCommand } from "../text/command.ts";
-import { escapeText } from "../text/escape.ts";
+import {
+  foreignLockMessage,
+  lockHolderProcesses,
+  pidHoldsPidfile,
+  sessionHoldsPidfile,
+} from "./lock_owner.ts";
+import { absolutePath, liveProcess, OpenPidfile, removePidfile } from "./pidfile.ts";
 
 /** How {@linkcode stopDaemon} stops a daemon. */
 export interface StopOptions {
@@ -108,17 +110,16 @@ export async function stopDaemon(path: string, options: StopOptions = {}): Promi
     return { outcome: "not-running", path: pidfile.path, pid, alive: false, stale: true, removed };
   }
   const { pid } = pidfile;
-  if (pid === null) {
-    throw new OpsdError(
-      `${pidfile.path} is locked but names no pid: find its holder with 'opsd fds --path ${pidfile.path}'`,
-    );
-  }
+  if (pid === null) throw _foreignLock(pidfile, pid);
   const started = Date.now();
   _permitted(pid, () => _signalDaemon(pidfile, pid, signal));
   let killed = false;
   if (!await _released(pidfile, timeout)) {
     killed = true;
-    _permitted(pid, () => _ownSession(pidfile, pid) && signalSession(pid, SIGNALS.SIGKILL));
+    _permitted(
+      pid,
+      () => sessionHoldsPidfile(pidfile.file, pid) && signalSession(pid, SIGNALS.SIGKILL),
+    );
     if (!await _released(pidfile, killTimeout)) {
       throw new OpsdError(
         `${pidfile.path} is still locked ${killTimeout / 1000} s after SIGKILL to pid ${pid}'s ` +
@@ -141,43 +142,22 @@ export async function stopDaemon(path: string, options: StopOptions = {}): Promi
 
 /**
  * Sends `signal` to `pid` if it holds the pidfile; else (it exited, and processes
- * it started keep the lock) to every process of its session. Signals nothing, and
- * throws an error naming the lock's holders, when neither holds it: the file
- * names a pid that is not the daemon.
+ * it started keep the lock) to every process of its session. These are the
+ * questions `lockOwner` (lock_owner.ts) asks, each asked here right before its
+ * signal. Signals nothing, and throws an error naming the lock's holders, when
+ * neither holds it: the file names a pid that is not the daemon.
  */
 function _signalDaemon(pidfile: OpenPidfile, pid: number, signal: number): void {
-  if (signalIfStill(pid, signal, () => processHoldsFile(pid, pidfile.file, PIDFILE_FD))) return;
-  if (_ownSession(pidfile, pid) && signalSession(pid, signal) > 0) return;
-  const { path } = pidfile;
-  const holders = lockHolders(pidfile.file).map((holder) => {
-    const process = liveProcess(holder);
-    return process ? `pid ${holder} (${escapeText(process.name)})` : `pid ${holder}`;
-  });
-  const find = suggestCommand("opsd", "fds", "--path", path);
-  const heldBy = holders.length === 0
-    ? `a process opsd may not see (find it as root with ${find})`
-    : holders.join(", ");
-  const named = liveProcess(pid);
-  const what = named
-    ? `pid ${pid} (${escapeText(named.name)}), which it names, is alive but does not hold the lock`
-    : `pid ${pid}, which it names, has exited and nothing is left in its session`;
-  throw new OpsdError(
-    `${path} is locked by ${heldBy}; ${what}: nothing signalled; ` +
-      (named
-        ? "check which process is the daemon, stop it yourself, "
-        : "if the program puts itself in the background, run it in the foreground under opsd; " +
-          "stop the lock's holder yourself, ") +
-      `then remove ${shellQuote(path)}`,
-  );
+  const { file } = pidfile;
+  if (signalIfStill(pid, signal, () => pidHoldsPidfile(file, pid))) return;
+  if (sessionHoldsPidfile(file, pid) && signalSession(pid, signal) > 0) return;
+  throw _foreignLock(pidfile, pid);
 }
 
-/**
- * Whether session `pid` is still the daemon's: one of its processes holds the
- * pidfile open. (Once all of them are gone, a new process may get the same pid and
- * start a session of that id.)
- */
-function _ownSession(pidfile: OpenPidfile, pid: number): boolean {
-  return sessionMembers(pid).some((member) => processHoldsFile(member, pidfile.file, PIDFILE_FD));
+/** The error for a pidfile locked by others than the pid it names: nothing was signalled. */
+function _foreignLock(pidfile: OpenPidfile, pid: number | null): OpsdError {
+  const holders = lockHolderProcesses(pidfile.file);
+  return new OpsdError(foreignLockMessage(pidfile.path, pid, holders, "nothing signalled"));
 }
 
 /** Runs `action`, turning a permission failure into one line saying what to do. */

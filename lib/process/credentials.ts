@@ -7,11 +7,13 @@
  */
 
 import { ExitCode, OpsdError, UsageError } from "../errors.ts";
+import { CAP, hasEffectiveCapability, setgroupsDenied } from "../procfs/capabilities.ts";
 import {
   getgrnam,
   getgrouplist,
   getpwnam,
   getpwuid,
+  isErrno,
   setgid,
   setgroups,
   setuid,
@@ -111,9 +113,57 @@ export function userEnvironment(credentials?: Credentials): Record<string, strin
   return { HOME: credentials!.home ?? "/", USER: user, LOGNAME: user };
 }
 
-/** Switches the whole process to `credentials`; irreversible once the uid changes. */
+/**
+ * Switches the whole process to `credentials`; irreversible once the uid changes.
+ * A switch the kernel refuses (EPERM) is an OpsdError with exit code 4 naming the
+ * call, the reason (not root; root without CAP_SETGID or CAP_SETUID, as in a
+ * restricted container; a user namespace that denies setgroups) and what to do.
+ */
 export function dropPrivileges(credentials: Credentials): void {
-  if (Deno.uid() === 0) setgroups(credentials.groups);
-  setgid(credentials.gid);
-  setuid(credentials.uid);
+  try {
+    if (Deno.uid() === 0) setgroups(credentials.groups);
+    setgid(credentials.gid);
+    setuid(credentials.uid);
+  } catch (error) {
+    if (!isErrno(error, "EPERM")) throw error;
+    throw new OpsdError(
+      `${_cannotRun(credentials)}: ${error.message}: ${_whyRefused(error.call, credentials)}`,
+      ExitCode.permission,
+      { cause: error },
+    );
+  }
+}
+
+/** `cannot run as user "www-data"`, `… with group "web"`, or `cannot run with group "web"`. */
+function _cannotRun({ user, group }: Credentials): string {
+  const as = user === undefined ? [] : [`as user "${user}"`];
+  const withGroup = group === undefined ? [] : [`with group "${group}"`];
+  return ["cannot run", ...as, ...withGroup].join(" ");
+}
+
+/** Why the kernel refused `call` (setgroups, setgid or setuid) with EPERM, and what to do. */
+function _whyRefused(call: string, { user, group }: Credentials): string {
+  const options = user === undefined
+    ? "--group"
+    : group === undefined
+    ? "--user"
+    : "--user and --group";
+  if (Deno.uid() !== 0) {
+    const what = call === "setuid" ? "users" : "groups";
+    return `only root can switch ${what}; run opsd as root or drop ${options}`;
+  }
+  if (call === "setgroups" && setgroupsDenied()) {
+    return "opsd's user namespace denies setgroups (/proc/self/setgroups says deny, as in a " +
+      `rootless container); run opsd outside it, or drop ${options}`;
+  }
+  const missing = call === "setuid" ? "CAP_SETUID" : "CAP_SETGID";
+  if (!hasEffectiveCapability(call === "setuid" ? CAP.SETUID : CAP.SETGID)) {
+    const needs = user === undefined
+      ? "switching groups needs CAP_SETGID: grant it"
+      : "switching users needs CAP_SETUID and CAP_SETGID: grant them";
+    return `opsd runs as root without ${missing} (a restricted container?), and ${needs}, ` +
+      `or drop ${options}`;
+  }
+  return `refused although opsd has ${missing} (by seccomp, SELinux or AppArmor?); ` +
+    `allow it, or drop ${options}`;
 }

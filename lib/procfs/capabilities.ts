@@ -1,17 +1,32 @@
 /**
  * This process's capabilities, from `CapEff:` in `/proc/self/status`: what it
  * may do beyond its user's rights (root without CAP_SYS_PTRACE, as in a
- * container, may not read other users' fds).
+ * container, may not read other users' fds; without CAP_SETUID and CAP_SETGID it
+ * may not switch users); and whether its user namespace lets it set groups at all.
  *
  * @module
  */
 
 /** Capability numbers opsd asks about (linux/capability.h). */
-export const CAP = { SYS_PTRACE: 19 } as const;
+export const CAP = { SETGID: 6, SETUID: 7, SYS_PTRACE: 19 } as const;
 
 /** Whether this process holds capability `cap` (a {@linkcode CAP} number) in its effective set. */
 export function hasEffectiveCapability(cap: number): boolean {
   const status = Deno.readTextFileSync("/proc/self/status");
   const effective = BigInt(`0x${/^CapEff:\s*([0-9a-f]+)$/m.exec(status)?.[1] ?? "0"}`);
   return ((effective >> BigInt(cap)) & 1n) === 1n;
+}
+
+/**
+ * Whether this process's user namespace forbids setgroups(2) whatever its
+ * capabilities: `/proc/self/setgroups` says `deny`, as in a namespace an
+ * unprivileged user made (`unshare -r`, a rootless container). False when the
+ * file cannot be read (a kernel before 3.19 has none).
+ */
+export function setgroupsDenied(): boolean {
+  try {
+    return Deno.readTextFileSync("/proc/self/setgroups").trim() === "deny";
+  } catch {
+    return false;
+  }
 }

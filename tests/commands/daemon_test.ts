@@ -13,7 +13,14 @@ import {
   tempDir,
   waitFor,
 } from "../fixtures/mod.ts";
-import { Daemons, listing, procFacts, reapIfChild, settledFds } from "../fixtures/daemon.ts";
+import {
+  Daemons,
+  listing,
+  lockHolder,
+  procFacts,
+  reapIfChild,
+  settledFds,
+} from "../fixtures/daemon.ts";
 import { sanitizedTest } from "../fixtures/sanitized.ts";
 
 // Every daemon here is started by a real `opsd daemon` process that exits at once,
@@ -124,6 +131,35 @@ sanitizedTest(
       return text.split("\n").length >= 7 && text;
     });
     assert.equal(text, "earlier\nout from-flag two words c=c\nerr\n0027\n/tmp\nnone\n");
+  },
+);
+
+sanitizedTest(
+  "--env-file lines ending in a backslash continue on the next line, quoted or not; an unclosed quote is refused (2) naming its line",
+  async () => {
+    await using daemons = await Daemons.create();
+    const { dir } = daemons;
+    const env = `${dir}/app.env`, log = `${dir}/app.log`;
+    Deno.writeTextFileSync(
+      env,
+      'JAVA_OPTS=-Xmx1g \\\n  -Dfile.encoding=UTF-8\nBANNER="hello \\\nworld\nagain"\nDIR=C:\\\\\n',
+    );
+    await daemons.start([
+      ...["--env-file", env, "--log", log],
+      ...["--", "sh", "-c", 'printf "%s|" "$JAVA_OPTS" "$BANNER" "$DIR"; exec sleep 30'],
+    ]);
+    await waitFor("the log", () => Deno.readTextFileSync(log) !== "");
+    assert.equal(
+      Deno.readTextFileSync(log),
+      "-Xmx1g   -Dfile.encoding=UTF-8|hello world\nagain|C:\\|",
+    );
+    Deno.writeTextFileSync(env, "A=1\nB='never \\\nclosed\n");
+    const run = await runOpsd(["daemon", "--env-file", env, "--", "true"]);
+    assert.deepEqual([run.code, run.stdout, run.stderr], [
+      2,
+      "",
+      `opsd daemon: ${env}:2: unterminated ' quote: close it\n`,
+    ]);
   },
 );
 
@@ -267,6 +303,26 @@ sanitizedTest(
 );
 
 sanitizedTest(
+  "--user as root without CAP_SETGID (a restricted container): the exec shim's refusal says why and what to do (4); nothing runs, no pidfile",
+  async () => {
+    await using dir = await tempDir();
+    const pidfile = `${dir.path}/app.pid`, marker = `${dir.path}/ran`;
+    const run = await runOpsd(
+      ["daemon", "--user", "nobody", "--pidfile", pidfile, "--", "touch", marker],
+      { withoutCapabilities: true },
+    );
+    assert.deepEqual([run.code, run.stdout, run.stderr], [
+      4,
+      "",
+      'opsd daemon: cannot run as user "nobody": setgroups: EPERM (operation not permitted): ' +
+      "opsd runs as root without CAP_SETGID (a restricted container?), and switching users " +
+      "needs CAP_SETUID and CAP_SETGID: grant them, or drop --user\n",
+    ]);
+    assert.deepEqual(listing(dir.path), [], "no pidfile, and the command never ran");
+  },
+);
+
+sanitizedTest(
   "the exec shim keeps its own environment: a HOME the daemon is given does not steer it",
   async () => {
     await using daemons = await Daemons.create();
@@ -359,7 +415,15 @@ sanitizedTest(
     run = await status("--json");
     assert.deepEqual([run.code, JSON.parse(run.stdout)], [
       3,
-      { pidfile, state: "missing", pid: null, alive: false, name: null },
+      {
+        pidfile,
+        state: "missing",
+        pid: null,
+        alive: false,
+        name: null,
+        holders: null,
+        checked: true,
+      },
     ]);
     const pid = await daemons.start(["--pidfile", pidfile, "--", "sleep", "30"]);
     run = await status("-q");
@@ -369,7 +433,7 @@ sanitizedTest(
     run = await status("--json");
     assert.deepEqual([run.code, JSON.parse(run.stdout)], [
       0,
-      { pidfile, state: "running", pid, alive: true, name: "sleep" },
+      { pidfile, state: "running", pid, alive: true, name: "sleep", holders: null, checked: true },
     ]);
   },
 );
@@ -384,12 +448,95 @@ sanitizedTest(
       reapIfChild(pid);
       return !isAlive(pid);
     });
+    const [child] = sessionMembers(pid);
     const run = await runOpsd(["daemon", "status", "--pidfile", pidfile]);
     assert.deepEqual([run.code, run.stdout], [
       0,
-      `running (its lock is held, but pid ${pid} it names has exited: a process it started ` +
-      `holds the lock; find it with 'opsd fds --path ${pidfile}')\n`,
+      `running (pid ${pid} it names has exited; its session holds the lock: pid ${child} (sleep))\n`,
     ]);
+    const json = await runOpsd(["daemon", "status", "--pidfile", pidfile, "--json"]);
+    assert.deepEqual([json.code, JSON.parse(json.stdout)], [0, {
+      pidfile,
+      state: "running",
+      pid,
+      alive: false,
+      name: null,
+      holders: [{ pid: child, name: "sleep" }],
+      checked: true,
+    }]);
+  },
+);
+
+sanitizedTest(
+  "a pidfile locked by another process than the pid it names: status says which pid holds the lock, that it is not that pid, and what to do (1), as stop does; --json the same",
+  async () => {
+    await using dir = await tempDir();
+    const pidfile = `${dir.path}/app.pid`;
+    const unrelated = new Deno.Command("sleep", { args: ["30"] }).spawn();
+    const exited = new Deno.Command("true").spawn();
+    await exited.status;
+    try {
+      Deno.writeTextFileSync(pidfile, "");
+      await using holder = await lockHolder(pidfile);
+      const by = `${pidfile} is locked by pid ${holder.pid} (deno)`;
+      const cases: [number | null, string, string][] = [
+        [
+          unrelated.pid,
+          `pid ${unrelated.pid} (sleep), which it names, is alive but does not hold the lock`,
+          "check which process is the daemon, stop it yourself, ",
+        ],
+        [
+          exited.pid,
+          `pid ${exited.pid}, which it names, has exited and nothing is left in its session`,
+          "if the program puts itself in the background, run it in the foreground under opsd; " +
+          "stop the lock's holder yourself, ",
+        ],
+        [null, "it names no pid", "check which process is the daemon, stop it yourself, "],
+      ];
+      for (const [pid, what, action] of cases) {
+        // Rewritten in place, as by hand: the holder's lock on the file stays.
+        Deno.writeTextFileSync(pidfile, pid === null ? "garbage\n" : `${pid}\n`);
+        const status = await runOpsd(["daemon", "status", "--pidfile", pidfile]);
+        assert.deepEqual([status.code, status.stdout, status.stderr], [
+          1,
+          `${by}; ${what}: ${action}then remove ${pidfile}\n`,
+          "",
+        ]);
+        const json = await runOpsd(["daemon", "status", "--pidfile", pidfile, "--json"]);
+        assert.deepEqual([json.code, JSON.parse(json.stdout)], [1, {
+          pidfile,
+          state: "foreign",
+          pid,
+          alive: pid === unrelated.pid,
+          name: pid === unrelated.pid ? "sleep" : null,
+          holders: [{ pid: holder.pid, name: "deno" }],
+          checked: true,
+        }]);
+        const quiet = await runOpsd(["daemon", "status", "-q", "--pidfile", pidfile]);
+        assert.deepEqual([quiet.code, quiet.stdout], [1, ""]);
+        const stop = await runOpsd(["daemon", "stop", "--pidfile", pidfile, "--timeout", "100ms"]);
+        assert.deepEqual([stop.code, stop.stdout, stop.stderr], [
+          1,
+          "",
+          `opsd daemon stop: ${by}; ${what}: nothing signalled; ${action}then remove ${pidfile}\n`,
+        ]);
+        assert.ok(isAlive(unrelated.pid) && isAlive(holder.pid), "nothing signalled");
+      }
+      // A user who may not read those processes' fds cannot tell: running as the file says, unchecked.
+      Deno.chmodSync(dir.path, 0o755);
+      Deno.writeTextFileSync(pidfile, `${unrelated.pid}\n`);
+      const unchecked = await runOpsd(["daemon", "status", "--pidfile", pidfile], {
+        asUser: { uid: 65534, gid: 65534 },
+      });
+      assert.deepEqual([unchecked.code, unchecked.stdout], [
+        0,
+        `running (pid ${unrelated.pid}, as the pidfile says: opsd may not read its fds to check ` +
+        "that it holds the lock; run as root to check)\n",
+      ]);
+    } finally {
+      unrelated.kill("SIGKILL");
+      await unrelated.status;
+    }
   },
 );
 
@@ -412,7 +559,15 @@ sanitizedTest(
       const json = await runOpsd(["daemon", "status", "--pidfile", pidfile, "--json"]);
       assert.deepEqual([json.code, JSON.parse(json.stdout)], [
         3,
-        { pidfile, state: "unlocked", pid, alive: true, name: "sleep" },
+        {
+          pidfile,
+          state: "unlocked",
+          pid,
+          alive: true,
+          name: "sleep",
+          holders: null,
+          checked: true,
+        },
       ]);
       const stop = await runOpsd(["daemon", "stop", "--pidfile", pidfile, "--timeout", "100ms"]);
       assert.deepEqual([stop.code, stop.stdout, stop.stderr], [
@@ -461,6 +616,8 @@ sanitizedTest(
       pid,
       alive: false,
       name: null,
+      holders: null,
+      checked: true,
     });
     const stop = await runOpsd(["daemon", "stop", "--pidfile", pidfile, "--json"]);
     assert.deepEqual([stop.code, JSON.parse(stop.stdout), stop.stderr], [
@@ -490,6 +647,8 @@ sanitizedTest(
       pid: null,
       alive: false,
       name: null,
+      holders: null,
+      checked: true,
     });
     const stop = await runOpsd(["daemon", "stop", "--pidfile", pidfile]);
     assert.deepEqual([stop.code, stop.stderr], [

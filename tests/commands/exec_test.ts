@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { runOpsd, tempDir } from "../fixtures/mod.ts";
+import { runOpsd, type RunOptions, tempDir } from "../fixtures/mod.ts";
 import { sanitizedTest } from "../fixtures/sanitized.ts";
 
 sanitizedTest(
@@ -28,6 +28,75 @@ sanitizedTest(
     assert.deepEqual([run.code, run.stdout], [
       0,
       "uid=0(root) gid=65534(nogroup) groups=65534(nogroup)\n",
+    ]);
+  },
+);
+
+sanitizedTest(
+  "opsd exec as root that may not switch (no CAP_SETGID or CAP_SETUID, or a user namespace denying setgroups): the refused call, why, and what to do, in one line (4)",
+  async () => {
+    const withoutSetuid = ["setpriv", "--bounding-set=-setuid", "--inh-caps=-setuid"];
+    const cases: [string[], RunOptions, string][] = [
+      [
+        ["--user", "nobody"],
+        { withoutCapabilities: true },
+        'cannot run as user "nobody": setgroups: EPERM (operation not permitted): opsd runs as ' +
+        "root without CAP_SETGID (a restricted container?), and switching users needs " +
+        "CAP_SETUID and CAP_SETGID: grant them, or drop --user",
+      ],
+      [
+        ["--user", "nobody", "--group", "nogroup"],
+        { under: withoutSetuid },
+        'cannot run as user "nobody" with group "nogroup": setuid: EPERM (operation not ' +
+        "permitted): opsd runs as root without CAP_SETUID (a restricted container?), and " +
+        "switching users needs CAP_SETUID and CAP_SETGID: grant them, or drop --user and --group",
+      ],
+      [
+        ["--group", "nogroup"],
+        { withoutCapabilities: true },
+        'cannot run with group "nogroup": setgroups: EPERM (operation not permitted): opsd runs ' +
+        "as root without CAP_SETGID (a restricted container?), and switching groups needs " +
+        "CAP_SETGID: grant it, or drop --group",
+      ],
+      [
+        ["--user", "root"],
+        { under: ["unshare", "--user", "--map-root-user"] },
+        'cannot run as user "root": setgroups: EPERM (operation not permitted): opsd\'s user ' +
+        "namespace denies setgroups (/proc/self/setgroups says deny, as in a rootless " +
+        "container); run opsd outside it, or drop --user",
+      ],
+    ];
+    for (const [switches, options, message] of cases) {
+      const run = await runOpsd(["exec", ...switches, "--", "echo", "ran"], options);
+      assert.deepEqual([run.code, run.stdout, run.stderr], [4, "", `opsd exec: ${message}\n`]);
+    }
+  },
+);
+
+sanitizedTest(
+  "opsd exec and opsd daemon as an unprivileged user: another user or group is refused (4) in one line saying only root can switch",
+  async () => {
+    const nobody = { uid: 65534, gid: 65534 };
+    for (const command of ["exec", "daemon"]) {
+      const run = await runOpsd([command, "--user", "root", "--", "echo", "ran"], {
+        asUser: nobody,
+      });
+      assert.deepEqual([run.code, run.stdout, run.stderr], [
+        4,
+        "",
+        `opsd ${command}: cannot run as user "root": only root can switch users; ` +
+        "run opsd as root or drop --user\n",
+      ]);
+    }
+    // Its own user, but not its group: setgid to the account's group is the kernel's to refuse.
+    const run = await runOpsd(["exec", "--user", "nobody", "--", "echo", "ran"], {
+      asUser: { uid: 65534, gid: 1 },
+    });
+    assert.deepEqual([run.code, run.stdout, run.stderr], [
+      4,
+      "",
+      'opsd exec: cannot run as user "nobody": setgid: EPERM (operation not permitted): ' +
+      "only root can switch groups; run opsd as root or drop --user\n",
     ]);
   },
 );

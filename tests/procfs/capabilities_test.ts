@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { CAP, hasEffectiveCapability } from "../../lib/procfs/capabilities.ts";
+import { CAP, hasEffectiveCapability, setgroupsDenied } from "../../lib/procfs/capabilities.ts";
 
 Deno.test("hasEffectiveCapability reads CapEff: root has CAP_SYS_PTRACE unless it was dropped", async () => {
   if (Deno.uid() !== 0) {
@@ -14,4 +14,15 @@ Deno.test("hasEffectiveCapability reads CapEff: root has CAP_SYS_PTRACE unless i
     args: ["--bounding-set=-sys_ptrace", "--inh-caps=-sys_ptrace", Deno.execPath(), "eval", source],
   }).output();
   assert.equal(new TextDecoder().decode(run.stdout).trim(), "false", "dropped with setpriv");
+});
+
+Deno.test("setgroupsDenied: false for this process, true in a user namespace unshare -r made", async () => {
+  assert.equal(setgroupsDenied(), false);
+  const source = `import { setgroupsDenied } from "${
+    new URL("../../lib/procfs/capabilities.ts", import.meta.url).href
+  }"; console.log(setgroupsDenied());`;
+  const run = await new Deno.Command("unshare", {
+    args: ["--user", "--map-root-user", Deno.execPath(), "eval", source],
+  }).output();
+  assert.equal(new TextDecoder().decode(run.stdout).trim(), "true");
 });
