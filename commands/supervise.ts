@@ -70,8 +70,8 @@ export function superviseCommand() {
       },
       readyFd: {
         value: "fd",
-        help: "write one readiness line on FD once the service has started (default: " +
-          "$OPSD_READY_FD)",
+        help: "write one readiness line on FD (one the caller opened: FD>FILE or a pipe) " +
+          "once the service has started (default: $OPSD_READY_FD)",
         parse: intValue(1),
       },
       ..._settingOptions(),

@@ -22,33 +22,42 @@ import type { ReadyReport } from "./supervisor.ts";
 /**
  * The readiness fd a starter handed over in `$OPSD_READY_FD` (`opsd daemon
  * --wait-ready`, `opsd supervise --daemon`), or null when there is none or it
- * names no open fd.
+ * names no fd opsd was given (a variable inherited from further up).
  */
 export function readyFdFromEnv(): number | null {
   const text = Deno.env.get(READY_FD_ENV);
   if (text === undefined || !/^\d+$/.test(text)) return null;
   const fd = Number(text);
-  try {
-    getCloexec(fd);
-  } catch (error) {
-    if (isErrno(error, "EBADF")) return null; // Not open: inherited from further up.
-    throw error;
-  }
-  return fd;
+  return _inherited(fd) === "inherited" ? fd : null;
 }
 
 /**
  * Keeps `fd` out of every child (the parent alone should see it close). Throws a
- * usage error (exit 2) when `fd` is not open: `--ready-fd 3` needs `3>FILE`.
+ * usage error (exit 2) when `fd` was not handed to opsd: `--ready-fd 3` needs
+ * `3>FILE`, and an fd the runtime opened for itself must never be written to.
  */
 export function claimReadyFd(fd: number): void {
-  try {
-    setCloexec(fd, true);
-  } catch (error) {
-    if (!isErrno(error, "EBADF")) throw error;
+  const found = _inherited(fd);
+  if (found !== "inherited") {
+    const why = found === "closed" ? "is not open" : "is one opsd opened for itself";
     throw new UsageError(
-      `--ready-fd ${fd}: fd ${fd} is not open: open it for the readiness line (${fd}>FILE or a pipe)`,
+      `--ready-fd ${fd}: fd ${fd} ${why}: open it for the readiness line (${fd}>FILE or a pipe)`,
     );
+  }
+  setCloexec(fd, true);
+}
+
+/**
+ * Whether `fd` came from opsd's parent: open without close-on-exec. Every fd the
+ * Deno runtime opens for itself (its event loop, its caches) is close-on-exec,
+ * and one that crossed exec into opsd cannot be.
+ */
+function _inherited(fd: number): "inherited" | "closed" | "own" {
+  try {
+    return getCloexec(fd) ? "own" : "inherited";
+  } catch (error) {
+    if (isErrno(error, "EBADF")) return "closed";
+    throw error;
   }
 }
 

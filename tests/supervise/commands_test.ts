@@ -171,6 +171,15 @@ Deno.test("--ready-fd reports once the service has started, or why the superviso
     "opsd supervise: --ready-fd 99: fd 99 is not open: open it for the readiness line " +
       "(99>FILE or a pipe)\n",
   );
+  // fd 3 closed before exec: the runtime takes it for itself, and it must never be written to.
+  const own = await runOpsd(["supervise", service.path, "--ready-fd", "3"], {
+    under: ["sh", "-c", 'exec 3>&- "$@"', "sh"],
+  });
+  assert.deepEqual([own.code, own.stderr], [
+    2,
+    "opsd supervise: --ready-fd 3: fd 3 is one opsd opened for itself: open it for the " +
+    "readiness line (3>FILE or a pipe)\n",
+  ]);
 });
 
 Deno.test("tail -f prints the end of the log file, then what is appended", async () => {
