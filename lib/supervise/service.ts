@@ -598,9 +598,10 @@ export class SupervisedService {
       this.want = "down";
       this.#note("info", "finish exited 125: not restarting (want down)");
     }
-    if (this.want === "once") this.want = "down";
     const reason = this.#restartReason;
     this.#restartReason = "ended";
+    // A restart runs a once service once more; any other end of it is its one run.
+    if (this.want === "once" && reason !== "restart") this.want = "down";
     if (this.#spec.host.exiting || this.want === "down") return;
     const delay = reason === "restart" ? 0 : restartDelay(this.#quickDeaths, this.settings);
     if (delay === 0) {

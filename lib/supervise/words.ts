@@ -25,7 +25,11 @@ export const CONTROL_WORDS = {
     help: "stop it (stop signal + CONT to its group, KILL after the stop timeout)",
   },
   once: { letter: "o", signal: null, help: "start it if it is down, but do not restart it" },
-  restart: { letter: null, signal: null, help: "stop it as down does, then start it at once" },
+  restart: {
+    letter: null,
+    signal: null,
+    help: "stop it as down does, then start it at once (a once service runs once more)",
+  },
   pause: { letter: "p", signal: "SIGSTOP", help: "send STOP to its main process" },
   cont: { letter: "c", signal: "SIGCONT", help: "send CONT to its main process" },
   hup: { letter: "h", signal: "SIGHUP", help: "send HUP to its main process" },

@@ -107,7 +107,14 @@ Deno.test("pause, cont, hup, alarm, restart and once do what svc's letters do", 
   const running = JSON.parse(once.stdout);
   assert.equal(running.state, "up");
   assert.equal(running.want, "once");
-  Deno.kill(running.pid, "SIGKILL");
+  // restart runs a once service once more: stopped, started again, still once.
+  assert.equal((await runOpsd(["restart", service.path])).code, 0);
+  const again = await supervisor.waitStatus(
+    "once, restarted",
+    (s) => s.state === "up" && s.pid !== running.pid,
+  );
+  assert.equal(again.want, "once");
+  Deno.kill(again.pid!, "SIGKILL");
   const after = await supervisor.waitStatus("down after once", (s) => s.state === "down");
   assert.equal(after.want, "down", "once does not restart");
   const refused = await runOpsd(["hup", service.path]);
