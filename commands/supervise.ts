@@ -57,10 +57,8 @@ export function superviseCommand() {
       startTimeout: {
         value: "duration",
         help: "with --daemon: how long to wait for the supervisor to start the service; 0 " +
-          "waits with no time limit",
+          "waits with no time limit (default: 30s)",
         parse: parseDuration,
-        default: 30_000,
-        defaultText: "30s",
       },
       printPid: { help: "with --daemon: print the supervisor's pid" },
       json: { help: "with --daemon: print {pid, pidfile, service, services} as JSON" },
@@ -183,16 +181,20 @@ function _settingOptions(): OptionSpecs {
 
 type _Options = {
   pidfile?: string;
-  startTimeout: number;
+  startTimeout?: number;
   printPid?: true;
   json?: true;
   detached?: true;
   readyFd?: number;
 };
 
+/** How long `--daemon` waits for the supervisor to report, when --start-timeout is not given (ms). */
+const _START_TIMEOUT = 30_000;
+
 /** Flags that only mean something with --daemon, and whether each was given. */
 const _DAEMON_ONLY: Record<string, (options: _Options) => boolean> = {
   "--pidfile": (options) => options.pidfile !== undefined,
+  "--start-timeout": (options) => options.startTimeout !== undefined,
   "--print-pid": (options) => options.printPid === true,
   "--json": (options) => options.json === true,
 };
@@ -216,7 +218,7 @@ async function _daemonize(
     paths,
     args,
     pidfile: options.pidfile,
-    timeout: options.startTimeout,
+    timeout: options.startTimeout ?? _START_TIMEOUT,
   });
   try {
     if (options.json) {

@@ -102,12 +102,13 @@ Deno.test("supervise --daemon refuses with the supervisor's code and one line, l
   assert.equal(unknown.code, 2);
   assert.match(unknown.stderr, /^opsd supervise: no such service: /);
   assert.deepEqual(processesMentioning(service.dir), [], "nothing of it runs");
-  const usage = await runOpsd(["supervise", "--pidfile", `${service.dir}/p.pid`, service.path]);
-  assert.equal(usage.code, 2);
-  assert.match(
-    usage.stderr,
-    /^opsd supervise: --pidfile needs --daemon \(see 'opsd supervise --help'\)\n$/,
-  );
+  for (const [flag, value] of [["--pidfile", `${service.dir}/p.pid`], ["--start-timeout", "1s"]]) {
+    const usage = await runOpsd(["supervise", flag, value, service.path]);
+    assert.deepEqual([usage.code, usage.stderr], [
+      2,
+      `opsd supervise: ${flag} needs --daemon (see 'opsd supervise --help')\n`,
+    ]);
+  }
 });
 
 Deno.test("supervise --daemon whose --print-pid or --json cannot be written stops the supervisor and its services (exit 1, one line)", async () => {
