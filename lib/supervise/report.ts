@@ -48,7 +48,7 @@ export interface StatusReport {
 export function statusReports(paths: ServicePaths, name: string, now = Date.now()): StatusReport[] {
   const main = _report(paths, name, "main", now);
   if (!paths.log) return [main];
-  const log = _report(paths.log, `${name.replace(/\/+$/, "")}/log`, "log", now);
+  const log = _report(paths.log, _logName(name), "log", now);
   if (leavesLogUnsupervised(paths)) {
     main.notes.push(
       `log/ is not supervised: it was made after the supervisor started; ${lateLogAdvice(paths)}`,
@@ -62,6 +62,25 @@ export function statusReports(paths: ServicePaths, name: string, now = Date.now(
     );
   }
   return [main, log];
+}
+
+/**
+ * How to name the log/ of the directory service the operator named `name`: beside
+ * run when the name is its run file (`web/run`: `web/log`), else inside (`web/log`).
+ */
+function _logName(name: string): string {
+  const trimmed = name.replace(/\/+$/, "");
+  if (!/(^|\/)run$/.test(trimmed) || !_isFile(trimmed)) return `${trimmed}/log`;
+  const dir = trimmed.slice(0, -"run".length).replace(/\/+$/, "");
+  return `${dir === "" ? "." : dir}/log`;
+}
+
+function _isFile(path: string): boolean {
+  try {
+    return Deno.statSync(path).isFile;
+  } catch {
+    return false;
+  }
 }
 
 function _report(

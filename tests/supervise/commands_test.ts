@@ -493,3 +493,15 @@ Deno.test("a symlink loop, a state path that is a file, a status.json that is a 
   assert.equal(dir.code, 1);
   assert.match(dir.stderr, /status\.json is damaged or not opsd's \(not JSON\): remove it;/);
 });
+
+Deno.test("status of DIR/run names the log service DIR/log, as of DIR", async () => {
+  await using service = await copyService("logged");
+  for (const name of [service.path, `${service.path}/`, `${service.path}/run`]) {
+    const status = await runOpsd(["status", name]);
+    assert.deepEqual([status.code, status.stdout], [
+      3,
+      `${name}: supervisor not running; never supervised\n` +
+      `${service.path}/log: supervisor not running; never supervised\n`,
+    ]);
+  }
+});
