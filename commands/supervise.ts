@@ -9,7 +9,12 @@
 import { releaseOwnPidfile } from "../lib/daemon/pidfile.ts";
 import { ExitCode, OpsdError } from "../lib/errors.ts";
 import { resolveService, type ServicePaths } from "../lib/service/paths.ts";
-import { type SettingKey, SETTINGS, settingsFromFlags } from "../lib/service/settings.ts";
+import {
+  type SettingKey,
+  settingRange,
+  SETTINGS,
+  settingsFromFlags,
+} from "../lib/service/settings.ts";
 import {
   startBackgroundSupervisor,
   stopBackgroundSupervisor,
@@ -172,10 +177,14 @@ interrupted by signal N before the supervisor reported (it is stopped).`,
 /** One option per setting (`--stop-timeout <duration>`), its text checked with the others. */
 function _settingOptions(): OptionSpecs {
   return Object.fromEntries(
-    Object.entries(SETTINGS).map(([key, spec]) => [_camel(key), {
-      value: spec.value.toLowerCase(),
-      help: `${spec.help}${spec.default === "" ? "" : ` (default: ${spec.default})`}`,
-    }]),
+    Object.entries(SETTINGS).map(([key, spec]) => {
+      const range = settingRange(key as SettingKey);
+      const notes = [range, spec.default === "" ? "" : `default: ${spec.default}`].filter(Boolean);
+      return [_camel(key), {
+        value: spec.value.toLowerCase(),
+        help: `${spec.help}${notes.length > 0 ? ` (${notes.join("; ")})` : ""}`,
+      }];
+    }),
   );
 }
 

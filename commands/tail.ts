@@ -20,8 +20,9 @@ export function tailCommand() {
     description:
       "Print the last bytes SERVICE wrote to stderr (its tail-bytes setting, 400 by default), from " +
       "its supervisor, or from its status file when the supervisor is gone. With -f, " +
-      "print the end of its log file (log-file setting) and then what is appended, " +
-      "across rotations, until interrupted.",
+      "print the end of its log file (log-file setting; under 'opsd supervise --daemon' " +
+      "without one, supervise/current) and then what is appended, across rotations, " +
+      "until interrupted.",
     operands: [{ name: "service", help: "service directory or script", required: true }],
     options: {
       follow: { short: "f", help: "follow the log file" },
@@ -37,7 +38,8 @@ export function tailCommand() {
 Examples:
   opsd tail /srv/web              why did it fail?
   opsd tail -n 1 /srv/web         its last line on stderr
-  opsd tail -f /srv/web           follow its log (needs log-file = … in /srv/web/opsd.conf)
+  opsd tail -f /srv/web           follow its log (log-file = … in /srv/web/opsd.conf,
+                                  or a supervisor started with --daemon)
   opsd tail -f -n 100 ./job.sh
 
 Exit codes: 0 ok, 1 no log file to follow (-f: whether or not it was ever

@@ -25,3 +25,16 @@ export function parseSize(text: string): number {
   }
   return Math.round(Number(match[1]) * _UNITS[match[2].toLowerCase()]);
 }
+
+/**
+ * `bytes` as an operator would write it: in the largest unit that divides it
+ * exactly (`65536` is `64k`, `1073741824` is `1G`, `400` stays `400`), so limits
+ * read as the sizes a setting takes.
+ */
+export function formatSize(bytes: number): string {
+  for (const unit of ["G", "M", "k"]) {
+    const size = _UNITS[unit.toLowerCase()];
+    if (bytes >= size && bytes % size === 0) return `${bytes / size}${unit}`;
+  }
+  return String(bytes);
+}

@@ -22,7 +22,7 @@
 import { parseDuration } from "../duration.ts";
 import { ExitCode, OpsdError, UsageError } from "../errors.ts";
 import { resolvePath } from "../path.ts";
-import { parseSize } from "../size.ts";
+import { formatSize, parseSize } from "../size.ts";
 import { signalName, signalNumber } from "../sys/signals.ts";
 
 /** A service's settings after defaults and checks: times in ms, sizes in bytes. */
@@ -85,6 +85,8 @@ export interface SettingSpec {
   help: string;
   /** The default, as it would be written in the file ("" for none). */
   default: string;
+  /** For a count or a size: the least and the most it may be (no `max`: no limit). */
+  bounds?: { min: number; max?: number };
 }
 
 /** Every setting, its form, help and default: the one table of defaults. */
@@ -104,6 +106,7 @@ export const SETTINGS: Readonly<Record<SettingKey, SettingSpec>> = {
     value: "N",
     help: "this many quick deaths in a row is a crash loop",
     default: "3",
+    bounds: { min: 1, max: 1000 },
   },
   "stop-signal": {
     value: "SIGNAL",
@@ -120,18 +123,34 @@ export const SETTINGS: Readonly<Record<SettingKey, SettingSpec>> = {
     help: "time finish may run before it is killed",
     default: "5s",
   },
-  "tail-bytes": { value: "SIZE", help: "last bytes of stderr kept for status", default: "400" },
+  "tail-bytes": {
+    value: "SIZE",
+    help: "last bytes of stderr kept for status",
+    default: "400",
+    bounds: { min: 0, max: 1 << 20 },
+  },
   "log-file": {
     value: "PATH",
     help: "log stdout and stderr to this file (relative to the service)",
     default: "",
   },
-  "log-max-size": { value: "SIZE", help: "rotate the log file at this size", default: "10M" },
-  "log-keep": { value: "N", help: "rotated log files to keep", default: "10" },
+  "log-max-size": {
+    value: "SIZE",
+    help: "rotate the log file at this size",
+    default: "10M",
+    bounds: { min: 4096 },
+  },
+  "log-keep": {
+    value: "N",
+    help: "rotated log files to keep",
+    default: "10",
+    bounds: { min: 0, max: 1000 },
+  },
   "log-buffer": {
     value: "SIZE",
     help: "output held for a slow log file or reader before dropping",
     default: "16M",
+    bounds: { min: 65536, max: 1 << 30 },
   },
   user: {
     value: "USER",
@@ -242,15 +261,15 @@ export function normalizeSettings(dir: string, ...layers: RawSettings[]): Servic
         "every crash would count as a stable run, and no crash loop would show",
       ),
     ),
-    crashLoopAfter: get("crash-loop-after", _whole(1, 1000)),
+    crashLoopAfter: get("crash-loop-after", _bounded("crash-loop-after", _wholeNumber)),
     stopSignal: get("stop-signal", _stopSignal),
     stopTimeout: get("stop-timeout", _duration()),
     finishTimeout: get("finish-timeout", _duration()),
-    tailBytes: get("tail-bytes", _sized(parseSize, 0, 1 << 20)),
+    tailBytes: get("tail-bytes", _bounded("tail-bytes", parseSize)),
     logFile: get("log-file", (text) => optional(text) && resolvePath(dir, text.trim())),
-    logMaxSize: get("log-max-size", _sized(parseSize, 4096, Number.MAX_SAFE_INTEGER)),
-    logKeep: get("log-keep", _whole(0, 1000)),
-    logBuffer: get("log-buffer", _sized(parseSize, 65536, 1 << 30)),
+    logMaxSize: get("log-max-size", _bounded("log-max-size", parseSize)),
+    logKeep: get("log-keep", _bounded("log-keep", _wholeNumber)),
+    logBuffer: get("log-buffer", _bounded("log-buffer", parseSize)),
     user: get("user", optional),
     group: get("group", optional),
     umask: get("umask", _umask),
@@ -265,29 +284,33 @@ export function normalizeSettings(dir: string, ...layers: RawSettings[]): Servic
   return settings;
 }
 
-function _whole(min: number, max: number): (text: string) => number {
-  return _sized(
-    (text) => {
-      if (!/^\s*\d+\s*$/.test(text)) throw new RangeError(`expected a whole number, got "${text}"`);
-      return Number(text);
-    },
-    min,
-    max,
-  );
+function _wholeNumber(text: string): number {
+  if (!/^\s*\d+\s*$/.test(text)) throw new RangeError(`expected a whole number, got "${text}"`);
+  return Number(text);
 }
 
-function _sized(
-  parse: (text: string) => number,
-  min: number,
-  max: number,
-): (text: string) => number {
+/** `parse`, refusing a value outside the bounds of setting `key`. */
+function _bounded(key: SettingKey, parse: (text: string) => number): (text: string) => number {
+  const bounds = SETTINGS[key].bounds!;
   return (text) => {
     const value = parse(text);
-    if (value < min || value > max) {
-      throw new RangeError(`${text.trim()} is out of range: expected ${min} to ${max}`);
+    if (value < bounds.min || value > (bounds.max ?? Infinity)) {
+      throw new RangeError(`${text.trim()} is out of range: expected ${settingRange(key)}`);
     }
     return value;
   };
+}
+
+/**
+ * The values setting `key` takes, as help and errors say it (`1 to 1000`,
+ * `64k to 1G`, `at least 4k`), or "" for a setting without bounds.
+ */
+export function settingRange(key: SettingKey): string {
+  const spec = SETTINGS[key];
+  if (!spec.bounds) return "";
+  const show = spec.value === "SIZE" ? formatSize : String;
+  const { min, max } = spec.bounds;
+  return max === undefined ? `at least ${show(min)}` : `${show(min)} to ${show(max)}`;
 }
 
 /** The longest duration a timer takes (2^31 - 1 ms, about 24.8 days). */

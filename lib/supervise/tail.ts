@@ -9,7 +9,7 @@ import { ExitCode, OpsdError } from "../errors.ts";
 import type { ServicePaths } from "../service/paths.ts";
 import { normalizeSettings, readSettingsFile } from "../service/settings.ts";
 import { sendControl } from "./control.ts";
-import { readStatus, runningSupervisor } from "./state.ts";
+import { detachedLogFile, readStatus, runningSupervisor } from "./state.ts";
 import { suggestCommand } from "../text/command.ts";
 
 /**
@@ -54,7 +54,8 @@ export function logFileOf(paths: ServicePaths): string {
   const tail = suggestCommand("opsd", "tail", paths.path);
   throw new OpsdError(
     `${paths.path} has no log file to follow: set 'log-file = log/current' in ` +
-      `${paths.settingsFile} (or pass --log-file to opsd supervise); ${tail} shows the stderr tail`,
+      `${paths.settingsFile} (or pass --log-file to opsd supervise; a supervisor started with ` +
+      `--daemon logs to ${detachedLogFile(paths)}); ${tail} shows the stderr tail`,
     ExitCode.failure,
   );
 }
