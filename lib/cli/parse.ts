@@ -49,11 +49,10 @@ export function parseArgv(root: CliCommand, argv: string[]): Parsed {
     try {
       if (option.parse) value = option.parse(text!);
     } catch (error) {
-      fail(
-        `option '${optionLabel(key, option)}' argument '${text}' is invalid. ${
-          (error as Error).message
-        }`,
-      );
+      // A parser that names the bad text itself (`bad duration "soon": …`) is quoted as is.
+      const reason = (error as Error).message;
+      const said = reason.startsWith("bad ") ? reason : `bad value '${text}': ${reason}`;
+      fail(`--${longName(key)}: ${said}`);
     }
     options[key] = option.repeat ? [...(options[key] as unknown[] ?? []), value] : value;
   };

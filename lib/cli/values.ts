@@ -10,7 +10,8 @@
 export function intValue(min: number, max = Number.MAX_SAFE_INTEGER): (text: string) => number {
   return (text: string): number => {
     if (!/^\d+$/.test(text.trim()) || Number(text) < min || Number(text) > max) {
-      throw new Error(`expected a whole number from ${min} to ${max}`);
+      const range = max === Number.MAX_SAFE_INTEGER ? `${min} or more` : `${min} to ${max}`;
+      throw new Error(`expected a whole number, ${range}`);
     }
     return Number(text);
   };

@@ -17,7 +17,7 @@ Deno.test("an unknown option is a usage error: one line, a pointer to --help, ex
   assert.equal(value.code, 2);
   assert.match(
     value.stderr,
-    /^opsd wait: option .*'soon' is invalid\. .* \(see 'opsd wait --help'\)\n$/,
+    /^opsd wait: --timeout: bad duration "soon": .* \(see 'opsd wait --help'\)\n$/,
   );
 });
 

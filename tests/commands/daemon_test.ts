@@ -964,7 +964,7 @@ sanitizedTest(
       [["--pidfile", "/sys/opsd-test.pid"], 4, /cannot create pidfile \/sys\/opsd-test\.pid: /],
       [["--user", "opsd-no-such-user"], 2, /unknown user "opsd-no-such-user"/],
       [["--env-file", `${dir.path}/missing.env`], 2, /cannot read --env-file .*: no such file/],
-      [["--umask", "0999"], 2, /'--umask <mask>' argument '0999' is invalid/],
+      [["--umask", "0999"], 2, /--umask: bad value '0999'/],
       [
         ["--chdir", `${dir.path}/missing`],
         2,
@@ -978,9 +978,9 @@ sanitizedTest(
       [
         ["--pidfile", ""],
         2,
-        /^opsd daemon: option '--pidfile <file>' argument '' is invalid\. expected a path, not an empty string/,
+        /^opsd daemon: --pidfile: bad value '': expected a path, not an empty string/,
       ],
-      [["--log", ""], 2, /'--log <file>' argument '' is invalid\. expected a path/],
+      [["--log", ""], 2, /--log: bad value '': expected a path/],
       [
         ["--log", `${dir.path}/missing/app.log`],
         2,
