@@ -58,6 +58,8 @@ export interface DaemonRequest {
    * deadline, is stopped and reported.
    */
   readyTimeout?: number;
+  /** The option that sets `readyTimeout`, for the advice when it runs out (default `--wait-ready`). */
+  readyTimeoutOption?: string;
   /**
    * With `readyTimeout`: how long a daemon that failed gets to exit by itself
    * (after reporting failure, or after TERM) before its session gets KILL
@@ -158,6 +160,7 @@ export async function startDaemon(request: DaemonRequest): Promise<StartedDaemon
     const said = ready
       ? await _awaitReady(pid, ready[0], {
         timeout: request.readyTimeout!,
+        option: request.readyTimeoutOption ?? "--wait-ready",
         stopTimeout,
         interrupts,
       }, pidfile)
@@ -233,7 +236,7 @@ function _openLog(path: string, mask: number): number {
 async function _awaitReady(
   pid: number,
   fd: number,
-  timing: { timeout: number; stopTimeout: number; interrupts: _Interrupts },
+  timing: { timeout: number; option: string; stopTimeout: number; interrupts: _Interrupts },
   pidfile: string | null,
 ): Promise<string> {
   // An interrupted wait leaves the read to end by itself: stopping the daemon closes the pipe.
@@ -256,7 +259,8 @@ async function _awaitReady(
     case "timeout":
       await _abort(pid, pidfile, timing.stopTimeout);
       throw new OpsdError(
-        `pid ${pid} did not report ready within ${formatDuration(timing.timeout)}: killed it`,
+        `pid ${pid} did not report ready within ${formatDuration(timing.timeout)}: stopped it; ` +
+          `if it needs longer, raise ${timing.option} (0: no limit)`,
         ExitCode.timeout,
       );
     case "closed": {

@@ -56,7 +56,10 @@ export function resolveProgram(
       ExitCode.cannotExecute,
     );
   }
-  throw new OpsdError(`${name}: not found in PATH (${searchPath})`, ExitCode.notFound);
+  throw new OpsdError(
+    `${name}: not found in PATH (${searchPath}): check the name, or give the program's full path`,
+    ExitCode.notFound,
+  );
 }
 
 /** Why this process's user cannot execute `path`, or null when it can. */

@@ -63,6 +63,7 @@ export async function startBackgroundSupervisor(
     argv: opsdArgv(["supervise", "--detached", ...request.args, paths.path]),
     pidfile: request.pidfile,
     readyTimeout: request.timeout,
+    readyTimeoutOption: "--start-timeout",
     stopTimeout: _STOP_TIMEOUT,
   });
   const services = [paths, ...(paths.log ? [paths.log] : [])]

@@ -233,7 +233,8 @@ sanitizedTest(
     assert.equal(run.code, 127);
     assert.equal(
       run.stderr,
-      "opsd daemon: opsd-no-such-program: not found in PATH (/usr/bin:/bin)\n",
+      "opsd daemon: opsd-no-such-program: not found in PATH (/usr/bin:/bin): check the name, " +
+        "or give the program's full path\n",
     );
     assert.deepEqual(listing(dir.path), []);
   },
@@ -811,7 +812,7 @@ sanitizedTest(
     assert.equal(slow.code, 6, slow.stderr);
     assert.match(
       slow.stderr,
-      /^opsd daemon: pid \d+ did not report ready within 300 ms: killed it\n$/,
+      /^opsd daemon: pid \d+ did not report ready within 300 ms: stopped it; if it needs longer, raise --wait-ready \(0: no limit\)\n$/,
     );
     assert.deepEqual(processesMentioning(seconds), []);
     assert.deepEqual(listing(dir), ["app.pid"]);

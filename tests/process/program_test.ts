@@ -17,6 +17,6 @@ Deno.test("resolveProgram: a relative PATH entry is relative to cwd, and the res
   );
   assert.throws(
     () => resolveProgram("tool", { cwd: "/", searchPath: "bin" }),
-    /^OpsdError: tool: not found in PATH \(bin\)$/,
+    /^OpsdError: tool: not found in PATH \(bin\): check the name, or give the program's full path$/,
   );
 });
