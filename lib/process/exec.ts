@@ -14,6 +14,7 @@ import { type Credentials, dropPrivileges } from "./credentials.ts";
 import { environmentEntries, readEnvironmentFile, startEnvironment } from "./environment.ts";
 import { execFailure, resolveProgram } from "./program.ts";
 import { writeReadyLine } from "./readiness.ts";
+import { requireHandedFd } from "./handed_fd.ts";
 
 /** What {@linkcode execProgram} runs. */
 export interface ExecRequest {
@@ -42,6 +43,10 @@ export interface ExecRequest {
  * `statusFd`, by reporting on it and exiting with 127 or 126).
  */
 export function execProgram(request: ExecRequest): never {
+  if (request.statusFd !== undefined) {
+    requireHandedFd(request.statusFd, "--status-fd", "the exec status");
+  }
+  if (request.envFd !== undefined) requireHandedFd(request.envFd, "--env-fd", "the environment");
   try {
     if (request.statusFd !== undefined) setCloexec(request.statusFd, true);
     // Read while /proc/self is still readable: a process that switched users may not read it.

@@ -14,9 +14,10 @@
  * @module
  */
 
-import { exitCodeOf, UsageError } from "../errors.ts";
+import { exitCodeOf } from "../errors.ts";
 import { READY_FD_ENV, writeReadyLine } from "../process/readiness.ts";
-import { getCloexec, isErrno, setCloexec } from "../sys/libc.ts";
+import { setCloexec } from "../sys/libc.ts";
+import { fdOrigin, requireHandedFd } from "../process/handed_fd.ts";
 import type { ReadyReport } from "./supervisor.ts";
 
 /**
@@ -28,37 +29,16 @@ export function readyFdFromEnv(): number | null {
   const text = Deno.env.get(READY_FD_ENV);
   if (text === undefined || !/^\d+$/.test(text)) return null;
   const fd = Number(text);
-  return _inherited(fd) === "inherited" ? fd : null;
+  return fdOrigin(fd) === "handed" ? fd : null;
 }
 
 /**
  * Keeps `fd` out of every child (the parent alone should see it close). Throws a
- * usage error (exit 2) when `fd` was not handed to opsd: `--ready-fd 3` needs
- * `3>FILE`, and an fd the runtime opened for itself must never be written to.
+ * usage error (exit 2) when `fd` was not handed to opsd: `--ready-fd 3` needs `3>FILE`.
  */
 export function claimReadyFd(fd: number): void {
-  const found = _inherited(fd);
-  if (found !== "inherited") {
-    const why = found === "closed" ? "is not open" : "is one opsd opened for itself";
-    throw new UsageError(
-      `--ready-fd ${fd}: fd ${fd} ${why}: open it for the readiness line (${fd}>FILE or a pipe)`,
-    );
-  }
+  requireHandedFd(fd, "--ready-fd", "the readiness line");
   setCloexec(fd, true);
-}
-
-/**
- * Whether `fd` came from opsd's parent: open without close-on-exec. Every fd the
- * Deno runtime opens for itself (its event loop, its caches) is close-on-exec,
- * and one that crossed exec into opsd cannot be.
- */
-function _inherited(fd: number): "inherited" | "closed" | "own" {
-  try {
-    return getCloexec(fd) ? "own" : "inherited";
-  } catch (error) {
-    if (isErrno(error, "EBADF")) return "closed";
-    throw error;
-  }
 }
 
 /** Writes the readiness line for `report` on `fd`, then lets go of it. */
