@@ -13,6 +13,7 @@ import { childrenOf } from "../../lib/procfs/processes.ts";
 import { readProcStat } from "../../lib/procfs/stat.ts";
 import { tempDir, waitFor } from "../fixtures/mod.ts";
 import { sanitizedTest } from "../fixtures/sanitized.ts";
+import { pidfileOfUnrelated } from "../fixtures/daemon.ts";
 
 // OFD locks conflict between open files even within one process, so this test file
 // can play the daemon: it keeps a dup of the claim's fd, which holds the lock.
@@ -180,31 +181,18 @@ sanitizedTest(
 sanitizedTest(
   "an unlocked pidfile is unlocked when its pid is a live process, stale when it is not",
   async () => {
-    await using dir = await tempDir();
-    const path = `${dir.path}/app.pid`;
-    const unrelated = new Deno.Command("sleep", { args: ["30"] }).spawn();
-    try {
-      Deno.writeTextFileSync(path, `${unrelated.pid}\n`);
-      const found = inspectPidfile(path);
-      assert.ok(found.state !== "missing");
-      assert.deepEqual([found.state, found.pid, found.process], [
-        "unlocked",
-        unrelated.pid,
-        { pid: unrelated.pid, name: "sleep" },
-      ]);
-      unrelated.kill("SIGKILL");
-      await unrelated.status;
-      const after = inspectPidfile(path);
-      assert.ok(after.state !== "missing");
-      assert.deepEqual([after.state, after.pid, after.process], ["stale", unrelated.pid, null]);
-    } finally {
-      try {
-        unrelated.kill("SIGKILL");
-      } catch {
-        // already gone
-      }
-      await unrelated.status;
-    }
+    await using unrelated = await pidfileOfUnrelated();
+    const found = inspectPidfile(unrelated.path);
+    assert.ok(found.state !== "missing");
+    assert.deepEqual([found.state, found.pid, found.process], [
+      "unlocked",
+      unrelated.pid,
+      { pid: unrelated.pid, name: "sleep" },
+    ]);
+    await unrelated.kill();
+    const after = inspectPidfile(unrelated.path);
+    assert.ok(after.state !== "missing");
+    assert.deepEqual([after.state, after.pid, after.process], ["stale", unrelated.pid, null]);
   },
 );
 

@@ -7,6 +7,7 @@ import { O } from "../../lib/sys/constants.ts";
 import { close, open, setLock } from "../../lib/sys/libc.ts";
 import { isAlive, tempDir } from "../fixtures/mod.ts";
 import { sanitizedTest } from "../fixtures/sanitized.ts";
+import { pidfileOfUnrelated } from "../fixtures/daemon.ts";
 
 // This test process plays the lock's holder: an OFD lock through an fd of its own.
 
@@ -20,29 +21,22 @@ function holdLock(path: string): Disposable {
 sanitizedTest(
   "daemonStatus: a pidfile locked by this process while it names another pid is foreign, this process named; stopDaemon refuses alike",
   async () => {
-    await using dir = await tempDir();
-    const path = `${dir.path}/app.pid`;
-    const unrelated = new Deno.Command("sleep", { args: ["30"] }).spawn();
-    try {
-      Deno.writeTextFileSync(path, `${unrelated.pid}\n`);
-      using _lock = holdLock(path);
-      const me = liveProcess(Deno.pid)!;
-      const found = daemonStatus(path);
-      assert.ok(found.state !== "missing");
-      assert.deepEqual(
-        [found.state, found.owner, found.pid, found.process, found.holders],
-        ["foreign", "other", unrelated.pid, { pid: unrelated.pid, name: "sleep" }, [me]],
-      );
-      await assert.rejects(stopDaemon(path, { timeout: 100 }), (e: unknown) => {
-        assert.ok(e instanceof OpsdError);
-        assert.match(e.message, new RegExp(`^${path} is locked by pid ${Deno.pid} \\(`));
-        return true;
-      });
-      assert.ok(isAlive(unrelated.pid), "not signalled");
-    } finally {
-      unrelated.kill("SIGKILL");
-      await unrelated.status;
-    }
+    await using unrelated = await pidfileOfUnrelated();
+    const { path } = unrelated;
+    using _lock = holdLock(path);
+    const me = liveProcess(Deno.pid)!;
+    const found = daemonStatus(path);
+    assert.ok(found.state !== "missing");
+    assert.deepEqual(
+      [found.state, found.owner, found.pid, found.process, found.holders],
+      ["foreign", "other", unrelated.pid, { pid: unrelated.pid, name: "sleep" }, [me]],
+    );
+    await assert.rejects(stopDaemon(path, { timeout: 100 }), (e: unknown) => {
+      assert.ok(e instanceof OpsdError);
+      assert.match(e.message, new RegExp(`^${path} is locked by pid ${Deno.pid} \\(`));
+      return true;
+    });
+    assert.ok(isAlive(unrelated.pid), "not signalled");
   },
 );
 

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { stopDaemon } from "../../lib/daemon/stop.ts";
 import { OpsdError } from "../../lib/errors.ts";
 import { isAlive, tempDir } from "../fixtures/mod.ts";
-import { Daemons, listing } from "../fixtures/daemon.ts";
+import { Daemons, listing, pidfileOfUnrelated } from "../fixtures/daemon.ts";
 import { sanitizedTest } from "../fixtures/sanitized.ts";
 
 // stopDaemon on pidfiles no daemon holds locked, or one that names a pid not holding the
@@ -11,25 +11,18 @@ import { sanitizedTest } from "../fixtures/sanitized.ts";
 sanitizedTest(
   "stopDaemon leaves an unlocked pidfile whose pid is alive: not signalled, file kept",
   async () => {
-    await using dir = await tempDir();
-    const path = `${dir.path}/app.pid`;
-    const unrelated = new Deno.Command("sleep", { args: ["30"] }).spawn();
-    try {
-      Deno.writeTextFileSync(path, `${unrelated.pid}\n`);
-      const result = await stopDaemon(path, { timeout: 100 });
-      assert.deepEqual(result, {
-        outcome: "unlocked",
-        path,
-        pid: unrelated.pid,
-        alive: true,
-        name: "sleep",
-      });
-      assert.ok(isAlive(unrelated.pid), "the live process was not signalled");
-      assert.equal(Deno.readTextFileSync(path), `${unrelated.pid}\n`, "the pidfile is kept");
-    } finally {
-      unrelated.kill("SIGKILL");
-      await unrelated.status;
-    }
+    await using unrelated = await pidfileOfUnrelated();
+    const { path } = unrelated;
+    const result = await stopDaemon(path, { timeout: 100 });
+    assert.deepEqual(result, {
+      outcome: "unlocked",
+      path,
+      pid: unrelated.pid,
+      alive: true,
+      name: "sleep",
+    });
+    assert.ok(isAlive(unrelated.pid), "the live process was not signalled");
+    assert.equal(Deno.readTextFileSync(path), `${unrelated.pid}\n`, "the pidfile is kept");
   },
 );
 
