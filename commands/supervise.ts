@@ -220,12 +220,9 @@ async function _daemonize(
     );
   }
   const paths = resolveService(name);
-  const args = Object.entries(flags).flatMap(([key, value]) =>
-    value === undefined ? [] : [`--${key}`, value]
-  );
   const started = await startBackgroundSupervisor({
     paths,
-    args,
+    flags,
     pidfile: options.pidfile,
     timeout: options.startTimeout ?? _START_TIMEOUT,
   });

@@ -13,6 +13,11 @@
 import { startDaemon, stopStartedDaemon } from "../daemon/start.ts";
 import { opsdArgv } from "../self.ts";
 import type { ServicePaths } from "../service/paths.ts";
+import {
+  normalizeSettings,
+  readSettingsFile,
+  settingsFromFlags,
+} from "../service/settings.ts";
 import { readStatus } from "./state.ts";
 import type { ServiceStatus } from "./status.ts";
 
@@ -20,8 +25,8 @@ import type { ServiceStatus } from "./status.ts";
 export interface BackgroundRequest {
   /** The service to supervise. */
   paths: ServicePaths;
-  /** Settings flags to pass on (`["--stop-timeout", "30s"]`). */
-  args: readonly string[];
+  /** Settings given as flags, by setting name (`{"stop-timeout": "30s"}`), to pass on. */
+  flags: Record<string, string | undefined>;
   /** A pidfile the supervisor holds locked for its whole life (`opsd daemon status|stop`). */
   pidfile?: string;
   /** How long to wait for the supervisor to report (ms); 0: with no time limit. */
@@ -36,11 +41,12 @@ export interface BackgroundSupervisor {
   pidfile: string | null;
   /** The status records of the service and its log service as the supervisor started them. */
   services: ServiceStatus[];
+  /** How long the supervisor gets after TERM to take its services down before KILL (ms). */
+  stopTimeout: number;
 }
 
-// A supervisor that failed or missed the deadline gets this long after TERM to take its
-// services down (each gets its stop timeout, 10 s by default) before it gets KILL.
-const _STOP_TIMEOUT = 15_000;
+/** What the supervisor gets after TERM beyond its services' own stop and finish timeouts (ms). */
+const _STOP_MARGIN = 5_000;
 
 /**
  * Starts a supervisor for `request.paths` in the background and resolves once it
@@ -52,32 +58,66 @@ const _STOP_TIMEOUT = 15_000;
  *
  * @example
  * ```ts
- * const { pid } = await startBackgroundSupervisor({ paths, args: [], timeout: 30_000 });
+ * const { pid } = await startBackgroundSupervisor({ paths, flags: {}, timeout: 30_000 });
  * ```
  */
 export async function startBackgroundSupervisor(
   request: BackgroundRequest,
 ): Promise<BackgroundSupervisor> {
   const { paths } = request;
+  const args = Object.entries(request.flags).flatMap(([key, value]) =>
+    value === undefined ? [] : [`--${key}`, value]
+  );
+  const stopTimeout = _timeToStop(paths, request.flags);
   const daemon = await startDaemon({
-    argv: opsdArgv(["supervise", "--detached", ...request.args, paths.path]),
+    argv: opsdArgv(["supervise", "--detached", ...args, paths.path]),
     pidfile: request.pidfile,
     readyTimeout: request.timeout,
     readyTimeoutOption: "--start-timeout",
-    stopTimeout: _STOP_TIMEOUT,
+    stopTimeout,
   });
   const services = [paths, ...(paths.log ? [paths.log] : [])]
     .map((service) => readStatus(service))
     .filter((status) => status !== null);
-  return { pid: daemon.pid, pidfile: daemon.pidfile, services };
+  return { pid: daemon.pid, pidfile: daemon.pidfile, services, stopTimeout };
+}
+
+/**
+ * How long a supervisor of `paths` may take to exit after TERM: the main service's
+ * stop and finish, then its log service's (which first gets a stop timeout to read
+ * what is left in the pipe), plus a margin. A supervisor KILLed sooner would leave
+ * services with long stop timeouts running unsupervised.
+ */
+function _timeToStop(paths: ServicePaths, flags: Record<string, string | undefined>): number {
+  const main = _stopAndFinish(paths, flags);
+  const log = paths.log ? main.stop + _stopAndFinish(paths.log, {}).total : 0;
+  return main.total + log + _STOP_MARGIN;
+}
+
+/** A service's stop and finish timeouts (defaults when its settings are bad: it is refused anyway). */
+function _stopAndFinish(
+  paths: ServicePaths,
+  flags: Record<string, string | undefined>,
+): { stop: number; total: number } {
+  let settings;
+  try {
+    settings = normalizeSettings(
+      paths.dir,
+      readSettingsFile(paths.settingsFile),
+      settingsFromFlags(flags),
+    );
+  } catch {
+    settings = normalizeSettings(paths.dir);
+  }
+  return { stop: settings.stopTimeout, total: settings.stopTimeout + settings.finishTimeout };
 }
 
 /**
  * Stops a supervisor {@linkcode startBackgroundSupervisor} started, as a failed
- * start is stopped: TERM (it takes its services down, each within its stop
- * timeout), KILL after 15 s, reaped, pidfile removed. For a caller that cannot
+ * start is stopped: TERM (it takes its services down, each within its stop and
+ * finish timeouts), KILL only after those and a margin, reaped, pidfile removed. For a caller that cannot
  * hand the supervisor's pid on, so nothing runs that nobody was told of.
  */
 export async function stopBackgroundSupervisor(supervisor: BackgroundSupervisor): Promise<void> {
-  await stopStartedDaemon(supervisor, _STOP_TIMEOUT);
+  await stopStartedDaemon(supervisor, supervisor.stopTimeout);
 }

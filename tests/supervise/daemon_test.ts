@@ -1,6 +1,13 @@
 import assert from "node:assert/strict";
 import { readProcStat } from "../../lib/procfs/stat.ts";
-import { isAlive, numberedFds, processesMentioning, runOpsd, waitFor } from "../fixtures/mod.ts";
+import {
+  isAlive,
+  numberedFds,
+  processesMentioning,
+  processesWorkingIn,
+  runOpsd,
+  waitFor,
+} from "../fixtures/mod.ts";
 import { procFacts } from "../fixtures/daemon.ts";
 import {
   copyService,
@@ -128,7 +135,7 @@ Deno.test("supervise --daemon whose --print-pid or --json cannot be written stop
           "not told of\n$",
       ),
     );
-    assert.deepEqual(processesMentioning(service.dir), [], `${flag}: nothing of it runs`);
+    assert.deepEqual(processesWorkingIn(service.dir), [], `${flag}: nothing of it runs`);
     assert.equal(await Deno.stat(pidfile).catch(() => null), null, `${flag}: no pidfile left`);
     const status = await runOpsd(["status", service.path]);
     assert.match(
@@ -136,6 +143,24 @@ Deno.test("supervise --daemon whose --print-pid or --json cannot be written stop
       /logged: supervisor not running; down \d+ seconds?, killed by SIGTERM\n/,
     );
   }
+});
+
+Deno.test("supervise --daemon whose --print-pid cannot be written gives a service its whole stop timeout before KILLing the supervisor", async () => {
+  // The service ignores TERM; its stop timeout (16 s) is above what a fixed allowance gave.
+  await using service = await copyService("stubborn");
+  const started = Date.now();
+  const { code, stderr } = await runOpsd(
+    ["supervise", "--daemon", "--print-pid", "--stop-timeout", "16s", service.path],
+    { stdoutTo: "/dev/full" },
+  );
+  assert.equal(code, 1, stderr);
+  assert.ok(Date.now() - started >= 15_000, "waited for the service's stop timeout");
+  assert.deepEqual(processesWorkingIn(service.dir), [], "nothing of it runs");
+  const status = await runOpsd(["status", service.path]);
+  assert.match(
+    status.stdout,
+    /stubborn: supervisor not running; down \d+ seconds?, killed by SIGKILL\n/,
+  );
 });
 
 Deno.test("supervise --daemon on a supervised service exits 5 naming the supervisor", async () => {
