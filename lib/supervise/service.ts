@@ -104,6 +104,8 @@ export class SupervisedService {
   };
   #error: { message: string; code: number } | null = null;
   #paused = false;
+  /** What the last start was for: `restart` runs a finished `once` service once more, not for good. */
+  #startedFor: "up" | "once" = "up";
   /** Why the last run ended, kept from the stop until the restart decision after finish. */
   #restartReason: StopJob["reason"] = "ended";
   #timers = new Map<TimerKind, { id: ReturnType<typeof setTimeout>; token: number }>();
@@ -195,7 +197,7 @@ export class SupervisedService {
         await this.#startNow();
         return null;
       case "restart":
-        if (this.want === "down") this.want = "up";
+        if (this.want === "down") this.want = this.#startedFor;
         if (this.#instance) this.#requestStop("restart");
         else await this.#startNow();
         return null;
@@ -408,6 +410,7 @@ export class SupervisedService {
   async #start(): Promise<void> {
     this.#cancel("restart");
     this.#restartAt = null;
+    if (this.want !== "down") this.#startedFor = this.want;
     const now = Date.now();
     if (this.#quickDeaths === 0) this.#loop = { starts: 0, since: now };
     this.#loop.starts++;

@@ -28,7 +28,8 @@ export const CONTROL_WORDS = {
   restart: {
     letter: null,
     signal: null,
-    help: "stop it as down does, then start it at once (a once service runs once more)",
+    help: "stop it as down does, then start it at once (a once service, even one that ended, " +
+      "runs once more)",
   },
   pause: { letter: "p", signal: "SIGSTOP", help: "send STOP to its main process" },
   cont: { letter: "c", signal: "SIGCONT", help: "send CONT to its main process" },

@@ -117,6 +117,13 @@ Deno.test("pause, cont, hup, alarm, restart and once do what svc's letters do", 
   Deno.kill(again.pid!, "SIGKILL");
   const after = await supervisor.waitStatus("down after once", (s) => s.state === "down");
   assert.equal(after.want, "down", "once does not restart");
+  // restart after the once run ended runs it once more, not for good.
+  assert.equal((await runOpsd(["restart", service.path])).code, 0);
+  const rerun = await supervisor.waitStatus("once, run again", (s) => s.state === "up");
+  assert.equal(rerun.want, "once");
+  Deno.kill(rerun.pid!, "SIGKILL");
+  const ended = await supervisor.waitStatus("down after the rerun", (s) => s.state === "down");
+  assert.equal(ended.want, "down", "the rerun is once too");
   const refused = await runOpsd(["hup", service.path]);
   assert.equal(refused.code, 1);
   assert.match(refused.stderr, /is not running: nothing to send SIGHUP to/);
