@@ -13,11 +13,7 @@
 import { startDaemon, stopStartedDaemon } from "../daemon/start.ts";
 import { opsdArgv } from "../self.ts";
 import type { ServicePaths } from "../service/paths.ts";
-import {
-  normalizeSettings,
-  readSettingsFile,
-  settingsFromFlags,
-} from "../service/settings.ts";
+import { normalizeSettings, readSettingsFile, settingsFromFlags } from "../service/settings.ts";
 import { readStatus } from "./state.ts";
 import type { ServiceStatus } from "./status.ts";
 
