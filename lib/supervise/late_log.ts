@@ -11,7 +11,8 @@
 import { basename, dirname } from "../path.ts";
 import { resolveService, type ServicePaths } from "../service/paths.ts";
 import { suggestCommand } from "../text/command.ts";
-import { runningSupervisor } from "./state.ts";
+import { readStatus, runningSupervisor } from "./state.ts";
+import type { ServiceStatus } from "./status.ts";
 
 /**
  * The service whose `log/` is `paths`, when that service's supervisor runs and
@@ -33,8 +34,24 @@ export function leavesLogUnsupervised(service: ServicePaths): boolean {
     runningSupervisor(service.log) === null;
 }
 
-/** What runs a late `log/` of `service`: restarting that service's supervisor, as commands. */
+/**
+ * What runs a late `log/` of `service`: restarting that service's supervisor, as
+ * commands (`opsd supervise --daemon` again for a supervisor started so).
+ */
 export function lateLogAdvice(service: ServicePaths): string {
+  const detached = _recordOf(service)?.supervisor.detached ?? false;
+  const again = detached
+    ? suggestCommand("opsd", "supervise", "--daemon", service.path)
+    : suggestCommand("opsd", "supervise", service.path);
   return `restart its supervisor (${suggestCommand("opsd", "exit", service.path)}, then ` +
-    `${suggestCommand("opsd", "supervise", service.path)}) to run it`;
+    `${again}) to run it`;
+}
+
+/** The service's status record, or null when it has none or it is damaged. */
+function _recordOf(service: ServicePaths): ServiceStatus | null {
+  try {
+    return readStatus(service);
+  } catch {
+    return null; // damaged: status says so on its own line
+  }
 }

@@ -25,8 +25,11 @@ export interface StatusReport {
   /** Its absolute path. */
   service: string;
   role: "main" | "log";
-  /** Whether a supervisor holds the service's lock, and its pid. */
-  supervisor: { running: boolean; pid: number | null };
+  /**
+   * Whether a supervisor holds the service's lock, its pid, and whether it runs
+   * detached (`opsd supervise --daemon`; null when it has not written the record).
+   */
+  supervisor: { running: boolean; pid: number | null; detached: boolean | null };
   /**
    * `up`, `down`, `crash-loop`, `stopping`, `finishing`; with no supervisor,
    * `unsupervised` when its processes still run, else `down`.
@@ -137,7 +140,13 @@ function _build(
     name,
     service,
     role,
-    supervisor: { running, pid: running && supervisor > 0 ? supervisor : null },
+    supervisor: {
+      running,
+      pid: running && supervisor > 0 ? supervisor : null,
+      detached: running && record?.supervisor.pid === supervisor
+        ? record.supervisor.detached
+        : null,
+    },
     state: running ? record?.state ?? "down" : unsupervised.length > 0 ? "unsupervised" : "down",
     uptime: since === null ? null : Math.max(0, Math.floor((now - since) / 1000)),
     restartIn: running && next !== null ? Math.max(0, (next - now) / 1000) : null,

@@ -80,8 +80,8 @@ export interface ServiceStatus {
   droppedBytes: number;
   /** Where stdout and stderr are logged, or null. */
   logFile: string | null;
-  /** The supervisor that wrote this record. */
-  supervisor: { pid: number; procStart: number; started: string };
+  /** The supervisor that wrote this record; detached: started by `opsd supervise --daemon`. */
+  supervisor: { pid: number; procStart: number; started: string; detached: boolean };
   /** When this record was written (ISO 8601). */
   updated: string;
 }
@@ -154,7 +154,12 @@ const _FIELDS: Record<keyof ServiceStatus, _Check> = {
   tail: _string,
   droppedBytes: _number,
   logFile: _nullOr(_string),
-  supervisor: _object({ pid: _integer, procStart: _number, started: _date }),
+  supervisor: _object({
+    pid: _integer,
+    procStart: _number,
+    started: _date,
+    detached: _oneOf(true, false),
+  }),
   updated: _date,
 };
 

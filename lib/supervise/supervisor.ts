@@ -122,7 +122,7 @@ export async function supervise(options: SuperviseOptions): Promise<number> {
     locks.forEach(close);
     throw error;
   }
-  const supervisor = new Supervisor(prepared, locks, options.onReady);
+  const supervisor = new Supervisor(prepared, locks, detached, options.onReady);
   return await supervisor.run();
 }
 
@@ -215,7 +215,12 @@ class Supervisor {
   /** Our copy of the log pipe's write end, closed when exiting so the log service sees end of file. */
   #logPipeWriter: number | null = null;
 
-  constructor(prepared: _Prepared[], locks: number[], onReady?: (report: ReadyReport) => void) {
+  constructor(
+    prepared: _Prepared[],
+    locks: number[],
+    detached: boolean,
+    onReady?: (report: ReadyReport) => void,
+  ) {
     this.#locks = locks;
     this.#onReady = onReady;
     this.#log = getLogger(["opsd", "supervise"]).with({ service: prepared[0].paths.path });
@@ -224,6 +229,7 @@ class Supervisor {
       pid: Deno.pid,
       procStart: self?.startTime ?? 0,
       started: new Date().toISOString(),
+      detached,
     };
     this.#previous = prepared.map(({ paths }) => {
       try {

@@ -163,6 +163,21 @@ Deno.test("supervise --daemon whose --print-pid cannot be written gives a servic
   );
 });
 
+Deno.test("a --daemon supervisor is recorded as detached; a late log/ advises --daemon again", async () => {
+  await using service = await copyService("steady");
+  await using run = await superviseInBackground([service.path]);
+  assert.equal(run.code, 0, run.stderr);
+  await Deno.mkdir(`${service.path}/log`);
+  await Deno.writeTextFile(`${service.path}/log/run`, "#!/bin/sh\nexec cat\n", { mode: 0o755 });
+  const status = await runOpsd(["status", "--json", service.path]);
+  const [main] = status.stdout.trim().split("\n").map((line) => JSON.parse(line));
+  assert.deepEqual(main.supervisor, { running: true, pid: run.pid, detached: true });
+  assert.deepEqual(main.notes, [
+    "log/ is not supervised: it was made after the supervisor started; restart its supervisor " +
+    `('opsd exit ${service.path}', then 'opsd supervise --daemon ${service.path}') to run it`,
+  ]);
+});
+
 Deno.test("supervise --daemon on a supervised service exits 5 naming the supervisor", async () => {
   await using service = await copyService("steady");
   await using first = await superviseInBackground([service.path]);

@@ -6,7 +6,7 @@ import { isAlive, waitFor } from "../fixtures/mod.ts";
 
 /** A status record naming `instances`, written at `updated` by a supervisor that is gone. */
 function record(instances: InstanceStatus[], updated = new Date()): ServiceStatus {
-  const supervisor = { pid: 0, procStart: 0, started: "" };
+  const supervisor = { pid: 0, procStart: 0, started: "", detached: false };
   return { instances, finish: null, updated: updated.toISOString(), supervisor } as ServiceStatus;
 }
 
@@ -41,6 +41,7 @@ Deno.test("leftoverProcesses: a running main process, what it started, and its s
       pid: Deno.pid,
       procStart: readProcStat(Deno.pid)!.startTime,
       started: "",
+      detached: false,
     };
     assert.deepEqual(leftoverProcesses(copied), []);
   } finally {

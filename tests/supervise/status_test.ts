@@ -40,7 +40,7 @@ function record(changes: Partial<ServiceStatus> = {}): ServiceStatus {
     tail: "",
     droppedBytes: 0,
     logFile: null,
-    supervisor: { pid: 812, procStart: 3, started: "2026-11-21T12:00:00.000Z" },
+    supervisor: { pid: 812, procStart: 3, started: "2026-11-21T12:00:00.000Z", detached: false },
     updated: "2026-11-21T12:00:09.000Z",
     ...changes,
   };
@@ -89,7 +89,7 @@ Deno.test("describeReport: the stderr tail under a failing service, escape seque
     name: "web",
     service: "/srv/web",
     role: "main" as const,
-    supervisor: { running: true, pid: 812 },
+    supervisor: { running: true, pid: 812, detached: false },
     state: failing.state,
     uptime: 1,
     restartIn: null,
