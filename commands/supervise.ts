@@ -10,6 +10,7 @@ import { releaseOwnPidfile } from "../lib/daemon/pidfile.ts";
 import { ExitCode, OpsdError } from "../lib/errors.ts";
 import { resolveService, type ServicePaths } from "../lib/service/paths.ts";
 import {
+  checkSettingValue,
   type SettingKey,
   settingRange,
   SETTINGS,
@@ -183,6 +184,7 @@ function _settingOptions(): OptionSpecs {
       return [_camel(key), {
         value: spec.value.toLowerCase(),
         help: `${spec.help}${notes.length > 0 ? ` (${notes.join("; ")})` : ""}`,
+        parse: (text: string) => checkSettingValue(key as SettingKey, text),
       }];
     }),
   );

@@ -10,6 +10,7 @@
 
 import { CommandLineError } from "./error.ts";
 import { type CliCommand, longName, optionLabel, type OptionSpec } from "./spec.ts";
+import { describeBadValue } from "./values.ts";
 
 /** What argv asks for. */
 export type Parsed =
@@ -49,10 +50,7 @@ export function parseArgv(root: CliCommand, argv: string[]): Parsed {
     try {
       if (option.parse) value = option.parse(text!);
     } catch (error) {
-      // A parser that names the bad text itself (`bad duration "soon": …`) is quoted as is.
-      const reason = (error as Error).message;
-      const said = reason.startsWith("bad ") ? reason : `bad value '${text}': ${reason}`;
-      fail(`--${longName(key)}: ${said}`);
+      fail(`--${longName(key)}: ${describeBadValue(text!, error)}`);
     }
     options[key] = option.repeat ? [...(options[key] as unknown[] ?? []), value] : value;
   };

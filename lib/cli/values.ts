@@ -28,3 +28,13 @@ export function nonEmptyValue(what: string): (text: string) => string {
     return text;
   };
 }
+
+/**
+ * What is wrong with option or setting value `text`, from the error its parser
+ * threw: `bad value '0': expected 1 to 1000`, or the parser's own words when it
+ * names the text itself (`bad duration "soon": …`).
+ */
+export function describeBadValue(text: string, error: unknown): string {
+  const reason = (error as Error).message;
+  return reason.startsWith("bad ") ? reason : `bad value '${text}': ${reason}`;
+}

@@ -19,6 +19,7 @@
  * @module
  */
 
+import { describeBadValue } from "../cli/values.ts";
 import { parseDuration } from "../duration.ts";
 import { ExitCode, OpsdError, UsageError } from "../errors.ts";
 import { resolvePath } from "../path.ts";
@@ -85,22 +86,30 @@ export interface SettingSpec {
   help: string;
   /** The default, as it would be written in the file ("" for none). */
   default: string;
-  /** For a count or a size: the least and the most it may be (no `max`: no limit). */
-  bounds?: { min: number; max?: number };
+  /**
+   * The least and the most a count, size or duration (ms) may be (no `max`: no
+   * limit but, for a duration, the longest a timer takes), and why the least.
+   */
+  bounds?: { min: number; max?: number; why?: string };
 }
 
 /** Every setting, its form, help and default: the one table of defaults. */
 export const SETTINGS: Readonly<Record<SettingKey, SettingSpec>> = {
   "restart-delay": {
     value: "DURATION",
-    help: "delay after the first quick death; doubles per further one (>= 10ms)",
+    help: "delay after the first quick death; doubles per further one",
     default: "100ms",
+    bounds: { min: 10, why: "a failing service would restart hundreds of times a second" },
   },
   "restart-delay-max": { value: "DURATION", help: "the most the delay grows to", default: "30s" },
   "stable-after": {
     value: "DURATION",
-    help: "a shorter run is a quick death; this long up resets the backoff (>= 100ms)",
+    help: "a shorter run is a quick death; this long up resets the backoff",
     default: "10s",
+    bounds: {
+      min: 100,
+      why: "every crash would count as a stable run, and no crash loop would show",
+    },
   },
   "crash-loop-after": {
     value: "N",
@@ -110,7 +119,7 @@ export const SETTINGS: Readonly<Record<SettingKey, SettingSpec>> = {
   },
   "stop-signal": {
     value: "SIGNAL",
-    help: "signal that asks the service to stop (not STOP, TSTP, CONT, CHLD …)",
+    help: "signal that asks the service to stop; not STOP, TSTP, CONT, CHLD …",
     default: "TERM",
   },
   "stop-timeout": {
@@ -239,40 +248,32 @@ export function settingSource(key: SettingKey, ...layers: RawSettings[]): string
  */
 export function normalizeSettings(dir: string, ...layers: RawSettings[]): ServiceSettings {
   const merged: RawSettings = Object.assign({}, ...layers);
-  const get = <T>(key: SettingKey, parse: (text: string) => T): T => {
+  const get = <K extends SettingKey>(key: K): _Value<K> => {
     const given = merged[key];
+    const text = given?.text ?? SETTINGS[key].default;
     try {
-      return parse(given?.text ?? SETTINGS[key].default);
+      return _PARSERS[key](text) as _Value<K>;
     } catch (error) {
-      throw new UsageError(`${given?.where ?? key}: ${(error as Error).message}`);
+      throw new UsageError(`${given?.where ?? key}: ${describeBadValue(text, error)}`);
     }
   };
-  const optional = (text: string) => text.trim() === "" ? null : text.trim();
+  const logFile = get("log-file");
   const settings: ServiceSettings = {
-    restartDelay: get(
-      "restart-delay",
-      _duration(10, "a failing service would restart hundreds of times a second"),
-    ),
-    restartDelayMax: get("restart-delay-max", _duration()),
-    stableAfter: get(
-      "stable-after",
-      _duration(
-        100,
-        "every crash would count as a stable run, and no crash loop would show",
-      ),
-    ),
-    crashLoopAfter: get("crash-loop-after", _bounded("crash-loop-after", _wholeNumber)),
-    stopSignal: get("stop-signal", _stopSignal),
-    stopTimeout: get("stop-timeout", _duration()),
-    finishTimeout: get("finish-timeout", _duration()),
-    tailBytes: get("tail-bytes", _bounded("tail-bytes", parseSize)),
-    logFile: get("log-file", (text) => optional(text) && resolvePath(dir, text.trim())),
-    logMaxSize: get("log-max-size", _bounded("log-max-size", parseSize)),
-    logKeep: get("log-keep", _bounded("log-keep", _wholeNumber)),
-    logBuffer: get("log-buffer", _bounded("log-buffer", parseSize)),
-    user: get("user", optional),
-    group: get("group", optional),
-    umask: get("umask", _umask),
+    restartDelay: get("restart-delay"),
+    restartDelayMax: get("restart-delay-max"),
+    stableAfter: get("stable-after"),
+    crashLoopAfter: get("crash-loop-after"),
+    stopSignal: get("stop-signal"),
+    stopTimeout: get("stop-timeout"),
+    finishTimeout: get("finish-timeout"),
+    tailBytes: get("tail-bytes"),
+    logFile: logFile && resolvePath(dir, logFile),
+    logMaxSize: get("log-max-size"),
+    logKeep: get("log-keep"),
+    logBuffer: get("log-buffer"),
+    user: get("user"),
+    group: get("group"),
+    umask: get("umask"),
   };
   if (settings.restartDelayMax < settings.restartDelay) {
     throw new UsageError(
@@ -284,8 +285,45 @@ export function normalizeSettings(dir: string, ...layers: RawSettings[]): Servic
   return settings;
 }
 
+/**
+ * Checks the text of one setting as its flag gives it: throws an Error saying
+ * what is expected (`expected 1 to 1000`) for a bad value, so the command line
+ * parser refuses it in the same words as any other option's.
+ */
+export function checkSettingValue(key: SettingKey, text: string): string {
+  _PARSERS[key](text);
+  return text;
+}
+
+/** The value each setting's parser returns. */
+type _Value<K extends SettingKey> = ReturnType<(typeof _PARSERS)[K]>;
+
+/** How the text of each setting becomes its value (a log file's path is resolved later). */
+const _PARSERS = {
+  "restart-delay": _duration("restart-delay"),
+  "restart-delay-max": _duration("restart-delay-max"),
+  "stable-after": _duration("stable-after"),
+  "crash-loop-after": _bounded("crash-loop-after", _wholeNumber),
+  "stop-signal": _stopSignal,
+  "stop-timeout": _duration("stop-timeout"),
+  "finish-timeout": _duration("finish-timeout"),
+  "tail-bytes": _bounded("tail-bytes", parseSize),
+  "log-file": _optional,
+  "log-max-size": _bounded("log-max-size", parseSize),
+  "log-keep": _bounded("log-keep", _wholeNumber),
+  "log-buffer": _bounded("log-buffer", parseSize),
+  user: _optional,
+  group: _optional,
+  umask: _umask,
+} satisfies Record<SettingKey, (text: string) => unknown>;
+
+/** Text that may be empty: trimmed, or null for none. */
+function _optional(text: string): string | null {
+  return text.trim() === "" ? null : text.trim();
+}
+
 function _wholeNumber(text: string): number {
-  if (!/^\s*\d+\s*$/.test(text)) throw new RangeError(`expected a whole number, got "${text}"`);
+  if (!/^\s*\d+\s*$/.test(text)) throw new RangeError("expected a whole number");
   return Number(text);
 }
 
@@ -293,9 +331,17 @@ function _wholeNumber(text: string): number {
 function _bounded(key: SettingKey, parse: (text: string) => number): (text: string) => number {
   const bounds = SETTINGS[key].bounds!;
   return (text) => {
-    const value = parse(text);
+    let value: number;
+    try {
+      value = parse(text);
+    } catch (error) {
+      const reason = (error as Error).message;
+      throw reason.startsWith("expected ")
+        ? new RangeError(`${reason}, ${settingRange(key)}`)
+        : error;
+    }
     if (value < bounds.min || value > (bounds.max ?? Infinity)) {
-      throw new RangeError(`${text.trim()} is out of range: expected ${settingRange(key)}`);
+      throw new RangeError(`expected ${settingRange(key)}`);
     }
     return value;
   };
@@ -303,27 +349,33 @@ function _bounded(key: SettingKey, parse: (text: string) => number): (text: stri
 
 /**
  * The values setting `key` takes, as help and errors say it (`1 to 1000`,
- * `64k to 1G`, `at least 4k`), or "" for a setting without bounds.
+ * `64k to 1G`, `at least 4k`, `at least 10ms`), or "" for a setting without bounds.
  */
 export function settingRange(key: SettingKey): string {
   const spec = SETTINGS[key];
   if (!spec.bounds) return "";
-  const show = spec.value === "SIZE" ? formatSize : String;
+  const show = spec.value === "SIZE" ? formatSize : spec.value === "DURATION" ? _ms : String;
   const { min, max } = spec.bounds;
   return max === undefined ? `at least ${show(min)}` : `${show(min)} to ${show(max)}`;
+}
+
+/** A duration of whole ms as a settings file would say it (`10ms`). */
+function _ms(ms: number): string {
+  return `${ms}ms`;
 }
 
 /** The longest duration a timer takes (2^31 - 1 ms, about 24.8 days). */
 const _LONGEST = 2 ** 31 - 1;
 
-/** A duration parser that refuses less than `min` ms (saying `why`) and more than a timer takes. */
-function _duration(min = 0, why = ""): (text: string) => number {
+/** A parser for duration setting `key`: refuses less than its least (saying why) and more than a timer takes. */
+function _duration(key: SettingKey): (text: string) => number {
+  const bounds = SETTINGS[key].bounds;
   return (text) => {
     const value = parseDuration(text);
-    if (value < min) throw new RangeError(`${text.trim()} is below ${min}ms: ${why}`);
-    if (value > _LONGEST) {
-      throw new RangeError(`${text.trim()} is above 596h, the longest a timer takes`);
+    if (bounds && value < bounds.min) {
+      throw new RangeError(`expected ${settingRange(key)}: ${bounds.why}`);
     }
+    if (value > _LONGEST) throw new RangeError("expected at most 596h, the longest a timer takes");
     return value;
   };
 }
@@ -353,7 +405,7 @@ function _stopSignal(text: string): number {
 function _umask(text: string): number | null {
   if (text.trim() === "") return null;
   if (!/^\s*0?[0-7]{1,3}\s*$/.test(text)) {
-    throw new RangeError(`bad umask "${text}": expected octal digits such as 022`);
+    throw new RangeError("expected octal digits such as 022");
   }
   return parseInt(text.trim(), 8);
 }

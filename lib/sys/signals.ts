@@ -22,7 +22,7 @@ export function signalNumber(text: string): number {
     const number = SIGNALS[upper.startsWith("SIG") ? upper : `SIG${upper}`];
     if (number !== undefined) return number;
   }
-  throw new RangeError(`unknown signal "${text}": expected a name such as TERM or a number 1-31`);
+  throw new RangeError(`bad signal "${text}": expected a name such as TERM or a number 1-31`);
 }
 
 /** The name of a signal number, such as `SIGTERM` for 15 (`SIG15` if unknown). */

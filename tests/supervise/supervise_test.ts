@@ -248,6 +248,17 @@ Deno.test("a bad setting is refused with exit 2, naming the file and line or the
     ["", ["--user", "opsd-no-such-user"], `--user: unknown user "opsd-no-such-user"`],
     ["restart-delay-max = 10ms\n", [], `${conf}:1: restart-delay-max: 10ms is below restart-delay`],
     ["group = opsd-no-such-group\n", [], `${conf}:1: group: unknown group "opsd-no-such-group"`],
+    // The same words for a bad value from the file or a flag (the flag's at parse time).
+    [
+      "crash-loop-after = 0\n",
+      [],
+      `${conf}:1: crash-loop-after: bad value '0': expected 1 to 1000\n`,
+    ],
+    [
+      "",
+      ["--crash-loop-after", "0"],
+      "--crash-loop-after: bad value '0': expected 1 to 1000 (see 'opsd supervise --help')\n",
+    ],
   ];
   for (const [file, flags, message] of cases) {
     await Deno.writeTextFile(conf, file);
