@@ -56,6 +56,9 @@ export function resolveCredentials(
   sources: CredentialSources = {},
 ): Credentials {
   const from = (key: keyof CredentialSources) => sources[key] ? `${sources[key]}: ` : "";
+  // A flag is dropped; a setting from a file (its source names the line) is removed there.
+  const drop = (key: keyof CredentialSources) =>
+    sources[key] && !sources[key]!.startsWith("--") ? "remove that setting" : `drop --${key}`;
   const entry = user === undefined
     ? null
     : /^\d+$/.test(user)
@@ -80,14 +83,14 @@ export function resolveCredentials(
   if (Deno.uid() !== 0 && uid !== Deno.uid()) {
     throw new OpsdError(
       `${from("user")}cannot run as user "${user}": only root can switch users; ` +
-        "run opsd as root or drop --user",
+        `run opsd as root or ${drop("user")}`,
       ExitCode.permission,
     );
   }
   if (Deno.uid() !== 0 && group !== undefined && gid !== Deno.gid()) {
     throw new OpsdError(
       `${from("group")}cannot run with group "${group}": only root can switch groups; ` +
-        "run opsd as root or drop --group",
+        `run opsd as root or ${drop("group")}`,
       ExitCode.permission,
     );
   }

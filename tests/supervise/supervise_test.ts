@@ -269,6 +269,21 @@ Deno.test("a bad setting is refused with exit 2, naming the file and line or the
   }
 });
 
+Deno.test("a user setting an unprivileged supervisor cannot honour says to remove that setting (exit 4)", async () => {
+  await using service = await copyService("steady");
+  const conf = `${service.path}/opsd.conf`;
+  await Deno.writeTextFile(conf, "user = root\n");
+  for (const path of [service.dir, service.path, `${service.path}/run`, conf]) {
+    await Deno.chown(path, 65534, 65534);
+  }
+  const run = await runOpsd(["supervise", service.path], { asUser: { uid: 65534, gid: 65534 } });
+  assert.deepEqual([run.code, run.stderr], [
+    4,
+    `opsd supervise: ${conf}:1: user: cannot run as user "root": only root can switch users; ` +
+    "run opsd as root or remove that setting\n",
+  ]);
+});
+
 Deno.test("kill -9 of the supervisor: the service runs on, status says so, a new supervisor takes over cleanly", async () => {
   await using service = await copyService("steady");
   const first = await startSupervisor(service.path);
