@@ -372,7 +372,7 @@ function _notRunning(result: StopResult & { outcome: "not-running" }): string {
     : `did not remove ${what}: another opsd was replacing or removing it`;
 }
 
-/** Why a write failed, as `ENOSPC: no space left on device`. */
+/** Parses `--umask`: an octal mode mask from 000 to 777, such as `027`. */
 function _umask(text: string): number {
   if (!/^[0-7]{1,4}$/.test(text) || parseInt(text, 8) > 0o777) {
     throw new Error("expected an octal mask from 000 to 777, such as 022 or 027");
