@@ -203,6 +203,9 @@ function _statusCommand() {
       "file rewritten by hand, an unrelated process that locked it) is not taken for the " +
       "daemon: state foreign (exit 1), naming the lock's holders and what to do, as " +
       "'daemon stop' refuses to signal that pid. " +
+      "Run as another user than the daemon's, without root, opsd may not read the fds that " +
+      "tell: a locked pidfile is running (exit 0) unchecked, as the file says, or, when its " +
+      "pid has exited, held by a process opsd may not see. " +
       "Otherwise not running (exit 3), and the pid in the file is only reported on: if it " +
       "is alive, it may or may not be the daemon (state unlocked); if it has exited, or the " +
       "file holds no pid, the pidfile is stale.",
@@ -264,6 +267,11 @@ function _statusLine(found: DaemonStatus): string {
         return `running (pid ${found.pid} it names ${what}; its session holds the lock: ${by})`;
       }
       if (found.owner === "unchecked") {
+        // Some process holds the lock; opsd may not read the fds that would say which.
+        if (found.process === null) {
+          const by = describeHolders(found.path, []);
+          return `running (pid ${found.pid} it names has exited; the lock is held by ${by})`;
+        }
         return `running (pid ${found.pid}, as the pidfile says: opsd may not read its fds to ` +
           "check that it holds the lock; run as root to check)";
       }

@@ -440,7 +440,7 @@ sanitizedTest(
 );
 
 sanitizedTest(
-  "status of a daemon that exited leaving a child holding the lock: running, but not as its dead pid",
+  "status of a daemon that exited leaving a child holding the lock: running, but not as its dead pid, also to a user who may not see the child",
   async () => {
     await using daemons = await Daemons.create();
     const { pidfile } = daemons;
@@ -464,6 +464,29 @@ sanitizedTest(
       name: null,
       holders: [{ pid: child, name: "sleep" }],
       checked: true,
+    }]);
+    // A user who may not read the session's fds: the lock is held, by whom it cannot see.
+    Deno.chmodSync(daemons.dir, 0o755);
+    const nobody = { asUser: { uid: 65534, gid: 65534 } };
+    const unchecked = await runOpsd(["daemon", "status", "--pidfile", pidfile], nobody);
+    assert.deepEqual([unchecked.code, unchecked.stdout, unchecked.stderr], [
+      0,
+      `running (pid ${pid} it names has exited; the lock is held by a process opsd may not ` +
+      `see (find it as root with 'opsd fds --path ${pidfile}'))\n`,
+      "",
+    ]);
+    const uncheckedJson = await runOpsd(
+      ["daemon", "status", "--pidfile", pidfile, "--json"],
+      nobody,
+    );
+    assert.deepEqual([uncheckedJson.code, JSON.parse(uncheckedJson.stdout)], [0, {
+      pidfile,
+      state: "running",
+      pid,
+      alive: false,
+      name: null,
+      holders: null,
+      checked: false,
     }]);
   },
 );
