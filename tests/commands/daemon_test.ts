@@ -191,7 +191,7 @@ sanitizedTest(
     assert.equal(second.code, 5);
     assert.equal(
       second.stderr,
-      `opsd daemon: already running as pid ${first} (pidfile ${pidfile} is locked): ` +
+      `opsd daemon: already running (pid ${first}): ` +
         `stop it with 'opsd daemon stop --pidfile ${pidfile}'\n`,
     );
     assert.deepEqual(processesMentioning(seconds), []);
@@ -488,6 +488,53 @@ sanitizedTest(
       holders: null,
       checked: false,
     }]);
+  },
+);
+
+sanitizedTest(
+  "a program that forks itself into the background keeps the lock while its pid exits: status and a second start name the holder (its session's, or with setsid the foreign one) instead of that pid",
+  async () => {
+    for (const setsid of ["", "setsid "]) {
+      await using daemons = await Daemons.create();
+      const { pidfile } = daemons;
+      const seconds = uniqueSeconds();
+      const pid = await daemons.start(
+        ["--pidfile", pidfile, "--", "sh", "-c", `${setsid}sleep ${seconds} & exit 0`],
+      );
+      await waitFor("the daemon's own process gone", () => {
+        reapIfChild(pid);
+        return !isAlive(pid);
+      });
+      const holder = daemons.track(
+        await waitFor("the background sleep", () => {
+          const [found, ...more] = processesMentioning(seconds);
+          return more.length === 0 && readProcStat(found)?.comm === "sleep" ? found : null;
+        }),
+      );
+      const by = setsid
+        ? `${pidfile} is locked by pid ${holder} (sleep); pid ${pid}, which it names, has ` +
+          "exited and nothing is left in its session"
+        : `running (pid ${pid} it names has exited; its session holds the lock: pid ${holder} (sleep))`;
+      const todo = "if the program puts itself in the background, run it in the foreground " +
+        `under opsd; stop the lock's holder yourself, then remove ${pidfile}`;
+      const status = await runOpsd(["daemon", "status", "--pidfile", pidfile]);
+      assert.deepEqual(
+        [status.code, status.stdout],
+        setsid ? [1, `${by}: ${todo}\n`] : [0, `${by}\n`],
+      );
+      const again = uniqueSeconds();
+      const second = await daemon(["--pidfile", pidfile, "--", "sleep", again]);
+      assert.deepEqual([second.code, second.stdout, second.stderr], [
+        5,
+        "",
+        setsid
+          ? `opsd daemon: ${by}: nothing started; ${todo}\n`
+          : `opsd daemon: already ${by}: stop it with 'opsd daemon stop --pidfile ${pidfile}'\n`,
+      ]);
+      assert.deepEqual(processesMentioning(again), [], "nothing started");
+      assert.equal(Deno.readTextFileSync(pidfile), `${pid}\n`, "the pidfile is kept");
+      assert.ok(isAlive(holder));
+    }
   },
 );
 
