@@ -8,8 +8,7 @@
 
 import { ExitCode, OpsdError } from "../lib/errors.ts";
 import { daemonEnvironment, parseEnvSetting } from "../lib/daemon/env.ts";
-import { describeHolders, foreignLockMessage } from "../lib/daemon/lock_owner.ts";
-import { type DaemonStatus, daemonStatus } from "../lib/daemon/status.ts";
+import { daemonStatus, statusLine } from "../lib/daemon/status.ts";
 import { startDaemon, stopStartedDaemon } from "../lib/daemon/start.ts";
 import { stopDaemon, type StopResult } from "../lib/daemon/stop.ts";
 import { resolveCredentials } from "../lib/process/credentials.ts";
@@ -24,11 +23,12 @@ import { shellQuote } from "../lib/text/command.ts";
 
 const _EXIT_CODES =
   `Exit codes: 0 started (CMD has been exec'd), 2 bad option or path, 4 permission denied,
-5 already running (the pidfile is locked; its pid is named), 6 not ready within --wait-ready,
-126 CMD cannot be executed, 127 CMD not found; 1 CMD exited before it was ready, or
---print-pid/--json could not be written (the daemon is stopped); with
---wait-ready, the CODE of a 'CODE MESSAGE' readiness line, or 128+N when opsd got signal
-N while waiting (130 for INT, 143 TERM, 129 HUP): the daemon is stopped.`;
+5 already running (the pidfile is locked; its holder is named, as 'daemon status' names
+it), 6 not ready within --wait-ready, 126 CMD cannot be executed, 127 CMD not found;
+1 CMD exited before it was ready, or --print-pid/--json could not be written (the daemon
+is stopped); with --wait-ready, the CODE of a 'CODE MESSAGE' readiness line, or 128+N
+when opsd got signal N while waiting (130 for INT, 143 TERM, 129 HUP): the daemon is
+stopped.`;
 
 /** `--pidfile` of `daemon status` and `daemon stop`. */
 const _PIDFILE = {
@@ -199,10 +199,17 @@ function _statusCommand() {
     description:
       "Answer from the pidfile's lock, never from a pid that may have been reused: running " +
       "(exit 0, with the pid) while the daemon, or a process that inherited its fd 3, lives. " +
-      "A lock held by processes that are neither the pid in the file nor of its session (a " +
-      "file rewritten by hand, an unrelated process that locked it) is not taken for the " +
-      "daemon: state foreign (exit 1), naming the lock's holders and what to do, as " +
-      "'daemon stop' refuses to signal that pid. " +
+      "A lock held by processes that are neither the pid in the file nor of its session is " +
+      "not taken for the daemon: state foreign (exit 1), naming the lock's holders and what " +
+      "to do, as 'daemon stop' refuses to signal that pid and 'opsd daemon' to start another " +
+      "(exit 5). Most often the program put itself in the background (forked, started a " +
+      "session of its own and exited): its child keeps the lock while the pid in the file has " +
+      "exited; run it in the foreground instead, with its no-daemonize option (nginx's " +
+      "'daemon off;', a -f or --foreground flag). Else the file was rewritten by hand, or an " +
+      "unrelated process locked it. " +
+      "Run as another user than the daemon's, without root, opsd may not read the fds that " +
+      "tell: a locked pidfile is running (exit 0) unchecked, as the file says, or, when its " +
+      "pid has exited, held by a process opsd may not see. " +
       "Otherwise not running (exit 3), and the pid in the file is only reported on: if it " +
       "is alive, it may or may not be the daemon (state unlocked); if it has exited, or the " +
       "file holds no pid, the pidfile is stale.",
@@ -225,9 +232,10 @@ Examples:
      "holders":null,"checked":true}
   opsd daemon status -q --pidfile /run/web.pid || opsd daemon --pidfile /run/web.pid -- ./server
 
-Exit codes: 0 running, 1 foreign: locked, but not by the pid in the file nor its session
-(the lock's holders are named), 3 not running (no pidfile, an unlocked one, or a stale
-one), 4 pidfile not readable, 2 bad option.`,
+Exit codes: 0 running (the pid is printed), 1 foreign: locked, but not by the pid in the
+file nor its session, as when a program put itself in the background (the lock's holders
+are named), 3 not running (no pidfile, an unlocked one, or a stale one), 4 pidfile not
+readable, 2 bad option.`,
     run: (options) => {
       const found = daemonStatus(options.pidfile);
       if (options.json) {
@@ -243,7 +251,7 @@ one), 4 pidfile not readable, 2 bad option.`,
           holders,
           checked: found.state === "missing" || found.owner !== "unchecked",
         });
-      } else if (!options.quiet) writeOut(`${_statusLine(found)}\n`);
+      } else if (!options.quiet) writeOut(`${statusLine(found)}\n`);
       return found.state === "running"
         ? ExitCode.ok
         : found.state === "foreign"
@@ -251,38 +259,6 @@ one), 4 pidfile not readable, 2 bad option.`,
         : ExitCode.notRunning;
     },
   });
-}
-
-/** What `daemon status` says about a pidfile, in one line: only what the lock and /proc show. */
-function _statusLine(found: DaemonStatus): string {
-  switch (found.state) {
-    case "running":
-      // The lock is the truth; the pid is only what the daemon wrote.
-      if (found.owner === "session") {
-        const what = found.process === null ? "has exited" : "does not hold the lock";
-        const by = describeHolders(found.path, found.holders ?? []);
-        return `running (pid ${found.pid} it names ${what}; its session holds the lock: ${by})`;
-      }
-      if (found.owner === "unchecked") {
-        return `running (pid ${found.pid}, as the pidfile says: opsd may not read its fds to ` +
-          "check that it holds the lock; run as root to check)";
-      }
-      return `running (pid ${found.pid})`;
-    case "foreign":
-      return foreignLockMessage(found.path, found.pid, found.holders ?? []);
-    case "unlocked": {
-      const name = escapeText(found.process!.name);
-      return `not running under this pidfile: no process holds its lock; ` +
-        `pid ${found.pid} (${name}) is alive but may not be the daemon ` +
-        `(pids are reused): check it, then remove ${shellQuote(found.path)}`;
-    }
-    case "stale":
-      return found.pid === null
-        ? `not running (pidfile ${found.path} holds no pid, and no process holds its lock)`
-        : `not running (stale pidfile ${found.path}: pid ${found.pid} has exited)`;
-    case "missing":
-      return `not running (no pidfile ${found.path})`;
-  }
 }
 
 function _stopCommand() {
@@ -372,7 +348,7 @@ function _notRunning(result: StopResult & { outcome: "not-running" }): string {
     : `did not remove ${what}: another opsd was replacing or removing it`;
 }
 
-/** Why a write failed, as `ENOSPC: no space left on device`. */
+/** Parses `--umask`: an octal mode mask from 000 to 777, such as `027`. */
 function _umask(text: string): number {
   if (!/^[0-7]{1,4}$/.test(text) || parseInt(text, 8) > 0o777) {
     throw new Error("expected an octal mask from 000 to 777, such as 022 or 027");

@@ -26,6 +26,7 @@ import { close, getLock, isErrno, open, pread, pwrite, setLock } from "../sys/li
 import type { FileIdentity } from "../procfs/holds.ts";
 import { readProcStat } from "../procfs/stat.ts";
 import { fileError } from "../file_error.ts";
+import { suggestCommand } from "../text/command.ts";
 
 /** The fd a daemon holds its pidfile lock on; also in its environment as `OPSD_PIDFILE_FD`. */
 export const PIDFILE_FD = 3;
@@ -162,9 +163,9 @@ export class PidfileClaim implements Disposable {
   }
 
   /**
-   * Claims `path`. Throws an OpsdError with exit code 5 when a daemon holds it
-   * (naming its pid) or another opsd is replacing it right now; 2 when its
-   * directory does not exist; 4 when it cannot be written.
+   * Claims `path`. Throws a {@linkcode PidfileLocked} (exit code 5) when a daemon
+   * holds it, an OpsdError with exit code 5 when another opsd is replacing it right
+   * now, 2 when its directory does not exist, 4 when it cannot be written.
    */
   static claim(path: string): PidfileClaim {
     const absolute = absolutePath(path);
@@ -220,18 +221,24 @@ export class PidfileClaim implements Disposable {
   }
 }
 
+/**
+ * A claim refused because a daemon holds the pidfile at `path` locked (exit code
+ * 5). Which process that is, the pid the file names or another, lock_owner.ts
+ * tells: `startDaemon` says it as `daemon status` does.
+ */
+export class PidfileLocked extends OpsdError {
+  constructor(readonly path: string) {
+    const status = suggestCommand("opsd", "daemon", "status", "--pidfile", path);
+    super(`already running: pidfile ${path} is locked; see ${status}`, ExitCode.busy);
+    this.name = "PidfileLocked";
+  }
+}
+
 /** The error for a claim refused because `held`. */
 function _busy(path: string, held: _Held): OpsdError {
-  if (held.holder === "opsd") {
-    return new OpsdError(
-      `another opsd is starting or stopping the daemon of ${path} right now: try again`,
-      ExitCode.busy,
-    );
-  }
-  const who = held.pid === null ? "a daemon" : `pid ${held.pid}`;
+  if (held.holder === "daemon") return new PidfileLocked(path);
   return new OpsdError(
-    `already running as ${who} (pidfile ${path} is locked): ` +
-      `stop it with 'opsd daemon stop --pidfile ${path}'`,
+    `another opsd is starting or stopping the daemon of ${path} right now: try again`,
     ExitCode.busy,
   );
 }
@@ -303,7 +310,7 @@ export function absolutePath(path: string): string {
 }
 
 type _Guarded = { fd: number; file: FileIdentity; pid: number | null };
-type _Held = { holder: "daemon"; pid: number | null } | { holder: "opsd" };
+type _Held = { holder: "daemon" | "opsd" };
 
 /**
  * Takes the guard of the file `path` names (creating an empty one with `create`),
@@ -317,7 +324,7 @@ function _guard(path: string, create: boolean): _Guarded | _Held | "missing" {
     try {
       if (!setLock(fd, "ofd", "write", _GUARD)) {
         const daemon = getLock(fd, "ofd", "write", _DAEMON_LOCK) !== null;
-        return daemon ? { holder: "daemon", pid: _readPid(fd) } : { holder: "opsd" };
+        return { holder: daemon ? "daemon" : "opsd" };
       }
       const file = _identity(fd, path);
       if (!_sameFile(_pathIdentity(path), file)) continue;

@@ -22,7 +22,15 @@ import { close, open, pipe2, umask } from "../sys/libc.ts";
 import { formatDuration } from "../duration.ts";
 import { withoutHandoff } from "./env.ts";
 import { fileError } from "../file_error.ts";
-import { absolutePath, PIDFILE_ENV, PIDFILE_FD, PidfileClaim, removePidfile } from "./pidfile.ts";
+import {
+  absolutePath,
+  PIDFILE_ENV,
+  PIDFILE_FD,
+  PidfileClaim,
+  PidfileLocked,
+  removePidfile,
+} from "./pidfile.ts";
+import { alreadyRunningMessage } from "./status.ts";
 
 const _STOP_TIMEOUT = 2000;
 
@@ -116,7 +124,7 @@ export async function startDaemon(request: DaemonRequest): Promise<StartedDaemon
     output = request.log === undefined
       ? open("/dev/null", O.WRONLY | O.CLOEXEC)
       : _openLog(request.log, mask);
-    using claim = request.pidfile === undefined ? null : PidfileClaim.claim(request.pidfile);
+    using claim = request.pidfile === undefined ? null : _claim(request.pidfile);
     const fds = [stdin, output, output];
     if (claim) {
       env[PIDFILE_ENV.fd] = String(PIDFILE_FD);
@@ -210,6 +218,21 @@ function _directory(path: string): string {
     );
   }
   return absolute;
+}
+
+/**
+ * Claims the pidfile at `path`. Refused because a daemon holds it, the error names
+ * the lock's holder as `daemon status` does: the pid the file names, its session,
+ * or (a program that put itself in the background) a process that is neither.
+ */
+function _claim(path: string): PidfileClaim {
+  try {
+    return PidfileClaim.claim(path);
+  } catch (error) {
+    if (!(error instanceof PidfileLocked)) throw error;
+    const message = alreadyRunningMessage(error.path);
+    throw message === null ? error : new OpsdError(message, ExitCode.busy, { cause: error });
+  }
 }
 
 /** Opens the log for appending, creating it as the daemon would: mode 0666 & ~`mask`. */

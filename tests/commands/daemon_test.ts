@@ -191,7 +191,7 @@ sanitizedTest(
     assert.equal(second.code, 5);
     assert.equal(
       second.stderr,
-      `opsd daemon: already running as pid ${first} (pidfile ${pidfile} is locked): ` +
+      `opsd daemon: already running (pid ${first}): ` +
         `stop it with 'opsd daemon stop --pidfile ${pidfile}'\n`,
     );
     assert.deepEqual(processesMentioning(seconds), []);
@@ -440,7 +440,7 @@ sanitizedTest(
 );
 
 sanitizedTest(
-  "status of a daemon that exited leaving a child holding the lock: running, but not as its dead pid",
+  "status of a daemon that exited leaving a child holding the lock: running, but not as its dead pid, also to a user who may not see the child",
   async () => {
     await using daemons = await Daemons.create();
     const { pidfile } = daemons;
@@ -465,6 +465,76 @@ sanitizedTest(
       holders: [{ pid: child, name: "sleep" }],
       checked: true,
     }]);
+    // A user who may not read the session's fds: the lock is held, by whom it cannot see.
+    Deno.chmodSync(daemons.dir, 0o755);
+    const nobody = { asUser: { uid: 65534, gid: 65534 } };
+    const unchecked = await runOpsd(["daemon", "status", "--pidfile", pidfile], nobody);
+    assert.deepEqual([unchecked.code, unchecked.stdout, unchecked.stderr], [
+      0,
+      `running (pid ${pid} it names has exited; the lock is held by a process opsd may not ` +
+      `see (find it as root with 'opsd fds --path ${pidfile}'))\n`,
+      "",
+    ]);
+    const uncheckedJson = await runOpsd(
+      ["daemon", "status", "--pidfile", pidfile, "--json"],
+      nobody,
+    );
+    assert.deepEqual([uncheckedJson.code, JSON.parse(uncheckedJson.stdout)], [0, {
+      pidfile,
+      state: "running",
+      pid,
+      alive: false,
+      name: null,
+      holders: null,
+      checked: false,
+    }]);
+  },
+);
+
+sanitizedTest(
+  "a program that forks itself into the background keeps the lock while its pid exits: status and a second start name the holder (its session's, or with setsid the foreign one) instead of that pid",
+  async () => {
+    for (const setsid of ["", "setsid "]) {
+      await using daemons = await Daemons.create();
+      const { pidfile } = daemons;
+      const seconds = uniqueSeconds();
+      const pid = await daemons.start(
+        ["--pidfile", pidfile, "--", "sh", "-c", `${setsid}sleep ${seconds} & exit 0`],
+      );
+      await waitFor("the daemon's own process gone", () => {
+        reapIfChild(pid);
+        return !isAlive(pid);
+      });
+      const holder = daemons.track(
+        await waitFor("the background sleep", () => {
+          const [found, ...more] = processesMentioning(seconds);
+          return more.length === 0 && readProcStat(found)?.comm === "sleep" ? found : null;
+        }),
+      );
+      const by = setsid
+        ? `${pidfile} is locked by pid ${holder} (sleep); pid ${pid}, which it names, has ` +
+          "exited and nothing is left in its session"
+        : `running (pid ${pid} it names has exited; its session holds the lock: pid ${holder} (sleep))`;
+      const todo = "if the program puts itself in the background, run it in the foreground " +
+        `under opsd; stop the lock's holder yourself, then remove ${pidfile}`;
+      const status = await runOpsd(["daemon", "status", "--pidfile", pidfile]);
+      assert.deepEqual(
+        [status.code, status.stdout],
+        setsid ? [1, `${by}: ${todo}\n`] : [0, `${by}\n`],
+      );
+      const again = uniqueSeconds();
+      const second = await daemon(["--pidfile", pidfile, "--", "sleep", again]);
+      assert.deepEqual([second.code, second.stdout, second.stderr], [
+        5,
+        "",
+        setsid
+          ? `opsd daemon: ${by}: nothing started; ${todo}\n`
+          : `opsd daemon: already ${by}: stop it with 'opsd daemon stop --pidfile ${pidfile}'\n`,
+      ]);
+      assert.deepEqual(processesMentioning(again), [], "nothing started");
+      assert.equal(Deno.readTextFileSync(pidfile), `${pid}\n`, "the pidfile is kept");
+      assert.ok(isAlive(holder));
+    }
   },
 );
 

@@ -5,6 +5,7 @@ import {
   liveProcess,
   OpenPidfile,
   PidfileClaim,
+  PidfileLocked,
   removePidfile,
 } from "../../lib/daemon/pidfile.ts";
 import { O } from "../../lib/sys/constants.ts";
@@ -71,12 +72,16 @@ sanitizedTest(
 );
 
 sanitizedTest(
-  "a second claim is refused while the daemon holds the pidfile, naming its pid",
+  "a second claim is refused while the daemon holds the pidfile (PidfileLocked, exit 5)",
   async () => {
     await using dir = await tempDir();
     const path = `${dir.path}/app.pid`;
     using _daemon = fakeDaemon(path, 4242);
-    assert.throws(() => PidfileClaim.claim(path), isBusy(/already running as pid 4242/));
+    assert.throws(() => PidfileClaim.claim(path), (error: unknown) => {
+      assert.ok(error instanceof PidfileLocked);
+      assert.deepEqual([error.exitCode, error.path], [ExitCode.busy, path]);
+      return true;
+    });
     assert.equal(Deno.readTextFileSync(path), "4242\n", "the pidfile is untouched");
   },
 );
