@@ -7,9 +7,10 @@
  * ended its id may name a stranger's: so without the main process only members
  * that bear the run's mark in their environment (`OPSD_INSTANCE`) count. A
  * record written before this boot names nothing, nor one whose supervisor still
- * runs (a service directory copied with its state). Processes
- * that left the session (setsid) and whose parent chain to the main process is
- * broken cannot be found: nothing in the kernel links them to the service.
+ * runs (a service directory copied with its state). Processes that left the
+ * session (setsid) after their parent died are found by that mark too, which
+ * they inherit: only one that cleared its environment is lost (the kernel has
+ * nothing else that links it to the service; cgroups would).
  *
  * @module
  */
@@ -21,21 +22,28 @@ import {
   procStartOf,
   sessionMembers,
 } from "../procfs/processes.ts";
+import { listPids } from "../procfs/pids.ts";
 import { bootTimeMs } from "../procfs/uptime.ts";
 import type { InstanceStatus, ServiceStatus } from "./status.ts";
 
 /** The environment variable that marks a service's processes with their instance's id. */
 export const INSTANCE_ENV = "OPSD_INSTANCE";
 
+/** The instance id `pid` was started with (`OPSD_INSTANCE=id` in its environment), or null. */
+function _markOf(pid: number): string | null {
+  let environ: string;
+  try {
+    environ = new TextDecoder().decode(Deno.readFileSync(`/proc/${pid}/environ`));
+  } catch {
+    return null; // Gone, or not ours to read.
+  }
+  const mark = environ.split("\0").find((entry) => entry.startsWith(`${INSTANCE_ENV}=`));
+  return mark === undefined ? null : mark.slice(INSTANCE_ENV.length + 1);
+}
+
 /** Whether `pid` was started with `OPSD_INSTANCE=id` in its environment. */
 function _bearsMark(pid: number, id: string | undefined): boolean {
-  if (!id) return false; // A record from before marks.
-  try {
-    const environ = new TextDecoder().decode(Deno.readFileSync(`/proc/${pid}/environ`));
-    return environ.split("\0").includes(`${INSTANCE_ENV}=${id}`);
-  } catch {
-    return false; // Gone, or not ours to read.
-  }
+  return id !== undefined && id !== "" && _markOf(pid) === id; // No id: a record from before marks.
 }
 
 /**
@@ -65,6 +73,17 @@ export function leftoverProcesses(record: ServiceStatus | null): ProcessId[] {
     for (const pid of sessionMembers(instance.pgid)) {
       const procStart = procStartOf(pid);
       if (procStart !== null && (running || _bearsMark(pid, instance.id))) add({ pid, procStart });
+    }
+  }
+  // Processes that left the session and lost their parent: anywhere, by their mark.
+  const ids = new Set(recorded.map((instance) => instance.id).filter(Boolean));
+  if (ids.size > 0) {
+    for (const pid of listPids()) {
+      if (found.has(pid) || pid === Deno.pid || !ids.has(_markOf(pid) ?? "")) continue;
+      const procStart = procStartOf(pid);
+      if (procStart === null) continue;
+      add({ pid, procStart });
+      descendantsOf(pid).forEach(add);
     }
   }
   return [...found.values()];

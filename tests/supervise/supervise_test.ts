@@ -530,6 +530,28 @@ Deno.test("down stops what the service put out of its session (setsid, double fo
   }
 });
 
+Deno.test("after kill -9 of the supervisor, the next one stops what the service put out of its session too", async () => {
+  await using service = await copyService("escapes");
+  const first = await startSupervisor(service.path);
+  const pids = await writtenPids(service.path, 3);
+  try {
+    const [, doubleForked] = pids;
+    await waitFor(
+      "the double-forked one handed to the supervisor",
+      () => readProcStat(doubleForked)?.ppid === first.pid,
+    );
+    assert.equal(await first.stop("SIGKILL"), 137);
+    const status = JSON.parse((await runOpsd(["status", "--json", service.path])).stdout);
+    assert.deepEqual(status.unsupervised.sort(), [...pids].sort(), "status names all three");
+
+    await using second = await startSupervisor(service.path);
+    await second.waitStatus("up again", (s) => s.state === "up" && !pids.includes(s.pid!));
+    await waitFor("the leftovers stopped", () => pids.every((pid) => !isAlive(pid)));
+  } finally {
+    for (const pid of pids) killGroup(pid);
+  }
+});
+
 Deno.test("an orphan that left the session is stopped when the run that made it ends, before the restart", async () => {
   await using service = await copyService("escapes-once");
   await using supervisor = await startSupervisor(service.path, FAST);
