@@ -117,8 +117,8 @@ Differences from lsof: OFD locks show as lock letters, and flock/OFD locks show
 on every fd sharing the locked open file (lsof: never for OFD locks, flock only
 in the process that took it); the CLOEXEC column; COMMAND is not cut to 9
 characters; no memory-mapped (mem) rows; selectors combine with AND (lsof -a).
---path on a unix socket file also lists the sockets bound there (--unix), as
-lsof does.
+--path on a unix socket file lists the sockets bound there, as lsof does, also
+through a symlink (followed, as for any file; lsof: only the name bound).
 Without root, other users' processes cannot be inspected: a port or file query
 says how many it skipped; a process listing shows NOFD rows, as lsof does. A
 TCP, UDP or unix socket that matches but that no inspectable process holds
