@@ -1167,3 +1167,57 @@ Deno.test({
   const gone = await runOpsd(["fds", "--path", path]);
   assert.deepEqual([gone.code, gone.stdout], [1, ""], "a socket file nothing is bound to");
 });
+
+sanitizedTest(
+  "opsd fds --path on a unix socket file passes the socket filters as --unix does (--listen keeps its listener, --tcp and --udp are refused), also through a symlink",
+  async () => {
+    await using dir = await tempDir();
+    const path = `${dir.path}/app.sock`, link = `${dir.path}/link`, file = `${dir.path}/f.txt`;
+    Deno.writeTextFileSync(file, "");
+    Deno.symlinkSync(path, link);
+    using listener = Deno.listen({ transport: "unix", path });
+    using _client = await Deno.connect({ transport: "unix", path });
+    using _accepted = await listener.accept();
+    const names = async (args: string[]) => (await fdsJson(args)).map((r) => [r.pid, r.name]);
+    const listening = [[Deno.pid, `${path} type=STREAM (LISTEN)`]];
+    const both = [...listening, [Deno.pid, `${path} type=STREAM (CONNECTED)`]];
+    assert.deepEqual(await names(["--path", path]), both);
+    assert.deepEqual(await names(["--path", path, "--listen"]), listening);
+    assert.deepEqual(await names(["--unix", path, "--listen"]), listening);
+    // The file beside it passes no filter; the socket file still does.
+    assert.deepEqual(await names(["--path", file, "--path", path, "--listen"]), listening);
+    // A symlink is followed, as for any file given to --path (lsof: only the name bound).
+    assert.deepEqual(await names(["--path", link]), both);
+    assert.deepEqual(await names(["--path", link, "--listen"]), listening);
+    const quiet = await runOpsd(["fds", "-q", "--path", path, "--listen"]);
+    assert.deepEqual([quiet.code, quiet.stdout, withoutRootNote(quiet.stderr)], [0, "", ""]);
+    // What could never match is still refused, in one line naming the socket file.
+    const neither = "a unix socket is neither TCP nor UDP (see 'opsd fds --help')\n";
+    const refused: [string[], string][] = [
+      [
+        ["--path", path, "--tcp"],
+        `--path never matches with --tcp: ${path} is a unix socket file`,
+      ],
+      [
+        ["--path", link, "--udp"],
+        `--path never matches with --udp: ${link} is a unix socket file`,
+      ],
+      [
+        ["--path", file, "--path", path, "--unix", path, "--tcp"],
+        `--path and --unix never match with --tcp: files are no sockets, ${path} is a unix ` +
+        "socket file",
+      ],
+    ];
+    for (const [args, expected] of refused) {
+      const run = await runOpsd(["fds", ...args]);
+      assert.deepEqual([run.code, run.stdout], [2, ""], args.join(" "));
+      assert.equal(run.stderr, `opsd fds: ${expected}, and ${neither}`);
+    }
+    const files = await runOpsd(["fds", "--path", file, "--listen"]);
+    assert.deepEqual([files.code, files.stdout], [2, ""]);
+    assert.equal(
+      files.stderr,
+      "opsd fds: --path never matches with --listen: files are no sockets (see 'opsd fds --help')\n",
+    );
+  },
+);
