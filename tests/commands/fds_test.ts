@@ -7,11 +7,13 @@
 import assert from "node:assert/strict";
 import {
   FIXTURES,
+  forgingUnixPath,
   freePort,
   isAlive,
   type OpsdRun,
   runOpsd,
   tempDir,
+  unusedSocketInode,
   waitFor,
 } from "../fixtures/mod.ts";
 import { opsdArgv } from "../../lib/self.ts";
@@ -972,40 +974,51 @@ Deno.test({
 });
 
 sanitizedTest(
-  "opsd fds --unix finds a socket path holding a newline, exact in --json and escaped in the table, and believes no line it forges in /proc/net/unix",
+  "opsd fds names a unix socket path holding a newline exactly (--json raw, the table escaped), in a listing, with --unix and --path, and believes no line it forges in /proc/net/unix, for a socket's inode or one nobody has",
   async () => {
     await using dir = await tempDir();
     const fds: number[] = [];
+    /** What a listing of this process shows for each socket bound here: fd, name and path. */
+    const bound: [string, string, string][] = [];
     const listening = (path: string) => {
       const fd = socket(SOCK.AF_UNIX, SOCK.STREAM | SOCK.CLOEXEC);
       fds.push(fd);
       bind(fd, { family: "unix", path });
       listen(fd);
+      bound.push([String(fd), `${path} type=STREAM (LISTEN)`, path]);
       return fd;
     };
+    const unixPath = (row: JsonRow) => row.socket?.kind === "unix" ? row.socket.path : null;
+    const ours = (rows: JsonRow[]) =>
+      rows.filter((row) => row.pid === Deno.pid && row.name.includes(dir.path))
+        .map((row) => [row.fd, row.name, unixPath(row)]);
     try {
       const real = `${dir.path}/a.sock`;
       const inode = Deno.statSync(`/proc/self/fd/${listening(real)}`).ino!;
-      // In /proc/net/unix, the rest of this path reads as a line: socket `inode` bound at `forged`.
-      const forged = `${dir.path}/f`;
-      const path = `${dir.path}/x\n0: 0 0 10000 1 1 ${inode} ${forged}`;
-      Deno.mkdirSync(path.slice(0, path.lastIndexOf("/")), { recursive: true });
-      const fd = String(listening(path));
-      const json = await fdsJson(["--unix", path]);
-      const unixPath = (row: JsonRow) => row.socket?.kind === "unix" ? row.socket.path : null;
-      assert.deepEqual(json.map((r) => [r.pid, r.fd, r.name, unixPath(r)]), [
-        [Deno.pid, fd, `${path} type=STREAM (LISTEN)`, path],
-      ]);
-      const table = await runOpsd(["fds", "--unix", path]);
-      assert.equal(table.code, 0, table.stderr);
-      const lines = table.stdout.trim().split("\n");
-      assert.equal(lines.length, 2, table.stdout);
-      const escaped = `${dir.path}/x\\n0: 0 0 10000 1 1 ${inode} ${forged} type=STREAM (LISTEN)`;
-      assert.ok(lines[1].endsWith(` ${escaped}`), lines[1]);
-      // Neither the path's first line nor the forged line names a socket.
-      for (const other of [`${dir.path}/x`, forged]) {
-        const run = await runOpsd(["fds", "--unix", other]);
-        assert.deepEqual([run.code, run.stdout], [1, ""], other);
+      for (const [claimed, name] of [[inode, "a"], [unusedSocketInode(), "b"]] as const) {
+        // In /proc/net/unix, the rest of this path reads as a line: socket `claimed` at `forged`.
+        const forged = `${dir.path}/forged-${name}`;
+        const path = forgingUnixPath(`${dir.path}/${name}`, claimed, forged);
+        const fd = String(listening(path));
+        const expected = [[fd, `${path} type=STREAM (LISTEN)`, path]];
+        assert.deepEqual(ours(await fdsJson(["--unix", path])), expected);
+        assert.deepEqual(ours(await fdsJson(["--path", path, "--listen"])), expected);
+        // A listing names every socket by its whole path too.
+        assert.deepEqual(ours(await fdsJson(["-p", String(Deno.pid)])), bound);
+        const table = await runOpsd(["fds", "--unix", path]);
+        assert.equal(table.code, 0, table.stderr);
+        const lines = table.stdout.trim().split("\n");
+        assert.equal(lines.length, 2, table.stdout);
+        const escaped = `${path.replace("\n", "\\n")} type=STREAM (LISTEN)`;
+        assert.ok(lines[1].endsWith(` ${escaped}`), lines[1]);
+        // Neither the path's first line nor the forged line names a socket.
+        for (const other of [path.slice(0, path.indexOf("\n")), forged]) {
+          const run = await runOpsd(["fds", "--unix", other]);
+          assert.deepEqual([run.code, run.stdout, withoutRootNote(run.stderr)], [1, "", ""], other);
+        }
+        // Closed, so that the next forgery is the only one in the table.
+        close(fds.pop()!);
+        bound.pop();
       }
       assert.deepEqual((await fdsJson(["--unix", real])).map((r) => r.socket?.inode), [inode]);
     } finally {
