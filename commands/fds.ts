@@ -55,7 +55,8 @@ export function fdsCommand() {
       },
       path: {
         value: "file",
-        help: "fds open on FILE, and FILE as cwd, root or program (repeatable)",
+        help: "fds open on FILE, and FILE as cwd, root or program; a unix socket file: the " +
+          "sockets bound there, as --unix (repeatable)",
         parse: nonEmptyValue("a file"),
         repeat: true,
       },
@@ -95,9 +96,12 @@ belong to a selected process (--pid, -c), be one of the files named (--port,
 either; without --port or --unix, every such socket: --listen alone lists every
 TCP, UDP and unix listener). Without selectors every process and fd is listed.
 A file is no socket, nor a unix socket TCP or UDP: --path passes none of the
-filters, --unix only --listen (--port --unix X --tcp is the TCP sockets of the
-port). Where nothing named could pass them (--path with --tcp, --udp or
---listen, --unix with --tcp or --udp, and no --port), it is a usage error.
+filters, --unix only --listen, --port all (--port P --unix X --tcp is the TCP
+sockets of P). A --path naming a unix socket file names the sockets bound
+there and passes as --unix does (--path /run/app.sock --listen: the listener).
+Where nothing named could pass them (--path naming files with --tcp, --udp or
+--listen; --unix or a socket file's --path with --tcp or --udp; no --port), it
+is a usage error.
 
 opsd reads one link per fd and never stats the fds of a port or unix-socket
 query, nor any file on a network or FUSE filesystem (no hang on a dead NFS
@@ -117,8 +121,8 @@ Differences from lsof: OFD locks show as lock letters, and flock/OFD locks show
 on every fd sharing the locked open file (lsof: never for OFD locks, flock only
 in the process that took it); the CLOEXEC column; COMMAND is not cut to 9
 characters; no memory-mapped (mem) rows; selectors combine with AND (lsof -a).
---path on a unix socket file also lists the sockets bound there (--unix), as
-lsof does.
+--path on a unix socket file lists the sockets bound there, as lsof does, also
+through a symlink (followed, as for any file; lsof: only the name bound).
 Without root, other users' processes cannot be inspected: a port or file query
 says how many it skipped; a process listing shows NOFD rows, as lsof does. A
 TCP, UDP or unix socket that matches but that no inspectable process holds
@@ -156,7 +160,11 @@ with --leaks).`,
         );
       }
       if (options.allNetns) _checkAllNetns(options);
-      const never = _neverMatching(options);
+      // A --path naming a unix socket file names its sockets: what passes --listen.
+      const sockets = options.path.length > 0 && (options.tcp || options.udp || options.listen)
+        ? (await import("../lib/fds/paths.ts")).socketFiles(options.path)
+        : [];
+      const never = _neverMatching(options, sockets);
       if (never !== null) throw new CommandLineError(never);
       const { scanFds } = await import("../lib/fds/scan.ts");
       const { isUnheld } = await import("../lib/fds/row.ts");
@@ -213,7 +221,8 @@ function _checkAllNetns(
 /**
  * Why the files named (--port, --path, --unix) could never pass the socket
  * filters (--tcp, --udp, --listen); null when one of them could. A port passes
- * every filter; a file none, being no socket; a unix socket only --listen.
+ * every filter; a file none, being no socket; a unix socket only --listen, be
+ * it named by --unix or by a --path naming a socket file (`socketPaths`).
  */
 function _neverMatching(
   options: {
@@ -224,19 +233,26 @@ function _neverMatching(
     udp?: boolean;
     listen?: boolean;
   },
+  socketPaths: string[],
 ): string | null {
   const filter = options.tcp ? "--tcp" : options.udp ? "--udp" : null;
   const socketFilter = filter ?? (options.listen ? "--listen" : null);
-  const path = options.path.length > 0, unix = options.unix.length > 0;
+  const unix = options.unix.length > 0 || socketPaths.length > 0;
+  const files = options.path.length > socketPaths.length;
   if (options.port.length > 0 || socketFilter === null || (unix && filter === null)) return null;
-  const notInet = "a unix socket is neither TCP nor UDP";
-  if (path && unix) {
-    return `--path and --unix never match with ${filter}: files are no sockets, and ${notInet}`;
-  }
-  if (path) {
-    return `--path never matches with ${socketFilter}: it names files, which are no sockets`;
-  }
-  return unix ? `--unix never matches with ${filter}: ${notInet}` : null;
+  if (!files && !unix) return null;
+  const named = options.path.length > 0 && options.unix.length > 0
+    ? "--path and --unix never match"
+    : `${options.path.length > 0 ? "--path" : "--unix"} never matches`;
+  const reasons = [
+    files ? "files are no sockets" : null,
+    socketPaths.length > 0 ? `${escapeText(socketPaths[0])} is a unix socket file` : null,
+    unix ? "a unix socket is neither TCP nor UDP" : null,
+  ].filter((reason) => reason !== null);
+  const why = reasons.length === 1
+    ? reasons[0]
+    : `${reasons.slice(0, -1).join(", ")}, and ${reasons.at(-1)}`;
+  return `${named} with ${socketFilter}: ${why}`;
 }
 
 /**

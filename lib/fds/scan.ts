@@ -12,7 +12,9 @@
  *   with `--udp`: either), narrowing what the others selected; without a file
  *   named they select every such socket (`--listen`: unix listeners too). A
  *   file is no socket and a unix socket neither TCP nor UDP: `--path` with any
- *   of them, or `--unix` with `--tcp`/`--udp`, matches nothing.
+ *   of them, or `--unix` with `--tcp`/`--udp`, matches nothing, except that a
+ *   `--path` naming a unix socket file names the sockets bound there, as
+ *   `--unix` does (see `paths.ts`).
  *
  * A port or unix-socket query first looks the sockets up in the socket tables;
  * when nothing matches it answers without walking a single fd. A socket (TCP,
@@ -25,7 +27,6 @@
  */
 
 import { listPids, threadGroupOf } from "../procfs/pids.ts";
-import { isErrno, STATX, statxAt } from "../sys/libc.ts";
 import { readProcStat } from "../procfs/stat.ts";
 import { groupByNamespace } from "../procfs/namespaces.ts";
 import { O_CLOEXEC, readFdInfo } from "../procfs/fdinfo.ts";
@@ -46,6 +47,7 @@ import { readUptimeMs } from "../procfs/uptime.ts";
 import { type SocketSelection, SocketTables } from "./tables.ts";
 import { isAddressSocket } from "./sockets.ts";
 import { CAP, hasEffectiveCapability } from "../procfs/capabilities.ts";
+import { type FileId, isSocketFile, type NamedFile, namedFile } from "./paths.ts";
 
 /** What to show. Empty lists and absent flags select nothing in particular. */
 export interface FdsQuery {
@@ -61,7 +63,10 @@ export interface FdsQuery {
   udp?: boolean;
   /** Listening sockets only: TCP in LISTEN, UDP bound and not connected, unix in LISTEN. */
   listen?: boolean;
-  /** Fds open on these files. */
+  /**
+   * Fds open on these files (symlinks followed). A unix socket file among them,
+   * which no fd is open on, names the sockets bound there, as in `unixPaths`.
+   */
   paths?: string[];
   /** Unix sockets bound to these paths. */
   unixPaths?: string[];
@@ -112,7 +117,8 @@ const _SPECIALS: SpecialFd[] = ["cwd", "rtd", "txt"];
 
 /** Runs `query` over the processes of this machine. */
 export async function scanFds(request: FdsQuery): Promise<FdsScan> {
-  const query = _withBoundSockets(request);
+  const named = (request.paths ?? []).map(namedFile);
+  const query = _withBoundSockets(request, named);
   const selection = _selection(query);
   const sockets = selection.inet || selection.unixPaths.length > 0 || selection.anyUnix;
   // A file is no socket: --tcp, --udp and --listen leave no file to match.
@@ -139,7 +145,7 @@ export async function scanFds(request: FdsQuery): Promise<FdsScan> {
     }
     if (targets.length === 0) return _scan({ threads }); // no fd walked
   }
-  const ids = paths.map(_fileId);
+  const ids = filtered ? [] : named; // those of `asked`
   const files = ids.filter((id) => id !== null && id !== "missing");
   const wanted: WalkWanted = query.leaks ? { allSockets: true } : {
     inodes: targets,
@@ -266,23 +272,14 @@ function _filtersSockets(query: FdsQuery): boolean {
 }
 
 /**
- * `query` with the unix socket files among its paths also named as unix socket
- * paths: no fd is open on a socket's file, and lsof, given one, lists the
- * sockets bound there; so does `--path`.
+ * `query` with the unix socket files among its paths (`named`: what each
+ * names) also named as unix socket paths: no fd is open on a socket's file,
+ * and lsof, given one, lists the sockets bound there; so does `--path`.
  */
-function _withBoundSockets(query: FdsQuery): FdsQuery {
-  const sockets = (query.paths ?? []).filter(_isSocketFile);
+function _withBoundSockets(query: FdsQuery, named: NamedFile[]): FdsQuery {
+  const sockets = (query.paths ?? []).filter((_, i) => isSocketFile(named[i]));
   if (sockets.length === 0) return query;
   return { ...query, unixPaths: [...(query.unixPaths ?? []), ...sockets] };
-}
-
-/** Whether `path` (the argument, never an fd's target) names a unix socket file. */
-function _isSocketFile(path: string): boolean {
-  try {
-    return ((Deno.statSync(path).mode ?? 0) & 0o170000) === 0o140000;
-  } catch {
-    return false;
-  }
 }
 
 /** Whether the query asks about addresses (`--port`, `--listen`, `--unix`): is one taken? */
@@ -332,35 +329,13 @@ function _candidates(query: FdsQuery): { pids: number[]; threads: [number, numbe
   return { pids, threads };
 }
 
-/** A wanted file's identity: its device (`8,1`, as rows show it: rdev for a device file) and inode. */
-interface _FileId {
-  device: string;
-  ino: number;
-}
-
-/**
- * The identity of the file `path` names; "missing" when there is none (only
- * fds on it as "(deleted)" can name it), null when it cannot be stat'ed.
- */
-function _fileId(path: string): _FileId | "missing" | null {
-  try {
-    const stat = statxAt(-100, path, STATX.DONT_SYNC);
-    // Rows show a device file's own device (rdev), as lsof does: compare the same.
-    const type = stat.mode & 0o170000;
-    const isDevice = type === 0o020000 || type === 0o060000;
-    return { device: (isDevice ? stat.rdev : stat.dev).join(","), ino: stat.ino };
-  } catch (error) {
-    return isErrno(error, "ENOENT", "ENOTDIR") ? "missing" : null;
-  }
-}
-
 /**
  * Whether the row of a walked link (or of a cwd, rtd or txt) is one of the
  * wanted files: every link without `--path`, else one named as a wanted path,
  * or the same file (device and inode) under another name (a hard link, another
  * mount).
  */
-function _isWantedFile(row: FdRow, link: string, paths: string[], files: _FileId[]): boolean {
+function _isWantedFile(row: FdRow, link: string, paths: string[], files: FileId[]): boolean {
   const name = link.replace(/ \(deleted\)$/, "");
   if (paths.length === 0 || paths.includes(name)) return true;
   return files.some((file) => row.node === String(file.ino) && row.device === file.device);
@@ -398,7 +373,7 @@ class _RowBuilder {
   }
 
   /** The cwd, rtd and txt rows of `pid` that are wanted files (all without `paths`). */
-  specials(pid: number, paths: string[], files: _FileId[]): FdRow[] {
+  specials(pid: number, paths: string[], files: FileId[]): FdRow[] {
     const process = this.#process(pid);
     if (!process) return [];
     const rows: FdRow[] = [];

@@ -3,10 +3,11 @@
  * (`127.0.0.1:9999 (LISTEN)`, `a:p->b:q (ESTABLISHED)`, `/run/x.sock type=STREAM
  * (LISTEN)`). TCP/UDP sockets of the reader's own namespace are asked through
  * sock_diag (fast); another namespace is read through `/proc/PID/net` of a
- * process inside it. Unix sockets come from `/proc/net/unix` (only it gives the
- * kernel address lsof shows as DEVICE); sock_diag adds their owners, and their
- * paths where a newline in one breaks the table's lines. Raw IP and
- * packet sockets come from `/proc/net/{raw,raw6,packet}`.
+ * process inside it. Unix sockets of the reader's own namespace come from
+ * sock_diag too (every path exact, and the owners), with the kernel address lsof
+ * shows as DEVICE from `/proc/net/unix`, which alone tells it; another
+ * namespace's come from its `/proc/PID/net/unix` alone. Raw IP and packet
+ * sockets come from `/proc/net/{raw,raw6,packet}`.
  *
  * @module
  */
@@ -24,7 +25,12 @@ import {
   TCP_STATES,
   type UnixSocket,
 } from "../procfs/net.ts";
-import { dumpInetSockets, dumpUnixSockets, type UnixDiagSocket } from "../sys/sock_diag.ts";
+import {
+  dumpInetSockets,
+  dumpUnixSockets,
+  type UnixDiagSocket,
+  type UnixDumpFilter,
+} from "../sys/sock_diag.ts";
 import { SysError } from "../sys/errno.ts";
 
 /** Which network namespace to read: the reader's own, or the one `pid` is in. */
@@ -125,23 +131,51 @@ function _readTable(
   return parseInetTable(text, protocol, family);
 }
 
+/** Which unix sockets {@linkcode readUnixSockets} returns. */
+export interface UnixFilter extends UnixDumpFilter {
+  /** Only sockets bound to one of these paths (as the kernel names them). */
+  paths?: readonly string[];
+}
+
 /**
- * The unix sockets of one network namespace (with `inodes`, only those), from
- * its `/proc/net/unix` (owners unknown: null). The kernel writes a path there as
- * it is, so a newline in one carries its rest to lines of their own, which may
- * even read as another socket's. Where the table shows that (a line that is no
- * socket's, or an inode on two lines), the reader's own namespace is asked
- * through sock_diag instead, which tells every path exactly (with owners); the
- * table then gives only the kernel address (lsof's DEVICE), which sock_diag
- * does not. Another namespace keeps the table's paths, lines joined back.
+ * The unix sockets of one network namespace that pass `filter`, without those
+ * no file holds (inode 0: connections not accepted yet). The reader's own
+ * namespace is asked through sock_diag, which tells every path exactly, and
+ * the owner; `/proc/net/unix` then gives only the kernel address (lsof's
+ * DEVICE), which sock_diag does not, and is read only when a socket passed.
+ * The table cannot be trusted with paths: the kernel writes a path there as it
+ * is, so a newline in one carries its rest to lines of their own, which may
+ * read as another socket's line, with any inode, and nothing there tells such
+ * a line from a real one. Where only the table can be read (another namespace,
+ * through `/proc/PID/net/unix`, or no sock_diag in some sandboxes) its lines
+ * that are no socket's are joined back to the path before them, but a path
+ * whose rest reads as a line is cut there, and that line is taken for a
+ * socket; owners are unknown there (null).
  */
-export function readUnixSockets(source: NetnsSource, inodes?: ReadonlySet<number>): UnixSocket[] {
-  const table = parseUnixTable(_readOrEmpty(`${_netDirectory(source)}/unix`), inodes);
-  const named = source.own && !_oneLineEach(table)
-    ? _diagOr<UnixDiagSocket[] | null>(() => dumpUnixSockets(inodes), () => null)
+export function readUnixSockets(source: NetnsSource, filter: UnixFilter = {}): UnixSocket[] {
+  const passes = (socket: UnixDiagSocket) =>
+    socket.inode !== 0 && (!filter.inodes || filter.inodes.has(socket.inode)) &&
+    (!filter.paths || filter.paths.includes(socket.path)) &&
+    (!filter.listening || socket.state === "LISTEN");
+  const named = source.own
+    ? _diagOr<UnixDiagSocket[] | null>(() => dumpUnixSockets(filter), () => null)
     : null;
-  if (named === null) return table;
-  const byInode = new Map(named.map((socket) => [socket.inode, socket]));
+  if (named === null) {
+    const table = parseUnixTable(_readOrEmpty(`${_netDirectory(source)}/unix`), filter.inodes);
+    return table.filter(passes);
+  }
+  const wanted = named.filter(passes);
+  return wanted.length === 0 ? [] : _withKernelAddresses(wanted);
+}
+
+/**
+ * `sockets` (from sock_diag, of the reader's own namespace) with their kernel
+ * addresses from `/proc/net/unix`; a socket closed before the table was read
+ * is left out, as it would have been.
+ */
+function _withKernelAddresses(sockets: UnixDiagSocket[]): UnixSocket[] {
+  const byInode = new Map(sockets.map((socket) => [socket.inode, socket]));
+  const table = parseUnixTable(_readOrEmpty("/proc/net/unix"), new Set(byInode.keys()));
   const addresses = new Map<number, string>();
   for (const { inode, path, kernelAddress } of table) {
     // A line forged inside a path may bear the inode too: the line with the socket's path wins.
@@ -149,22 +183,10 @@ export function readUnixSockets(source: NetnsSource, inodes?: ReadonlySet<number
       addresses.set(inode, kernelAddress);
     }
   }
-  // A socket opened since the table was read is left out, as it would have been.
-  return named.flatMap((socket) => {
+  return sockets.flatMap((socket) => {
     const kernelAddress = addresses.get(socket.inode);
     return kernelAddress === undefined ? [] : [{ ...socket, kernelAddress }];
   });
-}
-
-/** Whether each socket of a parsed `/proc/net/unix` had one line: no newline in a path, no inode twice. */
-function _oneLineEach(table: UnixSocket[]): boolean {
-  const inodes = new Set<number>();
-  for (const { inode, path } of table) {
-    // Inode 0 (connections not accepted yet) may be on many lines.
-    if (path.includes("\n") || (inode !== 0 && inodes.has(inode))) return false;
-    inodes.add(inode);
-  }
-  return true;
 }
 
 /**
@@ -174,8 +196,8 @@ function _oneLineEach(table: UnixSocket[]): boolean {
  * and the owners stay unknown (null).
  */
 export function readUnixOwners(source: NetnsSource, inodes: ReadonlySet<number>): UnixDiagSocket[] {
-  const table = () => readUnixSockets(source, inodes);
-  return source.own ? _diagOr(() => dumpUnixSockets(inodes), table) : table();
+  const table = () => readUnixSockets(source, { inodes });
+  return source.own ? _diagOr(() => dumpUnixSockets({ inodes }), table) : table();
 }
 
 /** The raw IP sockets `inodes` of one network namespace, of one address family. */

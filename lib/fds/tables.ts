@@ -80,11 +80,8 @@ export class SocketTables {
       }
     }
     if (selection.unixPaths.length > 0 || selection.anyUnix) {
-      for (const socket of readUnixSockets(source)) {
-        // Inode 0: a connection not accepted yet, which bears its listener's path.
-        if (socket.inode === 0) continue;
-        if (!selection.anyUnix && !selection.unixPaths.includes(socket.path)) continue;
-        if (selection.listening && socket.state !== "LISTEN") continue;
+      const paths = selection.anyUnix ? undefined : selection.unixPaths;
+      for (const socket of readUnixSockets(source, { paths, listening: selection.listening })) {
         this.#found({ kind: "unix", socket }, namespace);
         this.#sources.set(socket.inode, source);
         targets.push(socket.inode);
@@ -122,7 +119,7 @@ export class SocketTables {
         : { own: false, pid: entry.pid };
       for (const table of entry.tables) {
         if (table === "UNIX") {
-          for (const socket of readUnixSockets(source, entry.inodes)) {
+          for (const socket of readUnixSockets(source, { inodes: entry.inodes })) {
             this.#found({ kind: "unix", socket }, namespace);
           }
         } else if (table in _INET_TABLES) {

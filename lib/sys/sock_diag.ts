@@ -3,7 +3,8 @@
  * `ss` uses). Reading `/proc/net/udp` restarts the kernel's table walk for every 4 KiB
  * page it returns, so a few thousand sockets cost tens of milliseconds there;
  * a sock_diag dump costs about one. It covers the caller's network namespace.
- * For unix sockets it also tells what `/proc/net/unix` does not: their owners.
+ * For unix sockets it also tells what `/proc/net/unix` does not: their owners,
+ * and every path exactly (that table writes a path as it is, newlines and all).
  *
  * @module
  */
@@ -25,6 +26,8 @@ const _UNIX_REQUEST = 24, _UNIX_MESSAGE = 16;
 const _UNIX_STATES: Readonly<Record<number, string>> = { 1: "CONNECTED", [TCP_LISTEN]: "LISTEN" };
 const _UDIAG_SHOW_NAME = 0x01, _UDIAG_SHOW_UID = 0x40, _UNIX_DIAG_NAME = 0, _UNIX_DIAG_UID = 7;
 const _DECODER = new TextDecoder();
+/** Up to this many unix sockets wanted, each is asked for by its inode instead of a dump. */
+const _EXACT_MAX = 16;
 
 /** Every TCP state: the mask asks sock_diag for all of them. */
 export const ALL_STATES = 0xfff;
@@ -50,7 +53,7 @@ export function dumpInetSockets(
 ): InetSocket[] {
   const sockets: InetSocket[] = [];
   const request = _request(protocol, family, filter.states ?? ALL_STATES, filter.port);
-  _dump(request, `${protocol} ${family}`, (view, at, length) => {
+  _exchange([request], `${protocol} ${family}`, (view, at, length) => {
     if (length >= _MESSAGE && _wanted(view, at, filter)) {
       sockets.push(_decode(view, at, protocol, family));
     }
@@ -58,22 +61,28 @@ export function dumpInetSockets(
   return sockets;
 }
 
-/** A sock_diag dump request: its netlink header, then `size` bytes (zeros) to fill in. */
-function _dumpRequest(size: number): Uint8Array<ArrayBuffer> {
+/**
+ * A sock_diag request: its netlink header, then `size` bytes (zeros) to fill
+ * in. A dump (every socket that passes the request's filter) unless `dump` is
+ * false: one socket, named in the request.
+ */
+function _diagRequest(size: number, dump = true): Uint8Array<ArrayBuffer> {
   const bytes = new Uint8Array(_HEADER + size);
   const header = new DataView(bytes.buffer);
   header.setUint32(0, bytes.length, true);
   header.setUint16(4, _SOCK_DIAG_BY_FAMILY, true);
-  header.setUint16(6, _NLM_F_REQUEST | _NLM_F_DUMP, true);
+  header.setUint16(6, _NLM_F_REQUEST | (dump ? _NLM_F_DUMP : 0), true);
   return bytes;
 }
 
 /**
- * Sends the dump request `request` and hands each answer's payload (`length`
- * bytes at `at` in `view`) to `each`, until the kernel says the dump is done.
+ * Sends the requests in turn over one netlink socket and hands each answer's
+ * payload (`length` bytes at `at` in `view`) to `each`: for a dump, until the
+ * kernel says it is done; for a request of one socket, its one answer, or
+ * none when there is no such socket (ENOENT).
  */
-function _dump(
-  request: Uint8Array<ArrayBuffer>,
+function _exchange(
+  requests: Uint8Array<ArrayBuffer>[],
   what: string,
   each: (view: DataView, at: number, length: number) => void,
 ): void {
@@ -81,42 +90,55 @@ function _dump(
   const fd = calls.socket(_AF_NETLINK, SOCK.DGRAM | SOCK.CLOEXEC, _NETLINK_SOCK_DIAG);
   if (fd < 0) throw new SysError("socket AF_NETLINK", lastErrno(), "sock_diag unavailable");
   try {
-    if (Number(calls.send(fd, request, BigInt(request.length), 0)) < 0) {
-      throw new SysError("send sock_diag", lastErrno(), "sock_diag request failed");
-    }
     const buffer = new Uint8Array(1 << 16);
-    for (;;) {
-      const size = Number(calls.recv(fd, buffer, BigInt(buffer.length), 0));
-      if (size < 0) throw new SysError("recv sock_diag", lastErrno(), "sock_diag read failed");
-      const view = new DataView(buffer.buffer, 0, size);
-      for (let offset = 0; offset + _HEADER <= size;) {
-        const length = view.getUint32(offset, true), type = view.getUint16(offset + 4, true);
-        // A malformed answer is the kernel's protocol broken: the caller falls back to /proc.
-        if (length < _HEADER || offset + length > size) {
-          throw new SysError(`sock_diag ${what}`, Errno.EPROTO, "malformed netlink message");
-        }
-        if (view.getUint16(offset + 6, true) & _NLM_F_DUMP_INTR) {
-          throw new SysError(
-            `sock_diag ${what}`,
-            Errno.EINTR,
-            "dump interrupted by a table change",
-          );
-        }
-        if (type === _NLMSG_DONE) {
-          const status = length >= _HEADER + 4 ? view.getInt32(offset + _HEADER, true) : 0;
-          if (status < 0) throw new SysError(`sock_diag ${what}`, -status, "dump failed");
-          return;
-        }
-        if (type === _NLMSG_ERROR) {
-          const errno = -view.getInt32(offset + _HEADER, true);
-          throw new SysError(`sock_diag ${what}`, errno, "dump refused");
-        }
-        if (type === _SOCK_DIAG_BY_FAMILY) each(view, offset + _HEADER, length - _HEADER);
-        offset += (length + 3) & ~3;
+    for (const request of requests) {
+      if (Number(calls.send(fd, request, BigInt(request.length), 0)) < 0) {
+        throw new SysError("send sock_diag", lastErrno(), "sock_diag request failed");
       }
+      const dump = (new DataView(request.buffer).getUint16(6, true) & _NLM_F_DUMP) !== 0;
+      _answers(fd, buffer, dump, what, each);
     }
   } finally {
     calls.close(fd);
+  }
+}
+
+/** Reads the answers to one request of {@linkcode _exchange} from `fd`, into `buffer`. */
+function _answers(
+  fd: number,
+  buffer: Uint8Array<ArrayBuffer>,
+  dump: boolean,
+  what: string,
+  each: (view: DataView, at: number, length: number) => void,
+): void {
+  const calls = rawCalls();
+  for (;;) {
+    const size = Number(calls.recv(fd, buffer, BigInt(buffer.length), 0));
+    if (size < 0) throw new SysError("recv sock_diag", lastErrno(), "sock_diag read failed");
+    const view = new DataView(buffer.buffer, 0, size);
+    for (let offset = 0; offset + _HEADER <= size;) {
+      const length = view.getUint32(offset, true), type = view.getUint16(offset + 4, true);
+      // A malformed answer is the kernel's protocol broken: the caller falls back to /proc.
+      if (length < _HEADER || offset + length > size) {
+        throw new SysError(`sock_diag ${what}`, Errno.EPROTO, "malformed netlink message");
+      }
+      if (view.getUint16(offset + 6, true) & _NLM_F_DUMP_INTR) {
+        throw new SysError(`sock_diag ${what}`, Errno.EINTR, "dump interrupted by a table change");
+      }
+      if (type === _NLMSG_DONE) {
+        const status = length >= _HEADER + 4 ? view.getInt32(offset + _HEADER, true) : 0;
+        if (status < 0) throw new SysError(`sock_diag ${what}`, -status, "dump failed");
+        return;
+      }
+      if (type === _NLMSG_ERROR) {
+        const errno = -view.getInt32(offset + _HEADER, true);
+        if (!dump && errno === Errno.ENOENT) return; // no such socket
+        throw new SysError(`sock_diag ${what}`, errno, dump ? "dump refused" : "request refused");
+      }
+      if (type === _SOCK_DIAG_BY_FAMILY) each(view, offset + _HEADER, length - _HEADER);
+      offset += (length + 3) & ~3;
+    }
+    if (!dump) return;
   }
 }
 
@@ -135,7 +157,7 @@ function _request(
   port?: number,
 ): Uint8Array<ArrayBuffer> {
   // struct inet_diag_req_v2: family, protocol, ext, pad, states, sockid.
-  const bytes = _dumpRequest(_REQUEST + (port === undefined ? 0 : 24));
+  const bytes = _diagRequest(_REQUEST + (port === undefined ? 0 : 24));
   if (port !== undefined) {
     // nlattr INET_DIAG_REQ_BYTECODE: sport == P -> accept; else dport == P -> accept; else reject.
     const bc = new DataView(bytes.buffer, _HEADER + _REQUEST);
@@ -187,27 +209,52 @@ function _decode(
 /** A unix socket as sock_diag describes it: as `/proc/net/unix` does, with its owner. */
 export type UnixDiagSocket = Omit<UnixSocket, "kernelAddress">;
 
+/** Which sockets {@linkcode dumpUnixSockets} returns. */
+export interface UnixDumpFilter {
+  /** Only sockets with these inodes (the others are not even decoded). */
+  inodes?: ReadonlySet<number>;
+  /** Only listeners (the kernel leaves the others out). */
+  listening?: boolean;
+}
+
 /**
- * The unix sockets in the caller's network namespace (with `inodes`, only
- * those), as `/proc/net/unix` lists them but with their owners, and without
- * the sockets no file holds (inode 0: connections not accepted yet).
+ * The unix sockets in the caller's network namespace that pass `filter`, as
+ * `/proc/net/unix` lists them but with their owners, every path exactly, and
+ * without the sockets no file holds (inode 0: connections not accepted yet).
+ * A few inodes are asked for one by one, which costs less than a dump of all.
  * Throws a {@linkcode SysError} when sock_diag is unavailable (some sandboxes).
  */
-export function dumpUnixSockets(inodes?: ReadonlySet<number>): UnixDiagSocket[] {
-  // struct unix_diag_req: family, protocol, pad, states, ino, show, cookie[2].
-  const request = _dumpRequest(_UNIX_REQUEST);
-  const fields = new DataView(request.buffer, _HEADER);
-  fields.setUint8(0, SOCK.AF_UNIX);
-  fields.setUint32(4, 0xffffffff, true);
-  fields.setUint32(12, _UDIAG_SHOW_NAME | _UDIAG_SHOW_UID, true);
+export function dumpUnixSockets(filter: UnixDumpFilter = {}): UnixDiagSocket[] {
+  const { inodes, listening = false } = filter;
+  const exact = inodes !== undefined && inodes.size <= _EXACT_MAX;
+  const requests = exact
+    ? [...inodes].filter((inode) => inode !== 0).map((inode) => _unixRequest(listening, inode))
+    : [_unixRequest(listening)];
   const sockets: UnixDiagSocket[] = [];
-  _dump(request, "unix", (view, at, length) => {
+  _exchange(requests, "unix", (view, at, length) => {
     if (length < _UNIX_MESSAGE) return;
     const inode = view.getUint32(at + 4, true);
     if (inodes && !inodes.has(inode)) return;
-    sockets.push(_decodeUnix(view, at, length, inode));
+    const socket = _decodeUnix(view, at, length, inode);
+    // An exact request is not filtered by state (a dump is, in the kernel).
+    if (!listening || socket.state === "LISTEN") sockets.push(socket);
   });
   return sockets;
+}
+
+/** A unix_diag request: a dump (of the listeners only, or all), or of socket `inode` alone. */
+function _unixRequest(listening: boolean, inode?: number): Uint8Array<ArrayBuffer> {
+  // struct unix_diag_req: family, protocol, pad, states, ino, show, cookie[2].
+  const request = _diagRequest(_UNIX_REQUEST, inode === undefined);
+  const fields = new DataView(request.buffer, _HEADER);
+  fields.setUint8(0, SOCK.AF_UNIX);
+  fields.setUint32(4, listening ? 1 << TCP_LISTEN : 0xffffffff, true);
+  fields.setUint32(8, inode ?? 0, true);
+  fields.setUint32(12, _UDIAG_SHOW_NAME | _UDIAG_SHOW_UID, true);
+  // No cookie (INET_DIAG_NOCOOKIE): the inode alone names the socket.
+  fields.setUint32(16, 0xffffffff, true);
+  fields.setUint32(20, 0xffffffff, true);
+  return request;
 }
 
 function _decodeUnix(view: DataView, at: number, length: number, inode: number): UnixDiagSocket {

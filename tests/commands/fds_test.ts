@@ -7,11 +7,13 @@
 import assert from "node:assert/strict";
 import {
   FIXTURES,
+  forgingUnixPath,
   freePort,
   isAlive,
   type OpsdRun,
   runOpsd,
   tempDir,
+  unusedSocketInode,
   waitFor,
 } from "../fixtures/mod.ts";
 import { opsdArgv } from "../../lib/self.ts";
@@ -972,40 +974,51 @@ Deno.test({
 });
 
 sanitizedTest(
-  "opsd fds --unix finds a socket path holding a newline, exact in --json and escaped in the table, and believes no line it forges in /proc/net/unix",
+  "opsd fds names a unix socket path holding a newline exactly (--json raw, the table escaped), in a listing, with --unix and --path, and believes no line it forges in /proc/net/unix, for a socket's inode or one nobody has",
   async () => {
     await using dir = await tempDir();
     const fds: number[] = [];
+    /** What a listing of this process shows for each socket bound here: fd, name and path. */
+    const bound: [string, string, string][] = [];
     const listening = (path: string) => {
       const fd = socket(SOCK.AF_UNIX, SOCK.STREAM | SOCK.CLOEXEC);
       fds.push(fd);
       bind(fd, { family: "unix", path });
       listen(fd);
+      bound.push([String(fd), `${path} type=STREAM (LISTEN)`, path]);
       return fd;
     };
+    const unixPath = (row: JsonRow) => row.socket?.kind === "unix" ? row.socket.path : null;
+    const ours = (rows: JsonRow[]) =>
+      rows.filter((row) => row.pid === Deno.pid && row.name.includes(dir.path))
+        .map((row) => [row.fd, row.name, unixPath(row)]);
     try {
       const real = `${dir.path}/a.sock`;
       const inode = Deno.statSync(`/proc/self/fd/${listening(real)}`).ino!;
-      // In /proc/net/unix, the rest of this path reads as a line: socket `inode` bound at `forged`.
-      const forged = `${dir.path}/f`;
-      const path = `${dir.path}/x\n0: 0 0 10000 1 1 ${inode} ${forged}`;
-      Deno.mkdirSync(path.slice(0, path.lastIndexOf("/")), { recursive: true });
-      const fd = String(listening(path));
-      const json = await fdsJson(["--unix", path]);
-      const unixPath = (row: JsonRow) => row.socket?.kind === "unix" ? row.socket.path : null;
-      assert.deepEqual(json.map((r) => [r.pid, r.fd, r.name, unixPath(r)]), [
-        [Deno.pid, fd, `${path} type=STREAM (LISTEN)`, path],
-      ]);
-      const table = await runOpsd(["fds", "--unix", path]);
-      assert.equal(table.code, 0, table.stderr);
-      const lines = table.stdout.trim().split("\n");
-      assert.equal(lines.length, 2, table.stdout);
-      const escaped = `${dir.path}/x\\n0: 0 0 10000 1 1 ${inode} ${forged} type=STREAM (LISTEN)`;
-      assert.ok(lines[1].endsWith(` ${escaped}`), lines[1]);
-      // Neither the path's first line nor the forged line names a socket.
-      for (const other of [`${dir.path}/x`, forged]) {
-        const run = await runOpsd(["fds", "--unix", other]);
-        assert.deepEqual([run.code, run.stdout], [1, ""], other);
+      for (const [claimed, name] of [[inode, "a"], [unusedSocketInode(), "b"]] as const) {
+        // In /proc/net/unix, the rest of this path reads as a line: socket `claimed` at `forged`.
+        const forged = `${dir.path}/forged-${name}`;
+        const path = forgingUnixPath(`${dir.path}/${name}`, claimed, forged);
+        const fd = String(listening(path));
+        const expected = [[fd, `${path} type=STREAM (LISTEN)`, path]];
+        assert.deepEqual(ours(await fdsJson(["--unix", path])), expected);
+        assert.deepEqual(ours(await fdsJson(["--path", path, "--listen"])), expected);
+        // A listing names every socket by its whole path too.
+        assert.deepEqual(ours(await fdsJson(["-p", String(Deno.pid)])), bound);
+        const table = await runOpsd(["fds", "--unix", path]);
+        assert.equal(table.code, 0, table.stderr);
+        const lines = table.stdout.trim().split("\n");
+        assert.equal(lines.length, 2, table.stdout);
+        const escaped = `${path.replace("\n", "\\n")} type=STREAM (LISTEN)`;
+        assert.ok(lines[1].endsWith(` ${escaped}`), lines[1]);
+        // Neither the path's first line nor the forged line names a socket.
+        for (const other of [path.slice(0, path.indexOf("\n")), forged]) {
+          const run = await runOpsd(["fds", "--unix", other]);
+          assert.deepEqual([run.code, run.stdout, withoutRootNote(run.stderr)], [1, "", ""], other);
+        }
+        // Closed, so that the next forgery is the only one in the table.
+        close(fds.pop()!);
+        bound.pop();
       }
       assert.deepEqual((await fdsJson(["--unix", real])).map((r) => r.socket?.inode), [inode]);
     } finally {
@@ -1052,6 +1065,16 @@ Deno.test({
       const port = (await reader.read()).value!.trim();
       await reader.cancel();
       const pid = String(child.pid);
+      // lsof's fd numbers, as it lists them without CAP_SYS_PTRACE.
+      const lsofFds = async () => {
+        const lsof = await new Deno.Command("setpriv", {
+          // Without -w: lsof counts these rows as warnings.
+          args: ["--bounding-set=-sys_ptrace", "lsof", "-nP", "-p", pid, "-F", "f"],
+        }).output();
+        return new TextDecoder().decode(lsof.stdout).split("\n")
+          .filter((line) => /^f\d+$/.test(line)).map((line) => line.slice(1));
+      };
+      const before = HAS_LSOF ? await lsofFds() : [];
       // A row per fd, the reason in NAME, as lsof shows them.
       const listing = await runWithoutPtrace(["fds", "-p", pid]);
       assert.equal(listing.code, 0, listing.stderr);
@@ -1066,13 +1089,11 @@ Deno.test({
         );
       }
       if (HAS_LSOF) {
-        const lsof = await new Deno.Command("setpriv", {
-          // Without -w: lsof counts these rows as warnings.
-          args: ["--bounding-set=-sys_ptrace", "lsof", "-nP", "-p", pid, "-F", "f"],
-        }).output();
-        const numbered = new TextDecoder().decode(lsof.stdout).split("\n")
-          .filter((line) => /^f\d+$/.test(line)).map((line) => line.slice(1));
-        assert.deepEqual(fds.map((line) => line.split(" ")[3]), numbered);
+        // The child's runtime may open or close a cache file meanwhile: lsof looks before and after.
+        const after = await lsofFds();
+        const shown = fds.map((line) => line.split(" ")[3]);
+        assert.deepEqual(before.filter((fd) => after.includes(fd) && !shown.includes(fd)), []);
+        assert.deepEqual(shown.filter((fd) => !before.includes(fd) && !after.includes(fd)), []);
       }
       // A query cannot tell whether those fds are the file or the port: it says so.
       const note =
@@ -1167,3 +1188,57 @@ Deno.test({
   const gone = await runOpsd(["fds", "--path", path]);
   assert.deepEqual([gone.code, gone.stdout], [1, ""], "a socket file nothing is bound to");
 });
+
+sanitizedTest(
+  "opsd fds --path on a unix socket file passes the socket filters as --unix does (--listen keeps its listener, --tcp and --udp are refused), also through a symlink",
+  async () => {
+    await using dir = await tempDir();
+    const path = `${dir.path}/app.sock`, link = `${dir.path}/link`, file = `${dir.path}/f.txt`;
+    Deno.writeTextFileSync(file, "");
+    Deno.symlinkSync(path, link);
+    using listener = Deno.listen({ transport: "unix", path });
+    using _client = await Deno.connect({ transport: "unix", path });
+    using _accepted = await listener.accept();
+    const names = async (args: string[]) => (await fdsJson(args)).map((r) => [r.pid, r.name]);
+    const listening = [[Deno.pid, `${path} type=STREAM (LISTEN)`]];
+    const both = [...listening, [Deno.pid, `${path} type=STREAM (CONNECTED)`]];
+    assert.deepEqual(await names(["--path", path]), both);
+    assert.deepEqual(await names(["--path", path, "--listen"]), listening);
+    assert.deepEqual(await names(["--unix", path, "--listen"]), listening);
+    // The file beside it passes no filter; the socket file still does.
+    assert.deepEqual(await names(["--path", file, "--path", path, "--listen"]), listening);
+    // A symlink is followed, as for any file given to --path (lsof: only the name bound).
+    assert.deepEqual(await names(["--path", link]), both);
+    assert.deepEqual(await names(["--path", link, "--listen"]), listening);
+    const quiet = await runOpsd(["fds", "-q", "--path", path, "--listen"]);
+    assert.deepEqual([quiet.code, quiet.stdout, withoutRootNote(quiet.stderr)], [0, "", ""]);
+    // What could never match is still refused, in one line naming the socket file.
+    const neither = "a unix socket is neither TCP nor UDP (see 'opsd fds --help')\n";
+    const refused: [string[], string][] = [
+      [
+        ["--path", path, "--tcp"],
+        `--path never matches with --tcp: ${path} is a unix socket file`,
+      ],
+      [
+        ["--path", link, "--udp"],
+        `--path never matches with --udp: ${link} is a unix socket file`,
+      ],
+      [
+        ["--path", file, "--path", path, "--unix", path, "--tcp"],
+        `--path and --unix never match with --tcp: files are no sockets, ${path} is a unix ` +
+        "socket file",
+      ],
+    ];
+    for (const [args, expected] of refused) {
+      const run = await runOpsd(["fds", ...args]);
+      assert.deepEqual([run.code, run.stdout], [2, ""], args.join(" "));
+      assert.equal(run.stderr, `opsd fds: ${expected}, and ${neither}`);
+    }
+    const files = await runOpsd(["fds", "--path", file, "--listen"]);
+    assert.deepEqual([files.code, files.stdout], [2, ""]);
+    assert.equal(
+      files.stderr,
+      "opsd fds: --path never matches with --listen: files are no sockets (see 'opsd fds --help')\n",
+    );
+  },
+);

@@ -2,16 +2,18 @@ import assert from "node:assert/strict";
 import {
   inetName,
   isListening,
+  type NetnsSource,
   packetName,
   packetProtocolName,
   rawName,
   readUnixSockets,
+  type UnixFilter,
   unixName,
 } from "../../lib/fds/sockets.ts";
 import { type InetSocket, parseUnixTable } from "../../lib/procfs/net.ts";
 import { bind, close, listen, socket } from "../../lib/sys/libc.ts";
 import { SOCK } from "../../lib/sys/constants.ts";
-import { tempDir } from "../fixtures/mod.ts";
+import { forgingUnixPath, tempDir, unusedSocketInode } from "../fixtures/mod.ts";
 
 function inet(fields: Partial<InetSocket>): InetSocket {
   return {
@@ -86,7 +88,7 @@ Deno.test("rawName, packetName and packetProtocolName print raw and packet socke
   assert.equal(packetProtocolName({ ...packet, protocol: 0x1234 }), "4660");
 });
 
-Deno.test("readUnixSockets names a path with a newline exactly, and believes no line forged by one", async () => {
+Deno.test("readUnixSockets names a path with a newline exactly in its own namespace, and believes no line it forges there, for a socket's inode or one nobody has", async () => {
   await using dir = await tempDir();
   const fds: number[] = [];
   const bound = (path: string) => {
@@ -99,23 +101,39 @@ Deno.test("readUnixSockets names a path with a newline exactly, and believes no 
   try {
     const real = `${dir.path}/a.sock`;
     const inode = bound(real);
-    // The rest of this path reads, in /proc/net/unix, as a line naming the socket above.
-    const forged = `${dir.path}/f`;
-    const newline = `${dir.path}/x\n0: 0 0 10000 1 1 ${inode} ${forged}`;
-    Deno.mkdirSync(newline.slice(0, newline.lastIndexOf("/")), { recursive: true });
-    const newlineInode = bound(newline);
-    const table = parseUnixTable(Deno.readTextFileSync("/proc/net/unix"));
-    assert.ok(table.some((s) => s.inode === inode && s.path === forged), "the forgery works there");
-    const byPath = (path: string) =>
-      readUnixSockets({ own: true }).filter((socket) => socket.path === path)
-        .map((s) => [s.inode, s.path, s.state]);
-    assert.deepEqual(byPath(newline), [[newlineInode, newline, "LISTEN"]]);
-    assert.deepEqual(byPath(forged), []);
-    assert.deepEqual(byPath(real), [[inode, real, "LISTEN"]]);
-    // By inode, with the kernel address of the socket's own line.
-    const [found] = readUnixSockets({ own: true }, new Set([inode]));
-    const line = table.find((s) => s.inode === inode && s.path === real)!;
-    assert.deepEqual(found, { ...line, uid: Deno.uid() });
+    const phantom = unusedSocketInode();
+    const own = { own: true } as const;
+    for (const [claimed, name] of [[inode, "a"], [phantom, "b"]] as const) {
+      // The rest of this path reads, in /proc/net/unix, as a line naming socket `claimed`.
+      const forged = `${dir.path}/forged-${name}`;
+      const newline = forgingUnixPath(`${dir.path}/${name}`, claimed, forged);
+      const newlineInode = bound(newline);
+      const table = parseUnixTable(Deno.readTextFileSync("/proc/net/unix"));
+      const cut = newline.slice(0, newline.indexOf("\n"));
+      assert.ok(table.some((s) => s.inode === claimed && s.path === forged), "the forgery works");
+      assert.ok(table.some((s) => s.inode === newlineInode && s.path === cut), "cut there");
+      const found = (filter: UnixFilter, source: NetnsSource = own) =>
+        readUnixSockets(source, filter).filter((s) => s.path.startsWith(dir.path))
+          .map((s) => [s.inode, s.path, s.state]).sort();
+      assert.deepEqual(found({ paths: [newline] }), [[newlineInode, newline, "LISTEN"]]);
+      assert.deepEqual(found({ paths: [forged, cut] }), []);
+      assert.deepEqual(found({ paths: [real], listening: true }), [[inode, real, "LISTEN"]]);
+      assert.deepEqual(found({ inodes: new Set([newlineInode, phantom]) }), [
+        [newlineInode, newline, "LISTEN"],
+      ]);
+      // By inode, with the kernel address of the socket's own line, and the owner.
+      const [socket] = readUnixSockets(own, { inodes: new Set([inode]) });
+      const line = table.find((s) => s.inode === inode && s.path === real)!;
+      assert.deepEqual(socket, { ...line, uid: Deno.uid() });
+      // Where only the table can be read (another namespace), the forgery works, as documented.
+      const alone: NetnsSource = { own: false, pid: Deno.pid };
+      assert.ok(found({ paths: [forged] }, alone).some(([i]) => i === claimed));
+      assert.deepEqual(found({ inodes: new Set([newlineInode]) }, alone), [
+        [newlineInode, cut, "LISTEN"],
+      ]);
+      // Closed, so that the next forgery is the only one in the table.
+      close(fds.pop()!);
+    }
   } finally {
     for (const fd of fds) close(fd);
   }

@@ -3,7 +3,7 @@ import { dumpInetSockets, dumpUnixSockets, type UnixDiagSocket } from "../../lib
 import { parseInetTable, parseUnixTable } from "../../lib/procfs/net.ts";
 import { bind, close, connect, getsockname, listen, socket } from "../../lib/sys/libc.ts";
 import { SOCK } from "../../lib/sys/constants.ts";
-import { tempDir } from "../fixtures/mod.ts";
+import { tempDir, unusedSocketInode } from "../fixtures/mod.ts";
 
 Deno.test("dumpInetSockets finds a listener by port, with the inode /proc/net/tcp shows", () => {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
@@ -75,9 +75,21 @@ Deno.test("dumpUnixSockets agrees with /proc/net/unix on inodes, paths, types an
     ]);
     assert.ok(pick(dumped).some((s) => s.path === `@${abstract.slice(1)}@`)); // bound with its NUL
     assert.ok(dumped.filter(ours).every((s) => s.uid === Deno.uid()));
-    // With inodes, only those.
+    // With inodes, only those: a few are asked for one by one (none for an inode nobody has).
     const [first] = inodes;
-    assert.deepEqual(dumpUnixSockets(new Set([first])).map((s) => s.inode), [first]);
+    const phantom = unusedSocketInode();
+    assert.deepEqual(dumpUnixSockets({ inodes: new Set([first, phantom]) }).map((s) => s.inode), [
+      first,
+    ]);
+    assert.deepEqual(pick(dumpUnixSockets({ inodes })), pick(dumped));
+    // Many are taken from a dump of all: the same answer.
+    const many = new Set([...inodes, ...Array.from({ length: 20 }, (_, i) => phantom + i + 1)]);
+    assert.deepEqual(pick(dumpUnixSockets({ inodes: many })), pick(dumped));
+    // Listeners only, by dump (the kernel filters) or one by one.
+    const listeners = pick(dumped).filter((s) => s.state === "LISTEN");
+    assert.equal(listeners.length, 2);
+    assert.deepEqual(pick(dumpUnixSockets({ listening: true })), listeners);
+    assert.deepEqual(pick(dumpUnixSockets({ inodes, listening: true })), listeners);
   } finally {
     for (const fd of fds) close(fd);
   }
