@@ -13,7 +13,10 @@
  * directory service DIR; a symlink to a script keeps its own settings and state
  * beside the link (the operator's), and the supervisor also locks the real
  * file, so the script never runs twice (lib/supervise/state.ts). A symlinked
- * directory needs nothing: its state is inside it.
+ * directory is its real directory, resolved once: a supervisor keeps running and
+ * recording the directory it started with when the link is pointed elsewhere
+ * (a `current -> releases/v2` deploy), as daemontools' supervise does by
+ * changing into it, and a command given the link acts on what it points to now.
  *
  * @module
  */
@@ -70,8 +73,8 @@ export function resolveService(name: string, cwd = Deno.cwd()): ServicePaths {
     }
     throw error;
   }
-  if (info.isDirectory) return _directoryService(path);
-  if (basename(path) === "run") return _directoryService(dirname(path));
+  if (info.isDirectory) return _directoryService(Deno.realPathSync(path));
+  if (basename(path) === "run") return _directoryService(Deno.realPathSync(dirname(path)));
   return _scriptService(path);
 }
 

@@ -41,7 +41,7 @@ Deno.test("resolveService: a script keeps its settings and state beside it", asy
   assert.equal(job.log, null);
 });
 
-Deno.test("resolveService: DIR/run is the directory service; a symlinked script keeps its own state", async () => {
+Deno.test("resolveService: DIR/run is the directory service; a symlinked directory is the real one; a symlinked script keeps its own state", async () => {
   await using dir = await tempDir();
   await Deno.mkdir(`${dir.path}/web`);
   await Deno.writeTextFile(`${dir.path}/web/run`, "#!/bin/sh\n", { mode: 0o755 });
@@ -54,11 +54,12 @@ Deno.test("resolveService: DIR/run is the directory service; a symlinked script 
   assert.equal(link.settingsFile, `${dir.path}/link.sh.opsd.conf`);
   assert.equal(link.stateDir, `${dir.path}/.link.sh.opsd`);
   await Deno.symlink("web", `${dir.path}/web-link`);
-  assert.equal(
-    resolveService("web-link", dir.path).stateDir,
-    `${dir.path}/web-link/supervise`,
-    "a symlinked directory keeps its state inside, the same files",
+  assert.deepEqual(
+    resolveService("web-link", dir.path),
+    resolveService("web", dir.path),
+    "a symlinked directory is its real directory, resolved once (a re-pointed link changes nothing)",
   );
+  assert.deepEqual(resolveService("web-link/run", dir.path), resolveService("web", dir.path));
 });
 
 Deno.test("resolveService: nothing there is a usage error saying what a service is", () => {

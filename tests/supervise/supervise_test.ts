@@ -170,6 +170,36 @@ Deno.test("a daemontools or runit supervisor (flock on supervise/lock) and opsd 
   assert.equal(supervisor.status()!.starts, 1);
 });
 
+Deno.test("a supervisor started through a symlinked directory keeps to that directory when the link is re-pointed (a deploy)", async () => {
+  await using dir = await tempDir();
+  for (const release of ["v1", "v2"]) {
+    await Deno.mkdir(`${dir.path}/${release}`);
+    await Deno.writeTextFile(
+      `${dir.path}/${release}/run`,
+      `#!/bin/sh\necho ${release} >> ${dir.path}/ran\nexec sleep 1000\n`,
+      { mode: 0o755 },
+    );
+  }
+  await Deno.symlink("v1", `${dir.path}/current`);
+  await using supervisor = await startSupervisor(`${dir.path}/current`);
+  const first = await supervisor.waitStatus("up", (s) => s.state === "up");
+  assert.equal(first.service, `${dir.path}/v1`, "the real directory");
+  await Deno.remove(`${dir.path}/current`);
+  await Deno.symlink("v2", `${dir.path}/current`);
+  Deno.kill(first.pid!, "SIGKILL");
+  await supervisor.waitStatus("restarted", (s) => s.state === "up" && s.pid !== first.pid);
+  assert.equal(await Deno.readTextFile(`${dir.path}/ran`), "v1\nv1\n", "v1's run again, not v2's");
+  assert.equal((await runOpsd(["status", `${dir.path}/v1`])).code, 0);
+  const now = await runOpsd(["status", "--json", `${dir.path}/current`]);
+  assert.equal(now.code, 3);
+  const record = JSON.parse(now.stdout);
+  assert.deepEqual(
+    [record.service, record.supervisor.running],
+    [`${dir.path}/v2`, false],
+    "the link names what it points to now",
+  );
+});
+
 Deno.test("a script under two names (a symlink) runs under one supervisor; each name keeps its settings", async () => {
   await using dir = await tempDir();
   const script = `${dir.path}/web.sh`, link = `${dir.path}/link.sh`;
