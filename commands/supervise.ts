@@ -117,8 +117,9 @@ then FD is let go of.
 
 Exit codes: 0 stopped cleanly (TERM, INT, QUIT or 'opsd exit'; with --daemon:
 started), 1 the background supervisor died before it reported, or --print-pid or
---json could not be written (the supervisor is stopped), 2 bad settings or
-unknown service, 4 permission denied, 5 the service already has a supervisor
+--json could not be written (the supervisor is stopped), 2 bad settings,
+unknown service, or a log/ service named alone (supervise its service), 4
+permission denied, 5 the service already has a supervisor
 (its pid is named), 6 the background supervisor did not report within
 --start-timeout, 126 run is not executable, 127 run not found (with --daemon or
 --ready-fd also when the first start of run fails so); with --daemon, 128+N when

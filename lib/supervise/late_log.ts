@@ -19,9 +19,19 @@ import type { ServiceStatus } from "./status.ts";
  * does not carry it; else null.
  */
 export function lateLogOf(paths: ServicePaths): ServicePaths | null {
+  const parent = logParentOf(paths);
+  return parent && leavesLogUnsupervised(parent) ? parent : null;
+}
+
+/**
+ * The directory service whose `log/` service is `paths`, or null: such a log/ is
+ * run by that service's supervisor, which feeds it; a supervisor of it alone
+ * would read nothing.
+ */
+export function logParentOf(paths: ServicePaths): ServicePaths | null {
   if (paths.form !== "directory" || basename(paths.path) !== "log") return null;
   const parent = resolveService(dirname(paths.path));
-  return parent.log?.path === paths.path && leavesLogUnsupervised(parent) ? parent : null;
+  return parent.log?.path === paths.path ? parent : null;
 }
 
 /**
@@ -40,11 +50,18 @@ export function leavesLogUnsupervised(service: ServicePaths): boolean {
  */
 export function lateLogAdvice(service: ServicePaths): string {
   const detached = _recordOf(service)?.supervisor.detached ?? false;
-  const again = detached
-    ? suggestCommand("opsd", "supervise", "--daemon", service.path)
-    : suggestCommand("opsd", "supervise", service.path);
   return `restart its supervisor (${suggestCommand("opsd", "exit", service.path)}, then ` +
-    `${again}) to run it`;
+    `${superviseCommand(service.path, detached)}) to run it`;
+}
+
+/**
+ * The command that supervises `service` (a path) again as its last supervisor
+ * did: `opsd supervise --daemon` for one that ran detached.
+ */
+export function superviseCommand(service: string, detached: boolean): string {
+  return detached
+    ? suggestCommand("opsd", "supervise", "--daemon", service)
+    : suggestCommand("opsd", "supervise", service);
 }
 
 /** The service's status record, or null when it has none or it is damaged. */

@@ -13,10 +13,15 @@ import { leftoverProcesses } from "./leftovers.ts";
 import { readProcStat } from "../procfs/stat.ts";
 import { flockHolderOf, lockPath, readStatus, runningSupervisor } from "./state.ts";
 import { describeLastRun, describeStatus, isFailing, type ServiceStatus } from "./status.ts";
-import { suggestCommand } from "../text/command.ts";
+import { dirname } from "../path.ts";
 import { escapeText } from "../text/escape.ts";
 import { isRunning } from "../procfs/processes.ts";
-import { lateLogAdvice, lateLogOf, leavesLogUnsupervised } from "./late_log.ts";
+import {
+  lateLogAdvice,
+  lateLogOf,
+  leavesLogUnsupervised,
+  superviseCommand,
+} from "./late_log.ts";
 
 /** One service's status as `opsd status --json` prints it (one object per line). */
 export interface StatusReport {
@@ -180,9 +185,12 @@ export function describeReport(report: StatusReport, now = Date.now()): string {
   } else if (report.supervisor.running) {
     line = "starting";
   } else if (report.unsupervised.length > 0) {
+    // A log/ is supervised with its service, which feeds it.
+    const service = report.role === "log" ? dirname(report.service) : report.service;
+    const again = superviseCommand(service, record?.supervisor.detached ?? false);
     line =
       `supervisor not running; pid ${report.unsupervised.join(", ")} still running unsupervised` +
-      `: ${suggestCommand("opsd", "supervise", report.service)} stops it and starts afresh`;
+      `: ${again} stops it and starts afresh`;
   } else if (record && isRunning(record.supervisor)) {
     line = `supervisor not running; its status.json was written by supervisor pid ` +
       `${record.supervisor.pid}, which runs for ${record.service} (a copied directory?)`;

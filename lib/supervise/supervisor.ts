@@ -14,6 +14,8 @@
 
 import { getLogger, type Logger } from "@logtape/logtape";
 import { ExitCode, OpsdError, UsageError } from "../errors.ts";
+import { suggestCommand } from "../text/command.ts";
+import { logParentOf } from "./late_log.ts";
 import { type Credentials, resolveCredentials } from "../process/credentials.ts";
 import { signalIfAlive } from "../process/signal.ts";
 import { childrenOf } from "../procfs/processes.ts";
@@ -113,6 +115,14 @@ const _DRAIN_TIMEOUT = 3000;
  */
 export async function supervise(options: SuperviseOptions): Promise<number> {
   const detached = options.detached ?? false;
+  const parent = logParentOf(options.paths);
+  if (parent) {
+    throw new UsageError(
+      `${options.paths.path} is the log service of ${parent.path}: it is supervised with that ` +
+        "service, which feeds it (alone it would read nothing): run " +
+        suggestCommand("opsd", "supervise", parent.path),
+    );
+  }
   const prepared = [_prepare(options.paths, "main", options.flags ?? {}, detached)];
   if (options.paths.log) prepared.push(_prepare(options.paths.log, "log", {}, detached));
   const locks: number[] = [];

@@ -252,6 +252,38 @@ Deno.test("a daemonized service wanted down (down file) is said so; kill -9 of t
   }
 });
 
+Deno.test("after kill -9 of a --daemon supervisor, its log/ line names the service to supervise again; log/ alone is refused", async () => {
+  await using service = await copyService("logged");
+  await using run = await superviseInBackground([service.path]);
+  assert.equal(run.code, 0, run.stderr);
+  const log = readStatus(resolveService(service.path).log!)!;
+  try {
+    Deno.kill(run.pid, "SIGKILL");
+    await waitFor("the supervisor gone", () => !isAlive(run.pid));
+    const status = await runOpsd(["status", service.path]);
+    assert.equal(status.code, 3);
+    const again = `'opsd supervise --daemon ${service.path}' stops it and starts afresh`;
+    const [main, logLine] = status.stdout.split("\n");
+    assert.ok(main.endsWith(again), main);
+    assert.ok(logLine.startsWith(`${service.path}/log: supervisor not running; pid ${log.pid}`));
+    assert.ok(logLine.endsWith(again), logLine);
+    const alone = await runOpsd(["supervise", `${service.path}/log`]);
+    assert.deepEqual([alone.code, alone.stderr], [
+      2,
+      `opsd supervise: ${service.path}/log is the log service of ${service.path}: it is ` +
+      "supervised with that service, which feeds it (alone it would read nothing): run " +
+      `'opsd supervise ${service.path}'\n`,
+    ]);
+    assert.ok(isAlive(log.pid!), "the refusal stopped nothing");
+  } finally {
+    for (const role of ["main", "log"] as const) {
+      const paths = resolveService(service.path);
+      const record = readStatus(role === "log" ? paths.log! : paths);
+      if (record?.pgid) killGroup(record.pgid);
+    }
+  }
+});
+
 Deno.test("supervise --daemon --start-timeout 0 waits with no time limit", async () => {
   await using service = await copyService("steady");
   await using run = await superviseInBackground(["--start-timeout", "0", service.path]);
