@@ -33,7 +33,10 @@ export function fileError(action: string, path: string, error: unknown): Error {
           options,
         );
     case "ENOTDIR":
-      return new UsageError(`${prefix}: ${dir} is not a directory`, options);
+      return new UsageError(
+        `${prefix}: ${_fileInTheWay(dir)} is not a directory: choose another path`,
+        options,
+      );
     case "EISDIR":
       return new UsageError(`${prefix}: it is a directory`, options);
     case "EACCES":
@@ -62,6 +65,18 @@ function _code(error: unknown): string | null {
   if (error instanceof Deno.errors.IsADirectory) return "EISDIR";
   if (error instanceof Deno.errors.NotADirectory) return "ENOTDIR";
   return error instanceof Error && "code" in error ? String(error.code) : null;
+}
+
+/** The ancestor of `dir` (or `dir`) that exists but is not a directory: what made ENOTDIR. */
+function _fileInTheWay(dir: string): string {
+  for (let path = dir; path.length > 1; path = path.slice(0, path.lastIndexOf("/")) || "/") {
+    try {
+      if (!Deno.statSync(path).isDirectory) return path;
+    } catch {
+      // missing, or itself below the file in the way: look further up
+    }
+  }
+  return dir;
 }
 
 function _isDirectory(path: string): boolean {

@@ -15,6 +15,7 @@
 import { getLogger, type Logger } from "@logtape/logtape";
 import { ExitCode, OpsdError, UsageError } from "../errors.ts";
 import { suggestCommand } from "../text/command.ts";
+import { dirname } from "../path.ts";
 import { logParentOf } from "./late_log.ts";
 import { type Credentials, resolveCredentials } from "../process/credentials.ts";
 import { signalIfAlive } from "../process/signal.ts";
@@ -143,16 +144,16 @@ function _prepare(
   detached: boolean,
 ): _Prepared {
   _checkRunnable(paths);
-  // Detached, output has nowhere else to go: log it in the state directory (the file and
-  // flags may still name another log file).
-  const fallback: RawSettings = detached
-    ? { "log-file": { text: detachedLogFile(paths), where: "--detached" } }
-    : {};
-  const layers = [fallback, readSettingsFile(paths.settingsFile), flags];
+  const layers = [readSettingsFile(paths.settingsFile), flags];
   const settings = normalizeSettings(paths.dir, ...layers);
-  if (settings.logFile !== null) {
-    _checkLogFile(settings.logFile, settingSource("log-file", ...layers));
+  let logFileSource = settingSource("log-file", ...layers);
+  // Detached, output has nowhere else to go: with no log file named (or an empty one),
+  // it is logged in the state directory.
+  if (detached && settings.logFile === null) {
+    settings.logFile = detachedLogFile(paths);
+    logFileSource = "--detached";
   }
+  if (settings.logFile !== null) _checkLogFile(settings.logFile, logFileSource);
   const credentials = settings.user === null && settings.group === null
     ? undefined
     : resolveCredentials(settings.user ?? undefined, settings.group ?? undefined, {
@@ -170,6 +171,13 @@ function _checkLogFile(path: string, where: string): void {
     if (error instanceof Deno.errors.NotFound) {
       // Its directory exists (it was just made): a file system that makes no files, as /proc.
       throw new UsageError(`${where}: cannot create the log file ${path}: choose another path`);
+    }
+    if (error instanceof Deno.errors.AlreadyExists) {
+      // Making its directory met a file of that name.
+      throw new UsageError(
+        `${where}: cannot create the log file ${path}: ${dirname(path)} is not a directory: ` +
+          "choose another path",
+      );
     }
     const failure = fileError("open the log file", path, error);
     const code = failure instanceof OpsdError ? failure.exitCode : ExitCode.failure;

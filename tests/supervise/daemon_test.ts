@@ -118,6 +118,18 @@ Deno.test("supervise --daemon refuses with the supervisor's code and one line, l
   }
 });
 
+Deno.test("supervise --daemon with an empty log-file setting logs in the state directory all the same", async () => {
+  await using service = await copyService("steady");
+  await Deno.writeTextFile(`${service.path}/opsd.conf`, "log-file =\n");
+  await using run = await superviseInBackground([service.path]);
+  assert.equal(run.code, 0, run.stderr);
+  const pid = readStatus(resolveService(service.path))!.pid!;
+  await waitFor("the service's line in supervise/current", async () => {
+    const text = await Deno.readTextFile(`${service.path}/supervise/current`).catch(() => "");
+    return text.includes(`out steady ${pid} up`) || null;
+  });
+});
+
 Deno.test("supervise --daemon whose --print-pid or --json cannot be written stops the supervisor and its services (exit 1, one line)", async () => {
   await using service = await copyService("logged");
   const pidfile = `${service.dir}/supervisor.pid`;

@@ -278,6 +278,18 @@ Deno.test("a bad setting is refused with exit 2, naming the file and line or the
     ["", ["--user", "opsd-no-such-user"], `--user: unknown user "opsd-no-such-user"`],
     ["restart-delay-max = 10ms\n", [], `${conf}:1: restart-delay-max: 10ms is below restart-delay`],
     ["group = opsd-no-such-group\n", [], `${conf}:1: group: unknown group "opsd-no-such-group"`],
+    [
+      "log-file = /etc/passwd/x\n",
+      [],
+      `${conf}:1: log-file: cannot create the log file /etc/passwd/x: /etc/passwd is not a ` +
+      "directory: choose another path\n",
+    ],
+    [
+      "log-file = /etc/passwd/x/y\n",
+      [],
+      `${conf}:1: log-file: cannot open the log file /etc/passwd/x/y: /etc/passwd is not a ` +
+      "directory: choose another path\n",
+    ],
     // The same words for a bad value from the file or a flag (the flag's at parse time).
     [
       "crash-loop-after = 0\n",
