@@ -16,12 +16,7 @@ import { describeLastRun, describeStatus, isFailing, type ServiceStatus } from "
 import { dirname } from "../path.ts";
 import { escapeText } from "../text/escape.ts";
 import { isRunning } from "../procfs/processes.ts";
-import {
-  lateLogAdvice,
-  lateLogOf,
-  leavesLogUnsupervised,
-  superviseCommand,
-} from "./late_log.ts";
+import { lateLogAdvice, lateLogOf, leavesLogUnsupervised, superviseCommand } from "./late_log.ts";
 
 /** One service's status as `opsd status --json` prints it (one object per line). */
 export interface StatusReport {
