@@ -2,12 +2,12 @@
  * Writing a command's output: whole texts to stdout or stderr, and JSON one
  * value per line. A closed stdout (`opsd … | head`) ends the process quietly, as
  * it does for other Unix tools, unless the output is a result the caller must not
- * lose (`lossless`).
+ * lose (`lossless`); any other failed write is one line saying so (exit 1).
  *
  * @module
  */
 
-import { ExitCode } from "../errors.ts";
+import { ExitCode, OpsdError } from "../errors.ts";
 
 /** How {@linkcode writeOut} treats a failed write. */
 export interface OutputOptions {
@@ -53,7 +53,13 @@ function _writeAll(
   try {
     for (let offset = 0; offset < bytes.length;) offset += stream.writeSync(bytes.subarray(offset));
   } catch (error) {
-    if (error instanceof Deno.errors.BrokenPipe && !options.lossless) Deno.exit(ExitCode.ok);
-    throw error;
+    if (options.lossless) throw error; // the caller says what it undoes
+    if (error instanceof Deno.errors.BrokenPipe) Deno.exit(ExitCode.ok);
+    const name = stream === Deno.stdout ? "stdout" : "stderr";
+    throw new OpsdError(
+      `cannot write to ${name} (${describeWriteFailure(error)}): check where ${name} goes`,
+      ExitCode.failure,
+      { cause: error },
+    );
   }
 }

@@ -30,3 +30,14 @@ Deno.test("help asked for exits 0; no command at all is a usage error (help on s
   assert.equal(none.stdout, "");
   assert.match(none.stderr, /^Usage: opsd /);
 });
+
+Deno.test("output that cannot be written is one line naming stdout and the reason, exit 1", async () => {
+  for (const args of [["fds", "--pid", String(Deno.pid)], ["--version"]]) {
+    const run = await runOpsd(args, { stdoutTo: "/dev/full" });
+    assert.deepEqual([run.code, run.stderr], [
+      1,
+      `opsd${args[0] === "fds" ? " fds" : ""}: cannot write to stdout (ENOSPC: no space left on ` +
+      "device): check where stdout goes\n",
+    ]);
+  }
+});
