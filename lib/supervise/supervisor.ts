@@ -146,14 +146,13 @@ function _prepare(
   _checkRunnable(paths);
   const layers = [readSettingsFile(paths.settingsFile), flags];
   const settings = normalizeSettings(paths.dir, ...layers);
-  let logFileSource = settingSource("log-file", ...layers);
-  // Detached, output has nowhere else to go: with no log file named (or an empty one),
-  // it is logged in the state directory.
-  if (detached && settings.logFile === null) {
+  if (settings.logFile !== null) {
+    _checkLogFile(settings.logFile, settingSource("log-file", ...layers));
+  } else if (detached) {
+    // Output has nowhere else to go: it is logged in the state directory (which taking
+    // the lock makes, or refuses in one line naming its owner).
     settings.logFile = detachedLogFile(paths);
-    logFileSource = "--detached";
   }
-  if (settings.logFile !== null) _checkLogFile(settings.logFile, logFileSource);
   const credentials = settings.user === null && settings.group === null
     ? undefined
     : resolveCredentials(settings.user ?? undefined, settings.group ?? undefined, {

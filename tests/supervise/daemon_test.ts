@@ -130,6 +130,23 @@ Deno.test("supervise --daemon with an empty log-file setting logs in the state d
   });
 });
 
+Deno.test("supervise --daemon by a user who may not make the state directory: the same line as in the foreground (exit 4)", async () => {
+  await using service = await copyService("steady");
+  await Deno.chmod(service.dir, 0o755);
+  const nobody = { uid: 65534, gid: 65534 };
+  const runs = await Promise.all([
+    runOpsd(["supervise", "--daemon", service.path], { asUser: nobody }),
+    runOpsd(["supervise", service.path], { asUser: nobody }),
+  ]);
+  for (const run of runs) {
+    assert.deepEqual([run.code, run.stderr], [
+      4,
+      `opsd supervise: permission denied: cannot make ${service.path}/supervise: ` +
+      `${service.path} is root's: run this as that user or as root\n`,
+    ]);
+  }
+});
+
 Deno.test("supervise --daemon whose --print-pid or --json cannot be written stops the supervisor and its services (exit 1, one line)", async () => {
   await using service = await copyService("logged");
   const pidfile = `${service.dir}/supervisor.pid`;
