@@ -62,8 +62,9 @@ export function superviseCommand() {
       },
       startTimeout: {
         value: "duration",
-        help: "with --daemon: how long to wait for the supervisor to start the service; 0 " +
-          "waits with no time limit (default: 30s)",
+        help: "with --daemon: how long to wait for the supervisor to start the service (plus " +
+          "its stop timeouts when a killed supervisor left it running: that is stopped " +
+          "first); 0 waits with no time limit (default: 30s)",
         parse: parseDuration,
       },
       printPid: { help: "with --daemon: print the supervisor's pid" },

@@ -14,7 +14,8 @@ import { startDaemon, stopStartedDaemon } from "../daemon/start.ts";
 import { opsdArgv } from "../self.ts";
 import type { ServicePaths } from "../service/paths.ts";
 import { normalizeSettings, readSettingsFile, settingsFromFlags } from "../service/settings.ts";
-import { readStatus } from "./state.ts";
+import { leftoverProcesses } from "./leftovers.ts";
+import { readStatus, runningSupervisor } from "./state.ts";
 import type { ServiceStatus } from "./status.ts";
 
 /** What {@linkcode startBackgroundSupervisor} starts. */
@@ -65,10 +66,12 @@ export async function startBackgroundSupervisor(
     value === undefined ? [] : [`--${key}`, value]
   );
   const stopTimeout = _timeToStop(paths, request.flags);
+  // What a killed supervisor left running is stopped before the first start: not in the time given.
+  const stoppingFirst = request.timeout > 0 && _leftBehind(paths) ? stopTimeout : 0;
   const daemon = await startDaemon({
     argv: opsdArgv(["supervise", "--detached", ...args, paths.path]),
     pidfile: request.pidfile,
-    readyTimeout: request.timeout,
+    readyTimeout: request.timeout + stoppingFirst,
     readyTimeoutOption: "--start-timeout",
     stopTimeout,
   });
@@ -76,6 +79,18 @@ export async function startBackgroundSupervisor(
     .map((service) => readStatus(service))
     .filter((status) => status !== null);
   return { pid: daemon.pid, pidfile: daemon.pidfile, services, stopTimeout };
+}
+
+/** Whether a supervisor of `paths` that is gone left processes of its services running. */
+function _leftBehind(paths: ServicePaths): boolean {
+  return [paths, ...(paths.log ? [paths.log] : [])].some((service) => {
+    try {
+      return runningSupervisor(service) === null &&
+        leftoverProcesses(readStatus(service)).length > 0;
+    } catch {
+      return false; // a damaged record names nothing; the supervisor says so
+    }
+  });
 }
 
 /**

@@ -313,6 +313,22 @@ Deno.test("after kill -9 of a --daemon supervisor, its log/ line names the servi
   }
 });
 
+Deno.test("supervise --daemon after kill -9: stopping what the old supervisor left does not count against --start-timeout", async () => {
+  await using service = await copyService("stubborn"); // ignores TERM: stopped by KILL
+  const args = ["--stop-timeout", "2s", service.path];
+  await using first = await superviseInBackground(args);
+  assert.equal(first.code, 0, first.stderr);
+  const old = readStatus(resolveService(service.path))!;
+  Deno.kill(first.pid, "SIGKILL");
+  await waitFor("the supervisor gone", () => !isAlive(first.pid));
+  await using second = await superviseInBackground(["--start-timeout", "1s", ...args]);
+  assert.equal(second.code, 0, second.stderr);
+  assert.equal(isAlive(old.pid!), false, "the leftover was stopped first");
+  const fresh = readStatus(resolveService(service.path))!;
+  assert.equal(fresh.state, "up");
+  assert.notEqual(fresh.pid, old.pid);
+});
+
 Deno.test("supervise --daemon --start-timeout 0 waits with no time limit", async () => {
   await using service = await copyService("steady");
   await using run = await superviseInBackground(["--start-timeout", "0", service.path]);
