@@ -152,8 +152,19 @@ function _build(
     restartIn: running && next !== null ? Math.max(0, (next - now) / 1000) : null,
     unsupervised,
     record,
-    notes: [],
+    notes: running ? _hints(record) : [],
   };
+}
+
+/** What a record's state suggests doing, where the line alone would puzzle. */
+function _hints(record: ServiceStatus | null): string[] {
+  const exitedZero = record?.exitCode === 0 && record.signal === null && record.error === null;
+  if (record?.state !== "crash-loop" || !exitedZero) return [];
+  // What runit's and s6's FAQs answer most: a program that daemonizes itself.
+  return [
+    "run keeps exiting 0 at once: does it put itself in the background? keep it in the " +
+    "foreground (its no-daemon option; exec it)",
+  ];
 }
 
 /**

@@ -49,6 +49,19 @@ Deno.test("a service that exits at once backs off, shows as crash-loop, and stat
   assert.equal(json.exitCode, 1);
 });
 
+Deno.test("a crash loop of runs that exit 0 at once asks whether run puts itself in the background", async () => {
+  await using service = await copyService("crash");
+  await Deno.writeTextFile(`${service.path}/run`, "#!/bin/sh\nsleep 1000 &\nexit 0\n");
+  await using supervisor = await startSupervisor(service.path, FAST);
+  await supervisor.waitStatus("crash-loop", (s) => s.state === "crash-loop");
+  const run = await runOpsd(["status", service.path]);
+  assert.equal(run.code, 1);
+  assert.match(
+    run.stdout,
+    /: crash-loop: .*, last exited 0.*; run keeps exiting 0 at once: does it put itself in the background\? keep it in the foreground \(its no-daemon option; exec it\)\n$/,
+  );
+});
+
 Deno.test("a killed service is back within a few hundred ms, with exactly fds 0-2, in its own session", async () => {
   await using service = await copyService("steady");
   await using supervisor = await startSupervisor(service.path);
