@@ -18,7 +18,8 @@ import {
 } from "../lib/supervise/words.ts";
 import { CommandLineError } from "../lib/cli/error.ts";
 import { defineCommand } from "../lib/cli/spec.ts";
-import { writeErr, writeJson, writeOut } from "../lib/cli/output.ts";
+import { writeJson, writeOut, writeProblem } from "../lib/cli/output.ts";
+import { escapeText } from "../lib/text/escape.ts";
 
 const _EXIT_CODES = `Exit codes: 0 done (acknowledged by every supervisor), 1 refused (e.g. a signal
 to a service that is not running), 2 unknown service, 3 no supervisor running for a
@@ -128,7 +129,7 @@ async function _send(
       const result = await controlService(name, word);
       codes.push(result.code);
       if (result.code !== ExitCode.ok) {
-        writeErr(`opsd ${command}: ${result.error}\n`);
+        writeProblem(`opsd ${command}`, result.error!);
         break;
       }
       const did = wordDone(word);
@@ -136,7 +137,10 @@ async function _send(
       if (options.quiet || word !== words.at(-1)) continue;
       // The same fields as 'opsd status --json', and what was done ("sent TERM").
       if (options.json) writeJson({ ...reportJson(liveReport(name, result.status!)), done });
-      else writeOut(`${name}: ${[...done, describeStatus(result.status!)].join("; ")}\n`);
+      else {
+        const line = [...done, describeStatus(result.status!)].join("; ");
+        writeOut(`${escapeText(name)}: ${line}\n`);
+      }
     }
   }
   return combinedExitCode(codes);

@@ -17,7 +17,13 @@ import { formatDuration, parseDuration } from "../lib/duration.ts";
 import { CommandLineError } from "../lib/cli/error.ts";
 import { defineCommand } from "../lib/cli/spec.ts";
 import { nonEmptyValue } from "../lib/cli/values.ts";
-import { describeWriteFailure, writeErr, writeJson, writeOut } from "../lib/cli/output.ts";
+import {
+  describeWriteFailure,
+  writeErr,
+  writeJson,
+  writeOut,
+  writeProblem,
+} from "../lib/cli/output.ts";
 import { escapeText } from "../lib/text/escape.ts";
 import { shellQuote } from "../lib/text/command.ts";
 
@@ -322,13 +328,14 @@ removed), 4 not allowed to signal it, 6 still holding its lock after SIGKILL, 2 
         );
       }
       if (result.outcome === "not-running") {
-        writeErr(`opsd daemon stop: not running: ${_notRunning(result)}\n`);
+        writeProblem("opsd daemon stop", `not running: ${_notRunning(result)}`);
         return ExitCode.notRunning;
       }
       if (result.killed) {
-        writeErr(
-          `opsd daemon stop: pid ${result.pid} did not stop within ` +
-            `${formatDuration(options.timeout)} of ${result.signal}: killed its session\n`,
+        writeProblem(
+          "opsd daemon stop",
+          `pid ${result.pid} did not stop within ${formatDuration(options.timeout)} of ` +
+            `${result.signal}: killed its session`,
         );
       }
       return ExitCode.ok;

@@ -15,7 +15,7 @@ import {
   statusReports,
 } from "../lib/supervise/report.ts";
 import { defineCommand } from "../lib/cli/spec.ts";
-import { writeErr, writeJson, writeOut } from "../lib/cli/output.ts";
+import { writeJson, writeOut, writeProblem } from "../lib/cli/output.ts";
 
 /** The `status` command. */
 export function statusCommand() {
@@ -54,7 +54,7 @@ supervisor running, 4 permission denied (the state directory is its supervisor's
         try {
           reports = statusReports(resolveExistingService(name), name);
         } catch (error) {
-          writeErr(`opsd status: ${(error as Error).message}\n`);
+          writeProblem("opsd status", (error as Error).message);
           codes.push(exitCodeOf(error));
           continue;
         }

@@ -31,7 +31,13 @@ import { parseDuration } from "../lib/duration.ts";
 import { CommandLineError } from "../lib/cli/error.ts";
 import { defineCommand, type OptionSpecs } from "../lib/cli/spec.ts";
 import { intValue, nonEmptyValue } from "../lib/cli/values.ts";
-import { describeWriteFailure, writeErr, writeJson, writeOut } from "../lib/cli/output.ts";
+import {
+  describeWriteFailure,
+  writeErr,
+  writeJson,
+  writeOut,
+  writeProblem,
+} from "../lib/cli/output.ts";
 import { suggestCommand } from "../lib/text/command.ts";
 import { execWithDebuggerSignalBlocked } from "../lib/process/debugger_signal.ts";
 
@@ -266,9 +272,10 @@ async function _daemonize(
 
 function _wantedDown(paths: ServicePaths, service: string): void {
   const path = service === paths.path ? paths : paths.log!;
-  writeErr(
-    `opsd supervise: ${service} is supervised but not started: it is normally down ` +
-      `(${path.downFile} exists): start it with ${suggestCommand("opsd", "up", service)}\n`,
+  writeProblem(
+    "opsd supervise",
+    `${service} is supervised but not started: it is normally down ` +
+      `(${path.downFile} exists): start it with ${suggestCommand("opsd", "up", service)}`,
   );
 }
 

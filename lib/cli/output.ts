@@ -8,6 +8,7 @@
  */
 
 import { ExitCode, OpsdError } from "../errors.ts";
+import { escapeText } from "../text/escape.ts";
 
 /** How {@linkcode writeOut} treats a failed write. */
 export interface OutputOptions {
@@ -26,6 +27,15 @@ export function writeOut(text: string, options: OutputOptions = {}): void {
 /** Writes all of `text` to stderr: notes a command makes besides its result. */
 export function writeErr(text: string): void {
   _writeAll(Deno.stderr, text, {});
+}
+
+/**
+ * Writes one line on stderr, `COMMAND: MESSAGE`, with control characters in the
+ * message escaped (`\n`, `^[`) so that a name holding them neither splits the
+ * line nor reaches the terminal: how every error and note is said.
+ */
+export function writeProblem(command: string, message: string): void {
+  writeErr(`${command}: ${escapeText(message)}\n`);
 }
 
 /** Writes `value` as JSON on one line per value (so `jq` and line tools both work). */

@@ -11,7 +11,7 @@
 import { ExitCode, exitCodeOf } from "../errors.ts";
 import { ignoreDebuggerSignal } from "../process/debugger_signal.ts";
 import { renderHelp } from "./help.ts";
-import { writeErr, writeOut } from "./output.ts";
+import { writeErr, writeOut, writeProblem } from "./output.ts";
 import { parseArgv } from "./parse.ts";
 import { CommandLineError } from "./error.ts";
 import type { CliCommand } from "./spec.ts";
@@ -41,11 +41,11 @@ export async function runCli(root: CliCommand, argv: string[]): Promise<never> {
   } catch (error) {
     if (error instanceof CommandLineError) {
       const path = error.path?.join(" ") ?? prefix;
-      writeErr(`${path}: ${error.message} (see '${path} --help')\n`);
+      writeProblem(path, `${error.message} (see '${path} --help')`);
       Deno.exit(ExitCode.usage);
     }
     const message = error instanceof Error ? error.message : String(error);
-    writeErr(`${prefix}: ${message}\n`);
+    writeProblem(prefix, message);
     if (Deno.env.get("OPSD_DEBUG") && error instanceof Error) writeErr(`${error.stack}\n`);
     Deno.exit(exitCodeOf(error));
   }

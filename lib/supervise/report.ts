@@ -213,7 +213,8 @@ export function describeReport(report: StatusReport, now = Date.now()): string {
   // What the service wrote may hold escape sequences: they must not reach the terminal.
   const tailLines = tail === "" ? [] : tail.split("\n").map((text) => `  | ${escapeText(text)}`);
   const notes = report.notes.map((note) => `; ${note}`).join("");
-  return [`${report.name}: ${line}${notes}`, ...tailLines].join("\n");
+  // A name with a newline or escape sequence must not split the line or reach the terminal.
+  return [`${escapeText(report.name)}: ${line}${notes}`, ...tailLines].join("\n");
 }
 
 /**

@@ -41,3 +41,27 @@ Deno.test("output that cannot be written is one line naming stdout and the reaso
     ]);
   }
 });
+
+Deno.test("a name with a newline or an escape sequence is escaped: errors and status lines stay one line", async () => {
+  const name = "/tmp/no-such-opsd-svc\n\x1b[31m";
+  const missing = await runOpsd(["status", name]);
+  assert.equal(missing.code, 2);
+  assert.equal(
+    missing.stderr,
+    "opsd status: no such service: /tmp/no-such-opsd-svc\\n^[[31m: name a directory with an " +
+      "executable run file, or an executable script\n",
+  );
+  const dir = await Deno.makeTempDir();
+  try {
+    const service = `${dir}/odd\nname`;
+    await Deno.mkdir(service);
+    await Deno.writeTextFile(`${service}/run`, "#!/bin/sh\nexec sleep 1000\n", { mode: 0o755 });
+    const status = await runOpsd(["status", service]);
+    assert.deepEqual([status.code, status.stdout], [
+      3,
+      `${dir}/odd\\nname: supervisor not running; never supervised\n`,
+    ]);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
