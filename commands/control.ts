@@ -89,12 +89,18 @@ Examples:
 ${_EXIT_CODES}`,
     run: (options, args) => {
       const words: ControlWord[] = [], services: string[] = [];
+      let quiet = options.quiet;
       for (const arg of args) {
         if (!/^-[A-Za-z]+$/.test(arg)) {
           services.push(arg);
           continue;
         }
         for (const letter of arg.slice(1)) {
+          // -q clustered with letters (-dq) is this command's own, as getopt reads it.
+          if (letter === "q") {
+            quiet = true;
+            continue;
+          }
           const word = wordForLetter(letter);
           if (!word) {
             throw new CommandLineError(
@@ -110,7 +116,7 @@ ${_EXIT_CODES}`,
         );
       }
       if (services.length === 0) throw new CommandLineError("no service given: name one or more");
-      return _send("svc", words, services, options);
+      return _send("svc", words, services, { ...options, quiet });
     },
   });
 }

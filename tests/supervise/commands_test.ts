@@ -42,6 +42,12 @@ Deno.test("status shows the log service on a second line; svc letters and wait d
   assert.equal(late.code, 6);
   assert.match(late.stderr, /timed out after 300 ms waiting for .* to be up; now down/);
 
+  const quiet = await runOpsd(["svc", "-hq", service.path]);
+  assert.deepEqual(
+    [quiet.code, quiet.stdout, quiet.stderr],
+    [1, "", `opsd svc: ${service.path} is not running: nothing to send SIGHUP to\n`],
+    "-q clusters with the letters",
+  );
   assert.equal((await runOpsd(["svc", "-u", service.path, "-q"])).code, 0);
   assert.equal((await runOpsd(["wait", service.path, "--up"])).code, 0);
   const bad = await runOpsd(["svc", "-z", service.path]);
