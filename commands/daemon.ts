@@ -17,13 +17,7 @@ import { formatDuration, parseDuration } from "../lib/duration.ts";
 import { CommandLineError } from "../lib/cli/error.ts";
 import { defineCommand } from "../lib/cli/spec.ts";
 import { nonEmptyValue } from "../lib/cli/values.ts";
-import {
-  describeWriteFailure,
-  writeErr,
-  writeJson,
-  writeOut,
-  writeProblem,
-} from "../lib/cli/output.ts";
+import { describeWriteFailure, writeJson, writeOut, writeProblem } from "../lib/cli/output.ts";
 import { escapeText } from "../lib/text/escape.ts";
 import { shellQuote } from "../lib/text/command.ts";
 

@@ -31,13 +31,7 @@ import { parseDuration } from "../lib/duration.ts";
 import { CommandLineError } from "../lib/cli/error.ts";
 import { defineCommand, type OptionSpecs } from "../lib/cli/spec.ts";
 import { intValue, nonEmptyValue } from "../lib/cli/values.ts";
-import {
-  describeWriteFailure,
-  writeErr,
-  writeJson,
-  writeOut,
-  writeProblem,
-} from "../lib/cli/output.ts";
+import { describeWriteFailure, writeJson, writeOut, writeProblem } from "../lib/cli/output.ts";
 import { suggestCommand } from "../lib/text/command.ts";
 import { execWithDebuggerSignalBlocked } from "../lib/process/debugger_signal.ts";
 
