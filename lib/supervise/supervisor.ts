@@ -47,8 +47,9 @@ import { checkLogFile } from "./output/logfile.ts";
 import { ServiceOutput } from "./output/output.ts";
 import { BoundedWriter } from "./output/writer.ts";
 import { SupervisedService, type TimerKind } from "./service.ts";
+import { CONTROL_WORDS } from "./words.ts";
 import { acquireLock, detachedLogFile, readStatus, writeStatus } from "./state.ts";
-import type { ServiceStatus } from "./status.ts";
+import { describeExiting, type ServiceStatus } from "./status.ts";
 import { fileError } from "../file_error.ts";
 import { shellQuote } from "../text/command.ts";
 
@@ -192,7 +193,7 @@ function _checkRunnable(paths: ServicePaths): void {
 
 /** The event loop over a set of services; see the module doc. */
 class Supervisor {
-  readonly supervisor: ServiceStatus["supervisor"];
+  #identity: Omit<ServiceStatus["supervisor"], "exiting">;
   #services: SupervisedService[] = [];
   #owners = new Map<number, { service: SupervisedService; role: "main" | "finish" }>();
   /** Orphans handed to us (subreaper), each with the service it was attributed to. */
@@ -210,7 +211,8 @@ class Supervisor {
   /** What each status file holds now (without its time of writing), to skip writes that change nothing. */
   #written = new Map<SupervisedService, string>();
   #previous: (ServiceStatus | null)[];
-  #exiting = false;
+  /** Why the supervisor is exiting (`opsd exit`, `TERM received`…), or null while it supervises. */
+  #exitReason: string | null = null;
   #exitCode: number = ExitCode.ok;
   /** Our copy of the log pipe's write end, closed when exiting so the log service sees end of file. */
   #logPipeWriter: number | null = null;
@@ -225,7 +227,7 @@ class Supervisor {
     this.#onReady = onReady;
     this.#log = getLogger(["opsd", "supervise"]).with({ service: prepared[0].paths.path });
     const self = readProcStat("self");
-    this.supervisor = {
+    this.#identity = {
       pid: Deno.pid,
       procStart: self?.startTime ?? 0,
       started: new Date().toISOString(),
@@ -353,7 +355,12 @@ class Supervisor {
 
   /** True once TERM, INT or `opsd exit` arrived: everything goes down, then the loop ends. */
   get exiting(): boolean {
-    return this.#exiting;
+    return this.#exitReason !== null;
+  }
+
+  /** This supervisor as status records name it, with why it is exiting. */
+  get supervisor(): ServiceStatus["supervisor"] {
+    return { ...this.#identity, exiting: this.#exitReason };
   }
 
   /** Queues a service's timer as an event. */
@@ -405,11 +412,10 @@ class Supervisor {
       case "signal":
         if (event.signal === "SIGHUP") {
           await this.#services[0].control("hup");
-        } else if (!this.#exiting) {
-          this.#log.info("{signal} received: taking the service down, then exiting", {
-            signal: event.signal.replace(/^SIG/, ""),
-          });
-          this.#beginExit();
+        } else if (!this.exiting) {
+          const signal = event.signal.replace(/^SIG/, "");
+          this.#log.info("{signal} received: taking the service down, then exiting", { signal });
+          this.#beginExit(`${signal} received`);
         }
         break;
       case "timer":
@@ -422,18 +428,45 @@ class Supervisor {
   }
 
   async #control(service: SupervisedService, request: ControlRequest): Promise<ControlReply> {
-    if (request.command === "exit") {
+    const { command } = request;
+    const settled = this.#replyUnapplied(service, command);
+    if (settled) return settled;
+    if (command === "exit") {
       this.#log.info("exit requested: taking the service down, then exiting");
-      this.#beginExit();
-    } else if (request.command !== "status") {
-      const error = await service.control(request.command);
+      this.#beginExit("opsd exit");
+    } else if (command !== "status") {
+      const error = await service.control(command);
       if (error !== null) return { ok: false, error };
     }
     return { ok: true, status: service.status() };
   }
 
-  #beginExit(): void {
-    this.#exiting = true;
+  /**
+   * The reply to a request that is not carried out as usual, or null to carry it out.
+   * While exiting, `status`, `down` and `exit` are answered with the status (they want
+   * what is happening); a word that would start or keep a service (up, once, restart) is
+   * refused, and so is a signal with no process left to take it (a signal to a process
+   * still running is sent: `opsd kill` hurries the exit).
+   */
+  #replyUnapplied(
+    service: SupervisedService,
+    command: ControlRequest["command"],
+  ): ControlReply | null {
+    if (!this.exiting) return null;
+    if (command === "status" || command === "down" || command === "exit") {
+      return { ok: true, status: service.status() };
+    }
+    if (CONTROL_WORDS[command].signal !== null && service.pid !== null) return null;
+    return this.#exitingRefusal();
+  }
+
+  /** The refusal of a word that would run a service of a supervisor that is exiting. */
+  #exitingRefusal(): ControlReply {
+    return { ok: false, error: describeExiting(this.#exitReason!, this.#services[0].paths.path) };
+  }
+
+  #beginExit(reason: string): void {
+    this.#exitReason = reason;
     for (const service of this.#services) {
       if (service.role === "main") service.takeDown("exit");
     }
@@ -531,7 +564,7 @@ class Supervisor {
         code: failed.code,
       });
       this.#exitCode = failed.code;
-      this.#beginExit();
+      this.#beginExit("its first start failed");
     }
   }
 
