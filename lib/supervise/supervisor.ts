@@ -213,6 +213,8 @@ class Supervisor {
   #previous: (ServiceStatus | null)[];
   /** Why the supervisor is exiting (`opsd exit`, `TERM received`…), or null while it supervises. */
   #exitReason: string | null = null;
+  /** The loop is over: control requests are answered at once, without the loop. */
+  #ended = false;
   #exitCode: number = ExitCode.ok;
   /** Our copy of the log pipe's write end, closed when exiting so the log service sees end of file. */
   #logPipeWriter: number | null = null;
@@ -293,7 +295,9 @@ class Supervisor {
         serveControl(
           service.paths,
           (request) =>
-            new Promise((reply) => this.#post({ type: "control", service, request, reply })),
+            this.#ended
+              ? Promise.resolve(this.#replyAfterLoop(service, request))
+              : new Promise((reply) => this.#post({ type: "control", service, request, reply })),
         ),
       );
     }
@@ -462,7 +466,8 @@ class Supervisor {
 
   /** The refusal of a word that would run a service of a supervisor that is exiting. */
   #exitingRefusal(): ControlReply {
-    return { ok: false, error: describeExiting(this.#exitReason!, this.#services[0].paths.path) };
+    const why = this.#exitReason ?? "an error ended its loop";
+    return { ok: false, error: describeExiting(why, this.#services[0].paths.path) };
   }
 
   #beginExit(reason: string): void {
@@ -568,8 +573,24 @@ class Supervisor {
     }
   }
 
-  /** After the last service went down: nothing of ours may outlive us, then release everything. */
+  /**
+   * The reply to a request once the loop is over (every service is down): it is
+   * never carried out, but answered as while exiting, so no request goes unanswered.
+   */
+  #replyAfterLoop(service: SupervisedService, request: ControlRequest): ControlReply {
+    return this.#replyUnapplied(service, request.command) ?? this.#exitingRefusal();
+  }
+
+  /**
+   * After the last service went down: nothing of ours may outlive us, then release
+   * everything. Control requests are answered until the end (as while exiting), and
+   * the control sockets are closed last, just before the locks are released.
+   */
   async #teardown(): Promise<void> {
+    this.#ended = true;
+    for (const event of this.#queue.splice(0)) {
+      if (event.type === "control") event.reply(this.#replyAfterLoop(event.service, event.request));
+    }
     for (const service of this.#services) service.cancelTimers();
     // Children that arrived after their service's last stop: not left behind.
     for (const child of childrenOf("self")) {
@@ -579,7 +600,6 @@ class Supervisor {
         });
       }
     }
-    for (const control of this.#controls) control.close();
     const deadline = Date.now() + _DRAIN_TIMEOUT;
     while (Date.now() < deadline) {
       await this.#reap();
@@ -598,6 +618,7 @@ class Supervisor {
     ]);
     clearTimeout(timer);
     await Promise.all([this.#forward.out.flush(), this.#forward.err.flush()]);
+    await Promise.all(this.#controls.map((control) => control.close()));
     for (const fd of this.#locks.splice(0)) close(fd);
   }
 }

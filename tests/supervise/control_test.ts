@@ -1,4 +1,7 @@
 import assert from "node:assert/strict";
+import { resolveService } from "../../lib/service/paths.ts";
+import { acquireLock, controlPath } from "../../lib/supervise/state.ts";
+import { close } from "../../lib/sys/libc.ts";
 import { runOpsd, waitFor } from "../fixtures/mod.ts";
 import { copyService, type RunningSupervisor, startSupervisor } from "../fixtures/supervise.ts";
 
@@ -90,4 +93,107 @@ Deno.test("while its supervisor is exiting on TERM, up is refused, naming TERM",
   );
   assert.equal((await runOpsd(["kill", "-q", service.path])).code, 0);
   assert.equal(await exitedWithin(supervisor, 20_000), 0);
+});
+
+Deno.test("every request the supervisor has read is answered before it closes, also after its loop ended", async () => {
+  // steady exits at once on TERM: the supervisor is done while later requests wait their turn.
+  await using service = await copyService("steady");
+  await using supervisor = await startSupervisor(service.path);
+  await supervisor.waitStatus("up", (s) => s.state === "up");
+
+  const connection = await Deno.connect({
+    transport: "unix",
+    path: controlPath(supervisor.paths),
+  });
+  const requests = ["exit", "down", "up", "status"];
+  await connection.write(
+    new TextEncoder().encode(
+      requests.map((command) => `${JSON.stringify({ command })}\n`).join(""),
+    ),
+  );
+  let text = "";
+  const decoder = new TextDecoder();
+  const buffer = new Uint8Array(65536);
+  for (let count; (count = await connection.read(buffer)) !== null;) {
+    text += decoder.decode(buffer.subarray(0, count), { stream: true });
+  }
+  connection.close();
+  const replies = text.trimEnd().split("\n").map((line) => JSON.parse(line));
+  assert.deepEqual(
+    replies.map((reply) => reply.ok),
+    [true, true, false, true],
+    "one reply per request, in order, then the supervisor closed",
+  );
+  const refusal = exitingRefusal("x", service.path, "opsd exit").replace(/^opsd x: /, "");
+  assert.equal(replies[2].error, refusal.trimEnd());
+  assert.equal(replies[3].status.want, "down");
+  assert.equal(await exitedWithin(supervisor, 20_000), 0);
+});
+
+Deno.test("svc -xd is acknowledged (down wants what exit does); svc -xu is refused", async () => {
+  await using service = await copyService("stubborn");
+  await using supervisor = await startSupervisor(service.path, ["--stop-timeout", "60s"]);
+  await supervisor.waitStatus("up", (s) => s.state === "up");
+  await waitFor("the trap set", () => Deno.stat(`${service.path}/started`).catch(() => null));
+  const xd = await runOpsd(["svc", "-xd", service.path]);
+  assert.equal(xd.code, 0, xd.stderr);
+  assert.match(xd.stdout, /: supervisor exiting; stopping \(pid \d+, pgid \d+\), .*want down\n$/);
+  const xu = await runOpsd(["svc", "-xu", service.path]);
+  assert.equal(xu.code, 1);
+  assert.equal(xu.stderr, exitingRefusal("svc", service.path, "opsd exit"));
+  assert.equal((await runOpsd(["kill", "-q", service.path])).code, 0);
+  assert.equal(await exitedWithin(supervisor, 20_000), 0);
+
+  // A service that stops at once: its supervisor may be gone before a down would reach it
+  // (svc -xd used to say, at once, that it did not answer within 5 s); down is not sent.
+  await using quick = await copyService("steady");
+  for (let round = 0; round < 3; round++) {
+    await using again = await startSupervisor(quick.path);
+    await again.waitStatus("up", (s) => s.state === "up");
+    const run = await runOpsd(["svc", "-xd", quick.path]);
+    assert.equal(run.code, 0, run.stderr);
+    assert.match(run.stdout, /: supervisor exiting; /);
+    assert.equal(await exitedWithin(again, 20_000), 0);
+  }
+});
+
+Deno.test("a supervisor that closes the connection without answering is not said to time out (1); one that does not answer times out (6)", async () => {
+  await using service = await copyService("steady");
+  const paths = resolveService(service.path);
+  // A stand-in holding the lock and listening as a supervisor does.
+  const locks = acquireLock(paths);
+  const listener = Deno.listen({ transport: "unix", path: controlPath(paths) });
+  try {
+    const served = (async () => {
+      const held: Deno.Conn[] = [];
+      for await (const connection of listener) {
+        await connection.read(new Uint8Array(1024));
+        // The first request is dropped at once; the second is never answered.
+        if (held.length === 0) connection.close();
+        held.push(connection);
+        if (held.length === 2) return held;
+      }
+      return held;
+    })();
+    const started = Date.now();
+    const closed = await runOpsd(["up", service.path]);
+    assert.equal(closed.code, 1);
+    assert.equal(
+      closed.stderr,
+      `opsd up: the supervisor of ${service.path} closed the connection without answering ` +
+        `(it may have exited): check with 'opsd status ${service.path}'\n`,
+    );
+    assert.ok(Date.now() - started < 4000, "said at once");
+    const silent = await runOpsd(["down", service.path]);
+    assert.equal(silent.code, 6);
+    assert.match(silent.stderr, /^opsd down: the supervisor of .* did not answer within 5 s; /);
+    (await served).slice(1).forEach((connection) => connection.close());
+  } finally {
+    try {
+      listener.close();
+    } catch {
+      // Closed already.
+    }
+    locks.forEach(close);
+  }
 });
