@@ -51,7 +51,7 @@ import { CONTROL_WORDS } from "./words.ts";
 import { acquireLock, detachedLogFile, readStatus, writeStatus } from "./state.ts";
 import { describeExiting, type ServiceStatus } from "./status.ts";
 import { fileError } from "../file_error.ts";
-import { shellQuote } from "../text/command.ts";
+import { shellQuote, suggestCommand } from "../text/command.ts";
 
 /** What `opsd supervise` asks for. */
 export interface SuperviseOptions {
@@ -447,6 +447,7 @@ class Supervisor {
 
   /**
    * The reply to a request that is not carried out as usual, or null to carry it out.
+   * `exit` sent to a log service is refused: it would end the main service too.
    * While exiting, `status`, `down` and `exit` are answered with the status (they want
    * what is happening); a word that would start or keep a service (up, once, restart) is
    * refused, and so is a signal with no process left to take it (a signal to a process
@@ -456,6 +457,14 @@ class Supervisor {
     service: SupervisedService,
     command: ControlRequest["command"],
   ): ControlReply | null {
+    if (command === "exit" && service.role === "log") {
+      const main = this.#services[0].paths.path;
+      const exit = suggestCommand("opsd", "exit", main);
+      const restart = suggestCommand("opsd", "restart", service.paths.path);
+      const error = `${service.paths.path} is the log service of ${main}: exit ends their one ` +
+        `supervisor, taking both down; to do that, use ${exit}; to restart the logger, ${restart}`;
+      return { ok: false, error };
+    }
     if (!this.exiting) return null;
     if (command === "status" || command === "down" || command === "exit") {
       return { ok: true, status: service.status() };

@@ -197,3 +197,32 @@ Deno.test("a supervisor that closes the connection without answering is not said
     locks.forEach(close);
   }
 });
+
+Deno.test("exit sent to a log service is refused, naming the service's exit and the logger's restart", async () => {
+  await using service = await copyService("logged");
+  await using supervisor = await startSupervisor(service.path);
+  await supervisor.waitStatus("log up", (s) => s.state === "up", { role: "log" });
+  await supervisor.waitStatus("up", (s) => s.state === "up");
+  const log = `${service.path}/log`;
+  const refusal = `${log} is the log service of ${service.path}: exit ends their one supervisor, ` +
+    `taking both down; to do that, use 'opsd exit ${service.path}'; to restart the logger, ` +
+    `'opsd restart ${log}'\n`;
+  const exit = await runOpsd(["exit", log]);
+  assert.equal(exit.code, 1);
+  assert.equal(exit.stderr, `opsd exit: ${refusal}`);
+  const svc = await runOpsd(["svc", "-x", log]);
+  assert.equal(svc.code, 1);
+  assert.equal(svc.stderr, `opsd svc: ${refusal}`);
+  const status = await runOpsd(["status", service.path]);
+  assert.equal(status.code, 0, `both still up:\n${status.stdout}`);
+  assert.doesNotMatch(status.stdout, /exiting/);
+
+  // What it advises does what it says.
+  const pid = supervisor.status("log")!.pid;
+  assert.equal((await runOpsd(["restart", "-q", log])).code, 0);
+  await supervisor.waitStatus("logger restarted", (s) => s.state === "up" && s.pid !== pid, {
+    role: "log",
+  });
+  assert.equal((await runOpsd(["exit", "-q", service.path])).code, 0);
+  assert.equal(await exitedWithin(supervisor, 20_000), 0);
+});
