@@ -40,6 +40,11 @@ export type ControlReply =
   | { ok: false; error: string };
 
 const _MAX_LINE = 64 * 1024;
+/**
+ * The longest reply read: a status with the largest tail (`tail-bytes` 1 MiB), every byte
+ * a control character escaped in six (`\u001b`), with room to spare.
+ */
+const _MAX_REPLY = 16 << 20;
 /** How long closing waits for replies to requests already read (a client that does not read them). */
 const _CLOSE_WAIT = 1000;
 const _encoder = new TextEncoder();
@@ -150,7 +155,7 @@ async function _serveConnection(
 ): Promise<void> {
   const { connection } = served;
   try {
-    for await (const line of _lines(connection, served)) {
+    for await (const line of _lines(connection, _MAX_LINE, served)) {
       if (line === null) {
         await _send(connection, { ok: false, error: `request longer than ${_MAX_LINE} bytes` });
         break;
@@ -172,16 +177,18 @@ async function _serveConnection(
 /**
  * The lines read from `connection` (a last one without its newline too, as
  * `printf '{"command":"up"}' | socat - UNIX:control` sends it); null for a line
- * over the limit (then it stops). With `served`, it marks when it waits to read,
- * and once the server is closing it yields the whole lines already read, then stops.
+ * longer than `max` characters (then it stops). With `served`, it marks when it
+ * waits to read, and once the server is closing it yields the whole lines already
+ * read, then stops.
  */
 async function* _lines(
   connection: Deno.Conn,
+  max: number,
   served?: _Served,
 ): AsyncGenerator<string | null> {
   const decoder = new TextDecoder();
   let pending = "";
-  const buffer = new Uint8Array(4096);
+  const buffer = new Uint8Array(65536);
   for (;;) {
     if (served?.closing) return;
     if (served) served.reading = true;
@@ -192,12 +199,16 @@ async function* _lines(
       if (pending !== "") yield pending;
       return;
     }
-    pending += decoder.decode(buffer.subarray(0, count), { stream: true });
-    for (let newline = pending.indexOf("\n"); newline >= 0; newline = pending.indexOf("\n")) {
-      yield pending.slice(0, newline);
-      pending = pending.slice(newline + 1);
+    // Only what was just read is searched: a long line costs no more than its length.
+    const text = decoder.decode(buffer.subarray(0, count), { stream: true });
+    let start = 0;
+    for (let newline = text.indexOf("\n"); newline >= 0; newline = text.indexOf("\n", start)) {
+      yield pending + text.slice(start, newline);
+      pending = "";
+      start = newline + 1;
     }
-    if (pending.length > _MAX_LINE) {
+    pending += text.slice(start);
+    if (pending.length > max) {
       yield null;
       return;
     }
@@ -252,11 +263,12 @@ export async function sendControl(
     timedOut = true;
     _closeQuietly(connection);
   }, timeout);
-  let answer: string | null = null;
+  /** The reply line (null: one too long to be a reply), or undefined for none. */
+  let answer: string | null | undefined;
   let cause: unknown;
   try {
     await _send(connection, request);
-    for await (const line of _lines(connection)) {
+    for await (const line of _lines(connection, _MAX_REPLY)) {
       answer = line;
       break;
     }
@@ -267,7 +279,7 @@ export async function sendControl(
     _closeQuietly(connection);
   }
   if (timedOut) throw new OpsdError(_noAnswer(paths, timeout), ExitCode.timeout, { cause });
-  if (answer === null) {
+  if (answer === undefined) {
     // Closed with nothing said, maybe before it read the request: not a timeout.
     throw new OpsdError(
       `the supervisor of ${paths.path} closed the connection without answering (it may have ` +
@@ -279,11 +291,14 @@ export async function sendControl(
   return _parseReply(paths, answer);
 }
 
-/** The reply in a line the supervisor sent; exit 1 for a line that is not one. */
-function _parseReply(paths: ServicePaths, line: string): ControlReply {
+/**
+ * The reply in a line the supervisor sent (null: one too long to be a reply); exit 1
+ * for a line that is not one.
+ */
+function _parseReply(paths: ServicePaths, line: string | null): ControlReply {
   let reply: unknown;
   try {
-    reply = JSON.parse(line);
+    reply = line === null ? null : JSON.parse(line);
   } catch {
     // Handled below.
   }

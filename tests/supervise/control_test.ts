@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { resolveService } from "../../lib/service/paths.ts";
 import { acquireLock, controlPath } from "../../lib/supervise/state.ts";
 import { close } from "../../lib/sys/libc.ts";
-import { runOpsd, waitFor } from "../fixtures/mod.ts";
+import { runOpsd, tempDir, waitFor } from "../fixtures/mod.ts";
 import { copyService, type RunningSupervisor, startSupervisor } from "../fixtures/supervise.ts";
 
 /** What `opsd WORD` says when the supervisor of `service` is exiting, `why`. */
@@ -225,4 +225,30 @@ Deno.test("exit sent to a log service is refused, naming the service's exit and 
   });
   assert.equal((await runOpsd(["exit", "-q", service.path])).code, 0);
   assert.equal(await exitedWithin(supervisor, 20_000), 0);
+});
+
+Deno.test("a reply with a large stderr tail (tail-bytes over 64 KiB) is read whole", async () => {
+  await using dir = await tempDir();
+  const service = `${dir.path}/loud`;
+  await Deno.mkdir(service);
+  // 150 KB on stderr, partly control characters (each escaped in six in the JSON reply).
+  await Deno.writeTextFile(
+    `${service}/run`,
+    "#!/bin/sh\nhead -c 100000 /dev/zero | tr '\\0' x >&2\n" +
+      "head -c 50000 /dev/zero | tr '\\0' '\\001' >&2\nexec sleep 1000\n",
+    { mode: 0o755 },
+  );
+  await using supervisor = await startSupervisor(service, ["--tail-bytes", "120k"]);
+  await supervisor.waitStatus("the whole tail", (s) => s.tail.length === 120 * 1024);
+  const up = await runOpsd(["up", "--json", service]);
+  assert.equal(up.code, 0, up.stderr);
+  const tail: string = JSON.parse(up.stdout).tail;
+  assert.equal(tail.length, 120 * 1024);
+  assert.ok(
+    tail === "x".repeat(120 * 1024 - 50_000) + "\x01".repeat(50_000),
+    "the tail as written",
+  );
+  const printed = await runOpsd(["tail", service]);
+  assert.equal(printed.code, 0, printed.stderr);
+  assert.ok(printed.stdout === `${tail}\n`, "tail prints the same");
 });
