@@ -8,7 +8,7 @@
 
 import { ExitCode } from "../lib/errors.ts";
 import { combinedExitCode, controlService } from "../lib/supervise/client.ts";
-import { describeStatus } from "../lib/supervise/status.ts";
+import { describeStatus, type ServiceStatus } from "../lib/supervise/status.ts";
 import { liveReport, reportJson } from "../lib/supervise/report.ts";
 import {
   CONTROL_WORDS,
@@ -22,9 +22,11 @@ import { writeJson, writeOut, writeProblem } from "../lib/cli/output.ts";
 import { escapeText } from "../lib/text/escape.ts";
 
 const _EXIT_CODES = `Exit codes: 0 done (acknowledged by every supervisor), 1 refused (e.g. a signal
-to a service that is not running), 2 unknown service, 3 no supervisor running for a
-service, 4 permission denied (run as the supervisor's user or root), 6 a supervisor
-did not answer within 5 s; with several services, the most telling code (2, 3, 4, 6, 1).`;
+to a service that is not running, up while its supervisor is exiting, exit to a log/
+service) or a supervisor closed the connection without answering (it may have exited),
+2 unknown service, 3 no supervisor running for a service, 4 permission denied (run as
+the supervisor's user or root), 6 a supervisor did not answer within 5 s; with several
+services, the most telling code (2, 3, 4, 6, 1).`;
 
 /** The options every control command takes. */
 const _SERVICES = {
@@ -71,7 +73,8 @@ export function svcCommand() {
     summary: "control services with daemontools' svc letters (-u -d -o -p -c -h -a -i -t -k -x)",
     description:
       "The control words as svc's letters, which may be combined (-du, -tu) and are applied " +
-      "in order to each SERVICE.\n\n" + letters,
+      "in order to each SERVICE. After -x, a -d or -x wants what the exiting supervisor does " +
+      "and is not sent (it may be gone by then); -u, -o are refused.\n\n" + letters,
     operands: [{
       name: "letters-and-services",
       help: "letters such as -d or -tu, and service directories or scripts",
@@ -131,23 +134,28 @@ async function _send(
   const codes: number[] = [];
   for (const name of services) {
     const done: string[] = [];
+    let status: ServiceStatus | null = null;
+    let exiting = false;
     for (const word of words) {
+      // After an acknowledged exit, down and exit want what the supervisor is doing, and it
+      // may be gone before they would reach it (svc -xd): they are done without being sent.
+      if (exiting && (word === "down" || word === "exit")) continue;
       const result = await controlService(name, word);
       codes.push(result.code);
       if (result.code !== ExitCode.ok) {
         writeProblem(`opsd ${command}`, result.error!);
+        status = null;
         break;
       }
       const did = wordDone(word);
       if (did) done.push(did);
-      if (options.quiet || word !== words.at(-1)) continue;
-      // The same fields as 'opsd status --json', and what was done ("sent TERM").
-      if (options.json) writeJson({ ...reportJson(liveReport(name, result.status!)), done });
-      else {
-        const line = [...done, describeStatus(result.status!)].join("; ");
-        writeOut(`${escapeText(name)}: ${line}\n`);
-      }
+      status = result.status;
+      exiting ||= word === "exit";
     }
+    if (options.quiet || status === null) continue;
+    // The same fields as 'opsd status --json', and what was done ("sent TERM").
+    if (options.json) writeJson({ ...reportJson(liveReport(name, status)), done });
+    else writeOut(`${escapeText(name)}: ${[...done, describeStatus(status)].join("; ")}\n`);
   }
   return combinedExitCode(codes);
 }

@@ -16,7 +16,10 @@ import type { ControlWord } from "./words.ts";
 export interface ControlResult {
   /** The service as named. */
   name: string;
-  /** 0 done; 2 unknown service; 3 no supervisor; 6 no answer; 1 refused (see `error`). */
+  /**
+   * 0 done; 2 unknown service; 3 no supervisor; 6 no answer in time; 1 refused, or the
+   * connection closed without an answer (see `error`).
+   */
   code: ExitCode;
   /** Why it failed, or null. */
   error: string | null;

@@ -13,7 +13,8 @@
  * ```
  *
  * Every request gets a reply once the supervisor has applied it; a bad one gets an
- * error reply and the connection stays usable.
+ * error reply and the connection stays usable. A supervisor that exits answers
+ * every request it has read before it closes the connection.
  *
  * @module
  */
@@ -39,6 +40,13 @@ export type ControlReply =
   | { ok: false; error: string };
 
 const _MAX_LINE = 64 * 1024;
+/**
+ * The longest reply read: a status with the largest tail (`tail-bytes` 1 MiB), every byte
+ * a control character escaped in six (`\u001b`), with room to spare.
+ */
+const _MAX_REPLY = 16 << 20;
+/** How long closing waits for replies to requests already read (a client that does not read them). */
+const _CLOSE_WAIT = 1000;
 const _encoder = new TextEncoder();
 
 /**
@@ -65,9 +73,22 @@ export function parseRequest(line: string): ControlRequest | { error: string } {
   return { command };
 }
 
-/** A listening control socket; `close` stops it and removes the socket file. */
+/** A listening control socket. */
 export interface ControlServer {
-  close(): void;
+  /**
+   * Stops listening, removes the socket file and reads no more requests; resolves once
+   * every request already read has been answered and its connection closed.
+   */
+  close(): Promise<void>;
+}
+
+/** One client's connection as the server serves it. */
+interface _Served {
+  connection: Deno.Conn;
+  /** Waiting for the client's next request: nothing read is left unanswered. */
+  reading: boolean;
+  /** The server is closing: read no more. */
+  closing: boolean;
 }
 
 /**
@@ -89,34 +110,52 @@ export function serveControl(
     (address) => Deno.listen({ transport: "unix", path: address }),
   );
   Deno.chmodSync(path, 0o600);
-  const connections = new Set<Deno.Conn>();
+  const connections = new Map<_Served, Promise<void>>();
+  let closing = false;
   (async () => {
     for await (const connection of listener) {
-      connections.add(connection);
-      _serveConnection(connection, handle).finally(() => connections.delete(connection));
+      const served: _Served = { connection, reading: false, closing };
+      connections.set(
+        served,
+        _serveConnection(served, handle).finally(() => connections.delete(served)),
+      );
     }
   })().catch(() => {
     // The listener was closed.
   });
   return {
-    close() {
+    async close() {
+      closing = true;
       listener.close();
-      for (const connection of connections) _closeQuietly(connection);
       try {
         Deno.removeSync(path);
       } catch {
         // Already gone.
       }
+      for (const served of connections.keys()) {
+        served.closing = true;
+        // One waiting for a request holds none: closed now. The others end after their replies.
+        if (served.reading) _closeQuietly(served.connection);
+      }
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      await Promise.race([
+        Promise.all(connections.values()),
+        new Promise((resolve) => timer = setTimeout(resolve, _CLOSE_WAIT)),
+      ]);
+      clearTimeout(timer);
+      for (const served of connections.keys()) _closeQuietly(served.connection);
     },
   };
 }
 
+/** Answers each request read from one connection, in order, until it ends or the server closes. */
 async function _serveConnection(
-  connection: Deno.Conn,
+  served: _Served,
   handle: (request: ControlRequest) => Promise<ControlReply>,
 ): Promise<void> {
+  const { connection } = served;
   try {
-    for await (const line of _lines(connection)) {
+    for await (const line of _lines(connection, _MAX_LINE, served)) {
       if (line === null) {
         await _send(connection, { ok: false, error: `request longer than ${_MAX_LINE} bytes` });
         break;
@@ -138,24 +177,38 @@ async function _serveConnection(
 /**
  * The lines read from `connection` (a last one without its newline too, as
  * `printf '{"command":"up"}' | socat - UNIX:control` sends it); null for a line
- * over the limit (then it stops).
+ * longer than `max` characters (then it stops). With `served`, it marks when it
+ * waits to read, and once the server is closing it yields the whole lines already
+ * read, then stops.
  */
-async function* _lines(connection: Deno.Conn): AsyncGenerator<string | null> {
+async function* _lines(
+  connection: Deno.Conn,
+  max: number,
+  served?: _Served,
+): AsyncGenerator<string | null> {
   const decoder = new TextDecoder();
   let pending = "";
-  const buffer = new Uint8Array(4096);
+  const buffer = new Uint8Array(65536);
   for (;;) {
-    const count = await connection.read(buffer);
+    if (served?.closing) return;
+    if (served) served.reading = true;
+    const count = await connection.read(buffer).finally(() => {
+      if (served) served.reading = false;
+    });
     if (count === null) {
       if (pending !== "") yield pending;
       return;
     }
-    pending += decoder.decode(buffer.subarray(0, count), { stream: true });
-    for (let newline = pending.indexOf("\n"); newline >= 0; newline = pending.indexOf("\n")) {
-      yield pending.slice(0, newline);
-      pending = pending.slice(newline + 1);
+    // Only what was just read is searched: a long line costs no more than its length.
+    const text = decoder.decode(buffer.subarray(0, count), { stream: true });
+    let start = 0;
+    for (let newline = text.indexOf("\n"); newline >= 0; newline = text.indexOf("\n", start)) {
+      yield pending + text.slice(start, newline);
+      pending = "";
+      start = newline + 1;
     }
-    if (pending.length > _MAX_LINE) {
+    pending += text.slice(start);
+    if (pending.length > max) {
       yield null;
       return;
     }
@@ -180,7 +233,9 @@ function _closeQuietly(connection: Deno.Conn): void {
 /**
  * Sends `request` to the service's supervisor and returns its reply. Throws exit 3
  * (not running) when no supervisor holds the service's lock or it does not listen,
- * and exit 6 when it does not answer within `timeout` ms.
+ * exit 1 when it closes the connection without answering (it may have exited) or
+ * answers with something that is not a reply, and exit 6 when it does not answer
+ * within `timeout` ms.
  */
 export async function sendControl(
   paths: ServicePaths,
@@ -196,31 +251,66 @@ export async function sendControl(
     );
   } catch (error) {
     if (error instanceof Deno.errors.NotFound || error instanceof Deno.errors.ConnectionRefused) {
-      throw _notRunning(paths, " (it holds the lock but does not listen yet; try again)");
+      throw _notRunning(
+        paths,
+        " (it holds the lock but does not listen: it is starting or exiting; try again)",
+      );
     }
     throw error;
   }
-  const timer = setTimeout(() => _closeQuietly(connection), timeout);
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    _closeQuietly(connection);
+  }, timeout);
+  /** The reply line (null: one too long to be a reply), or undefined for none. */
+  let answer: string | null | undefined;
+  let cause: unknown;
   try {
     await _send(connection, request);
-    for await (const line of _lines(connection)) {
-      if (line !== null) return JSON.parse(line) as ControlReply;
+    for await (const line of _lines(connection, _MAX_REPLY)) {
+      answer = line;
+      break;
     }
-    throw new OpsdError(
-      _noAnswer(paths, timeout),
-      ExitCode.timeout,
-    );
   } catch (error) {
-    if (error instanceof OpsdError) throw error;
-    throw new OpsdError(
-      _noAnswer(paths, timeout),
-      ExitCode.timeout,
-      { cause: error },
-    );
+    cause = error;
   } finally {
     clearTimeout(timer);
     _closeQuietly(connection);
   }
+  if (timedOut) throw new OpsdError(_noAnswer(paths, timeout), ExitCode.timeout, { cause });
+  if (answer === undefined) {
+    // Closed with nothing said, maybe before it read the request: not a timeout.
+    throw new OpsdError(
+      `the supervisor of ${paths.path} closed the connection without answering (it may have ` +
+        `exited): check with ${suggestCommand("opsd", "status", paths.path)}`,
+      ExitCode.failure,
+      { cause },
+    );
+  }
+  return _parseReply(paths, answer);
+}
+
+/**
+ * The reply in a line the supervisor sent (null: one too long to be a reply); exit 1
+ * for a line that is not one.
+ */
+function _parseReply(paths: ServicePaths, line: string | null): ControlReply {
+  let reply: unknown;
+  try {
+    reply = line === null ? null : JSON.parse(line);
+  } catch {
+    // Handled below.
+  }
+  const ok = (reply as { ok?: unknown } | null)?.ok;
+  if (typeof reply !== "object" || reply === null || typeof ok !== "boolean") {
+    throw new OpsdError(
+      `the supervisor of ${paths.path} answered with something that is not a control reply ` +
+        `(an opsd of another version?): check with ${suggestCommand("opsd", "status", paths.path)}`,
+      ExitCode.failure,
+    );
+  }
+  return reply as ControlReply;
 }
 
 /** Room for a path in `struct sockaddr_un` (108 bytes, with the final NUL). */

@@ -12,7 +12,13 @@ import type { ServicePaths } from "../service/paths.ts";
 import { leftoverProcesses } from "./leftovers.ts";
 import { readProcStat } from "../procfs/stat.ts";
 import { flockHolderOf, lockPath, readStatus, runningSupervisor } from "./state.ts";
-import { describeLastRun, describeStatus, isFailing, type ServiceStatus } from "./status.ts";
+import {
+  describeExiting,
+  describeLastRun,
+  describeStatus,
+  isFailing,
+  type ServiceStatus,
+} from "./status.ts";
 import { dirname } from "../path.ts";
 import { escapeText } from "../text/escape.ts";
 import { isRunning } from "../procfs/processes.ts";
@@ -26,10 +32,16 @@ export interface StatusReport {
   service: string;
   role: "main" | "log";
   /**
-   * Whether a supervisor holds the service's lock, its pid, and whether it runs
-   * detached (`opsd supervise --daemon`; null when it has not written the record).
+   * Whether a supervisor holds the service's lock, its pid, whether it runs
+   * detached (`opsd supervise --daemon`; null when it has not written the record),
+   * and why it is exiting (`opsd exit`, `TERM received`…; null when it is not).
    */
-  supervisor: { running: boolean; pid: number | null; detached: boolean | null };
+  supervisor: {
+    running: boolean;
+    pid: number | null;
+    detached: boolean | null;
+    exiting: string | null;
+  };
   /**
    * `up`, `down`, `crash-loop`, `stopping`, `finishing`; with no supervisor,
    * `unsupervised` when its processes still run, else `down`.
@@ -136,6 +148,9 @@ function _build(
   const running = supervisor !== null;
   const since = record ? Date.parse(record.since) : null;
   const next = record?.nextRestart ? Date.parse(record.nextRestart) : null;
+  // What the record says of the supervisor counts only when that supervisor is the one running.
+  const own = running && record?.supervisor.pid === supervisor ? record.supervisor : null;
+  const exiting = own?.exiting ?? null;
   return {
     name,
     service,
@@ -143,16 +158,18 @@ function _build(
     supervisor: {
       running,
       pid: running && supervisor > 0 ? supervisor : null,
-      detached: running && record?.supervisor.pid === supervisor
-        ? record.supervisor.detached
-        : null,
+      detached: own?.detached ?? null,
+      exiting,
     },
     state: running ? record?.state ?? "down" : unsupervised.length > 0 ? "unsupervised" : "down",
     uptime: since === null ? null : Math.max(0, Math.floor((now - since) / 1000)),
     restartIn: running && next !== null ? Math.max(0, (next - now) / 1000) : null,
     unsupervised,
     record,
-    notes: running ? _hints(record) : [],
+    notes: [
+      ...(exiting === null ? [] : [describeExiting(exiting)]),
+      ...(running ? _hints(record) : []),
+    ],
   };
 }
 

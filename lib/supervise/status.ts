@@ -80,8 +80,18 @@ export interface ServiceStatus {
   droppedBytes: number;
   /** Where stdout and stderr are logged, or null. */
   logFile: string | null;
-  /** The supervisor that wrote this record; detached: started by `opsd supervise --daemon`. */
-  supervisor: { pid: number; procStart: number; started: string; detached: boolean };
+  /**
+   * The supervisor that wrote this record; detached: started by `opsd supervise --daemon`;
+   * exiting: why it is taking everything down to exit (`opsd exit`, `TERM received`, `its
+   * first start failed`), or null (records written before this field existed lack it).
+   */
+  supervisor: {
+    pid: number;
+    procStart: number;
+    started: string;
+    detached: boolean;
+    exiting?: string | null;
+  };
   /** When this record was written (ISO 8601). */
   updated: string;
 }
@@ -159,6 +169,7 @@ const _FIELDS: Record<keyof ServiceStatus, _Check> = {
     procStart: _number,
     started: _date,
     detached: _oneOf(true, false),
+    exiting: (value) => value === undefined || _nullOr(_string)(value),
   }),
   updated: _date,
 };
@@ -233,4 +244,14 @@ export function describeStatus(status: ServiceStatus, now = Date.now()): string 
   }
   if (status.droppedBytes > 0) parts.push(`${status.droppedBytes} bytes of output dropped`);
   return parts.join(", ");
+}
+
+/**
+ * What an exiting supervisor means for its services, `why` it exits: the note status adds
+ * and, naming the service it supervises, why a control word that would run it is refused.
+ */
+export function describeExiting(why: string, service?: string): string {
+  const who = service === undefined ? "its supervisor" : `the supervisor of ${service}`;
+  return `${who} is exiting (${why}): it takes the service down; ` +
+    "start a new supervisor once it has exited to run it again";
 }

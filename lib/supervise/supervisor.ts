@@ -14,7 +14,6 @@
 
 import { getLogger, type Logger } from "@logtape/logtape";
 import { ExitCode, OpsdError, UsageError } from "../errors.ts";
-import { suggestCommand } from "../text/command.ts";
 import { dirname } from "../path.ts";
 import { logParentOf } from "./late_log.ts";
 import { type Credentials, resolveCredentials } from "../process/credentials.ts";
@@ -50,10 +49,11 @@ import { checkLogFile } from "./output/logfile.ts";
 import { ServiceOutput } from "./output/output.ts";
 import { BoundedWriter } from "./output/writer.ts";
 import { SupervisedService, type TimerKind } from "./service.ts";
+import { CONTROL_WORDS } from "./words.ts";
 import { acquireLock, detachedLogFile, readStatus, writeStatus } from "./state.ts";
-import type { ServiceStatus } from "./status.ts";
+import { describeExiting, type ServiceStatus } from "./status.ts";
 import { fileError } from "../file_error.ts";
-import { shellQuote } from "../text/command.ts";
+import { shellQuote, suggestCommand } from "../text/command.ts";
 
 /** What `opsd supervise` asks for. */
 export interface SuperviseOptions {
@@ -209,7 +209,7 @@ function _checkRunnable(paths: ServicePaths): void {
 
 /** The event loop over a set of services; see the module doc. */
 class Supervisor {
-  readonly supervisor: ServiceStatus["supervisor"];
+  #identity: Omit<ServiceStatus["supervisor"], "exiting">;
   #services: SupervisedService[] = [];
   #owners = new Map<number, { service: SupervisedService; role: "main" | "finish" }>();
   /** Orphans handed to us (subreaper), each with the service it was attributed to. */
@@ -227,7 +227,10 @@ class Supervisor {
   /** What each status file holds now (without its time of writing), to skip writes that change nothing. */
   #written = new Map<SupervisedService, string>();
   #previous: (ServiceStatus | null)[];
-  #exiting = false;
+  /** Why the supervisor is exiting (`opsd exit`, `TERM received`…), or null while it supervises. */
+  #exitReason: string | null = null;
+  /** The loop is over: control requests are answered at once, without the loop. */
+  #ended = false;
   #exitCode: number = ExitCode.ok;
   /** Our copy of the log pipe's write end, closed when exiting so the log service sees end of file. */
   #logPipeWriter: number | null = null;
@@ -242,7 +245,7 @@ class Supervisor {
     this.#onReady = onReady;
     this.#log = getLogger(["opsd", "supervise"]).with({ service: prepared[0].paths.path });
     const self = readProcStat("self");
-    this.supervisor = {
+    this.#identity = {
       pid: Deno.pid,
       procStart: self?.startTime ?? 0,
       started: new Date().toISOString(),
@@ -308,7 +311,9 @@ class Supervisor {
         serveControl(
           service.paths,
           (request) =>
-            new Promise((reply) => this.#post({ type: "control", service, request, reply })),
+            this.#ended
+              ? Promise.resolve(this.#replyAfterLoop(service, request))
+              : new Promise((reply) => this.#post({ type: "control", service, request, reply })),
         ),
       );
     }
@@ -370,7 +375,12 @@ class Supervisor {
 
   /** True once TERM, INT or `opsd exit` arrived: everything goes down, then the loop ends. */
   get exiting(): boolean {
-    return this.#exiting;
+    return this.#exitReason !== null;
+  }
+
+  /** This supervisor as status records name it, with why it is exiting. */
+  get supervisor(): ServiceStatus["supervisor"] {
+    return { ...this.#identity, exiting: this.#exitReason };
   }
 
   /** Queues a service's timer as an event. */
@@ -422,11 +432,10 @@ class Supervisor {
       case "signal":
         if (event.signal === "SIGHUP") {
           await this.#services[0].control("hup");
-        } else if (!this.#exiting) {
-          this.#log.info("{signal} received: taking the service down, then exiting", {
-            signal: event.signal.replace(/^SIG/, ""),
-          });
-          this.#beginExit();
+        } else if (!this.exiting) {
+          const signal = event.signal.replace(/^SIG/, "");
+          this.#log.info("{signal} received: taking the service down, then exiting", { signal });
+          this.#beginExit(`${signal} received`);
         }
         break;
       case "timer":
@@ -439,18 +448,55 @@ class Supervisor {
   }
 
   async #control(service: SupervisedService, request: ControlRequest): Promise<ControlReply> {
-    if (request.command === "exit") {
+    const { command } = request;
+    const settled = this.#replyUnapplied(service, command);
+    if (settled) return settled;
+    if (command === "exit") {
       this.#log.info("exit requested: taking the service down, then exiting");
-      this.#beginExit();
-    } else if (request.command !== "status") {
-      const error = await service.control(request.command);
+      this.#beginExit("opsd exit");
+    } else if (command !== "status") {
+      const error = await service.control(command);
       if (error !== null) return { ok: false, error };
     }
     return { ok: true, status: service.status() };
   }
 
-  #beginExit(): void {
-    this.#exiting = true;
+  /**
+   * The reply to a request that is not carried out as usual, or null to carry it out.
+   * `exit` sent to a log service is refused: it would end the main service too.
+   * While exiting, `status`, `down` and `exit` are answered with the status (they want
+   * what is happening); a word that would start or keep a service (up, once, restart) is
+   * refused, and so is a signal with no process left to take it (a signal to a process
+   * still running is sent: `opsd kill` hurries the exit).
+   */
+  #replyUnapplied(
+    service: SupervisedService,
+    command: ControlRequest["command"],
+  ): ControlReply | null {
+    if (command === "exit" && service.role === "log") {
+      const main = this.#services[0].paths.path;
+      const exit = suggestCommand("opsd", "exit", main);
+      const restart = suggestCommand("opsd", "restart", service.paths.path);
+      const error = `${service.paths.path} is the log service of ${main}: exit ends their one ` +
+        `supervisor, taking both down; to do that, use ${exit}; to restart the logger, ${restart}`;
+      return { ok: false, error };
+    }
+    if (!this.exiting) return null;
+    if (command === "status" || command === "down" || command === "exit") {
+      return { ok: true, status: service.status() };
+    }
+    if (CONTROL_WORDS[command].signal !== null && service.pid !== null) return null;
+    return this.#exitingRefusal();
+  }
+
+  /** The refusal of a word that would run a service of a supervisor that is exiting. */
+  #exitingRefusal(): ControlReply {
+    const why = this.#exitReason ?? "an error ended its loop";
+    return { ok: false, error: describeExiting(why, this.#services[0].paths.path) };
+  }
+
+  #beginExit(reason: string): void {
+    this.#exitReason = reason;
     for (const service of this.#services) {
       if (service.role === "main") service.takeDown("exit");
     }
@@ -548,12 +594,28 @@ class Supervisor {
         code: failed.code,
       });
       this.#exitCode = failed.code;
-      this.#beginExit();
+      this.#beginExit("its first start failed");
     }
   }
 
-  /** After the last service went down: nothing of ours may outlive us, then release everything. */
+  /**
+   * The reply to a request once the loop is over (every service is down): it is
+   * never carried out, but answered as while exiting, so no request goes unanswered.
+   */
+  #replyAfterLoop(service: SupervisedService, request: ControlRequest): ControlReply {
+    return this.#replyUnapplied(service, request.command) ?? this.#exitingRefusal();
+  }
+
+  /**
+   * After the last service went down: nothing of ours may outlive us, then release
+   * everything. Control requests are answered until the end (as while exiting), and
+   * the control sockets are closed last, just before the locks are released.
+   */
   async #teardown(): Promise<void> {
+    this.#ended = true;
+    for (const event of this.#queue.splice(0)) {
+      if (event.type === "control") event.reply(this.#replyAfterLoop(event.service, event.request));
+    }
     for (const service of this.#services) service.cancelTimers();
     // Children that arrived after their service's last stop: not left behind.
     for (const child of childrenOf("self")) {
@@ -563,7 +625,6 @@ class Supervisor {
         });
       }
     }
-    for (const control of this.#controls) control.close();
     const deadline = Date.now() + _DRAIN_TIMEOUT;
     while (Date.now() < deadline) {
       await this.#reap();
@@ -582,6 +643,7 @@ class Supervisor {
     ]);
     clearTimeout(timer);
     await Promise.all([this.#forward.out.flush(), this.#forward.err.flush()]);
+    await Promise.all(this.#controls.map((control) => control.close()));
     for (const fd of this.#locks.splice(0)) close(fd);
   }
 }

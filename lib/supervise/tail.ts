@@ -25,9 +25,9 @@ export async function stderrTail(paths: ServicePaths, lines?: number): Promise<s
 
 async function _stderrTail(paths: ServicePaths): Promise<string> {
   if (runningSupervisor(paths) !== null) {
-    // A supervisor that does not answer (stopped, busy) still left its status file.
+    // A supervisor that does not answer (stopped, busy, exiting) still left its status file.
     const reply = await sendControl(paths, { command: "status" }).catch((error) => {
-      if (error instanceof OpsdError && error.exitCode === ExitCode.timeout) return null;
+      if (error instanceof OpsdError) return null;
       throw error;
     });
     if (reply?.ok) return reply.status.tail;

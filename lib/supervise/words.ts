@@ -41,7 +41,8 @@ export const CONTROL_WORDS = {
   exit: {
     letter: "x",
     signal: null,
-    help: "take it (and its log service) down, then end the supervisor",
+    help: "take it and its log service down, then end the supervisor (refused for a log/ " +
+      "service: it would end the main service too)",
   },
 } as const satisfies Record<string, ControlWordSpec>;
 

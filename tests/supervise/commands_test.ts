@@ -68,7 +68,12 @@ Deno.test("pause, cont, hup, alarm, restart and once do what svc's letters do", 
   // The same fields as 'opsd status --json', and what was done.
   assert.deepEqual(pause.done, ["sent STOP"]);
   assert.equal(pause.name, service.path);
-  assert.deepEqual(pause.supervisor, { running: true, pid: supervisor.pid, detached: false });
+  assert.deepEqual(pause.supervisor, {
+    running: true,
+    pid: supervisor.pid,
+    detached: false,
+    exiting: null,
+  });
   assert.equal(typeof pause.uptime, "number");
   await waitFor("stopped", () => readProcStat(first)?.state === "T");
   await runOpsd(["cont", service.path]);

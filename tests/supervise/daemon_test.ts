@@ -200,7 +200,7 @@ Deno.test("a --daemon supervisor is recorded as detached; a late log/ advises --
   await Deno.writeTextFile(`${service.path}/log/run`, "#!/bin/sh\nexec cat\n", { mode: 0o755 });
   const status = await runOpsd(["status", "--json", service.path]);
   const [main] = status.stdout.trim().split("\n").map((line) => JSON.parse(line));
-  assert.deepEqual(main.supervisor, { running: true, pid: run.pid, detached: true });
+  assert.deepEqual(main.supervisor, { running: true, pid: run.pid, detached: true, exiting: null });
   assert.deepEqual(main.notes, [
     "log/ is not supervised: it was made after the supervisor started; restart its supervisor " +
     `('opsd exit ${service.path}', then 'opsd supervise --daemon ${service.path}') to run it`,

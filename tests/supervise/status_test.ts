@@ -89,7 +89,7 @@ Deno.test("describeReport: the stderr tail under a failing service, escape seque
     name: "web",
     service: "/srv/web",
     role: "main" as const,
-    supervisor: { running: true, pid: 812, detached: false },
+    supervisor: { running: true, pid: 812, detached: false, exiting: null },
     state: failing.state,
     uptime: 1,
     restartIn: null,

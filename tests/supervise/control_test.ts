@@ -1,0 +1,254 @@
+import assert from "node:assert/strict";
+import { resolveService } from "../../lib/service/paths.ts";
+import { acquireLock, controlPath } from "../../lib/supervise/state.ts";
+import { close } from "../../lib/sys/libc.ts";
+import { runOpsd, tempDir, waitFor } from "../fixtures/mod.ts";
+import { copyService, type RunningSupervisor, startSupervisor } from "../fixtures/supervise.ts";
+
+/** What `opsd WORD` says when the supervisor of `service` is exiting, `why`. */
+function exitingRefusal(word: string, service: string, why: string): string {
+  return `opsd ${word}: the supervisor of ${service} is exiting (${why}): it takes the service ` +
+    "down; start a new supervisor once it has exited to run it again\n";
+}
+
+/** Waits until the supervisor has exited, for at most `timeout` ms, and returns its exit code. */
+async function exitedWithin(supervisor: RunningSupervisor, timeout: number): Promise<number> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`still running after ${timeout} ms`)), timeout);
+  });
+  try {
+    return await Promise.race([supervisor.exited, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+Deno.test("while its supervisor is exiting (opsd exit), up, once and restart are refused; down, status and signals are answered", async () => {
+  await using service = await copyService("stubborn");
+  // A stop timeout long enough that only opsd kill ends the stop within the test.
+  await using supervisor = await startSupervisor(service.path, ["--stop-timeout", "60s"]);
+  await supervisor.waitStatus("up", (s) => s.state === "up");
+  await waitFor("the trap set", () => Deno.stat(`${service.path}/started`).catch(() => null));
+
+  const exit = await runOpsd(["exit", service.path]);
+  assert.equal(exit.code, 0, exit.stderr);
+  assert.match(exit.stdout, /: supervisor exiting; stopping \(pid \d+, pgid \d+\), KILL in /);
+  for (const word of ["up", "once", "restart"]) {
+    const refused = await runOpsd([word, service.path]);
+    assert.equal(refused.code, 1, word);
+    assert.equal(refused.stdout, "", word);
+    assert.equal(refused.stderr, exitingRefusal(word, service.path, "opsd exit"), word);
+  }
+  const svc = await runOpsd(["svc", "-u", service.path]);
+  assert.equal(svc.code, 1);
+  assert.equal(svc.stderr, exitingRefusal("svc", service.path, "opsd exit"));
+  assert.equal(supervisor.status()!.want, "down", "nothing refused changed what is wanted");
+
+  // down and exit want what is happening: acknowledged.
+  const down = await runOpsd(["down", service.path]);
+  assert.equal(down.code, 0, down.stderr);
+  assert.match(down.stdout, /: stopping \(pid \d+, pgid \d+\), KILL in [\d.]+ s, want down\n$/);
+  assert.equal((await runOpsd(["exit", "-q", service.path])).code, 0);
+
+  // status says so, on the line and in --json.
+  const status = await runOpsd(["status", service.path]);
+  assert.equal(status.code, 1, "stopping is not up");
+  assert.match(
+    status.stdout,
+    /: stopping \(pid \d+, pgid \d+\), KILL in [\d.]+ s, want down; its supervisor is exiting \(opsd exit\): it takes the service down; start a new supervisor once it has exited to run it again\n$/,
+  );
+  const json = JSON.parse((await runOpsd(["status", "--json", service.path])).stdout);
+  assert.deepEqual(json.supervisor, {
+    running: true,
+    pid: supervisor.pid,
+    detached: false,
+    exiting: "opsd exit",
+  });
+  assert.match(json.notes[0], /^its supervisor is exiting \(opsd exit\): /);
+
+  // A signal still reaches the process being stopped, and says so: kill hurries the exit.
+  const kill = await runOpsd(["kill", service.path]);
+  assert.equal(kill.code, 0, kill.stderr);
+  assert.match(kill.stdout, /: sent KILL; stopping \(pid \d+, pgid \d+\), KILL in /);
+  assert.equal(await exitedWithin(supervisor, 20_000), 0);
+  assert.equal(supervisor.status()!.signal, "SIGKILL");
+  assert.equal(supervisor.status()!.starts, 1, "the refused words started nothing");
+});
+
+Deno.test("while its supervisor is exiting on TERM, up is refused, naming TERM", async () => {
+  await using service = await copyService("stubborn");
+  await using supervisor = await startSupervisor(service.path, ["--stop-timeout", "60s"]);
+  await supervisor.waitStatus("up", (s) => s.state === "up");
+  await waitFor("the trap set", () => Deno.stat(`${service.path}/started`).catch(() => null));
+  Deno.kill(supervisor.pid, "SIGTERM");
+  await supervisor.waitStatus("exiting", (s) => s.supervisor.exiting === "TERM received");
+
+  const up = await runOpsd(["up", service.path]);
+  assert.equal(up.code, 1);
+  assert.equal(up.stderr, exitingRefusal("up", service.path, "TERM received"));
+  assert.match(
+    (await runOpsd(["status", service.path])).stdout,
+    /, want down; its supervisor is exiting \(TERM received\): /,
+  );
+  assert.equal((await runOpsd(["kill", "-q", service.path])).code, 0);
+  assert.equal(await exitedWithin(supervisor, 20_000), 0);
+});
+
+Deno.test("every request the supervisor has read is answered before it closes, also after its loop ended", async () => {
+  // steady exits at once on TERM: the supervisor is done while later requests wait their turn.
+  await using service = await copyService("steady");
+  await using supervisor = await startSupervisor(service.path);
+  await supervisor.waitStatus("up", (s) => s.state === "up");
+
+  const connection = await Deno.connect({
+    transport: "unix",
+    path: controlPath(supervisor.paths),
+  });
+  const requests = ["exit", "down", "up", "status"];
+  await connection.write(
+    new TextEncoder().encode(
+      requests.map((command) => `${JSON.stringify({ command })}\n`).join(""),
+    ),
+  );
+  let text = "";
+  const decoder = new TextDecoder();
+  const buffer = new Uint8Array(65536);
+  for (let count; (count = await connection.read(buffer)) !== null;) {
+    text += decoder.decode(buffer.subarray(0, count), { stream: true });
+  }
+  connection.close();
+  const replies = text.trimEnd().split("\n").map((line) => JSON.parse(line));
+  assert.deepEqual(
+    replies.map((reply) => reply.ok),
+    [true, true, false, true],
+    "one reply per request, in order, then the supervisor closed",
+  );
+  const refusal = exitingRefusal("x", service.path, "opsd exit").replace(/^opsd x: /, "");
+  assert.equal(replies[2].error, refusal.trimEnd());
+  assert.equal(replies[3].status.want, "down");
+  assert.equal(await exitedWithin(supervisor, 20_000), 0);
+});
+
+Deno.test("svc -xd is acknowledged (down wants what exit does); svc -xu is refused", async () => {
+  await using service = await copyService("stubborn");
+  await using supervisor = await startSupervisor(service.path, ["--stop-timeout", "60s"]);
+  await supervisor.waitStatus("up", (s) => s.state === "up");
+  await waitFor("the trap set", () => Deno.stat(`${service.path}/started`).catch(() => null));
+  const xd = await runOpsd(["svc", "-xd", service.path]);
+  assert.equal(xd.code, 0, xd.stderr);
+  assert.match(xd.stdout, /: supervisor exiting; stopping \(pid \d+, pgid \d+\), .*want down\n$/);
+  const xu = await runOpsd(["svc", "-xu", service.path]);
+  assert.equal(xu.code, 1);
+  assert.equal(xu.stderr, exitingRefusal("svc", service.path, "opsd exit"));
+  assert.equal((await runOpsd(["kill", "-q", service.path])).code, 0);
+  assert.equal(await exitedWithin(supervisor, 20_000), 0);
+
+  // A service that stops at once: its supervisor may be gone before a down would reach it
+  // (svc -xd used to say, at once, that it did not answer within 5 s); down is not sent.
+  await using quick = await copyService("steady");
+  for (let round = 0; round < 3; round++) {
+    await using again = await startSupervisor(quick.path);
+    await again.waitStatus("up", (s) => s.state === "up");
+    const run = await runOpsd(["svc", "-xd", quick.path]);
+    assert.equal(run.code, 0, run.stderr);
+    assert.match(run.stdout, /: supervisor exiting; /);
+    assert.equal(await exitedWithin(again, 20_000), 0);
+  }
+});
+
+Deno.test("a supervisor that closes the connection without answering is not said to time out (1); one that does not answer times out (6)", async () => {
+  await using service = await copyService("steady");
+  const paths = resolveService(service.path);
+  // A stand-in holding the lock and listening as a supervisor does.
+  const locks = acquireLock(paths);
+  const listener = Deno.listen({ transport: "unix", path: controlPath(paths) });
+  try {
+    const served = (async () => {
+      const held: Deno.Conn[] = [];
+      for await (const connection of listener) {
+        await connection.read(new Uint8Array(1024));
+        // The first request is dropped at once; the second is never answered.
+        if (held.length === 0) connection.close();
+        held.push(connection);
+        if (held.length === 2) return held;
+      }
+      return held;
+    })();
+    const started = Date.now();
+    const closed = await runOpsd(["up", service.path]);
+    assert.equal(closed.code, 1);
+    assert.equal(
+      closed.stderr,
+      `opsd up: the supervisor of ${service.path} closed the connection without answering ` +
+        `(it may have exited): check with 'opsd status ${service.path}'\n`,
+    );
+    assert.ok(Date.now() - started < 4000, "said at once");
+    const silent = await runOpsd(["down", service.path]);
+    assert.equal(silent.code, 6);
+    assert.match(silent.stderr, /^opsd down: the supervisor of .* did not answer within 5 s; /);
+    (await served).slice(1).forEach((connection) => connection.close());
+  } finally {
+    try {
+      listener.close();
+    } catch {
+      // Closed already.
+    }
+    locks.forEach(close);
+  }
+});
+
+Deno.test("exit sent to a log service is refused, naming the service's exit and the logger's restart", async () => {
+  await using service = await copyService("logged");
+  await using supervisor = await startSupervisor(service.path);
+  await supervisor.waitStatus("log up", (s) => s.state === "up", { role: "log" });
+  await supervisor.waitStatus("up", (s) => s.state === "up");
+  const log = `${service.path}/log`;
+  const refusal = `${log} is the log service of ${service.path}: exit ends their one supervisor, ` +
+    `taking both down; to do that, use 'opsd exit ${service.path}'; to restart the logger, ` +
+    `'opsd restart ${log}'\n`;
+  const exit = await runOpsd(["exit", log]);
+  assert.equal(exit.code, 1);
+  assert.equal(exit.stderr, `opsd exit: ${refusal}`);
+  const svc = await runOpsd(["svc", "-x", log]);
+  assert.equal(svc.code, 1);
+  assert.equal(svc.stderr, `opsd svc: ${refusal}`);
+  const status = await runOpsd(["status", service.path]);
+  assert.equal(status.code, 0, `both still up:\n${status.stdout}`);
+  assert.doesNotMatch(status.stdout, /exiting/);
+
+  // What it advises does what it says.
+  const pid = supervisor.status("log")!.pid;
+  assert.equal((await runOpsd(["restart", "-q", log])).code, 0);
+  await supervisor.waitStatus("logger restarted", (s) => s.state === "up" && s.pid !== pid, {
+    role: "log",
+  });
+  assert.equal((await runOpsd(["exit", "-q", service.path])).code, 0);
+  assert.equal(await exitedWithin(supervisor, 20_000), 0);
+});
+
+Deno.test("a reply with a large stderr tail (tail-bytes over 64 KiB) is read whole", async () => {
+  await using dir = await tempDir();
+  const service = `${dir.path}/loud`;
+  await Deno.mkdir(service);
+  // 150 KB on stderr, partly control characters (each escaped in six in the JSON reply).
+  await Deno.writeTextFile(
+    `${service}/run`,
+    "#!/bin/sh\nhead -c 100000 /dev/zero | tr '\\0' x >&2\n" +
+      "head -c 50000 /dev/zero | tr '\\0' '\\001' >&2\nexec sleep 1000\n",
+    { mode: 0o755 },
+  );
+  await using supervisor = await startSupervisor(service, ["--tail-bytes", "120k"]);
+  await supervisor.waitStatus("the whole tail", (s) => s.tail.length === 120 * 1024);
+  const up = await runOpsd(["up", "--json", service]);
+  assert.equal(up.code, 0, up.stderr);
+  const tail: string = JSON.parse(up.stdout).tail;
+  assert.equal(tail.length, 120 * 1024);
+  assert.ok(
+    tail === "x".repeat(120 * 1024 - 50_000) + "\x01".repeat(50_000),
+    "the tail as written",
+  );
+  const printed = await runOpsd(["tail", service]);
+  assert.equal(printed.code, 0, printed.stderr);
+  assert.ok(printed.stdout === `${tail}\n`, "tail prints the same");
+});
