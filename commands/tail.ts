@@ -22,7 +22,8 @@ export function tailCommand() {
       "its supervisor, or from its status file when the supervisor is gone. With -f, " +
       "print the end of its log file (log-file setting; under 'opsd supervise --daemon' " +
       "without one, supervise/current) and then what is appended, across rotations, " +
-      "until interrupted.",
+      "until interrupted; a log file not there yet (before the first start) is printed " +
+      "from its start once it appears.",
     operands: [{ name: "service", help: "service directory or script", required: true }],
     options: {
       follow: { short: "f", help: "follow the log file" },
