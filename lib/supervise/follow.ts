@@ -92,13 +92,24 @@ export async function* followFile(
           }
         }
       }
-      if (!moved) {
-        await new Promise((resolve) => setTimeout(resolve, read ? _BUSY_INTERVAL : _INTERVAL));
-      }
+      if (!moved) await _pause(read ? _BUSY_INTERVAL : _INTERVAL, signal);
     }
   } finally {
     file?.close();
   }
+}
+
+/** Waits `ms`, or less when `signal` aborts meanwhile. */
+function _pause(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      signal?.removeEventListener("abort", done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal?.addEventListener("abort", done);
+  });
 }
 
 /** What is left to read of `file`, from where it is to its end. */

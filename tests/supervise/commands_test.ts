@@ -273,6 +273,18 @@ Deno.test("tail -f started before the first start prints every line still on dis
   assert.equal(numbers.length, 100000);
 });
 
+Deno.test("tail -f ends quietly (exit 0) once nobody reads its output, while the log is quiet too", async () => {
+  await using service = await copyService("steady");
+  await using _supervisor = await startSupervisor(service.path, ["--log-file", "current.log"]);
+  await using tail = startTail(["-f", service.path]);
+  await waitFor("its first lines", () => tail.text().includes(" out steady "));
+  // As `head -n 3` does once it has its lines. A write would find the pipe closed
+  // (EPIPE), but nothing more is written to the log.
+  await tail.closeStdout();
+  const status = await waitFor("tail -f to exit", () => tail.status(), { timeout: 5000 });
+  assert.deepEqual([status.code, tail.errors()], [0, ""]);
+});
+
 Deno.test("every command's --help shows examples and exit codes", async () => {
   for (const command of ["supervise", "status", "svc", "tail", "wait", "up", "exit"]) {
     const run = await runOpsd([command, "--help"]);
@@ -526,20 +538,46 @@ Deno.test("status of DIR/run names the log service DIR/log, as of DIR", async ()
   }
 });
 
-/** A real `opsd tail ARGS...` whose stdout is collected; disposing of it stops it (TERM). */
-function startTail(args: string[]): { pid: number; text(): string } & AsyncDisposable {
+/** A real `opsd tail ARGS...` as a test runs it. */
+interface RunningTail extends AsyncDisposable {
+  pid: number;
+  /** What it printed so far, on stdout and on stderr. */
+  text(): string;
+  errors(): string;
+  /** Its exit status once it has exited, else null. */
+  status(): Deno.CommandStatus | null;
+  /** Stops reading its stdout and closes that end of the pipe (a reader that is gone). */
+  closeStdout(): Promise<void>;
+}
+
+/** Starts a real `opsd tail ARGS...`, collecting its output; disposing of it stops it (TERM). */
+function startTail(args: string[]): RunningTail {
   const [program, ...rest] = opsdArgv(["tail", ...args]);
-  const child = new Deno.Command(program, { args: rest, stdout: "piped", stderr: "null" }).spawn();
-  let text = "";
-  const reading = (async () => {
-    for await (const chunk of child.stdout.pipeThrough(new TextDecoderStream())) text += chunk;
-  })();
+  const child = new Deno.Command(program, { args: rest, stdout: "piped", stderr: "piped" }).spawn();
+  let status: Deno.CommandStatus | null = null;
+  const exited = child.status.then((result) => status = result);
+  const stdout = child.stdout.getReader();
+  let text = "", errors = "";
+  const decoder = new TextDecoder();
+  const reading = Promise.all([
+    (async () => {
+      for (let read = await stdout.read(); !read.done; read = await stdout.read()) {
+        text += decoder.decode(read.value, { stream: true });
+      }
+    })(),
+    (async () => {
+      for await (const chunk of child.stderr.pipeThrough(new TextDecoderStream())) errors += chunk;
+    })(),
+  ]);
   return {
     pid: child.pid,
     text: () => text,
+    errors: () => errors,
+    status: () => status,
+    closeStdout: () => stdout.cancel(),
     async [Symbol.asyncDispose]() {
-      child.kill("SIGTERM");
-      await child.status;
+      if (!status) child.kill("SIGTERM");
+      await exited;
       await reading;
     },
   };
