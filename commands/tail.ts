@@ -10,7 +10,7 @@ import { followFile } from "../lib/supervise/follow.ts";
 import { logFileOf, stderrTail } from "../lib/supervise/tail.ts";
 import { defineCommand } from "../lib/cli/spec.ts";
 import { intValue } from "../lib/cli/values.ts";
-import { writeOut } from "../lib/cli/output.ts";
+import { stdoutReaderGone, writeOut } from "../lib/cli/output.ts";
 
 /** The `tail` command. */
 export function tailCommand() {
@@ -22,7 +22,9 @@ export function tailCommand() {
       "its supervisor, or from its status file when the supervisor is gone. With -f, " +
       "print the end of its log file (log-file setting; under 'opsd supervise --daemon' " +
       "without one, supervise/current) and then what is appended, across rotations, " +
-      "until interrupted.",
+      "until interrupted or nobody reads its output any more (| head: exit 0, also while " +
+      "nothing is appended); a log file not there yet (before the first start) is " +
+      "printed from its start once it appears.",
     operands: [{ name: "service", help: "service directory or script", required: true }],
     options: {
       follow: { short: "f", help: "follow the log file" },
@@ -54,7 +56,8 @@ supervised) or a damaged status file, 2 unknown service, 3 never supervised
       }
       const path = logFileOf(paths);
       const decoder = new TextDecoder();
-      for await (const chunk of followFile(path, { lines: options.lines ?? 10 })) {
+      const signal = stdoutReaderGone();
+      for await (const chunk of followFile(path, { lines: options.lines ?? 10, signal })) {
         writeOut(decoder.decode(chunk, { stream: true }));
       }
       return 0;

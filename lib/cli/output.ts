@@ -8,6 +8,7 @@
  */
 
 import { ExitCode, OpsdError } from "../errors.ts";
+import { readerGone } from "../sys/libc.ts";
 import { escapeText } from "../text/escape.ts";
 
 /** How {@linkcode writeOut} treats a failed write. */
@@ -22,6 +23,25 @@ export interface OutputOptions {
 /** Writes all of `text` to stdout; a closed pipe (`opsd … | head`) ends the process quietly. */
 export function writeOut(text: string, options: OutputOptions = {}): void {
   _writeAll(Deno.stdout, text, options);
+}
+
+/** How often {@linkcode stdoutReaderGone} looks, in ms. */
+const _READER_LOOK = 200;
+
+/**
+ * Aborts once nobody reads stdout any more (`opsd tail -f … | head -n 3` after head
+ * exited), looked for every 200 ms without writing. For a command that may wait
+ * long between writes, which a closed pipe would otherwise end only at its next
+ * write; it should then end as quietly as that write would have ended it (exit 0).
+ */
+export function stdoutReaderGone(): AbortSignal {
+  const controller = new AbortController();
+  const look = async () => {
+    if (await readerGone(1 /* stdout */)) controller.abort();
+    else Deno.unrefTimer(setTimeout(look, _READER_LOOK));
+  };
+  Deno.unrefTimer(setTimeout(look, _READER_LOOK));
+  return controller.signal;
 }
 
 /** Writes all of `text` to stderr: notes a command makes besides its result. */

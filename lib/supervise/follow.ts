@@ -40,6 +40,10 @@ async function _seekLastLines(file: Deno.FsFile, lines: number): Promise<void> {
  * `output/logfile.ts` rotates it (`FILE` -> `FILE.1` -> `FILE.2` ...): the file
  * being read is kept open and read to its end, then each newer generation in turn
  * from its start, then the new `FILE`. A truncated file is read again from its start.
+ *
+ * When `FILE` is not there at first, what appears is read from its start (as
+ * `tail -F` reads a file that appears), and so are the generations rotated from it
+ * meanwhile, oldest first: the generations there were before are not read.
  */
 export async function* followFile(
   path: string,
@@ -47,16 +51,21 @@ export async function* followFile(
 ): AsyncGenerator<Uint8Array> {
   const { signal } = options;
   let file: Deno.FsFile | null = null;
-  let firstOpen = true;
+  /** Once following has begun without `path`: the files its generations were then. */
+  let earlier: Set<string> | null = null;
   const buffer = new Uint8Array(64 * 1024);
   try {
     while (!signal?.aborted) {
       let moved = false;
       let read = false;
-      if (!file) {
+      if (!file && earlier) {
+        file = await _oldestNew(path, earlier);
+      } else if (!file) {
+        // Looked at before `path` is opened, so that none written after it is taken as old.
+        const seen = await _identities(path);
         file = await Deno.open(path).catch(_noneIfMissing);
-        if (file && firstOpen) await _seekLastLines(file, options.lines ?? 0);
-        firstOpen = false;
+        if (file) await _seekLastLines(file, options.lines ?? 0);
+        else earlier = seen;
       }
       if (file) {
         for await (const chunk of _rest(file, buffer)) {
@@ -83,13 +92,24 @@ export async function* followFile(
           }
         }
       }
-      if (!moved) {
-        await new Promise((resolve) => setTimeout(resolve, read ? _BUSY_INTERVAL : _INTERVAL));
-      }
+      if (!moved) await _pause(read ? _BUSY_INTERVAL : _INTERVAL, signal);
     }
   } finally {
     file?.close();
   }
+}
+
+/** Waits `ms`, or less when `signal` aborts meanwhile. */
+function _pause(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      signal?.removeEventListener("abort", done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal?.addEventListener("abort", done);
+  });
 }
 
 /** What is left to read of `file`, from where it is to its end. */
@@ -105,17 +125,55 @@ function _generationPath(path: string, generation: number): string {
 }
 
 /**
- * Which generation of `path` the file described by `ours` now is (0: still `path`
- * itself), or -1 when it is none of them. A rotation renames one name at a time, so
- * one missing name is a rotation under way; two in a row end the generations.
+ * The generations of `path` from `from` on, each with its stat (null: missing). A
+ * rotation renames one name at a time, so one missing name is a rotation under way;
+ * two in a row end the generations (a missing `FILE` itself does not count).
  */
-async function _generationOf(path: string, ours: Deno.FileInfo): Promise<number> {
-  for (let generation = 0, missing = 0; missing < 2; generation++) {
+async function* _generations(
+  path: string,
+  from = 0,
+): AsyncGenerator<[number, Deno.FileInfo | null]> {
+  for (let generation = from, missing = 0; missing < 2; generation++) {
     const info = await Deno.stat(_generationPath(path, generation)).catch(_noneIfMissing);
-    if (info && _same(info, ours)) return generation;
+    yield [generation, info];
     missing = info || generation === 0 ? 0 : missing + 1;
   }
+}
+
+/**
+ * Which generation of `path` the file described by `ours` now is (0: still `path`
+ * itself), or -1 when it is none of them.
+ */
+async function _generationOf(path: string, ours: Deno.FileInfo): Promise<number> {
+  for await (const [generation, info] of _generations(path)) {
+    if (info && _same(info, ours)) return generation;
+  }
   return -1;
+}
+
+/** The files `path` and its generations are now, by {@linkcode _identity}. */
+async function _identities(path: string): Promise<Set<string>> {
+  const identities = new Set<string>();
+  for await (const [, info] of _generations(path)) if (info) identities.add(_identity(info));
+  return identities;
+}
+
+/**
+ * The oldest of `path` and its generations that is none of the files in `earlier`,
+ * opened, or null when there is none yet. The files there were when following
+ * began are never written again, and those after them are newer, each in turn.
+ */
+async function _oldestNew(path: string, earlier: Set<string>): Promise<Deno.FsFile | null> {
+  for (;;) {
+    let oldest: [number, Deno.FileInfo] | null = null;
+    for await (const [generation, info] of _generations(path)) {
+      if (info && !earlier.has(_identity(info))) oldest = [generation, info];
+    }
+    if (!oldest) return null;
+    const file = await Deno.open(_generationPath(path, oldest[0])).catch(_noneIfMissing);
+    if (file && _same(await file.stat(), oldest[1])) return file;
+    file?.close(); // A rotation moved the names meanwhile: look again.
+  }
 }
 
 /**
@@ -131,10 +189,8 @@ async function _nextFile(
     // Ours went past the last kept generation (or was removed): the oldest one left
     // that was written after it comes next.
     let next = 0;
-    for (let n = 1, missing = 0; missing < 2; n++) {
-      const info = await Deno.stat(_generationPath(path, n)).catch(_noneIfMissing);
+    for await (const [n, info] of _generations(path, 1)) {
       if (info && (info.mtime?.getTime() ?? 0) >= (ours.mtime?.getTime() ?? 0)) next = n;
-      missing = info ? 0 : missing + 1;
     }
     return await Deno.open(_generationPath(path, next)).catch(_noneIfMissing);
   }
@@ -151,6 +207,14 @@ async function _nextFile(
 /** Whether two stats describe the same file. */
 function _same(a: Deno.FileInfo, b: Deno.FileInfo): boolean {
   return a.dev === b.dev && a.ino === b.ino;
+}
+
+/**
+ * A file's identity across renames: its device and inode, and its mtime, so that a
+ * new file given the inode of one removed meanwhile is not taken for it.
+ */
+function _identity(info: Deno.FileInfo): string {
+  return `${info.dev}:${info.ino}:${info.mtime?.getTime()}`;
 }
 
 function _noneIfMissing(error: unknown): null {

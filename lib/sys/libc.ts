@@ -213,8 +213,17 @@ export function readNonblocking(fd: number, buffer: Uint8Array<ArrayBuffer>): nu
   return _check("read", count);
 }
 
-/** `poll(2)` event: there is data to read (or end of file). */
-const _POLLIN = 1;
+/** `poll(2)` events: data to read (or end of file); an error; a hangup. */
+const _POLLIN = 1, _POLLERR = 8, _POLLHUP = 16;
+
+/** A `struct pollfd { int fd; short events; short revents; }` asking for `events` on `fd`. */
+function _pollfd(fd: number, events: number): Uint8Array<ArrayBuffer> {
+  const pollfd = new Uint8Array(8);
+  const view = new DataView(pollfd.buffer);
+  view.setInt32(0, fd, true);
+  view.setInt16(4, events, true);
+  return pollfd;
+}
 
 /**
  * Waits until `fd` has something to read (data or end of file) or `timeout` ms
@@ -224,16 +233,23 @@ const _POLLIN = 1;
  * non-blocking read and the clock, as {@linkcode readNonblocking} allows.
  */
 export async function waitReadable(fd: number, timeout: number): Promise<void> {
-  // struct pollfd { int fd; short events; short revents; }
-  const pollfd = new Uint8Array(8);
-  const view = new DataView(pollfd.buffer);
-  view.setInt32(0, fd, true);
-  view.setInt16(4, _POLLIN, true);
   await _libc().poll(
-    pollfd,
+    _pollfd(fd, _POLLIN),
     1n,
     timeout === Infinity ? -1 : Math.min(Math.ceil(timeout), 2 ** 31 - 1),
   );
+}
+
+/**
+ * Whether nobody reads what is written to `fd` any more, found without writing and
+ * without waiting: `poll(2)` reports an error (a pipe whose every reader is gone:
+ * a write would fail with EPIPE) or a hangup (a socket shut down both ways, a
+ * terminal hung up). False when it cannot tell (interrupted, `fd` not open).
+ */
+export async function readerGone(fd: number): Promise<boolean> {
+  const pollfd = _pollfd(fd, 0);
+  await _libc().poll(pollfd, 1n, 0);
+  return (new DataView(pollfd.buffer).getInt16(6, true) & (_POLLERR | _POLLHUP)) !== 0;
 }
 
 /** Writes `bytes` to `fd`, returning how many were written. */

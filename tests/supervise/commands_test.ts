@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { readProcStat } from "../../lib/procfs/stat.ts";
 import { opsdArgv } from "../../lib/self.ts";
-import { isAlive, runOpsd, tempDir, waitFor } from "../fixtures/mod.ts";
+import { isAlive, runOpsd, tempDir, waitFor, waitIdle } from "../fixtures/mod.ts";
 import { copyService, startSupervisor } from "../fixtures/supervise.ts";
 
 Deno.test("status shows the log service on a second line; svc letters and wait drive it", async () => {
@@ -215,24 +215,15 @@ Deno.test("tail -f prints the end of the log file, then what is appended", async
     return text.includes("out 300:") && text.includes("err 300:") ? text : null;
   });
   const lastTwo = logged.split("\n").slice(-3).join("\n");
-  const [program, ...args] = opsdArgv(["tail", "-f", "-n", "2", service.path]);
-  const child = new Deno.Command(program, { args, stdout: "piped", stderr: "null" }).spawn();
-  let text = "";
-  const reading = (async () => {
-    for await (const chunk of child.stdout.pipeThrough(new TextDecoderStream())) text += chunk;
-  })();
-  try {
-    await waitFor("the last two lines", () => text.split("\n").length >= 3);
-    assert.equal(text, lastTwo);
+  {
+    await using tail = startTail(["-f", "-n", "2", service.path]);
+    await waitFor("the last two lines", () => tail.text().split("\n").length >= 3);
+    assert.equal(tail.text(), lastTwo);
     await runOpsd(["restart", service.path]);
     await waitFor(
       "lines of the next run",
-      () => /opsd started pid/.test(text) && /out out 3:/.test(text),
+      () => /opsd started pid/.test(tail.text()) && /out out 3:/.test(tail.text()),
     );
-  } finally {
-    child.kill("SIGTERM");
-    await child.status;
-    await reading;
   }
   assert.ok(supervisor.status());
 });
@@ -240,35 +231,70 @@ Deno.test("tail -f prints the end of the log file, then what is appended", async
 Deno.test("tail -f prints every line of a log rotated fast into small files, in order", async () => {
   await using service = await copyService("paced");
   await using supervisor = await startSupervisor(service.path, [
-    ...["--log-file", "current.log", "--log-max-size", "4k", "--log-keep", "10"],
+    // A rotation every ~30 ms; 50 kept: a tail a second behind (a loaded machine) loses nothing.
+    ...["--log-file", "current.log", "--log-max-size", "4k", "--log-keep", "50"],
   ]);
   await waitFor("the service waiting", async () => {
     const text = await Deno.readTextFile(`${service.path}/current.log`).catch(() => "");
     return text.includes("waiting for go");
   });
-  const [program, ...args] = opsdArgv(["tail", "-f", "-n", "1", service.path]);
-  const child = new Deno.Command(program, { args, stdout: "piped", stderr: "null" }).spawn();
-  let text = "";
-  const reading = (async () => {
-    for await (const chunk of child.stdout.pipeThrough(new TextDecoderStream())) text += chunk;
-  })();
-  try {
-    await waitFor("the last line so far", () => text.includes("waiting for go\n"));
+  let text;
+  {
+    await using tail = startTail(["-f", "-n", "1", service.path]);
+    await waitFor("the last line so far", () => tail.text().includes("waiting for go\n"));
     await Deno.writeTextFile(`${service.path}/go`, "");
-    await waitFor("the last line", () => text.includes(" out 6000: "), { timeout: 30_000 });
-  } finally {
-    child.kill("SIGTERM");
-    await child.status;
-    await reading;
+    await waitFor("the last line", () => tail.text().includes(" out 6000: "), { timeout: 30_000 });
+    text = tail.text();
   }
   const numbers = text.split("\n").flatMap((line) => line.match(/ out (\d+): /)?.[1] ?? []);
   const rotated = [...Deno.readDirSync(service.path)].filter((e) =>
     /^current\.log\.\d+$/.test(e.name)
   );
-  assert.equal(rotated.length, 10, "the log was rotated past log-keep");
+  assert.equal(rotated.length, 50, "the log was rotated past log-keep");
   assert.equal(numbers.length, 6000, `${6000 - numbers.length} lines lost or repeated`);
   assert.deepEqual(numbers, Array.from({ length: 6000 }, (_, n) => String(n + 1)));
   assert.ok(supervisor.status());
+});
+
+Deno.test("tail -f started before the first start prints every line still on disk, from the first", async () => {
+  await using service = await copyService("burst");
+  await Deno.writeTextFile(
+    `${service.path}/opsd.conf`,
+    "log-file = log/current\nlog-max-size = 256k\nlog-keep = 100\n",
+  );
+  await using tail = startTail(["-f", service.path]);
+  await waitIdle(tail.pid); // It has looked: no log file yet.
+  // Stopped while the service writes 100000 lines and the log is rotated about 30
+  // times: when it looks again, all but the last are in rotated files.
+  Deno.kill(tail.pid, "SIGSTOP");
+  try {
+    await using _supervisor = await startSupervisor(service.path);
+    await waitFor("every line logged", async () => {
+      const text = await Deno.readTextFile(`${service.path}/log/current`).catch(() => "");
+      return text.includes(" out 100000: ");
+    });
+  } finally {
+    Deno.kill(tail.pid, "SIGCONT");
+  }
+  await waitFor("the last line", () => tail.text().includes(" out 100000: "), { timeout: 30_000 });
+  const rotated = [...Deno.readDirSync(`${service.path}/log`)].length - 1;
+  assert.ok(rotated >= 20 && rotated < 100, `${rotated} rotated files: line 1 is still on disk`);
+  const numbers = tail.text().split("\n").flatMap((line) => line.match(/ out (\d+): /)?.[1] ?? []);
+  const wrong = numbers.findIndex((number, n) => Number(number) !== n + 1);
+  assert.equal(wrong, -1, `line ${wrong + 1} followed is ${numbers[wrong]}`);
+  assert.equal(numbers.length, 100000);
+});
+
+Deno.test("tail -f ends quietly (exit 0) once nobody reads its output, while the log is quiet too", async () => {
+  await using service = await copyService("steady");
+  await using _supervisor = await startSupervisor(service.path, ["--log-file", "current.log"]);
+  await using tail = startTail(["-f", service.path]);
+  await waitFor("its first lines", () => tail.text().includes(" out steady "));
+  // As `head -n 3` does once it has its lines. A write would find the pipe closed
+  // (EPIPE), but nothing more is written to the log.
+  await tail.closeStdout();
+  const status = await waitFor("tail -f to exit", () => tail.status(), { timeout: 5000 });
+  assert.deepEqual([status.code, tail.errors()], [0, ""]);
 });
 
 Deno.test("every command's --help shows examples and exit codes", async () => {
@@ -523,3 +549,48 @@ Deno.test("status of DIR/run names the log service DIR/log, as of DIR", async ()
     ]);
   }
 });
+
+/** A real `opsd tail ARGS...` as a test runs it. */
+interface RunningTail extends AsyncDisposable {
+  pid: number;
+  /** What it printed so far, on stdout and on stderr. */
+  text(): string;
+  errors(): string;
+  /** Its exit status once it has exited, else null. */
+  status(): Deno.CommandStatus | null;
+  /** Stops reading its stdout and closes that end of the pipe (a reader that is gone). */
+  closeStdout(): Promise<void>;
+}
+
+/** Starts a real `opsd tail ARGS...`, collecting its output; disposing of it stops it (TERM). */
+function startTail(args: string[]): RunningTail {
+  const [program, ...rest] = opsdArgv(["tail", ...args]);
+  const child = new Deno.Command(program, { args: rest, stdout: "piped", stderr: "piped" }).spawn();
+  let status: Deno.CommandStatus | null = null;
+  const exited = child.status.then((result) => status = result);
+  const stdout = child.stdout.getReader();
+  let text = "", errors = "";
+  const decoder = new TextDecoder();
+  const reading = Promise.all([
+    (async () => {
+      for (let read = await stdout.read(); !read.done; read = await stdout.read()) {
+        text += decoder.decode(read.value, { stream: true });
+      }
+    })(),
+    (async () => {
+      for await (const chunk of child.stderr.pipeThrough(new TextDecoderStream())) errors += chunk;
+    })(),
+  ]);
+  return {
+    pid: child.pid,
+    text: () => text,
+    errors: () => errors,
+    status: () => status,
+    closeStdout: () => stdout.cancel(),
+    async [Symbol.asyncDispose]() {
+      if (!status) child.kill("SIGTERM");
+      await exited;
+      await reading;
+    },
+  };
+}

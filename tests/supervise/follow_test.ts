@@ -22,8 +22,9 @@ async function follow(path: string, last: string, started: () => void): Promise<
 Deno.test("followFile reads every line once and in order while the log rotates fast", async () => {
   await using dir = await tempDir();
   const path = `${dir.path}/current`;
-  // 100-byte lines, 2000 a second, into 4 KiB files of which 10 are kept: as the review found it.
-  const log = new RotatingLogFile({ path, maxSize: 4096, keep: 10 });
+  // 100-byte lines, 2000 a second, into 4 KiB files (a rotation every 20 ms). 50 are kept: a
+  // follower that falls a second behind on a loaded machine still finds every line on disk.
+  const log = new RotatingLogFile({ path, maxSize: 4096, keep: 50 });
   const line = (n: number) => `line ${String(n).padStart(5, "0")} ${"x".repeat(88)}`;
   await log.write(encoder.encode("before\n"));
   const total = 4000;
@@ -107,4 +108,24 @@ Deno.test("followFile starts with the last lines, then what is appended, from on
   await Deno.writeTextFile(path, "6\n", { append: true });
   await waitFor("the appended line", () => follower.text() === "4\n5\n6\n");
   await follower.stop();
+});
+
+Deno.test("followFile started before the file exists reads all of it, after what was rotated from it meanwhile", async () => {
+  await using dir = await tempDir();
+  const path = `${dir.path}/current`;
+  await Deno.writeTextFile(`${path}.1`, "old\n"); // From before: not read.
+  const follower = collect(path, 10);
+  try {
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    // 20 files of about 4 KiB in a few ms: rotated long before the next look.
+    const log = new RotatingLogFile({ path, maxSize: 4096, keep: 50 });
+    const lines = Array.from({ length: 2000 }, (_, n) => `line ${n + 1} ${"x".repeat(30)}\n`);
+    await log.write(encoder.encode(lines.join("")));
+    log.close();
+    assert.ok(await Deno.stat(`${path}.19`), "rotated many times");
+    await waitFor("the last line", () => follower.text().endsWith(lines.at(-1)!));
+    assert.equal(follower.text(), lines.join(""));
+  } finally {
+    await follower.stop();
+  }
 });

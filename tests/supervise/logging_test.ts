@@ -217,3 +217,19 @@ Deno.test("at each exit, a run's output is logged before its exited line, a part
     }
   }
 });
+
+Deno.test("at each exit, a partial last line on stderr is ended in the stderr tail too", async () => {
+  await using service = await copyService("partial");
+  await using supervisor = await startSupervisor(service.path, ["--restart-delay", "20ms"]);
+  await supervisor.waitStatus("a fourth start", (s) => s.starts >= 4);
+  // Each run writes `line N` and `partial N` (no newline) to stderr, then exits.
+  const alone = (lines: string[]) => {
+    for (const line of lines) assert.match(line, /^(line|partial) \d+$/, "a line of its own");
+    assert.ok(lines.length >= 6, `three runs:\n${lines.join("\n")}`);
+  };
+  const tail = await runOpsd(["tail", service.path]);
+  assert.equal(tail.code, 0, tail.stderr);
+  alone(tail.stdout.trimEnd().split("\n"));
+  const status = await runOpsd(["status", service.path]);
+  alone(status.stdout.split("\n").flatMap((line) => line.match(/^ {2}\| (.*)$/)?.[1] ?? []));
+});

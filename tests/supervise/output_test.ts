@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { RotatingLogFile } from "../../lib/supervise/output/logfile.ts";
-import { readPipe } from "../../lib/supervise/output/pipe.ts";
+import { MAX_LINE, readPipe } from "../../lib/supervise/output/pipe.ts";
 import { stampLines } from "../../lib/supervise/output/stamp.ts";
 import { TailBuffer } from "../../lib/supervise/output/tail.ts";
 import { BoundedWriter } from "../../lib/supervise/output/writer.ts";
@@ -264,13 +264,17 @@ Deno.test("readPipe hands over whole lines, joins split ones, and ends a last pa
   await reading.done;
   assert.equal(lines.join(""), "one\ntwo\nthree\n");
   assert.ok(lines.every((chunk) => chunk.endsWith("\n")));
-  assert.equal(bytes.join(""), "one\ntwo\nthree");
+  assert.equal(bytes.join(""), "one\ntwo\nthree\n", "the bytes get the same newline");
 });
 
 Deno.test("PipeReader.settle waits until the pipe is empty and its lines handed over, then ends a partial line", async () => {
   const [reader, writer] = pipe2();
   const lines: string[] = [];
-  const reading = readPipe(reader, { onLines: (chunk) => lines.push(decoder.decode(chunk)) });
+  const bytes: string[] = [];
+  const reading = readPipe(reader, {
+    onBytes: (chunk) => bytes.push(decoder.decode(chunk)),
+    onLines: (chunk) => lines.push(decoder.decode(chunk)),
+  });
   try {
     // Written at once, before settle: settle returns only once it has all been handed over.
     write(writer, encoder.encode("one\ntw"));
@@ -279,12 +283,18 @@ Deno.test("PipeReader.settle waits until the pipe is empty and its lines handed 
     assert.equal(await reading.settle(1000), true);
     assert.ok(performance.now() - started < 100, "quick once the pipe is empty");
     assert.deepEqual(lines.join(""), "one\ntwo\npart\n");
+    assert.deepEqual(bytes.join(""), "one\ntwo\npart\n", "the bytes get the same newline");
     // The pipe stays open: what comes next is lines of its own.
     write(writer, encoder.encode("next\nlast"));
     assert.equal(await reading.settle(1000), true);
     assert.equal(lines.join(""), "one\ntwo\npart\nnext\nlast\n");
     assert.equal(await reading.settle(1000), true, "nothing to end: nothing handed over");
     assert.equal(lines.join(""), "one\ntwo\npart\nnext\nlast\n");
+    assert.equal(bytes.join(""), "one\ntwo\npart\nnext\nlast\n");
+    // A line cut at MAX_LINE for onLines is still a partial line of the bytes: ended here.
+    write(writer, encoder.encode("x".repeat(MAX_LINE)));
+    assert.equal(await reading.settle(1000), true);
+    assert.equal(bytes.join(""), lines.join(""), "the same line ends in both");
   } finally {
     close(writer);
     await reading.done;

@@ -22,6 +22,7 @@ import {
   pipe2,
   posixSpawn,
   read,
+  readerGone,
   setCloexec,
   setLock,
   setsockopt,
@@ -102,6 +103,19 @@ Deno.test("bytesUnread says how many bytes wait in a pipe (ioctl FIONREAD)", () 
     close(writer);
   }
   assert.throws(() => bytesUnread(-1), /ioctl FIONREAD: EBADF/);
+});
+
+Deno.test("readerGone tells a pipe nobody reads any more, without writing to it", async () => {
+  const [reader, writer] = pipe2();
+  try {
+    assert.equal(await readerGone(writer), false);
+    write(writer, encoder.encode("unread"));
+    assert.equal(await readerGone(writer), false, "a reader that is only slow");
+    close(reader);
+    assert.equal(await readerGone(writer), true);
+  } finally {
+    close(writer);
+  }
 });
 
 Deno.test("fcntl wrappers read and change fd and status flags", () => {

@@ -114,7 +114,8 @@ export class ServiceOutput {
    * waits (at most {@linkcode SETTLE_TIMEOUT} ms) until each pipe read here is empty
    * and its lines handed on, so that everything the process wrote comes before the
    * `exited` line, then ends a partial last line with a newline, so that it is
-   * logged now as a line of its own instead of glued to the next run's output.
+   * logged now as a line of its own instead of glued to the next run's output, and
+   * stands alone in the stderr tail too.
    *
    * The pipes are shared by every process of the service: a process it left
    * behind that still writes may keep a pipe from emptying (its partial line is

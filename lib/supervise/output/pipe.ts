@@ -19,7 +19,10 @@ const _READ_SIZE = 256 * 1024;
 
 /** What {@linkcode readPipe} hands over; both are called synchronously and must copy what they keep. */
 export interface PipeHandlers {
-  /** Every chunk as it arrives, partial lines included (for the stderr tail). */
+  /**
+   * Every chunk as it arrives, partial lines included (for the stderr tail), and the
+   * newline that ends a partial last line where `onLines` gets it ended too.
+   */
   onBytes?(chunk: Uint8Array): void;
   /** Complete lines, each ending in a newline. */
   onLines(lines: Uint8Array): void;
@@ -42,22 +45,27 @@ export class PipeReader {
   readonly done: Promise<void>;
   /** The pipe's own read end, kept open (close-on-exec) for FIONREAD while reading. */
   #fd: number;
+  #handlers: PipeHandlers;
   #partial: _PartialLine;
+  /** Whether the last chunk read ended inside a line (without its newline). */
+  #midLine = false;
   /** Chunks handled so far: tells a read delivered meanwhile from none. */
   #chunks = 0;
   #ended = false;
 
   constructor(fd: number, handlers: PipeHandlers) {
     this.#fd = fd;
+    this.#handlers = handlers;
     this.#partial = new _PartialLine(handlers);
-    this.done = this.#read(handlers);
+    this.done = this.#read();
   }
 
   /**
    * Waits, at most `timeout` ms and never blocking the event loop, until the pipe is
    * empty (FIONREAD) and what was read from it has been handed over, then ends a
-   * partial last line (adds its newline). Returns whether the pipe was drained; when
-   * it was not (still being written to), the partial line is left as it is.
+   * partial last line (adds its newline, for both handlers). Returns whether the pipe
+   * was drained; when it was not (still being written to), the partial line is left
+   * as it is.
    *
    * What a process wrote before it exited is then handed over, in order: its
    * writes all sit in the pipe, or were read. A read returned by the kernel but not
@@ -71,7 +79,7 @@ export class PipeReader {
       await _sleep(1);
       if (this.#ended) break;
       if (empty && this.#chunks === seen && bytesUnread(this.#fd) === 0) {
-        this.#partial.end(_NEWLINE);
+        this.#endLine();
         return true;
       }
       if (Date.now() >= deadline) return false;
@@ -79,7 +87,15 @@ export class PipeReader {
     return true; // Read to its end: the last line was ended there.
   }
 
-  async #read(handlers: PipeHandlers): Promise<void> {
+  /** Ends a partial last line: `onLines` gets it with its newline, `onBytes` the newline. */
+  #endLine(): void {
+    if (this.#midLine) this.#handlers.onBytes?.(_NEWLINE);
+    this.#midLine = false;
+    this.#partial.end(_NEWLINE);
+  }
+
+  async #read(): Promise<void> {
+    const handlers = this.#handlers;
     let file: Deno.FsFile | null = null;
     try {
       file = await Deno.open(`/proc/self/fd/${this.#fd}`, { read: true });
@@ -92,6 +108,7 @@ export class PipeReader {
         turn ^= 1;
         reading = file.read(buffers[turn]);
         this.#chunks++;
+        this.#midLine = chunk[count - 1] !== 10;
         handlers.onBytes?.(chunk);
         const last = chunk.lastIndexOf(10);
         if (last < 0) {
@@ -103,7 +120,7 @@ export class PipeReader {
         if (last > first) handlers.onLines(chunk.subarray(first + 1, last + 1));
         partial.add(chunk.subarray(last + 1));
       }
-      partial.end(_NEWLINE);
+      this.#endLine();
     } finally {
       this.#ended = true;
       file?.close();
