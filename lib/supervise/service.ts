@@ -104,6 +104,8 @@ export class SupervisedService {
   };
   #error: { message: string; code: number } | null = null;
   #paused = false;
+  /** Why the service stays down against its `normally up` (finish's veto), until it starts again. */
+  #keptDown: string | null = null;
   /** What the last start was for: `restart` runs a finished `once` service once more, not for good. */
   #startedFor: "up" | "once" = "up";
   /** Why the last run ended, kept from the stop until the restart decision after finish. */
@@ -213,6 +215,7 @@ export class SupervisedService {
   /** Wants the service down and stops what runs of it. */
   takeDown(reason: "down" | "exit"): void {
     this.want = "down";
+    this.#keptDown = null;
     this.#cancel("restart");
     this.#restartAt = null;
     if (this.#instance) this.#requestStop(reason);
@@ -396,6 +399,7 @@ export class SupervisedService {
       tail: this.output.tail.text(),
       droppedBytes: this.output.droppedBytes,
       logFile: this.settings.logFile,
+      keptDown: this.#keptDown,
       supervisor: this.#spec.host.supervisor,
       updated: new Date().toISOString(),
     };
@@ -411,6 +415,7 @@ export class SupervisedService {
     this.#cancel("restart");
     this.#restartAt = null;
     if (this.want !== "down") this.#startedFor = this.want;
+    this.#keptDown = null;
     const now = Date.now();
     if (this.#quickDeaths === 0) this.#loop = { starts: 0, since: now };
     this.#loop.starts++;
@@ -599,6 +604,7 @@ export class SupervisedService {
   async #afterFinish(finishCode: number | null): Promise<void> {
     if (finishCode === 125) {
       this.want = "down";
+      this.#keptDown = "finish exited 125";
       this.#note("info", "finish exited 125: not restarting (want down)");
     }
     const reason = this.#restartReason;

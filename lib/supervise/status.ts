@@ -80,6 +80,8 @@ export interface ServiceStatus {
   droppedBytes: number;
   /** Where stdout and stderr are logged, or null. */
   logFile: string | null;
+  /** Why it stays down though wanted up before (`finish exited 125`), or null (absent in older records). */
+  keptDown?: string | null;
   /**
    * The supervisor that wrote this record; detached: started by `opsd supervise --daemon`;
    * exiting: why it is taking everything down to exit (`opsd exit`, `TERM received`, `its
@@ -164,6 +166,7 @@ const _FIELDS: Record<keyof ServiceStatus, _Check> = {
   tail: _string,
   droppedBytes: _number,
   logFile: _nullOr(_string),
+  keptDown: (value) => value === undefined || _nullOr(_string)(value),
   supervisor: _object({
     pid: _integer,
     procStart: _number,
@@ -237,6 +240,7 @@ export function describeStatus(status: ServiceStatus, now = Date.now()): string 
     case "down":
       parts.push(`down ${seconds}`, describeLastRun(status), `normally ${status.normally}`);
       if (status.want !== "down") parts.push(`want ${status.want}`);
+      if (status.keptDown) parts.push(`kept down: ${status.keptDown}`);
       break;
   }
   if (status.state !== "up" && status.nextRestart) {

@@ -483,6 +483,26 @@ Deno.test("finish gets the exit code (-1 when signalled) and the signal (0 when 
   assert.equal(await Deno.readTextFile(`${service.path}/finish.log`), "3 0\n-1 9\n-1 15\n");
 });
 
+Deno.test("finish exiting 125 keeps the service down, and status says so until it starts again", async () => {
+  await using service = await copyService("finish");
+  await Deno.writeTextFile(`${service.path}/exit3`, "");
+  await Deno.writeTextFile(`${service.path}/finish`, "#!/bin/sh\nexit 125\n", { mode: 0o755 });
+  await using supervisor = await startSupervisor(service.path, FAST);
+  const down = await supervisor.waitStatus("kept down", (s) => s.state === "down");
+  assert.deepEqual([down.want, down.keptDown, down.starts], ["down", "finish exited 125", 1]);
+  const status = await runOpsd(["status", service.path]);
+  assert.equal(status.code, 1);
+  assert.match(
+    status.stdout,
+    /: down \d+ seconds?, exited 3, normally up, kept down: finish exited 125\n$/,
+  );
+  const json = JSON.parse((await runOpsd(["status", "--json", service.path])).stdout);
+  assert.equal(json.keptDown, "finish exited 125");
+  assert.equal((await runOpsd(["up", service.path])).code, 0);
+  const up = await supervisor.waitStatus("up", (s) => s.state === "up");
+  assert.equal(up.keptDown, null);
+});
+
 Deno.test("TERM to the supervisor takes the service down, then it exits 0", async () => {
   await using service = await copyService("forks");
   await using supervisor = await startSupervisor(service.path);
