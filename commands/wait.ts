@@ -42,7 +42,7 @@ Examples:
   opsd down /srv/web && opsd wait /srv/web --down
 
 Exit codes: 0 reached, 2 usage error or unknown service, 3 no supervisor running (an
-unsupervised service cannot come up), 6 timed out.`,
+unsupervised service cannot come up), or for --up one that is exiting, 6 timed out.`,
     run: async (options, services) => {
       if (options.up === options.down) {
         throw new CommandLineError("give exactly one of --up and --down");

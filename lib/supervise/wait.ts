@@ -26,7 +26,8 @@ export function reached(report: StatusReport, target: "up" | "down"): boolean {
 
 /**
  * Waits until the service is `target`, checking every 50 ms, and returns its
- * report. Throws exit 3 when no supervisor runs (and so it cannot get there), and
+ * report. Throws exit 3 when no supervisor runs, or for `up` when it is exiting
+ * (and so it cannot get there), and
  * exit 6 after `timeout` ms (0: no limit), or at `deadline` (ms since the epoch)
  * when one wait covers several services.
  */
@@ -44,6 +45,13 @@ export async function waitForService(
       throw new OpsdError(
         `${describeReport(report).split("\n")[0]}: it cannot get ${target} without one ` +
           `(start ${suggestCommand("opsd", "supervise", paths.path)})`,
+        ExitCode.notRunning,
+      );
+    }
+    if (target === "up" && report.record?.supervisor.exiting) {
+      throw new OpsdError(
+        `${describeReport(report).split("\n")[0]}: it cannot get up while its supervisor exits ` +
+          `(once it has, start another: ${suggestCommand("opsd", "supervise", paths.path)})`,
         ExitCode.notRunning,
       );
     }

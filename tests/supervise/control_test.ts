@@ -91,6 +91,12 @@ Deno.test("while its supervisor is exiting on TERM, up is refused, naming TERM",
     (await runOpsd(["status", service.path])).stdout,
     /, want down; its supervisor is exiting \(TERM received\): /,
   );
+  // Waiting for it to come up is answered at once: it cannot.
+  const started = Date.now();
+  const wait = await runOpsd(["wait", "--up", "--timeout", "30s", service.path]);
+  assert.equal(wait.code, 3);
+  assert.match(wait.stderr, /: it cannot get up while its supervisor exits \(once it has, start /);
+  assert.ok(Date.now() - started < 10_000, "not after the timeout");
   assert.equal((await runOpsd(["kill", "-q", service.path])).code, 0);
   assert.equal(await exitedWithin(supervisor, 20_000), 0);
 });
