@@ -9,7 +9,7 @@
 
 import { ExitCode, OpsdError } from "../errors.ts";
 import { readerGone } from "../sys/libc.ts";
-import { escapeText } from "../text/escape.ts";
+import { escapeControls } from "../text/escape.ts";
 
 /** How {@linkcode writeOut} treats a failed write. */
 export interface OutputOptions {
@@ -55,7 +55,7 @@ export function writeErr(text: string): void {
  * line nor reaches the terminal: how every error and note is said.
  */
 export function writeProblem(command: string, message: string): void {
-  writeErr(`${command}: ${escapeText(message)}\n`);
+  writeErr(`${command}: ${escapeControls(message)}\n`);
 }
 
 /** Writes `value` as JSON on one line per value (so `jq` and line tools both work). */

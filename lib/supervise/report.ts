@@ -20,7 +20,7 @@ import {
   type ServiceStatus,
 } from "./status.ts";
 import { dirname } from "../path.ts";
-import { escapeText } from "../text/escape.ts";
+import { escapeControls, escapeText } from "../text/escape.ts";
 import { isRunning } from "../procfs/processes.ts";
 import { lateLogAdvice, lateLogOf, leavesLogUnsupervised, superviseCommand } from "./late_log.ts";
 
@@ -230,8 +230,9 @@ export function describeReport(report: StatusReport, now = Date.now()): string {
   // What the service wrote may hold escape sequences: they must not reach the terminal.
   const tailLines = tail === "" ? [] : tail.split("\n").map((text) => `  | ${escapeText(text)}`);
   const notes = report.notes.map((note) => `; ${note}`).join("");
-  // A name with a newline or escape sequence must not split the line or reach the terminal.
-  return [`${escapeText(report.name)}: ${line}${notes}`, ...tailLines].join("\n");
+  // A name or path with a newline or escape sequence must not split the line or reach the terminal.
+  const said = escapeControls(`${line}${notes}`);
+  return [`${escapeText(report.name)}: ${said}`, ...tailLines].join("\n");
 }
 
 /**

@@ -9,6 +9,7 @@
 /** Control characters (C0, DEL, C1), format characters (bidi overrides…), line separators. */
 const _UNSAFE = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\\]/gu;
 const _UNSAFE_OR_SPACE = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\\ ]/gu;
+const _CONTROLS = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]/gu;
 const _NAMED: Record<string, string> = {
   "\b": "\\b",
   "\f": "\\f",
@@ -34,6 +35,16 @@ const _encoder = new TextEncoder();
  */
 export function escapeText(text: string, options: { spaces?: boolean } = {}): string {
   return text.replace(options.spaces ? _UNSAFE_OR_SPACE : _UNSAFE, _escape);
+}
+
+/**
+ * `text` with only what a terminal would act on escaped as {@linkcode escapeText}
+ * escapes it, backslashes left alone: for a whole message whose names may already
+ * be escaped (escaping again would double their backslashes), so that it stays one
+ * line and sends no escape sequence.
+ */
+export function escapeControls(text: string): string {
+  return text.replace(_CONTROLS, _escape);
 }
 
 function _escape(char: string): string {

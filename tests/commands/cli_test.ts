@@ -61,6 +61,10 @@ Deno.test("a name with a newline or an escape sequence is escaped: errors and st
       3,
       `${dir}/odd\\nname: supervisor not running; never supervised\n`,
     ]);
+    // A message built from an escaped status line is not escaped twice.
+    const wait = await runOpsd(["wait", "--up", service]);
+    assert.equal(wait.code, 3);
+    assert.ok(wait.stderr.startsWith(`opsd wait: ${dir}/odd\\nname: supervisor not running;`));
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { escapeText } from "../../lib/text/escape.ts";
+import { escapeControls, escapeText } from "../../lib/text/escape.ts";
 
 Deno.test("escapeText escapes control characters as lsof does, and spaces where asked", () => {
   assert.equal(escapeText("we ird\nx\x1b[31m", { spaces: true }), "we\\x20ird\\nx^[[31m");
@@ -12,4 +12,10 @@ Deno.test("escapeText escapes control characters as lsof does, and spaces where 
   assert.equal(escapeText("a\u202eb\u2028"), "a\\xe2\\x80\\xaeb\\xe2\\x80\\xa8");
   // Printable text of any script stays as it is.
   assert.equal(escapeText("café 名前.txt"), "café 名前.txt");
+});
+
+Deno.test("escapeControls escapes what a terminal acts on and leaves backslashes: escaped text stays as it is", () => {
+  assert.equal(escapeControls("a\nb\x1b[31m\\c"), "a\\nb^[[31m\\c");
+  const once = escapeText("we\nird\\");
+  assert.equal(escapeControls(once), once);
 });
