@@ -45,8 +45,9 @@ Examples:
   if opsd status /srv/web >/dev/null; then echo up; fi
 
 Exit codes: 0 every service (and log service) is up, 1 some is not up (down, starting,
-crash-loop, stopping, finishing) or its status file is damaged or another tool's, 2 unknown service, 3 some has no
-supervisor running, 4 permission denied (the state directory is its supervisor's user's).`,
+crash-loop, stopping, finishing) or its status file is damaged or another tool's,
+2 unknown service, 3 some has no supervisor running, 4 permission denied (the state
+directory is its supervisor's user's).`,
     run: (options, services) => {
       const codes: number[] = [];
       for (const name of services) {

@@ -7,6 +7,7 @@
 
 import { ExitCode, OpsdError, UsageError } from "./errors.ts";
 import { SysError } from "./sys/errno.ts";
+import { dirname } from "./path.ts";
 
 /**
  * The error to throw when `action` (such as `create pidfile`) on `path` failed with
@@ -21,7 +22,7 @@ import { SysError } from "./sys/errno.ts";
  * ```
  */
 export function fileError(action: string, path: string, error: unknown): Error {
-  const dir = path.slice(0, path.lastIndexOf("/")) || "/";
+  const dir = dirname(path);
   const options = { cause: error };
   const prefix = `cannot ${action} ${path}`;
   switch (_code(error)) {
@@ -69,7 +70,7 @@ function _code(error: unknown): string | null {
 
 /** The ancestor of `dir` (or `dir`) that exists but is not a directory: what made ENOTDIR. */
 function _fileInTheWay(dir: string): string {
-  for (let path = dir; path.length > 1; path = path.slice(0, path.lastIndexOf("/")) || "/") {
+  for (let path = dir; path !== "/" && path !== "."; path = dirname(path)) {
     try {
       if (!Deno.statSync(path).isDirectory) return path;
     } catch {

@@ -126,8 +126,9 @@ function _stopAndFinish(
 /**
  * Stops a supervisor {@linkcode startBackgroundSupervisor} started, as a failed
  * start is stopped: TERM (it takes its services down, each within its stop and
- * finish timeouts), KILL only after those and a margin, reaped, pidfile removed. For a caller that cannot
- * hand the supervisor's pid on, so nothing runs that nobody was told of.
+ * finish timeouts), KILL only after those and a margin, reaped, pidfile removed.
+ * For a caller that cannot hand the supervisor's pid on, so nothing runs that
+ * nobody was told of.
  */
 export async function stopBackgroundSupervisor(supervisor: BackgroundSupervisor): Promise<void> {
   await stopStartedDaemon(supervisor, supervisor.stopTimeout);

@@ -48,7 +48,8 @@ export async function waitForService(
         ExitCode.notRunning,
       );
     }
-    if (target === "up" && report.record?.supervisor.exiting) {
+    // The report's, not the record's: a record left by an earlier supervisor says nothing of this one.
+    if (target === "up" && report.supervisor.exiting !== null) {
       throw new OpsdError(
         `${describeReport(report).split("\n")[0]}: it cannot get up while its supervisor exits ` +
           `(once it has, start another: ${suggestCommand("opsd", "supervise", paths.path)})`,
