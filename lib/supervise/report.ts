@@ -76,7 +76,18 @@ export function statusReports(paths: ServicePaths, name: string, now = Date.now(
       "its stdout goes to log/, which is not up: once the pipe is full the service blocks writing",
     );
   }
-  return [main, log];
+  return [main, _withoutSharedExitingNote(log, main)];
+}
+
+/**
+ * The log report without the exiting note when the main line, just above it, already
+ * carries it for the same supervisor (JSON still has `supervisor.exiting` on both).
+ */
+function _withoutSharedExitingNote(log: StatusReport, main: StatusReport): StatusReport {
+  const why = main.supervisor.exiting;
+  if (why === null || log.supervisor.pid !== main.supervisor.pid) return log;
+  const shared = describeExiting(why);
+  return { ...log, notes: log.notes.filter((note) => note !== shared) };
 }
 
 /**

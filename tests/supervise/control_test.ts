@@ -76,8 +76,12 @@ Deno.test("while its supervisor is exiting (opsd exit), up, once and restart are
   assert.equal(supervisor.status()!.starts, 1, "the refused words started nothing");
 });
 
-Deno.test("while its supervisor is exiting on TERM, up is refused, naming TERM", async () => {
+Deno.test("while its supervisor is exiting on TERM, up is refused, naming TERM; status says so once", async () => {
   await using service = await copyService("stubborn");
+  await Deno.mkdir(`${service.path}/log`);
+  await Deno.writeTextFile(`${service.path}/log/run`, "#!/bin/sh\nexec cat > /dev/null\n", {
+    mode: 0o755,
+  });
   await using supervisor = await startSupervisor(service.path, ["--stop-timeout", "60s"]);
   await supervisor.waitStatus("up", (s) => s.state === "up");
   await waitFor("the trap set", () => Deno.stat(`${service.path}/started`).catch(() => null));
@@ -87,10 +91,11 @@ Deno.test("while its supervisor is exiting on TERM, up is refused, naming TERM",
   const up = await runOpsd(["up", service.path]);
   assert.equal(up.code, 1);
   assert.equal(up.stderr, exitingRefusal("up", service.path, "TERM received"));
-  assert.match(
-    (await runOpsd(["status", service.path])).stdout,
-    /, want down; its supervisor is exiting \(TERM received\): /,
-  );
+  // The main line says it; the log/ line below it, of the same supervisor, does not repeat it.
+  const status = (await runOpsd(["status", service.path])).stdout;
+  assert.match(status, /, want down; its supervisor is exiting \(TERM received\): /);
+  assert.equal(status.split("is exiting").length, 2, status);
+  assert.match(status, /\/log: up \(pid \d+, pgid \d+\) \d+ seconds?, normally up\n$/);
   // Waiting for it to come up is answered at once: it cannot.
   const started = Date.now();
   const wait = await runOpsd(["wait", "--up", "--timeout", "30s", service.path]);
