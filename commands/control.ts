@@ -23,8 +23,8 @@ import { escapeText } from "../lib/text/escape.ts";
 
 const _EXIT_CODES = `Exit codes: 0 done (acknowledged by every supervisor), 1 refused (e.g. a signal
 to a service that is not running, up while its supervisor is exiting, exit to a log/
-service) or a supervisor closed the connection without answering (it may have exited),
-2 unknown service, 3 no supervisor running for a service, 4 permission denied (run as
+service) or a supervisor closed the connection without answering but still runs,
+2 unknown service, 3 no supervisor running for a service (or it exited without answering), 4 permission denied (run as
 the supervisor's user or root), 6 a supervisor did not answer within 5 s; with several
 services, the most telling code (2, 3, 4, 6, 1).`;
 

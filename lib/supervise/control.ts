@@ -23,7 +23,7 @@ import { ExitCode, OpsdError } from "../errors.ts";
 import type { ServicePaths } from "../service/paths.ts";
 import { O } from "../sys/constants.ts";
 import { close, open } from "../sys/libc.ts";
-import { controlPath, runningSupervisor } from "./state.ts";
+import { controlPath, readStatus, runningSupervisor } from "./state.ts";
 import { lateLogAdvice, lateLogOf } from "./late_log.ts";
 import type { ServiceStatus } from "./status.ts";
 import { type ControlWord, isControlWord } from "./words.ts";
@@ -232,10 +232,10 @@ function _closeQuietly(connection: Deno.Conn): void {
 
 /**
  * Sends `request` to the service's supervisor and returns its reply. Throws exit 3
- * (not running) when no supervisor holds the service's lock or it does not listen,
- * exit 1 when it closes the connection without answering (it may have exited) or
- * answers with something that is not a reply, and exit 6 when it does not answer
- * within `timeout` ms.
+ * (not running) when no supervisor holds the service's lock, it does not listen, or
+ * it exits without answering; exit 1 when it closes the connection without answering
+ * but still holds the lock, or answers with something that is not a reply; exit 6
+ * when it does not answer within `timeout` ms.
  */
 export async function sendControl(
   paths: ServicePaths,
@@ -251,10 +251,7 @@ export async function sendControl(
     );
   } catch (error) {
     if (error instanceof Deno.errors.NotFound || error instanceof Deno.errors.ConnectionRefused) {
-      throw _notRunning(
-        paths,
-        " (it holds the lock but does not listen: it is starting or exiting; try again)",
-      );
+      throw _notRunning(paths, _notListening(paths));
     }
     throw error;
   }
@@ -281,6 +278,9 @@ export async function sendControl(
   if (timedOut) throw new OpsdError(_noAnswer(paths, timeout), ExitCode.timeout, { cause });
   if (answer === undefined) {
     // Closed with nothing said, maybe before it read the request: not a timeout.
+    if (runningSupervisor(paths) === null) {
+      throw _notRunning(paths, " (it exited without answering)");
+    }
     throw new OpsdError(
       `the supervisor of ${paths.path} closed the connection without answering (it may have ` +
         `exited): check with ${suggestCommand("opsd", "status", paths.path)}`,
@@ -342,6 +342,20 @@ function _noAnswer(paths: ServicePaths, timeout: number): string {
     timeout / 1000
   } s; it may still ` +
     `carry out the request: check with ${suggestCommand("opsd", "status", paths.path)}`;
+}
+
+/**
+ * Why a supervisor that held the lock did not take the connection: it has exited
+ * since, it is exiting (and why, from its record), or it is starting.
+ */
+function _notListening(paths: ServicePaths): string {
+  const holder = runningSupervisor(paths);
+  if (holder === null) return " (it exited just now)";
+  const record = readStatus(paths);
+  const why = record?.supervisor.pid === holder ? record.supervisor.exiting : null;
+  return why
+    ? ` (the last one, pid ${holder}, is exiting (${why}) and no longer listens)`
+    : " (it holds the lock but does not listen yet: it is starting; try again)";
 }
 
 function _notRunning(paths: ServicePaths, detail = ""): OpsdError {

@@ -102,7 +102,17 @@ Deno.test("while its supervisor is exiting on TERM, up is refused, naming TERM; 
   assert.equal(wait.code, 3);
   assert.match(wait.stderr, /: it cannot get up while its supervisor exits \(once it has, start /);
   assert.ok(Date.now() - started < 10_000, "not after the timeout");
-  assert.equal((await runOpsd(["kill", "-q", service.path])).code, 0);
+  // Past the point where it stops listening (its socket gone), a word says why, not "starting".
+  await Deno.remove(`${service.path}/supervise/control`);
+  const late = await runOpsd(["down", service.path]);
+  assert.equal(late.code, 3);
+  assert.equal(
+    late.stderr,
+    `opsd down: no supervisor running for ${service.path} (the last one, pid ${supervisor.pid}, ` +
+      `is exiting (TERM received) and no longer listens): start one with ` +
+      `'opsd supervise ${service.path}'\n`,
+  );
+  Deno.kill(supervisor.status()!.pid!, "SIGKILL");
   assert.equal(await exitedWithin(supervisor, 20_000), 0);
 });
 
@@ -199,6 +209,25 @@ Deno.test("a supervisor that closes the connection without answering is not said
     assert.equal(silent.code, 6);
     assert.match(silent.stderr, /^opsd down: the supervisor of .* did not answer within 5 s; /);
     (await served).slice(1).forEach((connection) => connection.close());
+
+    // Holding the lock without listening (the loop above closed the listener): starting.
+    const starting = await runOpsd(["up", service.path]);
+    assert.equal(starting.code, 3);
+    assert.match(starting.stderr, / \(it holds the lock but does not listen yet: it is starting; /);
+
+    // A supervisor that exits without answering (its lock released first): not running (3).
+    const exited = (async () => {
+      for await (const connection of Deno.listen({ transport: "unix", path: controlPath(paths) })) {
+        await connection.read(new Uint8Array(1024));
+        locks.splice(0).forEach(close);
+        connection.close();
+        return;
+      }
+    })();
+    const gone = await runOpsd(["up", service.path]);
+    await exited;
+    assert.equal(gone.code, 3);
+    assert.match(gone.stderr, /: no supervisor running for .* \(it exited without answering\): /);
   } finally {
     try {
       listener.close();
