@@ -197,11 +197,17 @@ Deno.test("a supervisor started through a symlinked directory keeps to that dire
   await using supervisor = await startSupervisor(`${dir.path}/current`);
   const first = await supervisor.waitStatus("up", (s) => s.state === "up");
   assert.equal(first.service, `${dir.path}/v1`, "the real directory");
+  // "up" is recorded at exec: run's echo may come a moment later.
+  const ran = (lines: number) => async () => {
+    const text = await Deno.readTextFile(`${dir.path}/ran`).catch(() => "");
+    return text.split("\n").length > lines ? text : null;
+  };
+  await waitFor("the first run's line", ran(1));
   await Deno.remove(`${dir.path}/current`);
   await Deno.symlink("v2", `${dir.path}/current`);
   Deno.kill(first.pid!, "SIGKILL");
   await supervisor.waitStatus("restarted", (s) => s.state === "up" && s.pid !== first.pid);
-  assert.equal(await Deno.readTextFile(`${dir.path}/ran`), "v1\nv1\n", "v1's run again, not v2's");
+  assert.equal(await waitFor("the second run's line", ran(2)), "v1\nv1\n", "v1's run again");
   assert.equal((await runOpsd(["status", `${dir.path}/v1`])).code, 0);
   const now = await runOpsd(["status", "--json", `${dir.path}/current`]);
   assert.equal(now.code, 3);
