@@ -18,6 +18,7 @@ import type { FdRow, ProcessInfo } from "./row.ts";
 import {
   type AddressSocket,
   inetName,
+  netlinkName,
   packetName,
   packetProtocolName,
   rawName,
@@ -129,6 +130,10 @@ function _describeSocket(row: _HeldRow, inode: number, context: DescribeContext)
     row.device = String(inode);
     row.node = packetProtocolName(found.socket);
     row.name = packetName(found.socket);
+  } else if (found?.kind === "netlink") {
+    // As lsof: no DEVICE, the inode as NODE, the protocol as NAME.
+    row.type = "netlink";
+    row.name = netlinkName(found.socket);
   } else {
     row.type = "sock";
     if (context.stat) _statFd(row, null, context);

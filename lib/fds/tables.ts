@@ -14,6 +14,7 @@ import {
   isAddressSocket,
   type NetnsSource,
   readInetSockets,
+  readNetlinkSockets,
   readPacketSockets,
   readRawSockets,
   readUnixOwners,
@@ -137,10 +138,14 @@ export class SocketTables {
           for (const socket of readPacketSockets(source, entry.inodes)) {
             this.#found({ kind: "packet", socket }, namespace);
           }
+        } else if (table === "NETLINK") {
+          for (const socket of readNetlinkSockets(source, entry.inodes)) {
+            this.#found({ kind: "netlink", socket }, namespace);
+          }
         }
       }
     }
-    // In no table (netlink, packet, an unbound TCP socket…): lsof names the protocol.
+    // In no table (an unbound netlink or TCP socket…): lsof names the protocol.
     for (const [inode, protocol] of probed) {
       if (!this.byInode.has(inode)) this.byInode.set(inode, { kind: "other", protocol });
     }
@@ -209,4 +214,4 @@ export class SocketTables {
   }
 }
 
-const _ALL_TABLES = [...Object.keys(_INET_TABLES), "UNIX", "RAW", "RAWv6", "PACKET"];
+const _ALL_TABLES = [...Object.keys(_INET_TABLES), "UNIX", "RAW", "RAWv6", "PACKET", "NETLINK"];

@@ -1,6 +1,6 @@
 /**
  * The socket tables in `/proc/net` (`tcp`, `tcp6`, `udp`, `udp6`, `unix`, `raw`,
- * `raw6`, `packet`): who
+ * `raw6`, `packet`, `netlink`): who
  * is bound where, in which state, under which socket inode. `/proc/net` shows the
  * reader's network namespace; `/proc/PID/net` shows the namespace of PID.
  *
@@ -150,6 +150,28 @@ export function parsePacketTable(text: string): PacketSocket[] {
       type: Number(fields[2]),
       protocol: parseInt(fields[3], 16),
     });
+  }
+  return sockets;
+}
+
+/**
+ * A netlink socket (`AF_NETLINK`) from `/proc/net/netlink`. Only bound ones are
+ * there (explicitly, or on their first send): an unbound one is in no table.
+ */
+export interface NetlinkSocket {
+  inode: number;
+  /** The netlink protocol number (NETLINK_ROUTE is 0, NETLINK_KOBJECT_UEVENT 15). */
+  protocol: number;
+}
+
+/** Parses `/proc/net/netlink`. */
+export function parseNetlinkTable(text: string): NetlinkSocket[] {
+  const sockets: NetlinkSocket[] = [];
+  for (const line of text.split("\n").slice(1)) {
+    // sk Eth Pid Groups Rmem Wmem Dump Locks Drops Inode
+    const fields = line.trim().split(/\s+/);
+    if (fields.length < 10) continue;
+    sockets.push({ inode: Number(fields[9]), protocol: Number(fields[1]) });
   }
   return sockets;
 }

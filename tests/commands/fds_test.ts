@@ -272,6 +272,9 @@ holderTest(
     assert.equal(get("udp").name, `127.0.0.1:${holder.ports.udp}`);
     assert.equal(get("pipeRead").name, "pipe");
     assert.deepEqual([get("netlink").type, get("netlink").name], ["sock", "protocol: NETLINK"]);
+    // Bound, it is in /proc/net/netlink: lsof's TYPE netlink and the protocol as NAME.
+    const bound = get("netlinkBound");
+    assert.deepEqual([bound.type, bound.device, bound.name], ["netlink", "", "ROUTE"]);
     if (holder.fds.raw !== undefined) {
       // As lsof: the raw table's fields; a packet socket's protocol (0: none) as NODE.
       assert.deepEqual([get("raw").type, get("raw").name], [

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import {
   inetName,
   isListening,
+  netlinkName,
   type NetnsSource,
   packetName,
   packetProtocolName,
@@ -86,6 +87,14 @@ Deno.test("rawName, packetName and packetProtocolName print raw and packet socke
   assert.deepEqual([packetName(dgram), packetProtocolName(dgram)], ["type=SOCK_DGRAM", "IPV6"]);
   // A protocol without a name: its number in decimal.
   assert.equal(packetProtocolName({ ...packet, protocol: 0x1234 }), "4660");
+});
+
+Deno.test("netlinkName names the protocol as lsof does, and one it does not know by number", () => {
+  assert.deepEqual(
+    [0, 4, 15, 16].map((protocol) => netlinkName({ inode: 1, protocol })),
+    ["ROUTE", "INET_DIAG", "KOBJECT_UEVENT", "GENERIC"],
+  );
+  assert.equal(netlinkName({ inode: 1, protocol: 31 }), "unknown protocol: 31");
 });
 
 Deno.test("readUnixSockets names a path with a newline exactly in its own namespace, and believes no line it forges there, for a socket's inode or one nobody has", async () => {

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import {
   parseInetTable,
+  parseNetlinkTable,
   parsePacketTable,
   parseRawTable,
   parseUnixTable,
@@ -116,5 +117,17 @@ Deno.test("parseRawTable keeps the addresses and state as written; parsePacketTa
   assert.deepEqual(parsePacketTable(packet), [
     { inode: 8144821, type: 3, protocol: 3 },
     { inode: 8144822, type: 2, protocol: 0x86dd },
+  ]);
+});
+
+Deno.test("parseNetlinkTable reads each socket's protocol and inode", () => {
+  const text =
+    `sk               Eth Pid        Groups   Rmem     Wmem     Dump  Locks    Drops    Inode
+000000003a8d1733 0   5971       00000000 0        0        0     2        0        10211173
+00000000194c5c63 15  0          00000001 0        0        0     2        0        474     
+`;
+  assert.deepEqual(parseNetlinkTable(text), [
+    { inode: 10211173, protocol: 0 },
+    { inode: 474, protocol: 15 },
   ]);
 });
