@@ -37,7 +37,8 @@ export function fdsCommand() {
       command: {
         short: "c",
         value: "name",
-        help: "processes whose command name starts with NAME (repeatable)",
+        help:
+          "processes whose command name starts with NAME (repeatable; the kernel keeps 15 bytes of a name: a longer NAME is matched against the program's or script's file name)",
         parse: nonEmptyValue("a command name"),
         repeat: true,
       },
@@ -120,7 +121,8 @@ Examples:
 Differences from lsof: OFD locks show as lock letters, and flock/OFD locks show
 on every fd sharing the locked open file (lsof: never for OFD locks, flock only
 in the process that took it); the CLOEXEC column; COMMAND is not cut to 9
-characters; no memory-mapped (mem) rows; selectors combine with AND (lsof -a).
+characters; -c takes a NAME longer than 15 bytes (lsof refuses it); no
+memory-mapped (mem) rows; selectors combine with AND (lsof -a).
 --path on a unix socket file lists the sockets bound there, as lsof does, also
 through a symlink (followed, as for any file; lsof: only the name bound).
 Without root, other users' processes cannot be inspected: a port or file query

@@ -323,10 +323,48 @@ function _candidates(query: FdsQuery): { pids: number[]; threads: [number, numbe
     const prefixes = query.commands;
     pids = pids.filter((pid) => {
       const command = readProcStat(pid)?.comm;
-      return command !== undefined && prefixes.some((prefix) => command.startsWith(prefix));
+      return command !== undefined && prefixes.some((prefix) => _isNamed(pid, command, prefix));
     });
   }
   return { pids, threads };
+}
+
+/** The bytes of a command name the kernel keeps (TASK_COMM_LEN less the NUL). */
+const _COMM_BYTES = 15;
+
+/**
+ * Whether process `pid`, whose command name is `command`, is named `prefix`
+ * (`-c`): its name starts with it. The kernel keeps only 15 bytes of a name,
+ * so a longer prefix (a program's whole name) matches a process whose name is
+ * its first 15 bytes and whose program (or the script it runs) has a file name
+ * starting with it. lsof refuses such a prefix; pgrep matches nothing.
+ */
+function _isNamed(pid: number, command: string, prefix: string): boolean {
+  const bytes = new TextEncoder().encode(prefix);
+  if (bytes.length <= _COMM_BYTES) return command.startsWith(prefix);
+  if (command !== new TextDecoder().decode(bytes.subarray(0, _COMM_BYTES))) return false;
+  return _programNames(pid).some((name) => name.startsWith(prefix));
+}
+
+/**
+ * The file names a process's command name may be cut from: its program's
+ * (`/proc/PID/exe`, which only root may read for other users' processes), and
+ * its first two arguments' (the program as started, or the interpreter and
+ * the script it runs).
+ */
+function _programNames(pid: number): string[] {
+  const names: string[] = [];
+  try {
+    names.push(Deno.readLinkSync(`/proc/${pid}/exe`).replace(/ \(deleted\)$/, ""));
+  } catch {
+    // Gone, a kernel thread, or another user's: the arguments may still tell.
+  }
+  try {
+    names.push(...Deno.readTextFileSync(`/proc/${pid}/cmdline`).split("\0").slice(0, 2));
+  } catch {
+    // Gone meanwhile: nothing to match.
+  }
+  return names.map((name) => name.slice(name.lastIndexOf("/") + 1));
 }
 
 /**

@@ -538,6 +538,39 @@ holderTest(
   },
 );
 
+sanitizedTest(
+  "opsd fds -c with a whole program name longer than the kernel's 15 bytes finds the program, and a script by its name",
+  async () => {
+    await using dir = await tempDir();
+    // Unique in their first 15 bytes, which the kernel keeps: no other process shares them.
+    const tag = String(Math.floor(Math.random() * 1e6)).padStart(6, "0");
+    const long = `fdst${tag}longprogram`;
+    const program = `${dir.path}/${long}`;
+    Deno.symlinkSync(SLEEP, program);
+    await using sleeper = await startSleeper({ program });
+    const script = `${dir.path}/fdss${tag}service-runner.sh`;
+    Deno.writeTextFileSync(script, "#!/bin/sh\nread -r line\n", { mode: 0o755 });
+    const shell = new Deno.Command(script, { stdin: "piped", stdout: "null" }).spawn();
+    try {
+      await waitFor(
+        "the script to start",
+        () => readProcStat(shell.pid)?.comm === `fdss${tag}servi`,
+      );
+      const pids = async (
+        name: string,
+      ) => [...new Set((await fdsJson(["-c", name])).map((row) => row.pid))];
+      assert.deepEqual(await pids(long), [sleeper.pid]);
+      assert.deepEqual(await pids(long.slice(0, 17)), [sleeper.pid]);
+      assert.deepEqual(await pids(`${long}X`), []);
+      assert.deepEqual(await pids(`fdss${tag}service-runner`), [shell.pid]);
+      assert.deepEqual(await pids(`fdss${tag}service-walker`), []);
+    } finally {
+      await shell.stdin.close();
+      await shell.status;
+    }
+  },
+);
+
 Deno.test("opsd fds: a bad port, pid or flag is a usage error (exit 2, one line, no trace)", async () => {
   for (
     const args of [["--port", "0"], ["--port", "70000"], ["--port", "http"], ["-p", "-1"], [
