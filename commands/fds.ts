@@ -150,8 +150,8 @@ Environment: OPSD_FDS_WORKERS=N walks /proc with N extra threads (default: from
 
 Exit codes: 0 something matched (with --leaks: a leak was found; with --port,
 --listen or --unix: in opsd's network namespace), 1 nothing matched (stderr
-says so for a --path that names no file, and for a --pid that is a thread of
-another process, which is left out), 2 usage error (bad port, pid or flag, an
+says so for a --path that names no file, and for a --pid that is no process, a
+zombie or a thread of another process, which is left out), 2 usage error (bad port, pid or flag, an
 empty --path, --unix or -c, selectors that could never match together,
 --leak-age without --leaks, --all-netns without --port, --listen or --unix, or
 with --leaks).`,
@@ -258,7 +258,7 @@ function _neverMatching(
 }
 
 /**
- * What stderr says beside the rows: pids that are threads, paths that name no
+ * What stderr says beside the rows: pids that are threads, zombies or no process, paths that name no
  * file, matches that do not count, and processes that could not be inspected.
  * With `quiet` only the last, and only when it may make the answer (1) wrong.
  * `unheld`: some rows are sockets whose holder is unknown.
@@ -268,6 +268,12 @@ function _notes(scan: FdsScan, quiet: boolean, json: boolean, unheld: boolean): 
   if (!quiet) {
     for (const [tid, pid] of scan.threads) {
       notes.push(`${tid} is a thread of process ${pid}, not a process: use --pid ${pid}`);
+    }
+    for (const pid of scan.missingPids) notes.push(`no such process: ${pid}`);
+    for (const [pid, parent] of scan.zombies) {
+      notes.push(
+        `${pid} is a zombie: it exited and holds no fds; its parent ${parent} has not reaped it`,
+      );
     }
     for (const path of scan.missingPaths) notes.push(`no such file: ${escapeText(path)}`);
     if (!scan.matched && scan.rows.length > 0) {

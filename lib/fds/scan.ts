@@ -111,6 +111,13 @@ export interface FdsScan {
   missingPaths: string[];
   /** `[tid, pid]` for each pid asked for that is a thread of process pid: no process, left out. */
   threads: [number, number][];
+  /** The pids asked for that name no process (lsof shows nothing for them either). */
+  missingPids: number[];
+  /**
+   * `[pid, ppid]` for each pid asked for that is a zombie: it exited and holds
+   * no fd, but its parent ppid has not reaped it (lsof shows nothing either).
+   */
+  zombies: [number, number][];
 }
 
 const _SPECIALS: SpecialFd[] = ["cwd", "rtd", "txt"];
@@ -126,8 +133,8 @@ export async function scanFds(request: FdsQuery): Promise<FdsScan> {
   const asked = filtered ? [] : query.paths ?? [];
   const paths = asked.map(_resolvePath);
   const fileSelected = filtered || _namesFiles(query);
-  const { pids: candidates, threads } = _candidates(query);
-  if (fileSelected && !sockets && paths.length === 0) return _scan({ threads }); // no match
+  const { pids: candidates, absent } = _candidates(query);
+  if (fileSelected && !sockets && paths.length === 0) return _scan(absent); // no match
   const tables = new SocketTables();
   const targets = sockets ? tables.targets(selection, tables.own, { own: true }) : [];
   const address = !query.leaks && _namesAddress(query);
@@ -136,14 +143,14 @@ export async function scanFds(request: FdsQuery): Promise<FdsScan> {
     !(query.matchOnly && address && !query.allNetns && !selection.unixPaths.length &&
       !selection.anyUnix);
   if (sockets && targets.length === 0 && paths.length === 0 && !query.leaks) {
-    if (!foreign) return _scan({ threads }); // no fd walked
+    if (!foreign) return _scan(absent); // no fd walked
     // Nothing here matches: only a process in another network namespace could hold one.
     for (const [namespace, members] of groupByNamespace(candidates, "net")) {
       // Its tables through a live member: a zombie's /proc/PID/net is empty.
       const pid = members.find((member) => readProcStat(member)?.state !== "Z") ?? members[0];
       targets.push(...tables.targets(selection, namespace, { own: false, pid }));
     }
-    if (targets.length === 0) return _scan({ threads }); // no fd walked
+    if (targets.length === 0) return _scan(absent); // no fd walked
   }
   const ids = filtered ? [] : named; // those of `asked`
   const files = ids.filter((id) => id !== null && id !== "missing");
@@ -212,7 +219,7 @@ export async function scanFds(request: FdsQuery): Promise<FdsScan> {
     matched: counted.length > 0,
     unreadable: [...unreadable],
     missingPaths,
-    threads,
+    ...absent,
   });
 }
 
@@ -226,6 +233,8 @@ function _scan(found: Partial<Omit<FdsScan, "unreadableNeeds">>): FdsScan {
     unreadableNeeds: unreadable.length > 0 ? _privilegeLacking() : null,
     missingPaths: found.missingPaths ?? [],
     threads: found.threads ?? [],
+    missingPids: found.missingPids ?? [],
+    zombies: found.zombies ?? [],
   };
 }
 
@@ -307,17 +316,23 @@ function _selection(query: FdsQuery): SocketSelection {
   };
 }
 
+/** The pids asked for that hold no fds of their own, by why. */
+type _Absent = Pick<FdsScan, "threads" | "missingPids" | "zombies">;
+
 /**
  * The processes the process selectors allow (all when there are none), and
- * the pids asked for that are threads of another process (lsof shows nothing
- * for those either).
+ * the pids asked for that hold no fds of their own (lsof shows nothing for
+ * them either): threads of another process, pids of no process, zombies.
  */
-function _candidates(query: FdsQuery): { pids: number[]; threads: [number, number][] } {
-  const threads: [number, number][] = [];
+function _candidates(query: FdsQuery): { pids: number[]; absent: _Absent } {
+  const absent: _Absent = { threads: [], missingPids: [], zombies: [] };
   let pids = !query.pids?.length ? listPids() : [...new Set(query.pids)].filter((pid) => {
     const process = threadGroupOf(pid);
-    if (process !== null && process !== pid) threads.push([pid, process]);
-    return process === null || process === pid;
+    const stat = process === pid ? readProcStat(pid) : null;
+    if (process === null) absent.missingPids.push(pid);
+    else if (process !== pid) absent.threads.push([pid, process]);
+    else if (stat?.state === "Z") absent.zombies.push([pid, stat.ppid]);
+    return process === pid;
   });
   if (query.commands?.length) {
     const prefixes = query.commands;
@@ -326,7 +341,7 @@ function _candidates(query: FdsQuery): { pids: number[]; threads: [number, numbe
       return command !== undefined && prefixes.some((prefix) => _isNamed(pid, command, prefix));
     });
   }
-  return { pids, threads };
+  return { pids, absent };
 }
 
 /** The bytes of a command name the kernel keeps (TASK_COMM_LEN less the NUL). */

@@ -491,7 +491,8 @@ holderTest(
     const table = await runOpsd(["fds", "--tcp", "--port", String(unused)]);
     assert.deepEqual([table.code, table.stdout], [1, ""]);
     const gone = await runOpsd(["fds", "-p", String(2 ** 22 + 12345)]);
-    assert.deepEqual([gone.code, gone.stdout, gone.stderr], [1, "", ""]);
+    assert.deepEqual([gone.code, gone.stdout], [1, ""]);
+    assert.equal(gone.stderr, `opsd fds: no such process: ${2 ** 22 + 12345}\n`);
     const human = await runOpsd([
       "fds",
       "-p",
@@ -535,6 +536,38 @@ holderTest(
     const rows = (await runOpsd(["fds", "--json", "-p", String(tid), "-p", String(holder.pid)]))
       .stdout.trim().split("\n").map((line) => JSON.parse(line));
     assert.deepEqual([...new Set(rows.map((row) => row.pid))], [holder.pid]);
+  },
+);
+
+sanitizedTest(
+  "opsd fds --pid says so when the pid is no process, or a zombie that holds no fds",
+  async () => {
+    // sleep, exec'd by sh, never reaps the child sh started before: a zombie until sleep dies.
+    const parent = new Deno.Command("sh", { args: ["-c", "true & exec sleep 1000"] }).spawn();
+    try {
+      const children = () =>
+        Deno.readTextFileSync(`/proc/${parent.pid}/task/${parent.pid}/children`).trim();
+      await waitFor("the zombie", () => {
+        const child = Number(children());
+        return child > 0 && readProcStat(child)?.state === "Z";
+      });
+      const zombie = Number(children());
+      const run = await runOpsd(["fds", "-p", String(zombie)]);
+      assert.deepEqual([run.code, run.stdout], [1, ""]);
+      assert.equal(
+        run.stderr,
+        `opsd fds: ${zombie} is a zombie: it exited and holds no fds; its parent ${parent.pid} has not reaped it\n`,
+      );
+      // A pid of no process: pid_max is at most 2^22, and --pid takes up to 2^31 - 1.
+      const missing = await runOpsd(["fds", "-p", String(2 ** 31 - 1)]);
+      assert.deepEqual([missing.code, missing.stdout], [1, ""]);
+      assert.equal(missing.stderr, `opsd fds: no such process: ${2 ** 31 - 1}\n`);
+      const quiet = await runOpsd(["fds", "-q", "-p", String(zombie), "-p", String(2 ** 31 - 1)]);
+      assert.deepEqual([quiet.code, quiet.stdout, quiet.stderr], [1, "", ""]);
+    } finally {
+      parent.kill("SIGKILL");
+      await parent.status;
+    }
   },
 );
 
