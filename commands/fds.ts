@@ -14,6 +14,7 @@ import { intValue, nonEmptyValue } from "../lib/cli/values.ts";
 import { writeJson, writeOut } from "../lib/cli/output.ts";
 import { escapeText } from "../lib/text/escape.ts";
 import type { FdsScan } from "../lib/fds/scan.ts";
+import type { PortRange } from "../lib/procfs/net.ts";
 
 /** `--leak-age` when not given: younger processes are not reported for `no-cloexec`. */
 const _LEAK_AGE_MS = 60_000;
@@ -44,8 +45,9 @@ export function fdsCommand() {
       },
       port: {
         value: "port",
-        help: "TCP and UDP sockets with this local or remote port (repeatable)",
-        parse: intValue(1, 65535),
+        help: "TCP and UDP sockets with this local or remote port, or one in a range " +
+          "FIRST-LAST (repeatable)",
+        parse: _portRange,
         repeat: true,
       },
       tcp: { help: "TCP sockets only (without --port: every TCP socket)" },
@@ -199,13 +201,26 @@ with --leaks).`,
   });
 }
 
+/** A --port value: a port (`8080`), or a range of them (`8000-8099`, as lsof's `-i :8000-8099`). */
+function _portRange(text: string): PortRange {
+  const port = intValue(1, 65535);
+  const [first, last = first] = text.split("-");
+  try {
+    const range = { first: port(first), last: port(last) };
+    if (range.first <= range.last && text.split("-").length <= 2) return range;
+  } catch {
+    // Said below, with the range's form.
+  }
+  throw new Error("expected a port, 1 to 65535, or a range of them such as 8000-8099");
+}
+
 /**
  * Refuses --all-netns where it changes nothing: only whether an address is
  * taken (--port, --listen, --unix) depends on the network namespace; a
  * listing, and --leaks, count every socket anyway.
  */
 function _checkAllNetns(
-  options: { port: number[]; unix: string[]; listen?: boolean; leaks?: boolean },
+  options: { port: PortRange[]; unix: string[]; listen?: boolean; leaks?: boolean },
 ): void {
   if (options.leaks) {
     throw new CommandLineError(
@@ -228,7 +243,7 @@ function _checkAllNetns(
  */
 function _neverMatching(
   options: {
-    port: number[];
+    port: PortRange[];
     path: string[];
     unix: string[];
     tcp?: boolean;

@@ -48,6 +48,7 @@ import { type SocketSelection, SocketTables } from "./tables.ts";
 import { isAddressSocket } from "./sockets.ts";
 import { CAP, hasEffectiveCapability } from "../procfs/capabilities.ts";
 import { type FileId, isSocketFile, type NamedFile, namedFile } from "./paths.ts";
+import type { PortRange } from "../procfs/net.ts";
 
 /** What to show. Empty lists and absent flags select nothing in particular. */
 export interface FdsQuery {
@@ -55,8 +56,8 @@ export interface FdsQuery {
   pids?: number[];
   /** Only processes whose command name starts with one of these (as `lsof -c`). */
   commands?: string[];
-  /** Sockets with one of these local or remote ports. */
-  ports?: number[];
+  /** Sockets with a local or remote port in one of these ranges. */
+  ports?: PortRange[];
   /** TCP sockets only (with `udp`: either). */
   tcp?: boolean;
   /** UDP sockets only. */

@@ -21,11 +21,13 @@ import {
   parsePacketTable,
   parseRawTable,
   parseUnixTable,
+  type PortRange,
   type RawSocket,
   SOCKET_TYPES,
   TCP_LISTEN,
   TCP_STATES,
   type UnixSocket,
+  usesPort,
 } from "../procfs/net.ts";
 import {
   dumpInetSockets,
@@ -41,8 +43,8 @@ export type NetnsSource = { own: true } | { own: false; pid: number };
 /** Which TCP/UDP sockets to read. */
 export interface InetFilter {
   protocols: InetSocket["protocol"][];
-  /** Only sockets with this local or remote port. */
-  port?: number;
+  /** Only sockets with a local or remote port in this range. */
+  ports?: PortRange;
   /** Only listeners: TCP in LISTEN, UDP bound and not connected. */
   listening?: boolean;
   /** Only these address families (default both). */
@@ -88,10 +90,7 @@ export function readInetSockets(source: NetnsSource, filter: InetFilter): InetSo
         ? _dumpOwn(protocol, family, filter)
         : _readTable(`/proc/${source.pid}/net`, protocol, family);
       for (const socket of sockets) {
-        if (
-          filter.port !== undefined && socket.localPort !== filter.port &&
-          socket.remotePort !== filter.port
-        ) continue;
+        if (filter.ports !== undefined && !usesPort(socket, filter.ports)) continue;
         if (filter.listening && !isListening(socket)) continue;
         if (filter.inodes && !filter.inodes.has(socket.inode)) continue;
         found.push(socket);
@@ -110,7 +109,7 @@ function _dumpOwn(
     ? undefined
     : 1 << (protocol === "tcp" ? TCP_LISTEN : _UDP_UNCONNECTED);
   return _diagOr(
-    () => dumpInetSockets(protocol, family, { states, port: filter.port, inodes: filter.inodes }),
+    () => dumpInetSockets(protocol, family, { states, ports: filter.ports, inodes: filter.inodes }),
     () => _readTable("/proc/net", protocol, family),
   );
 }

@@ -8,7 +8,7 @@
  */
 
 import { namespaceOf } from "../procfs/namespaces.ts";
-import { type InetSocket, TCP_LISTEN } from "../procfs/net.ts";
+import { type InetSocket, type PortRange, TCP_LISTEN } from "../procfs/net.ts";
 import { getxattrText } from "../sys/libc.ts";
 import {
   isAddressSocket,
@@ -24,8 +24,8 @@ import {
 
 /** The sockets a query names. */
 export interface SocketSelection {
-  /** Ports (local or remote); empty: any port. */
-  ports: number[];
+  /** Port ranges (local or remote port); empty: any port. */
+  ports: PortRange[];
   protocols: ("tcp" | "udp")[];
   /** Listeners only (TCP LISTEN, UDP bound and unconnected, unix LISTEN). */
   listening: boolean;
@@ -70,8 +70,12 @@ export class SocketTables {
     const targets: number[] = [];
     if (selection.inet) {
       const ports = selection.ports.length > 0 ? selection.ports : [undefined];
-      for (const port of ports) {
-        const filter = { protocols: selection.protocols, port, listening: selection.listening };
+      for (const range of ports) {
+        const filter = {
+          protocols: selection.protocols,
+          ports: range,
+          listening: selection.listening,
+        };
         for (const socket of readInetSockets(source, filter)) {
           if (socket.inode === 0) continue; // TIME_WAIT or not accepted: nobody holds it
           this.#found({ kind: "inet", socket }, namespace);

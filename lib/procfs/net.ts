@@ -25,6 +25,21 @@ export interface InetSocket {
   uid: number;
 }
 
+/** Ports `first` to `last`, both included (one port: both the same). */
+export interface PortRange {
+  first: number;
+  last: number;
+}
+
+/** Whether `socket`'s local or remote port is within `range`. */
+export function usesPort(
+  socket: Pick<InetSocket, "localPort" | "remotePort">,
+  range: PortRange,
+): boolean {
+  const within = (port: number) => port >= range.first && port <= range.last;
+  return within(socket.localPort) || within(socket.remotePort);
+}
+
 /** A unix socket from `/proc/net/unix` (or sock_diag). */
 export interface UnixSocket {
   inode: number;

@@ -13,7 +13,14 @@ import { lastErrno, rawCalls } from "./libc.ts";
 import { Errno, SysError } from "./errno.ts";
 import { SOCK } from "./constants.ts";
 import { formatIpv6 } from "./sockaddr.ts";
-import { type InetSocket, SOCKET_TYPES, TCP_LISTEN, type UnixSocket } from "../procfs/net.ts";
+import {
+  type InetSocket,
+  type PortRange,
+  SOCKET_TYPES,
+  TCP_LISTEN,
+  type UnixSocket,
+  usesPort,
+} from "../procfs/net.ts";
 
 const _AF_NETLINK = 16, _NETLINK_SOCK_DIAG = 4, _SOCK_DIAG_BY_FAMILY = 20;
 const _NLM_F_REQUEST = 1, _NLM_F_DUMP = 0x300, _NLM_F_DUMP_INTR = 0x10;
@@ -36,8 +43,8 @@ export const ALL_STATES = 0xfff;
 export interface InetDumpFilter {
   /** Bit N set: sockets in TCP state N (UDP: 7 unconnected, 1 connected). Default: all. */
   states?: number;
-  /** Only sockets with this local or remote port (the others are not even decoded). */
-  port?: number;
+  /** Only sockets with a local or remote port in this range (the others are not even decoded). */
+  ports?: PortRange;
   /** Only sockets with these inodes (the others are not even decoded). */
   inodes?: ReadonlySet<number>;
 }
@@ -52,7 +59,7 @@ export function dumpInetSockets(
   filter: InetDumpFilter = {},
 ): InetSocket[] {
   const sockets: InetSocket[] = [];
-  const request = _request(protocol, family, filter.states ?? ALL_STATES, filter.port);
+  const request = _request(protocol, family, filter.states ?? ALL_STATES, filter.ports);
   _exchange([request], `${protocol} ${family}`, (view, at, length) => {
     if (length >= _MESSAGE && _wanted(view, at, filter)) {
       sockets.push(_decode(view, at, protocol, family));
@@ -143,10 +150,9 @@ function _answers(
 }
 
 function _wanted(view: DataView, at: number, filter: InetDumpFilter): boolean {
-  const port = filter.port;
-  if (port !== undefined && view.getUint16(at + 4) !== port && view.getUint16(at + 6) !== port) {
-    return false;
-  }
+  const ports = filter.ports;
+  const socket = { localPort: view.getUint16(at + 4), remotePort: view.getUint16(at + 6) };
+  if (ports !== undefined && !usesPort(socket, ports)) return false;
   return filter.inodes === undefined || filter.inodes.has(view.getUint32(at + 68, true));
 }
 
@@ -154,25 +160,31 @@ function _request(
   protocol: InetSocket["protocol"],
   family: InetSocket["family"],
   states: number,
-  port?: number,
+  ports?: PortRange,
 ): Uint8Array<ArrayBuffer> {
   // struct inet_diag_req_v2: family, protocol, ext, pad, states, sockid.
-  const bytes = _diagRequest(_REQUEST + (port === undefined ? 0 : 24));
-  if (port !== undefined) {
-    // nlattr INET_DIAG_REQ_BYTECODE: sport == P -> accept; else dport == P -> accept; else reject.
+  const bytes = _diagRequest(_REQUEST + (ports === undefined ? 0 : 40));
+  if (ports !== undefined) {
+    // nlattr INET_DIAG_REQ_BYTECODE (36 bytes of ops): first <= sport <= last -> accept;
+    // else first <= dport <= last -> accept; else reject. The kernel accepts a socket when
+    // the ops' jumps end exactly at the end, and rejects it when they jump past it.
     const bc = new DataView(bytes.buffer, _HEADER + _REQUEST);
-    bc.setUint16(0, 24, true);
+    bc.setUint16(0, 40, true);
     bc.setUint16(2, 1, true);
     const op = (at: number, code: number, yes: number, no: number) => {
       bc.setUint8(4 + at, code);
       bc.setUint8(5 + at, yes);
       bc.setUint16(6 + at, no, true);
     };
-    op(0, 11, 8, 12); // S_EQ
-    op(4, 0, 0, port);
-    op(8, 1, 4, 12); // JMP
-    op(12, 12, 8, 12); // D_EQ
-    op(16, 0, 0, port);
+    op(0, 2, 8, 20); // S_GE first, else to D_GE
+    op(4, 0, 0, ports.first);
+    op(8, 3, 8, 12); // S_LE last, else to D_GE
+    op(12, 0, 0, ports.last);
+    op(16, 1, 4, 20); // JMP to the end: accept
+    op(20, 4, 8, 20); // D_GE first, else past the end: reject
+    op(24, 0, 0, ports.first);
+    op(28, 5, 8, 12); // D_LE last: to the end (accept), else past it
+    op(32, 0, 0, ports.last);
   }
   const view = new DataView(bytes.buffer);
   view.setUint8(_HEADER, _FAMILY[family]);

@@ -356,6 +356,44 @@ holderTest(
 );
 
 holderTest(
+  "opsd fds --port FIRST-LAST agrees with lsof -i :FIRST-LAST, local and remote ports, TCP and UDP",
+  async (holder) => {
+    // The holder's ports and the ports around them: other processes' sockets may be there too.
+    const ports = [holder.ports.tcp4, holder.ports.udp, holder.clientPort];
+    const range = `${Math.min(...ports) - 1}-${Math.max(...ports) + 1}`;
+    const lsof = await new Deno.Command("lsof", {
+      args: ["-nP", "-w", `-i:${range}`, "-F", "pf"],
+    }).output();
+    const expected = new Set<string>();
+    let pid = "";
+    for (const line of new TextDecoder().decode(lsof.stdout).trim().split("\n")) {
+      if (line[0] === "p") pid = line.slice(1);
+      if (line[0] === "f") expected.add(`${pid}:${line.slice(1)}`);
+    }
+    // Sockets may open and close between the two runs: compare the holder's alone.
+    const holders = (keys: Iterable<string>) =>
+      [...keys].filter((key) => key.startsWith(`${holder.pid}:`)).sort();
+    const rows = await fdsJson(["--port", range]);
+    assert.deepEqual(holders(rows.map((r) => `${r.pid}:${r.fd}`)), holders(expected));
+    const fds = (keys: string[]) => new Set(keys.map((key) => Number(key.split(":")[1])));
+    for (const name of ["tcp4", "udp", "udpDup"]) {
+      assert.ok(fds(holders(expected)).has(holder.fds[name]), name);
+    }
+    // A range of one port is that port; a range beside it finds nothing of it.
+    const one = `${holder.ports.udp}-${holder.ports.udp}`;
+    const single = await fdsJson(["--port", one, "--udp"]);
+    assert.deepEqual(
+      single.map((r) => r.fd),
+      (await fdsJson(["--port", String(holder.ports.udp), "--udp"])).map((r) => r.fd),
+    );
+    const beside = `${holder.ports.udp + 1}-${holder.ports.udp + 1}`;
+    const other = await fdsJson(["--port", beside, "--udp", "-p", String(holder.pid)]);
+    assert.deepEqual(other, []);
+  },
+  { ignore: !HAS_LSOF },
+);
+
+holderTest(
   "opsd fds --path, --unix and -c select files and processes; selectors combine with AND",
   async (holder) => {
     const pid = String(holder.pid);
@@ -606,12 +644,26 @@ sanitizedTest(
 
 Deno.test("opsd fds: a bad port, pid or flag is a usage error (exit 2, one line, no trace)", async () => {
   for (
-    const args of [["--port", "0"], ["--port", "70000"], ["--port", "http"], ["-p", "-1"], [
-      "--pid",
-      "x",
-    ], [
-      "--bogus",
-    ], ["--leak-age", "soon", "--leaks"]]
+    const args of [
+      ["--port", "0"],
+      ["--port", "70000"],
+      ["--port", "http"],
+      ["--port", "90-80"],
+      [
+        "--port",
+        "1-2-3",
+      ],
+      ["--port", "0-80"],
+      ["-p", "-1"],
+      [
+        "--pid",
+        "x",
+      ],
+      [
+        "--bogus",
+      ],
+      ["--leak-age", "soon", "--leaks"],
+    ]
   ) {
     const run = await runOpsd(["fds", ...args]);
     assert.equal(run.code, 2, args.join(" "));
