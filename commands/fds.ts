@@ -54,6 +54,7 @@ export function fdsCommand() {
       udp: { help: "UDP sockets only (without --port: every UDP socket)" },
       listen: {
         help: "listening sockets only: TCP LISTEN, UDP bound and unconnected, unix LISTEN " +
+          "or datagram bound and connected to none " +
           "(without --port/--unix: every listener)",
       },
       path: {

@@ -154,7 +154,7 @@ function _describeInet(row: FdRow, found: InetSocket): void {
 
 /** Fills a unix socket's columns from its entry in the socket tables. */
 function _describeUnix(row: FdRow, found: UnixSocket): void {
-  const { kernelAddress, uid: _uid, ...socket } = found;
+  const { kernelAddress, uid: _uid, peer: _peer, ...socket } = found;
   row.type = "unix";
   row.device = kernelAddress;
   row.node = String(socket.inode);

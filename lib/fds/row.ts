@@ -29,7 +29,7 @@ export interface Leak {
 /** What a socket row is connected to, for `--json`. */
 export type SocketDetail =
   | ({ kind: "inet"; state: string } & Omit<InetSocket, "state" | "uid">)
-  | ({ kind: "unix" } & Omit<UnixSocket, "kernelAddress" | "uid">);
+  | ({ kind: "unix" } & Omit<UnixSocket, "kernelAddress" | "uid" | "peer">);
 
 /** One row, with lsof's columns and opsd's additions. */
 export interface FdRow {

@@ -14,6 +14,7 @@
 
 import {
   type InetSocket,
+  isUnixListener,
   type NetlinkSocket,
   type PacketSocket,
   parseInetTable,
@@ -158,7 +159,7 @@ export function readUnixSockets(source: NetnsSource, filter: UnixFilter = {}): U
   const passes = (socket: UnixDiagSocket) =>
     socket.inode !== 0 && (!filter.inodes || filter.inodes.has(socket.inode)) &&
     (!filter.paths || filter.paths.includes(socket.path)) &&
-    (!filter.listening || socket.state === "LISTEN");
+    (!filter.listening || isUnixListener(socket));
   const named = source.own
     ? _diagOr<UnixDiagSocket[] | null>(() => dumpUnixSockets(filter), () => null)
     : null;

@@ -27,7 +27,7 @@ export interface SocketSelection {
   /** Port ranges (local or remote port); empty: any port. */
   ports: PortRange[];
   protocols: ("tcp" | "udp")[];
-  /** Listeners only (TCP LISTEN, UDP bound and unconnected, unix LISTEN). */
+  /** Listeners only (TCP LISTEN, UDP bound and unconnected, unix: see `isUnixListener`). */
   listening: boolean;
   /** Whether TCP/UDP sockets are selected at all. */
   inet: boolean;

@@ -40,6 +40,22 @@ export function usesPort(
   return within(socket.localPort) || within(socket.remotePort);
 }
 
+/**
+ * Whether a unix socket listens in the sense of `--listen`: it is in LISTEN,
+ * or it is a datagram socket bound to a name and connected to none, a server
+ * such as syslog's `/dev/log` (as a bound, unconnected UDP socket listens).
+ * Once a client connects to such a server, the kernel shows the server too as
+ * CONNECTED (`ss -l` then leaves it out), but with no peer: where the peer is
+ * unknown (`/proc/net/unix` does not tell), only an unconnected one counts.
+ */
+export function isUnixListener(
+  socket: Pick<UnixSocket, "type" | "state" | "path" | "peer">,
+): boolean {
+  if (socket.state === "LISTEN") return true;
+  if (socket.type !== "DGRAM" || socket.path === "") return false;
+  return socket.peer === null ? socket.state === "UNCONNECTED" : socket.peer === 0;
+}
+
 /** A unix socket from `/proc/net/unix` (or sock_diag). */
 export interface UnixSocket {
   inode: number;
@@ -47,6 +63,11 @@ export interface UnixSocket {
   kernelAddress: string;
   /** The bound path (`@name` for the abstract namespace), or "" when unbound. */
   path: string;
+  /**
+   * The inode of the socket it is connected to, 0 for none; null when unknown
+   * (`/proc/net/unix` does not tell; sock_diag does).
+   */
+  peer: number | null;
   /** `STREAM`, `DGRAM`, `SEQPACKET`… */
   type: string;
   /** `LISTEN`, `CONNECTED`, `UNCONNECTED`, `CONNECTING` or `DISCONNECTING`. */
@@ -239,6 +260,7 @@ export function parseUnixTable(text: string, inodes?: ReadonlySet<number>): Unix
       state: (parseInt(flags, 16) & _SO_ACCEPTCON) !== 0
         ? "LISTEN"
         : _UNIX_STATES[parseInt(state, 16)] ?? "UNKNOWN",
+      peer: null,
       uid: null,
     };
     sockets.push(last);

@@ -15,6 +15,7 @@ import { SOCK } from "./constants.ts";
 import { formatIpv6 } from "./sockaddr.ts";
 import {
   type InetSocket,
+  isUnixListener,
   type PortRange,
   SOCKET_TYPES,
   TCP_LISTEN,
@@ -28,10 +29,11 @@ const _NLMSG_ERROR = 2, _NLMSG_DONE = 3;
 const _IPPROTO = { tcp: 6, udp: 17 } as const;
 const _FAMILY = { ipv4: SOCK.AF_INET, ipv6: SOCK.AF_INET6 } as const;
 const _HEADER = 16, _REQUEST = 56, _MESSAGE = 72;
-const _UNIX_REQUEST = 24, _UNIX_MESSAGE = 16;
+const _UNIX_REQUEST = 24, _UNIX_MESSAGE = 16, _TCP_ESTABLISHED = 1, _TCP_CLOSE = 7;
 /** Unix socket states as `/proc/net/unix` names them, by sock_diag's (TCP) numbers. */
 const _UNIX_STATES: Readonly<Record<number, string>> = { 1: "CONNECTED", [TCP_LISTEN]: "LISTEN" };
-const _UDIAG_SHOW_NAME = 0x01, _UDIAG_SHOW_UID = 0x40, _UNIX_DIAG_NAME = 0, _UNIX_DIAG_UID = 7;
+const _UDIAG_SHOW_NAME = 0x01, _UDIAG_SHOW_PEER = 0x04, _UDIAG_SHOW_UID = 0x40;
+const _UNIX_DIAG_NAME = 0, _UNIX_DIAG_PEER = 2, _UNIX_DIAG_UID = 7;
 const _DECODER = new TextDecoder();
 /** Up to this many unix sockets wanted, each is asked for by its inode instead of a dump. */
 const _EXACT_MAX = 16;
@@ -225,7 +227,7 @@ export type UnixDiagSocket = Omit<UnixSocket, "kernelAddress">;
 export interface UnixDumpFilter {
   /** Only sockets with these inodes (the others are not even decoded). */
   inodes?: ReadonlySet<number>;
-  /** Only listeners (the kernel leaves the others out). */
+  /** Only listeners (see `isUnixListener`; the kernel leaves out the other states). */
   listening?: boolean;
 }
 
@@ -249,7 +251,7 @@ export function dumpUnixSockets(filter: UnixDumpFilter = {}): UnixDiagSocket[] {
     if (inodes && !inodes.has(inode)) return;
     const socket = _decodeUnix(view, at, length, inode);
     // An exact request is not filtered by state (a dump is, in the kernel).
-    if (!listening || socket.state === "LISTEN") sockets.push(socket);
+    if (!listening || isUnixListener(socket)) sockets.push(socket);
   });
   return sockets;
 }
@@ -260,9 +262,12 @@ function _unixRequest(listening: boolean, inode?: number): Uint8Array<ArrayBuffe
   const request = _diagRequest(_UNIX_REQUEST, inode === undefined);
   const fields = new DataView(request.buffer, _HEADER);
   fields.setUint8(0, SOCK.AF_UNIX);
-  fields.setUint32(4, listening ? 1 << TCP_LISTEN : 0xffffffff, true);
+  // Listeners: in LISTEN, or datagram servers: unconnected (TCP_CLOSE), or ESTABLISHED once
+  // a client connected (see isUnixListener).
+  const states = 1 << TCP_LISTEN | 1 << _TCP_CLOSE | 1 << _TCP_ESTABLISHED;
+  fields.setUint32(4, listening ? states : 0xffffffff, true);
   fields.setUint32(8, inode ?? 0, true);
-  fields.setUint32(12, _UDIAG_SHOW_NAME | _UDIAG_SHOW_UID, true);
+  fields.setUint32(12, _UDIAG_SHOW_NAME | _UDIAG_SHOW_PEER | _UDIAG_SHOW_UID, true);
   // No cookie (INET_DIAG_NOCOOKIE): the inode alone names the socket.
   fields.setUint32(16, 0xffffffff, true);
   fields.setUint32(20, 0xffffffff, true);
@@ -276,12 +281,14 @@ function _decodeUnix(view: DataView, at: number, length: number, inode: number):
     path: "",
     type: SOCKET_TYPES[view.getUint8(at + 1)] ?? "unknown",
     state: _UNIX_STATES[view.getUint8(at + 2)] ?? "UNCONNECTED",
+    peer: 0,
     uid: null,
   };
   for (let offset = at + _UNIX_MESSAGE; offset + 4 <= at + length;) {
     const size = view.getUint16(offset, true), type = view.getUint16(offset + 2, true) & 0x3fff;
     if (size < 4) break;
     if (type === _UNIX_DIAG_UID) socket.uid = view.getUint32(offset + 4, true);
+    if (type === _UNIX_DIAG_PEER) socket.peer = view.getUint32(offset + 4, true);
     if (type === _UNIX_DIAG_NAME) {
       socket.path = _unixPath(new Uint8Array(view.buffer, view.byteOffset + offset + 4, size - 4));
     }

@@ -18,7 +18,7 @@ import {
 } from "../fixtures/mod.ts";
 import { opsdArgv } from "../../lib/self.ts";
 import { readProcStat } from "../../lib/procfs/stat.ts";
-import { bind, close, listen, socket } from "../../lib/sys/libc.ts";
+import { bind, close, connect, listen, socket } from "../../lib/sys/libc.ts";
 import { SOCK } from "../../lib/sys/constants.ts";
 import { sanitizedTest } from "../fixtures/sanitized.ts";
 
@@ -638,6 +638,38 @@ sanitizedTest(
     } finally {
       await shell.stdin.close();
       await shell.status;
+    }
+  },
+);
+
+sanitizedTest(
+  "opsd fds --listen keeps a unix datagram socket bound to a path and connected to none (a /dev/log), clients connected or not",
+  async () => {
+    await using dir = await tempDir();
+    const path = `${dir.path}/log.sock`;
+    const server = socket(SOCK.AF_UNIX, SOCK.DGRAM | SOCK.CLOEXEC);
+    const client = socket(SOCK.AF_UNIX, SOCK.DGRAM | SOCK.CLOEXEC);
+    try {
+      bind(server, { family: "unix", path });
+      const fds = async (args: string[]) =>
+        (await fdsJson(args)).map((row) => [row.pid, row.fd, row.name]);
+      const listener = (
+        state: string,
+      ) => [Deno.pid, String(server), `${path} type=DGRAM (${state})`];
+      assert.deepEqual(await fds(["--unix", path, "--listen"]), [listener("UNCONNECTED")]);
+      // Once a client connects, the kernel calls the server CONNECTED too (ss -l leaves it
+      // out), but it has no peer: still the listener.
+      connect(client, { family: "unix", path });
+      assert.deepEqual(await fds(["--unix", path, "--listen"]), [listener("CONNECTED")]);
+      // The client has a peer: no listener, though it is a unix socket of this process.
+      const mine = await fds(["--listen", "-p", String(Deno.pid)]);
+      assert.ok(mine.some((row) => row[1] === String(server)), JSON.stringify(mine));
+      assert.ok(!mine.some((row) => row[1] === String(client)), JSON.stringify(mine));
+      const all = await fds(["-p", String(Deno.pid)]);
+      assert.deepEqual(all.find((row) => row[1] === String(client))?.[2], "type=DGRAM (CONNECTED)");
+    } finally {
+      close(client);
+      close(server);
     }
   },
 );

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import {
+  isUnixListener,
   parseInetTable,
   parseNetlinkTable,
   parsePacketTable,
@@ -57,6 +58,7 @@ Deno.test("parseUnixTable reads path, type and state (LISTEN from the accept fla
       path: "@abstract-x",
       type: "STREAM",
       state: "LISTEN",
+      peer: null,
       uid: null,
     },
     {
@@ -65,6 +67,7 @@ Deno.test("parseUnixTable reads path, type and state (LISTEN from the accept fla
       path: "",
       type: "DGRAM",
       state: "UNCONNECTED",
+      peer: null,
       uid: null,
     },
     {
@@ -73,6 +76,7 @@ Deno.test("parseUnixTable reads path, type and state (LISTEN from the accept fla
       path: "/run/with space.sock",
       type: "STREAM",
       state: "CONNECTED",
+      peer: null,
       uid: null,
     },
   ]);
@@ -130,4 +134,16 @@ Deno.test("parseNetlinkTable reads each socket's protocol and inode", () => {
     { inode: 10211173, protocol: 0 },
     { inode: 474, protocol: 15 },
   ]);
+});
+
+Deno.test("isUnixListener: LISTEN, or a datagram socket bound to a path without a peer", () => {
+  const server = { type: "DGRAM", state: "CONNECTED", path: "/dev/log", peer: 0 };
+  assert.equal(isUnixListener(server), true);
+  assert.equal(isUnixListener({ ...server, peer: 42 }), false); // a bound client
+  assert.equal(isUnixListener({ ...server, path: "" }), false); // unbound
+  assert.equal(isUnixListener({ ...server, type: "STREAM" }), false);
+  assert.equal(isUnixListener({ ...server, type: "STREAM", state: "LISTEN" }), true);
+  // Peer unknown (/proc/net/unix): only an unconnected one.
+  assert.equal(isUnixListener({ ...server, peer: null }), false);
+  assert.equal(isUnixListener({ ...server, peer: null, state: "UNCONNECTED" }), true);
 });
