@@ -154,15 +154,11 @@ export interface RawSocket {
 
 /** Parses `/proc/net/raw` or `/proc/net/raw6`. */
 export function parseRawTable(text: string): RawSocket[] {
-  const sockets: RawSocket[] = [];
-  for (const line of text.split("\n").slice(1)) {
-    // sl local_address rem_address st tx_queue:rx_queue tr:tm->when retrnsmt uid timeout inode …
-    const fields = line.trim().split(/\s+/);
-    if (fields.length < 10) continue;
+  // sl local_address rem_address st tx_queue:rx_queue tr:tm->when retrnsmt uid timeout inode …
+  return _tableRows(text, 10).map((fields) => {
     const [, localAddress, remoteAddress, state] = fields;
-    sockets.push({ inode: Number(fields[9]), localAddress, remoteAddress, state });
-  }
-  return sockets;
+    return { inode: Number(fields[9]), localAddress, remoteAddress, state };
+  });
 }
 
 /** A packet socket (`AF_PACKET`) from `/proc/net/packet`. */
@@ -176,18 +172,12 @@ export interface PacketSocket {
 
 /** Parses `/proc/net/packet`. */
 export function parsePacketTable(text: string): PacketSocket[] {
-  const sockets: PacketSocket[] = [];
-  for (const line of text.split("\n").slice(1)) {
-    // sk RefCnt Type Proto Iface R Rmem User Inode
-    const fields = line.trim().split(/\s+/);
-    if (fields.length < 9) continue;
-    sockets.push({
-      inode: Number(fields[8]),
-      type: Number(fields[2]),
-      protocol: parseInt(fields[3], 16),
-    });
-  }
-  return sockets;
+  // sk RefCnt Type Proto Iface R Rmem User Inode
+  return _tableRows(text, 9).map((fields) => ({
+    inode: Number(fields[8]),
+    type: Number(fields[2]),
+    protocol: parseInt(fields[3], 16),
+  }));
 }
 
 /**
@@ -202,14 +192,17 @@ export interface NetlinkSocket {
 
 /** Parses `/proc/net/netlink`. */
 export function parseNetlinkTable(text: string): NetlinkSocket[] {
-  const sockets: NetlinkSocket[] = [];
-  for (const line of text.split("\n").slice(1)) {
-    // sk Eth Pid Groups Rmem Wmem Dump Locks Drops Inode
-    const fields = line.trim().split(/\s+/);
-    if (fields.length < 10) continue;
-    sockets.push({ inode: Number(fields[9]), protocol: Number(fields[1]) });
-  }
-  return sockets;
+  // sk Eth Pid Groups Rmem Wmem Dump Locks Drops Inode
+  return _tableRows(text, 10).map((fields) => ({
+    inode: Number(fields[9]),
+    protocol: Number(fields[1]),
+  }));
+}
+
+/** The fields of each line of a `/proc/net` table below its header that has at least `count`. */
+function _tableRows(text: string, count: number): string[][] {
+  return text.split("\n").slice(1).map((line) => line.trim().split(/\s+/))
+    .filter((fields) => fields.length >= count);
 }
 
 /** Socket type names by the kernel's numbers (SOCK_STREAM is 1…), the same for every family. */
