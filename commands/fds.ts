@@ -86,7 +86,8 @@ export function fdsCommand() {
     },
     after: `
 Columns: COMMAND PID USER FD TYPE CLOEXEC DEVICE SIZE/OFF NODE NAME, as lsof
-prints them. FD is the fd number, or cwd, rtd (root directory), txt (program),
+prints them. FD is the fd number, or cwd, rtd (root directory), txt (program), mem
+or DEL (a file mapped, or mapped and removed: with --path),
 NOFD (fds unreadable, reason in NAME), followed by the mode (r, w, u = both)
 and the lock (R/W whole file, r/w part of it, u read and write). CLOEXEC says
 whether the fd is closed when the process execs (yes/no). Control characters
@@ -124,8 +125,9 @@ Examples:
 Differences from lsof: OFD locks show as lock letters, and flock/OFD locks show
 on every fd sharing the locked open file (lsof: never for OFD locks, flock only
 in the process that took it); the CLOEXEC column; COMMAND is not cut to 9
-characters; -c takes a NAME longer than 15 bytes (lsof refuses it); no
-memory-mapped (mem) rows; selectors combine with AND (lsof -a).
+characters; -c takes a NAME longer than 15 bytes (lsof refuses it);
+memory-mapped files (mem, DEL rows) only with --path; selectors combine with
+AND (lsof -a).
 --path on a unix socket file lists the sockets bound there, as lsof does, also
 through a symlink (followed, as for any file; lsof: only the name bound).
 Without root, other users' processes cannot be inspected: a port or file query

@@ -28,6 +28,7 @@
 
 import { listPids, threadGroupOf } from "../procfs/pids.ts";
 import { readProcStat } from "../procfs/stat.ts";
+import { readMappedFiles } from "../procfs/maps.ts";
 import { groupByNamespace } from "../procfs/namespaces.ts";
 import { O_CLOEXEC, readFdInfo } from "../procfs/fdinfo.ts";
 import { userName } from "../procfs/users.ts";
@@ -35,6 +36,7 @@ import { walkProcesses, type WalkWanted } from "./walk.ts";
 import {
   describeFd,
   describeSpecial,
+  mappedFileRow,
   noFdRow,
   type SpecialFd,
   unheldSocketRow,
@@ -192,6 +194,9 @@ export async function scanFds(request: FdsQuery): Promise<FdsScan> {
   }
   if (!leaks && (!fileSelected || paths.length > 0)) {
     for (const pid of candidates) rows.push(...builder.specials(pid, paths, files));
+  }
+  if (!leaks && paths.length > 0) {
+    for (const pid of candidates) rows.push(...builder.mapped(pid, paths, files));
   }
   if (!leaks && !query.pids?.length && !query.commands?.length) {
     rows.push(..._unheldRows(targets, walked.sockets, tables));
@@ -434,6 +439,33 @@ class _RowBuilder {
     for (const special of _SPECIALS) {
       const row = describeSpecial(process, special, this.#context());
       if (row && _isWantedFile(row, row.name, paths, files)) rows.push(row);
+    }
+    return rows;
+  }
+
+  /**
+   * The `mem` and `DEL` rows of `pid` that are wanted files (`paths` not
+   * empty): the files it has mapped, by name or device and inode, but its
+   * program, which is its `txt` row, as in lsof.
+   */
+  mapped(pid: number, paths: string[], files: FileId[]): FdRow[] {
+    const process = this.#process(pid);
+    if (!process) return [];
+    const rows: FdRow[] = [];
+    let program: string | null = null;
+    try {
+      program = Deno.readLinkSync(`/proc/${pid}/exe`);
+    } catch {
+      // Gone, a kernel thread, or another user's: its maps are as unreadable.
+    }
+    for (const file of readMappedFiles(pid)) {
+      if (file.path === program) continue;
+      const device = file.device.join(",");
+      const named = files.find((id) => id.ino === file.inode && id.device === device);
+      const name = file.path.replace(/ \(deleted\)$/, "");
+      if (named || paths.includes(name)) {
+        rows.push(mappedFileRow(process, file, named?.size ?? null));
+      }
     }
     return rows;
   }

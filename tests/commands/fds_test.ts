@@ -674,6 +674,52 @@ sanitizedTest(
   },
 );
 
+/** The dynamic loader Deno runs under (it maps a program it is given); null where there is none. */
+const LOADER = /\s(\/\S*\/ld-(?:linux|musl)\S*\.so\S*)$/m.exec(
+  Deno.readTextFileSync("/proc/self/maps"),
+)?.[1] ?? null;
+
+sanitizedTest(
+  "opsd fds --path finds a file mapped without an fd (mem, as lsof shows it), and removed (DEL)",
+  async () => {
+    await using dir = await tempDir();
+    // The loader maps the program it runs and closes its fd: the program is a mem row only.
+    const program = `${dir.path}/mapped prog`;
+    Deno.copyFileSync(SLEEP, program);
+    const child = new Deno.Command(LOADER!, { args: [program, "1000"], stdin: "null" }).spawn();
+    try {
+      // Once libc is mapped, the loader has closed its fd on the program.
+      await waitFor("the program and libc to be mapped", () => {
+        const maps = Deno.readTextFileSync(`/proc/${child.pid}/maps`);
+        return maps.includes(` ${program}\n`) && /\/libc[.-]/.test(maps);
+      });
+      const { ino, size } = Deno.statSync(program);
+      const rows = (await fdsJson(["--path", program])).map((
+        row,
+      ) => [row.pid, row.fd, row.type, row.node, row.sizeOff, row.name]);
+      assert.deepEqual(rows, [[child.pid, "mem", "REG", String(ino), String(size), program]]);
+      if (HAS_LSOF) {
+        const lsof = await new Deno.Command("lsof", { args: ["-nP", "-w", "-Fpf", program] })
+          .output();
+        assert.equal(new TextDecoder().decode(lsof.stdout), `p${child.pid}\nfmem\n`);
+      }
+      // Removed, the mapping stays: DEL, no size, the name without (deleted), as lsof shows it.
+      Deno.removeSync(program);
+      const deleted = await runOpsd(["fds", "--json", "--path", program]);
+      assert.equal(deleted.code, 0, deleted.stderr);
+      const [row] = deleted.stdout.trim().split("\n").map((line) => JSON.parse(line));
+      assert.deepEqual([row.pid, row.fd, row.sizeOff, row.name], [child.pid, "DEL", "", program]);
+      // A process listing still shows no mapped files (documented).
+      const listing = await fdsJson(["-p", String(child.pid)]);
+      assert.ok(listing.every((r) => r.fd !== "mem" && r.fd !== "DEL"), JSON.stringify(listing));
+    } finally {
+      child.kill("SIGKILL");
+      await child.status;
+    }
+  },
+  { ignore: LOADER === null },
+);
+
 Deno.test("opsd fds: a bad port, pid or flag is a usage error (exit 2, one line, no trace)", async () => {
   for (
     const args of [
