@@ -355,14 +355,16 @@ const _COMM_BYTES = 15;
 
 /**
  * Whether process `pid`, whose command name is `command`, is named `prefix`
- * (`-c`): its name starts with it. The kernel keeps only 15 bytes of a name,
- * so a longer prefix (a program's whole name) matches a process whose name is
- * its first 15 bytes and whose program (or the script it runs) has a file name
- * starting with it. lsof refuses such a prefix; pgrep matches nothing.
+ * (`-c`): its name starts with it. The kernel keeps only 15 bytes of a
+ * process's name (kernel threads' are whole), so a longer prefix (a program's
+ * whole name) also matches a process whose name is its first 15 bytes and whose
+ * program (or the script it runs) has a file name starting with it. lsof
+ * refuses such a prefix; pgrep matches nothing.
  */
 function _isNamed(pid: number, command: string, prefix: string): boolean {
+  if (command.startsWith(prefix)) return true;
   const bytes = new TextEncoder().encode(prefix);
-  if (bytes.length <= _COMM_BYTES) return command.startsWith(prefix);
+  if (bytes.length <= _COMM_BYTES) return false;
   if (command !== new TextDecoder().decode(bytes.subarray(0, _COMM_BYTES))) return false;
   return _programNames(pid).some((name) => name.startsWith(prefix));
 }
