@@ -288,9 +288,12 @@ function _notes(scan: FdsScan, quiet: boolean, json: boolean, unheld: boolean): 
       notes.push(`${tid} is a thread of process ${pid}, not a process: use --pid ${pid}`);
     }
     for (const pid of scan.missingPids) notes.push(`no such process: ${pid}`);
-    for (const [pid, parent] of scan.zombies) {
+    for (const [pid, parent, threads] of scan.zombies) {
       notes.push(
-        `${pid} is a zombie: it exited and holds no fds; its parent ${parent} has not reaped it`,
+        threads > 1
+          ? `${pid}'s main thread exited; its ${threads - 1} other thread(s) run on, and their ` +
+            `fds are not listed (see /proc/${pid}/task/*/fd)`
+          : `${pid} is a zombie: it exited and holds no fds; its parent ${parent} has not reaped it`,
       );
     }
     for (const path of scan.missingPaths) notes.push(`no such file: ${escapeText(path)}`);

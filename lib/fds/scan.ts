@@ -117,10 +117,12 @@ export interface FdsScan {
   /** The pids asked for that name no process (lsof shows nothing for them either). */
   missingPids: number[];
   /**
-   * `[pid, ppid]` for each pid asked for that is a zombie: it exited and holds
-   * no fd, but its parent ppid has not reaped it (lsof shows nothing either).
+   * `[pid, ppid, threads]` for each pid asked for that is a zombie (lsof shows
+   * nothing either): with `threads` 1 or less, it exited and holds no fd, but
+   * its parent ppid has not reaped it; with more, only its main thread exited
+   * and its other threads run on, their fds out of reach of `/proc/PID/fd`.
    */
-  zombies: [number, number][];
+  zombies: [number, number, number][];
 }
 
 const _SPECIALS: SpecialFd[] = ["cwd", "rtd", "txt"];
@@ -337,7 +339,7 @@ function _candidates(query: FdsQuery): { pids: number[]; absent: _Absent } {
     const stat = process === pid ? readProcStat(pid) : null;
     if (process === null) absent.missingPids.push(pid);
     else if (process !== pid) absent.threads.push([pid, process]);
-    else if (stat?.state === "Z") absent.zombies.push([pid, stat.ppid]);
+    else if (stat?.state === "Z") absent.zombies.push([pid, stat.ppid, stat.numThreads]);
     return process === pid;
   });
   if (query.commands?.length) {

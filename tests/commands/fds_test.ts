@@ -609,6 +609,33 @@ sanitizedTest(
   },
 );
 
+const HAS_PYTHON = new Deno.Command("sh", { args: ["-c", "command -v python3"] }).outputSync()
+  .success;
+
+sanitizedTest(
+  "opsd fds --pid of a process whose main thread exited while others run says so, not that it is a zombie",
+  async () => {
+    // The main thread leaves with pthread_exit; the other sleeps on. /proc/PID/fd is then empty.
+    const script = "import ctypes, threading, time\n" +
+      "threading.Thread(target=lambda: time.sleep(1000)).start()\n" +
+      "ctypes.CDLL(None).pthread_exit(None)\n";
+    const child = new Deno.Command("python3", { args: ["-c", script], stdin: "null" }).spawn();
+    try {
+      await waitFor("the main thread to exit", () => readProcStat(child.pid)?.state === "Z");
+      const run = await runOpsd(["fds", "-p", String(child.pid)]);
+      assert.deepEqual([run.code, run.stdout], [1, ""]);
+      assert.equal(
+        run.stderr,
+        `opsd fds: ${child.pid}'s main thread exited; its 1 other thread(s) run on, and their fds are not listed (see /proc/${child.pid}/task/*/fd)\n`,
+      );
+    } finally {
+      child.kill("SIGKILL");
+      await child.status;
+    }
+  },
+  { ignore: !HAS_PYTHON },
+);
+
 sanitizedTest(
   "opsd fds -c with a whole program name longer than the kernel's 15 bytes finds the program, and a script by its name",
   async () => {
