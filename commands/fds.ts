@@ -14,6 +14,7 @@ import { intValue, nonEmptyValue } from "../lib/cli/values.ts";
 import { writeJson, writeOut } from "../lib/cli/output.ts";
 import { escapeText } from "../lib/text/escape.ts";
 import type { FdsScan } from "../lib/fds/scan.ts";
+import type { PortRange } from "../lib/procfs/net.ts";
 
 /** `--leak-age` when not given: younger processes are not reported for `no-cloexec`. */
 const _LEAK_AGE_MS = 60_000;
@@ -37,20 +38,23 @@ export function fdsCommand() {
       command: {
         short: "c",
         value: "name",
-        help: "processes whose command name starts with NAME (repeatable)",
+        help:
+          "processes whose command name starts with NAME (repeatable; the kernel keeps 15 bytes of a name: a longer NAME is matched against the program's or script's file name)",
         parse: nonEmptyValue("a command name"),
         repeat: true,
       },
       port: {
         value: "port",
-        help: "TCP and UDP sockets with this local or remote port (repeatable)",
-        parse: intValue(1, 65535),
+        help: "TCP and UDP sockets with this local or remote port, or one in a range " +
+          "FIRST-LAST (repeatable)",
+        parse: _portRange,
         repeat: true,
       },
       tcp: { help: "TCP sockets only (without --port: every TCP socket)" },
       udp: { help: "UDP sockets only (without --port: every UDP socket)" },
       listen: {
         help: "listening sockets only: TCP LISTEN, UDP bound and unconnected, unix LISTEN " +
+          "or datagram bound and connected to none " +
           "(without --port/--unix: every listener)",
       },
       path: {
@@ -82,7 +86,8 @@ export function fdsCommand() {
     },
     after: `
 Columns: COMMAND PID USER FD TYPE CLOEXEC DEVICE SIZE/OFF NODE NAME, as lsof
-prints them. FD is the fd number, or cwd, rtd (root directory), txt (program),
+prints them. FD is the fd number, or cwd, rtd (root directory), txt (program), mem
+or DEL (a file mapped, or mapped and removed: with --path),
 NOFD (fds unreadable, reason in NAME), followed by the mode (r, w, u = both)
 and the lock (R/W whole file, r/w part of it, u read and write). CLOEXEC says
 whether the fd is closed when the process execs (yes/no). Control characters
@@ -120,7 +125,9 @@ Examples:
 Differences from lsof: OFD locks show as lock letters, and flock/OFD locks show
 on every fd sharing the locked open file (lsof: never for OFD locks, flock only
 in the process that took it); the CLOEXEC column; COMMAND is not cut to 9
-characters; no memory-mapped (mem) rows; selectors combine with AND (lsof -a).
+characters; -c takes a NAME longer than 15 bytes (lsof refuses it);
+memory-mapped files (mem, DEL rows) only with --path; selectors combine with
+AND (lsof -a).
 --path on a unix socket file lists the sockets bound there, as lsof does, also
 through a symlink (followed, as for any file; lsof: only the name bound).
 Without root, other users' processes cannot be inspected: a port or file query
@@ -148,8 +155,8 @@ Environment: OPSD_FDS_WORKERS=N walks /proc with N extra threads (default: from
 
 Exit codes: 0 something matched (with --leaks: a leak was found; with --port,
 --listen or --unix: in opsd's network namespace), 1 nothing matched (stderr
-says so for a --path that names no file, and for a --pid that is a thread of
-another process, which is left out), 2 usage error (bad port, pid or flag, an
+says so for a --path that names no file, and for a --pid that is no process, a
+zombie or a thread of another process, which is left out), 2 usage error (bad port, pid or flag, an
 empty --path, --unix or -c, selectors that could never match together,
 --leak-age without --leaks, --all-netns without --port, --listen or --unix, or
 with --leaks).`,
@@ -197,13 +204,26 @@ with --leaks).`,
   });
 }
 
+/** A --port value: a port (`8080`), or a range of them (`8000-8099`, as lsof's `-i :8000-8099`). */
+function _portRange(text: string): PortRange {
+  const port = intValue(1, 65535);
+  const [first, last = first] = text.split("-");
+  try {
+    const range = { first: port(first), last: port(last) };
+    if (range.first <= range.last && text.split("-").length <= 2) return range;
+  } catch {
+    // Said below, with the range's form.
+  }
+  throw new Error("expected a port, 1 to 65535, or a range of them such as 8000-8099");
+}
+
 /**
  * Refuses --all-netns where it changes nothing: only whether an address is
  * taken (--port, --listen, --unix) depends on the network namespace; a
  * listing, and --leaks, count every socket anyway.
  */
 function _checkAllNetns(
-  options: { port: number[]; unix: string[]; listen?: boolean; leaks?: boolean },
+  options: { port: PortRange[]; unix: string[]; listen?: boolean; leaks?: boolean },
 ): void {
   if (options.leaks) {
     throw new CommandLineError(
@@ -226,7 +246,7 @@ function _checkAllNetns(
  */
 function _neverMatching(
   options: {
-    port: number[];
+    port: PortRange[];
     path: string[];
     unix: string[];
     tcp?: boolean;
@@ -256,7 +276,7 @@ function _neverMatching(
 }
 
 /**
- * What stderr says beside the rows: pids that are threads, paths that name no
+ * What stderr says beside the rows: pids that are threads, zombies or no process, paths that name no
  * file, matches that do not count, and processes that could not be inspected.
  * With `quiet` only the last, and only when it may make the answer (1) wrong.
  * `unheld`: some rows are sockets whose holder is unknown.
@@ -266,6 +286,15 @@ function _notes(scan: FdsScan, quiet: boolean, json: boolean, unheld: boolean): 
   if (!quiet) {
     for (const [tid, pid] of scan.threads) {
       notes.push(`${tid} is a thread of process ${pid}, not a process: use --pid ${pid}`);
+    }
+    for (const pid of scan.missingPids) notes.push(`no such process: ${pid}`);
+    for (const [pid, parent, threads] of scan.zombies) {
+      notes.push(
+        threads > 1
+          ? `${pid}'s main thread exited; its ${threads - 1} other thread(s) run on, and their ` +
+            `fds are not listed (see /proc/${pid}/task/*/fd)`
+          : `${pid} is a zombie: it exited and holds no fds; its parent ${parent} has not reaped it`,
+      );
     }
     for (const path of scan.missingPaths) notes.push(`no such file: ${escapeText(path)}`);
     if (!scan.matched && scan.rows.length > 0) {

@@ -11,13 +11,14 @@ import { type FdInfo, type FdLock, O_CLOEXEC, readFdInfo } from "../procfs/fdinf
 import { errnoText, isErrno, STATX, type Statx, statxAt } from "../sys/libc.ts";
 import { SysError } from "../sys/errno.ts";
 import { type InetSocket, TCP_STATES, type UnixSocket } from "../procfs/net.ts";
-import { mappedFileId } from "../procfs/maps.ts";
+import { type MappedFile, mappedFileId } from "../procfs/maps.ts";
 import { userName } from "../procfs/users.ts";
 import { isNetworkFs, type MountLookup } from "./mounts.ts";
 import type { FdRow, ProcessInfo } from "./row.ts";
 import {
   type AddressSocket,
   inetName,
+  netlinkName,
   packetName,
   packetProtocolName,
   rawName,
@@ -129,6 +130,10 @@ function _describeSocket(row: _HeldRow, inode: number, context: DescribeContext)
     row.device = String(inode);
     row.node = packetProtocolName(found.socket);
     row.name = packetName(found.socket);
+  } else if (found?.kind === "netlink") {
+    // As lsof: no DEVICE, the inode as NODE, the protocol as NAME.
+    row.type = "netlink";
+    row.name = netlinkName(found.socket);
   } else {
     row.type = "sock";
     if (context.stat) _statFd(row, null, context);
@@ -149,7 +154,7 @@ function _describeInet(row: FdRow, found: InetSocket): void {
 
 /** Fills a unix socket's columns from its entry in the socket tables. */
 function _describeUnix(row: FdRow, found: UnixSocket): void {
-  const { kernelAddress, uid: _uid, ...socket } = found;
+  const { kernelAddress, uid: _uid, peer: _peer, ...socket } = found;
   row.type = "unix";
   row.device = kernelAddress;
   row.node = String(socket.inode);
@@ -273,6 +278,24 @@ export function describeSpecial(
   if (stat) _applyStat(row, stat);
   return row;
 }
+
+/**
+ * The row lsof shows for a file `process` has mapped into memory (a library, a
+ * mapped data file) rather than open: FD `mem`, or `DEL` when the file was
+ * removed (NAME without ` (deleted)`, SIZE/OFF empty, as lsof shows it). Its
+ * size is `size` when known (from the file named, never a stat of the mapping).
+ */
+export function mappedFileRow(process: ProcessInfo, file: MappedFile, size: number | null): FdRow {
+  const deleted = file.path.endsWith(_DELETED);
+  const name = deleted ? file.path.slice(0, -_DELETED.length) : file.path;
+  const row = _rowWithoutFd(process, deleted ? "DEL" : "mem", "REG", name);
+  row.device = file.device.join(",");
+  row.node = String(file.inode);
+  if (!deleted && size !== null) row.sizeOff = String(size);
+  return row;
+}
+
+const _DELETED = " (deleted)";
 
 /** The `NOFD` row lsof shows when a process's fd directory cannot be read. */
 export function noFdRow(process: ProcessInfo, errno: number): FdRow {

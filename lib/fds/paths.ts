@@ -17,6 +17,8 @@ const _S_IFMT = 0o170000, _S_IFSOCK = 0o140000, _S_IFCHR = 0o020000, _S_IFBLK = 
 export interface FileId {
   device: string;
   ino: number;
+  /** Its size in bytes (what a `mem` row of it shows). */
+  size: number;
 }
 
 /**
@@ -34,7 +36,7 @@ export function namedFile(path: string): NamedFile {
     const type = stat.mode & _S_IFMT;
     const isDevice = type === _S_IFCHR || type === _S_IFBLK;
     const device = (isDevice ? stat.rdev : stat.dev).join(",");
-    return { device, ino: stat.ino, socket: type === _S_IFSOCK };
+    return { device, ino: stat.ino, size: stat.size, socket: type === _S_IFSOCK };
   } catch (error) {
     return isErrno(error, "ENOENT", "ENOTDIR") ? "missing" : null;
   }

@@ -29,7 +29,7 @@ export interface Leak {
 /** What a socket row is connected to, for `--json`. */
 export type SocketDetail =
   | ({ kind: "inet"; state: string } & Omit<InetSocket, "state" | "uid">)
-  | ({ kind: "unix" } & Omit<UnixSocket, "kernelAddress" | "uid">);
+  | ({ kind: "unix" } & Omit<UnixSocket, "kernelAddress" | "uid" | "peer">);
 
 /** One row, with lsof's columns and opsd's additions. */
 export interface FdRow {
@@ -78,7 +78,15 @@ export interface FdRow {
   leaks?: Leak[];
 }
 
-const _SPECIAL_ORDER: Record<string, number> = { cwd: -4, rtd: -3, txt: -2, NOFD: -1 };
+// Mapped files (mem, DEL) follow txt in the order of the maps, as in lsof.
+const _SPECIAL_ORDER: Record<string, number> = {
+  cwd: -5,
+  rtd: -4,
+  txt: -3,
+  mem: -2,
+  DEL: -2,
+  NOFD: -1,
+};
 
 /**
  * A row whose holder is unknown: a socket in the kernel's tables that no process

@@ -28,6 +28,7 @@
 
 import { listPids, threadGroupOf } from "../procfs/pids.ts";
 import { readProcStat } from "../procfs/stat.ts";
+import { readMappedFiles } from "../procfs/maps.ts";
 import { groupByNamespace } from "../procfs/namespaces.ts";
 import { O_CLOEXEC, readFdInfo } from "../procfs/fdinfo.ts";
 import { userName } from "../procfs/users.ts";
@@ -35,6 +36,7 @@ import { walkProcesses, type WalkWanted } from "./walk.ts";
 import {
   describeFd,
   describeSpecial,
+  mappedFileRow,
   noFdRow,
   type SpecialFd,
   unheldSocketRow,
@@ -48,6 +50,7 @@ import { type SocketSelection, SocketTables } from "./tables.ts";
 import { isAddressSocket } from "./sockets.ts";
 import { CAP, hasEffectiveCapability } from "../procfs/capabilities.ts";
 import { type FileId, isSocketFile, type NamedFile, namedFile } from "./paths.ts";
+import type { PortRange } from "../procfs/net.ts";
 
 /** What to show. Empty lists and absent flags select nothing in particular. */
 export interface FdsQuery {
@@ -55,8 +58,8 @@ export interface FdsQuery {
   pids?: number[];
   /** Only processes whose command name starts with one of these (as `lsof -c`). */
   commands?: string[];
-  /** Sockets with one of these local or remote ports. */
-  ports?: number[];
+  /** Sockets with a local or remote port in one of these ranges. */
+  ports?: PortRange[];
   /** TCP sockets only (with `udp`: either). */
   tcp?: boolean;
   /** UDP sockets only. */
@@ -111,6 +114,15 @@ export interface FdsScan {
   missingPaths: string[];
   /** `[tid, pid]` for each pid asked for that is a thread of process pid: no process, left out. */
   threads: [number, number][];
+  /** The pids asked for that name no process (lsof shows nothing for them either). */
+  missingPids: number[];
+  /**
+   * `[pid, ppid, threads]` for each pid asked for that is a zombie (lsof shows
+   * nothing either): with `threads` 1 or less, it exited and holds no fd, but
+   * its parent ppid has not reaped it; with more, only its main thread exited
+   * and its other threads run on, their fds out of reach of `/proc/PID/fd`.
+   */
+  zombies: [number, number, number][];
 }
 
 const _SPECIALS: SpecialFd[] = ["cwd", "rtd", "txt"];
@@ -126,8 +138,8 @@ export async function scanFds(request: FdsQuery): Promise<FdsScan> {
   const asked = filtered ? [] : query.paths ?? [];
   const paths = asked.map(_resolvePath);
   const fileSelected = filtered || _namesFiles(query);
-  const { pids: candidates, threads } = _candidates(query);
-  if (fileSelected && !sockets && paths.length === 0) return _scan({ threads }); // no match
+  const { pids: candidates, absent } = _candidates(query);
+  if (fileSelected && !sockets && paths.length === 0) return _scan(absent); // no match
   const tables = new SocketTables();
   const targets = sockets ? tables.targets(selection, tables.own, { own: true }) : [];
   const address = !query.leaks && _namesAddress(query);
@@ -136,14 +148,14 @@ export async function scanFds(request: FdsQuery): Promise<FdsScan> {
     !(query.matchOnly && address && !query.allNetns && !selection.unixPaths.length &&
       !selection.anyUnix);
   if (sockets && targets.length === 0 && paths.length === 0 && !query.leaks) {
-    if (!foreign) return _scan({ threads }); // no fd walked
+    if (!foreign) return _scan(absent); // no fd walked
     // Nothing here matches: only a process in another network namespace could hold one.
     for (const [namespace, members] of groupByNamespace(candidates, "net")) {
       // Its tables through a live member: a zombie's /proc/PID/net is empty.
       const pid = members.find((member) => readProcStat(member)?.state !== "Z") ?? members[0];
       targets.push(...tables.targets(selection, namespace, { own: false, pid }));
     }
-    if (targets.length === 0) return _scan({ threads }); // no fd walked
+    if (targets.length === 0) return _scan(absent); // no fd walked
   }
   const ids = filtered ? [] : named; // those of `asked`
   const files = ids.filter((id) => id !== null && id !== "missing");
@@ -185,6 +197,9 @@ export async function scanFds(request: FdsQuery): Promise<FdsScan> {
   if (!leaks && (!fileSelected || paths.length > 0)) {
     for (const pid of candidates) rows.push(...builder.specials(pid, paths, files));
   }
+  if (!leaks && paths.length > 0) {
+    for (const pid of candidates) rows.push(...builder.mapped(pid, paths, files));
+  }
   if (!leaks && !query.pids?.length && !query.commands?.length) {
     rows.push(..._unheldRows(targets, walked.sockets, tables));
   }
@@ -212,7 +227,7 @@ export async function scanFds(request: FdsQuery): Promise<FdsScan> {
     matched: counted.length > 0,
     unreadable: [...unreadable],
     missingPaths,
-    threads,
+    ...absent,
   });
 }
 
@@ -226,6 +241,8 @@ function _scan(found: Partial<Omit<FdsScan, "unreadableNeeds">>): FdsScan {
     unreadableNeeds: unreadable.length > 0 ? _privilegeLacking() : null,
     missingPaths: found.missingPaths ?? [],
     threads: found.threads ?? [],
+    missingPids: found.missingPids ?? [],
+    zombies: found.zombies ?? [],
   };
 }
 
@@ -307,26 +324,72 @@ function _selection(query: FdsQuery): SocketSelection {
   };
 }
 
+/** The pids asked for that hold no fds of their own, by why. */
+type _Absent = Pick<FdsScan, "threads" | "missingPids" | "zombies">;
+
 /**
  * The processes the process selectors allow (all when there are none), and
- * the pids asked for that are threads of another process (lsof shows nothing
- * for those either).
+ * the pids asked for that hold no fds of their own (lsof shows nothing for
+ * them either): threads of another process, pids of no process, zombies.
  */
-function _candidates(query: FdsQuery): { pids: number[]; threads: [number, number][] } {
-  const threads: [number, number][] = [];
+function _candidates(query: FdsQuery): { pids: number[]; absent: _Absent } {
+  const absent: _Absent = { threads: [], missingPids: [], zombies: [] };
   let pids = !query.pids?.length ? listPids() : [...new Set(query.pids)].filter((pid) => {
     const process = threadGroupOf(pid);
-    if (process !== null && process !== pid) threads.push([pid, process]);
-    return process === null || process === pid;
+    const stat = process === pid ? readProcStat(pid) : null;
+    if (process === null) absent.missingPids.push(pid);
+    else if (process !== pid) absent.threads.push([pid, process]);
+    else if (stat?.state === "Z") absent.zombies.push([pid, stat.ppid, stat.numThreads]);
+    return process === pid;
   });
   if (query.commands?.length) {
     const prefixes = query.commands;
     pids = pids.filter((pid) => {
       const command = readProcStat(pid)?.comm;
-      return command !== undefined && prefixes.some((prefix) => command.startsWith(prefix));
+      return command !== undefined && prefixes.some((prefix) => _isNamed(pid, command, prefix));
     });
   }
-  return { pids, threads };
+  return { pids, absent };
+}
+
+/** The bytes of a command name the kernel keeps (TASK_COMM_LEN less the NUL). */
+const _COMM_BYTES = 15;
+
+/**
+ * Whether process `pid`, whose command name is `command`, is named `prefix`
+ * (`-c`): its name starts with it. The kernel keeps only 15 bytes of a
+ * process's name (kernel threads' are whole), so a longer prefix (a program's
+ * whole name) also matches a process whose name is its first 15 bytes and whose
+ * program (or the script it runs) has a file name starting with it. lsof
+ * refuses such a prefix; pgrep matches nothing.
+ */
+function _isNamed(pid: number, command: string, prefix: string): boolean {
+  if (command.startsWith(prefix)) return true;
+  const bytes = new TextEncoder().encode(prefix);
+  if (bytes.length <= _COMM_BYTES) return false;
+  if (command !== new TextDecoder().decode(bytes.subarray(0, _COMM_BYTES))) return false;
+  return _programNames(pid).some((name) => name.startsWith(prefix));
+}
+
+/**
+ * The file names a process's command name may be cut from: its program's
+ * (`/proc/PID/exe`, which only root may read for other users' processes), and
+ * its first two arguments' (the program as started, or the interpreter and
+ * the script it runs).
+ */
+function _programNames(pid: number): string[] {
+  const names: string[] = [];
+  try {
+    names.push(Deno.readLinkSync(`/proc/${pid}/exe`).replace(/ \(deleted\)$/, ""));
+  } catch {
+    // Gone, a kernel thread, or another user's: the arguments may still tell.
+  }
+  try {
+    names.push(...Deno.readTextFileSync(`/proc/${pid}/cmdline`).split("\0").slice(0, 2));
+  } catch {
+    // Gone meanwhile: nothing to match.
+  }
+  return names.map((name) => name.slice(name.lastIndexOf("/") + 1));
 }
 
 /**
@@ -380,6 +443,33 @@ class _RowBuilder {
     for (const special of _SPECIALS) {
       const row = describeSpecial(process, special, this.#context());
       if (row && _isWantedFile(row, row.name, paths, files)) rows.push(row);
+    }
+    return rows;
+  }
+
+  /**
+   * The `mem` and `DEL` rows of `pid` that are wanted files (`paths` not
+   * empty): the files it has mapped, by name or device and inode, but its
+   * program, which is its `txt` row, as in lsof.
+   */
+  mapped(pid: number, paths: string[], files: FileId[]): FdRow[] {
+    const process = this.#process(pid);
+    if (!process) return [];
+    const rows: FdRow[] = [];
+    let program: string | null = null;
+    try {
+      program = Deno.readLinkSync(`/proc/${pid}/exe`);
+    } catch {
+      // Gone, a kernel thread, or another user's: its maps are as unreadable.
+    }
+    for (const file of readMappedFiles(pid)) {
+      if (file.path === program) continue;
+      const device = file.device.join(",");
+      const named = files.find((id) => id.ino === file.inode && id.device === device);
+      const name = file.path.replace(/ \(deleted\)$/, "");
+      if (named || paths.includes(name)) {
+        rows.push(mappedFileRow(process, file, named?.size ?? null));
+      }
     }
     return rows;
   }

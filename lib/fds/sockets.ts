@@ -7,23 +7,28 @@
  * sock_diag too (every path exact, and the owners), with the kernel address lsof
  * shows as DEVICE from `/proc/net/unix`, which alone tells it; another
  * namespace's come from its `/proc/PID/net/unix` alone. Raw IP and packet
- * sockets come from `/proc/net/{raw,raw6,packet}`.
+ * sockets, and bound netlink sockets, come from `/proc/net/{raw,raw6,packet,netlink}`.
  *
  * @module
  */
 
 import {
   type InetSocket,
+  isUnixListener,
+  type NetlinkSocket,
   type PacketSocket,
   parseInetTable,
+  parseNetlinkTable,
   parsePacketTable,
   parseRawTable,
   parseUnixTable,
+  type PortRange,
   type RawSocket,
   SOCKET_TYPES,
   TCP_LISTEN,
   TCP_STATES,
   type UnixSocket,
+  usesPort,
 } from "../procfs/net.ts";
 import {
   dumpInetSockets,
@@ -39,8 +44,8 @@ export type NetnsSource = { own: true } | { own: false; pid: number };
 /** Which TCP/UDP sockets to read. */
 export interface InetFilter {
   protocols: InetSocket["protocol"][];
-  /** Only sockets with this local or remote port. */
-  port?: number;
+  /** Only sockets with a local or remote port in this range. */
+  ports?: PortRange;
   /** Only listeners: TCP in LISTEN, UDP bound and not connected. */
   listening?: boolean;
   /** Only these address families (default both). */
@@ -55,6 +60,7 @@ export type SocketInfo =
   | { kind: "unix"; socket: UnixSocket }
   | { kind: "raw"; family: InetSocket["family"]; socket: RawSocket }
   | { kind: "packet"; socket: PacketSocket }
+  | { kind: "netlink"; socket: NetlinkSocket }
   /** In no table: only the protocol the socket names (`NETLINK`, `TCP` for an unbound one…). */
   | { kind: "other"; protocol: string };
 
@@ -85,10 +91,7 @@ export function readInetSockets(source: NetnsSource, filter: InetFilter): InetSo
         ? _dumpOwn(protocol, family, filter)
         : _readTable(`/proc/${source.pid}/net`, protocol, family);
       for (const socket of sockets) {
-        if (
-          filter.port !== undefined && socket.localPort !== filter.port &&
-          socket.remotePort !== filter.port
-        ) continue;
+        if (filter.ports !== undefined && !usesPort(socket, filter.ports)) continue;
         if (filter.listening && !isListening(socket)) continue;
         if (filter.inodes && !filter.inodes.has(socket.inode)) continue;
         found.push(socket);
@@ -107,7 +110,7 @@ function _dumpOwn(
     ? undefined
     : 1 << (protocol === "tcp" ? TCP_LISTEN : _UDP_UNCONNECTED);
   return _diagOr(
-    () => dumpInetSockets(protocol, family, { states, port: filter.port, inodes: filter.inodes }),
+    () => dumpInetSockets(protocol, family, { states, ports: filter.ports, inodes: filter.inodes }),
     () => _readTable("/proc/net", protocol, family),
   );
 }
@@ -156,7 +159,7 @@ export function readUnixSockets(source: NetnsSource, filter: UnixFilter = {}): U
   const passes = (socket: UnixDiagSocket) =>
     socket.inode !== 0 && (!filter.inodes || filter.inodes.has(socket.inode)) &&
     (!filter.paths || filter.paths.includes(socket.path)) &&
-    (!filter.listening || socket.state === "LISTEN");
+    (!filter.listening || isUnixListener(socket));
   const named = source.own
     ? _diagOr<UnixDiagSocket[] | null>(() => dumpUnixSockets(filter), () => null)
     : null;
@@ -206,8 +209,7 @@ export function readRawSockets(
   family: InetSocket["family"],
   inodes: ReadonlySet<number>,
 ): RawSocket[] {
-  const table = `${_netDirectory(source)}/raw${family === "ipv6" ? "6" : ""}`;
-  return parseRawTable(_readOrEmpty(table)).filter((socket) => inodes.has(socket.inode));
+  return _readSockets(source, `raw${family === "ipv6" ? "6" : ""}`, parseRawTable, inodes);
 }
 
 /** The packet sockets `inodes` of one network namespace. */
@@ -215,8 +217,26 @@ export function readPacketSockets(
   source: NetnsSource,
   inodes: ReadonlySet<number>,
 ): PacketSocket[] {
-  const table = `${_netDirectory(source)}/packet`;
-  return parsePacketTable(_readOrEmpty(table)).filter((socket) => inodes.has(socket.inode));
+  return _readSockets(source, "packet", parsePacketTable, inodes);
+}
+
+/** The netlink sockets `inodes` of one network namespace (bound ones: see {@linkcode NetlinkSocket}). */
+export function readNetlinkSockets(
+  source: NetnsSource,
+  inodes: ReadonlySet<number>,
+): NetlinkSocket[] {
+  return _readSockets(source, "netlink", parseNetlinkTable, inodes);
+}
+
+/** The sockets `inodes` in table `table` of one network namespace, parsed by `parse`. */
+function _readSockets<T extends { inode: number }>(
+  source: NetnsSource,
+  table: string,
+  parse: (text: string) => T[],
+  inodes: ReadonlySet<number>,
+): T[] {
+  const text = _readOrEmpty(`${_netDirectory(source)}/${table}`);
+  return parse(text).filter((socket) => inodes.has(socket.inode));
 }
 
 function _netDirectory(source: NetnsSource): string {
@@ -293,4 +313,35 @@ const _ETHERNET_PROTOCOLS: Readonly<Record<number, string>> = {
  */
 export function packetProtocolName(socket: PacketSocket): string {
   return _ETHERNET_PROTOCOLS[socket.protocol] ?? String(socket.protocol);
+}
+
+/** lsof's names of the netlink protocols, by number (NETLINK_ROUTE is 0). */
+const _NETLINK_PROTOCOLS: Readonly<Record<number, string>> = {
+  0: "ROUTE",
+  1: "UNUSED",
+  2: "USERSOCK",
+  3: "FIREWALL",
+  4: "INET_DIAG",
+  5: "NFLOG",
+  6: "XFRM",
+  7: "SELINUX",
+  8: "ISCSI",
+  9: "AUDIT",
+  10: "FIB_LOOKUP",
+  11: "CONNECTOR",
+  12: "NETFILTER",
+  13: "IP6_FW",
+  14: "DNRTMSG",
+  15: "KOBJECT_UEVENT",
+  16: "GENERIC",
+  18: "SCSITRANSPORT",
+  19: "ECRYPTFS",
+  20: "RDMA",
+  21: "CRYPTO",
+  22: "SMC",
+};
+
+/** lsof's NAME for a netlink socket: its protocol (`ROUTE`, `KOBJECT_UEVENT`…). */
+export function netlinkName(socket: NetlinkSocket): string {
+  return _NETLINK_PROTOCOLS[socket.protocol] ?? `unknown protocol: ${socket.protocol}`;
 }

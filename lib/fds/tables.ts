@@ -8,12 +8,13 @@
  */
 
 import { namespaceOf } from "../procfs/namespaces.ts";
-import { type InetSocket, TCP_LISTEN } from "../procfs/net.ts";
+import { type InetSocket, type PortRange, TCP_LISTEN } from "../procfs/net.ts";
 import { getxattrText } from "../sys/libc.ts";
 import {
   isAddressSocket,
   type NetnsSource,
   readInetSockets,
+  readNetlinkSockets,
   readPacketSockets,
   readRawSockets,
   readUnixOwners,
@@ -23,10 +24,10 @@ import {
 
 /** The sockets a query names. */
 export interface SocketSelection {
-  /** Ports (local or remote); empty: any port. */
-  ports: number[];
+  /** Port ranges (local or remote port); empty: any port. */
+  ports: PortRange[];
   protocols: ("tcp" | "udp")[];
-  /** Listeners only (TCP LISTEN, UDP bound and unconnected, unix LISTEN). */
+  /** Listeners only (TCP LISTEN, UDP bound and unconnected, unix: see `isUnixListener`). */
   listening: boolean;
   /** Whether TCP/UDP sockets are selected at all. */
   inet: boolean;
@@ -69,8 +70,12 @@ export class SocketTables {
     const targets: number[] = [];
     if (selection.inet) {
       const ports = selection.ports.length > 0 ? selection.ports : [undefined];
-      for (const port of ports) {
-        const filter = { protocols: selection.protocols, port, listening: selection.listening };
+      for (const range of ports) {
+        const filter = {
+          protocols: selection.protocols,
+          ports: range,
+          listening: selection.listening,
+        };
         for (const socket of readInetSockets(source, filter)) {
           if (socket.inode === 0) continue; // TIME_WAIT or not accepted: nobody holds it
           this.#found({ kind: "inet", socket }, namespace);
@@ -137,10 +142,14 @@ export class SocketTables {
           for (const socket of readPacketSockets(source, entry.inodes)) {
             this.#found({ kind: "packet", socket }, namespace);
           }
+        } else if (table === "NETLINK") {
+          for (const socket of readNetlinkSockets(source, entry.inodes)) {
+            this.#found({ kind: "netlink", socket }, namespace);
+          }
         }
       }
     }
-    // In no table (netlink, packet, an unbound TCP socket…): lsof names the protocol.
+    // In no table (an unbound netlink or TCP socket…): lsof names the protocol.
     for (const [inode, protocol] of probed) {
       if (!this.byInode.has(inode)) this.byInode.set(inode, { kind: "other", protocol });
     }
@@ -209,4 +218,4 @@ export class SocketTables {
   }
 }
 
-const _ALL_TABLES = [...Object.keys(_INET_TABLES), "UNIX", "RAW", "RAWv6", "PACKET"];
+const _ALL_TABLES = [...Object.keys(_INET_TABLES), "UNIX", "RAW", "RAWv6", "PACKET", "NETLINK"];

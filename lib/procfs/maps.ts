@@ -23,14 +23,49 @@ export interface MappedFileId {
  * ```
  */
 export function mappedFileId(pid: number, path: string): MappedFileId | null {
-  let text: string;
+  const text = _readMaps(pid);
+  return text === null ? null : parseMappedFileId(text, path);
+}
+
+/** A file a process has mapped (a library, a mapped data file), as its maps name it. */
+export interface MappedFile extends MappedFileId {
+  /** The path as the kernel names it, ` (deleted)` included. */
+  path: string;
+}
+
+/**
+ * The files `pid` has mapped, each once, in the order of its maps; [] when
+ * they cannot be read (gone, another user's process).
+ */
+export function readMappedFiles(pid: number): MappedFile[] {
+  const text = _readMaps(pid);
+  return text === null ? [] : parseMappedFiles(text);
+}
+
+/** The files mapped in the text of a maps file, each once (anonymous and special mappings left out). */
+export function parseMappedFiles(text: string): MappedFile[] {
+  const files = new Map<string, MappedFile>();
+  for (const line of text.split("\n")) {
+    const match = _MAPS_LINE.exec(line);
+    if (!match || match[3] === "0" || !match[4].startsWith("/")) continue;
+    const key = `${match[1]}:${match[2]} ${match[3]} ${match[4]}`;
+    if (files.has(key)) continue;
+    const device: [number, number] = [parseInt(match[1], 16), parseInt(match[2], 16)];
+    files.set(key, { device, inode: Number(match[3]), path: match[4] });
+  }
+  return [...files.values()];
+}
+
+function _readMaps(pid: number): string | null {
   try {
-    text = Deno.readTextFileSync(`/proc/${pid}/maps`);
+    return Deno.readTextFileSync(`/proc/${pid}/maps`);
   } catch {
     return null;
   }
-  return parseMappedFileId(text, path);
 }
+
+/** A line of a maps file: `start-end perms offset major:minor inode`, spaces, the path (spaces too). */
+const _MAPS_LINE = /^\S+ \S+ \S+ ([0-9a-f]+):([0-9a-f]+) (\d+) +(.*)$/;
 
 /**
  * The identity of `path` in the text of a maps file: lines of `start-end perms
@@ -41,7 +76,7 @@ export function parseMappedFileId(text: string, path: string): MappedFileId | nu
   const suffix = ` ${path}`;
   for (const line of text.split("\n")) {
     if (!line.endsWith(suffix)) continue;
-    const match = /^\S+ \S+ \S+ ([0-9a-f]+):([0-9a-f]+) (\d+) +(.*)$/.exec(line);
+    const match = _MAPS_LINE.exec(line);
     if (!match || match[4] !== path) continue;
     return { device: [parseInt(match[1], 16), parseInt(match[2], 16)], inode: Number(match[3]) };
   }

@@ -1,6 +1,6 @@
 /**
  * The socket tables in `/proc/net` (`tcp`, `tcp6`, `udp`, `udp6`, `unix`, `raw`,
- * `raw6`, `packet`): who
+ * `raw6`, `packet`, `netlink`): who
  * is bound where, in which state, under which socket inode. `/proc/net` shows the
  * reader's network namespace; `/proc/PID/net` shows the namespace of PID.
  *
@@ -25,6 +25,37 @@ export interface InetSocket {
   uid: number;
 }
 
+/** Ports `first` to `last`, both included (one port: both the same). */
+export interface PortRange {
+  first: number;
+  last: number;
+}
+
+/** Whether `socket`'s local or remote port is within `range`. */
+export function usesPort(
+  socket: Pick<InetSocket, "localPort" | "remotePort">,
+  range: PortRange,
+): boolean {
+  const within = (port: number) => port >= range.first && port <= range.last;
+  return within(socket.localPort) || within(socket.remotePort);
+}
+
+/**
+ * Whether a unix socket listens in the sense of `--listen`: it is in LISTEN,
+ * or it is a datagram socket bound to a name and connected to none, a server
+ * such as syslog's `/dev/log` (as a bound, unconnected UDP socket listens).
+ * Once a client connects to such a server, the kernel shows the server too as
+ * CONNECTED (`ss -l` then leaves it out), but with no peer: where the peer is
+ * unknown (`/proc/net/unix` does not tell), only an unconnected one counts.
+ */
+export function isUnixListener(
+  socket: Pick<UnixSocket, "type" | "state" | "path" | "peer">,
+): boolean {
+  if (socket.state === "LISTEN") return true;
+  if (socket.type !== "DGRAM" || socket.path === "") return false;
+  return socket.peer === null ? socket.state === "UNCONNECTED" : socket.peer === 0;
+}
+
 /** A unix socket from `/proc/net/unix` (or sock_diag). */
 export interface UnixSocket {
   inode: number;
@@ -32,6 +63,11 @@ export interface UnixSocket {
   kernelAddress: string;
   /** The bound path (`@name` for the abstract namespace), or "" when unbound. */
   path: string;
+  /**
+   * The inode of the socket it is connected to, 0 for none; null when unknown
+   * (`/proc/net/unix` does not tell; sock_diag does).
+   */
+  peer: number | null;
   /** `STREAM`, `DGRAM`, `SEQPACKET`… */
   type: string;
   /** `LISTEN`, `CONNECTED`, `UNCONNECTED`, `CONNECTING` or `DISCONNECTING`. */
@@ -118,15 +154,11 @@ export interface RawSocket {
 
 /** Parses `/proc/net/raw` or `/proc/net/raw6`. */
 export function parseRawTable(text: string): RawSocket[] {
-  const sockets: RawSocket[] = [];
-  for (const line of text.split("\n").slice(1)) {
-    // sl local_address rem_address st tx_queue:rx_queue tr:tm->when retrnsmt uid timeout inode …
-    const fields = line.trim().split(/\s+/);
-    if (fields.length < 10) continue;
+  // sl local_address rem_address st tx_queue:rx_queue tr:tm->when retrnsmt uid timeout inode …
+  return _tableRows(text, 10).map((fields) => {
     const [, localAddress, remoteAddress, state] = fields;
-    sockets.push({ inode: Number(fields[9]), localAddress, remoteAddress, state });
-  }
-  return sockets;
+    return { inode: Number(fields[9]), localAddress, remoteAddress, state };
+  });
 }
 
 /** A packet socket (`AF_PACKET`) from `/proc/net/packet`. */
@@ -140,18 +172,37 @@ export interface PacketSocket {
 
 /** Parses `/proc/net/packet`. */
 export function parsePacketTable(text: string): PacketSocket[] {
-  const sockets: PacketSocket[] = [];
-  for (const line of text.split("\n").slice(1)) {
-    // sk RefCnt Type Proto Iface R Rmem User Inode
-    const fields = line.trim().split(/\s+/);
-    if (fields.length < 9) continue;
-    sockets.push({
-      inode: Number(fields[8]),
-      type: Number(fields[2]),
-      protocol: parseInt(fields[3], 16),
-    });
-  }
-  return sockets;
+  // sk RefCnt Type Proto Iface R Rmem User Inode
+  return _tableRows(text, 9).map((fields) => ({
+    inode: Number(fields[8]),
+    type: Number(fields[2]),
+    protocol: parseInt(fields[3], 16),
+  }));
+}
+
+/**
+ * A netlink socket (`AF_NETLINK`) from `/proc/net/netlink`. Only bound ones are
+ * there (explicitly, or on their first send): an unbound one is in no table.
+ */
+export interface NetlinkSocket {
+  inode: number;
+  /** The netlink protocol number (NETLINK_ROUTE is 0, NETLINK_KOBJECT_UEVENT 15). */
+  protocol: number;
+}
+
+/** Parses `/proc/net/netlink`. */
+export function parseNetlinkTable(text: string): NetlinkSocket[] {
+  // sk Eth Pid Groups Rmem Wmem Dump Locks Drops Inode
+  return _tableRows(text, 10).map((fields) => ({
+    inode: Number(fields[9]),
+    protocol: Number(fields[1]),
+  }));
+}
+
+/** The fields of each line of a `/proc/net` table below its header that has at least `count`. */
+function _tableRows(text: string, count: number): string[][] {
+  return text.split("\n").slice(1).map((line) => line.trim().split(/\s+/))
+    .filter((fields) => fields.length >= count);
 }
 
 /** Socket type names by the kernel's numbers (SOCK_STREAM is 1…), the same for every family. */
@@ -202,6 +253,7 @@ export function parseUnixTable(text: string, inodes?: ReadonlySet<number>): Unix
       state: (parseInt(flags, 16) & _SO_ACCEPTCON) !== 0
         ? "LISTEN"
         : _UNIX_STATES[parseInt(state, 16)] ?? "UNKNOWN",
+      peer: null,
       uid: null,
     };
     sockets.push(last);

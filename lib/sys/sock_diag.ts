@@ -13,7 +13,15 @@ import { lastErrno, rawCalls } from "./libc.ts";
 import { Errno, SysError } from "./errno.ts";
 import { SOCK } from "./constants.ts";
 import { formatIpv6 } from "./sockaddr.ts";
-import { type InetSocket, SOCKET_TYPES, TCP_LISTEN, type UnixSocket } from "../procfs/net.ts";
+import {
+  type InetSocket,
+  isUnixListener,
+  type PortRange,
+  SOCKET_TYPES,
+  TCP_LISTEN,
+  type UnixSocket,
+  usesPort,
+} from "../procfs/net.ts";
 
 const _AF_NETLINK = 16, _NETLINK_SOCK_DIAG = 4, _SOCK_DIAG_BY_FAMILY = 20;
 const _NLM_F_REQUEST = 1, _NLM_F_DUMP = 0x300, _NLM_F_DUMP_INTR = 0x10;
@@ -21,10 +29,11 @@ const _NLMSG_ERROR = 2, _NLMSG_DONE = 3;
 const _IPPROTO = { tcp: 6, udp: 17 } as const;
 const _FAMILY = { ipv4: SOCK.AF_INET, ipv6: SOCK.AF_INET6 } as const;
 const _HEADER = 16, _REQUEST = 56, _MESSAGE = 72;
-const _UNIX_REQUEST = 24, _UNIX_MESSAGE = 16;
+const _UNIX_REQUEST = 24, _UNIX_MESSAGE = 16, _TCP_ESTABLISHED = 1, _TCP_CLOSE = 7;
 /** Unix socket states as `/proc/net/unix` names them, by sock_diag's (TCP) numbers. */
 const _UNIX_STATES: Readonly<Record<number, string>> = { 1: "CONNECTED", [TCP_LISTEN]: "LISTEN" };
-const _UDIAG_SHOW_NAME = 0x01, _UDIAG_SHOW_UID = 0x40, _UNIX_DIAG_NAME = 0, _UNIX_DIAG_UID = 7;
+const _UDIAG_SHOW_NAME = 0x01, _UDIAG_SHOW_PEER = 0x04, _UDIAG_SHOW_UID = 0x40;
+const _UNIX_DIAG_NAME = 0, _UNIX_DIAG_PEER = 2, _UNIX_DIAG_UID = 7;
 const _DECODER = new TextDecoder();
 /** Up to this many unix sockets wanted, each is asked for by its inode instead of a dump. */
 const _EXACT_MAX = 16;
@@ -36,8 +45,8 @@ export const ALL_STATES = 0xfff;
 export interface InetDumpFilter {
   /** Bit N set: sockets in TCP state N (UDP: 7 unconnected, 1 connected). Default: all. */
   states?: number;
-  /** Only sockets with this local or remote port (the others are not even decoded). */
-  port?: number;
+  /** Only sockets with a local or remote port in this range (the others are not even decoded). */
+  ports?: PortRange;
   /** Only sockets with these inodes (the others are not even decoded). */
   inodes?: ReadonlySet<number>;
 }
@@ -52,7 +61,7 @@ export function dumpInetSockets(
   filter: InetDumpFilter = {},
 ): InetSocket[] {
   const sockets: InetSocket[] = [];
-  const request = _request(protocol, family, filter.states ?? ALL_STATES, filter.port);
+  const request = _request(protocol, family, filter.states ?? ALL_STATES, filter.ports);
   _exchange([request], `${protocol} ${family}`, (view, at, length) => {
     if (length >= _MESSAGE && _wanted(view, at, filter)) {
       sockets.push(_decode(view, at, protocol, family));
@@ -143,10 +152,9 @@ function _answers(
 }
 
 function _wanted(view: DataView, at: number, filter: InetDumpFilter): boolean {
-  const port = filter.port;
-  if (port !== undefined && view.getUint16(at + 4) !== port && view.getUint16(at + 6) !== port) {
-    return false;
-  }
+  const ports = filter.ports;
+  const socket = { localPort: view.getUint16(at + 4), remotePort: view.getUint16(at + 6) };
+  if (ports !== undefined && !usesPort(socket, ports)) return false;
   return filter.inodes === undefined || filter.inodes.has(view.getUint32(at + 68, true));
 }
 
@@ -154,25 +162,31 @@ function _request(
   protocol: InetSocket["protocol"],
   family: InetSocket["family"],
   states: number,
-  port?: number,
+  ports?: PortRange,
 ): Uint8Array<ArrayBuffer> {
   // struct inet_diag_req_v2: family, protocol, ext, pad, states, sockid.
-  const bytes = _diagRequest(_REQUEST + (port === undefined ? 0 : 24));
-  if (port !== undefined) {
-    // nlattr INET_DIAG_REQ_BYTECODE: sport == P -> accept; else dport == P -> accept; else reject.
+  const bytes = _diagRequest(_REQUEST + (ports === undefined ? 0 : 40));
+  if (ports !== undefined) {
+    // nlattr INET_DIAG_REQ_BYTECODE (36 bytes of ops): first <= sport <= last -> accept;
+    // else first <= dport <= last -> accept; else reject. The kernel accepts a socket when
+    // the ops' jumps end exactly at the end, and rejects it when they jump past it.
     const bc = new DataView(bytes.buffer, _HEADER + _REQUEST);
-    bc.setUint16(0, 24, true);
+    bc.setUint16(0, 40, true);
     bc.setUint16(2, 1, true);
     const op = (at: number, code: number, yes: number, no: number) => {
       bc.setUint8(4 + at, code);
       bc.setUint8(5 + at, yes);
       bc.setUint16(6 + at, no, true);
     };
-    op(0, 11, 8, 12); // S_EQ
-    op(4, 0, 0, port);
-    op(8, 1, 4, 12); // JMP
-    op(12, 12, 8, 12); // D_EQ
-    op(16, 0, 0, port);
+    op(0, 2, 8, 20); // S_GE first, else to D_GE
+    op(4, 0, 0, ports.first);
+    op(8, 3, 8, 12); // S_LE last, else to D_GE
+    op(12, 0, 0, ports.last);
+    op(16, 1, 4, 20); // JMP to the end: accept
+    op(20, 4, 8, 20); // D_GE first, else past the end: reject
+    op(24, 0, 0, ports.first);
+    op(28, 5, 8, 12); // D_LE last: to the end (accept), else past it
+    op(32, 0, 0, ports.last);
   }
   const view = new DataView(bytes.buffer);
   view.setUint8(_HEADER, _FAMILY[family]);
@@ -213,7 +227,7 @@ export type UnixDiagSocket = Omit<UnixSocket, "kernelAddress">;
 export interface UnixDumpFilter {
   /** Only sockets with these inodes (the others are not even decoded). */
   inodes?: ReadonlySet<number>;
-  /** Only listeners (the kernel leaves the others out). */
+  /** Only listeners (see `isUnixListener`; the kernel leaves out the other states). */
   listening?: boolean;
 }
 
@@ -237,7 +251,7 @@ export function dumpUnixSockets(filter: UnixDumpFilter = {}): UnixDiagSocket[] {
     if (inodes && !inodes.has(inode)) return;
     const socket = _decodeUnix(view, at, length, inode);
     // An exact request is not filtered by state (a dump is, in the kernel).
-    if (!listening || socket.state === "LISTEN") sockets.push(socket);
+    if (!listening || isUnixListener(socket)) sockets.push(socket);
   });
   return sockets;
 }
@@ -248,9 +262,12 @@ function _unixRequest(listening: boolean, inode?: number): Uint8Array<ArrayBuffe
   const request = _diagRequest(_UNIX_REQUEST, inode === undefined);
   const fields = new DataView(request.buffer, _HEADER);
   fields.setUint8(0, SOCK.AF_UNIX);
-  fields.setUint32(4, listening ? 1 << TCP_LISTEN : 0xffffffff, true);
+  // Listeners: in LISTEN, or datagram servers: unconnected (TCP_CLOSE), or ESTABLISHED once
+  // a client connected (see isUnixListener).
+  const states = 1 << TCP_LISTEN | 1 << _TCP_CLOSE | 1 << _TCP_ESTABLISHED;
+  fields.setUint32(4, listening ? states : 0xffffffff, true);
   fields.setUint32(8, inode ?? 0, true);
-  fields.setUint32(12, _UDIAG_SHOW_NAME | _UDIAG_SHOW_UID, true);
+  fields.setUint32(12, _UDIAG_SHOW_NAME | _UDIAG_SHOW_PEER | _UDIAG_SHOW_UID, true);
   // No cookie (INET_DIAG_NOCOOKIE): the inode alone names the socket.
   fields.setUint32(16, 0xffffffff, true);
   fields.setUint32(20, 0xffffffff, true);
@@ -264,12 +281,14 @@ function _decodeUnix(view: DataView, at: number, length: number, inode: number):
     path: "",
     type: SOCKET_TYPES[view.getUint8(at + 1)] ?? "unknown",
     state: _UNIX_STATES[view.getUint8(at + 2)] ?? "UNCONNECTED",
+    peer: 0,
     uid: null,
   };
   for (let offset = at + _UNIX_MESSAGE; offset + 4 <= at + length;) {
     const size = view.getUint16(offset, true), type = view.getUint16(offset + 2, true) & 0x3fff;
     if (size < 4) break;
     if (type === _UNIX_DIAG_UID) socket.uid = view.getUint32(offset + 4, true);
+    if (type === _UNIX_DIAG_PEER) socket.peer = view.getUint32(offset + 4, true);
     if (type === _UNIX_DIAG_NAME) {
       socket.path = _unixPath(new Uint8Array(view.buffer, view.byteOffset + offset + 4, size - 4));
     }

@@ -18,7 +18,7 @@ import {
 } from "../fixtures/mod.ts";
 import { opsdArgv } from "../../lib/self.ts";
 import { readProcStat } from "../../lib/procfs/stat.ts";
-import { bind, close, listen, socket } from "../../lib/sys/libc.ts";
+import { bind, close, connect, listen, socket } from "../../lib/sys/libc.ts";
 import { SOCK } from "../../lib/sys/constants.ts";
 import { sanitizedTest } from "../fixtures/sanitized.ts";
 
@@ -272,6 +272,9 @@ holderTest(
     assert.equal(get("udp").name, `127.0.0.1:${holder.ports.udp}`);
     assert.equal(get("pipeRead").name, "pipe");
     assert.deepEqual([get("netlink").type, get("netlink").name], ["sock", "protocol: NETLINK"]);
+    // Bound, it is in /proc/net/netlink: lsof's TYPE netlink and the protocol as NAME.
+    const bound = get("netlinkBound");
+    assert.deepEqual([bound.type, bound.device, bound.name], ["netlink", "", "ROUTE"]);
     if (holder.fds.raw !== undefined) {
       // As lsof: the raw table's fields; a packet socket's protocol (0: none) as NODE.
       assert.deepEqual([get("raw").type, get("raw").name], [
@@ -348,6 +351,44 @@ holderTest(
     }
     const rows = await fdsJson(["--port", port, "--listen", "--tcp"]);
     assert.deepEqual(rows.map((r) => `${r.pid}:${r.fd}`), expected);
+  },
+  { ignore: !HAS_LSOF },
+);
+
+holderTest(
+  "opsd fds --port FIRST-LAST agrees with lsof -i :FIRST-LAST, local and remote ports, TCP and UDP",
+  async (holder) => {
+    // The holder's ports and the ports around them: other processes' sockets may be there too.
+    const ports = [holder.ports.tcp4, holder.ports.udp, holder.clientPort];
+    const range = `${Math.min(...ports) - 1}-${Math.max(...ports) + 1}`;
+    const lsof = await new Deno.Command("lsof", {
+      args: ["-nP", "-w", `-i:${range}`, "-F", "pf"],
+    }).output();
+    const expected = new Set<string>();
+    let pid = "";
+    for (const line of new TextDecoder().decode(lsof.stdout).trim().split("\n")) {
+      if (line[0] === "p") pid = line.slice(1);
+      if (line[0] === "f") expected.add(`${pid}:${line.slice(1)}`);
+    }
+    // Sockets may open and close between the two runs: compare the holder's alone.
+    const holders = (keys: Iterable<string>) =>
+      [...keys].filter((key) => key.startsWith(`${holder.pid}:`)).sort();
+    const rows = await fdsJson(["--port", range]);
+    assert.deepEqual(holders(rows.map((r) => `${r.pid}:${r.fd}`)), holders(expected));
+    const fds = (keys: string[]) => new Set(keys.map((key) => Number(key.split(":")[1])));
+    for (const name of ["tcp4", "udp", "udpDup"]) {
+      assert.ok(fds(holders(expected)).has(holder.fds[name]), name);
+    }
+    // A range of one port is that port; a range beside it finds nothing of it.
+    const one = `${holder.ports.udp}-${holder.ports.udp}`;
+    const single = await fdsJson(["--port", one, "--udp"]);
+    assert.deepEqual(
+      single.map((r) => r.fd),
+      (await fdsJson(["--port", String(holder.ports.udp), "--udp"])).map((r) => r.fd),
+    );
+    const beside = `${holder.ports.udp + 1}-${holder.ports.udp + 1}`;
+    const other = await fdsJson(["--port", beside, "--udp", "-p", String(holder.pid)]);
+    assert.deepEqual(other, []);
   },
   { ignore: !HAS_LSOF },
 );
@@ -488,7 +529,8 @@ holderTest(
     const table = await runOpsd(["fds", "--tcp", "--port", String(unused)]);
     assert.deepEqual([table.code, table.stdout], [1, ""]);
     const gone = await runOpsd(["fds", "-p", String(2 ** 22 + 12345)]);
-    assert.deepEqual([gone.code, gone.stdout, gone.stderr], [1, "", ""]);
+    assert.deepEqual([gone.code, gone.stdout], [1, ""]);
+    assert.equal(gone.stderr, `opsd fds: no such process: ${2 ** 22 + 12345}\n`);
     const human = await runOpsd([
       "fds",
       "-p",
@@ -535,14 +577,205 @@ holderTest(
   },
 );
 
+sanitizedTest(
+  "opsd fds --pid says so when the pid is no process, or a zombie that holds no fds",
+  async () => {
+    // sleep, exec'd by sh, never reaps the child sh started before: a zombie until sleep dies.
+    const parent = new Deno.Command("sh", { args: ["-c", "true & exec sleep 1000"] }).spawn();
+    try {
+      const children = () =>
+        Deno.readTextFileSync(`/proc/${parent.pid}/task/${parent.pid}/children`).trim();
+      await waitFor("the zombie", () => {
+        const child = Number(children());
+        return child > 0 && readProcStat(child)?.state === "Z";
+      });
+      const zombie = Number(children());
+      const run = await runOpsd(["fds", "-p", String(zombie)]);
+      assert.deepEqual([run.code, run.stdout], [1, ""]);
+      assert.equal(
+        run.stderr,
+        `opsd fds: ${zombie} is a zombie: it exited and holds no fds; its parent ${parent.pid} has not reaped it\n`,
+      );
+      // A pid of no process: pid_max is at most 2^22, and --pid takes up to 2^31 - 1.
+      const missing = await runOpsd(["fds", "-p", String(2 ** 31 - 1)]);
+      assert.deepEqual([missing.code, missing.stdout], [1, ""]);
+      assert.equal(missing.stderr, `opsd fds: no such process: ${2 ** 31 - 1}\n`);
+      const quiet = await runOpsd(["fds", "-q", "-p", String(zombie), "-p", String(2 ** 31 - 1)]);
+      assert.deepEqual([quiet.code, quiet.stdout, quiet.stderr], [1, "", ""]);
+    } finally {
+      parent.kill("SIGKILL");
+      await parent.status;
+    }
+  },
+);
+
+const HAS_PYTHON = new Deno.Command("sh", { args: ["-c", "command -v python3"] }).outputSync()
+  .success;
+
+sanitizedTest(
+  "opsd fds --pid of a process whose main thread exited while others run says so, not that it is a zombie",
+  async () => {
+    // The main thread leaves with pthread_exit; the other sleeps on. /proc/PID/fd is then empty.
+    const script = "import ctypes, threading, time\n" +
+      "threading.Thread(target=lambda: time.sleep(1000)).start()\n" +
+      "ctypes.CDLL(None).pthread_exit(None)\n";
+    const child = new Deno.Command("python3", { args: ["-c", script], stdin: "null" }).spawn();
+    try {
+      await waitFor("the main thread to exit", () => readProcStat(child.pid)?.state === "Z");
+      const run = await runOpsd(["fds", "-p", String(child.pid)]);
+      assert.deepEqual([run.code, run.stdout], [1, ""]);
+      assert.equal(
+        run.stderr,
+        `opsd fds: ${child.pid}'s main thread exited; its 1 other thread(s) run on, and their fds are not listed (see /proc/${child.pid}/task/*/fd)\n`,
+      );
+    } finally {
+      child.kill("SIGKILL");
+      await child.status;
+    }
+  },
+  { ignore: !HAS_PYTHON },
+);
+
+sanitizedTest(
+  "opsd fds -c with a whole program name longer than the kernel's 15 bytes finds the program, and a script by its name",
+  async () => {
+    await using dir = await tempDir();
+    // Unique in their first 15 bytes, which the kernel keeps: no other process shares them.
+    const tag = String(Math.floor(Math.random() * 1e6)).padStart(6, "0");
+    const long = `fdst${tag}longprogram`;
+    const program = `${dir.path}/${long}`;
+    Deno.symlinkSync(SLEEP, program);
+    await using sleeper = await startSleeper({ program });
+    const script = `${dir.path}/fdss${tag}service-runner.sh`;
+    Deno.writeTextFileSync(script, "#!/bin/sh\nread -r line\n", { mode: 0o755 });
+    const shell = new Deno.Command(script, { stdin: "piped", stdout: "null" }).spawn();
+    try {
+      await waitFor(
+        "the script to start",
+        () => readProcStat(shell.pid)?.comm === `fdss${tag}servi`,
+      );
+      const pids = async (
+        name: string,
+      ) => [...new Set((await fdsJson(["-c", name])).map((row) => row.pid))];
+      assert.deepEqual(await pids(long), [sleeper.pid]);
+      assert.deepEqual(await pids(long.slice(0, 17)), [sleeper.pid]);
+      assert.deepEqual(await pids(`${long}X`), []);
+      assert.deepEqual(await pids(`fdss${tag}service-runner`), [shell.pid]);
+      assert.deepEqual(await pids(`fdss${tag}service-walker`), []);
+      // A kernel thread's name is whole (workqueue workers' run past 15 bytes): it matches as it is.
+      const kthread = [...Deno.readDirSync("/proc")].map((entry) => Number(entry.name))
+        .find((pid) => pid > 0 && (readProcStat(pid)?.comm.length ?? 0) > 15);
+      if (kthread !== undefined) {
+        const name = readProcStat(kthread)!.comm;
+        assert.ok((await pids(name)).includes(kthread), name);
+      }
+    } finally {
+      await shell.stdin.close();
+      await shell.status;
+    }
+  },
+);
+
+sanitizedTest(
+  "opsd fds --listen keeps a unix datagram socket bound to a path and connected to none (a /dev/log), clients connected or not",
+  async () => {
+    await using dir = await tempDir();
+    const path = `${dir.path}/log.sock`;
+    const server = socket(SOCK.AF_UNIX, SOCK.DGRAM | SOCK.CLOEXEC);
+    const client = socket(SOCK.AF_UNIX, SOCK.DGRAM | SOCK.CLOEXEC);
+    try {
+      bind(server, { family: "unix", path });
+      const fds = async (args: string[]) =>
+        (await fdsJson(args)).map((row) => [row.pid, row.fd, row.name]);
+      const listener = (
+        state: string,
+      ) => [Deno.pid, String(server), `${path} type=DGRAM (${state})`];
+      assert.deepEqual(await fds(["--unix", path, "--listen"]), [listener("UNCONNECTED")]);
+      // Once a client connects, the kernel calls the server CONNECTED too (ss -l leaves it
+      // out), but it has no peer: still the listener.
+      connect(client, { family: "unix", path });
+      assert.deepEqual(await fds(["--unix", path, "--listen"]), [listener("CONNECTED")]);
+      // The client has a peer: no listener, though it is a unix socket of this process.
+      const mine = await fds(["--listen", "-p", String(Deno.pid)]);
+      assert.ok(mine.some((row) => row[1] === String(server)), JSON.stringify(mine));
+      assert.ok(!mine.some((row) => row[1] === String(client)), JSON.stringify(mine));
+      const all = await fds(["-p", String(Deno.pid)]);
+      assert.deepEqual(all.find((row) => row[1] === String(client))?.[2], "type=DGRAM (CONNECTED)");
+    } finally {
+      close(client);
+      close(server);
+    }
+  },
+);
+
+/** The dynamic loader Deno runs under (it maps a program it is given); null where there is none. */
+const LOADER = /\s(\/\S*\/ld-(?:linux|musl)\S*\.so\S*)$/m.exec(
+  Deno.readTextFileSync("/proc/self/maps"),
+)?.[1] ?? null;
+
+sanitizedTest(
+  "opsd fds --path finds a file mapped without an fd (mem, as lsof shows it), and removed (DEL)",
+  async () => {
+    await using dir = await tempDir();
+    // The loader maps the program it runs and closes its fd: the program is a mem row only.
+    const program = `${dir.path}/mapped prog`;
+    Deno.copyFileSync(SLEEP, program);
+    const child = new Deno.Command(LOADER!, { args: [program, "1000"], stdin: "null" }).spawn();
+    try {
+      // Once libc is mapped, the loader has closed its fd on the program.
+      await waitFor("the program and libc to be mapped", () => {
+        const maps = Deno.readTextFileSync(`/proc/${child.pid}/maps`);
+        return maps.includes(` ${program}\n`) && /\/libc[.-]/.test(maps);
+      });
+      const { ino, size } = Deno.statSync(program);
+      const rows = (await fdsJson(["--path", program])).map((
+        row,
+      ) => [row.pid, row.fd, row.type, row.node, row.sizeOff, row.name]);
+      assert.deepEqual(rows, [[child.pid, "mem", "REG", String(ino), String(size), program]]);
+      if (HAS_LSOF) {
+        const lsof = await new Deno.Command("lsof", { args: ["-nP", "-w", "-Fpf", program] })
+          .output();
+        assert.equal(new TextDecoder().decode(lsof.stdout), `p${child.pid}\nfmem\n`);
+      }
+      // Removed, the mapping stays: DEL, no size, the name without (deleted), as lsof shows it.
+      Deno.removeSync(program);
+      const deleted = await runOpsd(["fds", "--json", "--path", program]);
+      assert.equal(deleted.code, 0, deleted.stderr);
+      const [row] = deleted.stdout.trim().split("\n").map((line) => JSON.parse(line));
+      assert.deepEqual([row.pid, row.fd, row.sizeOff, row.name], [child.pid, "DEL", "", program]);
+      // A process listing still shows no mapped files (documented).
+      const listing = await fdsJson(["-p", String(child.pid)]);
+      assert.ok(listing.every((r) => r.fd !== "mem" && r.fd !== "DEL"), JSON.stringify(listing));
+    } finally {
+      child.kill("SIGKILL");
+      await child.status;
+    }
+  },
+  { ignore: LOADER === null },
+);
+
 Deno.test("opsd fds: a bad port, pid or flag is a usage error (exit 2, one line, no trace)", async () => {
   for (
-    const args of [["--port", "0"], ["--port", "70000"], ["--port", "http"], ["-p", "-1"], [
-      "--pid",
-      "x",
-    ], [
-      "--bogus",
-    ], ["--leak-age", "soon", "--leaks"]]
+    const args of [
+      ["--port", "0"],
+      ["--port", "70000"],
+      ["--port", "http"],
+      ["--port", "90-80"],
+      [
+        "--port",
+        "1-2-3",
+      ],
+      ["--port", "0-80"],
+      ["-p", "-1"],
+      [
+        "--pid",
+        "x",
+      ],
+      [
+        "--bogus",
+      ],
+      ["--leak-age", "soon", "--leaks"],
+    ]
   ) {
     const run = await runOpsd(["fds", ...args]);
     assert.equal(run.code, 2, args.join(" "));

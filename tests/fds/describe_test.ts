@@ -139,6 +139,7 @@ Deno.test("unheldSocketRow: a unix socket, its owner from sock_diag or unknown (
     path: "/run/app.sock",
     type: "STREAM",
     state: "LISTEN",
+    peer: 0,
     uid: 0,
   };
   const json = rowJson(unheldSocketRow({ kind: "unix", socket }));

@@ -5,7 +5,7 @@ import { tempDir } from "../fixtures/mod.ts";
 Deno.test("namedFile tells a file's identity and whether it is a unix socket file, following symlinks", async () => {
   await using dir = await tempDir();
   const file = `${dir.path}/f.txt`, socket = `${dir.path}/s.sock`;
-  Deno.writeTextFileSync(file, "");
+  Deno.writeTextFileSync(file, "12345");
   using _listener = Deno.listen({ transport: "unix", path: socket });
   Deno.symlinkSync(socket, `${dir.path}/to-socket`);
   Deno.symlinkSync(file, `${dir.path}/to-file`);
@@ -13,7 +13,7 @@ Deno.test("namedFile tells a file's identity and whether it is a unix socket fil
   const stat = new Deno.Command("stat", { args: ["-c", "%Hd,%Ld", file] }).outputSync();
   const device = new TextDecoder().decode(stat.stdout).trim();
   const ino = Deno.statSync(file).ino;
-  assert.deepEqual(namedFile(file), { device, ino, socket: false });
+  assert.deepEqual(namedFile(file), { device, ino, size: 5, socket: false });
   assert.deepEqual(namedFile(`${dir.path}/to-file`), namedFile(file));
   const named = namedFile(socket);
   assert.ok(named !== null && named !== "missing" && named.socket);
@@ -23,6 +23,7 @@ Deno.test("namedFile tells a file's identity and whether it is a unix socket fil
   assert.deepEqual(namedFile("/dev/null"), {
     device: "1,3",
     ino: Deno.statSync("/dev/null").ino,
+    size: 0,
     socket: false,
   });
   assert.equal(namedFile(`${dir.path}/none`), "missing");

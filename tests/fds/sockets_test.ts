@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import {
   inetName,
   isListening,
+  netlinkName,
   type NetnsSource,
   packetName,
   packetProtocolName,
@@ -88,6 +89,14 @@ Deno.test("rawName, packetName and packetProtocolName print raw and packet socke
   assert.equal(packetProtocolName({ ...packet, protocol: 0x1234 }), "4660");
 });
 
+Deno.test("netlinkName names the protocol as lsof does, and one it does not know by number", () => {
+  assert.deepEqual(
+    [0, 4, 15, 16].map((protocol) => netlinkName({ inode: 1, protocol })),
+    ["ROUTE", "INET_DIAG", "KOBJECT_UEVENT", "GENERIC"],
+  );
+  assert.equal(netlinkName({ inode: 1, protocol: 31 }), "unknown protocol: 31");
+});
+
 Deno.test("readUnixSockets names a path with a newline exactly in its own namespace, and believes no line it forges there, for a socket's inode or one nobody has", async () => {
   await using dir = await tempDir();
   const fds: number[] = [];
@@ -124,7 +133,7 @@ Deno.test("readUnixSockets names a path with a newline exactly in its own namesp
       // By inode, with the kernel address of the socket's own line, and the owner.
       const [socket] = readUnixSockets(own, { inodes: new Set([inode]) });
       const line = table.find((s) => s.inode === inode && s.path === real)!;
-      assert.deepEqual(socket, { ...line, uid: Deno.uid() });
+      assert.deepEqual(socket, { ...line, uid: Deno.uid(), peer: 0 }); // sock_diag: peers too
       // Where only the table can be read (another namespace), the forgery works, as documented.
       const alone: NetnsSource = { own: false, pid: Deno.pid };
       assert.ok(found({ paths: [forged] }, alone).some(([i]) => i === claimed));

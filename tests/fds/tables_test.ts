@@ -3,7 +3,7 @@ import { type SocketSelection, SocketTables } from "../../lib/fds/tables.ts";
 import { tempDir } from "../fixtures/mod.ts";
 
 const selection = (port: number): SocketSelection => ({
-  ports: [port],
+  ports: [{ first: port, last: port }],
   protocols: ["tcp"],
   listening: true,
   inet: true,

@@ -1,5 +1,10 @@
 import assert from "node:assert/strict";
-import { mappedFileId, parseMappedFileId } from "../../lib/procfs/maps.ts";
+import {
+  mappedFileId,
+  parseMappedFileId,
+  parseMappedFiles,
+  readMappedFiles,
+} from "../../lib/procfs/maps.ts";
 import { STATX, statxAt } from "../../lib/sys/libc.ts";
 
 Deno.test("parseMappedFileId reads the device and inode of a mapped path, spaces and (deleted) included", () => {
@@ -22,4 +27,22 @@ Deno.test("mappedFileId: this process's program, as statx sees it; null for a pr
   const stat = statxAt(-100, exe, STATX.DONT_SYNC);
   assert.deepEqual(mappedFileId(Deno.pid, exe), { device: stat.dev, inode: stat.ino });
   assert.equal(mappedFileId(2 ** 22 + 12345, exe), null);
+});
+
+Deno.test("parseMappedFiles lists each mapped file once, in order, without anonymous or special mappings", () => {
+  const text = [
+    "55c2c996a000-55c2c996c000 r--p 00000000 fe:00 260875                     /usr/bin/sleep",
+    "55c2c996c000-55c2c996d000 r-xp 00002000 fe:00 260875                     /usr/bin/sleep",
+    "7f0000000000-7f0000001000 r-xp 00001000 103:0a 42                        /opt/my app/lib.so",
+    "7f0000002000-7f0000003000 rw-s 00000000 00:01 77                         /memfd:x (deleted)",
+    "7f0000004000-7f0000005000 rw-p 00000000 00:00 0                          ",
+    "7ffd00000000-7ffd00021000 rw-p 00000000 00:00 0                          [stack]",
+    "",
+  ].join("\n");
+  assert.deepEqual(parseMappedFiles(text), [
+    { device: [254, 0], inode: 260875, path: "/usr/bin/sleep" },
+    { device: [259, 10], inode: 42, path: "/opt/my app/lib.so" },
+    { device: [0, 1], inode: 77, path: "/memfd:x (deleted)" }, // a file too: lsof's DEL
+  ]);
+  assert.deepEqual(readMappedFiles(2 ** 22 + 12345), []);
 });

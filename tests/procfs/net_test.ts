@@ -1,6 +1,8 @@
 import assert from "node:assert/strict";
 import {
+  isUnixListener,
   parseInetTable,
+  parseNetlinkTable,
   parsePacketTable,
   parseRawTable,
   parseUnixTable,
@@ -56,6 +58,7 @@ Deno.test("parseUnixTable reads path, type and state (LISTEN from the accept fla
       path: "@abstract-x",
       type: "STREAM",
       state: "LISTEN",
+      peer: null,
       uid: null,
     },
     {
@@ -64,6 +67,7 @@ Deno.test("parseUnixTable reads path, type and state (LISTEN from the accept fla
       path: "",
       type: "DGRAM",
       state: "UNCONNECTED",
+      peer: null,
       uid: null,
     },
     {
@@ -72,6 +76,7 @@ Deno.test("parseUnixTable reads path, type and state (LISTEN from the accept fla
       path: "/run/with space.sock",
       type: "STREAM",
       state: "CONNECTED",
+      peer: null,
       uid: null,
     },
   ]);
@@ -117,4 +122,28 @@ Deno.test("parseRawTable keeps the addresses and state as written; parsePacketTa
     { inode: 8144821, type: 3, protocol: 3 },
     { inode: 8144822, type: 2, protocol: 0x86dd },
   ]);
+});
+
+Deno.test("parseNetlinkTable reads each socket's protocol and inode", () => {
+  const text =
+    `sk               Eth Pid        Groups   Rmem     Wmem     Dump  Locks    Drops    Inode
+000000003a8d1733 0   5971       00000000 0        0        0     2        0        10211173
+00000000194c5c63 15  0          00000001 0        0        0     2        0        474     
+`;
+  assert.deepEqual(parseNetlinkTable(text), [
+    { inode: 10211173, protocol: 0 },
+    { inode: 474, protocol: 15 },
+  ]);
+});
+
+Deno.test("isUnixListener: LISTEN, or a datagram socket bound to a path without a peer", () => {
+  const server = { type: "DGRAM", state: "CONNECTED", path: "/dev/log", peer: 0 };
+  assert.equal(isUnixListener(server), true);
+  assert.equal(isUnixListener({ ...server, peer: 42 }), false); // a bound client
+  assert.equal(isUnixListener({ ...server, path: "" }), false); // unbound
+  assert.equal(isUnixListener({ ...server, type: "STREAM" }), false);
+  assert.equal(isUnixListener({ ...server, type: "STREAM", state: "LISTEN" }), true);
+  // Peer unknown (/proc/net/unix): only an unconnected one.
+  assert.equal(isUnixListener({ ...server, peer: null }), false);
+  assert.equal(isUnixListener({ ...server, peer: null, state: "UNCONNECTED" }), true);
 });

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { dumpInetSockets, dumpUnixSockets, type UnixDiagSocket } from "../../lib/sys/sock_diag.ts";
-import { parseInetTable, parseUnixTable } from "../../lib/procfs/net.ts";
+import { isUnixListener, parseInetTable, parseUnixTable } from "../../lib/procfs/net.ts";
 import { bind, close, connect, getsockname, listen, socket } from "../../lib/sys/libc.ts";
 import { SOCK } from "../../lib/sys/constants.ts";
 import { tempDir, unusedSocketInode } from "../fixtures/mod.ts";
@@ -9,7 +9,7 @@ Deno.test("dumpInetSockets finds a listener by port, with the inode /proc/net/tc
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   try {
     const port = (listener.addr as Deno.NetAddr).port;
-    const found = dumpInetSockets("tcp", "ipv4", { port });
+    const found = dumpInetSockets("tcp", "ipv4", { ports: { first: port, last: port } });
     assert.equal(found.length, 1);
     assert.deepEqual(
       { address: found[0].localAddress, port: found[0].localPort, state: found[0].state },
@@ -17,9 +17,39 @@ Deno.test("dumpInetSockets finds a listener by port, with the inode /proc/net/tc
     );
     const table = parseInetTable(Deno.readTextFileSync("/proc/net/tcp"), "tcp", "ipv4");
     assert.deepEqual(table.find((s) => s.localPort === port), found[0]);
-    assert.deepEqual(dumpInetSockets("tcp", "ipv4", { port, states: 1 << 1 }), []);
+    const ports = { first: port, last: port };
+    assert.deepEqual(dumpInetSockets("tcp", "ipv4", { ports, states: 1 << 1 }), []);
   } finally {
     listener.close();
+  }
+});
+
+Deno.test("dumpInetSockets with a port range finds sockets by local or remote port within it", () => {
+  const server = socket(SOCK.AF_INET, SOCK.STREAM | SOCK.CLOEXEC);
+  const client = socket(SOCK.AF_INET, SOCK.STREAM | SOCK.CLOEXEC);
+  try {
+    bind(server, { family: "ipv4", address: "127.0.0.1", port: 0 });
+    listen(server);
+    const { port } = getsockname(server) as { port: number };
+    connect(client, { family: "ipv4", address: "127.0.0.1", port });
+    const { port: clientPort } = getsockname(client) as { port: number };
+    const sockets = (first: number, last: number) =>
+      dumpInetSockets("tcp", "ipv4", { ports: { first, last } })
+        .filter((s) => [s.localPort, s.remotePort].some((p) => p === port || p === clientPort))
+        .map((s) => `${s.localPort}>${s.remotePort}`).sort();
+    // The listener, the client (remote port) and the accepted side (local port).
+    const all = [`${port}>0`, `${clientPort}>${port}`, `${port}>${clientPort}`].sort();
+    assert.deepEqual(sockets(port - 1, port + 1), all);
+    assert.deepEqual(sockets(port, port), all);
+    // A range with the client's port and not the listener's: the connection, both sides.
+    const [first, last] = clientPort < port ? [1, clientPort] : [clientPort, 65535];
+    assert.deepEqual(
+      sockets(first, last),
+      [`${clientPort}>${port}`, `${port}>${clientPort}`].sort(),
+    );
+  } finally {
+    close(client);
+    close(server);
   }
 });
 
@@ -28,7 +58,7 @@ Deno.test("dumpInetSockets reports UDP sockets over IPv6", () => {
   try {
     bind(fd, { family: "ipv6", address: "::1", port: 0 });
     const { port } = getsockname(fd) as { port: number };
-    const [found] = dumpInetSockets("udp", "ipv6", { port });
+    const [found] = dumpInetSockets("udp", "ipv6", { ports: { first: port, last: port } });
     assert.equal(found.localAddress, "::1");
     assert.equal(found.protocol, "udp");
     assert.ok(found.inode > 0);
@@ -85,9 +115,10 @@ Deno.test("dumpUnixSockets agrees with /proc/net/unix on inodes, paths, types an
     // Many are taken from a dump of all: the same answer.
     const many = new Set([...inodes, ...Array.from({ length: 20 }, (_, i) => phantom + i + 1)]);
     assert.deepEqual(pick(dumpUnixSockets({ inodes: many })), pick(dumped));
-    // Listeners only, by dump (the kernel filters) or one by one.
-    const listeners = pick(dumped).filter((s) => s.state === "LISTEN");
-    assert.equal(listeners.length, 2);
+    // Listeners only, by dump (the kernel filters) or one by one: the two in LISTEN, and the
+    // datagram socket bound to a path, without a peer.
+    const listeners = pick(dumped.filter(isUnixListener));
+    assert.equal(listeners.length, 3);
     assert.deepEqual(pick(dumpUnixSockets({ listening: true })), listeners);
     assert.deepEqual(pick(dumpUnixSockets({ inodes, listening: true })), listeners);
   } finally {
