@@ -50,7 +50,7 @@ import { ServiceOutput } from "./output/output.ts";
 import { BoundedWriter } from "./output/writer.ts";
 import { SupervisedService, type TimerKind } from "./service.ts";
 import { CONTROL_WORDS } from "./words.ts";
-import { acquireLock, detachedLogFile, readStatus, writeStatus } from "./state.ts";
+import { acquireLock, detachedLogFile, pinStateDir, readStatus, writeStatus } from "./state.ts";
 import { describeExiting, type ServiceStatus } from "./status.ts";
 import { fileError } from "../file_error.ts";
 import { shellQuote, suggestCommand } from "../text/command.ts";
@@ -226,6 +226,8 @@ class Supervisor {
   #statusFailed = false;
   /** What each status file holds now (without its time of writing), to skip writes that change nothing. */
   #written = new Map<SupervisedService, string>();
+  /** Each service's state directory reached through an fd of it (see pinStateDir). */
+  #stateDirs = new Map<SupervisedService, string>();
   #previous: (ServiceStatus | null)[];
   /** Why the supervisor is exiting (`opsd exit`, `TERM received`…), or null while it supervises. */
   #exitReason: string | null = null;
@@ -304,7 +306,11 @@ class Supervisor {
         onError: _rateLimited((error) => logger.error("{error}", { error: error.message })),
       });
       output.fds.slice(1).forEach(_growPipe);
-      this.#services.push(new SupervisedService({ ...spec, output, logger, host: this }));
+      const service = new SupervisedService({ ...spec, output, logger, host: this });
+      const stateDir = pinStateDir(spec.paths);
+      this.#fds.push(stateDir.fd);
+      this.#stateDirs.set(service, stateDir.path);
+      this.#services.push(service);
     }
     for (const service of this.#services) {
       this.#controls.push(
@@ -565,7 +571,7 @@ class Supervisor {
       const content = JSON.stringify({ ...status, updated: null });
       if (this.#written.get(service) === content) continue;
       try {
-        writeStatus(service.paths, status);
+        writeStatus(service.paths, status, this.#stateDirs.get(service));
         this.#written.set(service, content);
         this.#statusFailed = false;
       } catch (error) {

@@ -5,7 +5,8 @@ import { childrenOf, sessionMembers } from "../../lib/procfs/processes.ts";
 import { readProcStat } from "../../lib/procfs/stat.ts";
 import { opsdArgv } from "../../lib/self.ts";
 import { sendControl } from "../../lib/supervise/control.ts";
-import { controlPath } from "../../lib/supervise/state.ts";
+import { resolveService } from "../../lib/service/paths.ts";
+import { controlPath, readStatus } from "../../lib/supervise/state.ts";
 import { LOCK, O } from "../../lib/sys/constants.ts";
 import { close, flock, open } from "../../lib/sys/libc.ts";
 
@@ -211,6 +212,28 @@ Deno.test("a supervisor started through a symlinked directory keeps to that dire
     [`${dir.path}/v2`, false],
     "the link names what it points to now",
   );
+});
+
+Deno.test("a service directory renamed while supervised keeps a true status file at its new name", async () => {
+  await using service = await copyService("steady");
+  await using supervisor = await startSupervisor(service.path, FAST);
+  const up = await supervisor.waitStatus("up", (s) => s.state === "up");
+  const moved = `${service.dir}/moved`;
+  await Deno.rename(service.path, moved);
+  Deno.kill(up.pid!, "SIGKILL");
+  // Its run is gone from the path it was started by: each start fails, and says so.
+  const paths = resolveService(moved);
+  const record = await waitFor("a failed start recorded at the new name", () => {
+    const status = readStatus(paths);
+    return status?.error ? status : null;
+  });
+  assert.equal(record.pid, null);
+  assert.equal(record.error, `${service.path}/run: not found`);
+  const run = await runOpsd(["status", moved]);
+  assert.equal(run.code, 1, run.stdout);
+  assert.match(run.stdout, /failed to start: .*\/run: not found/);
+  assert.equal((await runOpsd(["exit", moved])).code, 0, "its control socket moved with it");
+  assert.equal(await supervisor.exited, 0);
 });
 
 Deno.test("a script under two names (a symlink) runs under one supervisor; each name keeps its settings", async () => {
