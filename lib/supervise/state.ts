@@ -187,7 +187,9 @@ export function writeStatus(
     } catch {
       // Never written.
     }
-    throw error;
+    // Named by its path, not by the fd it was reached through (Deno appends `: writefile 'PATH'`).
+    const reason = (error as Error).message.replace(/: \w+ '[^']*'$/, "");
+    throw new Error(`${statusPath(paths)}: ${reason}`, { cause: error });
   }
 }
 

@@ -576,7 +576,7 @@ class Supervisor {
         this.#statusFailed = false;
       } catch (error) {
         if (!this.#statusFailed) {
-          this.#log.error("cannot write the status file: {error}", {
+          this.#log.error("cannot write the status file {error}", {
             error: (error as Error).message,
           });
         }
