@@ -206,6 +206,20 @@ export function pinStateDir(paths: ServicePaths): { fd: number; path: string } {
 }
 
 /**
+ * Whether the state directory at its path is still the one reached through
+ * `pinned` ({@linkcode pinStateDir}'s path): false once the service has been moved
+ * or removed, or replaced by a new directory of the same name.
+ */
+export function isStateDirAt(paths: ServicePaths, pinned: string): boolean {
+  try {
+    const here = Deno.statSync(paths.stateDir), held = Deno.statSync(pinned);
+    return here.ino === held.ino && here.dev === held.dev;
+  } catch {
+    return false;
+  }
+}
+
+/**
  * The last status a supervisor wrote, or null when there is none (never
  * supervised). A file that is not an opsd status record (damaged, or another
  * tool's) is an error (exit 1) that names it and says what to do.

@@ -50,7 +50,14 @@ import { ServiceOutput } from "./output/output.ts";
 import { BoundedWriter } from "./output/writer.ts";
 import { SupervisedService, type TimerKind } from "./service.ts";
 import { CONTROL_WORDS } from "./words.ts";
-import { acquireLock, detachedLogFile, pinStateDir, readStatus, writeStatus } from "./state.ts";
+import {
+  acquireLock,
+  detachedLogFile,
+  isStateDirAt,
+  pinStateDir,
+  readStatus,
+  writeStatus,
+} from "./state.ts";
 import { describeExiting, type ServiceStatus } from "./status.ts";
 import { fileError } from "../file_error.ts";
 import { shellQuote, suggestCommand } from "../text/command.ts";
@@ -402,6 +409,17 @@ class Supervisor {
   /** Forgets a reaped pid. */
   disown(pid: number): void {
     this.#owners.delete(pid);
+  }
+
+  /** Whether the service's directory is still where this supervisor found it. */
+  inPlace(service: SupervisedService): boolean {
+    return isStateDirAt(service.paths, this.#stateDirs.get(service)!);
+  }
+
+  /** Takes everything down and exits with exit code 1, `reason` saying why. */
+  giveUp(reason: string): void {
+    this.#exitCode = ExitCode.failure;
+    this.#beginExit(reason);
   }
 
   // --- the loop ---

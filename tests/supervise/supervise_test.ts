@@ -1,12 +1,11 @@
 import assert from "node:assert/strict";
-import { isAlive, numberedFds, runOpsd, tempDir, waitFor } from "../fixtures/mod.ts";
+import { FIXTURES, isAlive, numberedFds, runOpsd, tempDir, waitFor } from "../fixtures/mod.ts";
 import { copyService, killGroup, SERVICE_FDS, startSupervisor } from "../fixtures/supervise.ts";
 import { childrenOf, sessionMembers } from "../../lib/procfs/processes.ts";
 import { readProcStat } from "../../lib/procfs/stat.ts";
 import { opsdArgv } from "../../lib/self.ts";
 import { sendControl } from "../../lib/supervise/control.ts";
-import { resolveService } from "../../lib/service/paths.ts";
-import { controlPath, readStatus } from "../../lib/supervise/state.ts";
+import { controlPath } from "../../lib/supervise/state.ts";
 import { LOCK, O } from "../../lib/sys/constants.ts";
 import { close, flock, open } from "../../lib/sys/libc.ts";
 
@@ -214,26 +213,48 @@ Deno.test("a supervisor started through a symlinked directory keeps to that dire
   );
 });
 
-Deno.test("a service directory renamed while supervised keeps a true status file at its new name", async () => {
+Deno.test("a service directory renamed while supervised: its supervisor exits at the next start, and says why at the new name", async () => {
   await using service = await copyService("steady");
   await using supervisor = await startSupervisor(service.path, FAST);
   const up = await supervisor.waitStatus("up", (s) => s.state === "up");
   const moved = `${service.dir}/moved`;
   await Deno.rename(service.path, moved);
+  const running = await runOpsd(["status", moved]);
+  assert.equal(running.code, 0, "the process runs on; its status and control socket moved along");
   Deno.kill(up.pid!, "SIGKILL");
-  // Its run is gone from the path it was started by: each start fails, and says so.
-  const paths = resolveService(moved);
-  const record = await waitFor("a failed start recorded at the new name", () => {
-    const status = readStatus(paths);
-    return status?.error ? status : null;
-  });
-  assert.equal(record.pid, null);
-  assert.equal(record.error, `${service.path}/run: not found`);
+  assert.equal(await supervisor.exited, 1);
+  assert.match(
+    supervisor.output(),
+    /cannot start: .* was moved or removed since its supervisor started: exiting/,
+  );
   const run = await runOpsd(["status", moved]);
-  assert.equal(run.code, 1, run.stdout);
-  assert.match(run.stdout, /failed to start: .*\/run: not found/);
-  assert.equal((await runOpsd(["exit", moved])).code, 0, "its control socket moved with it");
-  assert.equal(await supervisor.exited, 0);
+  assert.equal(run.code, 3, run.stdout);
+  assert.match(
+    run.stdout,
+    new RegExp(
+      `supervisor not running; down \\d+ seconds?, failed to start: ${service.path} was moved or removed since its supervisor started\n`,
+    ),
+  );
+});
+
+Deno.test("a service directory removed and made again (a deploy) is never run by the old supervisor too", async () => {
+  await using service = await copyService("steady");
+  await using supervisor = await startSupervisor(service.path, FAST);
+  const up = await supervisor.waitStatus("up", (s) => s.state === "up");
+  await Deno.remove(service.path, { recursive: true });
+  await Deno.mkdir(service.path);
+  await Deno.copyFile(`${FIXTURES}services/steady/run`, `${service.path}/run`);
+  await Deno.chmod(`${service.path}/run`, 0o755);
+  await using second = await startSupervisor(service.path);
+  const other = await second.waitStatus("the new one up", (s) => s.state === "up");
+  Deno.kill(up.pid!, "SIGKILL");
+  assert.equal(await supervisor.exited, 1, "the old supervisor exits instead of starting run");
+  assert.equal(supervisor.output().match(/started pid/g)?.length, 1, supervisor.output());
+  // Going, it left the new supervisor's control socket (same path) in place.
+  const exit = await runOpsd(["exit", service.path]);
+  assert.equal(exit.code, 0, exit.stderr);
+  assert.equal(await second.exited, 0);
+  assert.ok(!isAlive(other.pid!));
 });
 
 Deno.test("a script under two names (a symlink) runs under one supervisor; each name keeps its settings", async () => {
