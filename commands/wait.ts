@@ -41,7 +41,8 @@ Examples:
   opsd up /srv/web && opsd wait /srv/web --up --timeout 30s
   opsd down /srv/web && opsd wait /srv/web --down
 
-Exit codes: 0 reached, 2 usage error or unknown service, 3 no supervisor running (an
+Exit codes: 0 reached, 1 a status file is damaged, or out of date with a supervisor that
+does not answer, 2 usage error or unknown service, 3 no supervisor running (an
 unsupervised service cannot come up), or for --up one that is exiting, 6 timed out.`,
     run: async (options, services) => {
       if (options.up === options.down) {

@@ -8,7 +8,7 @@
 
 import { isProcessGone } from "./gone.ts";
 import { listPids } from "./pids.ts";
-import { readProcStat } from "./stat.ts";
+import { type ProcStat, readProcStat } from "./stat.ts";
 
 /** A process named by pid and start time, so a reused pid is never mistaken for it. */
 export interface ProcessId {
@@ -56,10 +56,24 @@ export function descendantsOf(pid: number): ProcessId[] {
  * mid-scan are skipped.
  */
 export function sessionMembers(sid: number): number[] {
+  return _liveWhere((stat) => stat.sid === sid);
+}
+
+/**
+ * The pids of every live process in process group `pgid`. Unlike `kill(-pgid, 0)`,
+ * which also answers for zombies a parent has not reaped yet, it names only
+ * processes a signal can still act on.
+ */
+export function groupMembers(pgid: number): number[] {
+  return _liveWhere((stat) => stat.pgid === pgid);
+}
+
+/** The pids of every process that is not a zombie and whose stat matches. */
+function _liveWhere(match: (stat: ProcStat) => boolean): number[] {
   const members: number[] = [];
   for (const pid of listPids()) {
     const stat = readProcStat(pid);
-    if (stat && stat.sid === sid && stat.state !== "Z") members.push(stat.pid);
+    if (stat && stat.state !== "Z" && match(stat)) members.push(stat.pid);
   }
   return members;
 }

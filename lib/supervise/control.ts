@@ -110,6 +110,7 @@ export function serveControl(
     (address) => Deno.listen({ transport: "unix", path: address }),
   );
   Deno.chmodSync(path, 0o600);
+  const socket = Deno.lstatSync(path);
   const connections = new Map<_Served, Promise<void>>();
   let closing = false;
   (async () => {
@@ -127,11 +128,7 @@ export function serveControl(
     async close() {
       closing = true;
       listener.close();
-      try {
-        Deno.removeSync(path);
-      } catch {
-        // Already gone.
-      }
+      _removeOwnSocket(path, socket);
       for (const served of connections.keys()) {
         served.closing = true;
         // One waiting for a request holds none: closed now. The others end after their replies.
@@ -146,6 +143,20 @@ export function serveControl(
       for (const served of connections.keys()) _closeQuietly(served.connection);
     },
   };
+}
+
+/**
+ * Removes the socket file at `path` if it is still the one made (`made`): once the
+ * service directory was removed and made again, the file there is a new
+ * supervisor's, which must stay reachable.
+ */
+function _removeOwnSocket(path: string, made: Deno.FileInfo): void {
+  try {
+    const now = Deno.lstatSync(path);
+    if (now.ino === made.ino && now.dev === made.dev) Deno.removeSync(path);
+  } catch {
+    // Already gone.
+  }
 }
 
 /** Answers each request read from one connection, in order, until it ends or the server closes. */

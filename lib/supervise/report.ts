@@ -7,11 +7,12 @@
  */
 
 import { formatSeconds } from "../duration.ts";
-import { ExitCode } from "../errors.ts";
+import { ExitCode, exitCodeOf, OpsdError } from "../errors.ts";
 import type { ServicePaths } from "../service/paths.ts";
 import { leftoverProcesses } from "./leftovers.ts";
 import { readProcStat } from "../procfs/stat.ts";
-import { flockHolderOf, lockPath, readStatus, runningSupervisor } from "./state.ts";
+import { sendControl } from "./control.ts";
+import { flockHolderOf, lockPath, readStatus, runningSupervisor, statusPath } from "./state.ts";
 import {
   describeExiting,
   describeLastRun,
@@ -60,10 +61,14 @@ export interface StatusReport {
 }
 
 /** The reports for a service and, when it has one, its log service. */
-export function statusReports(paths: ServicePaths, name: string, now = Date.now()): StatusReport[] {
-  const main = _report(paths, name, "main", now);
+export async function statusReports(
+  paths: ServicePaths,
+  name: string,
+  now = Date.now(),
+): Promise<StatusReport[]> {
+  const main = await _report(paths, name, "main", now);
   if (!paths.log) return [main];
-  const log = _report(paths.log, _logName(name), "log", now);
+  const log = await _report(paths.log, _logName(name), "log", now);
   if (leavesLogUnsupervised(paths)) {
     main.notes.push(
       `log/ is not supervised: it was made after the supervisor started; ${lateLogAdvice(paths)}`,
@@ -109,15 +114,15 @@ function _isFile(path: string): boolean {
   }
 }
 
-function _report(
+async function _report(
   paths: ServicePaths,
   name: string,
   role: "main" | "log",
   now: number,
-): StatusReport {
+): Promise<StatusReport> {
   const pid = runningSupervisor(paths);
   const running = pid !== null;
-  const record = running ? _withStoppedState(readStatus(paths)) : readStatus(paths);
+  const record = running ? await _currentRecord(paths, readStatus(paths)) : readStatus(paths);
   const unsupervised = running ? [] : leftoverProcesses(record).map((process) => process.pid);
   const report = _build(name, paths.path, role, running ? pid : null, record, unsupervised, now);
   const service = running ? null : lateLogOf(paths);
@@ -196,16 +201,48 @@ function _hints(record: ServiceStatus | null): string[] {
 }
 
 /**
- * The record with `paused` as the kernel has it: whether the main process is
- * stopped (STOP from `opsd pause`, or from anybody else), not only whether the
- * last control word was `pause`.
+ * A running supervisor's record, checked against /proc. While the main process it
+ * names runs, `paused` is taken from the kernel: whether the process is stopped
+ * (STOP from `opsd pause`, or from anybody else), not only whether the last control
+ * word was `pause`. When the process of a record that says `up` has exited, the
+ * file is out of date — its supervisor has not written the change yet, or cannot
+ * (a full disk) — so the supervisor is asked for its record; one that does not
+ * answer is an error (exit 1): a process that is gone is never shown up. (Other
+ * states are not up anyway: a crash loop keeps its line between its quick runs.)
  */
-function _withStoppedState(record: ServiceStatus | null): ServiceStatus | null {
+async function _currentRecord(
+  paths: ServicePaths,
+  record: ServiceStatus | null,
+): Promise<ServiceStatus | null> {
   const main = record?.instances.find((instance) => instance.pid === record.pid);
-  const stat = main ? readProcStat(main.pid) : null;
-  if (!record || !stat || stat.startTime !== main!.procStart) return record;
-  return { ...record, paused: stat.state === "T" || stat.state === "t" };
+  if (!record || !main) return record;
+  const stat = readProcStat(main.pid);
+  if (stat && stat.startTime === main.procStart && stat.state !== "Z") {
+    return { ...record, paused: stat.state === "T" || stat.state === "t" };
+  }
+  if (record.state !== "up") return record;
+  let problem: string;
+  try {
+    const reply = await sendControl(paths, { command: "status" }, _ASK_TIMEOUT);
+    if (reply.ok) return reply.status;
+    problem = reply.error;
+  } catch (error) {
+    // It exited meanwhile: its last record stands (it wrote it on its way out, if it could).
+    if (runningSupervisor(paths) === null) return readStatus(paths);
+    problem = exitCodeOf(error) === ExitCode.timeout
+      ? `it did not answer within ${_ASK_TIMEOUT / 1000} s (is it stopped?)`
+      : (error as Error).message;
+  }
+  throw new OpsdError(
+    `${statusPath(paths)} is out of date: pid ${main.pid}, recorded as running, has exited, ` +
+      `and asking its supervisor (pid ${record.supervisor.pid}) failed: ${problem}; ` +
+      "if it cannot write the file (a full disk?), its messages say so",
+    ExitCode.failure,
+  );
 }
+
+/** How long `opsd status` waits for a supervisor whose status file is out of date. */
+const _ASK_TIMEOUT = 2000;
 
 /**
  * The report as people read it: `NAME: STATUS LINE`, followed by the stderr tail

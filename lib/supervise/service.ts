@@ -10,7 +10,7 @@
 import type { Logger } from "@logtape/logtape";
 import { withoutHandoff } from "../daemon/env.ts";
 import { formatDuration } from "../duration.ts";
-import { exitCodeOf } from "../errors.ts";
+import { ExitCode, exitCodeOf } from "../errors.ts";
 import { type Credentials, userEnvironment } from "../process/credentials.ts";
 import { startEnvironment } from "../process/environment.ts";
 import { describeExit } from "../process/exit.ts";
@@ -49,6 +49,10 @@ export interface ServiceHost {
   disown(pid: number): void;
   /** True once the supervisor is taking everything down to exit. */
   readonly exiting: boolean;
+  /** Whether the service's directory is still where the supervisor found it (not moved or removed). */
+  inPlace(service: SupervisedService): boolean;
+  /** Takes everything down and ends the supervisor with exit code 1, `reason` saying why. */
+  giveUp(reason: string): void;
   /** The supervisor's pid, start time and start, for status records. */
   readonly supervisor: ServiceStatus["supervisor"];
 }
@@ -414,6 +418,16 @@ export class SupervisedService {
   async #start(): Promise<void> {
     this.#cancel("restart");
     this.#restartAt = null;
+    // Moved, removed, or removed and made again (a deploy): what is at its path now is
+    // not this supervisor's to start (a new supervisor may already run it).
+    if (this.role === "main" && !this.#spec.host.inPlace(this)) {
+      const message = `${this.paths.path} was moved or removed since its supervisor started`;
+      this.#error = { message, code: ExitCode.failure };
+      this.#since = Date.now();
+      this.#note("error", `cannot start: ${message}: exiting (supervise it where it is now)`);
+      this.#spec.host.giveUp("its service directory was moved or removed");
+      return;
+    }
     if (this.want !== "down") this.#startedFor = this.want;
     this.#keptDown = null;
     const now = Date.now();

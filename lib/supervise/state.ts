@@ -167,9 +167,17 @@ function _lockHolder(paths: ServicePaths): number | null {
   }
 }
 
-/** Replaces the status file atomically: a reader sees the old record or the new one, never half. */
-export function writeStatus(paths: ServicePaths, status: ServiceStatus): void {
-  const path = statusPath(paths);
+/**
+ * Replaces the status file atomically: a reader sees the old record or the new one, never half.
+ * `stateDir` is where the state directory is reached (by default its path; a supervisor
+ * passes {@linkcode pinStateDir}'s, so its records follow the directory when it is renamed).
+ */
+export function writeStatus(
+  paths: ServicePaths,
+  status: ServiceStatus,
+  stateDir = paths.stateDir,
+): void {
+  const path = `${stateDir}/status.json`;
   try {
     Deno.writeTextFileSync(`${path}.new`, `${JSON.stringify(status)}\n`, { mode: 0o600 });
     Deno.renameSync(`${path}.new`, path);
@@ -179,7 +187,35 @@ export function writeStatus(paths: ServicePaths, status: ServiceStatus): void {
     } catch {
       // Never written.
     }
-    throw error;
+    // Named by its path, not by the fd it was reached through (Deno appends `: writefile 'PATH'`).
+    const reason = (error as Error).message.replace(/: \w+ '[^']*'$/, "");
+    throw new Error(`${statusPath(paths)}: ${reason}`, { cause: error });
+  }
+}
+
+/**
+ * Opens the state directory and returns its fd with a path that reaches it through
+ * that fd (`/proc/self/fd/N`), wherever it is moved: a service directory renamed
+ * while supervised keeps a truthful status file (its supervisor can no longer
+ * start `run` by its old path, and says so there), as daemontools' `supervise`,
+ * which works inside the directory, keeps its own. The caller closes the fd.
+ */
+export function pinStateDir(paths: ServicePaths): { fd: number; path: string } {
+  const fd = open(paths.stateDir, O.RDONLY | O.CLOEXEC);
+  return { fd, path: `/proc/self/fd/${fd}` };
+}
+
+/**
+ * Whether the state directory at its path is still the one reached through
+ * `pinned` ({@linkcode pinStateDir}'s path): false once the service has been moved
+ * or removed, or replaced by a new directory of the same name.
+ */
+export function isStateDirAt(paths: ServicePaths, pinned: string): boolean {
+  try {
+    const here = Deno.statSync(paths.stateDir), held = Deno.statSync(pinned);
+    return here.ino === held.ino && here.dev === held.dev;
+  } catch {
+    return false;
   }
 }
 

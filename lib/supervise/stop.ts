@@ -9,7 +9,7 @@
 
 import { SIGNALS } from "../sys/constants.ts";
 import { signalIfAlive } from "../process/signal.ts";
-import { isRunning, type ProcessId } from "../procfs/processes.ts";
+import { groupMembers, isRunning, type ProcessId } from "../procfs/processes.ts";
 
 /** Processes being stopped: a stop the supervisor asked for, or what a dead main process left. */
 export interface StopJob {
@@ -40,12 +40,18 @@ export function newStopJob(
   return { reason, pgid, tree, killAt: null, killed: false, since: Date.now() };
 }
 
-/** What of the job's processes still runs: the group (as `-pgid`) and the known members. */
+/**
+ * What of the job's processes still runs: the group (as `-pgid`) and the known
+ * members. A group that answers `kill(-pgid, 0)` while no known member runs is
+ * looked up in /proc: zombies answer too, and those of a parent that does not
+ * reap them (what a killed supervisor left is now another process's) would hold
+ * the stop until KILL and its grace, and then be reported as surviving KILL.
+ */
 export function leftovers(job: StopJob): number[] {
-  const left = new Set<number>();
-  if (job.pgid !== null && signalIfAlive(-job.pgid, 0)) left.add(-job.pgid);
-  for (const process of job.tree) if (isRunning(process)) left.add(process.pid);
-  return [...left];
+  const members = job.tree.filter(isRunning).map((process) => process.pid);
+  const group = job.pgid !== null && signalIfAlive(-job.pgid, 0) &&
+    (members.length > 0 || groupMembers(job.pgid).length > 0);
+  return [...new Set([...(group ? [-job.pgid!] : []), ...members])];
 }
 
 /**

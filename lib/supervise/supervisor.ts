@@ -50,7 +50,14 @@ import { ServiceOutput } from "./output/output.ts";
 import { BoundedWriter } from "./output/writer.ts";
 import { SupervisedService, type TimerKind } from "./service.ts";
 import { CONTROL_WORDS } from "./words.ts";
-import { acquireLock, detachedLogFile, readStatus, writeStatus } from "./state.ts";
+import {
+  acquireLock,
+  detachedLogFile,
+  isStateDirAt,
+  pinStateDir,
+  readStatus,
+  writeStatus,
+} from "./state.ts";
 import { describeExiting, type ServiceStatus } from "./status.ts";
 import { fileError } from "../file_error.ts";
 import { shellQuote, suggestCommand } from "../text/command.ts";
@@ -226,6 +233,8 @@ class Supervisor {
   #statusFailed = false;
   /** What each status file holds now (without its time of writing), to skip writes that change nothing. */
   #written = new Map<SupervisedService, string>();
+  /** Each service's state directory reached through an fd of it (see pinStateDir). */
+  #stateDirs = new Map<SupervisedService, string>();
   #previous: (ServiceStatus | null)[];
   /** Why the supervisor is exiting (`opsd exit`, `TERM received`…), or null while it supervises. */
   #exitReason: string | null = null;
@@ -304,7 +313,11 @@ class Supervisor {
         onError: _rateLimited((error) => logger.error("{error}", { error: error.message })),
       });
       output.fds.slice(1).forEach(_growPipe);
-      this.#services.push(new SupervisedService({ ...spec, output, logger, host: this }));
+      const service = new SupervisedService({ ...spec, output, logger, host: this });
+      const stateDir = pinStateDir(spec.paths);
+      this.#fds.push(stateDir.fd);
+      this.#stateDirs.set(service, stateDir.path);
+      this.#services.push(service);
     }
     for (const service of this.#services) {
       this.#controls.push(
@@ -396,6 +409,17 @@ class Supervisor {
   /** Forgets a reaped pid. */
   disown(pid: number): void {
     this.#owners.delete(pid);
+  }
+
+  /** Whether the service's directory is still where this supervisor found it. */
+  inPlace(service: SupervisedService): boolean {
+    return isStateDirAt(service.paths, this.#stateDirs.get(service)!);
+  }
+
+  /** Takes everything down and exits with exit code 1, `reason` saying why. */
+  giveUp(reason: string): void {
+    this.#exitCode = ExitCode.failure;
+    this.#beginExit(reason);
   }
 
   // --- the loop ---
@@ -565,12 +589,12 @@ class Supervisor {
       const content = JSON.stringify({ ...status, updated: null });
       if (this.#written.get(service) === content) continue;
       try {
-        writeStatus(service.paths, status);
+        writeStatus(service.paths, status, this.#stateDirs.get(service));
         this.#written.set(service, content);
         this.#statusFailed = false;
       } catch (error) {
         if (!this.#statusFailed) {
-          this.#log.error("cannot write the status file: {error}", {
+          this.#log.error("cannot write the status file {error}", {
             error: (error as Error).message,
           });
         }

@@ -39,7 +39,7 @@ export async function waitForService(
   deadline = timeout > 0 ? Date.now() + timeout : Infinity,
 ): Promise<StatusReport> {
   for (;;) {
-    const report = statusReports(paths, name)[0];
+    const [report] = await statusReports(paths, name);
     if (reached(report, target)) return report;
     if (!report.supervisor.running) {
       throw new OpsdError(

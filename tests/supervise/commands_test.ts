@@ -482,6 +482,36 @@ Deno.test("a damaged or foreign status file is named in one line (exit 1); a new
   assert.equal((await runOpsd(["status", service.path])).code, 0);
 });
 
+Deno.test("a status file left out of date (a full disk) never shows a gone process up: status asks the supervisor", async () => {
+  await using service = await copyService("steady");
+  await using supervisor = await startSupervisor(service.path);
+  const up = await supervisor.waitStatus("up", (s) => s.state === "up");
+  // What a supervisor that cannot write its file leaves behind: a record naming a process now gone.
+  const gone = new Deno.Command("true").spawn();
+  await gone.status;
+  const file = `${service.path}/supervise/status.json`;
+  const instances = [{ ...up.instances[0], pid: gone.pid, pgid: gone.pid }];
+  await Deno.writeTextFile(file, `${JSON.stringify({ ...up, pid: gone.pid, instances })}\n`);
+  const run = await runOpsd(["status", service.path]);
+  assert.equal(run.code, 0, run.stderr);
+  assert.match(run.stdout, new RegExp(`: up \\(pid ${up.pid}, `), "the supervisor's own record");
+  // A supervisor that cannot answer either (stopped): one line, exit 1, never "up".
+  Deno.kill(supervisor.pid, "SIGSTOP");
+  try {
+    const stuck = await runOpsd(["status", service.path]);
+    assert.equal(stuck.code, 1);
+    assert.equal(stuck.stdout, "");
+    assert.equal(
+      stuck.stderr,
+      `opsd status: ${file} is out of date: pid ${gone.pid}, recorded as running, has exited, ` +
+        `and asking its supervisor (pid ${supervisor.pid}) failed: it did not answer within 2 s ` +
+        "(is it stopped?); if it cannot write the file (a full disk?), its messages say so\n",
+    );
+  } finally {
+    Deno.kill(supervisor.pid, "SIGCONT");
+  }
+});
+
 Deno.test("a log/ made after the supervisor started: status of both and control words on log/ say to restart the service's supervisor", async () => {
   await using service = await copyService("steady");
   await using supervisor = await startSupervisor(service.path);

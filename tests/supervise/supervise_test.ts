@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { isAlive, numberedFds, runOpsd, tempDir, waitFor } from "../fixtures/mod.ts";
+import { FIXTURES, isAlive, numberedFds, runOpsd, tempDir, waitFor } from "../fixtures/mod.ts";
 import { copyService, killGroup, SERVICE_FDS, startSupervisor } from "../fixtures/supervise.ts";
 import { childrenOf, sessionMembers } from "../../lib/procfs/processes.ts";
 import { readProcStat } from "../../lib/procfs/stat.ts";
@@ -54,7 +54,11 @@ Deno.test("a crash loop of runs that exit 0 at once asks whether run puts itself
   await Deno.writeTextFile(`${service.path}/run`, "#!/bin/sh\nsleep 1000 &\nexit 0\n");
   await using supervisor = await startSupervisor(service.path, FAST);
   await supervisor.waitStatus("crash-loop", (s) => s.state === "crash-loop");
-  const run = await runOpsd(["status", service.path]);
+  // Between its runs it may be stopping what the last one left (sleep): status then says that.
+  const run = await waitFor("status to show the crash loop", async () => {
+    const status = await runOpsd(["status", service.path]);
+    return status.stdout.includes(": crash-loop: ") ? status : null;
+  });
   assert.equal(run.code, 1);
   assert.match(
     run.stdout,
@@ -217,6 +221,50 @@ Deno.test("a supervisor started through a symlinked directory keeps to that dire
     [`${dir.path}/v2`, false],
     "the link names what it points to now",
   );
+});
+
+Deno.test("a service directory renamed while supervised: its supervisor exits at the next start, and says why at the new name", async () => {
+  await using service = await copyService("steady");
+  await using supervisor = await startSupervisor(service.path, FAST);
+  const up = await supervisor.waitStatus("up", (s) => s.state === "up");
+  const moved = `${service.dir}/moved`;
+  await Deno.rename(service.path, moved);
+  const running = await runOpsd(["status", moved]);
+  assert.equal(running.code, 0, "the process runs on; its status and control socket moved along");
+  Deno.kill(up.pid!, "SIGKILL");
+  assert.equal(await supervisor.exited, 1);
+  assert.match(
+    supervisor.output(),
+    /cannot start: .* was moved or removed since its supervisor started: exiting/,
+  );
+  const run = await runOpsd(["status", moved]);
+  assert.equal(run.code, 3, run.stdout);
+  assert.match(
+    run.stdout,
+    new RegExp(
+      `supervisor not running; down \\d+ seconds?, failed to start: ${service.path} was moved or removed since its supervisor started\n`,
+    ),
+  );
+});
+
+Deno.test("a service directory removed and made again (a deploy) is never run by the old supervisor too", async () => {
+  await using service = await copyService("steady");
+  await using supervisor = await startSupervisor(service.path, FAST);
+  const up = await supervisor.waitStatus("up", (s) => s.state === "up");
+  await Deno.remove(service.path, { recursive: true });
+  await Deno.mkdir(service.path);
+  await Deno.copyFile(`${FIXTURES}services/steady/run`, `${service.path}/run`);
+  await Deno.chmod(`${service.path}/run`, 0o755);
+  await using second = await startSupervisor(service.path);
+  const other = await second.waitStatus("the new one up", (s) => s.state === "up");
+  Deno.kill(up.pid!, "SIGKILL");
+  assert.equal(await supervisor.exited, 1, "the old supervisor exits instead of starting run");
+  assert.equal(supervisor.output().match(/started pid/g)?.length, 1, supervisor.output());
+  // Going, it left the new supervisor's control socket (same path) in place.
+  const exit = await runOpsd(["exit", service.path]);
+  assert.equal(exit.code, 0, exit.stderr);
+  assert.equal(await second.exited, 0);
+  assert.ok(!isAlive(other.pid!));
 });
 
 Deno.test("a script under two names (a symlink) runs under one supervisor; each name keeps its settings", async () => {
