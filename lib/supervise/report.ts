@@ -261,7 +261,7 @@ export function describeReport(report: StatusReport, now = Date.now()): string {
     const again = superviseCommand(service, record?.supervisor.detached ?? false);
     line =
       `supervisor not running; pid ${report.unsupervised.join(", ")} still running unsupervised` +
-      `: ${again} stops it and starts afresh`;
+      `: ${again} stops ${report.unsupervised.length > 1 ? "them" : "it"} and starts afresh`;
   } else if (record && isRunning(record.supervisor)) {
     line = `supervisor not running; its status.json was written by supervisor pid ` +
       `${record.supervisor.pid}, which runs for ${record.service} (a copied directory?)`;
