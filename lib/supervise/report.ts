@@ -192,7 +192,7 @@ function _build(
 /** What a record's state suggests doing, where the line alone would puzzle. */
 function _hints(record: ServiceStatus | null): string[] {
   const exitedZero = record?.exitCode === 0 && record.signal === null && record.error === null;
-  if (record?.state !== "crash-loop" || !exitedZero) return [];
+  if (!record?.crashLoop || !exitedZero) return [];
   // What runit's and s6's FAQs answer most: a program that daemonizes itself.
   return [
     "run keeps exiting 0 at once: does it put itself in the background? keep it in the " +

@@ -159,10 +159,13 @@ export class SupervisedService {
   get state(): ServiceState {
     if (this.#finish) return "finishing";
     if (this.#stop) return "stopping";
-    if (this.#quickDeaths >= this.settings.crashLoopAfter && this.want !== "down") {
-      return "crash-loop";
-    }
+    if (this.#inCrashLoop) return "crash-loop";
     return this.#instance ? "up" : "down";
+  }
+
+  /** Quick deaths in a row enough to call it a crash loop, and still wanted up (even between runs). */
+  get #inCrashLoop(): boolean {
+    return this.#quickDeaths >= this.settings.crashLoopAfter && this.want !== "down";
   }
 
   /**
@@ -396,7 +399,7 @@ export class SupervisedService {
       paused: this.#paused,
       nextRestart: this.#restartAt === null ? null : new Date(this.#restartAt).toISOString(),
       killAt: killAt ? new Date(killAt).toISOString() : null,
-      crashLoop: this.state === "crash-loop"
+      crashLoop: this.#inCrashLoop
         ? { starts: this.#loop.starts, since: new Date(this.#loop.since).toISOString() }
         : null,
       finish: this.#finish ? _instanceStatus(this.#finish) : null,

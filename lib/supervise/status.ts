@@ -66,7 +66,10 @@ export interface ServiceStatus {
   nextRestart: string | null;
   /** While stopping: when the group is sent KILL (ISO 8601). */
   killAt: string | null;
-  /** Set while the service is in a crash loop: starts in the loop and when it began. */
+  /**
+   * Set while the service is in a crash loop: starts in the loop and when it began
+   * (also while what its last run left is stopped, or `finish` runs, between runs).
+   */
   crashLoop: { starts: number; since: string } | null;
   /**
    * The `finish` program running now (in a session of its own), or null; so that
@@ -179,7 +182,7 @@ const _FIELDS: Record<keyof ServiceStatus, _Check> = {
 
 /** Whether a record describes a service in trouble, so status shows its stderr tail. */
 export function isFailing(status: ServiceStatus): boolean {
-  if (status.state === "crash-loop") return true;
+  if (status.state === "crash-loop" || status.crashLoop !== null) return true;
   // Down because it was asked to be: not a failure, whatever signal stopped it.
   if (status.want === "down" || status.state === "up" || status.state === "stopping") return false;
   return status.error !== null || status.signal !== null ||
@@ -204,13 +207,13 @@ export function describeLastRun(status: ServiceStatus): string {
 export function describeStatus(status: ServiceStatus, now = Date.now()): string {
   const seconds = formatSeconds(Math.max(0, Math.floor((now - Date.parse(status.since)) / 1000)));
   const process = `(pid ${status.pid}, pgid ${status.pgid})`;
-  const parts: string[] = [];
+  const loop = status.crashLoop;
+  // Between the runs of a crash loop (stopping what the last left, finishing), it still says so.
+  const parts = loop === null
+    ? []
+    : [`crash-loop: ${loop.starts} starts in ${formatDuration(now - Date.parse(loop.since))}`];
   switch (status.state) {
     case "crash-loop": {
-      const loop = status.crashLoop!;
-      parts.push(
-        `crash-loop: ${loop.starts} starts in ${formatDuration(now - Date.parse(loop.since))}`,
-      );
       // After 'opsd up' following a failed start, no run may have ended yet to tell of.
       const last = describeLastRun(status);
       if (last !== _NOT_STARTED) parts.push(`last ${last}`);

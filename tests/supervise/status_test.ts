@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { describeReport } from "../../lib/supervise/report.ts";
 import {
   describeStatus,
+  isFailing,
   parseStatusRecord,
   type ServiceStatus,
 } from "../../lib/supervise/status.ts";
@@ -55,6 +56,21 @@ Deno.test("describeStatus: one second is '1 second'; a crash loop with no ended 
     ),
     "crash-loop: 6 starts in 10 s, running again (pid 1842, pgid 1842) 1 second",
   );
+});
+
+Deno.test("describeStatus: between the runs of a crash loop (stopping leftovers, finishing), the line still says crash-loop", () => {
+  const loop = { starts: 4, since: "2026-11-21T12:00:00.000Z" };
+  const between = { crashLoop: loop, pid: null, instances: [], exitCode: 0, want: "up" as const };
+  assert.equal(
+    describeStatus(record({ ...between, state: "stopping", killAt: null }), NOW),
+    "crash-loop: 4 starts in 10 s, stopping (what is left of pgid 1842), want up",
+  );
+  const finishing = record({ ...between, state: "finishing", pgid: null });
+  assert.equal(
+    describeStatus(finishing, NOW),
+    "crash-loop: 4 starts in 10 s, finishing, exited 0, want up",
+  );
+  assert.equal(isFailing(finishing), true, "its stderr tail is shown");
 });
 
 Deno.test("parseStatusRecord takes what the supervisor writes and names the first bad field", () => {

@@ -49,6 +49,24 @@ Deno.test("a service that exits at once backs off, shows as crash-loop, and stat
   assert.equal(json.exitCode, 1);
 });
 
+Deno.test("a crash loop whose finish takes a while still says crash-loop while finish runs", async () => {
+  await using service = await copyService("crash");
+  await Deno.writeTextFile(`${service.path}/finish`, "#!/bin/sh\nexec sleep 0.4\n", {
+    mode: 0o755,
+  });
+  await using supervisor = await startSupervisor(service.path, FAST);
+  await supervisor.waitStatus(
+    "finishing in a crash loop",
+    (s) => s.state === "finishing" && s.crashLoop !== null,
+  );
+  const status = await runOpsd(["status", service.path]);
+  assert.equal(status.code, 1);
+  assert.match(
+    status.stdout,
+    /: crash-loop: \d+ starts in [\d.]+ m?s, (finishing, exited 1, want up|last exited 1, restart in [\d.]+ m?s)\n {2}\| fatal: cannot open/,
+  );
+});
+
 Deno.test("a crash loop of runs that exit 0 at once asks whether run puts itself in the background", async () => {
   await using service = await copyService("crash");
   await Deno.writeTextFile(`${service.path}/run`, "#!/bin/sh\nsleep 1000 &\nexit 0\n");
