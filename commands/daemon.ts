@@ -14,6 +14,7 @@ import { stopDaemon, type StopResult } from "../lib/daemon/stop.ts";
 import { resolveCredentials } from "../lib/process/credentials.ts";
 import { signalNumber } from "../lib/sys/signals.ts";
 import { formatDuration, parseDuration } from "../lib/duration.ts";
+import { parseUmask } from "../lib/umask.ts";
 import { CommandLineError } from "../lib/cli/error.ts";
 import { defineCommand } from "../lib/cli/spec.ts";
 import { nonEmptyValue } from "../lib/cli/values.ts";
@@ -91,7 +92,7 @@ export function daemonCommand() {
       umask: {
         value: "mask",
         help: "file mode creation mask, in octal",
-        parse: _umask,
+        parse: parseUmask,
         default: 0o022,
         defaultText: "022",
       },
@@ -347,12 +348,4 @@ function _notRunning(result: StopResult & { outcome: "not-running" }): string {
   return result.removed
     ? `removed ${what}`
     : `did not remove ${what}: another opsd was replacing or removing it`;
-}
-
-/** Parses `--umask`: an octal mode mask from 000 to 777, such as `027`. */
-function _umask(text: string): number {
-  if (!/^[0-7]{1,4}$/.test(text) || parseInt(text, 8) > 0o777) {
-    throw new Error("expected an octal mask from 000 to 777, such as 022 or 027");
-  }
-  return parseInt(text, 8);
 }

@@ -340,12 +340,24 @@ function _guard(path: string, create: boolean): _Guarded | _Held | "missing" {
   );
 }
 
-/** Opens `path` read-write, creating it empty with `create`; null when it does not exist. */
+/**
+ * Opens `path` read-write, creating it empty with `create`; null when it does not
+ * exist. A starter never follows a symlink there: opsd runs as root, and whoever may
+ * write the pidfile's directory (the daemon's user, often) could point FILE at any
+ * file for root to create (an empty `/etc/nologin`) and lock.
+ */
 function _openReadWrite(path: string, create: boolean): number | null {
   try {
-    return open(path, O.RDWR | O.CLOEXEC | (create ? O.CREAT : 0), 0o644);
+    return open(path, O.RDWR | O.CLOEXEC | (create ? O.CREAT | O.NOFOLLOW : 0), 0o644);
   } catch (error) {
     if (!create && isErrno(error, "ENOENT")) return null;
+    if (create && isErrno(error, "ELOOP")) {
+      throw new UsageError(
+        `cannot create pidfile ${path}: it is a symbolic link (opsd does not create a ` +
+          `pidfile through one): name the file itself, or remove the link`,
+        { cause: error },
+      );
+    }
     throw fileError(create ? "create pidfile" : "open pidfile", path, error);
   }
 }

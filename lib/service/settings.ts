@@ -24,6 +24,7 @@ import { parseDuration } from "../duration.ts";
 import { ExitCode, OpsdError, UsageError } from "../errors.ts";
 import { resolvePath } from "../path.ts";
 import { formatSize, parseSize } from "../size.ts";
+import { parseUmask } from "../umask.ts";
 import { signalName, signalNumber } from "../sys/signals.ts";
 
 /** A service's settings after defaults and checks: times in ms, sizes in bytes. */
@@ -402,10 +403,7 @@ function _stopSignal(text: string): number {
   return number;
 }
 
+/** A umask, or null (opsd's own) when empty. */
 function _umask(text: string): number | null {
-  if (text.trim() === "") return null;
-  if (!/^\s*0?[0-7]{1,3}\s*$/.test(text)) {
-    throw new RangeError("expected octal digits such as 022");
-  }
-  return parseInt(text.trim(), 8);
+  return text.trim() === "" ? null : parseUmask(text);
 }

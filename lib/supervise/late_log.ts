@@ -51,14 +51,14 @@ export function leavesLogUnsupervised(service: ServicePaths): boolean {
 export function lateLogAdvice(service: ServicePaths): string {
   const detached = _recordOf(service)?.supervisor.detached ?? false;
   return `restart its supervisor (${suggestCommand("opsd", "exit", service.path)}, then ` +
-    `${superviseCommand(service.path, detached)}) to run it`;
+    `${superviseAgainCommand(service.path, detached)}) to run it`;
 }
 
 /**
  * The command that supervises `service` (a path) again as its last supervisor
  * did: `opsd supervise --daemon` for one that ran detached.
  */
-export function superviseCommand(service: string, detached: boolean): string {
+export function superviseAgainCommand(service: string, detached: boolean): string {
   return detached
     ? suggestCommand("opsd", "supervise", "--daemon", service)
     : suggestCommand("opsd", "supervise", service);

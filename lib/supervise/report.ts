@@ -23,7 +23,12 @@ import {
 import { dirname } from "../path.ts";
 import { escapeControls, escapeText } from "../text/escape.ts";
 import { isRunning } from "../procfs/processes.ts";
-import { lateLogAdvice, lateLogOf, leavesLogUnsupervised, superviseCommand } from "./late_log.ts";
+import {
+  lateLogAdvice,
+  lateLogOf,
+  leavesLogUnsupervised,
+  superviseAgainCommand,
+} from "./late_log.ts";
 
 /** One service's status as `opsd status --json` prints it (one object per line). */
 export interface StatusReport {
@@ -258,7 +263,7 @@ export function describeReport(report: StatusReport, now = Date.now()): string {
   } else if (report.unsupervised.length > 0) {
     // A log/ is supervised with its service, which feeds it.
     const service = report.role === "log" ? dirname(report.service) : report.service;
-    const again = superviseCommand(service, record?.supervisor.detached ?? false);
+    const again = superviseAgainCommand(service, record?.supervisor.detached ?? false);
     line =
       `supervisor not running; pid ${report.unsupervised.join(", ")} still running unsupervised` +
       `: ${again} stops ${report.unsupervised.length > 1 ? "them" : "it"} and starts afresh`;

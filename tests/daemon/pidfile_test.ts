@@ -135,6 +135,25 @@ sanitizedTest("a FILE.new left by an opsd that died mid-start is replaced", asyn
 });
 
 sanitizedTest(
+  "a claim never follows a symlink at FILE: refused (exit 2), nothing created through it",
+  async () => {
+    await using dir = await tempDir();
+    const path = `${dir.path}/app.pid`, target = `${dir.path}/elsewhere`;
+    Deno.symlinkSync(target, path);
+    const refused = (error: unknown) =>
+      error instanceof OpsdError && error.exitCode === ExitCode.usage &&
+      error.message.includes(`${path}: it is a symbolic link`);
+    assert.throws(() => PidfileClaim.claim(path), refused, "to a missing file");
+    Deno.writeTextFileSync(target, "");
+    assert.throws(() => PidfileClaim.claim(path), refused, "to an existing file");
+    assert.equal(Deno.readLinkSync(path), target, "the link is left as it was");
+    assert.equal(Deno.readTextFileSync(target), "", "its target untouched");
+    const names = [...Deno.readDirSync(dir.path)].map((e) => e.name).sort();
+    assert.deepEqual(names, ["app.pid", "elsewhere"]);
+  },
+);
+
+sanitizedTest(
   "removePidfile removes only an unlocked pidfile that is still the one asked about",
   async () => {
     await using dir = await tempDir();

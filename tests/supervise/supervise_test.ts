@@ -590,7 +590,9 @@ Deno.test("TERM to the supervisor takes the service down, then it exits 0", asyn
 Deno.test("SIGUSR1 at the very moment Deno installs its handler opens no debugger in a supervisor", async () => {
   await using service = await copyService("steady");
   let seen = 0;
-  for (let round = 0; round < 3; round++) {
+  // Three rounds, and up to three more while the moment was never caught (a loaded machine
+  // may run the looking loop too rarely to see it).
+  for (let round = 0; round < 3 || (seen === 0 && round < 6); round++) {
     const [program, ...args] = opsdArgv(["supervise", service.path]);
     const supervisor = new Deno.Command(program, { args, stdout: "null", stderr: "piped" }).spawn();
     try {
