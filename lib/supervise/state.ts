@@ -67,9 +67,16 @@ export function acquireLock(paths: ServicePaths): number[] {
   let fd: number;
   try {
     Deno.mkdirSync(paths.stateDir, { recursive: true, mode: 0o700 });
-    Deno.chmodSync(paths.stateDir, 0o700);
+    if (_isSymlink(paths.stateDir)) _checkLinkedStateDir(paths);
+    else Deno.chmodSync(paths.stateDir, 0o700);
     fd = open(lockPath(paths), O.RDWR | O.CREAT | O.CLOEXEC, 0o600);
   } catch (error) {
+    if (error instanceof Deno.errors.AlreadyExists && _isSymlink(paths.stateDir)) {
+      throw new UsageError(
+        `${paths.stateDir} is a symlink to ${Deno.readLinkSync(paths.stateDir)}, which is ` +
+          "not a directory: make that directory (mode 0700), or remove the link",
+      );
+    }
     if (error instanceof Deno.errors.AlreadyExists) {
       throw new UsageError(
         `${paths.stateDir} is a file, not the state directory: remove or rename it`,
@@ -251,6 +258,30 @@ export function readStatus(paths: ServicePaths): ServiceStatus | null {
  * directory is and what to do (exit 4): the directory is mode 0700, so only its
  * owner (the user the supervisor runs as) and root may read or control it.
  */
+function _isSymlink(path: string): boolean {
+  return Deno.lstatSync(path).isSymlink;
+}
+
+/**
+ * A state directory that is a symlink (runit's layout: `supervise -> /run/runit/…`)
+ * is used as it is, never chmod'ed: whoever may write the service directory could
+ * point it anywhere (at /etc). Its target must be this user's and writable by nobody
+ * else, or another user could swap the lock, status or control socket in it.
+ */
+function _checkLinkedStateDir(paths: ServicePaths): void {
+  const target = Deno.realPathSync(paths.stateDir);
+  const info = Deno.statSync(target);
+  const uid = Deno.uid()!;
+  if (info.uid === uid && (info.mode! & 0o022) === 0) return;
+  throw new UsageError(
+    `${paths.stateDir} is a symlink to ${target}, which ` +
+      (info.uid === uid
+        ? `others may write (mode ${(info.mode! & 0o777).toString(8).padStart(3, "0")})`
+        : `is ${userName(info.uid!)}'s`) +
+      `: make ${target} ${userName(uid)}'s with mode 0700, or remove the link`,
+  );
+}
+
 function _deniedOr(paths: ServicePaths, error: unknown): unknown {
   const denied = error instanceof Deno.errors.PermissionDenied || isErrno(error, "EACCES", "EPERM");
   if (!denied) return error;

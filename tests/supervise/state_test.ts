@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { resolveService } from "../../lib/service/paths.ts";
-import { statusPath, writeStatus } from "../../lib/supervise/state.ts";
+import { acquireLock, statusPath, writeStatus } from "../../lib/supervise/state.ts";
+import { close } from "../../lib/sys/libc.ts";
 import type { ServiceStatus } from "../../lib/supervise/status.ts";
 import { tempDir } from "../fixtures/mod.ts";
 
@@ -13,4 +14,40 @@ Deno.test("writeStatus through a state directory that fails names the status fil
     (error: Error) =>
       error.message === `${statusPath(paths)}: No such file or directory (os error 2)`,
   );
+});
+
+Deno.test("a symlinked state directory (runit's layout) is used as it is, if it is ours and nobody else may write it", async () => {
+  await using dir = await tempDir();
+  await Deno.mkdir(`${dir.path}/web`);
+  await Deno.writeTextFile(`${dir.path}/web/run`, "#!/bin/sh\n", { mode: 0o755 });
+  const paths = resolveService(`${dir.path}/web`);
+  const target = `${dir.path}/state`;
+  await Deno.symlink(target, paths.stateDir);
+
+  // Dangling: said, not called a file.
+  assert.throws(() => acquireLock(paths), {
+    message: `${paths.stateDir} is a symlink to ${target}, which is not a directory: make ` +
+      "that directory (mode 0700), or remove the link",
+  });
+  // Others may write it: refused, its mode left alone.
+  await Deno.mkdir(target, { mode: 0o777 });
+  await Deno.chmod(target, 0o777);
+  assert.throws(() => acquireLock(paths), {
+    message: `${paths.stateDir} is a symlink to ${target}, which others may write (mode 777): ` +
+      `make ${target} root's with mode 0700, or remove the link`,
+  });
+  assert.equal((await Deno.stat(target)).mode! & 0o777, 0o777);
+  // Another user's: refused.
+  await Deno.chmod(target, 0o750);
+  await Deno.chown(target, 65534, null);
+  assert.throws(() => acquireLock(paths), { message: /, which is nobody's: make .* root's/ });
+  // Ours and not writable by others: used, never chmod'ed (0750 stays).
+  await Deno.chown(target, 0, null);
+  const fds = acquireLock(paths);
+  try {
+    assert.equal((await Deno.stat(target)).mode! & 0o777, 0o750);
+    assert.ok((await Deno.stat(`${target}/lock`)).isFile);
+  } finally {
+    fds.forEach(close);
+  }
 });
