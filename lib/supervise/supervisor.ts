@@ -94,6 +94,7 @@ export interface ReadyReport {
 type _Event =
   | { type: "start" }
   | { type: "child" }
+  | { type: "poll" }
   | { type: "signal"; signal: "SIGTERM" | "SIGINT" | "SIGQUIT" | "SIGHUP" }
   | { type: "timer"; service: SupervisedService; kind: TimerKind; token: number }
   | {
@@ -352,8 +353,9 @@ class Supervisor {
       ]),
     ];
     for (const [signal, listener] of listeners) Deno.addSignalListener(signal, listener);
-    // A slow safety net: SIGCHLD is what normally wakes the reaper.
-    const poll = setInterval(() => this.#postChild(), _POLL_INTERVAL);
+    // A slow safety net (SIGCHLD is what normally wakes the reaper), and a look at where
+    // the service directories are.
+    const poll = setInterval(() => this.#post({ type: "poll" }), _POLL_INTERVAL);
     let ready = false;
     this.#post({ type: "start" });
     try {
@@ -453,6 +455,9 @@ class Supervisor {
         break;
       case "child":
         break; // #reap already ran.
+      case "poll":
+        this.#leaveIfMoved();
+        break;
       case "signal":
         if (event.signal === "SIGHUP") {
           await this.#services[0].control("hup");
@@ -469,6 +474,24 @@ class Supervisor {
         event.reply(await this.#control(event.service, event.request));
         break;
     }
+  }
+
+  /**
+   * A service directory moved or removed (rm -rf, or a deploy that made it again) is
+   * no longer this supervisor's: as runsvdir and s6-svscan do for a directory that
+   * went away, take everything down and exit (1), so that its service does not run
+   * on beside what a new supervisor starts there.
+   */
+  #leaveIfMoved(): void {
+    if (this.exiting) return;
+    const moved = this.#services.find((service) =>
+      service.role === "main" && !this.inPlace(service)
+    );
+    if (!moved) return;
+    this.#log.error("{path} was moved or removed: taking the service down, then exiting", {
+      path: moved.paths.path,
+    });
+    this.giveUp("its service directory was moved or removed");
   }
 
   async #control(service: SupervisedService, request: ControlRequest): Promise<ControlReply> {
