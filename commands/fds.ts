@@ -27,6 +27,11 @@ export function fdsCommand() {
     description:
       "List the open fds of processes with lsof's columns, plus CLOEXEC: who holds a port, " +
       "a file or a unix socket, what a process holds, and which sockets look leaked.",
+    operands: [{
+      name: "files",
+      help: "the same as --path FILE (lsof FILE)",
+      variadic: true,
+    }],
     options: {
       pid: {
         short: "p",
@@ -117,7 +122,7 @@ Examples:
   opsd fds --port 8080 --listen     who listens on port 8080 (TCP or UDP, IPv4/6)
   opsd fds -p 1234                  everything process 1234 holds
   opsd fds -c nginx --tcp           the TCP sockets of processes named nginx*
-  opsd fds --path /var/log/app.log  who has this file open
+  opsd fds --path /var/log/app.log  who has this file open (also: opsd fds /var/log/app.log)
   opsd fds --unix /run/app.sock     who holds this unix socket
   opsd fds --leaks                  duplicated sockets, listeners inherited by other programs, sockets without close-on-exec
   if opsd fds -q --port 9999; then echo taken; fi
@@ -160,7 +165,14 @@ zombie or a thread of another process, which is left out), 2 usage error (bad po
 empty --path, --unix or -c, selectors that could never match together,
 --leak-age without --leaks, --all-netns without --port, --listen or --unix, or
 with --leaks).`,
-    run: async (options) => {
+    run: async (flags, files) => {
+      if (files.includes("")) {
+        throw new CommandLineError(
+          "FILE: expected a file, not an empty string (an unset variable?)",
+        );
+      }
+      // FILE operands are --path FILE, as lsof takes them.
+      const options = { ...flags, path: [...flags.path, ...files] };
       if (options.leakAge !== undefined && !options.leaks) {
         throw new CommandLineError(
           "--leak-age needs --leaks: add --leaks to look for leaked sockets",

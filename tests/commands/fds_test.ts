@@ -405,6 +405,12 @@ holderTest(
     ]]);
     const deleted = await fdsJson(["--path", holder.paths.deleted]);
     assert.deepEqual(deleted.map((r) => r.name), [`${holder.paths.deleted} (deleted)`]);
+    // FILE operands are --path FILE, as lsof takes them.
+    assert.deepEqual(await fdsJson([holder.paths.read]), read);
+    assert.deepEqual(
+      (await fdsJson([holder.paths.read, "--path", holder.paths.deleted])).map((r) => r.fd),
+      [String(holder.fds.read), String(holder.fds.deleted)],
+    );
     const unix = await fdsJson(["--unix", holder.unixPath]);
     assert.deepEqual(unix.map((r) => [r.pid, r.type, r.socket?.state]), [[
       holder.pid,
@@ -786,7 +792,9 @@ Deno.test("opsd fds: a bad port, pid or flag is a usage error (exit 2, one line,
 });
 
 Deno.test("opsd fds: an empty --path, --unix or -c is a usage error, not a match of everything", async () => {
-  for (const args of [["--path", ""], ["--unix", ""], ["-c", ""], ["--path", "/", "--path", ""]]) {
+  for (
+    const args of [["--path", ""], ["--unix", ""], ["-c", ""], ["--path", "/", "--path", ""], [""]]
+  ) {
     const run = await runOpsd(["fds", ...args]);
     assert.deepEqual([run.code, run.stdout], [2, ""], args.join(" "));
     assert.match(
