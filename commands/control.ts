@@ -124,7 +124,10 @@ ${_EXIT_CODES}`,
   });
 }
 
-/** Sends `words` in order to each service; prints the last acknowledged status, or each error. */
+/**
+ * Sends `words` in order to each service, up to the first that fails; prints each error,
+ * and the last acknowledged status with what was done.
+ */
 async function _send(
   command: string,
   words: ControlWord[],
@@ -143,8 +146,8 @@ async function _send(
       const result = await controlService(name, word);
       codes.push(result.code);
       if (result.code !== ExitCode.ok) {
+        // What the words before it did is still said (svc -xu: the exit, then why not up).
         writeProblem(`opsd ${command}`, result.error!);
-        status = null;
         break;
       }
       const did = wordDone(word);

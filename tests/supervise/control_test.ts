@@ -162,6 +162,11 @@ Deno.test("svc -xd is acknowledged (down wants what exit does); svc -xu is refus
   const xu = await runOpsd(["svc", "-xu", service.path]);
   assert.equal(xu.code, 1);
   assert.equal(xu.stderr, exitingRefusal("svc", service.path, "opsd exit"));
+  assert.match(
+    xu.stdout,
+    /: supervisor exiting; stopping \(pid \d+, pgid \d+\), /,
+    "the exit said",
+  );
   assert.equal((await runOpsd(["kill", "-q", service.path])).code, 0);
   assert.equal(await exitedWithin(supervisor, 20_000), 0);
 
