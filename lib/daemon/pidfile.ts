@@ -24,7 +24,7 @@ import { ExitCode, OpsdError, UsageError } from "../errors.ts";
 import { O } from "../sys/constants.ts";
 import { close, getLock, isErrno, open, pread, pwrite, setLock } from "../sys/libc.ts";
 import type { FileIdentity } from "../procfs/holds.ts";
-import { readProcStat } from "../procfs/stat.ts";
+import { isLive, readProcStat } from "../procfs/stat.ts";
 import { fileError } from "../file_error.ts";
 import { suggestCommand } from "../text/command.ts";
 
@@ -76,7 +76,7 @@ export interface LiveProcess {
 export function liveProcess(pid: number | null): LiveProcess | null {
   if (pid === null || pid < 1) return null;
   const stat = readProcStat(pid);
-  return stat === null || stat.state === "Z" ? null : { pid, name: stat.comm };
+  return stat === null || !isLive(stat) ? null : { pid, name: stat.comm };
 }
 
 /**

@@ -8,7 +8,7 @@
 
 import { isProcessGone } from "./gone.ts";
 import { listPids } from "./pids.ts";
-import { type ProcStat, readProcStat } from "./stat.ts";
+import { isLive, type ProcStat, readProcStat } from "./stat.ts";
 
 /** A process named by pid and start time, so a reused pid is never mistaken for it. */
 export interface ProcessId {
@@ -41,7 +41,7 @@ export function descendantsOf(pid: number): ProcessId[] {
   const queue = childrenOf(pid);
   for (let child = queue.shift(); child !== undefined; child = queue.shift()) {
     const stat = readProcStat(child);
-    if (!stat || stat.state === "Z") continue;
+    if (!stat || !isLive(stat)) continue;
     found.push({ pid: child, procStart: stat.startTime });
     queue.push(...childrenOf(child));
   }
@@ -68,20 +68,20 @@ export function groupMembers(pgid: number): number[] {
   return _liveWhere((stat) => stat.pgid === pgid);
 }
 
-/** The pids of every process that is not a zombie and whose stat matches. */
+/** The pids of every live process (see {@linkcode isLive}) whose stat matches. */
 function _liveWhere(match: (stat: ProcStat) => boolean): number[] {
   const members: number[] = [];
   for (const pid of listPids()) {
     const stat = readProcStat(pid);
-    if (stat && stat.state !== "Z" && match(stat)) members.push(stat.pid);
+    if (stat && isLive(stat) && match(stat)) members.push(stat.pid);
   }
   return members;
 }
 
-/** Whether `process` still runs (same pid and start time, not a zombie). */
+/** Whether `process` still runs (same pid and start time, see {@linkcode isLive}). */
 export function isRunning(process: ProcessId): boolean {
   const stat = readProcStat(process.pid);
-  return stat !== null && stat.state !== "Z" && stat.startTime === process.procStart;
+  return stat !== null && isLive(stat) && stat.startTime === process.procStart;
 }
 
 /** The start time of `pid`, or null when it is gone. */

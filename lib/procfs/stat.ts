@@ -59,3 +59,11 @@ export function readProcStat(pid: number | "self"): ProcStat | null {
     throw error;
   }
 }
+
+/**
+ * Whether a process runs: not a zombie, or a "zombie" whose main thread exited while
+ * other threads run on (/proc shows it Z; it still holds its files, ports and memory).
+ */
+export function isLive(stat: ProcStat): boolean {
+  return stat.state !== "Z" || stat.numThreads > 1;
+}

@@ -10,7 +10,7 @@ import { formatSeconds } from "../duration.ts";
 import { ExitCode, exitCodeOf, OpsdError } from "../errors.ts";
 import type { ServicePaths } from "../service/paths.ts";
 import { leftoverProcesses } from "./leftovers.ts";
-import { readProcStat } from "../procfs/stat.ts";
+import { isLive, readProcStat } from "../procfs/stat.ts";
 import { sendControl } from "./control.ts";
 import { flockHolderOf, lockPath, readStatus, runningSupervisor, statusPath } from "./state.ts";
 import {
@@ -222,7 +222,7 @@ async function _currentRecord(
   const main = record?.instances.find((instance) => instance.pid === record.pid);
   if (!record || !main) return record;
   const stat = readProcStat(main.pid);
-  if (stat && stat.startTime === main.procStart && stat.state !== "Z") {
+  if (stat && stat.startTime === main.procStart && isLive(stat)) {
     return { ...record, paused: stat.state === "T" || stat.state === "t" };
   }
   if (record.state !== "up") return record;

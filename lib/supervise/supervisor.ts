@@ -19,7 +19,7 @@ import { logParentOf } from "./late_log.ts";
 import { type Credentials, resolveCredentials } from "../process/credentials.ts";
 import { signalIfAlive } from "../process/signal.ts";
 import { childrenOf } from "../procfs/processes.ts";
-import { readProcStat } from "../procfs/stat.ts";
+import { isLive, readProcStat } from "../procfs/stat.ts";
 import type { ServicePaths } from "../service/paths.ts";
 import {
   normalizeSettings,
@@ -576,7 +576,7 @@ class Supervisor {
     for (const pid of childrenOf("self")) {
       if (this.#owners.has(pid) || this.#orphans.has(pid)) continue;
       const stat = readProcStat(pid);
-      if (!stat || stat.state === "Z") continue; // gone, or reaped next
+      if (!stat || !isLive(stat)) continue; // gone, or reaped next
       const service = this.#services.find((s) => s.claims(stat.sid, stat.pgid)) ??
         this.#services[0];
       this.#orphans.set(pid, service);

@@ -42,3 +42,34 @@ Deno.test("leftovers: a group of zombies its parent does not reap is gone; a liv
     }
   }
 });
+
+Deno.test({
+  name: "leftovers: a process whose main thread exited while another runs (Z to /proc) is alive",
+  ignore: !(await Deno.stat("/usr/bin/python3").catch(() => null)),
+  fn: async () => {
+    // Its own group; the main thread leaves with pthread_exit while a thread sleeps on.
+    const script = "import threading, time, ctypes, os\n" +
+      "os.setsid()\n" +
+      "threading.Thread(target=time.sleep, args=(30,)).start()\n" +
+      "print(os.getpid(), flush=True)\n" +
+      "ctypes.CDLL(None).pthread_exit(None)\n";
+    const child = new Deno.Command("python3", { args: ["-c", script], stdout: "piped" }).spawn();
+    const reader = child.stdout.getReader();
+    const pid = Number(new TextDecoder().decode((await reader.read()).value).trim());
+    reader.releaseLock();
+    try {
+      const stat = await waitFor("the main thread gone", () => {
+        const stat = readProcStat(pid);
+        return stat?.state === "Z" ? stat : null;
+      });
+      assert.equal(stat.numThreads, 2);
+      const job = newStopJob("ended", pid, [{ pid, procStart: stat.startTime }]);
+      assert.deepEqual(leftovers(job), [-pid, pid], "stopped, not taken for gone");
+      assert.deepEqual(groupMembers(pid), [pid]);
+    } finally {
+      signalIfAlive(-pid, SIGNALS.SIGKILL);
+      await child.stdout.cancel();
+      await child.status;
+    }
+  },
+});
