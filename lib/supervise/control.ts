@@ -362,11 +362,20 @@ function _noAnswer(paths: ServicePaths, timeout: number): string {
 function _notListening(paths: ServicePaths): string {
   const holder = runningSupervisor(paths);
   if (holder === null) return " (it exited just now)";
-  const record = readStatus(paths);
-  const why = record?.supervisor.pid === holder ? record.supervisor.exiting : null;
+  const why = _exitingWhy(paths, holder);
   return why
     ? ` (the last one, pid ${holder}, is exiting (${why}) and no longer listens)`
     : " (it holds the lock but does not listen yet: it is starting; try again)";
+}
+
+/** Why supervisor `holder` is exiting, as its record says; null when not (or unreadable). */
+function _exitingWhy(paths: ServicePaths, holder: number): string | null {
+  try {
+    const record = readStatus(paths);
+    return record?.supervisor.pid === holder ? record.supervisor.exiting ?? null : null;
+  } catch {
+    return null; // A damaged or unreadable record: the message stays a "not running" one.
+  }
 }
 
 function _notRunning(paths: ServicePaths, detail = ""): OpsdError {

@@ -215,15 +215,19 @@ export function pinStateDir(paths: ServicePaths): { fd: number; path: string } {
 /**
  * Whether the state directory at its path is still the one reached through
  * `pinned` ({@linkcode pinStateDir}'s path): false once the service has been moved
- * or removed, or replaced by a new directory of the same name.
+ * or removed, or replaced by a new directory of the same name. A failure to look
+ * other than its absence (EACCES, EIO) is no sign of a move: true.
  */
 export function isStateDirAt(paths: ServicePaths, pinned: string): boolean {
+  const held = Deno.statSync(pinned);
+  let here: Deno.FileInfo;
   try {
-    const here = Deno.statSync(paths.stateDir), held = Deno.statSync(pinned);
-    return here.ino === held.ino && here.dev === held.dev;
-  } catch {
-    return false;
+    here = Deno.statSync(paths.stateDir);
+  } catch (error) {
+    // Gone (ENOENT, ENOTDIR) is moved; another failure (EACCES, EIO) says nothing of where it is.
+    return !(error instanceof Deno.errors.NotFound || error instanceof Deno.errors.NotADirectory);
   }
+  return here.ino === held.ino && here.dev === held.dev;
 }
 
 /**
@@ -253,11 +257,6 @@ export function readStatus(paths: ServicePaths): ServiceStatus | null {
   }
 }
 
-/**
- * `error`, or — when it is a permission error — one that says whose the state
- * directory is and what to do (exit 4): the directory is mode 0700, so only its
- * owner (the user the supervisor runs as) and root may read or control it.
- */
 function _isSymlink(path: string): boolean {
   return Deno.lstatSync(path).isSymlink;
 }
@@ -282,6 +281,11 @@ function _checkLinkedStateDir(paths: ServicePaths): void {
   );
 }
 
+/**
+ * `error`, or — when it is a permission error — one that says whose the state
+ * directory is and what to do (exit 4): the directory is mode 0700, so only its
+ * owner (the user the supervisor runs as) and root may read or control it.
+ */
 function _deniedOr(paths: ServicePaths, error: unknown): unknown {
   const denied = error instanceof Deno.errors.PermissionDenied || isErrno(error, "EACCES", "EPERM");
   if (!denied) return error;

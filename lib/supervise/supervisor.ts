@@ -504,6 +504,9 @@ class Supervisor {
     } else if (command !== "status") {
       const error = await service.control(command);
       if (error !== null) return { ok: false, error };
+      // A start it gave up on (its directory moved): refused as while exiting, not done.
+      const starts = command === "up" || command === "once" || command === "restart";
+      if (this.exiting && starts) return this.#exitingRefusal();
     }
     return { ok: true, status: service.status() };
   }

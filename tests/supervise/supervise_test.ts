@@ -268,6 +268,19 @@ Deno.test("a service directory renamed while supervised: its supervisor takes th
   );
 });
 
+Deno.test("up to a service whose directory was moved is refused (exit 1): its supervisor gives up instead of starting it", async () => {
+  await using service = await copyService("steady");
+  await Deno.writeTextFile(`${service.path}/down`, "");
+  await using supervisor = await startSupervisor(service.path);
+  await supervisor.waitStatus("down", (s) => s.state === "down");
+  const moved = `${service.dir}/moved`;
+  await Deno.rename(service.path, moved);
+  const up = await runOpsd(["up", moved]);
+  assert.equal(up.code, 1, up.stdout);
+  assert.match(up.stderr, /is exiting \(its service directory was moved or removed\)/);
+  assert.equal(await supervisor.exited, 1);
+});
+
 Deno.test("a service directory removed and made again (a deploy) is never run by the old supervisor too", async () => {
   await using service = await copyService("steady");
   await using supervisor = await startSupervisor(service.path, FAST);
