@@ -53,6 +53,8 @@ export class PipeReader {
   #partial: _PartialLine;
   /** Whether the last chunk read ended inside a line (without its newline). */
   #midLine = false;
+  /** Chunks handled so far: where threads cannot be seen, tells a read delivered meanwhile. */
+  #chunks = 0;
   #ended = false;
 
   constructor(fd: number, handlers: PipeHandlers) {
@@ -74,19 +76,31 @@ export class PipeReader {
    * writes all sit in the pipe, or were read. A read the kernel has returned but
    * Deno has not yet delivered (its thread is slow on a loaded machine) is waited
    * for: the pipe counts as drained only while the reading thread sleeps in the
-   * next read, which is asked for only once the one before was handled.
+   * next read, which is asked for only once the one before was handled. Where the
+   * kernel does not show what threads sleep in, one quiet timer turn must do.
    */
   async settle(timeout: number): Promise<boolean> {
     const deadline = Date.now() + timeout;
     while (!this.#ended) {
-      if (bytesUnread(this.#fd) === 0 && threadAsleepReading(this.#link)) {
-        this.#endLine();
-        return true;
+      const seen = this.#chunks;
+      if (bytesUnread(this.#fd) === 0) {
+        const asleep = threadAsleepReading(this.#link);
+        // Where the kernel does not tell, no chunk delivered over a timer turn must do.
+        if (asleep ?? await this.#quietFor(seen)) {
+          this.#endLine();
+          return true;
+        }
       }
       if (Date.now() >= deadline) return false;
       await _sleep(1);
     }
     return true; // Read to its end: the last line was ended there.
+  }
+
+  /** After a 1 ms timer turn: whether no chunk arrived since `seen` and the pipe is empty. */
+  async #quietFor(seen: number): Promise<boolean> {
+    await _sleep(1);
+    return !this.#ended && this.#chunks === seen && bytesUnread(this.#fd) === 0;
   }
 
   /** Ends a partial last line: `onLines` gets it with its newline, `onBytes` the newline. */
@@ -109,6 +123,7 @@ export class PipeReader {
         const chunk = buffers[turn].subarray(0, count);
         turn ^= 1;
         reading = file.read(buffers[turn]);
+        this.#chunks++;
         this.#midLine = chunk[count - 1] !== 10;
         handlers.onBytes?.(chunk);
         const last = chunk.lastIndexOf(10);
