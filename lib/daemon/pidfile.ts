@@ -195,6 +195,7 @@ export class PidfileClaim implements Disposable {
     if (this.#temp === null) throw new Error("pidfile claim already committed or released");
     // pwrite: the daemon shares this open file, and its offset must stay at 0.
     pwrite(this.#fd, new TextEncoder().encode(`${pid}\n`), 0);
+    _checkStillOurs(this.#temp, this.#fd);
     Deno.renameSync(this.#temp, this.path);
     this.#temp = null;
     this[Symbol.dispose]();
@@ -244,6 +245,21 @@ function _busy(path: string, held: _Held): OpsdError {
 }
 
 /**
+ * Throws unless `path` is still the file `fd` has open: one swapped for a symlink or
+ * another file since it was made is not renamed over the pidfile.
+ */
+function _checkStillOurs(path: string, fd: number): void {
+  const here = Deno.lstatSync(path), held = Deno.statSync(`/proc/self/fd/${fd}`);
+  if (here.isSymlink || here.ino !== held.ino || here.dev !== held.dev) {
+    throw new OpsdError(
+      `${path} was replaced while opsd wrote it (by whoever may write its directory): ` +
+        "check who does, then start again",
+      ExitCode.failure,
+    );
+  }
+}
+
+/**
  * Creates `path` afresh (mode 0644 whatever the umask), locked over the whole file.
  * Called with the guard held, so a file already there was left by an opsd that died
  * mid-start: it is replaced.
@@ -257,7 +273,9 @@ function _createLocked(path: string): number {
     throw fileError("create pidfile", path, error);
   }
   try {
-    Deno.chmodSync(path, 0o644);
+    // Through the fd, not the path: whoever may write the directory could have put
+    // a symlink at `path` since (root would chmod its target).
+    Deno.chmodSync(`/proc/self/fd/${fd}`, 0o644);
     setLock(fd, "ofd", "write");
     return fd;
   } catch (error) {

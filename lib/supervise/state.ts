@@ -67,8 +67,7 @@ export function acquireLock(paths: ServicePaths): number[] {
   let fd: number;
   try {
     Deno.mkdirSync(paths.stateDir, { recursive: true, mode: 0o700 });
-    if (_isSymlink(paths.stateDir)) _checkLinkedStateDir(paths);
-    else Deno.chmodSync(paths.stateDir, 0o700);
+    _secureStateDir(paths);
     fd = open(lockPath(paths), O.RDWR | O.CREAT | O.CLOEXEC, 0o600);
   } catch (error) {
     if (error instanceof Deno.errors.AlreadyExists && _isSymlink(paths.stateDir)) {
@@ -262,23 +261,39 @@ function _isSymlink(path: string): boolean {
 }
 
 /**
- * A state directory that is a symlink (runit's layout: `supervise -> /run/runit/…`)
- * is used as it is, never chmod'ed: whoever may write the service directory could
- * point it anywhere (at /etc). Its target must be this user's and writable by nobody
- * else, or another user could swap the lock, status or control socket in it.
+ * Makes the state directory mode 0700, through an fd opened without following a
+ * symlink (one put there meanwhile is not followed). A state directory that is a
+ * symlink (runit's layout: `supervise -> /run/runit/…`) is used as it is, never
+ * chmod'ed: whoever may write the service directory could point it anywhere (at
+ * /etc). Its target must then be this user's with mode 0700, or others could swap
+ * the lock, status or control socket in it, or be handed files there.
  */
-function _checkLinkedStateDir(paths: ServicePaths): void {
-  const target = Deno.realPathSync(paths.stateDir);
-  const info = Deno.statSync(target);
-  const uid = Deno.uid()!;
-  if (info.uid === uid && (info.mode! & 0o022) === 0) return;
-  throw new UsageError(
-    `${paths.stateDir} is a symlink to ${target}, which ` +
-      (info.uid === uid
-        ? `others may write (mode ${(info.mode! & 0o777).toString(8).padStart(3, "0")})`
-        : `is ${userName(info.uid!)}'s`) +
-      `: make ${target} ${userName(uid)}'s with mode 0700, or remove the link`,
-  );
+function _secureStateDir(paths: ServicePaths): void {
+  let fd: number, linked = false;
+  try {
+    fd = open(paths.stateDir, O.RDONLY | O.DIRECTORY | O.NOFOLLOW | O.CLOEXEC);
+  } catch (error) {
+    // A symlink there: ENOTDIR (O_DIRECTORY looks at the link itself) or ELOOP.
+    if (!isErrno(error, "ENOTDIR", "ELOOP")) throw error;
+    fd = open(paths.stateDir, O.RDONLY | O.DIRECTORY | O.CLOEXEC);
+    linked = true;
+  }
+  try {
+    const held = `/proc/self/fd/${fd}`;
+    if (!linked) return Deno.chmodSync(held, 0o700);
+    const info = Deno.statSync(held), uid = Deno.uid()!;
+    if (info.uid === uid && (info.mode! & 0o077) === 0) return;
+    const target = Deno.readLinkSync(held);
+    throw new UsageError(
+      `${paths.stateDir} is a symlink to ${target}, which ` +
+        (info.uid === uid
+          ? `others may use (mode ${(info.mode! & 0o777).toString(8).padStart(3, "0")})`
+          : `is ${userName(info.uid!)}'s`) +
+        `: make ${target} ${userName(uid)}'s with mode 0700, or remove the link`,
+    );
+  } finally {
+    close(fd);
+  }
 }
 
 /**

@@ -16,7 +16,7 @@ Deno.test("writeStatus through a state directory that fails names the status fil
   );
 });
 
-Deno.test("a symlinked state directory (runit's layout) is used as it is, if it is ours and nobody else may write it", async () => {
+Deno.test("a symlinked state directory (runit's layout) is used as it is, if it is ours with mode 0700", async () => {
   await using dir = await tempDir();
   await Deno.mkdir(`${dir.path}/web`);
   await Deno.writeTextFile(`${dir.path}/web/run`, "#!/bin/sh\n", { mode: 0o755 });
@@ -29,23 +29,23 @@ Deno.test("a symlinked state directory (runit's layout) is used as it is, if it 
     message: `${paths.stateDir} is a symlink to ${target}, which is not a directory: make ` +
       "that directory (mode 0700), or remove the link",
   });
-  // Others may write it: refused, its mode left alone.
-  await Deno.mkdir(target, { mode: 0o777 });
-  await Deno.chmod(target, 0o777);
+  // Others may use it: refused, its mode left alone.
+  await Deno.mkdir(target, { mode: 0o755 });
+  await Deno.chmod(target, 0o755);
   assert.throws(() => acquireLock(paths), {
-    message: `${paths.stateDir} is a symlink to ${target}, which others may write (mode 777): ` +
+    message: `${paths.stateDir} is a symlink to ${target}, which others may use (mode 755): ` +
       `make ${target} root's with mode 0700, or remove the link`,
   });
-  assert.equal((await Deno.stat(target)).mode! & 0o777, 0o777);
+  assert.equal((await Deno.stat(target)).mode! & 0o777, 0o755);
   // Another user's: refused.
-  await Deno.chmod(target, 0o750);
+  await Deno.chmod(target, 0o700);
   await Deno.chown(target, 65534, null);
   assert.throws(() => acquireLock(paths), { message: /, which is nobody's: make .* root's/ });
-  // Ours and not writable by others: used, never chmod'ed (0750 stays).
+  // Ours, mode 0700: used.
   await Deno.chown(target, 0, null);
   const fds = acquireLock(paths);
   try {
-    assert.equal((await Deno.stat(target)).mode! & 0o777, 0o750);
+    assert.equal((await Deno.stat(target)).mode! & 0o777, 0o700);
     assert.ok((await Deno.stat(`${target}/lock`)).isFile);
   } finally {
     fds.forEach(close);
