@@ -15,6 +15,7 @@ import { type MappedFile, mappedFileId } from "../procfs/maps.ts";
 import { userName } from "../procfs/users.ts";
 import { isNetworkFs, type MountLookup } from "./mounts.ts";
 import type { FdRow, ProcessInfo } from "./row.ts";
+import { type FileId, fileType } from "./paths.ts";
 import {
   type AddressSocket,
   inetName,
@@ -45,16 +46,6 @@ type _HeldRow = FdRow & { command: string; pid: number; fd: string };
 
 const _MODES = ["r", "w", "u", "u"] as const;
 const _S_IFMT = 0o170000;
-const _TYPES: Record<number, string> = {
-  0o140000: "sock",
-  0o120000: "LINK",
-  0o100000: "REG",
-  0o060000: "BLK",
-  0o040000: "DIR",
-  0o020000: "CHR",
-  0o010000: "FIFO",
-  0: "a_inode",
-};
 
 /** The row for fd `fd` of `process`, whose link reads `link`; null when the fd closed meanwhile. */
 export function describeFd(
@@ -219,7 +210,7 @@ function _statx(path: string, row: FdRow): Statx | "gone" | null {
 
 function _applyStat(row: FdRow, stat: Statx): void {
   const type = stat.mode & _S_IFMT;
-  row.type = _TYPES[type] ?? (type >> 12).toString(8).padStart(4, "0");
+  row.type = fileType(stat.mode);
   const device = type === 0o020000 || type === 0o060000 ? stat.rdev : stat.dev;
   row.device = device.join(",");
   row.node = String(stat.ino);
@@ -282,16 +273,23 @@ export function describeSpecial(
 /**
  * The row lsof shows for a file `process` has mapped into memory (a library, a
  * mapped data file) rather than open: FD `mem`, or `DEL` when the file was
- * removed (NAME without ` (deleted)`, SIZE/OFF empty, as lsof shows it). Its
- * size is `size` when known (from the file named, never a stat of the mapping).
+ * removed (NAME without ` (deleted)`, SIZE/OFF empty, as lsof shows it). When
+ * it is the file named (`named`, same device and inode), its TYPE, DEVICE and
+ * SIZE are that file's (a device file's own device, as lsof shows it); else
+ * (a removed file matched by name) it shows what the maps tell: a `REG` file,
+ * its filesystem's device. Nothing is stat'ed.
  */
-export function mappedFileRow(process: ProcessInfo, file: MappedFile, size: number | null): FdRow {
+export function mappedFileRow(
+  process: ProcessInfo,
+  file: MappedFile,
+  named: FileId | null,
+): FdRow {
   const deleted = file.path.endsWith(_DELETED);
   const name = deleted ? file.path.slice(0, -_DELETED.length) : file.path;
-  const row = _rowWithoutFd(process, deleted ? "DEL" : "mem", "REG", name);
-  row.device = file.device.join(",");
+  const row = _rowWithoutFd(process, deleted ? "DEL" : "mem", named?.type ?? "REG", name);
+  row.device = named?.device ?? file.device.join(",");
   row.node = String(file.inode);
-  if (!deleted && size !== null) row.sizeOff = String(size);
+  if (!deleted && named?.type === "REG") row.sizeOff = String(named.size);
   return row;
 }
 

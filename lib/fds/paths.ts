@@ -2,8 +2,9 @@
  * What a `--path` argument names, from one `statx` with `AT_STATX_DONT_SYNC`
  * (a network filesystem answers from its cache instead of asking its server;
  * never a plain stat): the file's identity, to match fds open on it under
- * another name, and whether it is a unix socket file, which no fd is open on
- * but sockets are bound to. A symlink given is followed, for a socket file as
+ * another name and the mappings of it, whether it can be mapped at all, and
+ * whether it is a unix socket file, which no fd is open on but sockets are
+ * bound to. A symlink given is followed, for a socket file as
  * for any other: `--path` matches fd names with symlinks resolved.
  *
  * @module
@@ -12,6 +13,24 @@
 import { isErrno, STATX, statxAt } from "../sys/libc.ts";
 
 const _S_IFMT = 0o170000, _S_IFSOCK = 0o140000, _S_IFCHR = 0o020000, _S_IFBLK = 0o060000;
+const _S_IFREG = 0o100000;
+
+/** lsof's TYPE of a file, by the type bits of its mode (`0o100644` is `REG`). */
+export function fileType(mode: number): string {
+  const type = mode & _S_IFMT;
+  return _TYPES[type] ?? (type >> 12).toString(8).padStart(4, "0");
+}
+
+const _TYPES: Record<number, string> = {
+  0o140000: "sock",
+  0o120000: "LINK",
+  0o100000: "REG",
+  0o060000: "BLK",
+  0o040000: "DIR",
+  0o020000: "CHR",
+  0o010000: "FIFO",
+  0: "a_inode",
+};
 
 /** A file's identity as rows show it: its device (`8,1`; a device file's own, rdev) and inode. */
 export interface FileId {
@@ -19,6 +38,15 @@ export interface FileId {
   ino: number;
   /** Its size in bytes (what a `mem` row of it shows). */
   size: number;
+  /** Its TYPE as rows show it (`REG`, `CHR`…). */
+  type: string;
+  /**
+   * The device a process's maps show for it once mapped (`254,0`: its
+   * filesystem's, a device file's too), or null when it cannot be mapped: only
+   * regular files and device files (a GPU's, `/dev/mem`) can, never a
+   * directory, a FIFO or a socket.
+   */
+  mapDevice: string | null;
 }
 
 /**
@@ -36,7 +64,15 @@ export function namedFile(path: string): NamedFile {
     const type = stat.mode & _S_IFMT;
     const isDevice = type === _S_IFCHR || type === _S_IFBLK;
     const device = (isDevice ? stat.rdev : stat.dev).join(",");
-    return { device, ino: stat.ino, size: stat.size, socket: type === _S_IFSOCK };
+    const mapDevice = isDevice || type === _S_IFREG ? stat.dev.join(",") : null;
+    return {
+      device,
+      ino: stat.ino,
+      size: stat.size,
+      type: fileType(stat.mode),
+      mapDevice,
+      socket: type === _S_IFSOCK,
+    };
   } catch (error) {
     return isErrno(error, "ENOENT", "ENOTDIR") ? "missing" : null;
   }
@@ -45,6 +81,14 @@ export function namedFile(path: string): NamedFile {
 /** Whether `file` is a unix socket file. */
 export function isSocketFile(file: NamedFile): boolean {
   return file !== null && file !== "missing" && file.socket;
+}
+
+/**
+ * Whether `file` may be mapped into a process's memory: a regular or device
+ * file, or one not known (missing: a removed file may still be mapped).
+ */
+export function mayBeMapped(file: NamedFile): boolean {
+  return file === null || file === "missing" || file.mapDevice !== null;
 }
 
 /** The paths among `paths` that name unix socket files (a symlink to one too). */

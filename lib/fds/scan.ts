@@ -49,7 +49,7 @@ import { readUptimeMs } from "../procfs/uptime.ts";
 import { type SocketSelection, SocketTables } from "./tables.ts";
 import { isAddressSocket } from "./sockets.ts";
 import { CAP, hasEffectiveCapability } from "../procfs/capabilities.ts";
-import { type FileId, isSocketFile, type NamedFile, namedFile } from "./paths.ts";
+import { type FileId, isSocketFile, mayBeMapped, type NamedFile, namedFile } from "./paths.ts";
 import type { PortRange } from "../procfs/net.ts";
 
 /** What to show. Empty lists and absent flags select nothing in particular. */
@@ -194,11 +194,19 @@ export async function scanFds(request: FdsQuery): Promise<FdsScan> {
     const row = builder.fd(pid, fd, link);
     if (row && _isWantedFile(row, link, paths, files)) rows.push(row);
   }
-  if (!leaks && (!fileSelected || paths.length > 0)) {
+  // What counts as a match (see FdsScan.matched); with -q, the first one ends the search.
+  const counts = (row: FdRow) => !address || !!query.allNetns || _takesAddressHere(row);
+  const settled = () => !!query.matchOnly && rows.some(counts);
+  if (!leaks && (!fileSelected || paths.length > 0) && !settled()) {
     for (const pid of candidates) rows.push(...builder.specials(pid, paths, files));
   }
-  if (!leaks && paths.length > 0) {
-    for (const pid of candidates) rows.push(...builder.mapped(pid, paths, files));
+  // Each process's maps: only when a file named may be mapped (no directory, FIFO, socket).
+  if (!leaks && ids.some(mayBeMapped)) {
+    const hints = _mapHints(paths, files);
+    for (const pid of candidates) {
+      if (settled()) break;
+      rows.push(...builder.mapped(pid, files, paths, hints));
+    }
   }
   if (!leaks && !query.pids?.length && !query.commands?.length) {
     rows.push(..._unheldRows(targets, walked.sockets, tables));
@@ -218,7 +226,7 @@ export async function scanFds(request: FdsQuery): Promise<FdsScan> {
     if (listing) rows.push(...builder.unreadableFd(pid, fd, errno));
     else unreadable.add(pid);
   }
-  const counted = address && !query.allNetns ? rows.filter(_takesAddressHere) : rows;
+  const counted = rows.filter(counts);
   // A path that names no file may still be open, deleted: only say so when nothing matched it.
   const names = new Set(rows.map((row) => row.name.replace(/ \(deleted\)$/, "")));
   const missingPaths = asked.filter((_, i) => ids[i] === "missing" && !names.has(paths[i]));
@@ -379,11 +387,9 @@ function _isNamed(pid: number, command: string, prefix: string): boolean {
  */
 function _programNames(pid: number): string[] {
   const names: string[] = [];
-  try {
-    names.push(Deno.readLinkSync(`/proc/${pid}/exe`).replace(/ \(deleted\)$/, ""));
-  } catch {
-    // Gone, a kernel thread, or another user's: the arguments may still tell.
-  }
+  // Gone, a kernel thread, or another user's: the arguments may still tell.
+  const program = _programPath(pid);
+  if (program !== null) names.push(program.replace(/ \(deleted\)$/, ""));
   try {
     names.push(...Deno.readTextFileSync(`/proc/${pid}/cmdline`).split("\0").slice(0, 2));
   } catch {
@@ -402,6 +408,27 @@ function _isWantedFile(row: FdRow, link: string, paths: string[], files: FileId[
   const name = link.replace(/ \(deleted\)$/, "");
   if (paths.length === 0 || paths.includes(name)) return true;
   return files.some((file) => row.node === String(file.ino) && row.device === file.device);
+}
+
+const _DELETED = " (deleted)";
+
+/**
+ * What a maps file holding one of the wanted files must contain: an inode
+ * among `files`' (` 260875 `, between the device and the path), or a removed
+ * one of `paths`.
+ */
+function _mapHints(paths: string[], files: FileId[]): string[] {
+  const inodes = files.filter((file) => file.mapDevice !== null).map((file) => ` ${file.ino} `);
+  return [...inodes, ...paths.map((path) => `${path}${_DELETED}`)];
+}
+
+/** The program `pid` runs, as its maps name it; null when it cannot be read. */
+function _programPath(pid: number): string | null {
+  try {
+    return Deno.readLinkSync(`/proc/${pid}/exe`);
+  } catch {
+    return null; // gone, a kernel thread, or another user's: its maps are as unreadable
+  }
 }
 
 /** A path as the kernel prints fd links: absolute, symlinks resolved when it still exists. */
@@ -448,28 +475,24 @@ class _RowBuilder {
   }
 
   /**
-   * The `mem` and `DEL` rows of `pid` that are wanted files (`paths` not
-   * empty): the files it has mapped, by name or device and inode, but its
-   * program, which is its `txt` row, as in lsof.
+   * The `mem` and `DEL` rows of `pid` that are wanted files: the files it has
+   * mapped whose device and inode are one of `files`, or, removed, whose name
+   * is one of `paths` (the name alone could be another mount namespace's file);
+   * but its program, which is its `txt` row, as in lsof. `hints`: see
+   * {@linkcode readMappedFiles}.
    */
-  mapped(pid: number, paths: string[], files: FileId[]): FdRow[] {
-    const process = this.#process(pid);
-    if (!process) return [];
+  mapped(pid: number, files: FileId[], paths: string[], hints: string[]): FdRow[] {
     const rows: FdRow[] = [];
-    let program: string | null = null;
-    try {
-      program = Deno.readLinkSync(`/proc/${pid}/exe`);
-    } catch {
-      // Gone, a kernel thread, or another user's: its maps are as unreadable.
-    }
-    for (const file of readMappedFiles(pid)) {
-      if (file.path === program) continue;
+    let program: string | null | undefined; // read once, at the first match
+    for (const file of readMappedFiles(pid, hints)) {
       const device = file.device.join(",");
-      const named = files.find((id) => id.ino === file.inode && id.device === device);
-      const name = file.path.replace(/ \(deleted\)$/, "");
-      if (named || paths.includes(name)) {
-        rows.push(mappedFileRow(process, file, named?.size ?? null));
-      }
+      const named = files.find((id) => id.ino === file.inode && id.mapDevice === device);
+      const removed = file.path.endsWith(_DELETED) &&
+        paths.includes(file.path.slice(0, -_DELETED.length));
+      if (!named && !removed) continue;
+      const process = this.#process(pid);
+      program ??= _programPath(pid);
+      if (process && file.path !== program) rows.push(mappedFileRow(process, file, named ?? null));
     }
     return rows;
   }

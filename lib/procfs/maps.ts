@@ -35,11 +35,14 @@ export interface MappedFile extends MappedFileId {
 
 /**
  * The files `pid` has mapped, each once, in the order of its maps; [] when
- * they cannot be read (gone, another user's process).
+ * they cannot be read (gone, another user's process). With `hints`, also []
+ * when the maps' text holds none of them: a search for a few files (an inode
+ * as ` 260875 `, a name) skips parsing the maps of most processes.
  */
-export function readMappedFiles(pid: number): MappedFile[] {
+export function readMappedFiles(pid: number, hints?: string[]): MappedFile[] {
   const text = _readMaps(pid);
-  return text === null ? [] : parseMappedFiles(text);
+  if (text === null || (hints && !hints.some((hint) => text.includes(hint)))) return [];
+  return parseMappedFiles(text);
 }
 
 /** The files mapped in the text of a maps file, each once (anonymous and special mappings left out). */

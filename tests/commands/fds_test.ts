@@ -760,6 +760,45 @@ sanitizedTest(
   { ignore: LOADER === null },
 );
 
+sanitizedTest(
+  "opsd fds --path: a mem row is the file by device and inode, not by name (a bind mount elsewhere)",
+  async () => {
+    await using dir = await tempDir();
+    // In its own mount namespace, a process maps `other`, bind-mounted over `shown`.
+    const shown = `${dir.path}/shown`, other = `${dir.path}/other`;
+    Deno.copyFileSync(SLEEP, shown);
+    Deno.copyFileSync(SLEEP, other);
+    const script = 'mount --bind "$1" "$2" && exec "$3" "$2" 1000';
+    const child = new Deno.Command("unshare", {
+      args: ["-m", "--propagation", "private", "sh", "-c", script, "sh", other, shown, LOADER!],
+      stdin: "null",
+    }).spawn();
+    try {
+      await waitFor("the program to be mapped", () => {
+        const maps = Deno.readTextFileSync(`/proc/${child.pid}/maps`);
+        return maps.includes(` ${shown}\n`) && /\/libc[.-]/.test(maps);
+      });
+      // Its maps name `shown`, but the file mapped is `other`.
+      const byName = await runOpsd(["fds", "--json", "-p", String(child.pid), "--path", shown]);
+      assert.deepEqual([byName.code, byName.stdout], [1, ""], byName.stderr);
+      const rows = (await fdsJson(["-p", String(child.pid), "--path", other])).map((row) => [
+        row.fd,
+        row.node,
+        row.name,
+      ]);
+      assert.deepEqual(rows, [["mem", String(Deno.statSync(other).ino), shown]]);
+      for (const [path, code] of [[other, 0], [shown, 1]] as const) {
+        const quiet = await runOpsd(["fds", "-q", "-p", String(child.pid), "--path", path]);
+        assert.deepEqual([quiet.code, quiet.stdout], [code, ""], `${path}: ${quiet.stderr}`);
+      }
+    } finally {
+      child.kill("SIGKILL");
+      await child.status;
+    }
+  },
+  { ignore: LOADER === null || !CAN_UNSHARE_MOUNT },
+);
+
 Deno.test("opsd fds: a bad port, pid or flag is a usage error (exit 2, one line, no trace)", async () => {
   for (
     const args of [

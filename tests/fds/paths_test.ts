@@ -1,5 +1,11 @@
 import assert from "node:assert/strict";
-import { isSocketFile, namedFile, socketFiles } from "../../lib/fds/paths.ts";
+import {
+  fileType,
+  isSocketFile,
+  mayBeMapped,
+  namedFile,
+  socketFiles,
+} from "../../lib/fds/paths.ts";
 import { tempDir } from "../fixtures/mod.ts";
 
 Deno.test("namedFile tells a file's identity and whether it is a unix socket file, following symlinks", async () => {
@@ -13,17 +19,28 @@ Deno.test("namedFile tells a file's identity and whether it is a unix socket fil
   const stat = new Deno.Command("stat", { args: ["-c", "%Hd,%Ld", file] }).outputSync();
   const device = new TextDecoder().decode(stat.stdout).trim();
   const ino = Deno.statSync(file).ino;
-  assert.deepEqual(namedFile(file), { device, ino, size: 5, socket: false });
+  const mapDevice = device; // a regular file is mapped on its own filesystem's device
+  assert.deepEqual(namedFile(file), {
+    device,
+    ino,
+    size: 5,
+    type: "REG",
+    mapDevice,
+    socket: false,
+  });
   assert.deepEqual(namedFile(`${dir.path}/to-file`), namedFile(file));
   const named = namedFile(socket);
   assert.ok(named !== null && named !== "missing" && named.socket);
   assert.equal(named.ino, Deno.statSync(socket).ino);
   assert.deepEqual(namedFile(`${dir.path}/to-socket`), named);
-  // A device file is known by its own device (rdev), as rows show it.
+  // A device file is known by its own device (rdev), as rows show it; maps show its filesystem's.
+  const devfs = new Deno.Command("stat", { args: ["-c", "%Hd,%Ld", "/dev/null"] }).outputSync();
   assert.deepEqual(namedFile("/dev/null"), {
     device: "1,3",
     ino: Deno.statSync("/dev/null").ino,
     size: 0,
+    type: "CHR",
+    mapDevice: new TextDecoder().decode(devfs.stdout).trim(),
     socket: false,
   });
   assert.equal(namedFile(`${dir.path}/none`), "missing");
@@ -34,6 +51,27 @@ Deno.test("namedFile tells a file's identity and whether it is a unix socket fil
     [namedFile(file), named, "missing" as const, null].map(isSocketFile),
     [false, true, false, false],
   );
+  // What can be mapped: regular and device files, and what is not known (a removed file may be).
+  const directory = namedFile(dir.path);
+  assert.ok(directory !== null && directory !== "missing");
+  assert.deepEqual([directory.type, directory.mapDevice], ["DIR", null]);
+  const fifo = `${dir.path}/fifo`;
+  new Deno.Command("mkfifo", { args: [fifo] }).outputSync();
+  assert.deepEqual(
+    [file, "/dev/null", `${dir.path}/none`, socket, dir.path, fifo].map((path) =>
+      mayBeMapped(namedFile(path))
+    ),
+    [true, true, true, false, false, false],
+  );
+  assert.ok(mayBeMapped(null));
   const paths = [file, socket, `${dir.path}/to-socket`, `${dir.path}/none`, dir.path];
   assert.deepEqual(socketFiles(paths), [socket, `${dir.path}/to-socket`]);
+});
+
+Deno.test("fileType names a mode's file type as lsof's TYPE column does", () => {
+  assert.deepEqual(
+    [0o100644, 0o040755, 0o020666, 0o060660, 0o010600, 0o140777, 0o120777, 0].map(fileType),
+    ["REG", "DIR", "CHR", "BLK", "FIFO", "sock", "LINK", "a_inode"],
+  );
+  assert.equal(fileType(0o150000), "0015"); // no type lsof knows: its number
 });

@@ -46,3 +46,13 @@ Deno.test("parseMappedFiles lists each mapped file once, in order, without anony
   ]);
   assert.deepEqual(readMappedFiles(2 ** 22 + 12345), []);
 });
+
+Deno.test("readMappedFiles with hints: this process's files when its maps hold one, else none", () => {
+  const exe = Deno.execPath();
+  const { ino } = Deno.statSync(exe);
+  const all = readMappedFiles(Deno.pid);
+  assert.ok(all.some((file) => file.inode === ino), JSON.stringify(all));
+  assert.deepEqual(readMappedFiles(Deno.pid, [` ${ino} `]), all);
+  assert.deepEqual(readMappedFiles(Deno.pid, ["/no/such/file (deleted)"]), []);
+  assert.deepEqual(readMappedFiles(Deno.pid, []), []);
+});
