@@ -6,7 +6,7 @@
  * @module
  */
 
-import { formatSeconds } from "../duration.ts";
+import { formatDuration, formatSeconds } from "../duration.ts";
 import { ExitCode, exitCodeOf, OpsdError } from "../errors.ts";
 import type { ServicePaths } from "../service/paths.ts";
 import { leftoverProcesses } from "./leftovers.ts";
@@ -65,15 +65,19 @@ export interface StatusReport {
   notes: string[];
 }
 
-/** The reports for a service and, when it has one, its log service. */
+/**
+ * The reports for a service and, when it has one, its log service. `askWithin`:
+ * how long (ms) a supervisor whose status file is out of date is given to answer.
+ */
 export async function statusReports(
   paths: ServicePaths,
   name: string,
   now = Date.now(),
+  askWithin = ASK_TIMEOUT,
 ): Promise<StatusReport[]> {
-  const main = await _report(paths, name, "main", now);
+  const main = await _report(paths, name, "main", now, askWithin);
   if (!paths.log) return [main];
-  const log = await _report(paths.log, _logName(name), "log", now);
+  const log = await _report(paths.log, _logName(name), "log", now, askWithin);
   if (leavesLogUnsupervised(paths)) {
     main.notes.push(
       `log/ is not supervised: it was made after the supervisor started; ${lateLogAdvice(paths)}`,
@@ -124,10 +128,13 @@ async function _report(
   name: string,
   role: "main" | "log",
   now: number,
+  askWithin: number,
 ): Promise<StatusReport> {
   const pid = runningSupervisor(paths);
   const running = pid !== null;
-  const record = running ? await _currentRecord(paths, readStatus(paths)) : readStatus(paths);
+  const record = running
+    ? await _currentRecord(paths, readStatus(paths), askWithin)
+    : readStatus(paths);
   const unsupervised = running ? [] : leftoverProcesses(record).map((process) => process.pid);
   const report = _build(name, paths.path, role, running ? pid : null, record, unsupervised, now);
   const service = running ? null : lateLogOf(paths);
@@ -218,6 +225,7 @@ function _hints(record: ServiceStatus | null): string[] {
 async function _currentRecord(
   paths: ServicePaths,
   record: ServiceStatus | null,
+  askWithin: number,
 ): Promise<ServiceStatus | null> {
   const main = record?.instances.find((instance) => instance.pid === record.pid);
   if (!record || !main) return record;
@@ -228,14 +236,14 @@ async function _currentRecord(
   if (record.state !== "up") return record;
   let problem: string;
   try {
-    const reply = await sendControl(paths, { command: "status" }, _ASK_TIMEOUT);
+    const reply = await sendControl(paths, { command: "status" }, askWithin);
     if (reply.ok) return reply.status;
     problem = reply.error;
   } catch (error) {
     // It exited meanwhile: its last record stands (it wrote it on its way out, if it could).
     if (runningSupervisor(paths) === null) return readStatus(paths);
     problem = exitCodeOf(error) === ExitCode.timeout
-      ? `it did not answer within ${_ASK_TIMEOUT / 1000} s (is it stopped?)`
+      ? `it did not answer within ${formatDuration(askWithin)} (is it stopped?)`
       : (error as Error).message;
   }
   throw new OpsdError(
@@ -246,8 +254,8 @@ async function _currentRecord(
   );
 }
 
-/** How long `opsd status` waits for a supervisor whose status file is out of date. */
-const _ASK_TIMEOUT = 2000;
+/** How long `opsd status` waits for a supervisor whose status file is out of date (ms). */
+export const ASK_TIMEOUT = 2000;
 
 /**
  * The report as people read it: `NAME: STATUS LINE`, followed by the stderr tail

@@ -8,7 +8,7 @@
 import { formatDuration } from "../duration.ts";
 import { ExitCode, OpsdError } from "../errors.ts";
 import type { ServicePaths } from "../service/paths.ts";
-import { describeReport, type StatusReport, statusReports } from "./report.ts";
+import { ASK_TIMEOUT, describeReport, type StatusReport, statusReports } from "./report.ts";
 import { suggestCommand } from "../text/command.ts";
 
 const _INTERVAL = 50;
@@ -39,7 +39,9 @@ export async function waitForService(
   deadline = timeout > 0 ? Date.now() + timeout : Infinity,
 ): Promise<StatusReport> {
   for (;;) {
-    const [report] = await statusReports(paths, name);
+    // A supervisor asked for its record gets no longer than what is left of the wait.
+    const left = Math.max(1, Math.min(ASK_TIMEOUT, deadline - Date.now()));
+    const [report] = await statusReports(paths, name, Date.now(), left);
     if (reached(report, target)) return report;
     if (!report.supervisor.running) {
       throw new OpsdError(

@@ -504,9 +504,15 @@ Deno.test("a status file left out of date (a full disk) never shows a gone proce
     assert.equal(
       stuck.stderr,
       `opsd status: ${file} is out of date: pid ${gone.pid}, recorded as running, has exited, ` +
-        `and asking its supervisor (pid ${supervisor.pid}) failed: it did not answer within 2 s ` +
+        `and asking its supervisor (pid ${supervisor.pid}) failed: it did not answer within 2.0 s ` +
         "(is it stopped?); if it cannot write the file (a full disk?), its messages say so\n",
     );
+    // wait gives it no longer than what is left of --timeout.
+    const started = Date.now();
+    const wait = await runOpsd(["wait", "--down", "--timeout", "300ms", service.path]);
+    assert.equal(wait.code, 1, wait.stderr);
+    assert.match(wait.stderr, /: it did not answer within \d+ ms \(is it stopped\?\)/);
+    assert.ok(Date.now() - started < 2000, "not the 2 s status gives it");
   } finally {
     Deno.kill(supervisor.pid, "SIGCONT");
   }
