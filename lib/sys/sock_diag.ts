@@ -249,6 +249,9 @@ export function dumpUnixSockets(filter: UnixDumpFilter = {}): UnixDiagSocket[] {
     if (length < _UNIX_MESSAGE) return;
     const inode = view.getUint32(at + 4, true);
     if (inodes && !inodes.has(inode)) return;
+    // Only one in LISTEN or a datagram one can be a listener: the rest (most) is not decoded.
+    const [type, state] = [view.getUint8(at + 1), view.getUint8(at + 2)];
+    if (listening && state !== TCP_LISTEN && type !== SOCK.DGRAM) return;
     const socket = _decodeUnix(view, at, length, inode);
     // An exact request is not filtered by state (a dump is, in the kernel).
     if (!listening || isUnixListener(socket)) sockets.push(socket);
