@@ -289,7 +289,7 @@ export async function sendControl(
   if (timedOut) throw new OpsdError(_noAnswer(paths, timeout), ExitCode.timeout, { cause });
   if (answer === undefined) {
     // Closed with nothing said, maybe before it read the request: not a timeout.
-    if (runningSupervisor(paths) === null) {
+    if (await _exitsWithin(paths, _EXIT_GRACE)) {
       throw _notRunning(paths, " (it exited without answering)");
     }
     throw new OpsdError(
@@ -353,6 +353,22 @@ function _noAnswer(paths: ServicePaths, timeout: number): string {
     timeout / 1000
   } s; it may still ` +
     `carry out the request: check with ${suggestCommand("opsd", "status", paths.path)}`;
+}
+
+/** How long a supervisor that closed a connection unanswered is given to let go of its lock (ms). */
+const _EXIT_GRACE = 250;
+
+/**
+ * Whether the service's supervisor lets go of its lock within `ms`: one that closes
+ * its control socket on its way out does so a moment before it releases the lock.
+ */
+async function _exitsWithin(paths: ServicePaths, ms: number): Promise<boolean> {
+  const deadline = Date.now() + ms;
+  while (runningSupervisor(paths) !== null) {
+    if (Date.now() >= deadline) return false;
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  return true;
 }
 
 /**
