@@ -249,11 +249,17 @@ function _busy(path: string, held: _Held): OpsdError {
  * another file since it was made is not renamed over the pidfile.
  */
 function _checkStillOurs(path: string, fd: number): void {
-  const here = Deno.lstatSync(path), held = Deno.statSync(`/proc/self/fd/${fd}`);
-  if (here.isSymlink || here.ino !== held.ino || here.dev !== held.dev) {
+  const held = Deno.statSync(`/proc/self/fd/${fd}`);
+  let here: Deno.FileInfo | null = null;
+  try {
+    here = Deno.lstatSync(path);
+  } catch {
+    // Removed: replaced by nothing.
+  }
+  if (!here || here.isSymlink || here.ino !== held.ino || here.dev !== held.dev) {
     throw new OpsdError(
-      `${path} was replaced while opsd wrote it (by whoever may write its directory): ` +
-        "check who does, then start again",
+      `${path} was replaced or removed while opsd wrote it (by whoever may write its ` +
+        "directory): check who does, then start again",
       ExitCode.failure,
     );
   }

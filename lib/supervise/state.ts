@@ -262,7 +262,8 @@ function _isSymlink(path: string): boolean {
 
 /**
  * Makes the state directory mode 0700, through an fd opened without following a
- * symlink (one put there meanwhile is not followed). A state directory that is a
+ * symlink (one put there meanwhile is not followed); root refuses one that another
+ * user owns (they could have put links in it to files of root's). A state directory that is a
  * symlink (runit's layout: `supervise -> /run/runit/…`) is used as it is, never
  * chmod'ed: whoever may write the service directory could point it anywhere (at
  * /etc). Its target must then be this user's with mode 0700, or others could swap
@@ -280,8 +281,15 @@ function _secureStateDir(paths: ServicePaths): void {
   }
   try {
     const held = `/proc/self/fd/${fd}`;
-    if (!linked) return Deno.chmodSync(held, 0o700);
     const info = Deno.statSync(held), uid = Deno.uid()!;
+    // Root writes its files there: in another user's directory, through links they put there.
+    if (!linked && info.uid !== uid && uid === 0) {
+      throw new UsageError(
+        `${paths.stateDir} is ${userName(info.uid!)}'s, and root writes its state there: ` +
+          `remove it (opsd makes it again), or make it root's`,
+      );
+    }
+    if (!linked) return Deno.chmodSync(held, 0o700);
     if (info.uid === uid && (info.mode! & 0o077) === 0) return;
     const target = Deno.readLinkSync(held);
     throw new UsageError(

@@ -496,6 +496,9 @@ class Supervisor {
 
   async #control(service: SupervisedService, request: ControlRequest): Promise<ControlReply> {
     const { command } = request;
+    const starts = command === "up" || command === "once" || command === "restart";
+    // A word that would start a run of a directory moved meanwhile: give up first, then refuse.
+    if (starts) this.#leaveIfMoved();
     const settled = this.#replyUnapplied(service, command);
     if (settled) return settled;
     if (command === "exit") {
@@ -505,7 +508,6 @@ class Supervisor {
       const error = await service.control(command);
       if (error !== null) return { ok: false, error };
       // A start it gave up on (its directory moved): refused as while exiting, not done.
-      const starts = command === "up" || command === "once" || command === "restart";
       if (this.exiting && starts) return this.#exitingRefusal();
     }
     return { ok: true, status: service.status() };

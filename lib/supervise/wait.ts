@@ -39,9 +39,21 @@ export async function waitForService(
   deadline = timeout > 0 ? Date.now() + timeout : Infinity,
 ): Promise<StatusReport> {
   for (;;) {
-    // A supervisor asked for its record gets no longer than what is left of the wait.
+    // A supervisor asked for its record gets no longer than what is left of the wait;
+    // one that does not answer in that time ends the wait as its timeout does (6).
     const left = Math.max(1, Math.min(ASK_TIMEOUT, deadline - Date.now()));
-    const [report] = await statusReports(paths, name, Date.now(), left);
+    let report: StatusReport;
+    try {
+      [report] = await statusReports(paths, name, Date.now(), left);
+    } catch (error) {
+      if (left === ASK_TIMEOUT || Date.now() < deadline) throw error;
+      throw new OpsdError(
+        `timed out after ${formatDuration(timeout)} waiting for ${name} to be ${target}; ` +
+          (error as Error).message,
+        ExitCode.timeout,
+        { cause: error },
+      );
+    }
     if (reached(report, target)) return report;
     if (!report.supervisor.running) {
       throw new OpsdError(

@@ -1,9 +1,12 @@
 /**
- * Linux constants for the libc calls in `libc.ts` (x86_64 and aarch64 values,
- * which agree for everything listed here).
+ * Linux constants for the libc calls in `libc.ts`, for x86_64 and aarch64: they
+ * agree for everything listed here except O_DIRECTORY and O_NOFOLLOW, which are
+ * chosen by architecture.
  *
  * @module
  */
+
+const _ARM64 = Deno.build.arch === "aarch64";
 
 /** Flags for `open(2)` and `pipe2(2)`. */
 export const O = {
@@ -16,8 +19,8 @@ export const O = {
   TRUNC: 0o1000,
   APPEND: 0o2000,
   NONBLOCK: 0o4000,
-  DIRECTORY: 0o200000,
-  NOFOLLOW: 0o400000,
+  DIRECTORY: _ARM64 ? 0o40000 : 0o200000,
+  NOFOLLOW: _ARM64 ? 0o100000 : 0o400000,
   CLOEXEC: 0o2000000,
 } as const;
 

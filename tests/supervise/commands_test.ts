@@ -510,7 +510,8 @@ Deno.test("a status file left out of date (a full disk) never shows a gone proce
     // wait gives it no longer than what is left of --timeout.
     const started = Date.now();
     const wait = await runOpsd(["wait", "--down", "--timeout", "300ms", service.path]);
-    assert.equal(wait.code, 1, wait.stderr);
+    assert.equal(wait.code, 6, wait.stderr);
+    assert.match(wait.stderr, /^opsd wait: timed out after 300 ms waiting for .* to be down; /);
     assert.match(wait.stderr, /: it did not answer within \d+ ms \(is it stopped\?\)/);
     assert.ok(Date.now() - started < 2000, "not the 2 s status gives it");
   } finally {

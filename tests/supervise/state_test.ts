@@ -51,3 +51,17 @@ Deno.test("a symlinked state directory (runit's layout) is used as it is, if it 
     fds.forEach(close);
   }
 });
+
+Deno.test("root refuses a state directory another user owns (links put there would be written through)", async () => {
+  await using dir = await tempDir();
+  await Deno.writeTextFile(`${dir.path}/run`, "#!/bin/sh\n", { mode: 0o755 });
+  const paths = resolveService(dir.path);
+  await Deno.mkdir(paths.stateDir, { mode: 0o700 });
+  await Deno.chown(paths.stateDir, 65534, null);
+  assert.throws(() => acquireLock(paths), {
+    message: `${paths.stateDir} is nobody's, and root writes its state there: remove it (opsd ` +
+      "makes it again), or make it root's",
+  });
+  await Deno.chown(paths.stateDir, 0, null);
+  acquireLock(paths).forEach(close);
+});

@@ -279,6 +279,17 @@ Deno.test("up to a service whose directory was moved is refused (exit 1): its su
   assert.equal(up.code, 1, up.stdout);
   assert.match(up.stderr, /is exiting \(its service directory was moved or removed\)/);
   assert.equal(await supervisor.exited, 1);
+
+  // restart of one that runs: refused before anything is stopped for it.
+  await using running = await copyService("steady");
+  await using second = await startSupervisor(running.path);
+  const first = await second.waitStatus("up", (s) => s.state === "up");
+  await Deno.rename(running.path, `${running.dir}/moved`);
+  const restart = await runOpsd(["restart", `${running.dir}/moved`]);
+  assert.equal(restart.code, 1, restart.stdout);
+  assert.match(restart.stderr, /is exiting \(its service directory was moved or removed\)/);
+  assert.equal(await second.exited, 1);
+  assert.ok(!isAlive(first.pid!));
 });
 
 Deno.test("a service directory removed and made again (a deploy) is never run by the old supervisor too", async () => {

@@ -77,7 +77,7 @@ export class PipeReader {
    * Deno has not yet delivered (its thread is slow on a loaded machine) is waited
    * for: the pipe counts as drained only while the reading thread sleeps in the
    * next read, which is asked for only once the one before was handled. Where the
-   * kernel does not show what threads sleep in, one quiet timer turn must do.
+   * kernel does not show what threads sleep in, 10 quiet ms must do.
    */
   async settle(timeout: number): Promise<boolean> {
     const deadline = Date.now() + timeout;
@@ -97,9 +97,12 @@ export class PipeReader {
     return true; // Read to its end: the last line was ended there.
   }
 
-  /** After a 1 ms timer turn: whether no chunk arrived since `seen` and the pipe is empty. */
+  /**
+   * After 10 ms: whether no chunk arrived since `seen` and the pipe is empty (a read
+   * held up longer than that on a loaded machine can still split a line here).
+   */
   async #quietFor(seen: number): Promise<boolean> {
-    await _sleep(1);
+    await _sleep(10);
     return !this.#ended && this.#chunks === seen && bytesUnread(this.#fd) === 0;
   }
 
