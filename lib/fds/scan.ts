@@ -202,10 +202,12 @@ export async function scanFds(request: FdsQuery): Promise<FdsScan> {
   }
   // Each process's maps: only when a file named may be mapped (no directory, FIFO, socket).
   if (!leaks && ids.some(mayBeMapped)) {
-    const hints = _mapHints(paths, files);
+    // A file that cannot be stat'ed (EACCES) is known by its name alone.
+    const unknown = paths.filter((_, i) => ids[i] === null);
+    const hints = _mapHints(paths, files, unknown);
     for (const pid of candidates) {
       if (settled()) break;
-      rows.push(...builder.mapped(pid, files, paths, hints));
+      rows.push(...builder.mapped(pid, files, paths, hints, unknown));
     }
   }
   if (!leaks && !query.pids?.length && !query.commands?.length) {
@@ -414,12 +416,16 @@ const _DELETED = " (deleted)";
 
 /**
  * What a maps file holding one of the wanted files must contain: an inode
- * among `files`' (` 260875 `, between the device and the path), or a removed
- * one of `paths`.
+ * among `files`' (` 260875 `, between the device and the path), a removed
+ * one of `paths`, or one of the `unknown` paths (not stat'ed) at a line's end.
  */
-function _mapHints(paths: string[], files: FileId[]): string[] {
+function _mapHints(paths: string[], files: FileId[], unknown: string[]): string[] {
   const inodes = files.filter((file) => file.mapDevice !== null).map((file) => ` ${file.ino} `);
-  return [...inodes, ...paths.map((path) => `${path}${_DELETED}`)];
+  return [
+    ...inodes,
+    ...paths.map((path) => `${path}${_DELETED}`),
+    ...unknown.map((path) => `${path}\n`),
+  ];
 }
 
 /** The program `pid` runs, as its maps name it; null when it cannot be read. */
@@ -477,11 +483,18 @@ class _RowBuilder {
   /**
    * The `mem` and `DEL` rows of `pid` that are wanted files: the files it has
    * mapped whose device and inode are one of `files`, or, removed, whose name
-   * is one of `paths` (the name alone could be another mount namespace's file);
-   * but its program, which is its `txt` row, as in lsof. `hints`: see
+   * is one of `paths` (the name alone could be another mount namespace's file),
+   * or named as one of `unknown` (files that could not be stat'ed); but its
+   * program, which is its `txt` row, as in lsof. `hints`: see
    * {@linkcode readMappedFiles}.
    */
-  mapped(pid: number, files: FileId[], paths: string[], hints: string[]): FdRow[] {
+  mapped(
+    pid: number,
+    files: FileId[],
+    paths: string[],
+    hints: string[],
+    unknown: string[],
+  ): FdRow[] {
     const rows: FdRow[] = [];
     let program: string | null | undefined; // read once, at the first match
     for (const file of readMappedFiles(pid, hints)) {
@@ -489,9 +502,9 @@ class _RowBuilder {
       const named = files.find((id) => id.ino === file.inode && id.mapDevice === device);
       const removed = file.path.endsWith(_DELETED) &&
         paths.includes(file.path.slice(0, -_DELETED.length));
-      if (!named && !removed) continue;
+      if (!named && !removed && !unknown.includes(file.path)) continue;
       const process = this.#process(pid);
-      program ??= _programPath(pid);
+      if (program === undefined) program = _programPath(pid);
       if (process && file.path !== program) rows.push(mappedFileRow(process, file, named ?? null));
     }
     return rows;
