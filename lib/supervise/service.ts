@@ -74,6 +74,11 @@ interface _Instance extends ProcessId {
   startedAt: number;
   /** The mark in its environment (`OPSD_INSTANCE`): see {@linkcode InstanceStatus.id}. */
   id: string;
+  /**
+   * A control word sent it a signal other than STOP or CONT (`opsd term`, `kill`,
+   * `hup`…): its end, soon after, is no quick death (`svc -t` restarts a service).
+   */
+  signalled?: boolean;
 }
 
 const _CHECK_INTERVAL = 50;
@@ -303,7 +308,7 @@ export class SupervisedService {
     };
     this.#since = now;
     this.#paused = false;
-    const asked = this.#stop !== null;
+    const asked = this.#stop !== null || instance.signalled === true;
     if (!asked) this.#quickDeaths = ranFor < this.settings.stableAfter ? this.#quickDeaths + 1 : 0;
     this.#note(
       asked || status.exitCode === 0 ? "info" : "warning",
@@ -486,6 +491,7 @@ export class SupervisedService {
     signalIfAlive(this.#instance.pid, SIGNALS[name]);
     if (name === "SIGSTOP") this.#paused = true;
     if (name === "SIGCONT") this.#paused = false;
+    if (name !== "SIGSTOP" && name !== "SIGCONT") this.#instance.signalled = true;
     this.#note("info", `sent ${name.replace(/^SIG/, "")} to pid ${this.#instance.pid}`);
     return null;
   }

@@ -49,6 +49,23 @@ Deno.test("a service that exits at once backs off, shows as crash-loop, and stat
   assert.equal(json.exitCode, 1);
 });
 
+Deno.test("an end the operator asked for with a signal (opsd kill, term) is no quick death: no backoff, no crash loop", async () => {
+  await using service = await copyService("steady");
+  await using supervisor = await startSupervisor(service.path, FAST);
+  let up = await supervisor.waitStatus("up", (s) => s.state === "up");
+  for (const word of ["kill", "term", "kill", "term"]) {
+    assert.equal((await runOpsd([word, "-q", service.path])).code, 0, word);
+    const before = up.pid;
+    up = await supervisor.waitStatus(
+      `up after ${word}`,
+      (s) => s.state === "up" && s.pid !== before,
+    );
+    assert.equal(up.crashLoop, null, `no crash loop after ${word}`);
+    assert.equal(up.nextRestart, null);
+  }
+  assert.doesNotMatch(supervisor.output(), /crash loop/);
+});
+
 Deno.test("a crash loop whose finish takes a while still says crash-loop while finish runs", async () => {
   await using service = await copyService("crash");
   await Deno.writeTextFile(`${service.path}/finish`, "#!/bin/sh\nexec sleep 0.4\n", {
