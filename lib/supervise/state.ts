@@ -66,7 +66,14 @@ export function messagesPath(paths: ServicePaths): string {
 export function acquireLock(paths: ServicePaths): number[] {
   let fd: number;
   try {
+    const existed = _ownerIfAny(paths.stateDir) !== null;
     Deno.mkdirSync(paths.stateDir, { recursive: true, mode: 0o700 });
+    try {
+      if (Deno.uid() === 0) _checkRootOnly(paths);
+    } catch (error) {
+      if (!existed) Deno.removeSync(paths.stateDir);
+      throw error;
+    }
     _secureStateDir(paths);
     fd = open(lockPath(paths), O.RDWR | O.CREAT | O.CLOEXEC, 0o600);
   } catch (error) {
@@ -301,6 +308,44 @@ function _secureStateDir(paths: ServicePaths): void {
     );
   } finally {
     close(fd);
+  }
+}
+
+/**
+ * As root: the state directory must be where root alone may replace it — in a
+ * directory of root's that others may not write (or a sticky one, as /tmp, with a
+ * state directory or link of root's) — for another user could otherwise swap it for
+ * a link between opsd's checks and its writes, and have root write files (the
+ * service's output, under --daemon) anywhere, such as /etc/cron.d.
+ */
+function _checkRootOnly(paths: ServicePaths): void {
+  const parent = dirname(paths.stateDir);
+  const info = Deno.statSync(parent), mode = info.mode! & 0o7777;
+  const sticky = (mode & 0o1000) !== 0;
+  const othersWrite = (mode & 0o002) !== 0 || ((mode & 0o020) !== 0 && info.gid !== 0);
+  const name = paths.stateDir.slice(parent.length + 1);
+  const owner = sticky ? _ownerIfAny(paths.stateDir) : null;
+  let problem: string | null = null;
+  if (info.uid !== 0) problem = `${parent} is ${userName(info.uid!)}'s`;
+  else if (othersWrite && !sticky) {
+    problem = `others may write ${parent} (mode ${mode.toString(8).padStart(3, "0")})`;
+  } else if (owner !== null && owner !== 0) {
+    problem = `${paths.stateDir} in sticky ${parent} is ${userName(owner)}'s`;
+  }
+  if (problem === null) return;
+  throw new UsageError(
+    `${problem}: run as root, opsd keeps state only where root alone may replace it (else ` +
+      `${name} could be swapped for a link, and root would write its files there): make ` +
+      `${parent} root's and not writable by others, or supervise as that user`,
+  );
+}
+
+/** The owner of `path` itself (not following a link), or null when there is none. */
+function _ownerIfAny(path: string): number | null {
+  try {
+    return Deno.lstatSync(path).uid;
+  } catch {
+    return null;
   }
 }
 

@@ -65,3 +65,23 @@ Deno.test("root refuses a state directory another user owns (links put there wou
   await Deno.chown(paths.stateDir, 0, null);
   acquireLock(paths).forEach(close);
 });
+
+Deno.test("root keeps state only where root alone may replace it: not in another user's or a group/world-writable directory; a sticky one (/tmp) is fine", async () => {
+  await using dir = await tempDir();
+  await Deno.writeTextFile(`${dir.path}/run`, "#!/bin/sh\n", { mode: 0o755 });
+  const paths = resolveService(dir.path);
+  const advice = ": run as root, opsd keeps state only where root alone may replace it (else " +
+    `supervise could be swapped for a link, and root would write its files there): make ${dir.path} ` +
+    "root's and not writable by others, or supervise as that user";
+  await Deno.chown(dir.path, 65534, null);
+  assert.throws(() => acquireLock(paths), { message: `${dir.path} is nobody's${advice}` });
+  assert.equal(await Deno.stat(paths.stateDir).catch(() => null), null, "none left made");
+  await Deno.chown(dir.path, 0, null);
+  await Deno.chmod(dir.path, 0o777);
+  assert.throws(() => acquireLock(paths), {
+    message: `others may write ${dir.path} (mode 777)${advice}`,
+  });
+  await Deno.chmod(dir.path, 0o1777);
+  acquireLock(paths).forEach(close);
+  await Deno.chmod(dir.path, 0o700);
+});
