@@ -13,6 +13,7 @@
  */
 
 import { type LibcCalls, libcSource, rawCalls } from "../sys/libc.ts";
+import { O } from "../sys/constants.ts";
 
 /** The calls the walker makes: a Worker binds just these. */
 const _WALK_CALLS = [
@@ -50,6 +51,11 @@ export interface WalkWanted {
    * afterwards.
    */
   netns?: string;
+}
+
+/** One thread's walk: the query, and open(2)'s directory flags (they differ by architecture). */
+export interface WalkJob extends WalkWanted {
+  openDirectory: number;
 }
 
 /** What a walk found. */
@@ -141,12 +147,14 @@ export async function walkProcesses(pids: number[], wanted: WalkWanted): Promise
   queue[_COUNT] = pids.length;
   queue[_PIDS_AT] = _PIDS;
   queue.set(pids, _PIDS);
+  // The walker cannot import: what differs by architecture goes with the job.
+  const job: WalkJob = { ...wanted, openDirectory: O.DIRECTORY | O.CLOEXEC };
   const workers = Array.from(
     { length: _workerCount(pids.length) },
-    (_, slot) => _startWorker(queue, wanted, slot),
+    (_, slot) => _startWorker(queue, job, slot),
   );
   try {
-    const results = [walkFdLinks(rawCalls(), queue, wanted, -1)];
+    const results = [walkFdLinks(rawCalls(), queue, job, -1)];
     // The queue is empty now: a Worker that has not started a chunk never will.
     for (const [slot, worker] of workers.entries()) {
       if (Atomics.load(queue, _SLOTS + slot) === 1) results.push(await worker.result);
@@ -180,7 +188,7 @@ self.onmessage = ({ data }) => {
   return _workerUrl ??= URL.createObjectURL(new Blob([source], { type: "text/javascript" }));
 }
 
-function _startWorker(queue: Int32Array, wanted: WalkWanted, slot: number) {
+function _startWorker(queue: Int32Array, wanted: WalkJob, slot: number) {
   const worker = new Worker(_workerSource(), { type: "module", name: `opsd-fds-walk-${slot}` });
   const result = new Promise<WalkResult>((resolve, reject) => {
     worker.onmessage = (event) => resolve(event.data);
@@ -207,11 +215,11 @@ function _startWorker(queue: Int32Array, wanted: WalkWanted, slot: number) {
 export function walkFdLinks(
   calls: WalkCalls,
   queue: Int32Array,
-  wanted: WalkWanted,
+  wanted: WalkJob,
   slot: number,
 ): WalkResult {
   const NEXT = 0, COUNT = 1, PIDS_AT = 2, SLOTS = 3, CHUNK = 8;
-  const AT_FDCWD = -100, O_DIRECTORY_CLOEXEC = 0o200000 | 0o2000000;
+  const AT_FDCWD = -100, O_DIRECTORY_CLOEXEC = wanted.openDirectory;
   const ENOENT = 2, ESRCH = 3;
   const ZERO = 48, DOT = 46, SLASH = 47, CLOSE_BRACKET = 93;
   const LINK_MAX = 4096n, ENTRIES = 1 << 16, ENTRIES_SIZE = 65536n;

@@ -75,9 +75,9 @@ export async function statusReports(
   now = Date.now(),
   askWithin = ASK_TIMEOUT,
 ): Promise<StatusReport[]> {
-  const main = await _report(paths, name, "main", now, askWithin);
+  const main = await serviceReport(paths, name, "main", now, askWithin);
   if (!paths.log) return [main];
-  const log = await _report(paths.log, _logName(name), "log", now, askWithin);
+  const log = await serviceReport(paths.log, _logName(name), "log", now, askWithin);
   if (leavesLogUnsupervised(paths)) {
     main.notes.push(
       `log/ is not supervised: it was made after the supervisor started; ${lateLogAdvice(paths)}`,
@@ -123,7 +123,11 @@ function _isFile(path: string): boolean {
   }
 }
 
-async function _report(
+/**
+ * The report for one service (`role` as its line names it), without its log
+ * service's: what `opsd wait` polls. `askWithin`: see {@linkcode statusReports}.
+ */
+export async function serviceReport(
   paths: ServicePaths,
   name: string,
   role: "main" | "log",
@@ -234,7 +238,7 @@ async function _currentRecord(
     return { ...record, paused: stat.state === "T" || stat.state === "t" };
   }
   if (record.state !== "up") return record;
-  let problem: string;
+  let problem: string, cause: unknown;
   try {
     const reply = await sendControl(paths, { command: "status" }, askWithin);
     if (reply.ok) return reply.status;
@@ -242,6 +246,7 @@ async function _currentRecord(
   } catch (error) {
     // It exited meanwhile: its last record stands (it wrote it on its way out, if it could).
     if (runningSupervisor(paths) === null) return readStatus(paths);
+    cause = error;
     problem = exitCodeOf(error) === ExitCode.timeout
       ? `it did not answer within ${formatDuration(askWithin)} (is it stopped?)`
       : (error as Error).message;
@@ -251,6 +256,7 @@ async function _currentRecord(
       `and asking its supervisor (pid ${record.supervisor.pid}) failed: ${problem}; ` +
       "if it cannot write the file (a full disk?), its messages say so",
     ExitCode.failure,
+    { cause },
   );
 }
 

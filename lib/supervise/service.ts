@@ -53,7 +53,7 @@ export interface ServiceHost {
   inPlace(service: SupervisedService): boolean;
   /** Takes everything down and ends the supervisor with exit code 1, `reason` saying why. */
   giveUp(reason: string): void;
-  /** The supervisor's pid, start time and start, for status records. */
+  /** The supervisor as status records name it: pid, start time, start, detached, why exiting. */
   readonly supervisor: ServiceStatus["supervisor"];
 }
 

@@ -270,8 +270,8 @@ function _isSymlink(path: string): boolean {
 /**
  * Makes the state directory mode 0700, through an fd opened without following a
  * symlink (one put there meanwhile is not followed); root refuses one that another
- * user owns (they could have put links in it to files of root's). A state directory that is a
- * symlink (runit's layout: `supervise -> /run/runit/…`) is used as it is, never
+ * user owns (they could have put links in it to files of root's). A state directory
+ * that is a symlink (runit's layout: `supervise -> /run/runit/…`) is used as it is, never
  * chmod'ed: whoever may write the service directory could point it anywhere (at
  * /etc). Its target must then be this user's with mode 0700, or others could swap
  * the lock, status or control socket in it, or be handed files there.
@@ -302,7 +302,7 @@ function _secureStateDir(paths: ServicePaths): void {
     throw new UsageError(
       `${paths.stateDir} is a symlink to ${target}, which ` +
         (info.uid === uid
-          ? `others may use (mode ${(info.mode! & 0o777).toString(8).padStart(3, "0")})`
+          ? `others may use (mode ${_octalMode(info.mode!)})`
           : `is ${userName(info.uid!)}'s`) +
         `: make ${target} ${userName(uid)}'s with mode 0700, or remove the link`,
     );
@@ -328,7 +328,7 @@ function _checkRootOnly(paths: ServicePaths): void {
   let problem: string | null = null;
   if (info.uid !== 0) problem = `${parent} is ${userName(info.uid!)}'s`;
   else if (othersWrite && !sticky) {
-    problem = `others may write ${parent} (mode ${mode.toString(8).padStart(3, "0")})`;
+    problem = `others may write ${parent} (mode ${_octalMode(mode)})`;
   } else if (owner !== null && owner !== 0) {
     problem = `${paths.stateDir} in sticky ${parent} is ${userName(owner)}'s`;
   }
@@ -338,6 +338,11 @@ function _checkRootOnly(paths: ServicePaths): void {
       `${name} could be swapped for a link, and root would write its files there): make ` +
       `${parent} root's and not writable by others, or supervise as that user`,
   );
+}
+
+/** A mode's permission bits as `ls` users write them: `755`, `1777`. */
+function _octalMode(mode: number): string {
+  return (mode & 0o7777).toString(8).padStart(3, "0");
 }
 
 /** The owner of `path` itself (not following a link), or null when there is none. */

@@ -88,13 +88,14 @@ export interface ServiceStatus {
   /**
    * The supervisor that wrote this record; detached: started by `opsd supervise --daemon`;
    * exiting: why it is taking everything down to exit (`opsd exit`, `TERM received`, `its
-   * first start failed`), or null (records written before this field existed lack it).
+   * first start failed`), or null (records written before these two fields existed lack
+   * them: read as not detached, not exiting).
    */
   supervisor: {
     pid: number;
     procStart: number;
     started: string;
-    detached: boolean;
+    detached?: boolean;
     exiting?: string | null;
   };
   /** When this record was written (ISO 8601). */
@@ -174,7 +175,7 @@ const _FIELDS: Record<keyof ServiceStatus, _Check> = {
     pid: _integer,
     procStart: _number,
     started: _date,
-    detached: _oneOf(true, false),
+    detached: (value) => value === undefined || _oneOf(true, false)(value),
     exiting: (value) => value === undefined || _nullOr(_string)(value),
   }),
   updated: _date,

@@ -388,7 +388,7 @@ class Supervisor {
 
   // --- ServiceHost ---
 
-  /** True once TERM, INT or `opsd exit` arrived: everything goes down, then the loop ends. */
+  /** True once it began taking everything down to exit (`supervisor.exiting` says why). */
   get exiting(): boolean {
     return this.#exitReason !== null;
   }

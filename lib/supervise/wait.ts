@@ -6,10 +6,10 @@
  */
 
 import { formatDuration } from "../duration.ts";
-import { ExitCode, OpsdError } from "../errors.ts";
+import { ExitCode, exitCodeOf, OpsdError } from "../errors.ts";
 import type { ServicePaths } from "../service/paths.ts";
-import { ASK_TIMEOUT, describeReport, type StatusReport, statusReports } from "./report.ts";
-import { suggestCommand } from "../text/command.ts";
+import { ASK_TIMEOUT, describeReport, serviceReport, type StatusReport } from "./report.ts";
+import { superviseAgainCommand } from "./late_log.ts";
 
 const _INTERVAL = 50;
 
@@ -44,9 +44,10 @@ export async function waitForService(
     const left = Math.max(1, Math.min(ASK_TIMEOUT, deadline - Date.now()));
     let report: StatusReport;
     try {
-      [report] = await statusReports(paths, name, Date.now(), left);
+      report = await serviceReport(paths, name, "main", Date.now(), left);
     } catch (error) {
-      if (left === ASK_TIMEOUT || Date.now() < deadline) throw error;
+      const cut = left < ASK_TIMEOUT && exitCodeOf((error as Error).cause) === ExitCode.timeout;
+      if (!cut) throw error;
       throw new OpsdError(
         `timed out after ${formatDuration(timeout)} waiting for ${name} to be ${target}; ` +
           (error as Error).message,
@@ -55,25 +56,27 @@ export async function waitForService(
       );
     }
     if (reached(report, target)) return report;
+    const line = describeReport(report).split("\n")[0];
+    // As its last supervisor ran it: `--daemon` for a detached one.
+    const again = superviseAgainCommand(paths.path, report.record?.supervisor.detached ?? false);
     if (!report.supervisor.running) {
       throw new OpsdError(
-        `${describeReport(report).split("\n")[0]}: it cannot get ${target} without one ` +
-          `(start ${suggestCommand("opsd", "supervise", paths.path)})`,
+        `${line}: it cannot get ${target} without one (start ${again})`,
         ExitCode.notRunning,
       );
     }
     // The report's, not the record's: a record left by an earlier supervisor says nothing of this one.
     if (target === "up" && report.supervisor.exiting !== null) {
       throw new OpsdError(
-        `${describeReport(report).split("\n")[0]}: it cannot get up while its supervisor exits ` +
-          `(once it has, start another: ${suggestCommand("opsd", "supervise", paths.path)})`,
+        `${line}: it cannot get up while its supervisor exits (once it has, start another: ` +
+          `${again})`,
         ExitCode.notRunning,
       );
     }
     if (Date.now() >= deadline) {
       throw new OpsdError(
         `timed out after ${formatDuration(timeout)} waiting for ${name} to be ${target}; now ` +
-          describeReport(report).split("\n")[0].slice(name.length + 2),
+          line.slice(name.length + 2),
         ExitCode.timeout,
       );
     }

@@ -81,6 +81,13 @@ Deno.test("parseStatusRecord takes what the supervisor writes and names the firs
     older,
     "records before finish existed",
   );
+  const { detached: _d, exiting: _e, ...olderSupervisor } = record().supervisor;
+  const beforeDetached = { ...record(), supervisor: olderSupervisor };
+  assert.deepEqual(
+    parseStatusRecord(JSON.stringify(beforeDetached)),
+    beforeDetached,
+    "records before detached and exiting existed",
+  );
   assert.throws(
     () => parseStatusRecord(JSON.stringify(record({ since: "garbage" }))),
     /^Error: bad field 'since'$/,
