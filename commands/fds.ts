@@ -11,7 +11,7 @@ import { parseDuration } from "../lib/duration.ts";
 import { CommandLineError } from "../lib/cli/error.ts";
 import { defineCommand } from "../lib/cli/spec.ts";
 import { intValue, nonEmptyValue } from "../lib/cli/values.ts";
-import { writeJson, writeOut } from "../lib/cli/output.ts";
+import { writeJson, writeOut, writeProblem } from "../lib/cli/output.ts";
 import { escapeText } from "../lib/text/escape.ts";
 import type { FdsScan } from "../lib/fds/scan.ts";
 import type { PortRange } from "../lib/procfs/net.ts";
@@ -209,7 +209,7 @@ with --leaks).`,
       }
       const unheld = scan.rows.some(isUnheld);
       for (const note of _notes(scan, !!options.quiet, !!options.json, unheld)) {
-        console.error(`opsd fds: ${note}`);
+        writeProblem("opsd fds", note);
       }
       return scan.matched ? ExitCode.ok : ExitCode.failure;
     },

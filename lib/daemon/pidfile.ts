@@ -249,14 +249,8 @@ function _busy(path: string, held: _Held): OpsdError {
  * another file since it was made is not renamed over the pidfile.
  */
 function _checkStillOurs(path: string, fd: number): void {
-  const held = Deno.statSync(`/proc/self/fd/${fd}`);
-  let here: Deno.FileInfo | null = null;
-  try {
-    here = Deno.lstatSync(path);
-  } catch {
-    // Removed: replaced by nothing.
-  }
-  if (!here || here.isSymlink || here.ino !== held.ino || here.dev !== held.dev) {
+  // The link itself, not what it points to: a link to our file is no longer our file there.
+  if (!_sameFile(_pathIdentity(path, { follow: false }), _identity(fd, path))) {
     throw new OpsdError(
       `${path} was replaced or removed while opsd wrote it (by whoever may write its ` +
         "directory): check who does, then start again",
@@ -401,10 +395,13 @@ function _identity(fd: number, path: string): FileIdentity {
   return { dev: info.dev, ino: info.ino! };
 }
 
-/** The identity of the file `path` names now, or null when there is none. */
-function _pathIdentity(path: string): FileIdentity | null {
+/**
+ * The identity of the file `path` names now (with `follow: false`, of a symlink
+ * there itself), or null when there is none.
+ */
+function _pathIdentity(path: string, { follow = true } = {}): FileIdentity | null {
   try {
-    const info = Deno.statSync(path);
+    const info = follow ? Deno.statSync(path) : Deno.lstatSync(path);
     return { dev: info.dev, ino: info.ino! };
   } catch (error) {
     if (error instanceof Deno.errors.NotFound) return null;

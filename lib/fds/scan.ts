@@ -46,6 +46,7 @@ import { MountIndex } from "./mounts.ts";
 import { compareRows, type FdRow, type ProcessInfo } from "./row.ts";
 import { findLeaks, type LeakProcess, readLeakProcess } from "./leaks.ts";
 import { readUptimeMs } from "../procfs/uptime.ts";
+import { basename } from "../path.ts";
 import { type SocketSelection, SocketTables } from "./tables.ts";
 import { isAddressSocket } from "./sockets.ts";
 import { CAP, hasEffectiveCapability } from "../procfs/capabilities.ts";
@@ -397,7 +398,7 @@ function _programNames(pid: number): string[] {
   } catch {
     // Gone meanwhile: nothing to match.
   }
-  return names.map((name) => name.slice(name.lastIndexOf("/") + 1));
+  return names.map(basename);
 }
 
 /**
