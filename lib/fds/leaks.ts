@@ -19,6 +19,7 @@
 
 import { formatDuration } from "../duration.ts";
 import { readProcStat } from "../procfs/stat.ts";
+import { programPath } from "../procfs/processes.ts";
 import type { Leak } from "./row.ts";
 
 /** What leak detection needs to know about a process. */
@@ -116,10 +117,7 @@ function _handedOver(process: LeakProcess, fd: number): boolean {
 export function readLeakProcess(pid: number, uptimeMs: number): LeakProcess | null {
   const stat = readProcStat(pid);
   if (!stat) return null;
-  let exe: string | null = null;
-  try {
-    exe = Deno.readLinkSync(`/proc/${pid}/exe`);
-  } catch { /* kernel thread, or not ours to read */ }
+  const exe = programPath(pid);
   return {
     pid,
     ppid: stat.ppid,

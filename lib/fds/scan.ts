@@ -47,6 +47,7 @@ import { compareRows, type FdRow, type ProcessInfo } from "./row.ts";
 import { findLeaks, type LeakProcess, readLeakProcess } from "./leaks.ts";
 import { readUptimeMs } from "../procfs/uptime.ts";
 import { basename } from "../path.ts";
+import { programPath } from "../procfs/processes.ts";
 import { type SocketSelection, SocketTables } from "./tables.ts";
 import { isAddressSocket } from "./sockets.ts";
 import { CAP, hasEffectiveCapability } from "../procfs/capabilities.ts";
@@ -391,7 +392,7 @@ function _isNamed(pid: number, command: string, prefix: string): boolean {
 function _programNames(pid: number): string[] {
   const names: string[] = [];
   // Gone, a kernel thread, or another user's: the arguments may still tell.
-  const program = _programPath(pid);
+  const program = programPath(pid);
   if (program !== null) names.push(program.replace(/ \(deleted\)$/, ""));
   try {
     names.push(...Deno.readTextFileSync(`/proc/${pid}/cmdline`).split("\0").slice(0, 2));
@@ -427,15 +428,6 @@ function _mapHints(paths: string[], files: FileId[], unknown: string[]): string[
     ...paths.map((path) => `${path}${_DELETED}`),
     ...unknown.map((path) => `${path}\n`),
   ];
-}
-
-/** The program `pid` runs, as its maps name it; null when it cannot be read. */
-function _programPath(pid: number): string | null {
-  try {
-    return Deno.readLinkSync(`/proc/${pid}/exe`);
-  } catch {
-    return null; // gone, a kernel thread, or another user's: its maps are as unreadable
-  }
 }
 
 /** A path as the kernel prints fd links: absolute, symlinks resolved when it still exists. */
@@ -505,7 +497,7 @@ class _RowBuilder {
         paths.includes(file.path.slice(0, -_DELETED.length));
       if (!named && !removed && !unknown.includes(file.path)) continue;
       const process = this.#process(pid);
-      if (program === undefined) program = _programPath(pid);
+      if (program === undefined) program = programPath(pid);
       if (process && file.path !== program) rows.push(mappedFileRow(process, file, named ?? null));
     }
     return rows;

@@ -23,7 +23,7 @@ import { ExitCode, OpsdError } from "../errors.ts";
 import type { ServicePaths } from "../service/paths.ts";
 import { O } from "../sys/constants.ts";
 import { close, open } from "../sys/libc.ts";
-import { controlPath, readStatus, runningSupervisor } from "./state.ts";
+import { controlPath, readStatusOrNull, runningSupervisor } from "./state.ts";
 import { lateLogAdvice, lateLogOf } from "./late_log.ts";
 import type { ServiceStatus } from "./status.ts";
 import { type ControlWord, isControlWord } from "./words.ts";
@@ -386,12 +386,8 @@ function _notListening(paths: ServicePaths): string {
 
 /** Why supervisor `holder` is exiting, as its record says; null when not (or unreadable). */
 function _exitingWhy(paths: ServicePaths, holder: number): string | null {
-  try {
-    const record = readStatus(paths);
-    return record?.supervisor.pid === holder ? record.supervisor.exiting ?? null : null;
-  } catch {
-    return null; // A damaged or unreadable record: the message stays a "not running" one.
-  }
+  const record = readStatusOrNull(paths);
+  return record?.supervisor.pid === holder ? record.supervisor.exiting ?? null : null;
 }
 
 function _notRunning(paths: ServicePaths, detail = ""): OpsdError {

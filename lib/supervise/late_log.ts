@@ -11,8 +11,7 @@
 import { basename, dirname } from "../path.ts";
 import { resolveService, type ServicePaths } from "../service/paths.ts";
 import { suggestCommand } from "../text/command.ts";
-import { readStatus, runningSupervisor } from "./state.ts";
-import type { ServiceStatus } from "./status.ts";
+import { readStatusOrNull, runningSupervisor } from "./state.ts";
 
 /**
  * The service whose `log/` is `paths`, when that service's supervisor runs and
@@ -49,7 +48,7 @@ export function leavesLogUnsupervised(service: ServicePaths): boolean {
  * commands (`opsd supervise --daemon` again for a supervisor started so).
  */
 export function lateLogAdvice(service: ServicePaths): string {
-  const detached = _recordOf(service)?.supervisor.detached ?? false;
+  const detached = readStatusOrNull(service)?.supervisor.detached ?? false;
   return `restart its supervisor (${suggestCommand("opsd", "exit", service.path)}, then ` +
     `${superviseAgainCommand(service.path, detached)}) to run it`;
 }
@@ -62,13 +61,4 @@ export function superviseAgainCommand(service: string, detached: boolean): strin
   return detached
     ? suggestCommand("opsd", "supervise", "--daemon", service)
     : suggestCommand("opsd", "supervise", service);
-}
-
-/** The service's status record, or null when it has none or it is damaged. */
-function _recordOf(service: ServicePaths): ServiceStatus | null {
-  try {
-    return readStatus(service);
-  } catch {
-    return null; // damaged: status says so on its own line
-  }
 }

@@ -263,6 +263,19 @@ export function readStatus(paths: ServicePaths): ServiceStatus | null {
   }
 }
 
+/**
+ * The last status a supervisor wrote, or null when there is none or it cannot be
+ * read (damaged, another tool's, not ours): for messages that only add what the
+ * record knows, where `opsd status` says what is wrong with it.
+ */
+export function readStatusOrNull(paths: ServicePaths): ServiceStatus | null {
+  try {
+    return readStatus(paths);
+  } catch {
+    return null;
+  }
+}
+
 function _isSymlink(path: string): boolean {
   return Deno.lstatSync(path).isSymlink;
 }
