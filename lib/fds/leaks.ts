@@ -40,7 +40,7 @@ export interface LeakInput {
   processes: Map<number, LeakProcess>;
   /** Every socket fd of every process, as flat triples `pid, fd, inode`. */
   sockets: number[];
-  /** Whether the socket with this inode is listening (TCP LISTEN, unix LISTEN). */
+  /** Whether the socket with this inode is listening, as `--listen` counts it. */
   isListener: (inode: number) => boolean;
   /** Whether fd `fd` of `pid` is close-on-exec; null when it is gone. */
   cloexec: (pid: number, fd: number) => boolean | null;

@@ -66,7 +66,10 @@ export interface FdsQuery {
   tcp?: boolean;
   /** UDP sockets only. */
   udp?: boolean;
-  /** Listening sockets only: TCP in LISTEN, UDP bound and not connected, unix in LISTEN. */
+  /**
+   * Listening sockets only: TCP in LISTEN, UDP bound and not connected, unix in LISTEN
+   * or a datagram one bound to a path and connected to none.
+   */
   listen?: boolean;
   /**
    * Fds open on these files (symlinks followed). A unix socket file among them,

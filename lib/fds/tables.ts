@@ -8,10 +8,11 @@
  */
 
 import { namespaceOf } from "../procfs/namespaces.ts";
-import { type InetSocket, type PortRange, TCP_LISTEN } from "../procfs/net.ts";
+import { type InetSocket, isUnixListener, type PortRange } from "../procfs/net.ts";
 import { getxattrText } from "../sys/libc.ts";
 import {
   isAddressSocket,
+  isListening,
   type NetnsSource,
   readInetSockets,
   readNetlinkSockets,
@@ -197,11 +198,14 @@ export class SocketTables {
     return open;
   }
 
-  /** Whether the socket with `inode` listens (TCP LISTEN, a unix listener), as far as loaded. */
+  /**
+   * Whether the socket with `inode` listens, as far as loaded: as `--listen` counts
+   * it (TCP LISTEN, UDP bound and unconnected, a unix listener or datagram server).
+   */
   isListener(inode: number): boolean {
     const found = this.byInode.get(inode);
-    if (found?.kind === "inet") return found.socket.state === TCP_LISTEN;
-    return found?.kind === "unix" && found.socket.state === "LISTEN";
+    if (found?.kind === "inet") return isListening(found.socket);
+    return found?.kind === "unix" && isUnixListener(found.socket);
   }
 
   /** Records a socket found in the tables of `namespace`. */

@@ -1,6 +1,8 @@
 import assert from "node:assert/strict";
 import { type SocketSelection, SocketTables } from "../../lib/fds/tables.ts";
 import { tempDir } from "../fixtures/mod.ts";
+import { bind, close, getsockname, socket } from "../../lib/sys/libc.ts";
+import { SOCK } from "../../lib/sys/constants.ts";
 
 const selection = (port: number): SocketSelection => ({
   ports: [{ first: port, last: port }],
@@ -97,4 +99,22 @@ Deno.test("SocketTables.targets: listening keeps unix listeners, by path or of a
   assert.ok(listeners.includes(listenerInode));
   assert.ok(listeners.length < find({ anyUnix: true }).length, "connected sockets are left out");
   assert.ok(client && accepted);
+});
+
+Deno.test("SocketTables.isListener counts as --listen does: a bound, unconnected UDP socket too", () => {
+  const udp = socket(SOCK.AF_INET, SOCK.DGRAM | SOCK.CLOEXEC);
+  bind(udp, { family: "ipv4", address: "127.0.0.1", port: 0 });
+  const { port } = getsockname(udp) as { port: number };
+  const tables = new SocketTables();
+  try {
+    const [inode] = tables.targets(
+      { ...selection(port), protocols: ["udp"] },
+      tables.own,
+      { own: true },
+    );
+    assert.ok(inode > 0);
+    assert.equal(tables.isListener(inode), true);
+  } finally {
+    close(udp);
+  }
 });
