@@ -224,14 +224,18 @@ function _directory(path: string): string {
  * Claims the pidfile at `path`. Refused because a daemon holds it, the error names
  * the lock's holder as `daemon status` does: the pid the file names, its session,
  * or (a program that put itself in the background) a process that is neither.
+ * A holder that lets go between the claim and that look is no reason to refuse:
+ * the claim is tried once more.
  */
-function _claim(path: string): PidfileClaim {
+function _claim(path: string, retry = true): PidfileClaim {
   try {
     return PidfileClaim.claim(path);
   } catch (error) {
     if (!(error instanceof PidfileLocked)) throw error;
     const message = alreadyRunningMessage(error.path);
-    throw message === null ? error : new OpsdError(message, ExitCode.busy, { cause: error });
+    if (message !== null) throw new OpsdError(message, ExitCode.busy, { cause: error });
+    if (retry) return _claim(path, false);
+    throw error;
   }
 }
 
