@@ -18,7 +18,7 @@
 export function opsdArgv(args: readonly string[]): string[] {
   if (Deno.build.standalone) return [Deno.execPath(), ...args];
   const here = new URL(import.meta.url);
-  // From source this module sits in lib/ beside main.ts; in a bundle it is the bundle itself.
+  // From source this module sits in lib/ beside main.ts.
   if (here.pathname.endsWith("/lib/self.ts")) {
     const root = new URL("../", here);
     return [
@@ -31,5 +31,13 @@ export function opsdArgv(args: readonly string[]): string[] {
       ...args,
     ];
   }
-  return [Deno.execPath(), "run", "--allow-all", "--quiet", here.pathname, ...args];
+  // A bundle is split into chunks (scripts/bundle.ts): this may be one of them, not the entry.
+  return [
+    Deno.execPath(),
+    "run",
+    "--allow-all",
+    "--quiet",
+    new URL(Deno.mainModule).pathname,
+    ...args,
+  ];
 }

@@ -17,6 +17,7 @@ import {
   waitFor,
 } from "../fixtures/mod.ts";
 import { opsdArgv } from "../../lib/self.ts";
+import { bundleOpsd } from "../../scripts/bundle.ts";
 import { readProcStat } from "../../lib/procfs/stat.ts";
 import { bind, close, connect, listen, socket } from "../../lib/sys/libc.ts";
 import { SOCK } from "../../lib/sys/constants.ts";
@@ -990,16 +991,7 @@ async function bundledFdsAs(
 ): Promise<FdsRunner> {
   const home = `${dir}/home-${user}`;
   Deno.mkdirSync(home);
-  const bundle = await new Deno.Command(Deno.execPath(), {
-    args: [
-      "bundle",
-      "--quiet",
-      "--output",
-      `${home}/opsd.js`,
-      new URL("../../main.ts", import.meta.url).pathname,
-    ],
-  }).output();
-  assert.ok(bundle.success, new TextDecoder().decode(bundle.stderr));
+  const bundle = await bundleOpsd(home);
   Deno.chmodSync(dir, 0o755);
   Deno.chownSync(home, uid, gid);
   return (args, env = {}) =>
@@ -1015,7 +1007,7 @@ async function bundledFdsAs(
       Deno.execPath(),
       "run",
       "-A",
-      `${home}/opsd.js`,
+      bundle,
       "fds",
       ...args,
     ]);
@@ -1149,17 +1141,7 @@ holderTest(
 );
 
 holderTest("the bundle walks with a Worker and finds a listener", async (holder, dir) => {
-  const bundle = `${dir}/opsd.js`;
-  const built = await new Deno.Command(Deno.execPath(), {
-    args: [
-      "bundle",
-      "--quiet",
-      "--output",
-      bundle,
-      new URL("../../main.ts", import.meta.url).pathname,
-    ],
-  }).output();
-  assert.ok(built.success);
+  const bundle = await bundleOpsd(`${dir}/bundle`);
   const run = await new Deno.Command(Deno.execPath(), {
     args: ["run", "-A", bundle, "fds", "--json", "--port", String(holder.ports.tcp4)],
     env: { OPSD_FDS_WORKERS: "1" },
