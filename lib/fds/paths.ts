@@ -90,8 +90,3 @@ export function isSocketFile(file: NamedFile): boolean {
 export function mayBeMapped(file: NamedFile): boolean {
   return file === null || file === "missing" || file.mapDevice !== null;
 }
-
-/** The paths among `paths` that name unix socket files (a symlink to one too). */
-export function socketFiles(paths: string[]): string[] {
-  return paths.filter((path) => isSocketFile(namedFile(path)));
-}

@@ -14,7 +14,7 @@
  *   file is no socket and a unix socket neither TCP nor UDP: `--path` with any
  *   of them, or `--unix` with `--tcp`/`--udp`, matches nothing, except that a
  *   `--path` naming a unix socket file names the sockets bound there, as
- *   `--unix` does (see `paths.ts`).
+ *   `--unix` does (see `plan.ts`).
  *
  * A port or unix-socket query first looks the sockets up in the socket tables;
  * when nothing matches it answers without walking a single fd. A socket (TCP,
@@ -51,46 +51,8 @@ import { programPath } from "../procfs/processes.ts";
 import { type SocketSelection, SocketTables } from "./tables.ts";
 import { isAddressSocket } from "./sockets.ts";
 import { CAP, hasEffectiveCapability } from "../procfs/capabilities.ts";
-import { type FileId, isSocketFile, mayBeMapped, type NamedFile, namedFile } from "./paths.ts";
-import type { PortRange } from "../procfs/net.ts";
-
-/** What to show. Empty lists and absent flags select nothing in particular. */
-export interface FdsQuery {
-  /** Only these processes. */
-  pids?: number[];
-  /** Only processes whose command name starts with one of these (as `lsof -c`). */
-  commands?: string[];
-  /** Sockets with a local or remote port in one of these ranges. */
-  ports?: PortRange[];
-  /** TCP sockets only (with `udp`: either). */
-  tcp?: boolean;
-  /** UDP sockets only. */
-  udp?: boolean;
-  /**
-   * Listening sockets only: TCP in LISTEN, UDP bound and not connected, unix in LISTEN
-   * or a datagram one bound to a path and connected to none.
-   */
-  listen?: boolean;
-  /**
-   * Fds open on these files (symlinks followed). A unix socket file among them,
-   * which no fd is open on, names the sockets bound there, as in `unixPaths`.
-   */
-  paths?: string[];
-  /** Unix sockets bound to these paths. */
-  unixPaths?: string[];
-  /** Report only leaking socket fds; `no-cloexec` needs a process at least this old. */
-  leaks?: { minAgeMs: number };
-  /**
-   * Whether sockets of other network namespaces count as a match of an address
-   * query (`ports`, `listen`, `unixPaths`; see {@linkcode FdsScan.matched}).
-   */
-  allNetns?: boolean;
-  /**
-   * Only `matched` is wanted (`-q`): rows that could not count need not be found
-   * (the sockets of other network namespaces, for an address query).
-   */
-  matchOnly?: boolean;
-}
+import { type FileId, mayBeMapped } from "./paths.ts";
+import type { FdsPlan, FdsQuery } from "./plan.ts";
 
 /** What a scan found. */
 export interface FdsScan {
@@ -132,10 +94,9 @@ export interface FdsScan {
 
 const _SPECIALS: SpecialFd[] = ["cwd", "rtd", "txt"];
 
-/** Runs `query` over the processes of this machine. */
-export async function scanFds(request: FdsQuery): Promise<FdsScan> {
-  const named = (request.paths ?? []).map(namedFile);
-  const query = _withBoundSockets(request, named);
+/** Runs a planned query (see `planFds` in `plan.ts`) over the processes of this machine. */
+export async function scanFds(plan: FdsPlan): Promise<FdsScan> {
+  const { query, named } = plan;
   const selection = _selection(query);
   const sockets = selection.inet || selection.unixPaths.length > 0 || selection.anyUnix;
   // A file is no socket: --tcp, --udp and --listen leave no file to match.
@@ -301,17 +262,6 @@ function _unheldRows(targets: number[], held: number[], tables: SocketTables): F
 /** Whether the query keeps sockets of some kinds only (`--tcp`, `--udp`, `--listen`). */
 function _filtersSockets(query: FdsQuery): boolean {
   return Boolean(query.tcp || query.udp || query.listen);
-}
-
-/**
- * `query` with the unix socket files among its paths (`named`: what each
- * names) also named as unix socket paths: no fd is open on a socket's file,
- * and lsof, given one, lists the sockets bound there; so does `--path`.
- */
-function _withBoundSockets(query: FdsQuery, named: NamedFile[]): FdsQuery {
-  const sockets = (query.paths ?? []).filter((_, i) => isSocketFile(named[i]));
-  if (sockets.length === 0) return query;
-  return { ...query, unixPaths: [...(query.unixPaths ?? []), ...sockets] };
 }
 
 /** Whether the query asks about addresses (`--port`, `--listen`, `--unix`): is one taken? */

@@ -1,11 +1,5 @@
 import assert from "node:assert/strict";
-import {
-  fileType,
-  isSocketFile,
-  mayBeMapped,
-  namedFile,
-  socketFiles,
-} from "../../lib/fds/paths.ts";
+import { fileType, isSocketFile, mayBeMapped, namedFile } from "../../lib/fds/paths.ts";
 import { tempDir } from "../fixtures/mod.ts";
 
 Deno.test("namedFile tells a file's identity and whether it is a unix socket file, following symlinks", async () => {
@@ -64,8 +58,6 @@ Deno.test("namedFile tells a file's identity and whether it is a unix socket fil
     [true, true, true, false, false, false],
   );
   assert.ok(mayBeMapped(null));
-  const paths = [file, socket, `${dir.path}/to-socket`, `${dir.path}/none`, dir.path];
-  assert.deepEqual(socketFiles(paths), [socket, `${dir.path}/to-socket`]);
 });
 
 Deno.test("fileType names a mode's file type as lsof's TYPE column does", () => {
