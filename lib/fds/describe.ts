@@ -39,6 +39,12 @@ export interface DescribeContext {
    * queries never stat: their rows are sockets, described by the tables.
    */
   stat: boolean;
+  /**
+   * Reads `/proc/PID/exe` as `Deno.readLinkSync` does (the `txt` row's
+   * target), for a caller that reads it for other needs too and keeps it (see
+   * `ProcessReads`); without it, the link is read here.
+   */
+  programLink?: (pid: number) => string;
 }
 
 /** A row of a process opsd inspected: its holder is known. */
@@ -248,7 +254,9 @@ export function describeSpecial(
   const row = _rowWithoutFd(process, fd, "unknown", path) as _HeldRow;
   let target: string;
   try {
-    target = Deno.readLinkSync(path);
+    target = fd === "txt" && context.programLink
+      ? context.programLink(process.pid)
+      : Deno.readLinkSync(path);
   } catch (error) {
     if (error instanceof Deno.errors.NotFound && fd !== "txt") return null;
     // A kernel thread has no executable: lsof shows the bare link path.
