@@ -12,6 +12,7 @@ import { errnoText, isErrno, STATX, type Statx, statxAt } from "../sys/libc.ts";
 import { SysError } from "../sys/errno.ts";
 import { type InetSocket, TCP_STATES, type UnixSocket } from "../procfs/net.ts";
 import { type MappedFile, mappedFileId } from "../procfs/maps.ts";
+import { splitDeleted } from "../procfs/deleted.ts";
 import { userName } from "../procfs/users.ts";
 import { isNetworkFs, type MountLookup } from "./mounts.ts";
 import type { FdRow, ProcessInfo } from "./row.ts";
@@ -264,7 +265,7 @@ export function describeSpecial(
     return row;
   }
   row.name = target;
-  const mount = context.mounts.forPath(process.pid, target.replace(/ \(deleted\)$/, ""));
+  const mount = context.mounts.forPath(process.pid, splitDeleted(target).path);
   if (mount) row.device = mount.device.replace(":", ",");
   if (mount && isNetworkFs(mount.fsType)) {
     const mapped = fd === "txt" ? mappedFileId(process.pid, target) : null;
@@ -292,16 +293,13 @@ export function mappedFileRow(
   file: MappedFile,
   named: FileId | null,
 ): FdRow {
-  const deleted = file.path.endsWith(_DELETED);
-  const name = deleted ? file.path.slice(0, -_DELETED.length) : file.path;
-  const row = _rowWithoutFd(process, deleted ? "DEL" : "mem", named?.type ?? "REG", name);
+  const { path, deleted } = splitDeleted(file.path);
+  const row = _rowWithoutFd(process, deleted ? "DEL" : "mem", named?.type ?? "REG", path);
   row.device = named?.device ?? file.device.join(",");
   row.node = String(file.inode);
   if (!deleted && named?.type === "REG") row.sizeOff = String(named.size);
   return row;
 }
-
-const _DELETED = " (deleted)";
 
 /** The `NOFD` row lsof shows when a process's fd directory cannot be read. */
 export function noFdRow(process: ProcessInfo, errno: number): FdRow {

@@ -28,6 +28,7 @@
 
 import { listPids, threadGroupOf } from "../procfs/pids.ts";
 import { readMappedFiles } from "../procfs/maps.ts";
+import { DELETED_MARK, splitDeleted } from "../procfs/deleted.ts";
 import { groupByNamespace } from "../procfs/namespaces.ts";
 import { O_CLOEXEC, readFdInfo } from "../procfs/fdinfo.ts";
 import { userName } from "../procfs/users.ts";
@@ -198,7 +199,7 @@ export async function scanFds(plan: FdsPlan): Promise<FdsScan> {
   }
   const counted = rows.filter(counts);
   // A path that names no file may still be open, deleted: only say so when nothing matched it.
-  const names = new Set(rows.map((row) => row.name.replace(/ \(deleted\)$/, "")));
+  const names = new Set(rows.map((row) => splitDeleted(row.name).path));
   const missingPaths = asked.filter((_, i) => ids[i] === "missing" && !names.has(paths[i]));
   return _scan({
     rows: rows.sort(compareRows),
@@ -351,7 +352,7 @@ function _programNames(pid: number, reads: ProcessReads): string[] {
   const names: string[] = [];
   // Gone, a kernel thread, or another user's: the arguments may still tell.
   const program = reads.programPath(pid);
-  if (program !== null) names.push(program.replace(/ \(deleted\)$/, ""));
+  if (program !== null) names.push(splitDeleted(program).path);
   try {
     names.push(...Deno.readTextFileSync(`/proc/${pid}/cmdline`).split("\0").slice(0, 2));
   } catch {
@@ -367,12 +368,9 @@ function _programNames(pid: number, reads: ProcessReads): string[] {
  * mount).
  */
 function _isWantedFile(row: FdRow, link: string, paths: string[], files: FileId[]): boolean {
-  const name = link.replace(/ \(deleted\)$/, "");
-  if (paths.length === 0 || paths.includes(name)) return true;
+  if (paths.length === 0 || paths.includes(splitDeleted(link).path)) return true;
   return files.some((file) => row.node === String(file.ino) && row.device === file.device);
 }
-
-const _DELETED = " (deleted)";
 
 /**
  * What a maps file holding one of the wanted files must contain: an inode
@@ -383,7 +381,7 @@ function _mapHints(paths: string[], files: FileId[], unknown: string[]): string[
   const inodes = files.filter((file) => file.mapDevice !== null).map((file) => ` ${file.ino} `);
   return [
     ...inodes,
-    ...paths.map((path) => `${path}${_DELETED}`),
+    ...paths.map((path) => `${path}${DELETED_MARK}`),
     ...unknown.map((path) => `${path}\n`),
   ];
 }
@@ -452,8 +450,8 @@ class _RowBuilder {
     for (const file of readMappedFiles(pid, hints)) {
       const device = file.device.join(",");
       const named = files.find((id) => id.ino === file.inode && id.mapDevice === device);
-      const removed = file.path.endsWith(_DELETED) &&
-        paths.includes(file.path.slice(0, -_DELETED.length));
+      const { path, deleted } = splitDeleted(file.path);
+      const removed = deleted && paths.includes(path);
       if (!named && !removed && !unknown.includes(file.path)) continue;
       const process = this.#process(pid);
       if (process && file.path !== this.#reads.programPath(pid)) {
