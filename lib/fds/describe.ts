@@ -16,7 +16,7 @@ import { splitDeleted } from "../procfs/deleted.ts";
 import { userName } from "../procfs/users.ts";
 import { isNetworkFs, type MountLookup } from "./mounts.ts";
 import type { FdRow, ProcessInfo } from "./row.ts";
-import { type FileId, fileType } from "./paths.ts";
+import { type FileId, fileId } from "./paths.ts";
 import {
   type AddressSocket,
   inetName,
@@ -52,7 +52,6 @@ export interface DescribeContext {
 type _HeldRow = FdRow & { command: string; pid: number; fd: string };
 
 const _MODES = ["r", "w", "u", "u"] as const;
-const _S_IFMT = 0o170000;
 
 /** The row for fd `fd` of `process`, whose link reads `link`; null when the fd closed meanwhile. */
 export function describeFd(
@@ -215,13 +214,11 @@ function _statx(path: string, row: FdRow): Statx | "gone" | null {
   }
 }
 
+/** Fills TYPE, DEVICE and NODE from a statx (see `fileId`), and SIZE where a file has one. */
 function _applyStat(row: FdRow, stat: Statx): void {
-  const type = stat.mode & _S_IFMT;
-  row.type = fileType(stat.mode);
-  const device = type === 0o020000 || type === 0o060000 ? stat.rdev : stat.dev;
-  row.device = device.join(",");
-  row.node = String(stat.ino);
-  if (!["CHR", "BLK", "FIFO", "sock"].includes(row.type)) row.sizeOff = String(stat.size);
+  const id = fileId(stat);
+  [row.type, row.device, row.node] = [id.type, id.device, String(id.ino)];
+  if (!["CHR", "BLK", "FIFO", "sock"].includes(row.type)) row.sizeOff = String(id.size);
 }
 
 /** lsof's names for anon inodes: `[eventfd:ID]`, `[eventpoll:3,4]`, `[pidfd:PID]`, else as linked. */
