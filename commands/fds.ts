@@ -179,15 +179,8 @@ with --leaks).`,
         );
       }
       if (options.allNetns) _checkAllNetns(options);
-      // A --path naming a unix socket file names its sockets: what passes --listen.
-      const sockets = options.path.length > 0 && (options.tcp || options.udp || options.listen)
-        ? (await import("../lib/fds/paths.ts")).socketFiles(options.path)
-        : [];
-      const never = _neverMatching(options, sockets);
-      if (never !== null) throw new CommandLineError(never);
-      const { scanFds } = await import("../lib/fds/scan.ts");
-      const { isUnheld } = await import("../lib/fds/row.ts");
-      const scan = await scanFds({
+      const { planFds } = await import("../lib/fds/plan.ts");
+      const plan = planFds({
         pids: options.pid,
         commands: options.command,
         ports: options.port,
@@ -200,6 +193,10 @@ with --leaks).`,
         allNetns: options.allNetns,
         matchOnly: options.quiet,
       });
+      if (plan.never !== null) throw new CommandLineError(plan.never);
+      const { scanFds } = await import("../lib/fds/scan.ts");
+      const { isUnheld } = await import("../lib/fds/row.ts");
+      const scan = await scanFds(plan);
       if (options.json && !options.quiet) {
         const { rowJson } = await import("../lib/fds/format.ts");
         for (const row of scan.rows) writeJson(rowJson(row));
@@ -248,43 +245,6 @@ function _checkAllNetns(
         "every network namespace already",
     );
   }
-}
-
-/**
- * Why the files named (--port, --path, --unix) could never pass the socket
- * filters (--tcp, --udp, --listen); null when one of them could. A port passes
- * every filter; a file none, being no socket; a unix socket only --listen, be
- * it named by --unix or by a --path naming a socket file (`socketPaths`).
- */
-function _neverMatching(
-  options: {
-    port: PortRange[];
-    path: string[];
-    unix: string[];
-    tcp?: boolean;
-    udp?: boolean;
-    listen?: boolean;
-  },
-  socketPaths: string[],
-): string | null {
-  const filter = options.tcp ? "--tcp" : options.udp ? "--udp" : null;
-  const socketFilter = filter ?? (options.listen ? "--listen" : null);
-  const unix = options.unix.length > 0 || socketPaths.length > 0;
-  const files = options.path.length > socketPaths.length;
-  if (options.port.length > 0 || socketFilter === null || (unix && filter === null)) return null;
-  if (!files && !unix) return null;
-  const named = options.path.length > 0 && options.unix.length > 0
-    ? "--path and --unix never match"
-    : `${options.path.length > 0 ? "--path" : "--unix"} never matches`;
-  const reasons = [
-    files ? "files are no sockets" : null,
-    socketPaths.length > 0 ? `${escapeText(socketPaths[0])} is a unix socket file` : null,
-    unix ? "a unix socket is neither TCP nor UDP" : null,
-  ].filter((reason) => reason !== null);
-  const why = reasons.length === 1
-    ? reasons[0]
-    : `${reasons.slice(0, -1).join(", ")}, and ${reasons.at(-1)}`;
-  return `${named} with ${socketFilter}: ${why}`;
 }
 
 /**

@@ -12,10 +12,11 @@ import { errnoText, isErrno, STATX, type Statx, statxAt } from "../sys/libc.ts";
 import { SysError } from "../sys/errno.ts";
 import { type InetSocket, TCP_STATES, type UnixSocket } from "../procfs/net.ts";
 import { type MappedFile, mappedFileId } from "../procfs/maps.ts";
+import { splitDeleted } from "../procfs/deleted.ts";
 import { userName } from "../procfs/users.ts";
 import { isNetworkFs, type MountLookup } from "./mounts.ts";
 import type { FdRow, ProcessInfo } from "./row.ts";
-import { type FileId, fileType } from "./paths.ts";
+import { type FileId, fileId } from "./paths.ts";
 import {
   type AddressSocket,
   inetName,
@@ -39,13 +40,18 @@ export interface DescribeContext {
    * queries never stat: their rows are sockets, described by the tables.
    */
   stat: boolean;
+  /**
+   * Reads `/proc/PID/exe` as `Deno.readLinkSync` does (the `txt` row's
+   * target), for a caller that reads it for other needs too and keeps it (see
+   * `ProcessReads`); without it, the link is read here.
+   */
+  programLink?: (pid: number) => string;
 }
 
 /** A row of a process opsd inspected: its holder is known. */
 type _HeldRow = FdRow & { command: string; pid: number; fd: string };
 
 const _MODES = ["r", "w", "u", "u"] as const;
-const _S_IFMT = 0o170000;
 
 /** The row for fd `fd` of `process`, whose link reads `link`; null when the fd closed meanwhile. */
 export function describeFd(
@@ -208,13 +214,11 @@ function _statx(path: string, row: FdRow): Statx | "gone" | null {
   }
 }
 
+/** Fills TYPE, DEVICE and NODE from a statx (see `fileId`), and SIZE where a file has one. */
 function _applyStat(row: FdRow, stat: Statx): void {
-  const type = stat.mode & _S_IFMT;
-  row.type = fileType(stat.mode);
-  const device = type === 0o020000 || type === 0o060000 ? stat.rdev : stat.dev;
-  row.device = device.join(",");
-  row.node = String(stat.ino);
-  if (!["CHR", "BLK", "FIFO", "sock"].includes(row.type)) row.sizeOff = String(stat.size);
+  const id = fileId(stat);
+  [row.type, row.device, row.node] = [id.type, id.device, String(id.ino)];
+  if (!["CHR", "BLK", "FIFO", "sock"].includes(row.type)) row.sizeOff = String(id.size);
 }
 
 /** lsof's names for anon inodes: `[eventfd:ID]`, `[eventpoll:3,4]`, `[pidfd:PID]`, else as linked. */
@@ -248,7 +252,9 @@ export function describeSpecial(
   const row = _rowWithoutFd(process, fd, "unknown", path) as _HeldRow;
   let target: string;
   try {
-    target = Deno.readLinkSync(path);
+    target = fd === "txt" && context.programLink
+      ? context.programLink(process.pid)
+      : Deno.readLinkSync(path);
   } catch (error) {
     if (error instanceof Deno.errors.NotFound && fd !== "txt") return null;
     // A kernel thread has no executable: lsof shows the bare link path.
@@ -256,7 +262,7 @@ export function describeSpecial(
     return row;
   }
   row.name = target;
-  const mount = context.mounts.forPath(process.pid, target.replace(/ \(deleted\)$/, ""));
+  const mount = context.mounts.forPath(process.pid, splitDeleted(target).path);
   if (mount) row.device = mount.device.replace(":", ",");
   if (mount && isNetworkFs(mount.fsType)) {
     const mapped = fd === "txt" ? mappedFileId(process.pid, target) : null;
@@ -284,16 +290,13 @@ export function mappedFileRow(
   file: MappedFile,
   named: FileId | null,
 ): FdRow {
-  const deleted = file.path.endsWith(_DELETED);
-  const name = deleted ? file.path.slice(0, -_DELETED.length) : file.path;
-  const row = _rowWithoutFd(process, deleted ? "DEL" : "mem", named?.type ?? "REG", name);
+  const { path, deleted } = splitDeleted(file.path);
+  const row = _rowWithoutFd(process, deleted ? "DEL" : "mem", named?.type ?? "REG", path);
   row.device = named?.device ?? file.device.join(",");
   row.node = String(file.inode);
   if (!deleted && named?.type === "REG") row.sizeOff = String(named.size);
   return row;
 }
-
-const _DELETED = " (deleted)";
 
 /** The `NOFD` row lsof shows when a process's fd directory cannot be read. */
 export function noFdRow(process: ProcessInfo, errno: number): FdRow {

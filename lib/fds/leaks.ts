@@ -18,8 +18,7 @@
  */
 
 import { formatDuration } from "../duration.ts";
-import { readProcStat } from "../procfs/stat.ts";
-import { programPath } from "../procfs/processes.ts";
+import type { ProcessReads } from "./process_reads.ts";
 import type { Leak } from "./row.ts";
 
 /** What leak detection needs to know about a process. */
@@ -111,13 +110,18 @@ function _handedOver(process: LeakProcess, fd: number): boolean {
 }
 
 /**
- * Reads what {@linkcode findLeaks} needs about `pid` from /proc; null when it is
- * gone. `uptimeMs` is the system uptime (`/proc/uptime`).
+ * Reads what {@linkcode findLeaks} needs about `pid` from /proc, its stat and
+ * program through `reads` (the query's); null when it is gone. `uptimeMs` is
+ * the system uptime (`/proc/uptime`).
  */
-export function readLeakProcess(pid: number, uptimeMs: number): LeakProcess | null {
-  const stat = readProcStat(pid);
+export function readLeakProcess(
+  pid: number,
+  uptimeMs: number,
+  reads: ProcessReads,
+): LeakProcess | null {
+  const stat = reads.stat(pid);
   if (!stat) return null;
-  const exe = programPath(pid);
+  const exe = reads.programPath(pid);
   return {
     pid,
     ppid: stat.ppid,

@@ -5,15 +5,15 @@
  * another name and the mappings of it, whether it can be mapped at all, and
  * whether it is a unix socket file, which no fd is open on but sockets are
  * bound to. A symlink given is followed, for a socket file as
- * for any other: `--path` matches fd names with symlinks resolved.
+ * for any other: `--path` matches fd names with symlinks resolved. Rows of
+ * files stat'ed show the same identity (`fileId`: type, device, inode).
  *
  * @module
  */
 
-import { isErrno, STATX, statxAt } from "../sys/libc.ts";
+import { isErrno, STATX, type Statx, statxAt } from "../sys/libc.ts";
 
-const _S_IFMT = 0o170000, _S_IFSOCK = 0o140000, _S_IFCHR = 0o020000, _S_IFBLK = 0o060000;
-const _S_IFREG = 0o100000;
+const _S_IFMT = 0o170000, _S_IFCHR = 0o020000, _S_IFBLK = 0o060000, _S_IFREG = 0o100000;
 
 /** lsof's TYPE of a file, by the type bits of its mode (`0o100644` is `REG`). */
 export function fileType(mode: number): string {
@@ -50,29 +50,32 @@ export interface FileId {
 }
 
 /**
- * What a path names: a file (and whether it is a unix socket file);
- * "missing" when there is none (only fds on it as "(deleted)" can name it);
- * null when it cannot be stat'ed (a directory on the way is closed to opsd…).
+ * A file's identity from its `statx`, as rows show it: a device file shows its
+ * own device (rdev), as lsof shows it; any other file, its filesystem's.
  */
-export type NamedFile = (FileId & { socket: boolean }) | "missing" | null;
+export function fileId(stat: Statx): FileId {
+  const type = stat.mode & _S_IFMT;
+  const isDevice = type === _S_IFCHR || type === _S_IFBLK;
+  return {
+    device: (isDevice ? stat.rdev : stat.dev).join(","),
+    ino: stat.ino,
+    size: stat.size,
+    type: fileType(stat.mode),
+    mapDevice: isDevice || type === _S_IFREG ? stat.dev.join(",") : null,
+  };
+}
+
+/**
+ * What a path names: a file; "missing" when there is none (only fds on it
+ * as "(deleted)" can name it); null when it cannot be stat'ed (a directory on
+ * the way is closed to opsd…).
+ */
+export type NamedFile = FileId | "missing" | null;
 
 /** What `path` names (symlinks followed), from one statx that does not sync. */
 export function namedFile(path: string): NamedFile {
   try {
-    const stat = statxAt(-100, path, STATX.DONT_SYNC);
-    // Rows show a device file's own device (rdev), as lsof does: compare the same.
-    const type = stat.mode & _S_IFMT;
-    const isDevice = type === _S_IFCHR || type === _S_IFBLK;
-    const device = (isDevice ? stat.rdev : stat.dev).join(",");
-    const mapDevice = isDevice || type === _S_IFREG ? stat.dev.join(",") : null;
-    return {
-      device,
-      ino: stat.ino,
-      size: stat.size,
-      type: fileType(stat.mode),
-      mapDevice,
-      socket: type === _S_IFSOCK,
-    };
+    return fileId(statxAt(-100, path, STATX.DONT_SYNC));
   } catch (error) {
     return isErrno(error, "ENOENT", "ENOTDIR") ? "missing" : null;
   }
@@ -80,7 +83,7 @@ export function namedFile(path: string): NamedFile {
 
 /** Whether `file` is a unix socket file. */
 export function isSocketFile(file: NamedFile): boolean {
-  return file !== null && file !== "missing" && file.socket;
+  return file !== null && file !== "missing" && file.type === "sock";
 }
 
 /**
@@ -89,9 +92,4 @@ export function isSocketFile(file: NamedFile): boolean {
  */
 export function mayBeMapped(file: NamedFile): boolean {
   return file === null || file === "missing" || file.mapDevice !== null;
-}
-
-/** The paths among `paths` that name unix socket files (a symlink to one too). */
-export function socketFiles(paths: string[]): string[] {
-  return paths.filter((path) => isSocketFile(namedFile(path)));
 }

@@ -14,7 +14,7 @@
  *   file is no socket and a unix socket neither TCP nor UDP: `--path` with any
  *   of them, or `--unix` with `--tcp`/`--udp`, matches nothing, except that a
  *   `--path` naming a unix socket file names the sockets bound there, as
- *   `--unix` does (see `paths.ts`).
+ *   `--unix` does (see `plan.ts`).
  *
  * A port or unix-socket query first looks the sockets up in the socket tables;
  * when nothing matches it answers without walking a single fd. A socket (TCP,
@@ -27,8 +27,8 @@
  */
 
 import { listPids, threadGroupOf } from "../procfs/pids.ts";
-import { readProcStat } from "../procfs/stat.ts";
 import { readMappedFiles } from "../procfs/maps.ts";
+import { DELETED_MARK, splitDeleted } from "../procfs/deleted.ts";
 import { groupByNamespace } from "../procfs/namespaces.ts";
 import { O_CLOEXEC, readFdInfo } from "../procfs/fdinfo.ts";
 import { userName } from "../procfs/users.ts";
@@ -47,50 +47,12 @@ import { compareRows, type FdRow, type ProcessInfo } from "./row.ts";
 import { findLeaks, type LeakProcess, readLeakProcess } from "./leaks.ts";
 import { readUptimeMs } from "../procfs/uptime.ts";
 import { basename } from "../path.ts";
-import { programPath } from "../procfs/processes.ts";
+import { ProcessReads } from "./process_reads.ts";
 import { type SocketSelection, SocketTables } from "./tables.ts";
 import { isAddressSocket } from "./sockets.ts";
 import { CAP, hasEffectiveCapability } from "../procfs/capabilities.ts";
-import { type FileId, isSocketFile, mayBeMapped, type NamedFile, namedFile } from "./paths.ts";
-import type { PortRange } from "../procfs/net.ts";
-
-/** What to show. Empty lists and absent flags select nothing in particular. */
-export interface FdsQuery {
-  /** Only these processes. */
-  pids?: number[];
-  /** Only processes whose command name starts with one of these (as `lsof -c`). */
-  commands?: string[];
-  /** Sockets with a local or remote port in one of these ranges. */
-  ports?: PortRange[];
-  /** TCP sockets only (with `udp`: either). */
-  tcp?: boolean;
-  /** UDP sockets only. */
-  udp?: boolean;
-  /**
-   * Listening sockets only: TCP in LISTEN, UDP bound and not connected, unix in LISTEN
-   * or a datagram one bound to a path and connected to none.
-   */
-  listen?: boolean;
-  /**
-   * Fds open on these files (symlinks followed). A unix socket file among them,
-   * which no fd is open on, names the sockets bound there, as in `unixPaths`.
-   */
-  paths?: string[];
-  /** Unix sockets bound to these paths. */
-  unixPaths?: string[];
-  /** Report only leaking socket fds; `no-cloexec` needs a process at least this old. */
-  leaks?: { minAgeMs: number };
-  /**
-   * Whether sockets of other network namespaces count as a match of an address
-   * query (`ports`, `listen`, `unixPaths`; see {@linkcode FdsScan.matched}).
-   */
-  allNetns?: boolean;
-  /**
-   * Only `matched` is wanted (`-q`): rows that could not count need not be found
-   * (the sockets of other network namespaces, for an address query).
-   */
-  matchOnly?: boolean;
-}
+import { type FileId, mayBeMapped } from "./paths.ts";
+import type { FdsPlan, FdsQuery } from "./plan.ts";
 
 /** What a scan found. */
 export interface FdsScan {
@@ -132,10 +94,10 @@ export interface FdsScan {
 
 const _SPECIALS: SpecialFd[] = ["cwd", "rtd", "txt"];
 
-/** Runs `query` over the processes of this machine. */
-export async function scanFds(request: FdsQuery): Promise<FdsScan> {
-  const named = (request.paths ?? []).map(namedFile);
-  const query = _withBoundSockets(request, named);
+/** Runs a planned query (see `planFds` in `plan.ts`) over the processes of this machine. */
+export async function scanFds(plan: FdsPlan): Promise<FdsScan> {
+  const { query, named } = plan;
+  const reads = new ProcessReads();
   const selection = _selection(query);
   const sockets = selection.inet || selection.unixPaths.length > 0 || selection.anyUnix;
   // A file is no socket: --tcp, --udp and --listen leave no file to match.
@@ -143,7 +105,7 @@ export async function scanFds(request: FdsQuery): Promise<FdsScan> {
   const asked = filtered ? [] : query.paths ?? [];
   const paths = asked.map(_resolvePath);
   const fileSelected = filtered || _namesFiles(query);
-  const { pids: candidates, absent } = _candidates(query);
+  const { pids: candidates, absent } = _candidates(query, reads);
   if (fileSelected && !sockets && paths.length === 0) return _scan(absent); // no match
   const tables = new SocketTables();
   const targets = sockets ? tables.targets(selection, tables.own, { own: true }) : [];
@@ -157,7 +119,7 @@ export async function scanFds(request: FdsQuery): Promise<FdsScan> {
     // Nothing here matches: only a process in another network namespace could hold one.
     for (const [namespace, members] of groupByNamespace(candidates, "net")) {
       // Its tables through a live member: a zombie's /proc/PID/net is empty.
-      const pid = members.find((member) => readProcStat(member)?.state !== "Z") ?? members[0];
+      const pid = members.find((member) => reads.stat(member)?.state !== "Z") ?? members[0];
       targets.push(...tables.targets(selection, namespace, { own: false, pid }));
     }
     if (targets.length === 0) return _scan(absent); // no fd walked
@@ -176,11 +138,13 @@ export async function scanFds(request: FdsQuery): Promise<FdsScan> {
     targets.push(...tables.targets(selection, namespace, { own: false, pid }));
   }
 
-  const builder = new _RowBuilder(tables, !sockets || paths.length > 0 || !!query.leaks);
+  const builder = new _RowBuilder(tables, reads, !sockets || paths.length > 0 || !!query.leaks);
   const chosen = new Set(candidates);
   const targetSet = new Set(targets);
   if (query.leaks) tables.load(walked.sockets);
-  const leaks = query.leaks ? _findLeaks(walked.sockets, tables, query.leaks.minAgeMs) : null;
+  const leaks = query.leaks
+    ? _findLeaks(walked.sockets, tables, reads, query.leaks.minAgeMs)
+    : null;
   const shown: number[] = [];
   for (let i = 0; i < walked.sockets.length; i += 3) {
     const [pid, fd, inode] = walked.sockets.slice(i, i + 3);
@@ -235,7 +199,7 @@ export async function scanFds(request: FdsQuery): Promise<FdsScan> {
   }
   const counted = rows.filter(counts);
   // A path that names no file may still be open, deleted: only say so when nothing matched it.
-  const names = new Set(rows.map((row) => row.name.replace(/ \(deleted\)$/, "")));
+  const names = new Set(rows.map((row) => splitDeleted(row.name).path));
   const missingPaths = asked.filter((_, i) => ids[i] === "missing" && !names.has(paths[i]));
   return _scan({
     rows: rows.sort(compareRows),
@@ -303,17 +267,6 @@ function _filtersSockets(query: FdsQuery): boolean {
   return Boolean(query.tcp || query.udp || query.listen);
 }
 
-/**
- * `query` with the unix socket files among its paths (`named`: what each
- * names) also named as unix socket paths: no fd is open on a socket's file,
- * and lsof, given one, lists the sockets bound there; so does `--path`.
- */
-function _withBoundSockets(query: FdsQuery, named: NamedFile[]): FdsQuery {
-  const sockets = (query.paths ?? []).filter((_, i) => isSocketFile(named[i]));
-  if (sockets.length === 0) return query;
-  return { ...query, unixPaths: [...(query.unixPaths ?? []), ...sockets] };
-}
-
 /** Whether the query asks about addresses (`--port`, `--listen`, `--unix`): is one taken? */
 function _namesAddress(query: FdsQuery): boolean {
   return Boolean(query.ports?.length || query.listen || query.unixPaths?.length);
@@ -347,11 +300,11 @@ type _Absent = Pick<FdsScan, "threads" | "missingPids" | "zombies">;
  * the pids asked for that hold no fds of their own (lsof shows nothing for
  * them either): threads of another process, pids of no process, zombies.
  */
-function _candidates(query: FdsQuery): { pids: number[]; absent: _Absent } {
+function _candidates(query: FdsQuery, reads: ProcessReads): { pids: number[]; absent: _Absent } {
   const absent: _Absent = { threads: [], missingPids: [], zombies: [] };
   let pids = !query.pids?.length ? listPids() : [...new Set(query.pids)].filter((pid) => {
     const process = threadGroupOf(pid);
-    const stat = process === pid ? readProcStat(pid) : null;
+    const stat = process === pid ? reads.stat(pid) : null;
     if (process === null) absent.missingPids.push(pid);
     else if (process !== pid) absent.threads.push([pid, process]);
     else if (stat?.state === "Z") absent.zombies.push([pid, stat.ppid, stat.numThreads]);
@@ -360,8 +313,11 @@ function _candidates(query: FdsQuery): { pids: number[]; absent: _Absent } {
   if (query.commands?.length) {
     const prefixes = query.commands;
     pids = pids.filter((pid) => {
-      const command = readProcStat(pid)?.comm;
-      return command !== undefined && prefixes.some((prefix) => _isNamed(pid, command, prefix));
+      const command = reads.stat(pid)?.comm;
+      if (command === undefined) return false;
+      let names: string[] | undefined; // read once, for the first long prefix
+      const programNames = () => names ??= _programNames(pid, reads);
+      return prefixes.some((prefix) => _isNamed(command, prefix, programNames));
     });
   }
   return { pids, absent };
@@ -371,19 +327,19 @@ function _candidates(query: FdsQuery): { pids: number[]; absent: _Absent } {
 const _COMM_BYTES = 15;
 
 /**
- * Whether process `pid`, whose command name is `command`, is named `prefix`
- * (`-c`): its name starts with it. The kernel keeps only 15 bytes of a
- * process's name (kernel threads' are whole), so a longer prefix (a program's
- * whole name) also matches a process whose name is its first 15 bytes and whose
- * program (or the script it runs) has a file name starting with it. lsof
- * refuses such a prefix; pgrep matches nothing.
+ * Whether a process whose command name is `command` is named `prefix` (`-c`):
+ * its name starts with it. The kernel keeps only 15 bytes of a process's name
+ * (kernel threads' are whole), so a longer prefix (a program's whole name) also
+ * matches a process whose name is its first 15 bytes and whose program (or the
+ * script it runs) has a file name starting with it (`programNames`, read only
+ * then). lsof refuses such a prefix; pgrep matches nothing.
  */
-function _isNamed(pid: number, command: string, prefix: string): boolean {
+function _isNamed(command: string, prefix: string, programNames: () => string[]): boolean {
   if (command.startsWith(prefix)) return true;
   const bytes = new TextEncoder().encode(prefix);
   if (bytes.length <= _COMM_BYTES) return false;
   if (command !== new TextDecoder().decode(bytes.subarray(0, _COMM_BYTES))) return false;
-  return _programNames(pid).some((name) => name.startsWith(prefix));
+  return programNames().some((name) => name.startsWith(prefix));
 }
 
 /**
@@ -392,11 +348,11 @@ function _isNamed(pid: number, command: string, prefix: string): boolean {
  * its first two arguments' (the program as started, or the interpreter and
  * the script it runs).
  */
-function _programNames(pid: number): string[] {
+function _programNames(pid: number, reads: ProcessReads): string[] {
   const names: string[] = [];
   // Gone, a kernel thread, or another user's: the arguments may still tell.
-  const program = programPath(pid);
-  if (program !== null) names.push(program.replace(/ \(deleted\)$/, ""));
+  const program = reads.programPath(pid);
+  if (program !== null) names.push(splitDeleted(program).path);
   try {
     names.push(...Deno.readTextFileSync(`/proc/${pid}/cmdline`).split("\0").slice(0, 2));
   } catch {
@@ -412,12 +368,9 @@ function _programNames(pid: number): string[] {
  * mount).
  */
 function _isWantedFile(row: FdRow, link: string, paths: string[], files: FileId[]): boolean {
-  const name = link.replace(/ \(deleted\)$/, "");
-  if (paths.length === 0 || paths.includes(name)) return true;
+  if (paths.length === 0 || paths.includes(splitDeleted(link).path)) return true;
   return files.some((file) => row.node === String(file.ino) && row.device === file.device);
 }
-
-const _DELETED = " (deleted)";
 
 /**
  * What a maps file holding one of the wanted files must contain: an inode
@@ -428,7 +381,7 @@ function _mapHints(paths: string[], files: FileId[], unknown: string[]): string[
   const inodes = files.filter((file) => file.mapDevice !== null).map((file) => ` ${file.ino} `);
   return [
     ...inodes,
-    ...paths.map((path) => `${path}${_DELETED}`),
+    ...paths.map((path) => `${path}${DELETED_MARK}`),
     ...unknown.map((path) => `${path}\n`),
   ];
 }
@@ -447,15 +400,17 @@ function _resolvePath(path: string): string {
   }
 }
 
-/** Builds rows, reading each process's details once. */
+/** Builds rows, reading each process's details once (through the query's `reads`). */
 class _RowBuilder {
   #processes = new Map<number, ProcessInfo | null>();
   #mounts = new MountIndex();
   #tables: SocketTables;
+  #reads: ProcessReads;
   #stat: boolean;
 
-  constructor(tables: SocketTables, stat: boolean) {
+  constructor(tables: SocketTables, reads: ProcessReads, stat: boolean) {
     this.#tables = tables;
+    this.#reads = reads;
     this.#stat = stat;
   }
 
@@ -492,16 +447,16 @@ class _RowBuilder {
     unknown: string[],
   ): FdRow[] {
     const rows: FdRow[] = [];
-    let program: string | null | undefined; // read once, at the first match
     for (const file of readMappedFiles(pid, hints)) {
       const device = file.device.join(",");
       const named = files.find((id) => id.ino === file.inode && id.mapDevice === device);
-      const removed = file.path.endsWith(_DELETED) &&
-        paths.includes(file.path.slice(0, -_DELETED.length));
+      const { path, deleted } = splitDeleted(file.path);
+      const removed = deleted && paths.includes(path);
       if (!named && !removed && !unknown.includes(file.path)) continue;
       const process = this.#process(pid);
-      if (program === undefined) program = programPath(pid);
-      if (process && file.path !== program) rows.push(mappedFileRow(process, file, named ?? null));
+      if (process && file.path !== this.#reads.programPath(pid)) {
+        rows.push(mappedFileRow(process, file, named ?? null));
+      }
     }
     return rows;
   }
@@ -523,6 +478,7 @@ class _RowBuilder {
       netns: tables.foreignNetns,
       mounts: this.#mounts,
       stat: this.#stat,
+      programLink: (pid: number) => this.#reads.programLink(pid),
     };
   }
 
@@ -530,7 +486,7 @@ class _RowBuilder {
   #process(pid: number): ProcessInfo | null {
     if (this.#processes.has(pid)) return this.#processes.get(pid)!;
     let process: ProcessInfo | null = null;
-    const stat = readProcStat(pid);
+    const stat = this.#reads.stat(pid);
     if (stat && stat.state !== "Z") {
       try {
         // As lsof: the owner of /proc/PID (the effective uid of a dumpable process).
@@ -546,13 +502,18 @@ class _RowBuilder {
 }
 
 /** The leaking socket fds among `sockets` (flat `pid, fd, inode` triples), by `pid:fd`. */
-function _findLeaks(sockets: number[], tables: SocketTables, minAgeMs: number) {
+function _findLeaks(
+  sockets: number[],
+  tables: SocketTables,
+  reads: ProcessReads,
+  minAgeMs: number,
+) {
   const uptimeMs = readUptimeMs();
   const processes = new Map<number, LeakProcess>();
   for (let i = 0; i < sockets.length; i += 3) {
     const pid = sockets[i];
     if (processes.has(pid)) continue;
-    const process = readLeakProcess(pid, uptimeMs);
+    const process = readLeakProcess(pid, uptimeMs, reads);
     if (process) processes.set(pid, process);
   }
   return findLeaks({

@@ -156,6 +156,20 @@ export interface UnixFilter extends UnixDumpFilter {
  * socket; owners are unknown there (null).
  */
 export function readUnixSockets(source: NetnsSource, filter: UnixFilter = {}): UnixSocket[] {
+  const found = _findUnixSockets(source, filter);
+  if (found.table) return found.sockets;
+  return found.sockets.length === 0 ? [] : _withKernelAddresses(found.sockets);
+}
+
+/**
+ * The unix sockets of one network namespace that pass `filter`: from
+ * sock_diag in the reader's own namespace (no kernel addresses), else from
+ * the table (`table`: kernel addresses, no owners).
+ */
+function _findUnixSockets(
+  source: NetnsSource,
+  filter: UnixFilter,
+): { table: false; sockets: UnixDiagSocket[] } | { table: true; sockets: UnixSocket[] } {
   const passes = (socket: UnixDiagSocket) =>
     socket.inode !== 0 && (!filter.inodes || filter.inodes.has(socket.inode)) &&
     (!filter.paths || filter.paths.includes(socket.path)) &&
@@ -163,12 +177,9 @@ export function readUnixSockets(source: NetnsSource, filter: UnixFilter = {}): U
   const named = source.own
     ? _diagOr<UnixDiagSocket[] | null>(() => dumpUnixSockets(filter), () => null)
     : null;
-  if (named === null) {
-    const table = parseUnixTable(_readOrEmpty(`${_netDirectory(source)}/unix`), filter.inodes);
-    return table.filter(passes);
-  }
-  const wanted = named.filter(passes);
-  return wanted.length === 0 ? [] : _withKernelAddresses(wanted);
+  if (named !== null) return { table: false, sockets: named.filter(passes) };
+  const table = parseUnixTable(_readOrEmpty(`${_netDirectory(source)}/unix`), filter.inodes);
+  return { table: true, sockets: table.filter(passes) };
 }
 
 /**
@@ -194,13 +205,13 @@ function _withKernelAddresses(sockets: UnixDiagSocket[]): UnixSocket[] {
 
 /**
  * The unix sockets `inodes` of one network namespace, read again now with
- * their owners: the reader's own namespace through sock_diag. Another
+ * their owners: the reader's own namespace through sock_diag, and then, unlike
+ * {@linkcode readUnixSockets}, without their kernel addresses. Another
  * namespace, or the own one without sock_diag, is read from `/proc/net/unix`,
  * and the owners stay unknown (null).
  */
 export function readUnixOwners(source: NetnsSource, inodes: ReadonlySet<number>): UnixDiagSocket[] {
-  const table = () => readUnixSockets(source, { inodes });
-  return source.own ? _diagOr(() => dumpUnixSockets({ inodes }), table) : table();
+  return _findUnixSockets(source, { inodes }).sockets;
 }
 
 /** The raw IP sockets `inodes` of one network namespace, of one address family. */

@@ -14,6 +14,7 @@
 
 import { type LibcCalls, libcSource, rawCalls } from "../sys/libc.ts";
 import { O } from "../sys/constants.ts";
+import { DELETED_MARK } from "../procfs/deleted.ts";
 
 /** The calls the walker makes: a Worker binds just these. */
 const _WALK_CALLS = [
@@ -34,7 +35,7 @@ export interface WalkWanted {
   inodes?: number[];
   /** Report every socket fd. */
   allSockets?: boolean;
-  /** Paths to report when an fd points at them (also with a ` (deleted)` suffix). */
+  /** Paths to report when an fd points at them (also removed: marked as `DELETED_MARK`). */
   paths?: string[];
   /**
    * Inodes of those paths: a file fd under another name (another hard link, the
@@ -53,9 +54,13 @@ export interface WalkWanted {
   netns?: string;
 }
 
-/** One thread's walk: the query, and open(2)'s directory flags (they differ by architecture). */
+/**
+ * One thread's walk: the query, open(2)'s directory flags (they differ by
+ * architecture), and the mark of a removed file's link (`DELETED_MARK`).
+ */
 export interface WalkJob extends WalkWanted {
   openDirectory: number;
+  deletedMark: string;
 }
 
 /** What a walk found. */
@@ -148,7 +153,11 @@ export async function walkProcesses(pids: number[], wanted: WalkWanted): Promise
   queue[_PIDS_AT] = _PIDS;
   queue.set(pids, _PIDS);
   // The walker cannot import: what differs by architecture goes with the job.
-  const job: WalkJob = { ...wanted, openDirectory: O.DIRECTORY | O.CLOEXEC };
+  const job: WalkJob = {
+    ...wanted,
+    openDirectory: O.DIRECTORY | O.CLOEXEC,
+    deletedMark: DELETED_MARK,
+  };
   const workers = Array.from(
     { length: _workerCount(pids.length) },
     (_, slot) => _startWorker(queue, job, slot),
@@ -236,10 +245,11 @@ export function walkFdLinks(
   const keepSockets = everything || wanted.allSockets === true;
   const inodes = new Set(wanted.inodes ?? []);
   const paths = new Set(wanted.paths ?? []);
-  // Only a link as long as a wanted path (or one with " (deleted)") is decoded and compared.
+  const DELETED = wanted.deletedMark;
+  // Only a link as long as a wanted path (or one marked removed) is decoded and compared.
   const pathLengths = new Set([...paths].flatMap((p) => {
     const length = new TextEncoder().encode(p).length;
-    return [length, length + 10];
+    return [length, length + new TextEncoder().encode(DELETED).length];
   }));
   const decoder = new TextDecoder();
   const entries = new Uint8Array(ENTRIES);
@@ -270,7 +280,8 @@ export function walkFdLinks(
   const keepPath = (length: number) => {
     if (!pathLengths.has(length) || link[0] !== SLASH) return false;
     const text = decoder.decode(link.subarray(0, length));
-    return paths.has(text) || (text.endsWith(" (deleted)") && paths.has(text.slice(0, -10)));
+    return paths.has(text) ||
+      (text.endsWith(DELETED) && paths.has(text.slice(0, -DELETED.length)));
   };
   /**
    * Whether the fd named in `name` (`end` digits) of `pid` is a wanted file under

@@ -49,12 +49,10 @@ export function readMappedFiles(pid: number, hints?: string[]): MappedFile[] {
 export function parseMappedFiles(text: string): MappedFile[] {
   const files = new Map<string, MappedFile>();
   for (const line of text.split("\n")) {
-    const match = _MAPS_LINE.exec(line);
-    if (!match || match[3] === "0" || !match[4].startsWith("/")) continue;
-    const key = `${match[1]}:${match[2]} ${match[3]} ${match[4]}`;
-    if (files.has(key)) continue;
-    const device: [number, number] = [parseInt(match[1], 16), parseInt(match[2], 16)];
-    files.set(key, { device, inode: Number(match[3]), path: match[4] });
+    const file = _parseMapsLine(line);
+    if (!file || file.inode === 0 || !file.path.startsWith("/")) continue;
+    const key = `${file.device} ${file.inode} ${file.path}`;
+    if (!files.has(key)) files.set(key, file);
   }
   return [...files.values()];
 }
@@ -67,21 +65,27 @@ function _readMaps(pid: number): string | null {
   }
 }
 
-/** A line of a maps file: `start-end perms offset major:minor inode`, spaces, the path (spaces too). */
 const _MAPS_LINE = /^\S+ \S+ \S+ ([0-9a-f]+):([0-9a-f]+) (\d+) +(.*)$/;
 
 /**
- * The identity of `path` in the text of a maps file: lines of `start-end perms
- * offset major:minor inode` (hexadecimal device numbers), then spaces and the
- * path, which may hold spaces itself.
+ * A line of a maps file: `start-end perms offset major:minor inode`
+ * (hexadecimal device numbers), then spaces and the path, which may hold
+ * spaces itself (empty for an anonymous mapping); null when it is no such line.
  */
+function _parseMapsLine(line: string): MappedFile | null {
+  const match = _MAPS_LINE.exec(line);
+  if (!match) return null;
+  const device: [number, number] = [parseInt(match[1], 16), parseInt(match[2], 16)];
+  return { device, inode: Number(match[3]), path: match[4] };
+}
+
+/** The identity of `path` in the text of a maps file (see {@linkcode parseMappedFiles}). */
 export function parseMappedFileId(text: string, path: string): MappedFileId | null {
   const suffix = ` ${path}`;
   for (const line of text.split("\n")) {
     if (!line.endsWith(suffix)) continue;
-    const match = _MAPS_LINE.exec(line);
-    if (!match || match[4] !== path) continue;
-    return { device: [parseInt(match[1], 16), parseInt(match[2], 16)], inode: Number(match[3]) };
+    const file = _parseMapsLine(line);
+    if (file?.path === path) return { device: file.device, inode: file.inode };
   }
   return null;
 }

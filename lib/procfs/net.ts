@@ -107,13 +107,11 @@ export function parseInetTable(
   protocol: InetSocket["protocol"],
   family: InetSocket["family"],
 ): InetSocket[] {
-  const sockets: InetSocket[] = [];
-  for (const line of text.split("\n").slice(1)) {
-    const fields = line.trim().split(/\s+/);
-    if (fields.length < 10) continue;
+  // sl local_address rem_address st tx_queue:rx_queue tr:tm->when retrnsmt uid timeout inode …
+  return _tableRows(text, 10).map((fields) => {
     const [localAddress, localPort] = _parseEndpoint(fields[1], family);
     const [remoteAddress, remotePort] = _parseEndpoint(fields[2], family);
-    sockets.push({
+    return {
       protocol,
       family,
       localAddress,
@@ -123,9 +121,8 @@ export function parseInetTable(
       state: parseInt(fields[3], 16),
       uid: Number(fields[7]),
       inode: Number(fields[9]),
-    });
-  }
-  return sockets;
+    };
+  });
 }
 
 function _parseEndpoint(text: string, family: InetSocket["family"]): [string, number] {

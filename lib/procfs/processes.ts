@@ -88,12 +88,3 @@ export function isRunning(process: ProcessId): boolean {
 export function procStartOf(pid: number): number | null {
   return readProcStat(pid)?.startTime ?? null;
 }
-
-/** The program `pid` runs (`/proc/PID/exe`), or null: gone, a kernel thread, or not ours to read. */
-export function programPath(pid: number): string | null {
-  try {
-    return Deno.readLinkSync(`/proc/${pid}/exe`);
-  } catch {
-    return null;
-  }
-}

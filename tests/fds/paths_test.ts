@@ -1,11 +1,6 @@
 import assert from "node:assert/strict";
-import {
-  fileType,
-  isSocketFile,
-  mayBeMapped,
-  namedFile,
-  socketFiles,
-} from "../../lib/fds/paths.ts";
+import { fileId, fileType, isSocketFile, mayBeMapped, namedFile } from "../../lib/fds/paths.ts";
+import { STATX, statxAt } from "../../lib/sys/libc.ts";
 import { tempDir } from "../fixtures/mod.ts";
 
 Deno.test("namedFile tells a file's identity and whether it is a unix socket file, following symlinks", async () => {
@@ -26,11 +21,10 @@ Deno.test("namedFile tells a file's identity and whether it is a unix socket fil
     size: 5,
     type: "REG",
     mapDevice,
-    socket: false,
   });
   assert.deepEqual(namedFile(`${dir.path}/to-file`), namedFile(file));
   const named = namedFile(socket);
-  assert.ok(named !== null && named !== "missing" && named.socket);
+  assert.ok(named !== null && named !== "missing" && named.type === "sock");
   assert.equal(named.ino, Deno.statSync(socket).ino);
   assert.deepEqual(namedFile(`${dir.path}/to-socket`), named);
   // A device file is known by its own device (rdev), as rows show it; maps show its filesystem's.
@@ -41,7 +35,6 @@ Deno.test("namedFile tells a file's identity and whether it is a unix socket fil
     size: 0,
     type: "CHR",
     mapDevice: new TextDecoder().decode(devfs.stdout).trim(),
-    socket: false,
   });
   assert.equal(namedFile(`${dir.path}/none`), "missing");
   assert.equal(namedFile(`${file}/below`), "missing"); // ENOTDIR
@@ -64,8 +57,19 @@ Deno.test("namedFile tells a file's identity and whether it is a unix socket fil
     [true, true, true, false, false, false],
   );
   assert.ok(mayBeMapped(null));
-  const paths = [file, socket, `${dir.path}/to-socket`, `${dir.path}/none`, dir.path];
-  assert.deepEqual(socketFiles(paths), [socket, `${dir.path}/to-socket`]);
+});
+
+Deno.test("fileId shows a device file's own device (rdev) and any other file's filesystem's", () => {
+  const devNull = fileId(statxAt(-100, "/dev/null", STATX.DONT_SYNC));
+  assert.deepEqual([devNull.type, devNull.device], ["CHR", "1,3"]);
+  const self = statxAt(-100, Deno.execPath(), STATX.DONT_SYNC);
+  assert.deepEqual(fileId(self), {
+    device: self.dev.join(","),
+    ino: self.ino,
+    size: self.size,
+    type: "REG",
+    mapDevice: self.dev.join(","),
+  });
 });
 
 Deno.test("fileType names a mode's file type as lsof's TYPE column does", () => {

@@ -7,6 +7,7 @@ import {
   packetName,
   packetProtocolName,
   rawName,
+  readUnixOwners,
   readUnixSockets,
   type UnixFilter,
   unixName,
@@ -145,5 +146,29 @@ Deno.test("readUnixSockets names a path with a newline exactly in its own namesp
     }
   } finally {
     for (const fd of fds) close(fd);
+  }
+});
+
+Deno.test("readUnixOwners reads unix sockets again by inode: with their owner in its own namespace, from the table (owner unknown) in another", async () => {
+  await using dir = await tempDir();
+  const fd = socket(SOCK.AF_UNIX, SOCK.STREAM | SOCK.CLOEXEC);
+  try {
+    const path = `${dir.path}/o.sock`;
+    bind(fd, { family: "unix", path });
+    listen(fd);
+    const inode = Deno.statSync(`/proc/self/fd/${fd}`).ino!;
+    const [own] = readUnixOwners({ own: true }, new Set([inode]));
+    assert.deepEqual([own.inode, own.path, own.state, own.uid], [
+      inode,
+      path,
+      "LISTEN",
+      Deno.uid(),
+    ]);
+    assert.ok(!("kernelAddress" in own), "sock_diag alone: the kernel address is not read");
+    const [alone] = readUnixOwners({ own: false, pid: Deno.pid }, new Set([inode]));
+    assert.deepEqual([alone.inode, alone.path, alone.uid], [inode, path, null]);
+    assert.deepEqual(readUnixOwners({ own: true }, new Set([unusedSocketInode()])), []);
+  } finally {
+    close(fd);
   }
 });

@@ -1,0 +1,51 @@
+/**
+ * What one `opsd fds` query reads of each process, read once per pid: a
+ * process's `/proc/PID/stat` is wanted by the process selectors (a zombie
+ * `--pid`, a `-c` name) and by its rows (command, parent), its program link
+ * (`/proc/PID/exe`) by a long `-c` name, its `txt` row, the maps pass and
+ * `--leaks` alike. Every part of the query then also sees the same process.
+ *
+ * @module
+ */
+
+import { type ProcStat, readProcStat } from "../procfs/stat.ts";
+
+/** A per-query cache of `/proc/PID/stat` and `/proc/PID/exe`. */
+export class ProcessReads {
+  #stats = new Map<number, ProcStat | null>();
+  #programs = new Map<number, string | Error>();
+
+  /** The stat of `pid` (see `readProcStat`), or null when it is gone. */
+  stat(pid: number): ProcStat | null {
+    if (!this.#stats.has(pid)) this.#stats.set(pid, readProcStat(pid));
+    return this.#stats.get(pid)!;
+  }
+
+  /**
+   * The target of `/proc/PID/exe`, as `Deno.readLinkSync` reads it; throws
+   * what it threw (`NotFound`: gone, or a kernel thread, which runs no
+   * program; `PermissionDenied`: another user's process).
+   */
+  programLink(pid: number): string {
+    let program = this.#programs.get(pid);
+    if (program === undefined) {
+      try {
+        program = Deno.readLinkSync(`/proc/${pid}/exe`);
+      } catch (error) {
+        program = error instanceof Error ? error : new Error(String(error));
+      }
+      this.#programs.set(pid, program);
+    }
+    if (program instanceof Error) throw program;
+    return program;
+  }
+
+  /** The program `pid` runs, or null: gone, a kernel thread, or not ours to read. */
+  programPath(pid: number): string | null {
+    try {
+      return this.programLink(pid);
+    } catch {
+      return null;
+    }
+  }
+}
