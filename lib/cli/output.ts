@@ -10,6 +10,7 @@
 import { ExitCode, OpsdError } from "../errors.ts";
 import { readerGone } from "../sys/libc.ts";
 import { escapeControls } from "../text/escape.ts";
+import { unrefDelay } from "../unref_delay.ts";
 
 /** How {@linkcode writeOut} treats a failed write. */
 export interface OutputOptions {
@@ -38,9 +39,9 @@ export function stdoutReaderGone(): AbortSignal {
   const controller = new AbortController();
   const look = async () => {
     if (await readerGone(1 /* stdout */)) controller.abort();
-    else Deno.unrefTimer(setTimeout(look, _READER_LOOK));
+    else unrefDelay(_READER_LOOK).then(look);
   };
-  Deno.unrefTimer(setTimeout(look, _READER_LOOK));
+  unrefDelay(_READER_LOOK).then(look);
   return controller.signal;
 }
 

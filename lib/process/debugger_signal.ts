@@ -24,6 +24,7 @@
 
 import { opsdArgv } from "../self.ts";
 import { SIGNALS } from "../sys/constants.ts";
+import { unrefDelay } from "../unref_delay.ts";
 import { blockSignal, execve, ignoreSignal } from "../sys/libc.ts";
 import { environmentEntries, startEnvironment } from "./environment.ts";
 
@@ -44,9 +45,9 @@ export function ignoreDebuggerSignal(): void {
   const look = () => {
     if (ignoreSignal(SIGNALS.SIGUSR1) === "handled") return;
     const now = performance.now();
-    if (now < _LAST_LOOK) Deno.unrefTimer(setTimeout(look, now < _CLOSE_UNTIL ? 1 : _LOOK_LATER));
+    if (now < _LAST_LOOK) unrefDelay(now < _CLOSE_UNTIL ? 1 : _LOOK_LATER).then(look);
   };
-  Deno.unrefTimer(setTimeout(look, Math.max(0, _FIRST_LOOK - performance.now())));
+  unrefDelay(_FIRST_LOOK - performance.now()).then(look);
 }
 
 /**

@@ -228,6 +228,28 @@ Deno.test("tail -f prints the end of the log file, then what is appended", async
   assert.ok(supervisor.status());
 });
 
+Deno.test("tail -f, running long, ignores SIGUSR1 once Deno's handler appears: no debugger opens", async () => {
+  await using service = await copyService("steady");
+  await using supervisor = await startSupervisor(service.path, ["--log-file", "current.log"]);
+  await supervisor.waitStatus("up", (status) => status.state === "up");
+  await using tail = startTail(["-f", service.path]);
+  const started = Date.now();
+  const has = (mask: string, bit: number) => {
+    const status = Deno.readTextFileSync(`/proc/${tail.pid}/status`);
+    return (BigInt(`0x${new RegExp(`^${mask}:\\s+(\\w+)`, "m").exec(status)![1]}`) >>
+        BigInt(bit - 1) & 1n) === 1n;
+  };
+  // Deno installs its handler about 500 ms in (SigCgt); opsd sets it back to "ignore" at once.
+  await waitFor(
+    "SIGUSR1 ignored, 1.5 s in",
+    () => Date.now() - started > 1500 && has("SigIgn", 10) && !has("SigCgt", 10),
+  );
+  Deno.kill(tail.pid, "SIGUSR1");
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  assert.equal(tail.status(), null, "tail -f lives on");
+  assert.doesNotMatch(tail.errors(), /Debugger listening/);
+});
+
 Deno.test("tail -f prints every line of a log rotated fast into small files, in order", async () => {
   await using service = await copyService("paced");
   await using supervisor = await startSupervisor(service.path, [
