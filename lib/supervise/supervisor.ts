@@ -54,8 +54,10 @@ import {
   acquireLock,
   detachedLogFile,
   isStateDirAt,
-  pinStateDir,
+  type PinnedStateDir,
   readStatus,
+  releaseLock,
+  type StateLock,
   writeStatus,
 } from "./state.ts";
 import { describeExiting, type ServiceStatus } from "./status.ts";
@@ -134,14 +136,14 @@ export async function supervise(options: SuperviseOptions): Promise<number> {
   }
   const prepared = [_prepare(options.paths, "main", options.flags ?? {}, detached)];
   if (options.paths.log) prepared.push(_prepare(options.paths.log, "log", {}, detached));
-  const locks: number[] = [];
+  const held: StateLock[] = [];
   try {
-    for (const { paths } of prepared) locks.push(...acquireLock(paths));
+    for (const { paths } of prepared) held.push(acquireLock(paths));
   } catch (error) {
-    locks.forEach(close);
+    held.forEach(releaseLock);
     throw error;
   }
-  const supervisor = new Supervisor(prepared, locks, detached, options.onReady);
+  const supervisor = new Supervisor(prepared, held, detached, options.onReady);
   return await supervisor.run();
 }
 
@@ -234,8 +236,8 @@ class Supervisor {
   #statusFailed = false;
   /** What each status file holds now (without its time of writing), to skip writes that change nothing. */
   #written = new Map<SupervisedService, string>();
-  /** Each service's state directory reached through an fd of it (see pinStateDir). */
-  #stateDirs = new Map<SupervisedService, string>();
+  /** Each service's state directory, held open since its lock was taken. */
+  #stateDirs = new Map<SupervisedService, PinnedStateDir>();
   #previous: (ServiceStatus | null)[];
   /** Why the supervisor is exiting (`opsd exit`, `TERM received`…), or null while it supervises. */
   #exitReason: string | null = null;
@@ -247,11 +249,11 @@ class Supervisor {
 
   constructor(
     prepared: _Prepared[],
-    locks: number[],
+    held: StateLock[],
     detached: boolean,
     onReady?: (report: ReadyReport) => void,
   ) {
-    this.#locks = locks;
+    this.#locks = held.flatMap(({ locks }) => locks);
     this.#onReady = onReady;
     this.#log = getLogger(["opsd", "supervise"]).with({ service: prepared[0].paths.path });
     const self = readProcStat("self");
@@ -315,9 +317,8 @@ class Supervisor {
       });
       output.fds.slice(1).forEach(_growPipe);
       const service = new SupervisedService({ ...spec, output, logger, host: this });
-      const stateDir = pinStateDir(spec.paths);
-      this.#fds.push(stateDir.fd);
-      this.#stateDirs.set(service, stateDir.path);
+      this.#fds.push(held[index].dir.fd);
+      this.#stateDirs.set(service, held[index].dir);
       this.#services.push(service);
     }
     for (const service of this.#services) {
@@ -617,7 +618,7 @@ class Supervisor {
       const content = JSON.stringify({ ...status, updated: null });
       if (this.#written.get(service) === content) continue;
       try {
-        writeStatus(service.paths, status, this.#stateDirs.get(service));
+        writeStatus(service.paths, status, this.#stateDirs.get(service)!.path);
         this.#written.set(service, content);
         this.#statusFailed = false;
       } catch (error) {

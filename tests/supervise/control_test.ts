@@ -187,7 +187,8 @@ Deno.test("a supervisor that closes the connection without answering is not said
   await using service = await copyService("steady");
   const paths = resolveService(service.path);
   // A stand-in holding the lock and listening as a supervisor does.
-  const locks = acquireLock(paths);
+  const held = acquireLock(paths);
+  const locks = [...held.locks, held.dir.fd];
   const listener = Deno.listen({ transport: "unix", path: controlPath(paths) });
   try {
     const served = (async () => {
