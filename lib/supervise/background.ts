@@ -13,7 +13,7 @@
 import { startDaemon, stopStartedDaemon } from "../daemon/start.ts";
 import { opsdArgv } from "../self.ts";
 import type { ServicePaths } from "../service/paths.ts";
-import { normalizeSettings, readSettingsFile, settingsFromFlags } from "../service/settings.ts";
+import { loadSettings, normalizeSettings, settingsFromFlags } from "../service/settings.ts";
 import { mayHaveLeftovers } from "./leftovers.ts";
 import { readStatus, runningSupervisor } from "./state.ts";
 import type { ServiceStatus } from "./status.ts";
@@ -114,11 +114,7 @@ function _stopAndFinish(
 ): { stop: number; total: number } {
   let settings;
   try {
-    settings = normalizeSettings(
-      paths.dir,
-      readSettingsFile(paths.settingsFile),
-      settingsFromFlags(flags),
-    );
+    settings = loadSettings(paths, settingsFromFlags(flags)).settings;
   } catch {
     settings = normalizeSettings(paths.dir);
   }

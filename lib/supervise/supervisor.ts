@@ -21,13 +21,7 @@ import { signalIfAlive } from "../process/signal.ts";
 import { childrenOf } from "../procfs/processes.ts";
 import { isLive, readProcStat } from "../procfs/stat.ts";
 import type { ServicePaths } from "../service/paths.ts";
-import {
-  normalizeSettings,
-  type RawSettings,
-  readSettingsFile,
-  type ServiceSettings,
-  settingSource,
-} from "../service/settings.ts";
+import { loadSettings, type RawSettings, type ServiceSettings } from "../service/settings.ts";
 import { O, PR, SIGNALS } from "../sys/constants.ts";
 import {
   close,
@@ -154,10 +148,9 @@ function _prepare(
   detached: boolean,
 ): _Prepared {
   _checkRunnable(paths);
-  const layers = [readSettingsFile(paths.settingsFile), flags];
-  const settings = normalizeSettings(paths.dir, ...layers);
+  const { settings, sourceOf } = loadSettings(paths, flags);
   if (settings.logFile !== null) {
-    _checkLogFile(settings.logFile, settingSource("log-file", ...layers));
+    _checkLogFile(settings.logFile, sourceOf("log-file"));
   } else if (detached) {
     // Output has nowhere else to go: it is logged in the state directory (which taking
     // the lock makes, or refuses in one line naming its owner).
@@ -166,8 +159,8 @@ function _prepare(
   const credentials = settings.user === null && settings.group === null
     ? undefined
     : resolveCredentials(settings.user ?? undefined, settings.group ?? undefined, {
-      user: settingSource("user", ...layers),
-      group: settingSource("group", ...layers),
+      user: sourceOf("user"),
+      group: sourceOf("group"),
     });
   return { paths, role, settings, credentials };
 }
