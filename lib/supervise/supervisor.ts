@@ -220,7 +220,8 @@ class Supervisor {
   #queue: _Event[] = [];
   #wake: (() => void) | null = null;
   #childQueued = false;
-  #locks: number[];
+  /** Each service's locks and state directory, held until the very end. */
+  #held: StateLock[];
   #controls: ControlServer[] = [];
   #fds: number[] = [];
   #forward: { out: BoundedWriter; err: BoundedWriter };
@@ -246,7 +247,7 @@ class Supervisor {
     detached: boolean,
     onReady?: (report: ReadyReport) => void,
   ) {
-    this.#locks = held.flatMap(({ locks }) => locks);
+    this.#held = held;
     this.#onReady = onReady;
     this.#log = getLogger(["opsd", "supervise"]).with({ service: prepared[0].paths.path });
     const self = readProcStat("self");
@@ -310,14 +311,13 @@ class Supervisor {
       });
       output.fds.slice(1).forEach(_growPipe);
       const service = new SupervisedService({ ...spec, output, logger, host: this });
-      this.#fds.push(held[index].dir.fd);
       this.#stateDirs.set(service, held[index].dir);
       this.#services.push(service);
     }
     for (const service of this.#services) {
       this.#controls.push(
         serveControl(
-          service.paths,
+          this.#stateDirs.get(service)!.path,
           (request) =>
             this.#ended
               ? Promise.resolve(this.#replyAfterLoop(service, request))
@@ -690,7 +690,8 @@ class Supervisor {
     clearTimeout(timer);
     await Promise.all([this.#forward.out.flush(), this.#forward.err.flush()]);
     await Promise.all(this.#controls.map((control) => control.close()));
-    for (const fd of this.#locks.splice(0)) close(fd);
+    // Last: the control sockets were removed from the state directories through them.
+    this.#held.splice(0).forEach(releaseLock);
   }
 }
 

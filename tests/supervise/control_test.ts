@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { resolveService } from "../../lib/service/paths.ts";
-import { acquireLock, controlPath } from "../../lib/supervise/state.ts";
+import { sendControl, serveControl } from "../../lib/supervise/control.ts";
+import { acquireLock, controlPath, releaseLock } from "../../lib/supervise/state.ts";
 import { close } from "../../lib/sys/libc.ts";
 import { runOpsd, tempDir, waitFor } from "../fixtures/mod.ts";
 import { copyService, type RunningSupervisor, startSupervisor } from "../fixtures/supervise.ts";
@@ -297,4 +298,28 @@ Deno.test("a reply with a large stderr tail (tail-bytes over 64 KiB) is read who
   const printed = await runOpsd(["tail", service]);
   assert.equal(printed.code, 0, printed.stderr);
   assert.ok(printed.stdout === `${tail}\n`, "tail prints the same");
+});
+
+Deno.test("serveControl listens in the state directory it is given through its pin, and removes its socket from there, wherever it was moved", async () => {
+  await using dir = await tempDir();
+  await Deno.mkdir(`${dir.path}/web`);
+  await Deno.writeTextFile(`${dir.path}/web/run`, "#!/bin/sh\n", { mode: 0o755 });
+  const paths = resolveService(`${dir.path}/web`);
+  const held = acquireLock(paths);
+  try {
+    const server = serveControl(
+      held.dir.path,
+      (request) => Promise.resolve({ ok: false, error: `no ${request.command}` }),
+    );
+    assert.ok((await Deno.lstat(controlPath(paths))).isSocket);
+    assert.deepEqual(await sendControl(paths, { command: "status" }), {
+      ok: false,
+      error: "no status",
+    });
+    await Deno.rename(`${dir.path}/web`, `${dir.path}/moved`);
+    await server.close();
+    assert.equal(await Deno.lstat(`${dir.path}/moved/supervise/control`).catch(() => null), null);
+  } finally {
+    releaseLock(held);
+  }
 });
