@@ -301,10 +301,8 @@ Deno.test("a reply with a large stderr tail (tail-bytes over 64 KiB) is read who
 });
 
 Deno.test("serveControl listens in the state directory it is given through its pin, and removes its socket from there, wherever it was moved", async () => {
-  await using dir = await tempDir();
-  await Deno.mkdir(`${dir.path}/web`);
-  await Deno.writeTextFile(`${dir.path}/web/run`, "#!/bin/sh\n", { mode: 0o755 });
-  const paths = resolveService(`${dir.path}/web`);
+  await using service = await copyService("steady");
+  const paths = resolveService(service.path);
   const held = acquireLock(paths);
   try {
     const server = serveControl(
@@ -316,9 +314,12 @@ Deno.test("serveControl listens in the state directory it is given through its p
       ok: false,
       error: "no status",
     });
-    await Deno.rename(`${dir.path}/web`, `${dir.path}/moved`);
+    await Deno.rename(service.path, `${service.dir}/moved`);
     await server.close();
-    assert.equal(await Deno.lstat(`${dir.path}/moved/supervise/control`).catch(() => null), null);
+    assert.equal(
+      await Deno.lstat(`${service.dir}/moved/supervise/control`).catch(() => null),
+      null,
+    );
   } finally {
     releaseLock(held);
   }
