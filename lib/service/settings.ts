@@ -23,6 +23,7 @@ import { describeBadValue } from "../cli/values.ts";
 import { parseDuration } from "../duration.ts";
 import { ExitCode, OpsdError, UsageError } from "../errors.ts";
 import { resolvePath } from "../path.ts";
+import type { ServicePaths } from "./paths.ts";
 import { formatSize, parseSize } from "../size.ts";
 import { parseUmask } from "../umask.ts";
 import { signalName, signalNumber } from "../sys/signals.ts";
@@ -286,6 +287,34 @@ export function normalizeSettings(dir: string, ...layers: RawSettings[]): Servic
   return settings;
 }
 
+/** A service's settings as loaded, and where each value in effect came from. */
+export interface LoadedSettings {
+  settings: ServiceSettings;
+  /** What an error about the value of `key` names: {@linkcode settingSource}. */
+  sourceOf: (key: SettingKey) => string;
+}
+
+/**
+ * The settings of a service: its settings file's, with `flags` over them, every
+ * default filled in. Throws a UsageError naming the file and line, or the flag, for a
+ * bad line or value (exit 4 for a file it may not read).
+ *
+ * @example
+ * ```ts
+ * const { settings } = loadSettings(resolveService("/srv/web")); // settings.stopTimeout === 10000
+ * ```
+ */
+export function loadSettings(
+  service: Pick<ServicePaths, "dir" | "settingsFile">,
+  flags: RawSettings = {},
+): LoadedSettings {
+  const layers = [readSettingsFile(service.settingsFile), flags];
+  return {
+    settings: normalizeSettings(service.dir, ...layers),
+    sourceOf: (key) => settingSource(key, ...layers),
+  };
+}
+
 /**
  * Checks the text of one setting as its flag gives it: throws an Error saying
  * what is expected (`expected 1 to 1000`) for a bad value, so the command line
@@ -299,15 +328,18 @@ export function checkSettingValue(key: SettingKey, text: string): string {
 /** The value each setting's parser returns. */
 type _Value<K extends SettingKey> = ReturnType<(typeof _PARSERS)[K]>;
 
+/** The longest duration a timer takes (2^31 - 1 ms, about 24.8 days). */
+const _LONGEST = 2 ** 31 - 1;
+
 /** How the text of each setting becomes its value (a log file's path is resolved later). */
 const _PARSERS = {
-  "restart-delay": _duration("restart-delay"),
-  "restart-delay-max": _duration("restart-delay-max"),
-  "stable-after": _duration("stable-after"),
+  "restart-delay": _bounded("restart-delay", parseDuration),
+  "restart-delay-max": _bounded("restart-delay-max", parseDuration),
+  "stable-after": _bounded("stable-after", parseDuration),
   "crash-loop-after": _bounded("crash-loop-after", _wholeNumber),
   "stop-signal": _stopSignal,
-  "stop-timeout": _duration("stop-timeout"),
-  "finish-timeout": _duration("finish-timeout"),
+  "stop-timeout": _bounded("stop-timeout", parseDuration),
+  "finish-timeout": _bounded("finish-timeout", parseDuration),
   "tail-bytes": _bounded("tail-bytes", parseSize),
   "log-file": _optional,
   "log-max-size": _bounded("log-max-size", parseSize),
@@ -328,22 +360,30 @@ function _wholeNumber(text: string): number {
   return Number(text);
 }
 
-/** `parse`, refusing a value outside the bounds of setting `key`. */
+/**
+ * `parse`, refusing a value outside the bounds of setting `key` (saying why the
+ * least, when its bounds do): the one place bounds are checked. A duration without
+ * a most is refused above the longest a timer takes.
+ */
 function _bounded(key: SettingKey, parse: (text: string) => number): (text: string) => number {
-  const bounds = SETTINGS[key].bounds!;
+  const spec = SETTINGS[key];
+  const { min, max, why } = spec.bounds ?? { min: -Infinity };
+  const longest = spec.value === "DURATION" ? _LONGEST : Infinity;
   return (text) => {
     let value: number;
     try {
       value = parse(text);
     } catch (error) {
       const reason = (error as Error).message;
-      throw reason.startsWith("expected ")
+      throw reason.startsWith("expected ") && spec.bounds
         ? new RangeError(`${reason}, ${settingRange(key)}`)
         : error;
     }
-    if (value < bounds.min || value > (bounds.max ?? Infinity)) {
-      throw new RangeError(`expected ${settingRange(key)}`);
+    if (value < min) {
+      throw new RangeError(`expected ${settingRange(key)}${why === undefined ? "" : `: ${why}`}`);
     }
+    if (max !== undefined && value > max) throw new RangeError(`expected ${settingRange(key)}`);
+    if (value > longest) throw new RangeError("expected at most 596h, the longest a timer takes");
     return value;
   };
 }
@@ -363,22 +403,6 @@ export function settingRange(key: SettingKey): string {
 /** A duration of whole ms as a settings file would say it (`10ms`). */
 function _ms(ms: number): string {
   return `${ms}ms`;
-}
-
-/** The longest duration a timer takes (2^31 - 1 ms, about 24.8 days). */
-const _LONGEST = 2 ** 31 - 1;
-
-/** A parser for duration setting `key`: refuses less than its least (saying why) and more than a timer takes. */
-function _duration(key: SettingKey): (text: string) => number {
-  const bounds = SETTINGS[key].bounds;
-  return (text) => {
-    const value = parseDuration(text);
-    if (bounds && value < bounds.min) {
-      throw new RangeError(`expected ${settingRange(key)}: ${bounds.why}`);
-    }
-    if (value > _LONGEST) throw new RangeError("expected at most 596h, the longest a timer takes");
-    return value;
-  };
 }
 
 /** Signals that do not end a process by default: a stop that sends one would only wait for KILL. */

@@ -13,8 +13,8 @@
 import { startDaemon, stopStartedDaemon } from "../daemon/start.ts";
 import { opsdArgv } from "../self.ts";
 import type { ServicePaths } from "../service/paths.ts";
-import { normalizeSettings, readSettingsFile, settingsFromFlags } from "../service/settings.ts";
-import { leftoverProcesses } from "./leftovers.ts";
+import { loadSettings, normalizeSettings, settingsFromFlags } from "../service/settings.ts";
+import { mayHaveLeftovers } from "./leftovers.ts";
 import { readStatus, runningSupervisor } from "./state.ts";
 import type { ServiceStatus } from "./status.ts";
 
@@ -67,7 +67,7 @@ export async function startBackgroundSupervisor(
   );
   const stopTimeout = _timeToStop(paths, request.flags);
   // What a killed supervisor left running is stopped before the first start: not in the time given.
-  const stoppingFirst = request.timeout > 0 && _leftBehind(paths) ? stopTimeout : 0;
+  const stoppingFirst = request.timeout > 0 && _mayHaveLeftBehind(paths) ? stopTimeout : 0;
   const daemon = await startDaemon({
     argv: opsdArgv(["supervise", "--detached", ...args, paths.path]),
     pidfile: request.pidfile,
@@ -81,12 +81,14 @@ export async function startBackgroundSupervisor(
   return { pid: daemon.pid, pidfile: daemon.pidfile, services, stopTimeout };
 }
 
-/** Whether a supervisor of `paths` that is gone left processes of its services running. */
-function _leftBehind(paths: ServicePaths): boolean {
+/**
+ * Whether a supervisor of `paths` that is gone may have left processes of its
+ * services running (its records name some): the new supervisor looks for them.
+ */
+function _mayHaveLeftBehind(paths: ServicePaths): boolean {
   return [paths, ...(paths.log ? [paths.log] : [])].some((service) => {
     try {
-      return runningSupervisor(service) === null &&
-        leftoverProcesses(readStatus(service)).length > 0;
+      return runningSupervisor(service) === null && mayHaveLeftovers(readStatus(service));
     } catch {
       return false; // a damaged record names nothing; the supervisor says so
     }
@@ -112,11 +114,7 @@ function _stopAndFinish(
 ): { stop: number; total: number } {
   let settings;
   try {
-    settings = normalizeSettings(
-      paths.dir,
-      readSettingsFile(paths.settingsFile),
-      settingsFromFlags(flags),
-    );
+    settings = loadSettings(paths, settingsFromFlags(flags)).settings;
   } catch {
     settings = normalizeSettings(paths.dir);
   }

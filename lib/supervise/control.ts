@@ -92,23 +92,23 @@ interface _Served {
 }
 
 /**
- * Listens on the service's control socket (replacing a stale socket file) and
- * answers each request line with `handle`'s reply.
+ * Listens on a service's control socket, `control` in the state directory reached
+ * at `stateDir` (replacing a stale socket file), and answers each request line with
+ * `handle`'s reply. A supervisor passes its pinned state directory's path (short
+ * enough for any socket address): the socket is made in the directory it locked,
+ * and removed from it, not from whatever is at the directory's path by then.
  */
 export function serveControl(
-  paths: ServicePaths,
+  stateDir: string,
   handle: (request: ControlRequest) => Promise<ControlReply>,
 ): ControlServer {
-  const path = controlPath(paths);
+  const path = `${stateDir}/control`;
   try {
     Deno.removeSync(path);
   } catch (error) {
     if (!(error instanceof Deno.errors.NotFound)) throw error;
   }
-  const listener = _withSocketPath(
-    paths,
-    (address) => Deno.listen({ transport: "unix", path: address }),
-  );
+  const listener = Deno.listen({ transport: "unix", path });
   Deno.chmodSync(path, 0o600);
   const socket = Deno.lstatSync(path);
   const connections = new Map<_Served, Promise<void>>();
@@ -256,10 +256,7 @@ export async function sendControl(
   if (runningSupervisor(paths) === null) throw _notRunning(paths);
   let connection: Deno.UnixConn;
   try {
-    connection = await _withSocketPath(
-      paths,
-      (address) => Deno.connect({ transport: "unix", path: address }),
-    );
+    connection = await _connect(paths);
   } catch (error) {
     if (error instanceof Deno.errors.NotFound || error instanceof Deno.errors.ConnectionRefused) {
       throw _notRunning(paths, _notListening(paths));
@@ -328,22 +325,20 @@ function _parseReply(paths: ServicePaths, line: string | null): ControlReply {
 const _SUN_PATH_MAX = 107;
 
 /**
- * Calls `use` with an address for the control socket: its path, or — when that is
- * too long for a unix socket address — the same file reached through an open fd of
- * the state directory (`/proc/self/fd/N/control`), which the kernel resolves alike.
+ * Connects to the service's control socket: by its path, or — when that is too
+ * long for a unix socket address — through an open fd of the state directory
+ * (`/proc/self/fd/N/control`), which the kernel resolves alike.
  */
-function _withSocketPath<T>(paths: ServicePaths, use: (address: string) => T): T {
+async function _connect(paths: ServicePaths): Promise<Deno.UnixConn> {
   const path = controlPath(paths);
-  if (_encoder.encode(path).length <= _SUN_PATH_MAX) return use(path);
+  if (_encoder.encode(path).length <= _SUN_PATH_MAX) {
+    return await Deno.connect({ transport: "unix", path });
+  }
   const dir = open(paths.stateDir, O.RDONLY | O.CLOEXEC);
   try {
-    const result = use(`/proc/self/fd/${dir}/control`);
-    if (result instanceof Promise) return result.finally(() => close(dir)) as T;
+    return await Deno.connect({ transport: "unix", path: `/proc/self/fd/${dir}/control` });
+  } finally {
     close(dir);
-    return result;
-  } catch (error) {
-    close(dir);
-    throw error;
   }
 }
 

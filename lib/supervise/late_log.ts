@@ -12,14 +12,17 @@ import { basename, dirname } from "../path.ts";
 import { resolveService, type ServicePaths } from "../service/paths.ts";
 import { suggestCommand } from "../text/command.ts";
 import { readStatusOrNull, runningSupervisor } from "./state.ts";
+import type { ServiceStatus } from "./status.ts";
 
 /**
  * The service whose `log/` is `paths`, when that service's supervisor runs and
- * does not carry it; else null.
+ * does not carry it; else null. `supervised`: whether a supervisor holds `paths`'
+ * own lock, when the caller has just looked (else it is looked at here).
  */
-export function lateLogOf(paths: ServicePaths): ServicePaths | null {
+export function lateLogOf(paths: ServicePaths, supervised?: boolean): ServicePaths | null {
   const parent = logParentOf(paths);
-  return parent && leavesLogUnsupervised(parent) ? parent : null;
+  if (!parent || runningSupervisor(parent) === null) return null;
+  return (supervised ?? runningSupervisor(paths) !== null) ? null : parent;
 }
 
 /**
@@ -34,21 +37,15 @@ export function logParentOf(paths: ServicePaths): ServicePaths | null {
 }
 
 /**
- * Whether a supervisor of `service` runs but does not carry its `log/` (made
- * after that supervisor started); false when it carries it, there is no log/,
- * or no supervisor runs.
- */
-export function leavesLogUnsupervised(service: ServicePaths): boolean {
-  return service.log !== null && runningSupervisor(service) !== null &&
-    runningSupervisor(service.log) === null;
-}
-
-/**
  * What runs a late `log/` of `service`: restarting that service's supervisor, as
- * commands (`opsd supervise --daemon` again for a supervisor started so).
+ * commands (`opsd supervise --daemon` again for a supervisor started so, as
+ * `record`, the service's status record, says; read here when not given).
  */
-export function lateLogAdvice(service: ServicePaths): string {
-  const detached = readStatusOrNull(service)?.supervisor.detached ?? false;
+export function lateLogAdvice(
+  service: ServicePaths,
+  record: ServiceStatus | null = readStatusOrNull(service),
+): string {
+  const detached = record?.supervisor.detached ?? false;
   return `restart its supervisor (${suggestCommand("opsd", "exit", service.path)}, then ` +
     `${superviseAgainCommand(service.path, detached)}) to run it`;
 }

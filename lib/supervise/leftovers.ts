@@ -47,16 +47,26 @@ function _bearsMark(pid: number, id: string | undefined): boolean {
 }
 
 /**
+ * Whether `record` names processes that may still run: what
+ * {@linkcode leftoverProcesses} looks for, without looking (no scan of /proc),
+ * for a start that must give itself time to stop them first.
+ */
+export function mayHaveLeftovers(record: ServiceStatus | null): record is ServiceStatus {
+  // Written before this boot: its pids, start times and sessions named other processes.
+  if (!record || Date.parse(record.updated) < bootTimeMs()) return false;
+  // Its supervisor lives (the record was copied with its directory): they are that one's.
+  if (isRunning(record.supervisor)) return false;
+  return record.instances.length > 0 || Boolean(record.finish);
+}
+
+/**
  * The living processes of what `record` says was running — its instances and a
  * `finish` program: each such process still running and its descendants, and
  * the members of its session, also when that process is gone. Each process
  * once, main processes first.
  */
 export function leftoverProcesses(record: ServiceStatus | null): ProcessId[] {
-  // Written before this boot: its pids, start times and sessions named other processes.
-  if (!record || Date.parse(record.updated) < bootTimeMs()) return [];
-  // Its supervisor lives (the record was copied with its directory): they are that one's.
-  if (isRunning(record.supervisor)) return [];
+  if (!mayHaveLeftovers(record)) return [];
   const recorded: InstanceStatus[] = [...record.instances];
   if (record.finish) recorded.push(record.finish);
   const found = new Map<number, ProcessId>();

@@ -23,12 +23,7 @@ import {
 import { dirname } from "../path.ts";
 import { escapeControls, escapeText } from "../text/escape.ts";
 import { isRunning } from "../procfs/processes.ts";
-import {
-  lateLogAdvice,
-  lateLogOf,
-  leavesLogUnsupervised,
-  superviseAgainCommand,
-} from "./late_log.ts";
+import { lateLogAdvice, lateLogOf, superviseAgainCommand } from "./late_log.ts";
 
 /** One service's status as `opsd status --json` prints it (one object per line). */
 export interface StatusReport {
@@ -68,6 +63,9 @@ export interface StatusReport {
 /**
  * The reports for a service and, when it has one, its log service. `askWithin`:
  * how long (ms) a supervisor whose status file is out of date is given to answer.
+ * Each lock and each status file is looked at once (a supervisor asked for its
+ * record is looked at again only when asking fails), and only what is shown is built:
+ * a log/ its service's supervisor does not carry is a note on the service's line.
  */
 export async function statusReports(
   paths: ServicePaths,
@@ -75,33 +73,38 @@ export async function statusReports(
   now = Date.now(),
   askWithin = ASK_TIMEOUT,
 ): Promise<StatusReport[]> {
-  const main = await serviceReport(paths, name, "main", now, askWithin);
+  const look = _look(paths);
+  const main = await _report(paths, name, "main", look, now, askWithin);
   if (!paths.log) return [main];
-  const log = await serviceReport(paths.log, _logName(name), "log", now, askWithin);
-  if (leavesLogUnsupervised(paths)) {
+  const logSupervisor = runningSupervisor(paths.log);
+  if (main.supervisor.running && logSupervisor === null) {
     main.notes.push(
-      `log/ is not supervised: it was made after the supervisor started; ${lateLogAdvice(paths)}`,
+      "log/ is not supervised: it was made after the supervisor started; " +
+        lateLogAdvice(paths, look.record),
     );
     return [main];
   }
+  // Its service has no supervisor, or one that carries it: it is no late log/.
+  const log = await _report(
+    paths.log,
+    _logName(name),
+    "log",
+    {
+      supervisor: logSupervisor,
+      record: readStatus(paths.log),
+      lateLog: false,
+      above: main.supervisor,
+    },
+    now,
+    askWithin,
+  );
   if (main.supervisor.running && log.state !== "up") {
     // As under daemontools, runit and s6: nothing is lost, so the writer waits.
     main.notes.push(
       "its stdout goes to log/, which is not up: once the pipe is full the service blocks writing",
     );
   }
-  return [main, _withoutSharedExitingNote(log, main)];
-}
-
-/**
- * The log report without the exiting note when the main line, just above it, already
- * carries it for the same supervisor (JSON still has `supervisor.exiting` on both).
- */
-function _withoutSharedExitingNote(log: StatusReport, main: StatusReport): StatusReport {
-  const why = main.supervisor.exiting;
-  if (why === null || log.supervisor.pid !== main.supervisor.pid) return log;
-  const shared = describeExiting(why);
-  return { ...log, notes: log.notes.filter((note) => note !== shared) };
+  return [main, log];
 }
 
 /**
@@ -134,14 +137,42 @@ export async function serviceReport(
   now: number,
   askWithin: number,
 ): Promise<StatusReport> {
-  const pid = runningSupervisor(paths);
+  return await _report(paths, name, role, _look(paths), now, askWithin);
+}
+
+/** What one look at a service's state directory found, and what its report need not say. */
+interface _Look {
+  /** The supervisor holding its lock ({@linkcode runningSupervisor}), or null. */
+  supervisor: number | null;
+  /** Its status file's record, or null. */
+  record: ServiceStatus | null;
+  /** Whether it may be a log/ made after its service's supervisor started (false: known not). */
+  lateLog: boolean;
+  /** The line above's supervisor (its service's): an exiting note said there is not repeated. */
+  above: StatusReport["supervisor"] | null;
+}
+
+/** Looks at a service's lock, then its status file, once. */
+function _look(paths: ServicePaths): _Look {
+  const supervisor = runningSupervisor(paths);
+  return { supervisor, record: readStatus(paths), lateLog: true, above: null };
+}
+
+/** The report for one service from what `look` found. */
+async function _report(
+  paths: ServicePaths,
+  name: string,
+  role: "main" | "log",
+  look: _Look,
+  now: number,
+  askWithin: number,
+): Promise<StatusReport> {
+  const { supervisor: pid, record: file } = look;
   const running = pid !== null;
-  const record = running
-    ? await _currentRecord(paths, readStatus(paths), askWithin)
-    : readStatus(paths);
+  const record = running ? await _currentRecord(paths, file, askWithin) : file;
   const unsupervised = running ? [] : leftoverProcesses(record).map((process) => process.pid);
-  const report = _build(name, paths.path, role, running ? pid : null, record, unsupervised, now);
-  const service = running ? null : lateLogOf(paths);
+  const report = _build(name, paths.path, role, pid, record, unsupervised, now, look.above);
+  const service = running || !look.lateLog ? null : lateLogOf(paths, false);
   if (service) {
     report.notes.push(
       `it is the log/ of ${service.path}, made after that service's supervisor started; ` +
@@ -167,7 +198,10 @@ export function liveReport(name: string, record: ServiceStatus, now = Date.now()
   return _build(name, record.service, record.role, record.supervisor.pid, record, [], now);
 }
 
-/** A report from what is known: `supervisor` is the running supervisor's pid (-1: unknown), or null. */
+/**
+ * A report from what is known: `supervisor` is the running supervisor's pid (-1: unknown),
+ * or null; `above`: see {@linkcode _Look}.
+ */
 function _build(
   name: string,
   service: string,
@@ -176,6 +210,7 @@ function _build(
   record: ServiceStatus | null,
   unsupervised: number[],
   now: number,
+  above: StatusReport["supervisor"] | null = null,
 ): StatusReport {
   const running = supervisor !== null;
   const since = record ? Date.parse(record.since) : null;
@@ -183,13 +218,16 @@ function _build(
   // What the record says of the supervisor counts only when that supervisor is the one running.
   const own = running && record?.supervisor.pid === supervisor ? record.supervisor : null;
   const exiting = own?.exiting ?? null;
+  const pid = running && supervisor > 0 ? supervisor : null;
+  // The main line just above says it for the same supervisor (JSON has it on both).
+  const saidAbove = exiting !== null && above?.pid === pid && above.exiting === exiting;
   return {
     name,
     service,
     role,
     supervisor: {
       running,
-      pid: running && supervisor > 0 ? supervisor : null,
+      pid,
       detached: own?.detached ?? null,
       exiting,
     },
@@ -199,7 +237,7 @@ function _build(
     unsupervised,
     record,
     notes: [
-      ...(exiting === null ? [] : [describeExiting(exiting)]),
+      ...(exiting === null || saidAbove ? [] : [describeExiting(exiting)]),
       ...(running ? _hints(record) : []),
     ],
   };

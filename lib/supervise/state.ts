@@ -11,7 +11,7 @@ import { ExitCode, OpsdError, UsageError } from "../errors.ts";
 import { dirname } from "../path.ts";
 import type { ServicePaths } from "../service/paths.ts";
 import { LOCK, O } from "../sys/constants.ts";
-import { close, flock, getLock, isErrno, open, setLock } from "../sys/libc.ts";
+import { close, flock, getLock, isErrno, open, openAt, setLock } from "../sys/libc.ts";
 import { flockHolder } from "../procfs/locks.ts";
 import { readProcStat } from "../procfs/stat.ts";
 import { userName } from "../procfs/users.ts";
@@ -52,10 +52,34 @@ export function messagesPath(paths: ServicePaths): string {
 }
 
 /**
+ * The state directory held open by a supervisor: `path` (`/proc/self/fd/N`) reaches
+ * it through `fd` wherever it is moved, so a service directory renamed while
+ * supervised keeps a truthful status file (its supervisor can no longer start `run`
+ * by its old path, and says so there), as daemontools' `supervise`, which works
+ * inside the directory, keeps its own; `dev` and `ino` name it, to tell whether the
+ * directory at its path is still this one ({@linkcode isStateDirAt}).
+ */
+export interface PinnedStateDir {
+  fd: number;
+  path: string;
+  dev: number;
+  ino: number;
+}
+
+/** What {@linkcode acquireLock} holds: the fds holding the locks, and the state directory. */
+export interface StateLock {
+  /** The fds holding the locks (close-on-exec): closing them releases the service. */
+  locks: number[];
+  /** The state directory the lock is in, held open; its fd is the caller's to close too. */
+  dir: PinnedStateDir;
+}
+
+/**
  * Makes the state directory (mode 0700) and takes its lock for this process,
  * writing our pid into it. Returns the fds that hold the locks (close-on-exec:
- * no child holds them, so the locks end with this process). Throws exit 5 (busy)
- * naming the holder when another supervisor has it.
+ * no child holds them, so the locks end with this process), and the state
+ * directory, held open as it was checked (the lock is opened through it). Throws
+ * exit 5 (busy) naming the holder when another supervisor has it.
  *
  * The lock is an OFD lock, and also a `flock(2)` lock on the same file: that is
  * how daemontools' `supervise` and runit's `runsv` lock `supervise/lock`, so
@@ -63,8 +87,8 @@ export function messagesPath(paths: ServicePaths): string {
  * locked through its real file (symlinks resolved), so that it never runs
  * twice under two names, each name keeping its own settings and state.
  */
-export function acquireLock(paths: ServicePaths): number[] {
-  let fd: number;
+export function acquireLock(paths: ServicePaths): StateLock {
+  let dir: PinnedStateDir;
   try {
     const existed = _ownerIfAny(paths.stateDir) !== null;
     Deno.mkdirSync(paths.stateDir, { recursive: true, mode: 0o700 });
@@ -74,8 +98,7 @@ export function acquireLock(paths: ServicePaths): number[] {
       if (!existed) Deno.removeSync(paths.stateDir);
       throw error;
     }
-    _secureStateDir(paths);
-    fd = open(lockPath(paths), O.RDWR | O.CREAT | O.CLOEXEC, 0o600);
+    dir = _secureStateDir(paths);
   } catch (error) {
     if (error instanceof Deno.errors.AlreadyExists && _isSymlink(paths.stateDir)) {
       throw new UsageError(
@@ -88,6 +111,35 @@ export function acquireLock(paths: ServicePaths): number[] {
         `${paths.stateDir} is a file, not the state directory: remove or rename it`,
       );
     }
+    throw _deniedOr(paths, error);
+  }
+  const fds: number[] = [];
+  try {
+    fds.push(_lockIn(paths, dir));
+    if (paths.form === "script") fds.push(_lockScript(paths));
+  } catch (error) {
+    [...fds, dir.fd].forEach(close);
+    throw error;
+  }
+  // Written through another fd: closing it releases neither lock (both belong to `fds[0]`).
+  Deno.writeTextFileSync(`${dir.path}/lock`, `${Deno.pid}\n`);
+  return { locks: fds, dir };
+}
+
+/** Closes what {@linkcode acquireLock} holds: the locks end, the state directory is let go. */
+export function releaseLock(held: StateLock): void {
+  [...held.locks, held.dir.fd].forEach(close);
+}
+
+/**
+ * Opens the lock file in the state directory `dir` holds and takes both its locks
+ * (OFD, then flock); throws exit 5 naming the holder when either is held.
+ */
+function _lockIn(paths: ServicePaths, dir: PinnedStateDir): number {
+  let fd: number;
+  try {
+    fd = openAt(dir.fd, "lock", O.RDWR | O.CREAT | O.CLOEXEC, 0o600, lockPath(paths));
+  } catch (error) {
     throw _deniedOr(paths, error);
   }
   if (!setLock(fd, "ofd", "write")) {
@@ -111,18 +163,7 @@ export function acquireLock(paths: ServicePaths): number[] {
       ExitCode.busy,
     );
   }
-  const fds = [fd];
-  if (paths.form === "script") {
-    try {
-      fds.push(_lockScript(paths));
-    } catch (error) {
-      close(fd);
-      throw error;
-    }
-  }
-  // Written through another fd: closing it releases neither lock (both belong to `fd`).
-  Deno.writeTextFileSync(lockPath(paths), `${Deno.pid}\n`);
-  return fds;
+  return fd;
 }
 
 /** A flock on the script's real file, held while it is supervised under any name. */
@@ -183,7 +224,7 @@ function _lockHolder(paths: ServicePaths): number | null {
 /**
  * Replaces the status file atomically: a reader sees the old record or the new one, never half.
  * `stateDir` is where the state directory is reached (by default its path; a supervisor
- * passes {@linkcode pinStateDir}'s, so its records follow the directory when it is renamed).
+ * passes its {@linkcode PinnedStateDir}'s, so its records follow the directory when it is renamed).
  */
 export function writeStatus(
   paths: ServicePaths,
@@ -207,25 +248,12 @@ export function writeStatus(
 }
 
 /**
- * Opens the state directory and returns its fd with a path that reaches it through
- * that fd (`/proc/self/fd/N`), wherever it is moved: a service directory renamed
- * while supervised keeps a truthful status file (its supervisor can no longer
- * start `run` by its old path, and says so there), as daemontools' `supervise`,
- * which works inside the directory, keeps its own. The caller closes the fd.
+ * Whether the state directory at its path is still the one `pinned` holds: false
+ * once the service has been moved or removed, or replaced by a new directory of the
+ * same name. A failure to look other than its absence (EACCES, EIO) is no sign of a
+ * move: true.
  */
-export function pinStateDir(paths: ServicePaths): { fd: number; path: string } {
-  const fd = open(paths.stateDir, O.RDONLY | O.CLOEXEC);
-  return { fd, path: `/proc/self/fd/${fd}` };
-}
-
-/**
- * Whether the state directory at its path is still the one reached through
- * `pinned` ({@linkcode pinStateDir}'s path): false once the service has been moved
- * or removed, or replaced by a new directory of the same name. A failure to look
- * other than its absence (EACCES, EIO) is no sign of a move: true.
- */
-export function isStateDirAt(paths: ServicePaths, pinned: string): boolean {
-  const held = Deno.statSync(pinned);
+export function isStateDirAt(paths: ServicePaths, pinned: PinnedStateDir): boolean {
   let here: Deno.FileInfo;
   try {
     here = Deno.statSync(paths.stateDir);
@@ -233,7 +261,7 @@ export function isStateDirAt(paths: ServicePaths, pinned: string): boolean {
     // Gone (ENOENT, ENOTDIR) is moved; another failure (EACCES, EIO) says nothing of where it is.
     return !(error instanceof Deno.errors.NotFound || error instanceof Deno.errors.NotADirectory);
   }
-  return here.ino === held.ino && here.dev === held.dev;
+  return here.ino === pinned.ino && here.dev === pinned.dev;
 }
 
 /**
@@ -281,15 +309,16 @@ function _isSymlink(path: string): boolean {
 }
 
 /**
- * Makes the state directory mode 0700, through an fd opened without following a
- * symlink (one put there meanwhile is not followed); root refuses one that another
- * user owns (they could have put links in it to files of root's). A state directory
- * that is a symlink (runit's layout: `supervise -> /run/runit/…`) is used as it is, never
- * chmod'ed: whoever may write the service directory could point it anywhere (at
- * /etc). Its target must then be this user's with mode 0700, or others could swap
- * the lock, status or control socket in it, or be handed files there.
+ * Opens the state directory and makes it mode 0700, through an fd opened without
+ * following a symlink (one put there meanwhile is not followed); root refuses one
+ * that another user owns (they could have put links in it to files of root's). A
+ * state directory that is a symlink (runit's layout: `supervise -> /run/runit/…`) is
+ * used as it is, never chmod'ed: whoever may write the service directory could point
+ * it anywhere (at /etc). Its target must then be this user's with mode 0700, or
+ * others could swap the lock, status or control socket in it, or be handed files
+ * there. Returns the directory, held open by the fd it was checked through.
  */
-function _secureStateDir(paths: ServicePaths): void {
+function _secureStateDir(paths: ServicePaths): PinnedStateDir {
   let fd: number, linked = false;
   try {
     fd = open(paths.stateDir, O.RDONLY | O.DIRECTORY | O.NOFOLLOW | O.CLOEXEC);
@@ -302,6 +331,7 @@ function _secureStateDir(paths: ServicePaths): void {
   try {
     const held = `/proc/self/fd/${fd}`;
     const info = Deno.statSync(held), uid = Deno.uid()!;
+    const pinned = { fd, path: held, dev: info.dev, ino: info.ino! };
     // Root writes its files there: in another user's directory, through links they put there.
     if (!linked && info.uid !== uid && uid === 0) {
       throw new UsageError(
@@ -309,8 +339,11 @@ function _secureStateDir(paths: ServicePaths): void {
           `remove it (opsd makes it again), or make it root's`,
       );
     }
-    if (!linked) return Deno.chmodSync(held, 0o700);
-    if (info.uid === uid && (info.mode! & 0o077) === 0) return;
+    if (!linked) {
+      Deno.chmodSync(held, 0o700);
+      return pinned;
+    }
+    if (info.uid === uid && (info.mode! & 0o077) === 0) return pinned;
     const target = Deno.readLinkSync(held);
     throw new UsageError(
       `${paths.stateDir} is a symlink to ${target}, which ` +
@@ -319,8 +352,9 @@ function _secureStateDir(paths: ServicePaths): void {
           : `is ${userName(info.uid!)}'s`) +
         `: make ${target} ${userName(uid)}'s with mode 0700, or remove the link`,
     );
-  } finally {
+  } catch (error) {
     close(fd);
+    throw error;
   }
 }
 

@@ -21,13 +21,7 @@ import { signalIfAlive } from "../process/signal.ts";
 import { childrenOf } from "../procfs/processes.ts";
 import { isLive, readProcStat } from "../procfs/stat.ts";
 import type { ServicePaths } from "../service/paths.ts";
-import {
-  normalizeSettings,
-  type RawSettings,
-  readSettingsFile,
-  type ServiceSettings,
-  settingSource,
-} from "../service/settings.ts";
+import { loadSettings, type RawSettings, type ServiceSettings } from "../service/settings.ts";
 import { O, PR, SIGNALS } from "../sys/constants.ts";
 import {
   close,
@@ -54,8 +48,10 @@ import {
   acquireLock,
   detachedLogFile,
   isStateDirAt,
-  pinStateDir,
+  type PinnedStateDir,
   readStatus,
+  releaseLock,
+  type StateLock,
   writeStatus,
 } from "./state.ts";
 import { describeExiting, type ServiceStatus } from "./status.ts";
@@ -134,14 +130,14 @@ export async function supervise(options: SuperviseOptions): Promise<number> {
   }
   const prepared = [_prepare(options.paths, "main", options.flags ?? {}, detached)];
   if (options.paths.log) prepared.push(_prepare(options.paths.log, "log", {}, detached));
-  const locks: number[] = [];
+  const held: StateLock[] = [];
   try {
-    for (const { paths } of prepared) locks.push(...acquireLock(paths));
+    for (const { paths } of prepared) held.push(acquireLock(paths));
   } catch (error) {
-    locks.forEach(close);
+    held.forEach(releaseLock);
     throw error;
   }
-  const supervisor = new Supervisor(prepared, locks, detached, options.onReady);
+  const supervisor = new Supervisor(prepared, held, detached, options.onReady);
   return await supervisor.run();
 }
 
@@ -152,10 +148,9 @@ function _prepare(
   detached: boolean,
 ): _Prepared {
   _checkRunnable(paths);
-  const layers = [readSettingsFile(paths.settingsFile), flags];
-  const settings = normalizeSettings(paths.dir, ...layers);
+  const { settings, sourceOf } = loadSettings(paths, flags);
   if (settings.logFile !== null) {
-    _checkLogFile(settings.logFile, settingSource("log-file", ...layers));
+    _checkLogFile(settings.logFile, sourceOf("log-file"));
   } else if (detached) {
     // Output has nowhere else to go: it is logged in the state directory (which taking
     // the lock makes, or refuses in one line naming its owner).
@@ -164,8 +159,8 @@ function _prepare(
   const credentials = settings.user === null && settings.group === null
     ? undefined
     : resolveCredentials(settings.user ?? undefined, settings.group ?? undefined, {
-      user: settingSource("user", ...layers),
-      group: settingSource("group", ...layers),
+      user: sourceOf("user"),
+      group: sourceOf("group"),
     });
   return { paths, role, settings, credentials };
 }
@@ -225,7 +220,8 @@ class Supervisor {
   #queue: _Event[] = [];
   #wake: (() => void) | null = null;
   #childQueued = false;
-  #locks: number[];
+  /** Each service's locks and state directory, held until the very end. */
+  #held: StateLock[];
   #controls: ControlServer[] = [];
   #fds: number[] = [];
   #forward: { out: BoundedWriter; err: BoundedWriter };
@@ -234,8 +230,8 @@ class Supervisor {
   #statusFailed = false;
   /** What each status file holds now (without its time of writing), to skip writes that change nothing. */
   #written = new Map<SupervisedService, string>();
-  /** Each service's state directory reached through an fd of it (see pinStateDir). */
-  #stateDirs = new Map<SupervisedService, string>();
+  /** Each service's state directory, held open since its lock was taken. */
+  #stateDirs = new Map<SupervisedService, PinnedStateDir>();
   #previous: (ServiceStatus | null)[];
   /** Why the supervisor is exiting (`opsd exit`, `TERM received`…), or null while it supervises. */
   #exitReason: string | null = null;
@@ -247,11 +243,11 @@ class Supervisor {
 
   constructor(
     prepared: _Prepared[],
-    locks: number[],
+    held: StateLock[],
     detached: boolean,
     onReady?: (report: ReadyReport) => void,
   ) {
-    this.#locks = locks;
+    this.#held = held;
     this.#onReady = onReady;
     this.#log = getLogger(["opsd", "supervise"]).with({ service: prepared[0].paths.path });
     const self = readProcStat("self");
@@ -315,15 +311,13 @@ class Supervisor {
       });
       output.fds.slice(1).forEach(_growPipe);
       const service = new SupervisedService({ ...spec, output, logger, host: this });
-      const stateDir = pinStateDir(spec.paths);
-      this.#fds.push(stateDir.fd);
-      this.#stateDirs.set(service, stateDir.path);
+      this.#stateDirs.set(service, held[index].dir);
       this.#services.push(service);
     }
     for (const service of this.#services) {
       this.#controls.push(
         serveControl(
-          service.paths,
+          this.#stateDirs.get(service)!.path,
           (request) =>
             this.#ended
               ? Promise.resolve(this.#replyAfterLoop(service, request))
@@ -617,7 +611,7 @@ class Supervisor {
       const content = JSON.stringify({ ...status, updated: null });
       if (this.#written.get(service) === content) continue;
       try {
-        writeStatus(service.paths, status, this.#stateDirs.get(service));
+        writeStatus(service.paths, status, this.#stateDirs.get(service)!.path);
         this.#written.set(service, content);
         this.#statusFailed = false;
       } catch (error) {
@@ -696,7 +690,8 @@ class Supervisor {
     clearTimeout(timer);
     await Promise.all([this.#forward.out.flush(), this.#forward.err.flush()]);
     await Promise.all(this.#controls.map((control) => control.close()));
-    for (const fd of this.#locks.splice(0)) close(fd);
+    // Last: the control sockets were removed from the state directories through them.
+    this.#held.splice(0).forEach(releaseLock);
   }
 }
 

@@ -7,7 +7,7 @@
 
 import { ExitCode, OpsdError } from "../errors.ts";
 import type { ServicePaths } from "../service/paths.ts";
-import { normalizeSettings, readSettingsFile } from "../service/settings.ts";
+import { loadSettings } from "../service/settings.ts";
 import { sendControl } from "./control.ts";
 import { detachedLogFile, readStatus, runningSupervisor } from "./state.ts";
 import { suggestCommand } from "../text/command.ts";
@@ -48,8 +48,7 @@ async function _stderrTail(paths: ServicePaths): Promise<string> {
  * one its settings file names. Throws exit 1 when it has none.
  */
 export function logFileOf(paths: ServicePaths): string {
-  const logFile = readStatus(paths)?.logFile ??
-    normalizeSettings(paths.dir, readSettingsFile(paths.settingsFile)).logFile;
+  const logFile = readStatus(paths)?.logFile ?? loadSettings(paths).settings.logFile;
   if (logFile) return logFile;
   const tail = suggestCommand("opsd", "tail", paths.path);
   throw new OpsdError(

@@ -784,7 +784,22 @@ export function pidfdSendSignal(pidfd: number, signal: number): void {
   _check("pidfd_send_signal", _libc().pidfd_send_signal(pidfd, signal, null, 0));
 }
 
-// --- supervise: service output pipes ---
+// --- supervise: service output pipes, state directory ---
+
+/**
+ * Opens `path` relative to the directory open as `dirFd` (`O.*` flags, as
+ * {@linkcode open}): the directory is reached through its fd, not by its path
+ * again. `shownAs` names the file in errors (by default `path`).
+ */
+export function openAt(
+  dirFd: number,
+  path: string,
+  flags: number,
+  mode = 0o666,
+  shownAs = path,
+): number {
+  return _check(`open ${shownAs}`, _libc().openat(dirFd, _cString(path), flags, mode));
+}
 
 /** `fcntl` F_SETPIPE_SZ (Linux). */
 const _F_SETPIPE_SZ = 1031;

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import {
+  loadSettings,
   normalizeSettings,
   readSettingsFile,
   SETTINGS,
@@ -48,6 +49,26 @@ Deno.test("a settings file is read, and flags override it", async () => {
   assert.equal(settings.umask, 0o027);
   assert.equal(settings.logKeep, 10);
   assert.deepEqual(readSettingsFile(`${dir.path}/missing.conf`), {});
+});
+
+Deno.test("loadSettings reads a service's settings file, flags over it, and names where each value came from", async () => {
+  await using dir = await tempDir();
+  const service = { dir: dir.path, settingsFile: `${dir.path}/opsd.conf` };
+  assert.deepEqual(loadSettings(service).settings, normalizeSettings(dir.path));
+  await Deno.writeTextFile(service.settingsFile, "stop-timeout = 30s\nuser = nobody\n");
+  const { settings, sourceOf } = loadSettings(
+    service,
+    settingsFromFlags({ "stop-timeout": "5s" }),
+  );
+  assert.deepEqual([settings.stopTimeout, settings.user], [5000, "nobody"]);
+  assert.equal(sourceOf("stop-timeout"), "--stop-timeout");
+  assert.equal(sourceOf("user"), `${service.settingsFile}:2: user`);
+  assert.equal(sourceOf("group"), "group");
+  await Deno.writeTextFile(service.settingsFile, "stop-timeout = 0.1ms\nrestart-delay = 5ms\n");
+  assert.throws(() => loadSettings(service), {
+    message: `${service.settingsFile}:2: restart-delay: bad value '5ms': expected at least 10ms: ` +
+      "a failing service would restart hundreds of times a second",
+  });
 });
 
 Deno.test("unknown keys and bad values name the file and line", async () => {

@@ -1,5 +1,7 @@
 import assert from "node:assert/strict";
 import { readProcStat } from "../../lib/procfs/stat.ts";
+import { resolveService } from "../../lib/service/paths.ts";
+import { statusReports } from "../../lib/supervise/report.ts";
 import { opsdArgv } from "../../lib/self.ts";
 import { isAlive, runOpsd, tempDir, waitFor, waitIdle } from "../fixtures/mod.ts";
 import { copyService, startSupervisor } from "../fixtures/supervise.ts";
@@ -571,6 +573,12 @@ Deno.test("a log/ made after the supervisor started: status of both and control 
     `opsd up: no supervisor running for ${service.path}/log: it is the log/ of ` +
     `${service.path}, made after that service's supervisor started: ${advice}\n`,
   ]);
+
+  // Only what is shown is read: the late log/'s own status file (damaged here) is not.
+  await Deno.mkdir(`${service.path}/log/supervise`);
+  await Deno.writeTextFile(`${service.path}/log/supervise/status.json`, "damaged");
+  const reports = await statusReports(resolveService(service.path), service.path);
+  assert.deepEqual(reports.map((report) => [report.role, report.notes.length]), [["main", 1]]);
 });
 
 Deno.test("a symlink loop, a state path that is a file, a status.json that is a directory: one line each", async () => {

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { resolveService } from "../../lib/service/paths.ts";
-import { acquireLock, controlPath } from "../../lib/supervise/state.ts";
+import { sendControl, serveControl } from "../../lib/supervise/control.ts";
+import { acquireLock, controlPath, releaseLock } from "../../lib/supervise/state.ts";
 import { close } from "../../lib/sys/libc.ts";
 import { runOpsd, tempDir, waitFor } from "../fixtures/mod.ts";
 import { copyService, type RunningSupervisor, startSupervisor } from "../fixtures/supervise.ts";
@@ -187,7 +188,8 @@ Deno.test("a supervisor that closes the connection without answering is not said
   await using service = await copyService("steady");
   const paths = resolveService(service.path);
   // A stand-in holding the lock and listening as a supervisor does.
-  const locks = acquireLock(paths);
+  const held = acquireLock(paths);
+  const locks = [...held.locks, held.dir.fd];
   const listener = Deno.listen({ transport: "unix", path: controlPath(paths) });
   try {
     const served = (async () => {
@@ -296,4 +298,29 @@ Deno.test("a reply with a large stderr tail (tail-bytes over 64 KiB) is read who
   const printed = await runOpsd(["tail", service]);
   assert.equal(printed.code, 0, printed.stderr);
   assert.ok(printed.stdout === `${tail}\n`, "tail prints the same");
+});
+
+Deno.test("serveControl listens in the state directory it is given through its pin, and removes its socket from there, wherever it was moved", async () => {
+  await using service = await copyService("steady");
+  const paths = resolveService(service.path);
+  const held = acquireLock(paths);
+  try {
+    const server = serveControl(
+      held.dir.path,
+      (request) => Promise.resolve({ ok: false, error: `no ${request.command}` }),
+    );
+    assert.ok((await Deno.lstat(controlPath(paths))).isSocket);
+    assert.deepEqual(await sendControl(paths, { command: "status" }), {
+      ok: false,
+      error: "no status",
+    });
+    await Deno.rename(service.path, `${service.dir}/moved`);
+    await server.close();
+    assert.equal(
+      await Deno.lstat(`${service.dir}/moved/supervise/control`).catch(() => null),
+      null,
+    );
+  } finally {
+    releaseLock(held);
+  }
 });

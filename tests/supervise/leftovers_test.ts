@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { readProcStat } from "../../lib/procfs/stat.ts";
-import { leftoverProcesses } from "../../lib/supervise/leftovers.ts";
+import { leftoverProcesses, mayHaveLeftovers } from "../../lib/supervise/leftovers.ts";
 import type { InstanceStatus, ServiceStatus } from "../../lib/supervise/status.ts";
 import { isAlive, waitFor } from "../fixtures/mod.ts";
 
@@ -78,4 +78,17 @@ Deno.test("leftoverProcesses: a record written before this boot names nothing", 
     await leader.status;
     await waitFor("the sleep gone", () => !isAlive(child));
   }
+});
+
+Deno.test("mayHaveLeftovers: a record of this boot naming processes, its supervisor gone; nothing looked for", () => {
+  const running = { pid: 1, pgid: 1, procStart: 0, started: "", id: "run-1" };
+  assert.equal(mayHaveLeftovers(null), false);
+  assert.equal(mayHaveLeftovers(record([])), false, "a supervisor that stopped everything");
+  assert.equal(mayHaveLeftovers(record([running])), true);
+  assert.equal(mayHaveLeftovers({ ...record([]), finish: running }), true, "a finish running");
+  assert.equal(mayHaveLeftovers(record([running], new Date(0))), false, "before this boot");
+  const copied = record([running]);
+  copied.supervisor = { ...copied.supervisor, pid: Deno.pid };
+  copied.supervisor.procStart = readProcStat(Deno.pid)!.startTime;
+  assert.equal(mayHaveLeftovers(copied), false, "its supervisor lives (a copied directory)");
 });

@@ -1,7 +1,13 @@
 import assert from "node:assert/strict";
 import { resolveService } from "../../lib/service/paths.ts";
-import { acquireLock, statusPath, writeStatus } from "../../lib/supervise/state.ts";
-import { close } from "../../lib/sys/libc.ts";
+import {
+  acquireLock,
+  isStateDirAt,
+  lockPath,
+  releaseLock,
+  statusPath,
+  writeStatus,
+} from "../../lib/supervise/state.ts";
 import type { ServiceStatus } from "../../lib/supervise/status.ts";
 import { tempDir } from "../fixtures/mod.ts";
 
@@ -43,12 +49,15 @@ Deno.test("a symlinked state directory (runit's layout) is used as it is, if it 
   assert.throws(() => acquireLock(paths), { message: /, which is nobody's: make .* root's/ });
   // Ours, mode 0700: used.
   await Deno.chown(target, 0, null);
-  const fds = acquireLock(paths);
+  const held = acquireLock(paths);
   try {
     assert.equal((await Deno.stat(target)).mode! & 0o777, 0o700);
     assert.ok((await Deno.stat(`${target}/lock`)).isFile);
+    // What is held is the link's target, which the link still leads to.
+    assert.equal(held.dir.ino, (await Deno.stat(target)).ino);
+    assert.ok(isStateDirAt(paths, held.dir));
   } finally {
-    fds.forEach(close);
+    releaseLock(held);
   }
 });
 
@@ -63,7 +72,7 @@ Deno.test("root refuses a state directory another user owns (links put there wou
       "makes it again), or make it root's",
   });
   await Deno.chown(paths.stateDir, 0, null);
-  acquireLock(paths).forEach(close);
+  releaseLock(acquireLock(paths));
 });
 
 Deno.test("root keeps state only where root alone may replace it: not in another user's or a group/world-writable directory; a sticky one (/tmp) is fine", async () => {
@@ -82,6 +91,34 @@ Deno.test("root keeps state only where root alone may replace it: not in another
     message: `others may write ${dir.path} (mode 777)${advice}`,
   });
   await Deno.chmod(dir.path, 0o1777);
-  acquireLock(paths).forEach(close);
+  releaseLock(acquireLock(paths));
   await Deno.chmod(dir.path, 0o700);
+});
+
+Deno.test("acquireLock holds the state directory it checked: the lock is in it, and a moved or replaced directory is told from it", async () => {
+  await using dir = await tempDir();
+  await Deno.mkdir(`${dir.path}/web`);
+  await Deno.writeTextFile(`${dir.path}/web/run`, "#!/bin/sh\n", { mode: 0o755 });
+  const paths = resolveService(`${dir.path}/web`);
+  const held = acquireLock(paths);
+  try {
+    const info = await Deno.stat(paths.stateDir);
+    assert.deepEqual([held.dir.dev, held.dir.ino], [info.dev, info.ino]);
+    assert.equal(held.dir.path, `/proc/self/fd/${held.dir.fd}`);
+    assert.equal(await Deno.readTextFile(`${held.dir.path}/lock`), `${Deno.pid}\n`);
+    assert.equal(await Deno.readTextFile(lockPath(paths)), `${Deno.pid}\n`);
+    assert.ok(isStateDirAt(paths, held.dir));
+    // Moved: gone from its path, still reached through the fd.
+    await Deno.rename(`${dir.path}/web`, `${dir.path}/moved`);
+    assert.equal(isStateDirAt(paths, held.dir), false);
+    assert.ok((await Deno.stat(`${held.dir.path}/lock`)).isFile);
+    // Another directory of the same name is not it.
+    await Deno.mkdir(paths.stateDir, { recursive: true });
+    assert.equal(isStateDirAt(paths, held.dir), false);
+    await Deno.remove(`${dir.path}/web`, { recursive: true });
+    await Deno.rename(`${dir.path}/moved`, `${dir.path}/web`);
+    assert.ok(isStateDirAt(paths, held.dir));
+  } finally {
+    releaseLock(held);
+  }
 });

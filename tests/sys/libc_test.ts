@@ -19,6 +19,7 @@ import {
   libcSource,
   listen,
   open,
+  openAt,
   pipe2,
   posixSpawn,
   read,
@@ -87,6 +88,28 @@ Deno.test("pipe2 gives close-on-exec ends that carry bytes", () => {
   } finally {
     close(reader);
     close(writer);
+  }
+});
+
+Deno.test("openAt opens a file in the directory an fd holds, wherever that directory is now", async () => {
+  await using dir = await tempDir();
+  await Deno.mkdir(`${dir.path}/a`);
+  const held = open(`${dir.path}/a`, O.RDONLY | O.DIRECTORY | O.CLOEXEC);
+  try {
+    await Deno.rename(`${dir.path}/a`, `${dir.path}/b`);
+    const fd = openAt(held, "file", O.WRONLY | O.CREAT | O.CLOEXEC, 0o600);
+    try {
+      assert.equal(write(fd, encoder.encode("x")), 1);
+    } finally {
+      close(fd);
+    }
+    assert.equal(await Deno.readTextFile(`${dir.path}/b/file`), "x");
+    assert.equal((await Deno.stat(`${dir.path}/b/file`)).mode! & 0o777, 0o600);
+    assert.throws(() => openAt(held, "missing", O.RDONLY | O.CLOEXEC, 0, "/shown/missing"), {
+      message: /^open \/shown\/missing: ENOENT /,
+    });
+  } finally {
+    close(held);
   }
 });
 
