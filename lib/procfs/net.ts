@@ -227,33 +227,70 @@ const _UNIX_LINE =
  * tells every path exactly: see `dumpUnixSockets`).
  */
 export function parseUnixTable(text: string, inodes?: ReadonlySet<number>): UnixSocket[] {
+  const body = text.replace(/\n$/, "");
+  // For a few sockets, only the lines holding their inodes are read (and the lines after them).
+  const starts = inodes && inodes.size <= _FEW_INODES
+    ? _linesHolding(body, [...inodes].map((inode) => ` ${inode}`))
+    : _allLines(body);
   const sockets: UnixSocket[] = [];
-  // For a few sockets, a substring test skips most lines before any splitting.
-  const needles = inodes && inodes.size <= 16 ? [...inodes].map((inode) => ` ${inode}`) : null;
-  /** The socket whose path a line that is no socket's goes on. */
-  let last: UnixSocket | null = null;
-  for (const line of text.replace(/\n$/, "").split("\n").slice(1)) {
-    if (needles && last === null && !needles.some((needle) => line.includes(needle))) continue;
-    const match = _UNIX_LINE.exec(line);
-    if (!match) {
-      if (last) last.path += `\n${line}`;
-      continue;
+  for (const start of starts) {
+    if (start === 0) continue; // the header
+    let end = _lineEnd(body, start);
+    const socket = _unixSocket(body.slice(start, end));
+    if (!socket || (inodes && !inodes.has(socket.inode))) continue;
+    // The lines after it that are no socket's are the rest of its path.
+    while (end < body.length) {
+      const next = _lineEnd(body, end + 1), line = body.slice(end + 1, next);
+      if (_UNIX_LINE.test(line)) break;
+      socket.path += `\n${line}`;
+      end = next;
     }
-    last = null;
-    const [, address, flags, type, state, inode, path = ""] = match;
-    if (inodes && !inodes.has(Number(inode))) continue;
-    last = {
-      inode: Number(inode),
-      kernelAddress: `0x${address}`,
-      path,
-      type: SOCKET_TYPES[parseInt(type, 16)] ?? "unknown",
-      state: (parseInt(flags, 16) & _SO_ACCEPTCON) !== 0
-        ? "LISTEN"
-        : _UNIX_STATES[parseInt(state, 16)] ?? "UNKNOWN",
-      peer: null,
-      uid: null,
-    };
-    sockets.push(last);
+    sockets.push(socket);
   }
   return sockets;
+}
+
+/** Up to how many inodes {@linkcode parseUnixTable} looks for by substring. */
+const _FEW_INODES = 16;
+
+/** The socket a line of `/proc/net/unix` describes; null for a line that is none (part of a path). */
+function _unixSocket(line: string): UnixSocket | null {
+  const match = _UNIX_LINE.exec(line);
+  if (!match) return null;
+  const [, address, flags, type, state, inode, path = ""] = match;
+  return {
+    inode: Number(inode),
+    kernelAddress: `0x${address}`,
+    path,
+    type: SOCKET_TYPES[parseInt(type, 16)] ?? "unknown",
+    state: (parseInt(flags, 16) & _SO_ACCEPTCON) !== 0
+      ? "LISTEN"
+      : _UNIX_STATES[parseInt(state, 16)] ?? "UNKNOWN",
+    peer: null,
+    uid: null,
+  };
+}
+
+/** Where each line of `text` starts. */
+function _allLines(text: string): number[] {
+  const starts = [0];
+  for (let at = text.indexOf("\n"); at !== -1; at = text.indexOf("\n", at + 1)) starts.push(at + 1);
+  return starts;
+}
+
+/** Where each line of `text` that holds one of `needles` starts, in order. */
+function _linesHolding(text: string, needles: string[]): number[] {
+  const starts = new Set<number>();
+  for (const needle of needles) {
+    for (let at = text.indexOf(needle); at !== -1; at = text.indexOf(needle, at + 1)) {
+      starts.add(text.lastIndexOf("\n", at) + 1);
+    }
+  }
+  return [...starts].sort((a, b) => a - b);
+}
+
+/** Where the line starting at `start` ends (its newline, or the end of `text`). */
+function _lineEnd(text: string, start: number): number {
+  const end = text.indexOf("\n", start);
+  return end === -1 ? text.length : end;
 }

@@ -147,3 +147,25 @@ Deno.test("isUnixListener: LISTEN, or a datagram socket bound to a path without 
   assert.equal(isUnixListener({ ...server, peer: null }), false);
   assert.equal(isUnixListener({ ...server, peer: null, state: "UNCONNECTED" }), true);
 });
+
+Deno.test("parseUnixTable finds a few inodes by substring exactly as a full parse does", () => {
+  const forged = "Num       RefCount Protocol Flags    Type St Inode Path\n" +
+    "0000000076a4171d: 00000002 00000000 00010000 0001 01 199230 /run/a 199228\nb 199234\n\n" +
+    "000000009579db48: 00000002 00000000 00000000 0002 01 199228 /run/ends in space \n" +
+    "00000000ecc880d7: 00000003 00000000 00000000 0001 03 199234 /run/x\n" +
+    "00000000ecc880d8: 00000003 00000000 00000000 0001 03 1992345 /run/y 199234\n";
+  for (const text of [forged, Deno.readTextFileSync("/proc/net/unix")]) {
+    const all = parseUnixTable(text);
+    const inodes = all.map((socket) => socket.inode);
+    for (let round = 0; round < 20; round++) {
+      const some = new Set(inodes.filter(() => Math.random() < 4 / inodes.length));
+      some.add(inodes[round % inodes.length]);
+      some.add(987654321); // no such socket
+      assert.deepEqual(
+        parseUnixTable(text, some),
+        all.filter((socket) => some.has(socket.inode)),
+        [...some].join(" "),
+      );
+    }
+  }
+});
