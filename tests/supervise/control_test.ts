@@ -306,7 +306,8 @@ Deno.test("serveControl listens in the state directory it is given through its p
   const held = acquireLock(paths);
   try {
     const server = serveControl(
-      held.dir.path,
+      paths,
+      held.dir,
       (request) => Promise.resolve({ ok: false, error: `no ${request.command}` }),
     );
     assert.ok((await Deno.lstat(controlPath(paths))).isSocket);
@@ -320,6 +321,46 @@ Deno.test("serveControl listens in the state directory it is given through its p
       await Deno.lstat(`${service.dir}/moved/supervise/control`).catch(() => null),
       null,
     );
+  } finally {
+    releaseLock(held);
+  }
+});
+
+Deno.test("a supervisor's control socket is bound at its path, as ss and lsof show it: opsd fds --unix finds the supervisor", async () => {
+  await using service = await copyService("steady");
+  await using supervisor = await startSupervisor(service.path);
+  const control = controlPath(supervisor.paths);
+  await waitFor("the control socket", () => Deno.lstat(control).catch(() => null));
+  const fds = await runOpsd(["fds", "--json", "--unix", control]);
+  assert.equal(fds.code, 0, fds.stderr);
+  const rows = fds.stdout.trim().split("\n").map((line) => JSON.parse(line));
+  assert.ok(
+    rows.some((row) => row.pid === supervisor.pid && row.name.startsWith(`${control} `)),
+    fds.stdout,
+  );
+});
+
+Deno.test("serveControl binds a control socket whose path is too long for a socket address through its pin, and is reached", async () => {
+  await using dir = await tempDir();
+  const long = `${dir.path}/${"d".repeat(100)}`;
+  await Deno.mkdir(long);
+  await Deno.writeTextFile(`${long}/run`, "#!/bin/sh\nexec sleep 1000\n", { mode: 0o755 });
+  const paths = resolveService(long);
+  assert.ok(new TextEncoder().encode(controlPath(paths)).length > 107);
+  const held = acquireLock(paths);
+  try {
+    const server = serveControl(
+      paths,
+      held.dir,
+      (request) => Promise.resolve({ ok: false, error: `no ${request.command}` }),
+    );
+    assert.ok((await Deno.lstat(controlPath(paths))).isSocket);
+    assert.deepEqual(await sendControl(paths, { command: "status" }), {
+      ok: false,
+      error: "no status",
+    });
+    await server.close();
+    assert.equal(await Deno.lstat(controlPath(paths)).catch(() => null), null);
   } finally {
     releaseLock(held);
   }
