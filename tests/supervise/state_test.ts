@@ -122,3 +122,35 @@ Deno.test("acquireLock holds the state directory it checked: the lock is in it, 
     releaseLock(held);
   }
 });
+
+Deno.test("acquireLock that fails writing its pid (a full disk) holds nothing: no lock, no fd", async () => {
+  await using dir = await tempDir();
+  await Deno.writeTextFile(`${dir.path}/run`, "#!/bin/sh\n", { mode: 0o755 });
+  const state = new URL("../../lib/supervise/state.ts", import.meta.url).href;
+  const paths = new URL("../../lib/service/paths.ts", import.meta.url).href;
+  const script = `
+    import { resolveService } from ${JSON.stringify(paths)};
+    import { acquireLock, runningSupervisor } from ${JSON.stringify(state)};
+    const paths = resolveService(${JSON.stringify(dir.path)});
+    const fds = () => [...Deno.readDirSync("/proc/self/fd")].length;
+    const before = fds();
+    let failed = "";
+    try { acquireLock(paths); } catch (error) { failed = error.message; }
+    console.log(JSON.stringify({ failed, fds: fds() - before, held: runningSupervisor(paths) }));`;
+  // A 1-byte file size limit: the lock file is made, the pid written into it fails (EFBIG).
+  const run = await new Deno.Command("sh", {
+    args: [
+      "-c",
+      `trap '' XFSZ; exec prlimit --fsize=1 "$@"`,
+      "sh",
+      Deno.execPath(),
+      "eval",
+      script,
+    ],
+  }).output();
+  const decoder = new TextDecoder();
+  assert.ok(run.success, decoder.decode(run.stderr));
+  const result = JSON.parse(decoder.decode(run.stdout));
+  assert.match(result.failed, /too large/);
+  assert.deepEqual({ fds: result.fds, held: result.held }, { fds: 0, held: null });
+});
