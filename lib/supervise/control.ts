@@ -167,9 +167,10 @@ function _listen(
       listener = Deno.listen({ transport: "unix", path: named });
       // Not there (NotFound): the directory was moved as it was bound, the socket made elsewhere.
       return { listener, socket: Deno.lstatSync(held) };
-    } catch (error) {
+    } catch {
+      // Moved, or its path closed to opsd meanwhile: the pin still reaches it (a lasting
+      // failure, such as EADDRINUSE, fails there again and is thrown).
       listener?.close();
-      if (!(error instanceof Deno.errors.NotFound)) throw error;
     }
   }
   return { listener: Deno.listen({ transport: "unix", path: held }), socket: Deno.lstatSync(held) };
