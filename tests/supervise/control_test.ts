@@ -1,7 +1,12 @@
 import assert from "node:assert/strict";
-import { resolveService } from "../../lib/service/paths.ts";
-import { sendControl, serveControl } from "../../lib/supervise/control.ts";
-import { acquireLock, controlPath, releaseLock } from "../../lib/supervise/state.ts";
+import { resolveService, type ServicePaths } from "../../lib/service/paths.ts";
+import { type ControlServer, sendControl, serveControl } from "../../lib/supervise/control.ts";
+import {
+  acquireLock,
+  controlPath,
+  releaseLock,
+  type StateLock,
+} from "../../lib/supervise/state.ts";
 import { close } from "../../lib/sys/libc.ts";
 import { runOpsd, tempDir, waitFor } from "../fixtures/mod.ts";
 import { copyService, type RunningSupervisor, startSupervisor } from "../fixtures/supervise.ts";
@@ -300,21 +305,30 @@ Deno.test("a reply with a large stderr tail (tail-bytes over 64 KiB) is read who
   assert.ok(printed.stdout === `${tail}\n`, "tail prints the same");
 });
 
+/**
+ * Serves the control socket of `paths` in the directory `held` pins, answering
+ * `no COMMAND`, and checks that a client reaches it by the service's path.
+ */
+async function servedAndReached(paths: ServicePaths, held: StateLock): Promise<ControlServer> {
+  const server = serveControl(
+    paths,
+    held.dir,
+    (request) => Promise.resolve({ ok: false, error: `no ${request.command}` }),
+  );
+  assert.ok((await Deno.lstat(controlPath(paths))).isSocket);
+  assert.deepEqual(await sendControl(paths, { command: "status" }), {
+    ok: false,
+    error: "no status",
+  });
+  return server;
+}
+
 Deno.test("serveControl listens in the state directory it is given through its pin, and removes its socket from there, wherever it was moved", async () => {
   await using service = await copyService("steady");
   const paths = resolveService(service.path);
   const held = acquireLock(paths);
   try {
-    const server = serveControl(
-      paths,
-      held.dir,
-      (request) => Promise.resolve({ ok: false, error: `no ${request.command}` }),
-    );
-    assert.ok((await Deno.lstat(controlPath(paths))).isSocket);
-    assert.deepEqual(await sendControl(paths, { command: "status" }), {
-      ok: false,
-      error: "no status",
-    });
+    const server = await servedAndReached(paths, held);
     await Deno.rename(service.path, `${service.dir}/moved`);
     await server.close();
     assert.equal(
@@ -349,16 +363,7 @@ Deno.test("serveControl binds a control socket whose path is too long for a sock
   assert.ok(new TextEncoder().encode(controlPath(paths)).length > 107);
   const held = acquireLock(paths);
   try {
-    const server = serveControl(
-      paths,
-      held.dir,
-      (request) => Promise.resolve({ ok: false, error: `no ${request.command}` }),
-    );
-    assert.ok((await Deno.lstat(controlPath(paths))).isSocket);
-    assert.deepEqual(await sendControl(paths, { command: "status" }), {
-      ok: false,
-      error: "no status",
-    });
+    const server = await servedAndReached(paths, held);
     await server.close();
     assert.equal(await Deno.lstat(controlPath(paths)).catch(() => null), null);
   } finally {

@@ -9,7 +9,7 @@ import {
   writeStatus,
 } from "../../lib/supervise/state.ts";
 import type { ServiceStatus } from "../../lib/supervise/status.ts";
-import { tempDir } from "../fixtures/mod.ts";
+import { runWithFileSizeLimit, tempDir } from "../fixtures/mod.ts";
 
 Deno.test("writeStatus through a state directory that fails names the status file by its path", async () => {
   await using dir = await tempDir();
@@ -138,16 +138,7 @@ Deno.test("acquireLock that fails writing its pid (a full disk) holds nothing: n
     try { acquireLock(paths); } catch (error) { failed = error.message; }
     console.log(JSON.stringify({ failed, fds: fds() - before, held: runningSupervisor(paths) }));`;
   // A 1-byte file size limit: the lock file is made, the pid written into it fails (EFBIG).
-  const run = await new Deno.Command("sh", {
-    args: [
-      "-c",
-      `trap '' XFSZ; exec prlimit --fsize=1 "$@"`,
-      "sh",
-      Deno.execPath(),
-      "eval",
-      script,
-    ],
-  }).output();
+  const run = await runWithFileSizeLimit(1, [Deno.execPath(), "eval", script]);
   const decoder = new TextDecoder();
   assert.ok(run.success, decoder.decode(run.stderr));
   const result = JSON.parse(decoder.decode(run.stdout));
