@@ -26,8 +26,8 @@ export function opsdArgv(args: readonly string[]): string[] {
       "run",
       "--allow-all",
       "--quiet",
-      `--config=${new URL("deno.json", root).pathname}`,
-      new URL("main.ts", root).pathname,
+      `--config=${_filePath(new URL("deno.json", root))}`,
+      _filePath(new URL("main.ts", root)),
       ...args,
     ];
   }
@@ -37,7 +37,12 @@ export function opsdArgv(args: readonly string[]): string[] {
     "run",
     "--allow-all",
     "--quiet",
-    new URL(Deno.mainModule).pathname,
+    _filePath(new URL(Deno.mainModule)),
     ...args,
   ];
+}
+
+/** The path of a `file:` URL: its pathname decoded (a space is `%20` there). */
+function _filePath(url: URL): string {
+  return decodeURIComponent(url.pathname);
 }

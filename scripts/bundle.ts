@@ -14,15 +14,18 @@
 
 const _ROOT = new URL("../", import.meta.url).pathname;
 
+/** The files a build writes: the entry (as deno names it, then as renamed) and its chunks. */
+const _BUILT = /^(main|opsd|chunk-[\w-]+)\.js$/;
+
 /**
- * Bundles main.ts into `outDir` (created if needed; the `.js` files a previous
- * build left there are removed first) and returns the path of its entry,
+ * Bundles main.ts into `outDir` (created if needed; the files a previous build
+ * left there are removed first, no other) and returns the path of its entry,
  * `outDir/opsd.js`. Throws with deno's own message when the build fails.
  */
 export async function bundleOpsd(outDir: string): Promise<string> {
   Deno.mkdirSync(outDir, { recursive: true });
   for (const entry of Deno.readDirSync(outDir)) {
-    if (entry.isFile && entry.name.endsWith(".js")) Deno.removeSync(`${outDir}/${entry.name}`);
+    if (entry.isFile && _BUILT.test(entry.name)) Deno.removeSync(`${outDir}/${entry.name}`);
   }
   const built = await new Deno.Command(Deno.execPath(), {
     args: [

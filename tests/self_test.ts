@@ -17,7 +17,8 @@ Deno.test("opsdArgv from source runs main.ts with every permission", () => {
 Deno.test("the split bundle starts itself again from its entry, not from the chunk that asks (supervise --daemon)", async () => {
   await using dir = await tempDir();
   await using service = await copyService("steady");
-  const bundle = await bundleOpsd(`${dir.path}/bundle`);
+  // A space in its path: the entry is a file URL, whose path is percent-encoded.
+  const bundle = await bundleOpsd(`${dir.path}/opsd bundle`);
   const opsd = (...args: string[]) =>
     new Deno.Command(Deno.execPath(), {
       args: ["run", "-A", "--quiet", bundle, ...args],

@@ -23,7 +23,13 @@ import { ExitCode, OpsdError } from "../errors.ts";
 import type { ServicePaths } from "../service/paths.ts";
 import { O } from "../sys/constants.ts";
 import { close, open } from "../sys/libc.ts";
-import { controlPath, readStatusOrNull, runningSupervisor } from "./state.ts";
+import {
+  controlPath,
+  isStateDirAt,
+  type PinnedStateDir,
+  readStatusOrNull,
+  runningSupervisor,
+} from "./state.ts";
 import { lateLogAdvice, lateLogOf } from "./late_log.ts";
 import type { ServiceStatus } from "./status.ts";
 import { type ControlWord, isControlWord } from "./words.ts";
@@ -92,25 +98,24 @@ interface _Served {
 }
 
 /**
- * Listens on a service's control socket, `control` in the state directory reached
- * at `stateDir` (replacing a stale socket file), and answers each request line with
- * `handle`'s reply. A supervisor passes its pinned state directory's path (short
- * enough for any socket address): the socket is made in the directory it locked,
- * and removed from it, not from whatever is at the directory's path by then.
+ * Listens on a service's control socket, `control` in the state directory its
+ * supervisor holds (`pinned`, replacing a stale socket file there), and answers each
+ * request line with `handle`'s reply. The socket is made in the directory that was
+ * locked, and removed from it, not from whatever is at the directory's path by then.
  */
 export function serveControl(
-  stateDir: string,
+  paths: ServicePaths,
+  pinned: PinnedStateDir,
   handle: (request: ControlRequest) => Promise<ControlReply>,
 ): ControlServer {
-  const path = `${stateDir}/control`;
+  const path = `${pinned.path}/control`;
   try {
     Deno.removeSync(path);
   } catch (error) {
     if (!(error instanceof Deno.errors.NotFound)) throw error;
   }
-  const listener = Deno.listen({ transport: "unix", path });
+  const { listener, socket } = _listen(paths, pinned);
   Deno.chmodSync(path, 0o600);
-  const socket = Deno.lstatSync(path);
   const connections = new Map<_Served, Promise<void>>();
   let closing = false;
   (async () => {
@@ -143,6 +148,32 @@ export function serveControl(
       for (const served of connections.keys()) _closeQuietly(served.connection);
     },
   };
+}
+
+/**
+ * Binds the control socket in the state directory `pinned` holds: by its path when
+ * that fits in a socket address and still names that directory, for the address is
+ * the name `ss`, lsof and `opsd fds --unix` show and look for; else (a long path, or
+ * a directory moved meanwhile) through the pin (`/proc/self/fd/N/control`).
+ */
+function _listen(
+  paths: ServicePaths,
+  pinned: PinnedStateDir,
+): { listener: Deno.Listener; socket: Deno.FileInfo } {
+  const held = `${pinned.path}/control`, named = controlPath(paths);
+  if (_encoder.encode(named).length <= _SUN_PATH_MAX && isStateDirAt(paths, pinned)) {
+    let listener: Deno.Listener | null = null;
+    try {
+      listener = Deno.listen({ transport: "unix", path: named });
+      // Not there (NotFound): the directory was moved as it was bound, the socket made elsewhere.
+      return { listener, socket: Deno.lstatSync(held) };
+    } catch {
+      // Moved, or its path closed to opsd meanwhile: the pin still reaches it (a lasting
+      // failure, such as EADDRINUSE, fails there again and is thrown).
+      listener?.close();
+    }
+  }
+  return { listener: Deno.listen({ transport: "unix", path: held }), socket: Deno.lstatSync(held) };
 }
 
 /**

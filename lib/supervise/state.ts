@@ -117,12 +117,13 @@ export function acquireLock(paths: ServicePaths): StateLock {
   try {
     fds.push(_lockIn(paths, dir));
     if (paths.form === "script") fds.push(_lockScript(paths));
+    // Written through another fd: closing it releases neither lock (both belong to `fds[0]`).
+    Deno.writeTextFileSync(`${dir.path}/lock`, `${Deno.pid}\n`);
   } catch (error) {
+    // Nothing held on a failure (a supervisor of many services goes on without this one).
     [...fds, dir.fd].forEach(close);
     throw error;
   }
-  // Written through another fd: closing it releases neither lock (both belong to `fds[0]`).
-  Deno.writeTextFileSync(`${dir.path}/lock`, `${Deno.pid}\n`);
   return { locks: fds, dir };
 }
 

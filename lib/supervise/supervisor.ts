@@ -317,7 +317,8 @@ class Supervisor {
     for (const service of this.#services) {
       this.#controls.push(
         serveControl(
-          this.#stateDirs.get(service)!.path,
+          service.paths,
+          this.#stateDirs.get(service)!,
           (request) =>
             this.#ended
               ? Promise.resolve(this.#replyAfterLoop(service, request))

@@ -1,7 +1,12 @@
 import assert from "node:assert/strict";
-import { resolveService } from "../../lib/service/paths.ts";
-import { sendControl, serveControl } from "../../lib/supervise/control.ts";
-import { acquireLock, controlPath, releaseLock } from "../../lib/supervise/state.ts";
+import { resolveService, type ServicePaths } from "../../lib/service/paths.ts";
+import { type ControlServer, sendControl, serveControl } from "../../lib/supervise/control.ts";
+import {
+  acquireLock,
+  controlPath,
+  releaseLock,
+  type StateLock,
+} from "../../lib/supervise/state.ts";
 import { close } from "../../lib/sys/libc.ts";
 import { runOpsd, tempDir, waitFor } from "../fixtures/mod.ts";
 import { copyService, type RunningSupervisor, startSupervisor } from "../fixtures/supervise.ts";
@@ -300,26 +305,67 @@ Deno.test("a reply with a large stderr tail (tail-bytes over 64 KiB) is read who
   assert.ok(printed.stdout === `${tail}\n`, "tail prints the same");
 });
 
+/**
+ * Serves the control socket of `paths` in the directory `held` pins, answering
+ * `no COMMAND`, and checks that a client reaches it by the service's path.
+ */
+async function servedAndReached(paths: ServicePaths, held: StateLock): Promise<ControlServer> {
+  const server = serveControl(
+    paths,
+    held.dir,
+    (request) => Promise.resolve({ ok: false, error: `no ${request.command}` }),
+  );
+  assert.ok((await Deno.lstat(controlPath(paths))).isSocket);
+  assert.deepEqual(await sendControl(paths, { command: "status" }), {
+    ok: false,
+    error: "no status",
+  });
+  return server;
+}
+
 Deno.test("serveControl listens in the state directory it is given through its pin, and removes its socket from there, wherever it was moved", async () => {
   await using service = await copyService("steady");
   const paths = resolveService(service.path);
   const held = acquireLock(paths);
   try {
-    const server = serveControl(
-      held.dir.path,
-      (request) => Promise.resolve({ ok: false, error: `no ${request.command}` }),
-    );
-    assert.ok((await Deno.lstat(controlPath(paths))).isSocket);
-    assert.deepEqual(await sendControl(paths, { command: "status" }), {
-      ok: false,
-      error: "no status",
-    });
+    const server = await servedAndReached(paths, held);
     await Deno.rename(service.path, `${service.dir}/moved`);
     await server.close();
     assert.equal(
       await Deno.lstat(`${service.dir}/moved/supervise/control`).catch(() => null),
       null,
     );
+  } finally {
+    releaseLock(held);
+  }
+});
+
+Deno.test("a supervisor's control socket is bound at its path, as ss and lsof show it: opsd fds --unix finds the supervisor", async () => {
+  await using service = await copyService("steady");
+  await using supervisor = await startSupervisor(service.path);
+  const control = controlPath(supervisor.paths);
+  await waitFor("the control socket", () => Deno.lstat(control).catch(() => null));
+  const fds = await runOpsd(["fds", "--json", "--unix", control]);
+  assert.equal(fds.code, 0, fds.stderr);
+  const rows = fds.stdout.trim().split("\n").map((line) => JSON.parse(line));
+  assert.ok(
+    rows.some((row) => row.pid === supervisor.pid && row.name.startsWith(`${control} `)),
+    fds.stdout,
+  );
+});
+
+Deno.test("serveControl binds a control socket whose path is too long for a socket address through its pin, and is reached", async () => {
+  await using dir = await tempDir();
+  const long = `${dir.path}/${"d".repeat(100)}`;
+  await Deno.mkdir(long);
+  await Deno.writeTextFile(`${long}/run`, "#!/bin/sh\nexec sleep 1000\n", { mode: 0o755 });
+  const paths = resolveService(long);
+  assert.ok(new TextEncoder().encode(controlPath(paths)).length > 107);
+  const held = acquireLock(paths);
+  try {
+    const server = await servedAndReached(paths, held);
+    await server.close();
+    assert.equal(await Deno.lstat(controlPath(paths)).catch(() => null), null);
   } finally {
     releaseLock(held);
   }

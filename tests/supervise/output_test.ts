@@ -5,7 +5,7 @@ import { stampLines } from "../../lib/supervise/output/stamp.ts";
 import { TailBuffer } from "../../lib/supervise/output/tail.ts";
 import { BoundedWriter } from "../../lib/supervise/output/writer.ts";
 import { close, pipe2, write } from "../../lib/sys/libc.ts";
-import { tempDir } from "../fixtures/mod.ts";
+import { runWithFileSizeLimit, tempDir } from "../fixtures/mod.ts";
 
 const encoder = new TextEncoder(), decoder = new TextDecoder();
 
@@ -142,18 +142,7 @@ Deno.test("RotatingLogFile leaves no torn line when a write fails midway (a full
   const path = `${dir.path}/current`;
   const fixture = new URL("../fixtures/logfile_fsize.ts", import.meta.url).pathname;
   // A 1000-byte file size limit: the fourth 300-byte batch gets 100 bytes in, then fails.
-  const run = await new Deno.Command("sh", {
-    args: [
-      "-c",
-      `trap '' XFSZ; exec prlimit --fsize=1000 "$@"`,
-      "sh",
-      Deno.execPath(),
-      "run",
-      "-A",
-      fixture,
-      path,
-    ],
-  }).output();
+  const run = await runWithFileSizeLimit(1000, [Deno.execPath(), "run", "-A", fixture, path]);
   assert.ok(run.success, decoder.decode(run.stderr));
   const result = JSON.parse(decoder.decode(run.stdout));
   assert.match(result.failed, /too large/);

@@ -9,7 +9,7 @@ import {
   writeStatus,
 } from "../../lib/supervise/state.ts";
 import type { ServiceStatus } from "../../lib/supervise/status.ts";
-import { tempDir } from "../fixtures/mod.ts";
+import { runWithFileSizeLimit, tempDir } from "../fixtures/mod.ts";
 
 Deno.test("writeStatus through a state directory that fails names the status file by its path", async () => {
   await using dir = await tempDir();
@@ -121,4 +121,27 @@ Deno.test("acquireLock holds the state directory it checked: the lock is in it, 
   } finally {
     releaseLock(held);
   }
+});
+
+Deno.test("acquireLock that fails writing its pid (a full disk) holds nothing: no lock, no fd", async () => {
+  await using dir = await tempDir();
+  await Deno.writeTextFile(`${dir.path}/run`, "#!/bin/sh\n", { mode: 0o755 });
+  const state = new URL("../../lib/supervise/state.ts", import.meta.url).href;
+  const paths = new URL("../../lib/service/paths.ts", import.meta.url).href;
+  const script = `
+    import { resolveService } from ${JSON.stringify(paths)};
+    import { acquireLock, runningSupervisor } from ${JSON.stringify(state)};
+    const paths = resolveService(${JSON.stringify(dir.path)});
+    const fds = () => [...Deno.readDirSync("/proc/self/fd")].length;
+    const before = fds();
+    let failed = "";
+    try { acquireLock(paths); } catch (error) { failed = error.message; }
+    console.log(JSON.stringify({ failed, fds: fds() - before, held: runningSupervisor(paths) }));`;
+  // A 1-byte file size limit: the lock file is made, the pid written into it fails (EFBIG).
+  const run = await runWithFileSizeLimit(1, [Deno.execPath(), "eval", script]);
+  const decoder = new TextDecoder();
+  assert.ok(run.success, decoder.decode(run.stderr));
+  const result = JSON.parse(decoder.decode(run.stdout));
+  assert.match(result.failed, /too large/);
+  assert.deepEqual({ fds: result.fds, held: result.held }, { fds: 0, held: null });
 });
