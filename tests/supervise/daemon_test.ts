@@ -103,7 +103,7 @@ Deno.test("supervise --daemon refuses with the supervisor's code and one line, l
   assert.equal(await Deno.stat(pidfile).catch(() => null), null, "no pidfile left");
   await Deno.remove(`${service.path}/run`);
   const missing = await runOpsd(["supervise", "--daemon", service.path]);
-  assert.equal(missing.code, 127);
+  assert.equal(missing.code, 127, missing.stderr);
   assert.match(missing.stderr, /run: not found: a service directory needs an executable run file/);
   const unknown = await runOpsd(["supervise", "--daemon", `${service.dir}/nothing`]);
   assert.equal(unknown.code, 2);
