@@ -7,8 +7,8 @@
  */
 
 import { ExitCode } from "../lib/errors.ts";
-import { combinedExitCode, controlService } from "../lib/supervise/client.ts";
-import { describeStatus, type ServiceStatus } from "../lib/supervise/status.ts";
+import { combinedExitCode, type ControlResult, controlService } from "../lib/supervise/client.ts";
+import { describeExiting, describeStatus, type ServiceStatus } from "../lib/supervise/status.ts";
 import { liveReport, reportJson } from "../lib/supervise/report.ts";
 import {
   CONTROL_WORDS,
@@ -124,6 +124,9 @@ ${_EXIT_CODES}`,
   });
 }
 
+/** The words that would run a service: refused by a supervisor that is exiting. */
+const _RUNS: ControlWord[] = ["up", "once", "restart"];
+
 /**
  * Sends `words` in order to each service, up to the first that fails; prints each error,
  * and the last acknowledged status with what was done.
@@ -143,7 +146,16 @@ async function _send(
       // After an acknowledged exit, down and exit want what the supervisor is doing, and it
       // may be gone before they would reach it (svc -xd): they are done without being sent.
       if (exiting && (word === "down" || word === "exit")) continue;
-      const result = await controlService(name, word);
+      // Those that would run it are refused, as the supervisor refuses them, without asking
+      // it: one whose service stops at once is gone before they reach it (svc -xu said 3).
+      const result: ControlResult = exiting && _RUNS.includes(word)
+        ? {
+          name,
+          code: ExitCode.failure,
+          error: describeExiting("opsd exit", status!.service),
+          status: null,
+        }
+        : await controlService(name, word);
       codes.push(result.code);
       if (result.code !== ExitCode.ok) {
         // What the words before it did is still said (svc -xu: the exit, then why not up).

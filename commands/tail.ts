@@ -41,13 +41,14 @@ export function tailCommand() {
 Examples:
   opsd tail /srv/web              why did it fail?
   opsd tail -n 1 /srv/web         its last line on stderr
-  opsd tail -f /srv/web           follow its log (log-file = … in /srv/web/opsd.conf,
-                                  or a supervisor started with --daemon)
+  opsd tail -f /srv/web           follow its log (log-file in its opsd.conf,
+                                  or supervise/current under --daemon)
   opsd tail -f -n 100 ./job.sh
 
 Exit codes: 0 ok, 1 no log file to follow (-f: whether or not it was ever
 supervised) or a damaged status file, 2 unknown service, 3 never supervised
-(without -f: no tail yet).`,
+(without -f: no tail yet), 4 permission denied (run as the supervisor's user or
+root).`,
     run: async (options, [name]) => {
       const paths = resolveExistingService(name);
       if (!options.follow) {

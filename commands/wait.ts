@@ -42,8 +42,10 @@ Examples:
   opsd down /srv/web && opsd wait /srv/web --down
 
 Exit codes: 0 reached, 1 a status file is damaged, or out of date with a supervisor that
-does not answer, 2 usage error or unknown service, 3 no supervisor running (an
-unsupervised service cannot come up), or for --up one that is exiting, 6 timed out.`,
+does not answer, 2 usage error or unknown service, 3 no supervisor running, so it cannot
+get there (for --up, also one that is exiting; for --down, only while processes of the
+service run unsupervised), 4 permission denied (run as the supervisor's user or root),
+6 timed out.`,
     run: async (options, services) => {
       if (options.up === options.down) {
         throw new CommandLineError("give exactly one of --up and --down");

@@ -30,7 +30,7 @@ import {
   readStatusOrNull,
   runningSupervisor,
 } from "./state.ts";
-import { lateLogAdvice, lateLogOf } from "./late_log.ts";
+import { lateLogAdvice, lateLogOf, superviseAgainCommand } from "./late_log.ts";
 import type { ServiceStatus } from "./status.ts";
 import { type ControlWord, isControlWord } from "./words.ts";
 import { suggestCommand } from "../text/command.ts";
@@ -416,12 +416,17 @@ function _exitingWhy(paths: ServicePaths, holder: number): string | null {
   return record?.supervisor.pid === holder ? record.supervisor.exiting ?? null : null;
 }
 
+/** The command that supervises the service again as its last supervisor did (`--daemon`). */
+function _superviseAgain(paths: ServicePaths): string {
+  return superviseAgainCommand(paths.path, readStatusOrNull(paths)?.supervisor.detached ?? false);
+}
+
 function _notRunning(paths: ServicePaths, detail = ""): OpsdError {
   const service = lateLogOf(paths);
   const advice = service
     ? `it is the log/ of ${service.path}, made after that service's supervisor started: ` +
       lateLogAdvice(service)
-    : `start one with ${suggestCommand("opsd", "supervise", paths.path)}`;
+    : `start one with ${_superviseAgain(paths)}`;
   return new OpsdError(
     `no supervisor running for ${paths.path}${detail}: ${advice}`,
     ExitCode.notRunning,

@@ -157,7 +157,7 @@ Deno.test("every request the supervisor has read is answered before it closes, a
   assert.equal(await exitedWithin(supervisor, 20_000), 0);
 });
 
-Deno.test("svc -xd is acknowledged (down wants what exit does); svc -xu is refused", async () => {
+Deno.test("svc -xd is acknowledged (down wants what exit does); svc -xu is refused, also once the supervisor is gone", async () => {
   await using service = await copyService("stubborn");
   await using supervisor = await startSupervisor(service.path, ["--stop-timeout", "60s"]);
   await supervisor.waitStatus("up", (s) => s.state === "up");
@@ -185,6 +185,16 @@ Deno.test("svc -xd is acknowledged (down wants what exit does); svc -xu is refus
     const run = await runOpsd(["svc", "-xd", quick.path]);
     assert.equal(run.code, 0, run.stderr);
     assert.match(run.stdout, /: supervisor exiting; /);
+    assert.equal(await exitedWithin(again, 20_000), 0);
+  }
+  // Nor is up after an exit: it is refused (1) as the supervisor refuses it, not found
+  // without a supervisor (3) when that one is gone before it would reach it.
+  for (let round = 0; round < 3; round++) {
+    await using again = await startSupervisor(quick.path);
+    await again.waitStatus("up", (s) => s.state === "up");
+    const run = await runOpsd(["svc", "-xu", quick.path]);
+    assert.equal(run.code, 1, run.stderr);
+    assert.equal(run.stderr, exitingRefusal("svc", quick.path, "opsd exit"));
     assert.equal(await exitedWithin(again, 20_000), 0);
   }
 });

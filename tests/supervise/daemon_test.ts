@@ -103,7 +103,7 @@ Deno.test("supervise --daemon refuses with the supervisor's code and one line, l
   assert.equal(await Deno.stat(pidfile).catch(() => null), null, "no pidfile left");
   await Deno.remove(`${service.path}/run`);
   const missing = await runOpsd(["supervise", "--daemon", service.path]);
-  assert.equal(missing.code, 127);
+  assert.equal(missing.code, 127, missing.stderr);
   assert.match(missing.stderr, /run: not found: a service directory needs an executable run file/);
   const unknown = await runOpsd(["supervise", "--daemon", `${service.dir}/nothing`]);
   assert.equal(unknown.code, 2);
@@ -247,6 +247,14 @@ Deno.test("a daemonized supervisor obeys down and exit, and releases its pidfile
   const status = await runOpsd(["status", service.path]);
   assert.equal(status.code, 3);
   assert.match(status.stdout, /: supervisor not running; down \d+ seconds?, killed by SIGTERM\n$/);
+  // A control word says to start one as the last one ran, as status and wait say it.
+  const up = await runOpsd(["up", service.path]);
+  assert.equal(up.code, 3);
+  assert.equal(
+    up.stderr,
+    `opsd up: no supervisor running for ${service.path}: start one with ` +
+      `'opsd supervise --daemon ${service.path}'\n`,
+  );
   assert.deepEqual(processesMentioning(service.dir), []);
 });
 
