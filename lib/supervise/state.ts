@@ -89,8 +89,9 @@ export interface StateLock {
  */
 export function acquireLock(paths: ServicePaths): StateLock {
   let dir: PinnedStateDir;
+  let existed: boolean;
   try {
-    const existed = _ownerIfAny(paths.stateDir) !== null;
+    existed = _ownerIfAny(paths.stateDir) !== null;
     Deno.mkdirSync(paths.stateDir, { recursive: true, mode: 0o700 });
     try {
       if (Deno.uid() === 0) _checkRootOnly(paths);
@@ -116,7 +117,15 @@ export function acquireLock(paths: ServicePaths): StateLock {
   const fds: number[] = [];
   try {
     fds.push(_lockIn(paths, dir));
-    if (paths.form === "script") fds.push(_lockScript(paths));
+    if (paths.form === "script") {
+      try {
+        fds.push(_lockScript(paths));
+      } catch (error) {
+        // Refused under this name: a state directory made for it goes (while still locked).
+        if (!existed) _removeNewStateDir(paths, dir);
+        throw error;
+      }
+    }
     // Written through another fd: closing it releases neither lock (both belong to `fds[0]`).
     Deno.writeTextFileSync(`${dir.path}/lock`, `${Deno.pid}\n`);
   } catch (error) {
@@ -125,6 +134,19 @@ export function acquireLock(paths: ServicePaths): StateLock {
     throw error;
   }
   return { locks: fds, dir };
+}
+
+/**
+ * Removes the state directory this start made (held as `dir`), and the lock file
+ * in it; left as it is when anything else is there.
+ */
+function _removeNewStateDir(paths: ServicePaths, dir: PinnedStateDir): void {
+  try {
+    Deno.removeSync(`${dir.path}/lock`);
+    Deno.removeSync(paths.stateDir);
+  } catch {
+    // Not ours alone after all: it stays.
+  }
 }
 
 /** Closes what {@linkcode acquireLock} holds: the locks end, the state directory is let go. */

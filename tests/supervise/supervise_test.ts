@@ -344,6 +344,12 @@ Deno.test("a script under two names (a symlink) runs under one supervisor; each 
       `pid ${supervisor.pid}): a script runs under one supervisor at a time\n`,
   );
   assert.equal(supervisor.status()!.starts, 1);
+  // The refused name's state directory, made for this start, is not left behind.
+  assert.deepEqual([...Deno.readDirSync(dir.path)].map((entry) => entry.name).sort(), [
+    ".web.sh.opsd",
+    "link.sh",
+    "web.sh",
+  ]);
 });
 
 Deno.test("a copy of a supervised directory (state and all) leaves the original's processes alone", async () => {
