@@ -49,6 +49,8 @@ export interface ServiceHost {
   disown(pid: number): void;
   /** True once the supervisor is taking everything down to exit. */
   readonly exiting: boolean;
+  /** True while a failed start ends the supervisor (it then exits, without restarting anything). */
+  readonly endsOnFailedStart: boolean;
   /** Whether the service's directory is still where the supervisor found it (not moved or removed). */
   inPlace(service: SupervisedService): boolean;
   /** Takes everything down and ends the supervisor with exit code 1, `reason` saying why. */
@@ -452,6 +454,8 @@ export class SupervisedService {
       this.#since = now;
       this.#quickDeaths++;
       this.#note("error", `cannot start: ${this.#error.message}`);
+      // The supervisor reports the failure to its starter and exits: nothing restarts.
+      if (this.#spec.host.endsOnFailedStart) return;
       await this.#afterFinish(null);
       return;
     }

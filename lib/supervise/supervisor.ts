@@ -226,6 +226,8 @@ class Supervisor {
   #fds: number[] = [];
   #forward: { out: BoundedWriter; err: BoundedWriter };
   #onReady?: (report: ReadyReport) => void;
+  /** Whether every service has settled and `#onReady` (if any) has been told. */
+  #readyReported = false;
   #log: Logger;
   #statusFailed = false;
   /** What each status file holds now (without its time of writing), to skip writes that change nothing. */
@@ -351,7 +353,6 @@ class Supervisor {
     // A slow safety net (SIGCHLD is what normally wakes the reaper), and a look at where
     // the service directories are.
     const poll = setInterval(() => this.#post({ type: "poll" }), _POLL_INTERVAL);
-    let ready = false;
     this.#post({ type: "start" });
     try {
       while (!(this.exiting && this.#services.every((service) => service.idle))) {
@@ -368,8 +369,8 @@ class Supervisor {
         }
         if (this.exiting) this.#takeDownLogServices();
         this.#writeStatuses();
-        if (!ready && this.#services.every((service) => service.settled)) {
-          ready = true;
+        if (!this.#readyReported && this.#services.every((service) => service.settled)) {
+          this.#readyReported = true;
           this.#reportReady();
         }
       }
@@ -382,6 +383,14 @@ class Supervisor {
   }
 
   // --- ServiceHost ---
+
+  /**
+   * True while a failed start would end the supervisor: a starter waits for its
+   * readiness report (`--ready-fd`, `--daemon`), which has not been sent yet.
+   */
+  get endsOnFailedStart(): boolean {
+    return this.#onReady !== undefined && !this.#readyReported;
+  }
 
   /** True once it began taking everything down to exit (`supervisor.exiting` says why). */
   get exiting(): boolean {

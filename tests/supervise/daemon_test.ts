@@ -101,6 +101,10 @@ Deno.test("supervise --daemon refuses with the supervisor's code and one line, l
       "/nonexistent/shell was not found: fix its #! line (e.g. '#!/bin/sh')\n",
   );
   assert.equal(await Deno.stat(pidfile).catch(() => null), null, "no pidfile left");
+  // Its messages say what happened, and no restart that was never going to happen.
+  const messages = await Deno.readTextFile(`${service.path}/supervise/opsd.log`);
+  assert.match(messages, /cannot start: exec .*\n.*the first start failed: taking everything down/);
+  assert.doesNotMatch(messages, /restarting in/);
   await Deno.remove(`${service.path}/run`);
   const missing = await runOpsd(["supervise", "--daemon", service.path]);
   assert.equal(missing.code, 127, missing.stderr);
