@@ -12,10 +12,13 @@
  * @module
  */
 
-const _ROOT = new URL("../", import.meta.url).pathname;
+const _ROOT = decodeURIComponent(new URL("../", import.meta.url).pathname);
 
-/** The files a build writes: the entry (as deno names it, then as renamed) and its chunks. */
-const _BUILT = /^(main|opsd|chunk-[\w-]+)\.js$/;
+/**
+ * The files a build writes: the entry (as deno names it, then as renamed) and its
+ * chunks, named `chunk-HASH.js` or, for a module imported dynamically, `NAME-HASH.js`.
+ */
+const _BUILT = /^(main|opsd|[\w]+-[A-Z0-9]{8})\.js$/;
 
 /**
  * Bundles main.ts into `outDir` (created if needed; the files a previous build

@@ -4,7 +4,8 @@ import { tempDir } from "../fixtures/mod.ts";
 
 Deno.test("bundleOpsd replaces what a previous build left in its directory, and nothing else there", async () => {
   await using dir = await tempDir();
-  const left = ["chunk-OLD12345.js", "main.js"], others = ["app.js", "opsd", "notes.txt"];
+  const left = ["chunk-OLD12345.js", "scan-OLD12345.js", "main.js"],
+    others = ["app.js", "my-app.js", "opsd", "notes.txt"];
   for (const name of [...left, ...others]) await Deno.writeTextFile(`${dir.path}/${name}`, "x");
   const entry = await bundleOpsd(dir.path);
   assert.equal(entry, `${dir.path}/opsd.js`);
