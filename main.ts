@@ -35,6 +35,14 @@ const opsd = defineCommand({
     execCommand(),
   ],
   after: `
+Examples:
+  opsd supervise --daemon /srv/web   keep /srv/web running, in the background
+  opsd status /srv/web               is it up, since when, why it fails
+  opsd restart /srv/web              stop it, then start it again
+  opsd tail -f /srv/web              follow its log file
+  opsd fds --port 8080 --listen      who listens on port 8080
+  opsd daemon --pidfile /run/app.pid --log /var/log/app.log -- ./app --port 8080
+
 Exit codes: 0 ok (or something matched), 1 failure (or nothing matched), 2 usage error,
 3 not running, 4 permission denied, 5 already running, 6 timed out, 126/127 cannot execute/not found,
 128+N interrupted by signal N (what was being started in the background is stopped).`,

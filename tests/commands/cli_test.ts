@@ -25,6 +25,9 @@ Deno.test("help asked for exits 0; no command at all is a usage error (help on s
   const asked = await runOpsd(["--help"]);
   assert.equal(asked.code, 0);
   assert.match(asked.stdout, /^Usage: opsd /);
+  // Every help has examples, this one too, each line within 80 columns.
+  assert.match(asked.stdout, /\nExamples:\n  opsd supervise --daemon /);
+  for (const line of asked.stdout.split("\n")) assert.ok(line.length <= 80, line);
   const none = await runOpsd([]);
   assert.equal(none.code, 2);
   assert.equal(none.stdout, "");
