@@ -229,9 +229,10 @@ function _statusCommand() {
 Examples:
   opsd daemon status --pidfile /run/web.pid          running (pid 4242)
   opsd daemon status --pidfile /run/web.pid --json
-    {"pidfile":"/run/web.pid","state":"running","pid":4242,"alive":true,"name":"server",
-     "holders":null,"checked":true}
-  opsd daemon status -q --pidfile /run/web.pid || opsd daemon --pidfile /run/web.pid -- ./server
+    {"pidfile":"/run/web.pid","state":"running","pid":4242,"alive":true,
+     "name":"server","holders":null,"checked":true}
+  opsd daemon status -q --pidfile /run/web.pid ||
+    opsd daemon --pidfile /run/web.pid -- ./server     start it unless it runs
 
 Exit codes: 0 running (the pid is printed), 1 foreign: locked, but not by the pid in the
 file nor its session, as when a program put itself in the background (the lock's holders

@@ -25,13 +25,22 @@ Deno.test("help asked for exits 0; no command at all is a usage error (help on s
   const asked = await runOpsd(["--help"]);
   assert.equal(asked.code, 0);
   assert.match(asked.stdout, /^Usage: opsd /);
-  // Every help has examples, this one too, each line within 80 columns.
   assert.match(asked.stdout, /\nExamples:\n  opsd supervise --daemon /);
-  for (const line of asked.stdout.split("\n")) assert.ok(line.length <= 80, line);
   const none = await runOpsd([]);
   assert.equal(none.code, 2);
   assert.equal(none.stdout, "");
   assert.match(none.stderr, /^Usage: opsd /);
+});
+
+Deno.test("every help has examples and fits 80 columns", async () => {
+  const commands = [[], ...["supervise", "status", "up", "svc", "tail", "wait"].map((c) => [c])]
+    .concat([["daemon"], ["daemon", "status"], ["daemon", "stop"], ["fds"], ["exec"]]);
+  await Promise.all(commands.map(async (command) => {
+    const { code, stdout } = await runOpsd([...command, "--help"]);
+    assert.equal(code, 0);
+    assert.match(stdout, /\nExamples:\n {2}opsd /, command.join(" "));
+    for (const line of stdout.split("\n")) assert.ok(line.length <= 80, `${command}: ${line}`);
+  }));
 });
 
 Deno.test("output that cannot be written is one line naming stdout and the reason, exit 1", async () => {
