@@ -25,7 +25,7 @@ Deno.test("help asked for exits 0; no command at all is a usage error (help on s
   const asked = await runOpsd(["--help"]);
   assert.equal(asked.code, 0);
   assert.match(asked.stdout, /^Usage: opsd /);
-  assert.match(asked.stdout, /\nExamples:\n  opsd supervise --daemon /);
+  assert.match(asked.stdout, /\nExamples:\n {2}opsd supervise --daemon /);
   const none = await runOpsd([]);
   assert.equal(none.code, 2);
   assert.equal(none.stdout, "");
