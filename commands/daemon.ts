@@ -23,9 +23,10 @@ import { escapeText } from "../lib/text/escape.ts";
 import { shellQuote } from "../lib/text/command.ts";
 
 const _EXIT_CODES =
-  `Exit codes: 0 started (CMD has been exec'd), 2 bad option or path, 4 permission denied,
-5 already running (the pidfile is locked; its holder is named, as 'daemon status' names
-it), 6 not ready within --wait-ready, 126 CMD cannot be executed, 127 CMD not found;
+  `Exit codes: 0 started (CMD has been exec'd), 2 bad option or path (or a pidfile holding
+something other than a pid: no pidfile, kept), 4 permission denied, 5 already running
+(the pidfile is locked; its holder is named, as 'daemon status' names it), 6 not ready
+within --wait-ready, 126 CMD cannot be executed, 127 CMD not found;
 1 CMD exited before it was ready, or --print-pid/--json could not be written (the daemon
 is stopped); with --wait-ready, the CODE of a 'CODE MESSAGE' readiness line, or 128+N
 when opsd got signal N while waiting (130 for INT, 143 TERM, 129 HUP): the daemon is
@@ -307,7 +308,8 @@ Examples:
 
 Exit codes: 0 stopped, 1 nothing done: not locked but its pid is alive, or locked but not
 by its pid (the lock's holders are named), 3 not running (no pidfile, or a stale one, now
-removed), 4 not allowed to signal it, 6 still holding its lock after SIGKILL, 2 bad option.`,
+removed), 4 not allowed to signal it, 6 still holding its lock after SIGKILL, 2 bad option
+or a FILE holding something other than a pid (no pidfile: kept as it is).`,
     run: async (options) => {
       const result = await stopDaemon(options.pidfile, {
         signal: options.signal,

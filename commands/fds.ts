@@ -65,7 +65,8 @@ export function fdsCommand() {
       path: {
         value: "file",
         help: "fds open on FILE, and FILE as cwd, root or program; a unix socket file: the " +
-          "sockets bound there, as --unix (repeatable)",
+          "sockets bound there, as --unix; a mount point: every file open on its filesystem " +
+          "(repeatable)",
         parse: nonEmptyValue("a file"),
         repeat: true,
       },
@@ -135,6 +136,8 @@ memory-mapped files (mem, DEL rows) only with --path; selectors combine with
 AND (lsof -a).
 --path on a unix socket file lists the sockets bound there, as lsof does, also
 through a symlink (followed, as for any file; lsof: only the name bound).
+--path on a mount point lists every file open on its filesystem, as lsof does
+(who keeps it busy); on a bind mount of a subdirectory, that directory alone.
 Without root, other users' processes cannot be inspected: a port or file query
 says how many it skipped; a process listing shows NOFD rows, as lsof does. A
 TCP, UDP or unix socket that matches but that no inspectable process holds

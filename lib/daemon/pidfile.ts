@@ -95,7 +95,7 @@ export class OpenPidfile implements Disposable {
       throw fileError("read pidfile", absolute, error);
     }
     try {
-      return new OpenPidfile(absolute, fd, _identity(fd, absolute), _readPid(fd));
+      return new OpenPidfile(absolute, fd, _identity(fd, absolute), _readPidText(fd).pid);
     } catch (error) {
       close(fd);
       throw error;
@@ -165,7 +165,8 @@ export class PidfileClaim implements Disposable {
   /**
    * Claims `path`. Throws a {@linkcode PidfileLocked} (exit code 5) when a daemon
    * holds it, an OpsdError with exit code 5 when another opsd is replacing it right
-   * now, 2 when its directory does not exist, 4 when it cannot be written.
+   * now, 2 when its directory does not exist or FILE holds something other than a
+   * pid (no pidfile: some other file, never replaced), 4 when it cannot be written.
    */
   static claim(path: string): PidfileClaim {
     const absolute = absolutePath(path);
@@ -287,7 +288,8 @@ function _createLocked(path: string): number {
 /**
  * Removes the pidfile at `path` if no daemon holds it and, when `file` is given, it
  * is still that file (not one a new daemon has put there since). Returns whether
- * it removed it.
+ * it removed it. Throws a UsageError, removing nothing, when the file holds
+ * something other than a pid: no pidfile.
  */
 export function removePidfile(path: string, file?: FileIdentity): boolean {
   const absolute = absolutePath(path);
@@ -346,8 +348,10 @@ function _guard(path: string, create: boolean): _Guarded | _Held | "missing" {
       }
       const file = _identity(fd, path);
       if (!_sameFile(_pathIdentity(path), file)) continue;
+      const { pid, pidfile } = _readPidText(fd);
+      if (!pidfile) throw _notPidfile(path);
       keep = true;
-      return { fd, file, pid: _readPid(fd) };
+      return { fd, file, pid };
     } finally {
       if (!keep) close(fd);
     }
@@ -380,12 +384,30 @@ function _openReadWrite(path: string, create: boolean): number | null {
   }
 }
 
-/** The pid written at the start of the file open on `fd`, or null when there is none (or 0). */
-function _readPid(fd: number): number | null {
-  const buffer = new Uint8Array(32);
+// More than a pidfile ever holds: a longer file is some other file.
+const _PIDFILE_BYTES = 64;
+
+/**
+ * The pid in the file open on `fd` (null when there is none, or 0), and whether
+ * the file could be a pidfile at all: empty (left by an opsd killed mid-start) or
+ * one number between blanks. Any other text is some other file, named by mistake
+ * (a config, `/etc/shadow`), which no start may replace and no stop remove.
+ */
+function _readPidText(fd: number): { pid: number | null; pidfile: boolean } {
+  const buffer = new Uint8Array(_PIDFILE_BYTES);
   const length = pread(fd, buffer, 0);
-  const match = /^\s*(\d{1,10})\s*$/.exec(new TextDecoder().decode(buffer.subarray(0, length)));
-  return match && Number(match[1]) > 0 ? Number(match[1]) : null;
+  const text = new TextDecoder().decode(buffer.subarray(0, length));
+  const match = /^\s*(\d*)\s*$/.exec(text);
+  const pid = match && /^\d{1,10}$/.test(match[1]) ? Number(match[1]) : 0;
+  return { pid: pid > 0 ? pid : null, pidfile: match !== null && length < _PIDFILE_BYTES };
+}
+
+/** The refusal of a file that holds something other than a pid (see `_readPidText`). */
+function _notPidfile(path: string): UsageError {
+  return new UsageError(
+    `${path} holds something other than a pid: no pidfile, so opsd neither replaces nor ` +
+      `removes it: name the daemon's pidfile, or remove ${path} yourself if it is a leftover`,
+  );
 }
 
 /** The identity of the file open on `fd`; throws a UsageError unless it is a regular file. */

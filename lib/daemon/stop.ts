@@ -83,7 +83,8 @@ export type StopResult =
  * when its pid has exited or it holds none (`not-running`), and left as it is, its
  * pid unsignalled, when that pid is a live process (`unlocked`). Throws an
  * OpsdError with exit code 6 when the lock outlives SIGKILL, 4 when opsd may not
- * look at or signal the daemon.
+ * look at or signal the daemon, 2 when the file holds something other than a pid
+ * (no pidfile: removing it would lose some other file named by mistake).
  */
 export async function stopDaemon(path: string, options: StopOptions = {}): Promise<StopResult> {
   const { signal = SIGNALS.SIGTERM, timeout = 10_000, killTimeout = 5_000 } = options;

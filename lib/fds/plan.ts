@@ -10,6 +10,7 @@
 
 import { escapeText } from "../text/escape.ts";
 import { isSocketFile, type NamedFile, namedFile } from "./paths.ts";
+import { type NamedFilesystem, namedFilesystems } from "./filesystems.ts";
 import type { PortRange } from "../procfs/net.ts";
 
 /** What to show. Empty lists and absent flags select nothing in particular. */
@@ -61,6 +62,11 @@ export interface FdsPlan {
   /** What each of `query.paths` names (symlinks followed), in order. */
   named: NamedFile[];
   /**
+   * The filesystems among `query.paths`: a mount point names every file open
+   * on its filesystem, as in lsof.
+   */
+  filesystems: NamedFilesystem[];
+  /**
    * Why the files named (`ports`, `paths`, `unixPaths`) could never pass the
    * socket filters (`tcp`, `udp`, `listen`), as one line for people; null when
    * one of them could. A port passes every filter; a file none, being no
@@ -88,6 +94,7 @@ export function planFds(query: FdsQuery): FdsPlan {
       ? query
       : { ...query, unixPaths: [...(query.unixPaths ?? []), ...sockets] },
     named,
+    filesystems: namedFilesystems(paths, named),
     never: _neverMatching(query, sockets),
   };
 }

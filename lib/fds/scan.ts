@@ -27,7 +27,7 @@
  */
 
 import { listPids, threadGroupOf } from "../procfs/pids.ts";
-import { readMappedFiles } from "../procfs/maps.ts";
+import { type MappedFile, readMappedFiles } from "../procfs/maps.ts";
 import { DELETED_MARK, splitDeleted } from "../procfs/deleted.ts";
 import { groupByNamespace } from "../procfs/namespaces.ts";
 import { O_CLOEXEC, readFdInfo } from "../procfs/fdinfo.ts";
@@ -51,8 +51,9 @@ import { ProcessReads } from "./process_reads.ts";
 import { type SocketSelection, SocketTables } from "./tables.ts";
 import { isAddressSocket } from "./sockets.ts";
 import { CAP, hasEffectiveCapability } from "../procfs/capabilities.ts";
-import { type FileId, mayBeMapped } from "./paths.ts";
+import { type FileId, mayBeMapped, namedFile } from "./paths.ts";
 import type { FdsPlan, FdsQuery } from "./plan.ts";
+import { FilesystemMatch } from "./filesystems.ts";
 
 /** What a scan found. */
 export interface FdsScan {
@@ -98,6 +99,8 @@ const _SPECIALS: SpecialFd[] = ["cwd", "rtd", "txt"];
 export async function scanFds(plan: FdsPlan): Promise<FdsScan> {
   const { query, named } = plan;
   const reads = new ProcessReads();
+  // A mount point names its filesystem: every file open on it (filtered like --path).
+  const filesystems = new FilesystemMatch(_filtersSockets(query) ? [] : plan.filesystems);
   const selection = _selection(query);
   const sockets = selection.inet || selection.unixPaths.length > 0 || selection.anyUnix;
   // A file is no socket: --tcp, --udp and --listen leave no file to match.
@@ -130,7 +133,7 @@ export async function scanFds(plan: FdsPlan): Promise<FdsScan> {
     inodes: targets,
     paths,
     fileInodes: files.map((file) => file.ino),
-    everything: !fileSelected,
+    everything: !fileSelected || filesystems.any,
     netns: foreign ? tables.own : undefined,
   };
   const walked = await walkProcesses(query.leaks ? listPids() : candidates, wanted);
@@ -161,22 +164,22 @@ export async function scanFds(plan: FdsPlan): Promise<FdsScan> {
   }
   for (const [pid, fd, link] of walked.links) {
     const row = builder.fd(pid, fd, link);
-    if (row && _isWantedFile(row, link, paths, files)) rows.push(row);
+    if (row && _isWantedFile(row, link, paths, files, filesystems)) rows.push(row);
   }
   // What counts as a match (see FdsScan.matched); with -q, the first one ends the search.
   const counts = (row: FdRow) => !address || !!query.allNetns || _takesAddressHere(row);
   const settled = () => !!query.matchOnly && rows.some(counts);
   if (!leaks && (!fileSelected || paths.length > 0) && !settled()) {
-    for (const pid of candidates) rows.push(...builder.specials(pid, paths, files));
+    for (const pid of candidates) rows.push(...builder.specials(pid, paths, files, filesystems));
   }
   // Each process's maps: only when a file named may be mapped (no directory, FIFO, socket).
-  if (!leaks && ids.some(mayBeMapped)) {
+  if (!leaks && (ids.some(mayBeMapped) || filesystems.any)) {
     // A file that cannot be stat'ed (EACCES) is known by its name alone.
     const unknown = paths.filter((_, i) => ids[i] === null);
-    const hints = _mapHints(paths, files, unknown);
+    const hints = [..._mapHints(paths, files, unknown), ...filesystems.mapHints()];
     for (const pid of candidates) {
       if (settled()) break;
-      rows.push(...builder.mapped(pid, files, paths, hints, unknown));
+      rows.push(...builder.mapped(pid, { files, paths, hints, unknown, filesystems }));
     }
   }
   if (!leaks && !query.pids?.length && !query.commands?.length) {
@@ -364,12 +367,19 @@ function _programNames(pid: number, reads: ProcessReads): string[] {
 /**
  * Whether the row of a walked link (or of a cwd, rtd or txt) is one of the
  * wanted files: every link without `--path`, else one named as a wanted path,
- * or the same file (device and inode) under another name (a hard link, another
- * mount).
+ * the same file (device and inode) under another name (a hard link, another
+ * mount), or a file on a filesystem named by its mount point.
  */
-function _isWantedFile(row: FdRow, link: string, paths: string[], files: FileId[]): boolean {
+function _isWantedFile(
+  row: FdRow,
+  link: string,
+  paths: string[],
+  files: FileId[],
+  filesystems: FilesystemMatch,
+): boolean {
   if (paths.length === 0 || paths.includes(splitDeleted(link).path)) return true;
-  return files.some((file) => row.node === String(file.ino) && row.device === file.device);
+  return files.some((file) => row.node === String(file.ino) && row.device === file.device) ||
+    filesystems.holds(row);
 }
 
 /**
@@ -400,6 +410,27 @@ function _resolvePath(path: string): string {
   }
 }
 
+/** What {@linkcode _RowBuilder.mapped} looks for in a process's maps. */
+interface _MappedWanted {
+  files: FileId[];
+  paths: string[];
+  hints: string[];
+  unknown: string[];
+  filesystems: FilesystemMatch;
+}
+
+/**
+ * The identity of a mapped file found by its filesystem, for its row's type and
+ * size: its name stat'ed, when that is still the file mapped; else null.
+ */
+function _sameFile(file: MappedFile): FileId | null {
+  const id = namedFile(file.path);
+  return id !== null && id !== "missing" && id.ino === file.inode &&
+      id.mapDevice === file.device.join(",")
+    ? id
+    : null;
+}
+
 /** Builds rows, reading each process's details once (through the query's `reads`). */
 class _RowBuilder {
   #processes = new Map<number, ProcessInfo | null>();
@@ -420,13 +451,13 @@ class _RowBuilder {
   }
 
   /** The cwd, rtd and txt rows of `pid` that are wanted files (all without `paths`). */
-  specials(pid: number, paths: string[], files: FileId[]): FdRow[] {
+  specials(pid: number, paths: string[], files: FileId[], filesystems: FilesystemMatch): FdRow[] {
     const process = this.#process(pid);
     if (!process) return [];
     const rows: FdRow[] = [];
     for (const special of _SPECIALS) {
       const row = describeSpecial(process, special, this.#context());
-      if (row && _isWantedFile(row, row.name, paths, files)) rows.push(row);
+      if (row && _isWantedFile(row, row.name, paths, files, filesystems)) rows.push(row);
     }
     return rows;
   }
@@ -435,27 +466,25 @@ class _RowBuilder {
    * The `mem` and `DEL` rows of `pid` that are wanted files: the files it has
    * mapped whose device and inode are one of `files`, or, removed, whose name
    * is one of `paths` (the name alone could be another mount namespace's file),
-   * or named as one of `unknown` (files that could not be stat'ed); but its
-   * program, which is its `txt` row, as in lsof. `hints`: see
-   * {@linkcode readMappedFiles}.
+   * or named as one of `unknown` (files that could not be stat'ed), or on one of
+   * `filesystems`; but its program, which is its `txt` row, as in lsof.
+   * `hints`: see {@linkcode readMappedFiles}.
    */
-  mapped(
-    pid: number,
-    files: FileId[],
-    paths: string[],
-    hints: string[],
-    unknown: string[],
-  ): FdRow[] {
+  mapped(pid: number, wanted: _MappedWanted): FdRow[] {
+    const { files, paths, hints, unknown, filesystems } = wanted;
     const rows: FdRow[] = [];
     for (const file of readMappedFiles(pid, hints)) {
       const device = file.device.join(",");
       const named = files.find((id) => id.ino === file.inode && id.mapDevice === device);
       const { path, deleted } = splitDeleted(file.path);
       const removed = deleted && paths.includes(path);
-      if (!named && !removed && !unknown.includes(file.path)) continue;
+      const filesystem = filesystems.mapped(device);
+      if (!named && !removed && !filesystem && !unknown.includes(file.path)) continue;
       const process = this.#process(pid);
       if (process && file.path !== this.#reads.programPath(pid)) {
-        rows.push(mappedFileRow(process, file, named ?? null));
+        const id = named ??
+          (filesystem && !filesystem.network && !deleted ? _sameFile(file) : null);
+        rows.push(mappedFileRow(process, file, id));
       }
     }
     return rows;

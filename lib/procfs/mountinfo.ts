@@ -12,6 +12,8 @@ export interface Mount {
   id: number;
   /** The device as `major:minor`. */
   device: string;
+  /** The directory of the filesystem mounted there: `/`, or a bind mount's subdirectory. */
+  root: string;
   /** The mount point, as the process sees it. */
   mountPoint: string;
   /** The filesystem type, such as `ext4`, `nfs4`, `fuse.sshfs`. */
@@ -31,6 +33,7 @@ export function parseMountInfo(text: string): Mount[] {
     mounts.push({
       id: Number(fields[0]),
       device: fields[2],
+      root: _unescape(fields[3]),
       mountPoint: _unescape(fields[4]),
       fsType: fields[dash + 1],
       source: _unescape(fields[dash + 2]),

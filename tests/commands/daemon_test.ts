@@ -701,7 +701,7 @@ sanitizedTest(
 );
 
 sanitizedTest(
-  "a pidfile holding no pid (garbage): status says so (3); stop removes it and says so (3)",
+  "a file holding no pid (garbage): status says so (3); stop and start refuse it (2), leaving it as it was",
   async () => {
     await using dir = await tempDir();
     const pidfile = `${dir.path}/app.pid`;
@@ -721,13 +721,15 @@ sanitizedTest(
       holders: null,
       checked: true,
     });
+    const refusal = `${pidfile} holds something other than a pid: no pidfile, so opsd neither ` +
+      `replaces nor removes it: name the daemon's pidfile, or remove ${pidfile} yourself if it ` +
+      "is a leftover";
     const stop = await runOpsd(["daemon", "stop", "--pidfile", pidfile]);
-    assert.deepEqual([stop.code, stop.stderr], [
-      3,
-      `opsd daemon stop: not running: removed pidfile ${pidfile} ` +
-      `(it held no pid, and no process held its lock)\n`,
-    ]);
-    assert.deepEqual(listing(dir.path), []);
+    assert.deepEqual([stop.code, stop.stderr], [2, `opsd daemon stop: ${refusal}\n`]);
+    const start = await runOpsd(["daemon", "--pidfile", pidfile, "--", "true"]);
+    assert.deepEqual([start.code, start.stderr], [2, `opsd daemon: ${refusal}\n`]);
+    assert.deepEqual(listing(dir.path), ["app.pid"]);
+    assert.equal(Deno.readTextFileSync(pidfile), "garbage\n");
   },
 );
 

@@ -1517,3 +1517,58 @@ sanitizedTest(
     );
   },
 );
+
+/** Whether `path` is a mount point opsd sees (`/dev/shm` is one on most Linux systems). */
+function isMountPoint(path: string): boolean {
+  const mountInfo = Deno.readTextFileSync("/proc/self/mountinfo");
+  return mountInfo.split("\n").some((line) => line.split(" ")[4] === path);
+}
+
+sanitizedTest(
+  "opsd fds --path MOUNTPOINT lists every file open on that filesystem, as lsof does (who keeps it busy)",
+  async () => {
+    const dir = Deno.makeTempDirSync({ dir: "/dev/shm", prefix: "opsd-fds-" });
+    // Its cwd and stdout on /dev/shm (a tmpfs), stdin and stderr on /dev (/dev/null), the rest on /.
+    const child = new Deno.Command("sh", {
+      args: ["-c", 'exec "$0" 1000 >out', SLEEP],
+      cwd: dir,
+      stdin: "null",
+      stderr: "null",
+    }).spawn();
+    try {
+      await waitFor("sleep to run", () => readProcStat(child.pid)?.comm === "sleep");
+      const pid = String(child.pid);
+      const fds = async (path: string) =>
+        (await fdsJson(["-p", pid, path])).map((row) => [row.fd, row.name]);
+      assert.deepEqual(await fds("/dev/shm"), [["cwd", dir], ["1", `${dir}/out`]]);
+      // (and whatever else it inherited open on /dev/null)
+      const dev = await fds("/dev");
+      assert.deepEqual(dev.slice(0, 2), [["0", "/dev/null"], ["2", "/dev/null"]]);
+      assert.ok(dev.every(([, name]) => name === "/dev/null"), `${dev}`);
+      // A directory that is no mount point is the directory alone.
+      assert.deepEqual(await fds(dir), [["cwd", dir]]);
+      const root = await fds("/");
+      assert.deepEqual(root.filter(([fd]) => fd !== "mem"), [["rtd", "/"], ["txt", SLEEP]]);
+      assert.ok(
+        root.some(([fd, name]) => fd === "mem" && /\/libc[.-]/.test(String(name))),
+        `${root}`,
+      );
+      if (HAS_LSOF) {
+        for (const path of ["/dev/shm", "/dev", "/"]) {
+          const lsof = await new Deno.Command("lsof", {
+            args: ["-nP", "-w", "-a", "-p", pid, "-Ff", path],
+          })
+            .output();
+          const lsofFds = new TextDecoder().decode(lsof.stdout).split("\n")
+            .filter((line) => line.startsWith("f")).map((line) => line.slice(1));
+          assert.deepEqual((await fds(path)).map(([fd]) => fd).sort(), lsofFds.sort(), path);
+        }
+      }
+    } finally {
+      child.kill("SIGKILL");
+      await child.status;
+      Deno.removeSync(dir, { recursive: true });
+    }
+  },
+  { ignore: !isMountPoint("/dev/shm") || !isMountPoint("/dev") },
+);

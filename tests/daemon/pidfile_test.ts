@@ -220,7 +220,7 @@ sanitizedTest(
   },
 );
 
-sanitizedTest("a pidfile holding no pid (garbage, empty, 0) is stale with pid null", async () => {
+sanitizedTest("a pidfile holding no pid (empty, 0, garbage) is stale with pid null", async () => {
   await using dir = await tempDir();
   const path = `${dir.path}/app.pid`;
   for (const text of ["garbage\n", "", "0\n", "12 34\n"]) {
@@ -230,6 +230,25 @@ sanitizedTest("a pidfile holding no pid (garbage, empty, 0) is stale with pid nu
     assert.deepEqual([found.state, found.pid, found.process], ["stale", null, null], text);
   }
 });
+
+sanitizedTest(
+  "a file holding something other than a pid is no pidfile: neither claimed nor removed, left as it was",
+  async () => {
+    await using dir = await tempDir();
+    const path = `${dir.path}/app.conf`;
+    for (const text of ["garbage\n", "12 34\n", "listen 80;\n", "1234\n".padEnd(100, " ")]) {
+      Deno.writeTextFileSync(path, text);
+      assert.throws(() => PidfileClaim.claim(path), (error: OpsdError) => {
+        assert.equal(error.exitCode, ExitCode.usage);
+        assert.match(error.message, /holds something other than a pid: no pidfile/);
+        return true;
+      });
+      assert.throws(() => removePidfile(path), OpsdError);
+      assert.equal(Deno.readTextFileSync(path), text, JSON.stringify(text));
+      assert.deepEqual([...Deno.readDirSync(dir.path)].map((e) => e.name), ["app.conf"]);
+    }
+  },
+);
 
 sanitizedTest("liveProcess: a live pid's name; null for none, a gone pid, a zombie", async () => {
   assert.deepEqual(liveProcess(Deno.pid), { pid: Deno.pid, name: readComm(Deno.pid) });

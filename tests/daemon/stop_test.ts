@@ -46,7 +46,7 @@ sanitizedTest("stopDaemon removes an unlocked pidfile whose pid has exited", asy
 sanitizedTest("stopDaemon removes an unlocked pidfile holding no pid, saying so", async () => {
   await using dir = await tempDir();
   const path = `${dir.path}/app.pid`;
-  for (const text of ["garbage\n", ""]) {
+  for (const text of ["", "0\n"]) {
     Deno.writeTextFileSync(path, text);
     assert.deepEqual(await stopDaemon(path), {
       outcome: "not-running",
@@ -59,6 +59,20 @@ sanitizedTest("stopDaemon removes an unlocked pidfile holding no pid, saying so"
     assert.deepEqual(listing(dir.path), [], JSON.stringify(text));
   }
 });
+
+sanitizedTest(
+  "stopDaemon refuses a file holding something other than a pid (a config named by mistake), removing nothing",
+  async () => {
+    await using dir = await tempDir();
+    const path = `${dir.path}/app.conf`;
+    Deno.writeTextFileSync(path, "user www-data;\n");
+    await assert.rejects(stopDaemon(path, { timeout: 100 }), (error: OpsdError) => {
+      assert.equal(error.exitCode, 2);
+      return true;
+    });
+    assert.equal(Deno.readTextFileSync(path), "user www-data;\n");
+  },
+);
 
 sanitizedTest("stopDaemon without a pidfile: not running, nothing removed", async () => {
   await using dir = await tempDir();

@@ -61,7 +61,14 @@ Deno.test("describeFd describes a pipe as lsof does, and returns null for a clos
 Deno.test("describeFd and describeSpecial never stat a file on a network filesystem: TYPE unknown, mount in NAME", async () => {
   await using dir = await tempDir();
   const fd = open(`${dir.path}/remote.txt`, O.RDWR | O.CREAT | O.CLOEXEC);
-  const nfs = { id: 99, device: "0:99", mountPoint: dir.path, fsType: "nfs4", source: "server:/x" };
+  const nfs = {
+    id: 99,
+    device: "0:99",
+    root: "/",
+    mountPoint: dir.path,
+    fsType: "nfs4",
+    source: "server:/x",
+  };
   const context = {
     sockets: new Map(),
     netns: new Map(),

@@ -3,18 +3,35 @@ import { mountOfPath, parseMountInfo, readMountInfo } from "../../lib/procfs/mou
 
 const SAMPLE = "22 1 254:0 / / rw,relatime shared:1 - ext4 /dev/vda rw\n" +
   "30 22 0:40 / /mnt/nfs rw master:2 - nfs4 server:/export rw,vers=4.2\n" +
-  "31 22 0:41 / /mnt/my\\040disk rw - fuse.sshfs me@host:/ rw\n";
+  "31 22 0:41 / /mnt/my\\040disk rw - fuse.sshfs me@host:/ rw\n" +
+  "32 22 254:0 /srv/data /mnt/bound rw - ext4 /dev/vda rw\n";
 
-Deno.test("parseMountInfo reads id, device, mount point (unescaped), type and source", () => {
+Deno.test("parseMountInfo reads id, device, root (a bind mount's directory), mount point (unescaped), type and source", () => {
   assert.deepEqual(parseMountInfo(SAMPLE), [
-    { id: 22, device: "254:0", mountPoint: "/", fsType: "ext4", source: "/dev/vda" },
-    { id: 30, device: "0:40", mountPoint: "/mnt/nfs", fsType: "nfs4", source: "server:/export" },
+    { id: 22, device: "254:0", root: "/", mountPoint: "/", fsType: "ext4", source: "/dev/vda" },
+    {
+      id: 30,
+      device: "0:40",
+      root: "/",
+      mountPoint: "/mnt/nfs",
+      fsType: "nfs4",
+      source: "server:/export",
+    },
     {
       id: 31,
       device: "0:41",
+      root: "/",
       mountPoint: "/mnt/my disk",
       fsType: "fuse.sshfs",
       source: "me@host:/",
+    },
+    {
+      id: 32,
+      device: "254:0",
+      root: "/srv/data",
+      mountPoint: "/mnt/bound",
+      fsType: "ext4",
+      source: "/dev/vda",
     },
   ]);
 });

@@ -1,0 +1,112 @@
+/**
+ * A `--path` naming a mount point names its whole filesystem, as in lsof ("a
+ * name that is the mounted-on directory of a file system: all the files open
+ * on it"): the question behind `umount: target is busy`. An fd, cwd, root
+ * directory or program is on it when its device is the filesystem's; a device
+ * file (whose row shows its own device, as lsof's does) or a file not stat'ed
+ * (on a network filesystem) when the mount holding its name is that mount; a
+ * mapped file when its maps device is the filesystem's.
+ *
+ * @module
+ */
+
+import { type Mount, mountOfPath, readMountInfo } from "../procfs/mountinfo.ts";
+import { splitDeleted } from "../procfs/deleted.ts";
+import { isNetworkFs } from "./mounts.ts";
+import type { NamedFile } from "./paths.ts";
+import type { FdRow } from "./row.ts";
+
+/** A filesystem named by its mount point. */
+export interface NamedFilesystem {
+  /** The mount point, symlinks resolved (`/dev/shm`). */
+  mountPoint: string;
+  /** Its device as rows show it (`0,27`): the mount point's own, from its statx. */
+  device: string;
+  /** A network or FUSE filesystem: nothing on it is stat'ed. */
+  network: boolean;
+}
+
+/**
+ * The filesystems among `paths` (what each names in `named`): the directories
+ * where a whole filesystem is mounted in opsd's mount namespace. A bind mount
+ * of a subdirectory names that directory alone (lsof, matching by device, would
+ * list every file of the filesystem it comes from). Reads opsd's mountinfo only
+ * when a path names a directory.
+ */
+export function namedFilesystems(paths: string[], named: NamedFile[]): NamedFilesystem[] {
+  const directories = paths.filter((_, i) => {
+    const file = named[i];
+    return file !== null && file !== "missing" && file.type === "DIR";
+  });
+  if (directories.length === 0) return [];
+  const mounts = readMountInfo("self") ?? [];
+  const filesystems: NamedFilesystem[] = [];
+  for (const path of directories) {
+    const mountPoint = _realPath(path);
+    const mount = mountPoint === null ? undefined : _mountAt(mounts, mountPoint);
+    if (mount === undefined || mount.root !== "/") continue;
+    const device = named[paths.indexOf(path)] as Exclude<NamedFile, null | "missing">;
+    filesystems.push({
+      mountPoint: mount.mountPoint,
+      device: device.device,
+      network: isNetworkFs(mount.fsType),
+    });
+  }
+  return filesystems;
+}
+
+/** Which rows and mappings are on the filesystems a query names. */
+export class FilesystemMatch {
+  #filesystems: NamedFilesystem[];
+  #mounts: Mount[] | null = null;
+
+  constructor(filesystems: NamedFilesystem[]) {
+    this.#filesystems = filesystems;
+  }
+
+  /** Whether the query names any filesystem. */
+  get any(): boolean {
+    return this.#filesystems.length > 0;
+  }
+
+  /**
+   * Whether the file of `row` (an fd, cwd, rtd or txt row, its NAME a path) is
+   * on one of the filesystems: by device, or, for a device file or a file not
+   * stat'ed, by the mount holding its name.
+   */
+  holds(row: FdRow): boolean {
+    if (!this.any || !row.name.startsWith("/")) return false;
+    if (/^\d+,\d+$/.test(row.device) && row.type !== "CHR" && row.type !== "BLK") {
+      return this.#filesystems.some((fs) => fs.device === row.device);
+    }
+    this.#mounts ??= readMountInfo("self") ?? [];
+    const mount = mountOfPath(this.#mounts, splitDeleted(row.name).path);
+    return this.#filesystems.some((fs) => fs.mountPoint === mount?.mountPoint);
+  }
+
+  /** The filesystem a mapping on `device` (`254,0`, from maps) is on, if one named. */
+  mapped(device: string): NamedFilesystem | undefined {
+    return this.#filesystems.find((fs) => fs.device === device);
+  }
+
+  /** What a maps file holding a mapping on one of the filesystems contains (` fe:00 `). */
+  mapHints(): string[] {
+    return this.#filesystems.map((fs) => {
+      const [major, minor] = fs.device.split(",").map((n) => Number(n).toString(16));
+      return ` ${major.padStart(2, "0")}:${minor.padStart(2, "0")} `;
+    });
+  }
+}
+
+/** The mount whose mount point is `path` (the last, uppermost, of mounts stacked there). */
+function _mountAt(mounts: Mount[], path: string): Mount | undefined {
+  return mounts.findLast((mount) => mount.mountPoint === path);
+}
+
+function _realPath(path: string): string | null {
+  try {
+    return Deno.realPathSync(path);
+  } catch {
+    return null;
+  }
+}
