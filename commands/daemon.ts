@@ -270,7 +270,8 @@ function _stopCommand() {
     summary: "stop the daemon of a pidfile: signal, wait, SIGKILL after a timeout",
     description: "Send --signal to the pid in the pidfile (only if that process still holds the " +
       "pidfile, so a reused pid is never signalled), wait until the pidfile's lock is " +
-      "released, send SIGKILL to every process of the daemon's session after --timeout, " +
+      "released (if the pid exits first while processes it started keep the lock, they get " +
+      "--signal too), send SIGKILL to every process of the daemon's session after --timeout, " +
       "then remove the pidfile. Quiet on success; says so on stderr when it took SIGKILL. " +
       "A pid that does not hold the pidfile, nor anything in its session, is never " +
       "signalled: stop exits 1 naming the lock's holders. " +

@@ -77,7 +77,8 @@ export type StopResult =
 /**
  * Stops the daemon holding the pidfile at `path`: sends `signal` to the pid it
  * names (or, when that process has exited but processes it started still hold the
- * lock, to every process left in its session); waits until the lock is released;
+ * lock, to every process left in its session, as it also does when that pid
+ * exits first while they keep it); waits until the lock is released;
  * after `timeout` sends SIGKILL to every process of the daemon's session; removes
  * the pidfile. An unlocked pidfile is never acted on through its pid: it is removed
  * when its pid has exited or it holds none (`not-running`), and left as it is, its
@@ -114,8 +115,17 @@ export async function stopDaemon(path: string, options: StopOptions = {}): Promi
   if (pid === null) throw _foreignLock(pidfile, pid);
   const started = Date.now();
   _permitted(pid, () => _signalDaemon(pidfile, pid, signal));
+  let forwarded = false;
+  // A pid that goes while what it started keeps the lock (`sh -c 'prog'`: sh dies of TERM, prog
+  // does not get it) is not the daemon any more: the processes left in its session get the signal.
+  const whileWaiting = () =>
+    _permitted(pid, () => {
+      if (forwarded || pidHoldsPidfile(pidfile.file, pid)) return;
+      forwarded = true;
+      if (sessionHoldsPidfile(pidfile.file, pid)) signalSession(pid, signal);
+    });
   let killed = false;
-  if (!await _released(pidfile, timeout)) {
+  if (!await _released(pidfile, timeout, whileWaiting)) {
     killed = true;
     _permitted(
       pid,
@@ -177,11 +187,19 @@ function _permitted<T>(pid: number, action: () => T): T {
   }
 }
 
-/** Waits up to `ms` for the pidfile's lock to be released; whether it was. */
-async function _released(pidfile: OpenPidfile, ms: number): Promise<boolean> {
+/**
+ * Waits up to `ms` for the pidfile's lock to be released; whether it was.
+ * `meanwhile` runs at each look while it is not.
+ */
+async function _released(
+  pidfile: OpenPidfile,
+  ms: number,
+  meanwhile: () => void = () => {},
+): Promise<boolean> {
   const deadline = Date.now() + ms;
   for (let pause = 2; pidfile.locked(); pause = Math.min(pause * 2, 50)) {
     if (Date.now() >= deadline) return false;
+    meanwhile();
     await new Promise((resolve) => setTimeout(resolve, pause));
   }
   return true;

@@ -817,6 +817,26 @@ sanitizedTest(
 );
 
 sanitizedTest(
+  "daemon stop of a shell that dies of TERM while its child keeps the lock: the child gets TERM too, at once",
+  async () => {
+    await using daemons = await Daemons.create();
+    const { dir, pidfile } = daemons;
+    // Not exec'd (a command follows): sh dies of TERM, the sleep would not hear of it.
+    const pid = await daemons.start(["--pidfile", pidfile, "--", "sh", "-c", "sleep 30; :"]);
+    await waitFor("the sleep", () => sessionMembers(pid).length >= 2);
+    const stop = await runOpsd([
+      ...["daemon", "stop", "--pidfile", pidfile, "--timeout", "20s", "--json"],
+    ]);
+    assert.equal(stop.code, 0, stop.stderr);
+    const result = JSON.parse(stop.stdout);
+    assert.equal(result.killed, false, stop.stdout);
+    assert.ok(result.elapsed < 10_000, `elapsed ${result.elapsed} ms`);
+    assert.deepEqual(sessionMembers(pid), [], "no orphan left in its session");
+    assert.deepEqual(listing(dir), []);
+  },
+);
+
+sanitizedTest(
   "concurrent starts on one pidfile: exactly one daemon runs, the others exit 5",
   async () => {
     await using daemons = await Daemons.create();
