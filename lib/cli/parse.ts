@@ -39,7 +39,8 @@ export function parseArgv(root: CliCommand, argv: string[]): Parsed {
     throw new CommandLineError(message, path);
   };
   const help = (): Parsed => ({ kind: "help", path, command, asked: true });
-  const set = (key: string, option: OptionSpec, text: string | undefined) => {
+  // `typed`: the option as the command line spells it (`-p` or `--pid`), for its errors.
+  const set = (key: string, option: OptionSpec, text: string | undefined, typed: string) => {
     if (!option.value) {
       if (text !== undefined) fail(`option '--${longName(key)}' takes no value`);
       options[key] = true;
@@ -50,7 +51,7 @@ export function parseArgv(root: CliCommand, argv: string[]): Parsed {
     try {
       if (option.parse) value = option.parse(text!);
     } catch (error) {
-      fail(`--${longName(key)}: ${describeBadValue(text!, error)}`);
+      fail(`${typed}: ${describeBadValue(text!, error)}`);
     }
     options[key] = option.repeat ? [...(options[key] as unknown[] ?? []), value] : value;
   };
@@ -114,7 +115,7 @@ export function parseArgv(root: CliCommand, argv: string[]): Parsed {
       }
       const option = command.options[key];
       const inline = equals < 0 ? undefined : arg.slice(equals + 1);
-      set(key, option, inline ?? (option.value ? argv[++i] : undefined));
+      set(key, option, inline ?? (option.value ? argv[++i] : undefined), `--${name}`);
       continue;
     }
     // One or more short options: `-q`, `-fq`, `-n5`, `-n 5`; `-follow` is a long option misspelt.
@@ -139,10 +140,11 @@ export function parseArgv(root: CliCommand, argv: string[]): Parsed {
       }
       const option = command.options[key];
       if (!option.value) {
-        set(key, option, undefined);
+        set(key, option, undefined, `-${letter}`);
         continue;
       }
-      set(key, option, at + 1 < letters.length ? letters.slice(at + 1).join("") : argv[++i]);
+      const value = at + 1 < letters.length ? letters.slice(at + 1).join("") : argv[++i];
+      set(key, option, value, `-${letter}`);
       break;
     }
   }

@@ -150,6 +150,11 @@ Deno.test("bad command lines fail with one line naming the problem and the comma
     [
       ["tail", "web", "-n", "many"],
       "opsd tail",
+      "-n: bad value 'many': expected a whole number, 0 or more",
+    ],
+    [
+      ["tail", "web", "--lines=many"],
+      "opsd tail",
       "--lines: bad value 'many': expected a whole number, 0 or more",
     ],
     [
