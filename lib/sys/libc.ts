@@ -208,9 +208,16 @@ export function read(fd: number, buffer: Uint8Array<ArrayBuffer>): number {
  * 0 means end of file, null that nothing waits to be read (EAGAIN).
  */
 export function readNonblocking(fd: number, buffer: Uint8Array<ArrayBuffer>): number | null {
-  const count = _libc().read(fd, buffer, BigInt(buffer.length));
-  if (count === -1n && lastErrno() === Errno.EAGAIN) return null;
-  return _check("read", count);
+  // The runtime now and then changes errno on this thread between a call and the look at
+  // it (an empty readiness pipe's EAGAIN read as ENOENT, about one `supervise --daemon` in
+  // twenty): a read that failed otherwise is made once more; a real failure fails again.
+  for (let attempt = 1;; attempt++) {
+    const count = _libc().read(fd, buffer, BigInt(buffer.length));
+    if (count !== -1n) return Number(count);
+    const errno = lastErrno();
+    if (errno === Errno.EAGAIN) return null;
+    if (attempt === 2) throw _error("read", errno);
+  }
 }
 
 /** `poll(2)` events: data to read (or end of file); an error; a hangup. */
