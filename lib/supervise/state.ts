@@ -427,12 +427,22 @@ function _ownerIfAny(path: string): number | null {
 /**
  * `error`, or — when it is a permission error — one that says whose the state
  * directory is and what to do (exit 4): the directory is mode 0700, so only its
- * owner (the user the supervisor runs as) and root may read or control it.
+ * owner (the user the supervisor runs as) and root may read or control it. On a
+ * read-only file system (exit 4 too), it says how to keep the state elsewhere.
  */
 function _deniedOr(paths: ServicePaths, error: unknown): unknown {
+  const owner = _ownerOf(paths.stateDir);
+  if (isErrno(error, "EROFS") || (error as { code?: unknown })?.code === "EROFS") {
+    return new OpsdError(
+      `cannot ${owner === "missing" ? "make" : "use"} ${paths.stateDir}: read-only file ` +
+        "system, and a supervisor writes its lock, status and control socket there: make it a " +
+        "symlink to a directory on a writable file system (mode 0700, such as /run/opsd/NAME)",
+      ExitCode.permission,
+      { cause: error },
+    );
+  }
   const denied = error instanceof Deno.errors.PermissionDenied || isErrno(error, "EACCES", "EPERM");
   if (!denied) return error;
-  const owner = _ownerOf(paths.stateDir);
   if (owner === "missing") {
     // Not made yet: it is the directory it goes in that this user may not write.
     const parent = dirname(paths.stateDir);
