@@ -191,7 +191,7 @@ export class SupervisedService {
     this.#note(
       "warning",
       `${what} left running by supervisor pid ${previous!.supervisor.pid}, which is gone: ` +
-        "stopping it before starting afresh",
+        `stopping ${first ? "it" : "them"} before starting afresh`,
     );
     // The group is signalled only through a main process known to be the one recorded.
     this.#stop = newStopJob("adopted", first?.pgid ?? null, tree);

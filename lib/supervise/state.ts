@@ -16,6 +16,7 @@ import { flockHolder } from "../procfs/locks.ts";
 import { readProcStat } from "../procfs/stat.ts";
 import { userName } from "../procfs/users.ts";
 import { parseStatusRecord, type ServiceStatus } from "./status.ts";
+import { errnoName } from "../sys/errno.ts";
 import { suggestCommand } from "../text/command.ts";
 import { escapeText } from "../text/escape.ts";
 
@@ -126,14 +127,47 @@ export function acquireLock(paths: ServicePaths): StateLock {
         throw error;
       }
     }
-    // Written through another fd: closing it releases neither lock (both belong to `fds[0]`).
-    Deno.writeTextFileSync(`${dir.path}/lock`, `${Deno.pid}\n`);
+    _writePid(paths, dir);
   } catch (error) {
     // Nothing held on a failure (a supervisor of many services goes on without this one).
     [...fds, dir.fd].forEach(close);
     throw error;
   }
   return { locks: fds, dir };
+}
+
+/**
+ * Writes our pid into the lock file, through another fd: closing it releases
+ * neither lock (both belong to the fd that took them). A failure (a full disk)
+ * names the file by its path, with what to do.
+ */
+function _writePid(paths: ServicePaths, dir: PinnedStateDir): void {
+  try {
+    Deno.writeTextFileSync(`${dir.path}/lock`, `${Deno.pid}\n`);
+  } catch (error) {
+    const code = _errnoOf(error);
+    const advice = code === "EFBIG"
+      ? ": lift the file size limit (ulimit -f)"
+      : code === "ENOSPC" || code === "EDQUOT"
+      ? ": free space on that file system"
+      : "";
+    throw new OpsdError(
+      `cannot write this supervisor's pid into ${lockPath(paths)}: ${_reason(error)}${advice}`,
+      ExitCode.failure,
+      { cause: error },
+    );
+  }
+}
+
+/** The errno name of one of Deno's file errors (`(os error 27)`: EFBIG, which it gives no code). */
+function _errnoOf(error: unknown): string | null {
+  const number = /\(os error (\d+)\)/.exec((error as Error).message)?.[1];
+  return number === undefined ? null : errnoName(Number(number));
+}
+
+/** Why a file operation failed, without the path Deno names it by (`: writefile 'PATH'`). */
+function _reason(error: unknown): string {
+  return (error as Error).message.replace(/: \w+ '[^']*'$/, "");
 }
 
 /**
@@ -264,9 +298,8 @@ export function writeStatus(
     } catch {
       // Never written.
     }
-    // Named by its path, not by the fd it was reached through (Deno appends `: writefile 'PATH'`).
-    const reason = (error as Error).message.replace(/: \w+ '[^']*'$/, "");
-    throw new Error(`${statusPath(paths)}: ${reason}`, { cause: error });
+    // Named by its path, not by the fd it was reached through.
+    throw new Error(`${statusPath(paths)}: ${_reason(error)}`, { cause: error });
   }
 }
 
@@ -427,12 +460,22 @@ function _ownerIfAny(path: string): number | null {
 /**
  * `error`, or — when it is a permission error — one that says whose the state
  * directory is and what to do (exit 4): the directory is mode 0700, so only its
- * owner (the user the supervisor runs as) and root may read or control it.
+ * owner (the user the supervisor runs as) and root may read or control it. On a
+ * read-only file system (exit 4 too), it says how to keep the state elsewhere.
  */
 function _deniedOr(paths: ServicePaths, error: unknown): unknown {
+  const owner = _ownerOf(paths.stateDir);
+  if (isErrno(error, "EROFS") || (error as { code?: unknown })?.code === "EROFS") {
+    return new OpsdError(
+      `cannot ${owner === "missing" ? "make" : "use"} ${paths.stateDir}: read-only file ` +
+        "system, and a supervisor writes its lock, status and control socket there: make it a " +
+        "symlink to a directory on a writable file system (mode 0700, such as /run/opsd/NAME)",
+      ExitCode.permission,
+      { cause: error },
+    );
+  }
   const denied = error instanceof Deno.errors.PermissionDenied || isErrno(error, "EACCES", "EPERM");
   if (!denied) return error;
-  const owner = _ownerOf(paths.stateDir);
   if (owner === "missing") {
     // Not made yet: it is the directory it goes in that this user may not write.
     const parent = dirname(paths.stateDir);

@@ -208,9 +208,30 @@ export function read(fd: number, buffer: Uint8Array<ArrayBuffer>): number {
  * 0 means end of file, null that nothing waits to be read (EAGAIN).
  */
 export function readNonblocking(fd: number, buffer: Uint8Array<ArrayBuffer>): number | null {
-  const count = _libc().read(fd, buffer, BigInt(buffer.length));
-  if (count === -1n && lastErrno() === Errno.EAGAIN) return null;
-  return _check("read", count);
+  const read = _retried([Errno.EAGAIN], () => _libc().read(fd, buffer, BigInt(buffer.length)));
+  if (read.result !== -1) return read.result;
+  if (read.errno === Errno.EAGAIN) return null;
+  throw _error("read", read.errno);
+}
+
+/**
+ * Makes `call` (one that returns -1 and sets errno when it fails, and may be made
+ * again) and returns its result as a number, with the errno of a failure. A failure
+ * whose errno is not one of `expected` is made once more before it counts: the
+ * runtime now and then changes errno on this thread between a call and the look at
+ * it (an empty readiness pipe's EAGAIN was read as ENOENT, about one `supervise
+ * --daemon` in twenty). A real failure fails again.
+ */
+function _retried(
+  expected: readonly number[],
+  call: () => number | bigint,
+): { result: number; errno: number } {
+  for (let attempt = 1;; attempt++) {
+    const result = Number(call());
+    if (result !== -1) return { result, errno: 0 };
+    const errno = lastErrno();
+    if (attempt === 2 || expected.includes(errno)) return { result, errno };
+  }
 }
 
 /** `poll(2)` events: data to read (or end of file); an error; a hangup. */
@@ -342,6 +363,9 @@ function _flock(type: RecordLock["type"], start: number, length: number): Uint8A
   return bytes;
 }
 
+/** The errnos of a lock held elsewhere (EAGAIN, and EACCES for a classic fcntl lock). */
+const _CONFLICT = [Errno.EAGAIN, Errno.EACCES];
+
 /**
  * Takes (or with `type: "unlock"` releases) a record lock on `fd` without waiting.
  * Returns false when another holder's lock conflicts. OFD locks survive closing
@@ -354,9 +378,10 @@ export function setLock(
   range: { start?: number; length?: number } = {},
 ): boolean {
   const command = kind === "ofd" ? F.OFD_SETLK : F.SETLK;
-  const result = _libc().fcntl_lock(fd, command, _flock(type, range.start ?? 0, range.length ?? 0));
+  const bytes = _flock(type, range.start ?? 0, range.length ?? 0);
+  const { result, errno } = _retried(_CONFLICT, () => _libc().fcntl_lock(fd, command, bytes));
   if (result === 0) return true;
-  const error = _error(kind === "ofd" ? "fcntl F_OFD_SETLK" : "fcntl F_SETLK");
+  const error = _error(kind === "ofd" ? "fcntl F_OFD_SETLK" : "fcntl F_SETLK", errno);
   if (error.code === "EAGAIN" || error.code === "EACCES") return false;
   throw error;
 }
@@ -389,8 +414,9 @@ export function getLock(
 
 /** `flock(2)`: `LOCK.*` operations; returns false on EWOULDBLOCK with `LOCK.NB`. */
 export function flock(fd: number, operation: number): boolean {
-  if (_libc().flock(fd, operation) === 0) return true;
-  const error = _error("flock");
+  const { result, errno } = _retried([Errno.EAGAIN], () => _libc().flock(fd, operation));
+  if (result === 0) return true;
+  const error = _error("flock", errno);
   if (error.code === "EAGAIN") return false;
   throw error;
 }

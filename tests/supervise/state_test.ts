@@ -123,7 +123,7 @@ Deno.test("acquireLock holds the state directory it checked: the lock is in it, 
   }
 });
 
-Deno.test("acquireLock that fails writing its pid (a full disk) holds nothing: no lock, no fd", async () => {
+Deno.test("acquireLock that fails writing its pid (a full disk) says so and holds nothing: no lock, no fd", async () => {
   await using dir = await tempDir();
   await Deno.writeTextFile(`${dir.path}/run`, "#!/bin/sh\n", { mode: 0o755 });
   const state = new URL("../../lib/supervise/state.ts", import.meta.url).href;
@@ -142,6 +142,55 @@ Deno.test("acquireLock that fails writing its pid (a full disk) holds nothing: n
   const decoder = new TextDecoder();
   assert.ok(run.success, decoder.decode(run.stderr));
   const result = JSON.parse(decoder.decode(run.stdout));
-  assert.match(result.failed, /too large/);
+  // Named by its path, with what to do; not by the fd it was reached through.
+  assert.equal(
+    result.failed,
+    `cannot write this supervisor's pid into ${dir.path}/supervise/lock: File too large ` +
+      "(os error 27): lift the file size limit (ulimit -f)",
+  );
   assert.deepEqual({ fds: result.fds, held: result.held }, { fds: 0, held: null });
+});
+
+/** Runs `body` with a small tmpfs mounted at `dir` (needs root; false when it cannot mount). */
+async function withTmpfs(dir: string, body: () => Promise<void>): Promise<boolean> {
+  const mount = (...args: string[]) => new Deno.Command("mount", { args, stderr: "null" }).output();
+  if (!(await mount("-t", "tmpfs", "-o", "size=64k", "tmpfs", dir)).success) return false;
+  try {
+    await body();
+  } finally {
+    await new Deno.Command("umount", { args: ["-l", dir] }).output();
+  }
+  return true;
+}
+
+Deno.test({
+  name: "acquireLock on a read-only file system says so, naming the state directory, exit 4",
+  ignore: Deno.uid() !== 0,
+  async fn() {
+    await using dir = await tempDir();
+    const root = `${dir.path}/ro`;
+    await Deno.mkdir(root);
+    const mounted = await withTmpfs(root, async () => {
+      for (const made of [false, true]) {
+        await Deno.writeTextFile(`${root}/run`, "#!/bin/sh\n", { mode: 0o755 });
+        if (made) await Deno.mkdir(`${root}/supervise`, { mode: 0o700 });
+        await new Deno.Command("mount", { args: ["-o", "remount,ro", root] }).output();
+        const paths = resolveService(root);
+        try {
+          assert.throws(() => acquireLock(paths), (error: Error & { exitCode?: number }) => {
+            assert.equal(error.exitCode, 4, error.message);
+            assert.match(
+              error.message,
+              new RegExp(`^cannot ${made ? "use" : "make"} ${paths.stateDir}: read-only file `),
+            );
+            assert.match(error.message, /symlink to a directory on a writable file system/);
+            return true;
+          });
+        } finally {
+          await new Deno.Command("mount", { args: ["-o", "remount,rw", root] }).output();
+        }
+      }
+    });
+    if (!mounted) console.log("not tested: cannot mount a tmpfs here");
+  },
 });

@@ -522,7 +522,7 @@ Deno.test("kill -9 of the supervisor, then of the main process: what is left of 
     for (const pid of left) assert.equal(isAlive(pid), false, `leftover ${pid} stopped`);
     assert.match(
       supervisor.output(),
-      /\(what is left of its sessions\) were left running/,
+      /\(what is left of its sessions\) were left running .*: stopping them before starting/,
     );
   } finally {
     if (leader) killGroup(leader);

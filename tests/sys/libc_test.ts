@@ -35,7 +35,7 @@ import {
 import { O, SOCK } from "../../lib/sys/constants.ts";
 import { SysError } from "../../lib/sys/errno.ts";
 import { readProcStat } from "../../lib/procfs/stat.ts";
-import { tempDir, waitFor } from "../fixtures/mod.ts";
+import { FIXTURES, tempDir, waitFor } from "../fixtures/mod.ts";
 
 const encoder = new TextEncoder();
 
@@ -306,4 +306,33 @@ Deno.test("libcSource binds the chosen calls from the same table, for a Worker",
   assert.deepEqual(Object.keys(calls).sort(), ["__errno_location", "close"]);
   assert.equal(calls.close(-1), -1);
   assert.equal(new Deno.UnsafePointerView(calls.__errno_location()).getInt32(), 9); // EBADF
+});
+
+/** Runs one case of the errno_clobbered fixture with `clobbers` clobbers; parses the line it prints. */
+async function withErrnoClobbered(which: "read" | "lock", clobbers: number) {
+  const output = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "--allow-all", `${FIXTURES}errno_clobbered.ts`, which, String(clobbers)],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  assert.equal(output.code, 0, new TextDecoder().decode(output.stderr));
+  return JSON.parse(new TextDecoder().decode(output.stdout));
+}
+
+Deno.test(
+  "readNonblocking: an empty pipe whose EAGAIN the runtime clobbers is still nothing to read",
+  async () => {
+    // Seen in about one `opsd supervise --daemon` in twenty: 'unreadable readiness report:
+    // read: ENOENT', the supervisor stopped though it had started the service.
+    assert.deepEqual(await withErrnoClobbered("read", 1), { empty: null, text: "ready\n" });
+    // Clobbered every time it looks: it says so rather than loop.
+    assert.match((await withErrnoClobbered("read", 100)).error, /^read: ENOENT/);
+  },
+);
+
+Deno.test("setLock and flock: a lock held elsewhere is a conflict even when errno is clobbered", async () => {
+  // Else the loser of two supervisors started at once would exit 1 ('fcntl F_OFD_SETLK: ENOENT'),
+  // not 5 naming the winner.
+  assert.deepEqual(await withErrnoClobbered("lock", 1), { ofd: false, flock: false });
+  assert.match((await withErrnoClobbered("lock", 100)).error, /^fcntl F_OFD_SETLK: ENOENT/);
 });
