@@ -118,18 +118,13 @@ export function acquireLock(paths: ServicePaths): StateLock {
   const fds: number[] = [];
   try {
     fds.push(_lockIn(paths, dir));
-    if (paths.form === "script") {
-      try {
-        fds.push(_lockScript(paths));
-      } catch (error) {
-        // Refused under this name: a state directory made for it goes (while still locked).
-        if (!existed) _removeNewStateDir(paths, dir);
-        throw error;
-      }
-    }
+    if (paths.form === "script") fds.push(_lockScript(paths));
     _writePid(paths, dir);
   } catch (error) {
-    // Nothing held on a failure (a supervisor of many services goes on without this one).
+    // A state directory made for this start goes, while its lock is still ours (refused under
+    // a second name, or a full disk); nothing stays held (a supervisor of many services goes
+    // on without this one).
+    if (!existed && fds.length > 0) _removeNewStateDir(paths, dir);
     [...fds, dir.fd].forEach(close);
     throw error;
   }

@@ -123,7 +123,7 @@ Deno.test("acquireLock holds the state directory it checked: the lock is in it, 
   }
 });
 
-Deno.test("acquireLock that fails writing its pid (a full disk) says so and holds nothing: no lock, no fd", async () => {
+Deno.test("acquireLock that fails writing its pid (a full disk) says so and holds nothing: no lock, no fd, no state directory it made", async () => {
   await using dir = await tempDir();
   await Deno.writeTextFile(`${dir.path}/run`, "#!/bin/sh\n", { mode: 0o755 });
   const state = new URL("../../lib/supervise/state.ts", import.meta.url).href;
@@ -136,7 +136,8 @@ Deno.test("acquireLock that fails writing its pid (a full disk) says so and hold
     const before = fds();
     let failed = "";
     try { acquireLock(paths); } catch (error) { failed = error.message; }
-    console.log(JSON.stringify({ failed, fds: fds() - before, held: runningSupervisor(paths) }));`;
+    const left = [...Deno.readDirSync(${JSON.stringify(dir.path)})].map((entry) => entry.name);
+    console.log(JSON.stringify({ failed, fds: fds() - before, held: runningSupervisor(paths), left }));`;
   // A 1-byte file size limit: the lock file is made, the pid written into it fails (EFBIG).
   const run = await runWithFileSizeLimit(1, [Deno.execPath(), "eval", script]);
   const decoder = new TextDecoder();
@@ -149,6 +150,7 @@ Deno.test("acquireLock that fails writing its pid (a full disk) says so and hold
       "(os error 27): lift the file size limit (ulimit -f)",
   );
   assert.deepEqual({ fds: result.fds, held: result.held }, { fds: 0, held: null });
+  assert.deepEqual(result.left, ["run"], "the state directory it made is not left behind");
 });
 
 /** Runs `body` with a small tmpfs mounted at `dir` (needs root; false when it cannot mount). */
