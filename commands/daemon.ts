@@ -214,7 +214,8 @@ function _statusCommand() {
       "pid has exited, held by a process opsd may not see. " +
       "Otherwise not running (exit 3), and the pid in the file is only reported on: if it " +
       "is alive, it may or may not be the daemon (state unlocked); if it has exited, or the " +
-      "file holds no pid, the pidfile is stale.",
+      "file holds no pid (empty, or 0), the pidfile is stale. A file nothing locks that holds " +
+      "something other than a pid is no pidfile (exit 2).",
     options: {
       pidfile: _PIDFILE,
       json: {
@@ -238,7 +239,7 @@ Examples:
 Exit codes: 0 running (the pid is printed), 1 foreign: locked, but not by the pid in the
 file nor its session, as when a program put itself in the background (the lock's holders
 are named), 3 not running (no pidfile, an unlocked one, or a stale one), 4 pidfile not
-readable, 2 bad option.`,
+readable, 2 bad option, or a FILE holding something other than a pid (no pidfile).`,
     run: (options) => {
       const found = daemonStatus(options.pidfile);
       if (options.json) {

@@ -95,7 +95,8 @@ export class OpenPidfile implements Disposable {
       throw fileError("read pidfile", absolute, error);
     }
     try {
-      return new OpenPidfile(absolute, fd, _identity(fd, absolute), _readPidText(fd).pid);
+      const { pid, pidfile } = _readPidText(fd);
+      return new OpenPidfile(absolute, fd, _identity(fd, absolute), pid, pidfile);
     } catch (error) {
       close(fd);
       throw error;
@@ -110,6 +111,8 @@ export class OpenPidfile implements Disposable {
     readonly file: FileIdentity,
     /** The pid it names, or null when it holds none. */
     readonly pid: number | null,
+    /** Whether it reads as a pidfile: a pid, or nothing (see `_readPidText`). */
+    readonly holdsPidText: boolean,
   ) {}
 
   /** Whether a daemon holds this file's lock right now. */
@@ -125,12 +128,15 @@ export class OpenPidfile implements Disposable {
 
 /**
  * Whether a daemon runs under the pidfile at `path`, answered from the lock alone;
- * for an unlocked file, also whether the pid it names is a live process.
+ * for an unlocked file, also whether the pid it names is a live process. Throws a
+ * UsageError for an unlocked file holding something other than a pid: no pidfile.
  */
 export function inspectPidfile(path: string): PidfileState {
   using pidfile = OpenPidfile.open(path);
   if (!pidfile) return { state: "missing", path: absolutePath(path) };
   const locked = pidfile.locked();
+  // No daemon holds a file of something else: a --pidfile naming a config by mistake.
+  if (!locked && !pidfile.holdsPidText) throw _notPidfile(pidfile.path);
   const process = liveProcess(pidfile.pid);
   const state = locked ? "running" : process ? "unlocked" : "stale";
   return { state, path: pidfile.path, pid: pidfile.pid, process, file: pidfile.file };

@@ -220,16 +220,27 @@ sanitizedTest(
   },
 );
 
-sanitizedTest("a pidfile holding no pid (empty, 0, garbage) is stale with pid null", async () => {
-  await using dir = await tempDir();
-  const path = `${dir.path}/app.pid`;
-  for (const text of ["garbage\n", "", "0\n", "12 34\n"]) {
-    Deno.writeTextFileSync(path, text);
-    const found = inspectPidfile(path);
-    assert.ok(found.state !== "missing");
-    assert.deepEqual([found.state, found.pid, found.process], ["stale", null, null], text);
-  }
-});
+sanitizedTest(
+  "a pidfile holding no pid (empty, 0) is stale with pid null; one holding something else is no pidfile",
+  async () => {
+    await using dir = await tempDir();
+    const path = `${dir.path}/app.pid`;
+    for (const text of ["", "0\n", " \n"]) {
+      Deno.writeTextFileSync(path, text);
+      const found = inspectPidfile(path);
+      assert.ok(found.state !== "missing");
+      assert.deepEqual([found.state, found.pid, found.process], ["stale", null, null], text);
+    }
+    for (const text of ["garbage\n", "12 34\n"]) {
+      Deno.writeTextFileSync(path, text);
+      assert.throws(() => inspectPidfile(path), (error: OpsdError) => {
+        assert.equal(error.exitCode, ExitCode.usage);
+        assert.match(error.message, /holds something other than a pid: no pidfile/);
+        return true;
+      });
+    }
+  },
+);
 
 sanitizedTest(
   "a file holding something other than a pid is no pidfile: neither claimed nor removed, left as it was",
