@@ -28,6 +28,14 @@ export function resolvePath(...paths: string[]): string {
 }
 
 /**
+ * The path a `file:` URL names: its pathname decoded (a space is `%20` there), as
+ * `import.meta.url` and `Deno.mainModule` give it.
+ */
+export function filePath(url: URL | string): string {
+  return decodeURIComponent(new URL(url).pathname);
+}
+
+/**
  * The directory part of `path`: everything before its last name, trailing slashes
  * ignored (`/srv/web/` → `/srv`); `.` when there is none, `/` for a name at the root.
  */

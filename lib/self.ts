@@ -5,6 +5,8 @@
  * @module
  */
 
+import { filePath } from "./path.ts";
+
 /**
  * The argv that runs `opsd ARGS...` with the same code as this process:
  * the binary itself when compiled (`Deno.build.standalone`), else the Deno
@@ -26,8 +28,8 @@ export function opsdArgv(args: readonly string[]): string[] {
       "run",
       "--allow-all",
       "--quiet",
-      `--config=${_filePath(new URL("deno.json", root))}`,
-      _filePath(new URL("main.ts", root)),
+      `--config=${filePath(new URL("deno.json", root))}`,
+      filePath(new URL("main.ts", root)),
       ...args,
     ];
   }
@@ -37,12 +39,7 @@ export function opsdArgv(args: readonly string[]): string[] {
     "run",
     "--allow-all",
     "--quiet",
-    _filePath(new URL(Deno.mainModule)),
+    filePath(Deno.mainModule),
     ...args,
   ];
-}
-
-/** The path of a `file:` URL: its pathname decoded (a space is `%20` there). */
-function _filePath(url: URL): string {
-  return decodeURIComponent(url.pathname);
 }

@@ -12,7 +12,9 @@
  * @module
  */
 
-const _ROOT = decodeURIComponent(new URL("../", import.meta.url).pathname);
+import { filePath } from "../lib/path.ts";
+
+const _ROOT = filePath(new URL("../", import.meta.url));
 
 /**
  * The files a build writes: the entry (as deno names it, then as renamed) and its

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import * as node from "node:path";
-import { basename, dirname, resolvePath } from "../lib/path.ts";
+import { basename, dirname, filePath, resolvePath } from "../lib/path.ts";
 
 /** Every string of up to `length` characters from `/`, `.` and `a`: each corner, tried. */
 function allShort(length: number): string[] {
@@ -90,4 +90,9 @@ Deno.test("resolvePath starts from the working directory of the moment", () => {
   } finally {
     Deno.chdir(before);
   }
+});
+
+Deno.test("filePath decodes a file URL's path (a space is %20 there)", () => {
+  assert.equal(filePath(new URL("file:///srv/my%20app/main.ts")), "/srv/my app/main.ts");
+  assert.equal(filePath("file:///srv/app/main.ts"), "/srv/app/main.ts");
 });
