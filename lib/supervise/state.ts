@@ -16,7 +16,7 @@ import { flockHolder } from "../procfs/locks.ts";
 import { readProcStat } from "../procfs/stat.ts";
 import { userName } from "../procfs/users.ts";
 import { parseStatusRecord, type ServiceStatus } from "./status.ts";
-import { errnoName } from "../sys/errno.ts";
+import { errorCode } from "../file_error.ts";
 import { suggestCommand } from "../text/command.ts";
 import { escapeText } from "../text/escape.ts";
 
@@ -140,7 +140,7 @@ function _writePid(paths: ServicePaths, dir: PinnedStateDir): void {
   try {
     Deno.writeTextFileSync(`${dir.path}/lock`, `${Deno.pid}\n`);
   } catch (error) {
-    const code = _errnoOf(error);
+    const code = errorCode(error);
     const advice = code === "EFBIG"
       ? ": lift the file size limit (ulimit -f)"
       : code === "ENOSPC" || code === "EDQUOT"
@@ -152,12 +152,6 @@ function _writePid(paths: ServicePaths, dir: PinnedStateDir): void {
       { cause: error },
     );
   }
-}
-
-/** The errno name of one of Deno's file errors (`(os error 27)`: EFBIG, which it gives no code). */
-function _errnoOf(error: unknown): string | null {
-  const number = /\(os error (\d+)\)/.exec((error as Error).message)?.[1];
-  return number === undefined ? null : errnoName(Number(number));
 }
 
 /** Why a file operation failed, without the path Deno names it by (`: writefile 'PATH'`). */
@@ -460,7 +454,8 @@ function _ownerIfAny(path: string): number | null {
  */
 function _deniedOr(paths: ServicePaths, error: unknown): unknown {
   const owner = _ownerOf(paths.stateDir);
-  if (isErrno(error, "EROFS") || (error as { code?: unknown })?.code === "EROFS") {
+  const code = errorCode(error);
+  if (code === "EROFS") {
     return new OpsdError(
       `cannot ${owner === "missing" ? "make" : "use"} ${paths.stateDir}: read-only file ` +
         "system, and a supervisor writes its lock, status and control socket there: make it a " +
@@ -469,8 +464,7 @@ function _deniedOr(paths: ServicePaths, error: unknown): unknown {
       { cause: error },
     );
   }
-  const denied = error instanceof Deno.errors.PermissionDenied || isErrno(error, "EACCES", "EPERM");
-  if (!denied) return error;
+  if (code !== "EACCES" && code !== "EPERM") return error;
   if (owner === "missing") {
     // Not made yet: it is the directory it goes in that this user may not write.
     const parent = dirname(paths.stateDir);
