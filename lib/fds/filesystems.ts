@@ -27,32 +27,27 @@ export interface NamedFilesystem {
 }
 
 /**
- * The filesystems among `paths` (what each names in `named`): the directories
- * where a whole filesystem is mounted in opsd's mount namespace. A bind mount
- * of a subdirectory names that directory alone (lsof, matching by device, would
- * list every file of the filesystem it comes from). Reads opsd's mountinfo only
- * when a path names a directory.
+ * The filesystems among `paths` (symlinks resolved; what each names in `named`):
+ * the directories where a whole filesystem is mounted in opsd's mount namespace.
+ * A bind mount of a subdirectory names that directory alone (lsof, matching by
+ * device, would list every file of the filesystem it comes from). Reads opsd's
+ * mountinfo only when a path names a directory.
  */
 export function namedFilesystems(paths: string[], named: NamedFile[]): NamedFilesystem[] {
-  const directories = paths.filter((_, i) => {
-    const file = named[i];
-    return file !== null && file !== "missing" && file.type === "DIR";
-  });
+  const directories = named.flatMap((file, i) =>
+    file !== null && file !== "missing" && file.type === "DIR" ? [{ path: paths[i], file }] : []
+  );
   if (directories.length === 0) return [];
   const mounts = readMountInfo("self") ?? [];
-  const filesystems: NamedFilesystem[] = [];
-  for (const path of directories) {
-    const mountPoint = _realPath(path);
-    const mount = mountPoint === null ? undefined : _mountAt(mounts, mountPoint);
-    if (mount === undefined || mount.root !== "/") continue;
-    const device = named[paths.indexOf(path)] as Exclude<NamedFile, null | "missing">;
-    filesystems.push({
+  return directories.flatMap(({ path, file }) => {
+    const mount = _mountAt(mounts, path);
+    if (mount === undefined || mount.root !== "/") return [];
+    return [{
       mountPoint: mount.mountPoint,
-      device: device.device,
+      device: file.device,
       network: isNetworkFs(mount.fsType),
-    });
-  }
-  return filesystems;
+    }];
+  });
 }
 
 /** Which rows and mappings are on the filesystems a query names. */
@@ -101,12 +96,4 @@ export class FilesystemMatch {
 /** The mount whose mount point is `path` (the last, uppermost, of mounts stacked there). */
 function _mountAt(mounts: Mount[], path: string): Mount | undefined {
   return mounts.findLast((mount) => mount.mountPoint === path);
-}
-
-function _realPath(path: string): string | null {
-  try {
-    return Deno.realPathSync(path);
-  } catch {
-    return null;
-  }
 }

@@ -12,6 +12,7 @@
  */
 
 import { isErrno, STATX, type Statx, statxAt } from "../sys/libc.ts";
+import { resolvePath } from "../path.ts";
 
 const _S_IFMT = 0o170000, _S_IFCHR = 0o020000, _S_IFBLK = 0o060000, _S_IFREG = 0o100000;
 
@@ -92,4 +93,16 @@ export function isSocketFile(file: NamedFile): boolean {
  */
 export function mayBeMapped(file: NamedFile): boolean {
   return file === null || file === "missing" || file.mapDevice !== null;
+}
+
+/**
+ * `path` as the kernel names fds open on it: absolute, symlinks resolved while it
+ * exists (else only `.` and `..`, as a removed file's last name).
+ */
+export function kernelPath(path: string): string {
+  try {
+    return Deno.realPathSync(path);
+  } catch {
+    return resolvePath(path);
+  }
 }

@@ -9,7 +9,7 @@
  */
 
 import { escapeText } from "../text/escape.ts";
-import { isSocketFile, type NamedFile, namedFile } from "./paths.ts";
+import { isSocketFile, kernelPath, type NamedFile, namedFile } from "./paths.ts";
 import { type NamedFilesystem, namedFilesystems } from "./filesystems.ts";
 import type { PortRange } from "../procfs/net.ts";
 
@@ -61,6 +61,8 @@ export interface FdsPlan {
   query: FdsQuery;
   /** What each of `query.paths` names (symlinks followed), in order. */
   named: NamedFile[];
+  /** Each of `query.paths` as the kernel names fds open on it (see `kernelPath`), in order. */
+  resolved: string[];
   /**
    * The filesystems among `query.paths`: a mount point names every file open
    * on its filesystem, as in lsof.
@@ -88,13 +90,15 @@ export interface FdsPlan {
 export function planFds(query: FdsQuery): FdsPlan {
   const paths = query.paths ?? [];
   const named = paths.map(namedFile);
+  const resolved = paths.map(kernelPath);
   const sockets = paths.filter((_, i) => isSocketFile(named[i]));
   return {
     query: sockets.length === 0
       ? query
       : { ...query, unixPaths: [...(query.unixPaths ?? []), ...sockets] },
     named,
-    filesystems: namedFilesystems(paths, named),
+    resolved,
+    filesystems: namedFilesystems(resolved, named),
     never: _neverMatching(query, sockets),
   };
 }

@@ -51,7 +51,7 @@ import { ProcessReads } from "./process_reads.ts";
 import { type SocketSelection, SocketTables } from "./tables.ts";
 import { isAddressSocket } from "./sockets.ts";
 import { CAP, hasEffectiveCapability } from "../procfs/capabilities.ts";
-import { type FileId, mayBeMapped, namedFile } from "./paths.ts";
+import { type FileId, kernelPath, mayBeMapped, namedFile } from "./paths.ts";
 import type { FdsPlan, FdsQuery } from "./plan.ts";
 import { FilesystemMatch } from "./filesystems.ts";
 
@@ -106,7 +106,7 @@ export async function scanFds(plan: FdsPlan): Promise<FdsScan> {
   // A file is no socket: --tcp, --udp and --listen leave no file to match.
   const filtered = _filtersSockets(query);
   const asked = filtered ? [] : query.paths ?? [];
-  const paths = asked.map(_resolvePath);
+  const paths = filtered ? [] : plan.resolved;
   const fileSelected = filtered || _namesFiles(query);
   const { pids: candidates, absent } = _candidates(query, reads);
   if (fileSelected && !sockets && paths.length === 0) return _scan(absent); // no match
@@ -290,7 +290,7 @@ function _selection(query: FdsQuery): SocketSelection {
     protocols: query.tcp === query.udp ? ["tcp", "udp"] : query.tcp ? ["tcp"] : ["udp"],
     listening: query.listen ?? false,
     inet: Boolean(query.ports?.length) || everyKept,
-    unixPaths: unix ? (query.unixPaths ?? []).flatMap((path) => [path, _resolvePath(path)]) : [],
+    unixPaths: unix ? (query.unixPaths ?? []).flatMap((path) => [path, kernelPath(path)]) : [],
     anyUnix: unix && everyKept,
   };
 }
@@ -394,20 +394,6 @@ function _mapHints(paths: string[], files: FileId[], unknown: string[]): string[
     ...paths.map((path) => `${path}${DELETED_MARK}`),
     ...unknown.map((path) => `${path}\n`),
   ];
-}
-
-/** A path as the kernel prints fd links: absolute, symlinks resolved when it still exists. */
-function _resolvePath(path: string): string {
-  try {
-    return Deno.realPathSync(path);
-  } catch {
-    const parts: string[] = [];
-    for (const part of (path.startsWith("/") ? path : `${Deno.cwd()}/${path}`).split("/")) {
-      if (part === "..") parts.pop();
-      else if (part !== "" && part !== ".") parts.push(part);
-    }
-    return `/${parts.join("/")}`;
-  }
 }
 
 /** What {@linkcode _RowBuilder.mapped} looks for in a process's maps. */

@@ -1,5 +1,12 @@
 import assert from "node:assert/strict";
-import { fileId, fileType, isSocketFile, mayBeMapped, namedFile } from "../../lib/fds/paths.ts";
+import {
+  fileId,
+  fileType,
+  isSocketFile,
+  kernelPath,
+  mayBeMapped,
+  namedFile,
+} from "../../lib/fds/paths.ts";
 import { STATX, statxAt } from "../../lib/sys/libc.ts";
 import { tempDir } from "../fixtures/mod.ts";
 
@@ -78,4 +85,13 @@ Deno.test("fileType names a mode's file type as lsof's TYPE column does", () => 
     ["REG", "DIR", "CHR", "BLK", "FIFO", "sock", "LINK", "a_inode"],
   );
   assert.equal(fileType(0o150000), "0015"); // no type lsof knows: its number
+});
+
+Deno.test("kernelPath names a file as fd links do: symlinks resolved while it exists, else . and .. only", async () => {
+  await using dir = await tempDir();
+  const real = Deno.realPathSync(dir.path);
+  Deno.writeTextFileSync(`${dir.path}/file`, "");
+  Deno.symlinkSync(`${dir.path}/file`, `${dir.path}/link`);
+  assert.equal(kernelPath(`${dir.path}/link`), `${real}/file`);
+  assert.equal(kernelPath(`${dir.path}/sub/../gone`), `${dir.path}/gone`);
 });
