@@ -220,10 +220,11 @@ with --leaks).`,
 /** A --port value: a port (`8080`), or a range of them (`8000-8099`, as lsof's `-i :8000-8099`). */
 function _portRange(text: string): PortRange {
   const port = intValue(1, 65535);
-  const [first, last = first] = text.split("-");
+  const parts = text.split("-");
+  const [first, last = first] = parts;
   try {
     const range = { first: port(first), last: port(last) };
-    if (range.first <= range.last && text.split("-").length <= 2) return range;
+    if (range.first <= range.last && parts.length <= 2) return range;
   } catch {
     // Said below, with the range's form.
   }

@@ -56,27 +56,29 @@ export async function waitForService(
       );
     }
     if (reached(report, target)) return report;
-    const line = describeReport(report).split("\n")[0];
-    // As its last supervisor ran it: `--daemon` for a detached one.
-    const again = superviseAgainCommand(paths.path, report.record?.supervisor.detached ?? false);
+    // Said only when the wait ends here: its status line, and (as its last supervisor ran it,
+    // `--daemon` for a detached one) how to supervise it again.
+    const line = () => describeReport(report).split("\n")[0];
+    const again = () =>
+      superviseAgainCommand(paths.path, report.record?.supervisor.detached ?? false);
     if (!report.supervisor.running) {
       throw new OpsdError(
-        `${line}: it cannot get ${target} without one (start ${again})`,
+        `${line()}: it cannot get ${target} without one (start ${again()})`,
         ExitCode.notRunning,
       );
     }
     // The report's, not the record's: a record left by an earlier supervisor says nothing of this one.
     if (target === "up" && report.supervisor.exiting !== null) {
       throw new OpsdError(
-        `${line}: it cannot get up while its supervisor exits (once it has, start another: ` +
-          `${again})`,
+        `${line()}: it cannot get up while its supervisor exits (once it has, start another: ` +
+          `${again()})`,
         ExitCode.notRunning,
       );
     }
     if (Date.now() >= deadline) {
       throw new OpsdError(
         `timed out after ${formatDuration(timeout)} waiting for ${name} to be ${target}; now ` +
-          line.slice(name.length + 2),
+          line().slice(name.length + 2),
         ExitCode.timeout,
       );
     }

@@ -152,9 +152,10 @@ function _answers(
 }
 
 function _wanted(view: DataView, at: number, filter: InetDumpFilter): boolean {
-  const ports = filter.ports;
-  const socket = { localPort: view.getUint16(at + 4), remotePort: view.getUint16(at + 6) };
-  if (ports !== undefined && !usesPort(socket, ports)) return false;
+  if (filter.ports !== undefined) {
+    const socket = { localPort: view.getUint16(at + 4), remotePort: view.getUint16(at + 6) };
+    if (!usesPort(socket, filter.ports)) return false;
+  }
   return filter.inodes === undefined || filter.inodes.has(view.getUint32(at + 68, true));
 }
 
