@@ -33,7 +33,8 @@ import {
 import { lateLogAdvice, lateLogOf, superviseAgainCommand } from "./late_log.ts";
 import type { ServiceStatus } from "./status.ts";
 import { type ControlWord, isControlWord } from "./words.ts";
-import { suggestCommand } from "../text/command.ts";
+import { shellQuote, suggestCommand } from "../text/command.ts";
+import { errorCode, fileError } from "../file_error.ts";
 
 /** A request: a control word, or `status` for the live status record. */
 export interface ControlRequest {
@@ -109,13 +110,7 @@ export function serveControl(
   handle: (request: ControlRequest) => Promise<ControlReply>,
 ): ControlServer {
   const path = `${pinned.path}/control`;
-  try {
-    Deno.removeSync(path);
-  } catch (error) {
-    if (!(error instanceof Deno.errors.NotFound)) throw error;
-  }
-  const { listener, socket } = _listen(paths, pinned);
-  Deno.chmodSync(path, 0o600);
+  const { listener, socket } = _makeSocket(paths, pinned);
   const connections = new Map<_Served, Promise<void>>();
   let closing = false;
   (async () => {
@@ -148,6 +143,39 @@ export function serveControl(
       for (const served of connections.keys()) _closeQuietly(served.connection);
     },
   };
+}
+
+/**
+ * Makes the control socket (mode 0600), replacing whatever file is at its path, or
+ * throws one line naming the socket's real path and what to do (a directory in its
+ * place is not removed: opsd did not make it).
+ */
+function _makeSocket(
+  paths: ServicePaths,
+  pinned: PinnedStateDir,
+): { listener: Deno.Listener; socket: Deno.FileInfo } {
+  const path = `${pinned.path}/control`;
+  try {
+    try {
+      Deno.removeSync(path);
+    } catch (error) {
+      if (!(error instanceof Deno.errors.NotFound)) throw error;
+    }
+    const made = _listen(paths, pinned);
+    Deno.chmodSync(path, 0o600);
+    return made;
+  } catch (error) {
+    const named = controlPath(paths), code = errorCode(error);
+    if (code === "ENOTEMPTY" || code === "EISDIR") {
+      throw new OpsdError(
+        `cannot make the control socket ${named}: a directory is in its place: remove it ` +
+          `(rm -r ${shellQuote(named)}) and start the supervisor again`,
+        ExitCode.failure,
+        { cause: error },
+      );
+    }
+    throw fileError("make the control socket", named, error);
+  }
 }
 
 /**

@@ -137,7 +137,7 @@ export async function supervise(options: SuperviseOptions): Promise<number> {
     held.forEach(releaseLock);
     throw error;
   }
-  const supervisor = new Supervisor(prepared, held, detached, options.onReady);
+  const supervisor = await Supervisor.open(prepared, held, detached, options.onReady);
   return await supervisor.run();
 }
 
@@ -223,6 +223,8 @@ class Supervisor {
   /** Each service's locks and state directory, held until the very end. */
   #held: StateLock[];
   #controls: ControlServer[] = [];
+  /** Each service's output, in the order of `#services`. */
+  #outputs: ServiceOutput[] = [];
   #fds: number[] = [];
   #forward: { out: BoundedWriter; err: BoundedWriter };
   #onReady?: (report: ReadyReport) => void;
@@ -268,9 +270,32 @@ class Supervisor {
         return null;
       }
     });
-    prctl(PR.SET_CHILD_SUBREAPER, 1);
-    const devNull = open("/dev/null", O.RDWR | O.CLOEXEC);
-    this.#fds.push(devNull);
+    this.#forward = this.#forwardWriters(prepared);
+  }
+
+  /**
+   * A supervisor of the `prepared` services, whose locks (`held`) are taken, ready to
+   * run; or, when making what it needs fails, the error, after everything it took —
+   * locks included — was let go of.
+   */
+  static async open(
+    prepared: _Prepared[],
+    held: StateLock[],
+    detached: boolean,
+    onReady?: (report: ReadyReport) => void,
+  ): Promise<Supervisor> {
+    const supervisor = new Supervisor(prepared, held, detached, onReady);
+    try {
+      supervisor.#open(prepared, held);
+    } catch (error) {
+      await supervisor.#abandon();
+      throw error;
+    }
+    return supervisor;
+  }
+
+  /** Writers to this process's stdout and stderr for the services' forwarded output. */
+  #forwardWriters(prepared: _Prepared[]): { out: BoundedWriter; err: BoundedWriter } {
     // Lines forwarded to this process's stdout and stderr wait for a slow reader as
     // long as a log file would (the largest log-buffer), then are dropped and marked.
     const forward = {
@@ -289,10 +314,19 @@ class Supervisor {
         )
       ),
     });
-    this.#forward = {
+    return {
       out: new BoundedWriter(Deno.stdout, { ...forward, ...failed("stdout") }),
       err: new BoundedWriter(Deno.stderr, { ...forward, ...failed("stderr") }),
     };
+  }
+
+  /**
+   * Makes what supervising needs — /dev/null, the log pipe, each service's output and
+   * control socket — keeping each in a field as it is made, so that `#abandon` finds it.
+   */
+  #open(prepared: _Prepared[], held: StateLock[]): void {
+    const devNull = open("/dev/null", O.RDWR | O.CLOEXEC);
+    this.#fds.push(devNull);
     // main's stdout → log's stdin: made once and held here, so neither side's restart loses lines.
     const logPipe = prepared.length > 1 ? pipe2(O.CLOEXEC) : null;
     if (logPipe) {
@@ -311,6 +345,7 @@ class Supervisor {
         onChange: () => this.#services[index]?.outputChanged(),
         onError: _rateLimited((error) => logger.error("{error}", { error: error.message })),
       });
+      this.#outputs.push(output);
       output.fds.slice(1).forEach(_growPipe);
       const service = new SupervisedService({ ...spec, output, logger, host: this });
       this.#stateDirs.set(service, held[index].dir);
@@ -328,6 +363,21 @@ class Supervisor {
         ),
       );
     }
+  }
+
+  /**
+   * Lets go of what `#open` had made when it failed, locks last: nothing ran yet, so
+   * nothing is reaped or recorded.
+   */
+  async #abandon(): Promise<void> {
+    if (this.#logPipeWriter !== null) close(this.#logPipeWriter);
+    this.#logPipeWriter = null;
+    await Promise.all([
+      ...this.#controls.splice(0).map((control) => control.close()),
+      ...this.#outputs.splice(0).map((output) => output.close()),
+    ]);
+    for (const fd of this.#fds.splice(0)) close(fd);
+    this.#held.splice(0).forEach(releaseLock);
   }
 
   /** Runs until every service is down after TERM, INT or `opsd exit`; returns the exit code. */
@@ -350,6 +400,8 @@ class Supervisor {
       ]),
     ];
     for (const [signal, listener] of listeners) Deno.addSignalListener(signal, listener);
+    // Orphans of the services' processes are handed to this process, to be reaped and stopped.
+    prctl(PR.SET_CHILD_SUBREAPER, 1);
     // A slow safety net (SIGCHLD is what normally wakes the reaper), and a look at where
     // the service directories are.
     const poll = setInterval(() => this.#post({ type: "poll" }), _POLL_INTERVAL);
@@ -691,7 +743,7 @@ class Supervisor {
     for (const fd of this.#fds.splice(0)) close(fd);
     if (this.#logPipeWriter !== null) close(this.#logPipeWriter);
     this.#logPipeWriter = null;
-    const drained = Promise.all(this.#services.map((service) => service.output.close()));
+    const drained = Promise.all(this.#outputs.map((output) => output.close()));
     let timer: ReturnType<typeof setTimeout> | undefined;
     await Promise.race([
       drained,

@@ -5,7 +5,10 @@ import { childrenOf, sessionMembers } from "../../lib/procfs/processes.ts";
 import { readProcStat } from "../../lib/procfs/stat.ts";
 import { opsdArgv } from "../../lib/self.ts";
 import { sendControl } from "../../lib/supervise/control.ts";
-import { controlPath } from "../../lib/supervise/state.ts";
+import { acquireLock, controlPath, releaseLock } from "../../lib/supervise/state.ts";
+import { supervise } from "../../lib/supervise/supervisor.ts";
+import { resolveService } from "../../lib/service/paths.ts";
+import type { OpsdError } from "../../lib/errors.ts";
 import { LOCK, O } from "../../lib/sys/constants.ts";
 import { close, flock, open } from "../../lib/sys/libc.ts";
 
@@ -804,4 +807,30 @@ Deno.test("a run that cannot be exec'd: the supervisor retries it (crash-loop); 
   const run = await runOpsd(["supervise", service.path, "--ready-fd", "1"]);
   assert.equal(run.code, 127);
   assert.equal(run.stdout, `127 cannot start ${service.path}: ${missing}\n`);
+});
+
+Deno.test("a supervisor that cannot make a control socket says where and what to do, and lets go of every lock, socket and fd it took", async () => {
+  await using service = await copyService("logged");
+  const blocked = `${service.path}/log/supervise/control`;
+  await Deno.mkdir(`${blocked}/kept`, { recursive: true });
+  const message = `cannot make the control socket ${blocked}: a directory is in its place: ` +
+    `remove it (rm -r ${blocked}) and start the supervisor again`;
+  const openFds = () => [...Deno.readDirSync("/proc/self/fd")].map((entry) => entry.name).sort();
+  const before = openFds();
+  const paths = resolveService(service.path);
+  await assert.rejects(supervise({ paths }), (error: OpsdError) => {
+    assert.equal(error.message, message);
+    assert.equal(error.exitCode, 1);
+    return true;
+  });
+  assert.deepEqual(openFds(), before, "no fd is left open");
+  // The main service's socket, made before the log's failed, is gone; both locks are free.
+  await assert.rejects(Deno.lstat(controlPath(paths)), Deno.errors.NotFound);
+  for (const held of [paths, paths.log!]) releaseLock(acquireLock(held));
+  await Deno.lstat(`${blocked}/kept`); // not opsd's to remove
+
+  // From the command line: that one line, exit 1, nothing started.
+  const run = await runOpsd(["supervise", service.path]);
+  assert.deepEqual([run.code, run.stderr], [1, `opsd supervise: ${message}\n`]);
+  await assert.rejects(Deno.lstat(`${service.path}/counter`), Deno.errors.NotFound);
 });
