@@ -7,9 +7,15 @@
  */
 
 import { ExitCode } from "../lib/errors.ts";
-import { combinedExitCode, type ControlResult, controlService } from "../lib/supervise/client.ts";
+import {
+  awaitExit,
+  combinedExitCode,
+  type ControlResult,
+  controlService,
+} from "../lib/supervise/client.ts";
 import { describeExiting, describeStatus, type ServiceStatus } from "../lib/supervise/status.ts";
-import { liveReport, reportJson } from "../lib/supervise/report.ts";
+import { describeReport, liveReport, reportJson } from "../lib/supervise/report.ts";
+import { parseDuration } from "../lib/duration.ts";
 import {
   CONTROL_WORDS,
   type ControlWord,
@@ -21,11 +27,14 @@ import { defineCommand } from "../lib/cli/spec.ts";
 import { writeJson, writeOut, writeProblem } from "../lib/cli/output.ts";
 import { escapeText } from "../lib/text/escape.ts";
 
-const _EXIT_CODES = `Exit codes: 0 done (acknowledged by every supervisor), 1 refused (e.g. a signal
-to a service that is not running, up while its supervisor is exiting, exit to a log/
-service) or a supervisor closed the connection without answering but still runs,
-2 unknown service, 3 no supervisor running for a service (or it exited without answering), 4 permission denied (run as
-the supervisor's user or root), 6 a supervisor did not answer within 5 s; with several
+const _EXIT_CODES =
+  `Exit codes: 0 done (acknowledged by every supervisor; for exit, every supervisor
+has ended), 1 refused (e.g. a signal to a service that is not running, up while its
+supervisor is exiting, exit to a log/ service), a supervisor closed the connection
+without answering but still runs, or, after exit, processes of a service still run,
+2 unknown service, 3 no supervisor running for a service (or it exited without
+answering), 4 permission denied (run as the supervisor's user or root), 6 a supervisor
+did not answer within 5 s, or did not end within exit's --timeout; with several
 services, the most telling code (2, 3, 4, 6, 1).`;
 
 /** The options every control command takes. */
@@ -41,22 +50,56 @@ const _OPTIONS = {
   quiet: { short: "q", help: "print nothing on success" },
 } as const;
 
+/** The options of the words that end a supervisor (`exit`, `svc -x`): how long to wait for it. */
+const _EXIT_OPTIONS = {
+  ..._OPTIONS,
+  noWait: {
+    help: "return once the exit is acknowledged, without waiting for the supervisor to end",
+  },
+  timeout: {
+    value: "duration",
+    help: "give up waiting for the supervisor to end after this long (exit 6); 0 waits as " +
+      "long as it takes (it KILLs what outlives its stop timeout)",
+    parse: parseDuration,
+    default: 0,
+    defaultText: "0",
+  },
+} as const;
+
+const _EXIT_WAIT =
+  `exit waits until the supervisor has ended (its services down, its lock released), so
+that 'opsd exit web && opsd supervise --daemon web' finds the service free; it then prints
+the service's status as 'opsd status' does.`;
+
 /** One command per control word (`opsd up`, `opsd down`, …). */
 export function controlCommands() {
   return (Object.keys(CONTROL_WORDS) as ControlWord[]).map((word) => {
     const { help, letter } = CONTROL_WORDS[word];
     const svc = letter ? `  opsd svc -${letter} /srv/web       the same, daemontools-style\n` : "";
-    return defineCommand({
+    const spec = {
       name: word,
       summary: help,
       description: `Ask each SERVICE's supervisor to ${help}, and print the status it ` +
         "acknowledged with (after what it did, for a signal or exit: 'sent HUP; up ...'). " +
         "SERVICE is a service directory or script, as for 'opsd supervise'.",
       operands: [_SERVICES],
+    };
+    const examples =
+      `\nExamples:\n  opsd ${word} /srv/web\n  opsd ${word} /srv/web /srv/worker ./job.sh\n${svc}`;
+    if (word === "exit") {
+      return defineCommand({
+        ...spec,
+        options: _EXIT_OPTIONS,
+        after:
+          `${examples}  opsd exit --timeout 1m /srv/web && opsd supervise --daemon /srv/web\n\n` +
+          `${_EXIT_WAIT}\n\n${_EXIT_CODES}`,
+        run: (options, services) => _send(word, [word], services, options),
+      });
+    }
+    return defineCommand({
+      ...spec,
       options: _OPTIONS,
-      after:
-        `\nExamples:\n  opsd ${word} /srv/web\n  opsd ${word} /srv/web /srv/worker ./job.sh\n${svc}\n` +
-        _EXIT_CODES,
+      after: `${examples}\n${_EXIT_CODES}`,
       run: (options, services) => _send(word, [word], services, options),
     });
   });
@@ -81,13 +124,15 @@ export function svcCommand() {
       required: true,
       variadic: true,
     }],
-    options: _OPTIONS,
+    options: _EXIT_OPTIONS,
     unknownOptionsAreOperands: true,
     after: `
 Examples:
   opsd svc -d /srv/web        take it down (opsd down /srv/web)
   opsd svc -h /srv/web        send HUP (-h is svc's, not help: use --help)
   opsd svc -du /srv/web       down, then up again
+
+${_EXIT_WAIT.replace("exit waits", "-x waits")}
 
 ${_EXIT_CODES}`,
     run: (options, args) => {
@@ -135,7 +180,7 @@ async function _send(
   command: string,
   words: ControlWord[],
   services: string[],
-  options: { json?: boolean; quiet?: boolean },
+  options: { json?: boolean; quiet?: boolean; noWait?: boolean; timeout?: number },
 ): Promise<number> {
   const codes: number[] = [];
   for (const name of services) {
@@ -167,10 +212,34 @@ async function _send(
       status = result.status;
       exiting ||= word === "exit";
     }
+    // A word after the exit that was refused (svc -xu) ends it here: there is nothing to wait for.
+    if (exiting && !options.noWait && codes.at(-1) === ExitCode.ok) {
+      codes.push(await _awaitExit(command, name, done, options));
+      continue;
+    }
     if (options.quiet || status === null) continue;
     // The same fields as 'opsd status --json', and what was done ("sent TERM").
     if (options.json) writeJson({ ...reportJson(liveReport(name, status)), done });
     else writeOut(`${escapeText(name)}: ${[...done, describeStatus(status)].join("; ")}\n`);
   }
   return combinedExitCode(codes);
+}
+
+/**
+ * Waits for the supervisor of `name`, which acknowledged exit, to end; prints the
+ * service's status then (as 'opsd status' does, with what was done) and returns the code.
+ */
+async function _awaitExit(
+  command: string,
+  name: string,
+  done: string[],
+  options: { json?: boolean; quiet?: boolean; timeout?: number },
+): Promise<number> {
+  const result = await awaitExit(name, options.timeout ?? 0);
+  if (result.error !== null) writeProblem(`opsd ${command}`, result.error);
+  if (options.quiet || result.report === null) return result.code;
+  const ended = done.map((did) => did === wordDone("exit") ? "supervisor exited" : did);
+  if (options.json) writeJson({ ...reportJson(result.report), done: ended });
+  else writeOut(`${describeReport(result.report)}\n`);
+  return result.code;
 }

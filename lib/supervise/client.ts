@@ -8,7 +8,10 @@
 
 import { ExitCode, exitCodeOf } from "../errors.ts";
 import { resolveExistingService } from "../service/paths.ts";
-import { sendControl } from "./control.ts";
+import { sendControl, supervisorEndsWithin } from "./control.ts";
+import { ASK_TIMEOUT, serviceReport, type StatusReport } from "./report.ts";
+import { formatDuration } from "../duration.ts";
+import { suggestCommand } from "../text/command.ts";
 import type { ServiceStatus } from "./status.ts";
 import type { ControlWord } from "./words.ts";
 
@@ -36,6 +39,42 @@ export async function controlService(name: string, word: ControlWord): Promise<C
   } catch (error) {
     return { name, code: exitCodeOf(error), error: (error as Error).message, status: null };
   }
+}
+
+/** How the wait for a supervisor that acknowledged `exit` went. */
+export interface ExitResult {
+  /** 0 it ended with every process of the service down; 1 some still run; 6 timed out. */
+  code: ExitCode;
+  /** Why it failed, or null. */
+  error: string | null;
+  /** The service's report once the supervisor ended (as `opsd status` gives it), or null. */
+  report: StatusReport | null;
+}
+
+/**
+ * Waits until the supervisor of `name` (`paths`), which acknowledged `exit`, has
+ * ended — it lets go of its lock last, once its services are down — for up to
+ * `timeout` ms (0: as long as it takes; it KILLs what outlives its stop timeout), so
+ * that `opsd exit web && opsd supervise --daemon web` finds the service free.
+ */
+export async function awaitExit(name: string, timeout: number): Promise<ExitResult> {
+  const paths = resolveExistingService(name);
+  if (!await supervisorEndsWithin(paths, timeout > 0 ? timeout : Infinity)) {
+    return {
+      code: ExitCode.timeout,
+      error: `the supervisor of ${name} has not ended within ${formatDuration(timeout)}; it ` +
+        `is still taking its services down: check with ${suggestCommand("opsd", "status", name)}`,
+      report: null,
+    };
+  }
+  const report = await serviceReport(paths, name, "main", Date.now(), ASK_TIMEOUT);
+  if (report.unsupervised.length === 0) return { code: ExitCode.ok, error: null, report };
+  return {
+    code: ExitCode.failure,
+    error: `the supervisor of ${name} ended, but pid ${report.unsupervised.join(", ")} of the ` +
+      "service still runs: stop it, or supervise the service again to have it stopped",
+    report,
+  };
 }
 
 const _SEVERITY: number[] = [

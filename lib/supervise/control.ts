@@ -345,7 +345,7 @@ export async function sendControl(
   if (timedOut) throw new OpsdError(_noAnswer(paths, timeout), ExitCode.timeout, { cause });
   if (answer === undefined) {
     // Closed with nothing said, maybe before it read the request: not a timeout.
-    if (await _exitsWithin(paths, _EXIT_GRACE)) {
+    if (await supervisorEndsWithin(paths, _EXIT_GRACE)) {
       throw _notRunning(paths, " (it exited without answering)");
     }
     throw new OpsdError(
@@ -413,14 +413,20 @@ function _noAnswer(paths: ServicePaths, timeout: number): string {
 const _EXIT_GRACE = 250;
 
 /**
- * Whether the service's supervisor lets go of its lock within `ms`: one that closes
- * its control socket on its way out does so a moment before it releases the lock.
+ * Whether the service's supervisor lets go of its lock within `ms` (Infinity: as long
+ * as it takes), looking every 10 ms at first, every 50 ms after a while. One that
+ * closes its control socket on its way out does so a moment before it releases the
+ * lock; one that takes its services down first lets go once they are down.
  */
-async function _exitsWithin(paths: ServicePaths, ms: number): Promise<boolean> {
+export async function supervisorEndsWithin(paths: ServicePaths, ms: number): Promise<boolean> {
   const deadline = Date.now() + ms;
-  while (runningSupervisor(paths) !== null) {
+  for (
+    let interval = 10;
+    runningSupervisor(paths) !== null;
+    interval = Math.min(50, interval * 2)
+  ) {
     if (Date.now() >= deadline) return false;
-    await new Promise((resolve) => setTimeout(resolve, 10));
+    await new Promise((resolve) => setTimeout(resolve, Math.min(interval, deadline - Date.now())));
   }
   return true;
 }

@@ -5,11 +5,17 @@ import {
   acquireLock,
   controlPath,
   releaseLock,
+  runningSupervisor,
   type StateLock,
 } from "../../lib/supervise/state.ts";
 import { close } from "../../lib/sys/libc.ts";
-import { runOpsd, tempDir, waitFor } from "../fixtures/mod.ts";
-import { copyService, type RunningSupervisor, startSupervisor } from "../fixtures/supervise.ts";
+import { isAlive, runOpsd, tempDir, waitFor } from "../fixtures/mod.ts";
+import {
+  copyService,
+  type RunningSupervisor,
+  startSupervisor,
+  superviseInBackground,
+} from "../fixtures/supervise.ts";
 
 /** What `opsd WORD` says when the supervisor of `service` is exiting, `why`. */
 function exitingRefusal(word: string, service: string, why: string): string {
@@ -37,7 +43,7 @@ Deno.test("while its supervisor is exiting (opsd exit), up, once and restart are
   await supervisor.waitStatus("up", (s) => s.state === "up");
   await waitFor("the trap set", () => Deno.stat(`${service.path}/started`).catch(() => null));
 
-  const exit = await runOpsd(["exit", service.path]);
+  const exit = await runOpsd(["exit", "--no-wait", service.path]);
   assert.equal(exit.code, 0, exit.stderr);
   assert.match(exit.stdout, /: supervisor exiting; stopping \(pid \d+, pgid \d+\), KILL in /);
   for (const word of ["up", "once", "restart"]) {
@@ -55,7 +61,7 @@ Deno.test("while its supervisor is exiting (opsd exit), up, once and restart are
   const down = await runOpsd(["down", service.path]);
   assert.equal(down.code, 0, down.stderr);
   assert.match(down.stdout, /: stopping \(pid \d+, pgid \d+\), KILL in [\d.]+ s, want down\n$/);
-  assert.equal((await runOpsd(["exit", "-q", service.path])).code, 0);
+  assert.equal((await runOpsd(["exit", "-q", "--no-wait", service.path])).code, 0);
 
   // status says so, on the line and in --json.
   const status = await runOpsd(["status", service.path]);
@@ -162,7 +168,7 @@ Deno.test("svc -xd is acknowledged (down wants what exit does); svc -xu is refus
   await using supervisor = await startSupervisor(service.path, ["--stop-timeout", "60s"]);
   await supervisor.waitStatus("up", (s) => s.state === "up");
   await waitFor("the trap set", () => Deno.stat(`${service.path}/started`).catch(() => null));
-  const xd = await runOpsd(["svc", "-xd", service.path]);
+  const xd = await runOpsd(["svc", "-xd", "--no-wait", service.path]);
   assert.equal(xd.code, 0, xd.stderr);
   assert.match(xd.stdout, /: supervisor exiting; stopping \(pid \d+, pgid \d+\), .*want down\n$/);
   const xu = await runOpsd(["svc", "-xu", service.path]);
@@ -184,7 +190,8 @@ Deno.test("svc -xd is acknowledged (down wants what exit does); svc -xu is refus
     await again.waitStatus("up", (s) => s.state === "up");
     const run = await runOpsd(["svc", "-xd", quick.path]);
     assert.equal(run.code, 0, run.stderr);
-    assert.match(run.stdout, /: supervisor exiting; /);
+    assert.match(run.stdout, /: supervisor not running; down \d+ seconds?, killed by SIGTERM\n$/);
+    assert.equal(runningSupervisor(again.paths), null, "svc -x waited for the supervisor to end");
     assert.equal(await exitedWithin(again, 20_000), 0);
   }
   // Nor is up after an exit: it is refused (1) as the supervisor refuses it, not found
@@ -379,4 +386,67 @@ Deno.test("serveControl binds a control socket whose path is too long for a sock
   } finally {
     releaseLock(held);
   }
+});
+
+Deno.test("exit waits until the supervisor has ended, so that a new one starts at once (exit && supervise --daemon)", async () => {
+  await using service = await copyService("steady");
+  await using supervisor = await startSupervisor(service.path);
+  await supervisor.waitStatus("up", (s) => s.state === "up");
+  const exit = await runOpsd(["exit", service.path]);
+  assert.equal(exit.code, 0, exit.stderr);
+  assert.match(
+    exit.stdout,
+    /^\S+: supervisor not running; down \d+ seconds?, killed by SIGTERM\n$/,
+  );
+  assert.equal(runningSupervisor(supervisor.paths), null, "its lock is released");
+  await using again = await superviseInBackground([service.path]);
+  assert.equal(again.code, 0, again.stderr);
+  const json = await runOpsd(["exit", "--json", service.path]);
+  assert.equal(json.code, 0, json.stderr);
+  const report = JSON.parse(json.stdout);
+  assert.deepEqual(report.done, ["supervisor exited"]);
+  assert.deepEqual([report.state, report.supervisor.running, report.pid], ["down", false, null]);
+  assert.equal(isAlive(again.pid), false, "the --daemon supervisor has exited");
+  assert.equal(await exitedWithin(supervisor, 20_000), 0);
+});
+
+Deno.test("exit --timeout bounds the wait (6, saying what goes on); opsd kill then hurries an exit that waits", async () => {
+  await using service = await copyService("stubborn");
+  await using supervisor = await startSupervisor(service.path, ["--stop-timeout", "60s"]);
+  await supervisor.waitStatus("up", (s) => s.state === "up");
+  await waitFor("the trap set", () => Deno.stat(`${service.path}/started`).catch(() => null));
+  const late = await runOpsd(["exit", "--timeout", "300ms", service.path]);
+  assert.deepEqual([late.code, late.stdout], [6, ""]);
+  assert.equal(
+    late.stderr,
+    `opsd exit: the supervisor of ${service.path} has not ended within 300 ms; it is still ` +
+      `taking its services down: check with 'opsd status ${service.path}'\n`,
+  );
+  assert.equal(runningSupervisor(supervisor.paths), supervisor.pid);
+
+  const exit = runOpsd(["exit", "-q", service.path]);
+  assert.equal((await runOpsd(["kill", "-q", service.path])).code, 0);
+  const ended = await exit;
+  assert.deepEqual([ended.code, ended.stdout, ended.stderr], [0, "", ""]);
+  assert.equal(runningSupervisor(supervisor.paths), null);
+  assert.equal(await exitedWithin(supervisor, 20_000), 0);
+});
+
+Deno.test("exit whose supervisor is killed (-9) while it waits says which of the service's processes still run (1)", async () => {
+  await using service = await copyService("stubborn");
+  await using supervisor = await startSupervisor(service.path, ["--stop-timeout", "60s"]);
+  const up = await supervisor.waitStatus("up", (s) => s.state === "up");
+  await waitFor("the trap set", () => Deno.stat(`${service.path}/started`).catch(() => null));
+  const exit = runOpsd(["exit", service.path]);
+  await supervisor.waitStatus("exiting", (s) => s.supervisor.exiting === "opsd exit");
+  assert.equal(await supervisor.stop("SIGKILL"), 137);
+  const ended = await exit;
+  assert.equal(ended.code, 1);
+  assert.equal(
+    ended.stderr,
+    `opsd exit: the supervisor of ${service.path} ended, but pid ${up.pid} of the service ` +
+      "still runs: stop it, or supervise the service again to have it stopped\n",
+  );
+  assert.match(ended.stdout, new RegExp(`: supervisor not running; pid ${up.pid} still running`));
+  assert.equal(isAlive(up.pid!), true);
 });
