@@ -69,7 +69,7 @@ const _EXIT_OPTIONS = {
 const _EXIT_WAIT =
   `exit waits until the supervisor has ended (its services down, its lock released), so
 that 'opsd exit web && opsd supervise --daemon web' finds the service free; it then prints
-the service's status as 'opsd status' does.`;
+the service's status as 'opsd status' does. Several services are taken down together.`;
 
 /** One command per control word (`opsd up`, `opsd down`, …). */
 export function controlCommands() {
@@ -172,9 +172,24 @@ ${_EXIT_CODES}`,
 /** The words that would run a service: refused by a supervisor that is exiting. */
 const _RUNS: ControlWord[] = ["up", "once", "restart"];
 
+/** What the words sent to one service did. */
+interface _Sent {
+  name: string;
+  /** Each word's exit code, up to the first that failed. */
+  codes: number[];
+  /** What was done that the status may not show yet (`sent TERM`, `supervisor exiting`). */
+  done: string[];
+  /** The last acknowledged status, or null. */
+  status: ServiceStatus | null;
+  /** Its supervisor acknowledged exit, and no word after it was refused: it is waited for. */
+  exits: boolean;
+}
+
 /**
- * Sends `words` in order to each service, up to the first that fails; prints each error,
- * and the last acknowledged status with what was done.
+ * Sends `words` in order to each service, up to the first that fails, printing each
+ * error; then waits for the supervisors that acknowledged exit (together: they take
+ * their services down at the same time) unless `noWait`, and prints each service's
+ * status with what was done.
  */
 async function _send(
   command: string,
@@ -182,39 +197,25 @@ async function _send(
   services: string[],
   options: { json?: boolean; quiet?: boolean; noWait?: boolean; timeout?: number },
 ): Promise<number> {
+  const sent: _Sent[] = [];
+  for (const name of services) sent.push(await _sendWords(command, name, words));
+  const ends = await Promise.all(
+    sent.map((one) =>
+      one.exits && !options.noWait ? awaitExit(one.name, options.timeout ?? 0) : null
+    ),
+  );
   const codes: number[] = [];
-  for (const name of services) {
-    const done: string[] = [];
-    let status: ServiceStatus | null = null;
-    let exiting = false;
-    for (const word of words) {
-      // After an acknowledged exit, down and exit want what the supervisor is doing, and it
-      // may be gone before they would reach it (svc -xd): they are done without being sent.
-      if (exiting && (word === "down" || word === "exit")) continue;
-      // Those that would run it are refused, as the supervisor refuses them, without asking
-      // it: one whose service stops at once is gone before they reach it (svc -xu said 3).
-      const result: ControlResult = exiting && _RUNS.includes(word)
-        ? {
-          name,
-          code: ExitCode.failure,
-          error: describeExiting("opsd exit", status!.service),
-          status: null,
-        }
-        : await controlService(name, word);
-      codes.push(result.code);
-      if (result.code !== ExitCode.ok) {
-        // What the words before it did is still said (svc -xu: the exit, then why not up).
-        writeProblem(`opsd ${command}`, result.error!);
-        break;
-      }
-      const did = wordDone(word);
-      if (did) done.push(did);
-      status = result.status;
-      exiting ||= word === "exit";
-    }
-    // A word after the exit that was refused (svc -xu) ends it here: there is nothing to wait for.
-    if (exiting && !options.noWait && codes.at(-1) === ExitCode.ok) {
-      codes.push(await _awaitExit(command, name, done, options));
+  for (const [index, { name, codes: sentCodes, done, status }] of sent.entries()) {
+    codes.push(...sentCodes);
+    const end = ends[index];
+    if (end) {
+      codes.push(end.code);
+      if (end.error !== null) writeProblem(`opsd ${command}`, end.error);
+      if (options.quiet || end.report === null) continue;
+      const ended = done.map((did) => did === wordDone("exit") ? "supervisor exited" : did);
+      // As 'opsd status' says it, now that the supervisor is gone.
+      if (options.json) writeJson({ ...reportJson(end.report), done: ended });
+      else writeOut(`${describeReport(end.report)}\n`);
       continue;
     }
     if (options.quiet || status === null) continue;
@@ -225,21 +226,35 @@ async function _send(
   return combinedExitCode(codes);
 }
 
-/**
- * Waits for the supervisor of `name`, which acknowledged exit, to end; prints the
- * service's status then (as 'opsd status' does, with what was done) and returns the code.
- */
-async function _awaitExit(
-  command: string,
-  name: string,
-  done: string[],
-  options: { json?: boolean; quiet?: boolean; timeout?: number },
-): Promise<number> {
-  const result = await awaitExit(name, options.timeout ?? 0);
-  if (result.error !== null) writeProblem(`opsd ${command}`, result.error);
-  if (options.quiet || result.report === null) return result.code;
-  const ended = done.map((did) => did === wordDone("exit") ? "supervisor exited" : did);
-  if (options.json) writeJson({ ...reportJson(result.report), done: ended });
-  else writeOut(`${describeReport(result.report)}\n`);
-  return result.code;
+/** Sends `words` in order to the service `name`, up to the first that fails, printing its error. */
+async function _sendWords(command: string, name: string, words: ControlWord[]): Promise<_Sent> {
+  const sent: _Sent = { name, codes: [], done: [], status: null, exits: false };
+  for (const word of words) {
+    // After an acknowledged exit, down and exit want what the supervisor is doing, and it
+    // may be gone before they would reach it (svc -xd): they are done without being sent.
+    if (sent.exits && (word === "down" || word === "exit")) continue;
+    // Those that would run it are refused, as the supervisor refuses them, without asking
+    // it: one whose service stops at once is gone before they reach it (svc -xu said 3).
+    const result: ControlResult = sent.exits && _RUNS.includes(word)
+      ? {
+        name,
+        code: ExitCode.failure,
+        error: describeExiting("opsd exit", sent.status!.service),
+        status: null,
+      }
+      : await controlService(name, word);
+    sent.codes.push(result.code);
+    if (result.code !== ExitCode.ok) {
+      // What the words before it did is still said (svc -xu: the exit, then why not up),
+      // and there is nothing to wait for.
+      writeProblem(`opsd ${command}`, result.error!);
+      sent.exits = false;
+      break;
+    }
+    const did = wordDone(word);
+    if (did) sent.done.push(did);
+    sent.status = result.status;
+    sent.exits ||= word === "exit";
+  }
+  return sent;
 }

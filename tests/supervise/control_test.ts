@@ -450,3 +450,30 @@ Deno.test("exit whose supervisor is killed (-9) while it waits says which of the
   assert.match(ended.stdout, new RegExp(`: supervisor not running; pid ${up.pid} still running`));
   assert.equal(isAlive(up.pid!), true);
 });
+
+Deno.test("exit of several services takes them down together, then prints each in the order named", async () => {
+  await using first = await copyService("stubborn");
+  await using second = await copyService("stubborn");
+  // Each ignores TERM: each supervisor KILLs it after its 1.5 s stop timeout.
+  const supervisors = await Promise.all(
+    [first, second].map((service) => startSupervisor(service.path, ["--stop-timeout", "1500ms"])),
+  );
+  await using _first = supervisors[0], _second = supervisors[1];
+  for (const [index, service] of [first, second].entries()) {
+    await supervisors[index].waitStatus("up", (s) => s.state === "up");
+    await waitFor("the trap set", () => Deno.stat(`${service.path}/started`).catch(() => null));
+  }
+  const started = Date.now();
+  const exit = await runOpsd(["exit", first.path, second.path]);
+  const elapsed = Date.now() - started;
+  assert.equal(exit.code, 0, exit.stderr);
+  assert.ok(elapsed >= 1400 && elapsed < 2900, `both stops overlapped (${elapsed} ms, not 3 s)`);
+  const lines = exit.stdout.trimEnd().split("\n");
+  assert.deepEqual(lines.map((line) => line.slice(0, line.indexOf(": "))), [
+    first.path,
+    second.path,
+  ]);
+  for (const line of lines) {
+    assert.match(line, /: supervisor not running; down \d+ seconds?, killed by SIGKILL$/);
+  }
+});
