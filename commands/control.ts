@@ -201,7 +201,9 @@ async function _send(
   for (const name of services) sent.push(await _sendWords(command, name, words));
   const ends = await Promise.all(
     sent.map((one) =>
-      one.exits && !options.noWait ? awaitExit(one.name, options.timeout ?? 0) : null
+      one.exits && !options.noWait
+        ? awaitExit(one.name, one.status!.supervisor.pid, options.timeout ?? 0)
+        : null
     ),
   );
   const codes: number[] = [];

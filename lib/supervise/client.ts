@@ -52,14 +52,18 @@ export interface ExitResult {
 }
 
 /**
- * Waits until the supervisor of `name` (`paths`), which acknowledged `exit`, has
- * ended — it lets go of its lock last, once its services are down — for up to
+ * Waits until the supervisor of `name` (pid `supervisor`), which acknowledged `exit`,
+ * has ended — it lets go of its lock last, once its services are down — for up to
  * `timeout` ms (0: as long as it takes; it KILLs what outlives its stop timeout), so
  * that `opsd exit web && opsd supervise --daemon web` finds the service free.
  */
-export async function awaitExit(name: string, timeout: number): Promise<ExitResult> {
+export async function awaitExit(
+  name: string,
+  supervisor: number,
+  timeout: number,
+): Promise<ExitResult> {
   const paths = resolveExistingService(name);
-  if (!await supervisorEndsWithin(paths, timeout > 0 ? timeout : Infinity)) {
+  if (!await supervisorEndsWithin(paths, timeout > 0 ? timeout : Infinity, supervisor)) {
     return {
       code: ExitCode.timeout,
       error: `the supervisor of ${name} has not ended within ${formatDuration(timeout)}; it ` +

@@ -413,22 +413,26 @@ function _noAnswer(paths: ServicePaths, timeout: number): string {
 const _EXIT_GRACE = 250;
 
 /**
- * Whether the service's supervisor lets go of its lock within `ms` (Infinity: as long
- * as it takes), looking every 10 ms at first, every 50 ms after a while. One that
- * closes its control socket on its way out does so a moment before it releases the
- * lock; one that takes its services down first lets go once they are down.
+ * Whether the service's supervisor (`pid`, or whichever holds the lock) lets go of its
+ * lock within `ms` (Infinity: as long as it takes), looking every 10 ms at first, every
+ * 50 ms after a while. One that closes its control socket on its way out does so a
+ * moment before it releases the lock; one that takes its services down first lets go
+ * once they are down. A new supervisor that took the lock meanwhile is not waited for.
  */
-export async function supervisorEndsWithin(paths: ServicePaths, ms: number): Promise<boolean> {
+export async function supervisorEndsWithin(
+  paths: ServicePaths,
+  ms: number,
+  pid?: number,
+): Promise<boolean> {
   const deadline = Date.now() + ms;
-  for (
-    let interval = 10;
-    runningSupervisor(paths) !== null;
-    interval = Math.min(50, interval * 2)
-  ) {
+  let interval = 10;
+  for (;;) {
+    const holder = runningSupervisor(paths);
+    if (holder === null || (pid !== undefined && holder !== pid && holder !== -1)) return true;
     if (Date.now() >= deadline) return false;
     await new Promise((resolve) => setTimeout(resolve, Math.min(interval, deadline - Date.now())));
+    interval = Math.min(50, interval * 2);
   }
-  return true;
 }
 
 /**

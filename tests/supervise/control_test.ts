@@ -410,11 +410,14 @@ Deno.test("exit waits until the supervisor has ended, so that a new one starts a
   assert.equal(await exitedWithin(supervisor, 20_000), 0);
 });
 
-Deno.test("exit --timeout bounds the wait (6, saying what goes on); opsd kill then hurries an exit that waits", async () => {
+Deno.test("exit --timeout bounds the wait (6, saying what goes on); opsd kill hurries an exit that waits", async () => {
   await using service = await copyService("stubborn");
   await using supervisor = await startSupervisor(service.path, ["--stop-timeout", "60s"]);
   await supervisor.waitStatus("up", (s) => s.state === "up");
   await waitFor("the trap set", () => Deno.stat(`${service.path}/started`).catch(() => null));
+  const exit = runOpsd(["exit", "-q", service.path]);
+  await supervisor.waitStatus("exiting", (s) => s.supervisor.exiting === "opsd exit");
+
   const late = await runOpsd(["exit", "--timeout", "300ms", service.path]);
   assert.deepEqual([late.code, late.stdout], [6, ""]);
   assert.equal(
@@ -424,7 +427,6 @@ Deno.test("exit --timeout bounds the wait (6, saying what goes on); opsd kill th
   );
   assert.equal(runningSupervisor(supervisor.paths), supervisor.pid);
 
-  const exit = runOpsd(["exit", "-q", service.path]);
   assert.equal((await runOpsd(["kill", "-q", service.path])).code, 0);
   const ended = await exit;
   assert.deepEqual([ended.code, ended.stdout, ended.stderr], [0, "", ""]);
