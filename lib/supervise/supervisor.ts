@@ -109,6 +109,8 @@ interface _Prepared {
 }
 
 const _POLL_INTERVAL = 10_000;
+/** How often it looks whether a service directory was moved or replaced (one stat each). */
+const _LOOK_INTERVAL = 1000;
 const _PIPE_SIZE = 1 << 20;
 const _DRAIN_TIMEOUT = 3000;
 
@@ -402,9 +404,13 @@ class Supervisor {
     for (const [signal, listener] of listeners) Deno.addSignalListener(signal, listener);
     // Orphans of the services' processes are handed to this process, to be reaped and stopped.
     prctl(PR.SET_CHILD_SUBREAPER, 1);
-    // A slow safety net (SIGCHLD is what normally wakes the reaper), and a look at where
-    // the service directories are.
+    // A slow safety net (SIGCHLD is what normally wakes the reaper).
     const poll = setInterval(() => this.#post({ type: "poll" }), _POLL_INTERVAL);
+    // A quick look at where the service directories are: after a deploy that replaced one
+    // (rm -rf, then a fresh copy), its old service must not run beside the new one for long.
+    const look = setInterval(() => {
+      if (this.#movedService()) this.#post({ type: "poll" });
+    }, _LOOK_INTERVAL);
     this.#post({ type: "start" });
     try {
       while (!(this.exiting && this.#services.every((service) => service.idle))) {
@@ -428,6 +434,7 @@ class Supervisor {
       }
     } finally {
       clearInterval(poll);
+      clearInterval(look);
       for (const [signal, listener] of listeners) Deno.removeSignalListener(signal, listener);
       await this.#teardown();
     }
@@ -540,14 +547,17 @@ class Supervisor {
    */
   #leaveIfMoved(): void {
     if (this.exiting) return;
-    const moved = this.#services.find((service) =>
-      service.role === "main" && !this.inPlace(service)
-    );
+    const moved = this.#movedService();
     if (!moved) return;
     this.#log.error("{path} was moved or removed: taking the service down, then exiting", {
       path: moved.paths.path,
     });
     this.giveUp("its service directory was moved or removed");
+  }
+
+  /** The main service whose directory is no longer where this supervisor found it, if any. */
+  #movedService(): SupervisedService | undefined {
+    return this.#services.find((service) => service.role === "main" && !this.inPlace(service));
   }
 
   async #control(service: SupervisedService, request: ControlRequest): Promise<ControlReply> {
