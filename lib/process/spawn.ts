@@ -30,8 +30,8 @@ export interface SpawnRequest {
   env?: Record<string, string>;
   /** Working directory (default: opsd's). */
   cwd?: string;
-  /** `fds[i]` becomes the child's fd `i`; nothing else of opsd's is inherited. */
-  fds: readonly number[];
+  /** `fds[i]` becomes the child's fd `i` (null: closed); nothing else of opsd's is inherited. */
+  fds: readonly (number | null)[];
   /** Start in a new session: its own process group, no controlling terminal. */
   newSession?: boolean;
   /** Start in a new process group of its own (implied by `newSession`). */

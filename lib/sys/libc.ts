@@ -74,6 +74,7 @@ const _SYMBOLS = {
   posix_spawn_file_actions_destroy: { parameters: ["buffer"], result: "i32" }, // int posix_spawn_file_actions_destroy(posix_spawn_file_actions_t *fa)
   posix_spawn_file_actions_adddup2: { parameters: ["buffer", "i32", "i32"], result: "i32" }, // int posix_spawn_file_actions_adddup2(posix_spawn_file_actions_t *fa, int fd, int newfd)
   posix_spawn_file_actions_addclosefrom_np: { parameters: ["buffer", "i32"], result: "i32" }, // int posix_spawn_file_actions_addclosefrom_np(posix_spawn_file_actions_t *fa, int from)
+  posix_spawn_file_actions_addclose: { parameters: ["buffer", "i32"], result: "i32" }, // int posix_spawn_file_actions_addclose(posix_spawn_file_actions_t *fa, int fd)
   posix_spawn_file_actions_addchdir_np: { parameters: ["buffer", "buffer"], result: "i32" }, // int posix_spawn_file_actions_addchdir_np(posix_spawn_file_actions_t *fa, const char *path)
   // /proc inspection (opsd fds): the fd walker, the pid lister, sock_diag dumps, statx of fd targets
   openat: { parameters: ["i32", "buffer", "i32", "u32"], result: "i32" }, // int openat(int dirfd, const char *path, int flags, mode_t mode)
@@ -658,8 +659,8 @@ export interface PosixSpawnOptions {
   argv: string[];
   /** The whole environment, as `KEY=VALUE` strings. */
   env: string[];
-  /** `fds[i]` becomes fd `i` in the child; every other fd is closed there. */
-  fds: number[];
+  /** `fds[i]` becomes fd `i` in the child (null: closed there); every other fd is closed there. */
+  fds: (number | null)[];
   /** Working directory for the child (default: the caller's). */
   cwd?: string;
   /** Start the child in a new session (and so a new process group, with no terminal). */
@@ -679,7 +680,7 @@ const _SIGSET_SIZE = 128;
 export function posixSpawn(options: PosixSpawnOptions): number {
   const lib = _libc();
   // Moved to numbers above every target first, so that no target clobbers a source.
-  const sources = options.fds.map((fd) => dupCloexec(fd, options.fds.length));
+  const sources = options.fds.map((fd) => fd === null ? null : dupCloexec(fd, options.fds.length));
   const attr = new Uint8Array(512), actions = new Uint8Array(512);
   lib.posix_spawnattr_init(attr);
   lib.posix_spawn_file_actions_init(actions);
@@ -691,7 +692,11 @@ export function posixSpawn(options: PosixSpawnOptions): number {
     lib.posix_spawnattr_setpgroup(attr, 0);
     lib.posix_spawnattr_setsigmask(attr, new Uint8Array(_SIGSET_SIZE));
     lib.posix_spawnattr_setsigdefault(attr, new Uint8Array(_SIGSET_SIZE).fill(0xff));
-    sources.forEach((fd, target) => lib.posix_spawn_file_actions_adddup2(actions, fd, target));
+    sources.forEach((fd, target) =>
+      fd === null
+        ? lib.posix_spawn_file_actions_addclose(actions, target)
+        : lib.posix_spawn_file_actions_adddup2(actions, fd, target)
+    );
     lib.posix_spawn_file_actions_addclosefrom_np(actions, options.fds.length);
     const cwd = options.cwd === undefined ? null : _cString(options.cwd);
     if (cwd) lib.posix_spawn_file_actions_addchdir_np(actions, cwd);
@@ -710,7 +715,7 @@ export function posixSpawn(options: PosixSpawnOptions): number {
   } finally {
     lib.posix_spawn_file_actions_destroy(actions);
     lib.posix_spawnattr_destroy(attr);
-    sources.forEach((fd) => lib.close(fd));
+    sources.forEach((fd) => fd !== null && lib.close(fd));
   }
 }
 

@@ -6,6 +6,7 @@ import {
   checkAccess,
   cloexecFrom,
   close,
+  dup,
   dup2,
   dupCloexec,
   getCloexec,
@@ -204,6 +205,33 @@ Deno.test("posixSpawn gives the child exactly the fds asked for, in a new sessio
   } finally {
     close(reader);
     close(devNull);
+  }
+});
+
+Deno.test("posixSpawn closes the fds given as null in the child, even one the caller holds open there", async () => {
+  const [reader, writer] = pipe2();
+  const devNull = open("/dev/null", O.RDWR | O.CLOEXEC);
+  const inherited = dup(devNull); // not close-on-exec: would reach the child if not closed there
+  const target = inherited + 1;
+  let pid = 0;
+  try {
+    const fds = [devNull, writer, devNull, ...Array(target - 3).fill(null), writer];
+    const probe = [3, inherited, target].map((n) => `[ -e /proc/$$/fd/${n} ] && printf '${n} '`);
+    pid = posixSpawn({
+      path: "/bin/sh",
+      argv: ["sh", "-c", `${probe.join("; ")}; true`],
+      env: ["PATH=/usr/bin:/bin"],
+      fds,
+    });
+    close(writer);
+    assert.deepEqual(await reap(pid), { pid, exitCode: 0, signal: null, core: false });
+    const buffer = new Uint8Array(256);
+    const listing = new TextDecoder().decode(buffer.subarray(0, read(reader, buffer)));
+    assert.equal(listing, `${target} `);
+  } finally {
+    close(reader);
+    close(devNull);
+    close(inherited);
   }
 });
 
