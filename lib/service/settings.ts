@@ -20,6 +20,7 @@
  */
 
 import { describeBadValue } from "../cli/values.ts";
+import { fileError } from "../file_error.ts";
 import { parseDuration } from "../duration.ts";
 import { ExitCode, OpsdError, UsageError } from "../errors.ts";
 import { resolvePath } from "../path.ts";
@@ -60,6 +61,11 @@ export interface ServiceSettings {
   group: string | null;
   /** The service's umask, or null for opsd's own. */
   umask: number | null;
+  /**
+   * The fd on which the service says it is ready, by writing a newline (s6's
+   * notification-fd), or null when it does not: it then counts as ready once started.
+   */
+  notificationFd: number | null;
 }
 
 /** The name of a setting, as written in the file and as a flag (`--stop-timeout`). */
@@ -78,7 +84,8 @@ export type SettingKey =
   | "log-buffer"
   | "user"
   | "group"
-  | "umask";
+  | "umask"
+  | "notification-fd";
 
 /** How one setting is written, read and defaulted. */
 export interface SettingSpec {
@@ -174,6 +181,12 @@ export const SETTINGS: Readonly<Record<SettingKey, SettingSpec>> = {
     default: "",
   },
   umask: { value: "OCTAL", help: "the service's umask, e.g. 022", default: "" },
+  "notification-fd": {
+    value: "FD",
+    help: "run writes a newline to this fd once ready (as s6's notification-fd)",
+    default: "",
+    bounds: { min: 3, max: 1023, why: "0, 1 and 2 are the service's stdin, stdout and stderr" },
+  },
 };
 
 /**
@@ -276,6 +289,7 @@ export function normalizeSettings(dir: string, ...layers: RawSettings[]): Servic
     user: get("user"),
     group: get("group"),
     umask: get("umask"),
+    notificationFd: get("notification-fd"),
   };
   if (settings.restartDelayMax < settings.restartDelay) {
     throw new UsageError(
@@ -295,8 +309,8 @@ export interface LoadedSettings {
 }
 
 /**
- * The settings of a service: its settings file's, with `flags` over them, every
- * default filled in. Throws a UsageError naming the file and line, or the flag, for a
+ * The settings of a service: its settings file's (over s6's one-value files in a
+ * service directory), with `flags` over them, every default filled in. Throws a UsageError naming the file and line, or the flag, for a
  * bad line or value (exit 4 for a file it may not read).
  *
  * @example
@@ -305,14 +319,31 @@ export interface LoadedSettings {
  * ```
  */
 export function loadSettings(
-  service: Pick<ServicePaths, "dir" | "settingsFile">,
+  service: Pick<ServicePaths, "dir" | "settingsFile" | "form">,
   flags: RawSettings = {},
 ): LoadedSettings {
-  const layers = [readSettingsFile(service.settingsFile), flags];
+  const layers = [_s6Files(service), readSettingsFile(service.settingsFile), flags];
   return {
     settings: normalizeSettings(service.dir, ...layers),
     sourceOf: (key) => settingSource(key, ...layers),
   };
+}
+
+/**
+ * The settings an s6 service directory holds in one-value files, so that it works
+ * unchanged: `notification-fd` (under opsd.conf and flags, which win).
+ */
+function _s6Files(service: Pick<ServicePaths, "dir" | "form">): RawSettings {
+  if (service.form !== "directory") return {};
+  const path = `${service.dir}/notification-fd`;
+  let text: string;
+  try {
+    text = Deno.readTextFileSync(path);
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return {};
+    throw fileError("read", path, error);
+  }
+  return { "notification-fd": { text: text.trim(), where: path } };
 }
 
 /**
@@ -348,6 +379,7 @@ const _PARSERS = {
   user: _optional,
   group: _optional,
   umask: _umask,
+  "notification-fd": _notificationFd,
 } satisfies Record<SettingKey, (text: string) => unknown>;
 
 /** Text that may be empty: trimmed, or null for none. */
@@ -425,6 +457,11 @@ function _stopSignal(text: string): number {
     );
   }
   return number;
+}
+
+/** An fd number (3 to 1023), or null (no readiness notification) when empty. */
+function _notificationFd(text: string): number | null {
+  return text.trim() === "" ? null : _bounded("notification-fd", _wholeNumber)(text);
 }
 
 /** A umask, or null (opsd's own) when empty. */

@@ -27,6 +27,7 @@ Deno.test("normalizeSettings fills every default from the one table", () => {
     user: null,
     group: null,
     umask: null,
+    notificationFd: null,
   });
   assert.equal(Object.keys(SETTINGS).length, Object.keys(settings).length);
 });
@@ -53,7 +54,11 @@ Deno.test("a settings file is read, and flags override it", async () => {
 
 Deno.test("loadSettings reads a service's settings file, flags over it, and names where each value came from", async () => {
   await using dir = await tempDir();
-  const service = { dir: dir.path, settingsFile: `${dir.path}/opsd.conf` };
+  const service = {
+    dir: dir.path,
+    settingsFile: `${dir.path}/opsd.conf`,
+    form: "directory" as const,
+  };
   assert.deepEqual(loadSettings(service).settings, normalizeSettings(dir.path));
   await Deno.writeTextFile(service.settingsFile, "stop-timeout = 30s\nuser = nobody\n");
   const { settings, sourceOf } = loadSettings(
@@ -137,4 +142,28 @@ Deno.test("parseSize reads bytes and k, M, G multiples of 1024", () => {
     () => parseSize("lots"),
     /bad size "lots": expected bytes, or a number with k, M or G/,
   );
+});
+
+Deno.test("notification-fd: 3 to 1023 or none; s6's notification-fd file in a service directory, under opsd.conf", async () => {
+  await using dir = await tempDir();
+  const service = {
+    dir: dir.path,
+    settingsFile: `${dir.path}/opsd.conf`,
+    form: "directory" as const,
+  };
+  assert.equal(loadSettings(service).settings.notificationFd, null);
+  await Deno.writeTextFile(`${dir.path}/notification-fd`, "5\n");
+  assert.equal(loadSettings(service).settings.notificationFd, 5);
+  assert.equal(loadSettings({ ...service, form: "script" }).settings.notificationFd, null);
+  await Deno.writeTextFile(service.settingsFile, "notification-fd = 3\n");
+  assert.equal(loadSettings(service).settings.notificationFd, 3);
+  await Deno.writeTextFile(service.settingsFile, "");
+  await Deno.writeTextFile(`${dir.path}/notification-fd`, "1\n");
+  assert.throws(() => loadSettings(service), {
+    message: `${dir.path}/notification-fd: bad value '1': expected 3 to 1023: 0, 1 and 2 are ` +
+      "the service's stdin, stdout and stderr",
+  });
+  assert.throws(() => loadSettings(service, settingsFromFlags({ "notification-fd": "x" })), {
+    message: "--notification-fd: bad value 'x': expected a whole number, 3 to 1023",
+  });
 });
