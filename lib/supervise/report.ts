@@ -18,6 +18,7 @@ import {
   describeLastRun,
   describeStatus,
   isFailing,
+  isReady,
   type ServiceStatus,
 } from "./status.ts";
 import { dirname } from "../path.ts";
@@ -365,10 +366,13 @@ export function reportJson(report: StatusReport): Record<string, unknown> {
 
 /**
  * The exit code for a set of reports: 3 when some service has no supervisor,
- * 1 when some is not up, else 0.
+ * 1 when some is not up (or up but not ready yet, with a notification-fd), else 0.
  */
 export function statusExitCode(reports: StatusReport[]): number {
   if (reports.some((report) => !report.supervisor.running)) return ExitCode.notRunning;
-  if (reports.some((report) => report.state !== "up")) return ExitCode.failure;
+  // Up but not ready yet (notification-fd) is not up for a script either.
+  const up = (report: StatusReport) =>
+    report.state === "up" && (report.record === null || isReady(report.record));
+  if (!reports.every(up)) return ExitCode.failure;
   return ExitCode.ok;
 }

@@ -19,10 +19,11 @@ import { spawnProgram } from "../process/spawn.ts";
 import { descendantsOf, isRunning, type ProcessId, procStartOf } from "../procfs/processes.ts";
 import type { ServicePaths } from "../service/paths.ts";
 import type { ServiceSettings } from "../service/settings.ts";
-import { SIGNALS } from "../sys/constants.ts";
-import type { WaitStatus } from "../sys/libc.ts";
+import { O, SIGNALS } from "../sys/constants.ts";
+import { close, pipe2, type WaitStatus } from "../sys/libc.ts";
 import { signalName, signalNumber } from "../sys/signals.ts";
 import { restartDelay } from "./backoff.ts";
+import { readNotification } from "./notification.ts";
 import type { ServiceOutput } from "./output/output.ts";
 import { INSTANCE_ENV, leftoverProcesses } from "./leftovers.ts";
 import { leftovers, newStopJob, signalAll, signalEach, type StopJob } from "./stop.ts";
@@ -43,6 +44,8 @@ export type TimerKind =
 export interface ServiceHost {
   /** Queues `kind` for `service` as an event, `token` telling a stale timer from a live one. */
   timerFired(service: SupervisedService, kind: TimerKind, token: number): void;
+  /** Queues, as an event, that run `id` of `service` said it is ready (notification-fd). */
+  readinessReported(service: SupervisedService, id: string): void;
   /** Records `pid` as `service`'s main process or finish, so that its exit reaches it. */
   own(pid: number, service: SupervisedService, role: "main" | "finish"): void;
   /** Forgets a reaped pid. */
@@ -81,6 +84,8 @@ interface _Instance extends ProcessId {
    * `hup`…): its end, soon after, is no quick death (`svc -t` restarts a service).
    */
   signalled?: boolean;
+  /** When it said it was ready on its notification-fd (ms), or null (not yet, or not asked). */
+  readyAt?: number | null;
 }
 
 const _CHECK_INTERVAL = 50;
@@ -146,10 +151,19 @@ export class SupervisedService {
     return this.#instance === null && this.#stop === null && this.#finish === null;
   }
 
-  /** Started at least once, or failed to, or wanted down: what --ready-fd waits for. */
+  /**
+   * Running and ready (having said so on its notification-fd, when it has one), or
+   * failed to start, ran and ended, or wanted down: what --ready-fd waits for.
+   */
   get settled(): boolean {
-    return this.#instance !== null || this.#error !== null || this.want === "down" ||
+    if (this.#instance !== null) return this.#ready;
+    return this.#error !== null || this.want === "down" ||
       (this.#stop === null && this.#starts > 0);
+  }
+
+  /** Whether the running process is ready: it said so, or it has no notification-fd to say it on. */
+  get #ready(): boolean {
+    return this.settings.notificationFd === null || this.#instance?.readyAt != null;
   }
 
   /** The running main process's pid, or null. */
@@ -394,6 +408,8 @@ export class SupervisedService {
       state: this.state,
       pid: this.#instance?.pid ?? null,
       pgid: this.#instance?.pgid ?? this.#stop?.pgid ?? null,
+      notificationFd: this.settings.notificationFd,
+      ready: instances[0]?.ready ?? null,
       instances,
       since: new Date(this.#stop && !this.#instance ? this.#stop.since : this.#since).toISOString(),
       starts: this.#starts,
@@ -446,9 +462,12 @@ export class SupervisedService {
     this.#starts++;
     let pid: number;
     const id = crypto.randomUUID();
+    // The service's end of the readiness pipe goes to it alone: ours is closed once it runs.
+    const notice = this.settings.notificationFd === null ? null : pipe2(O.CLOEXEC);
     try {
-      pid = await this.#spawn([this.paths.run], id);
+      pid = await this.#spawn([this.paths.run], id, notice?.[1]);
     } catch (error) {
+      notice?.forEach(close);
       this.#error = { message: (error as Error).message, code: exitCodeOf(error) };
       this.#last = { exitCode: null, signal: null, ranFor: null };
       this.#since = now;
@@ -459,7 +478,18 @@ export class SupervisedService {
       await this.#afterFinish(null);
       return;
     }
-    this.#instance = { pid, pgid: pid, procStart: procStartOf(pid) ?? 0, startedAt: now, id };
+    this.#instance = {
+      pid,
+      pgid: pid,
+      procStart: procStartOf(pid) ?? 0,
+      startedAt: now,
+      id,
+      readyAt: null,
+    };
+    if (notice) {
+      close(notice[1]);
+      this.#awaitNotification(notice[0], id);
+    }
     this.#spec.host.own(pid, this, "main");
     this.#error = null;
     this.#paused = false;
@@ -468,13 +498,35 @@ export class SupervisedService {
     this.#setTimer("stable", this.settings.stableAfter);
   }
 
+  /** Tells the host once run `id` says it is ready on its notification pipe (`fd`, taken over). */
+  async #awaitNotification(fd: number, id: string): Promise<void> {
+    try {
+      if (await readNotification(fd)) this.#spec.host.readinessReported(this, id);
+    } catch (error) {
+      this.#note("error", `cannot read its notification-fd: ${(error as Error).message}`);
+    }
+  }
+
+  /** Run `id` said it is ready (notification-fd): recorded while it is still the one running. */
+  markReady(id: string): void {
+    if (this.#instance?.id !== id || this.#instance.readyAt != null) return;
+    this.#instance.readyAt = Date.now();
+    this.#note("info", `pid ${this.#instance.pid} is ready`);
+  }
+
   /**
    * Starts `argv` as the service runs: in its directory, its own session, with its
    * fds and user, and the supervisor's environment minus what was handed to it
    * alone, with the user's HOME, USER and LOGNAME when it runs as another user, plus
-   * `OPSD_INSTANCE=id`, which marks what it starts as this run's.
+   * `OPSD_INSTANCE=id`, which marks what it starts as this run's; `notifyFd`, the
+   * readiness pipe's write end, becomes its notification-fd.
    */
-  #spawn(argv: string[], id: string): Promise<number> {
+  #spawn(argv: string[], id: string, notifyFd?: number): Promise<number> {
+    const fds: (number | null)[] = [...this.output.fds];
+    if (notifyFd !== undefined) {
+      const at = this.settings.notificationFd!;
+      fds.push(...Array(at - fds.length).fill(null), notifyFd);
+    }
     return spawnProgram({
       argv,
       env: {
@@ -483,7 +535,7 @@ export class SupervisedService {
         [INSTANCE_ENV]: id,
       },
       cwd: this.paths.dir,
-      fds: this.output.fds,
+      fds,
       newSession: true,
       umask: this.settings.umask ?? undefined,
       credentials: this.#spec.credentials,
@@ -698,11 +750,16 @@ function _targets(targets: number[]): string {
 
 /** A running process as its status record lists it. */
 function _instanceStatus(instance: _Instance): InstanceStatus {
-  return {
+  const status: InstanceStatus = {
     pid: instance.pid,
     pgid: instance.pgid,
     procStart: instance.procStart,
     started: new Date(instance.startedAt).toISOString(),
     id: instance.id,
   };
+  // A main process's readiness (a finish has none).
+  if (instance.readyAt !== undefined) {
+    status.ready = instance.readyAt === null ? null : new Date(instance.readyAt).toISOString();
+  }
+  return status;
 }

@@ -29,6 +29,11 @@ export interface InstanceStatus {
    * what tells them from strangers once it and its supervisor are gone.
    */
   id: string;
+  /**
+   * When it said it was ready on its notification-fd (ISO 8601), or null: not yet, or
+   * the service has none. Absent for `finish` and in records written before it existed.
+   */
+  ready?: string | null;
 }
 
 /** The status record: `supervise/status.json`, and the control socket's `status` reply. */
@@ -43,6 +48,13 @@ export interface ServiceStatus {
   /** The newest running process, or null. */
   pid: number | null;
   pgid: number | null;
+  /**
+   * The fd on which the service says it is ready (s6's notification-fd), or null when it
+   * says nothing and counts as ready once started (absent in older records: null).
+   */
+  notificationFd?: number | null;
+  /** When the newest running process said it was ready (its instance's `ready`), or null. */
+  ready?: string | null;
   /** Every running process of the service (one today; overlapping restarts will make more). */
   instances: InstanceStatus[];
   /** When the current state began: start time when up, exit time when down (ISO 8601). */
@@ -137,12 +149,15 @@ const _oneOf = (...allowed: unknown[]): _Check => (value) => allowed.includes(va
 const _object = (shape: Record<string, _Check>): _Check => (value) =>
   typeof value === "object" && value !== null &&
   Object.entries(shape).every(([name, check]) => check((value as Record<string, unknown>)[name]));
+/** A field that records written before it existed lack. */
+const _optional = (check: _Check): _Check => (value) => value === undefined || check(value);
 const _instance = _object({
   pid: _integer,
   pgid: _integer,
   procStart: _number,
   started: _date,
   id: _string,
+  ready: _optional(_nullOr(_date)),
 });
 
 /** How each field of a {@linkcode ServiceStatus} must look. */
@@ -153,6 +168,8 @@ const _FIELDS: Record<keyof ServiceStatus, _Check> = {
   state: _oneOf("up", "down", "crash-loop", "stopping", "finishing"),
   pid: _nullOr(_integer),
   pgid: _nullOr(_integer),
+  notificationFd: _optional(_nullOr(_integer)),
+  ready: _optional(_nullOr(_date)),
   instances: (value) => Array.isArray(value) && value.every(_instance),
   since: _date,
   starts: _integer,
@@ -170,13 +187,13 @@ const _FIELDS: Record<keyof ServiceStatus, _Check> = {
   tail: _string,
   droppedBytes: _number,
   logFile: _nullOr(_string),
-  keptDown: (value) => value === undefined || _nullOr(_string)(value),
+  keptDown: _optional(_nullOr(_string)),
   supervisor: _object({
     pid: _integer,
     procStart: _number,
     started: _date,
-    detached: (value) => value === undefined || _oneOf(true, false)(value),
-    exiting: (value) => value === undefined || _nullOr(_string)(value),
+    detached: _optional(_oneOf(true, false)),
+    exiting: _optional(_nullOr(_string)),
   }),
   updated: _date,
 };
@@ -202,11 +219,12 @@ export function describeLastRun(status: ServiceStatus): string {
 /**
  * The status line of a service whose supervisor runs, as of `now` (ms):
  * `up (pid 1842, pgid 1842) 73 seconds, normally up`,
+ * `up (pid 1842, pgid 1842) 73 seconds, ready 72 seconds, normally up` (notification-fd),
  * `down 5 seconds, exited 1, normally up, want up, restart in 3.2 s`,
  * `crash-loop: 12 starts in 60 s, last exited 1, restart in 3.2 s`.
  */
 export function describeStatus(status: ServiceStatus, now = Date.now()): string {
-  const seconds = formatSeconds(Math.max(0, Math.floor((now - Date.parse(status.since)) / 1000)));
+  const seconds = formatSeconds(_secondsSince(status.since, now));
   const process = `(pid ${status.pid}, pgid ${status.pgid})`;
   const loop = status.crashLoop;
   // Between the runs of a crash loop (stopping what the last left, finishing), it still says so.
@@ -222,7 +240,15 @@ export function describeStatus(status: ServiceStatus, now = Date.now()): string 
       break;
     }
     case "up":
-      parts.push(`up ${process} ${seconds}`, `normally ${status.normally}`);
+      parts.push(`up ${process} ${seconds}`);
+      if (status.notificationFd != null) {
+        parts.push(
+          status.ready == null
+            ? "not ready"
+            : `ready ${formatSeconds(_secondsSince(status.ready, now))}`,
+        );
+      }
+      parts.push(`normally ${status.normally}`);
       if (status.want === "down") parts.push("want down");
       if (status.want === "once") parts.push("once");
       if (status.paused) parts.push("paused");
@@ -252,6 +278,19 @@ export function describeStatus(status: ServiceStatus, now = Date.now()): string 
   }
   if (status.droppedBytes > 0) parts.push(`${status.droppedBytes} bytes of output dropped`);
   return parts.join(", ");
+}
+
+/** Whole seconds from `date` (ISO 8601) to `now` (ms), never below 0. */
+function _secondsSince(date: string, now: number): number {
+  return Math.max(0, Math.floor((now - Date.parse(date)) / 1000));
+}
+
+/**
+ * Whether a record shows its service up and ready: running, not in a crash loop, and
+ * having said it is ready when it has a notification-fd to say it on.
+ */
+export function isReady(status: ServiceStatus): boolean {
+  return status.state === "up" && (status.notificationFd == null || status.ready != null);
 }
 
 /**

@@ -93,6 +93,7 @@ type _Event =
   | { type: "poll" }
   | { type: "signal"; signal: "SIGTERM" | "SIGINT" | "SIGQUIT" | "SIGHUP" }
   | { type: "timer"; service: SupervisedService; kind: TimerKind; token: number }
+  | { type: "ready"; service: SupervisedService; id: string }
   | {
     type: "control";
     service: SupervisedService;
@@ -466,6 +467,11 @@ class Supervisor {
     this.#post({ type: "timer", service, kind, token });
   }
 
+  /** Queues a run's readiness (it wrote a newline on its notification-fd) as an event. */
+  readinessReported(service: SupervisedService, id: string): void {
+    this.#post({ type: "ready", service, id });
+  }
+
   /** Records `pid` as a service's main process or finish. */
   own(pid: number, service: SupervisedService, role: "main" | "finish"): void {
     this.#owners.set(pid, { service, role });
@@ -532,6 +538,9 @@ class Supervisor {
         break;
       case "timer":
         await event.service.timer(event.kind, event.token);
+        break;
+      case "ready":
+        event.service.markReady(event.id);
         break;
       case "control":
         event.reply(await this.#control(event.service, event.request));

@@ -10,15 +10,20 @@ import { ExitCode, exitCodeOf, OpsdError } from "../errors.ts";
 import type { ServicePaths } from "../service/paths.ts";
 import { ASK_TIMEOUT, describeReport, serviceReport, type StatusReport } from "./report.ts";
 import { superviseAgainCommand } from "./late_log.ts";
+import { isReady } from "./status.ts";
 
 const _INTERVAL = 50;
 
 /**
- * Whether `report` shows the service `target`: up means running and not in a
- * crash loop; down means none of its processes runs (and none is stopping).
+ * Whether `report` shows the service `target`: up means running, not in a crash
+ * loop, and ready when it says so on a notification-fd; down means none of its
+ * processes runs (and none is stopping).
  */
 export function reached(report: StatusReport, target: "up" | "down"): boolean {
-  if (target === "up") return report.supervisor.running && report.state === "up";
+  if (target === "up") {
+    return report.supervisor.running && report.state === "up" && report.record !== null &&
+      isReady(report.record);
+  }
   if (!report.supervisor.running) return report.unsupervised.length === 0;
   return report.record !== null && report.record.pid === null &&
     (report.state === "down" || report.state === "crash-loop");
