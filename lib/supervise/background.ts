@@ -13,7 +13,13 @@
 import { startDaemon, stopStartedDaemon } from "../daemon/start.ts";
 import { opsdArgv } from "../self.ts";
 import type { ServicePaths } from "../service/paths.ts";
-import { loadSettings, normalizeSettings, settingsFromFlags } from "../service/settings.ts";
+import {
+  loadSettings,
+  normalizeSettings,
+  type ServiceSettings,
+  settingsFromFlags,
+} from "../service/settings.ts";
+import { ExitCode, exitCodeOf, OpsdError } from "../errors.ts";
 import { mayHaveLeftovers } from "./leftovers.ts";
 import { readStatus, runningSupervisor } from "./state.ts";
 import type { ServiceStatus } from "./status.ts";
@@ -65,16 +71,29 @@ export async function startBackgroundSupervisor(
   const args = Object.entries(request.flags).flatMap(([key, value]) =>
     value === undefined ? [] : [`--${key}`, value]
   );
-  const stopTimeout = _timeToStop(paths, request.flags);
+  const settings = _settingsOf(paths, request.flags);
+  const stopTimeout = _timeToStop(paths, settings);
   // What a killed supervisor left running is stopped before the first start: not in the time given.
   const stoppingFirst = request.timeout > 0 && _mayHaveLeftBehind(paths) ? stopTimeout : 0;
-  const daemon = await startDaemon({
-    argv: opsdArgv(["supervise", "--detached", ...args, paths.path]),
-    pidfile: request.pidfile,
-    readyTimeout: request.timeout + stoppingFirst,
-    readyTimeoutOption: "--start-timeout",
-    stopTimeout,
-  });
+  let daemon;
+  try {
+    daemon = await startDaemon({
+      argv: opsdArgv(["supervise", "--detached", ...args, paths.path]),
+      pidfile: request.pidfile,
+      readyTimeout: request.timeout + stoppingFirst,
+      readyTimeoutOption: "--start-timeout",
+      stopTimeout,
+    });
+  } catch (error) {
+    const fd = settings.notificationFd;
+    if (exitCodeOf(error) !== ExitCode.timeout || fd === null) throw error;
+    throw new OpsdError(
+      `${(error as Error).message} (${paths.path} has notification-fd ${fd}: it is ready ` +
+        `once run writes a newline on fd ${fd})`,
+      ExitCode.timeout,
+      { cause: error },
+    );
+  }
   const services = [paths, ...(paths.log ? [paths.log] : [])]
     .map((service) => readStatus(service))
     .filter((status) => status !== null);
@@ -101,24 +120,23 @@ function _mayHaveLeftBehind(paths: ServicePaths): boolean {
  * what is left in the pipe), plus a margin. A supervisor KILLed sooner would leave
  * services with long stop timeouts running unsupervised.
  */
-function _timeToStop(paths: ServicePaths, flags: Record<string, string | undefined>): number {
-  const main = _stopAndFinish(paths, flags);
-  const log = paths.log ? main.stop + _stopAndFinish(paths.log, {}).total : 0;
-  return main.total + log + _STOP_MARGIN;
+function _timeToStop(paths: ServicePaths, settings: ServiceSettings): number {
+  const main = settings.stopTimeout + settings.finishTimeout;
+  const log = paths.log ? _settingsOf(paths.log, {}) : null;
+  return main + (log ? settings.stopTimeout + log.stopTimeout + log.finishTimeout : 0) +
+    _STOP_MARGIN;
 }
 
-/** A service's stop and finish timeouts (defaults when its settings are bad: it is refused anyway). */
-function _stopAndFinish(
+/** A service's settings (the defaults when they are bad: the supervisor refuses it anyway). */
+function _settingsOf(
   paths: ServicePaths,
   flags: Record<string, string | undefined>,
-): { stop: number; total: number } {
-  let settings;
+): ServiceSettings {
   try {
-    settings = loadSettings(paths, settingsFromFlags(flags)).settings;
+    return loadSettings(paths, settingsFromFlags(flags)).settings;
   } catch {
-    settings = normalizeSettings(paths.dir);
+    return normalizeSettings(paths.dir);
   }
-  return { stop: settings.stopTimeout, total: settings.stopTimeout + settings.finishTimeout };
 }
 
 /**
