@@ -45,7 +45,7 @@ Examples:
   if opsd status /srv/web >/dev/null; then echo up; fi
 
 Exit codes: 0 every service (and log service) is up, 1 some is not up (down, starting,
-crash-loop, stopping, finishing) or its status file is damaged, another tool's, or out
+crash-loop, stopping, finishing, or not ready yet with a notification-fd) or its status file is damaged, another tool's, or out
 of date with a supervisor that does not answer (in 2 s),
 2 unknown service, 3 some has no supervisor running, 4 permission denied (the state
 directory is its supervisor's user's).`,

@@ -53,7 +53,8 @@ export function superviseCommand() {
     }],
     options: {
       daemon: {
-        help: "run the supervisor in the background; return once the service has started",
+        help: "run the supervisor in the background; return once the service has started " +
+          "(and is ready, with a notification-fd)",
       },
       pidfile: {
         value: "file",
@@ -76,7 +77,8 @@ export function superviseCommand() {
       readyFd: {
         value: "fd",
         help: "write one readiness line on FD (one the caller opened: FD>FILE or a pipe) " +
-          "once the service has started (default: $OPSD_READY_FD)",
+          "once the service has started (and is ready, with a notification-fd; default: " +
+          "$OPSD_READY_FD)",
         parse: intValue(1),
       },
       ..._settingOptions(),

@@ -17,7 +17,8 @@ export function waitCommand() {
     name: "wait",
     summary: "wait until services are up, or down",
     description:
-      "Wait until every SERVICE is up (running, and not in a crash loop) or down (none of " +
+      "Wait until every SERVICE is up (running, not in a crash loop, and ready when it has a " +
+      "notification-fd) or down (none of " +
       "its processes running), checking every 50 ms.",
     operands: [{
       name: "services",
