@@ -202,7 +202,7 @@ async function _send(
   const ends = await Promise.all(
     sent.map((one) =>
       one.exits && !options.noWait
-        ? awaitExit(one.name, one.status!.supervisor.pid, options.timeout ?? 0)
+        ? awaitExit(one.name, one.status!.supervisor, options.timeout ?? 0)
         : null
     ),
   );

@@ -12,6 +12,7 @@ import { sendControl, supervisorEndsWithin } from "./control.ts";
 import { ASK_TIMEOUT, serviceReport, type StatusReport } from "./report.ts";
 import { formatDuration } from "../duration.ts";
 import { suggestCommand } from "../text/command.ts";
+import { isRunning, type ProcessId } from "../procfs/processes.ts";
 import type { ServiceStatus } from "./status.ts";
 import type { ControlWord } from "./words.ts";
 
@@ -52,18 +53,19 @@ export interface ExitResult {
 }
 
 /**
- * Waits until the supervisor of `name` (pid `supervisor`), which acknowledged `exit`,
- * has ended — it lets go of its lock last, once its services are down — for up to
- * `timeout` ms (0: as long as it takes; it KILLs what outlives its stop timeout), so
+ * Waits until the supervisor of `name` (`supervisor`), which acknowledged `exit`, has
+ * ended — it lets go of its lock last, once its services are down, then exits — for up
+ * to `timeout` ms (0: as long as it takes; it KILLs what outlives its stop timeout), so
  * that `opsd exit web && opsd supervise --daemon web` finds the service free.
  */
 export async function awaitExit(
   name: string,
-  supervisor: number,
+  supervisor: ProcessId,
   timeout: number,
 ): Promise<ExitResult> {
   const paths = resolveExistingService(name);
-  if (!await supervisorEndsWithin(paths, timeout > 0 ? timeout : Infinity, supervisor)) {
+  const deadline = timeout > 0 ? Date.now() + timeout : Infinity;
+  if (!await supervisorEndsWithin(paths, deadline - Date.now(), supervisor.pid)) {
     return {
       code: ExitCode.timeout,
       error: `the supervisor of ${name} has not ended within ${formatDuration(timeout)}; it ` +
@@ -71,6 +73,8 @@ export async function awaitExit(
       report: null,
     };
   }
+  // Its process ends a moment after the lock (a report would take it for another's meanwhile).
+  await _goneBy(supervisor, Math.min(deadline, Date.now() + _EXIT_AFTER_LOCK));
   const report = await serviceReport(paths, name, "main", Date.now(), ASK_TIMEOUT);
   if (report.unsupervised.length === 0) return { code: ExitCode.ok, error: null, report };
   return {
@@ -79,6 +83,16 @@ export async function awaitExit(
       "service still runs: stop it, or supervise the service again to have it stopped",
     report,
   };
+}
+
+/** How long a supervisor that let go of its lock is given to be gone (ms). */
+const _EXIT_AFTER_LOCK = 5000;
+
+/** Waits until `process` has exited (or is a zombie), at most until `deadline` (ms). */
+async function _goneBy(process: ProcessId, deadline: number): Promise<void> {
+  while (isRunning(process) && Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
 }
 
 const _SEVERITY: number[] = [
