@@ -211,11 +211,13 @@ async function _send(
     if (end) {
       codes.push(end.code);
       if (end.error !== null) writeProblem(`opsd ${command}`, end.error);
-      if (options.quiet || end.report === null) continue;
+      if (options.quiet) continue;
       const ended = done.map((did) => did === wordDone("exit") ? "supervisor exited" : did);
-      // As 'opsd status' says it, now that the supervisor is gone.
-      if (options.json) writeJson({ ...reportJson(end.report), done: ended });
-      else writeOut(`${describeReport(end.report)}\n`);
+      // As 'opsd status' says it (with its log service), now that the supervisor is gone.
+      for (const report of end.reports) {
+        if (options.json) writeJson({ ...reportJson(report), done: ended });
+        else writeOut(`${describeReport(report)}\n`);
+      }
       continue;
     }
     if (options.quiet || status === null) continue;

@@ -9,7 +9,7 @@
 import { ExitCode, exitCodeOf } from "../errors.ts";
 import { resolveExistingService } from "../service/paths.ts";
 import { sendControl, supervisorEndsWithin } from "./control.ts";
-import { ASK_TIMEOUT, serviceReport, type StatusReport } from "./report.ts";
+import { ASK_TIMEOUT, type StatusReport, statusReports } from "./report.ts";
 import { formatDuration } from "../duration.ts";
 import { suggestCommand } from "../text/command.ts";
 import type { ServiceStatus } from "./status.ts";
@@ -47,8 +47,11 @@ export interface ExitResult {
   code: ExitCode;
   /** Why it failed, or null. */
   error: string | null;
-  /** The service's report once the supervisor ended (as `opsd status` gives it), or null. */
-  report: StatusReport | null;
+  /**
+   * The service's reports once the supervisor ended, with its log service's (as `opsd
+   * status` gives them); empty when it did not end.
+   */
+  reports: StatusReport[];
 }
 
 /**
@@ -64,16 +67,18 @@ export async function awaitExit(name: string, timeout: number): Promise<ExitResu
       code: ExitCode.timeout,
       error: `the supervisor of ${name} has not ended within ${formatDuration(timeout)}; it ` +
         `is still taking its services down: check with ${suggestCommand("opsd", "status", name)}`,
-      report: null,
+      reports: [],
     };
   }
-  const report = await serviceReport(paths, name, "main", Date.now(), ASK_TIMEOUT);
-  if (report.unsupervised.length === 0) return { code: ExitCode.ok, error: null, report };
+  const reports = await statusReports(paths, name, Date.now(), ASK_TIMEOUT);
+  // The log service's processes count too: the supervisor stops both.
+  const left = reports.flatMap((report) => report.unsupervised);
+  if (left.length === 0) return { code: ExitCode.ok, error: null, reports };
   return {
     code: ExitCode.failure,
-    error: `the supervisor of ${name} ended, but pid ${report.unsupervised.join(", ")} of the ` +
+    error: `the supervisor of ${name} ended, but pid ${left.join(", ")} of the ` +
       "service still runs: stop it, or supervise the service again to have it stopped",
-    report,
+    reports,
   };
 }
 

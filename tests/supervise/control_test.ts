@@ -451,6 +451,36 @@ Deno.test("exit whose supervisor is killed (-9) while it waits says which of the
   assert.equal(isAlive(up.pid!), true);
 });
 
+Deno.test("exit whose supervisor is killed (-9) while its log service stops names the log service's process left running (1)", async () => {
+  await using service = await copyService("steady");
+  // A logger that outlives its input and ignores TERM: the supervisor waits for it to end
+  // (its stop timeout), then would stop it; it is killed (-9) meanwhile.
+  await Deno.mkdir(`${service.path}/log`);
+  await Deno.writeTextFile(
+    `${service.path}/log/run`,
+    "#!/bin/sh\ntrap '' TERM\necho ready > started\ncat > /dev/null\nexec sleep 1000\n",
+    { mode: 0o755 },
+  );
+  await Deno.writeTextFile(`${service.path}/log/opsd.conf`, "stop-timeout = 60s\n");
+  await using supervisor = await startSupervisor(service.path);
+  const log = await supervisor.waitStatus("log up", (s) => s.state === "up", { role: "log" });
+  await waitFor("the trap set", () => Deno.stat(`${service.path}/log/started`).catch(() => null));
+  const exit = runOpsd(["exit", service.path]);
+  await supervisor.waitStatus("log let end", (s) => s.want === "down", { role: "log" });
+  assert.equal(await supervisor.stop("SIGKILL"), 137);
+  const ended = await exit;
+  assert.equal(ended.code, 1, ended.stderr);
+  assert.equal(
+    ended.stderr,
+    `opsd exit: the supervisor of ${service.path} ended, but pid ${log.pid} of the service ` +
+      "still runs: stop it, or supervise the service again to have it stopped\n",
+  );
+  const lines = ended.stdout.trimEnd().split("\n");
+  assert.equal(lines.length, 2, ended.stdout);
+  assert.match(lines[0], /^\S+: supervisor not running; down /);
+  assert.match(lines[1], new RegExp(`/log: supervisor not running; pid ${log.pid} still running`));
+});
+
 Deno.test("exit of several services takes them down together, then prints each in the order named", async () => {
   await using first = await copyService("stubborn");
   await using second = await copyService("stubborn");
