@@ -69,7 +69,8 @@ const _EXIT_OPTIONS = {
 const _EXIT_WAIT =
   `exit waits until the supervisor has ended (its services down, its lock released), so
 that 'opsd exit web && opsd supervise --daemon web' finds the service free; it then prints
-the service's status as 'opsd status' does. Several services are taken down together.`;
+the service's status as 'opsd status' does. Several services are taken down together. A
+supervisor that ends on its own meanwhile (TERM) is waited for alike.`;
 
 /** One command per control word (`opsd up`, `opsd down`, …). */
 export function controlCommands() {

@@ -7,8 +7,9 @@
  */
 
 import { ExitCode, exitCodeOf } from "../errors.ts";
-import { resolveExistingService } from "../service/paths.ts";
-import { sendControl, supervisorEndsWithin } from "./control.ts";
+import { resolveExistingService, type ServicePaths } from "../service/paths.ts";
+import { sendControl, SupervisorEnding, supervisorEndsWithin } from "./control.ts";
+import { readStatusOrNull } from "./state.ts";
 import { ASK_TIMEOUT, type StatusReport, statusReports } from "./report.ts";
 import { formatDuration } from "../duration.ts";
 import { suggestCommand } from "../text/command.ts";
@@ -32,11 +33,19 @@ export interface ControlResult {
 
 /** Sends `word` to the supervisor of the service `name` and waits for its acknowledgement. */
 export async function controlService(name: string, word: ControlWord): Promise<ControlResult> {
+  let paths: ServicePaths | null = null;
   try {
-    const reply = await sendControl(resolveExistingService(name), { command: word });
+    paths = resolveExistingService(name);
+    const reply = await sendControl(paths, { command: word });
     if (reply.ok) return { name, code: ExitCode.ok, error: null, status: reply.status };
     return { name, code: ExitCode.failure, error: reply.error, status: null };
   } catch (error) {
+    // A supervisor that ended (or is ending) on its own as exit reached it (TERM, a kill)
+    // does what exit asks: its last record stands for the acknowledgement, and it is waited for.
+    const status = word === "exit" && error instanceof SupervisorEnding
+      ? readStatusOrNull(paths!)
+      : null;
+    if (status !== null) return { name, code: ExitCode.ok, error: null, status };
     return { name, code: exitCodeOf(error), error: (error as Error).message, status: null };
   }
 }

@@ -318,7 +318,8 @@ export async function sendControl(
     connection = await _connect(paths);
   } catch (error) {
     if (error instanceof Deno.errors.NotFound || error instanceof Deno.errors.ConnectionRefused) {
-      throw _notRunning(paths, _notListening(paths));
+      const { detail, ending } = _notListening(paths);
+      throw _notRunning(paths, detail, ending);
     }
     throw error;
   }
@@ -346,7 +347,7 @@ export async function sendControl(
   if (answer === undefined) {
     // Closed with nothing said, maybe before it read the request: not a timeout.
     if (await supervisorEndsWithin(paths, _EXIT_GRACE)) {
-      throw _notRunning(paths, " (it exited without answering)");
+      throw _notRunning(paths, " (it exited without answering)", true);
     }
     throw new OpsdError(
       `the supervisor of ${paths.path} closed the connection without answering (it may have ` +
@@ -433,15 +434,22 @@ export async function supervisorEndsWithin(paths: ServicePaths, ms: number): Pro
 
 /**
  * Why a supervisor that held the lock did not take the connection: it has exited
- * since, it is exiting (and why, from its record), or it is starting.
+ * since, it is exiting (and why, from its record), or it is starting; `ending` for
+ * the first two.
  */
-function _notListening(paths: ServicePaths): string {
+function _notListening(paths: ServicePaths): { detail: string; ending: boolean } {
   const holder = runningSupervisor(paths);
-  if (holder === null) return " (it exited just now)";
+  if (holder === null) return { detail: " (it exited just now)", ending: true };
   const why = _exitingWhy(paths, holder);
   return why
-    ? ` (the last one, pid ${holder}, is exiting (${why}) and no longer listens)`
-    : " (it holds the lock but does not listen yet: it is starting; try again)";
+    ? {
+      detail: ` (the last one, pid ${holder}, is exiting (${why}) and no longer listens)`,
+      ending: true,
+    }
+    : {
+      detail: " (it holds the lock but does not listen yet: it is starting; try again)",
+      ending: false,
+    };
 }
 
 /** Why supervisor `holder` is exiting, as its record says; null when not (or unreadable). */
@@ -455,14 +463,21 @@ function _superviseAgain(paths: ServicePaths): string {
   return superviseAgainCommand(paths.path, readStatusOrNull(paths)?.supervisor.detached ?? false);
 }
 
-function _notRunning(paths: ServicePaths, detail = ""): OpsdError {
+/**
+ * No supervisor answered because the one there was ending: it exited without
+ * answering, or is exiting and no longer listens (exit 3). For `exit`, what was asked
+ * for is happening.
+ */
+export class SupervisorEnding extends OpsdError {}
+
+function _notRunning(paths: ServicePaths, detail = "", ending = false): OpsdError {
   const service = lateLogOf(paths);
   const advice = service
     ? `it is the log/ of ${service.path}, made after that service's supervisor started: ` +
       lateLogAdvice(service)
     : `start one with ${_superviseAgain(paths)}`;
-  return new OpsdError(
-    `no supervisor running for ${paths.path}${detail}: ${advice}`,
-    ExitCode.notRunning,
-  );
+  const message = `no supervisor running for ${paths.path}${detail}: ${advice}`;
+  return ending
+    ? new SupervisorEnding(message, ExitCode.notRunning)
+    : new OpsdError(message, ExitCode.notRunning);
 }

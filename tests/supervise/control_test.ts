@@ -267,6 +267,51 @@ Deno.test("a supervisor that closes the connection without answering is not said
   }
 });
 
+Deno.test("exit to a supervisor that ends on its own meanwhile (exited unanswered, or exiting and no longer listening) waits for it and is done (0)", async () => {
+  await using service = await copyService("steady");
+  const paths = resolveService(service.path);
+  // A real supervisor's last record, for the stand-ins below.
+  await using supervisor = await startSupervisor(service.path);
+  await supervisor.waitStatus("up", (s) => s.state === "up");
+  assert.equal(await supervisor.stop(), 0);
+  const record = JSON.parse(await Deno.readTextFile(`${paths.stateDir}/status.json`));
+
+  // A stand-in that reads the request, then exits (lock released) without answering.
+  let held = acquireLock(paths);
+  let locks = [...held.locks, held.dir.fd];
+  const listener = Deno.listen({ transport: "unix", path: controlPath(paths) });
+  try {
+    const exited = listener.accept().then(async (connection) => {
+      await connection.read(new Uint8Array(1024));
+      locks.splice(0).forEach(close);
+      connection.close();
+    });
+    const unanswered = await runOpsd(["exit", service.path]);
+    await exited;
+    assert.equal(unanswered.code, 0, unanswered.stderr);
+    assert.match(unanswered.stdout, /^\S+: supervisor not running; down \d+ seconds?, /);
+  } finally {
+    listener.close();
+    locks.forEach(close);
+  }
+
+  // A stand-in whose record says it is exiting (TERM), that no longer listens, and ends soon.
+  held = acquireLock(paths);
+  locks = [...held.locks, held.dir.fd];
+  try {
+    record.supervisor = { ...record.supervisor, pid: Deno.pid, exiting: "TERM received" };
+    await Deno.writeTextFile(`${paths.stateDir}/status.json`, JSON.stringify(record));
+    const ends = setTimeout(() => locks.splice(0).forEach(close), 500);
+    const exiting = await runOpsd(["exit", "--json", service.path]);
+    clearTimeout(ends);
+    assert.equal(exiting.code, 0, exiting.stderr);
+    assert.deepEqual(JSON.parse(exiting.stdout).done, ["supervisor exited"]);
+    assert.equal(runningSupervisor(paths), null, "it waited until the lock was released");
+  } finally {
+    locks.forEach(close);
+  }
+});
+
 Deno.test("exit sent to a log service is refused, naming the service's exit and the logger's restart", async () => {
   await using service = await copyService("logged");
   await using supervisor = await startSupervisor(service.path);
