@@ -73,6 +73,14 @@ Deno.test("describeStatus: between the runs of a crash loop (stopping leftovers,
   assert.equal(isFailing(finishing), true, "its stderr tail is shown");
 });
 
+Deno.test("describeStatus: a KILL deadline just passed (stop-timeout 0, a slow reader) says 0 ms, not a negative time", () => {
+  const stopping = record({ state: "stopping", want: "down", killAt: "2026-11-21T12:00:09.996Z" });
+  assert.equal(
+    describeStatus(stopping, NOW),
+    "stopping (pid 1842, pgid 1842), KILL in 0 ms, want down",
+  );
+});
+
 Deno.test("parseStatusRecord takes what the supervisor writes and names the first bad field", () => {
   assert.deepEqual(parseStatusRecord(JSON.stringify(record())), record());
   const { finish: _, ...older } = record();
