@@ -132,15 +132,21 @@ Examples:
   opsd svc -d /srv/web        take it down (opsd down /srv/web)
   opsd svc -h /srv/web        send HUP (-h is svc's, not help: use --help)
   opsd svc -du /srv/web       down, then up again
+  opsd svc -d -- -web         a service whose name starts with a dash
 
 ${_EXIT_WAIT.replace("exit waits", "-x waits")}
 
 ${_EXIT_CODES}`,
     run: (options, args) => {
       const words: ControlWord[] = [], services: string[] = [];
-      let quiet = options.quiet;
+      let quiet = options.quiet, ended = false;
       for (const arg of args) {
-        if (!/^-[A-Za-z]+$/.test(arg)) {
+        // After --, a service may start with a dash (opsd svc -d -- -web).
+        if (arg === "--" && !ended) {
+          ended = true;
+          continue;
+        }
+        if (ended || !/^-[A-Za-z]+$/.test(arg)) {
           services.push(arg);
           continue;
         }

@@ -60,6 +60,16 @@ Deno.test("status shows the log service on a second line; svc letters and wait d
   assert.match(capital.stderr, /unknown letter -Z: /);
 });
 
+Deno.test("svc takes what follows -- as services, also one whose name starts with a dash", async () => {
+  await using service = await copyService("steady");
+  await Deno.rename(service.path, `${service.dir}/-web`);
+  const svc = await runOpsd(["svc", "-d", "--", "-web"], { cwd: service.dir });
+  assert.equal(svc.code, 3, "asked of the service -web, not read as letters -w -e -b");
+  assert.match(svc.stderr, /^opsd svc: no supervisor running for \S+\/-web: /);
+  const letters = await runOpsd(["svc", "-d", "-web"], { cwd: service.dir });
+  assert.equal(letters.code, 2, "without --, -web is letters");
+});
+
 Deno.test("pause, cont, hup, alarm, restart and once do what svc's letters do", async () => {
   await using service = await copyService("trapper");
   await using supervisor = await startSupervisor(service.path, ["--restart-delay", "20ms"]);
