@@ -74,8 +74,9 @@ export async function awaitExit(name: string, timeout: number): Promise<ExitResu
   if (!await supervisorEndsWithin(paths, timeout > 0 ? timeout : Infinity)) {
     return {
       code: ExitCode.timeout,
-      error: `the supervisor of ${name} has not ended within ${formatDuration(timeout)}; it ` +
-        `is still taking its services down: check with ${suggestCommand("opsd", "status", name)}`,
+      error: `the supervisor of ${paths.path} has not ended within ${formatDuration(timeout)}; ` +
+        `it is still taking its services down: check with ` +
+        suggestCommand("opsd", "status", paths.path),
       reports: [],
     };
   }
@@ -85,7 +86,7 @@ export async function awaitExit(name: string, timeout: number): Promise<ExitResu
   if (left.length === 0) return { code: ExitCode.ok, error: null, reports };
   return {
     code: ExitCode.failure,
-    error: `the supervisor of ${name} ended, but pid ${left.join(", ")} of the ` +
+    error: `the supervisor of ${paths.path} ended, but pid ${left.join(", ")} of the ` +
       "service still runs: stop it, or supervise the service again to have it stopped",
     reports,
   };

@@ -460,7 +460,8 @@ Deno.test("exit --timeout bounds the wait (6, saying what goes on); opsd kill th
   await using supervisor = await startSupervisor(service.path, ["--stop-timeout", "60s"]);
   await supervisor.waitStatus("up", (s) => s.state === "up");
   await waitFor("the trap set", () => Deno.stat(`${service.path}/started`).catch(() => null));
-  const late = await runOpsd(["exit", "--timeout", "300ms", service.path]);
+  // Named as given (relative here), it is named by its path: the command suggested works anywhere.
+  const late = await runOpsd(["exit", "--timeout", "300ms", "stubborn"], { cwd: service.dir });
   assert.deepEqual([late.code, late.stdout], [6, ""]);
   assert.equal(
     late.stderr,
