@@ -14,6 +14,7 @@ import {
   controlService,
 } from "../lib/supervise/client.ts";
 import { describeExiting, describeStatus, type ServiceStatus } from "../lib/supervise/status.ts";
+import { ANSWER_TIMEOUT } from "../lib/supervise/control.ts";
 import { describeReport, liveReport, reportJson } from "../lib/supervise/report.ts";
 import { parseDuration } from "../lib/duration.ts";
 import {
@@ -34,7 +35,7 @@ supervisor is exiting, exit to a log/ service), a supervisor closed the connecti
 without answering but still runs, or, after exit, processes of a service still run,
 2 unknown service, 3 no supervisor running for a service (or it exited without
 answering), 4 permission denied (run as the supervisor's user or root), 6 a supervisor
-did not answer within 5 s, or did not end within exit's --timeout; with several
+did not answer within 5 s (or --timeout), or did not end within exit's --timeout; with several
 services, the most telling code (2, 3, 4, 6, 1).`;
 
 /** The options every control command takes. */
@@ -58,8 +59,8 @@ const _EXIT_OPTIONS = {
   },
   timeout: {
     value: "duration",
-    help: "give up waiting for the supervisor to end after this long (exit 6); 0 waits as " +
-      "long as it takes (it KILLs what outlives its stop timeout)",
+    help: "give up after this long, the asking included (exit 6); 0 waits for the " +
+      "supervisor's end as long as it takes (it KILLs what outlives its stop timeout)",
     parse: parseDuration,
     default: 0,
     defaultText: "0",
@@ -204,12 +205,13 @@ async function _send(
   services: string[],
   options: { json?: boolean; quiet?: boolean; noWait?: boolean; timeout?: number },
 ): Promise<number> {
+  // --timeout bounds the whole command: asking too, not only the wait for the end.
+  const timeout = options.timeout ?? 0;
+  const deadline = timeout > 0 ? Date.now() + timeout : Infinity;
   const sent: _Sent[] = [];
-  for (const name of services) sent.push(await _sendWords(command, name, words));
+  for (const name of services) sent.push(await _sendWords(command, name, words, deadline));
   const ends = await Promise.all(
-    sent.map((one) =>
-      one.exits && !options.noWait ? awaitExit(one.name, options.timeout ?? 0) : null
-    ),
+    sent.map((one) => one.exits && !options.noWait ? awaitExit(one.name, deadline, timeout) : null),
   );
   const codes: number[] = [];
   for (const [index, { name, codes: sentCodes, done, status }] of sent.entries()) {
@@ -235,8 +237,16 @@ async function _send(
   return combinedExitCode(codes);
 }
 
-/** Sends `words` in order to the service `name`, up to the first that fails, printing its error. */
-async function _sendWords(command: string, name: string, words: ControlWord[]): Promise<_Sent> {
+/**
+ * Sends `words` in order to the service `name`, up to the first that fails, printing its
+ * error; each waits for its answer no later than `deadline` (and no longer than 5 s).
+ */
+async function _sendWords(
+  command: string,
+  name: string,
+  words: ControlWord[],
+  deadline: number,
+): Promise<_Sent> {
   const sent: _Sent = { name, codes: [], done: [], status: null, exits: false };
   for (const word of words) {
     // After an acknowledged exit, down and exit want what the supervisor is doing, and it
@@ -251,7 +261,11 @@ async function _sendWords(command: string, name: string, words: ControlWord[]): 
         error: describeExiting("opsd exit", sent.status!.service),
         status: null,
       }
-      : await controlService(name, word);
+      : await controlService(
+        name,
+        word,
+        Math.max(1, Math.min(ANSWER_TIMEOUT, deadline - Date.now())),
+      );
     sent.codes.push(result.code);
     if (result.code !== ExitCode.ok) {
       // What the words before it did is still said (svc -xu: the exit, then why not up),

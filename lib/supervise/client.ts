@@ -8,7 +8,7 @@
 
 import { ExitCode, exitCodeOf } from "../errors.ts";
 import { resolveExistingService, type ServicePaths } from "../service/paths.ts";
-import { sendControl, SupervisorEnding, supervisorEndsWithin } from "./control.ts";
+import { ANSWER_TIMEOUT, sendControl, SupervisorEnding, supervisorEndsWithin } from "./control.ts";
 import { readStatusOrNull } from "./state.ts";
 import { ASK_TIMEOUT, type StatusReport, statusReports } from "./report.ts";
 import { formatDuration } from "../duration.ts";
@@ -31,12 +31,19 @@ export interface ControlResult {
   status: ServiceStatus | null;
 }
 
-/** Sends `word` to the supervisor of the service `name` and waits for its acknowledgement. */
-export async function controlService(name: string, word: ControlWord): Promise<ControlResult> {
+/**
+ * Sends `word` to the supervisor of the service `name` and waits for its acknowledgement,
+ * for up to `timeout` ms (6 after that).
+ */
+export async function controlService(
+  name: string,
+  word: ControlWord,
+  timeout = ANSWER_TIMEOUT,
+): Promise<ControlResult> {
   let paths: ServicePaths | null = null;
   try {
     paths = resolveExistingService(name);
-    const reply = await sendControl(paths, { command: word });
+    const reply = await sendControl(paths, { command: word }, timeout);
     if (reply.ok) return { name, code: ExitCode.ok, error: null, status: reply.status };
     return { name, code: ExitCode.failure, error: reply.error, status: null };
   } catch (error) {
@@ -65,13 +72,18 @@ export interface ExitResult {
 
 /**
  * Waits until the supervisor of `name` (`paths`), which acknowledged `exit`, has
- * ended — it lets go of its lock last, once its services are down — for up to
- * `timeout` ms (0: as long as it takes; it KILLs what outlives its stop timeout), so
- * that `opsd exit web && opsd supervise --daemon web` finds the service free.
+ * ended — it lets go of its lock last, once its services are down — up to `deadline`
+ * (Infinity: as long as it takes; it KILLs what outlives its stop timeout), so that
+ * `opsd exit web && opsd supervise --daemon web` finds the service free. `timeout` is
+ * the `--timeout` the deadline came from, for the message.
  */
-export async function awaitExit(name: string, timeout: number): Promise<ExitResult> {
+export async function awaitExit(
+  name: string,
+  deadline: number,
+  timeout: number,
+): Promise<ExitResult> {
   const paths = resolveExistingService(name);
-  if (!await supervisorEndsWithin(paths, timeout > 0 ? timeout : Infinity)) {
+  if (!await supervisorEndsWithin(paths, deadline - Date.now())) {
     return {
       code: ExitCode.timeout,
       error: `the supervisor of ${paths.path} has not ended within ${formatDuration(timeout)}; ` +

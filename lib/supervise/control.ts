@@ -300,6 +300,9 @@ function _closeQuietly(connection: Deno.Conn): void {
   }
 }
 
+/** How long a control word waits for the supervisor's answer (ms). */
+export const ANSWER_TIMEOUT = 5000;
+
 /**
  * Sends `request` to the service's supervisor and returns its reply. Throws exit 3
  * (not running) when no supervisor holds the service's lock, it does not listen, or
@@ -310,7 +313,7 @@ function _closeQuietly(connection: Deno.Conn): void {
 export async function sendControl(
   paths: ServicePaths,
   request: ControlRequest,
-  timeout = 5000,
+  timeout = ANSWER_TIMEOUT,
 ): Promise<ControlReply> {
   if (runningSupervisor(paths) === null) throw _notRunning(paths);
   let connection: Deno.UnixConn;

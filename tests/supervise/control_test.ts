@@ -478,6 +478,24 @@ Deno.test("exit --timeout bounds the wait (6, saying what goes on); opsd kill th
   assert.equal(await exitedWithin(supervisor, 20_000), 0);
 });
 
+Deno.test("exit --timeout bounds the asking too: a stopped supervisor is given that long, not 5 s (6)", async () => {
+  await using service = await copyService("steady");
+  await using supervisor = await startSupervisor(service.path);
+  await supervisor.waitStatus("up", (s) => s.state === "up");
+  Deno.kill(supervisor.pid, "SIGSTOP");
+  try {
+    const started = Date.now();
+    const exit = await runOpsd(["exit", "--timeout", "500ms", service.path]);
+    const elapsed = Date.now() - started;
+    assert.equal(exit.code, 6, exit.stderr);
+    assert.match(exit.stderr, /^opsd exit: the supervisor of \S+ did not answer within 0\.5 s; /);
+    // An opsd run alone takes a few hundred ms on a busy machine; the 5 s ask is well above.
+    assert.ok(elapsed < 4000, `given 500 ms to answer (${elapsed} ms)`);
+  } finally {
+    Deno.kill(supervisor.pid, "SIGCONT");
+  }
+});
+
 Deno.test("exit whose supervisor is killed (-9) while it waits says which of the service's processes still run (1)", async () => {
   await using service = await copyService("stubborn");
   await using supervisor = await startSupervisor(service.path, ["--stop-timeout", "60s"]);
