@@ -191,12 +191,15 @@ interface _Sent {
   status: ServiceStatus | null;
   /** Its supervisor acknowledged exit, and no word after it was refused: it is waited for. */
   exits: boolean;
+  /** Why the word that failed failed, printed in the order the services were named. */
+  problem: string | null;
 }
 
 /**
- * Sends `words` in order to each service, up to the first that fails, printing each
- * error; then waits for the supervisors that acknowledged exit (together: they take
- * their services down at the same time) unless `noWait`, and prints each service's
+ * Sends `words` in order to each service, up to the first that fails, the services
+ * together (a supervisor that does not answer delays no other); then waits for the
+ * supervisors that acknowledged exit (together: they take their services down at the
+ * same time) unless `noWait`, and prints, in the order named, each service's error or
  * status with what was done.
  */
 async function _send(
@@ -208,14 +211,14 @@ async function _send(
   // --timeout bounds the whole command: asking too, not only the wait for the end.
   const timeout = options.timeout ?? 0;
   const deadline = timeout > 0 ? Date.now() + timeout : Infinity;
-  const sent: _Sent[] = [];
-  for (const name of services) sent.push(await _sendWords(command, name, words, deadline));
+  const sent = await Promise.all(services.map((name) => _sendWords(name, words, deadline)));
   const ends = await Promise.all(
     sent.map((one) => one.exits && !options.noWait ? awaitExit(one.name, deadline, timeout) : null),
   );
   const codes: number[] = [];
-  for (const [index, { name, codes: sentCodes, done, status }] of sent.entries()) {
+  for (const [index, { name, codes: sentCodes, done, status, problem }] of sent.entries()) {
     codes.push(...sentCodes);
+    if (problem !== null) writeProblem(`opsd ${command}`, problem);
     const end = ends[index];
     if (end) {
       codes.push(end.code);
@@ -238,16 +241,12 @@ async function _send(
 }
 
 /**
- * Sends `words` in order to the service `name`, up to the first that fails, printing its
- * error; each waits for its answer no later than `deadline` (and no longer than 5 s).
+ * Sends `words` in order to the service `name`, up to the first that fails (its error
+ * kept to be printed); each waits for its answer no later than `deadline` (and no
+ * longer than 5 s).
  */
-async function _sendWords(
-  command: string,
-  name: string,
-  words: ControlWord[],
-  deadline: number,
-): Promise<_Sent> {
-  const sent: _Sent = { name, codes: [], done: [], status: null, exits: false };
+async function _sendWords(name: string, words: ControlWord[], deadline: number): Promise<_Sent> {
+  const sent: _Sent = { name, codes: [], done: [], status: null, exits: false, problem: null };
   for (const word of words) {
     // After an acknowledged exit, down and exit want what the supervisor is doing, and it
     // may be gone before they would reach it (svc -xd): they are done without being sent.
@@ -270,7 +269,7 @@ async function _sendWords(
     if (result.code !== ExitCode.ok) {
       // What the words before it did is still said (svc -xu: the exit, then why not up),
       // and there is nothing to wait for.
-      writeProblem(`opsd ${command}`, result.error!);
+      sent.problem = result.error;
       sent.exits = false;
       break;
     }

@@ -496,6 +496,29 @@ Deno.test("exit --timeout bounds the asking too: a stopped supervisor is given t
   }
 });
 
+Deno.test("control words reach every service together: a stopped supervisor delays no other", async () => {
+  await using stopped = await copyService("steady");
+  await using other = await copyService("steady");
+  await using first = await startSupervisor(stopped.path);
+  await using second = await startSupervisor(other.path);
+  await first.waitStatus("up", (s) => s.state === "up");
+  await second.waitStatus("up", (s) => s.state === "up");
+  Deno.kill(first.pid, "SIGSTOP");
+  try {
+    // Asked one after the other, the second would get what is left of 1.5 s after the first.
+    const exit = await runOpsd(["exit", "--timeout", "1500ms", stopped.path, other.path]);
+    assert.equal(exit.code, 6, exit.stderr);
+    assert.match(exit.stderr, /^opsd exit: the supervisor of \S+ did not answer within 1\.5 s; /);
+    assert.match(
+      exit.stdout,
+      /^\S+: supervisor not running; down \d+ seconds?, killed by SIGTERM\n$/,
+    );
+    assert.equal(runningSupervisor(second.paths), null, "the second has ended");
+  } finally {
+    Deno.kill(first.pid, "SIGCONT");
+  }
+});
+
 Deno.test("exit whose supervisor is killed (-9) while it waits says which of the service's processes still run (1)", async () => {
   await using service = await copyService("stubborn");
   await using supervisor = await startSupervisor(service.path, ["--stop-timeout", "60s"]);
