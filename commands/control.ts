@@ -71,7 +71,8 @@ const _EXIT_WAIT =
   `exit waits until the supervisor has ended (its services down, its lock released), so
 that 'opsd exit web && opsd supervise --daemon web' finds the service free; it then prints
 the service's status as 'opsd status' does. Several services are taken down together. A
-supervisor that ends on its own meanwhile (TERM) is waited for alike.`;
+supervisor that ends on its own meanwhile (TERM) is waited for alike. Run by the service
+itself (its finish), it returns once acknowledged, as with --no-wait.`;
 
 /** One command per control word (`opsd up`, `opsd down`, …). */
 export function controlCommands() {

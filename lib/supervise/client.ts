@@ -9,7 +9,8 @@
 import { ExitCode, exitCodeOf } from "../errors.ts";
 import { resolveExistingService, type ServicePaths } from "../service/paths.ts";
 import { ANSWER_TIMEOUT, sendControl, SupervisorEnding, supervisorEndsWithin } from "./control.ts";
-import { readStatusOrNull } from "./state.ts";
+import { readStatusOrNull, runningSupervisor } from "./state.ts";
+import { isAncestor } from "../procfs/processes.ts";
 import { ASK_TIMEOUT, type StatusReport, statusReports } from "./report.ts";
 import { formatDuration } from "../duration.ts";
 import { suggestCommand } from "../text/command.ts";
@@ -75,14 +76,19 @@ export interface ExitResult {
  * ended — it lets go of its lock last, once its services are down — up to `deadline`
  * (Infinity: as long as it takes; it KILLs what outlives its stop timeout), so that
  * `opsd exit web && opsd supervise --daemon web` finds the service free. `timeout` is
- * the `--timeout` the deadline came from, for the message.
+ * the `--timeout` the deadline came from, for the message. Null, at once, when that
+ * supervisor is an ancestor of this process (`opsd exit` run by the service or its
+ * `finish`): it waits for this process before it ends, so waiting for it would only
+ * hold both up until it kills this one.
  */
 export async function awaitExit(
   name: string,
   deadline: number,
   timeout: number,
-): Promise<ExitResult> {
+): Promise<ExitResult | null> {
   const paths = resolveExistingService(name);
+  const holder = runningSupervisor(paths);
+  if (holder !== null && holder > 0 && isAncestor(holder)) return null;
   if (!await supervisorEndsWithin(paths, deadline - Date.now())) {
     return {
       code: ExitCode.timeout,

@@ -9,6 +9,8 @@ import {
   type StateLock,
 } from "../../lib/supervise/state.ts";
 import { close } from "../../lib/sys/libc.ts";
+import { opsdArgv } from "../../lib/self.ts";
+import { shellQuote } from "../../lib/text/command.ts";
 import { isAlive, runOpsd, tempDir, waitFor } from "../fixtures/mod.ts";
 import {
   copyService,
@@ -453,6 +455,26 @@ Deno.test("exit waits until the supervisor has ended, so that a new one starts a
   assert.deepEqual([report.state, report.supervisor.running, report.pid], ["down", false, null]);
   assert.equal(isAlive(again.pid), false, "the --daemon supervisor has exited");
   assert.equal(await exitedWithin(supervisor, 20_000), 0);
+});
+
+Deno.test("exit run by the service's own finish returns once acknowledged: waiting for its supervisor would wait for itself", async () => {
+  await using service = await copyService("finish");
+  await Deno.writeTextFile(`${service.path}/exit3`, "");
+  const exit = opsdArgv(["exit", service.path]).map(shellQuote).join(" ");
+  await Deno.writeTextFile(
+    `${service.path}/finish`,
+    `#!/bin/sh\n${exit} > exit.out 2>&1\necho "$?" > exit.code\n`,
+    { mode: 0o755 },
+  );
+  await using supervisor = await startSupervisor(service.path, ["--finish-timeout", "60s"]);
+  // The first run exits 3; its finish asks the supervisor to exit, which waits for finish.
+  assert.equal(await exitedWithin(supervisor, 20_000), 0);
+  assert.equal(await Deno.readTextFile(`${service.path}/exit.code`), "0\n");
+  assert.match(
+    await Deno.readTextFile(`${service.path}/exit.out`),
+    /^\S+: supervisor exiting; finishing, exited 3, want down\n$/,
+  );
+  assert.doesNotMatch(supervisor.output(), /finish still running/);
 });
 
 Deno.test("exit --timeout bounds the wait (6, saying what goes on); opsd kill then hurries an exit that waits", async () => {
