@@ -113,7 +113,7 @@ export function serveControl(
   const { listener, socket } = _makeSocket(paths, pinned);
   const connections = new Map<_Served, Promise<void>>();
   let closing = false;
-  (async () => {
+  const accepting = (async () => {
     for await (const connection of listener) {
       const served: _Served = { connection, reading: false, closing };
       connections.set(
@@ -128,6 +128,8 @@ export function serveControl(
     async close() {
       closing = true;
       listener.close();
+      // The socket's fd is let go of once the accept pending on it has ended, a moment later.
+      await accepting;
       _removeOwnSocket(path, socket);
       for (const served of connections.keys()) {
         served.closing = true;
