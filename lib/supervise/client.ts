@@ -11,6 +11,7 @@ import { resolveExistingService, type ServicePaths } from "../service/paths.ts";
 import { ANSWER_TIMEOUT, sendControl, SupervisorEnding, supervisorEndsWithin } from "./control.ts";
 import { readStatusOrNull, runningSupervisor } from "./state.ts";
 import { isAncestor } from "../procfs/processes.ts";
+import { INSTANCE_ENV } from "./leftovers.ts";
 import { ASK_TIMEOUT, type StatusReport, statusReports } from "./report.ts";
 import { formatDuration } from "../duration.ts";
 import { suggestCommand } from "../text/command.ts";
@@ -76,10 +77,11 @@ export interface ExitResult {
  * ended — it lets go of its lock last, once its services are down — up to `deadline`
  * (Infinity: as long as it takes; it KILLs what outlives its stop timeout), so that
  * `opsd exit web && opsd supervise --daemon web` finds the service free. `timeout` is
- * the `--timeout` the deadline came from, for the message. Null, at once, when that
- * supervisor is an ancestor of this process (`opsd exit` run by the service or its
- * `finish`): it waits for this process before it ends, so waiting for it would only
- * hold both up until it kills this one.
+ * the `--timeout` the deadline came from, for the message. Null, at once, when this
+ * process is one of the service's (`opsd exit` run by the service or its `finish`:
+ * marked with `OPSD_INSTANCE`, that supervisor an ancestor): the supervisor waits for
+ * it before it ends, so waiting for the supervisor would only hold both up until it
+ * kills this one.
  */
 export async function awaitExit(
   name: string,
@@ -87,8 +89,10 @@ export async function awaitExit(
   timeout: number,
 ): Promise<ExitResult | null> {
   const paths = resolveExistingService(name);
+  // The service's processes carry its instance id; its supervisor is their ancestor.
   const holder = runningSupervisor(paths);
-  if (holder !== null && holder > 0 && isAncestor(holder)) return null;
+  const ours = Deno.env.get(INSTANCE_ENV) !== undefined && holder !== null && holder > 0;
+  if (ours && isAncestor(holder)) return null;
   if (!await supervisorEndsWithin(paths, deadline - Date.now())) {
     return {
       code: ExitCode.timeout,
