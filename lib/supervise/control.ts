@@ -409,8 +409,9 @@ async function _connect(paths: ServicePaths): Promise<Deno.UnixConn> {
 
 /** The supervisor got the request (it may still carry it out) but did not answer in time. */
 function _noAnswer(paths: ServicePaths, timeout: number): string {
+  // To a tenth of a second: what is left of a --timeout is a few ms short of it (0.499 s).
   return `the supervisor of ${paths.path} did not answer within ${
-    timeout / 1000
+    Math.round(timeout / 100) / 10
   } s; it may still ` +
     `carry out the request: check with ${suggestCommand("opsd", "status", paths.path)}`;
 }
