@@ -109,8 +109,8 @@ export function serveControl(
   pinned: PinnedStateDir,
   handle: (request: ControlRequest) => Promise<ControlReply>,
 ): ControlServer {
-  const path = `${pinned.path}/control`;
-  const { listener, socket } = _makeSocket(paths, pinned);
+  const held = `${pinned.path}/control`;
+  const { listener, socket, bound } = _makeSocket(paths, pinned);
   const connections = new Map<_Served, Promise<void>>();
   let closing = false;
   const accepting = (async () => {
@@ -127,10 +127,18 @@ export function serveControl(
   return {
     async close() {
       closing = true;
-      listener.close();
-      // The socket's fd is let go of once the accept pending on it has ended, a moment later.
-      await accepting;
-      _removeOwnSocket(path, socket);
+      // Deno unlinks the path a listener was bound at when it lets go of it (once the
+      // accept pending on it has ended, a moment after close): our socket's removal while
+      // that path names it. Moved, it is removed through the pin. Once the path names
+      // another's (the service directory removed and made again, a new supervisor there),
+      // closing would remove that one: the listener is left open (reading nothing) until
+      // this process, which is ending, ends.
+      const there = _socketAt(bound, socket);
+      if (there !== "ours" && _socketAt(held, socket) === "ours") Deno.removeSync(held);
+      if (there !== "another") {
+        listener.close();
+        await accepting;
+      }
       for (const served of connections.keys()) {
         served.closing = true;
         // One waiting for a request holds none: closed now. The others end after their replies.
@@ -152,10 +160,7 @@ export function serveControl(
  * throws one line naming the socket's real path and what to do (a directory in its
  * place is not removed: opsd did not make it).
  */
-function _makeSocket(
-  paths: ServicePaths,
-  pinned: PinnedStateDir,
-): { listener: Deno.Listener; socket: Deno.FileInfo } {
+function _makeSocket(paths: ServicePaths, pinned: PinnedStateDir): _Listening {
   const path = `${pinned.path}/control`;
   try {
     try {
@@ -180,43 +185,48 @@ function _makeSocket(
   }
 }
 
+/** A listening control socket: its file as made, and the path it was bound at. */
+interface _Listening {
+  listener: Deno.Listener;
+  socket: Deno.FileInfo;
+  bound: string;
+}
+
 /**
  * Binds the control socket in the state directory `pinned` holds: by its path when
  * that fits in a socket address and still names that directory, for the address is
  * the name `ss`, lsof and `opsd fds --unix` show and look for; else (a long path, or
  * a directory moved meanwhile) through the pin (`/proc/self/fd/N/control`).
  */
-function _listen(
-  paths: ServicePaths,
-  pinned: PinnedStateDir,
-): { listener: Deno.Listener; socket: Deno.FileInfo } {
+function _listen(paths: ServicePaths, pinned: PinnedStateDir): _Listening {
   const held = `${pinned.path}/control`, named = controlPath(paths);
   if (_encoder.encode(named).length <= _SUN_PATH_MAX && isStateDirAt(paths, pinned)) {
     let listener: Deno.Listener | null = null;
     try {
       listener = Deno.listen({ transport: "unix", path: named });
       // Not there (NotFound): the directory was moved as it was bound, the socket made elsewhere.
-      return { listener, socket: Deno.lstatSync(held) };
+      return { listener, socket: Deno.lstatSync(held), bound: named };
     } catch {
       // Moved, or its path closed to opsd meanwhile: the pin still reaches it (a lasting
       // failure, such as EADDRINUSE, fails there again and is thrown).
       listener?.close();
     }
   }
-  return { listener: Deno.listen({ transport: "unix", path: held }), socket: Deno.lstatSync(held) };
+  const listener = Deno.listen({ transport: "unix", path: held });
+  return { listener, socket: Deno.lstatSync(held), bound: held };
 }
 
 /**
- * Removes the socket file at `path` if it is still the one made (`made`): once the
- * service directory was removed and made again, the file there is a new
- * supervisor's, which must stay reachable.
+ * What `path` names: the socket file made (`made`), another file (once the service
+ * directory was removed and made again, a new supervisor's, which must stay
+ * reachable), or nothing.
  */
-function _removeOwnSocket(path: string, made: Deno.FileInfo): void {
+function _socketAt(path: string, made: Deno.FileInfo): "ours" | "another" | "none" {
   try {
     const now = Deno.lstatSync(path);
-    if (now.ino === made.ino && now.dev === made.dev) Deno.removeSync(path);
+    return now.ino === made.ino && now.dev === made.dev ? "ours" : "another";
   } catch {
-    // Already gone.
+    return "none"; // Gone, or its directory moved or removed.
   }
 }
 

@@ -404,6 +404,30 @@ Deno.test("serveControl listens in the state directory it is given through its p
   }
 });
 
+Deno.test("serveControl closing once its directory was removed and made again leaves the new socket at its path (Deno unlinks a listener's path as it lets go of it)", async () => {
+  await using service = await copyService("steady");
+  const paths = resolveService(service.path);
+  const held = acquireLock(paths);
+  const locks = [...held.locks, held.dir.fd];
+  try {
+    const server = await servedAndReached(paths, held);
+    await Deno.remove(service.path, { recursive: true });
+    await Deno.mkdir(`${service.path}/supervise`, { recursive: true });
+    // A new supervisor's socket at the same path (a listener of our own, here).
+    const other = Deno.listen({ transport: "unix", path: controlPath(paths) });
+    try {
+      const made = await Deno.lstat(controlPath(paths));
+      await server.close();
+      await new Promise((resolve) => setTimeout(resolve, 50)); // anything left to let go of
+      assert.equal((await Deno.lstat(controlPath(paths))).ino, made.ino, "still there");
+    } finally {
+      other.close();
+    }
+  } finally {
+    locks.forEach(close);
+  }
+});
+
 Deno.test("a supervisor's control socket is bound at its path, as ss and lsof show it: opsd fds --unix finds the supervisor", async () => {
   await using service = await copyService("steady");
   await using supervisor = await startSupervisor(service.path);
