@@ -14,6 +14,7 @@ import {
   controlService,
 } from "../lib/supervise/client.ts";
 import { describeExiting, describeStatus, type ServiceStatus } from "../lib/supervise/status.ts";
+import { ANSWER_TIMEOUT } from "../lib/supervise/control.ts";
 import { describeReport, liveReport, reportJson } from "../lib/supervise/report.ts";
 import { parseDuration } from "../lib/duration.ts";
 import {
@@ -34,7 +35,7 @@ supervisor is exiting, exit to a log/ service), a supervisor closed the connecti
 without answering but still runs, or, after exit, processes of a service still run,
 2 unknown service, 3 no supervisor running for a service (or it exited without
 answering), 4 permission denied (run as the supervisor's user or root), 6 a supervisor
-did not answer within 5 s, or did not end within exit's --timeout; with several
+did not answer within 5 s (or --timeout), or did not end within exit's --timeout; with several
 services, the most telling code (2, 3, 4, 6, 1).`;
 
 /** The options every control command takes. */
@@ -58,8 +59,8 @@ const _EXIT_OPTIONS = {
   },
   timeout: {
     value: "duration",
-    help: "give up waiting for the supervisor to end after this long (exit 6); 0 waits as " +
-      "long as it takes (it KILLs what outlives its stop timeout)",
+    help: "give up after this long, the asking included (exit 6); 0 waits for the " +
+      "supervisor's end as long as it takes (it KILLs what outlives its stop timeout)",
     parse: parseDuration,
     default: 0,
     defaultText: "0",
@@ -69,7 +70,9 @@ const _EXIT_OPTIONS = {
 const _EXIT_WAIT =
   `exit waits until the supervisor has ended (its services down, its lock released), so
 that 'opsd exit web && opsd supervise --daemon web' finds the service free; it then prints
-the service's status as 'opsd status' does. Several services are taken down together.`;
+the service's status as 'opsd status' does. Several services are taken down together. A
+supervisor that ends on its own meanwhile (TERM) is waited for alike. Run by the service
+itself (its finish), it returns once acknowledged, as with --no-wait.`;
 
 /** One command per control word (`opsd up`, `opsd down`, …). */
 export function controlCommands() {
@@ -131,15 +134,21 @@ Examples:
   opsd svc -d /srv/web        take it down (opsd down /srv/web)
   opsd svc -h /srv/web        send HUP (-h is svc's, not help: use --help)
   opsd svc -du /srv/web       down, then up again
+  opsd svc -d -- -web         a service whose name starts with a dash
 
 ${_EXIT_WAIT.replace("exit waits", "-x waits")}
 
 ${_EXIT_CODES}`,
     run: (options, args) => {
       const words: ControlWord[] = [], services: string[] = [];
-      let quiet = options.quiet;
+      let quiet = options.quiet, ended = false;
       for (const arg of args) {
-        if (!/^-[A-Za-z]+$/.test(arg)) {
+        // After --, a service may start with a dash (opsd svc -d -- -web).
+        if (arg === "--" && !ended) {
+          ended = true;
+          continue;
+        }
+        if (ended || !/^-[A-Za-z]+$/.test(arg)) {
           services.push(arg);
           continue;
         }
@@ -183,12 +192,15 @@ interface _Sent {
   status: ServiceStatus | null;
   /** Its supervisor acknowledged exit, and no word after it was refused: it is waited for. */
   exits: boolean;
+  /** Why the word that failed failed, printed in the order the services were named. */
+  problem: string | null;
 }
 
 /**
- * Sends `words` in order to each service, up to the first that fails, printing each
- * error; then waits for the supervisors that acknowledged exit (together: they take
- * their services down at the same time) unless `noWait`, and prints each service's
+ * Sends `words` in order to each service, up to the first that fails, the services
+ * together (a supervisor that does not answer delays no other); then waits for the
+ * supervisors that acknowledged exit (together: they take their services down at the
+ * same time) unless `noWait`, and prints, in the order named, each service's error or
  * status with what was done.
  */
 async function _send(
@@ -197,27 +209,32 @@ async function _send(
   services: string[],
   options: { json?: boolean; quiet?: boolean; noWait?: boolean; timeout?: number },
 ): Promise<number> {
-  const sent: _Sent[] = [];
-  for (const name of services) sent.push(await _sendWords(command, name, words));
+  // --timeout bounds the whole command: asking too, not only the wait for the end.
+  const timeout = options.timeout ?? 0;
+  const deadline = timeout > 0 ? Date.now() + timeout : Infinity;
+  const sent = await Promise.all(services.map((name) => _sendWords(name, words, deadline)));
   const ends = await Promise.all(
     sent.map((one) =>
       one.exits && !options.noWait
-        ? awaitExit(one.name, one.status!.supervisor, options.timeout ?? 0)
+        ? awaitExit(one.name, one.status!.supervisor, deadline, timeout)
         : null
     ),
   );
   const codes: number[] = [];
-  for (const [index, { name, codes: sentCodes, done, status }] of sent.entries()) {
+  for (const [index, { name, codes: sentCodes, done, status, problem }] of sent.entries()) {
     codes.push(...sentCodes);
+    if (problem !== null) writeProblem(`opsd ${command}`, problem);
     const end = ends[index];
     if (end) {
       codes.push(end.code);
       if (end.error !== null) writeProblem(`opsd ${command}`, end.error);
-      if (options.quiet || end.report === null) continue;
+      if (options.quiet) continue;
       const ended = done.map((did) => did === wordDone("exit") ? "supervisor exited" : did);
-      // As 'opsd status' says it, now that the supervisor is gone.
-      if (options.json) writeJson({ ...reportJson(end.report), done: ended });
-      else writeOut(`${describeReport(end.report)}\n`);
+      // As 'opsd status' says it (with its log service), now that the supervisor is gone.
+      for (const report of end.reports) {
+        if (options.json) writeJson({ ...reportJson(report), done: ended });
+        else writeOut(`${describeReport(report)}\n`);
+      }
       continue;
     }
     if (options.quiet || status === null) continue;
@@ -228,9 +245,13 @@ async function _send(
   return combinedExitCode(codes);
 }
 
-/** Sends `words` in order to the service `name`, up to the first that fails, printing its error. */
-async function _sendWords(command: string, name: string, words: ControlWord[]): Promise<_Sent> {
-  const sent: _Sent = { name, codes: [], done: [], status: null, exits: false };
+/**
+ * Sends `words` in order to the service `name`, up to the first that fails (its error
+ * kept to be printed); each waits for its answer no later than `deadline` (and no
+ * longer than 5 s).
+ */
+async function _sendWords(name: string, words: ControlWord[], deadline: number): Promise<_Sent> {
+  const sent: _Sent = { name, codes: [], done: [], status: null, exits: false, problem: null };
   for (const word of words) {
     // After an acknowledged exit, down and exit want what the supervisor is doing, and it
     // may be gone before they would reach it (svc -xd): they are done without being sent.
@@ -244,12 +265,16 @@ async function _sendWords(command: string, name: string, words: ControlWord[]): 
         error: describeExiting("opsd exit", sent.status!.service),
         status: null,
       }
-      : await controlService(name, word);
+      : await controlService(
+        name,
+        word,
+        Math.max(1, Math.min(ANSWER_TIMEOUT, deadline - Date.now())),
+      );
     sent.codes.push(result.code);
     if (result.code !== ExitCode.ok) {
       // What the words before it did is still said (svc -xu: the exit, then why not up),
       // and there is nothing to wait for.
-      writeProblem(`opsd ${command}`, result.error!);
+      sent.problem = result.error;
       sent.exits = false;
       break;
     }

@@ -120,7 +120,8 @@ then FD is let go of.
 
 Exit codes: 0 stopped cleanly (TERM, INT, QUIT or 'opsd exit'; with --daemon:
 started), 1 SERVICE was moved or removed while supervised (within 10 s, or at the
-next start, the supervisor takes it down and exits), the background supervisor died before it reported, or
+next start, the supervisor takes it down and exits), it could not make its control
+socket (a directory in its place), the background supervisor died before it reported, or
 --print-pid or --json could not be written (the supervisor is stopped), 2 bad settings,
 unknown service, or a log/ service named alone (supervise its service), 4
 permission denied, 5 the service already has a supervisor

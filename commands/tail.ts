@@ -19,8 +19,8 @@ export function tailCommand() {
     summary: "print a service's last stderr output, or follow its log file",
     description:
       "Print the last bytes SERVICE wrote to stderr (its tail-bytes setting, 400 by default), from " +
-      "its supervisor, or from its status file when the supervisor does not answer (gone, or " +
-      "exiting). With -f, " +
+      "its supervisor, or from its status file when the supervisor does not answer (gone, " +
+      "exiting, or silent for 2 s: stopped?). With -f, " +
       "print the end of its log file (log-file setting; under 'opsd supervise --daemon' " +
       "without one, supervise/current) and then what is appended, across rotations, " +
       "until interrupted or nobody reads its output any more (| head: exit 0, also while " +

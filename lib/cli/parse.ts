@@ -98,6 +98,8 @@ export function parseArgv(root: CliCommand, argv: string[]): Parsed {
     }
     if (arg === "--") {
       optionsEnded = dashDash = true;
+      // A command that reads options among its operands (svc) must see where they end.
+      if (lenient) operands.push(arg);
       continue;
     }
     if (arg.startsWith("--")) {

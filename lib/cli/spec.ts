@@ -70,7 +70,10 @@ export interface CommandSpec<O extends OptionSpecs> {
   operands?: OperandSpec[];
   /** Options end at the first operand: what follows is passed on as operands (`-- CMD`). */
   passThrough?: boolean;
-  /** An unknown option is an operand (daemontools' `svc -du`), and only `--help` is help. */
+  /**
+   * An unknown option is an operand (daemontools' `svc -du`), and only `--help` is help;
+   * `--` is passed on as an operand too, so that the command can tell where options end.
+   */
   unknownOptionsAreOperands?: boolean;
   /** Commands beneath it, chosen by the first operand. */
   commands?: CliCommand[];

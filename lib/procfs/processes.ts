@@ -84,6 +84,21 @@ export function isRunning(process: ProcessId): boolean {
   return stat !== null && isLive(stat) && stat.startTime === process.procStart;
 }
 
+/**
+ * Whether `pid` is an ancestor of this process: its parent, or that one's, and so on
+ * (a supervisor is one of whatever its service or `finish` starts, daemons included:
+ * it is their subreaper).
+ */
+export function isAncestor(pid: number): boolean {
+  let at = readProcStat("self")?.ppid ?? 0;
+  // Bounded, in case of a loop seen mid-change (a parent that died and a pid reused).
+  for (let steps = 0; at > 0 && steps < 4096; steps++) {
+    if (at === pid) return true;
+    at = readProcStat(at)?.ppid ?? 0;
+  }
+  return false;
+}
+
 /** The start time of `pid`, or null when it is gone. */
 export function procStartOf(pid: number): number | null {
   return readProcStat(pid)?.startTime ?? null;

@@ -7,9 +7,12 @@
  */
 
 import { ExitCode, exitCodeOf } from "../errors.ts";
-import { resolveExistingService } from "../service/paths.ts";
-import { sendControl, supervisorEndsWithin } from "./control.ts";
-import { ASK_TIMEOUT, serviceReport, type StatusReport } from "./report.ts";
+import { resolveExistingService, type ServicePaths } from "../service/paths.ts";
+import { ANSWER_TIMEOUT, sendControl, SupervisorEnding, supervisorEndsWithin } from "./control.ts";
+import { readStatusOrNull, runningSupervisor } from "./state.ts";
+import { isAncestor } from "../procfs/processes.ts";
+import { INSTANCE_ENV } from "./leftovers.ts";
+import { ASK_TIMEOUT, type StatusReport, statusReports } from "./report.ts";
 import { formatDuration } from "../duration.ts";
 import { suggestCommand } from "../text/command.ts";
 import { isRunning, type ProcessId } from "../procfs/processes.ts";
@@ -31,13 +34,28 @@ export interface ControlResult {
   status: ServiceStatus | null;
 }
 
-/** Sends `word` to the supervisor of the service `name` and waits for its acknowledgement. */
-export async function controlService(name: string, word: ControlWord): Promise<ControlResult> {
+/**
+ * Sends `word` to the supervisor of the service `name` and waits for its acknowledgement,
+ * for up to `timeout` ms (6 after that).
+ */
+export async function controlService(
+  name: string,
+  word: ControlWord,
+  timeout = ANSWER_TIMEOUT,
+): Promise<ControlResult> {
+  let paths: ServicePaths | null = null;
   try {
-    const reply = await sendControl(resolveExistingService(name), { command: word });
+    paths = resolveExistingService(name);
+    const reply = await sendControl(paths, { command: word }, timeout);
     if (reply.ok) return { name, code: ExitCode.ok, error: null, status: reply.status };
     return { name, code: ExitCode.failure, error: reply.error, status: null };
   } catch (error) {
+    // A supervisor that ended (or is ending) on its own as exit reached it (TERM, a kill)
+    // does what exit asks: its last record stands for the acknowledgement, and it is waited for.
+    const status = word === "exit" && error instanceof SupervisorEnding
+      ? readStatusOrNull(paths!)
+      : null;
+    if (status !== null) return { name, code: ExitCode.ok, error: null, status };
     return { name, code: exitCodeOf(error), error: (error as Error).message, status: null };
   }
 }
@@ -48,40 +66,55 @@ export interface ExitResult {
   code: ExitCode;
   /** Why it failed, or null. */
   error: string | null;
-  /** The service's report once the supervisor ended (as `opsd status` gives it), or null. */
-  report: StatusReport | null;
+  /**
+   * The service's reports once the supervisor ended, with its log service's (as `opsd
+   * status` gives them); empty when it did not end.
+   */
+  reports: StatusReport[];
 }
 
 /**
  * Waits until the supervisor of `name` (`supervisor`), which acknowledged `exit`, has
- * ended — it lets go of its lock last, once its services are down, then exits — for up
- * to `timeout` ms (0: as long as it takes; it KILLs what outlives its stop timeout), so
- * that `opsd exit web && opsd supervise --daemon web` finds the service free.
+ * ended — it lets go of its lock last, once its services are down, then exits — up to `deadline`
+ * (Infinity: as long as it takes; it KILLs what outlives its stop timeout), so that
+ * `opsd exit web && opsd supervise --daemon web` finds the service free. `timeout` is
+ * the `--timeout` the deadline came from, for the message. Null, at once, when this
+ * process is one of the service's (`opsd exit` run by the service or its `finish`:
+ * marked with `OPSD_INSTANCE`, that supervisor an ancestor): the supervisor waits for
+ * it before it ends, so waiting for the supervisor would only hold both up until it
+ * kills this one.
  */
 export async function awaitExit(
   name: string,
   supervisor: ProcessId,
+  deadline: number,
   timeout: number,
-): Promise<ExitResult> {
+): Promise<ExitResult | null> {
   const paths = resolveExistingService(name);
-  const deadline = timeout > 0 ? Date.now() + timeout : Infinity;
+  // The service's processes carry its instance id; its supervisor is their ancestor.
+  const holder = runningSupervisor(paths);
+  const ours = Deno.env.get(INSTANCE_ENV) !== undefined && holder !== null && holder > 0;
+  if (ours && isAncestor(holder)) return null;
   if (!await supervisorEndsWithin(paths, deadline - Date.now(), supervisor.pid)) {
     return {
       code: ExitCode.timeout,
-      error: `the supervisor of ${name} has not ended within ${formatDuration(timeout)}; it ` +
-        `is still taking its services down: check with ${suggestCommand("opsd", "status", name)}`,
-      report: null,
+      error: `the supervisor of ${paths.path} has not ended within ${formatDuration(timeout)}; ` +
+        `it is still taking its services down: check with ` +
+        suggestCommand("opsd", "status", paths.path),
+      reports: [],
     };
   }
   // Its process ends a moment after the lock (a report would take it for another's meanwhile).
   await _goneBy(supervisor, Math.min(deadline, Date.now() + _EXIT_AFTER_LOCK));
-  const report = await serviceReport(paths, name, "main", Date.now(), ASK_TIMEOUT);
-  if (report.unsupervised.length === 0) return { code: ExitCode.ok, error: null, report };
+  const reports = await statusReports(paths, name, Date.now(), ASK_TIMEOUT);
+  // The log service's processes count too: the supervisor stops both.
+  const left = reports.flatMap((report) => report.unsupervised);
+  if (left.length === 0) return { code: ExitCode.ok, error: null, reports };
   return {
     code: ExitCode.failure,
-    error: `the supervisor of ${name} ended, but pid ${report.unsupervised.join(", ")} of the ` +
+    error: `the supervisor of ${paths.path} ended, but pid ${left.join(", ")} of the ` +
       "service still runs: stop it, or supervise the service again to have it stopped",
-    report,
+    reports,
   };
 }
 

@@ -109,11 +109,11 @@ export function serveControl(
   pinned: PinnedStateDir,
   handle: (request: ControlRequest) => Promise<ControlReply>,
 ): ControlServer {
-  const path = `${pinned.path}/control`;
-  const { listener, socket } = _makeSocket(paths, pinned);
+  const held = `${pinned.path}/control`;
+  const { listener, socket, bound } = _makeSocket(paths, pinned);
   const connections = new Map<_Served, Promise<void>>();
   let closing = false;
-  (async () => {
+  const accepting = (async () => {
     for await (const connection of listener) {
       const served: _Served = { connection, reading: false, closing };
       connections.set(
@@ -127,8 +127,18 @@ export function serveControl(
   return {
     async close() {
       closing = true;
-      listener.close();
-      _removeOwnSocket(path, socket);
+      // Deno unlinks the path a listener was bound at when it lets go of it (once the
+      // accept pending on it has ended, a moment after close): our socket's removal while
+      // that path names it. Moved, it is removed through the pin. Once the path names
+      // another's (the service directory removed and made again, a new supervisor there),
+      // closing would remove that one: the listener is left open (reading nothing) until
+      // this process, which is ending, ends.
+      const there = _socketAt(bound, socket);
+      if (there !== "ours" && _socketAt(held, socket) === "ours") Deno.removeSync(held);
+      if (there !== "another") {
+        listener.close();
+        await accepting;
+      }
       for (const served of connections.keys()) {
         served.closing = true;
         // One waiting for a request holds none: closed now. The others end after their replies.
@@ -150,10 +160,7 @@ export function serveControl(
  * throws one line naming the socket's real path and what to do (a directory in its
  * place is not removed: opsd did not make it).
  */
-function _makeSocket(
-  paths: ServicePaths,
-  pinned: PinnedStateDir,
-): { listener: Deno.Listener; socket: Deno.FileInfo } {
+function _makeSocket(paths: ServicePaths, pinned: PinnedStateDir): _Listening {
   const path = `${pinned.path}/control`;
   try {
     try {
@@ -178,43 +185,48 @@ function _makeSocket(
   }
 }
 
+/** A listening control socket: its file as made, and the path it was bound at. */
+interface _Listening {
+  listener: Deno.Listener;
+  socket: Deno.FileInfo;
+  bound: string;
+}
+
 /**
  * Binds the control socket in the state directory `pinned` holds: by its path when
  * that fits in a socket address and still names that directory, for the address is
  * the name `ss`, lsof and `opsd fds --unix` show and look for; else (a long path, or
  * a directory moved meanwhile) through the pin (`/proc/self/fd/N/control`).
  */
-function _listen(
-  paths: ServicePaths,
-  pinned: PinnedStateDir,
-): { listener: Deno.Listener; socket: Deno.FileInfo } {
+function _listen(paths: ServicePaths, pinned: PinnedStateDir): _Listening {
   const held = `${pinned.path}/control`, named = controlPath(paths);
   if (_encoder.encode(named).length <= _SUN_PATH_MAX && isStateDirAt(paths, pinned)) {
     let listener: Deno.Listener | null = null;
     try {
       listener = Deno.listen({ transport: "unix", path: named });
       // Not there (NotFound): the directory was moved as it was bound, the socket made elsewhere.
-      return { listener, socket: Deno.lstatSync(held) };
+      return { listener, socket: Deno.lstatSync(held), bound: named };
     } catch {
       // Moved, or its path closed to opsd meanwhile: the pin still reaches it (a lasting
       // failure, such as EADDRINUSE, fails there again and is thrown).
       listener?.close();
     }
   }
-  return { listener: Deno.listen({ transport: "unix", path: held }), socket: Deno.lstatSync(held) };
+  const listener = Deno.listen({ transport: "unix", path: held });
+  return { listener, socket: Deno.lstatSync(held), bound: held };
 }
 
 /**
- * Removes the socket file at `path` if it is still the one made (`made`): once the
- * service directory was removed and made again, the file there is a new
- * supervisor's, which must stay reachable.
+ * What `path` names: the socket file made (`made`), another file (once the service
+ * directory was removed and made again, a new supervisor's, which must stay
+ * reachable), or nothing.
  */
-function _removeOwnSocket(path: string, made: Deno.FileInfo): void {
+function _socketAt(path: string, made: Deno.FileInfo): "ours" | "another" | "none" {
   try {
     const now = Deno.lstatSync(path);
-    if (now.ino === made.ino && now.dev === made.dev) Deno.removeSync(path);
+    return now.ino === made.ino && now.dev === made.dev ? "ours" : "another";
   } catch {
-    // Already gone.
+    return "none"; // Gone, or its directory moved or removed.
   }
 }
 
@@ -300,6 +312,9 @@ function _closeQuietly(connection: Deno.Conn): void {
   }
 }
 
+/** How long a control word waits for the supervisor's answer (ms). */
+export const ANSWER_TIMEOUT = 5000;
+
 /**
  * Sends `request` to the service's supervisor and returns its reply. Throws exit 3
  * (not running) when no supervisor holds the service's lock, it does not listen, or
@@ -310,7 +325,7 @@ function _closeQuietly(connection: Deno.Conn): void {
 export async function sendControl(
   paths: ServicePaths,
   request: ControlRequest,
-  timeout = 5000,
+  timeout = ANSWER_TIMEOUT,
 ): Promise<ControlReply> {
   if (runningSupervisor(paths) === null) throw _notRunning(paths);
   let connection: Deno.UnixConn;
@@ -318,7 +333,8 @@ export async function sendControl(
     connection = await _connect(paths);
   } catch (error) {
     if (error instanceof Deno.errors.NotFound || error instanceof Deno.errors.ConnectionRefused) {
-      throw _notRunning(paths, _notListening(paths));
+      const { detail, ending } = _notListening(paths);
+      throw _notRunning(paths, detail, ending);
     }
     throw error;
   }
@@ -346,7 +362,7 @@ export async function sendControl(
   if (answer === undefined) {
     // Closed with nothing said, maybe before it read the request: not a timeout.
     if (await supervisorEndsWithin(paths, _EXIT_GRACE)) {
-      throw _notRunning(paths, " (it exited without answering)");
+      throw _notRunning(paths, " (it exited without answering)", true);
     }
     throw new OpsdError(
       `the supervisor of ${paths.path} closed the connection without answering (it may have ` +
@@ -403,8 +419,9 @@ async function _connect(paths: ServicePaths): Promise<Deno.UnixConn> {
 
 /** The supervisor got the request (it may still carry it out) but did not answer in time. */
 function _noAnswer(paths: ServicePaths, timeout: number): string {
+  // To a tenth of a second: what is left of a --timeout is a few ms short of it (0.499 s).
   return `the supervisor of ${paths.path} did not answer within ${
-    timeout / 1000
+    Math.round(timeout / 100) / 10
   } s; it may still ` +
     `carry out the request: check with ${suggestCommand("opsd", "status", paths.path)}`;
 }
@@ -437,15 +454,22 @@ export async function supervisorEndsWithin(
 
 /**
  * Why a supervisor that held the lock did not take the connection: it has exited
- * since, it is exiting (and why, from its record), or it is starting.
+ * since, it is exiting (and why, from its record), or it is starting; `ending` for
+ * the first two.
  */
-function _notListening(paths: ServicePaths): string {
+function _notListening(paths: ServicePaths): { detail: string; ending: boolean } {
   const holder = runningSupervisor(paths);
-  if (holder === null) return " (it exited just now)";
+  if (holder === null) return { detail: " (it exited just now)", ending: true };
   const why = _exitingWhy(paths, holder);
   return why
-    ? ` (the last one, pid ${holder}, is exiting (${why}) and no longer listens)`
-    : " (it holds the lock but does not listen yet: it is starting; try again)";
+    ? {
+      detail: ` (the last one, pid ${holder}, is exiting (${why}) and no longer listens)`,
+      ending: true,
+    }
+    : {
+      detail: " (it holds the lock but does not listen yet: it is starting; try again)",
+      ending: false,
+    };
 }
 
 /** Why supervisor `holder` is exiting, as its record says; null when not (or unreadable). */
@@ -459,14 +483,21 @@ function _superviseAgain(paths: ServicePaths): string {
   return superviseAgainCommand(paths.path, readStatusOrNull(paths)?.supervisor.detached ?? false);
 }
 
-function _notRunning(paths: ServicePaths, detail = ""): OpsdError {
+/**
+ * No supervisor answered because the one there was ending: it exited without
+ * answering, or is exiting and no longer listens (exit 3). For `exit`, what was asked
+ * for is happening.
+ */
+export class SupervisorEnding extends OpsdError {}
+
+function _notRunning(paths: ServicePaths, detail = "", ending = false): OpsdError {
   const service = lateLogOf(paths);
   const advice = service
     ? `it is the log/ of ${service.path}, made after that service's supervisor started: ` +
       lateLogAdvice(service)
     : `start one with ${_superviseAgain(paths)}`;
-  return new OpsdError(
-    `no supervisor running for ${paths.path}${detail}: ${advice}`,
-    ExitCode.notRunning,
-  );
+  const message = `no supervisor running for ${paths.path}${detail}: ${advice}`;
+  return ending
+    ? new SupervisorEnding(message, ExitCode.notRunning)
+    : new OpsdError(message, ExitCode.notRunning);
 }

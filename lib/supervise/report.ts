@@ -320,7 +320,8 @@ export function describeReport(report: StatusReport, now = Date.now()): string {
     line =
       `supervisor not running; pid ${report.unsupervised.join(", ")} still running unsupervised` +
       `: ${again} stops ${report.unsupervised.length > 1 ? "them" : "it"} and starts afresh`;
-  } else if (record && isRunning(record.supervisor)) {
+  } else if (record && record.service !== report.service && isRunning(record.supervisor)) {
+    // Its own supervisor, alive a moment after it let go of the lock, is one that is ending.
     line = `supervisor not running; its status.json was written by supervisor pid ` +
       `${record.supervisor.pid}, which runs for ${record.service} (a copied directory?)`;
   } else if (record && record.instances.length > 0) {

@@ -29,6 +29,7 @@ import { INSTANCE_ENV, leftoverProcesses } from "./leftovers.ts";
 import { leftovers, newStopJob, signalAll, signalEach, type StopJob } from "./stop.ts";
 import type { InstanceStatus, ServiceState, ServiceStatus, Want } from "./status.ts";
 import { CONTROL_WORDS, type ControlWord } from "./words.ts";
+import { shellQuote } from "../text/command.ts";
 
 /** The timers a service sets; each fires as an event in the supervisor's loop. */
 export type TimerKind =
@@ -126,6 +127,8 @@ export class SupervisedService {
   #startedFor: "up" | "once" = "up";
   /** Why the last run ended, kept from the stop until the restart decision after finish. */
   #restartReason: StopJob["reason"] = "ended";
+  /** A `finish` that is not executable (not run) was said to be, once: not after every exit. */
+  #finishSkipNoted = false;
   #timers = new Map<TimerKind, { id: ReturnType<typeof setTimeout>; token: number }>();
   #tokens = 0;
 
@@ -651,12 +654,23 @@ export class SupervisedService {
       if (!this.#timers.has("restart")) await this.startIfWanted();
       return;
     }
-    if (this.paths.finish && _isExecutable(this.paths.finish)) {
+    const finish = this.paths.finish;
+    const state = finish ? _programState(finish) : "absent";
+    if (state === "not executable" && !this.#finishSkipNoted) {
+      // As daemontools and runit do, it is not run; but a chmod forgotten is said, once.
+      this.#finishSkipNoted = true;
+      this.#note(
+        "warning",
+        `${finish}: not executable, so it is not run: make it executable ` +
+          `(chmod +x ${shellQuote(finish!)}) or remove it`,
+      );
+    }
+    if (finish && state === "executable") {
       const { exitCode, signal } = this.#last;
       try {
         const id = crypto.randomUUID();
         const pid = await this.#spawn([
-          this.paths.finish,
+          finish,
           String(exitCode ?? -1),
           String(signal === null ? 0 : signalNumber(signal)),
         ], id);
@@ -729,12 +743,14 @@ export class SupervisedService {
   }
 }
 
-function _isExecutable(path: string): boolean {
+/** Whether `path` is an executable file, a file that is not, or neither (absent). */
+function _programState(path: string): "executable" | "not executable" | "absent" {
   try {
     const info = Deno.statSync(path);
-    return info.isFile && ((info.mode ?? 0) & 0o111) !== 0;
+    if (!info.isFile) return "absent";
+    return ((info.mode ?? 0) & 0o111) !== 0 ? "executable" : "not executable";
   } catch {
-    return false;
+    return "absent";
   }
 }
 

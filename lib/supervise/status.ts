@@ -261,7 +261,9 @@ export function describeStatus(status: ServiceStatus, now = Date.now()): string 
           ? `stopping (what is left of pgid ${status.pgid})`
           : "stopping (processes it orphaned)",
       );
-      if (status.killAt) parts.push(`KILL in ${formatDuration(Date.parse(status.killAt) - now)}`);
+      if (status.killAt) {
+        parts.push(`KILL in ${formatDuration(Math.max(0, Date.parse(status.killAt) - now))}`);
+      }
       parts.push(`want ${status.want}`);
       break;
     case "finishing":

@@ -9,6 +9,7 @@ import { ExitCode, OpsdError } from "../errors.ts";
 import type { ServicePaths } from "../service/paths.ts";
 import { loadSettings } from "../service/settings.ts";
 import { sendControl } from "./control.ts";
+import { ASK_TIMEOUT } from "./report.ts";
 import { detachedLogFile, readStatus, runningSupervisor } from "./state.ts";
 import { suggestCommand } from "../text/command.ts";
 
@@ -25,8 +26,9 @@ export async function stderrTail(paths: ServicePaths, lines?: number): Promise<s
 
 async function _stderrTail(paths: ServicePaths): Promise<string> {
   if (runningSupervisor(paths) !== null) {
-    // A supervisor that does not answer (stopped, busy, exiting) still left its status file.
-    const reply = await sendControl(paths, { command: "status" }).catch((error) => {
+    // A supervisor that does not answer (stopped, busy, exiting) still left its status file:
+    // given as long as opsd status gives one, not a control word's 5 s.
+    const reply = await sendControl(paths, { command: "status" }, ASK_TIMEOUT).catch((error) => {
       if (error instanceof OpsdError) return null;
       throw error;
     });

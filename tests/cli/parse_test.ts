@@ -130,6 +130,8 @@ Deno.test("unknown options are operands where the command says so, and -h is not
   const result = parsed(["svc", "-du", "-q", "-h", "web"]);
   assert.deepEqual(result.operands, ["-du", "-h", "web"]);
   assert.deepEqual(result.options, { quiet: true });
+  // -- is passed on, so that the command can tell a name starting with a dash from letters.
+  assert.deepEqual(parsed(["svc", "-d", "--", "-web", "--"]).operands, ["-d", "--", "-web", "--"]);
 });
 
 Deno.test("help, version, and no command", () => {

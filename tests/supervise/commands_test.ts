@@ -60,6 +60,48 @@ Deno.test("status shows the log service on a second line; svc letters and wait d
   assert.match(capital.stderr, /unknown letter -Z: /);
 });
 
+Deno.test("svc takes what follows -- as services, also one whose name starts with a dash", async () => {
+  await using service = await copyService("steady");
+  await Deno.rename(service.path, `${service.dir}/-web`);
+  const svc = await runOpsd(["svc", "-d", "--", "-web"], { cwd: service.dir });
+  assert.equal(svc.code, 3, "asked of the service -web, not read as letters -w -e -b");
+  assert.match(svc.stderr, /^opsd svc: no supervisor running for \S+\/-web: /);
+  const letters = await runOpsd(["svc", "-d", "-web"], { cwd: service.dir });
+  assert.equal(letters.code, 2, "without --, -web is letters");
+});
+
+Deno.test("status looks at the services together: stopped supervisors, each asked for 2 s, are asked at once", async () => {
+  await using first = await copyService("steady");
+  await using second = await copyService("steady");
+  await using one = await startSupervisor(first.path);
+  await using two = await startSupervisor(second.path);
+  const ups = [
+    await one.waitStatus("up", (s) => s.state === "up"),
+    await two.waitStatus("up", (s) => s.state === "up"),
+  ];
+  // Each record says up, its main process is gone, and its supervisor does not answer.
+  for (const supervisor of [one, two]) Deno.kill(supervisor.pid, "SIGSTOP");
+  try {
+    for (const up of ups) Deno.kill(up.pid!, "SIGKILL");
+    const started = Date.now();
+    const status = await runOpsd(["status", first.path, second.path]);
+    const elapsed = Date.now() - started;
+    assert.equal(status.code, 1, status.stderr);
+    const lines = status.stderr.trimEnd().split("\n");
+    assert.deepEqual(
+      lines.map((line) =>
+        line.match(/^opsd status: (\S+)\/supervise\/status\.json is out of date: /)?.[1]
+      ),
+      [first.path, second.path],
+      status.stderr,
+    );
+    // One after the other, they would take over 4 s; an opsd run alone may take a while when busy.
+    assert.ok(elapsed >= 1900 && elapsed < 3900, `${elapsed} ms`);
+  } finally {
+    for (const supervisor of [one, two]) Deno.kill(supervisor.pid, "SIGCONT");
+  }
+});
+
 Deno.test("pause, cont, hup, alarm, restart and once do what svc's letters do", async () => {
   await using service = await copyService("trapper");
   await using supervisor = await startSupervisor(service.path, ["--restart-delay", "20ms"]);

@@ -9,6 +9,8 @@ import {
   type StateLock,
 } from "../../lib/supervise/state.ts";
 import { close } from "../../lib/sys/libc.ts";
+import { opsdArgv } from "../../lib/self.ts";
+import { shellQuote } from "../../lib/text/command.ts";
 import { isAlive, runOpsd, tempDir, waitFor } from "../fixtures/mod.ts";
 import {
   copyService,
@@ -267,6 +269,51 @@ Deno.test("a supervisor that closes the connection without answering is not said
   }
 });
 
+Deno.test("exit to a supervisor that ends on its own meanwhile (exited unanswered, or exiting and no longer listening) waits for it and is done (0)", async () => {
+  await using service = await copyService("steady");
+  const paths = resolveService(service.path);
+  // A real supervisor's last record, for the stand-ins below.
+  await using supervisor = await startSupervisor(service.path);
+  await supervisor.waitStatus("up", (s) => s.state === "up");
+  assert.equal(await supervisor.stop(), 0);
+  const record = JSON.parse(await Deno.readTextFile(`${paths.stateDir}/status.json`));
+
+  // A stand-in that reads the request, then exits (lock released) without answering.
+  let held = acquireLock(paths);
+  let locks = [...held.locks, held.dir.fd];
+  const listener = Deno.listen({ transport: "unix", path: controlPath(paths) });
+  try {
+    const exited = listener.accept().then(async (connection) => {
+      await connection.read(new Uint8Array(1024));
+      locks.splice(0).forEach(close);
+      connection.close();
+    });
+    const unanswered = await runOpsd(["exit", service.path]);
+    await exited;
+    assert.equal(unanswered.code, 0, unanswered.stderr);
+    assert.match(unanswered.stdout, /^\S+: supervisor not running; down \d+ seconds?, /);
+  } finally {
+    listener.close();
+    locks.forEach(close);
+  }
+
+  // A stand-in whose record says it is exiting (TERM), that no longer listens, and ends soon.
+  held = acquireLock(paths);
+  locks = [...held.locks, held.dir.fd];
+  try {
+    record.supervisor = { ...record.supervisor, pid: Deno.pid, exiting: "TERM received" };
+    await Deno.writeTextFile(`${paths.stateDir}/status.json`, JSON.stringify(record));
+    const ends = setTimeout(() => locks.splice(0).forEach(close), 500);
+    const exiting = await runOpsd(["exit", "--json", service.path]);
+    clearTimeout(ends);
+    assert.equal(exiting.code, 0, exiting.stderr);
+    assert.deepEqual(JSON.parse(exiting.stdout).done, ["supervisor exited"]);
+    assert.equal(runningSupervisor(paths), null, "it waited until the lock was released");
+  } finally {
+    locks.forEach(close);
+  }
+});
+
 Deno.test("exit sent to a log service is refused, naming the service's exit and the logger's restart", async () => {
   await using service = await copyService("logged");
   await using supervisor = await startSupervisor(service.path);
@@ -357,6 +404,30 @@ Deno.test("serveControl listens in the state directory it is given through its p
   }
 });
 
+Deno.test("serveControl closing once its directory was removed and made again leaves the new socket at its path (Deno unlinks a listener's path as it lets go of it)", async () => {
+  await using service = await copyService("steady");
+  const paths = resolveService(service.path);
+  const held = acquireLock(paths);
+  const locks = [...held.locks, held.dir.fd];
+  try {
+    const server = await servedAndReached(paths, held);
+    await Deno.remove(service.path, { recursive: true });
+    await Deno.mkdir(`${service.path}/supervise`, { recursive: true });
+    // A new supervisor's socket at the same path (a listener of our own, here).
+    const other = Deno.listen({ transport: "unix", path: controlPath(paths) });
+    try {
+      const made = await Deno.lstat(controlPath(paths));
+      await server.close();
+      await new Promise((resolve) => setTimeout(resolve, 50)); // anything left to let go of
+      assert.equal((await Deno.lstat(controlPath(paths))).ino, made.ino, "still there");
+    } finally {
+      other.close();
+    }
+  } finally {
+    locks.forEach(close);
+  }
+});
+
 Deno.test("a supervisor's control socket is bound at its path, as ss and lsof show it: opsd fds --unix finds the supervisor", async () => {
   await using service = await copyService("steady");
   await using supervisor = await startSupervisor(service.path);
@@ -410,15 +481,33 @@ Deno.test("exit waits until the supervisor has ended, so that a new one starts a
   assert.equal(await exitedWithin(supervisor, 20_000), 0);
 });
 
-Deno.test("exit --timeout bounds the wait (6, saying what goes on); opsd kill hurries an exit that waits", async () => {
+Deno.test("exit run by the service's own finish returns once acknowledged: waiting for its supervisor would wait for itself", async () => {
+  await using service = await copyService("finish");
+  await Deno.writeTextFile(`${service.path}/exit3`, "");
+  const exit = opsdArgv(["exit", service.path]).map(shellQuote).join(" ");
+  await Deno.writeTextFile(
+    `${service.path}/finish`,
+    `#!/bin/sh\n${exit} > exit.out 2>&1\necho "$?" > exit.code\n`,
+    { mode: 0o755 },
+  );
+  await using supervisor = await startSupervisor(service.path, ["--finish-timeout", "60s"]);
+  // The first run exits 3; its finish asks the supervisor to exit, which waits for finish.
+  assert.equal(await exitedWithin(supervisor, 20_000), 0);
+  assert.equal(await Deno.readTextFile(`${service.path}/exit.code`), "0\n");
+  assert.match(
+    await Deno.readTextFile(`${service.path}/exit.out`),
+    /^\S+: supervisor exiting; finishing, exited 3, want down\n$/,
+  );
+  assert.doesNotMatch(supervisor.output(), /finish still running/);
+});
+
+Deno.test("exit --timeout bounds the wait (6, saying what goes on); a kill then hurries an exit that waits", async () => {
   await using service = await copyService("stubborn");
   await using supervisor = await startSupervisor(service.path, ["--stop-timeout", "60s"]);
   await supervisor.waitStatus("up", (s) => s.state === "up");
   await waitFor("the trap set", () => Deno.stat(`${service.path}/started`).catch(() => null));
-  const exit = runOpsd(["exit", "-q", service.path]);
-  await supervisor.waitStatus("exiting", (s) => s.supervisor.exiting === "opsd exit");
-
-  const late = await runOpsd(["exit", "--timeout", "300ms", service.path]);
+  // Named as given (relative here), it is named by its path: the command suggested works anywhere.
+  const late = await runOpsd(["exit", "--timeout", "300ms", "stubborn"], { cwd: service.dir });
   assert.deepEqual([late.code, late.stdout], [6, ""]);
   assert.equal(
     late.stderr,
@@ -427,11 +516,53 @@ Deno.test("exit --timeout bounds the wait (6, saying what goes on); opsd kill hu
   );
   assert.equal(runningSupervisor(supervisor.paths), supervisor.pid);
 
-  assert.equal((await runOpsd(["kill", "-q", service.path])).code, 0);
-  const ended = await exit;
+  // A kill hurries an exit that waits: sent after it in one command (svc -xk), so that it
+  // cannot end the supervisor before the exit has reached it (then exit would find none: 3).
+  const ended = await runOpsd(["svc", "-xkq", service.path]);
   assert.deepEqual([ended.code, ended.stdout, ended.stderr], [0, "", ""]);
   assert.equal(runningSupervisor(supervisor.paths), null);
   assert.equal(await exitedWithin(supervisor, 20_000), 0);
+});
+
+Deno.test("exit --timeout bounds the asking too: a stopped supervisor is given that long, not 5 s (6)", async () => {
+  await using service = await copyService("steady");
+  await using supervisor = await startSupervisor(service.path);
+  await supervisor.waitStatus("up", (s) => s.state === "up");
+  Deno.kill(supervisor.pid, "SIGSTOP");
+  try {
+    const started = Date.now();
+    const exit = await runOpsd(["exit", "--timeout", "500ms", service.path]);
+    const elapsed = Date.now() - started;
+    assert.equal(exit.code, 6, exit.stderr);
+    assert.match(exit.stderr, /^opsd exit: the supervisor of \S+ did not answer within 0\.5 s; /);
+    // An opsd run alone takes a few hundred ms on a busy machine; the 5 s ask is well above.
+    assert.ok(elapsed < 4000, `given 500 ms to answer (${elapsed} ms)`);
+  } finally {
+    Deno.kill(supervisor.pid, "SIGCONT");
+  }
+});
+
+Deno.test("control words reach every service together: a stopped supervisor delays no other", async () => {
+  await using stopped = await copyService("steady");
+  await using other = await copyService("steady");
+  await using first = await startSupervisor(stopped.path);
+  await using second = await startSupervisor(other.path);
+  await first.waitStatus("up", (s) => s.state === "up");
+  await second.waitStatus("up", (s) => s.state === "up");
+  Deno.kill(first.pid, "SIGSTOP");
+  try {
+    // Asked one after the other, the second would get what is left of 1.5 s after the first.
+    const exit = await runOpsd(["exit", "--timeout", "1500ms", stopped.path, other.path]);
+    assert.equal(exit.code, 6, exit.stderr);
+    assert.match(exit.stderr, /^opsd exit: the supervisor of \S+ did not answer within 1\.5 s; /);
+    assert.match(
+      exit.stdout,
+      /^\S+: supervisor not running; down \d+ seconds?, killed by SIGTERM\n$/,
+    );
+    assert.equal(runningSupervisor(second.paths), null, "the second has ended");
+  } finally {
+    Deno.kill(first.pid, "SIGCONT");
+  }
 });
 
 Deno.test("exit whose supervisor is killed (-9) while it waits says which of the service's processes still run (1)", async () => {
@@ -451,6 +582,36 @@ Deno.test("exit whose supervisor is killed (-9) while it waits says which of the
   );
   assert.match(ended.stdout, new RegExp(`: supervisor not running; pid ${up.pid} still running`));
   assert.equal(isAlive(up.pid!), true);
+});
+
+Deno.test("exit whose supervisor is killed (-9) while its log service stops names the log service's process left running (1)", async () => {
+  await using service = await copyService("steady");
+  // A logger that outlives its input and ignores TERM: the supervisor waits for it to end
+  // (its stop timeout), then would stop it; it is killed (-9) meanwhile.
+  await Deno.mkdir(`${service.path}/log`);
+  await Deno.writeTextFile(
+    `${service.path}/log/run`,
+    "#!/bin/sh\ntrap '' TERM\necho ready > started\ncat > /dev/null\nexec sleep 1000\n",
+    { mode: 0o755 },
+  );
+  await Deno.writeTextFile(`${service.path}/log/opsd.conf`, "stop-timeout = 60s\n");
+  await using supervisor = await startSupervisor(service.path);
+  const log = await supervisor.waitStatus("log up", (s) => s.state === "up", { role: "log" });
+  await waitFor("the trap set", () => Deno.stat(`${service.path}/log/started`).catch(() => null));
+  const exit = runOpsd(["exit", service.path]);
+  await supervisor.waitStatus("log let end", (s) => s.want === "down", { role: "log" });
+  assert.equal(await supervisor.stop("SIGKILL"), 137);
+  const ended = await exit;
+  assert.equal(ended.code, 1, ended.stderr);
+  assert.equal(
+    ended.stderr,
+    `opsd exit: the supervisor of ${service.path} ended, but pid ${log.pid} of the service ` +
+      "still runs: stop it, or supervise the service again to have it stopped\n",
+  );
+  const lines = ended.stdout.trimEnd().split("\n");
+  assert.equal(lines.length, 2, ended.stdout);
+  assert.match(lines[0], /^\S+: supervisor not running; down /);
+  assert.match(lines[1], new RegExp(`/log: supervisor not running; pid ${log.pid} still running`));
 });
 
 Deno.test("exit of several services takes them down together, then prints each in the order named", async () => {

@@ -218,6 +218,24 @@ Deno.test("at each exit, a run's output is logged before its exited line, a part
   }
 });
 
+Deno.test("tail of a stopped supervisor gives it 2 s, as status does, then prints the tail its status file holds", async () => {
+  await using service = await copyService("partial");
+  await using supervisor = await startSupervisor(service.path, ["--restart-delay", "20ms"]);
+  await supervisor.waitStatus("a second start", (s) => s.starts >= 2 && s.tail !== "");
+  Deno.kill(supervisor.pid, "SIGSTOP");
+  try {
+    const started = Date.now();
+    const tail = await runOpsd(["tail", service.path]);
+    const elapsed = Date.now() - started;
+    assert.equal(tail.code, 0, tail.stderr);
+    assert.equal(tail.stdout, supervisor.status()!.tail);
+    // A control word's 5 s would be over 5 s; an opsd run alone may take a while when busy.
+    assert.ok(elapsed >= 1900 && elapsed < 4500, `${elapsed} ms`);
+  } finally {
+    Deno.kill(supervisor.pid, "SIGCONT");
+  }
+});
+
 Deno.test("at each exit, a partial last line on stderr is ended in the stderr tail too", async () => {
   await using service = await copyService("partial");
   await using supervisor = await startSupervisor(service.path, ["--restart-delay", "20ms"]);

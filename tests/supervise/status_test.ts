@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { readProcStat } from "../../lib/procfs/stat.ts";
 import { describeReport } from "../../lib/supervise/report.ts";
 import {
   describeStatus,
@@ -73,6 +74,14 @@ Deno.test("describeStatus: between the runs of a crash loop (stopping leftovers,
   assert.equal(isFailing(finishing), true, "its stderr tail is shown");
 });
 
+Deno.test("describeStatus: a KILL deadline just passed (stop-timeout 0, a slow reader) says 0 ms, not a negative time", () => {
+  const stopping = record({ state: "stopping", want: "down", killAt: "2026-11-21T12:00:09.996Z" });
+  assert.equal(
+    describeStatus(stopping, NOW),
+    "stopping (pid 1842, pgid 1842), KILL in 0 ms, want down",
+  );
+});
+
 Deno.test("parseStatusRecord takes what the supervisor writes and names the first bad field", () => {
   assert.deepEqual(parseStatusRecord(JSON.stringify(record())), record());
   const { finish: _, ...older } = record();
@@ -123,5 +132,40 @@ Deno.test("describeReport: the stderr tail under a failing service, escape seque
   assert.equal(
     describeReport(report, NOW),
     "web: crash-loop: 3 starts in 10 s, last exited 1\n  | boom ^[]0;owned^G\n  | \\tat main",
+  );
+});
+
+Deno.test("describeReport: a record whose supervisor still lives names another directory only when it is another's (copied), not its own ending one", () => {
+  const self = { pid: Deno.pid, procStart: readProcStat(Deno.pid)!.startTime, started: "" };
+  const down = record({
+    state: "down",
+    pid: null,
+    pgid: null,
+    instances: [],
+    signal: "SIGTERM",
+    since: "2026-11-21T12:00:09.000Z",
+    supervisor: { ...self, detached: false, exiting: "opsd exit" },
+  });
+  const report = (service: string) => ({
+    name: "web",
+    service,
+    role: "main" as const,
+    supervisor: { running: false, pid: null, detached: false, exiting: null },
+    state: "down" as const,
+    uptime: 1,
+    restartIn: null,
+    unsupervised: [],
+    record: down,
+    notes: [],
+  });
+  // Its supervisor let go of the lock and has not quite exited (opsd exit prints it then).
+  assert.equal(
+    describeReport(report("/srv/web"), NOW),
+    "web: supervisor not running; down 1 second, killed by SIGTERM",
+  );
+  assert.equal(
+    describeReport(report("/srv/web2"), NOW),
+    `web: supervisor not running; its status.json was written by supervisor pid ${Deno.pid}, ` +
+      "which runs for /srv/web (a copied directory?)",
   );
 });

@@ -609,6 +609,21 @@ Deno.test("finish gets the exit code (-1 when signalled) and the signal (0 when 
   assert.equal(await Deno.readTextFile(`${service.path}/finish.log`), "3 0\n-1 9\n-1 15\n");
 });
 
+Deno.test("a finish that is not executable is not run, and the supervisor says so once", async () => {
+  await using service = await copyService("finish");
+  await Deno.chmod(`${service.path}/finish`, 0o644);
+  await using supervisor = await startSupervisor(service.path, FAST);
+  await supervisor.waitStatus("up", (s) => s.state === "up");
+  for (const starts of [2, 3]) {
+    await sendControl(supervisor.paths, { command: "kill" });
+    await supervisor.waitStatus("up again", (s) => s.state === "up" && s.starts === starts);
+  }
+  const said = `${service.path}/finish: not executable, so it is not run: make it executable ` +
+    `(chmod +x ${service.path}/finish) or remove it`;
+  assert.equal(supervisor.output().split(said).length, 2, supervisor.output());
+  assert.equal(await Deno.stat(`${service.path}/finish.log`).catch(() => null), null);
+});
+
 Deno.test("finish exiting 125 keeps the service down, and status says so until it starts again", async () => {
   await using service = await copyService("finish");
   await Deno.writeTextFile(`${service.path}/exit3`, "");
