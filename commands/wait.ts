@@ -18,7 +18,7 @@ export function waitCommand() {
     summary: "wait until services are up, or down",
     description:
       "Wait until every SERVICE is up (running, not in a crash loop, and ready when it has a " +
-      "notification-fd) or down (none of " +
+      "notification-fd; its log/ service too) or down (none of " +
       "its processes running), checking every 50 ms.",
     operands: [{
       name: "services",

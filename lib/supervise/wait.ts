@@ -8,7 +8,13 @@
 import { formatDuration } from "../duration.ts";
 import { ExitCode, exitCodeOf, OpsdError } from "../errors.ts";
 import type { ServicePaths } from "../service/paths.ts";
-import { ASK_TIMEOUT, describeReport, serviceReport, type StatusReport } from "./report.ts";
+import {
+  ASK_TIMEOUT,
+  describeReport,
+  serviceReport,
+  type StatusReport,
+  statusReports,
+} from "./report.ts";
 import { superviseAgainCommand } from "./late_log.ts";
 import { isReady } from "./status.ts";
 
@@ -30,8 +36,8 @@ export function reached(report: StatusReport, target: "up" | "down"): boolean {
 }
 
 /**
- * Waits until the service is `target`, checking every 50 ms, and returns its
- * report. Throws exit 3 when no supervisor runs, or for `up` when it is exiting
+ * Waits until the service is `target` (for up, its log/ service too), checking every
+ * 50 ms, and returns its report. Throws exit 3 when no supervisor runs, or for `up` when it is exiting
  * (and so it cannot get there), and
  * exit 6 after `timeout` ms (0: no limit), or at `deadline` (ms since the epoch)
  * when one wait covers several services.
@@ -47,9 +53,13 @@ export async function waitForService(
     // A supervisor asked for its record gets no longer than what is left of the wait;
     // one that does not answer in that time ends the wait as its timeout does (6).
     const left = Math.max(1, Math.min(ASK_TIMEOUT, deadline - Date.now()));
-    let report: StatusReport;
+    let reports: StatusReport[];
     try {
-      report = await serviceReport(paths, name, "main", Date.now(), left);
+      // Up is up with its log/ too, as for status (a service whose log/ is down blocks
+      // once the pipe is full); down is the service's own processes (down leaves log/ up).
+      reports = target === "up"
+        ? await statusReports(paths, name, Date.now(), left)
+        : [await serviceReport(paths, name, "main", Date.now(), left)];
     } catch (error) {
       const cut = left < ASK_TIMEOUT && exitCodeOf((error as Error).cause) === ExitCode.timeout;
       if (!cut) throw error;
@@ -60,7 +70,8 @@ export async function waitForService(
         { cause: error },
       );
     }
-    if (reached(report, target)) return report;
+    const report = reports.find((one) => !reached(one, target));
+    if (!report) return reports[0];
     // Said only when the wait ends here: its status line, and (as its last supervisor ran it,
     // `--daemon` for a detached one) how to supervise it again.
     const line = () => describeReport(report).split("\n")[0];
@@ -81,9 +92,10 @@ export async function waitForService(
       );
     }
     if (Date.now() >= deadline) {
+      const waited = `waiting for ${report.name} to be ${target}`;
       throw new OpsdError(
-        `timed out after ${formatDuration(timeout)} waiting for ${name} to be ${target}; now ` +
-          line().slice(name.length + 2),
+        `timed out after ${formatDuration(timeout)} ${waited}; now ` +
+          line().slice(report.name.length + 2),
         ExitCode.timeout,
       );
     }

@@ -29,6 +29,13 @@ Deno.test("status shows the log service on a second line; svc letters and wait d
     (await runOpsd(["status", service.path])).stdout,
     /normally up; its stdout goes to log\/, which is not up: once the pipe is full the service blocks writing\n/,
   );
+  // Nor is it up for wait --up, as for status: its log/ is down.
+  const logDown = await runOpsd(["wait", service.path, "--up", "--timeout", "300ms"]);
+  assert.equal(logDown.code, 6);
+  assert.match(
+    logDown.stderr,
+    new RegExp(`waiting for ${service.path}/log to be up; now down \\d+ seconds?, `),
+  );
   assert.equal((await runOpsd(["up", `${service.path}/log`])).code, 0);
   await supervisor.waitStatus("log up again", (s) => s.state === "up", { role: "log" });
 
