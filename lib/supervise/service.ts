@@ -466,8 +466,9 @@ export class SupervisedService {
     let pid: number;
     const id = crypto.randomUUID();
     // The service's end of the readiness pipe goes to it alone: ours is closed once it runs.
-    const notice = this.settings.notificationFd === null ? null : pipe2(O.CLOEXEC);
+    let notice: [number, number] | null = null;
     try {
+      if (this.settings.notificationFd !== null) notice = pipe2(O.CLOEXEC);
       pid = await this.#spawn([this.paths.run], id, notice?.[1]);
     } catch (error) {
       notice?.forEach(close);
