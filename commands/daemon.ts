@@ -239,7 +239,8 @@ Examples:
 Exit codes: 0 running (the pid is printed), 1 foreign: locked, but not by the pid in the
 file nor its session, as when a program put itself in the background (the lock's holders
 are named), 3 not running (no pidfile, an unlocked one, or a stale one), 4 pidfile not
-readable, 2 bad option, or a FILE holding something other than a pid (no pidfile).`,
+readable, 2 bad option, or a FILE holding something other than a pid or no regular file
+(no pidfile).`,
     run: (options) => {
       const found = daemonStatus(options.pidfile);
       if (options.json) {
@@ -311,7 +312,7 @@ Examples:
 Exit codes: 0 stopped, 1 nothing done: not locked but its pid is alive, or locked but not
 by its pid (the lock's holders are named), 3 not running (no pidfile, or a stale one, now
 removed), 4 not allowed to signal it, 6 still holding its lock after SIGKILL, 2 bad option
-or a FILE holding something other than a pid (no pidfile: kept as it is).`,
+or a FILE holding something other than a pid or no regular file (no pidfile: kept as it is).`,
     run: async (options) => {
       const result = await stopDaemon(options.pidfile, {
         signal: options.signal,
