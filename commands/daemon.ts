@@ -81,7 +81,8 @@ export function daemonCommand() {
       },
       log: {
         value: "file",
-        help: "append the daemon's stdout and stderr here (default: /dev/null)",
+        help: "append the daemon's stdout and stderr here (default: /dev/null); a FIFO " +
+          "needs its reader running",
         parse: nonEmptyValue("a path"),
       },
       chdir: {

@@ -18,7 +18,7 @@ import { awaitReadiness, READY_FD_ENV } from "../process/readiness.ts";
 import { spawnProgram } from "../process/spawn.ts";
 import { startEnvironment } from "../process/environment.ts";
 import { O, SIGNALS } from "../sys/constants.ts";
-import { close, open, pipe2, umask } from "../sys/libc.ts";
+import { close, getStatusFlags, open, pipe2, setStatusFlags, umask } from "../sys/libc.ts";
 import { formatDuration } from "../duration.ts";
 import { withoutHandoff } from "./env.ts";
 import { fileError } from "../file_error.ts";
@@ -239,17 +239,30 @@ function _claim(path: string, retry = true): PidfileClaim {
   }
 }
 
-/** Opens the log for appending, creating it as the daemon would: mode 0666 & ~`mask`. */
+/**
+ * Opens the log for appending, creating it as the daemon would: mode 0666 & ~`mask`.
+ * A FIFO is opened without waiting for a reader (a FIFO nobody reads is refused:
+ * opsd would wait for ever, deaf to signals), then made blocking again, as the
+ * daemon's writes expect; a terminal never becomes opsd's controlling terminal.
+ */
 function _openLog(path: string, mask: number): number {
   const absolute = absolutePath(path);
   const previous = umask(mask);
+  let fd: number;
   try {
-    return open(absolute, O.WRONLY | O.APPEND | O.CREAT | O.CLOEXEC, 0o666);
+    fd = open(absolute, O.WRONLY | O.APPEND | O.CREAT | O.CLOEXEC | O.NONBLOCK | O.NOCTTY, 0o666);
   } catch (error) {
     throw fileError("open log", absolute, error);
   } finally {
     umask(previous);
   }
+  try {
+    setStatusFlags(fd, getStatusFlags(fd) & ~O.NONBLOCK);
+  } catch (error) {
+    close(fd);
+    throw error;
+  }
+  return fd;
 }
 
 /**
