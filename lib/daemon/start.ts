@@ -96,7 +96,7 @@ export interface StartedDaemon {
  * permission problems, 6 when it missed `readyTimeout`, 1 when it exited or
  * closed the fd first, the daemon's own code (with its message) when it
  * reported failure on the readiness fd, and 128 + N when this process got signal
- * N (INT, TERM, HUP or QUIT) before the daemon was started or ready: it is stopped
+ * N (INT, TERM, HUP, QUIT, USR2, ALRM…) before the daemon was started or ready: it is stopped
  * as a daemon that failed is.
  *
  * The daemon is the caller's child until the caller exits (then it is reparented
@@ -351,12 +351,17 @@ async function _interrupted(
 }
 
 /**
- * The signals that would end opsd while it starts a daemon (INT, TERM, HUP, QUIT),
- * caught for as long as this lives: the first is recorded, and the start stops
- * what it started instead of leaving it running, unready and unreported.
+ * The signals that would end opsd while it starts a daemon (INT, TERM, HUP, QUIT, and
+ * the others whose default action ends a process without pointing at a fault: USR2,
+ * ALRM as `timeout -s ALRM` sends, …), caught for as long as this lives: the first
+ * is recorded, and the start stops what it started instead of leaving it running,
+ * unready and unreported. (USR1 is ignored: lib/process/debugger_signal.ts.)
  */
 class _Interrupts implements Disposable {
-  static readonly #SIGNALS: Deno.Signal[] = ["SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT"];
+  static readonly #SIGNALS: Deno.Signal[] = [
+    ...["SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT", "SIGUSR2", "SIGALRM", "SIGVTALRM"] as const,
+    ...["SIGPROF", "SIGXCPU", "SIGXFSZ", "SIGIO", "SIGPWR", "SIGSTKFLT"] as const,
+  ];
   /** The first of them received, or null. */
   signal: Deno.Signal | null = null;
   /** Resolves to the first of them received. */

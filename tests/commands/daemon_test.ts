@@ -909,7 +909,11 @@ sanitizedTest(
   async () => {
     await using dir = await tempDir();
     const pidfile = `${dir.path}/w.pid`;
-    for (const [signal, code] of [["SIGINT", 130], ["SIGTERM", 143], ["SIGHUP", 129]] as const) {
+    const signals = [["SIGINT", 130], ["SIGTERM", 143], ["SIGHUP", 129], ["SIGUSR2", 140], [
+      "SIGALRM",
+      142,
+    ]] as const;
+    for (const [signal, code] of signals) {
       const seconds = uniqueSeconds();
       const [program, ...args] = opsdArgv([
         ...["daemon", "--pidfile", pidfile, "--wait-ready", "30s"],
