@@ -9,6 +9,7 @@
 import { ExitCode, OpsdError } from "../lib/errors.ts";
 import { daemonEnvironment, parseEnvSetting } from "../lib/daemon/env.ts";
 import { daemonStatus, statusLine } from "../lib/daemon/status.ts";
+import { liveProcess } from "../lib/daemon/pidfile.ts";
 import { startDaemon, stopStartedDaemon } from "../lib/daemon/start.ts";
 import { stopDaemon, type StopResult } from "../lib/daemon/stop.ts";
 import { resolveCredentials } from "../lib/process/credentials.ts";
@@ -58,7 +59,8 @@ export function daemonCommand() {
       "With --pidfile the daemon holds an OFD lock on the pidfile through fd 3 for its " +
       "whole life ($OPSD_PIDFILE_FD=3, $OPSD_PIDFILE=the path): a second start is " +
       "refused, 'status' answers from the lock, and a pidfile left by a daemon that " +
-      "died is replaced.",
+      "died is replaced (with a note on stderr when the pid it names is alive: an old " +
+      "instance that closed fd 3 would still run).",
       "The daemon starts with the environment opsd was started with (as with " +
       "start-stop-daemon), or an " +
       "empty one with --clear-env, then --env-file files in order, then --env settings. " +
@@ -174,6 +176,7 @@ ${_EXIT_CODES}`,
         readyTimeout: options.waitReady,
       });
       const { ready, ...started } = daemon;
+      _noteLiveReplaced(daemon);
       try {
         if (options.json) {
           const result = { ...started, command: argv, ...(ready === null ? {} : { ready }) };
@@ -193,6 +196,25 @@ ${_EXIT_CODES}`,
       return ExitCode.ok;
     },
   });
+}
+
+/**
+ * Says on stderr when the pidfile just replaced named a live process: no lock said it
+ * was the daemon (it may be an unrelated process that got the pid since), but it may
+ * be an old instance that closed its pidfile, now running beside the new one.
+ */
+function _noteLiveReplaced(
+  { pid, pidfile, replaced }: { pid: number; pidfile: string | null; replaced: number | null },
+): void {
+  if (replaced === null || replaced === pid) return;
+  const old = liveProcess(replaced);
+  if (!old) return;
+  writeProblem(
+    "opsd daemon",
+    `note: ${pidfile} named pid ${old.pid} (${old.name}), which is alive but did not hold ` +
+      `its lock (pids are reused): if it is an earlier instance that closed fd 3, it still ` +
+      `runs beside pid ${pid}; stop it yourself`,
+  );
 }
 
 function _statusCommand() {

@@ -17,6 +17,7 @@ import {
   Daemons,
   listing,
   lockHolder,
+  pidfileOfUnrelated,
   procFacts,
   reapIfChild,
   settledFds,
@@ -744,7 +745,7 @@ sanitizedTest(
       async () => (await runOpsd(["daemon", "status", "--pidfile", pidfile])).code === 3,
     );
     const run = await runOpsd(["daemon", "--json", "--pidfile", pidfile, "--", "sleep", "30"]);
-    assert.equal(run.code, 0, run.stderr);
+    assert.deepEqual([run.code, run.stderr], [0, ""]);
     const started = JSON.parse(run.stdout);
     daemons.track(started.pid);
     assert.deepEqual(started, {
@@ -755,6 +756,33 @@ sanitizedTest(
     });
     assert.equal(Deno.readTextFileSync(pidfile), `${started.pid}\n`);
     assert.deepEqual(listing(dir), ["app.pid"]);
+  },
+);
+
+sanitizedTest(
+  "a start that replaces an unlocked pidfile whose pid is alive says so on stderr: it may be an old instance",
+  async () => {
+    await using unrelated = await pidfileOfUnrelated();
+    await using daemons = await Daemons.create();
+    const run = await runOpsd([
+      "daemon",
+      "--print-pid",
+      "--pidfile",
+      unrelated.path,
+      "--",
+      "sleep",
+      "30",
+    ]);
+    assert.equal(run.code, 0, run.stderr);
+    const pid = daemons.track(Number(run.stdout));
+    assert.equal(
+      run.stderr,
+      `opsd daemon: note: ${unrelated.path} named pid ${unrelated.pid} (sleep), which is alive ` +
+        "but did not hold its lock (pids are reused): if it is an earlier instance that closed " +
+        `fd 3, it still runs beside pid ${pid}; stop it yourself\n`,
+    );
+    assert.ok(isAlive(unrelated.pid), "the old pid is left alone");
+    assert.equal(Deno.readTextFileSync(unrelated.path), `${pid}\n`);
   },
 );
 
