@@ -105,12 +105,14 @@ export function daemonCommand() {
         value: "user",
         help: "run as this user (name or uid), with its groups, HOME, USER and LOGNAME " +
           "(needs root)",
+        parse: nonEmptyValue("a user name or uid"),
       },
       group: {
         short: "g",
         value: "group",
         help: "run with this group (name or gid) instead of the user's; alone: keep opsd's " +
           "user, with this group as its only one",
+        parse: nonEmptyValue("a group name or gid"),
       },
       env: {
         value: "KEY=VALUE",

@@ -9,7 +9,7 @@
 import { resolveCredentials } from "../lib/process/credentials.ts";
 import { execProgram } from "../lib/process/exec.ts";
 import { defineCommand } from "../lib/cli/spec.ts";
-import { intValue } from "../lib/cli/values.ts";
+import { intValue, nonEmptyValue } from "../lib/cli/values.ts";
 
 /** The `exec` command. */
 export function execCommand() {
@@ -27,12 +27,18 @@ export function execCommand() {
       { name: "args", help: "its arguments", variadic: true },
     ],
     options: {
-      user: { short: "u", value: "user", help: "run as this user (name or uid), with its groups" },
+      user: {
+        short: "u",
+        value: "user",
+        help: "run as this user (name or uid), with its groups",
+        parse: nonEmptyValue("a user name or uid"),
+      },
       group: {
         short: "g",
         value: "group",
         help: "run with this group (name or gid) instead of the user's; alone: keep the " +
           "user, with this group as its only one",
+        parse: nonEmptyValue("a group name or gid"),
       },
       statusFd: {
         value: "fd",

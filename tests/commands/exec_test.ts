@@ -100,3 +100,24 @@ sanitizedTest(
     ]);
   },
 );
+
+sanitizedTest(
+  "an empty --user or --group (an unset variable) is refused as empty, by exec and daemon alike (2)",
+  async () => {
+    const cases = [
+      ["exec", "-u", "a user name or uid"],
+      ["exec", "--group", "a group name or gid"],
+      ["daemon", "--user", "a user name or uid"],
+      ["daemon", "-g", "a group name or gid"],
+    ];
+    for (const [command, option, what] of cases) {
+      const run = await runOpsd([command, option, "", "--", "true"]);
+      assert.deepEqual([run.code, run.stdout, run.stderr], [
+        2,
+        "",
+        `opsd ${command}: ${option}: bad value '': expected ${what}, not an empty string ` +
+        `(an unset variable?) (see 'opsd ${command} --help')\n`,
+      ], `${command} ${option}`);
+    }
+  },
+);
