@@ -10,7 +10,7 @@ import { ExitCode } from "../lib/errors.ts";
 import { parseDuration } from "../lib/duration.ts";
 import { CommandLineError } from "../lib/cli/error.ts";
 import { defineCommand } from "../lib/cli/spec.ts";
-import { intValue, nonEmptyValue } from "../lib/cli/values.ts";
+import { intValue, listValue, nonEmptyValue } from "../lib/cli/values.ts";
 import { writeJson, writeOut, writeProblem } from "../lib/cli/output.ts";
 import { escapeText } from "../lib/text/escape.ts";
 import type { FdsScan } from "../lib/fds/scan.ts";
@@ -36,8 +36,9 @@ export function fdsCommand() {
       pid: {
         short: "p",
         value: "pid",
-        help: "processes with this pid (repeatable; a thread id is no process)",
-        parse: intValue(1, 2 ** 31 - 1),
+        help: "processes with this pid (repeatable, or a list: 1,2; a thread id is no " +
+          "process)",
+        parse: listValue<number>(intValue(1, 2 ** 31 - 1)),
         repeat: true,
       },
       command: {
@@ -51,8 +52,8 @@ export function fdsCommand() {
       port: {
         value: "port",
         help: "TCP and UDP sockets with this local or remote port, or one in a range " +
-          "FIRST-LAST (repeatable)",
-        parse: _portRange,
+          "FIRST-LAST (repeatable, or a list: 80,443)",
+        parse: listValue<PortRange>(_portRange),
         repeat: true,
       },
       tcp: { help: "TCP sockets only (without --port: every TCP socket)" },
@@ -176,7 +177,12 @@ with --leaks).`,
         );
       }
       // FILE operands are --path FILE, as lsof takes them.
-      const options = { ...flags, path: [...flags.path, ...files] };
+      const options = {
+        ...flags,
+        pid: flags.pid.flat(),
+        port: flags.port.flat(),
+        path: [...flags.path, ...files],
+      };
       if (options.leakAge !== undefined && !options.leaks) {
         throw new CommandLineError(
           "--leak-age needs --leaks: add --leaks to look for leaked sockets",

@@ -390,6 +390,23 @@ holderTest(
     const beside = `${holder.ports.udp + 1}-${holder.ports.udp + 1}`;
     const other = await fdsJson(["--port", beside, "--udp", "-p", String(holder.pid)]);
     assert.deepEqual(other, []);
+    // A list, as lsof's -i :A,B and -p A,B (and pgrep -d, prints), is the option repeated.
+    const key = (rows: { pid: number | null; fd: string | null }[]) =>
+      rows.map((r) => `${r.pid}:${r.fd}`).sort();
+    const pids = [holder.pid, holder.child].map(String);
+    const listed = ["--port", `${holder.ports.tcp4},${holder.ports.udp}`, "-p", pids.join(",")];
+    const repeated = [
+      ...["--port", String(holder.ports.tcp4), "--port", String(holder.ports.udp)],
+      ...["-p", pids[0], "-p", pids[1]],
+    ];
+    const byList = key(await fdsJson(listed));
+    assert.ok(byList.includes(`${holder.pid}:${holder.fds.tcp4}`), byList.join(" "));
+    assert.ok(byList.includes(`${holder.pid}:${holder.fds.udp}`), byList.join(" "));
+    assert.deepEqual(byList, key(await fdsJson(repeated)));
+    for (const bad of [["-p", `${pids[0]},`], ["--port", "80,,443"], ["--port", "80,http"]]) {
+      const run = await runOpsd(["fds", ...bad]);
+      assert.deepEqual([run.code, run.stdout], [2, ""], bad.join(" "));
+    }
   },
   { ignore: !HAS_LSOF },
 );
