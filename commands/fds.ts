@@ -89,6 +89,11 @@ export function fdsCommand() {
         parse: parseDuration,
       },
       json: { help: "one JSON object per row (the same fields), one per line" },
+      pids: {
+        short: "t",
+        help: "print only the pids of the processes listed, each once, one per line " +
+          "(lsof -t): kill $(opsd fds -t --port 8080)",
+      },
       quiet: { short: "q", help: "print nothing: the exit status says whether anything matched" },
     },
     after: `
@@ -128,6 +133,7 @@ Examples:
   opsd fds --unix /run/app.sock     who holds this unix socket
   opsd fds --leaks                  duplicated sockets, listeners inherited by other programs, sockets without close-on-exec
   if opsd fds -q --port 9999; then echo taken; fi
+  kill $(opsd fds -t --port 9999 --listen)   -t: only the pids, as lsof -t
 
 Differences from lsof: OFD locks show as lock letters, and flock/OFD locks show
 on every fd sharing the locked open file (lsof: never for OFD locks, flock only
@@ -189,6 +195,9 @@ with --leaks).`,
         );
       }
       if (options.allNetns) _checkAllNetns(options);
+      if (options.pids && options.json) {
+        throw new CommandLineError("-t prints pids and --json rows: choose one");
+      }
       const { planFds } = await import("../lib/fds/plan.ts");
       const plan = planFds({
         pids: options.pid,
@@ -210,12 +219,16 @@ with --leaks).`,
       if (options.json && !options.quiet) {
         const { rowJson } = await import("../lib/fds/format.ts");
         for (const row of scan.rows) writeJson(rowJson(row));
+      } else if (options.pids && !options.quiet) {
+        const { formatPids } = await import("../lib/fds/format.ts");
+        writeOut(formatPids(scan.rows));
       } else if (scan.rows.length > 0 && !options.quiet) {
         const { formatRows } = await import("../lib/fds/format.ts");
         writeOut(formatRows(scan.rows));
       }
       const unheld = scan.rows.some(isUnheld);
-      for (const note of _notes(scan, !!options.quiet, !!options.json, unheld)) {
+      const output = options.json ? "json" : options.pids ? "pids" : "table";
+      for (const note of _notes(scan, !!options.quiet, output, unheld)) {
         writeProblem("opsd fds", note);
       }
       return scan.matched ? ExitCode.ok : ExitCode.failure;
@@ -262,9 +275,15 @@ function _checkAllNetns(
  * What stderr says beside the rows: pids that are threads, zombies or no process, paths that name no
  * file, matches that do not count, and processes that could not be inspected.
  * With `quiet` only the last, and only when it may make the answer (1) wrong.
- * `unheld`: some rows are sockets whose holder is unknown.
+ * `unheld`: some rows are sockets whose holder is unknown; `output` names them as
+ * the output shows them.
  */
-function _notes(scan: FdsScan, quiet: boolean, json: boolean, unheld: boolean): string[] {
+function _notes(
+  scan: FdsScan,
+  quiet: boolean,
+  output: "table" | "json" | "pids",
+  unheld: boolean,
+): string[] {
   const notes: string[] = [];
   if (!quiet) {
     for (const [tid, pid] of scan.threads) {
@@ -289,7 +308,11 @@ function _notes(scan: FdsScan, quiet: boolean, json: boolean, unheld: boolean): 
   }
   if (scan.unreadable.length === 0 || (quiet && scan.matched)) return notes;
   // One of them may be the holder of a socket whose holder is unknown.
-  const sockets = unheld ? `the sockets shown with ${json ? "pid null" : "PID ?"}` : null;
+  const sockets = !unheld
+    ? null
+    : output === "pids"
+    ? "the sockets matched that no pid was printed for"
+    : `the sockets shown with ${output === "json" ? "pid null" : "PID ?"}`;
   let advice = "";
   if (scan.unreadableNeeds !== null) {
     const run = scan.unreadableNeeds === "root" ? "run as root" : "run with CAP_SYS_PTRACE";

@@ -403,6 +403,19 @@ holderTest(
     assert.ok(byList.includes(`${holder.pid}:${holder.fds.tcp4}`), byList.join(" "));
     assert.ok(byList.includes(`${holder.pid}:${holder.fds.udp}`), byList.join(" "));
     assert.deepEqual(byList, key(await fdsJson(repeated)));
+    // -t prints the pids of those rows, each once, as lsof -t; never with --json.
+    const terse = await runOpsd(["fds", "-t", ...listed]);
+    const listedPids = [...new Set((await fdsJson(listed)).map((r) => r.pid))];
+    assert.deepEqual([terse.code, terse.stdout], [0, listedPids.map((p) => `${p}\n`).join("")]);
+    assert.ok(listedPids.includes(holder.pid));
+    const none = await runOpsd(["fds", "-t", "--port", beside, "-p", String(holder.pid)]);
+    assert.deepEqual([none.code, none.stdout], [1, ""]);
+    const both = await runOpsd(["fds", "-t", "--json", "-p", String(holder.pid)]);
+    assert.deepEqual([both.code, both.stdout, both.stderr], [
+      2,
+      "",
+      "opsd fds: -t prints pids and --json rows: choose one (see 'opsd fds --help')\n",
+    ]);
     for (const bad of [["-p", `${pids[0]},`], ["--port", "80,,443"], ["--port", "80,http"]]) {
       const run = await runOpsd(["fds", ...bad]);
       assert.deepEqual([run.code, run.stdout], [2, ""], bad.join(" "));
