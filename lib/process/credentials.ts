@@ -59,12 +59,10 @@ export function resolveCredentials(
   // A flag is dropped; a setting from a file (its source names the line) is removed there.
   const drop = (key: keyof CredentialSources) =>
     sources[key] && !sources[key]!.startsWith("--") ? "remove that setting" : `drop --${key}`;
-  const entry = user === undefined
-    ? null
-    : /^\d+$/.test(user)
-    ? getpwuid(Number(user))
-    : getpwnam(user);
-  if (user !== undefined && !entry && !/^\d+$/.test(user)) {
+  const numeric = user !== undefined && /^\d+$/.test(user);
+  if (numeric) _checkId(user, `${from("user")}uid`);
+  const entry = user === undefined ? null : numeric ? getpwuid(Number(user)) : getpwnam(user);
+  if (user !== undefined && !entry && !numeric) {
     throw new UsageError(
       `${from("user")}unknown user "${user}": name an existing account (see 'getent passwd')`,
     );
@@ -72,6 +70,7 @@ export function resolveCredentials(
   const uid = user === undefined ? Deno.uid()! : entry?.uid ?? Number(user);
   let gid = entry?.gid ?? uid;
   if (group !== undefined) {
+    if (/^\d+$/.test(group)) _checkId(group, `${from("group")}gid`);
     const found = /^\d+$/.test(group) ? Number(group) : getgrnam(group);
     if (found === null) {
       throw new UsageError(
@@ -114,6 +113,16 @@ export function userEnvironment(credentials?: Credentials): Record<string, strin
   const user = credentials?.user;
   if (user === undefined) return {};
   return { HOME: credentials!.home ?? "/", USER: user, LOGNAME: user };
+}
+
+// The highest uid or gid: (uid_t)-1 means "unchanged" to the kernel, never an id.
+const _MAX_ID = 2 ** 32 - 2;
+
+/** Refuses a numeric uid or gid (`what`: `uid`, `gid`) the kernel has no room for. */
+function _checkId(digits: string, what: string): void {
+  if (Number(digits) > _MAX_ID) {
+    throw new UsageError(`${what} ${digits} is out of range: ids go from 0 to ${_MAX_ID}`);
+  }
 }
 
 /**
