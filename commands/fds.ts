@@ -14,6 +14,7 @@ import { intValue, listValue, nonEmptyValue } from "../lib/cli/values.ts";
 import { writeJson, writeOut, writeProblem } from "../lib/cli/output.ts";
 import { escapeText } from "../lib/text/escape.ts";
 import type { FdsScan } from "../lib/fds/scan.ts";
+import type { FdsPlan } from "../lib/fds/plan.ts";
 import type { PortRange } from "../lib/procfs/net.ts";
 
 /** `--leak-age` when not given: younger processes are not reported for `no-cloexec`. */
@@ -171,8 +172,9 @@ repay their start; 0 keeps opsd on one CPU).
 
 Exit codes: 0 something matched (with --leaks: a leak was found; with --port,
 --listen or --unix: in opsd's network namespace), 1 nothing matched (stderr
-says so for a --path that names no file, and for a --pid that is no process, a
-zombie or a thread of another process, which is left out), 2 usage error (bad port, pid or flag, an
+says so for a --path that names no file, a --unix that names no file or a file
+that is no socket, and for a --pid that is no process, a zombie or a thread of
+another process, which is left out), 2 usage error (bad port, pid or flag, an
 empty --path, --unix or -c, selectors that could never match together,
 --leak-age without --leaks, --all-netns without --port, --listen or --unix, or
 with --leaks).`,
@@ -228,7 +230,7 @@ with --leaks).`,
       }
       const unheld = scan.rows.some(isUnheld);
       const output = options.json ? "json" : options.pids ? "pids" : "table";
-      for (const note of _notes(scan, !!options.quiet, output, unheld)) {
+      for (const note of _notes(scan, plan, !!options.quiet, output, unheld)) {
         writeProblem("opsd fds", note);
       }
       return scan.matched ? ExitCode.ok : ExitCode.failure;
@@ -280,6 +282,7 @@ function _checkAllNetns(
  */
 function _notes(
   scan: FdsScan,
+  plan: FdsPlan,
   quiet: boolean,
   output: "table" | "json" | "pids",
   unheld: boolean,
@@ -299,6 +302,13 @@ function _notes(
       );
     }
     for (const path of scan.missingPaths) notes.push(`no such file: ${escapeText(path)}`);
+    for (const { path, found } of scan.matched ? [] : plan.strayUnix) {
+      notes.push(
+        found === "missing"
+          ? `no such file: ${escapeText(path)}`
+          : `${escapeText(path)} is no unix socket: for other files use --path`,
+      );
+    }
     if (!scan.matched && scan.rows.length > 0) {
       notes.push(
         "the sockets shown are in other network namespaces: not taken in this one " +

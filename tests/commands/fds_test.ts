@@ -594,6 +594,16 @@ holderTest(
     assert.equal(withoutRootNote(missing.stderr), `opsd fds: no such file: ${nowhere}\n`);
     const quiet = await runOpsd(["fds", "-q", "--path", nowhere]);
     assert.deepEqual([quiet.code, quiet.stdout, withoutRootNote(quiet.stderr)], [1, "", ""]);
+    // --unix naming no file, or a file that is no socket, says so too (a typo, or --path meant).
+    const noSocket = await runOpsd(["fds", "--unix", nowhere, "--unix", holder.paths.read]);
+    assert.deepEqual([noSocket.code, noSocket.stdout, withoutRootNote(noSocket.stderr)], [
+      1,
+      "",
+      `opsd fds: no such file: ${nowhere}\n` +
+      `opsd fds: ${holder.paths.read} is no unix socket: for other files use --path\n`,
+    ]);
+    const bound = await runOpsd(["fds", "--unix", holder.unixPath, "--unix", nowhere]);
+    assert.deepEqual([bound.code, withoutRootNote(bound.stderr)], [0, ""]);
     // A removed file still open matches by name: no note then.
     const deleted = await runOpsd(["fds", "--path", holder.paths.deleted, "--path", nowhere]);
     assert.equal(deleted.code, 0);
