@@ -5,6 +5,7 @@
  */
 
 import assert from "node:assert/strict";
+import { escapeText } from "../../lib/text/escape.ts";
 import {
   FIXTURES,
   forgingUnixPath,
@@ -1151,11 +1152,18 @@ Deno.test({
       );
       const quiet = await asOther(["-q", "--unix", path]);
       assert.deepEqual([quiet.code, quiet.stdout, quiet.stderr], [0, "", ""]);
-      // An unknown holder is not a selected process; a path nothing is bound to is free.
+      // An unknown holder is not a selected process; a path nothing is bound to is free
+      // (stderr says it names no file, as for --path; -q says nothing).
       const selected = await asOther(["--unix", path, "-p", String(child.pid)]);
       assert.deepEqual([selected.code, selected.stdout], [1, ""]);
       const free = await asOther(["--unix", `${run}/free.sock`]);
-      assert.deepEqual([free.code, free.stdout, free.stderr], [1, "", ""]);
+      assert.deepEqual([free.code, free.stdout, free.stderr], [
+        1,
+        "",
+        `opsd fds: no such file: ${run}/free.sock\n`,
+      ]);
+      const freeQuiet = await asOther(["-q", "--unix", `${run}/free.sock`]);
+      assert.deepEqual([freeQuiet.code, freeQuiet.stdout, freeQuiet.stderr], [1, "", ""]);
     } finally {
       try {
         child.kill("SIGKILL");
@@ -1323,7 +1331,11 @@ sanitizedTest(
         // Neither the path's first line nor the forged line names a socket.
         for (const other of [path.slice(0, path.indexOf("\n")), forged]) {
           const run = await runOpsd(["fds", "--unix", other]);
-          assert.deepEqual([run.code, run.stdout, withoutRootNote(run.stderr)], [1, "", ""], other);
+          assert.deepEqual([run.code, run.stdout, withoutRootNote(run.stderr)], [
+            1,
+            "",
+            `opsd fds: no such file: ${escapeText(other)}\n`,
+          ], other);
         }
         // Closed, so that the next forgery is the only one in the table.
         close(fds.pop()!);
