@@ -89,7 +89,7 @@ export function daemonCommand() {
       },
       chdir: {
         value: "dir",
-        help: "working directory",
+        help: "working directory (with --user: one that user may enter)",
         parse: nonEmptyValue("a path"),
         default: "/",
       },

@@ -52,6 +52,12 @@ export function execCommand() {
         parse: intValue(3),
         hidden: true,
       },
+      enter: {
+        value: "dir",
+        help: "after switching, enter this directory: refused if the user may not",
+        parse: nonEmptyValue("a directory"),
+        hidden: true,
+      },
     },
     passThrough: true,
     after: `
@@ -65,8 +71,8 @@ Exit codes: 127 program not found, 126 not executable, 2 unknown user or group,
       const credentials = options.user === undefined && options.group === undefined
         ? undefined
         : resolveCredentials(options.user, options.group);
-      const { statusFd, envFd } = options;
-      return execProgram({ argv, credentials, statusFd, envFd });
+      const { statusFd, envFd, enter } = options;
+      return execProgram({ argv, credentials, statusFd, envFd, enter });
     },
   });
 }

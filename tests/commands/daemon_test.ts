@@ -282,6 +282,35 @@ sanitizedTest(
 );
 
 sanitizedTest(
+  "--chdir that the --user may not enter is refused (4), nothing left running; one it may enter is its cwd",
+  async () => {
+    await using daemons = await Daemons.create();
+    const { dir, pidfile } = daemons;
+    // dir is root's (0700): nobody may not enter it, though opsd (root) may.
+    Deno.chmodSync(dir, 0o700);
+    const mark = `${dir}/ran`;
+    const refused = await runOpsd([
+      ...["daemon", "--user", "nobody", "--chdir", dir, "--pidfile", pidfile],
+      ...["--", "/bin/sh", "-c", `touch ${mark}; exec sleep 30`],
+    ]);
+    assert.deepEqual([refused.code, refused.stdout, refused.stderr], [
+      4,
+      "",
+      `opsd daemon: cannot use working directory ${dir}: permission denied: user nobody may ` +
+      "not enter it: choose a directory that user may enter, or give it search permission\n",
+    ]);
+    assert.deepEqual(listing(dir), [], "no pidfile, and the program never ran");
+    const open = `${dir}/open`;
+    Deno.mkdirSync(open);
+    Deno.chmodSync(dir, 0o711);
+    const pid = await daemons.start([
+      ...["--user", "nobody", "--chdir", open, "--pidfile", pidfile, "--", "sleep", "30"],
+    ]);
+    assert.equal(Deno.readLinkSync(`/proc/${pid}/cwd`), open);
+  },
+);
+
+sanitizedTest(
   "--user runs the daemon as that user with the same fds; pidfile and log are opened by opsd",
   async () => {
     await using daemons = await Daemons.create();
