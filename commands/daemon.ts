@@ -34,10 +34,17 @@ when opsd got signal N while waiting (130 for INT, 143 TERM, 129 HUP): the daemo
 stopped.`;
 
 /** `--pidfile` of `daemon status` and `daemon stop`. */
+/** A pidfile path: not empty, and a file's (`x.pid/` names a directory that cannot be one). */
+function _pidfilePath(text: string): string {
+  nonEmptyValue("a path")(text);
+  if (text.endsWith("/")) throw new Error("expected a file's path, not one ending in /");
+  return text;
+}
+
 const _PIDFILE = {
   value: "file",
   help: "the daemon's pidfile",
-  parse: nonEmptyValue("a path"),
+  parse: _pidfilePath,
   required: true,
 } as const;
 
@@ -79,7 +86,7 @@ export function daemonCommand() {
       pidfile: {
         value: "file",
         help: "write the pid here and hold its lock (fd 3) while running",
-        parse: nonEmptyValue("a path"),
+        parse: _pidfilePath,
       },
       log: {
         value: "file",

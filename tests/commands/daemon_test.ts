@@ -1127,6 +1127,11 @@ sanitizedTest(
         2,
         /^opsd daemon: --pidfile: bad value '': expected a path, not an empty string/,
       ],
+      [
+        ["--pidfile", `${dir.path}/app.pid/`],
+        2,
+        /^opsd daemon: --pidfile: bad value '\S+\/app\.pid\/': expected a file's path, not one ending in \/ /,
+      ],
       [["--log", ""], 2, /--log: bad value '': expected a path/],
       [
         ["--log", `${dir.path}/missing/app.log`],
