@@ -94,6 +94,29 @@ export function resolveCredentials(
     );
   }
   const groups = entry && group === undefined ? getgrouplist(entry.name, gid) : [gid];
+  if (Deno.uid() !== 0) {
+    // Only root may change the supplementary groups: refuse rather than keep others.
+    const extra = _ownGroups().filter((id) => id !== gid && !groups.includes(id));
+    // The primary group is setgid's to refuse (it says why): only the others here.
+    const missing = groups.filter((id) =>
+      id !== gid && id !== Deno.gid() && !_ownGroups().includes(id)
+    );
+    if (extra.length > 0 || missing.length > 0) {
+      const key = group !== undefined ? "group" : "user";
+      const asked = group !== undefined
+        ? `with group "${group}" as its only group`
+        : `as user "${user}" with its groups (${groups.join(",")})`;
+      const differ = [
+        extra.length > 0 ? `opsd also has group(s) ${extra.join(",")}` : null,
+        missing.length > 0 ? `opsd lacks group(s) ${missing.join(",")}` : null,
+      ].filter((part) => part !== null).join(" and ");
+      throw new OpsdError(
+        `${from(key)}cannot run ${asked}: ${differ}, and only root can change supplementary ` +
+          `groups; run opsd as root or ${drop(key)}`,
+        ExitCode.permission,
+      );
+    }
+  }
   const name = user === undefined ? undefined : entry?.name ?? user;
   return { user: name, group, uid, gid, groups, home: entry?.home ?? null };
 }
@@ -113,6 +136,12 @@ export function userEnvironment(credentials?: Credentials): Record<string, strin
   const user = credentials?.user;
   if (user === undefined) return {};
   return { HOME: credentials!.home ?? "/", USER: user, LOGNAME: user };
+}
+
+/** This process's supplementary groups (`Groups:` in /proc/self/status). */
+function _ownGroups(): number[] {
+  const line = /^Groups:(.*)$/m.exec(Deno.readTextFileSync("/proc/self/status"))?.[1] ?? "";
+  return line.trim().split(/\s+/).filter((id) => id !== "").map(Number);
 }
 
 // The highest uid or gid: (uid_t)-1 means "unchanged" to the kernel, never an id.

@@ -98,6 +98,27 @@ sanitizedTest(
       'opsd exec: cannot run as user "nobody": setgid: EPERM (operation not permitted): ' +
       "only root can switch groups; run opsd as root or drop --user\n",
     ]);
+    // Its own user and group, but a supplementary group more than asked for: only root may
+    // drop it, and opsd will not run the program with it kept.
+    const extra = { uid: 65534, gid: 65534, groups: [100] };
+    for (
+      const [switches, asked, drop] of [
+        [["--group", "nogroup"], 'with group "nogroup" as its only group', "--group"],
+        [["--user", "nobody"], 'as user "nobody" with its groups (65534)', "--user"],
+      ]
+    ) {
+      const kept = await runOpsd(["exec", ...switches, "--", "echo", "ran"], { asUser: extra });
+      assert.deepEqual([kept.code, kept.stdout, kept.stderr], [
+        4,
+        "",
+        `opsd exec: cannot run ${asked}: opsd also has group(s) 100, and only root can change ` +
+        `supplementary groups; run opsd as root or drop ${drop}\n`,
+      ]);
+    }
+    const same = await runOpsd(["exec", "--user", "nobody", "--", "id", "-G"], {
+      asUser: { uid: 65534, gid: 65534, groups: [65534] },
+    });
+    assert.deepEqual([same.code, same.stdout], [0, "65534\n"]);
   },
 );
 
