@@ -95,27 +95,11 @@ export function resolveCredentials(
   }
   const groups = entry && group === undefined ? getgrouplist(entry.name, gid) : [gid];
   if (Deno.uid() !== 0) {
-    // Only root may change the supplementary groups: refuse rather than keep others.
-    const extra = _ownGroups().filter((id) => id !== gid && !groups.includes(id));
-    // The primary group is setgid's to refuse (it says why): only the others here.
-    const missing = groups.filter((id) =>
-      id !== gid && id !== Deno.gid() && !_ownGroups().includes(id)
-    );
-    if (extra.length > 0 || missing.length > 0) {
-      const key = group !== undefined ? "group" : "user";
-      const asked = group !== undefined
-        ? `with group "${group}" as its only group`
-        : `as user "${user}" with its groups (${groups.join(",")})`;
-      const differ = [
-        extra.length > 0 ? `opsd also has group(s) ${extra.join(",")}` : null,
-        missing.length > 0 ? `opsd lacks group(s) ${missing.join(",")}` : null,
-      ].filter((part) => part !== null).join(" and ");
-      throw new OpsdError(
-        `${from(key)}cannot run ${asked}: ${differ}, and only root can change supplementary ` +
-          `groups; run opsd as root or ${drop(key)}`,
-        ExitCode.permission,
-      );
-    }
+    const asked = group !== undefined
+      ? `with group "${group}" as its only group`
+      : `as user "${user}" with its groups (${groups.join(",")})`;
+    const key = group !== undefined ? "group" : "user";
+    _refuseGroupChange(gid, groups, `${from(key)}cannot run ${asked}`, drop(key));
   }
   const name = user === undefined ? undefined : entry?.name ?? user;
   return { user: name, group, uid, gid, groups, home: entry?.home ?? null };
@@ -136,6 +120,30 @@ export function userEnvironment(credentials?: Credentials): Record<string, strin
   const user = credentials?.user;
   if (user === undefined) return {};
   return { HOME: credentials!.home ?? "/", USER: user, LOGNAME: user };
+}
+
+/**
+ * Refuses (exit 4), for a caller that is not root, a switch to primary group `gid`
+ * and supplementary `groups` that would change this process's supplementary groups:
+ * only root may (setgroups), and running the program with groups kept that it was
+ * to drop, or without groups it was to have, would be silent. `refused` begins the
+ * message (`cannot run with group "x" as its only group`); `drop` is the remedy.
+ */
+function _refuseGroupChange(gid: number, groups: number[], refused: string, drop: string): void {
+  const own = _ownGroups();
+  const extra = own.filter((id) => id !== gid && !groups.includes(id));
+  // The primary group is setgid's to refuse (it says why): only the others here.
+  const missing = groups.filter((id) => id !== gid && id !== Deno.gid() && !own.includes(id));
+  if (extra.length === 0 && missing.length === 0) return;
+  const differ = [
+    extra.length > 0 ? `opsd also has group(s) ${extra.join(",")}` : null,
+    missing.length > 0 ? `opsd lacks group(s) ${missing.join(",")}` : null,
+  ].filter((part) => part !== null).join(" and ");
+  throw new OpsdError(
+    `${refused}: ${differ}, and only root can change supplementary groups; run opsd as root ` +
+      `or ${drop}`,
+    ExitCode.permission,
+  );
 }
 
 /** This process's supplementary groups (`Groups:` in /proc/self/status). */
