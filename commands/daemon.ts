@@ -33,7 +33,6 @@ is stopped); with --wait-ready, the CODE of a 'CODE MESSAGE' readiness line, or 
 when opsd got signal N while waiting (130 for INT, 143 TERM, 129 HUP): the daemon is
 stopped.`;
 
-/** `--pidfile` of `daemon status` and `daemon stop`. */
 /** A pidfile path: not empty, and a file's (`x.pid/` names a directory that cannot be one). */
 function _pidfilePath(text: string): string {
   nonEmptyValue("a path")(text);
@@ -41,6 +40,7 @@ function _pidfilePath(text: string): string {
   return text;
 }
 
+/** `--pidfile` of `daemon status` and `daemon stop`. */
 const _PIDFILE = {
   value: "file",
   help: "the daemon's pidfile",
