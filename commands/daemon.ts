@@ -331,7 +331,8 @@ function _stopCommand() {
       },
       json: {
         help: "print JSON: {pidfile, outcome: stopped, pid, signal, killed, elapsed}; " +
-          "{pidfile, outcome: not-running, pid, alive, stale, removed}; " +
+          "{pidfile, outcome: not-running, pid, alive, stale, removed[, kept: why a stale " +
+          "pidfile opsd may not remove stays]}; " +
           "or {pidfile, outcome: unlocked, pid, alive, name}",
       },
     },
@@ -343,7 +344,7 @@ Examples:
 
 Exit codes: 0 stopped, 1 nothing done: not locked but its pid is alive, or locked but not
 by its pid (the lock's holders are named), 3 not running (no pidfile, or a stale one, now
-removed), 4 not allowed to signal it, 6 still holding its lock after SIGKILL, 2 bad option
+removed, or kept when opsd may not remove it), 4 not allowed to signal it, 6 still holding its lock after SIGKILL, 2 bad option
 or a FILE holding something other than a pid or no regular file (no pidfile: kept as it is).`,
     run: async (options) => {
       const result = await stopDaemon(options.pidfile, {
@@ -383,7 +384,8 @@ function _notRunning(result: StopResult & { outcome: "not-running" }): string {
   const what = pid === null
     ? `pidfile ${path} (it held no pid, and no process held its lock)`
     : `stale pidfile ${path} (pid ${pid} had exited)`;
-  return result.removed
-    ? `removed ${what}`
+  if (result.removed) return `removed ${what}`;
+  return result.kept
+    ? `kept ${what}: cannot remove it (${result.kept})`
     : `did not remove ${what}: another opsd was replacing or removing it`;
 }

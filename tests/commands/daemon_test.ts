@@ -727,6 +727,29 @@ sanitizedTest(
       `opsd daemon stop: not running: removed stale pidfile ${pidfile} (pid ${pid} had exited)\n`,
     ]);
     assert.deepEqual(listing(dir.path), []);
+    // One opsd may not remove (another user's directory, a read-only file system) is kept,
+    // saying why: still not running (3), not a permission error.
+    Deno.writeTextFileSync(pidfile, `${pid}\n`);
+    Deno.chmodSync(dir.path, 0o755);
+    const nobody = { uid: 65534, gid: 65534 };
+    const kept = await runOpsd(["daemon", "stop", "--pidfile", pidfile, "--json"], {
+      asUser: nobody,
+    });
+    assert.deepEqual([kept.code, JSON.parse(kept.stdout), kept.stderr], [
+      3,
+      {
+        pidfile,
+        outcome: "not-running",
+        pid,
+        alive: false,
+        stale: true,
+        removed: false,
+        kept: "permission denied",
+      },
+      `opsd daemon stop: not running: kept stale pidfile ${pidfile} (pid ${pid} had exited): ` +
+      "cannot remove it (permission denied)\n",
+    ]);
+    assert.deepEqual(listing(dir.path), ["app.pid"]);
   },
 );
 
