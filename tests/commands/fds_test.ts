@@ -1624,3 +1624,43 @@ sanitizedTest(
   },
   { ignore: !isMountPoint("/dev/shm") || !isMountPoint("/dev") },
 );
+
+sanitizedTest(
+  "opsd fds names a file whose name is not UTF-8 byte for byte, as lsof does (\\xNN), and --json keeps each byte (\\udcNN)",
+  async () => {
+    await using dir = await tempDir();
+    // Deno's file APIs take text only: a shell makes the Latin-1 name "caf\xe9.log" and holds it.
+    const holder = new Deno.Command("sh", {
+      args: [
+        "-c",
+        `cd "$1" && exec 3>"$(printf 'caf\\351.log')" && echo ready && exec sleep 30`,
+        "sh",
+        dir.path,
+      ],
+      stdout: "piped",
+    }).spawn();
+    try {
+      const reader = holder.stdout.getReader();
+      assert.equal(new TextDecoder().decode((await reader.read()).value), "ready\n");
+      reader.releaseLock();
+      const pid = String(holder.pid);
+      const rows = await fdsJson(["-p", pid]);
+      const fd3 = rows.find((r) => r.fd === "3");
+      assert.equal(fd3?.name, `${dir.path}/caf\udce9.log`);
+      const table = await runOpsd(["fds", "-p", pid]);
+      assert.ok(table.stdout.includes(` 3w `), table.stdout);
+      assert.ok(table.stdout.includes(`${dir.path}/caf\\xe9.log\n`), table.stdout);
+      if (HAS_LSOF) {
+        const lsof = await new Deno.Command("lsof", {
+          args: ["-nP", "-a", "-p", pid, "-d", "3", "-F", "n"],
+        })
+          .output();
+        assert.ok(new TextDecoder().decode(lsof.stdout).includes(`n${dir.path}/caf\\xe9.log\n`));
+      }
+    } finally {
+      holder.kill("SIGKILL");
+      await holder.status;
+      await holder.stdout.cancel().catch(() => {});
+    }
+  },
+);
