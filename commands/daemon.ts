@@ -9,6 +9,7 @@
 import { ExitCode, OpsdError } from "../lib/errors.ts";
 import { daemonEnvironment, parseEnvSetting } from "../lib/daemon/env.ts";
 import { daemonStatus, statusLine } from "../lib/daemon/status.ts";
+import { liveProcess } from "../lib/daemon/pidfile.ts";
 import { startDaemon, stopStartedDaemon } from "../lib/daemon/start.ts";
 import { stopDaemon, type StopResult } from "../lib/daemon/stop.ts";
 import { resolveCredentials } from "../lib/process/credentials.ts";
@@ -32,11 +33,18 @@ is stopped); with --wait-ready, the CODE of a 'CODE MESSAGE' readiness line, or 
 when opsd got signal N while waiting (130 for INT, 143 TERM, 129 HUP): the daemon is
 stopped.`;
 
+/** A pidfile path: not empty, and a file's (`x.pid/` names a directory that cannot be one). */
+function _pidfilePath(text: string): string {
+  nonEmptyValue("a path")(text);
+  if (text.endsWith("/")) throw new Error("expected a file's path, not one ending in /");
+  return text;
+}
+
 /** `--pidfile` of `daemon status` and `daemon stop`. */
 const _PIDFILE = {
   value: "file",
   help: "the daemon's pidfile",
-  parse: nonEmptyValue("a path"),
+  parse: _pidfilePath,
   required: true,
 } as const;
 
@@ -58,7 +66,8 @@ export function daemonCommand() {
       "With --pidfile the daemon holds an OFD lock on the pidfile through fd 3 for its " +
       "whole life ($OPSD_PIDFILE_FD=3, $OPSD_PIDFILE=the path): a second start is " +
       "refused, 'status' answers from the lock, and a pidfile left by a daemon that " +
-      "died is replaced.",
+      "died is replaced (with a note on stderr when the pid it names is alive: an old " +
+      "instance that closed fd 3 would still run).",
       "The daemon starts with the environment opsd was started with (as with " +
       "start-stop-daemon), or an " +
       "empty one with --clear-env, then --env-file files in order, then --env settings. " +
@@ -77,16 +86,17 @@ export function daemonCommand() {
       pidfile: {
         value: "file",
         help: "write the pid here and hold its lock (fd 3) while running",
-        parse: nonEmptyValue("a path"),
+        parse: _pidfilePath,
       },
       log: {
         value: "file",
-        help: "append the daemon's stdout and stderr here (default: /dev/null)",
+        help: "append the daemon's stdout and stderr here (default: /dev/null); a FIFO " +
+          "needs its reader running",
         parse: nonEmptyValue("a path"),
       },
       chdir: {
         value: "dir",
-        help: "working directory",
+        help: "working directory (with --user: one that user may enter)",
         parse: nonEmptyValue("a path"),
         default: "/",
       },
@@ -102,12 +112,14 @@ export function daemonCommand() {
         value: "user",
         help: "run as this user (name or uid), with its groups, HOME, USER and LOGNAME " +
           "(needs root)",
+        parse: nonEmptyValue("a user name or uid"),
       },
       group: {
         short: "g",
         value: "group",
         help: "run with this group (name or gid) instead of the user's; alone: keep opsd's " +
           "user, with this group as its only one",
+        parse: nonEmptyValue("a group name or gid"),
       },
       env: {
         value: "KEY=VALUE",
@@ -173,6 +185,7 @@ ${_EXIT_CODES}`,
         readyTimeout: options.waitReady,
       });
       const { ready, ...started } = daemon;
+      _noteLiveReplaced(daemon);
       try {
         if (options.json) {
           const result = { ...started, command: argv, ...(ready === null ? {} : { ready }) };
@@ -192,6 +205,25 @@ ${_EXIT_CODES}`,
       return ExitCode.ok;
     },
   });
+}
+
+/**
+ * Says on stderr when the pidfile just replaced named a live process: no lock said it
+ * was the daemon (it may be an unrelated process that got the pid since), but it may
+ * be an old instance that closed its pidfile, now running beside the new one.
+ */
+function _noteLiveReplaced(
+  { pid, pidfile, replaced }: { pid: number; pidfile: string | null; replaced: number | null },
+): void {
+  if (replaced === null || replaced === pid) return;
+  const old = liveProcess(replaced);
+  if (!old) return;
+  writeProblem(
+    "opsd daemon",
+    `note: ${pidfile} named pid ${old.pid} (${old.name}), which is alive but did not hold ` +
+      `its lock (pids are reused): if it is an earlier instance that closed fd 3, it still ` +
+      `runs beside pid ${pid}; stop it yourself`,
+  );
 }
 
 function _statusCommand() {
@@ -239,7 +271,8 @@ Examples:
 Exit codes: 0 running (the pid is printed), 1 foreign: locked, but not by the pid in the
 file nor its session, as when a program put itself in the background (the lock's holders
 are named), 3 not running (no pidfile, an unlocked one, or a stale one), 4 pidfile not
-readable, 2 bad option, or a FILE holding something other than a pid (no pidfile).`,
+readable, 2 bad option, or a FILE holding something other than a pid or no regular file
+(no pidfile).`,
     run: (options) => {
       const found = daemonStatus(options.pidfile);
       if (options.json) {
@@ -298,7 +331,8 @@ function _stopCommand() {
       },
       json: {
         help: "print JSON: {pidfile, outcome: stopped, pid, signal, killed, elapsed}; " +
-          "{pidfile, outcome: not-running, pid, alive, stale, removed}; " +
+          "{pidfile, outcome: not-running, pid, alive, stale, removed[, kept: why a stale " +
+          "pidfile opsd may not remove stays]}; " +
           "or {pidfile, outcome: unlocked, pid, alive, name}",
       },
     },
@@ -310,8 +344,8 @@ Examples:
 
 Exit codes: 0 stopped, 1 nothing done: not locked but its pid is alive, or locked but not
 by its pid (the lock's holders are named), 3 not running (no pidfile, or a stale one, now
-removed), 4 not allowed to signal it, 6 still holding its lock after SIGKILL, 2 bad option
-or a FILE holding something other than a pid (no pidfile: kept as it is).`,
+removed, or kept when opsd may not remove it), 4 not allowed to signal it, 6 still holding its lock after SIGKILL, 2 bad option
+or a FILE holding something other than a pid or no regular file (no pidfile: kept as it is).`,
     run: async (options) => {
       const result = await stopDaemon(options.pidfile, {
         signal: options.signal,
@@ -350,7 +384,8 @@ function _notRunning(result: StopResult & { outcome: "not-running" }): string {
   const what = pid === null
     ? `pidfile ${path} (it held no pid, and no process held its lock)`
     : `stale pidfile ${path} (pid ${pid} had exited)`;
-  return result.removed
-    ? `removed ${what}`
+  if (result.removed) return `removed ${what}`;
+  return result.kept
+    ? `kept ${what}: cannot remove it (${result.kept})`
     : `did not remove ${what}: another opsd was replacing or removing it`;
 }

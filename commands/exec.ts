@@ -9,7 +9,7 @@
 import { resolveCredentials } from "../lib/process/credentials.ts";
 import { execProgram } from "../lib/process/exec.ts";
 import { defineCommand } from "../lib/cli/spec.ts";
-import { intValue } from "../lib/cli/values.ts";
+import { intValue, nonEmptyValue } from "../lib/cli/values.ts";
 
 /** The `exec` command. */
 export function execCommand() {
@@ -27,12 +27,18 @@ export function execCommand() {
       { name: "args", help: "its arguments", variadic: true },
     ],
     options: {
-      user: { short: "u", value: "user", help: "run as this user (name or uid), with its groups" },
+      user: {
+        short: "u",
+        value: "user",
+        help: "run as this user (name or uid), with its groups",
+        parse: nonEmptyValue("a user name or uid"),
+      },
       group: {
         short: "g",
         value: "group",
         help: "run with this group (name or gid) instead of the user's; alone: keep the " +
           "user, with this group as its only one",
+        parse: nonEmptyValue("a group name or gid"),
       },
       statusFd: {
         value: "fd",
@@ -44,6 +50,12 @@ export function execCommand() {
         value: "fd",
         help: "give the program the environment in the file on this fd",
         parse: intValue(3),
+        hidden: true,
+      },
+      enter: {
+        value: "dir",
+        help: "after switching, enter this directory: refused if the user may not",
+        parse: nonEmptyValue("a directory"),
         hidden: true,
       },
     },
@@ -59,8 +71,8 @@ Exit codes: 127 program not found, 126 not executable, 2 unknown user or group,
       const credentials = options.user === undefined && options.group === undefined
         ? undefined
         : resolveCredentials(options.user, options.group);
-      const { statusFd, envFd } = options;
-      return execProgram({ argv, credentials, statusFd, envFd });
+      const { statusFd, envFd, enter } = options;
+      return execProgram({ argv, credentials, statusFd, envFd, enter });
     },
   });
 }

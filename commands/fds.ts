@@ -10,10 +10,11 @@ import { ExitCode } from "../lib/errors.ts";
 import { parseDuration } from "../lib/duration.ts";
 import { CommandLineError } from "../lib/cli/error.ts";
 import { defineCommand } from "../lib/cli/spec.ts";
-import { intValue, nonEmptyValue } from "../lib/cli/values.ts";
+import { intValue, listValue, nonEmptyValue } from "../lib/cli/values.ts";
 import { writeJson, writeOut, writeProblem } from "../lib/cli/output.ts";
 import { escapeText } from "../lib/text/escape.ts";
 import type { FdsScan } from "../lib/fds/scan.ts";
+import type { FdsPlan } from "../lib/fds/plan.ts";
 import type { PortRange } from "../lib/procfs/net.ts";
 
 /** `--leak-age` when not given: younger processes are not reported for `no-cloexec`. */
@@ -36,8 +37,9 @@ export function fdsCommand() {
       pid: {
         short: "p",
         value: "pid",
-        help: "processes with this pid (repeatable; a thread id is no process)",
-        parse: intValue(1, 2 ** 31 - 1),
+        help: "processes with this pid (repeatable, or a list: 1,2; a thread id is no " +
+          "process)",
+        parse: listValue<number>(intValue(1, 2 ** 31 - 1)),
         repeat: true,
       },
       command: {
@@ -51,8 +53,8 @@ export function fdsCommand() {
       port: {
         value: "port",
         help: "TCP and UDP sockets with this local or remote port, or one in a range " +
-          "FIRST-LAST (repeatable)",
-        parse: _portRange,
+          "FIRST-LAST (repeatable, or a list: 80,443)",
+        parse: listValue<PortRange>(_portRange),
         repeat: true,
       },
       tcp: { help: "TCP sockets only (without --port: every TCP socket)" },
@@ -88,6 +90,11 @@ export function fdsCommand() {
         parse: parseDuration,
       },
       json: { help: "one JSON object per row (the same fields), one per line" },
+      pids: {
+        short: "t",
+        help: "print only the pids of the processes listed, each once, one per line " +
+          "(lsof -t): kill $(opsd fds -t --port 8080)",
+      },
       quiet: { short: "q", help: "print nothing: the exit status says whether anything matched" },
     },
     after: `
@@ -98,7 +105,8 @@ NOFD (fds unreadable, reason in NAME), followed by the mode (r, w, u = both)
 and the lock (R/W whole file, r/w part of it, u read and write). CLOEXEC says
 whether the fd is closed when the process execs (yes/no). Control characters
 in COMMAND, USER and NAME are escaped as lsof escapes them (\\n, \\t, ^[ for
-ESC, \\xNN, \\\\), and so are spaces in COMMAND and USER (\\x20); --json is raw.
+ESC, \\xNN, \\\\), and so are spaces in COMMAND and USER (\\x20); --json is raw. A name that is
+not UTF-8 keeps its bytes: \\xNN in the table (as lsof), \\udcNN in --json.
 
 Selectors come in three groups, which combine with AND (lsof -a): a row must
 belong to a selected process (--pid, -c), be one of the files named (--port,
@@ -127,6 +135,7 @@ Examples:
   opsd fds --unix /run/app.sock     who holds this unix socket
   opsd fds --leaks                  duplicated sockets, listeners inherited by other programs, sockets without close-on-exec
   if opsd fds -q --port 9999; then echo taken; fi
+  kill $(opsd fds -t --port 9999 --listen)   -t: only the pids, as lsof -t
 
 Differences from lsof: OFD locks show as lock letters, and flock/OFD locks show
 on every fd sharing the locked open file (lsof: never for OFD locks, flock only
@@ -164,8 +173,9 @@ repay their start; 0 keeps opsd on one CPU).
 
 Exit codes: 0 something matched (with --leaks: a leak was found; with --port,
 --listen or --unix: in opsd's network namespace), 1 nothing matched (stderr
-says so for a --path that names no file, and for a --pid that is no process, a
-zombie or a thread of another process, which is left out), 2 usage error (bad port, pid or flag, an
+says so for a --path that names no file, a --unix that names no file or a file
+that is no socket, and for a --pid that is no process, a zombie or a thread of
+another process, which is left out), 2 usage error (bad port, pid or flag, an
 empty --path, --unix or -c, selectors that could never match together,
 --leak-age without --leaks, --all-netns without --port, --listen or --unix, or
 with --leaks).`,
@@ -176,13 +186,21 @@ with --leaks).`,
         );
       }
       // FILE operands are --path FILE, as lsof takes them.
-      const options = { ...flags, path: [...flags.path, ...files] };
+      const options = {
+        ...flags,
+        pid: flags.pid.flat(),
+        port: flags.port.flat(),
+        path: [...flags.path, ...files],
+      };
       if (options.leakAge !== undefined && !options.leaks) {
         throw new CommandLineError(
           "--leak-age needs --leaks: add --leaks to look for leaked sockets",
         );
       }
       if (options.allNetns) _checkAllNetns(options);
+      if (options.pids && options.json) {
+        throw new CommandLineError("-t prints pids and --json rows: choose one");
+      }
       const { planFds } = await import("../lib/fds/plan.ts");
       const plan = planFds({
         pids: options.pid,
@@ -204,12 +222,16 @@ with --leaks).`,
       if (options.json && !options.quiet) {
         const { rowJson } = await import("../lib/fds/format.ts");
         for (const row of scan.rows) writeJson(rowJson(row));
+      } else if (options.pids && !options.quiet) {
+        const { formatPids } = await import("../lib/fds/format.ts");
+        writeOut(formatPids(scan.rows));
       } else if (scan.rows.length > 0 && !options.quiet) {
         const { formatRows } = await import("../lib/fds/format.ts");
         writeOut(formatRows(scan.rows));
       }
       const unheld = scan.rows.some(isUnheld);
-      for (const note of _notes(scan, !!options.quiet, !!options.json, unheld)) {
+      const output = options.json ? "json" : options.pids ? "pids" : "table";
+      for (const note of _notes(scan, plan, !!options.quiet, output, unheld)) {
         writeProblem("opsd fds", note);
       }
       return scan.matched ? ExitCode.ok : ExitCode.failure;
@@ -256,9 +278,16 @@ function _checkAllNetns(
  * What stderr says beside the rows: pids that are threads, zombies or no process, paths that name no
  * file, matches that do not count, and processes that could not be inspected.
  * With `quiet` only the last, and only when it may make the answer (1) wrong.
- * `unheld`: some rows are sockets whose holder is unknown.
+ * `unheld`: some rows are sockets whose holder is unknown; `output` names them as
+ * the output shows them.
  */
-function _notes(scan: FdsScan, quiet: boolean, json: boolean, unheld: boolean): string[] {
+function _notes(
+  scan: FdsScan,
+  plan: FdsPlan,
+  quiet: boolean,
+  output: "table" | "json" | "pids",
+  unheld: boolean,
+): string[] {
   const notes: string[] = [];
   if (!quiet) {
     for (const [tid, pid] of scan.threads) {
@@ -274,6 +303,13 @@ function _notes(scan: FdsScan, quiet: boolean, json: boolean, unheld: boolean): 
       );
     }
     for (const path of scan.missingPaths) notes.push(`no such file: ${escapeText(path)}`);
+    for (const { path, found } of scan.matched ? [] : plan.strayUnix) {
+      notes.push(
+        found === "missing"
+          ? `no such file: ${escapeText(path)}`
+          : `${escapeText(path)} is no unix socket: for other files use --path`,
+      );
+    }
     if (!scan.matched && scan.rows.length > 0) {
       notes.push(
         "the sockets shown are in other network namespaces: not taken in this one " +
@@ -283,7 +319,11 @@ function _notes(scan: FdsScan, quiet: boolean, json: boolean, unheld: boolean): 
   }
   if (scan.unreadable.length === 0 || (quiet && scan.matched)) return notes;
   // One of them may be the holder of a socket whose holder is unknown.
-  const sockets = unheld ? `the sockets shown with ${json ? "pid null" : "PID ?"}` : null;
+  const sockets = !unheld
+    ? null
+    : output === "pids"
+    ? "the sockets matched that no pid was printed for"
+    : `the sockets shown with ${output === "json" ? "pid null" : "PID ?"}`;
   let advice = "";
   if (scan.unreadableNeeds !== null) {
     const run = scan.unreadableNeeds === "root" ? "run as root" : "run with CAP_SYS_PTRACE";

@@ -12,8 +12,9 @@ import { dirname } from "./path.ts";
 /**
  * The error to throw when `action` (such as `create pidfile`) on `path` failed with
  * `error`: a UsageError (exit 2) for a missing file or directory or a directory in
- * the way, an OpsdError with exit code 4 for permission denied or a read-only file
- * system; other errors are returned as they are.
+ * the way, or a socket file, an OpsdError with exit code 4 for permission denied or a
+ * read-only file system, and with exit code 1 for a FIFO opened without waiting that
+ * no process reads; other errors are returned as they are.
  *
  * @example
  * ```ts
@@ -53,6 +54,8 @@ export function fileError(action: string, path: string, error: unknown): Error {
         ExitCode.permission,
         options,
       );
+    case "ENXIO":
+      return _noDevice(prefix, path, options) ?? error as Error;
     default:
       return error instanceof Error ? error : new Error(String(error));
   }
@@ -85,6 +88,30 @@ function _fileInTheWay(dir: string): string {
     }
   }
   return dir;
+}
+
+/**
+ * What ENXIO meant, opening `path` without waiting: a socket file (no file to open)
+ * or a FIFO that no process reads; null for anything else (a device with no driver).
+ */
+function _noDevice(prefix: string, path: string, options: ErrorOptions): Error | null {
+  let info: Deno.FileInfo;
+  try {
+    info = Deno.statSync(path);
+  } catch {
+    return null;
+  }
+  if (info.isSocket) {
+    return new UsageError(`${prefix}: it is a socket, not a file: choose another path`, options);
+  }
+  if (info.isFifo) {
+    return new OpsdError(
+      `${prefix}: it is a FIFO that no process reads: start its reader first`,
+      ExitCode.failure,
+      options,
+    );
+  }
+  return null;
 }
 
 function _isDirectory(path: string): boolean {

@@ -18,6 +18,15 @@ export function intValue(min: number, max = Number.MAX_SAFE_INTEGER): (text: str
 }
 
 /**
+ * A comma-separated list of values each read by `parse` (`-p 1,2` as lsof reads
+ * it, and as `pgrep -d,` prints pids): for a repeatable option, whose repeats
+ * and lists add up. An empty item (`1,,2`, a trailing comma) is refused.
+ */
+export function listValue<T>(parse: (text: string) => T): (text: string) => T[] {
+  return (text: string): T[] => text.split(",").map(parse);
+}
+
+/**
  * Text that must not be empty (a path, a name): an empty one, often an unset
  * shell variable, would match everything or nothing, or name the working
  * directory, never what was meant. `what` names the value expected.

@@ -89,14 +89,17 @@ export class OpenPidfile implements Disposable {
     const absolute = absolutePath(path);
     let fd: number;
     try {
-      fd = open(absolute, O.RDONLY | O.CLOEXEC);
+      _refuseOtherThanFile(absolute);
+      fd = open(absolute, O.RDONLY | O.CLOEXEC | _NO_WAIT);
     } catch (error) {
       if (isErrno(error, "ENOENT", "ENOTDIR")) return null;
+      if (error instanceof OpsdError) throw error;
       throw fileError("read pidfile", absolute, error);
     }
     try {
+      const file = _identity(fd, absolute);
       const { pid, pidfile } = _readPidText(fd);
-      return new OpenPidfile(absolute, fd, _identity(fd, absolute), pid, pidfile);
+      return new OpenPidfile(absolute, fd, file, pid, pidfile);
     } catch (error) {
       close(fd);
       throw error;
@@ -376,9 +379,11 @@ function _guard(path: string, create: boolean): _Guarded | _Held | "missing" {
  */
 function _openReadWrite(path: string, create: boolean): number | null {
   try {
-    return open(path, O.RDWR | O.CLOEXEC | (create ? O.CREAT | O.NOFOLLOW : 0), 0o644);
+    _refuseOtherThanFile(path);
+    return open(path, O.RDWR | O.CLOEXEC | _NO_WAIT | (create ? O.CREAT | O.NOFOLLOW : 0), 0o644);
   } catch (error) {
     if (!create && isErrno(error, "ENOENT")) return null;
+    if (error instanceof OpsdError) throw error;
     if (create && isErrno(error, "ELOOP")) {
       throw new UsageError(
         `cannot create pidfile ${path}: it is a symbolic link (opsd does not create a ` +
@@ -416,11 +421,43 @@ function _notPidfile(path: string): UsageError {
   );
 }
 
+// Opening a FIFO read-only would wait for a writer, and a terminal would become
+// opsd's controlling terminal: neither is a pidfile (refused after the open).
+const _NO_WAIT = O.NONBLOCK | O.NOCTTY;
+
+/**
+ * Refuses a `path` that names something other than a regular file before opsd opens
+ * it: opening a device file can act on the device, and a directory or a socket
+ * could only fail later with a bare errno. A missing file passes (the open says so).
+ */
+function _refuseOtherThanFile(path: string): void {
+  let info: Deno.FileInfo;
+  try {
+    info = Deno.statSync(path);
+  } catch {
+    return;
+  }
+  if (!info.isFile) throw _notRegular(path, info);
+}
+
 /** The identity of the file open on `fd`; throws a UsageError unless it is a regular file. */
 function _identity(fd: number, path: string): FileIdentity {
   const info = Deno.statSync(`/proc/self/fd/${fd}`);
-  if (!info.isFile) throw new UsageError(`${path} is not a regular file: name a pidfile`);
+  if (!info.isFile) throw _notRegular(path, info);
   return { dev: info.dev, ino: info.ino! };
+}
+
+function _notRegular(path: string, info: Deno.FileInfo): UsageError {
+  const kind = info.isDirectory
+    ? "a directory"
+    : info.isFifo
+    ? "a FIFO"
+    : info.isSocket
+    ? "a socket"
+    : info.isCharDevice || info.isBlockDevice
+    ? "a device file"
+    : "no regular file";
+  return new UsageError(`${path} is ${kind}, not a pidfile: name the daemon's pidfile`);
 }
 
 /**

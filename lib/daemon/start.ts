@@ -18,7 +18,7 @@ import { awaitReadiness, READY_FD_ENV } from "../process/readiness.ts";
 import { spawnProgram } from "../process/spawn.ts";
 import { startEnvironment } from "../process/environment.ts";
 import { O, SIGNALS } from "../sys/constants.ts";
-import { close, open, pipe2, umask } from "../sys/libc.ts";
+import { close, getStatusFlags, open, pipe2, setStatusFlags, umask } from "../sys/libc.ts";
 import { formatDuration } from "../duration.ts";
 import { withoutHandoff } from "./env.ts";
 import { fileError } from "../file_error.ts";
@@ -96,7 +96,7 @@ export interface StartedDaemon {
  * permission problems, 6 when it missed `readyTimeout`, 1 when it exited or
  * closed the fd first, the daemon's own code (with its message) when it
  * reported failure on the readiness fd, and 128 + N when this process got signal
- * N (INT, TERM, HUP or QUIT) before the daemon was started or ready: it is stopped
+ * N (INT, TERM, HUP, QUIT, USR2, ALRM…) before the daemon was started or ready: it is stopped
  * as a daemon that failed is.
  *
  * The daemon is the caller's child until the caller exits (then it is reparented
@@ -239,17 +239,30 @@ function _claim(path: string, retry = true): PidfileClaim {
   }
 }
 
-/** Opens the log for appending, creating it as the daemon would: mode 0666 & ~`mask`. */
+/**
+ * Opens the log for appending, creating it as the daemon would: mode 0666 & ~`mask`.
+ * A FIFO is opened without waiting for a reader (a FIFO nobody reads is refused:
+ * opsd would wait for ever, deaf to signals), then made blocking again, as the
+ * daemon's writes expect; a terminal never becomes opsd's controlling terminal.
+ */
 function _openLog(path: string, mask: number): number {
   const absolute = absolutePath(path);
   const previous = umask(mask);
+  let fd: number;
   try {
-    return open(absolute, O.WRONLY | O.APPEND | O.CREAT | O.CLOEXEC, 0o666);
+    fd = open(absolute, O.WRONLY | O.APPEND | O.CREAT | O.CLOEXEC | O.NONBLOCK | O.NOCTTY, 0o666);
   } catch (error) {
     throw fileError("open log", absolute, error);
   } finally {
     umask(previous);
   }
+  try {
+    setStatusFlags(fd, getStatusFlags(fd) & ~O.NONBLOCK);
+  } catch (error) {
+    close(fd);
+    throw error;
+  }
+  return fd;
 }
 
 /**
@@ -338,12 +351,17 @@ async function _interrupted(
 }
 
 /**
- * The signals that would end opsd while it starts a daemon (INT, TERM, HUP, QUIT),
- * caught for as long as this lives: the first is recorded, and the start stops
- * what it started instead of leaving it running, unready and unreported.
+ * The signals that would end opsd while it starts a daemon (INT, TERM, HUP, QUIT, and
+ * the others whose default action ends a process without pointing at a fault: USR2,
+ * ALRM as `timeout -s ALRM` sends, …), caught for as long as this lives: the first
+ * is recorded, and the start stops what it started instead of leaving it running,
+ * unready and unreported. (USR1 is ignored: lib/process/debugger_signal.ts.)
  */
 class _Interrupts implements Disposable {
-  static readonly #SIGNALS: Deno.Signal[] = ["SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT"];
+  static readonly #SIGNALS: Deno.Signal[] = [
+    ...["SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT", "SIGUSR2", "SIGALRM", "SIGVTALRM"] as const,
+    ...["SIGPROF", "SIGXCPU", "SIGXFSZ", "SIGIO", "SIGPWR", "SIGSTKFLT"] as const,
+  ];
   /** The first of them received, or null. */
   signal: Deno.Signal | null = null;
   /** Resolves to the first of them received. */

@@ -8,6 +8,7 @@
  */
 
 import { ExitCode, OpsdError } from "../errors.ts";
+import { errorCode } from "../file_error.ts";
 import { signalIfStill, signalSession } from "../process/signal.ts";
 import { SIGNALS } from "../sys/constants.ts";
 import { isErrno } from "../sys/libc.ts";
@@ -47,6 +48,11 @@ export type StopResult =
     stale: boolean;
     /** Whether the stale pidfile was removed. */
     removed: boolean;
+    /**
+     * Why a stale pidfile was kept when opsd may not remove it (`read-only file
+     * system`, `permission denied`); null otherwise.
+     */
+    kept?: string | null;
   }
   | {
     /**
@@ -107,9 +113,22 @@ export async function stopDaemon(path: string, options: StopOptions = {}): Promi
       const { pid, name } = process;
       return { outcome: "unlocked", path: pidfile.path, pid, alive: true, name };
     }
-    const removed = removePidfile(pidfile.path, pidfile.file);
     const { pid } = pidfile;
-    return { outcome: "not-running", path: pidfile.path, pid, alive: false, stale: true, removed };
+    const stale = {
+      outcome: "not-running",
+      path: pidfile.path,
+      pid,
+      alive: false,
+      stale: true,
+    } as const;
+    try {
+      return { ...stale, removed: removePidfile(pidfile.path, pidfile.file) };
+    } catch (error) {
+      // Not running all the same: a stale file opsd may not remove is said, not an error.
+      const kept = _cannotRemove(error);
+      if (kept === null) throw error;
+      return { ...stale, removed: false, kept };
+    }
   }
   const { pid } = pidfile;
   if (pid === null) throw _foreignLock(pidfile, pid);
@@ -203,4 +222,18 @@ async function _released(
     await new Promise((resolve) => setTimeout(resolve, pause));
   }
   return true;
+}
+
+/** Why removing a stale pidfile failed, when it was for lack of a right; else null. */
+function _cannotRemove(error: unknown): string | null {
+  const cause = error instanceof OpsdError ? error.cause : error;
+  switch (errorCode(cause)) {
+    case "EROFS":
+      return "read-only file system";
+    case "EACCES":
+    case "EPERM":
+      return "permission denied";
+    default:
+      return null;
+  }
 }

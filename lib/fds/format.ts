@@ -57,6 +57,17 @@ export function formatRows(rows: FdRow[]): string {
 }
 
 /**
+ * The pids of the rows' processes, each once, in the rows' order, one per line
+ * (lsof's `-t`), for `kill $(opsd fds -t --port 8080)`; a socket whose holder is
+ * unknown has no pid to give. Empty when no row has one.
+ */
+export function formatPids(rows: FdRow[]): string {
+  const pids = new Set<number>();
+  for (const row of rows) if (row.pid !== null) pids.add(row.pid);
+  return [...pids].map((pid) => `${pid}\n`).join("");
+}
+
+/**
  * The JSON object for one row: the table's fields by name (null where the table
  * shows `?`), plus socket details and leaks.
  */

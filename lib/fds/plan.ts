@@ -76,6 +76,13 @@ export interface FdsPlan {
    * naming a socket file.
    */
   never: string | null;
+  /**
+   * The `unixPaths` that name no socket file now: `missing` (no file there) or
+   * `file` (some other file: a typo, or a file meant for `--path`). A socket bound
+   * at a path removed since still matches, so they are said only when nothing
+   * matched. Abstract names (`@name`) have no file and are never here.
+   */
+  strayUnix: { path: string; found: "missing" | "file" }[];
 }
 
 /**
@@ -100,7 +107,20 @@ export function planFds(query: FdsQuery): FdsPlan {
     resolved,
     filesystems: namedFilesystems(resolved, named),
     never: _neverMatching(query, sockets),
+    strayUnix: _strayUnix(query.unixPaths ?? []),
   };
+}
+
+/** See {@linkcode FdsPlan.strayUnix}. */
+function _strayUnix(unixPaths: string[]): FdsPlan["strayUnix"] {
+  const stray: FdsPlan["strayUnix"] = [];
+  for (const path of unixPaths) {
+    if (path.startsWith("@")) continue;
+    const file = namedFile(path);
+    if (file === "missing") stray.push({ path, found: "missing" });
+    else if (file !== null && !isSocketFile(file)) stray.push({ path, found: "file" });
+  }
+  return stray;
 }
 
 /** See {@linkcode FdsPlan.never}; `socketPaths`: the paths among `query.paths` naming socket files. */

@@ -54,6 +54,7 @@ import { CAP, hasEffectiveCapability } from "../procfs/capabilities.ts";
 import { type FileId, kernelPath, mayBeMapped, namedFile } from "./paths.ts";
 import type { FdsPlan, FdsQuery } from "./plan.ts";
 import { FilesystemMatch } from "./filesystems.ts";
+import { decodeName } from "../text/escape.ts";
 
 /** What a scan found. */
 export interface FdsScan {
@@ -162,7 +163,8 @@ export async function scanFds(plan: FdsPlan): Promise<FdsScan> {
     if (row && leaks) row.leaks = leaks.get(`${pid}:${fd}`);
     if (row) rows.push(row);
   }
-  for (const [pid, fd, link] of walked.links) {
+  for (const [pid, fd, bytes] of walked.links) {
+    const link = typeof bytes === "string" ? bytes : decodeName(bytes);
     const row = builder.fd(pid, fd, link);
     if (row && _isWantedFile(row, link, paths, files, filesystems)) rows.push(row);
   }

@@ -67,8 +67,11 @@ export interface WalkJob extends WalkWanted {
 export interface WalkResult {
   /** Flat triples `pid, fd, inode`: the socket fds kept. */
   sockets: number[];
-  /** `[pid, fd, link]` for the other links kept. */
-  links: [number, number, string][];
+  /**
+   * `[pid, fd, link]` for the other links kept; a link that is not UTF-8 (a Latin-1
+   * file name) as its bytes, for `decodeName` (lib/text/escape.ts) to keep each byte.
+   */
+  links: [number, number, string | Uint8Array][];
   /** Flat pairs `pid, errno`: fd directories that exist but could not be read. */
   denied: number[];
   /**
@@ -251,7 +254,8 @@ export function walkFdLinks(
     const length = new TextEncoder().encode(p).length;
     return [length, length + new TextEncoder().encode(DELETED).length];
   }));
-  const decoder = new TextDecoder();
+  // Fatal: a link that is not UTF-8 is kept as bytes (see WalkResult.links), never as U+FFFD.
+  const decoder = new TextDecoder("utf-8", { fatal: true });
   const entries = new Uint8Array(ENTRIES);
   const link = new Uint8Array(4097);
   const path = new Uint8Array(32); // "PID/fd", NUL-terminated
@@ -279,7 +283,12 @@ export function walkFdLinks(
   };
   const keepPath = (length: number) => {
     if (!pathLengths.has(length) || link[0] !== SLASH) return false;
-    const text = decoder.decode(link.subarray(0, length));
+    let text: string;
+    try {
+      text = decoder.decode(link.subarray(0, length));
+    } catch {
+      return false; // not UTF-8: no path asked for (they are text) is this one
+    }
     return paths.has(text) ||
       (text.endsWith(DELETED) && paths.has(text.slice(0, -DELETED.length)));
   };
@@ -356,7 +365,14 @@ export function walkFdLinks(
         everything || keepPath(length) ||
         (fileInodes.size > 0 && link[0] === SLASH && inodeWanted(pid, end))
       ) {
-        result.links.push([pid, fd, decoder.decode(link.subarray(0, length))]);
+        const bytes = link.subarray(0, length);
+        let text: string | Uint8Array;
+        try {
+          text = decoder.decode(bytes);
+        } catch {
+          text = bytes.slice();
+        }
+        result.links.push([pid, fd, text]);
       }
     }
   };

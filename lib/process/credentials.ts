@@ -59,12 +59,10 @@ export function resolveCredentials(
   // A flag is dropped; a setting from a file (its source names the line) is removed there.
   const drop = (key: keyof CredentialSources) =>
     sources[key] && !sources[key]!.startsWith("--") ? "remove that setting" : `drop --${key}`;
-  const entry = user === undefined
-    ? null
-    : /^\d+$/.test(user)
-    ? getpwuid(Number(user))
-    : getpwnam(user);
-  if (user !== undefined && !entry && !/^\d+$/.test(user)) {
+  const numeric = user !== undefined && /^\d+$/.test(user);
+  if (numeric) _checkId(user, `${from("user")}uid`);
+  const entry = user === undefined ? null : numeric ? getpwuid(Number(user)) : getpwnam(user);
+  if (user !== undefined && !entry && !numeric) {
     throw new UsageError(
       `${from("user")}unknown user "${user}": name an existing account (see 'getent passwd')`,
     );
@@ -72,6 +70,7 @@ export function resolveCredentials(
   const uid = user === undefined ? Deno.uid()! : entry?.uid ?? Number(user);
   let gid = entry?.gid ?? uid;
   if (group !== undefined) {
+    if (/^\d+$/.test(group)) _checkId(group, `${from("group")}gid`);
     const found = /^\d+$/.test(group) ? Number(group) : getgrnam(group);
     if (found === null) {
       throw new UsageError(
@@ -95,6 +94,13 @@ export function resolveCredentials(
     );
   }
   const groups = entry && group === undefined ? getgrouplist(entry.name, gid) : [gid];
+  if (Deno.uid() !== 0) {
+    const asked = group !== undefined
+      ? `with group "${group}" as its only group`
+      : `as user "${user}" with its groups (${groups.join(",")})`;
+    const key = group !== undefined ? "group" : "user";
+    _refuseGroupChange(gid, groups, `${from(key)}cannot run ${asked}`, drop(key));
+  }
   const name = user === undefined ? undefined : entry?.name ?? user;
   return { user: name, group, uid, gid, groups, home: entry?.home ?? null };
 }
@@ -114,6 +120,46 @@ export function userEnvironment(credentials?: Credentials): Record<string, strin
   const user = credentials?.user;
   if (user === undefined) return {};
   return { HOME: credentials!.home ?? "/", USER: user, LOGNAME: user };
+}
+
+/**
+ * Refuses (exit 4), for a caller that is not root, a switch to primary group `gid`
+ * and supplementary `groups` that would change this process's supplementary groups:
+ * only root may (setgroups), and running the program with groups kept that it was
+ * to drop, or without groups it was to have, would be silent. `refused` begins the
+ * message (`cannot run with group "x" as its only group`); `drop` is the remedy.
+ */
+function _refuseGroupChange(gid: number, groups: number[], refused: string, drop: string): void {
+  const own = _ownGroups();
+  const extra = own.filter((id) => id !== gid && !groups.includes(id));
+  // The primary group is setgid's to refuse (it says why): only the others here.
+  const missing = groups.filter((id) => id !== gid && id !== Deno.gid() && !own.includes(id));
+  if (extra.length === 0 && missing.length === 0) return;
+  const differ = [
+    extra.length > 0 ? `opsd also has group(s) ${extra.join(",")}` : null,
+    missing.length > 0 ? `opsd lacks group(s) ${missing.join(",")}` : null,
+  ].filter((part) => part !== null).join(" and ");
+  throw new OpsdError(
+    `${refused}: ${differ}, and only root can change supplementary groups; run opsd as root ` +
+      `or ${drop}`,
+    ExitCode.permission,
+  );
+}
+
+/** This process's supplementary groups (`Groups:` in /proc/self/status). */
+function _ownGroups(): number[] {
+  const line = /^Groups:(.*)$/m.exec(Deno.readTextFileSync("/proc/self/status"))?.[1] ?? "";
+  return line.trim().split(/\s+/).filter((id) => id !== "").map(Number);
+}
+
+// The highest uid or gid: (uid_t)-1 means "unchanged" to the kernel, never an id.
+const _MAX_ID = 2 ** 32 - 2;
+
+/** Refuses a numeric uid or gid (`what`: `uid`, `gid`) the kernel has no room for. */
+function _checkId(digits: string, what: string): void {
+  if (Number(digits) > _MAX_ID) {
+    throw new UsageError(`${what} ${digits} is out of range: ids go from 0 to ${_MAX_ID}`);
+  }
 }
 
 /**

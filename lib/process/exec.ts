@@ -6,7 +6,7 @@
  * @module
  */
 
-import { exitCodeOf } from "../errors.ts";
+import { ExitCode, exitCodeOf, OpsdError } from "../errors.ts";
 import { SIGNALS } from "../sys/constants.ts";
 import { SysError } from "../sys/errno.ts";
 import { blockSignal, execve, resetSignal, setCloexec } from "../sys/libc.ts";
@@ -34,6 +34,12 @@ export interface ExecRequest {
    * the one this process was started with.
    */
   envFd?: number;
+  /**
+   * Enter this directory (absolute) after the switch to `credentials`: the exec
+   * shim's check that the program's user may use the working directory it was
+   * started in as root (as systemd's `WorkingDirectory=` is entered as the user).
+   */
+  enter?: string;
 }
 
 /**
@@ -54,6 +60,7 @@ export function execProgram(request: ExecRequest): never {
       ? startEnvironment()
       : readEnvironmentFile(request.envFd);
     if (request.credentials) dropPrivileges(request.credentials);
+    if (request.enter !== undefined) _enter(request.enter, request.credentials);
     // After the switch, as execvp would: PATH is searched with the program's own rights.
     const path = resolveProgram(request.argv[0], { searchPath: environment.PATH });
     // Deno ignores SIGPIPE, opsd SIGUSR1 (and a supervisor blocks it): an ignored or
@@ -70,5 +77,24 @@ export function execProgram(request: ExecRequest): never {
     if (request.statusFd === undefined) throw error;
     writeReadyLine(request.statusFd, exitCodeOf(error), (error as Error).message);
     Deno.exit(exitCodeOf(error));
+  }
+}
+
+/**
+ * Enters `dir`, refusing (exit 4) when the user switched to may not: a program left
+ * in a directory it may not search fails at every relative path, far from the cause.
+ */
+function _enter(dir: string, credentials: Credentials | undefined): void {
+  try {
+    Deno.chdir(dir);
+  } catch (error) {
+    if (!(error instanceof Deno.errors.PermissionDenied)) throw error;
+    const user = credentials?.user === undefined ? "this user" : `user ${credentials.user}`;
+    throw new OpsdError(
+      `cannot use working directory ${dir}: permission denied: ${user} may not enter it: ` +
+        "choose a directory that user may enter, or give it search permission",
+      ExitCode.permission,
+      { cause: error },
+    );
   }
 }

@@ -10,6 +10,7 @@ import { SIGNALS } from "../sys/constants.ts";
 import { SysError } from "../sys/errno.ts";
 import { close, pipe2, posixSpawn, umask } from "../sys/libc.ts";
 import { opsdArgv } from "../self.ts";
+import { resolvePath } from "../path.ts";
 import type { Credentials } from "./credentials.ts";
 import { environmentEntries, environmentFile, startEnvironment } from "./environment.ts";
 import { waitForExit } from "./exit.ts";
@@ -74,6 +75,8 @@ export async function spawnProgram(request: SpawnRequest): Promise<number> {
     ...(user === undefined ? [] : ["--user", user]),
     ...(group === undefined ? [] : ["--group", group]),
     ...["--status-fd", String(request.fds.length), "--env-fd", String(request.fds.length + 1)],
+    // Started there as root: the shim checks that the user may use it.
+    ...(request.cwd === undefined ? [] : ["--enter", resolvePath(request.cwd)]),
     "--",
     ...request.argv,
   ]);

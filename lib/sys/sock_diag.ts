@@ -13,6 +13,7 @@ import { lastErrno, rawCalls } from "./libc.ts";
 import { Errno, SysError } from "./errno.ts";
 import { SOCK } from "./constants.ts";
 import { formatIpv6 } from "./sockaddr.ts";
+import { decodeName } from "../text/escape.ts";
 import {
   type InetSocket,
   isUnixListener,
@@ -34,7 +35,6 @@ const _UNIX_REQUEST = 24, _UNIX_MESSAGE = 16, _TCP_ESTABLISHED = 1, _TCP_CLOSE =
 const _UNIX_STATES: Readonly<Record<number, string>> = { 1: "CONNECTED", [TCP_LISTEN]: "LISTEN" };
 const _UDIAG_SHOW_NAME = 0x01, _UDIAG_SHOW_PEER = 0x04, _UDIAG_SHOW_UID = 0x40;
 const _UNIX_DIAG_NAME = 0, _UNIX_DIAG_PEER = 2, _UNIX_DIAG_UID = 7;
-const _DECODER = new TextDecoder();
 /** Up to this many unix sockets wanted, each is asked for by its inode instead of a dump. */
 const _EXACT_MAX = 16;
 
@@ -307,5 +307,5 @@ function _decodeUnix(view: DataView, at: number, length: number, inode: number):
  */
 function _unixPath(bytes: Uint8Array): string {
   const name = bytes[0] === 0 ? bytes : bytes.subarray(0, bytes.length - 1);
-  return _DECODER.decode(name).replaceAll("\0", "@");
+  return decodeName(name).replaceAll("\0", "@");
 }

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { CommandLineError } from "../../lib/cli/error.ts";
 import { parseArgv } from "../../lib/cli/parse.ts";
 import { defineCommand } from "../../lib/cli/spec.ts";
-import { intValue, nonEmptyValue } from "../../lib/cli/values.ts";
+import { intValue, listValue, nonEmptyValue } from "../../lib/cli/values.ts";
 
 const run = () => 0;
 const stop = defineCommand({
@@ -215,4 +215,13 @@ Deno.test("suggestions: misspelt and shortened options, misspelt commands, whole
     "unknown option '-follow' (did you mean --follow?)",
   );
   assert.equal(failure(["tail", "-fx", "web"]).message, "unknown option '-x' in '-fx'");
+});
+
+Deno.test("listValue reads a comma-separated list with its item parser; an empty item is refused", () => {
+  const pids = listValue<number>(intValue(1));
+  assert.deepEqual(pids("7"), [7]);
+  assert.deepEqual(pids("7,8,9"), [7, 8, 9]);
+  for (const text of ["", "7,", ",7", "7,,8", "7,x"]) {
+    assert.throws(() => pids(text), /expected a whole number/, text);
+  }
 });

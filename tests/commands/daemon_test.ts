@@ -17,6 +17,7 @@ import {
   Daemons,
   listing,
   lockHolder,
+  pidfileOfUnrelated,
   procFacts,
   reapIfChild,
   settledFds,
@@ -277,6 +278,35 @@ sanitizedTest(
       ]);
     }
     assert.deepEqual(listing(dir), ["closed"], "no pidfile left, the wrong sleep never ran");
+  },
+);
+
+sanitizedTest(
+  "--chdir that the --user may not enter is refused (4), nothing left running; one it may enter is its cwd",
+  async () => {
+    await using daemons = await Daemons.create();
+    const { dir, pidfile } = daemons;
+    // dir is root's (0700): nobody may not enter it, though opsd (root) may.
+    Deno.chmodSync(dir, 0o700);
+    const mark = `${dir}/ran`;
+    const refused = await runOpsd([
+      ...["daemon", "--user", "nobody", "--chdir", dir, "--pidfile", pidfile],
+      ...["--", "/bin/sh", "-c", `touch ${mark}; exec sleep 30`],
+    ]);
+    assert.deepEqual([refused.code, refused.stdout, refused.stderr], [
+      4,
+      "",
+      `opsd daemon: cannot use working directory ${dir}: permission denied: user nobody may ` +
+      "not enter it: choose a directory that user may enter, or give it search permission\n",
+    ]);
+    assert.deepEqual(listing(dir), [], "no pidfile, and the program never ran");
+    const open = `${dir}/open`;
+    Deno.mkdirSync(open);
+    Deno.chmodSync(dir, 0o711);
+    const pid = await daemons.start([
+      ...["--user", "nobody", "--chdir", open, "--pidfile", pidfile, "--", "sleep", "30"],
+    ]);
+    assert.equal(Deno.readLinkSync(`/proc/${pid}/cwd`), open);
   },
 );
 
@@ -697,6 +727,29 @@ sanitizedTest(
       `opsd daemon stop: not running: removed stale pidfile ${pidfile} (pid ${pid} had exited)\n`,
     ]);
     assert.deepEqual(listing(dir.path), []);
+    // One opsd may not remove (another user's directory, a read-only file system) is kept,
+    // saying why: still not running (3), not a permission error.
+    Deno.writeTextFileSync(pidfile, `${pid}\n`);
+    Deno.chmodSync(dir.path, 0o755);
+    const nobody = { uid: 65534, gid: 65534 };
+    const kept = await runOpsd(["daemon", "stop", "--pidfile", pidfile, "--json"], {
+      asUser: nobody,
+    });
+    assert.deepEqual([kept.code, JSON.parse(kept.stdout), kept.stderr], [
+      3,
+      {
+        pidfile,
+        outcome: "not-running",
+        pid,
+        alive: false,
+        stale: true,
+        removed: false,
+        kept: "permission denied",
+      },
+      `opsd daemon stop: not running: kept stale pidfile ${pidfile} (pid ${pid} had exited): ` +
+      "cannot remove it (permission denied)\n",
+    ]);
+    assert.deepEqual(listing(dir.path), ["app.pid"]);
   },
 );
 
@@ -744,7 +797,7 @@ sanitizedTest(
       async () => (await runOpsd(["daemon", "status", "--pidfile", pidfile])).code === 3,
     );
     const run = await runOpsd(["daemon", "--json", "--pidfile", pidfile, "--", "sleep", "30"]);
-    assert.equal(run.code, 0, run.stderr);
+    assert.deepEqual([run.code, run.stderr], [0, ""]);
     const started = JSON.parse(run.stdout);
     daemons.track(started.pid);
     assert.deepEqual(started, {
@@ -755,6 +808,33 @@ sanitizedTest(
     });
     assert.equal(Deno.readTextFileSync(pidfile), `${started.pid}\n`);
     assert.deepEqual(listing(dir), ["app.pid"]);
+  },
+);
+
+sanitizedTest(
+  "a start that replaces an unlocked pidfile whose pid is alive says so on stderr: it may be an old instance",
+  async () => {
+    await using unrelated = await pidfileOfUnrelated();
+    await using daemons = await Daemons.create();
+    const run = await runOpsd([
+      "daemon",
+      "--print-pid",
+      "--pidfile",
+      unrelated.path,
+      "--",
+      "sleep",
+      "30",
+    ]);
+    assert.equal(run.code, 0, run.stderr);
+    const pid = daemons.track(Number(run.stdout));
+    assert.equal(
+      run.stderr,
+      `opsd daemon: note: ${unrelated.path} named pid ${unrelated.pid} (sleep), which is alive ` +
+        "but did not hold its lock (pids are reused): if it is an earlier instance that closed " +
+        `fd 3, it still runs beside pid ${pid}; stop it yourself\n`,
+    );
+    assert.ok(isAlive(unrelated.pid), "the old pid is left alone");
+    assert.equal(Deno.readTextFileSync(unrelated.path), `${pid}\n`);
   },
 );
 
@@ -909,7 +989,11 @@ sanitizedTest(
   async () => {
     await using dir = await tempDir();
     const pidfile = `${dir.path}/w.pid`;
-    for (const [signal, code] of [["SIGINT", 130], ["SIGTERM", 143], ["SIGHUP", 129]] as const) {
+    const signals = [["SIGINT", 130], ["SIGTERM", 143], ["SIGHUP", 129], ["SIGUSR2", 140], [
+      "SIGALRM",
+      142,
+    ]] as const;
+    for (const [signal, code] of signals) {
       const seconds = uniqueSeconds();
       const [program, ...args] = opsdArgv([
         ...["daemon", "--pidfile", pidfile, "--wait-ready", "30s"],
@@ -1065,6 +1149,11 @@ sanitizedTest(
         ["--pidfile", ""],
         2,
         /^opsd daemon: --pidfile: bad value '': expected a path, not an empty string/,
+      ],
+      [
+        ["--pidfile", `${dir.path}/app.pid/`],
+        2,
+        /^opsd daemon: --pidfile: bad value '\S+\/app\.pid\/': expected a file's path, not one ending in \/ /,
       ],
       [["--log", ""], 2, /--log: bad value '': expected a path/],
       [

@@ -98,5 +98,47 @@ sanitizedTest(
       'opsd exec: cannot run as user "nobody": setgid: EPERM (operation not permitted): ' +
       "only root can switch groups; run opsd as root or drop --user\n",
     ]);
+    // Its own user and group, but a supplementary group more than asked for: only root may
+    // drop it, and opsd will not run the program with it kept.
+    const extra = { uid: 65534, gid: 65534, groups: [100] };
+    for (
+      const [switches, asked, drop] of [
+        [["--group", "nogroup"], 'with group "nogroup" as its only group', "--group"],
+        [["--user", "nobody"], 'as user "nobody" with its groups (65534)', "--user"],
+      ]
+    ) {
+      const kept = await runOpsd(["exec", ...switches, "--", "echo", "ran"], { asUser: extra });
+      assert.deepEqual([kept.code, kept.stdout, kept.stderr], [
+        4,
+        "",
+        `opsd exec: cannot run ${asked}: opsd also has group(s) 100, and only root can change ` +
+        `supplementary groups; run opsd as root or drop ${drop}\n`,
+      ]);
+    }
+    const same = await runOpsd(["exec", "--user", "nobody", "--", "id", "-G"], {
+      asUser: { uid: 65534, gid: 65534, groups: [65534] },
+    });
+    assert.deepEqual([same.code, same.stdout], [0, "65534\n"]);
+  },
+);
+
+sanitizedTest(
+  "an empty --user or --group (an unset variable) is refused as empty, by exec and daemon alike (2)",
+  async () => {
+    const cases = [
+      ["exec", "-u", "a user name or uid"],
+      ["exec", "--group", "a group name or gid"],
+      ["daemon", "--user", "a user name or uid"],
+      ["daemon", "-g", "a group name or gid"],
+    ];
+    for (const [command, option, what] of cases) {
+      const run = await runOpsd([command, option, "", "--", "true"]);
+      assert.deepEqual([run.code, run.stdout, run.stderr], [
+        2,
+        "",
+        `opsd ${command}: ${option}: bad value '': expected ${what}, not an empty string ` +
+        `(an unset variable?) (see 'opsd ${command} --help')\n`,
+      ], `${command} ${option}`);
+    }
   },
 );

@@ -5,6 +5,7 @@
  */
 
 import assert from "node:assert/strict";
+import { escapeText } from "../../lib/text/escape.ts";
 import {
   FIXTURES,
   forgingUnixPath,
@@ -390,6 +391,36 @@ holderTest(
     const beside = `${holder.ports.udp + 1}-${holder.ports.udp + 1}`;
     const other = await fdsJson(["--port", beside, "--udp", "-p", String(holder.pid)]);
     assert.deepEqual(other, []);
+    // A list, as lsof's -i :A,B and -p A,B (and pgrep -d, prints), is the option repeated.
+    const key = (rows: { pid: number | null; fd: string | null }[]) =>
+      rows.map((r) => `${r.pid}:${r.fd}`).sort();
+    const pids = [holder.pid, holder.child].map(String);
+    const listed = ["--port", `${holder.ports.tcp4},${holder.ports.udp}`, "-p", pids.join(",")];
+    const repeated = [
+      ...["--port", String(holder.ports.tcp4), "--port", String(holder.ports.udp)],
+      ...["-p", pids[0], "-p", pids[1]],
+    ];
+    const byList = key(await fdsJson(listed));
+    assert.ok(byList.includes(`${holder.pid}:${holder.fds.tcp4}`), byList.join(" "));
+    assert.ok(byList.includes(`${holder.pid}:${holder.fds.udp}`), byList.join(" "));
+    assert.deepEqual(byList, key(await fdsJson(repeated)));
+    // -t prints the pids of those rows, each once, as lsof -t; never with --json.
+    const terse = await runOpsd(["fds", "-t", ...listed]);
+    const listedPids = [...new Set((await fdsJson(listed)).map((r) => r.pid))];
+    assert.deepEqual([terse.code, terse.stdout], [0, listedPids.map((p) => `${p}\n`).join("")]);
+    assert.ok(listedPids.includes(holder.pid));
+    const none = await runOpsd(["fds", "-t", "--port", beside, "-p", String(holder.pid)]);
+    assert.deepEqual([none.code, none.stdout], [1, ""]);
+    const both = await runOpsd(["fds", "-t", "--json", "-p", String(holder.pid)]);
+    assert.deepEqual([both.code, both.stdout, both.stderr], [
+      2,
+      "",
+      "opsd fds: -t prints pids and --json rows: choose one (see 'opsd fds --help')\n",
+    ]);
+    for (const bad of [["-p", `${pids[0]},`], ["--port", "80,,443"], ["--port", "80,http"]]) {
+      const run = await runOpsd(["fds", ...bad]);
+      assert.deepEqual([run.code, run.stdout], [2, ""], bad.join(" "));
+    }
   },
   { ignore: !HAS_LSOF },
 );
@@ -564,6 +595,16 @@ holderTest(
     assert.equal(withoutRootNote(missing.stderr), `opsd fds: no such file: ${nowhere}\n`);
     const quiet = await runOpsd(["fds", "-q", "--path", nowhere]);
     assert.deepEqual([quiet.code, quiet.stdout, withoutRootNote(quiet.stderr)], [1, "", ""]);
+    // --unix naming no file, or a file that is no socket, says so too (a typo, or --path meant).
+    const noSocket = await runOpsd(["fds", "--unix", nowhere, "--unix", holder.paths.read]);
+    assert.deepEqual([noSocket.code, noSocket.stdout, withoutRootNote(noSocket.stderr)], [
+      1,
+      "",
+      `opsd fds: no such file: ${nowhere}\n` +
+      `opsd fds: ${holder.paths.read} is no unix socket: for other files use --path\n`,
+    ]);
+    const bound = await runOpsd(["fds", "--unix", holder.unixPath, "--unix", nowhere]);
+    assert.deepEqual([bound.code, withoutRootNote(bound.stderr)], [0, ""]);
     // A removed file still open matches by name: no note then.
     const deleted = await runOpsd(["fds", "--path", holder.paths.deleted, "--path", nowhere]);
     assert.equal(deleted.code, 0);
@@ -1111,11 +1152,18 @@ Deno.test({
       );
       const quiet = await asOther(["-q", "--unix", path]);
       assert.deepEqual([quiet.code, quiet.stdout, quiet.stderr], [0, "", ""]);
-      // An unknown holder is not a selected process; a path nothing is bound to is free.
+      // An unknown holder is not a selected process; a path nothing is bound to is free
+      // (stderr says it names no file, as for --path; -q says nothing).
       const selected = await asOther(["--unix", path, "-p", String(child.pid)]);
       assert.deepEqual([selected.code, selected.stdout], [1, ""]);
       const free = await asOther(["--unix", `${run}/free.sock`]);
-      assert.deepEqual([free.code, free.stdout, free.stderr], [1, "", ""]);
+      assert.deepEqual([free.code, free.stdout, free.stderr], [
+        1,
+        "",
+        `opsd fds: no such file: ${run}/free.sock\n`,
+      ]);
+      const freeQuiet = await asOther(["-q", "--unix", `${run}/free.sock`]);
+      assert.deepEqual([freeQuiet.code, freeQuiet.stdout, freeQuiet.stderr], [1, "", ""]);
     } finally {
       try {
         child.kill("SIGKILL");
@@ -1283,7 +1331,11 @@ sanitizedTest(
         // Neither the path's first line nor the forged line names a socket.
         for (const other of [path.slice(0, path.indexOf("\n")), forged]) {
           const run = await runOpsd(["fds", "--unix", other]);
-          assert.deepEqual([run.code, run.stdout, withoutRootNote(run.stderr)], [1, "", ""], other);
+          assert.deepEqual([run.code, run.stdout, withoutRootNote(run.stderr)], [
+            1,
+            "",
+            `opsd fds: no such file: ${escapeText(other)}\n`,
+          ], other);
         }
         // Closed, so that the next forgery is the only one in the table.
         close(fds.pop()!);
@@ -1571,4 +1623,44 @@ sanitizedTest(
     }
   },
   { ignore: !isMountPoint("/dev/shm") || !isMountPoint("/dev") },
+);
+
+sanitizedTest(
+  "opsd fds names a file whose name is not UTF-8 byte for byte, as lsof does (\\xNN), and --json keeps each byte (\\udcNN)",
+  async () => {
+    await using dir = await tempDir();
+    // Deno's file APIs take text only: a shell makes the Latin-1 name "caf\xe9.log" and holds it.
+    const holder = new Deno.Command("sh", {
+      args: [
+        "-c",
+        `cd "$1" && exec 3>"$(printf 'caf\\351.log')" && echo ready && exec sleep 30`,
+        "sh",
+        dir.path,
+      ],
+      stdout: "piped",
+    }).spawn();
+    try {
+      const reader = holder.stdout.getReader();
+      assert.equal(new TextDecoder().decode((await reader.read()).value), "ready\n");
+      reader.releaseLock();
+      const pid = String(holder.pid);
+      const rows = await fdsJson(["-p", pid]);
+      const fd3 = rows.find((r) => r.fd === "3");
+      assert.equal(fd3?.name, `${dir.path}/caf\udce9.log`);
+      const table = await runOpsd(["fds", "-p", pid]);
+      assert.ok(table.stdout.includes(` 3w `), table.stdout);
+      assert.ok(table.stdout.includes(`${dir.path}/caf\\xe9.log\n`), table.stdout);
+      if (HAS_LSOF) {
+        const lsof = await new Deno.Command("lsof", {
+          args: ["-nP", "-a", "-p", pid, "-d", "3", "-F", "n"],
+        })
+          .output();
+        assert.ok(new TextDecoder().decode(lsof.stdout).includes(`n${dir.path}/caf\\xe9.log\n`));
+      }
+    } finally {
+      holder.kill("SIGKILL");
+      await holder.status;
+      await holder.stdout.cancel().catch(() => {});
+    }
+  },
 );

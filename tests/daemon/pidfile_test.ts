@@ -194,11 +194,37 @@ sanitizedTest(
     const usage = (pattern: RegExp) => (error: unknown) =>
       error instanceof OpsdError && error.exitCode === ExitCode.usage &&
       pattern.test(error.message);
-    assert.throws(() => PidfileClaim.claim(dir.path), usage(/it is a directory/));
+    assert.throws(() => PidfileClaim.claim(dir.path), usage(/is a directory, not a pidfile/));
     assert.throws(
       () => PidfileClaim.claim(`${dir.path}/missing/app.pid`),
       usage(/directory .*missing does not exist/),
     );
+  },
+);
+
+sanitizedTest(
+  "a FIFO, a directory or a socket named as a pidfile is refused before it is read: no wait for a writer, no bare errno",
+  async () => {
+    await using dir = await tempDir();
+    const fifo = `${dir.path}/fifo.pid`;
+    const mkfifo = await new Deno.Command("mkfifo", { args: [fifo] }).output();
+    assert.ok(mkfifo.success);
+    const socket = `${dir.path}/socket.pid`;
+    using _listener = Deno.listen({ transport: "unix", path: socket });
+    const cases = [[fifo, "a FIFO"], [dir.path, "a directory"], [socket, "a socket"]];
+    for (const [path, kind] of cases) {
+      const refused = (error: unknown) =>
+        error instanceof OpsdError && error.exitCode === ExitCode.usage &&
+        error.message === `${path} is ${kind}, not a pidfile: name the daemon's pidfile`;
+      assert.throws(() => inspectPidfile(path), refused, `inspect ${kind}`);
+      assert.throws(() => OpenPidfile.open(path), refused, `open ${kind}`);
+      assert.throws(() => removePidfile(path), refused, `remove ${kind}`);
+      assert.throws(() => PidfileClaim.claim(path), refused, `claim ${kind}`);
+    }
+    assert.deepEqual([...Deno.readDirSync(dir.path)].map((e) => e.name).sort(), [
+      "fifo.pid",
+      "socket.pid",
+    ]);
   },
 );
 

@@ -2,8 +2,10 @@ import assert from "node:assert/strict";
 import { ExitCode, OpsdError } from "../../lib/errors.ts";
 import { inspectPidfile } from "../../lib/daemon/pidfile.ts";
 import { startDaemon } from "../../lib/daemon/start.ts";
-import { isAlive, tempDir } from "../fixtures/mod.ts";
-import { Daemons, procFacts, settledFds } from "../fixtures/daemon.ts";
+import { isAlive, tempDir, waitFor } from "../fixtures/mod.ts";
+import { O } from "../../lib/sys/constants.ts";
+import { close, isErrno, open, read } from "../../lib/sys/libc.ts";
+import { Daemons, listing, procFacts, settledFds } from "../fixtures/daemon.ts";
 import { sanitizedTest } from "../fixtures/sanitized.ts";
 
 // startDaemon in-process: the daemon stays this test's child (opsd would exit and
@@ -147,5 +149,58 @@ sanitizedTest(
         e instanceof OpsdError && e.exitCode === ExitCode.failure &&
         /pid \d+ exited 7 before it reported ready/.test(e.message),
     );
+  },
+);
+
+sanitizedTest(
+  "a log that is a FIFO is opened without waiting: refused (1) while nobody reads it, else blocking for the daemon; a socket is refused (2)",
+  async () => {
+    await using daemons = await Daemons.create();
+    const { dir } = daemons;
+    const fifo = `${dir}/log.fifo`;
+    assert.ok((await new Deno.Command("mkfifo", { args: [fifo] }).output()).success);
+    const pidfile = `${dir}/app.pid`;
+    await assert.rejects(
+      startDaemon({ argv: ["sleep", "30"], pidfile, log: fifo }),
+      (e: unknown) =>
+        e instanceof OpsdError && e.exitCode === ExitCode.failure &&
+        e.message === `cannot open log ${fifo}: it is a FIFO that no process reads: ` +
+            "start its reader first",
+    );
+    const socket = `${dir}/log.sock`;
+    using _listener = Deno.listen({ transport: "unix", path: socket });
+    await assert.rejects(
+      startDaemon({ argv: ["sleep", "30"], pidfile, log: socket }),
+      (e: unknown) =>
+        e instanceof OpsdError && e.exitCode === ExitCode.usage &&
+        e.message === `cannot open log ${socket}: it is a socket, not a file: choose another path`,
+    );
+    assert.deepEqual(listing(dir).sort(), ["log.fifo", "log.sock"]);
+    // With a reader, the daemon writes to it, on an fd that blocks as usual.
+    const reader = open(fifo, O.RDONLY | O.NONBLOCK | O.CLOEXEC);
+    try {
+      const { pid } = await startDaemon({
+        argv: ["sh", "-c", "echo started; exec sleep 30"],
+        pidfile,
+        log: fifo,
+      });
+      daemons.track(pid);
+      const flags = /flags:\s+(\d+)/.exec(Deno.readTextFileSync(`/proc/${pid}/fdinfo/1`))![1];
+      assert.equal(parseInt(flags, 8) & O.NONBLOCK, 0, `flags ${flags}`);
+      const buffer = new Uint8Array(64);
+      let length = 0;
+      await waitFor("the daemon's line in the FIFO", () => {
+        try {
+          length = read(reader, buffer);
+          return length > 0;
+        } catch (error) {
+          if (isErrno(error, "EAGAIN")) return false;
+          throw error;
+        }
+      });
+      assert.equal(new TextDecoder().decode(buffer.subarray(0, length)), "started\n");
+    } finally {
+      close(reader);
+    }
   },
 );

@@ -45,3 +45,16 @@ Deno.test("planFds says why files named could never pass the socket filters, and
   assert.equal(never({ paths: [file] }), null);
   assert.equal(never({ tcp: true }), null);
 });
+
+Deno.test("planFds names the --unix paths that name no socket file: missing, or some other file; never an abstract name", async () => {
+  await using dir = await tempDir();
+  const file = `${dir.path}/f.txt`, socket = `${dir.path}/s.sock`, none = `${dir.path}/none`;
+  Deno.writeTextFileSync(file, "");
+  using _listener = Deno.listen({ transport: "unix", path: socket });
+  const plan = planFds({ unixPaths: [socket, none, file, "@abstract"], paths: [socket] });
+  assert.deepEqual(plan.strayUnix, [{ path: none, found: "missing" }, {
+    path: file,
+    found: "file",
+  }]);
+  assert.deepEqual(planFds({ paths: [none] }).strayUnix, []);
+});

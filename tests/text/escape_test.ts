@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { escapeControls, escapeText } from "../../lib/text/escape.ts";
+import { decodeName, escapeControls, escapeText } from "../../lib/text/escape.ts";
 
 Deno.test("escapeText escapes control characters as lsof does, and spaces where asked", () => {
   assert.equal(escapeText("we ird\nx\x1b[31m", { spaces: true }), "we\\x20ird\\nx^[[31m");
@@ -18,4 +18,18 @@ Deno.test("escapeControls escapes what a terminal acts on and leaves backslashes
   assert.equal(escapeControls("a\nb\x1b[31m\\c"), "a\\nb^[[31m\\c");
   const once = escapeText("we\nird\\");
   assert.equal(escapeControls(once), once);
+});
+
+Deno.test("decodeName keeps each byte of a name that is not UTF-8, which escapeText shows as lsof does (\\xNN)", () => {
+  const name = (...bytes: number[]) => decodeName(new Uint8Array(bytes));
+  assert.equal(name(0x61, 0xc3, 0xa9), "aé");
+  const latin1 = name(0x61, 0xff, 0x62); // "aÿb" in Latin-1
+  assert.equal(latin1, "a\udcffb");
+  assert.equal(escapeText(latin1), "a\\xffb");
+  assert.equal(JSON.stringify(latin1), '"a\\udcffb"');
+  // A cut or overlong sequence, a UTF-16 surrogate's encoding: each byte kept on its own.
+  assert.equal(escapeText(name(0xe2, 0x82)), "\\xe2\\x82");
+  assert.equal(escapeText(name(0xc0, 0xaf)), "\\xc0\\xaf");
+  assert.equal(escapeText(name(0xed, 0xa0, 0x80, 0x41)), "\\xed\\xa0\\x80A");
+  assert.equal(escapeText(name(0xf0, 0x9f, 0x98, 0x80, 0xfe)), "😀\\xfe");
 });
