@@ -82,8 +82,12 @@ export function controlCommands() {
     const spec = {
       name: word,
       summary: help,
-      description: `Ask each SERVICE's supervisor to ${help}, and print the status it ` +
-        "acknowledged with (after what it did, for a signal or exit: 'sent HUP; up ...'). " +
+      description: `Ask each SERVICE's supervisor to ${help}, and print ` +
+        (word === "exit"
+          ? "each service's status once its supervisor has ended (with --no-wait, the status " +
+            "it acknowledged with: 'supervisor exiting; stopping ...'). "
+          : "the status it acknowledged with (after what it did, for a signal: " +
+            "'sent HUP; up ...'). ") +
         "SERVICE is a service directory or script, as for 'opsd supervise'.",
       operands: [_SERVICES],
     };
