@@ -35,7 +35,8 @@ supervisor is exiting, exit to a log/ service), a supervisor closed the connecti
 without answering but still runs, or, after exit, processes of a service still run,
 2 unknown service, 3 no supervisor running for a service (or it exited without
 answering), 4 permission denied (run as the supervisor's user or root), 6 a supervisor
-did not answer within 5 s (or --timeout), or did not end within exit's --timeout; with several
+did not answer within 5 s (or the --timeout of exit or svc), or did not end within exit's
+--timeout; with several
 services, the most telling code (2, 3, 4, 6, 1).`;
 
 /** The options every control command takes. */
