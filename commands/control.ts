@@ -132,7 +132,15 @@ export function svcCommand() {
       required: true,
       variadic: true,
     }],
-    options: _EXIT_OPTIONS,
+    options: {
+      ..._EXIT_OPTIONS,
+      timeout: {
+        ..._EXIT_OPTIONS.timeout,
+        help: "give up after this long, the asking included (exit 6; each supervisor has at " +
+          "most 5 s to answer); 0: no limit but that, and after -x the supervisor's end is " +
+          "waited for as long as it takes",
+      },
+    },
     unknownOptionsAreOperands: true,
     after: `
 Examples:
