@@ -35,7 +35,8 @@ supervisor is exiting, exit to a log/ service), a supervisor closed the connecti
 without answering but still runs, or, after exit, processes of a service still run,
 2 unknown service, 3 no supervisor running for a service (or it exited without
 answering), 4 permission denied (run as the supervisor's user or root), 6 a supervisor
-did not answer within 5 s (or --timeout), or did not end within exit's --timeout; with several
+did not answer within 5 s (or the --timeout of exit or svc), or did not end within exit's
+--timeout; with several
 services, the most telling code (2, 3, 4, 6, 1).`;
 
 /** The options every control command takes. */
@@ -82,8 +83,12 @@ export function controlCommands() {
     const spec = {
       name: word,
       summary: help,
-      description: `Ask each SERVICE's supervisor to ${help}, and print the status it ` +
-        "acknowledged with (after what it did, for a signal or exit: 'sent HUP; up ...'). " +
+      description: `Ask each SERVICE's supervisor to ${help}, and print ` +
+        (word === "exit"
+          ? "each service's status once its supervisor has ended (with --no-wait, the status " +
+            "it acknowledged with: 'supervisor exiting; stopping ...'). "
+          : "the status it acknowledged with (after what it did, for a signal: " +
+            "'sent HUP; up ...'). ") +
         "SERVICE is a service directory or script, as for 'opsd supervise'.",
       operands: [_SERVICES],
     };
@@ -127,7 +132,15 @@ export function svcCommand() {
       required: true,
       variadic: true,
     }],
-    options: _EXIT_OPTIONS,
+    options: {
+      ..._EXIT_OPTIONS,
+      timeout: {
+        ..._EXIT_OPTIONS.timeout,
+        help: "give up after this long, the asking included (exit 6; each supervisor has at " +
+          "most 5 s to answer); 0: no limit but that, and after -x the supervisor's end is " +
+          "waited for as long as it takes",
+      },
+    },
     unknownOptionsAreOperands: true,
     after: `
 Examples:

@@ -106,20 +106,21 @@ next 'opsd supervise' stops it before starting afresh.
 
 --daemon: the supervisor runs as 'opsd supervise --detached SERVICE' in a session of
 its own (stdin /dev/null, cwd /, umask 022); opsd returns once it has started the
-service and its log/ service (or found them wanted down by a down file: says so on
-stderr), else prints the supervisor's reason and exits with its code, leaving nothing
+service and its log/ service, each ready when it has a notification-fd (or found them
+wanted down by a down file: says so on stderr), else prints the supervisor's reason and exits with its code, leaving nothing
 running. Detached, a service without log-file logs to 'current' in its state
 directory (SERVICE/supervise/current; rotated by --log-max-size and --log-keep) and
 the supervisor's own messages go to 'opsd.log' there (rotated at 1 MiB, one old file
 kept). Control it with 'opsd down|up|exit|status SERVICE'; with --pidfile also
 'opsd daemon status|stop --pidfile FILE'.
 
---ready-fd FD: one line on FD once every service has started: '0 supervising ...', or
+--ready-fd FD: one line on FD once every service has started (and is ready, with a
+notification-fd): '0 supervising ...', or
 'CODE MESSAGE' (the exit code below) when it cannot, and then it exits with CODE;
 then FD is let go of.
 
 Exit codes: 0 stopped cleanly (TERM, INT, QUIT or 'opsd exit'; with --daemon:
-started), 1 SERVICE was moved or removed while supervised (within 10 s, or at the
+started), 1 SERVICE was moved or removed while supervised (within a second, or at the
 next start, the supervisor takes it down and exits), it could not make its control
 socket (a directory in its place), the background supervisor died before it reported, or
 --print-pid or --json could not be written (the supervisor is stopped), 2 bad settings,
