@@ -167,3 +167,13 @@ Deno.test("notification-fd: 3 to 1023 or none; s6's notification-fd file in a se
     message: "--notification-fd: bad value 'x': expected a whole number, 3 to 1023",
   });
 });
+
+Deno.test("a key given twice in a settings file takes its last value", async () => {
+  await using dir = await tempDir();
+  const file = `${dir.path}/opsd.conf`;
+  await Deno.writeTextFile(file, "stop-timeout = 30s\n# later\nstop-timeout = 5s\n");
+  assert.deepEqual(readSettingsFile(file)["stop-timeout"], {
+    text: "5s",
+    where: `${file}:3: stop-timeout`,
+  });
+});
