@@ -9,13 +9,12 @@
 import { ExitCode, exitCodeOf } from "../errors.ts";
 import { resolveExistingService, type ServicePaths } from "../service/paths.ts";
 import { ANSWER_TIMEOUT, sendControl, SupervisorEnding, supervisorEndsWithin } from "./control.ts";
-import { readStatusOrNull, runningSupervisor } from "./state.ts";
-import { isAncestor } from "../procfs/processes.ts";
+import { readStatusOrNull } from "./state.ts";
 import { INSTANCE_ENV } from "./leftovers.ts";
 import { ASK_TIMEOUT, type StatusReport, statusReports } from "./report.ts";
 import { formatDuration } from "../duration.ts";
 import { suggestCommand } from "../text/command.ts";
-import { isRunning, type ProcessId } from "../procfs/processes.ts";
+import { isAncestor, isRunning, type ProcessId } from "../procfs/processes.ts";
 import type { ServiceStatus } from "./status.ts";
 import type { ControlWord } from "./words.ts";
 
@@ -92,9 +91,7 @@ export async function awaitExit(
 ): Promise<ExitResult | null> {
   const paths = resolveExistingService(name);
   // The service's processes carry its instance id; its supervisor is their ancestor.
-  const holder = runningSupervisor(paths);
-  const ours = Deno.env.get(INSTANCE_ENV) !== undefined && holder !== null && holder > 0;
-  if (ours && isAncestor(holder)) return null;
+  if (Deno.env.get(INSTANCE_ENV) !== undefined && isAncestor(supervisor.pid)) return null;
   if (!await supervisorEndsWithin(paths, deadline - Date.now(), supervisor.pid)) {
     return {
       code: ExitCode.timeout,

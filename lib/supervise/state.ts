@@ -453,8 +453,9 @@ function _ownerIfAny(path: string): number | null {
  * read-only file system (exit 4 too), it says how to keep the state elsewhere.
  */
 function _deniedOr(paths: ServicePaths, error: unknown): unknown {
-  const owner = _ownerOf(paths.stateDir);
   const code = errorCode(error);
+  if (code !== "EROFS" && code !== "EACCES" && code !== "EPERM") return error;
+  const owner = _ownerOf(paths.stateDir);
   if (code === "EROFS") {
     return new OpsdError(
       `cannot ${owner === "missing" ? "make" : "use"} ${paths.stateDir}: read-only file ` +
@@ -464,7 +465,6 @@ function _deniedOr(paths: ServicePaths, error: unknown): unknown {
       { cause: error },
     );
   }
-  if (code !== "EACCES" && code !== "EPERM") return error;
   if (owner === "missing") {
     // Not made yet: it is the directory it goes in that this user may not write.
     const parent = dirname(paths.stateDir);
