@@ -71,6 +71,8 @@ export function resolveService(name: string, cwd = Deno.cwd()): ServicePaths {
     if (error instanceof Deno.errors.FilesystemLoop) {
       throw new UsageError(`no such service: ${path} is a loop of symbolic links: fix the link`);
     }
+    // A directory on the way this user may not search.
+    if (error instanceof Deno.errors.PermissionDenied) throw _notLookable(dirname(path));
     throw error;
   }
   if (info.isDirectory) return _directoryService(Deno.realPathSync(path));
@@ -107,15 +109,17 @@ function _exists(path: string, service: string): boolean {
     Deno.lstatSync(path);
     return true;
   } catch (error) {
-    if (error instanceof Deno.errors.PermissionDenied) {
-      throw new OpsdError(
-        `permission denied: ${service} cannot be looked into by this user: ` +
-          "run this as its owner or as root",
-        ExitCode.permission,
-      );
-    }
+    if (error instanceof Deno.errors.PermissionDenied) throw _notLookable(service);
     return false;
   }
+}
+
+/** The error (exit 4) for a directory this user may not look into. */
+function _notLookable(dir: string): OpsdError {
+  return new OpsdError(
+    `permission denied: ${dir} cannot be looked into by this user: run this as its owner or as root`,
+    ExitCode.permission,
+  );
 }
 
 function _directoryService(path: string, withLog = true): ServicePaths {

@@ -495,6 +495,14 @@ Deno.test({
       `opsd status: permission denied: ${service} cannot be looked into by this user: ` +
         "run this as its owner or as root\n",
     );
+    // A service inside it: the directory it may not search is named.
+    const inside = await runOpsd(["supervise", `${service}/inner`], { withoutCapabilities: true });
+    assert.equal(inside.code, 4, inside.stderr);
+    assert.equal(
+      inside.stderr,
+      `opsd supervise: permission denied: ${service} cannot be looked into by this user: ` +
+        "run this as its owner or as root\n",
+    );
     await Deno.chmod(service, 0o755);
     const unwritable = await runOpsd(["supervise", service], { withoutCapabilities: true });
     assert.equal(unwritable.code, 4, unwritable.stderr);
