@@ -43,9 +43,14 @@ export function pidHoldsPidfile(file: FileIdentity, pid: number): boolean {
  * Whether a process of session `pid` holds the pidfile `file` open: {@linkcode
  * lockOwner}'s second question. Once every member is gone, a new process may get
  * that pid and lead a session of that id, holding nothing of the daemon's.
+ * `members`: the session as the caller has just listed it (else it is listed here).
  */
-export function sessionHoldsPidfile(file: FileIdentity, pid: number): boolean {
-  return sessionMembers(pid).some((member) => processHoldsFile(member, file, PIDFILE_FD));
+export function sessionHoldsPidfile(
+  file: FileIdentity,
+  pid: number,
+  members: readonly number[] = sessionMembers(pid),
+): boolean {
+  return members.some((member) => processHoldsFile(member, file, PIDFILE_FD));
 }
 
 /**

@@ -10,6 +10,7 @@
 import { ExitCode, OpsdError } from "../errors.ts";
 import { errorCode } from "../file_error.ts";
 import { signalIfStill, signalSession } from "../process/signal.ts";
+import { sessionMembers } from "../procfs/processes.ts";
 import { SIGNALS } from "../sys/constants.ts";
 import { isErrno } from "../sys/libc.ts";
 import { signalName } from "../sys/signals.ts";
@@ -133,23 +134,21 @@ export async function stopDaemon(path: string, options: StopOptions = {}): Promi
   const { pid } = pidfile;
   if (pid === null) throw _foreignLock(pidfile, pid);
   const started = Date.now();
-  _permitted(pid, () => _signalDaemon(pidfile, pid, signal));
-  let forwarded = false;
+  const reached = _permitted(pid, () => _signalDaemon(pidfile, pid, signal));
+  // Sent to the session already (the pid had gone): not sent to it again while waiting.
+  let forwarded = reached === "session";
   // A pid that goes while what it started keeps the lock (`sh -c 'prog'`: sh dies of TERM, prog
   // does not get it) is not the daemon any more: the processes left in its session get the signal.
   const whileWaiting = () =>
     _permitted(pid, () => {
       if (forwarded || pidHoldsPidfile(pidfile.file, pid)) return;
       forwarded = true;
-      if (sessionHoldsPidfile(pidfile.file, pid)) signalSession(pid, signal);
+      _signalHoldingSession(pidfile, pid, signal);
     });
   let killed = false;
   if (!await _released(pidfile, timeout, whileWaiting)) {
     killed = true;
-    _permitted(
-      pid,
-      () => sessionHoldsPidfile(pidfile.file, pid) && signalSession(pid, SIGNALS.SIGKILL),
-    );
+    _permitted(pid, () => _signalHoldingSession(pidfile, pid, SIGNALS.SIGKILL));
     if (!await _released(pidfile, killTimeout)) {
       throw new OpsdError(
         `${pidfile.path} is still locked ${killTimeout / 1000} s after SIGKILL to pid ${pid}'s ` +
@@ -177,11 +176,20 @@ export async function stopDaemon(path: string, options: StopOptions = {}): Promi
  * signal. Signals nothing, and throws an error naming the lock's holders, when
  * neither holds it: the file names a pid that is not the daemon.
  */
-function _signalDaemon(pidfile: OpenPidfile, pid: number, signal: number): void {
-  const { file } = pidfile;
-  if (signalIfStill(pid, signal, () => pidHoldsPidfile(file, pid))) return;
-  if (sessionHoldsPidfile(file, pid) && signalSession(pid, signal) > 0) return;
+function _signalDaemon(pidfile: OpenPidfile, pid: number, signal: number): "pid" | "session" {
+  if (signalIfStill(pid, signal, () => pidHoldsPidfile(pidfile.file, pid))) return "pid";
+  if (_signalHoldingSession(pidfile, pid, signal)) return "session";
   throw _foreignLock(pidfile, pid);
+}
+
+/**
+ * Sends `signal` to every process of session `pid` when one of them holds the
+ * pidfile (one listing of the session for both); whether any got it.
+ */
+function _signalHoldingSession(pidfile: OpenPidfile, pid: number, signal: number): boolean {
+  const members = sessionMembers(pid);
+  return sessionHoldsPidfile(pidfile.file, pid, members) &&
+    signalSession(pid, signal, members) > 0;
 }
 
 /** The error for a pidfile locked by others than the pid it names: nothing was signalled. */

@@ -55,10 +55,14 @@ export function signalIfStill(pid: number, signal: number, check: () => boolean)
 /**
  * Sends `signal` to every process of session `sid` (each checked through its own
  * pidfd to still be in it) and returns how many it reached. While any member
- * lives the session id is not reused, so no other session is hit.
+ * lives the session id is not reused, so no other session is hit. `members`: the
+ * session as the caller has just listed it (else it is listed here).
  */
-export function signalSession(sid: number, signal: number): number {
-  return sessionMembers(sid).filter((pid) =>
-    signalIfStill(pid, signal, () => readProcStat(pid)?.sid === sid)
-  ).length;
+export function signalSession(
+  sid: number,
+  signal: number,
+  members: readonly number[] = sessionMembers(sid),
+): number {
+  return members.filter((pid) => signalIfStill(pid, signal, () => readProcStat(pid)?.sid === sid))
+    .length;
 }

@@ -951,6 +951,26 @@ sanitizedTest(
 );
 
 sanitizedTest(
+  "stop of a daemon whose own process has exited signals what it left behind once, not twice",
+  async () => {
+    await using daemons = await Daemons.create();
+    const { dir, pidfile } = daemons;
+    // The child counts the TERMs it gets; a busy loop runs its trap at each.
+    const child = `trap 'echo T >> ${dir}/terms' TERM; while :; do :; done`;
+    const pid = await daemons.start([
+      ...["--pidfile", pidfile, "--", "sh", "-c", `sh -c "${child}" & exit 0`],
+    ]);
+    await waitFor("sh to exit", () => !isAlive(pid));
+    const [counter] = sessionMembers(pid);
+    daemons.track(counter);
+    const stop = await runOpsd(["daemon", "stop", "--pidfile", pidfile, "--timeout", "1s"]);
+    assert.equal(stop.code, 0, stop.stderr);
+    assert.equal(Deno.readTextFileSync(`${dir}/terms`), "T\n", "one TERM, then KILL");
+    assert.equal(isAlive(counter), false);
+  },
+);
+
+sanitizedTest(
   "--wait-ready returns once the daemon says so; a daemon that does not is killed, exit 6",
   async () => {
     await using daemons = await Daemons.create();
