@@ -90,7 +90,7 @@ export function fdsCommand() {
         parse: parseDuration,
       },
       json: { help: "one JSON object per row (the same fields), one per line" },
-      pids: {
+      terse: {
         short: "t",
         help: "print only the pids of the processes listed, each once, one per line " +
           "(lsof -t): kill $(opsd fds -t --port 8080)",
@@ -178,7 +178,7 @@ that is no socket, and for a --pid that is no process, a zombie or a thread of
 another process, which is left out), 2 usage error (bad port, pid or flag, an
 empty --path, --unix or -c, selectors that could never match together,
 --leak-age without --leaks, --all-netns without --port, --listen or --unix, or
-with --leaks).`,
+with --leaks, -t with --json).`,
     run: async (flags, files) => {
       if (files.includes("")) {
         throw new CommandLineError(
@@ -198,7 +198,7 @@ with --leaks).`,
         );
       }
       if (options.allNetns) _checkAllNetns(options);
-      if (options.pids && options.json) {
+      if (options.terse && options.json) {
         throw new CommandLineError("-t prints pids and --json rows: choose one");
       }
       const { planFds } = await import("../lib/fds/plan.ts");
@@ -219,18 +219,9 @@ with --leaks).`,
       const { scanFds } = await import("../lib/fds/scan.ts");
       const { isUnheld } = await import("../lib/fds/row.ts");
       const scan = await scanFds(plan);
-      if (options.json && !options.quiet) {
-        const { rowJson } = await import("../lib/fds/format.ts");
-        for (const row of scan.rows) writeJson(rowJson(row));
-      } else if (options.pids && !options.quiet) {
-        const { formatPids } = await import("../lib/fds/format.ts");
-        writeOut(formatPids(scan.rows));
-      } else if (scan.rows.length > 0 && !options.quiet) {
-        const { formatRows } = await import("../lib/fds/format.ts");
-        writeOut(formatRows(scan.rows));
-      }
+      const output = options.json ? "json" : options.terse ? "pids" : "table";
+      if (!options.quiet) await _print(scan.rows, output);
       const unheld = scan.rows.some(isUnheld);
-      const output = options.json ? "json" : options.pids ? "pids" : "table";
       for (const note of _notes(scan, plan, !!options.quiet, output, unheld)) {
         writeProblem("opsd fds", note);
       }
@@ -272,6 +263,14 @@ function _checkAllNetns(
         "every network namespace already",
     );
   }
+}
+
+/** Prints the rows as `output` asks: a table (nothing for none), JSON lines, or their pids. */
+async function _print(rows: FdsScan["rows"], output: "table" | "json" | "pids"): Promise<void> {
+  const format = await import("../lib/fds/format.ts");
+  if (output === "json") { for (const row of rows) writeJson(format.rowJson(row)); }
+  else if (output === "pids") writeOut(format.formatPids(rows));
+  else if (rows.length > 0) writeOut(format.formatRows(rows));
 }
 
 /**
