@@ -24,14 +24,14 @@ import { escapeText } from "../lib/text/escape.ts";
 import { shellQuote } from "../lib/text/command.ts";
 
 const _EXIT_CODES =
-  `Exit codes: 0 started (CMD has been exec'd), 2 bad option or path (or a pidfile holding
-something other than a pid: no pidfile, kept), 4 permission denied, 5 already running
-(the pidfile is locked; its holder is named, as 'daemon status' names it), 6 not ready
-within --wait-ready, 126 CMD cannot be executed, 127 CMD not found;
-1 CMD exited before it was ready, or --print-pid/--json could not be written (the daemon
-is stopped); with --wait-ready, the CODE of a 'CODE MESSAGE' readiness line, or 128+N
-when opsd got signal N while waiting (130 for INT, 143 TERM, 129 HUP): the daemon is
-stopped.`;
+  `Exit codes: 0 started (CMD has been exec'd), 2 bad option or path (or a --pidfile that
+is no pidfile: another file, a directory, a FIFO…: left untouched), 4 permission denied,
+5 already running (the pidfile is locked; its holder is named, as 'daemon status' names
+it), 6 not ready within --wait-ready, 126 CMD cannot be executed, 127 CMD not found; 1
+CMD exited before it was ready, or --print-pid/--json could not be written (the daemon
+is stopped), or --log names a FIFO no process reads; with --wait-ready, the CODE of a
+'CODE MESSAGE' readiness line, or 128+N when opsd got signal N while waiting (130 for
+INT, 143 TERM, 129 HUP): the daemon is stopped.`;
 
 /** A pidfile path: not empty, and a file's (`x.pid/` names a directory that cannot be one). */
 function _pidfilePath(text: string): string {
@@ -78,8 +78,9 @@ export function daemonCommand() {
       "as it is (\\\\ is one backslash). A line that is no setting, a quote never closed or " +
       "text after a closing quote is refused (exit 2), naming the file and line. " +
       "Paths (CMD with a slash, --pidfile, --log, --env-file, --chdir) are relative to " +
-      "where opsd runs, and must not be empty. CMD without a slash is looked up in the daemon's PATH as execvp " +
-      "would for the daemon's user: a directory that user may not search is passed over.",
+      "where opsd runs, and must not be empty. CMD without a slash is looked up in the " +
+      "daemon's PATH as execvp would for the daemon's user: a directory that user may not " +
+      "search is passed over.",
     ].join("\n\n"),
     operands: [{ name: "command", help: "CMD [ARGS...], after --", variadic: true }],
     options: {
@@ -271,8 +272,8 @@ Examples:
 Exit codes: 0 running (the pid is printed), 1 foreign: locked, but not by the pid in the
 file nor its session, as when a program put itself in the background (the lock's holders
 are named), 3 not running (no pidfile, an unlocked one, or a stale one), 4 pidfile not
-readable, 2 bad option, or a FILE holding something other than a pid or no regular file
-(no pidfile).`,
+readable, 2 bad option, or a --pidfile that is no pidfile (another file, a directory, a
+FIFO…).`,
     run: (options) => {
       const found = daemonStatus(options.pidfile);
       if (options.json) {
@@ -342,10 +343,11 @@ Examples:
   opsd daemon stop --pidfile /run/web.pid --signal INT --timeout 30s
   opsd daemon stop --pidfile /run/web.pid || [ $? = 3 ]     # fine if it was not running
 
-Exit codes: 0 stopped, 1 nothing done: not locked but its pid is alive, or locked but not
-by its pid (the lock's holders are named), 3 not running (no pidfile, or a stale one, now
-removed, or kept when opsd may not remove it), 4 not allowed to signal it, 6 still holding its lock after SIGKILL, 2 bad option
-or a FILE holding something other than a pid or no regular file (no pidfile: kept as it is).`,
+Exit codes: 0 stopped, 1 nothing done: not locked but its pid is alive, or locked but
+not by its pid (the lock's holders are named), 3 not running (no pidfile, or a stale
+one, now removed, or kept when opsd may not remove it), 4 not allowed to signal it, 6
+still holding its lock after SIGKILL, 2 bad option, or a --pidfile that is no pidfile
+(another file, a directory, a FIFO…: left untouched).`,
     run: async (options) => {
       const result = await stopDaemon(options.pidfile, {
         signal: options.signal,

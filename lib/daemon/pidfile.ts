@@ -408,8 +408,8 @@ function _readPidText(fd: number): { pid: number | null; pidfile: boolean } {
   const buffer = new Uint8Array(_PIDFILE_BYTES);
   const length = pread(fd, buffer, 0);
   const text = new TextDecoder().decode(buffer.subarray(0, length));
-  const match = /^\s*(\d*)\s*$/.exec(text);
-  const pid = match && /^\d{1,10}$/.test(match[1]) ? Number(match[1]) : 0;
+  const match = /^\s*(\d{0,10})\s*$/.exec(text);
+  const pid = match ? Number(match[1]) : 0;
   return { pid: pid > 0 ? pid : null, pidfile: match !== null && length < _PIDFILE_BYTES };
 }
 
@@ -422,7 +422,8 @@ function _notPidfile(path: string): UsageError {
 }
 
 // Opening a FIFO read-only would wait for a writer, and a terminal would become
-// opsd's controlling terminal: neither is a pidfile (refused after the open).
+// opsd's controlling terminal: neither is a pidfile (refused before the open; these
+// flags cover one put there between the look and the open).
 const _NO_WAIT = O.NONBLOCK | O.NOCTTY;
 
 /**

@@ -31,6 +31,7 @@ import {
   removePidfile,
 } from "./pidfile.ts";
 import { alreadyRunningMessage } from "./status.ts";
+import { QUIET_ENDING_SIGNALS } from "../sys/signals.ts";
 
 const _STOP_TIMEOUT = 2000;
 
@@ -359,8 +360,8 @@ async function _interrupted(
  */
 class _Interrupts implements Disposable {
   static readonly #SIGNALS: Deno.Signal[] = [
-    ...["SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT", "SIGUSR2", "SIGALRM", "SIGVTALRM"] as const,
-    ...["SIGPROF", "SIGXCPU", "SIGXFSZ", "SIGIO", "SIGPWR", "SIGSTKFLT"] as const,
+    ...["SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT"] as const,
+    ...QUIET_ENDING_SIGNALS,
   ];
   /** The first of them received, or null. */
   signal: Deno.Signal | null = null;

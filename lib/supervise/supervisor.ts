@@ -57,6 +57,7 @@ import {
 import { describeExiting, type ServiceStatus } from "./status.ts";
 import { fileError } from "../file_error.ts";
 import { shellQuote, suggestCommand } from "../text/command.ts";
+import { QUIET_ENDING_SIGNALS } from "../sys/signals.ts";
 
 /** What `opsd supervise` asks for. */
 export interface SuperviseOptions {
@@ -393,7 +394,7 @@ class Supervisor {
       ["SIGHUP", () => this.#post({ type: "signal", signal: "SIGHUP" })],
       // Signals whose default would end the supervisor without a word, its service
       // left unsupervised: said and ignored (SIGUSR1 is ignored by every opsd process).
-      ..._IGNORED_SIGNALS.map((signal): [Deno.Signal, () => void] => [
+      ...QUIET_ENDING_SIGNALS.map((signal): [Deno.Signal, () => void] => [
         signal,
         () =>
           this.#log.warn("{signal} received: ignored ({hint})", {
@@ -775,19 +776,6 @@ class Supervisor {
     this.#held.splice(0).forEach(releaseLock);
   }
 }
-
-/** Signals the supervisor ignores (saying so): by default each would end it silently. */
-const _IGNORED_SIGNALS: Deno.Signal[] = [
-  "SIGUSR2",
-  "SIGALRM",
-  "SIGPWR",
-  "SIGVTALRM",
-  "SIGPROF",
-  "SIGXCPU",
-  "SIGXFSZ",
-  "SIGIO",
-  "SIGSTKFLT",
-];
 
 /** Grows a pipe so that bursts wait in the kernel; a pipe that cannot grow still works. */
 function _growPipe(fd: number): void {

@@ -29,3 +29,13 @@ export function signalNumber(text: string): number {
 export function signalName(number: number): string {
   return _BY_NUMBER.get(number) ?? `SIG${number}`;
 }
+
+/**
+ * The signals whose default action ends a process quietly, without pointing at a
+ * fault, beyond INT, TERM, HUP and QUIT (USR1 is opsd's: it is ignored). A process
+ * that must not end so (a supervisor, a start waiting for readiness) catches them.
+ */
+export const QUIET_ENDING_SIGNALS: readonly Deno.Signal[] = [
+  ...["SIGUSR2", "SIGALRM", "SIGPWR", "SIGVTALRM", "SIGPROF"] as const,
+  ...["SIGXCPU", "SIGXFSZ", "SIGIO", "SIGSTKFLT"] as const,
+];
