@@ -9,7 +9,7 @@
 import { ExitCode, OpsdError } from "../lib/errors.ts";
 import { daemonEnvironment, parseEnvSetting } from "../lib/daemon/env.ts";
 import { daemonStatus, statusLine } from "../lib/daemon/status.ts";
-import { liveProcess } from "../lib/daemon/pidfile.ts";
+import type { LiveProcess } from "../lib/daemon/pidfile.ts";
 import { startDaemon, stopStartedDaemon } from "../lib/daemon/start.ts";
 import { stopDaemon, type StopResult } from "../lib/daemon/stop.ts";
 import { resolveCredentials } from "../lib/process/credentials.ts";
@@ -185,8 +185,8 @@ ${_EXIT_CODES}`,
         pidfile: options.pidfile,
         readyTimeout: options.waitReady,
       });
-      const { ready, ...started } = daemon;
-      _noteLiveReplaced(daemon);
+      const { ready, replacedAlive, ...started } = daemon;
+      if (replacedAlive) _noteLiveReplaced(started, replacedAlive);
       try {
         if (options.json) {
           const result = { ...started, command: argv, ...(ready === null ? {} : { ready }) };
@@ -214,11 +214,9 @@ ${_EXIT_CODES}`,
  * be an old instance that closed its pidfile, now running beside the new one.
  */
 function _noteLiveReplaced(
-  { pid, pidfile, replaced }: { pid: number; pidfile: string | null; replaced: number | null },
+  { pid, pidfile }: { pid: number; pidfile: string | null },
+  old: LiveProcess,
 ): void {
-  if (replaced === null || replaced === pid) return;
-  const old = liveProcess(replaced);
-  if (!old) return;
   writeProblem(
     "opsd daemon",
     `note: ${pidfile} named pid ${old.pid} (${old.name}), which is alive but did not hold ` +

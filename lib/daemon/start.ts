@@ -24,6 +24,8 @@ import { withoutHandoff } from "./env.ts";
 import { fileError } from "../file_error.ts";
 import {
   absolutePath,
+  type LiveProcess,
+  liveProcess,
   PIDFILE_ENV,
   PIDFILE_FD,
   PidfileClaim,
@@ -85,6 +87,12 @@ export interface StartedDaemon {
   pidfile: string | null;
   /** The pid a stale pidfile named before this start replaced it. */
   replaced: number | null;
+  /**
+   * The process that pid named when the pidfile was replaced, if one lived (looked at
+   * before the start, so that it is never the new daemon): no lock said it was the
+   * daemon, yet it may be an earlier instance that closed fd 3.
+   */
+  replacedAlive: LiveProcess | null;
   /** With `readyTimeout`: what the readiness line said (`supervising /srv/web (…)`, or ""). */
   ready: string | null;
 }
@@ -126,6 +134,7 @@ export async function startDaemon(request: DaemonRequest): Promise<StartedDaemon
       ? open("/dev/null", O.WRONLY | O.CLOEXEC)
       : _openLog(request.log, mask);
     using claim = request.pidfile === undefined ? null : _claim(request.pidfile);
+    const replacedAlive = liveProcess(claim?.replaced ?? null);
     const fds = [stdin, output, output];
     if (claim) {
       env[PIDFILE_ENV.fd] = String(PIDFILE_FD);
@@ -174,7 +183,7 @@ export async function startDaemon(request: DaemonRequest): Promise<StartedDaemon
         interrupts,
       }, pidfile)
       : null;
-    return { pid, pidfile, replaced: claim?.replaced ?? null, ready: said };
+    return { pid, pidfile, replaced: claim?.replaced ?? null, replacedAlive, ready: said };
   } finally {
     close(stdin);
     if (output >= 0) close(output);
