@@ -4,15 +4,16 @@
  * on it"): the question behind `umount: target is busy`. An fd, cwd, root
  * directory or program is on it when its device is the filesystem's; a device
  * file (whose row shows its own device, as lsof's does) or a file not stat'ed
- * (on a network filesystem) when the mount holding its name is that mount; a
- * mapped file when its maps device is the filesystem's.
+ * (on a network filesystem) when the mount holding its name, in its process's
+ * mount namespace, is that mount; a mapped file when its maps device is the
+ * filesystem's.
  *
  * @module
  */
 
-import { type Mount, mountOfPath, readMountInfo } from "../procfs/mountinfo.ts";
+import { type Mount, readMountInfo } from "../procfs/mountinfo.ts";
 import { splitDeleted } from "../procfs/deleted.ts";
-import { isNetworkFs } from "./mounts.ts";
+import { isNetworkFs, type MountLookup } from "./mounts.ts";
 import type { NamedFile } from "./paths.ts";
 import type { FdRow } from "./row.ts";
 
@@ -20,6 +21,8 @@ import type { FdRow } from "./row.ts";
 export interface NamedFilesystem {
   /** The mount point, symlinks resolved (`/dev/shm`). */
   mountPoint: string;
+  /** The mount's id (`/proc/PID/mountinfo`), the same in every mount namespace that has it. */
+  mountId: number;
   /** Its device as rows show it (`0,27`): the mount point's own, from its statx. */
   device: string;
   /** A network or FUSE filesystem: nothing on it is stat'ed. */
@@ -44,6 +47,7 @@ export function namedFilesystems(paths: string[], named: NamedFile[]): NamedFile
     if (mount === undefined || mount.root !== "/") return [];
     return [{
       mountPoint: mount.mountPoint,
+      mountId: mount.id,
       device: file.device,
       network: isNetworkFs(mount.fsType),
     }];
@@ -53,10 +57,12 @@ export function namedFilesystems(paths: string[], named: NamedFile[]): NamedFile
 /** Which rows and mappings are on the filesystems a query names. */
 export class FilesystemMatch {
   #filesystems: NamedFilesystem[];
-  #mounts: Mount[] | null = null;
+  #mounts: MountLookup;
 
-  constructor(filesystems: NamedFilesystem[]) {
+  /** `mounts`: each process's mounts, as the rows are built with (read once per namespace). */
+  constructor(filesystems: NamedFilesystem[], mounts: MountLookup) {
     this.#filesystems = filesystems;
+    this.#mounts = mounts;
   }
 
   /** Whether the query names any filesystem. */
@@ -67,16 +73,17 @@ export class FilesystemMatch {
   /**
    * Whether the file of `row` (an fd, cwd, rtd or txt row, its NAME a path) is
    * on one of the filesystems: by device, or, for a device file or a file not
-   * stat'ed, by the mount holding its name.
+   * stat'ed, by the mount holding its name where its process sees it (another
+   * namespace's mount at the same path is another filesystem).
    */
   holds(row: FdRow): boolean {
     if (!this.any || !row.name.startsWith("/")) return false;
     if (/^\d+,\d+$/.test(row.device) && row.type !== "CHR" && row.type !== "BLK") {
       return this.#filesystems.some((fs) => fs.device === row.device);
     }
-    this.#mounts ??= readMountInfo("self") ?? [];
-    const mount = mountOfPath(this.#mounts, splitDeleted(row.name).path);
-    return this.#filesystems.some((fs) => fs.mountPoint === mount?.mountPoint);
+    // A socket no process is seen holding is named as opsd sees the file system.
+    const mount = this.#mounts.forPath(row.pid ?? Deno.pid, splitDeleted(row.name).path);
+    return this.#filesystems.some((fs) => fs.mountId === mount?.id);
   }
 
   /** The filesystem a mapping on `device` (`254,0`, from maps) is on, if one named. */

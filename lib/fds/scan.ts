@@ -100,12 +100,13 @@ const _SPECIALS: SpecialFd[] = ["cwd", "rtd", "txt"];
 export async function scanFds(plan: FdsPlan): Promise<FdsScan> {
   const { query, named } = plan;
   const reads = new ProcessReads();
-  // A mount point names its filesystem: every file open on it (filtered like --path).
-  const filesystems = new FilesystemMatch(_filtersSockets(query) ? [] : plan.filesystems);
-  const selection = _selection(query);
-  const sockets = selection.inet || selection.unixPaths.length > 0 || selection.anyUnix;
   // A file is no socket: --tcp, --udp and --listen leave no file to match.
   const filtered = _filtersSockets(query);
+  const mounts = new MountIndex();
+  // A mount point names its filesystem: every file open on it (filtered like --path).
+  const filesystems = new FilesystemMatch(filtered ? [] : plan.filesystems, mounts);
+  const selection = _selection(query);
+  const sockets = selection.inet || selection.unixPaths.length > 0 || selection.anyUnix;
   const asked = filtered ? [] : query.paths ?? [];
   const paths = filtered ? [] : plan.resolved;
   const fileSelected = filtered || _namesFiles(query);
@@ -142,7 +143,8 @@ export async function scanFds(plan: FdsPlan): Promise<FdsScan> {
     targets.push(...tables.targets(selection, namespace, { own: false, pid }));
   }
 
-  const builder = new _RowBuilder(tables, reads, !sockets || paths.length > 0 || !!query.leaks);
+  const stat = !sockets || paths.length > 0 || !!query.leaks;
+  const builder = new _RowBuilder(tables, reads, mounts, stat);
   const chosen = new Set(candidates);
   const targetSet = new Set(targets);
   if (query.leaks) tables.load(walked.sockets);
@@ -422,14 +424,15 @@ function _sameFile(file: MappedFile): FileId | null {
 /** Builds rows, reading each process's details once (through the query's `reads`). */
 class _RowBuilder {
   #processes = new Map<number, ProcessInfo | null>();
-  #mounts = new MountIndex();
+  #mounts: MountIndex;
   #tables: SocketTables;
   #reads: ProcessReads;
   #stat: boolean;
 
-  constructor(tables: SocketTables, reads: ProcessReads, stat: boolean) {
+  constructor(tables: SocketTables, reads: ProcessReads, mounts: MountIndex, stat: boolean) {
     this.#tables = tables;
     this.#reads = reads;
+    this.#mounts = mounts;
     this.#stat = stat;
   }
 
