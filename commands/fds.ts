@@ -105,8 +105,9 @@ NOFD (fds unreadable, reason in NAME), followed by the mode (r, w, u = both)
 and the lock (R/W whole file, r/w part of it, u read and write). CLOEXEC says
 whether the fd is closed when the process execs (yes/no). Control characters
 in COMMAND, USER and NAME are escaped as lsof escapes them (\\n, \\t, ^[ for
-ESC, \\xNN, \\\\), and so are spaces in COMMAND and USER (\\x20); --json is raw. A name that is
-not UTF-8 keeps its bytes: \\xNN in the table (as lsof), \\udcNN in --json.
+ESC, \\xNN, \\\\), and so are spaces in COMMAND and USER (\\x20); --json is raw. A file
+name that is not UTF-8 keeps its bytes: \\xNN in the table (as lsof), \\udcNN in --json
+(mapped files' names and command names show such a byte as U+FFFD).
 
 Selectors come in three groups, which combine with AND (lsof -a): a row must
 belong to a selected process (--pid, -c), be one of the files named (--port,

@@ -14,6 +14,7 @@ import { type InetSocket, TCP_STATES, type UnixSocket } from "../procfs/net.ts";
 import { type MappedFile, mappedFileId } from "../procfs/maps.ts";
 import { splitDeleted } from "../procfs/deleted.ts";
 import { userName } from "../procfs/users.ts";
+import { readLinkName } from "../procfs/links.ts";
 import { isNetworkFs, type MountLookup } from "./mounts.ts";
 import type { FdRow, ProcessInfo } from "./row.ts";
 import { type FileId, fileId } from "./paths.ts";
@@ -41,7 +42,7 @@ export interface DescribeContext {
    */
   stat: boolean;
   /**
-   * Reads `/proc/PID/exe` as `Deno.readLinkSync` does (the `txt` row's
+   * Reads `/proc/PID/exe` as `readLinkName` does (the `txt` row's
    * target), for a caller that reads it for other needs too and keeps it (see
    * `ProcessReads`); without it, the link is read here.
    */
@@ -254,11 +255,12 @@ export function describeSpecial(
   try {
     target = fd === "txt" && context.programLink
       ? context.programLink(process.pid)
-      : Deno.readLinkSync(path);
+      : readLinkName(path);
   } catch (error) {
-    if (error instanceof Deno.errors.NotFound && fd !== "txt") return null;
+    const gone = isErrno(error, "ENOENT");
+    if (gone && fd !== "txt") return null;
     // A kernel thread has no executable: lsof shows the bare link path.
-    if (!(error instanceof Deno.errors.NotFound)) row.name += ` (readlink: ${_reason(error)})`;
+    if (!gone) row.name += ` (readlink: ${_reason(error)})`;
     return row;
   }
   row.name = target;
@@ -348,5 +350,6 @@ function _rowWithoutFd(
 
 function _reason(error: unknown): string {
   if (error instanceof Deno.errors.PermissionDenied) return "Permission denied";
+  if (error instanceof SysError) return errnoText(error.errno);
   return error instanceof Error ? error.message : String(error);
 }

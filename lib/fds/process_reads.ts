@@ -9,6 +9,7 @@
  */
 
 import { type ProcStat, readProcStat } from "../procfs/stat.ts";
+import { readLinkName } from "../procfs/links.ts";
 
 /** A per-query cache of `/proc/PID/stat` and `/proc/PID/exe`. */
 export class ProcessReads {
@@ -22,15 +23,15 @@ export class ProcessReads {
   }
 
   /**
-   * The target of `/proc/PID/exe`, as `Deno.readLinkSync` reads it; throws
-   * what it threw (`NotFound`: gone, or a kernel thread, which runs no
-   * program; `PermissionDenied`: another user's process).
+   * The target of `/proc/PID/exe` ({@linkcode readLinkName}); throws what it
+   * threw (`ENOENT`: gone, or a kernel thread, which runs no program; `EACCES`:
+   * another user's process).
    */
   programLink(pid: number): string {
     let program = this.#programs.get(pid);
     if (program === undefined) {
       try {
-        program = Deno.readLinkSync(`/proc/${pid}/exe`);
+        program = readLinkName(`/proc/${pid}/exe`);
       } catch (error) {
         program = error instanceof Error ? error : new Error(String(error));
       }

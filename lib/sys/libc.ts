@@ -832,6 +832,19 @@ export function openAt(
   return _check(`open ${shownAs}`, _libc().openat(dirFd, _cString(path), flags, mode));
 }
 
+/**
+ * The target of the symbolic link `path` as bytes (`readlink(2)`): a name need not
+ * be UTF-8, which `Deno.readLinkSync` refuses. At most 4096 bytes (PATH_MAX).
+ */
+export function readLink(path: string): Uint8Array {
+  const buffer = new Uint8Array(4096);
+  const length = _check(
+    `readlink ${path}`,
+    _libc().readlinkat(_AT_FDCWD, _cString(path), buffer, BigInt(buffer.length)),
+  );
+  return buffer.slice(0, length);
+}
+
 /** `fcntl` F_SETPIPE_SZ (Linux). */
 const _F_SETPIPE_SZ = 1031;
 

@@ -1629,11 +1629,13 @@ sanitizedTest(
   "opsd fds names a file whose name is not UTF-8 byte for byte, as lsof does (\\xNN), and --json keeps each byte (\\udcNN)",
   async () => {
     await using dir = await tempDir();
-    // Deno's file APIs take text only: a shell makes the Latin-1 name "caf\xe9.log" and holds it.
+    // Deno's file APIs take text only: a shell makes the Latin-1 name "caf\xe9.log" and holds
+    // it, from a working directory "caf\xe9" (its cwd row, read by readlink, keeps the byte too).
     const holder = new Deno.Command("sh", {
       args: [
         "-c",
-        `cd "$1" && exec 3>"$(printf 'caf\\351.log')" && echo ready && exec sleep 30`,
+        `cd "$1" && mkdir "$(printf 'caf\\351')" && cd "$(printf 'caf\\351')" && ` +
+        `exec 3>"../$(printf 'caf\\351.log')" && echo ready && exec sleep 30`,
         "sh",
         dir.path,
       ],
@@ -1647,9 +1649,11 @@ sanitizedTest(
       const rows = await fdsJson(["-p", pid]);
       const fd3 = rows.find((r) => r.fd === "3");
       assert.equal(fd3?.name, `${dir.path}/caf\udce9.log`);
+      assert.equal(rows.find((r) => r.fd === "cwd")?.name, `${dir.path}/caf\udce9`);
       const table = await runOpsd(["fds", "-p", pid]);
       assert.ok(table.stdout.includes(` 3w `), table.stdout);
       assert.ok(table.stdout.includes(`${dir.path}/caf\\xe9.log\n`), table.stdout);
+      assert.ok(table.stdout.includes(`${dir.path}/caf\\xe9\n`), table.stdout);
       if (HAS_LSOF) {
         const lsof = await new Deno.Command("lsof", {
           args: ["-nP", "-a", "-p", pid, "-d", "3", "-F", "n"],
