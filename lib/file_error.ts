@@ -6,7 +6,7 @@
  */
 
 import { ExitCode, OpsdError, UsageError } from "./errors.ts";
-import { errnoName, SysError } from "./sys/errno.ts";
+import { errorCode } from "./sys/errno.ts";
 import { dirname } from "./path.ts";
 
 /**
@@ -59,23 +59,6 @@ export function fileError(action: string, path: string, error: unknown): Error {
     default:
       return error instanceof Error ? error : new Error(String(error));
   }
-}
-
-/**
- * The errno name behind a SysError or one of Deno's file errors (`EROFS`), or null
- * when it names none. Deno gives some errors no code (`File too large (os error
- * 27)`): their number then tells.
- */
-export function errorCode(error: unknown): string | null {
-  if (error instanceof SysError) return error.code;
-  if (error instanceof Deno.errors.NotFound) return "ENOENT";
-  if (error instanceof Deno.errors.PermissionDenied) return "EACCES";
-  if (error instanceof Deno.errors.IsADirectory) return "EISDIR";
-  if (error instanceof Deno.errors.NotADirectory) return "ENOTDIR";
-  if (!(error instanceof Error)) return null;
-  if ("code" in error && typeof error.code === "string") return error.code;
-  const number = /\(os error (\d+)\)/.exec(error.message)?.[1];
-  return number === undefined ? null : errnoName(Number(number));
 }
 
 /** The ancestor of `dir` (or `dir`) that exists but is not a directory: what made ENOTDIR. */

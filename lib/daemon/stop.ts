@@ -8,7 +8,7 @@
  */
 
 import { ExitCode, OpsdError } from "../errors.ts";
-import { errorCode } from "../file_error.ts";
+import { errorCode } from "../sys/errno.ts";
 import { signalIfStill, signalSession } from "../process/signal.ts";
 import { sessionMembers } from "../procfs/processes.ts";
 import { SIGNALS } from "../sys/constants.ts";

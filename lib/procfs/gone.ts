@@ -4,12 +4,14 @@
  * @module
  */
 
+import { errorCode } from "../sys/errno.ts";
+
 /**
  * Whether `error`, from reading a `/proc/PID` file, means the process has gone:
  * ENOENT, or ESRCH when it exited between opening the file and reading it
  * (Deno has no error class for ESRCH, only its message).
  */
 export function isProcessGone(error: unknown): boolean {
-  return error instanceof Deno.errors.NotFound ||
-    (error instanceof Error && error.message.includes("(os error 3)"));
+  const code = errorCode(error);
+  return code === "ENOENT" || code === "ESRCH";
 }

@@ -34,7 +34,8 @@ import { lateLogAdvice, lateLogOf, superviseAgainCommand } from "./late_log.ts";
 import type { ServiceStatus } from "./status.ts";
 import { type ControlWord, isControlWord } from "./words.ts";
 import { shellQuote, suggestCommand } from "../text/command.ts";
-import { errorCode, fileError } from "../file_error.ts";
+import { fileError } from "../file_error.ts";
+import { errorCode } from "../sys/errno.ts";
 
 /** A request: a control word, or `status` for the live status record. */
 export interface ControlRequest {

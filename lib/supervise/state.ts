@@ -16,7 +16,7 @@ import { flockHolder } from "../procfs/locks.ts";
 import { readProcStat } from "../procfs/stat.ts";
 import { userName } from "../procfs/users.ts";
 import { parseStatusRecord, type ServiceStatus } from "./status.ts";
-import { errorCode } from "../file_error.ts";
+import { errorCode } from "../sys/errno.ts";
 import { suggestCommand } from "../text/command.ts";
 import { escapeText } from "../text/escape.ts";
 

@@ -70,3 +70,20 @@ export class SysError extends Error {
     this.code = code;
   }
 }
+
+/**
+ * The errno name behind a SysError or one of Deno's file errors (`EROFS`), or null
+ * when it names none. Deno gives some errors no code (`File too large (os error
+ * 27)`): their number then tells.
+ */
+export function errorCode(error: unknown): string | null {
+  if (error instanceof SysError) return error.code;
+  if (error instanceof Deno.errors.NotFound) return "ENOENT";
+  if (error instanceof Deno.errors.PermissionDenied) return "EACCES";
+  if (error instanceof Deno.errors.IsADirectory) return "EISDIR";
+  if (error instanceof Deno.errors.NotADirectory) return "ENOTDIR";
+  if (!(error instanceof Error)) return null;
+  if ("code" in error && typeof error.code === "string") return error.code;
+  const number = /\(os error (\d+)\)/.exec(error.message)?.[1];
+  return number === undefined ? null : errnoName(Number(number));
+}
