@@ -16,7 +16,46 @@ import { shellQuote } from "../text/command.ts";
 const _DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
 /** Why this process's user cannot execute a path. */
-type _Problem = "not found" | "unsearchable" | "is a directory" | "not executable" | "denied";
+type _Problem =
+  | "not found"
+  | "unsearchable"
+  | "is a directory"
+  | "not a file"
+  | "not executable"
+  | "denied";
+
+/**
+ * What `stat` says of a program file, before any access check: an executable
+ * file, a file with no execute bit, a directory, something else that is not a
+ * regular file (a device, a FIFO), or nothing there.
+ */
+export type ProgramFileState =
+  | "executable"
+  | "not executable"
+  | "directory"
+  | "not a file"
+  | "absent";
+
+/**
+ * The {@linkcode ProgramFileState} of `path` (links followed). A missing path,
+ * or one through a non-directory, is "absent"; any other stat failure (a
+ * directory on the way this user may not search, a loop of links) is thrown.
+ * The one place that decides whether a run, finish or script file can be run.
+ */
+export function programFileState(path: string): ProgramFileState {
+  let info: Deno.FileInfo;
+  try {
+    info = Deno.statSync(path);
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound || error instanceof Deno.errors.NotADirectory) {
+      return "absent";
+    }
+    throw error;
+  }
+  if (info.isDirectory) return "directory";
+  if (!info.isFile) return "not a file";
+  return ((info.mode ?? 0) & 0o111) === 0 ? "not executable" : "executable";
+}
 
 /**
  * The path of `name` as `execvp` finds it for this process's effective user (a
@@ -64,18 +103,22 @@ export function resolveProgram(
 
 /** Why this process's user cannot execute `path`, or null when it can. */
 function _problem(path: string): _Problem | null {
-  let info: Deno.FileInfo;
+  let state: ProgramFileState;
   try {
-    info = Deno.statSync(path);
+    state = programFileState(path);
   } catch (error) {
-    if (error instanceof Deno.errors.NotFound || error instanceof Deno.errors.NotADirectory) {
-      return "not found";
-    }
     if (error instanceof Deno.errors.PermissionDenied) return "unsearchable";
     throw error;
   }
-  if (info.isDirectory) return "is a directory";
-  if (((info.mode ?? 0) & 0o111) === 0) return "not executable";
+  switch (state) {
+    case "absent":
+      return "not found";
+    case "directory":
+      return "is a directory";
+    case "not a file":
+    case "not executable":
+      return state;
+  }
   try {
     checkAccess(path, ACCESS.X);
     return null;
@@ -95,7 +138,8 @@ function _notRunnable(path: string, problem: _Problem): OpsdError {
         ExitCode.cannotExecute,
       );
     case "is a directory":
-      return new OpsdError(`${path}: is a directory`, ExitCode.cannotExecute);
+    case "not a file":
+      return new OpsdError(`${path}: ${problem}`, ExitCode.cannotExecute);
     case "not executable":
       return new OpsdError(
         `${path}: not executable: make it executable (chmod +x ${shellQuote(path)})`,

@@ -22,6 +22,7 @@
  */
 
 import { ExitCode, OpsdError, UsageError } from "../errors.ts";
+import { programFileState } from "../process/program.ts";
 import { basename, dirname, resolvePath } from "../path.ts";
 
 /** Where a service's files are. Paths are absolute; files may not exist yet. */
@@ -92,7 +93,7 @@ export function resolveExistingService(name: string, cwd = Deno.cwd()): ServiceP
   if (paths.form === "directory" && !_exists(paths.run, paths.path)) {
     throw new UsageError(`not a service: ${paths.path} has no run file and was never supervised`);
   }
-  if (paths.form === "script" && ((Deno.statSync(paths.run).mode ?? 0) & 0o111) === 0) {
+  if (paths.form === "script" && programFileState(paths.run) === "not executable") {
     throw new UsageError(
       `not a service: ${paths.path} is not an executable script and was never supervised`,
     );

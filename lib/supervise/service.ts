@@ -15,6 +15,7 @@ import { type Credentials, userEnvironment } from "../process/credentials.ts";
 import { startEnvironment } from "../process/environment.ts";
 import { describeExit } from "../process/exit.ts";
 import { signalIfAlive } from "../process/signal.ts";
+import { type ProgramFileState, programFileState } from "../process/program.ts";
 import { spawnProgram } from "../process/spawn.ts";
 import { descendantsOf, isRunning, type ProcessId, procStartOf } from "../procfs/processes.ts";
 import type { ServicePaths } from "../service/paths.ts";
@@ -656,7 +657,7 @@ export class SupervisedService {
       return;
     }
     const finish = this.paths.finish;
-    const state = finish ? _programState(finish) : "absent";
+    const state = finish ? _finishState(finish) : "absent";
     if (state === "not executable" && !this.#finishSkipNoted) {
       // As daemontools and runit do, it is not run; but a chmod forgotten is said, once.
       this.#finishSkipNoted = true;
@@ -744,12 +745,10 @@ export class SupervisedService {
   }
 }
 
-/** Whether `path` is an executable file, a file that is not, or neither (absent). */
-function _programState(path: string): "executable" | "not executable" | "absent" {
+/** How the finish file stands; one that cannot even be looked at is not run, as one absent. */
+function _finishState(path: string): ProgramFileState {
   try {
-    const info = Deno.statSync(path);
-    if (!info.isFile) return "absent";
-    return ((info.mode ?? 0) & 0o111) !== 0 ? "executable" : "not executable";
+    return programFileState(path);
   } catch {
     return "absent";
   }

@@ -16,6 +16,7 @@ import { getLogger, type Logger } from "@logtape/logtape";
 import { ExitCode, OpsdError, UsageError } from "../errors.ts";
 import { dirname } from "../path.ts";
 import { logParentOf } from "./late_log.ts";
+import { programFileState } from "../process/program.ts";
 import { type Credentials, resolveCredentials } from "../process/credentials.ts";
 import { signalIfAlive } from "../process/signal.ts";
 import { childrenOf } from "../procfs/processes.ts";
@@ -193,25 +194,21 @@ function _checkLogFile(path: string, where: string): void {
 
 /** Refuses a service whose run file is missing (127) or not executable (126), saying what to do. */
 function _checkRunnable(paths: ServicePaths): void {
-  let info: Deno.FileInfo;
-  try {
-    info = Deno.statSync(paths.run);
-  } catch (error) {
-    if (!(error instanceof Deno.errors.NotFound)) throw error;
+  const state = programFileState(paths.run);
+  if (state === "executable") return;
+  if (state === "absent") {
     throw new OpsdError(
       `${paths.run}: not found: a service directory needs an executable run file ` +
         `(e.g. '#!/bin/sh' then 'exec your-server')`,
       ExitCode.notFound,
     );
   }
-  if (!info.isFile || ((info.mode ?? 0) & 0o111) === 0) {
-    throw new OpsdError(
-      info.isFile
-        ? `${paths.run}: not executable: make it executable (chmod +x ${shellQuote(paths.run)})`
-        : `${paths.run}: not a file: run must be an executable file`,
-      ExitCode.cannotExecute,
-    );
-  }
+  throw new OpsdError(
+    state === "not executable"
+      ? `${paths.run}: not executable: make it executable (chmod +x ${shellQuote(paths.run)})`
+      : `${paths.run}: not a file: run must be an executable file`,
+    ExitCode.cannotExecute,
+  );
 }
 
 /** The event loop over a set of services; see the module doc. */

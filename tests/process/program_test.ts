@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { resolveProgram } from "../../lib/process/program.ts";
+import { ExitCode, type OpsdError } from "../../lib/errors.ts";
+import { programFileState, resolveProgram } from "../../lib/process/program.ts";
 import { tempDir } from "../fixtures/mod.ts";
 
 Deno.test("resolveProgram: a relative PATH entry is relative to cwd, and the result is absolute", async () => {
@@ -19,4 +20,33 @@ Deno.test("resolveProgram: a relative PATH entry is relative to cwd, and the res
     () => resolveProgram("tool", { cwd: "/", searchPath: "bin" }),
     /^OpsdError: tool: not found in PATH \(bin\): check the name, or give the program's full path$/,
   );
+});
+
+Deno.test("programFileState: executable, no execute bit, directory, FIFO and absent; resolveProgram names each", async () => {
+  await using dir = await tempDir();
+  const file = (name: string) => `${dir.path}/${name}`;
+  await Deno.writeTextFile(file("run"), "#!/bin/sh\n", { mode: 0o755 });
+  await Deno.writeTextFile(file("plain"), "#!/bin/sh\n", { mode: 0o644 });
+  await Deno.mkdir(file("dir"));
+  const mkfifo = await new Deno.Command("mkfifo", { args: ["-m", "755", file("fifo")] }).output();
+  assert.ok(mkfifo.success);
+  assert.equal(programFileState(file("run")), "executable");
+  assert.equal(programFileState(file("plain")), "not executable");
+  assert.equal(programFileState(file("dir")), "directory");
+  assert.equal(programFileState(file("fifo")), "not a file");
+  assert.equal(programFileState(file("missing")), "absent");
+  assert.equal(programFileState(`${file("run")}/below`), "absent", "a path through a file");
+  for (
+    const [name, message] of [
+      ["plain", /: not executable: make it executable \(chmod \+x /],
+      ["dir", /: is a directory$/],
+      ["fifo", /: not a file$/],
+    ] as const
+  ) {
+    assert.throws(() => resolveProgram(file(name)), (error: Error) => {
+      assert.match(error.message, message);
+      assert.equal((error as OpsdError).exitCode, ExitCode.cannotExecute);
+      return true;
+    });
+  }
 });
