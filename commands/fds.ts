@@ -143,7 +143,8 @@ on every fd sharing the locked open file (lsof: never for OFD locks, flock only
 in the process that took it); the CLOEXEC column; COMMAND is not cut to 9
 characters; -c takes a NAME longer than 15 bytes (lsof refuses it);
 memory-mapped files (mem, DEL rows) only with --path; selectors combine with
-AND (lsof -a).
+AND (lsof -a); a namespace file is named by its link (net:[4026531833]; lsof:
+net); an O_PATH fd has no mode letter (lsof: u).
 --path on a unix socket file lists the sockets bound there, as lsof does, also
 through a symlink (followed, as for any file; lsof: only the name bound).
 --path on a mount point lists every file open on its filesystem, as lsof does

@@ -10,6 +10,7 @@
 import { type FdInfo, type FdLock, O_CLOEXEC, readFdInfo } from "../procfs/fdinfo.ts";
 import { errnoText, isErrno, STATX, type Statx, statxAt } from "../sys/libc.ts";
 import { SysError } from "../sys/errno.ts";
+import { O } from "../sys/constants.ts";
 import { type InetSocket, TCP_STATES, type UnixSocket } from "../procfs/net.ts";
 import { type MappedFile, mappedFileId } from "../procfs/maps.ts";
 import { splitDeleted } from "../procfs/deleted.ts";
@@ -70,7 +71,8 @@ export function describeFd(
     uid: process.uid,
     fd: String(fd),
     fdNumber: fd,
-    mode: _MODES[info.flags & 3],
+    // An O_PATH fd can neither read nor write: no letter (lsof says u, from the link's mode 000).
+    mode: info.flags & O.PATH ? "" : _MODES[info.flags & 3],
     lock: lockLetter(info.locks),
     type: "unknown",
     cloexec: (info.flags & O_CLOEXEC) !== 0,

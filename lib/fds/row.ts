@@ -51,7 +51,7 @@ export interface FdRow {
   fd: string | null;
   /** The fd number; null for the cwd/rtd/txt/NOFD rows. */
   fdNumber: number | null;
-  /** Access mode: `r`, `w`, `u` (read and write), or "" for cwd/rtd/txt/NOFD. */
+  /** Access mode: `r`, `w`, `u` (read and write), or "" for cwd/rtd/txt/NOFD and an `O_PATH` fd. */
   mode: "r" | "w" | "u" | "";
   /** Lock: `R`/`W` read/write lock on the whole file, `r`/`w` on part, `u` both, or "". */
   lock: string;

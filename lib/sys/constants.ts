@@ -22,6 +22,8 @@ export const O = {
   DIRECTORY: _ARM64 ? 0o40000 : 0o200000,
   NOFOLLOW: _ARM64 ? 0o100000 : 0o400000,
   CLOEXEC: 0o2000000,
+  /** Names a file without opening it for reading or writing. */
+  PATH: 0o10000000,
 } as const;
 
 /** `fcntl(2)` commands and flags. */

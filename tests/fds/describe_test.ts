@@ -58,6 +58,27 @@ Deno.test("describeFd describes a pipe as lsof does, and returns null for a clos
   assert.equal(describeFd(process, readEnd, "pipe:[1]", context), null);
 });
 
+Deno.test("describeFd: an O_PATH fd has no mode letter (it neither reads nor writes)", async () => {
+  await using dir = await tempDir();
+  const process = { pid: Deno.pid, ppid: 1, command: "deno", uid: 0, user: "root" };
+  const context = { sockets: new Map(), netns: new Map(), mounts: new MountIndex(), stat: true };
+  const pathFd = open(dir.path, O.PATH | O.CLOEXEC);
+  const readFd = open(dir.path, O.RDONLY | O.DIRECTORY | O.CLOEXEC);
+  try {
+    const rows = [pathFd, readFd].map((fd) =>
+      describeFd(process, fd, Deno.readLinkSync(`/proc/self/fd/${fd}`), context)!
+    );
+    assert.deepEqual(rows.map((row) => [row.mode, row.type, row.name]), [
+      ["", "DIR", dir.path],
+      ["r", "DIR", dir.path],
+    ]);
+    assert.equal(formatRows([rows[0]]).split("\n")[1].split(/ +/)[3], String(pathFd));
+  } finally {
+    close(pathFd);
+    close(readFd);
+  }
+});
+
 Deno.test("describeFd and describeSpecial never stat a file on a network filesystem: TYPE unknown, mount in NAME", async () => {
   await using dir = await tempDir();
   const fd = open(`${dir.path}/remote.txt`, O.RDWR | O.CREAT | O.CLOEXEC);
