@@ -13,6 +13,7 @@ import { defineCommand } from "../lib/cli/spec.ts";
 import { intValue, listValue, nonEmptyValue } from "../lib/cli/values.ts";
 import { writeJson, writeOut, writeProblem } from "../lib/cli/output.ts";
 import { escapeText } from "../lib/text/escape.ts";
+import { userId } from "../lib/procfs/users.ts";
 import type { FdsScan } from "../lib/fds/scan.ts";
 import type { FdsPlan } from "../lib/fds/plan.ts";
 import type { PortRange } from "../lib/procfs/net.ts";
@@ -48,6 +49,14 @@ export function fdsCommand() {
         help:
           "processes whose command name starts with NAME (repeatable; the kernel keeps 15 bytes of a name: a longer NAME is matched against the program's or script's file name)",
         parse: nonEmptyValue("a command name"),
+        repeat: true,
+      },
+      user: {
+        short: "u",
+        value: "user",
+        help: "processes of this user (login name or uid; repeatable, or a list: www,33); " +
+          "^USER leaves that user's out (as lsof -u ^root)",
+        parse: listValue<_UserChoice>(_userValue),
         repeat: true,
       },
       port: {
@@ -110,7 +119,7 @@ name that is not UTF-8 keeps its bytes: \\xNN in the table (as lsof), \\udcNN in
 (mapped files' names and command names show such a byte as U+FFFD).
 
 Selectors come in three groups, which combine with AND (lsof -a): a row must
-belong to a selected process (--pid, -c), be one of the files named (--port,
+belong to a selected process (--pid, -c, -u), be one of the files named (--port,
 --path, --unix: any of them, repeats widen) and pass the socket filters
 (--tcp, --udp, --listen: they narrow what the others selected; --tcp --udp is
 either; without --port or --unix, every such socket: --listen alone lists every
@@ -132,6 +141,7 @@ Examples:
   opsd fds --port 8080 --listen     who listens on port 8080 (TCP or UDP, IPv4/6)
   opsd fds -p 1234                  everything process 1234 holds
   opsd fds -c nginx --tcp           the TCP sockets of processes named nginx*
+  opsd fds -u www-data              everything www-data's processes hold
   opsd fds --path /var/log/app.log  who has this file open (also: opsd fds /var/log/app.log)
   opsd fds --unix /run/app.sock     who holds this unix socket
   opsd fds --leaks                  duplicated sockets, listeners inherited by other programs, sockets without close-on-exec
@@ -177,7 +187,7 @@ Exit codes: 0 something matched (with --leaks: a leak was found; with --port,
 --listen or --unix: in opsd's network namespace), 1 nothing matched (stderr
 says so for a --path that names no file, a --unix that names no file or a file
 that is no socket, and for a --pid that is no process, a zombie or a thread of
-another process, which is left out), 2 usage error (bad port, pid or flag, an
+another process, which is left out), 2 usage error (bad port, pid, user or flag, an
 empty --path, --unix or -c, selectors that could never match together,
 --leak-age without --leaks, --all-netns without --port, --listen or --unix, or
 with --leaks, -t with --json).`,
@@ -191,6 +201,7 @@ with --leaks, -t with --json).`,
       const options = {
         ...flags,
         pid: flags.pid.flat(),
+        user: flags.user.flat(),
         port: flags.port.flat(),
         path: [...flags.path, ...files],
       };
@@ -207,6 +218,10 @@ with --leaks, -t with --json).`,
       const plan = planFds({
         pids: options.pid,
         commands: options.command,
+        users: options.user.length === 0 ? undefined : {
+          only: options.user.filter((user) => !user.except).map((user) => user.uid),
+          except: options.user.filter((user) => user.except).map((user) => user.uid),
+        },
         ports: options.port,
         tcp: options.tcp,
         udp: options.udp,
@@ -230,6 +245,23 @@ with --leaks, -t with --json).`,
       return scan.matched ? ExitCode.ok : ExitCode.failure;
     },
   });
+}
+
+/** A --user value: a user's uid, to keep (`www`) or to leave out (`^www`). */
+type _UserChoice = { uid: number; except: boolean };
+
+/** Parses a --user value (see {@linkcode _UserChoice}). */
+function _userValue(text: string): _UserChoice {
+  const except = text.startsWith("^");
+  const name = except ? text.slice(1) : text;
+  if (name === "") throw new Error("expected a user name or uid, such as www-data or 33");
+  const uid = userId(name);
+  if (uid === null) {
+    throw new Error(
+      `bad user "${name}": no account has that name (see 'getent passwd'): name one, or give a uid`,
+    );
+  }
+  return { uid, except };
 }
 
 /** A --port value: a port (`8080`), or a range of them (`8000-8099`, as lsof's `-i :8000-8099`). */

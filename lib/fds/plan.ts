@@ -19,6 +19,11 @@ export interface FdsQuery {
   pids?: number[];
   /** Only processes whose command name starts with one of these (as `lsof -c`). */
   commands?: string[];
+  /**
+   * Only processes owned by one of the uids `only` (any, when empty) and by none
+   * of `except` (as `lsof -u 33,^0`).
+   */
+  users?: { only: number[]; except: number[] };
   /** Sockets with a local or remote port in one of these ranges. */
   ports?: PortRange[];
   /** TCP sockets only (with `udp`: either). */

@@ -4,8 +4,8 @@
  *
  * Selectors narrow the way an operator reads them, in three groups that
  * combine with AND (lsof ORs them unless given `-a`):
- * - `--pid` and `-c` choose processes (repeats of one flag widen: either pid;
- *   both flags: both must hold);
+ * - `--pid`, `-c` and `-u` choose processes (repeats of one flag widen: either
+ *   pid; different flags: all must hold);
  * - `--port`, `--path` and `--unix` name files, and a row matches when it is
  *   any of the files named;
  * - `--tcp`, `--udp` and `--listen` keep only sockets of that kind (`--tcp`
@@ -186,7 +186,7 @@ export async function scanFds(plan: FdsPlan): Promise<FdsScan> {
       rows.push(...builder.mapped(pid, { files, paths, hints, unknown, filesystems }));
     }
   }
-  if (!leaks && !query.pids?.length && !query.commands?.length) {
+  if (!leaks && !query.pids?.length && !query.commands?.length && !query.users) {
     rows.push(..._unheldRows(targets, walked.sockets, tables));
   }
   // What could not be read: a listing shows it as lsof does; a query counts its processes.
@@ -325,6 +325,14 @@ function _candidates(query: FdsQuery, reads: ProcessReads): { pids: number[]; ab
       let names: string[] | undefined; // read once, for the first long prefix
       const programNames = () => names ??= _programNames(pid, reads);
       return prefixes.some((prefix) => _isNamed(command, prefix, programNames));
+    });
+  }
+  const users = query.users;
+  if (users) {
+    pids = pids.filter((pid) => {
+      const uid = reads.owner(pid);
+      return uid !== null && (users.only.length === 0 || users.only.includes(uid)) &&
+        !users.except.includes(uid);
     });
   }
   return { pids, absent };
@@ -507,14 +515,9 @@ class _RowBuilder {
     if (this.#processes.has(pid)) return this.#processes.get(pid)!;
     let process: ProcessInfo | null = null;
     const stat = this.#reads.stat(pid);
-    if (stat && stat.state !== "Z") {
-      try {
-        // As lsof: the owner of /proc/PID (the effective uid of a dumpable process).
-        const uid = Deno.statSync(`/proc/${pid}`).uid ?? 0;
-        process = { pid, ppid: stat.ppid, command: stat.comm, uid, user: userName(uid) };
-      } catch (error) {
-        if (!(error instanceof Deno.errors.NotFound)) throw error;
-      }
+    const uid = stat && stat.state !== "Z" ? this.#reads.owner(pid) : null;
+    if (uid !== null) {
+      process = { pid, ppid: stat!.ppid, command: stat!.comm, uid, user: userName(uid) };
     }
     this.#processes.set(pid, process);
     return process;

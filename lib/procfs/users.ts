@@ -5,7 +5,7 @@
  * @module
  */
 
-import { getpwuid } from "../sys/libc.ts";
+import { getpwnam, getpwuid } from "../sys/libc.ts";
 
 let _names: Map<number, string> | undefined;
 
@@ -18,6 +18,15 @@ export function userName(uid: number): string {
     _names.set(uid, name);
   }
   return name;
+}
+
+/**
+ * The uid of user `name`, a login name (from `/etc/passwd` or NSS) or a uid as
+ * digits (which needs no account); null when no account has that name.
+ */
+export function userId(name: string): number | null {
+  if (/^\d+$/.test(name)) return Number(name);
+  return getpwnam(name)?.uid ?? null;
 }
 
 function _readPasswd(): Map<number, string> {

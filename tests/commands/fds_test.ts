@@ -1668,3 +1668,44 @@ sanitizedTest(
     }
   },
 );
+
+Deno.test({
+  name: "opsd fds -u: a user's processes (name or uid), ^USER leaves them out, as lsof -u",
+  ignore: !IS_ROOT || NOBODY === null,
+  async fn() {
+    // `opsd exec` becomes sleep, run as nobody, under the same pid.
+    const [program, ...args] = opsdArgv(["exec", "--user", "nobody", "--", "sleep", "60"]);
+    const child = new Deno.Command(program, { args, stdout: "null" }).spawn();
+    try {
+      await waitFor("sleep to run as nobody", () => readProcStat(child.pid)?.comm === "sleep");
+      const pids = async (...selectors: string[]) => {
+        const run = await runOpsd(["fds", "-t", ...selectors]);
+        assert.equal(run.stderr, "");
+        return run.stdout.trim().split("\n").filter((line) => line !== "").map(Number);
+      };
+      const mine = String(Deno.pid), sleeper = String(child.pid);
+      assert.deepEqual(await pids("-u", "nobody", "-p", `${sleeper},${mine}`), [child.pid]);
+      assert.deepEqual(await pids("-u", String(NOBODY![0]), "-c", "sleep", "-p", sleeper), [
+        child.pid,
+      ]);
+      assert.deepEqual(await pids("-u", "^nobody", "-p", `${sleeper},${mine}`), [Deno.pid]);
+      assert.deepEqual(
+        await pids("-u", "root,nobody", "-p", `${sleeper},${mine}`).then((p) =>
+          p.sort((a, b) => a - b)
+        ),
+        [child.pid, Deno.pid].sort((a, b) => a - b),
+      );
+      assert.deepEqual(await pids("-u", "nobody", "-u", "^nobody", "-p", sleeper), []);
+      const bad = await runOpsd(["fds", "-u", "no-such-user-here"]);
+      assert.deepEqual([bad.code, bad.stdout], [2, ""]);
+      assert.equal(
+        bad.stderr,
+        `opsd fds: -u: bad user "no-such-user-here": no account has that name ` +
+          `(see 'getent passwd'): name one, or give a uid (see 'opsd fds --help')\n`,
+      );
+    } finally {
+      child.kill("SIGKILL");
+      await child.status;
+    }
+  },
+});
