@@ -203,6 +203,50 @@ sanitizedTest(
 );
 
 sanitizedTest(
+  "--ok-if-running, as a cron line: three at once start one daemon, all exit 0 quietly with its pid; a foreign lock is still refused",
+  async () => {
+    await using daemons = await Daemons.create();
+    const { dir, pidfile } = daemons;
+    const seconds = uniqueSeconds();
+    const runs = await Promise.all(
+      [1, 2, 3].map(() =>
+        daemon(["--ok-if-running", "--pidfile", pidfile, "--", "sleep", seconds])
+      ),
+    );
+    const pids = runs.map((run) => daemons.track(run.pid));
+    for (const run of runs) {
+      assert.equal(run.code, 0, run.stderr);
+      assert.equal(run.stderr, "");
+    }
+    assert.equal(new Set(pids).size, 1, `one daemon: ${pids}`);
+    assert.deepEqual(processesMentioning(seconds), [pids[0]]);
+    assert.equal(Deno.readTextFileSync(pidfile), `${pids[0]}\n`);
+    assert.deepEqual(listing(dir), ["app.pid"]);
+    const json = await runOpsd([
+      "daemon",
+      "--ok-if-running",
+      "--json",
+      "--pidfile",
+      pidfile,
+      "--",
+      "sleep",
+      "1",
+    ]);
+    assert.equal(json.code, 0, json.stderr);
+    assert.deepEqual(JSON.parse(json.stdout), { pid: pids[0], pidfile, alreadyRunning: true });
+
+    // Locked, but not by the pid it names: no daemon of this pidfile to be content with.
+    Deno.writeTextFileSync(pidfile, `${Deno.pid}\n`);
+    const foreign = await daemon(["--ok-if-running", "--pidfile", pidfile, "--", "sleep", "1"]);
+    assert.equal(foreign.code, 5);
+    assert.match(foreign.stderr, /is locked by pid \d+ \(sleep\)/);
+    const bare = await runOpsd(["daemon", "--ok-if-running", "--", "sleep", "1"]);
+    assert.equal(bare.code, 2);
+    assert.match(bare.stderr, /--ok-if-running needs --pidfile/);
+  },
+);
+
+sanitizedTest(
   "exec failure: 127 or 126 with the reason, nothing running, no pidfile left",
   async () => {
     await using dir = await tempDir();
