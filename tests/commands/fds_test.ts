@@ -1441,6 +1441,37 @@ Deno.test({
       const selected = await runWithoutPtrace(["fds", "-q", "--port", port, "-p", pid]);
       assert.deepEqual([selected.code, selected.stdout], [1, ""]);
       assert.match(selected.stderr, new RegExp(`${note.source}include them\n$`));
+      // -t implies lsof's -w: pids for every socket matched is a complete answer, printed alone
+      // (kill $(opsd fds -t …) from cron mails nothing); a socket with no pid is still said.
+      // (A holder opsd can read without CAP_SYS_PTRACE: root without it too.)
+      const own = new Deno.Command("setpriv", {
+        args: [
+          "--bounding-set=-sys_ptrace",
+          "--inh-caps=-sys_ptrace",
+          Deno.execPath(),
+          "eval",
+          script,
+        ],
+        stdout: "piped",
+      }).spawn();
+      try {
+        const reader = own.stdout.pipeThrough(new TextDecoderStream()).getReader();
+        const ownPort = (await reader.read()).value!.trim();
+        await reader.cancel();
+        const terse = await runWithoutPtrace(["fds", "-t", "--port", ownPort]);
+        assert.deepEqual([terse.code, terse.stdout, terse.stderr], [0, `${own.pid}\n`, ""]);
+      } finally {
+        own.kill("SIGKILL");
+        await own.status;
+      }
+      const unheld = await runWithoutPtrace(["fds", "-t", "--port", port]);
+      assert.deepEqual([unheld.code, unheld.stdout], [0, ""]);
+      assert.match(
+        unheld.stderr,
+        new RegExp(
+          `${note.source}see who holds the sockets matched that no pid was printed for\n$`,
+        ),
+      );
     } finally {
       child.kill("SIGKILL");
       await child.status;
