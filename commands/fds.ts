@@ -319,10 +319,11 @@ function _notes(
       );
     }
   }
-  // -q's answer is complete once something matched; -t's once every socket matched has its
-  // pid: lsof's -t implies -w (no warnings), so that kill $(opsd fds -t …) from cron mails nothing.
-  const complete = quiet || (output === "pids" && !unheld);
-  if (scan.unreadable.length === 0 || (complete && scan.matched)) return notes;
+  // -q's answer is certain once something matched. -t is quiet too once every socket matched
+  // has a pid to print, as lsof -t implies -w, so that kill $(opsd fds -t …) from cron mails
+  // nothing (a process it could not read may share what it found, as under lsof -t).
+  const silent = quiet || (output === "pids" && !unheld);
+  if (scan.unreadable.length === 0 || (silent && scan.matched)) return notes;
   // One of them may be the holder of a socket whose holder is unknown.
   const sockets = !unheld
     ? null
