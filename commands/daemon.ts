@@ -355,16 +355,21 @@ function _stopCommand() {
           "pidfile opsd may not remove stays]}; " +
           "or {pidfile, outcome: unlocked, pid, alive, name}",
       },
+      okIfStopped: {
+        help: "a daemon that is not running is success (exit 0; nothing on stderr once no " +
+          "pidfile is left), as start-stop-daemon's --stop --oknodo: for a crontab line",
+      },
     },
     after: `
 Examples:
   opsd daemon stop --pidfile /run/web.pid
   opsd daemon stop --pidfile /run/web.pid --signal INT --timeout 30s
-  opsd daemon stop --pidfile /run/web.pid || [ $? = 3 ]     # fine if it was not running
+  opsd daemon stop --pidfile /run/web.pid --ok-if-stopped   # fine if it was not running
 
 Exit codes: 0 stopped, 1 nothing done: not locked but its pid is alive, or locked but
 not by its pid (the lock's holders are named), 3 not running (no pidfile, or a stale
-one, now removed, or kept when opsd may not remove it), 4 not allowed to signal it, 6
+one, now removed, or kept when opsd may not remove it; 0 with --ok-if-stopped, unless
+another opsd was replacing the pidfile meanwhile), 4 not allowed to signal it, 6
 still holding its lock after SIGKILL, 2 bad option, or a --pidfile that is no pidfile
 (another file, a directory, a FIFO…: left untouched).`,
     run: async (options) => {
@@ -383,8 +388,13 @@ still holding its lock after SIGKILL, 2 bad option, or a --pidfile that is no pi
         );
       }
       if (result.outcome === "not-running") {
+        // Stopped already, and its pidfile gone: what --ok-if-stopped wants, nothing to say.
+        const settled = !result.stale || result.removed;
+        if (options.okIfStopped && settled) return ExitCode.ok;
         writeProblem("opsd daemon stop", `not running: ${_notRunning(result)}`);
-        return ExitCode.notRunning;
+        // A stale pidfile kept (read-only) is not running all the same; one another opsd is
+        // replacing may be a start.
+        return options.okIfStopped && result.kept ? ExitCode.ok : ExitCode.notRunning;
       }
       if (result.killed) {
         writeProblem(

@@ -741,7 +741,7 @@ sanitizedTest(
 );
 
 sanitizedTest(
-  "an unlocked pidfile whose pid has exited is stale: status 3; stop removes it, 3",
+  "an unlocked pidfile whose pid has exited is stale: status 3; stop removes it, 3 (0 and quiet with --ok-if-stopped)",
   async () => {
     await using dir = await tempDir();
     const pidfile = `${dir.path}/app.pid`;
@@ -794,6 +794,17 @@ sanitizedTest(
       "cannot remove it (permission denied)\n",
     ]);
     assert.deepEqual(listing(dir.path), ["app.pid"]);
+    const keptOk = await runOpsd(["daemon", "stop", "--ok-if-stopped", "--pidfile", pidfile], {
+      asUser: nobody,
+    });
+    assert.equal(keptOk.code, 0, "not running, as asked: the kept file is still said");
+    assert.match(keptOk.stderr, /^opsd daemon stop: not running: kept stale pidfile /);
+    // --ok-if-stopped, as a cron line: not running is success, quiet once no pidfile is left.
+    const removed = await runOpsd(["daemon", "stop", "--ok-if-stopped", "--pidfile", pidfile]);
+    assert.deepEqual([removed.code, removed.stdout, removed.stderr], [0, "", ""]);
+    assert.deepEqual(listing(dir.path), []);
+    const none = await runOpsd(["daemon", "stop", "--ok-if-stopped", "--pidfile", pidfile]);
+    assert.deepEqual([none.code, none.stdout, none.stderr], [0, "", ""]);
   },
 );
 
