@@ -115,6 +115,21 @@ export async function awaitExit(
   };
 }
 
+/**
+ * For `opsd exit --ok-if-stopped` on a service `name` no supervisor answered for:
+ * its reports, as {@linkcode awaitExit} gives them once a supervisor has ended (0),
+ * when nothing of it runs. Null when something does: processes of it left running
+ * unsupervised (a killed supervisor's), which exit cannot stop, or a supervisor
+ * started meanwhile.
+ */
+export async function endedAlready(name: string): Promise<ExitResult | null> {
+  const reports = await statusReports(resolveExistingService(name), name);
+  const running = reports.some((report) =>
+    report.supervisor.running || report.unsupervised.length > 0
+  );
+  return running ? null : { code: ExitCode.ok, error: null, reports };
+}
+
 /** How long a supervisor that let go of its lock is given to be gone (ms). */
 const _EXIT_AFTER_LOCK = 5000;
 

@@ -481,6 +481,36 @@ Deno.test("exit waits until the supervisor has ended, so that a new one starts a
   assert.equal(await exitedWithin(supervisor, 20_000), 0);
 });
 
+Deno.test("exit --ok-if-stopped, as a cron line: a service nothing runs is 0 (quiet with -q, its status without); one whose processes outlived a killed supervisor is still 3", async () => {
+  await using service = await copyService("steady");
+  await using never = await copyService("steady");
+  const quiet = await runOpsd(["exit", "-q", "--ok-if-stopped", never.path]);
+  assert.deepEqual([quiet.code, quiet.stdout, quiet.stderr], [0, "", ""]);
+  await using supervisor = await startSupervisor(service.path);
+  const up = await supervisor.waitStatus("up", (s) => s.state === "up");
+  assert.equal(await supervisor.stop("SIGKILL"), 137);
+  const left = await runOpsd(["exit", "-q", "--ok-if-stopped", service.path]);
+  assert.equal(left.code, 3, "pid still runs: exit cannot stop it");
+  assert.match(left.stderr, /^opsd exit: no supervisor running for \S+: start one with /);
+  Deno.kill(up.pid!, "SIGKILL");
+  await waitFor("the service gone", () => !isAlive(up.pid!));
+  const both = await runOpsd(["exit", "--ok-if-stopped", service.path, never.path]);
+  assert.equal(both.code, 0, both.stderr);
+  assert.equal(both.stderr, "");
+  assert.match(
+    both.stdout,
+    new RegExp(
+      `^\\S+: supervisor not running; pid ${up.pid}, recorded as running, is gone too\n` +
+        "\\S+: supervisor not running; never supervised\n$",
+    ),
+  );
+  const json = await runOpsd(["exit", "--json", "--ok-if-stopped", never.path]);
+  assert.deepEqual(
+    [json.code, JSON.parse(json.stdout).state, JSON.parse(json.stdout).done],
+    [0, "down", []],
+  );
+});
+
 Deno.test("exit run by the service's own finish returns once acknowledged: waiting for its supervisor would wait for itself", async () => {
   await using service = await copyService("finish");
   await Deno.writeTextFile(`${service.path}/exit3`, "");
