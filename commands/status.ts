@@ -32,7 +32,13 @@ export function statusCommand() {
       required: true,
       variadic: true,
     }],
-    options: { json: { help: "one JSON object per service line, with the same fields" } },
+    options: {
+      json: { help: "one JSON object per service line, with the same fields" },
+      quiet: {
+        short: "q",
+        help: "print no status lines; answer with the exit code alone (errors still on stderr)",
+      },
+    },
     after: `
 Examples:
   opsd status /srv/web
@@ -42,7 +48,7 @@ Examples:
     ./worker.sh: crash-loop: 12 starts in 60 s, last exited 1, restart in 3.2 s
       | Error: connect ECONNREFUSED 127.0.0.1:5432
   opsd status --json /srv/web | jq .state
-  if opsd status /srv/web >/dev/null; then echo up; fi
+  if opsd status -q /srv/web; then echo up; fi
 
 Exit codes: 0 every service (and log service) is up, 1 some is not up (down, starting,
 crash-loop, stopping, finishing, or not ready yet with a notification-fd) or its status file is damaged, another tool's, or out
@@ -67,7 +73,7 @@ directory is its supervisor's user's).`,
         }
         for (const report of reports) {
           if (options.json) writeJson(reportJson(report));
-          else writeOut(`${describeReport(report)}\n`);
+          else if (!options.quiet) writeOut(`${describeReport(report)}\n`);
         }
         codes.push(statusExitCode(reports));
       }
