@@ -13,7 +13,9 @@ import {
   type ControlResult,
   controlService,
   endedAlready,
+  SERVICES_AT_ONCE,
 } from "../lib/supervise/client.ts";
+import { mapLimited } from "../lib/limited.ts";
 import { describeExiting, describeStatus, type ServiceStatus } from "../lib/supervise/status.ts";
 import { ANSWER_TIMEOUT } from "../lib/supervise/control.ts";
 import { describeReport, liveReport, reportJson } from "../lib/supervise/report.ts";
@@ -222,7 +224,7 @@ interface _Sent {
 
 /**
  * Sends `words` in order to each service, up to the first that fails, the services
- * together (a supervisor that does not answer delays no other); then waits for the
+ * together (32 at a time: a supervisor that does not answer delays no other); then waits for the
  * supervisors that acknowledged exit (together: they take their services down at the
  * same time) unless `noWait`, and prints, in the order named, each service's error or
  * status with what was done.
@@ -242,7 +244,11 @@ async function _send(
   // --timeout bounds the whole command: asking too, not only the wait for the end.
   const timeout = options.timeout ?? 0;
   const deadline = timeout > 0 ? Date.now() + timeout : Infinity;
-  const sent = await Promise.all(services.map((name) => _sendWords(name, words, deadline)));
+  const sent = await mapLimited(
+    services,
+    SERVICES_AT_ONCE,
+    (name) => _sendWords(name, words, deadline),
+  );
   const ends = await Promise.all(sent.map(async (one) => {
     if (one.exits && !options.noWait) {
       return await awaitExit(one.name, one.status!.supervisor, deadline, timeout);

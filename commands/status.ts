@@ -7,7 +7,8 @@
 
 import { exitCodeOf } from "../lib/errors.ts";
 import { resolveExistingService } from "../lib/service/paths.ts";
-import { combinedExitCode } from "../lib/supervise/client.ts";
+import { combinedExitCode, SERVICES_AT_ONCE } from "../lib/supervise/client.ts";
+import { mapLimited } from "../lib/limited.ts";
 import {
   describeReport,
   reportJson,
@@ -57,14 +58,15 @@ of date with a supervisor that does not answer (in 2 s),
 directory is its supervisor's user's).`,
     run: async (options, services) => {
       const codes: number[] = [];
-      // Looked at together: a supervisor asked for its record (2 s at most) delays no other.
-      const looks = await Promise.all(services.map(async (name) => {
+      // Looked at together (32 at a time, within the fds a process may open): a supervisor
+      // asked for its record (2 s at most) delays no other.
+      const looks = await mapLimited(services, SERVICES_AT_ONCE, async (name) => {
         try {
           return await statusReports(resolveExistingService(name), name);
         } catch (error) {
           return error as Error;
         }
-      }));
+      });
       for (const reports of looks) {
         if (reports instanceof Error) {
           writeProblem("opsd status", reports.message);

@@ -18,6 +18,14 @@ import { isAncestor, isRunning, type ProcessId } from "../procfs/processes.ts";
 import type { ServiceStatus } from "./status.ts";
 import type { ControlWord } from "./words.ts";
 
+/**
+ * How many services a command asks at once (`opsd down /srv/*`, `opsd status`): each
+ * holds a control socket and a lock file's fd while it waits, so that a thousand
+ * services stay well within the usual 1024 open fds (EMFILE), while one supervisor
+ * that does not answer (stopped) holds up one of these only.
+ */
+export const SERVICES_AT_ONCE = 32;
+
 /** How a request to one service went. */
 export interface ControlResult {
   /** The service as named. */

@@ -670,3 +670,39 @@ Deno.test("exit of several services takes them down together, then prints each i
     assert.match(line, /: supervisor not running; down \d+ seconds?, killed by SIGKILL$/);
   }
 });
+
+Deno.test("control words and status to many services at once stay within the fd limit: 120 stand-in supervisors under ulimit -n 100 are each asked, none fails with EMFILE", async () => {
+  await using dir = await tempDir();
+  const held: StateLock[] = [], servers: ControlServer[] = [], services: string[] = [];
+  try {
+    for (let i = 0; i < 120; i++) {
+      const service = `${dir.path}/s${i}`;
+      Deno.mkdirSync(service);
+      Deno.writeTextFileSync(`${service}/run`, "#!/bin/sh\nexec sleep 1000\n", { mode: 0o755 });
+      const paths = resolveService(service);
+      held.push(acquireLock(paths));
+      servers.push(
+        serveControl(
+          paths,
+          held.at(-1)!.dir,
+          (request) => Promise.resolve({ ok: false, error: `no ${request.command} here` }),
+        ),
+      );
+      services.push(service);
+    }
+    const limited = async (args: string[]) => {
+      const sh = ["-c", 'ulimit -n 100 && exec "$@"', "sh", ...opsdArgv(args)];
+      const { code, stderr } = await new Deno.Command("sh", { args: sh, stdout: "null" }).output();
+      return { code, lines: new TextDecoder().decode(stderr).trimEnd().split("\n") };
+    };
+    const down = await limited(["down", "-q", ...services]);
+    assert.equal(down.code, 1, "each refused, as the stand-ins answer");
+    assert.deepEqual(down.lines, services.map(() => "opsd down: no down here"));
+    // No status written yet: each is starting (1), its lock looked at, nothing on stderr.
+    const status = await limited(["status", "-q", ...services]);
+    assert.deepEqual([status.code, status.lines], [1, [""]]);
+  } finally {
+    for (const server of servers) await server.close();
+    held.forEach(releaseLock);
+  }
+});
