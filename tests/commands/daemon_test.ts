@@ -912,6 +912,33 @@ sanitizedTest(
 );
 
 sanitizedTest(
+  "two stops at the same instant (cron lines): one stops it, the other finds it gone (3, or 0 and quiet with --ok-if-stopped), never a 'locked by' refusal",
+  async () => {
+    await using daemons = await Daemons.create();
+    const { dir, pidfile } = daemons;
+    // The race is a few microseconds wide (the daemon exits between the other's look and
+    // its signal): several rounds meet it.
+    for (const ok of [[], ["--ok-if-stopped"]]) {
+      for (let round = 0; round < 5; round++) {
+        await daemons.start(["--pidfile", pidfile, "--", "sleep", "30"]);
+        const stops = await Promise.all(
+          [1, 2].map(() => runOpsd(["daemon", "stop", ...ok, "--pidfile", pidfile])),
+        );
+        const codes = stops.map((stop) => stop.code).sort();
+        const said = stops.map((stop) => stop.stderr).join("");
+        if (ok.length > 0) assert.deepEqual([codes, said], [[0, 0], ""], `round ${round}`);
+        else {
+          // The other is done as well (0) when it finds the lock released as it signals.
+          assert.ok(codes[0] === 0 && [0, 3].includes(codes[1]), `${codes}: ${said}`);
+          assert.match(said, codes[1] === 3 ? /^opsd daemon stop: not running: / : /^$/);
+        }
+        assert.deepEqual(listing(dir), []);
+      }
+    }
+  },
+);
+
+sanitizedTest(
   "stop kills a daemon that ignores TERM, and everything in its session, after --timeout",
   async () => {
     await using daemons = await Daemons.create();
