@@ -27,7 +27,8 @@ const _EXIT_CODES =
   `Exit codes: 0 started (CMD has been exec'd), 2 bad option or path (or a --pidfile that
 is no pidfile: another file, a directory, a FIFO…: left untouched), 4 permission denied,
 5 already running (the pidfile is locked; its holder is named, as 'daemon status' names
-it; with --ok-if-running, 0 when that is the daemon of the pid it names), 6 not ready within --wait-ready, 126 CMD cannot be executed, 127 CMD not found; 1
+it; with --ok-if-running, 0 when that is the daemon of the pid it names), 6 not ready
+within --wait-ready, 126 CMD cannot be executed, 127 CMD not found; 1
 CMD exited before it was ready, or --print-pid/--json could not be written (the daemon
 is stopped), or --log names a FIFO no process reads; with --wait-ready, the CODE of a
 'CODE MESSAGE' readiness line, or 128+N when opsd got signal N while waiting (130 for
