@@ -12,7 +12,10 @@ import {
   combinedExitCode,
   type ControlResult,
   controlService,
+  endedAlready,
+  SERVICES_AT_ONCE,
 } from "../lib/supervise/client.ts";
+import { mapLimited } from "../lib/limited.ts";
 import { describeExiting, describeStatus, type ServiceStatus } from "../lib/supervise/status.ts";
 import { ANSWER_TIMEOUT } from "../lib/supervise/control.ts";
 import { describeReport, liveReport, reportJson } from "../lib/supervise/report.ts";
@@ -97,10 +100,20 @@ export function controlCommands() {
     if (word === "exit") {
       return defineCommand({
         ...spec,
-        options: _EXIT_OPTIONS,
+        options: {
+          ..._EXIT_OPTIONS,
+          okIfStopped: {
+            help: "a service no supervisor runs, nor any process of it, is success (exit 0; " +
+              "its status printed as after an exit), as start-stop-daemon's --stop --oknodo: " +
+              "with -q, for a crontab line",
+          },
+        },
         after:
-          `${examples}  opsd exit --timeout 1m /srv/web && opsd supervise --daemon /srv/web\n\n` +
-          `${_EXIT_WAIT}\n\n${_EXIT_CODES}`,
+          `${examples}  opsd exit --timeout 1m /srv/web && opsd supervise --daemon /srv/web\n` +
+          `  opsd exit -q --ok-if-stopped /srv/web   from crontab: 0 if not running\n\n` +
+          `${_EXIT_WAIT}\n\n--ok-if-stopped: a service with no supervisor running and no ` +
+          `process of it left\n(never supervised, or exited already) is 0, not 3, as after ` +
+          `an exit.\n\n${_EXIT_CODES}`,
         run: (options, services) => _send(word, [word], services, options),
       });
     }
@@ -211,7 +224,7 @@ interface _Sent {
 
 /**
  * Sends `words` in order to each service, up to the first that fails, the services
- * together (a supervisor that does not answer delays no other); then waits for the
+ * together (32 at a time: a supervisor that does not answer delays no other); then waits for the
  * supervisors that acknowledged exit (together: they take their services down at the
  * same time) unless `noWait`, and prints, in the order named, each service's error or
  * status with what was done.
@@ -220,19 +233,32 @@ async function _send(
   command: string,
   words: ControlWord[],
   services: string[],
-  options: { json?: boolean; quiet?: boolean; noWait?: boolean; timeout?: number },
+  options: {
+    json?: boolean;
+    quiet?: boolean;
+    noWait?: boolean;
+    timeout?: number;
+    okIfStopped?: boolean;
+  },
 ): Promise<number> {
   // --timeout bounds the whole command: asking too, not only the wait for the end.
   const timeout = options.timeout ?? 0;
   const deadline = timeout > 0 ? Date.now() + timeout : Infinity;
-  const sent = await Promise.all(services.map((name) => _sendWords(name, words, deadline)));
-  const ends = await Promise.all(
-    sent.map((one) =>
-      one.exits && !options.noWait
-        ? awaitExit(one.name, one.status!.supervisor, deadline, timeout)
-        : null
-    ),
+  const sent = await mapLimited(
+    services,
+    SERVICES_AT_ONCE,
+    (name) => _sendWords(name, words, deadline),
   );
+  const ends = await Promise.all(sent.map(async (one) => {
+    if (one.exits && !options.noWait) {
+      return await awaitExit(one.name, one.status!.supervisor, deadline, timeout);
+    }
+    if (!options.okIfStopped || one.codes.at(-1) !== ExitCode.notRunning) return null;
+    // exit --ok-if-stopped: none to tell is as good as one that ended, if nothing of it runs.
+    const ended = await endedAlready(one.name);
+    if (ended) [one.codes, one.problem] = [[], null];
+    return ended;
+  }));
   const codes: number[] = [];
   for (const [index, { name, codes: sentCodes, done, status, problem }] of sent.entries()) {
     codes.push(...sentCodes);

@@ -9,8 +9,8 @@
 import { ExitCode, OpsdError } from "../lib/errors.ts";
 import { daemonEnvironment, parseEnvSetting } from "../lib/daemon/env.ts";
 import { daemonStatus, statusLine } from "../lib/daemon/status.ts";
-import type { LiveProcess } from "../lib/daemon/pidfile.ts";
-import { startDaemon, stopStartedDaemon } from "../lib/daemon/start.ts";
+import { absolutePath, type LiveProcess } from "../lib/daemon/pidfile.ts";
+import { startDaemon, startDaemonUnlessRunning, stopStartedDaemon } from "../lib/daemon/start.ts";
 import { stopDaemon, type StopResult } from "../lib/daemon/stop.ts";
 import { resolveCredentials } from "../lib/process/credentials.ts";
 import { signalNumber } from "../lib/sys/signals.ts";
@@ -27,7 +27,8 @@ const _EXIT_CODES =
   `Exit codes: 0 started (CMD has been exec'd), 2 bad option or path (or a --pidfile that
 is no pidfile: another file, a directory, a FIFO…: left untouched), 4 permission denied,
 5 already running (the pidfile is locked; its holder is named, as 'daemon status' names
-it), 6 not ready within --wait-ready, 126 CMD cannot be executed, 127 CMD not found; 1
+it; with --ok-if-running, 0 when that is the daemon of the pid it names), 6 not ready
+within --wait-ready, 126 CMD cannot be executed, 127 CMD not found; 1
 CMD exited before it was ready, or --print-pid/--json could not be written (the daemon
 is stopped), or --log names a FIFO no process reads; with --wait-ready, the CODE of a
 'CODE MESSAGE' readiness line, or 128+N when opsd got signal N while waiting (130 for
@@ -147,6 +148,11 @@ export function daemonCommand() {
           "the daemon is stopped and opsd exits 1",
       },
       json: { help: "print {pid, pidfile, command, replaced[, ready]} as JSON" },
+      okIfRunning: {
+        help: "with --pidfile: a daemon already running under it is success (exit 0, " +
+          "nothing on stderr; --print-pid prints its pid, --json {pid, pidfile, " +
+          "alreadyRunning: true}), as start-stop-daemon's --oknodo: for a crontab line",
+      },
     },
     passThrough: true,
     commands: [_statusCommand(), _stopCommand()],
@@ -155,6 +161,7 @@ Examples:
   opsd daemon --pidfile /run/web.pid --log /var/log/web.log -- ./server -p 80
   opsd daemon -u www-data --env-file web.env --pidfile /run/web.pid -- ./run
   pid=$(opsd daemon --print-pid -- sleep 600)
+  opsd daemon --ok-if-running --pidfile /run/web.pid -- ./server   from crontab
   opsd daemon status --pidfile /run/web.pid
   opsd daemon stop --pidfile /run/web.pid --timeout 30s
 
@@ -175,7 +182,7 @@ ${_EXIT_CODES}`,
         files: options.envFile,
         settings: options.env,
       });
-      const daemon = await startDaemon({
+      const request = {
         argv,
         env,
         cwd: options.chdir,
@@ -184,7 +191,22 @@ ${_EXIT_CODES}`,
         log: options.log,
         pidfile: options.pidfile,
         readyTimeout: options.waitReady,
-      });
+      };
+      if (options.okIfRunning && options.pidfile === undefined) {
+        throw new CommandLineError(
+          "--ok-if-running needs --pidfile: without one, opsd cannot tell that it runs",
+        );
+      }
+      const outcome = options.okIfRunning
+        ? await startDaemonUnlessRunning({ ...request, pidfile: options.pidfile! })
+        : { started: await startDaemon(request) };
+      if ("running" in outcome) {
+        const pidfile = absolutePath(options.pidfile!);
+        if (options.json) writeJson({ pid: outcome.running, pidfile, alreadyRunning: true });
+        else if (options.printPid) writeOut(`${outcome.running}\n`);
+        return ExitCode.ok;
+      }
+      const daemon = outcome.started;
       const { ready, replacedAlive, ...started } = daemon;
       if (replacedAlive) _noteLiveReplaced(started, replacedAlive);
       try {
@@ -334,16 +356,21 @@ function _stopCommand() {
           "pidfile opsd may not remove stays]}; " +
           "or {pidfile, outcome: unlocked, pid, alive, name}",
       },
+      okIfStopped: {
+        help: "a daemon that is not running is success (exit 0; nothing on stderr once no " +
+          "pidfile is left), as start-stop-daemon's --stop --oknodo: for a crontab line",
+      },
     },
     after: `
 Examples:
   opsd daemon stop --pidfile /run/web.pid
   opsd daemon stop --pidfile /run/web.pid --signal INT --timeout 30s
-  opsd daemon stop --pidfile /run/web.pid || [ $? = 3 ]     # fine if it was not running
+  opsd daemon stop --pidfile /run/web.pid --ok-if-stopped   # fine if it was not running
 
 Exit codes: 0 stopped, 1 nothing done: not locked but its pid is alive, or locked but
 not by its pid (the lock's holders are named), 3 not running (no pidfile, or a stale
-one, now removed, or kept when opsd may not remove it), 4 not allowed to signal it, 6
+one, now removed, or kept when opsd may not remove it; 0 with --ok-if-stopped, unless
+another opsd was replacing the pidfile meanwhile), 4 not allowed to signal it, 6
 still holding its lock after SIGKILL, 2 bad option, or a --pidfile that is no pidfile
 (another file, a directory, a FIFO…: left untouched).`,
     run: async (options) => {
@@ -362,8 +389,15 @@ still holding its lock after SIGKILL, 2 bad option, or a --pidfile that is no pi
         );
       }
       if (result.outcome === "not-running") {
+        // Stopped already, and its pidfile gone (by this opsd, or by another stop beside it
+        // that was removing it as this one looked): what --ok-if-stopped wants, nothing to say.
+        const settled = !result.stale || result.removed ||
+          (!result.kept && daemonStatus(path).state === "missing");
+        if (options.okIfStopped && settled) return ExitCode.ok;
         writeProblem("opsd daemon stop", `not running: ${_notRunning(result)}`);
-        return ExitCode.notRunning;
+        // A stale pidfile kept (read-only) is not running all the same; one another opsd is
+        // replacing may be a start.
+        return options.okIfStopped && result.kept ? ExitCode.ok : ExitCode.notRunning;
       }
       if (result.killed) {
         writeProblem(

@@ -169,7 +169,8 @@ another network namespace, or without sock_diag). So -q --port P and
 -q --unix PATH answer whether P or PATH is taken, for any user. Root without
 CAP_SYS_PTRACE lists other users' fds without reading them: a row per fd with
 "(readlink: Permission denied)", as lsof shows it. With -q, the note on what
-could not be inspected is printed only when nothing matched (exit 1).
+could not be inspected is printed only when nothing matched (exit 1); with -t
+(which implies lsof's -w, as lsof -t does), also when a socket matched has no pid.
 
 Sockets of processes in other network namespaces (containers) are listed too,
 marked " (netns N)" after NAME (netns in --json). They take no port or abstract
@@ -310,7 +311,8 @@ async function _print(rows: FdsScan["rows"], output: "table" | "json" | "pids"):
 /**
  * What stderr says beside the rows: pids that are threads, zombies or no process, paths that name no
  * file, matches that do not count, and processes that could not be inspected.
- * With `quiet` only the last, and only when it may make the answer (1) wrong.
+ * With `quiet` only the last, and only when it may make the answer (1) wrong; with
+ * `-t` (output `pids`) the last only when a pid may be missing from it.
  * `unheld`: some rows are sockets whose holder is unknown; `output` names them as
  * the output shows them.
  */
@@ -350,7 +352,11 @@ function _notes(
       );
     }
   }
-  if (scan.unreadable.length === 0 || (quiet && scan.matched)) return notes;
+  // -q's answer is certain once something matched. -t is quiet too once every socket matched
+  // has a pid to print, as lsof -t implies -w, so that kill $(opsd fds -t …) from cron mails
+  // nothing (a process it could not read may share what it found, as under lsof -t).
+  const silent = quiet || (output === "pids" && !unheld);
+  if (scan.unreadable.length === 0 || (silent && scan.matched)) return notes;
   // One of them may be the holder of a socket whose holder is unknown.
   const sockets = !unheld
     ? null

@@ -7,7 +7,8 @@
 
 import { exitCodeOf } from "../lib/errors.ts";
 import { resolveExistingService } from "../lib/service/paths.ts";
-import { combinedExitCode } from "../lib/supervise/client.ts";
+import { combinedExitCode, SERVICES_AT_ONCE } from "../lib/supervise/client.ts";
+import { mapLimited } from "../lib/limited.ts";
 import {
   describeReport,
   reportJson,
@@ -32,7 +33,13 @@ export function statusCommand() {
       required: true,
       variadic: true,
     }],
-    options: { json: { help: "one JSON object per service line, with the same fields" } },
+    options: {
+      json: { help: "one JSON object per service line, with the same fields" },
+      quiet: {
+        short: "q",
+        help: "print no status lines; answer with the exit code alone (errors still on stderr)",
+      },
+    },
     after: `
 Examples:
   opsd status /srv/web
@@ -42,7 +49,7 @@ Examples:
     ./worker.sh: crash-loop: 12 starts in 60 s, last exited 1, restart in 3.2 s
       | Error: connect ECONNREFUSED 127.0.0.1:5432
   opsd status --json /srv/web | jq .state
-  if opsd status /srv/web >/dev/null; then echo up; fi
+  if opsd status -q /srv/web; then echo up; fi
 
 Exit codes: 0 every service (and log service) is up, 1 some is not up (down, starting,
 crash-loop, stopping, finishing, or not ready yet with a notification-fd) or its status file is damaged, another tool's, or out
@@ -51,14 +58,15 @@ of date with a supervisor that does not answer (in 2 s),
 directory is its supervisor's user's).`,
     run: async (options, services) => {
       const codes: number[] = [];
-      // Looked at together: a supervisor asked for its record (2 s at most) delays no other.
-      const looks = await Promise.all(services.map(async (name) => {
+      // Looked at together (32 at a time, within the fds a process may open): a supervisor
+      // asked for its record (2 s at most) delays no other.
+      const looks = await mapLimited(services, SERVICES_AT_ONCE, async (name) => {
         try {
           return await statusReports(resolveExistingService(name), name);
         } catch (error) {
           return error as Error;
         }
-      }));
+      });
       for (const reports of looks) {
         if (reports instanceof Error) {
           writeProblem("opsd status", reports.message);
@@ -67,7 +75,7 @@ directory is its supervisor's user's).`,
         }
         for (const report of reports) {
           if (options.json) writeJson(reportJson(report));
-          else writeOut(`${describeReport(report)}\n`);
+          else if (!options.quiet) writeOut(`${describeReport(report)}\n`);
         }
         codes.push(statusExitCode(reports));
       }

@@ -18,6 +18,7 @@ import {
 } from "../lib/service/settings.ts";
 import {
   startBackgroundSupervisor,
+  startBackgroundSupervisorUnlessRunning,
   stopBackgroundSupervisor,
 } from "../lib/supervise/background.ts";
 import {
@@ -70,6 +71,12 @@ export function superviseCommand() {
       },
       printPid: { help: "with --daemon: print the supervisor's pid" },
       json: { help: "with --daemon: print {pid, pidfile, service, services} as JSON" },
+      okIfRunning: {
+        help: "with --daemon: a service an opsd supervisor already carries is success (exit " +
+          "0, nothing on stderr, whatever its state; --print-pid prints that supervisor's " +
+          "pid, --json {pid, service, alreadyRunning: true}), as start-stop-daemon's " +
+          "--oknodo: for a crontab line",
+      },
       detached: {
         help: "no terminal: log to files in the state directory (how --daemon runs the " +
           "supervisor)",
@@ -90,7 +97,7 @@ Examples:
   opsd supervise ./worker.sh --stop-timeout 30s   state in .worker.sh.opsd/
   opsd supervise /srv/web --log-file log/current --log-max-size 10M --log-keep 5
   opsd supervise --daemon /srv/web                in the background, once up
-  opsd supervise --daemon /srv/web || [ $? = 5 ]  from crontab: 5 = already on
+  opsd supervise --daemon --ok-if-running /srv/web  from crontab: quiet, 0 if already on
   opsd supervise --daemon --pidfile /run/web-supervise.pid /srv/web
   opsd supervise /srv/web --ready-fd 3 3>ready    ready gets '0 supervising …'
 
@@ -126,7 +133,8 @@ socket (a directory in its place), the background supervisor died before it repo
 --print-pid or --json could not be written (the supervisor is stopped), 2 bad settings,
 unknown service, or a log/ service named alone (supervise its service), 4
 permission denied, 5 the service already has a supervisor
-(its pid is named), 6 the background supervisor did not report within
+(its pid is named; with --ok-if-running, 0 when an opsd supervisor carries it and is
+not exiting), 6 the background supervisor did not report within
 --start-timeout, 126 run is not executable, 127 run not found (with --daemon or
 --ready-fd also when the first start of run fails so); with --daemon, 128+N when
 interrupted by signal N before the supervisor reported (it is stopped).`,
@@ -202,6 +210,7 @@ type _Options = {
   startTimeout?: number;
   printPid?: true;
   json?: true;
+  okIfRunning?: true;
   detached?: true;
   readyFd?: number;
 };
@@ -215,6 +224,7 @@ const _DAEMON_ONLY: Record<string, (options: _Options) => boolean> = {
   "--start-timeout": (options) => options.startTimeout !== undefined,
   "--print-pid": (options) => options.printPid === true,
   "--json": (options) => options.json === true,
+  "--ok-if-running": (options) => options.okIfRunning === true,
 };
 
 /** `--daemon`: start the supervisor in the background, wait until it reports, print. */
@@ -229,12 +239,22 @@ async function _daemonize(
     );
   }
   const paths = resolveService(name);
-  const started = await startBackgroundSupervisor({
+  const request = {
     paths,
     flags,
     pidfile: options.pidfile,
     timeout: options.startTimeout ?? _START_TIMEOUT,
-  });
+  };
+  const outcome = options.okIfRunning
+    ? await startBackgroundSupervisorUnlessRunning(request)
+    : { started: await startBackgroundSupervisor(request) };
+  if ("running" in outcome) {
+    if (options.json) {
+      writeJson({ pid: outcome.running, service: paths.path, alreadyRunning: true });
+    } else if (options.printPid) writeOut(`${outcome.running}\n`);
+    return ExitCode.ok;
+  }
+  const started = outcome.started;
   try {
     if (options.json) {
       writeJson({

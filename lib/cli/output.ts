@@ -2,7 +2,9 @@
  * Writing a command's output: whole texts to stdout or stderr, and JSON one
  * value per line. A closed stdout (`opsd … | head`) ends the process quietly, as
  * it does for other Unix tools, unless the output is a result the caller must not
- * lose (`lossless`); any other failed write is one line saying so (exit 1).
+ * lose (`lossless`); any other failed write to stdout is one line saying so (exit 1).
+ * A stderr that cannot be written (its reader gone, a full disk) is given up
+ * silently: there is nowhere to say it, and the exit code still tells what happened.
  *
  * @module
  */
@@ -23,7 +25,17 @@ export interface OutputOptions {
 
 /** Writes all of `text` to stdout; a closed pipe (`opsd … | head`) ends the process quietly. */
 export function writeOut(text: string, options: OutputOptions = {}): void {
-  _writeAll(Deno.stdout, text, options);
+  try {
+    _writeAll(Deno.stdout, text);
+  } catch (error) {
+    if (options.lossless) throw error; // the caller says what it undoes
+    if (error instanceof Deno.errors.BrokenPipe) Deno.exit(ExitCode.ok);
+    throw new OpsdError(
+      `cannot write to stdout (${describeWriteFailure(error)}): check where stdout goes`,
+      ExitCode.failure,
+      { cause: error },
+    );
+  }
 }
 
 /** How often {@linkcode stdoutReaderGone} looks, in ms. */
@@ -45,9 +57,17 @@ export function stdoutReaderGone(): AbortSignal {
   return controller.signal;
 }
 
-/** Writes all of `text` to stderr: notes a command makes besides its result. */
+/**
+ * Writes all of `text` to stderr: notes a command makes besides its result. One that
+ * cannot be written is dropped: ending the process there (`opsd daemon … 2>&1 | head
+ * -1` exited 0 for a program not found) would lose the exit code that still tells.
+ */
 export function writeErr(text: string): void {
-  _writeAll(Deno.stderr, text, {});
+  try {
+    _writeAll(Deno.stderr, text);
+  } catch {
+    // Nowhere to say it: the exit code still tells.
+  }
 }
 
 /**
@@ -75,22 +95,7 @@ export function describeWriteFailure(error: unknown): string {
   return "code" in error ? `${error.code}: ${description}` : description;
 }
 
-function _writeAll(
-  stream: typeof Deno.stdout | typeof Deno.stderr,
-  text: string,
-  options: OutputOptions,
-): void {
+function _writeAll(stream: typeof Deno.stdout | typeof Deno.stderr, text: string): void {
   const bytes = new TextEncoder().encode(text);
-  try {
-    for (let offset = 0; offset < bytes.length;) offset += stream.writeSync(bytes.subarray(offset));
-  } catch (error) {
-    if (options.lossless) throw error; // the caller says what it undoes
-    if (error instanceof Deno.errors.BrokenPipe) Deno.exit(ExitCode.ok);
-    const name = stream === Deno.stdout ? "stdout" : "stderr";
-    throw new OpsdError(
-      `cannot write to ${name} (${describeWriteFailure(error)}): check where ${name} goes`,
-      ExitCode.failure,
-      { cause: error },
-    );
-  }
+  for (let offset = 0; offset < bytes.length;) offset += stream.writeSync(bytes.subarray(offset));
 }

@@ -10,7 +10,7 @@
  * @module
  */
 
-import { ExitCode, OpsdError, UsageError } from "../errors.ts";
+import { ExitCode, exitCodeOf, OpsdError, UsageError } from "../errors.ts";
 import type { Credentials } from "../process/credentials.ts";
 import { describeExit, waitForExit } from "../process/exit.ts";
 import { signalSession } from "../process/signal.ts";
@@ -32,7 +32,7 @@ import {
   PidfileLocked,
   removePidfile,
 } from "./pidfile.ts";
-import { alreadyRunningMessage } from "./status.ts";
+import { alreadyRunningMessage, daemonStatus } from "./status.ts";
 import { QUIET_ENDING_SIGNALS } from "../sys/signals.ts";
 
 const _STOP_TIMEOUT = 2000;
@@ -187,6 +187,35 @@ export async function startDaemon(request: DaemonRequest): Promise<StartedDaemon
   } finally {
     close(stdin);
     if (output >= 0) close(output);
+  }
+}
+
+/** How long {@linkcode startDaemonUnlessRunning} waits out another opsd starting or stopping it (ms). */
+const _BUSY_PATIENCE = 10_000;
+
+/**
+ * {@linkcode startDaemon} for a command run again and again (a crontab line), as
+ * start-stop-daemon's `--oknodo` runs: a daemon already running under
+ * `request.pidfile` (its lock held by the pid it names or that pid's session, as
+ * `daemon status` says `running`) is no failure, and its pid is returned as
+ * `running` instead. Another opsd starting or stopping it at that moment (two
+ * cron lines at once) is waited out, up to 10 s, then the start is tried again.
+ * A lock held by anything else (`foreign`) is still refused (exit 5).
+ */
+export async function startDaemonUnlessRunning(
+  request: DaemonRequest & { pidfile: string },
+): Promise<{ started: StartedDaemon } | { running: number }> {
+  const deadline = Date.now() + _BUSY_PATIENCE;
+  for (;;) {
+    try {
+      return { started: await startDaemon(request) };
+    } catch (error) {
+      if (exitCodeOf(error) !== ExitCode.busy) throw error;
+      const found = daemonStatus(request.pidfile);
+      if (found.state === "running" && found.pid !== null) return { running: found.pid };
+      if (found.state === "foreign" || Date.now() >= deadline) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
   }
 }
 

@@ -134,6 +134,7 @@ export async function stopDaemon(path: string, options: StopOptions = {}): Promi
   const { pid } = pidfile;
   if (pid === null) throw _foreignLock(pidfile, pid);
   const started = Date.now();
+  // "gone": it exited since the look above (a stop run beside this one): nothing to signal.
   const reached = _permitted(pid, () => _signalDaemon(pidfile, pid, signal));
   // Sent to the session already (the pid had gone): not sent to it again while waiting.
   let forwarded = reached === "session";
@@ -173,12 +174,19 @@ export async function stopDaemon(path: string, options: StopOptions = {}): Promi
  * Sends `signal` to `pid` if it holds the pidfile; else (it exited, and processes
  * it started keep the lock) to every process of its session. These are the
  * questions `lockOwner` (lock_owner.ts) asks, each asked here right before its
- * signal. Signals nothing, and throws an error naming the lock's holders, when
- * neither holds it: the file names a pid that is not the daemon.
+ * signal. Signals nothing when neither holds it: "gone" when the lock has been
+ * released meanwhile (the daemon exited: another stop got there first), else it
+ * throws an error naming the lock's holders (the file names a pid that is not the
+ * daemon).
  */
-function _signalDaemon(pidfile: OpenPidfile, pid: number, signal: number): "pid" | "session" {
+function _signalDaemon(
+  pidfile: OpenPidfile,
+  pid: number,
+  signal: number,
+): "pid" | "session" | "gone" {
   if (signalIfStill(pid, signal, () => pidHoldsPidfile(pidfile.file, pid))) return "pid";
   if (_signalHoldingSession(pidfile, pid, signal)) return "session";
+  if (!pidfile.locked()) return "gone";
   throw _foreignLock(pidfile, pid);
 }
 

@@ -21,7 +21,7 @@ import {
 } from "../service/settings.ts";
 import { ExitCode, exitCodeOf, OpsdError } from "../errors.ts";
 import { mayHaveLeftovers } from "./leftovers.ts";
-import { readStatus, runningSupervisor } from "./state.ts";
+import { readStatus, readStatusOrNull, runningSupervisor } from "./state.ts";
 import type { ServiceStatus } from "./status.ts";
 
 /** What {@linkcode startBackgroundSupervisor} starts. */
@@ -98,6 +98,30 @@ export async function startBackgroundSupervisor(
     .map((service) => readStatus(service))
     .filter((status) => status !== null);
   return { pid: daemon.pid, pidfile: daemon.pidfile, services, stopTimeout };
+}
+
+/**
+ * {@linkcode startBackgroundSupervisor} for a command run again and again (a
+ * crontab line), as start-stop-daemon's `--oknodo` runs: a service that an opsd
+ * supervisor already carries, and that is not exiting, is no failure, and that
+ * supervisor's pid is returned as `running` instead, whatever the service's state
+ * (an operator's `opsd down` stays down). Anything else that holds it (another
+ * tool's supervisor, a supervisor taking it down to exit) is still refused (exit 5).
+ */
+export async function startBackgroundSupervisorUnlessRunning(
+  request: BackgroundRequest,
+): Promise<{ started: BackgroundSupervisor } | { running: number }> {
+  try {
+    return { started: await startBackgroundSupervisor(request) };
+  } catch (error) {
+    if (exitCodeOf(error) !== ExitCode.busy) throw error;
+    const pid = runningSupervisor(request.paths);
+    if (pid === null || pid < 0) throw error;
+    // Its own record, not one a supervisor that exited before it left.
+    const { supervisor } = readStatusOrNull(request.paths) ?? {};
+    if (supervisor?.pid === pid && supervisor.exiting) throw error;
+    return { running: pid };
+  }
 }
 
 /**

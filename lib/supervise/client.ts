@@ -18,6 +18,14 @@ import { isAncestor, isRunning, type ProcessId } from "../procfs/processes.ts";
 import type { ServiceStatus } from "./status.ts";
 import type { ControlWord } from "./words.ts";
 
+/**
+ * How many services a command asks at once (`opsd down /srv/*`, `opsd status`): each
+ * holds a control socket and a lock file's fd while it waits, so that a thousand
+ * services stay well within the usual 1024 open fds (EMFILE), while one supervisor
+ * that does not answer (stopped) holds up one of these only.
+ */
+export const SERVICES_AT_ONCE = 32;
+
 /** How a request to one service went. */
 export interface ControlResult {
   /** The service as named. */
@@ -113,6 +121,21 @@ export async function awaitExit(
       "service still runs: stop it, or supervise the service again to have it stopped",
     reports,
   };
+}
+
+/**
+ * For `opsd exit --ok-if-stopped` on a service `name` no supervisor answered for:
+ * its reports, as {@linkcode awaitExit} gives them once a supervisor has ended (0),
+ * when nothing of it runs. Null when something does: processes of it left running
+ * unsupervised (a killed supervisor's), which exit cannot stop, or a supervisor
+ * started meanwhile.
+ */
+export async function endedAlready(name: string): Promise<ExitResult | null> {
+  const reports = await statusReports(resolveExistingService(name), name);
+  const running = reports.some((report) =>
+    report.supervisor.running || report.unsupervised.length > 0
+  );
+  return running ? null : { code: ExitCode.ok, error: null, reports };
 }
 
 /** How long a supervisor that let go of its lock is given to be gone (ms). */

@@ -203,6 +203,50 @@ sanitizedTest(
 );
 
 sanitizedTest(
+  "--ok-if-running, as a cron line: three at once start one daemon, all exit 0 quietly with its pid; a foreign lock is still refused",
+  async () => {
+    await using daemons = await Daemons.create();
+    const { dir, pidfile } = daemons;
+    const seconds = uniqueSeconds();
+    const runs = await Promise.all(
+      [1, 2, 3].map(() =>
+        daemon(["--ok-if-running", "--pidfile", pidfile, "--", "sleep", seconds])
+      ),
+    );
+    const pids = runs.map((run) => daemons.track(run.pid));
+    for (const run of runs) {
+      assert.equal(run.code, 0, run.stderr);
+      assert.equal(run.stderr, "");
+    }
+    assert.equal(new Set(pids).size, 1, `one daemon: ${pids}`);
+    assert.deepEqual(processesMentioning(seconds), [pids[0]]);
+    assert.equal(Deno.readTextFileSync(pidfile), `${pids[0]}\n`);
+    assert.deepEqual(listing(dir), ["app.pid"]);
+    const json = await runOpsd([
+      "daemon",
+      "--ok-if-running",
+      "--json",
+      "--pidfile",
+      pidfile,
+      "--",
+      "sleep",
+      "1",
+    ]);
+    assert.equal(json.code, 0, json.stderr);
+    assert.deepEqual(JSON.parse(json.stdout), { pid: pids[0], pidfile, alreadyRunning: true });
+
+    // Locked, but not by the pid it names: no daemon of this pidfile to be content with.
+    Deno.writeTextFileSync(pidfile, `${Deno.pid}\n`);
+    const foreign = await daemon(["--ok-if-running", "--pidfile", pidfile, "--", "sleep", "1"]);
+    assert.equal(foreign.code, 5);
+    assert.match(foreign.stderr, /is locked by pid \d+ \(sleep\)/);
+    const bare = await runOpsd(["daemon", "--ok-if-running", "--", "sleep", "1"]);
+    assert.equal(bare.code, 2);
+    assert.match(bare.stderr, /--ok-if-running needs --pidfile/);
+  },
+);
+
+sanitizedTest(
   "exec failure: 127 or 126 with the reason, nothing running, no pidfile left",
   async () => {
     await using dir = await tempDir();
@@ -697,7 +741,7 @@ sanitizedTest(
 );
 
 sanitizedTest(
-  "an unlocked pidfile whose pid has exited is stale: status 3; stop removes it, 3",
+  "an unlocked pidfile whose pid has exited is stale: status 3; stop removes it, 3 (0 and quiet with --ok-if-stopped)",
   async () => {
     await using dir = await tempDir();
     const pidfile = `${dir.path}/app.pid`;
@@ -750,6 +794,17 @@ sanitizedTest(
       "cannot remove it (permission denied)\n",
     ]);
     assert.deepEqual(listing(dir.path), ["app.pid"]);
+    const keptOk = await runOpsd(["daemon", "stop", "--ok-if-stopped", "--pidfile", pidfile], {
+      asUser: nobody,
+    });
+    assert.equal(keptOk.code, 0, "not running, as asked: the kept file is still said");
+    assert.match(keptOk.stderr, /^opsd daemon stop: not running: kept stale pidfile /);
+    // --ok-if-stopped, as a cron line: not running is success, quiet once no pidfile is left.
+    const removed = await runOpsd(["daemon", "stop", "--ok-if-stopped", "--pidfile", pidfile]);
+    assert.deepEqual([removed.code, removed.stdout, removed.stderr], [0, "", ""]);
+    assert.deepEqual(listing(dir.path), []);
+    const none = await runOpsd(["daemon", "stop", "--ok-if-stopped", "--pidfile", pidfile]);
+    assert.deepEqual([none.code, none.stdout, none.stderr], [0, "", ""]);
   },
 );
 
@@ -853,6 +908,33 @@ sanitizedTest(
       3,
       `opsd daemon stop: not running: no pidfile ${pidfile}\n`,
     ]);
+  },
+);
+
+sanitizedTest(
+  "two stops at the same instant (cron lines): one stops it, the other finds it gone (3, or 0 and quiet with --ok-if-stopped), never a 'locked by' refusal",
+  async () => {
+    await using daemons = await Daemons.create();
+    const { dir, pidfile } = daemons;
+    // The race is a few microseconds wide (the daemon exits between the other's look and
+    // its signal): several rounds meet it.
+    for (const ok of [[], ["--ok-if-stopped"]]) {
+      for (let round = 0; round < 5; round++) {
+        await daemons.start(["--pidfile", pidfile, "--", "sleep", "30"]);
+        const stops = await Promise.all(
+          [1, 2].map(() => runOpsd(["daemon", "stop", ...ok, "--pidfile", pidfile])),
+        );
+        const codes = stops.map((stop) => stop.code).sort();
+        const said = stops.map((stop) => stop.stderr).join("");
+        if (ok.length > 0) assert.deepEqual([codes, said], [[0, 0], ""], `round ${round}`);
+        else {
+          // The other is done as well (0) when it finds the lock released as it signals.
+          assert.ok(codes[0] === 0 && [0, 3].includes(codes[1]), `${codes}: ${said}`);
+          assert.match(said, codes[1] === 3 ? /^opsd daemon stop: not running: / : /^$/);
+        }
+        assert.deepEqual(listing(dir), []);
+      }
+    }
   },
 );
 

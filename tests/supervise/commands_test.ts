@@ -47,6 +47,12 @@ Deno.test("status shows the log service on a second line; svc letters and wait d
   assert.equal(stillDown.code, 1, "down is not up");
   assert.match(stillDown.stdout, /: down \d+ seconds?, killed by SIGTERM, normally up\n/);
   assert.doesNotMatch(stillDown.stdout, / \| /, "no tail under a service that is down as asked");
+  // -q, for 'if opsd status -q web': the exit code alone; errors still said.
+  const quietDown = await runOpsd(["status", "-q", service.path]);
+  assert.deepEqual([quietDown.code, quietDown.stdout, quietDown.stderr], [1, "", ""]);
+  const quietUnknown = await runOpsd(["status", "-q", `${service.path}/nothing`]);
+  assert.deepEqual([quietUnknown.code, quietUnknown.stdout], [2, ""]);
+  assert.match(quietUnknown.stderr, /^opsd status: no such service: /);
   const late = await runOpsd(["wait", service.path, "--up", "--timeout", "300ms"]);
   assert.equal(late.code, 6);
   assert.match(late.stderr, /timed out after 300 ms waiting for .* to be up; now down/);
@@ -59,6 +65,8 @@ Deno.test("status shows the log service on a second line; svc letters and wait d
   );
   assert.equal((await runOpsd(["svc", "-u", service.path, "-q"])).code, 0);
   assert.equal((await runOpsd(["wait", service.path, "--up"])).code, 0);
+  const quietUp = await runOpsd(["status", "-q", service.path]);
+  assert.deepEqual([quietUp.code, quietUp.stdout, quietUp.stderr], [0, "", ""]);
   const bad = await runOpsd(["svc", "-z", service.path]);
   assert.equal(bad.code, 2);
   assert.match(bad.stderr, /unknown letter -z: use -u -d -o -p -c -h -a -i -t -k -x/);

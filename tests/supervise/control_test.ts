@@ -481,6 +481,36 @@ Deno.test("exit waits until the supervisor has ended, so that a new one starts a
   assert.equal(await exitedWithin(supervisor, 20_000), 0);
 });
 
+Deno.test("exit --ok-if-stopped, as a cron line: a service nothing runs is 0 (quiet with -q, its status without); one whose processes outlived a killed supervisor is still 3", async () => {
+  await using service = await copyService("steady");
+  await using never = await copyService("steady");
+  const quiet = await runOpsd(["exit", "-q", "--ok-if-stopped", never.path]);
+  assert.deepEqual([quiet.code, quiet.stdout, quiet.stderr], [0, "", ""]);
+  await using supervisor = await startSupervisor(service.path);
+  const up = await supervisor.waitStatus("up", (s) => s.state === "up");
+  assert.equal(await supervisor.stop("SIGKILL"), 137);
+  const left = await runOpsd(["exit", "-q", "--ok-if-stopped", service.path]);
+  assert.equal(left.code, 3, "pid still runs: exit cannot stop it");
+  assert.match(left.stderr, /^opsd exit: no supervisor running for \S+: start one with /);
+  Deno.kill(up.pid!, "SIGKILL");
+  await waitFor("the service gone", () => !isAlive(up.pid!));
+  const both = await runOpsd(["exit", "--ok-if-stopped", service.path, never.path]);
+  assert.equal(both.code, 0, both.stderr);
+  assert.equal(both.stderr, "");
+  assert.match(
+    both.stdout,
+    new RegExp(
+      `^\\S+: supervisor not running; pid ${up.pid}, recorded as running, is gone too\n` +
+        "\\S+: supervisor not running; never supervised\n$",
+    ),
+  );
+  const json = await runOpsd(["exit", "--json", "--ok-if-stopped", never.path]);
+  assert.deepEqual(
+    [json.code, JSON.parse(json.stdout).state, JSON.parse(json.stdout).done],
+    [0, "down", []],
+  );
+});
+
 Deno.test("exit run by the service's own finish returns once acknowledged: waiting for its supervisor would wait for itself", async () => {
   await using service = await copyService("finish");
   await Deno.writeTextFile(`${service.path}/exit3`, "");
@@ -638,5 +668,41 @@ Deno.test("exit of several services takes them down together, then prints each i
   ]);
   for (const line of lines) {
     assert.match(line, /: supervisor not running; down \d+ seconds?, killed by SIGKILL$/);
+  }
+});
+
+Deno.test("control words and status to many services at once stay within the fd limit: 120 stand-in supervisors under ulimit -n 100 are each asked, none fails with EMFILE", async () => {
+  await using dir = await tempDir();
+  const held: StateLock[] = [], servers: ControlServer[] = [], services: string[] = [];
+  try {
+    for (let i = 0; i < 120; i++) {
+      const service = `${dir.path}/s${i}`;
+      Deno.mkdirSync(service);
+      Deno.writeTextFileSync(`${service}/run`, "#!/bin/sh\nexec sleep 1000\n", { mode: 0o755 });
+      const paths = resolveService(service);
+      held.push(acquireLock(paths));
+      servers.push(
+        serveControl(
+          paths,
+          held.at(-1)!.dir,
+          (request) => Promise.resolve({ ok: false, error: `no ${request.command} here` }),
+        ),
+      );
+      services.push(service);
+    }
+    const limited = async (args: string[]) => {
+      const sh = ["-c", 'ulimit -n 100 && exec "$@"', "sh", ...opsdArgv(args)];
+      const { code, stderr } = await new Deno.Command("sh", { args: sh, stdout: "null" }).output();
+      return { code, lines: new TextDecoder().decode(stderr).trimEnd().split("\n") };
+    };
+    const down = await limited(["down", "-q", ...services]);
+    assert.equal(down.code, 1, "each refused, as the stand-ins answer");
+    assert.deepEqual(down.lines, services.map(() => "opsd down: no down here"));
+    // No status written yet: each is starting (1), its lock looked at, nothing on stderr.
+    const status = await limited(["status", "-q", ...services]);
+    assert.deepEqual([status.code, status.lines], [1, [""]]);
+  } finally {
+    for (const server of servers) await server.close();
+    held.forEach(releaseLock);
   }
 });

@@ -229,6 +229,32 @@ Deno.test("supervise --daemon on a supervised service exits 5 naming the supervi
   );
 });
 
+Deno.test("supervise --daemon --ok-if-running, two at once as cron lines: one supervisor, both exit 0 quietly with its pid; not while it exits", async () => {
+  await using service = await copyService("stubborn");
+  const args = ["--ok-if-running", "--stop-timeout", "2s", service.path];
+  const runs = await Promise.all([superviseInBackground(args), superviseInBackground(args)]);
+  await using first = runs[0];
+  await using second = runs[1];
+  for (const run of [first, second]) {
+    assert.equal(run.code, 0, run.stderr);
+    assert.equal(run.stderr, "");
+  }
+  assert.equal(first.pid, second.pid, "both name the one supervisor");
+  assert.deepEqual(processesMentioning(service.path), [first.pid], "the loser left nothing");
+  const json = await runOpsd(["supervise", "--daemon", "--ok-if-running", "--json", service.path]);
+  assert.equal(json.code, 0, json.stderr);
+  assert.deepEqual(JSON.parse(json.stdout), {
+    pid: first.pid,
+    service: service.path,
+    alreadyRunning: true,
+  });
+  // A supervisor taking its service down to exit carries it no more: still refused.
+  assert.equal((await runOpsd(["exit", "--no-wait", "-q", service.path])).code, 0);
+  const exiting = await runOpsd(["supervise", "--daemon", "--ok-if-running", service.path]);
+  assert.equal(exiting.code, 5, exiting.stderr);
+  assert.match(exiting.stderr, /already supervised by pid \d+/);
+});
+
 Deno.test("a daemonized supervisor obeys down and exit, and releases its pidfile", async () => {
   await using service = await copyService("steady");
   const pidfile = `${service.dir}/supervisor.pid`;
