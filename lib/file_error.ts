@@ -104,3 +104,11 @@ function _isDirectory(path: string): boolean {
     return false;
   }
 }
+
+/**
+ * Why a file operation failed, without the path Deno names the file by
+ * (`: open '/proc/self/fd/7/current'`): for a message that names the file itself.
+ */
+export function errorReason(error: unknown): string {
+  return (error as Error).message.replace(/: \w+ '[^']*'$/, "");
+}

@@ -39,6 +39,7 @@ import {
   type ControlServer,
   serveControl,
 } from "./control.ts";
+import { messagesToFile } from "./messages.ts";
 import { checkLogFile } from "./output/logfile.ts";
 import { ServiceOutput } from "./output/output.ts";
 import { BoundedWriter } from "./output/writer.ts";
@@ -48,6 +49,7 @@ import {
   acquireLock,
   detachedLogFile,
   isStateDirAt,
+  messagesPath,
   type PinnedStateDir,
   readStatus,
   releaseLock,
@@ -74,7 +76,8 @@ export interface SuperviseOptions {
   onReady?: (report: ReadyReport) => void;
   /**
    * Running in the background with no terminal (`--detached`): a service without
-   * `log-file` logs to `current` in its state directory, so no output is lost.
+   * `log-file` logs to `current` in its state directory, so no output is lost, and
+   * the supervisor's own messages go to `opsd.log` there.
    */
   detached?: boolean;
 }
@@ -141,6 +144,8 @@ export async function supervise(options: SuperviseOptions): Promise<number> {
     held.forEach(releaseLock);
     throw error;
   }
+  // Its own messages go in the state directory it holds, as the status file does.
+  if (detached) messagesToFile(messagesPath(options.paths), held[0].dir.path);
   const supervisor = await Supervisor.open(prepared, held, detached, options.onReady);
   return await supervisor.run();
 }
@@ -346,6 +351,7 @@ class Supervisor {
         devNull,
         stdin: spec.role === "log" ? logPipe?.[0] : undefined,
         stdout: spec.role === "main" ? logPipe?.[1] : undefined,
+        logDir: _inStateDir(spec, held[index].dir),
         onChange: () => this.#services[index]?.outputChanged(),
         onError: _rateLimited((error) => logger.error("{error}", { error: error.message })),
       });
@@ -775,6 +781,16 @@ class Supervisor {
     // Last: the control sockets were removed from the state directories through them.
     this.#held.splice(0).forEach(releaseLock);
   }
+}
+
+/**
+ * How a service's log file's directory is reached when it is the state directory
+ * (`current` under --daemon): through `dir`, held open, as its status file is;
+ * else undefined (by its path).
+ */
+function _inStateDir(spec: _Prepared, dir: PinnedStateDir): string | undefined {
+  const { logFile } = spec.settings;
+  return logFile !== null && dirname(logFile) === spec.paths.stateDir ? dir.path : undefined;
 }
 
 /** Grows a pipe so that bursts wait in the kernel; a pipe that cannot grow still works. */

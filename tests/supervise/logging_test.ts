@@ -74,7 +74,10 @@ Deno.test("a log file that cannot be written never blocks the service: output is
   );
   assert.equal(status.starts, 1, "the service was never blocked or restarted");
   assert.match(status.tail, /err 300/, "the stderr tail does not depend on the log file");
-  assert.match(supervisor.output(), /log file: .*(ENOSPC|No space left)/);
+  assert.match(
+    supervisor.output(),
+    /log file \/dev\/full: No space left on device \(os error 28\): its lines are dropped /,
+  );
 });
 
 Deno.test("a log file that cannot be opened is refused before the service starts (exit 2)", async () => {
@@ -250,4 +253,21 @@ Deno.test("at each exit, a partial last line on stderr is ended in the stderr ta
   alone(tail.stdout.trimEnd().split("\n"));
   const status = await runOpsd(["status", service.path]);
   alone(status.stdout.split("\n").flatMap((line) => line.match(/^ {2}\| (.*)$/)?.[1] ?? []));
+});
+
+Deno.test("detached, the output and messages of a supervisor whose directory a deploy replaced stay in its own directory", async () => {
+  await using service = await copyService("steady");
+  await using supervisor = await startSupervisor(service.path, ["--detached"]);
+  await supervisor.waitStatus("up", (s) => s.state === "up");
+  // A deploy: the service directory moved away, a new one (with its state directory) in its place.
+  const old = `${service.path}.old`;
+  await Deno.rename(service.path, old);
+  await Deno.mkdir(`${service.path}/supervise`, { recursive: true, mode: 0o700 });
+  assert.equal(await supervisor.exited, 1, "it noticed, took the service down and exited");
+  assert.deepEqual([...Deno.readDirSync(`${service.path}/supervise`)], [], "nothing written there");
+  const current = await Deno.readTextFile(`${old}/supervise/current`);
+  assert.match(current, / out steady \d+ up\n/);
+  assert.match(current, / opsd stopping pid \d+: sent TERM to its group\n/);
+  const messages = await Deno.readTextFile(`${old}/supervise/opsd.log`);
+  assert.match(messages, /was moved or removed: taking the service down, then exiting\n/);
 });

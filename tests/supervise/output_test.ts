@@ -4,7 +4,8 @@ import { MAX_LINE, readPipe } from "../../lib/supervise/output/pipe.ts";
 import { stampLines } from "../../lib/supervise/output/stamp.ts";
 import { TailBuffer } from "../../lib/supervise/output/tail.ts";
 import { BoundedWriter } from "../../lib/supervise/output/writer.ts";
-import { close, pipe2, write } from "../../lib/sys/libc.ts";
+import { O } from "../../lib/sys/constants.ts";
+import { close, open, pipe2, write } from "../../lib/sys/libc.ts";
 import { runWithFileSizeLimit, tempDir } from "../fixtures/mod.ts";
 
 const encoder = new TextEncoder(), decoder = new TextDecoder();
@@ -289,4 +290,84 @@ Deno.test("PipeReader.settle waits until the pipe is empty and its lines handed 
     await reading.done;
   }
   assert.equal(await reading.settle(1000), true, "after end of file: nothing to wait for");
+});
+
+Deno.test("RotatingLogFile opens FILE anew when it is removed or moved by hand, or its directory removed", async () => {
+  await using dir = await tempDir();
+  const path = `${dir.path}/log/current`;
+  const log = new RotatingLogFile({ path, maxSize: 1000, keep: 2 });
+  try {
+    await log.write(encoder.encode("one\n"));
+    await Deno.remove(path); // rm current: the lines would go into a deleted file
+    await log.write(encoder.encode("two\n"));
+    assert.equal(await Deno.readTextFile(path), "two\n");
+    await Deno.rename(path, `${path}.saved`); // mv current current.saved
+    await log.write(encoder.encode("three\n"));
+    assert.equal(await Deno.readTextFile(path), "three\n");
+    assert.equal(await Deno.readTextFile(`${path}.saved`), "two\n");
+    await Deno.remove(`${dir.path}/log`, { recursive: true }); // rm -rf log
+    await log.write(encoder.encode("four\n"));
+    assert.equal(await Deno.readTextFile(path), "four\n");
+  } finally {
+    log.close();
+  }
+});
+
+Deno.test("RotatingLogFile rotates a file truncated by hand by its new size, and removes generations past log-keep", async () => {
+  await using dir = await tempDir();
+  const path = `${dir.path}/current`;
+  // Generations an earlier, larger log-keep left.
+  for (const n of [1, 2, 3, 4]) await Deno.writeTextFile(`${path}.${n}`, `old ${n}\n`);
+  const log = new RotatingLogFile({ path, maxSize: 20, keep: 2 });
+  try {
+    await log.write(encoder.encode("line 1\nline 2\n")); // 14 bytes
+    await Deno.truncate(path, 0); // : > current
+    await log.write(encoder.encode("line 3\nline 4\n")); // fits: 14 of 20 bytes
+    assert.equal(await Deno.readTextFile(path), "line 3\nline 4\n");
+    assert.deepEqual([...Deno.readDirSync(dir.path)].map((e) => e.name).sort(), [
+      "current",
+      "current.1",
+      "current.2",
+      "current.3",
+      "current.4",
+    ]);
+    await log.write(encoder.encode("line 5\n")); // rotates
+    assert.deepEqual([...Deno.readDirSync(dir.path)].map((e) => e.name).sort(), [
+      "current",
+      "current.1",
+      "current.2",
+    ]);
+    assert.equal(await Deno.readTextFile(`${path}.1`), "line 3\nline 4\n");
+    assert.equal(await Deno.readTextFile(`${path}.2`), "old 1\n");
+  } finally {
+    log.close();
+  }
+});
+
+Deno.test("RotatingLogFile through a held directory follows it when moved, never writing into a new one at its path", async () => {
+  await using dir = await tempDir();
+  const state = `${dir.path}/svc/supervise`;
+  await Deno.mkdir(state, { recursive: true });
+  const held = open(state, O.RDONLY | O.DIRECTORY | O.CLOEXEC);
+  const log = new RotatingLogFile({
+    path: `${state}/current`,
+    dir: `/proc/self/fd/${held}`,
+    maxSize: 20,
+    keep: 1,
+  });
+  try {
+    await log.write(encoder.encode("before 1\n"));
+    // A deploy: the service directory moved away, a new one made at its path.
+    await Deno.rename(`${dir.path}/svc`, `${dir.path}/svc.old`);
+    await Deno.mkdir(state, { recursive: true });
+    await log.write(encoder.encode("after 1\nafter 2\n")); // 9 + 8 fit in 20, then it rotates
+    await log.write(encoder.encode("after 3\n"));
+    assert.deepEqual([...Deno.readDirSync(state)], [], "nothing in the new directory");
+    const old = `${dir.path}/svc.old/supervise`;
+    assert.equal(await Deno.readTextFile(`${old}/current.1`), "before 1\nafter 1\n");
+    assert.equal(await Deno.readTextFile(`${old}/current`), "after 2\nafter 3\n");
+  } finally {
+    log.close();
+    close(held);
+  }
 });

@@ -4,16 +4,30 @@
  * `FILE.N`. Rotation happens between lines, never inside one, and only for a
  * regular file (`/dev/stdout` or a FIFO is simply written to).
  *
+ * Unlike multilog, svlogd and s6-log, which write on into a `current` removed or
+ * moved by hand until their next rotation (the lines are then lost, or land in the
+ * moved file), the file is looked at before each write, by its name: one that is no
+ * longer there, or is another file, is closed and `FILE` opened anew (with its
+ * directory, if that was removed too), and one truncated by hand is rotated by its
+ * new size.
+ *
  * @module
  */
 
-import { dirname } from "../../path.ts";
+import { basename, dirname } from "../../path.ts";
 import type { ByteSink } from "./writer.ts";
 
 /** Where and how big a {@linkcode RotatingLogFile} may grow. */
 export interface LogFileOptions {
   /** Absolute path of the current file. */
   path: string;
+  /**
+   * How its directory is reached, when not by its path: the state directory a
+   * supervisor holds open (`/proc/self/fd/N`), so that the file follows that
+   * directory when it is moved, and is never opened in a new directory made at its
+   * path (a deploy) by a supervisor that is about to exit.
+   */
+  dir?: string;
   /** Rotate before the file would grow past this many bytes. */
   maxSize: number;
   /** How many rotated files to keep (0: the current file is simply started again). */
@@ -27,18 +41,24 @@ export interface LogFileOptions {
  */
 export class RotatingLogFile implements ByteSink {
   #options: LogFileOptions;
+  /** The current file's path as it is reached (through `dir` when given). */
+  #path: string;
   #file: Deno.FsFile | null = null;
+  /** The open file's device and inode: whether `FILE` still names it. */
+  #identity: { dev: number; ino: number | null } | null = null;
   #size = 0;
   /** Only a regular file is rotated: renaming `/dev/null` or a FIFO would break it for everyone. */
   #regular = true;
 
   constructor(options: LogFileOptions) {
     this.#options = options;
+    this.#path = `${options.dir ?? dirname(options.path)}/${basename(options.path)}`;
   }
 
   /** Writes all of `lines`, rotating first (at a line boundary) when the file would grow too big. */
   async write(lines: Uint8Array): Promise<number> {
     try {
+      if (this.#file) await this.#checkName();
       for (let rest = lines; rest.length > 0;) {
         const file = this.#file ?? await this.#open();
         const part = this.#fitting(rest);
@@ -96,20 +116,35 @@ export class RotatingLogFile implements ByteSink {
       // Already closed after a failed write.
     }
     this.#file = null;
+    this.#identity = null;
+  }
+
+  /**
+   * Closes the open regular file when `FILE` no longer names it (removed or moved by
+   * hand, or its directory removed): the next write opens `FILE` anew. Else takes its
+   * size again, which a truncation by hand made smaller.
+   */
+  async #checkName(): Promise<void> {
+    if (!this.#regular) return;
+    const info = await Deno.stat(this.#path).catch(_noneIfMissing);
+    if (info && info.dev === this.#identity?.dev && info.ino === this.#identity.ino) {
+      this.#size = info.size;
+    } else this.close();
   }
 
   async #open(): Promise<Deno.FsFile> {
-    const { path } = this.#options;
-    await Deno.mkdir(dirname(path), { recursive: true });
-    const file = await Deno.open(path, _OPEN);
+    await Deno.mkdir(dirname(this.#path), { recursive: true });
+    const file = await Deno.open(this.#path, _OPEN);
     const info = await file.stat();
     this.#size = info.size;
     this.#regular = info.isFile;
+    this.#identity = { dev: info.dev, ino: info.ino };
     return this.#file = file;
   }
 
   async #rotate(): Promise<void> {
-    const { path, keep } = this.#options;
+    const { keep } = this.#options;
+    const path = this.#path;
     this.close();
     if (keep === 0) {
       await Deno.remove(path).catch(_ignoreMissing);
@@ -123,6 +158,8 @@ export class RotatingLogFile implements ByteSink {
       }
       await Deno.rename(path, `${path}.1`).catch(_ignoreMissing);
     }
+    // Generations past log-keep (it was lowered since they were made) go too.
+    for (let n = keep + 1; await _exists(`${path}.${n}`); n++) await Deno.remove(`${path}.${n}`);
     this.#size = 0;
   }
 }
@@ -142,15 +179,14 @@ export function checkLogFile(path: string): void {
 const _OPEN: Deno.OpenOptions = { append: true, create: true, mode: 0o640 };
 
 async function _exists(path: string): Promise<boolean> {
-  try {
-    await Deno.lstat(path);
-    return true;
-  } catch (error) {
-    _ignoreMissing(error);
-    return false;
-  }
+  return await Deno.lstat(path).catch(_noneIfMissing) !== null;
 }
 
 function _ignoreMissing(error: unknown): void {
   if (!(error instanceof Deno.errors.NotFound)) throw error;
+}
+
+function _noneIfMissing(error: unknown): null {
+  _ignoreMissing(error);
+  return null;
 }
