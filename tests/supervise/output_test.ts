@@ -73,6 +73,16 @@ Deno.test("TailBuffer keeps the last bytes, starting at a line once full", () =>
   assert.equal(new TailBuffer(0).text(), "");
 });
 
+Deno.test("TailBuffer that cut a UTF-8 character in the middle starts at the next one", () => {
+  const tail = new TailBuffer(9);
+  tail.push(encoder.encode("x€€€€\n")); // 14 bytes: the last 9 start inside the second €
+  assert.equal(tail.text(), "€€\n");
+  tail.push(encoder.encode("€€€€😀")); // 16 bytes: the last 9 start inside the third €
+  assert.equal(tail.text(), "€😀");
+  tail.push(new Uint8Array([0x80, 0x80, 0x80, 0x80, 0x80, ...encoder.encode("abcd")]));
+  assert.equal(tail.text(), "\ufffd\ufffdabcd", "no more than one character's rest is left out");
+});
+
 Deno.test("BoundedWriter drops and counts what a slow sink cannot take, then marks the loss", async () => {
   const written: string[] = [];
   let release!: () => void;
