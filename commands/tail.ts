@@ -57,10 +57,9 @@ root).`,
         return 0;
       }
       const path = logFileOf(paths);
-      const decoder = new TextDecoder();
       const signal = stdoutReaderGone();
       for await (const chunk of followFile(path, { lines: options.lines ?? 10, signal })) {
-        writeOut(decoder.decode(chunk, { stream: true }));
+        writeOut(chunk); // as it is in the file: a service's output need not be UTF-8
       }
       return 0;
     },

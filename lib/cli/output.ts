@@ -21,8 +21,11 @@ export interface OutputOptions {
   lossless?: boolean;
 }
 
-/** Writes all of `text` to stdout; a closed pipe (`opsd … | head`) ends the process quietly. */
-export function writeOut(text: string, options: OutputOptions = {}): void {
+/**
+ * Writes all of `text` (or bytes, copied as they are: a log that need not be UTF-8) to
+ * stdout; a closed pipe (`opsd … | head`) ends the process quietly.
+ */
+export function writeOut(text: string | Uint8Array, options: OutputOptions = {}): void {
   _writeAll(Deno.stdout, text, options);
 }
 
@@ -77,10 +80,10 @@ export function describeWriteFailure(error: unknown): string {
 
 function _writeAll(
   stream: typeof Deno.stdout | typeof Deno.stderr,
-  text: string,
+  text: string | Uint8Array,
   options: OutputOptions,
 ): void {
-  const bytes = new TextEncoder().encode(text);
+  const bytes = typeof text === "string" ? new TextEncoder().encode(text) : text;
   try {
     for (let offset = 0; offset < bytes.length;) offset += stream.writeSync(bytes.subarray(offset));
   } catch (error) {

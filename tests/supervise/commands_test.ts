@@ -6,6 +6,8 @@ import { opsdArgv } from "../../lib/self.ts";
 import { isAlive, runOpsd, tempDir, waitFor, waitIdle } from "../fixtures/mod.ts";
 import { copyService, startSupervisor } from "../fixtures/supervise.ts";
 
+const encoder = new TextEncoder();
+
 Deno.test("status shows the log service on a second line; svc letters and wait drive it", async () => {
   await using service = await copyService("logged");
   await using supervisor = await startSupervisor(service.path);
@@ -277,6 +279,22 @@ Deno.test("tail -f prints the end of the log file, then what is appended", async
     );
   }
   assert.ok(supervisor.status());
+});
+
+Deno.test("tail -f prints the log as it is (not UTF-8, NUL, CR), its last lines however long", async () => {
+  await using dir = await tempDir();
+  await Deno.writeTextFile(`${dir.path}/run`, "#!/bin/sh\nexec sleep 1000\n", { mode: 0o755 });
+  await Deno.writeTextFile(`${dir.path}/opsd.conf`, "log-file = current\n");
+  const long = (c: string) => encoder.encode(`${c.repeat(100_000)}\n`);
+  const odd = new Uint8Array([...encoder.encode("caf"), 0xe9, 0, 13, 10]); // latin-1 é, NUL, CR
+  await Deno.writeFile(`${dir.path}/current`, concat(long("a"), long("b"), odd));
+  await using tail = startTail(["-f", "-n", "2", dir.path]);
+  const expected = concat(long("b"), odd);
+  await waitFor("the last two lines", () => tail.bytes().length >= expected.length || null);
+  assert.deepEqual(tail.bytes(), expected);
+  await Deno.writeFile(`${dir.path}/current`, odd, { append: true });
+  await waitFor("the appended line", () => tail.bytes().length > expected.length || null);
+  assert.deepEqual(tail.bytes(), concat(expected, odd));
 });
 
 Deno.test("tail -f, running long, ignores SIGUSR1 once Deno's handler appears: no debugger opens", async () => {
@@ -679,6 +697,8 @@ interface RunningTail extends AsyncDisposable {
   pid: number;
   /** What it printed so far, on stdout and on stderr. */
   text(): string;
+  /** What it printed so far on stdout, as bytes. */
+  bytes(): Uint8Array;
   errors(): string;
   /** Its exit status once it has exited, else null. */
   status(): Deno.CommandStatus | null;
@@ -694,11 +714,13 @@ function startTail(args: string[]): RunningTail {
   const exited = child.status.then((result) => status = result);
   const stdout = child.stdout.getReader();
   let text = "", errors = "";
+  const chunks: Uint8Array[] = [];
   const decoder = new TextDecoder();
   const reading = Promise.all([
     (async () => {
       for (let read = await stdout.read(); !read.done; read = await stdout.read()) {
         text += decoder.decode(read.value, { stream: true });
+        chunks.push(read.value);
       }
     })(),
     (async () => {
@@ -708,6 +730,7 @@ function startTail(args: string[]): RunningTail {
   return {
     pid: child.pid,
     text: () => text,
+    bytes: () => concat(...chunks),
     errors: () => errors,
     status: () => status,
     closeStdout: () => stdout.cancel(),
@@ -717,4 +740,15 @@ function startTail(args: string[]): RunningTail {
       await reading;
     },
   };
+}
+
+/** The bytes of `parts`, one after another. */
+function concat(...parts: Uint8Array[]): Uint8Array {
+  const bytes = new Uint8Array(parts.reduce((sum, part) => sum + part.length, 0));
+  let offset = 0;
+  for (const part of parts) {
+    bytes.set(part, offset);
+    offset += part.length;
+  }
+  return bytes;
 }
