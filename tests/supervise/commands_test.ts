@@ -40,6 +40,13 @@ Deno.test("status shows the log service on a second line; svc letters and wait d
   );
   assert.equal((await runOpsd(["up", `${service.path}/log`])).code, 0);
   await supervisor.waitStatus("log up again", (s) => s.state === "up", { role: "log" });
+  // Paused (STOP), it reads nothing either.
+  assert.equal((await runOpsd(["pause", `${service.path}/log`])).code, 0);
+  assert.match(
+    (await runOpsd(["status", service.path])).stdout,
+    /normally up; its stdout goes to log\/, which is paused: once the pipe is full the service blocks writing\n/,
+  );
+  assert.equal((await runOpsd(["cont", `${service.path}/log`])).code, 0);
 
   const down = await runOpsd(["svc", "-d", service.path]);
   assert.equal(down.code, 0, down.stderr);
