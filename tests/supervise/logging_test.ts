@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { runOpsd, waitFor } from "../fixtures/mod.ts";
+import { runOpsd, tempDir, waitFor } from "../fixtures/mod.ts";
 import { copyService, startSupervisor } from "../fixtures/supervise.ts";
 import { sendControl } from "../../lib/supervise/control.ts";
 
@@ -256,8 +256,10 @@ Deno.test("at each exit, a partial last line on stderr is ended in the stderr ta
 });
 
 Deno.test("detached, the output and messages of a supervisor whose directory a deploy replaced stay in its own directory", async () => {
-  await using service = await copyService("steady");
-  await using supervisor = await startSupervisor(service.path, ["--detached"]);
+  await using service = await copyService("counting");
+  // Rotated every few hundred ms: each rotation opens `current` anew, in the directory it holds.
+  const small = ["--log-max-size", "4k", "--log-keep", "1000"];
+  await using supervisor = await startSupervisor(service.path, ["--detached", ...small]);
   await supervisor.waitStatus("up", (s) => s.state === "up");
   // A deploy: the service directory moved away, a new one (with its state directory) in its place.
   const old = `${service.path}.old`;
@@ -265,9 +267,71 @@ Deno.test("detached, the output and messages of a supervisor whose directory a d
   await Deno.mkdir(`${service.path}/supervise`, { recursive: true, mode: 0o700 });
   assert.equal(await supervisor.exited, 1, "it noticed, took the service down and exited");
   assert.deepEqual([...Deno.readDirSync(`${service.path}/supervise`)], [], "nothing written there");
+  const files = [...Deno.readDirSync(`${old}/supervise`)].map((entry) => entry.name);
+  assert.ok(files.includes("current.1"), `rotated: ${files}`);
   const current = await Deno.readTextFile(`${old}/supervise/current`);
-  assert.match(current, / out steady \d+ up\n/);
   assert.match(current, / opsd stopping pid \d+: sent TERM to its group\n/);
   const messages = await Deno.readTextFile(`${old}/supervise/opsd.log`);
   assert.match(messages, /was moved or removed: taking the service down, then exiting\n/);
+});
+
+Deno.test("a full disk never blocks the service: lost lines are counted and marked, and logging resumes once space is freed", async () => {
+  await using dir = await tempDir();
+  const disk = `${dir.path}/disk`;
+  await Deno.mkdir(disk);
+  const mounted = await new Deno.Command("mount", {
+    args: ["-t", "tmpfs", "-o", "size=1m", "tmpfs", disk],
+    stderr: "null",
+  }).output();
+  if (!mounted.success) return; // Not root (no mount): nothing to try this on.
+  try {
+    await using service = await copyService("counting");
+    await using supervisor = await startSupervisor(service.path, [
+      "--log-file",
+      `${disk}/current`,
+      "--log-max-size",
+      "64k",
+      "--log-keep",
+      "1",
+    ]);
+    await supervisor.waitStatus("up", (s) => s.state === "up");
+    // Fill the disk.
+    const filler = await Deno.open(`${disk}/filler`, { write: true, create: true });
+    await filler.write(new Uint8Array(2 << 20)).catch(() => {});
+    filler.close();
+    const full = await supervisor.waitStatus("output dropped", (s) => s.droppedBytes > 0);
+    assert.equal(full.state, "up");
+    assert.equal(full.starts, 1, "the service was never blocked or restarted");
+    const status = await runOpsd(["status", service.path]);
+    assert.match(status.stdout, /, \d+ bytes of output dropped\n/);
+    await waitFor("the failure said", () => supervisor.output().includes("No space left") || null);
+    assert.match(
+      supervisor.output(),
+      new RegExp(`log file ${disk}/current: No space left on device .*: its lines are dropped `),
+    );
+    await Deno.remove(`${disk}/filler`);
+    const marker = /opsd dropped (\d+) bytes of output: the log file fell behind or failed\n/;
+    const text = await waitFor("logging resumed after the marker", async () => {
+      const all = (await Promise.all(
+        ["current.1", "current"].map((name) =>
+          Deno.readTextFile(`${disk}/${name}`).catch(() => "")
+        ),
+      )).join("");
+      const at = all.search(marker);
+      return at >= 0 && /out line \d+\n/.test(all.slice(at).split("\n").slice(1).join("\n"))
+        ? all
+        : null;
+    });
+    for (const line of text.trimEnd().split("\n")) assert.match(line, STAMP, "no torn line");
+    const numbers = [...text.matchAll(/ out line (\d+)$/gm)].map((match) => Number(match[1]));
+    assert.ok(numbers.every((n, i) => i === 0 || n > numbers[i - 1]), "in order");
+    const dropped = Number(marker.exec(text)![1]);
+    assert.ok(dropped > 0);
+    await supervisor.waitStatus(
+      "status counting what the marker says",
+      (s) => s.droppedBytes >= dropped,
+    );
+  } finally {
+    await new Deno.Command("umount", { args: ["-l", disk] }).output();
+  }
 });

@@ -302,7 +302,7 @@ Deno.test("PipeReader.settle waits until the pipe is empty and its lines handed 
   assert.equal(await reading.settle(1000), true, "after end of file: nothing to wait for");
 });
 
-Deno.test("RotatingLogFile opens FILE anew when it is removed or moved by hand, or its directory removed", async () => {
+Deno.test("RotatingLogFile opens FILE anew when it was removed by hand, or with its directory; follows it moved", async () => {
   await using dir = await tempDir();
   const path = `${dir.path}/log/current`;
   const log = new RotatingLogFile({ path, maxSize: 1000, keep: 2 });
@@ -311,13 +311,14 @@ Deno.test("RotatingLogFile opens FILE anew when it is removed or moved by hand, 
     await Deno.remove(path); // rm current: the lines would go into a deleted file
     await log.write(encoder.encode("two\n"));
     assert.equal(await Deno.readTextFile(path), "two\n");
-    await Deno.rename(path, `${path}.saved`); // mv current current.saved
+    await Deno.remove(`${dir.path}/log`, { recursive: true }); // rm -rf log
     await log.write(encoder.encode("three\n"));
     assert.equal(await Deno.readTextFile(path), "three\n");
-    assert.equal(await Deno.readTextFile(`${path}.saved`), "two\n");
-    await Deno.remove(`${dir.path}/log`, { recursive: true }); // rm -rf log
+    // Moved (with its directory, by a deploy): written on, as the state directory is followed.
+    await Deno.rename(`${dir.path}/log`, `${dir.path}/log.old`);
     await log.write(encoder.encode("four\n"));
-    assert.equal(await Deno.readTextFile(path), "four\n");
+    assert.equal(await Deno.readTextFile(`${dir.path}/log.old/current`), "three\nfour\n");
+    assert.equal(await Deno.stat(`${dir.path}/log`).catch(() => null), null);
   } finally {
     log.close();
   }

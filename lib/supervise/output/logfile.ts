@@ -4,12 +4,11 @@
  * `FILE.N`. Rotation happens between lines, never inside one, and only for a
  * regular file (`/dev/stdout` or a FIFO is simply written to).
  *
- * Unlike multilog, svlogd and s6-log, which write on into a `current` removed or
- * moved by hand until their next rotation (the lines are then lost, or land in the
- * moved file), the file is looked at before each write, by its name: one that is no
- * longer there, or is another file, is closed and `FILE` opened anew (with its
- * directory, if that was removed too), and one truncated by hand is rotated by its
- * new size.
+ * Unlike multilog, svlogd and s6-log, which write on into a `current` removed by
+ * hand until their next rotation (the lines are lost), the open file is looked at
+ * before each write: one that was removed is closed and `FILE` opened anew (with
+ * its directory, if that was removed too), and one truncated by hand is rotated by
+ * its new size.
  *
  * @module
  */
@@ -44,8 +43,6 @@ export class RotatingLogFile implements ByteSink {
   /** The current file's path as it is reached (through `dir` when given). */
   #path: string;
   #file: Deno.FsFile | null = null;
-  /** The open file's device and inode: whether `FILE` still names it. */
-  #identity: { dev: number; ino: number | null } | null = null;
   #size = 0;
   /** Only a regular file is rotated: renaming `/dev/null` or a FIFO would break it for everyone. */
   #regular = true;
@@ -58,7 +55,7 @@ export class RotatingLogFile implements ByteSink {
   /** Writes all of `lines`, rotating first (at a line boundary) when the file would grow too big. */
   async write(lines: Uint8Array): Promise<number> {
     try {
-      if (this.#file) await this.#checkName();
+      if (this.#file) await this.#checkRemoved(this.#file);
       for (let rest = lines; rest.length > 0;) {
         const file = this.#file ?? await this.#open();
         const part = this.#fitting(rest);
@@ -116,20 +113,19 @@ export class RotatingLogFile implements ByteSink {
       // Already closed after a failed write.
     }
     this.#file = null;
-    this.#identity = null;
   }
 
   /**
-   * Closes the open regular file when `FILE` no longer names it (removed or moved by
-   * hand, or its directory removed): the next write opens `FILE` anew. Else takes its
-   * size again, which a truncation by hand made smaller.
+   * Closes the open regular file when it was removed (by hand, or with its
+   * directory): the next write opens `FILE` anew. Else takes its size again, which a
+   * truncation by hand made smaller. A file moved (with its directory, by a deploy)
+   * is written on, as the state directory is followed.
    */
-  async #checkName(): Promise<void> {
+  async #checkRemoved(file: Deno.FsFile): Promise<void> {
     if (!this.#regular) return;
-    const info = await Deno.stat(this.#path).catch(_noneIfMissing);
-    if (info && info.dev === this.#identity?.dev && info.ino === this.#identity.ino) {
-      this.#size = info.size;
-    } else this.close();
+    const info = await file.stat();
+    if (info.nlink === 0) this.close();
+    else this.#size = info.size;
   }
 
   async #open(): Promise<Deno.FsFile> {
@@ -138,7 +134,6 @@ export class RotatingLogFile implements ByteSink {
     const info = await file.stat();
     this.#size = info.size;
     this.#regular = info.isFile;
-    this.#identity = { dev: info.dev, ino: info.ino };
     return this.#file = file;
   }
 
