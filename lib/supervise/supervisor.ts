@@ -58,6 +58,7 @@ import {
 } from "./state.ts";
 import { describeExiting, type ServiceStatus } from "./status.ts";
 import { fileError } from "../file_error.ts";
+import { errorCode } from "../sys/errno.ts";
 import { shellQuote, suggestCommand } from "../text/command.ts";
 import { QUIET_ENDING_SIGNALS } from "../sys/signals.ts";
 
@@ -174,11 +175,17 @@ function _prepare(
   return { paths, role, settings, credentials };
 }
 
-/** Refuses a log file that cannot be opened (exit 2, or 4 for permission), naming its setting. */
+/**
+ * Refuses a log file that cannot be opened (exit 2, or 4 for permission), naming its
+ * setting. A full disk is no reason to keep the service down: its output is then
+ * dropped and counted, and logged again once there is space, as when the disk fills
+ * while it runs.
+ */
 function _checkLogFile(path: string, where: string): void {
   try {
     checkLogFile(path);
   } catch (error) {
+    if (["ENOSPC", "EDQUOT"].includes(errorCode(error) ?? "")) return;
     if (error instanceof Deno.errors.NotFound) {
       // Its directory exists (it was just made): a file system that makes no files, as /proc.
       throw new UsageError(`${where}: cannot create the log file ${path}: choose another path`);

@@ -277,61 +277,90 @@ Deno.test("detached, the output and messages of a supervisor whose directory a d
 
 Deno.test("a full disk never blocks the service: lost lines are counted and marked, and logging resumes once space is freed", async () => {
   await using dir = await tempDir();
-  const disk = `${dir.path}/disk`;
-  await Deno.mkdir(disk);
-  const mounted = await new Deno.Command("mount", {
-    args: ["-t", "tmpfs", "-o", "size=1m", "tmpfs", disk],
-    stderr: "null",
-  }).output();
-  if (!mounted.success) return; // Not root (no mount): nothing to try this on.
-  try {
-    await using service = await copyService("counting");
-    await using supervisor = await startSupervisor(service.path, [
-      "--log-file",
-      `${disk}/current`,
-      "--log-max-size",
-      "64k",
-      "--log-keep",
-      "1",
-    ]);
-    await supervisor.waitStatus("up", (s) => s.state === "up");
-    // Fill the disk.
-    const filler = await Deno.open(`${disk}/filler`, { write: true, create: true });
-    await filler.write(new Uint8Array(2 << 20)).catch(() => {});
-    filler.close();
-    const full = await supervisor.waitStatus("output dropped", (s) => s.droppedBytes > 0);
-    assert.equal(full.state, "up");
-    assert.equal(full.starts, 1, "the service was never blocked or restarted");
-    const status = await runOpsd(["status", service.path]);
-    assert.match(status.stdout, /, \d+ bytes of output dropped\n/);
-    await waitFor("the failure said", () => supervisor.output().includes("No space left") || null);
-    assert.match(
-      supervisor.output(),
-      new RegExp(`log file ${disk}/current: No space left on device .*: its lines are dropped `),
-    );
-    await Deno.remove(`${disk}/filler`);
-    const marker = /opsd dropped (\d+) bytes of output: the log file fell behind or failed\n/;
-    const text = await waitFor("logging resumed after the marker", async () => {
-      const all = (await Promise.all(
-        ["current.1", "current"].map((name) =>
-          Deno.readTextFile(`${disk}/${name}`).catch(() => "")
-        ),
-      )).join("");
-      const at = all.search(marker);
-      return at >= 0 && /out line \d+\n/.test(all.slice(at).split("\n").slice(1).join("\n"))
-        ? all
-        : null;
-    });
-    for (const line of text.trimEnd().split("\n")) assert.match(line, STAMP, "no torn line");
-    const numbers = [...text.matchAll(/ out line (\d+)$/gm)].map((match) => Number(match[1]));
-    assert.ok(numbers.every((n, i) => i === 0 || n > numbers[i - 1]), "in order");
-    const dropped = Number(marker.exec(text)![1]);
-    assert.ok(dropped > 0);
-    await supervisor.waitStatus(
-      "status counting what the marker says",
-      (s) => s.droppedBytes >= dropped,
-    );
-  } finally {
-    await new Deno.Command("umount", { args: ["-l", disk] }).output();
-  }
+  await using disk = await smallDisk(dir.path, "size=1m");
+  if (!disk) return; // Not root (no mount): nothing to try this on.
+  await using service = await copyService("counting");
+  await using supervisor = await startSupervisor(service.path, [
+    "--log-file",
+    `${disk.path}/current`,
+    "--log-max-size",
+    "64k",
+    "--log-keep",
+    "1",
+  ]);
+  await supervisor.waitStatus("up", (s) => s.state === "up");
+  // Fill the disk.
+  const filler = await Deno.open(`${disk.path}/filler`, { write: true, create: true });
+  await filler.write(new Uint8Array(2 << 20)).catch(() => {});
+  filler.close();
+  const full = await supervisor.waitStatus("output dropped", (s) => s.droppedBytes > 0);
+  assert.equal(full.state, "up");
+  assert.equal(full.starts, 1, "the service was never blocked or restarted");
+  const status = await runOpsd(["status", service.path]);
+  assert.match(status.stdout, /, \d+ bytes of output dropped\n/);
+  await waitFor("the failure said", () => supervisor.output().includes("No space left") || null);
+  assert.match(
+    supervisor.output(),
+    new RegExp(`log file ${disk.path}/current: No space left on device .*: its lines are dropped `),
+  );
+  await Deno.remove(`${disk.path}/filler`);
+  const marker = /opsd dropped (\d+) bytes of output: the log file fell behind or failed\n/;
+  const text = await waitFor("logging resumed after the marker", async () => {
+    const all = (await Promise.all(
+      ["current.1", "current"].map((name) =>
+        Deno.readTextFile(`${disk.path}/${name}`).catch(() => "")
+      ),
+    )).join("");
+    const at = all.search(marker);
+    return at >= 0 && /out line \d+\n/.test(all.slice(at).split("\n").slice(1).join("\n"))
+      ? all
+      : null;
+  });
+  for (const line of text.trimEnd().split("\n")) assert.match(line, STAMP, "no torn line");
+  const numbers = [...text.matchAll(/ out line (\d+)$/gm)].map((match) => Number(match[1]));
+  assert.ok(numbers.every((n, i) => i === 0 || n > numbers[i - 1]), "in order");
+  const dropped = Number(marker.exec(text)![1]);
+  assert.ok(dropped > 0);
+  await supervisor.waitStatus(
+    "status counting what the marker says",
+    (s) => s.droppedBytes >= dropped,
+  );
 });
+
+Deno.test("a log file a full disk has no room for at the start: the service starts all the same, its output counted as dropped", async () => {
+  await using dir = await tempDir();
+  await using disk = await smallDisk(dir.path, "size=64k,nr_inodes=1"); // no room for a file
+  if (!disk) return;
+  await using service = await copyService("counting");
+  await using supervisor = await startSupervisor(service.path, [
+    "--log-file",
+    `${disk.path}/current`,
+  ]);
+  const status = await supervisor.waitStatus(
+    "up, output dropped",
+    (s) => s.state === "up" && s.droppedBytes > 0,
+  );
+  assert.equal(status.starts, 1);
+  await waitFor("the failure said", () => supervisor.output().includes("No space left") || null);
+});
+
+/**
+ * A tmpfs mounted with `options` (`size=1m`) under `dir`, unmounted when the scope
+ * ends; null where mounting is not allowed (not root).
+ */
+async function smallDisk(
+  dir: string,
+  options: string,
+): Promise<{ path: string } & AsyncDisposable | null> {
+  const path = `${dir}/disk`;
+  await Deno.mkdir(path);
+  const mount = ["-t", "tmpfs", "-o", options, "tmpfs", path];
+  const mounted = await new Deno.Command("mount", { args: mount, stderr: "null" }).output();
+  if (!mounted.success) return null;
+  return {
+    path,
+    [Symbol.asyncDispose]: async () => {
+      await new Deno.Command("umount", { args: ["-l", path] }).output();
+    },
+  };
+}
