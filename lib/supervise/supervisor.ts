@@ -39,7 +39,7 @@ import {
   type ControlServer,
   serveControl,
 } from "./control.ts";
-import { messagesToFile } from "./messages.ts";
+import { messagesTo, messagesToFile } from "./messages.ts";
 import { checkLogFile } from "./output/logfile.ts";
 import { ServiceOutput } from "./output/output.ts";
 import { BoundedWriter } from "./output/writer.ts";
@@ -59,6 +59,7 @@ import {
 import { describeExiting, type ServiceStatus } from "./status.ts";
 import { fileError } from "../file_error.ts";
 import { errorCode } from "../sys/errno.ts";
+import { within } from "../within.ts";
 import { shellQuote, suggestCommand } from "../text/command.ts";
 import { QUIET_ENDING_SIGNALS } from "../sys/signals.ts";
 
@@ -145,8 +146,6 @@ export async function supervise(options: SuperviseOptions): Promise<number> {
     held.forEach(releaseLock);
     throw error;
   }
-  // Its own messages go in the state directory it holds, as the status file does.
-  if (detached) messagesToFile(messagesPath(options.paths), held[0].dir.path);
   const supervisor = await Supervisor.open(prepared, held, detached, options.onReady);
   return await supervisor.run();
 }
@@ -277,6 +276,11 @@ class Supervisor {
       started: new Date().toISOString(),
       detached,
     };
+    this.#forward = this.#forwardWriters(prepared);
+    // Its own messages never make its loop wait either: they go with its services' stderr or,
+    // detached, into the state directory it holds, as its status file does.
+    if (detached) messagesToFile(messagesPath(prepared[0].paths), held[0].dir.path);
+    else messagesTo(this.#forward.err);
     this.#previous = prepared.map(({ paths }) => {
       try {
         return readStatus(paths);
@@ -286,7 +290,6 @@ class Supervisor {
         return null;
       }
     });
-    this.#forward = this.#forwardWriters(prepared);
   }
 
   /**
@@ -776,14 +779,12 @@ class Supervisor {
     for (const fd of this.#fds.splice(0)) close(fd);
     if (this.#logPipeWriter !== null) close(this.#logPipeWriter);
     this.#logPipeWriter = null;
-    const drained = Promise.all(this.#outputs.map((output) => output.close()));
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    await Promise.race([
-      drained,
-      new Promise((resolve) => timer = setTimeout(resolve, _DRAIN_TIMEOUT)),
-    ]);
-    clearTimeout(timer);
-    await Promise.all([this.#forward.out.flush(), this.#forward.err.flush()]);
+    await within(Promise.all(this.#outputs.map((output) => output.close())), _DRAIN_TIMEOUT);
+    // A reader of our stdout or stderr that does not read (a stopped `| less`) loses the rest.
+    await within(
+      Promise.all([this.#forward.out.flush(), this.#forward.err.flush()]),
+      _DRAIN_TIMEOUT,
+    );
     await Promise.all(this.#controls.map((control) => control.close()));
     // Last: the control sockets were removed from the state directories through them.
     this.#held.splice(0).forEach(releaseLock);

@@ -1,7 +1,10 @@
 import assert from "node:assert/strict";
 import { runOpsd, tempDir, waitFor } from "../fixtures/mod.ts";
-import { copyService, startSupervisor } from "../fixtures/supervise.ts";
+import { copyService, killGroup, startSupervisor } from "../fixtures/supervise.ts";
 import { sendControl } from "../../lib/supervise/control.ts";
+import { opsdArgv } from "../../lib/self.ts";
+import { resolveService } from "../../lib/service/paths.ts";
+import { readStatusOrNull } from "../../lib/supervise/state.ts";
 
 const STAMP = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z (out|err|opsd) /;
 
@@ -363,4 +366,57 @@ async function smallDisk(
       await new Deno.Command("umount", { args: ["-l", path] }).output();
     },
   };
+}
+
+Deno.test("a reader of the supervisor's stderr that does not read never stops its loop: it restarts, answers, and exits", async () => {
+  await using dir = await tempDir();
+  const service = `${dir.path}/noisy`;
+  await Deno.mkdir(service);
+  // 200 kB on stderr (more than a pipe holds), then a quick death: a message at every turn.
+  await Deno.writeTextFile(
+    `${service}/run`,
+    "#!/bin/sh\nhead -c 200000 /dev/zero | tr '\\0' e | fold -w 99 >&2\nexit 1\n",
+    { mode: 0o755 },
+  );
+  const [program, ...args] = opsdArgv([
+    "supervise",
+    service,
+    "--restart-delay",
+    "50ms",
+    "--log-buffer",
+    "64k",
+  ]);
+  // Its stderr is a pipe nobody reads: full after the first run's lines.
+  const child = new Deno.Command(program, { args, stdout: "null", stderr: "piped" }).spawn();
+  const paths = resolveService(service);
+  const pgids = new Set<number>();
+  try {
+    const record = await waitFor("a sixth start", () => {
+      const status = readStatusOrNull(paths);
+      status?.instances.forEach((instance) => pgids.add(instance.pgid));
+      return status && status.starts >= 6 ? status : null;
+    }, { timeout: 20_000 });
+    assert.ok(record.droppedBytes > 0, "what could not be written is counted");
+    const status = await runOpsd(["status", service]);
+    assert.doesNotMatch(status.stderr, /did not answer/);
+    assert.match(status.stdout, /crash-loop/);
+    child.kill("SIGTERM");
+    const exited = await waitFor("the supervisor's exit", () => exitedWith(child), {
+      timeout: 20_000,
+    });
+    assert.equal(exited.code, 0);
+  } finally {
+    if (!exitedWith(child)) child.kill("SIGKILL");
+    await child.status;
+    await child.stderr.cancel();
+    pgids.forEach(killGroup);
+  }
+});
+
+const finished = new WeakMap<Deno.ChildProcess, Deno.CommandStatus>();
+
+/** The child's exit status once it has exited, else null. */
+function exitedWith(child: Deno.ChildProcess): Deno.CommandStatus | null {
+  if (!finished.has(child)) child.status.then((status) => finished.set(child, status));
+  return finished.get(child) ?? null;
 }
