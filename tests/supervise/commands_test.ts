@@ -231,6 +231,15 @@ Deno.test("a script is a service too: settings and state beside it", async () =>
     follow.stderr,
     /has no log file to follow: set 'log-file = log\/current' in .*job\.sh\.opsd\.conf/,
   );
+  // With a log/ service, its stdout is written where that service writes it.
+  await using logged = await copyService("logged");
+  const withLog = await runOpsd(["tail", "-f", logged.path]);
+  assert.deepEqual([withLog.code, withLog.stderr], [
+    1,
+    `opsd tail: ${logged.path} has no log file to follow: its stdout goes to its log service, ` +
+    `which writes its own files: follow those ('opsd tail -f ${logged.path}/log' when ` +
+    `${logged.path}/log/opsd.conf sets log-file); 'opsd tail ${logged.path}' shows the stderr tail\n`,
+  ]);
 });
 
 Deno.test("--ready-fd reports once the service has started, or why the supervisor could not start", async () => {
