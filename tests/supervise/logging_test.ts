@@ -369,15 +369,9 @@ async function smallDisk(
 }
 
 Deno.test("a reader of the supervisor's stderr that does not read never stops its loop: it restarts, answers, and exits", async () => {
-  await using dir = await tempDir();
-  const service = `${dir.path}/noisy`;
-  await Deno.mkdir(service);
-  // 200 kB on stderr (more than a pipe holds), then a quick death: a message at every turn.
-  await Deno.writeTextFile(
-    `${service}/run`,
-    "#!/bin/sh\nhead -c 200000 /dev/zero | tr '\\0' e | fold -w 99 >&2\nexit 1\n",
-    { mode: 0o755 },
-  );
+  // 200 kB on stderr, then a quick death: a message at every turn.
+  await using copy = await copyService("noisy");
+  const service = copy.path;
   const [program, ...args] = opsdArgv([
     "supervise",
     service,
