@@ -4,8 +4,9 @@
  * `FILE.N`. Rotation happens between lines, never inside one, and only for a
  * regular file (`/dev/stdout` or a FIFO is simply written to).
  *
- * Unlike multilog, svlogd and s6-log, which write on into a `current` removed by
- * hand until their next rotation (the lines are lost), the open file is looked at
+ * Where svlogd (as most loggers) writes on into a `current` removed by hand, its
+ * lines lost until its next rotation, and then fails to rename it for ever (see
+ * gitlab.com/gitlab-com/gl-infra/observability/team/-/issues/3048), the open file is looked at
  * before each write: one that was removed is closed and `FILE` opened anew (with
  * its directory, if that was removed too), and one truncated by hand is rotated by
  * its new size.
