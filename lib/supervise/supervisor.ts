@@ -184,7 +184,8 @@ function _checkLogFile(path: string, where: string): void {
   try {
     checkLogFile(path);
   } catch (error) {
-    if (["ENOSPC", "EDQUOT"].includes(errorCode(error) ?? "")) return;
+    const errno = errorCode(error);
+    if (errno === "ENOSPC" || errno === "EDQUOT") return;
     if (error instanceof Deno.errors.NotFound) {
       // Its directory exists (it was just made): a file system that makes no files, as /proc.
       throw new UsageError(`${where}: cannot create the log file ${path}: choose another path`);

@@ -55,12 +55,11 @@ export function logFileOf(paths: ServicePaths): string {
   const tail = suggestCommand("opsd", "tail", paths.path);
   if (paths.log) {
     // Its stdout is the log service's to write: a log-file here would hold its stderr only.
+    const follow = suggestCommand("opsd", "tail", "-f", paths.log.path);
     throw new OpsdError(
       `${paths.path} has no log file to follow: its stdout goes to its log service, which ` +
-        `writes its own files: follow those (${
-          suggestCommand("opsd", "tail", "-f", paths.log.path)
-        } ` +
-        `when ${paths.log.settingsFile} sets log-file); ${tail} shows the stderr tail`,
+        `writes its own files: follow those (${follow} when ${paths.log.settingsFile} sets ` +
+        `log-file); ${tail} shows the stderr tail`,
       ExitCode.failure,
     );
   }

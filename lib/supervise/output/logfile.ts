@@ -175,14 +175,15 @@ export function checkLogFile(path: string): void {
 const _OPEN: Deno.OpenOptions = { append: true, create: true, mode: 0o640 };
 
 async function _exists(path: string): Promise<boolean> {
-  return await Deno.lstat(path).catch(_noneIfMissing) !== null;
+  try {
+    await Deno.lstat(path);
+    return true;
+  } catch (error) {
+    _ignoreMissing(error);
+    return false;
+  }
 }
 
 function _ignoreMissing(error: unknown): void {
   if (!(error instanceof Deno.errors.NotFound)) throw error;
-}
-
-function _noneIfMissing(error: unknown): null {
-  _ignoreMissing(error);
-  return null;
 }
