@@ -56,7 +56,7 @@ export class RotatingLogFile implements ByteSink {
   /** Writes all of `lines`, rotating first (at a line boundary) when the file would grow too big. */
   async write(lines: Uint8Array): Promise<number> {
     try {
-      if (this.#file) await this.#checkRemoved(this.#file);
+      if (this.#file) this.#checkRemoved(this.#file);
       for (let rest = lines; rest.length > 0;) {
         const file = this.#file ?? await this.#open();
         const part = this.#fitting(rest);
@@ -122,9 +122,10 @@ export class RotatingLogFile implements ByteSink {
    * truncation by hand made smaller. A file moved (with its directory, by a deploy)
    * is written on, as the state directory is followed.
    */
-  async #checkRemoved(file: Deno.FsFile): Promise<void> {
+  #checkRemoved(file: Deno.FsFile): void {
     if (!this.#regular) return;
-    const info = await file.stat();
+    // fstat(2) on this thread: a few µs, where an async stat's round trip cost more.
+    const info = file.statSync();
     if (info.nlink === 0) this.close();
     else this.#size = info.size;
   }
