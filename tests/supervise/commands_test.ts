@@ -297,6 +297,21 @@ Deno.test("tail -f prints the end of the log file, then what is appended", async
   assert.ok(supervisor.status());
 });
 
+Deno.test("tail of a service that wrote nothing to stderr says so on stderr (exit 0)", async () => {
+  await using service = await copyService("steady");
+  await using supervisor = await startSupervisor(service.path);
+  await supervisor.waitStatus("up", (s) => s.state === "up");
+  const tail = await runOpsd(["tail", service.path]);
+  assert.deepEqual([tail.code, tail.stdout, tail.stderr], [
+    0,
+    "",
+    `opsd tail: no stderr output from ${service.path} since its supervisor started (a run with ` +
+    `'exec 2>&1' writes everything to stdout: 'opsd tail -f ${service.path}' follows its log ` +
+    "file)\n",
+  ]);
+  assert.equal((await runOpsd(["tail", "-n", "0", service.path])).stderr, "", "none asked for");
+});
+
 Deno.test("tail -f prints the log as it is (not UTF-8, NUL, CR), its last lines however long", async () => {
   await using dir = await tempDir();
   await Deno.writeTextFile(`${dir.path}/run`, "#!/bin/sh\nexec sleep 1000\n", { mode: 0o755 });
