@@ -106,9 +106,10 @@ function _isDirectory(path: string): boolean {
 }
 
 /**
- * Why a file operation failed, without the path Deno names the file by
- * (`: open '/proc/self/fd/7/current'`): for a message that names the file itself.
+ * Why a file operation failed, without the paths Deno names the files by
+ * (`: open '/proc/self/fd/7/current'`, `: rename 'A' -> 'B'`): for a message that
+ * names the file itself.
  */
 export function errorReason(error: unknown): string {
-  return (error as Error).message.replace(/: \w+ '[^']*'$/, "");
+  return (error as Error).message.replace(/: \w+ '[^']*'( -> '[^']*')?$/, "");
 }

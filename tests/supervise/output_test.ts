@@ -382,3 +382,27 @@ Deno.test("RotatingLogFile through a held directory follows it when moved, never
     close(held);
   }
 });
+
+Deno.test("RotatingLogFile that cannot rotate (a directory that may not be written) says so, and rotates once it may", async () => {
+  await using dir = await tempDir();
+  const path = `${dir.path}/log/current`;
+  const log = new RotatingLogFile({ path, maxSize: 20, keep: 1 });
+  const chattr = (flag: string) =>
+    new Deno.Command("chattr", { args: [flag, `${dir.path}/log`], stderr: "null" }).output();
+  try {
+    await log.write(encoder.encode("line 1\nline 2\n"));
+    // Immutable: not even root may rename in it (where chattr works: root, ext4 and the like).
+    if (!(await chattr("+i")).success) return;
+    await assert.rejects(
+      log.write(encoder.encode("line 3\n")),
+      /^Error: cannot rotate it: Operation not permitted \(os error 1\)$/,
+    );
+    await chattr("-i");
+    await log.write(encoder.encode("line 4\n"));
+    assert.equal(await Deno.readTextFile(`${path}.1`), "line 1\nline 2\n");
+    assert.equal(await Deno.readTextFile(path), "line 4\n");
+  } finally {
+    await chattr("-i");
+    log.close();
+  }
+});

@@ -14,6 +14,7 @@
  * @module
  */
 
+import { errorReason } from "../../file_error.ts";
 import { basename, dirname } from "../../path.ts";
 import type { ByteSink } from "./writer.ts";
 
@@ -139,7 +140,20 @@ export class RotatingLogFile implements ByteSink {
     return this.#file = file;
   }
 
+  /** Rotates; a failure (a directory that may not be written) says it was the rotation. */
   async #rotate(): Promise<void> {
+    try {
+      await this.#shift();
+    } catch (error) {
+      throw new Error(`cannot rotate it: ${errorReason(error)}`, { cause: error });
+    }
+  }
+
+  /**
+   * Renames `FILE` to `FILE.1` and each older generation one up (for log-keep 0,
+   * removes `FILE`), and removes the generations past log-keep.
+   */
+  async #shift(): Promise<void> {
     const { keep } = this.#options;
     const path = this.#path;
     this.close();
