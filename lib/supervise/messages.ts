@@ -73,7 +73,13 @@ export function messagesTo(writer: BoundedWriter, stamped = false): void {
  */
 export function messagesToFile(path: string, dir?: string): void {
   const file = new RotatingLogFile({ path, dir, maxSize: _MESSAGES_MAX_SIZE, keep: 1 });
-  messagesTo(new BoundedWriter(file, { capacity: _MESSAGES_BUFFER }), true);
+  // Messages lost to a full disk are marked once the file can be written again.
+  const marker = (bytes: number) =>
+    new TextEncoder().encode(
+      `${new Date().toISOString()} opsd supervise: dropped ${bytes} bytes of messages: ` +
+        `${path} could not be written\n`,
+    );
+  messagesTo(new BoundedWriter(file, { capacity: _MESSAGES_BUFFER, marker }), true);
 }
 
 /** Records a message that ends the supervisor, where its messages go (e.g. when its starter has gone). */
