@@ -302,7 +302,7 @@ Deno.test("PipeReader.settle waits until the pipe is empty and its lines handed 
   assert.equal(await reading.settle(1000), true, "after end of file: nothing to wait for");
 });
 
-Deno.test("RotatingLogFile opens FILE anew when it was removed by hand, or with its directory; follows it moved", async () => {
+Deno.test("RotatingLogFile opens FILE anew when it was removed by hand, or with its directory (never the ones above); follows it moved", async () => {
   await using dir = await tempDir();
   const path = `${dir.path}/log/current`;
   const log = new RotatingLogFile({ path, maxSize: 1000, keep: 2 });
@@ -319,6 +319,15 @@ Deno.test("RotatingLogFile opens FILE anew when it was removed by hand, or with 
     await log.write(encoder.encode("four\n"));
     assert.equal(await Deno.readTextFile(`${dir.path}/log.old/current`), "three\nfour\n");
     assert.equal(await Deno.stat(`${dir.path}/log`).catch(() => null), null);
+    // Removed with the directory above it (a deploy's rm -rf): nothing is made there.
+    await Deno.remove(`${dir.path}/log.old`, { recursive: true });
+    await Deno.rename(dir.path, `${dir.path}.gone`);
+    try {
+      await assert.rejects(log.write(encoder.encode("five\n")), Deno.errors.NotFound);
+      assert.equal(await Deno.stat(dir.path).catch(() => null), null);
+    } finally {
+      await Deno.rename(`${dir.path}.gone`, dir.path);
+    }
   } finally {
     log.close();
   }

@@ -38,7 +38,7 @@ export interface LogFileOptions {
 /**
  * A {@linkcode ByteSink} over a rotating log file. Each `write` is whole lines and
  * is written completely (or throws); the file is opened, and its directory made,
- * on first use, and opened again after an error.
+ * on first use, and opened again after an error or once it was removed.
  */
 export class RotatingLogFile implements ByteSink {
   #options: LogFileOptions;
@@ -132,7 +132,10 @@ export class RotatingLogFile implements ByteSink {
   }
 
   async #open(): Promise<Deno.FsFile> {
-    await Deno.mkdir(dirname(this.#path), { recursive: true });
+    // Its directory is made again if it was removed, but never the directories above it
+    // (checkLogFile made them at the start): once its service directory is removed (a deploy
+    // under way), nothing is made where the new one is about to be.
+    await Deno.mkdir(dirname(this.#path)).catch(_ignoreExisting);
     const file = await Deno.open(this.#path, _OPEN);
     const info = await file.stat();
     this.#size = info.size;
@@ -197,6 +200,10 @@ async function _exists(path: string): Promise<boolean> {
     _ignoreMissing(error);
     return false;
   }
+}
+
+function _ignoreExisting(error: unknown): void {
+  if (!(error instanceof Deno.errors.AlreadyExists)) throw error;
 }
 
 function _ignoreMissing(error: unknown): void {
