@@ -27,7 +27,6 @@ import {
   reportFailure,
   reportReady,
 } from "../lib/supervise/ready.ts";
-import { messagesPath } from "../lib/supervise/state.ts";
 import { parseDuration } from "../lib/duration.ts";
 import { CommandLineError } from "../lib/cli/error.ts";
 import { defineCommand, type OptionSpecs } from "../lib/cli/spec.ts";
@@ -162,10 +161,7 @@ interrupted by signal N before the supervisor reported (it is stopped).`,
         ]);
         messages = loaded;
         const paths = resolveService(name);
-        flush = messages.configureMessages(
-          paths.path,
-          options.detached ? messagesPath(paths) : undefined,
-        );
+        flush = messages.configureMessages(paths.path);
         const code = await supervise({
           paths,
           flags: settingsFromFlags(flags),

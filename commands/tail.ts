@@ -10,7 +10,8 @@ import { followFile } from "../lib/supervise/follow.ts";
 import { logFileOf, stderrTail } from "../lib/supervise/tail.ts";
 import { defineCommand } from "../lib/cli/spec.ts";
 import { intValue } from "../lib/cli/values.ts";
-import { stdoutReaderGone, writeOut } from "../lib/cli/output.ts";
+import { stdoutReaderGone, writeOut, writeProblem } from "../lib/cli/output.ts";
+import { suggestCommand } from "../lib/text/command.ts";
 
 /** The `tail` command. */
 export function tailCommand() {
@@ -20,7 +21,8 @@ export function tailCommand() {
     description:
       "Print the last bytes SERVICE wrote to stderr (its tail-bytes setting, 400 by default), from " +
       "its supervisor, or from its status file when the supervisor does not answer (gone, " +
-      "exiting, or silent for 2 s: stopped?). With -f, " +
+      "exiting, or silent for 2 s: stopped?); when it wrote none, a note on stderr says so " +
+      "(exit 0). With -f, " +
       "print the end of its log file (log-file setting; under 'opsd supervise --daemon' " +
       "without one, supervise/current) and then what is appended, across rotations, " +
       "until interrupted or nobody reads its output any more (| head: exit 0, also while " +
@@ -54,13 +56,21 @@ root).`,
       if (!options.follow) {
         const tail = await stderrTail(paths, options.lines);
         if (tail !== "") writeOut(tail.endsWith("\n") ? tail : `${tail}\n`);
+        else if (options.lines !== 0) {
+          // Said, not left to look like a failure to read it: a run with `exec 2>&1` has none.
+          writeProblem(
+            "opsd tail",
+            `no stderr output from ${name} since its supervisor started (a run with ` +
+              `'exec 2>&1' writes everything to stdout: ` +
+              `${suggestCommand("opsd", "tail", "-f", name)} follows its log file)`,
+          );
+        }
         return 0;
       }
       const path = logFileOf(paths);
-      const decoder = new TextDecoder();
       const signal = stdoutReaderGone();
       for await (const chunk of followFile(path, { lines: options.lines ?? 10, signal })) {
-        writeOut(decoder.decode(chunk, { stream: true }));
+        writeOut(chunk); // as it is in the file: a service's output need not be UTF-8
       }
       return 0;
     },

@@ -104,3 +104,12 @@ function _isDirectory(path: string): boolean {
     return false;
   }
 }
+
+/**
+ * Why a file operation failed, without the paths Deno names the files by
+ * (`: open '/proc/self/fd/7/current'`, `: rename 'A' -> 'B'`): for a message that
+ * names the file itself.
+ */
+export function errorReason(error: unknown): string {
+  return (error as Error).message.replace(/: \w+ '[^']*'( -> '[^']*')?$/, "");
+}

@@ -23,8 +23,11 @@ export interface OutputOptions {
   lossless?: boolean;
 }
 
-/** Writes all of `text` to stdout; a closed pipe (`opsd … | head`) ends the process quietly. */
-export function writeOut(text: string, options: OutputOptions = {}): void {
+/**
+ * Writes all of `text` (or bytes, copied as they are: a log that need not be UTF-8) to
+ * stdout; a closed pipe (`opsd … | head`) ends the process quietly.
+ */
+export function writeOut(text: string | Uint8Array, options: OutputOptions = {}): void {
   try {
     _writeAll(Deno.stdout, text);
   } catch (error) {
@@ -95,7 +98,10 @@ export function describeWriteFailure(error: unknown): string {
   return "code" in error ? `${error.code}: ${description}` : description;
 }
 
-function _writeAll(stream: typeof Deno.stdout | typeof Deno.stderr, text: string): void {
-  const bytes = new TextEncoder().encode(text);
+function _writeAll(
+  stream: typeof Deno.stdout | typeof Deno.stderr,
+  text: string | Uint8Array,
+): void {
+  const bytes = typeof text === "string" ? new TextEncoder().encode(text) : text;
   for (let offset = 0; offset < bytes.length;) offset += stream.writeSync(bytes.subarray(offset));
 }

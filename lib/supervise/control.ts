@@ -36,6 +36,7 @@ import { type ControlWord, isControlWord } from "./words.ts";
 import { shellQuote, suggestCommand } from "../text/command.ts";
 import { fileError } from "../file_error.ts";
 import { errorCode } from "../sys/errno.ts";
+import { within } from "../within.ts";
 
 /** A request: a control word, or `status` for the live status record. */
 export interface ControlRequest {
@@ -145,12 +146,7 @@ export function serveControl(
         // One waiting for a request holds none: closed now. The others end after their replies.
         if (served.reading) _closeQuietly(served.connection);
       }
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      await Promise.race([
-        Promise.all(connections.values()),
-        new Promise((resolve) => timer = setTimeout(resolve, _CLOSE_WAIT)),
-      ]);
-      clearTimeout(timer);
+      await within(Promise.all(connections.values()), _CLOSE_WAIT);
       for (const served of connections.keys()) _closeQuietly(served.connection);
     },
   };

@@ -12,25 +12,45 @@ const _INTERVAL = 200;
  * and a file rotated past the last one kept is gone before it is read.
  */
 const _BUSY_INTERVAL = 25;
-const _TAIL_WINDOW = 64 * 1024;
+/** How much of the file is read at a time, looking back for the last lines. */
+const _BLOCK = 64 * 1024;
 
 /**
- * Where the last `lines` lines of the open `file` begin (its size when `lines` is
- * 0), looking back at most 64 KiB; leaves the file positioned there.
+ * Leaves the open `file` positioned where its last `lines` lines begin (at its
+ * start when it has fewer; at its end for 0), reading back from its end a block
+ * at a time until it has seen them, however long they are.
  */
 async function _seekLastLines(file: Deno.FsFile, lines: number): Promise<void> {
   const size = (await file.stat()).size;
-  const start = Math.max(0, size - _TAIL_WINDOW);
-  await file.seek(start, Deno.SeekMode.Start);
-  const bytes = new Uint8Array(size - start);
+  const block = new Uint8Array(_BLOCK);
+  let found = 0;
+  for (let end = lines === 0 ? 0 : size; end > 0;) {
+    const start = Math.max(0, end - _BLOCK);
+    const bytes = block.subarray(0, end - start);
+    await file.seek(start, Deno.SeekMode.Start);
+    await _readFull(file, bytes);
+    for (
+      let at = bytes.lastIndexOf(10);
+      at >= 0;
+      at = at > 0 ? bytes.lastIndexOf(10, at - 1) : -1
+    ) {
+      // The newline that ends the last line starts no line.
+      if (start + at === size - 1 || ++found < lines) continue;
+      await file.seek(start + at + 1, Deno.SeekMode.Start);
+      return;
+    }
+    end = start;
+  }
+  await file.seek(lines === 0 ? size : 0, Deno.SeekMode.Start);
+}
+
+/** Reads into all of `bytes` from where `file` is (less only when the file ends first). */
+async function _readFull(file: Deno.FsFile, bytes: Uint8Array): Promise<void> {
   for (let offset = 0; offset < bytes.length;) {
     const count = await file.read(bytes.subarray(offset));
-    if (count === null) break;
+    if (count === null) return;
     offset += count;
   }
-  let cut = bytes.length - (bytes.at(-1) === 10 ? 1 : 0);
-  for (let n = 0; n < lines && cut > 0; n++) cut = bytes.lastIndexOf(10, cut - 1);
-  await file.seek(lines === 0 ? size : start + (cut < 0 ? 0 : cut + 1), Deno.SeekMode.Start);
 }
 
 /**

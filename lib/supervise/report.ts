@@ -99,10 +99,11 @@ export async function statusReports(
     now,
     askWithin,
   );
-  if (main.supervisor.running && log.state !== "up") {
+  const reading = log.state !== "up" ? "is not up" : log.record?.paused ? "is paused" : null;
+  if (main.supervisor.running && reading !== null) {
     // As under daemontools, runit and s6: nothing is lost, so the writer waits.
     main.notes.push(
-      "its stdout goes to log/, which is not up: once the pipe is full the service blocks writing",
+      `its stdout goes to log/, which ${reading}: once the pipe is full the service blocks writing`,
     );
   }
   return [main, log];

@@ -17,6 +17,7 @@ import { readProcStat } from "../procfs/stat.ts";
 import { userName } from "../procfs/users.ts";
 import { parseStatusRecord, type ServiceStatus } from "./status.ts";
 import { errorCode } from "../sys/errno.ts";
+import { errorReason } from "../file_error.ts";
 import { suggestCommand } from "../text/command.ts";
 import { escapeText } from "../text/escape.ts";
 
@@ -147,16 +148,11 @@ function _writePid(paths: ServicePaths, dir: PinnedStateDir): void {
       ? ": free space on that file system"
       : "";
     throw new OpsdError(
-      `cannot write this supervisor's pid into ${lockPath(paths)}: ${_reason(error)}${advice}`,
+      `cannot write this supervisor's pid into ${lockPath(paths)}: ${errorReason(error)}${advice}`,
       ExitCode.failure,
       { cause: error },
     );
   }
-}
-
-/** Why a file operation failed, without the path Deno names it by (`: writefile 'PATH'`). */
-function _reason(error: unknown): string {
-  return (error as Error).message.replace(/: \w+ '[^']*'$/, "");
 }
 
 /**
@@ -288,7 +284,7 @@ export function writeStatus(
       // Never written.
     }
     // Named by its path, not by the fd it was reached through.
-    throw new Error(`${statusPath(paths)}: ${_reason(error)}`, { cause: error });
+    throw new Error(`${statusPath(paths)}: ${errorReason(error)}`, { cause: error });
   }
 }
 

@@ -40,6 +40,7 @@ import {
   type ControlServer,
   serveControl,
 } from "./control.ts";
+import { messagesTo, messagesToFile } from "./messages.ts";
 import { checkLogFile } from "./output/logfile.ts";
 import { ServiceOutput } from "./output/output.ts";
 import { BoundedWriter } from "./output/writer.ts";
@@ -49,6 +50,7 @@ import {
   acquireLock,
   detachedLogFile,
   isStateDirAt,
+  messagesPath,
   type PinnedStateDir,
   readStatus,
   releaseLock,
@@ -57,6 +59,8 @@ import {
 } from "./state.ts";
 import { describeExiting, type ServiceStatus } from "./status.ts";
 import { fileError } from "../file_error.ts";
+import { errorCode } from "../sys/errno.ts";
+import { within } from "../within.ts";
 import { shellQuote, suggestCommand } from "../text/command.ts";
 import { QUIET_ENDING_SIGNALS } from "../sys/signals.ts";
 
@@ -75,7 +79,8 @@ export interface SuperviseOptions {
   onReady?: (report: ReadyReport) => void;
   /**
    * Running in the background with no terminal (`--detached`): a service without
-   * `log-file` logs to `current` in its state directory, so no output is lost.
+   * `log-file` logs to `current` in its state directory, so no output is lost, and
+   * the supervisor's own messages go to `opsd.log` there.
    */
   detached?: boolean;
 }
@@ -170,11 +175,18 @@ function _prepare(
   return { paths, role, settings, credentials };
 }
 
-/** Refuses a log file that cannot be opened (exit 2, or 4 for permission), naming its setting. */
+/**
+ * Refuses a log file that cannot be opened (exit 2, or 4 for permission), naming its
+ * setting. A full disk is no reason to keep the service down: its output is then
+ * dropped and counted, and logged again once there is space, as when the disk fills
+ * while it runs.
+ */
 function _checkLogFile(path: string, where: string): void {
   try {
     checkLogFile(path);
   } catch (error) {
+    const errno = errorCode(error);
+    if (errno === "ENOSPC" || errno === "EDQUOT") return;
     if (error instanceof Deno.errors.NotFound) {
       // Its directory exists (it was just made): a file system that makes no files, as /proc.
       throw new UsageError(`${where}: cannot create the log file ${path}: choose another path`);
@@ -262,6 +274,11 @@ class Supervisor {
       started: new Date().toISOString(),
       detached,
     };
+    this.#forward = this.#forwardWriters(prepared);
+    // Its own messages never make its loop wait either: they go with its services' stderr or,
+    // detached, into the state directory it holds, as its status file does.
+    if (detached) messagesToFile(messagesPath(prepared[0].paths), held[0].dir.path);
+    else messagesTo(this.#forward.err);
     this.#previous = prepared.map(({ paths }) => {
       try {
         return readStatus(paths);
@@ -271,7 +288,6 @@ class Supervisor {
         return null;
       }
     });
-    this.#forward = this.#forwardWriters(prepared);
   }
 
   /**
@@ -343,6 +359,7 @@ class Supervisor {
         devNull,
         stdin: spec.role === "log" ? logPipe?.[0] : undefined,
         stdout: spec.role === "main" ? logPipe?.[1] : undefined,
+        logDir: _inStateDir(spec, held[index].dir),
         onChange: () => this.#services[index]?.outputChanged(),
         onError: _rateLimited((error) => logger.error("{error}", { error: error.message })),
       });
@@ -760,18 +777,26 @@ class Supervisor {
     for (const fd of this.#fds.splice(0)) close(fd);
     if (this.#logPipeWriter !== null) close(this.#logPipeWriter);
     this.#logPipeWriter = null;
-    const drained = Promise.all(this.#outputs.map((output) => output.close()));
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    await Promise.race([
-      drained,
-      new Promise((resolve) => timer = setTimeout(resolve, _DRAIN_TIMEOUT)),
-    ]);
-    clearTimeout(timer);
-    await Promise.all([this.#forward.out.flush(), this.#forward.err.flush()]);
+    await within(Promise.all(this.#outputs.map((output) => output.close())), _DRAIN_TIMEOUT);
+    // A reader of our stdout or stderr that does not read (a stopped `| less`) loses the rest.
+    await within(
+      Promise.all([this.#forward.out.flush(), this.#forward.err.flush()]),
+      _DRAIN_TIMEOUT,
+    );
     await Promise.all(this.#controls.map((control) => control.close()));
     // Last: the control sockets were removed from the state directories through them.
     this.#held.splice(0).forEach(releaseLock);
   }
+}
+
+/**
+ * How a service's log file's directory is reached when it is the state directory
+ * (`current` under --daemon): through `dir`, held open, as its status file is;
+ * else undefined (by its path).
+ */
+function _inStateDir(spec: _Prepared, dir: PinnedStateDir): string | undefined {
+  const { logFile } = spec.settings;
+  return logFile !== null && dirname(logFile) === spec.paths.stateDir ? dir.path : undefined;
 }
 
 /** Grows a pipe so that bursts wait in the kernel; a pipe that cannot grow still works. */

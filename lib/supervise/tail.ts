@@ -53,6 +53,16 @@ export function logFileOf(paths: ServicePaths): string {
   const logFile = readStatus(paths)?.logFile ?? loadSettings(paths).settings.logFile;
   if (logFile) return logFile;
   const tail = suggestCommand("opsd", "tail", paths.path);
+  if (paths.log) {
+    // Its stdout is the log service's to write: a log-file here would hold its stderr only.
+    const follow = suggestCommand("opsd", "tail", "-f", paths.log.path);
+    throw new OpsdError(
+      `${paths.path} has no log file to follow: its stdout goes to its log service, which ` +
+        `writes its own files: follow those (${follow} when ${paths.log.settingsFile} sets ` +
+        `log-file); ${tail} shows the stderr tail`,
+      ExitCode.failure,
+    );
+  }
   throw new OpsdError(
     `${paths.path} has no log file to follow: set 'log-file = log/current' in ` +
       `${paths.settingsFile} (or pass --log-file to opsd supervise; a supervisor started with ` +

@@ -6,6 +6,8 @@ import { opsdArgv } from "../../lib/self.ts";
 import { isAlive, runOpsd, tempDir, waitFor, waitIdle } from "../fixtures/mod.ts";
 import { copyService, startSupervisor } from "../fixtures/supervise.ts";
 
+const encoder = new TextEncoder();
+
 Deno.test("status shows the log service on a second line; svc letters and wait drive it", async () => {
   await using service = await copyService("logged");
   await using supervisor = await startSupervisor(service.path);
@@ -38,6 +40,13 @@ Deno.test("status shows the log service on a second line; svc letters and wait d
   );
   assert.equal((await runOpsd(["up", `${service.path}/log`])).code, 0);
   await supervisor.waitStatus("log up again", (s) => s.state === "up", { role: "log" });
+  // Paused (STOP), it reads nothing either.
+  assert.equal((await runOpsd(["pause", `${service.path}/log`])).code, 0);
+  assert.match(
+    (await runOpsd(["status", service.path])).stdout,
+    /normally up; its stdout goes to log\/, which is paused: once the pipe is full the service blocks writing\n/,
+  );
+  assert.equal((await runOpsd(["cont", `${service.path}/log`])).code, 0);
 
   const down = await runOpsd(["svc", "-d", service.path]);
   assert.equal(down.code, 0, down.stderr);
@@ -230,6 +239,15 @@ Deno.test("a script is a service too: settings and state beside it", async () =>
     follow.stderr,
     /has no log file to follow: set 'log-file = log\/current' in .*job\.sh\.opsd\.conf/,
   );
+  // With a log/ service, its stdout is written where that service writes it.
+  await using logged = await copyService("logged");
+  const withLog = await runOpsd(["tail", "-f", logged.path]);
+  assert.deepEqual([withLog.code, withLog.stderr], [
+    1,
+    `opsd tail: ${logged.path} has no log file to follow: its stdout goes to its log service, ` +
+    `which writes its own files: follow those ('opsd tail -f ${logged.path}/log' when ` +
+    `${logged.path}/log/opsd.conf sets log-file); 'opsd tail ${logged.path}' shows the stderr tail\n`,
+  ]);
 });
 
 Deno.test("--ready-fd reports once the service has started, or why the supervisor could not start", async () => {
@@ -285,6 +303,37 @@ Deno.test("tail -f prints the end of the log file, then what is appended", async
     );
   }
   assert.ok(supervisor.status());
+});
+
+Deno.test("tail of a service that wrote nothing to stderr says so on stderr (exit 0)", async () => {
+  await using service = await copyService("steady");
+  await using supervisor = await startSupervisor(service.path);
+  await supervisor.waitStatus("up", (s) => s.state === "up");
+  const tail = await runOpsd(["tail", service.path]);
+  assert.deepEqual([tail.code, tail.stdout, tail.stderr], [
+    0,
+    "",
+    `opsd tail: no stderr output from ${service.path} since its supervisor started (a run with ` +
+    `'exec 2>&1' writes everything to stdout: 'opsd tail -f ${service.path}' follows its log ` +
+    "file)\n",
+  ]);
+  assert.equal((await runOpsd(["tail", "-n", "0", service.path])).stderr, "", "none asked for");
+});
+
+Deno.test("tail -f prints the log as it is (not UTF-8, NUL, CR), its last lines however long", async () => {
+  await using dir = await tempDir();
+  await Deno.writeTextFile(`${dir.path}/run`, "#!/bin/sh\nexec sleep 1000\n", { mode: 0o755 });
+  await Deno.writeTextFile(`${dir.path}/opsd.conf`, "log-file = current\n");
+  const long = (c: string) => encoder.encode(`${c.repeat(100_000)}\n`);
+  const odd = new Uint8Array([...encoder.encode("caf"), 0xe9, 0, 13, 10]); // latin-1 é, NUL, CR
+  await Deno.writeFile(`${dir.path}/current`, concat(long("a"), long("b"), odd));
+  await using tail = startTail(["-f", "-n", "2", dir.path]);
+  const expected = concat(long("b"), odd);
+  await waitFor("the last two lines", () => tail.bytes().length >= expected.length || null);
+  assert.deepEqual(tail.bytes(), expected);
+  await Deno.writeFile(`${dir.path}/current`, odd, { append: true });
+  await waitFor("the appended line", () => tail.bytes().length > expected.length || null);
+  assert.deepEqual(tail.bytes(), concat(expected, odd));
 });
 
 Deno.test("tail -f, running long, ignores SIGUSR1 once Deno's handler appears: no debugger opens", async () => {
@@ -687,6 +736,8 @@ interface RunningTail extends AsyncDisposable {
   pid: number;
   /** What it printed so far, on stdout and on stderr. */
   text(): string;
+  /** What it printed so far on stdout, as bytes. */
+  bytes(): Uint8Array;
   errors(): string;
   /** Its exit status once it has exited, else null. */
   status(): Deno.CommandStatus | null;
@@ -702,11 +753,13 @@ function startTail(args: string[]): RunningTail {
   const exited = child.status.then((result) => status = result);
   const stdout = child.stdout.getReader();
   let text = "", errors = "";
+  const chunks: Uint8Array[] = [];
   const decoder = new TextDecoder();
   const reading = Promise.all([
     (async () => {
       for (let read = await stdout.read(); !read.done; read = await stdout.read()) {
         text += decoder.decode(read.value, { stream: true });
+        chunks.push(read.value);
       }
     })(),
     (async () => {
@@ -716,6 +769,7 @@ function startTail(args: string[]): RunningTail {
   return {
     pid: child.pid,
     text: () => text,
+    bytes: () => concat(...chunks),
     errors: () => errors,
     status: () => status,
     closeStdout: () => stdout.cancel(),
@@ -725,4 +779,15 @@ function startTail(args: string[]): RunningTail {
       await reading;
     },
   };
+}
+
+/** The bytes of `parts`, one after another. */
+function concat(...parts: Uint8Array[]): Uint8Array {
+  const bytes = new Uint8Array(parts.reduce((sum, part) => sum + part.length, 0));
+  let offset = 0;
+  for (const part of parts) {
+    bytes.set(part, offset);
+    offset += part.length;
+  }
+  return bytes;
 }

@@ -1,7 +1,10 @@
 import assert from "node:assert/strict";
-import { runOpsd, waitFor } from "../fixtures/mod.ts";
-import { copyService, startSupervisor } from "../fixtures/supervise.ts";
+import { runOpsd, tempDir, waitFor } from "../fixtures/mod.ts";
+import { copyService, killGroup, startSupervisor } from "../fixtures/supervise.ts";
 import { sendControl } from "../../lib/supervise/control.ts";
+import { opsdArgv } from "../../lib/self.ts";
+import { resolveService } from "../../lib/service/paths.ts";
+import { readStatusOrNull } from "../../lib/supervise/state.ts";
 
 const STAMP = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z (out|err|opsd) /;
 
@@ -74,7 +77,10 @@ Deno.test("a log file that cannot be written never blocks the service: output is
   );
   assert.equal(status.starts, 1, "the service was never blocked or restarted");
   assert.match(status.tail, /err 300/, "the stderr tail does not depend on the log file");
-  assert.match(supervisor.output(), /log file: .*(ENOSPC|No space left)/);
+  assert.match(
+    supervisor.output(),
+    /log file \/dev\/full: No space left on device \(os error 28\): its lines are dropped /,
+  );
 });
 
 Deno.test("a log file that cannot be opened is refused before the service starts (exit 2)", async () => {
@@ -251,3 +257,162 @@ Deno.test("at each exit, a partial last line on stderr is ended in the stderr ta
   const status = await runOpsd(["status", service.path]);
   alone(status.stdout.split("\n").flatMap((line) => line.match(/^ {2}\| (.*)$/)?.[1] ?? []));
 });
+
+Deno.test("detached, the output and messages of a supervisor whose directory a deploy replaced stay in its own directory", async () => {
+  await using service = await copyService("counting");
+  await using supervisor = await startSupervisor(service.path, ["--detached"]);
+  await supervisor.waitStatus("up", (s) => s.state === "up");
+  await waitFor("its first lines logged", async () => {
+    const text = await Deno.readTextFile(`${service.path}/supervise/current`).catch(() => "");
+    return text.includes(" out line 1\n") || null;
+  });
+  // A deploy: the service directory moved away, a new one (with its state directory) in its place.
+  const old = `${service.path}.old`;
+  await Deno.rename(service.path, old);
+  await Deno.mkdir(`${service.path}/supervise`, { recursive: true, mode: 0o700 });
+  // Its `current` removed too: the next line opens it anew, in the directory the supervisor holds.
+  await Deno.remove(`${old}/supervise/current`);
+  assert.equal(await supervisor.exited, 1, "it noticed, took the service down and exited");
+  assert.deepEqual([...Deno.readDirSync(`${service.path}/supervise`)], [], "nothing written there");
+  const current = await Deno.readTextFile(`${old}/supervise/current`);
+  assert.match(current, / opsd stopping pid \d+: sent TERM to its group\n/);
+  const messages = await Deno.readTextFile(`${old}/supervise/opsd.log`);
+  assert.match(messages, /was moved or removed: taking the service down, then exiting\n/);
+});
+
+Deno.test("a full disk never blocks the service: lost lines are counted and marked, and logging resumes once space is freed", async () => {
+  await using dir = await tempDir();
+  await using disk = await smallDisk(dir.path, "size=1m");
+  if (!disk) return; // Not root (no mount): nothing to try this on.
+  await using service = await copyService("counting");
+  await using supervisor = await startSupervisor(service.path, [
+    "--log-file",
+    `${disk.path}/current`,
+    "--log-max-size",
+    "64k",
+    "--log-keep",
+    "1",
+  ]);
+  await supervisor.waitStatus("up", (s) => s.state === "up");
+  // Fill the disk.
+  const filler = await Deno.open(`${disk.path}/filler`, { write: true, create: true });
+  await filler.write(new Uint8Array(2 << 20)).catch(() => {});
+  filler.close();
+  const full = await supervisor.waitStatus("output dropped", (s) => s.droppedBytes > 0);
+  assert.equal(full.state, "up");
+  assert.equal(full.starts, 1, "the service was never blocked or restarted");
+  const status = await runOpsd(["status", service.path]);
+  assert.match(status.stdout, /, \d+ bytes of output dropped\n/);
+  await waitFor("the failure said", () => supervisor.output().includes("No space left") || null);
+  assert.match(
+    supervisor.output(),
+    new RegExp(`log file ${disk.path}/current: No space left on device .*: its lines are dropped `),
+  );
+  await Deno.remove(`${disk.path}/filler`);
+  const marker = /opsd dropped (\d+) bytes of output: the log file fell behind or failed\n/;
+  const text = await waitFor("logging resumed after the marker", async () => {
+    const all = (await Promise.all(
+      ["current.1", "current"].map((name) =>
+        Deno.readTextFile(`${disk.path}/${name}`).catch(() => "")
+      ),
+    )).join("");
+    const at = all.search(marker);
+    return at >= 0 && /out line \d+\n/.test(all.slice(at).split("\n").slice(1).join("\n"))
+      ? all
+      : null;
+  });
+  for (const line of text.trimEnd().split("\n")) assert.match(line, STAMP, "no torn line");
+  const numbers = [...text.matchAll(/ out line (\d+)$/gm)].map((match) => Number(match[1]));
+  assert.ok(numbers.every((n, i) => i === 0 || n > numbers[i - 1]), "in order");
+  const dropped = Number(marker.exec(text)![1]);
+  assert.ok(dropped > 0);
+  await supervisor.waitStatus(
+    "status counting what the marker says",
+    (s) => s.droppedBytes >= dropped,
+  );
+});
+
+Deno.test("a log file a full disk has no room for at the start: the service starts all the same, its output counted as dropped", async () => {
+  await using dir = await tempDir();
+  await using disk = await smallDisk(dir.path, "size=64k,nr_inodes=1"); // no room for a file
+  if (!disk) return;
+  await using service = await copyService("counting");
+  await using supervisor = await startSupervisor(service.path, [
+    "--log-file",
+    `${disk.path}/current`,
+  ]);
+  const status = await supervisor.waitStatus(
+    "up, output dropped",
+    (s) => s.state === "up" && s.droppedBytes > 0,
+  );
+  assert.equal(status.starts, 1);
+  await waitFor("the failure said", () => supervisor.output().includes("No space left") || null);
+});
+
+/**
+ * A tmpfs mounted with `options` (`size=1m`) under `dir`, unmounted when the scope
+ * ends; null where mounting is not allowed (not root).
+ */
+async function smallDisk(
+  dir: string,
+  options: string,
+): Promise<{ path: string } & AsyncDisposable | null> {
+  const path = `${dir}/disk`;
+  await Deno.mkdir(path);
+  const mount = ["-t", "tmpfs", "-o", options, "tmpfs", path];
+  const mounted = await new Deno.Command("mount", { args: mount, stderr: "null" }).output();
+  if (!mounted.success) return null;
+  return {
+    path,
+    [Symbol.asyncDispose]: async () => {
+      await new Deno.Command("umount", { args: ["-l", path] }).output();
+    },
+  };
+}
+
+Deno.test("a reader of the supervisor's stderr that does not read never stops its loop: it restarts, answers, and exits", async () => {
+  // 200 kB on stderr, then a quick death: a message at every turn.
+  await using copy = await copyService("noisy");
+  const service = copy.path;
+  const [program, ...args] = opsdArgv([
+    "supervise",
+    service,
+    "--restart-delay",
+    "50ms",
+    "--log-buffer",
+    "64k",
+  ]);
+  // Its stderr is a pipe nobody reads: full after the first run's lines.
+  const child = new Deno.Command(program, { args, stdout: "null", stderr: "piped" }).spawn();
+  const paths = resolveService(service);
+  const pgids = new Set<number>();
+  try {
+    const record = await waitFor("a sixth start", () => {
+      const status = readStatusOrNull(paths);
+      status?.instances.forEach((instance) => pgids.add(instance.pgid));
+      return status && status.starts >= 6 ? status : null;
+    }, { timeout: 20_000 });
+    assert.ok(record.droppedBytes > 0, "what could not be written is counted");
+    const status = await runOpsd(["status", service]);
+    assert.doesNotMatch(status.stderr, /did not answer/);
+    assert.match(status.stdout, /crash-loop/);
+    child.kill("SIGTERM");
+    const exited = await waitFor("the supervisor's exit", () => exitedWith(child), {
+      timeout: 20_000,
+    });
+    assert.equal(exited.code, 0);
+  } finally {
+    if (!exitedWith(child)) child.kill("SIGKILL");
+    await child.status;
+    await child.stderr.cancel();
+    pgids.forEach(killGroup);
+  }
+});
+
+const finished = new WeakMap<Deno.ChildProcess, Deno.CommandStatus>();
+
+/** The child's exit status once it has exited, else null. */
+function exitedWith(child: Deno.ChildProcess): Deno.CommandStatus | null {
+  if (!finished.has(child)) child.status.then((status) => finished.set(child, status));
+  return finished.get(child) ?? null;
+}

@@ -4,7 +4,8 @@ import { MAX_LINE, readPipe } from "../../lib/supervise/output/pipe.ts";
 import { stampLines } from "../../lib/supervise/output/stamp.ts";
 import { TailBuffer } from "../../lib/supervise/output/tail.ts";
 import { BoundedWriter } from "../../lib/supervise/output/writer.ts";
-import { close, pipe2, write } from "../../lib/sys/libc.ts";
+import { O } from "../../lib/sys/constants.ts";
+import { close, open, pipe2, write } from "../../lib/sys/libc.ts";
 import { runWithFileSizeLimit, tempDir } from "../fixtures/mod.ts";
 
 const encoder = new TextEncoder(), decoder = new TextDecoder();
@@ -70,6 +71,16 @@ Deno.test("TailBuffer keeps the last bytes, starting at a line once full", () =>
   tail.push(encoder.encode("0123456789XYZ"));
   assert.equal(tail.text(), "3456789XYZ");
   assert.equal(new TailBuffer(0).text(), "");
+});
+
+Deno.test("TailBuffer that cut a UTF-8 character in the middle starts at the next one", () => {
+  const tail = new TailBuffer(9);
+  tail.push(encoder.encode("x€€€€\n")); // 14 bytes: the last 9 start inside the second €
+  assert.equal(tail.text(), "€€\n");
+  tail.push(encoder.encode("€€€€😀")); // 16 bytes: the last 9 start inside the third €
+  assert.equal(tail.text(), "€😀");
+  tail.push(new Uint8Array([0x80, 0x80, 0x80, 0x80, 0x80, ...encoder.encode("abcd")]));
+  assert.equal(tail.text(), "\ufffd\ufffdabcd", "no more than one character's rest is left out");
 });
 
 Deno.test("BoundedWriter drops and counts what a slow sink cannot take, then marks the loss", async () => {
@@ -289,4 +300,118 @@ Deno.test("PipeReader.settle waits until the pipe is empty and its lines handed 
     await reading.done;
   }
   assert.equal(await reading.settle(1000), true, "after end of file: nothing to wait for");
+});
+
+Deno.test("RotatingLogFile opens FILE anew when it was removed by hand, or with its directory (never the ones above); follows it moved", async () => {
+  await using dir = await tempDir();
+  const path = `${dir.path}/log/current`;
+  const log = new RotatingLogFile({ path, maxSize: 1000, keep: 2 });
+  try {
+    await log.write(encoder.encode("one\n"));
+    await Deno.remove(path); // rm current: the lines would go into a deleted file
+    await log.write(encoder.encode("two\n"));
+    assert.equal(await Deno.readTextFile(path), "two\n");
+    await Deno.remove(`${dir.path}/log`, { recursive: true }); // rm -rf log
+    await log.write(encoder.encode("three\n"));
+    assert.equal(await Deno.readTextFile(path), "three\n");
+    // Moved (with its directory, by a deploy): written on, as the state directory is followed.
+    await Deno.rename(`${dir.path}/log`, `${dir.path}/log.old`);
+    await log.write(encoder.encode("four\n"));
+    assert.equal(await Deno.readTextFile(`${dir.path}/log.old/current`), "three\nfour\n");
+    assert.equal(await Deno.stat(`${dir.path}/log`).catch(() => null), null);
+    // Removed with the directory above it (a deploy's rm -rf): nothing is made there.
+    await Deno.remove(`${dir.path}/log.old`, { recursive: true });
+    await Deno.rename(dir.path, `${dir.path}.gone`);
+    try {
+      await assert.rejects(log.write(encoder.encode("five\n")), Deno.errors.NotFound);
+      assert.equal(await Deno.stat(dir.path).catch(() => null), null);
+    } finally {
+      await Deno.rename(`${dir.path}.gone`, dir.path);
+    }
+  } finally {
+    log.close();
+  }
+});
+
+Deno.test("RotatingLogFile rotates a file truncated by hand by its new size, and removes generations past log-keep", async () => {
+  await using dir = await tempDir();
+  const path = `${dir.path}/current`;
+  // Generations an earlier, larger log-keep left.
+  for (const n of [1, 2, 3, 4]) await Deno.writeTextFile(`${path}.${n}`, `old ${n}\n`);
+  const log = new RotatingLogFile({ path, maxSize: 20, keep: 2 });
+  try {
+    await log.write(encoder.encode("line 1\nline 2\n")); // 14 bytes
+    await Deno.truncate(path, 0); // : > current
+    await log.write(encoder.encode("line 3\nline 4\n")); // fits: 14 of 20 bytes
+    assert.equal(await Deno.readTextFile(path), "line 3\nline 4\n");
+    assert.deepEqual([...Deno.readDirSync(dir.path)].map((e) => e.name).sort(), [
+      "current",
+      "current.1",
+      "current.2",
+      "current.3",
+      "current.4",
+    ]);
+    await log.write(encoder.encode("line 5\n")); // rotates
+    assert.deepEqual([...Deno.readDirSync(dir.path)].map((e) => e.name).sort(), [
+      "current",
+      "current.1",
+      "current.2",
+    ]);
+    assert.equal(await Deno.readTextFile(`${path}.1`), "line 3\nline 4\n");
+    assert.equal(await Deno.readTextFile(`${path}.2`), "old 1\n");
+  } finally {
+    log.close();
+  }
+});
+
+Deno.test("RotatingLogFile through a held directory follows it when moved, never writing into a new one at its path", async () => {
+  await using dir = await tempDir();
+  const state = `${dir.path}/svc/supervise`;
+  await Deno.mkdir(state, { recursive: true });
+  const held = open(state, O.RDONLY | O.DIRECTORY | O.CLOEXEC);
+  const log = new RotatingLogFile({
+    path: `${state}/current`,
+    dir: `/proc/self/fd/${held}`,
+    maxSize: 20,
+    keep: 1,
+  });
+  try {
+    await log.write(encoder.encode("before 1\n"));
+    // A deploy: the service directory moved away, a new one made at its path.
+    await Deno.rename(`${dir.path}/svc`, `${dir.path}/svc.old`);
+    await Deno.mkdir(state, { recursive: true });
+    await log.write(encoder.encode("after 1\nafter 2\n")); // 9 + 8 fit in 20, then it rotates
+    await log.write(encoder.encode("after 3\n"));
+    assert.deepEqual([...Deno.readDirSync(state)], [], "nothing in the new directory");
+    const old = `${dir.path}/svc.old/supervise`;
+    assert.equal(await Deno.readTextFile(`${old}/current.1`), "before 1\nafter 1\n");
+    assert.equal(await Deno.readTextFile(`${old}/current`), "after 2\nafter 3\n");
+  } finally {
+    log.close();
+    close(held);
+  }
+});
+
+Deno.test("RotatingLogFile that cannot rotate (a directory that may not be written) says so, and rotates once it may", async () => {
+  await using dir = await tempDir();
+  const path = `${dir.path}/log/current`;
+  const log = new RotatingLogFile({ path, maxSize: 20, keep: 1 });
+  const chattr = (flag: string) =>
+    new Deno.Command("chattr", { args: [flag, `${dir.path}/log`], stderr: "null" }).output();
+  try {
+    await log.write(encoder.encode("line 1\nline 2\n"));
+    // Immutable: not even root may rename in it (where chattr works: root, ext4 and the like).
+    if (!(await chattr("+i")).success) return;
+    await assert.rejects(
+      log.write(encoder.encode("line 3\n")),
+      /^Error: cannot rotate it: Operation not permitted \(os error 1\)$/,
+    );
+    await chattr("-i");
+    await log.write(encoder.encode("line 4\n"));
+    assert.equal(await Deno.readTextFile(`${path}.1`), "line 1\nline 2\n");
+    assert.equal(await Deno.readTextFile(path), "line 4\n");
+  } finally {
+    await chattr("-i");
+    log.close();
+  }
 });

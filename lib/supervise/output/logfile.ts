@@ -4,16 +4,31 @@
  * `FILE.N`. Rotation happens between lines, never inside one, and only for a
  * regular file (`/dev/stdout` or a FIFO is simply written to).
  *
+ * Where svlogd (as most loggers) writes on into a `current` removed by hand, its
+ * lines lost until its next rotation, and then fails to rename it for ever (see
+ * gitlab.com/gitlab-com/gl-infra/observability/team/-/issues/3048), the open file is looked at
+ * before each write: one that was removed is closed and `FILE` opened anew (with
+ * its directory, if that was removed too), and one truncated by hand is rotated by
+ * its new size.
+ *
  * @module
  */
 
-import { dirname } from "../../path.ts";
+import { errorReason } from "../../file_error.ts";
+import { basename, dirname } from "../../path.ts";
 import type { ByteSink } from "./writer.ts";
 
 /** Where and how big a {@linkcode RotatingLogFile} may grow. */
 export interface LogFileOptions {
   /** Absolute path of the current file. */
   path: string;
+  /**
+   * How its directory is reached, when not by its path: the state directory a
+   * supervisor holds open (`/proc/self/fd/N`), so that the file follows that
+   * directory when it is moved, and is never opened in a new directory made at its
+   * path (a deploy) by a supervisor that is about to exit.
+   */
+  dir?: string;
   /** Rotate before the file would grow past this many bytes. */
   maxSize: number;
   /** How many rotated files to keep (0: the current file is simply started again). */
@@ -23,10 +38,12 @@ export interface LogFileOptions {
 /**
  * A {@linkcode ByteSink} over a rotating log file. Each `write` is whole lines and
  * is written completely (or throws); the file is opened, and its directory made,
- * on first use, and opened again after an error.
+ * on first use, and opened again after an error or once it was removed.
  */
 export class RotatingLogFile implements ByteSink {
   #options: LogFileOptions;
+  /** The current file's path as it is reached (through `dir` when given). */
+  #path: string;
   #file: Deno.FsFile | null = null;
   #size = 0;
   /** Only a regular file is rotated: renaming `/dev/null` or a FIFO would break it for everyone. */
@@ -34,11 +51,13 @@ export class RotatingLogFile implements ByteSink {
 
   constructor(options: LogFileOptions) {
     this.#options = options;
+    this.#path = `${options.dir ?? dirname(options.path)}/${basename(options.path)}`;
   }
 
   /** Writes all of `lines`, rotating first (at a line boundary) when the file would grow too big. */
   async write(lines: Uint8Array): Promise<number> {
     try {
+      if (this.#file) this.#checkRemoved(this.#file);
       for (let rest = lines; rest.length > 0;) {
         const file = this.#file ?? await this.#open();
         const part = this.#fitting(rest);
@@ -98,18 +117,48 @@ export class RotatingLogFile implements ByteSink {
     this.#file = null;
   }
 
+  /**
+   * Closes the open regular file when it was removed (by hand, or with its
+   * directory): the next write opens `FILE` anew. Else takes its size again, which a
+   * truncation by hand made smaller. A file moved (with its directory, by a deploy)
+   * is written on, as the state directory is followed.
+   */
+  #checkRemoved(file: Deno.FsFile): void {
+    if (!this.#regular) return;
+    // fstat(2) on this thread: a few µs, where an async stat's round trip cost more.
+    const info = file.statSync();
+    if (info.nlink === 0) this.close();
+    else this.#size = info.size;
+  }
+
   async #open(): Promise<Deno.FsFile> {
-    const { path } = this.#options;
-    await Deno.mkdir(dirname(path), { recursive: true });
-    const file = await Deno.open(path, _OPEN);
+    // Its directory is made again if it was removed, but never the directories above it
+    // (checkLogFile made them at the start): once its service directory is removed (a deploy
+    // under way), nothing is made where the new one is about to be.
+    await Deno.mkdir(dirname(this.#path)).catch(_ignoreExisting);
+    const file = await Deno.open(this.#path, _OPEN);
     const info = await file.stat();
     this.#size = info.size;
     this.#regular = info.isFile;
     return this.#file = file;
   }
 
+  /** Rotates; a failure (a directory that may not be written) says it was the rotation. */
   async #rotate(): Promise<void> {
-    const { path, keep } = this.#options;
+    try {
+      await this.#shift();
+    } catch (error) {
+      throw new Error(`cannot rotate it: ${errorReason(error)}`, { cause: error });
+    }
+  }
+
+  /**
+   * Renames `FILE` to `FILE.1` and each older generation one up (for log-keep 0,
+   * removes `FILE`), and removes the generations past log-keep.
+   */
+  async #shift(): Promise<void> {
+    const { keep } = this.#options;
+    const path = this.#path;
     this.close();
     if (keep === 0) {
       await Deno.remove(path).catch(_ignoreMissing);
@@ -123,6 +172,8 @@ export class RotatingLogFile implements ByteSink {
       }
       await Deno.rename(path, `${path}.1`).catch(_ignoreMissing);
     }
+    // Generations past log-keep (it was lowered since they were made) go too.
+    for (let n = keep + 1; await _exists(`${path}.${n}`); n++) await Deno.remove(`${path}.${n}`);
     this.#size = 0;
   }
 }
@@ -149,6 +200,10 @@ async function _exists(path: string): Promise<boolean> {
     _ignoreMissing(error);
     return false;
   }
+}
+
+function _ignoreExisting(error: unknown): void {
+  if (!(error instanceof Deno.errors.AlreadyExists)) throw error;
 }
 
 function _ignoreMissing(error: unknown): void {

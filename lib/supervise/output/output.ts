@@ -13,6 +13,7 @@
  */
 
 import type { ServiceSettings } from "../../service/settings.ts";
+import { errorReason } from "../../file_error.ts";
 import { O } from "../../sys/constants.ts";
 import { close, pipe2 } from "../../sys/libc.ts";
 import { RotatingLogFile } from "./logfile.ts";
@@ -38,6 +39,11 @@ export interface OutputOptions {
   stdin?: number;
   /** The service's stdout instead of a pipe read here (the log pipe to a log service). */
   stdout?: number;
+  /**
+   * How the log file's directory is reached, when not by its path: the state
+   * directory the supervisor holds open, for a log file in it (see `LogFileOptions.dir`).
+   */
+  logDir?: string;
   /** Called after the stderr tail or the count of dropped bytes changed. */
   onChange(): void;
   /**
@@ -75,6 +81,7 @@ export class ServiceOutput {
     this.#logFile = settings.logFile
       ? new RotatingLogFile({
         path: settings.logFile,
+        dir: options.logDir,
         maxSize: settings.logMaxSize,
         keep: settings.logKeep,
       })
@@ -85,7 +92,12 @@ export class ServiceOutput {
         marker: (bytes) =>
           this.#line(`dropped ${bytes} bytes of output: the log file fell behind or failed`),
         onError: (error) => {
-          options.onError(new Error(`log file: ${error.message}`));
+          options.onError(
+            new Error(
+              `log file ${settings.logFile}: ${errorReason(error)}: its lines are dropped ` +
+                "(counted in status) until it can be written again",
+            ),
+          );
           this.#noteDrops();
         },
       })

@@ -29,13 +29,25 @@ export class TailBuffer {
     this.#length = keep + chunk.length;
   }
 
-  /** The kept bytes as text, starting at a line boundary when the buffer has filled up. */
+  /**
+   * The kept bytes as text, starting at a line boundary when the buffer has filled up,
+   * else (one long line) at a character: the rest of a UTF-8 character whose start
+   * fell off the front is left out, not shown as U+FFFD.
+   */
   text(): string {
     let bytes = this.#bytes.subarray(0, this.#length);
     if (this.#length === this.size) {
       const newline = bytes.indexOf(10);
       if (newline >= 0 && newline < bytes.length - 1) bytes = bytes.subarray(newline + 1);
+      else bytes = bytes.subarray(_continuationBytes(bytes));
     }
     return new TextDecoder().decode(bytes);
   }
+}
+
+/** How many UTF-8 continuation bytes (at most 3, the rest of one character) `bytes` starts with. */
+function _continuationBytes(bytes: Uint8Array): number {
+  let count = 0;
+  while (count < 3 && count < bytes.length && (bytes[count] & 0xc0) === 0x80) count++;
+  return count;
 }
