@@ -81,6 +81,14 @@ export function fdsCommand() {
         parse: nonEmptyValue("a file"),
         repeat: true,
       },
+      dir: {
+        value: "dir",
+        help: "the files in the directory tree DIR (lsof +D): fds, cwd, root, program and " +
+          "mapped files named as DIR or below it (removed ones too), and the unix sockets " +
+          "bound below it; by name, nothing below DIR is stat'ed (repeatable)",
+        parse: nonEmptyValue("a directory"),
+        repeat: true,
+      },
       unix: {
         value: "path",
         help: "unix sockets bound to PATH (repeatable)",
@@ -227,6 +235,7 @@ with --leaks, -t with --json).`,
         udp: options.udp,
         listen: options.listen,
         paths: options.path,
+        dirs: options.dir,
         unixPaths: options.unix,
         leaks: options.leaks ? { minAgeMs: options.leakAge ?? _LEAK_AGE_MS } : undefined,
         allNetns: options.allNetns,
@@ -336,6 +345,7 @@ function _notes(
       );
     }
     for (const path of scan.missingPaths) notes.push(`no such file: ${escapeText(path)}`);
+    for (const dir of scan.missingDirs) notes.push(`no such directory: ${escapeText(dir)}`);
     for (const { path, found } of scan.matched ? [] : plan.strayUnix) {
       notes.push(
         found === "missing"
