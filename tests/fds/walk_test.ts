@@ -101,13 +101,18 @@ Deno.test("walkProcesses keeps the links in a directory tree: below it, the dire
 Deno.test("walkProcesses shares the work with Workers and merges what they found", async () => {
   using listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const inode = socketInode(listenerFd((listener.addr as Deno.NetAddr).port));
+  await using dir = await tempDir();
+  const file = open(`${Deno.realPathSync(dir.path)}/held.txt`, O.RDWR | O.CREAT | O.CLOEXEC);
   const previous = Deno.env.get("OPSD_FDS_WORKERS");
   Deno.env.set("OPSD_FDS_WORKERS", "2");
   try {
     const pids = Array.from({ length: 400 }, () => Deno.pid);
-    const found = await walkProcesses(pids, { inodes: [inode] });
+    const prefix = `${Deno.realPathSync(dir.path)}/`;
+    const found = await walkProcesses(pids, { inodes: [inode], dirs: [prefix] });
     assert.equal(found.sockets.length / 3, 400);
+    assert.equal(found.links.length, 400, "the file in the directory, from every thread");
   } finally {
+    close(file);
     if (previous === undefined) Deno.env.delete("OPSD_FDS_WORKERS");
     else Deno.env.set("OPSD_FDS_WORKERS", previous);
   }
