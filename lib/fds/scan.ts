@@ -127,7 +127,7 @@ export async function scanFds(plan: FdsPlan): Promise<FdsScan> {
   // Whether to look for sockets in other network namespaces: not when they could not count.
   const foreign = sockets &&
     !(query.matchOnly && address && !query.allNetns && !selection.unixPaths.length &&
-      !selection.anyUnix);
+      !selection.unixDirs.length && !selection.anyUnix);
   if (sockets && targets.length === 0 && !filesNamed && !query.leaks) {
     if (!foreign) return _scan(absent); // no fd walked
     // Nothing here matches: only a process in another network namespace could hold one.
