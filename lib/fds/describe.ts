@@ -245,11 +245,14 @@ const _SPECIAL_LINKS: Record<SpecialFd, string> = { cwd: "cwd", rtd: "root", txt
  * unreadable link gives lsof's `(readlink: Permission denied)` row. Nothing on
  * a network or FUSE filesystem is stat'ed: there the program's device and inode
  * come from the process's maps, and a cwd or root directory has no inode.
+ * `wanted`, when given, picks by the link's target: one it refuses gives null
+ * at once, nothing looked up or stat'ed (a query that matches by name alone).
  */
 export function describeSpecial(
   process: ProcessInfo,
   fd: SpecialFd,
   context: DescribeContext,
+  wanted?: (target: string) => boolean,
 ): FdRow | null {
   const path = `/proc/${process.pid}/${_SPECIAL_LINKS[fd]}`;
   const row = _rowWithoutFd(process, fd, "unknown", path) as _HeldRow;
@@ -265,6 +268,7 @@ export function describeSpecial(
     if (!gone) row.name += ` (readlink: ${_reason(error)})`;
     return row;
   }
+  if (wanted && !wanted(target)) return null;
   row.name = target;
   const mount = context.mounts.forPath(process.pid, splitDeleted(target).path);
   if (mount) row.device = mount.device.replace(":", ",");

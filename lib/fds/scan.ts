@@ -421,11 +421,15 @@ interface _FilesNamed {
  */
 function _isWantedFile(row: FdRow, link: string, named: _FilesNamed): boolean {
   const { paths, files, dirs, filesystems } = named;
-  const path = splitDeleted(link).path;
-  if (paths.length === 0 && dirs.length === 0) return true;
-  if (paths.includes(path) || dirs.some((dir) => isInDir(path, dir))) return true;
+  if ((paths.length === 0 && dirs.length === 0) || _isFileNamed(link, named)) return true;
   return files.some((file) => row.node === String(file.ino) && row.device === file.device) ||
     filesystems.holds(row);
+}
+
+/** Whether `link` names one of the paths or something in one of the directory trees. */
+function _isFileNamed(link: string, named: _FilesNamed): boolean {
+  const path = splitDeleted(link).path;
+  return named.paths.includes(path) || named.dirs.some((dir) => isInDir(path, dir));
 }
 
 /**
@@ -484,9 +488,13 @@ class _RowBuilder {
   specials(pid: number, named: _FilesNamed): FdRow[] {
     const process = this.#process(pid);
     if (!process) return [];
+    // Files matched by name alone (no device and inode to compare): the others are not stat'ed.
+    const byName = named.files.length === 0 && !named.filesystems.any &&
+      (named.paths.length > 0 || named.dirs.length > 0);
+    const wanted = byName ? (target: string) => _isFileNamed(target, named) : undefined;
     const rows: FdRow[] = [];
     for (const special of _SPECIALS) {
-      const row = describeSpecial(process, special, this.#context());
+      const row = describeSpecial(process, special, this.#context(), wanted);
       if (row && _isWantedFile(row, row.name, named)) rows.push(row);
     }
     return rows;
