@@ -146,8 +146,9 @@ resolved once (symlinks, .., a trailing slash), and an fd, cwd, root directory,
 program or mapped file matches when the kernel names it DIR or DIR/... (not
 DIR-old/...), removed files ("(deleted)", "DEL") and a removed DIR included: who
 still holds the space after an rm -rf. A file under DIR opened through another
-name (a hard link, a bind mount elsewhere) is not found; a process in another
-mount namespace is matched by the names it sees. For a mount point's whole
+name (a hard link, a bind mount elsewhere) is not found; a filesystem mounted
+below DIR is part of the tree (lsof +D: with -x f); a process in another mount
+namespace is matched by the names it sees. For a mount point's whole
 filesystem (umount: target is busy) use --path MOUNTPOINT.
 
 opsd reads one link per fd and never stats the fds of a port or unix-socket
