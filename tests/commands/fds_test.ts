@@ -1854,3 +1854,28 @@ Deno.test("opsd fds --dir: an empty DIR or one that is no directory is a usage e
   const empty = await runOpsd(["fds", "--dir", temp.path, "--json"]);
   assert.deepEqual([empty.code, empty.stdout, withoutRootNote(empty.stderr)], [1, "", ""]);
 });
+
+sanitizedTest(
+  "opsd fds --dir includes a filesystem mounted below DIR (lsof +D needs -x f), matched by the names its holder sees",
+  async () => {
+    await using temp = await tempDir();
+    const dir = `${Deno.realPathSync(temp.path)}/app`;
+    Deno.mkdirSync(`${dir}/mnt`, { recursive: true });
+    // In a mount namespace of its own, so that the machine's mounts stay as they are.
+    const script = 'mount -t tmpfs none "$1/mnt" && echo x >"$1/mnt/f" && ' +
+      'exec sleep 1000 3<"$1/mnt/f"';
+    const child = new Deno.Command("unshare", {
+      args: ["-m", "--propagation", "private", "sh", "-c", script, "sh", dir],
+      stdin: "null",
+    }).spawn();
+    try {
+      await waitFor("sleep to run", () => readProcStat(child.pid)?.comm === "sleep");
+      const rows = await fdsJson(["--dir", dir, "-p", String(child.pid)]);
+      assert.deepEqual(rows.map((row) => [row.fd, row.name]), [["3", `${dir}/mnt/f`]]);
+    } finally {
+      child.kill("SIGKILL");
+      await child.status;
+    }
+  },
+  { ignore: !CAN_UNSHARE_MOUNT },
+);
