@@ -40,6 +40,7 @@ import {
   mappedFileRow,
   noFdRow,
   type SpecialFd,
+  specialTarget,
   unheldSocketRow,
   unreadableFdRow,
 } from "./describe.ts";
@@ -486,12 +487,16 @@ class _RowBuilder {
 
   /** The cwd, rtd and txt rows of `pid` that are wanted files (all when none is named). */
   specials(pid: number, named: _FilesNamed): FdRow[] {
-    const process = this.#process(pid);
-    if (!process) return [];
-    // Files matched by name alone (no device and inode to compare): the others are not stat'ed.
+    // Files matched by name alone (no device and inode to compare): the others are not stat'ed,
+    // and a process none of whose links names one (an unreadable link might) is read no further.
     const byName = named.files.length === 0 && !named.filesystems.any &&
       (named.paths.length > 0 || named.dirs.length > 0);
     const wanted = byName ? (target: string) => _isFileNamed(target, named) : undefined;
+    if (wanted && !_SPECIALS.some((special) => this.#mayBeWanted(pid, special, wanted))) {
+      return [];
+    }
+    const process = this.#process(pid);
+    if (!process) return [];
     const rows: FdRow[] = [];
     for (const special of _SPECIALS) {
       const row = describeSpecial(process, special, this.#context(), wanted);
@@ -529,6 +534,18 @@ class _RowBuilder {
       }
     }
     return rows;
+  }
+
+  /**
+   * Whether the `special` link of `pid` may name a file `wanted` picks: it does,
+   * or it cannot be read (its row, if any, says why: described as lsof shows it).
+   */
+  #mayBeWanted(pid: number, special: SpecialFd, wanted: (target: string) => boolean): boolean {
+    try {
+      return wanted(specialTarget(pid, special, this.#context()));
+    } catch {
+      return true;
+    }
   }
 
   /** Whether `path`, as opsd sees it, is on a network or FUSE filesystem (never stat'ed). */
