@@ -117,7 +117,7 @@ export function fdsCommand() {
     after: `
 Columns: COMMAND PID USER FD TYPE CLOEXEC DEVICE SIZE/OFF NODE NAME, as lsof
 prints them. FD is the fd number, or cwd, rtd (root directory), txt (program), mem
-or DEL (a file mapped, or mapped and removed: with --path),
+or DEL (a file mapped, or mapped and removed: with --path or --dir),
 NOFD (fds unreadable, reason in NAME), followed by the mode (r, w, u = both)
 and the lock (R/W whole file, r/w part of it, u read and write). CLOEXEC says
 whether the fd is closed when the process execs (yes/no). Control characters
