@@ -81,6 +81,14 @@ export function fdsCommand() {
         parse: nonEmptyValue("a file"),
         repeat: true,
       },
+      dir: {
+        value: "dir",
+        help: "the files in the directory tree DIR (lsof +D): fds, cwd, root, program and " +
+          "mapped files named as DIR or below it (removed ones too), and the unix sockets " +
+          "bound below it; by name, nothing below DIR is stat'ed (repeatable)",
+        parse: nonEmptyValue("a directory"),
+        repeat: true,
+      },
       unix: {
         value: "path",
         help: "unix sockets bound to PATH (repeatable)",
@@ -109,7 +117,7 @@ export function fdsCommand() {
     after: `
 Columns: COMMAND PID USER FD TYPE CLOEXEC DEVICE SIZE/OFF NODE NAME, as lsof
 prints them. FD is the fd number, or cwd, rtd (root directory), txt (program), mem
-or DEL (a file mapped, or mapped and removed: with --path),
+or DEL (a file mapped, or mapped and removed: with --path or --dir),
 NOFD (fds unreadable, reason in NAME), followed by the mode (r, w, u = both)
 and the lock (R/W whole file, r/w part of it, u read and write). CLOEXEC says
 whether the fd is closed when the process execs (yes/no). Control characters
@@ -120,7 +128,7 @@ name that is not UTF-8 keeps its bytes: \\xNN in the table (as lsof), \\udcNN in
 
 Selectors come in three groups, which combine with AND (lsof -a): a row must
 belong to a selected process (--pid, -c, -u), be one of the files named (--port,
---path, --unix: any of them, repeats widen) and pass the socket filters
+--path, --dir, --unix: any of them, repeats widen) and pass the socket filters
 (--tcp, --udp, --listen: they narrow what the others selected; --tcp --udp is
 either; without --port or --unix, every such socket: --listen alone lists every
 TCP, UDP and unix listener). Without selectors every process and fd is listed.
@@ -128,9 +136,20 @@ A file is no socket, nor a unix socket TCP or UDP: --path passes none of the
 filters, --unix only --listen, --port all (--port P --unix X --tcp is the TCP
 sockets of P). A --path naming a unix socket file names the sockets bound
 there and passes as --unix does (--path /run/app.sock --listen: the listener).
-Where nothing named could pass them (--path naming files with --tcp, --udp or
---listen; --unix or a socket file's --path with --tcp or --udp; no --port), it
-is a usage error.
+A --dir names the unix sockets bound below DIR too: --dir DIR --listen is the
+unix listeners there. Where nothing named could pass them (--path naming files
+with --tcp, --udp or --listen; --unix, --dir or a socket file's --path with --tcp
+or --udp; no --port), it is a usage error.
+
+--dir DIR answers lsof +D DIR by name, without stat'ing the tree: DIR is
+resolved once (symlinks, .., a trailing slash), and an fd, cwd, root directory,
+program or mapped file matches when the kernel names it DIR or DIR/... (not
+DIR-old/...), removed files ("(deleted)", "DEL") and a removed DIR included: who
+still holds the space after an rm -rf. A file under DIR opened through another
+name (a hard link, a bind mount elsewhere) is not found; a filesystem mounted
+below DIR is part of the tree (lsof +D: with -x f); a process in another mount
+namespace is matched by the names it sees. For a mount point's whole
+filesystem (umount: target is busy) use --path MOUNTPOINT.
 
 opsd reads one link per fd and never stats the fds of a port or unix-socket
 query, nor any file on a network or FUSE filesystem (no hang on a dead NFS
@@ -143,6 +162,7 @@ Examples:
   opsd fds -c nginx --tcp           the TCP sockets of processes named nginx*
   opsd fds -u www-data              everything www-data's processes hold
   opsd fds --path /var/log/app.log  who has this file open (also: opsd fds /var/log/app.log)
+  opsd fds --dir /var/log/app       who holds files in this tree (lsof +D)
   opsd fds --unix /run/app.sock     who holds this unix socket
   opsd fds --leaks                  duplicated sockets, listeners inherited by other programs, sockets without close-on-exec
   if opsd fds -q --port 9999; then echo taken; fi
@@ -152,9 +172,13 @@ Differences from lsof: OFD locks show as lock letters, and flock/OFD locks show
 on every fd sharing the locked open file (lsof: never for OFD locks, flock only
 in the process that took it); the CLOEXEC column; COMMAND is not cut to 9
 characters; -c takes a NAME longer than 15 bytes (lsof refuses it);
-memory-mapped files (mem, DEL rows) only with --path; selectors combine with
-AND (lsof -a); a namespace file is named by its link (net:[4026531833]; lsof:
-net); an O_PATH fd has no mode letter (lsof: u).
+memory-mapped files (mem, DEL rows) only with --path or --dir; selectors
+combine with AND (lsof -a); a namespace file is named by its link
+(net:[4026531833]; lsof: net); an O_PATH fd has no mode letter (lsof: u).
+--dir (lsof +D) stats nothing below DIR, finds removed files and a removed DIR
+but no file opened under another name, names files as the kernel does (lsof: as
+DIR was typed), and exits 0 when something matched (lsof +D exits 1 unless
+every file and directory in the tree, DIR included, is open).
 --path on a unix socket file lists the sockets bound there, as lsof does, also
 through a symlink (followed, as for any file; lsof: only the name bound).
 --path on a mount point lists every file open on its filesystem, as lsof does
@@ -186,10 +210,11 @@ repay their start; 0 keeps opsd on one CPU).
 
 Exit codes: 0 something matched (with --leaks: a leak was found; with --port,
 --listen or --unix: in opsd's network namespace), 1 nothing matched (stderr
-says so for a --path that names no file, a --unix that names no file or a file
-that is no socket, and for a --pid that is no process, a zombie or a thread of
+says so for a --path that names no file, a --dir that names nothing, a --unix
+that names no file or a file that is no socket, and for a --pid that is no process, a zombie or a thread of
 another process, which is left out), 2 usage error (bad port, pid, user or flag, an
-empty --path, --unix or -c, selectors that could never match together,
+empty --path, --dir, --unix or -c, a --dir that is no directory, selectors that
+could never match together,
 --leak-age without --leaks, --all-netns without --port, --listen or --unix, or
 with --leaks, -t with --json).`,
     run: async (flags, files) => {
@@ -228,6 +253,7 @@ with --leaks, -t with --json).`,
         udp: options.udp,
         listen: options.listen,
         paths: options.path,
+        dirs: options.dir,
         unixPaths: options.unix,
         leaks: options.leaks ? { minAgeMs: options.leakAge ?? _LEAK_AGE_MS } : undefined,
         allNetns: options.allNetns,
@@ -338,6 +364,7 @@ function _notes(
       );
     }
     for (const path of scan.missingPaths) notes.push(`no such file: ${escapeText(path)}`);
+    for (const dir of scan.missingDirs) notes.push(`no such directory: ${escapeText(dir)}`);
     for (const { path, found } of scan.matched ? [] : plan.strayUnix) {
       notes.push(
         found === "missing"

@@ -241,23 +241,39 @@ export type SpecialFd = "cwd" | "rtd" | "txt";
 const _SPECIAL_LINKS: Record<SpecialFd, string> = { cwd: "cwd", rtd: "root", txt: "exe" };
 
 /**
+ * What the cwd, rtd or txt link of process `pid` names, as its row names it
+ * (through `context.programLink` for the program); throws readlink's SysError
+ * (`ENOENT`: gone, or a kernel thread's program; `EACCES`: not ours to read).
+ */
+export function specialTarget(
+  pid: number,
+  fd: SpecialFd,
+  context: Pick<DescribeContext, "programLink">,
+): string {
+  return fd === "txt" && context.programLink
+    ? context.programLink(pid)
+    : readLinkName(`/proc/${pid}/${_SPECIAL_LINKS[fd]}`);
+}
+
+/**
  * The cwd, rtd or txt row of `process`, or null when the process is gone. An
  * unreadable link gives lsof's `(readlink: Permission denied)` row. Nothing on
  * a network or FUSE filesystem is stat'ed: there the program's device and inode
  * come from the process's maps, and a cwd or root directory has no inode.
+ * `wanted`, when given, picks by the link's target: one it refuses gives null
+ * at once, nothing looked up or stat'ed (a query that matches by name alone).
  */
 export function describeSpecial(
   process: ProcessInfo,
   fd: SpecialFd,
   context: DescribeContext,
+  wanted?: (target: string) => boolean,
 ): FdRow | null {
   const path = `/proc/${process.pid}/${_SPECIAL_LINKS[fd]}`;
   const row = _rowWithoutFd(process, fd, "unknown", path) as _HeldRow;
   let target: string;
   try {
-    target = fd === "txt" && context.programLink
-      ? context.programLink(process.pid)
-      : readLinkName(path);
+    target = specialTarget(process.pid, fd, context);
   } catch (error) {
     const gone = isErrno(error, "ENOENT");
     if (gone && fd !== "txt") return null;
@@ -265,6 +281,7 @@ export function describeSpecial(
     if (!gone) row.name += ` (readlink: ${_reason(error)})`;
     return row;
   }
+  if (wanted && !wanted(target)) return null;
   row.name = target;
   const mount = context.mounts.forPath(process.pid, splitDeleted(target).path);
   if (mount) row.device = mount.device.replace(":", ",");

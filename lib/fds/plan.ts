@@ -42,6 +42,12 @@ export interface FdsQuery {
   paths?: string[];
   /** Unix sockets bound to these paths. */
   unixPaths?: string[];
+  /**
+   * Directory trees (as lsof's `+D`): fds, cwd, root directories, programs and
+   * mapped files named as these directories or below them, and the unix sockets
+   * bound below them. Matched by name, nothing below them is stat'ed.
+   */
+  dirs?: string[];
   /** Report only leaking socket fds; `no-cloexec` needs a process at least this old. */
   leaks?: { minAgeMs: number };
   /**
@@ -68,17 +74,20 @@ export interface FdsPlan {
   named: NamedFile[];
   /** Each of `query.paths` as the kernel names fds open on it (see `kernelPath`), in order. */
   resolved: string[];
+  /** What each of `query.dirs` names, in order. */
+  dirs: NamedDir[];
   /**
    * The filesystems among `query.paths`: a mount point names every file open
    * on its filesystem, as in lsof.
    */
   filesystems: NamedFilesystem[];
   /**
-   * Why the files named (`ports`, `paths`, `unixPaths`) could never pass the
-   * socket filters (`tcp`, `udp`, `listen`), as one line for people; null when
-   * one of them could. A port passes every filter; a file none, being no
-   * socket; a unix socket only `listen`, be it named by `unixPaths` or by a path
-   * naming a socket file.
+   * Why the query could never match, as one line for people; null when it
+   * could. A `dirs` entry that names a file other than a directory holds
+   * nothing; and the files named (`ports`, `paths`, `dirs`, `unixPaths`) must
+   * pass the socket filters (`tcp`, `udp`, `listen`): a port passes every filter;
+   * a file none, being no socket; a unix socket only `listen`, be it named by
+   * `unixPaths`, by a path naming a socket file, or bound below one of `dirs`.
    */
   never: string | null;
   /**
@@ -88,6 +97,18 @@ export interface FdsPlan {
    * matched. Abstract names (`@name`) have no file and are never here.
    */
   strayUnix: { path: string; found: "missing" | "file" }[];
+}
+
+/** A directory tree a query names (`--dir`). */
+export interface NamedDir {
+  /** As given. */
+  asked: string;
+  /** As the kernel names what is in it: absolute, symlinks resolved (see `kernelPath`). */
+  resolved: string;
+  /** No such directory now: only what was removed, named as in it, can still match. */
+  missing: boolean;
+  /** It names a file that is no directory. */
+  notDirectory: boolean;
 }
 
 /**
@@ -104,16 +125,36 @@ export function planFds(query: FdsQuery): FdsPlan {
   const named = paths.map(namedFile);
   const resolved = paths.map(kernelPath);
   const sockets = paths.filter((_, i) => isSocketFile(named[i]));
+  const dirs = (query.dirs ?? []).map(_namedDir);
   return {
     query: sockets.length === 0
       ? query
       : { ...query, unixPaths: [...(query.unixPaths ?? []), ...sockets] },
     named,
     resolved,
+    dirs,
     filesystems: namedFilesystems(resolved, named),
-    never: _neverMatching(query, sockets),
+    never: _notDirectory(dirs) ?? _neverMatching(query, sockets),
     strayUnix: _strayUnix(query.unixPaths ?? []),
   };
+}
+
+/** What a `--dir` names, from one statx (`namedFile`). */
+function _namedDir(asked: string): NamedDir {
+  const file = namedFile(asked);
+  return {
+    asked,
+    resolved: kernelPath(asked),
+    missing: file === "missing",
+    // Not stat'ed (a directory on the way is closed to opsd): taken by its name.
+    notDirectory: file !== null && file !== "missing" && file.type !== "DIR",
+  };
+}
+
+/** Why a `--dir` could never match: it names a file that is no directory; else null. */
+function _notDirectory(dirs: NamedDir[]): string | null {
+  const file = dirs.find((dir) => dir.notDirectory);
+  return file ? `--dir ${escapeText(file.asked)} is no directory: for a file use --path` : null;
 }
 
 /** See {@linkcode FdsPlan.strayUnix}. */
@@ -130,16 +171,19 @@ function _strayUnix(unixPaths: string[]): FdsPlan["strayUnix"] {
 
 /** See {@linkcode FdsPlan.never}; `socketPaths`: the paths among `query.paths` naming socket files. */
 function _neverMatching(query: FdsQuery, socketPaths: string[]): string | null {
-  const paths = query.paths ?? [], unixPaths = query.unixPaths ?? [];
+  const paths = query.paths ?? [], unixPaths = query.unixPaths ?? [], dirs = query.dirs ?? [];
   const filter = query.tcp ? "--tcp" : query.udp ? "--udp" : null;
   const socketFilter = filter ?? (query.listen ? "--listen" : null);
-  const unix = unixPaths.length > 0 || socketPaths.length > 0;
-  const files = paths.length > socketPaths.length;
+  // A directory may hold files and unix sockets alike.
+  const unix = unixPaths.length > 0 || socketPaths.length > 0 || dirs.length > 0;
+  const files = paths.length > socketPaths.length || dirs.length > 0;
   if (query.ports?.length || socketFilter === null || (unix && filter === null)) return null;
   if (!files && !unix) return null;
-  const named = paths.length > 0 && unixPaths.length > 0
-    ? "--path and --unix never match"
-    : `${paths.length > 0 ? "--path" : "--unix"} never matches`;
+  const flags = [[paths, "--path"], [dirs, "--dir"], [unixPaths, "--unix"]] as const;
+  const given = flags.filter(([values]) => values.length > 0).map(([, flag]) => flag);
+  const named = given.length === 1
+    ? `${given[0]} never matches`
+    : `${given.slice(0, -1).join(", ")} and ${given.at(-1)} never match`;
   const reasons = [
     files ? "files are no sockets" : null,
     socketPaths.length > 0 ? `${escapeText(socketPaths[0])} is a unix socket file` : null,

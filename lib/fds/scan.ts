@@ -6,15 +6,16 @@
  * combine with AND (lsof ORs them unless given `-a`):
  * - `--pid`, `-c` and `-u` choose processes (repeats of one flag widen: either
  *   pid; different flags: all must hold);
- * - `--port`, `--path` and `--unix` name files, and a row matches when it is
- *   any of the files named;
+ * - `--port`, `--path`, `--dir` and `--unix` name files, and a row matches
+ *   when it is any of the files named (`--dir`: any file named as in the
+ *   directory tree, and any unix socket bound there, by name alone);
  * - `--tcp`, `--udp` and `--listen` keep only sockets of that kind (`--tcp`
  *   with `--udp`: either), narrowing what the others selected; without a file
  *   named they select every such socket (`--listen`: unix listeners too). A
  *   file is no socket and a unix socket neither TCP nor UDP: `--path` with any
  *   of them, or `--unix` with `--tcp`/`--udp`, matches nothing, except that a
  *   `--path` naming a unix socket file names the sockets bound there, as
- *   `--unix` does (see `plan.ts`).
+ *   `--unix` does, and a `--dir` the sockets bound below it (see `plan.ts`).
  *
  * A port or unix-socket query first looks the sockets up in the socket tables;
  * when nothing matches it answers without walking a single fd. A socket (TCP,
@@ -39,6 +40,7 @@ import {
   mappedFileRow,
   noFdRow,
   type SpecialFd,
+  specialTarget,
   unheldSocketRow,
   unreadableFdRow,
 } from "./describe.ts";
@@ -51,8 +53,10 @@ import { ProcessReads } from "./process_reads.ts";
 import { type SocketSelection, SocketTables } from "./tables.ts";
 import { isAddressSocket } from "./sockets.ts";
 import { CAP, hasEffectiveCapability } from "../procfs/capabilities.ts";
-import { type FileId, kernelPath, mayBeMapped, namedFile } from "./paths.ts";
-import type { FdsPlan, FdsQuery } from "./plan.ts";
+import { dirPrefix, type FileId, isInDir, kernelPath, mayBeMapped, namedFile } from "./paths.ts";
+import type { FdsPlan, FdsQuery, NamedDir } from "./plan.ts";
+import { isNetworkFs } from "./mounts.ts";
+import { resolvePath } from "../path.ts";
 import { FilesystemMatch } from "./filesystems.ts";
 import { decodeName } from "../text/escape.ts";
 
@@ -81,6 +85,8 @@ export interface FdsScan {
   unreadableNeeds: "root" | "CAP_SYS_PTRACE" | null;
   /** The paths asked for (as given) that name no file and that nothing open matched either. */
   missingPaths: string[];
+  /** The directories asked for (as given) that name none and that nothing open matched either. */
+  missingDirs: string[];
   /** `[tid, pid]` for each pid asked for that is a thread of process pid: no process, left out. */
   threads: [number, number][];
   /** The pids asked for that name no process (lsof shows nothing for them either). */
@@ -105,21 +111,25 @@ export async function scanFds(plan: FdsPlan): Promise<FdsScan> {
   const mounts = new MountIndex();
   // A mount point names its filesystem: every file open on it (filtered like --path).
   const filesystems = new FilesystemMatch(filtered ? [] : plan.filesystems, mounts);
-  const selection = _selection(query);
-  const sockets = selection.inet || selection.unixPaths.length > 0 || selection.anyUnix;
+  const selection = _selection(query, plan.dirs);
+  const sockets = selection.inet || selection.unixPaths.length > 0 ||
+    selection.unixDirs.length > 0 || selection.anyUnix;
   const asked = filtered ? [] : query.paths ?? [];
   const paths = filtered ? [] : plan.resolved;
+  // Directory trees, for the files in them (their sockets are in `selection`).
+  const dirs = filtered ? [] : plan.dirs.map((dir) => dir.resolved);
+  const filesNamed = paths.length > 0 || dirs.length > 0;
   const fileSelected = filtered || _namesFiles(query);
   const { pids: candidates, absent } = _candidates(query, reads);
-  if (fileSelected && !sockets && paths.length === 0) return _scan(absent); // no match
+  if (fileSelected && !sockets && !filesNamed) return _scan(absent); // no match
   const tables = new SocketTables();
   const targets = sockets ? tables.targets(selection, tables.own, { own: true }) : [];
   const address = !query.leaks && _namesAddress(query);
   // Whether to look for sockets in other network namespaces: not when they could not count.
   const foreign = sockets &&
     !(query.matchOnly && address && !query.allNetns && !selection.unixPaths.length &&
-      !selection.anyUnix);
-  if (sockets && targets.length === 0 && paths.length === 0 && !query.leaks) {
+      !selection.unixDirs.length && !selection.anyUnix);
+  if (sockets && targets.length === 0 && !filesNamed && !query.leaks) {
     if (!foreign) return _scan(absent); // no fd walked
     // Nothing here matches: only a process in another network namespace could hold one.
     for (const [namespace, members] of groupByNamespace(candidates, "net")) {
@@ -134,6 +144,7 @@ export async function scanFds(plan: FdsPlan): Promise<FdsScan> {
   const wanted: WalkWanted = query.leaks ? { allSockets: true } : {
     inodes: targets,
     paths,
+    dirs: dirs.map(dirPrefix),
     fileInodes: files.map((file) => file.ino),
     everything: !fileSelected || filesystems.any,
     netns: foreign ? tables.own : undefined,
@@ -143,7 +154,7 @@ export async function scanFds(plan: FdsPlan): Promise<FdsScan> {
     targets.push(...tables.targets(selection, namespace, { own: false, pid }));
   }
 
-  const stat = !sockets || paths.length > 0 || !!query.leaks;
+  const stat = !sockets || filesNamed || !!query.leaks;
   const builder = new _RowBuilder(tables, reads, mounts, stat);
   const chosen = new Set(candidates);
   const targetSet = new Set(targets);
@@ -165,25 +176,30 @@ export async function scanFds(plan: FdsPlan): Promise<FdsScan> {
     if (row && leaks) row.leaks = leaks.get(`${pid}:${fd}`);
     if (row) rows.push(row);
   }
+  const wantedFiles: _FilesNamed = { paths, files, dirs, filesystems };
   for (const [pid, fd, bytes] of walked.links) {
     const link = typeof bytes === "string" ? bytes : decodeName(bytes);
     const row = builder.fd(pid, fd, link);
-    if (row && _isWantedFile(row, link, paths, files, filesystems)) rows.push(row);
+    if (row && _isWantedFile(row, link, wantedFiles)) rows.push(row);
   }
   // What counts as a match (see FdsScan.matched); with -q, the first one ends the search.
   const counts = (row: FdRow) => !address || !!query.allNetns || _takesAddressHere(row);
   const settled = () => !!query.matchOnly && rows.some(counts);
-  if (!leaks && (!fileSelected || paths.length > 0) && !settled()) {
-    for (const pid of candidates) rows.push(...builder.specials(pid, paths, files, filesystems));
+  if (!leaks && (!fileSelected || filesNamed) && !settled()) {
+    for (const pid of candidates) rows.push(...builder.specials(pid, wantedFiles));
   }
   // Each process's maps: only when a file named may be mapped (no directory, FIFO, socket).
-  if (!leaks && (ids.some(mayBeMapped) || filesystems.any)) {
+  if (!leaks && (ids.some(mayBeMapped) || filesystems.any || dirs.length > 0)) {
     // A file that cannot be stat'ed (EACCES) is known by its name alone.
     const unknown = paths.filter((_, i) => ids[i] === null);
-    const hints = [..._mapHints(paths, files, unknown), ...filesystems.mapHints()];
+    const hints = [
+      ..._mapHints(paths, files, unknown),
+      ...filesystems.mapHints(),
+      ...dirs.map((dir) => ` ${dirPrefix(dir)}`),
+    ];
     for (const pid of candidates) {
       if (settled()) break;
-      rows.push(...builder.mapped(pid, { files, paths, hints, unknown, filesystems }));
+      rows.push(...builder.mapped(pid, { ...wantedFiles, hints, unknown }));
     }
   }
   if (!leaks && !query.pids?.length && !query.commands?.length && !query.users) {
@@ -208,11 +224,15 @@ export async function scanFds(plan: FdsPlan): Promise<FdsScan> {
   // A path that names no file may still be open, deleted: only say so when nothing matched it.
   const names = new Set(rows.map((row) => splitDeleted(row.name).path));
   const missingPaths = asked.filter((_, i) => ids[i] === "missing" && !names.has(paths[i]));
+  const missingDirs = plan.dirs.filter((dir) =>
+    dir.missing && ![...names].some((name) => isInDir(name, dir.resolved))
+  ).map((dir) => dir.asked);
   return _scan({
     rows: rows.sort(compareRows),
     matched: counted.length > 0,
     unreadable: [...unreadable],
     missingPaths,
+    missingDirs,
     ...absent,
   });
 }
@@ -226,6 +246,7 @@ function _scan(found: Partial<Omit<FdsScan, "unreadableNeeds">>): FdsScan {
     unreadable,
     unreadableNeeds: unreadable.length > 0 ? _privilegeLacking() : null,
     missingPaths: found.missingPaths ?? [],
+    missingDirs: found.missingDirs ?? [],
     threads: found.threads ?? [],
     missingPids: found.missingPids ?? [],
     zombies: found.zombies ?? [],
@@ -279,13 +300,15 @@ function _namesAddress(query: FdsQuery): boolean {
   return Boolean(query.ports?.length || query.listen || query.unixPaths?.length);
 }
 
-/** Whether the query names files (`--port`, `--path`, `--unix`). */
+/** Whether the query names files (`--port`, `--path`, `--dir`, `--unix`). */
 function _namesFiles(query: FdsQuery): boolean {
-  return Boolean(query.ports?.length || query.paths?.length || query.unixPaths?.length);
+  return Boolean(
+    query.ports?.length || query.paths?.length || query.dirs?.length || query.unixPaths?.length,
+  );
 }
 
-/** The socket part of a query. */
-function _selection(query: FdsQuery): SocketSelection {
+/** The socket part of a query (`dirs`: what its `dirs` name). */
+function _selection(query: FdsQuery, dirs: NamedDir[]): SocketSelection {
   // Without a file named, the kind filters select every socket of their kind.
   const everyKept = !_namesFiles(query) && _filtersSockets(query);
   const unix = !query.tcp && !query.udp; // unix sockets are neither
@@ -295,6 +318,8 @@ function _selection(query: FdsQuery): SocketSelection {
     listening: query.listen ?? false,
     inet: Boolean(query.ports?.length) || everyKept,
     unixPaths: unix ? (query.unixPaths ?? []).flatMap((path) => [path, kernelPath(path)]) : [],
+    // A socket's path is as it was bound: under the name given, or the one resolved.
+    unixDirs: unix ? [...new Set(dirs.flatMap((d) => [resolvePath(d.asked), d.resolved]))] : [],
     anyUnix: unix && everyKept,
   };
 }
@@ -376,22 +401,36 @@ function _programNames(pid: number, reads: ProcessReads): string[] {
   return names.map(basename);
 }
 
+/** The files a query names (`--path`, `--dir`), to match rows against. */
+interface _FilesNamed {
+  /** The paths, as the kernel names them (see `kernelPath`). */
+  paths: string[];
+  /** What those of them that exist are (device and inode). */
+  files: FileId[];
+  /** The directory trees, as the kernel names them. */
+  dirs: string[];
+  /** The filesystems named by their mount points. */
+  filesystems: FilesystemMatch;
+}
+
 /**
  * Whether the row of a walked link (or of a cwd, rtd or txt) is one of the
- * wanted files: every link without `--path`, else one named as a wanted path,
- * the same file (device and inode) under another name (a hard link, another
- * mount), or a file on a filesystem named by its mount point.
+ * wanted files: every link without `--path` or `--dir`, else one named as a
+ * wanted path or as in a wanted directory tree, the same file (device and
+ * inode) as a path under another name (a hard link, another mount), or a file
+ * on a filesystem named by its mount point.
  */
-function _isWantedFile(
-  row: FdRow,
-  link: string,
-  paths: string[],
-  files: FileId[],
-  filesystems: FilesystemMatch,
-): boolean {
-  if (paths.length === 0 || paths.includes(splitDeleted(link).path)) return true;
+function _isWantedFile(row: FdRow, link: string, named: _FilesNamed): boolean {
+  const { paths, files, dirs, filesystems } = named;
+  if ((paths.length === 0 && dirs.length === 0) || _isFileNamed(link, named)) return true;
   return files.some((file) => row.node === String(file.ino) && row.device === file.device) ||
     filesystems.holds(row);
+}
+
+/** Whether `link` names one of the paths or something in one of the directory trees. */
+function _isFileNamed(link: string, named: _FilesNamed): boolean {
+  const path = splitDeleted(link).path;
+  return named.paths.includes(path) || named.dirs.some((dir) => isInDir(path, dir));
 }
 
 /**
@@ -409,12 +448,9 @@ function _mapHints(paths: string[], files: FileId[], unknown: string[]): string[
 }
 
 /** What {@linkcode _RowBuilder.mapped} looks for in a process's maps. */
-interface _MappedWanted {
-  files: FileId[];
-  paths: string[];
+interface _MappedWanted extends _FilesNamed {
   hints: string[];
   unknown: string[];
-  filesystems: FilesystemMatch;
 }
 
 /**
@@ -449,14 +485,22 @@ class _RowBuilder {
     return process && describeFd(process, fd, link, this.#context());
   }
 
-  /** The cwd, rtd and txt rows of `pid` that are wanted files (all without `paths`). */
-  specials(pid: number, paths: string[], files: FileId[], filesystems: FilesystemMatch): FdRow[] {
+  /** The cwd, rtd and txt rows of `pid` that are wanted files (all when none is named). */
+  specials(pid: number, named: _FilesNamed): FdRow[] {
+    // Files matched by name alone (no device and inode to compare): the others are not stat'ed,
+    // and a process none of whose links names one (an unreadable link might) is read no further.
+    const byName = named.files.length === 0 && !named.filesystems.any &&
+      (named.paths.length > 0 || named.dirs.length > 0);
+    const wanted = byName ? (target: string) => _isFileNamed(target, named) : undefined;
+    if (wanted && !_SPECIALS.some((special) => this.#mayBeWanted(pid, special, wanted))) {
+      return [];
+    }
     const process = this.#process(pid);
     if (!process) return [];
     const rows: FdRow[] = [];
     for (const special of _SPECIALS) {
-      const row = describeSpecial(process, special, this.#context());
-      if (row && _isWantedFile(row, row.name, paths, files, filesystems)) rows.push(row);
+      const row = describeSpecial(process, special, this.#context(), wanted);
+      if (row && _isWantedFile(row, row.name, named)) rows.push(row);
     }
     return rows;
   }
@@ -466,11 +510,12 @@ class _RowBuilder {
    * mapped whose device and inode are one of `files`, or, removed, whose name
    * is one of `paths` (the name alone could be another mount namespace's file),
    * or named as one of `unknown` (files that could not be stat'ed), or on one of
-   * `filesystems`; but its program, which is its `txt` row, as in lsof.
+   * `filesystems`, or named as in one of `dirs` (by name, as `--dir` matches
+   * every file); but its program, which is its `txt` row, as in lsof.
    * `hints`: see {@linkcode readMappedFiles}.
    */
   mapped(pid: number, wanted: _MappedWanted): FdRow[] {
-    const { files, paths, hints, unknown, filesystems } = wanted;
+    const { files, paths, dirs, hints, unknown, filesystems } = wanted;
     const rows: FdRow[] = [];
     for (const file of readMappedFiles(pid, hints)) {
       const device = file.device.join(",");
@@ -478,15 +523,35 @@ class _RowBuilder {
       const { path, deleted } = splitDeleted(file.path);
       const removed = deleted && paths.includes(path);
       const filesystem = filesystems.mapped(device);
-      if (!named && !removed && !filesystem && !unknown.includes(file.path)) continue;
+      const inDir = dirs.some((dir) => isInDir(path, dir));
+      if (!named && !removed && !filesystem && !inDir && !unknown.includes(file.path)) continue;
       const process = this.#process(pid);
       if (process && file.path !== this.#reads.programPath(pid)) {
-        const id = named ??
-          (filesystem && !filesystem.network && !deleted ? _sameFile(file) : null);
+        // Its type and size from its name, stat'ed where that cannot hang (no network fs).
+        const local = filesystem ? !filesystem.network : inDir && !this.#onNetworkFs(path);
+        const id = named ?? (local && !deleted ? _sameFile(file) : null);
         rows.push(mappedFileRow(process, file, id));
       }
     }
     return rows;
+  }
+
+  /**
+   * Whether the `special` link of `pid` may name a file `wanted` picks: it does,
+   * or it cannot be read (its row, if any, says why: described as lsof shows it).
+   */
+  #mayBeWanted(pid: number, special: SpecialFd, wanted: (target: string) => boolean): boolean {
+    try {
+      return wanted(specialTarget(pid, special, this.#context()));
+    } catch {
+      return true;
+    }
+  }
+
+  /** Whether `path`, as opsd sees it, is on a network or FUSE filesystem (never stat'ed). */
+  #onNetworkFs(path: string): boolean {
+    const mount = this.#mounts.forPath(Deno.pid, path);
+    return mount === undefined || isNetworkFs(mount.fsType);
   }
 
   noFd(pid: number, errno: number): FdRow[] {

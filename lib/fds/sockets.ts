@@ -37,6 +37,7 @@ import {
   type UnixDumpFilter,
 } from "../sys/sock_diag.ts";
 import { SysError } from "../sys/errno.ts";
+import { isInDir } from "./paths.ts";
 
 /** Which network namespace to read: the reader's own, or the one `pid` is in. */
 export type NetnsSource = { own: true } | { own: false; pid: number };
@@ -136,8 +137,13 @@ function _readTable(
 
 /** Which unix sockets {@linkcode readUnixSockets} returns. */
 export interface UnixFilter extends UnixDumpFilter {
-  /** Only sockets bound to one of these paths (as the kernel names them). */
+  /**
+   * Only sockets bound to one of these paths (as the kernel names them), or
+   * (with `dirs`) below one of `dirs`.
+   */
   paths?: readonly string[];
+  /** Only sockets bound to a path below one of these directories (or, with `paths`, one of those). */
+  dirs?: readonly string[];
 }
 
 /**
@@ -170,10 +176,13 @@ function _findUnixSockets(
   source: NetnsSource,
   filter: UnixFilter,
 ): { table: false; sockets: UnixDiagSocket[] } | { table: true; sockets: UnixSocket[] } {
+  const { paths, dirs } = filter;
+  const wantedPath = (path: string) =>
+    (paths === undefined && dirs === undefined) || !!paths?.includes(path) ||
+    !!dirs?.some((dir) => isInDir(path, dir));
   const passes = (socket: UnixDiagSocket) =>
     socket.inode !== 0 && (!filter.inodes || filter.inodes.has(socket.inode)) &&
-    (!filter.paths || filter.paths.includes(socket.path)) &&
-    (!filter.listening || isUnixListener(socket));
+    wantedPath(socket.path) && (!filter.listening || isUnixListener(socket));
   const named = source.own
     ? _diagOr<UnixDiagSocket[] | null>(() => dumpUnixSockets(filter), () => null)
     : null;

@@ -34,6 +34,8 @@ export interface SocketSelection {
   inet: boolean;
   /** Unix socket paths (as given and resolved). */
   unixPaths: string[];
+  /** Directories (as given and resolved): unix sockets bound to a path below one of them. */
+  unixDirs: string[];
   /** Every unix socket (that passes `listening`), whatever its path. */
   anyUnix: boolean;
 }
@@ -85,9 +87,12 @@ export class SocketTables {
         }
       }
     }
-    if (selection.unixPaths.length > 0 || selection.anyUnix) {
-      const paths = selection.anyUnix ? undefined : selection.unixPaths;
-      for (const socket of readUnixSockets(source, { paths, listening: selection.listening })) {
+    if (selection.unixPaths.length > 0 || selection.unixDirs.length > 0 || selection.anyUnix) {
+      const [paths, dirs] = selection.anyUnix
+        ? [undefined, undefined]
+        : [selection.unixPaths, selection.unixDirs];
+      const filter = { paths, dirs, listening: selection.listening };
+      for (const socket of readUnixSockets(source, filter)) {
         this.#found({ kind: "unix", socket }, namespace);
         this.#sources.set(socket.inode, source);
         targets.push(socket.inode);

@@ -38,6 +38,13 @@ export interface WalkWanted {
   /** Paths to report when an fd points at them (also removed: marked as `DELETED_MARK`). */
   paths?: string[];
   /**
+   * Directory trees to report fds in, each as its prefix (`/srv/app/`; `/` for
+   * the root; see `dirPrefix` in paths.ts): a link that starts with one, or names
+   * the directory itself (also removed). Tested on the link's bytes, before any
+   * decoding.
+   */
+  dirs?: string[];
+  /**
    * Inodes of those paths: a file fd under another name (another hard link, the
    * same file under another mount) is reported too when its fdinfo `ino:` is one
    * of these; the caller checks the device.
@@ -250,10 +257,12 @@ export function walkFdLinks(
   const paths = new Set(wanted.paths ?? []);
   const DELETED = wanted.deletedMark;
   // Only a link as long as a wanted path (or one marked removed) is decoded and compared.
+  const DELETED_BYTES = new TextEncoder().encode(DELETED);
   const pathLengths = new Set([...paths].flatMap((p) => {
     const length = new TextEncoder().encode(p).length;
-    return [length, length + new TextEncoder().encode(DELETED).length];
+    return [length, length + DELETED_BYTES.length];
   }));
+  const dirs = (wanted.dirs ?? []).map((prefix) => new TextEncoder().encode(prefix));
   // Fatal: a link that is not UTF-8 is kept as bytes (see WalkResult.links), never as U+FFFD.
   const decoder = new TextDecoder("utf-8", { fatal: true });
   const entries = new Uint8Array(ENTRIES);
@@ -291,6 +300,26 @@ export function walkFdLinks(
     }
     return paths.has(text) ||
       (text.endsWith(DELETED) && paths.has(text.slice(0, -DELETED.length)));
+  };
+  /**
+   * Whether the link read (`length` bytes) is in one of `dirs`: it starts with
+   * its prefix (`/srv/app/`), or is the directory itself (`/srv/app`, or
+   * `/srv/app (deleted)`). Compares bytes; decodes nothing.
+   */
+  const inDir = (length: number) => {
+    for (const prefix of dirs) {
+      const dir = prefix.length - 1; // the directory's own name: the prefix without its "/"
+      let same = length >= dir;
+      for (let i = 0; i < dir && same; i++) same = link[i] === prefix[i];
+      if (!same) continue;
+      if (length === dir || (length > dir && link[dir] === SLASH)) return true;
+      let removed = length === dir + DELETED_BYTES.length;
+      for (let i = 0; i < DELETED_BYTES.length && removed; i++) {
+        removed = link[dir + i] === DELETED_BYTES[i];
+      }
+      if (removed) return true;
+    }
+    return false;
   };
   /**
    * Whether the fd named in `name` (`end` digits) of `pid` is a wanted file under
@@ -362,7 +391,7 @@ export function walkFdLinks(
         const kept = keepSockets || inodes.has(inode) || (foreign ??= isForeign(dir, pid));
         if (kept) result.sockets.push(pid, fd, inode);
       } else if (
-        everything || keepPath(length) ||
+        everything || keepPath(length) || (dirs.length > 0 && inDir(length)) ||
         (fileInodes.size > 0 && link[0] === SLASH && inodeWanted(pid, end))
       ) {
         const bytes = link.subarray(0, length);

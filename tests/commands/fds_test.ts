@@ -1749,3 +1749,173 @@ Deno.test({
     }
   },
 });
+
+/** `lsof -F pf ARGS` as `pid:fd` keys, sorted (lsof +D exits 1 unless every file is open). */
+async function lsofKeys(args: string[]): Promise<string[]> {
+  const lsof = await new Deno.Command("lsof", { args: ["-nP", "-w", "-F", "pf", ...args] })
+    .output();
+  const keys: string[] = [];
+  let pid = "";
+  for (const line of new TextDecoder().decode(lsof.stdout).split("\n")) {
+    if (line[0] === "p") pid = line.slice(1);
+    if (line[0] === "f") keys.push(`${pid}:${line.slice(1)}`);
+  }
+  return keys.sort();
+}
+
+sanitizedTest(
+  "opsd fds --dir DIR lists what is held in the tree, as lsof +D DIR: fds in nested directories, a cwd, a program, a mapped file, a unix socket, and removed files lsof cannot see; never a sibling sharing DIR's prefix",
+  async () => {
+    await using temp = await tempDir();
+    const root = Deno.realPathSync(temp.path);
+    const dir = `${root}/app`, sibling = `${root}/app-old`;
+    for (const sub of ["work", "bin", "run", "sub/deep"]) {
+      Deno.mkdirSync(`${dir}/${sub}`, { recursive: true });
+    }
+    Deno.mkdirSync(sibling);
+    for (const file of [`${dir}/a.txt`, `${dir}/gone.txt`, `${sibling}/c.txt`]) {
+      Deno.writeTextFileSync(file, "x");
+    }
+    const program = `${dir}/bin/sleep`;
+    Deno.copyFileSync(SLEEP, program);
+    // The loader maps the program and closes its fd (a mem row); cwd and fds 3-6 in the tree or not.
+    const script = 'cd "$1/work" && exec "$0" "$1/bin/sleep" 1000 3<"$1/a.txt" ' +
+      '4>>"$1/sub/deep/b.log" 5<"$1/gone.txt" 6<"$2/c.txt"';
+    const mapper = new Deno.Command("sh", {
+      args: ["-c", script, LOADER!, dir, sibling],
+      stdin: "null",
+    }).spawn();
+    // Runs the program in the tree (txt) from the sibling.
+    const runner = new Deno.Command(program, { args: ["1000"], cwd: sibling, stdin: "null" })
+      .spawn();
+    using _listener = Deno.listen({ transport: "unix", path: `${dir}/run/app.sock` });
+    try {
+      await waitFor("the program and libc to be mapped, and the runner to run", () => {
+        const maps = Deno.readTextFileSync(`/proc/${mapper.pid}/maps`);
+        return maps.includes(` ${program}\n`) && /\/libc[.-]/.test(maps) &&
+          readProcStat(runner.pid)?.comm === "sleep";
+      });
+      Deno.removeSync(`${dir}/gone.txt`);
+      const rows = async (args: string[]) =>
+        (await fdsJson(args)).map((row) => `${row.pid}:${row.fd} ${row.name}`);
+      const [a, b, self] = [mapper.pid, runner.pid, Deno.pid];
+      const expected = [
+        `${a}:cwd ${dir}/work`,
+        `${a}:mem ${program}`,
+        `${a}:3 ${dir}/a.txt`,
+        `${a}:4 ${dir}/sub/deep/b.log`,
+        `${a}:5 ${dir}/gone.txt (deleted)`,
+        `${b}:txt ${program}`,
+      ];
+      const found = await rows(["--dir", dir]);
+      const unix = found.filter((row) => row.startsWith(`${self}:`));
+      assert.equal(unix.length, 1, found.join("\n"));
+      assert.match(unix[0], new RegExp(` ${dir}/run/app\\.sock type=STREAM \\(LISTEN\\)$`));
+      const byPid = (keys: string[]) =>
+        keys.slice().sort((x, y) => Number(x.split(":")[0]) - Number(y.split(":")[0]));
+      assert.deepEqual(found.filter((row) => !row.startsWith(`${self}:`)), byPid(expected));
+      assert.ok(found.every((row) => !row.includes(sibling)), "the sibling app-old is no part");
+      // DIR through a symlink, with .. or a trailing slash: the same tree.
+      Deno.symlinkSync(dir, `${root}/link`);
+      for (const spelled of [`${root}/link/`, `${dir}/work/..`]) {
+        assert.deepEqual(await rows(["--dir", spelled]), found, spelled);
+      }
+      if (HAS_LSOF) {
+        // lsof stats the tree: it cannot see the removed file; otherwise the same fds.
+        const lsof = await lsofKeys(["+D", dir]);
+        const opsd = found.map((row) => row.split(" ")[0]).filter((key) => key !== `${a}:5`);
+        assert.deepEqual(lsof, opsd.sort());
+        assert.deepEqual(await lsofKeys(["+D", sibling]), [`${a}:6`, `${b}:cwd`].sort());
+      }
+      assert.deepEqual(
+        await rows(["--dir", sibling]),
+        byPid([
+          `${a}:6 ${sibling}/c.txt`,
+          `${b}:cwd ${sibling}`,
+        ]),
+      );
+      assert.deepEqual(await rows(["--dir", `${dir}/sub/deep`]), [
+        `${a}:4 ${dir}/sub/deep/b.log`,
+      ]);
+      // Combined as --path is: -p narrows, --path widens, --listen keeps the unix listener.
+      assert.deepEqual(await rows(["--dir", dir, "-p", String(b)]), [`${b}:txt ${program}`]);
+      assert.deepEqual(
+        await rows(["--dir", `${dir}/sub`, "--path", `${sibling}/c.txt`]),
+        [`${a}:4 ${dir}/sub/deep/b.log`, `${a}:6 ${sibling}/c.txt`],
+      );
+      assert.deepEqual(await rows(["--dir", dir, "--listen"]), unix);
+      const terse = await runOpsd(["fds", "-t", "--dir", dir]);
+      const pids = [...new Set([a, b, self])].sort((x, y) => x - y).map((pid) => `${pid}\n`);
+      assert.deepEqual([terse.code, terse.stdout], [0, pids.join("")]);
+      const quiet = await runOpsd(["fds", "-q", "--dir", `${dir}/sub`]);
+      assert.deepEqual([quiet.code, quiet.stdout, withoutRootNote(quiet.stderr)], [0, "", ""]);
+      // Removed with all it holds: what is still open there is found by name (the space rm -rf
+      // did not free).
+      Deno.removeSync(`${dir}/sub`, { recursive: true });
+      assert.deepEqual(await rows(["--dir", `${dir}/sub/`]), [
+        `${a}:4 ${dir}/sub/deep/b.log (deleted)`,
+      ]);
+    } finally {
+      for (const child of [mapper, runner]) {
+        child.kill("SIGKILL");
+        await child.status;
+      }
+    }
+  },
+  { ignore: LOADER === null },
+);
+
+Deno.test("opsd fds --dir: an empty DIR or one that is no directory is a usage error, one naming nothing says so (exit 1), and --tcp or --udp never match", async () => {
+  await using temp = await tempDir();
+  const file = `${temp.path}/f.txt`, missing = `${temp.path}/nothing`;
+  Deno.writeTextFileSync(file, "");
+  const refused: [string[], string][] = [
+    [
+      ["--dir", ""],
+      "--dir: bad value '': expected a directory, not an empty string (an unset variable?)",
+    ],
+    [["--dir", file], `--dir ${file} is no directory: for a file use --path`],
+    [
+      ["--dir", temp.path, "--tcp"],
+      "--dir never matches with --tcp: files are no sockets, and a unix socket is neither TCP nor UDP",
+    ],
+  ];
+  for (const [args, message] of refused) {
+    const run = await runOpsd(["fds", ...args]);
+    assert.deepEqual([run.code, run.stdout], [2, ""], args.join(" "));
+    assert.equal(run.stderr, `opsd fds: ${message} (see 'opsd fds --help')\n`);
+  }
+  const none = await runOpsd(["fds", "--dir", missing]);
+  assert.deepEqual([none.code, none.stdout], [1, ""]);
+  assert.equal(withoutRootNote(none.stderr), `opsd fds: no such directory: ${missing}\n`);
+  const quiet = await runOpsd(["fds", "-q", "--dir", missing]);
+  assert.deepEqual([quiet.code, quiet.stdout, withoutRootNote(quiet.stderr)], [1, "", ""]);
+  // An empty directory that exists: nothing held, nothing to say.
+  const empty = await runOpsd(["fds", "--dir", temp.path, "--json"]);
+  assert.deepEqual([empty.code, empty.stdout, withoutRootNote(empty.stderr)], [1, "", ""]);
+});
+
+sanitizedTest(
+  "opsd fds --dir includes a filesystem mounted below DIR (lsof +D needs -x f), matched by the names its holder sees",
+  async () => {
+    await using temp = await tempDir();
+    const dir = `${Deno.realPathSync(temp.path)}/app`;
+    Deno.mkdirSync(`${dir}/mnt`, { recursive: true });
+    // In a mount namespace of its own, so that the machine's mounts stay as they are.
+    const script = 'mount -t tmpfs none "$1/mnt" && echo x >"$1/mnt/f" && ' +
+      'exec sleep 1000 3<"$1/mnt/f"';
+    const child = new Deno.Command("unshare", {
+      args: ["-m", "--propagation", "private", "sh", "-c", script, "sh", dir],
+      stdin: "null",
+    }).spawn();
+    try {
+      await waitFor("sleep to run", () => readProcStat(child.pid)?.comm === "sleep");
+      const rows = await fdsJson(["--dir", dir, "-p", String(child.pid)]);
+      assert.deepEqual(rows.map((row) => [row.fd, row.name]), [["3", `${dir}/mnt/f`]]);
+    } finally {
+      child.kill("SIGKILL");
+      await child.status;
+    }
+  },
+  { ignore: !CAN_UNSHARE_MOUNT },
+);

@@ -190,3 +190,23 @@ Deno.test("unheldSocketRow: a unix socket, its owner from sock_diag or unknown (
     "? ? ? ? unix 0x0000000000000000 4343 /run/app.sock type=STREAM (LISTEN)",
   );
 });
+
+Deno.test("describeSpecial with `wanted` refuses a link by its target before looking anything up", () => {
+  const lookups: string[] = [];
+  const context = {
+    sockets: new Map(),
+    netns: new Map(),
+    mounts: {
+      byId: () => undefined,
+      forPath: (_pid: number, path: string) => (lookups.push(path), undefined),
+    },
+    stat: true,
+  };
+  const process = { pid: Deno.pid, ppid: 1, command: "deno", uid: 0, user: "root" };
+  const cwd = Deno.realPathSync(Deno.cwd());
+  assert.equal(describeSpecial(process, "cwd", context, (target) => target !== cwd), null);
+  assert.deepEqual(lookups, []);
+  const row = describeSpecial(process, "cwd", context, (target) => target === cwd)!;
+  assert.deepEqual([row.fd, row.type, row.name], ["cwd", "DIR", cwd]);
+  assert.deepEqual(lookups, [cwd]);
+});

@@ -58,3 +58,45 @@ Deno.test("planFds names the --unix paths that name no socket file: missing, or 
   }]);
   assert.deepEqual(planFds({ paths: [none] }).strayUnix, []);
 });
+
+Deno.test("planFds resolves each --dir once (symlinks, .., a trailing slash), says which are missing, and refuses one that is no directory", async () => {
+  await using dir = await tempDir();
+  const root = Deno.realPathSync(dir.path);
+  const app = `${root}/app`, file = `${root}/f.txt`, link = `${root}/link`;
+  Deno.mkdirSync(`${app}/sub`, { recursive: true });
+  Deno.writeTextFileSync(file, "");
+  Deno.symlinkSync(app, link);
+  const plan = planFds({ dirs: [`${link}/`, `${app}/sub/..`, `${root}/gone/../gone/`] });
+  assert.deepEqual(plan.dirs, [
+    { asked: `${link}/`, resolved: app, missing: false, notDirectory: false },
+    { asked: `${app}/sub/..`, resolved: app, missing: false, notDirectory: false },
+    {
+      asked: `${root}/gone/../gone/`,
+      resolved: `${root}/gone`,
+      missing: true,
+      notDirectory: false,
+    },
+  ]);
+  assert.equal(plan.never, null);
+  assert.equal(
+    planFds({ dirs: [app, file] }).never,
+    `--dir ${file} is no directory: for a file use --path`,
+  );
+});
+
+Deno.test("planFds: a --dir may hold unix sockets, which pass --listen; nothing in it passes --tcp or --udp", async () => {
+  await using dir = await tempDir();
+  const never = (query: Parameters<typeof planFds>[0]) => planFds(query).never;
+  assert.equal(never({ dirs: [dir.path], listen: true }), null);
+  assert.equal(never({ dirs: [dir.path], paths: [dir.path], listen: true }), null);
+  assert.equal(
+    never({ dirs: [dir.path], tcp: true }),
+    "--dir never matches with --tcp: files are no sockets, and a unix socket is neither TCP nor UDP",
+  );
+  assert.equal(
+    never({ dirs: [dir.path], paths: [dir.path], unixPaths: ["/run/x.sock"], udp: true }),
+    "--path, --dir and --unix never match with --udp: files are no sockets, and a unix socket " +
+      "is neither TCP nor UDP",
+  );
+  assert.equal(never({ dirs: [dir.path], ports: [{ first: 80, last: 80 }], tcp: true }), null);
+});

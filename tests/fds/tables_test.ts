@@ -10,6 +10,7 @@ const selection = (port: number): SocketSelection => ({
   listening: true,
   inet: true,
   unixPaths: [],
+  unixDirs: [],
   anyUnix: false,
 });
 
@@ -40,6 +41,7 @@ Deno.test("SocketTables: a unix target's owner comes from sock_diag in opsd's na
     listening: false,
     inet: false,
     unixPaths: [path],
+    unixDirs: [],
     anyUnix: false,
   };
   const listener = Deno.listen({ transport: "unix", path });
@@ -87,6 +89,7 @@ Deno.test("SocketTables.targets: listening keeps unix listeners, by path or of a
       listening: false,
       inet: false,
       unixPaths: [],
+      unixDirs: [],
       anyUnix: false,
       ...selection,
     };
@@ -95,6 +98,10 @@ Deno.test("SocketTables.targets: listening keeps unix listeners, by path or of a
   // The accepted connection bears the listener's path too: only --listen tells them apart.
   assert.equal(find({ unixPaths: [path] }).length, 2);
   assert.deepEqual(find({ unixPaths: [path], listening: true }), [listenerInode]);
+  // Bound below a directory (--dir): the same two; not below one that only shares its prefix.
+  assert.deepEqual(find({ unixDirs: [dir.path] }).sort(), find({ unixPaths: [path] }).sort());
+  assert.deepEqual(find({ unixDirs: [dir.path], listening: true }), [listenerInode]);
+  assert.deepEqual(find({ unixDirs: [dir.path.slice(0, -1)] }), []);
   const listeners = find({ anyUnix: true, listening: true });
   assert.ok(listeners.includes(listenerInode));
   assert.ok(listeners.length < find({ anyUnix: true }).length, "connected sockets are left out");

@@ -64,16 +64,55 @@ Deno.test("walkProcesses matches paths, also deleted ones, and lists everything 
   }
 });
 
+Deno.test("walkProcesses keeps the links in a directory tree: below it, the directory itself, removed ones; not a sibling sharing its prefix", async () => {
+  await using dir = await tempDir();
+  const root = Deno.realPathSync(dir.path);
+  const [app, gone] = [`${root}/app`, `${root}/gone`];
+  for (const sub of [`${app}/sub`, `${root}/app-old`, gone]) {
+    Deno.mkdirSync(sub, { recursive: true });
+  }
+  const paths = [`${app}/a.txt`, `${app}/sub/b.txt`, `${app}/removed.txt`, `${root}/app-old/c.txt`];
+  const fds = paths.map((path) => open(path, O.RDWR | O.CREAT | O.CLOEXEC));
+  fds.push(
+    open(app, O.RDONLY | O.DIRECTORY | O.CLOEXEC),
+    open(gone, O.RDONLY | O.DIRECTORY | O.CLOEXEC),
+  );
+  try {
+    Deno.removeSync(paths[2]);
+    Deno.removeSync(gone);
+    const found = await walkProcesses([Deno.pid], { dirs: [`${app}/`, `${gone}/`] });
+    assert.deepEqual(found.links, [
+      [Deno.pid, fds[0], paths[0]],
+      [Deno.pid, fds[1], paths[1]],
+      [Deno.pid, fds[2], `${paths[2]} (deleted)`],
+      [Deno.pid, fds[4], app],
+      [Deno.pid, fds[5], `${gone} (deleted)`],
+    ]);
+    // The root's prefix is "/": every file named by a path, the sibling's too.
+    const all = await walkProcesses([Deno.pid], { dirs: ["/"] });
+    const kept = all.links.map(([, fd]) => fd);
+    for (const fd of fds) assert.ok(kept.includes(fd), `fd ${fd}`);
+    assert.ok(all.links.every(([, , link]) => String(link).startsWith("/")));
+  } finally {
+    for (const fd of fds) close(fd);
+  }
+});
+
 Deno.test("walkProcesses shares the work with Workers and merges what they found", async () => {
   using listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const inode = socketInode(listenerFd((listener.addr as Deno.NetAddr).port));
+  await using dir = await tempDir();
+  const file = open(`${Deno.realPathSync(dir.path)}/held.txt`, O.RDWR | O.CREAT | O.CLOEXEC);
   const previous = Deno.env.get("OPSD_FDS_WORKERS");
   Deno.env.set("OPSD_FDS_WORKERS", "2");
   try {
     const pids = Array.from({ length: 400 }, () => Deno.pid);
-    const found = await walkProcesses(pids, { inodes: [inode] });
+    const prefix = `${Deno.realPathSync(dir.path)}/`;
+    const found = await walkProcesses(pids, { inodes: [inode], dirs: [prefix] });
     assert.equal(found.sockets.length / 3, 400);
+    assert.equal(found.links.length, 400, "the file in the directory, from every thread");
   } finally {
+    close(file);
     if (previous === undefined) Deno.env.delete("OPSD_FDS_WORKERS");
     else Deno.env.set("OPSD_FDS_WORKERS", previous);
   }
