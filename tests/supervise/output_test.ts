@@ -1,11 +1,11 @@
 import assert from "node:assert/strict";
-import { RotatingLogFile } from "../../lib/supervise/output/logfile.ts";
+import { checkLogFile, RotatingLogFile } from "../../lib/supervise/output/logfile.ts";
 import { MAX_LINE, readPipe } from "../../lib/supervise/output/pipe.ts";
 import { stampLines } from "../../lib/supervise/output/stamp.ts";
 import { TailBuffer } from "../../lib/supervise/output/tail.ts";
 import { BoundedWriter } from "../../lib/supervise/output/writer.ts";
 import { O } from "../../lib/sys/constants.ts";
-import { close, open, pipe2, write } from "../../lib/sys/libc.ts";
+import { close, open, pipe2, umask, write } from "../../lib/sys/libc.ts";
 import { runWithFileSizeLimit, tempDir } from "../fixtures/mod.ts";
 
 const encoder = new TextEncoder(), decoder = new TextDecoder();
@@ -412,6 +412,35 @@ Deno.test("RotatingLogFile that cannot rotate (a directory that may not be writt
     assert.equal(await Deno.readTextFile(path), "line 4\n");
   } finally {
     await chattr("-i");
+    log.close();
+  }
+});
+
+Deno.test("log directories opsd makes are 0755 even under umask 000: nobody else may put a symlink there", async () => {
+  await using dir = await tempDir();
+  const path = `${dir.path}/log/main/current`;
+  const previous = umask(0);
+  try {
+    checkLogFile(path);
+  } finally {
+    umask(previous);
+  }
+  assert.equal(Deno.statSync(`${dir.path}/log/main`).mode! & 0o777, 0o755);
+  assert.equal(Deno.statSync(`${dir.path}/log`).mode! & 0o777, 0o755);
+  // Made again when removed while the file is open, with the same mode.
+  const log = new RotatingLogFile({ path, maxSize: 1 << 20, keep: 2 });
+  try {
+    await log.write(new TextEncoder().encode("one\n"));
+    Deno.removeSync(`${dir.path}/log/main`, { recursive: true });
+    umask(0);
+    try {
+      await log.write(new TextEncoder().encode("two\n"));
+    } finally {
+      umask(previous);
+    }
+    assert.equal(Deno.statSync(`${dir.path}/log/main`).mode! & 0o777, 0o755);
+    assert.equal(Deno.readTextFileSync(path), "two\n");
+  } finally {
     log.close();
   }
 });

@@ -135,7 +135,7 @@ export class RotatingLogFile implements ByteSink {
     // Its directory is made again if it was removed, but never the directories above it
     // (checkLogFile made them at the start): once its service directory is removed (a deploy
     // under way), nothing is made where the new one is about to be.
-    await Deno.mkdir(dirname(this.#path)).catch(_ignoreExisting);
+    await Deno.mkdir(dirname(this.#path), { mode: _DIR_MODE }).catch(_ignoreExisting);
     const file = await Deno.open(this.#path, _OPEN);
     const info = await file.stat();
     this.#size = info.size;
@@ -185,9 +185,16 @@ export class RotatingLogFile implements ByteSink {
  * discovered as dropped output. Throws the error opening it gave.
  */
 export function checkLogFile(path: string): void {
-  Deno.mkdirSync(dirname(path), { recursive: true });
+  Deno.mkdirSync(dirname(path), { recursive: true, mode: _DIR_MODE });
   Deno.openSync(path, _OPEN).close();
 }
+
+/**
+ * The mode of a log directory opsd makes: only its owner may add or rename files in
+ * it, even under umask 000 (where a world-writable one would let any user put a
+ * symlink where the supervisor rotates or opens its log).
+ */
+const _DIR_MODE = 0o755;
 
 /** How a log file is opened: appended to, made if missing, readable by its group. */
 const _OPEN: Deno.OpenOptions = { append: true, create: true, mode: 0o640 };
