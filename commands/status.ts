@@ -1,6 +1,6 @@
 /**
  * `opsd status SERVICE...`: one line per service (and its log service), what
- * svstat and s6-svstat show and more, with the stderr tail of a failing service.
+ * svstat and s6-svstat show and more, with the output tail of a failing service.
  *
  * @module
  */
@@ -26,7 +26,7 @@ export function statusCommand() {
     description: "One line per SERVICE (and one for its log/ service), from the status file its " +
       "supervisor keeps; whether a supervisor runs is decided from its lock, so a " +
       "supervisor that died is reported as such, never as a stale 'up'. A failing service's " +
-      "last stderr lines follow its line.",
+      "last lines of output (stderr, or stdout when it wrote none) follow its line.",
     operands: [{
       name: "services",
       help: "service directories or scripts",

@@ -1,13 +1,13 @@
 /**
- * `opsd tail SERVICE [-f]`: the last bytes a service wrote to stderr, or, with
- * `-f`, its log file as it grows.
+ * `opsd tail SERVICE [-f]`: the last bytes a service wrote to stderr (to stdout,
+ * when it writes nothing to stderr), or, with `-f`, its log file as it grows.
  *
  * @module
  */
 
 import { resolveExistingService } from "../lib/service/paths.ts";
 import { followFile } from "../lib/supervise/follow.ts";
-import { logFileOf, stderrTail } from "../lib/supervise/tail.ts";
+import { logFileOf, outputTail } from "../lib/supervise/tail.ts";
 import { defineCommand } from "../lib/cli/spec.ts";
 import { intValue } from "../lib/cli/values.ts";
 import { stdoutReaderGone, writeOut, writeProblem } from "../lib/cli/output.ts";
@@ -17,12 +17,14 @@ import { suggestCommand } from "../lib/text/command.ts";
 export function tailCommand() {
   return defineCommand({
     name: "tail",
-    summary: "print a service's last stderr output, or follow its log file",
+    summary: "print a service's last output on stderr, or follow its log file",
     description:
       "Print the last bytes SERVICE wrote to stderr (its tail-bytes setting, 400 by default), from " +
       "its supervisor, or from its status file when the supervisor does not answer (gone, " +
-      "exiting, or silent for 2 s: stopped?); when it wrote none, a note on stderr says so " +
-      "(exit 0). With -f, " +
+      "exiting, or silent for 2 s: stopped?). A service that wrote nothing to stderr since its " +
+      "supervisor started (a run that did 'exec 2>&1') has the last bytes of its stdout " +
+      "instead, unless a log/ service reads that; when there is none, a note on stderr says " +
+      "so (exit 0). With -f, " +
       "print the end of its log file (log-file setting; under 'opsd supervise --daemon' " +
       "without one, supervise/current) and then what is appended, across rotations, " +
       "until interrupted or nobody reads its output any more (| head: exit 0, also while " +
@@ -34,7 +36,7 @@ export function tailCommand() {
       lines: {
         short: "n",
         value: "n",
-        help: "the last N lines only: of the stderr tail (default: all of it), or with -f of " +
+        help: "the last N lines only: of the output tail (default: all of it), or with -f of " +
           "the log file, printed first (default: 10)",
         parse: intValue(0),
       },
@@ -54,15 +56,17 @@ root).`,
     run: async (options, [name]) => {
       const paths = resolveExistingService(name);
       if (!options.follow) {
-        const tail = await stderrTail(paths, options.lines);
-        if (tail !== "") writeOut(tail.endsWith("\n") ? tail : `${tail}\n`);
+        const tail = await outputTail(paths, options.lines);
+        if (tail.text !== "") writeOut(tail.text.endsWith("\n") ? tail.text : `${tail.text}\n`);
         else if (options.lines !== 0) {
-          // Said, not left to look like a failure to read it: a run with `exec 2>&1` has none.
+          // Said, not left to look like a failure to read it.
           writeProblem(
             "opsd tail",
-            `no stderr output from ${name} since its supervisor started (a run with ` +
-              `'exec 2>&1' writes everything to stdout: ` +
-              `${suggestCommand("opsd", "tail", "-f", name)} follows its log file)`,
+            tail.stream === "stdout"
+              ? `no output from ${name} since its supervisor started`
+              : `no stderr output from ${name} since its supervisor started (a run with ` +
+                `'exec 2>&1' writes everything to stdout, here read by its log/ service: ` +
+                `${suggestCommand("opsd", "tail", "-f", `${name}/log`)} follows its log file)`,
           );
         }
         return 0;

@@ -45,7 +45,7 @@ export interface ServiceSettings {
   stopTimeout: number;
   /** How long `finish` may run before it is killed. */
   finishTimeout: number;
-  /** How many of the last bytes of stderr are kept for status and tail. */
+  /** How many of the last bytes of stderr (or stdout, see `ServiceOutput.lastOutput`) are kept for status and tail. */
   tailBytes: number;
   /** Absolute path of the log file for stdout and stderr, or null for none. */
   logFile: string | null;
@@ -143,7 +143,7 @@ export const SETTINGS: Readonly<Record<SettingKey, SettingSpec>> = {
   },
   "tail-bytes": {
     value: "SIZE",
-    help: "last bytes of stderr kept for status",
+    help: "last bytes of stderr (or stdout, when it writes none) kept for status",
     default: "400",
     bounds: { min: 0, max: 1 << 20 },
   },

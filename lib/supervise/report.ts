@@ -304,7 +304,7 @@ async function _currentRecord(
 export const ASK_TIMEOUT = 2000;
 
 /**
- * The report as people read it: `NAME: STATUS LINE`, followed by the stderr tail
+ * The report as people read it: `NAME: STATUS LINE`, followed by the output tail
  * (indented) when the service is failing.
  */
 export function describeReport(report: StatusReport, now = Date.now()): string {

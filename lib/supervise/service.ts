@@ -401,6 +401,12 @@ export class SupervisedService {
     for (const kind of [...this.#timers.keys()]) this.#cancel(kind);
   }
 
+  /** The output tail as the status record carries it. */
+  #tail(): Pick<ServiceStatus, "tail" | "tailStream"> {
+    const { text, stream } = this.output.lastOutput();
+    return { tail: text, tailStream: stream };
+  }
+
   /** The status record for this moment. */
   status(): ServiceStatus {
     const instances: InstanceStatus[] = this.#instance ? [_instanceStatus(this.#instance)] : [];
@@ -430,7 +436,7 @@ export class SupervisedService {
         ? { starts: this.#loop.starts, since: new Date(this.#loop.since).toISOString() }
         : null,
       finish: this.#finish ? _instanceStatus(this.#finish) : null,
-      tail: this.output.tail.text(),
+      ...this.#tail(),
       droppedBytes: this.output.droppedBytes,
       logFile: this.settings.logFile,
       keptDown: this.#keptDown,

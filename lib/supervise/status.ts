@@ -6,6 +6,7 @@
  * @module
  */
 
+import type { TailStream } from "./output/output.ts";
 import { formatDuration, formatSeconds } from "../duration.ts";
 import { describeExit } from "../process/exit.ts";
 
@@ -89,8 +90,13 @@ export interface ServiceStatus {
    * before this field existed lack it).
    */
   finish: InstanceStatus | null;
-  /** The last bytes of stderr. */
+  /**
+   * The last bytes the service wrote to stderr, or to stdout while it wrote nothing
+   * to stderr (a run that did `exec 2>&1`): `tailStream` says which.
+   */
   tail: string;
+  /** The stream `tail` is of (absent in records written before it was kept: stderr). */
+  tailStream?: TailStream;
   /** Output lost because the log file (or, without one, the supervisor's reader) fell behind or failed. */
   droppedBytes: number;
   /** Where stdout and stderr are logged, or null. */
@@ -185,6 +191,7 @@ const _FIELDS: Record<keyof ServiceStatus, _Check> = {
   crashLoop: _nullOr(_object({ starts: _integer, since: _date })),
   finish: _nullOr(_instance),
   tail: _string,
+  tailStream: _optional(_oneOf("stderr", "stdout")),
   droppedBytes: _number,
   logFile: _nullOr(_string),
   keptDown: _optional(_nullOr(_string)),
@@ -198,7 +205,7 @@ const _FIELDS: Record<keyof ServiceStatus, _Check> = {
   updated: _date,
 };
 
-/** Whether a record describes a service in trouble, so status shows its stderr tail. */
+/** Whether a record describes a service in trouble, so status shows its output tail. */
 export function isFailing(status: ServiceStatus): boolean {
   if (status.state === "crash-loop" || status.crashLoop !== null) return true;
   // Down because it was asked to be: not a failure, whatever signal stopped it.

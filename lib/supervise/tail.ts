@@ -1,5 +1,5 @@
 /**
- * What `opsd tail` reads: a service's stderr tail (live from its supervisor, or
+ * What `opsd tail` reads: a service's output tail (live from its supervisor, or
  * from the status file it left) and the path of its log file.
  *
  * @module
@@ -12,19 +12,32 @@ import { sendControl } from "./control.ts";
 import { ASK_TIMEOUT } from "./report.ts";
 import { detachedLogFile, readStatus, runningSupervisor } from "./state.ts";
 import { suggestCommand } from "../text/command.ts";
+import type { TailStream } from "./output/output.ts";
+import type { ServiceStatus } from "./status.ts";
 
 /**
- * The last bytes the service wrote to stderr (with `lines`, only that many of its
- * last lines): asked of its supervisor when one runs, else read from its status
- * file. Throws exit 3 for a service never supervised.
+ * The last bytes the service wrote (with `lines`, only that many of its last
+ * lines), and the stream they are of: stderr, or stdout while stderr had none
+ * (see `ServiceOutput.lastOutput`). Asked of its supervisor when one runs, else
+ * read from its status file. Throws exit 3 for a service never supervised.
  */
-export async function stderrTail(paths: ServicePaths, lines?: number): Promise<string> {
-  const tail = await _stderrTail(paths);
-  if (lines === undefined) return tail;
-  return lines === 0 ? "" : tail.replace(/\n$/, "").split("\n").slice(-lines).join("\n");
+export async function outputTail(
+  paths: ServicePaths,
+  lines?: number,
+): Promise<{ text: string; stream: TailStream }> {
+  const record = await _tailRecord(paths);
+  const stream = record.tailStream ?? "stderr";
+  if (lines === undefined) return { text: record.tail, stream };
+  const text = lines === 0
+    ? ""
+    : record.tail.replace(/\n$/, "").split("\n").slice(-lines).join("\n");
+  return { text, stream };
 }
 
-async function _stderrTail(paths: ServicePaths): Promise<string> {
+/** The status record holding the tail: the supervisor's answer, else its status file. */
+async function _tailRecord(
+  paths: ServicePaths,
+): Promise<Pick<ServiceStatus, "tail" | "tailStream">> {
   if (runningSupervisor(paths) !== null) {
     // A supervisor that does not answer (stopped, busy, exiting) still left its status file:
     // given as long as opsd status gives one, not a control word's 5 s.
@@ -32,7 +45,7 @@ async function _stderrTail(paths: ServicePaths): Promise<string> {
       if (error instanceof OpsdError) return null;
       throw error;
     });
-    if (reply?.ok) return reply.status.tail;
+    if (reply?.ok) return reply.status;
   }
   const record = readStatus(paths);
   if (!record) {
@@ -42,7 +55,7 @@ async function _stderrTail(paths: ServicePaths): Promise<string> {
       ExitCode.notRunning,
     );
   }
-  return record.tail;
+  return record;
 }
 
 /**
@@ -59,14 +72,14 @@ export function logFileOf(paths: ServicePaths): string {
     throw new OpsdError(
       `${paths.path} has no log file to follow: its stdout goes to its log service, which ` +
         `writes its own files: follow those (${follow} when ${paths.log.settingsFile} sets ` +
-        `log-file); ${tail} shows the stderr tail`,
+        `log-file); ${tail} shows the output tail`,
       ExitCode.failure,
     );
   }
   throw new OpsdError(
     `${paths.path} has no log file to follow: set 'log-file = log/current' in ` +
       `${paths.settingsFile} (or pass --log-file to opsd supervise; a supervisor started with ` +
-      `--daemon logs to ${detachedLogFile(paths)}); ${tail} shows the stderr tail`,
+      `--daemon logs to ${detachedLogFile(paths)}); ${tail} shows the output tail`,
     ExitCode.failure,
   );
 }

@@ -246,7 +246,7 @@ Deno.test("a script is a service too: settings and state beside it", async () =>
     1,
     `opsd tail: ${logged.path} has no log file to follow: its stdout goes to its log service, ` +
     `which writes its own files: follow those ('opsd tail -f ${logged.path}/log' when ` +
-    `${logged.path}/log/opsd.conf sets log-file); 'opsd tail ${logged.path}' shows the stderr tail\n`,
+    `${logged.path}/log/opsd.conf sets log-file); 'opsd tail ${logged.path}' shows the output tail\n`,
   ]);
 });
 
@@ -305,19 +305,60 @@ Deno.test("tail -f prints the end of the log file, then what is appended", async
   assert.ok(supervisor.status());
 });
 
-Deno.test("tail of a service that wrote nothing to stderr says so on stderr (exit 0)", async () => {
-  await using service = await copyService("steady");
-  await using supervisor = await startSupervisor(service.path);
-  await supervisor.waitStatus("up", (s) => s.state === "up");
-  const tail = await runOpsd(["tail", service.path]);
-  assert.deepEqual([tail.code, tail.stdout, tail.stderr], [
-    0,
-    "",
-    `opsd tail: no stderr output from ${service.path} since its supervisor started (a run with ` +
-    `'exec 2>&1' writes everything to stdout: 'opsd tail -f ${service.path}' follows its log ` +
-    "file)\n",
-  ]);
-  assert.equal((await runOpsd(["tail", "-n", "0", service.path])).stderr, "", "none asked for");
+Deno.test("a run that did exec 2>&1: its tail is stdout's, shown by status when it fails and by tail", async () => {
+  await using dir = await tempDir();
+  const service = `${dir.path}/db-client`;
+  await Deno.mkdir(service);
+  await Deno.writeTextFile(
+    `${service}/run`,
+    "#!/bin/sh\nexec 2>&1\necho connecting to 127.0.0.1:5432\necho 'fatal: connection refused' >&2\nexit 1\n",
+    { mode: 0o755 },
+  );
+  await using supervisor = await startSupervisor(service);
+  await supervisor.waitStatus("it to fail", (s) => s.exitCode === 1 && s.tail !== "");
+  const status = await runOpsd(["status", service]);
+  assert.equal(status.code, 1);
+  assert.match(
+    status.stdout,
+    /\n {2}\| connecting to 127\.0\.0\.1:5432\n {2}\| fatal: connection refused\n$/,
+  );
+  const json = JSON.parse((await runOpsd(["status", "--json", service])).stdout);
+  assert.equal(json.tailStream, "stdout");
+  assert.match(json.tail, /fatal: connection refused\n$/);
+  const tail = await runOpsd(["tail", "-n", "1", service]);
+  assert.deepEqual([tail.code, tail.stdout, tail.stderr], [0, "fatal: connection refused\n", ""]);
+});
+
+Deno.test("tail of a service that wrote nothing says so on stderr (exit 0), and where a log/ service reads stdout", async () => {
+  await using dir = await tempDir();
+  const quiet = `${dir.path}/quiet`, logged = `${dir.path}/logged`;
+  for (const service of [quiet, logged]) {
+    await Deno.mkdir(service);
+    await Deno.writeTextFile(`${service}/run`, "#!/bin/sh\nexec 2>&1\nexec sleep 1000\n", {
+      mode: 0o755,
+    });
+  }
+  await Deno.mkdir(`${logged}/log`);
+  await Deno.writeTextFile(`${logged}/log/run`, "#!/bin/sh\nexec cat > /dev/null\n", {
+    mode: 0o755,
+  });
+  for (
+    const [service, note] of [
+      [quiet, `no output from ${quiet} since its supervisor started`],
+      [
+        logged,
+        `no stderr output from ${logged} since its supervisor started (a run with 'exec 2>&1' ` +
+        `writes everything to stdout, here read by its log/ service: 'opsd tail -f ${logged}/log' ` +
+        "follows its log file)",
+      ],
+    ]
+  ) {
+    await using supervisor = await startSupervisor(service);
+    await supervisor.waitStatus("up", (s) => s.state === "up");
+    const tail = await runOpsd(["tail", service]);
+    assert.deepEqual([tail.code, tail.stdout, tail.stderr], [0, "", `opsd tail: ${note}\n`]);
+    assert.equal((await runOpsd(["tail", "-n", "0", service])).stderr, "", "none asked for");
+  }
 });
 
 Deno.test("tail -f prints the log as it is (not UTF-8, NUL, CR), its last lines however long", async () => {
@@ -623,7 +664,8 @@ Deno.test("a damaged or foreign status file is named in one line (exit 1); a new
 Deno.test("a status file left out of date (a full disk) never shows a gone process up: status asks the supervisor", async () => {
   await using service = await copyService("steady");
   await using supervisor = await startSupervisor(service.path);
-  const up = await supervisor.waitStatus("up", (s) => s.state === "up");
+  // Up, and its first line in the tail: no later write of the supervisor's undoes the one below.
+  const up = await supervisor.waitStatus("up", (s) => s.state === "up" && s.tail !== "");
   // What a supervisor that cannot write its file leaves behind: a record naming a process now gone.
   const gone = new Deno.Command("true").spawn();
   await gone.status;

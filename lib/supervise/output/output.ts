@@ -1,5 +1,5 @@
 /**
- * Everything a supervised service writes: the pipes on its fds 1 and 2, the stderr
+ * Everything a supervised service writes: the pipes on its fds 1 and 2, the output
  * tail, and where complete lines go — a rotating, timestamped log file when
  * `log-file` is set, else the supervisor's own stdout and stderr. Nothing here ever
  * makes the service wait: the pipes are always drained, and a destination that
@@ -44,7 +44,7 @@ export interface OutputOptions {
    * directory the supervisor holds open, for a log file in it (see `LogFileOptions.dir`).
    */
   logDir?: string;
-  /** Called after the stderr tail or the count of dropped bytes changed. */
+  /** Called after the output tail or the count of dropped bytes changed. */
   onChange(): void;
   /**
    * Called when writing the log file failed (the lines are dropped and counted),
@@ -58,12 +58,16 @@ const _encoder = new TextEncoder();
 /** How long {@linkcode ServiceOutput.settle} waits at most for the pipes to empty, in ms. */
 export const SETTLE_TIMEOUT = 150;
 
-/** The output side of one service: its fds 0-2, its stderr tail, its log. */
+/** Which stream a service's output tail is of (see {@linkcode ServiceOutput.lastOutput}). */
+export type TailStream = "stderr" | "stdout";
+
+/** The output side of one service: its fds 0-2, its output tail, its log. */
 export class ServiceOutput {
-  /** The last bytes of stderr. */
-  readonly tail: TailBuffer;
-  /** The service's fds 0, 1 and 2, to pass to each process it starts. */
   readonly fds: readonly [number, number, number];
+  /** The last bytes of stderr. */
+  #errTail: TailBuffer;
+  /** The last bytes of stdout, where it is read here (not the pipe to a log/ service). */
+  #outTail: TailBuffer | null;
   #options: OutputOptions;
   #log: BoundedWriter | null;
   #logFile: RotatingLogFile | null;
@@ -77,7 +81,8 @@ export class ServiceOutput {
   constructor(options: OutputOptions) {
     this.#options = options;
     const { settings } = options;
-    this.tail = new TailBuffer(settings.tailBytes);
+    this.#errTail = new TailBuffer(settings.tailBytes);
+    this.#outTail = options.stdout === undefined ? new TailBuffer(settings.tailBytes) : null;
     this.#logFile = settings.logFile
       ? new RotatingLogFile({
         path: settings.logFile,
@@ -108,6 +113,19 @@ export class ServiceOutput {
   }
 
   /**
+   * The last bytes the service wrote, for `opsd status` and `opsd tail`: of stderr,
+   * where errors go; of stdout while stderr has had nothing since the supervisor
+   * started (a run that did `exec 2>&1` says why it fails on stdout), when stdout
+   * is read here and not by a log/ service.
+   */
+  lastOutput(): { text: string; stream: TailStream } {
+    if (!this.#errTail.empty || this.#outTail === null) {
+      return { text: this.#errTail.text(), stream: "stderr" };
+    }
+    return { text: this.#outTail.text(), stream: "stdout" };
+  }
+
+  /**
    * Bytes of output lost so far because the log file fell behind or failed, or,
    * without one, because whoever reads the supervisor's stdout or stderr fell
    * behind or is gone.
@@ -127,7 +145,7 @@ export class ServiceOutput {
    * and its lines handed on, so that everything the process wrote comes before the
    * `exited` line, then ends a partial last line with a newline, so that it is
    * logged now as a line of its own instead of glued to the next run's output, and
-   * stands alone in the stderr tail too.
+   * stands alone in the output tail too.
    *
    * The pipes are shared by every process of the service: a process it left
    * behind that still writes may keep a pipe from emptying (its partial line is
@@ -154,11 +172,13 @@ export class ServiceOutput {
     const [reader, writer] = pipe2(O.CLOEXEC);
     this.#ownedWriteEnds.push(writer);
     const forward = this.#options.forward[stream];
+    const tail = stream === "err" ? this.#errTail : this.#outTail;
     const reading = readPipe(reader, {
-      onBytes: stream === "err" && this.tail.size > 0
+      onBytes: tail && tail.size > 0
         ? (chunk) => {
-          this.tail.push(chunk);
-          this.#options.onChange();
+          tail.push(chunk);
+          // stdout's tail is shown (and the status written again) only while stderr's is empty.
+          if (stream === "err" || this.#errTail.empty) this.#options.onChange();
         }
         : undefined,
       onLines: (lines) => {

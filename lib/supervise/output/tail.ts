@@ -1,6 +1,6 @@
 /**
  * The last bytes of a stream, readproctitle-style: what `opsd status` shows under
- * a failing service and what `opsd tail` prints.
+ * a failing service and what `opsd tail` prints (see `ServiceOutput.lastOutput`).
  *
  * @module
  */
@@ -13,6 +13,11 @@ export class TailBuffer {
   /** @param size how many bytes to keep (0 keeps nothing) */
   constructor(readonly size: number) {
     this.#bytes = new Uint8Array(size);
+  }
+
+  /** Whether nothing was pushed yet (or only empty chunks). */
+  get empty(): boolean {
+    return this.#length === 0;
   }
 
   /** Appends `chunk`, forgetting what falls off the front. */
