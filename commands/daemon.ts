@@ -296,7 +296,9 @@ readable, 2 bad option, or a --pidfile that is no pidfile (another file, a direc
 FIFO…).`,
     run: (options) => {
       const found = daemonStatus(options.pidfile);
-      if (options.json) {
+      if (options.quiet) {
+        // Nothing, --json or not, as -q of the control words and of fds.
+      } else if (options.json) {
         const { process, holders } = found.state === "missing"
           ? { process: null, holders: null }
           : found;
@@ -309,7 +311,7 @@ FIFO…).`,
           holders,
           checked: found.state === "missing" || found.owner !== "unchecked",
         });
-      } else if (!options.quiet) writeOut(`${statusLine(found)}\n`);
+      } else writeOut(`${statusLine(found)}\n`);
       return found.state === "running"
         ? ExitCode.ok
         : found.state === "foreign"

@@ -65,8 +65,9 @@ Examples:
   opsd exec --user nobody -- id        run id as nobody
   opsd exec -u www-data -g www-data -- ./server --port 8080
 
-Exit codes: 127 program not found, 126 not executable, 2 unknown user or group,
-4 not allowed to switch user or group; otherwise the program's own.`,
+Exit codes: 127 program not found, 126 not executable (no execute bit, or not a
+file: a directory, a FIFO, a device), 2 unknown user or group, 4 not allowed to
+switch user or group; otherwise the program's own.`,
     run: (options, argv) => {
       const credentials = options.user === undefined && options.group === undefined
         ? undefined

@@ -37,7 +37,8 @@ export function statusCommand() {
       json: { help: "one JSON object per service line, with the same fields" },
       quiet: {
         short: "q",
-        help: "print no status lines; answer with the exit code alone (errors still on stderr)",
+        help: "print no status lines, nor JSON; answer with the exit code alone (errors still " +
+          "on stderr)",
       },
     },
     after: `
@@ -74,8 +75,9 @@ directory is its supervisor's user's).`,
           continue;
         }
         for (const report of reports) {
+          if (options.quiet) continue;
           if (options.json) writeJson(reportJson(report));
-          else if (!options.quiet) writeOut(`${describeReport(report)}\n`);
+          else writeOut(`${describeReport(report)}\n`);
         }
         codes.push(statusExitCode(reports));
       }

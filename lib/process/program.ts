@@ -131,15 +131,22 @@ function _problem(path: string): _Problem | null {
 function _notRunnable(path: string, problem: _Problem): OpsdError {
   switch (problem) {
     case "not found":
-      return new OpsdError(`${path}: not found`, ExitCode.notFound);
+      return new OpsdError(`${path}: not found: check the path`, ExitCode.notFound);
     case "unsearchable":
       return new OpsdError(
         `${path}: permission denied: user ${_user()} may not search ${_unsearchable(path)}`,
         ExitCode.cannotExecute,
       );
     case "is a directory":
+      return new OpsdError(
+        `${path}: is a directory: name the program file in it`,
+        ExitCode.cannotExecute,
+      );
     case "not a file":
-      return new OpsdError(`${path}: ${problem}`, ExitCode.cannotExecute);
+      return new OpsdError(
+        `${path}: not a file (a device, a FIFO, a socket): name an executable file`,
+        ExitCode.cannotExecute,
+      );
     case "not executable":
       return new OpsdError(
         `${path}: not executable: make it executable (chmod +x ${shellQuote(path)})`,

@@ -22,7 +22,7 @@ import {
 import { ExitCode, exitCodeOf, OpsdError } from "../errors.ts";
 import { mayHaveLeftovers } from "./leftovers.ts";
 import { readStatus, readStatusOrNull, runningSupervisor } from "./state.ts";
-import type { ServiceStatus } from "./status.ts";
+import { describeExiting, type ServiceStatus } from "./status.ts";
 
 /** What {@linkcode startBackgroundSupervisor} starts. */
 export interface BackgroundRequest {
@@ -119,7 +119,14 @@ export async function startBackgroundSupervisorUnlessRunning(
     if (pid === null || pid < 0) throw error;
     // Its own record, not one a supervisor that exited before it left.
     const { supervisor } = readStatusOrNull(request.paths) ?? {};
-    if (supervisor?.pid === pid && supervisor.exiting) throw error;
+    if (supervisor?.pid === pid && supervisor.exiting) {
+      // Not "already supervised: use opsd exit": that exit is under way.
+      throw new OpsdError(
+        `${request.paths.path} is still supervised by pid ${pid}, but ` +
+          describeExiting(supervisor.exiting),
+        ExitCode.busy,
+      );
+    }
     return { running: pid };
   }
 }

@@ -503,6 +503,8 @@ sanitizedTest(
     const pid = await daemons.start(["--pidfile", pidfile, "--", "sleep", "30"]);
     run = await status("-q");
     assert.deepEqual([run.code, run.stdout], [0, ""]);
+    run = await status("-q", "--json");
+    assert.deepEqual([run.code, run.stdout], [0, ""], "-q wins over --json");
     run = await status();
     assert.deepEqual([run.code, run.stdout], [0, `running (pid ${pid})\n`]);
     run = await status("--json");

@@ -39,8 +39,8 @@ Deno.test("programFileState: executable, no execute bit, directory, FIFO and abs
   for (
     const [name, message] of [
       ["plain", /: not executable: make it executable \(chmod \+x /],
-      ["dir", /: is a directory$/],
-      ["fifo", /: not a file$/],
+      ["dir", /: is a directory: name the program file in it$/],
+      ["fifo", /: not a file \(a device, a FIFO, a socket\): name an executable file$/],
     ] as const
   ) {
     assert.throws(() => resolveProgram(file(name)), (error: Error) => {
@@ -49,4 +49,9 @@ Deno.test("programFileState: executable, no execute bit, directory, FIFO and abs
       return true;
     });
   }
+  assert.throws(() => resolveProgram(file("missing")), (error: Error) => {
+    assert.match(error.message, /missing: not found: check the path$/);
+    assert.equal((error as OpsdError).exitCode, ExitCode.notFound);
+    return true;
+  });
 });

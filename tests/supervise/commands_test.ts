@@ -76,6 +76,12 @@ Deno.test("status shows the log service on a second line; svc letters and wait d
   assert.equal((await runOpsd(["wait", service.path, "--up"])).code, 0);
   const quietUp = await runOpsd(["status", "-q", service.path]);
   assert.deepEqual([quietUp.code, quietUp.stdout, quietUp.stderr], [0, "", ""]);
+  const quietJson = await runOpsd(["status", "-q", "--json", service.path]);
+  assert.deepEqual(
+    [quietJson.code, quietJson.stdout],
+    [0, ""],
+    "-q wins over --json, as for up -q",
+  );
   const bad = await runOpsd(["svc", "-z", service.path]);
   assert.equal(bad.code, 2);
   assert.match(bad.stderr, /unknown letter -z: use -u -d -o -p -c -h -a -i -t -k -x/);

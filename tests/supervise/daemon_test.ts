@@ -252,7 +252,14 @@ Deno.test("supervise --daemon --ok-if-running, two at once as cron lines: one su
   assert.equal((await runOpsd(["exit", "--no-wait", "-q", service.path])).code, 0);
   const exiting = await runOpsd(["supervise", "--daemon", "--ok-if-running", service.path]);
   assert.equal(exiting.code, 5, exiting.stderr);
-  assert.match(exiting.stderr, /already supervised by pid \d+/);
+  assert.match(
+    exiting.stderr,
+    new RegExp(
+      `^opsd supervise: ${service.path} is still supervised by pid ${first.pid}, but its ` +
+        "supervisor is exiting \\(opsd exit\\): it takes the service down; start a new " +
+        "supervisor once it has exited to run it again\n$",
+    ),
+  );
 });
 
 Deno.test("a daemonized supervisor obeys down and exit, and releases its pidfile", async () => {
