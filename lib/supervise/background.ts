@@ -10,7 +10,7 @@
  * @module
  */
 
-import { startDaemon, stopStartedDaemon } from "../daemon/start.ts";
+import { startDaemon, startUnlessRunning, stopStartedDaemon } from "../daemon/start.ts";
 import { opsdArgv } from "../self.ts";
 import type { ServicePaths } from "../service/paths.ts";
 import {
@@ -102,26 +102,26 @@ export async function startBackgroundSupervisor(
 
 /**
  * {@linkcode startBackgroundSupervisor} for a command run again and again (a
- * crontab line), as start-stop-daemon's `--oknodo` runs: a service that an opsd
- * supervisor already carries, and that is not exiting, is no failure, and that
- * supervisor's pid is returned as `running` instead, whatever the service's state
- * (an operator's `opsd down` stays down). Anything else that holds it (another
- * tool's supervisor, a supervisor taking it down to exit) is still refused (exit 5).
+ * crontab line), as start-stop-daemon's `--oknodo` runs (see `startUnlessRunning`):
+ * a service that an opsd supervisor already carries, and that is not exiting, is no
+ * failure, and that supervisor's pid is returned as `running` instead, whatever the
+ * service's state (an operator's `opsd down` stays down). A supervisor being started
+ * beside this one (two cron lines at once, its `--pidfile` locked before it holds the
+ * service) is waited for, up to 10 s. A supervisor taking it down to exit is still
+ * refused (exit 5), as is anything else that holds it past those 10 s.
  */
-export async function startBackgroundSupervisorUnlessRunning(
+export function startBackgroundSupervisorUnlessRunning(
   request: BackgroundRequest,
 ): Promise<{ started: BackgroundSupervisor } | { running: number }> {
-  try {
-    return { started: await startBackgroundSupervisor(request) };
-  } catch (error) {
-    if (exitCodeOf(error) !== ExitCode.busy) throw error;
+  return startUnlessRunning(() => startBackgroundSupervisor(request), () => {
     const pid = runningSupervisor(request.paths);
-    if (pid === null || pid < 0) throw error;
+    // None holds it yet, or one has just taken it and not yet written its pid (-1): the
+    // start that refused this one is under way.
+    if (pid === null || pid < 0) return "passing";
     // Its own record, not one a supervisor that exited before it left.
     const { supervisor } = readStatusOrNull(request.paths) ?? {};
-    if (supervisor?.pid === pid && supervisor.exiting) throw error;
-    return { running: pid };
-  }
+    return supervisor?.pid === pid && supervisor.exiting ? "other" : { running: pid };
+  });
 }
 
 /**

@@ -255,6 +255,21 @@ Deno.test("supervise --daemon --ok-if-running, two at once as cron lines: one su
   assert.match(exiting.stderr, /already supervised by pid \d+/);
 });
 
+Deno.test("supervise --daemon --ok-if-running --pidfile, three at once: the two refused by the pidfile wait for the one starting and exit 0 with its pid", async () => {
+  await using service = await copyService("steady");
+  const args = ["--ok-if-running", "--pidfile", `${service.dir}/supervisor.pid`, service.path];
+  const runs = await Promise.all([1, 2, 3].map(() => superviseInBackground(args)));
+  await using first = runs[0];
+  await using second = runs[1];
+  await using third = runs[2];
+  for (const run of [first, second, third]) {
+    assert.equal(run.code, 0, run.stderr);
+    assert.equal(run.stderr, "");
+  }
+  assert.deepEqual([second.pid, third.pid], [first.pid, first.pid], "all name the one supervisor");
+  assert.deepEqual(processesMentioning(service.path), [first.pid], "the others left nothing");
+});
+
 Deno.test("a daemonized supervisor obeys down and exit, and releases its pidfile", async () => {
   await using service = await copyService("steady");
   const pidfile = `${service.dir}/supervisor.pid`;
