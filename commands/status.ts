@@ -73,9 +73,10 @@ directory is its supervisor's user's).`,
           codes.push(exitCodeOf(reports));
           continue;
         }
-        for (const report of reports) {
+        // -q wins over --json, as for the control commands.
+        for (const report of options.quiet ? [] : reports) {
           if (options.json) writeJson(reportJson(report));
-          else if (!options.quiet) writeOut(`${describeReport(report)}\n`);
+          else writeOut(`${describeReport(report)}\n`);
         }
         codes.push(statusExitCode(reports));
       }

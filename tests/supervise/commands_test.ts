@@ -59,6 +59,9 @@ Deno.test("status shows the log service on a second line; svc letters and wait d
   // -q, for 'if opsd status -q web': the exit code alone; errors still said.
   const quietDown = await runOpsd(["status", "-q", service.path]);
   assert.deepEqual([quietDown.code, quietDown.stdout, quietDown.stderr], [1, "", ""]);
+  // As 'opsd down -q --json' prints nothing: -q wins over --json.
+  const quietJson = await runOpsd(["status", "-q", "--json", service.path]);
+  assert.deepEqual([quietJson.code, quietJson.stdout, quietJson.stderr], [1, "", ""]);
   const quietUnknown = await runOpsd(["status", "-q", `${service.path}/nothing`]);
   assert.deepEqual([quietUnknown.code, quietUnknown.stdout], [2, ""]);
   assert.match(quietUnknown.stderr, /^opsd status: no such service: /);
