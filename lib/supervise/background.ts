@@ -21,7 +21,13 @@ import {
 } from "../service/settings.ts";
 import { ExitCode, exitCodeOf, OpsdError } from "../errors.ts";
 import { mayHaveLeftovers } from "./leftovers.ts";
-import { readStatus, readStatusOrNull, runningSupervisor } from "./state.ts";
+import {
+  flockHolderOf,
+  lockPath,
+  readStatus,
+  readStatusOrNull,
+  runningSupervisor,
+} from "./state.ts";
 import type { ServiceStatus } from "./status.ts";
 
 /** What {@linkcode startBackgroundSupervisor} starts. */
@@ -107,17 +113,22 @@ export async function startBackgroundSupervisor(
  * failure, and that supervisor's pid is returned as `running` instead, whatever the
  * service's state (an operator's `opsd down` stays down). A supervisor being started
  * beside this one (two cron lines at once, its `--pidfile` locked before it holds the
- * service) is waited for, up to 10 s. A supervisor taking it down to exit is still
- * refused (exit 5), as is anything else that holds it past those 10 s.
+ * service) is waited for, up to 10 s. Anything else that holds it (another tool's
+ * supervisor, a supervisor taking it down to exit) is still refused (exit 5).
  */
 export function startBackgroundSupervisorUnlessRunning(
   request: BackgroundRequest,
 ): Promise<{ started: BackgroundSupervisor } | { running: number }> {
   return startUnlessRunning(() => startBackgroundSupervisor(request), () => {
     const pid = runningSupervisor(request.paths);
-    // None holds it yet, or one has just taken it and not yet written its pid (-1): the
-    // start that refused this one is under way.
-    if (pid === null || pid < 0) return "passing";
+    if (pid === null) {
+      // Held by another tool's supervisor: a flock alone (daemontools', runit's).
+      if (flockHolderOf(lockPath(request.paths)) !== null) return "other";
+      // Refused by its --pidfile, which the supervisor being started holds before the service.
+      return request.pidfile === undefined ? "other" : "passing";
+    }
+    // Taken by a supervisor this moment, its pid not yet written.
+    if (pid < 0) return "passing";
     // Its own record, not one a supervisor that exited before it left.
     const { supervisor } = readStatusOrNull(request.paths) ?? {};
     return supervisor?.pid === pid && supervisor.exiting ? "other" : { running: pid };
