@@ -207,24 +207,21 @@ const _DIR_MODE = 0o755;
 /** How a log file is opened: appended to, made if missing, readable by its group. */
 const _OPEN: Deno.OpenOptions = { append: true, create: true, mode: 0o640 };
 
-/** `dir`, and those of its ancestors that do not exist now, outermost first. */
+/**
+ * `dir`, and those of its ancestors that do not exist now, outermost first (symlinks
+ * followed, as mkdir follows them).
+ */
 function _dirsToMake(dir: string): string[] {
   const dirs = [dir];
-  for (let parent = dirname(dir); parent !== dirs[0] && !_existsNow(parent);) {
-    dirs.unshift(parent);
-    parent = dirname(parent);
+  for (let parent = dirname(dir); parent !== dirs[0]; parent = dirname(parent)) {
+    try {
+      Deno.statSync(parent);
+      break; // it exists: neither it nor any above it is made
+    } catch {
+      dirs.unshift(parent);
+    }
   }
   return dirs;
-}
-
-/** Whether `path` names a file or directory (symlinks followed, as mkdir follows them). */
-function _existsNow(path: string): boolean {
-  try {
-    Deno.statSync(path);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 async function _exists(path: string): Promise<boolean> {
