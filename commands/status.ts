@@ -74,8 +74,8 @@ directory is its supervisor's user's).`,
           codes.push(exitCodeOf(reports));
           continue;
         }
-        for (const report of reports) {
-          if (options.quiet) continue;
+        // -q wins over --json, as for the control commands.
+        for (const report of options.quiet ? [] : reports) {
           if (options.json) writeJson(reportJson(report));
           else writeOut(`${describeReport(report)}\n`);
         }

@@ -10,9 +10,10 @@
 
 /**
  * Maps `items` through `task`, at most `limit` tasks pending at a time (the next
- * starts as one ends, so one slow item holds up one slot only); the results come
- * in the order of `items`. A task that throws rejects the whole, as with
- * `Promise.all`.
+ * starts as one ends, so one slow item holds up one slot only; a `limit` below 1
+ * is 1); the results come in the order of `items`. A task that throws rejects the
+ * whole, as with `Promise.all`, and no task starts after it: the caller, told of
+ * the failure, is not still acting on the items behind its back.
  *
  * @example
  * ```ts
@@ -26,12 +27,19 @@ export async function mapLimited<T, R>(
 ): Promise<R[]> {
   const results = new Array<R>(items.length);
   let next = 0;
+  let failed = false;
   const worker = async () => {
-    while (next < items.length) {
+    while (!failed && next < items.length) {
       const index = next++;
-      results[index] = await task(items[index]);
+      try {
+        results[index] = await task(items[index]);
+      } catch (error) {
+        failed = true;
+        throw error;
+      }
     }
   };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  const workers = Math.min(Math.max(1, limit), items.length);
+  await Promise.all(Array.from({ length: workers }, worker));
   return results;
 }

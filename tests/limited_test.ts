@@ -18,3 +18,20 @@ Deno.test("mapLimited keeps at most `limit` tasks pending, starts the next as on
     /two/,
   );
 });
+
+Deno.test("mapLimited starts no task once one has failed, and runs one at a time for a limit below 1", async () => {
+  const started: number[] = [];
+  await assert.rejects(
+    mapLimited([1, 2, 3, 4, 5], 2, async (n) => {
+      started.push(n);
+      await new Promise((resolve) => setTimeout(resolve, 10));
+      if (n === 1) throw new Error("one");
+      return n;
+    }),
+    /one/,
+  );
+  // Let any worker still going take its next item, as it did before the fix.
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  assert.deepEqual(started, [1, 2], "nothing started after the rejection");
+  assert.deepEqual(await mapLimited([1, 2], 0, (n) => Promise.resolve(n * 3)), [3, 6]);
+});

@@ -190,33 +190,57 @@ export async function startDaemon(request: DaemonRequest): Promise<StartedDaemon
   }
 }
 
-/** How long {@linkcode startDaemonUnlessRunning} waits out another opsd starting or stopping it (ms). */
+/** How long {@linkcode startUnlessRunning} waits out another opsd starting or stopping it (ms). */
 const _BUSY_PATIENCE = 10_000;
 
 /**
- * {@linkcode startDaemon} for a command run again and again (a crontab line), as
- * start-stop-daemon's `--oknodo` runs: a daemon already running under
- * `request.pidfile` (its lock held by the pid it names or that pid's session, as
- * `daemon status` says `running`) is no failure, and its pid is returned as
- * `running` instead. Another opsd starting or stopping it at that moment (two
- * cron lines at once) is waited out, up to 10 s, then the start is tried again.
- * A lock held by anything else (`foreign`) is still refused (exit 5).
+ * Who holds what a start refused as busy (exit 5) wanted, as {@linkcode startUnlessRunning}
+ * asks: `{running}` the thing asked for, running as that pid; `passing` nothing yet, or
+ * another opsd starting or stopping it (two cron lines at once): try again shortly;
+ * `other` anything else, which the start refuses as it did.
  */
-export async function startDaemonUnlessRunning(
-  request: DaemonRequest & { pidfile: string },
-): Promise<{ started: StartedDaemon } | { running: number }> {
+export type BusyHolder = { running: number } | "passing" | "other";
+
+/**
+ * Runs `start` for a command run again and again (a crontab line), as
+ * start-stop-daemon's `--oknodo` runs: when it is refused as busy (exit 5) and
+ * `holder` says the thing asked for runs already, that is no failure, and its pid is
+ * returned as `running` instead. A start or stop of it by another opsd at that moment
+ * is waited out, up to 10 s, then `start` is tried again; anything else holding it is
+ * refused as `start` refused it.
+ */
+export async function startUnlessRunning<T>(
+  start: () => Promise<T>,
+  holder: () => BusyHolder,
+): Promise<{ started: T } | { running: number }> {
   const deadline = Date.now() + _BUSY_PATIENCE;
   for (;;) {
     try {
-      return { started: await startDaemon(request) };
+      return { started: await start() };
     } catch (error) {
       if (exitCodeOf(error) !== ExitCode.busy) throw error;
-      const found = daemonStatus(request.pidfile);
-      if (found.state === "running" && found.pid !== null) return { running: found.pid };
-      if (found.state === "foreign" || Date.now() >= deadline) throw error;
+      const found = holder();
+      if (typeof found === "object") return found;
+      if (found === "other" || Date.now() >= deadline) throw error;
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
   }
+}
+
+/**
+ * {@linkcode startDaemon} through {@linkcode startUnlessRunning}: a daemon already
+ * running under `request.pidfile` (its lock held by the pid it names or that pid's
+ * session, as `daemon status` says `running`) is returned as `running`. A lock held by
+ * anything else (`foreign`) is still refused (exit 5).
+ */
+export function startDaemonUnlessRunning(
+  request: DaemonRequest & { pidfile: string },
+): Promise<{ started: StartedDaemon } | { running: number }> {
+  return startUnlessRunning(() => startDaemon(request), () => {
+    const found = daemonStatus(request.pidfile);
+    if (found.state === "running" && found.pid !== null) return { running: found.pid };
+    return found.state === "foreign" ? "other" : "passing";
+  });
 }
 
 /**

@@ -2,6 +2,9 @@
  * `/proc/PID/maps`: the files a process has mapped, each with the device and
  * inode the kernel recorded when it was mapped. Reading it never touches the
  * files themselves (no stat, no path walk), so it is safe on a dead NFS mount.
+ * The kernel writes a newline in a path as `\012` (the one character it escapes,
+ * so that each mapping stays one line): paths here are as the kernel names them
+ * elsewhere (`/proc/PID/fd`, readlink), with the newline.
  *
  * @module
  */
@@ -41,7 +44,9 @@ export interface MappedFile extends MappedFileId {
  */
 export function readMappedFiles(pid: number, hints?: string[]): MappedFile[] {
   const text = _readMaps(pid);
-  if (text === null || (hints && !hints.some((hint) => text.includes(hint)))) return [];
+  if (text === null || (hints && !hints.some((hint) => text.includes(_escapeNewlines(hint))))) {
+    return [];
+  }
   return parseMappedFiles(text);
 }
 
@@ -76,12 +81,17 @@ function _parseMapsLine(line: string): MappedFile | null {
   const match = _MAPS_LINE.exec(line);
   if (!match) return null;
   const device: [number, number] = [parseInt(match[1], 16), parseInt(match[2], 16)];
-  return { device, inode: Number(match[3]), path: match[4] };
+  return { device, inode: Number(match[3]), path: match[4].replaceAll("\\012", "\n") };
+}
+
+/** `path` as a maps file writes it (see the module doc). */
+function _escapeNewlines(path: string): string {
+  return path.replaceAll("\n", "\\012");
 }
 
 /** The identity of `path` in the text of a maps file (see {@linkcode parseMappedFiles}). */
 export function parseMappedFileId(text: string, path: string): MappedFileId | null {
-  const suffix = ` ${path}`;
+  const suffix = ` ${_escapeNewlines(path)}`;
   for (const line of text.split("\n")) {
     if (!line.endsWith(suffix)) continue;
     const file = _parseMapsLine(line);

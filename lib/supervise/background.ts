@@ -10,7 +10,7 @@
  * @module
  */
 
-import { startDaemon, stopStartedDaemon } from "../daemon/start.ts";
+import { startDaemon, startUnlessRunning, stopStartedDaemon } from "../daemon/start.ts";
 import { opsdArgv } from "../self.ts";
 import type { ServicePaths } from "../service/paths.ts";
 import {
@@ -21,7 +21,13 @@ import {
 } from "../service/settings.ts";
 import { ExitCode, exitCodeOf, OpsdError } from "../errors.ts";
 import { mayHaveLeftovers } from "./leftovers.ts";
-import { readStatus, readStatusOrNull, runningSupervisor } from "./state.ts";
+import {
+  flockHolderOf,
+  lockPath,
+  readStatus,
+  readStatusOrNull,
+  runningSupervisor,
+} from "./state.ts";
 import { describeExiting, type ServiceStatus } from "./status.ts";
 
 /** What {@linkcode startBackgroundSupervisor} starts. */
@@ -102,21 +108,27 @@ export async function startBackgroundSupervisor(
 
 /**
  * {@linkcode startBackgroundSupervisor} for a command run again and again (a
- * crontab line), as start-stop-daemon's `--oknodo` runs: a service that an opsd
- * supervisor already carries, and that is not exiting, is no failure, and that
- * supervisor's pid is returned as `running` instead, whatever the service's state
- * (an operator's `opsd down` stays down). Anything else that holds it (another
- * tool's supervisor, a supervisor taking it down to exit) is still refused (exit 5).
+ * crontab line), as start-stop-daemon's `--oknodo` runs (see `startUnlessRunning`):
+ * a service that an opsd supervisor already carries, and that is not exiting, is no
+ * failure, and that supervisor's pid is returned as `running` instead, whatever the
+ * service's state (an operator's `opsd down` stays down). A supervisor being started
+ * beside this one (two cron lines at once, its `--pidfile` locked before it holds the
+ * service) is waited for, up to 10 s. Anything else that holds it (another tool's
+ * supervisor, a supervisor taking it down to exit) is still refused (exit 5).
  */
-export async function startBackgroundSupervisorUnlessRunning(
+export function startBackgroundSupervisorUnlessRunning(
   request: BackgroundRequest,
 ): Promise<{ started: BackgroundSupervisor } | { running: number }> {
-  try {
-    return { started: await startBackgroundSupervisor(request) };
-  } catch (error) {
-    if (exitCodeOf(error) !== ExitCode.busy) throw error;
+  return startUnlessRunning(() => startBackgroundSupervisor(request), () => {
     const pid = runningSupervisor(request.paths);
-    if (pid === null || pid < 0) throw error;
+    if (pid === null) {
+      // Held by another tool's supervisor: a flock alone (daemontools', runit's).
+      if (flockHolderOf(lockPath(request.paths)) !== null) return "other";
+      // Refused by its --pidfile, which the supervisor being started holds before the service.
+      return request.pidfile === undefined ? "other" : "passing";
+    }
+    // Taken by a supervisor this moment, its pid not yet written.
+    if (pid < 0) return "passing";
     // Its own record, not one a supervisor that exited before it left.
     const { supervisor } = readStatusOrNull(request.paths) ?? {};
     if (supervisor?.pid === pid && supervisor.exiting) {
@@ -128,7 +140,7 @@ export async function startBackgroundSupervisorUnlessRunning(
       );
     }
     return { running: pid };
-  }
+  });
 }
 
 /**

@@ -1923,3 +1923,29 @@ sanitizedTest(
   },
   { ignore: !CAN_UNSHARE_MOUNT },
 );
+
+Deno.test("opsd fds --dir finds a file mapped in a directory whose name holds a newline (maps writes it as \\012), named as its fds are", async () => {
+  await using temp = await tempDir();
+  const dir = `${temp.path}/a\nb`;
+  Deno.mkdirSync(dir);
+  // A small library this test process maps already, copied there and mapped again from there.
+  const maps = Deno.readTextFileSync("/proc/self/maps").split("\n");
+  const library = maps.map((line) => line.split(/ +/)[5] ?? "").find((path) =>
+    /\/lib(m|dl|rt|pthread|gcc_s)\.so[.\d]*$/.test(path)
+  );
+  assert.ok(library, "this process maps libm, libdl, librt, libpthread or libgcc_s");
+  const copy = `${dir}/copy.so`;
+  Deno.copyFileSync(library, copy);
+  const loaded = Deno.dlopen(copy, {});
+  try {
+    const run = await runOpsd(["fds", "--json", "--dir", dir, "-p", String(Deno.pid)]);
+    assert.equal(run.code, 0, run.stderr);
+    const rows = run.stdout.trim().split("\n").map((line) => JSON.parse(line) as FdRow);
+    assert.deepEqual(rows.map((row) => [row.fd, row.name]), [["mem", copy]]);
+    const byPath = await runOpsd(["fds", "--json", "--path", copy, "-p", String(Deno.pid)]);
+    assert.equal(byPath.code, 0, byPath.stderr);
+    assert.equal((JSON.parse(byPath.stdout.trim()) as FdRow).name, copy);
+  } finally {
+    loaded.close();
+  }
+});

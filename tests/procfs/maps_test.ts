@@ -56,3 +56,14 @@ Deno.test("readMappedFiles with hints: this process's files when its maps hold o
   assert.deepEqual(readMappedFiles(Deno.pid, ["/no/such/file (deleted)"]), []);
   assert.deepEqual(readMappedFiles(Deno.pid, []), []);
 });
+
+Deno.test("a newline in a mapped path, which maps writes as \\012, is read back as a newline, and found so", () => {
+  const text = [
+    "7f0000000000-7f0000001000 r--s 00000000 fe:00 99                         /srv/a\\012b/data",
+    "",
+  ].join("\n");
+  assert.deepEqual(parseMappedFiles(text), [
+    { device: [254, 0], inode: 99, path: "/srv/a\nb/data" },
+  ]);
+  assert.deepEqual(parseMappedFileId(text, "/srv/a\nb/data"), { device: [254, 0], inode: 99 });
+});

@@ -59,6 +59,9 @@ Deno.test("status shows the log service on a second line; svc letters and wait d
   // -q, for 'if opsd status -q web': the exit code alone; errors still said.
   const quietDown = await runOpsd(["status", "-q", service.path]);
   assert.deepEqual([quietDown.code, quietDown.stdout, quietDown.stderr], [1, "", ""]);
+  // As 'opsd down -q --json' prints nothing: -q wins over --json.
+  const quietJson = await runOpsd(["status", "-q", "--json", service.path]);
+  assert.deepEqual([quietJson.code, quietJson.stdout, quietJson.stderr], [1, "", ""]);
   const quietUnknown = await runOpsd(["status", "-q", `${service.path}/nothing`]);
   assert.deepEqual([quietUnknown.code, quietUnknown.stdout], [2, ""]);
   assert.match(quietUnknown.stderr, /^opsd status: no such service: /);
@@ -76,9 +79,9 @@ Deno.test("status shows the log service on a second line; svc letters and wait d
   assert.equal((await runOpsd(["wait", service.path, "--up"])).code, 0);
   const quietUp = await runOpsd(["status", "-q", service.path]);
   assert.deepEqual([quietUp.code, quietUp.stdout, quietUp.stderr], [0, "", ""]);
-  const quietJson = await runOpsd(["status", "-q", "--json", service.path]);
+  const quietJsonUp = await runOpsd(["status", "-q", "--json", service.path]);
   assert.deepEqual(
-    [quietJson.code, quietJson.stdout],
+    [quietJsonUp.code, quietJsonUp.stdout],
     [0, ""],
     "-q wins over --json, as for up -q",
   );

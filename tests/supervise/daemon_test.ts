@@ -16,6 +16,8 @@ import {
   superviseInBackground,
 } from "../fixtures/supervise.ts";
 import { readStatus } from "../../lib/supervise/state.ts";
+import { close, flock, open } from "../../lib/sys/libc.ts";
+import { LOCK, O } from "../../lib/sys/constants.ts";
 import { resolveService } from "../../lib/service/paths.ts";
 
 // `opsd supervise --daemon` run as an operator would: a real opsd that returns once the
@@ -260,6 +262,40 @@ Deno.test("supervise --daemon --ok-if-running, two at once as cron lines: one su
         "supervisor once it has exited to run it again\n$",
     ),
   );
+});
+
+Deno.test("supervise --daemon --ok-if-running --pidfile, three at once: the two refused by the pidfile wait for the one starting and exit 0 with its pid", async () => {
+  await using service = await copyService("steady");
+  const args = ["--ok-if-running", "--pidfile", `${service.dir}/supervisor.pid`, service.path];
+  const runs = await Promise.all([1, 2, 3].map(() => superviseInBackground(args)));
+  await using first = runs[0];
+  await using second = runs[1];
+  await using third = runs[2];
+  for (const run of [first, second, third]) {
+    assert.equal(run.code, 0, run.stderr);
+    assert.equal(run.stderr, "");
+  }
+  assert.deepEqual([second.pid, third.pid], [first.pid, first.pid], "all name the one supervisor");
+  assert.deepEqual(processesMentioning(service.path), [first.pid], "the others left nothing");
+});
+
+Deno.test("supervise --daemon --ok-if-running under a daemontools or runit lock (flock): refused at once (5), with or without --pidfile", async () => {
+  await using service = await copyService("steady");
+  await Deno.mkdir(`${service.path}/supervise`);
+  const fd = open(`${service.path}/supervise/lock`, O.RDWR | O.CREAT | O.CLOEXEC, 0o600);
+  try {
+    assert.ok(flock(fd, LOCK.EX | LOCK.NB));
+    for (const extra of [[], ["--pidfile", `${service.dir}/supervisor.pid`]]) {
+      const started = Date.now();
+      await using run = await superviseInBackground(["--ok-if-running", ...extra, service.path]);
+      assert.equal(run.code, 5, run.stderr);
+      assert.match(run.stderr, /already supervised by another supervisor .* with flock/);
+      // Not waited on as a start under way (10 s): generous for a loaded machine.
+      assert.ok(Date.now() - started < 8000, `${Date.now() - started} ms`);
+    }
+  } finally {
+    close(fd);
+  }
 });
 
 Deno.test("a daemonized supervisor obeys down and exit, and releases its pidfile", async () => {

@@ -333,6 +333,25 @@ Deno.test("RotatingLogFile opens FILE anew when it was removed by hand, or with 
   }
 });
 
+Deno.test("RotatingLogFile whose directories could not be made at the start (a full disk) makes them on a later write, never one above that existed", async () => {
+  await using dir = await tempDir();
+  // checkLogFile failed (ENOSPC) before making log/main: the supervisor went on without them.
+  const path = `${dir.path}/svc/log/main/current`;
+  Deno.mkdirSync(`${dir.path}/svc`);
+  const log = new RotatingLogFile({ path, maxSize: 1000, keep: 2 });
+  try {
+    await log.write(encoder.encode("one\n"));
+    assert.equal(await Deno.readTextFile(path), "one\n");
+    // The service directory, which existed at the start, removed (a deploy): not made again.
+    log.close();
+    await Deno.remove(`${dir.path}/svc`, { recursive: true });
+    await assert.rejects(log.write(encoder.encode("two\n")), Deno.errors.NotFound);
+    assert.equal(await Deno.stat(`${dir.path}/svc`).catch(() => null), null);
+  } finally {
+    log.close();
+  }
+});
+
 Deno.test("RotatingLogFile rotates a file truncated by hand by its new size, and removes generations past log-keep", async () => {
   await using dir = await tempDir();
   const path = `${dir.path}/current`;

@@ -49,9 +49,17 @@ export class RotatingLogFile implements ByteSink {
   /** Only a regular file is rotated: renaming `/dev/null` or a FIFO would break it for everyone. */
   #regular = true;
 
+  /**
+   * The directories `#open` makes when missing, outermost
+   * first: the file's own, and those above it that did not exist when this was made
+   * (a full disk kept `checkLogFile` from making them).
+   */
+  #dirs: string[];
+
   constructor(options: LogFileOptions) {
     this.#options = options;
     this.#path = `${options.dir ?? dirname(options.path)}/${basename(options.path)}`;
+    this.#dirs = _dirsToMake(dirname(this.#path));
   }
 
   /** Writes all of `lines`, rotating first (at a line boundary) when the file would grow too big. */
@@ -132,10 +140,10 @@ export class RotatingLogFile implements ByteSink {
   }
 
   async #open(): Promise<Deno.FsFile> {
-    // Its directory is made again if it was removed, but never the directories above it
-    // (checkLogFile made them at the start): once its service directory is removed (a deploy
-    // under way), nothing is made where the new one is about to be.
-    await Deno.mkdir(dirname(this.#path), { mode: _DIR_MODE }).catch(_ignoreExisting);
+    // Its directory is made again if it was removed, but never one above it that existed at
+    // the start: once its service directory is removed (a deploy under way), nothing is made
+    // where the new one is about to be. Each is made alone, so a gone parent stops it.
+    for (const dir of this.#dirs) await Deno.mkdir(dir, { mode: _DIR_MODE }).catch(_ignoreExisting);
     const file = await Deno.open(this.#path, _OPEN);
     const info = await file.stat();
     this.#size = info.size;
@@ -198,6 +206,23 @@ const _DIR_MODE = 0o755;
 
 /** How a log file is opened: appended to, made if missing, readable by its group. */
 const _OPEN: Deno.OpenOptions = { append: true, create: true, mode: 0o640 };
+
+/**
+ * `dir`, and those of its ancestors that do not exist now, outermost first (symlinks
+ * followed, as mkdir follows them).
+ */
+function _dirsToMake(dir: string): string[] {
+  const dirs = [dir];
+  for (let parent = dirname(dir); parent !== dirs[0]; parent = dirname(parent)) {
+    try {
+      Deno.statSync(parent);
+      break; // it exists: neither it nor any above it is made
+    } catch {
+      dirs.unshift(parent);
+    }
+  }
+  return dirs;
+}
 
 async function _exists(path: string): Promise<boolean> {
   try {
