@@ -8,6 +8,7 @@
 
 import { ExitCode, OpsdError, UsageError } from "../errors.ts";
 import { CAP, hasEffectiveCapability, setgroupsDenied } from "../procfs/capabilities.ts";
+import { MAX_ID } from "../procfs/users.ts";
 import {
   getgrnam,
   getgrouplist,
@@ -152,13 +153,10 @@ function _ownGroups(): number[] {
   return line.trim().split(/\s+/).filter((id) => id !== "").map(Number);
 }
 
-// The highest uid or gid: (uid_t)-1 means "unchanged" to the kernel, never an id.
-const _MAX_ID = 2 ** 32 - 2;
-
 /** Refuses a numeric uid or gid (`what`: `uid`, `gid`) the kernel has no room for. */
 function _checkId(digits: string, what: string): void {
-  if (Number(digits) > _MAX_ID) {
-    throw new UsageError(`${what} ${digits} is out of range: ids go from 0 to ${_MAX_ID}`);
+  if (Number(digits) > MAX_ID) {
+    throw new UsageError(`${what} ${digits} is out of range: ids go from 0 to ${MAX_ID}`);
   }
 }
 

@@ -20,12 +20,21 @@ export function userName(uid: number): string {
   return name;
 }
 
+/** The highest uid or gid: (uid_t)-1 means "unchanged" to the kernel, never an id. */
+export const MAX_ID = 2 ** 32 - 2;
+
 /**
  * The uid of user `name`, a login name (from `/etc/passwd` or NSS) or a uid as
- * digits (which needs no account); null when no account has that name.
+ * digits (which needs no account); null when no account has that name. Throws a
+ * RangeError for digits above {@linkcode MAX_ID}, which no process can have.
  */
 export function userId(name: string): number | null {
-  if (/^\d+$/.test(name)) return Number(name);
+  if (/^\d+$/.test(name)) {
+    if (Number(name) > MAX_ID) {
+      throw new RangeError(`uid ${name} is out of range: ids go from 0 to ${MAX_ID}`);
+    }
+    return Number(name);
+  }
   return getpwnam(name)?.uid ?? null;
 }
 

@@ -1736,6 +1736,9 @@ Deno.test({
         [child.pid, Deno.pid].sort((a, b) => a - b),
       );
       assert.deepEqual(await pids("-u", "nobody", "-u", "^nobody", "-p", sleeper), []);
+      const huge = await runOpsd(["fds", "-u", "4294967295"]);
+      assert.deepEqual([huge.code, huge.stdout], [2, ""]);
+      assert.match(huge.stderr, /: uid 4294967295 is out of range: ids go from 0 to 4294967294 /);
       const bad = await runOpsd(["fds", "-u", "no-such-user-here"]);
       assert.deepEqual([bad.code, bad.stdout], [2, ""]);
       assert.equal(
