@@ -107,9 +107,14 @@ function _isDirectory(path: string): boolean {
 
 /**
  * Why a file operation failed, without the paths Deno names the files by
- * (`: open '/proc/self/fd/7/current'`, `: rename 'A' -> 'B'`): for a message that
- * names the file itself.
+ * (`: open '/proc/self/fd/7/current'`, `: rename 'A' -> 'B'`), in the words opsd's
+ * own errors use (`ENOSPC (no space left on device)`, as `bind: EADDRINUSE (address
+ * already in use)`): for a message that names the file itself.
  */
 export function errorReason(error: unknown): string {
-  return (error as Error).message.replace(/: \w+ '[^']*'( -> '[^']*')?$/, "");
+  const reason = (error as Error).message.replace(/: \w+ '[^']*'( -> '[^']*')?$/, "");
+  const text = / \(os error \d+\)$/.test(reason) ? reason.replace(/ \(os error \d+\)$/, "") : null;
+  const code = errorCode(error);
+  if (text === null || code === null) return reason;
+  return `${code} (${text.charAt(0).toLowerCase()}${text.slice(1)})`;
 }

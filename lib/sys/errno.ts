@@ -78,12 +78,14 @@ export class SysError extends Error {
  */
 export function errorCode(error: unknown): string | null {
   if (error instanceof SysError) return error.code;
+  if (!(error instanceof Error)) return null;
+  // The errno itself first: Deno's PermissionDenied is EACCES or EPERM.
+  if ("code" in error && typeof error.code === "string") return error.code;
+  const number = /\(os error (\d+)\)/.exec(error.message)?.[1];
+  if (number !== undefined) return errnoName(Number(number));
   if (error instanceof Deno.errors.NotFound) return "ENOENT";
   if (error instanceof Deno.errors.PermissionDenied) return "EACCES";
   if (error instanceof Deno.errors.IsADirectory) return "EISDIR";
   if (error instanceof Deno.errors.NotADirectory) return "ENOTDIR";
-  if (!(error instanceof Error)) return null;
-  if ("code" in error && typeof error.code === "string") return error.code;
-  const number = /\(os error (\d+)\)/.exec(error.message)?.[1];
-  return number === undefined ? null : errnoName(Number(number));
+  return null;
 }

@@ -79,7 +79,7 @@ Deno.test("a log file that cannot be written never blocks the service: output is
   assert.match(status.tail, /err 300/, "the stderr tail does not depend on the log file");
   assert.match(
     supervisor.output(),
-    /log file \/dev\/full: No space left on device \(os error 28\): its lines are dropped /,
+    /log file \/dev\/full: ENOSPC \(no space left on device\): its lines are dropped /,
   );
 });
 
@@ -303,10 +303,12 @@ Deno.test("a full disk never blocks the service: lost lines are counted and mark
   assert.equal(full.starts, 1, "the service was never blocked or restarted");
   const status = await runOpsd(["status", service.path]);
   assert.match(status.stdout, /, \d+ bytes of output dropped\n/);
-  await waitFor("the failure said", () => supervisor.output().includes("No space left") || null);
+  await waitFor("the failure said", () => supervisor.output().includes("no space left") || null);
   assert.match(
     supervisor.output(),
-    new RegExp(`log file ${disk.path}/current: No space left on device .*: its lines are dropped `),
+    new RegExp(
+      `log file ${disk.path}/current: ENOSPC \\(no space left on device\\): its lines are dropped `,
+    ),
   );
   await Deno.remove(`${disk.path}/filler`);
   const marker = /opsd dropped (\d+) bytes of output: the log file fell behind or failed\n/;
@@ -346,7 +348,7 @@ Deno.test("a log file a full disk has no room for at the start: the service star
     (s) => s.state === "up" && s.droppedBytes > 0,
   );
   assert.equal(status.starts, 1);
-  await waitFor("the failure said", () => supervisor.output().includes("No space left") || null);
+  await waitFor("the failure said", () => supervisor.output().includes("no space left") || null);
 });
 
 /**

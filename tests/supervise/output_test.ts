@@ -423,7 +423,7 @@ Deno.test("RotatingLogFile that cannot rotate (a directory that may not be writt
     if (!(await chattr("+i")).success) return;
     await assert.rejects(
       log.write(encoder.encode("line 3\n")),
-      /^Error: cannot rotate it: Operation not permitted \(os error 1\)$/,
+      /^Error: cannot rotate it: EPERM \(operation not permitted\)$/,
     );
     await chattr("-i");
     await log.write(encoder.encode("line 4\n"));

@@ -17,8 +17,7 @@ Deno.test("writeStatus through a state directory that fails names the status fil
   const paths = resolveService(dir.path);
   assert.throws(
     () => writeStatus(paths, {} as ServiceStatus, `${dir.path}/gone`),
-    (error: Error) =>
-      error.message === `${statusPath(paths)}: No such file or directory (os error 2)`,
+    (error: Error) => error.message === `${statusPath(paths)}: ENOENT (no such file or directory)`,
   );
 });
 
@@ -146,8 +145,8 @@ Deno.test("acquireLock that fails writing its pid (a full disk) says so and hold
   // Named by its path, with what to do; not by the fd it was reached through.
   assert.equal(
     result.failed,
-    `cannot write this supervisor's pid into ${dir.path}/supervise/lock: File too large ` +
-      "(os error 27): lift the file size limit (ulimit -f)",
+    `cannot write this supervisor's pid into ${dir.path}/supervise/lock: EFBIG (file too ` +
+      "large): lift the file size limit (ulimit -f)",
   );
   assert.deepEqual({ fds: result.fds, held: result.held }, { fds: 0, held: null });
   assert.deepEqual(result.left, ["run"], "the state directory it made is not left behind");
