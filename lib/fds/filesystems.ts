@@ -5,8 +5,8 @@
  * directory or program is on it when its device is the filesystem's; a device
  * file (whose row shows its own device, as lsof's does) or a file not stat'ed
  * (on a network filesystem) when the mount holding its name, in its process's
- * mount namespace, is that mount; a mapped file when its maps device is the
- * filesystem's.
+ * mount namespace, is of that filesystem (its device); a mapped file when its
+ * maps device is the filesystem's.
  *
  * @module
  */
@@ -21,8 +21,11 @@ import type { FdRow } from "./row.ts";
 export interface NamedFilesystem {
   /** The mount point, symlinks resolved (`/dev/shm`). */
   mountPoint: string;
-  /** The mount's id (`/proc/PID/mountinfo`), the same in every mount namespace that has it. */
-  mountId: number;
+  /**
+   * The mount's device as mountinfo writes it (`0:27`): the filesystem, whichever
+   * mount namespace a process sees it in (a copied namespace gives its mounts new ids).
+   */
+  mountDevice: string;
   /** Its device as rows show it (`0,27`): the mount point's own, from its statx. */
   device: string;
   /** A network or FUSE filesystem: nothing on it is stat'ed. */
@@ -47,7 +50,7 @@ export function namedFilesystems(paths: string[], named: NamedFile[]): NamedFile
     if (mount === undefined || mount.root !== "/") return [];
     return [{
       mountPoint: mount.mountPoint,
-      mountId: mount.id,
+      mountDevice: mount.device,
       device: file.device,
       network: isNetworkFs(mount.fsType),
     }];
@@ -73,8 +76,9 @@ export class FilesystemMatch {
   /**
    * Whether the file of `row` (an fd, cwd, rtd or txt row, its NAME a path) is
    * on one of the filesystems: by device, or, for a device file or a file not
-   * stat'ed, by the mount holding its name where its process sees it (another
-   * namespace's mount at the same path is another filesystem).
+   * stat'ed, by the device of the mount holding its name where its process sees it
+   * (another namespace's own mount at the same path is another filesystem; a copy
+   * of opsd's is the same one).
    */
   holds(row: FdRow): boolean {
     if (!this.any || !row.name.startsWith("/")) return false;
@@ -83,7 +87,7 @@ export class FilesystemMatch {
     }
     // A socket no process is seen holding is named as opsd sees the file system.
     const mount = this.#mounts.forPath(row.pid ?? Deno.pid, splitDeleted(row.name).path);
-    return this.#filesystems.some((fs) => fs.mountId === mount?.id);
+    return this.#filesystems.some((fs) => fs.mountDevice === mount?.device);
   }
 
   /** The filesystem a mapping on `device` (`254,0`, from maps) is on, if one named. */
