@@ -224,10 +224,10 @@ interface _Sent {
 
 /**
  * Sends `words` in order to each service, up to the first that fails, the services
- * together (32 at a time: a supervisor that does not answer delays no other); then waits for the
- * supervisors that acknowledged exit (together: they take their services down at the
- * same time) unless `noWait`, and prints, in the order named, each service's error or
- * status with what was done.
+ * together (32 at a time: a supervisor that does not answer holds up one of those
+ * places only); then waits for the supervisors that acknowledged exit (together: they
+ * take their services down at the same time) unless `noWait`, and prints, in the
+ * order named, each service's error or status with what was done.
  */
 async function _send(
   command: string,

@@ -1,10 +1,16 @@
 /**
- * Waiting for something, but not for ever: what a process that is ending gives
- * the things it closes (pipes still being read, connections, a slow reader of
- * its output) before it goes on without them.
+ * Waiting: a pause between two looks of a polling loop, and waiting for something
+ * but not for ever, as a process that is ending gives the things it closes (pipes
+ * still being read, connections, a slow reader of its output) before it goes on
+ * without them.
  *
  * @module
  */
+
+/** Resolves after `ms` milliseconds: the pause between two looks of a polling loop. */
+export function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
 
 /**
  * Resolves once `promise` has, or after `ms` milliseconds, whichever is first;

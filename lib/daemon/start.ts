@@ -34,6 +34,7 @@ import {
 } from "./pidfile.ts";
 import { alreadyRunningMessage, daemonStatus } from "./status.ts";
 import { QUIET_ENDING_SIGNALS } from "../sys/signals.ts";
+import { delay } from "../within.ts";
 
 const _STOP_TIMEOUT = 2000;
 
@@ -222,7 +223,7 @@ export async function startUnlessRunning<T>(
       const found = holder();
       if (typeof found === "object") return found;
       if (found === "other" || Date.now() >= deadline) throw error;
-      await new Promise((resolve) => setTimeout(resolve, 50));
+      await delay(50);
     }
   }
 }

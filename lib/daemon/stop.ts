@@ -21,6 +21,7 @@ import {
   sessionHoldsPidfile,
 } from "./lock_owner.ts";
 import { absolutePath, liveProcess, OpenPidfile, removePidfile } from "./pidfile.ts";
+import { delay } from "../within.ts";
 
 /** How {@linkcode stopDaemon} stops a daemon. */
 export interface StopOptions {
@@ -235,7 +236,7 @@ async function _released(
   for (let pause = 2; pidfile.locked(); pause = Math.min(pause * 2, 50)) {
     if (Date.now() >= deadline) return false;
     meanwhile();
-    await new Promise((resolve) => setTimeout(resolve, pause));
+    await delay(pause);
   }
   return true;
 }

@@ -7,6 +7,7 @@
 
 import { isErrno, waitpid, type WaitStatus } from "../sys/libc.ts";
 import { signalName } from "../sys/signals.ts";
+import { delay } from "../within.ts";
 
 const _POLL_INTERVAL = 10;
 
@@ -31,7 +32,7 @@ export async function waitForExit(pid: number, ms: number): Promise<WaitStatus |
       if (isErrno(error, "ECHILD")) return null;
       throw error;
     }
-    await new Promise((resolve) => setTimeout(resolve, _POLL_INTERVAL));
+    await delay(_POLL_INTERVAL);
   }
 }
 

@@ -17,6 +17,7 @@ import { suggestCommand } from "../text/command.ts";
 import { isAncestor, isRunning, type ProcessId } from "../procfs/processes.ts";
 import type { ServiceStatus } from "./status.ts";
 import type { ControlWord } from "./words.ts";
+import { delay } from "../within.ts";
 
 /**
  * How many services a command asks at once (`opsd down /srv/*`, `opsd status`): each
@@ -144,7 +145,7 @@ const _EXIT_AFTER_LOCK = 5000;
 /** Waits until `process` has exited (or is a zombie), at most until `deadline` (ms). */
 async function _goneBy(process: ProcessId, deadline: number): Promise<void> {
   while (isRunning(process) && Date.now() < deadline) {
-    await new Promise((resolve) => setTimeout(resolve, 10));
+    await delay(10);
   }
 }
 

@@ -36,7 +36,7 @@ import { type ControlWord, isControlWord } from "./words.ts";
 import { shellQuote, suggestCommand } from "../text/command.ts";
 import { fileError } from "../file_error.ts";
 import { errorCode } from "../sys/errno.ts";
-import { within } from "../within.ts";
+import { delay, within } from "../within.ts";
 
 /** A request: a control word, or `status` for the live status record. */
 export interface ControlRequest {
@@ -444,7 +444,7 @@ export async function supervisorEndsWithin(
     const holder = runningSupervisor(paths);
     if (holder === null || (pid !== undefined && holder !== pid && holder !== -1)) return true;
     if (Date.now() >= deadline) return false;
-    await new Promise((resolve) => setTimeout(resolve, Math.min(interval, deadline - Date.now())));
+    await delay(Math.min(interval, deadline - Date.now()));
     interval = Math.min(50, interval * 2);
   }
 }

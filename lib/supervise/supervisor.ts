@@ -60,7 +60,7 @@ import {
 import { describeExiting, type ServiceStatus } from "./status.ts";
 import { fileError } from "../file_error.ts";
 import { errorCode } from "../sys/errno.ts";
-import { within } from "../within.ts";
+import { delay, within } from "../within.ts";
 import { shellQuote, suggestCommand } from "../text/command.ts";
 import { QUIET_ENDING_SIGNALS } from "../sys/signals.ts";
 
@@ -771,7 +771,7 @@ class Supervisor {
     while (Date.now() < deadline) {
       await this.#reap();
       if (childrenOf("self").length === 0) break;
-      await new Promise((resolve) => setTimeout(resolve, 20));
+      await delay(20);
     }
     this.#writeStatuses();
     for (const fd of this.#fds.splice(0)) close(fd);

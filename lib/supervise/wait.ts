@@ -17,6 +17,7 @@ import {
 } from "./report.ts";
 import { superviseAgainCommand } from "./late_log.ts";
 import { isReady } from "./status.ts";
+import { delay } from "../within.ts";
 
 const _INTERVAL = 50;
 
@@ -99,6 +100,6 @@ export async function waitForService(
         ExitCode.timeout,
       );
     }
-    await new Promise((resolve) => setTimeout(resolve, _INTERVAL));
+    await delay(_INTERVAL);
   }
 }

@@ -13,6 +13,7 @@
 
 import { threadAsleepReading } from "../../procfs/syscalls.ts";
 import { bytesUnread, close } from "../../sys/libc.ts";
+import { delay } from "../../within.ts";
 
 /** Lines longer than this are cut (with a newline added) so that memory stays bounded. */
 export const MAX_LINE = 64 * 1024;
@@ -92,7 +93,7 @@ export class PipeReader {
         }
       }
       if (Date.now() >= deadline) return false;
-      await _sleep(1);
+      await delay(1);
     }
     return true; // Read to its end: the last line was ended there.
   }
@@ -102,7 +103,7 @@ export class PipeReader {
    * held up longer than that on a loaded machine can still split a line here).
    */
   async #quietFor(seen: number): Promise<boolean> {
-    await _sleep(10);
+    await delay(10);
     return !this.#ended && this.#chunks === seen && bytesUnread(this.#fd) === 0;
   }
 
@@ -149,10 +150,6 @@ export class PipeReader {
 }
 
 const _NEWLINE = new Uint8Array([10]);
-
-function _sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
 
 /** The start of a line still being written, kept until its newline arrives. */
 class _PartialLine {
