@@ -233,11 +233,18 @@ export class PidfileClaim implements Disposable {
 }
 
 /**
+ * A claim of a pidfile refused (exit 5): a daemon holds it, or another opsd is
+ * starting or stopping one there. Not a refusal by the daemon itself (its own
+ * `5 MESSAGE` readiness line), which is no sign that anything runs.
+ */
+export class PidfileBusy extends OpsdError {}
+
+/**
  * A claim refused because a daemon holds the pidfile at `path` locked (exit code
  * 5). Which process that is, the pid the file names or another, lock_owner.ts
  * tells: `startDaemon` says it as `daemon status` does.
  */
-export class PidfileLocked extends OpsdError {
+export class PidfileLocked extends PidfileBusy {
   constructor(readonly path: string) {
     const status = suggestCommand("opsd", "daemon", "status", "--pidfile", path);
     super(`already running: pidfile ${path} is locked; see ${status}`, ExitCode.busy);
@@ -248,7 +255,7 @@ export class PidfileLocked extends OpsdError {
 /** The error for a claim refused because `held`. */
 function _busy(path: string, held: _Held): OpsdError {
   if (held.holder === "daemon") return new PidfileLocked(path);
-  return new OpsdError(
+  return new PidfileBusy(
     `another opsd is starting or stopping the daemon of ${path} right now: try again`,
     ExitCode.busy,
   );
@@ -365,7 +372,7 @@ function _guard(path: string, create: boolean): _Guarded | _Held | "missing" {
       if (!keep) close(fd);
     }
   }
-  throw new OpsdError(
+  throw new PidfileBusy(
     `${path} kept being replaced while opsd tried to lock it: is something else rewriting it?`,
     ExitCode.busy,
   );

@@ -28,6 +28,7 @@ import {
   liveProcess,
   PIDFILE_ENV,
   PIDFILE_FD,
+  PidfileBusy,
   PidfileClaim,
   PidfileLocked,
   removePidfile,
@@ -198,21 +199,23 @@ const _BUSY_PATIENCE = 10_000;
  * Who holds what a start refused as busy (exit 5) wanted, as {@linkcode startUnlessRunning}
  * asks: `{running}` the thing asked for, running as that pid; `passing` nothing yet, or
  * another opsd starting or stopping it (two cron lines at once): try again shortly;
- * `other` anything else, which the start refuses as it did.
+ * `other` anything else (or a refusal that was no claim's), which the start refuses as
+ * it did.
  */
 export type BusyHolder = { running: number } | "passing" | "other";
 
 /**
  * Runs `start` for a command run again and again (a crontab line), as
  * start-stop-daemon's `--oknodo` runs: when it is refused as busy (exit 5) and
- * `holder` says the thing asked for runs already, that is no failure, and its pid is
+ * `holder`, given that refusal, says the thing asked for runs already, that is no
+ * failure, and its pid is
  * returned as `running` instead. A start or stop of it by another opsd at that moment
  * is waited out, up to 10 s, then `start` is tried again; anything else holding it is
  * refused as `start` refused it.
  */
 export async function startUnlessRunning<T>(
   start: () => Promise<T>,
-  holder: () => BusyHolder,
+  holder: (refusal: unknown) => BusyHolder,
 ): Promise<{ started: T } | { running: number }> {
   const deadline = Date.now() + _BUSY_PATIENCE;
   for (;;) {
@@ -220,7 +223,7 @@ export async function startUnlessRunning<T>(
       return { started: await start() };
     } catch (error) {
       if (exitCodeOf(error) !== ExitCode.busy) throw error;
-      const found = holder();
+      const found = holder(error);
       if (typeof found === "object") return found;
       if (found === "other" || Date.now() >= deadline) throw error;
       await delay(50);
@@ -232,12 +235,15 @@ export async function startUnlessRunning<T>(
  * {@linkcode startDaemon} through {@linkcode startUnlessRunning}: a daemon already
  * running under `request.pidfile` (its lock held by the pid it names or that pid's
  * session, as `daemon status` says `running`) is returned as `running`. A lock held by
- * anything else (`foreign`) is still refused (exit 5).
+ * anything else (`foreign`) is still refused (exit 5), and so is a daemon that said
+ * `5 MESSAGE` on its readiness fd itself: only a refused claim of the pidfile is
+ * looked into.
  */
 export function startDaemonUnlessRunning(
   request: DaemonRequest & { pidfile: string },
 ): Promise<{ started: StartedDaemon } | { running: number }> {
-  return startUnlessRunning(() => startDaemon(request), () => {
+  return startUnlessRunning(() => startDaemon(request), (refusal) => {
+    if (!(refusal instanceof PidfileBusy)) return "other";
     const found = daemonStatus(request.pidfile);
     if (found.state === "running" && found.pid !== null) return { running: found.pid };
     return found.state === "foreign" ? "other" : "passing";
@@ -297,7 +303,7 @@ function _claim(path: string, retry = true): PidfileClaim {
   } catch (error) {
     if (!(error instanceof PidfileLocked)) throw error;
     const message = alreadyRunningMessage(error.path);
-    if (message !== null) throw new OpsdError(message, ExitCode.busy, { cause: error });
+    if (message !== null) throw new PidfileBusy(message, ExitCode.busy, { cause: error });
     if (retry) return _claim(path, false);
     throw error;
   }

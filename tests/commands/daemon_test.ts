@@ -247,6 +247,22 @@ sanitizedTest(
 );
 
 sanitizedTest(
+  "--ok-if-running: a daemon that itself reports '5 MESSAGE' on its readiness fd is started once, exit 5",
+  async () => {
+    await using dir = await tempDir();
+    const pidfile = `${dir.path}/app.pid`, starts = `${dir.path}/starts`;
+    const script = `echo started >> '${starts}'; echo '5 port busy' >&"$OPSD_READY_FD"`;
+    const run = await runOpsd([
+      ...["daemon", "--ok-if-running", "--pidfile", pidfile, "--wait-ready", "5s"],
+      ...["--", "sh", "-c", script],
+    ]);
+    assert.equal(run.code, 5, run.stderr);
+    assert.match(run.stderr, /port busy/);
+    assert.equal(Deno.readTextFileSync(starts), "started\n", "not started again and again");
+  },
+);
+
+sanitizedTest(
   "exec failure: 127 or 126 with the reason, nothing running, no pidfile left",
   async () => {
     await using dir = await tempDir();
