@@ -85,7 +85,7 @@ export function fdsCommand() {
         value: "dir",
         help: "the files in the directory tree DIR (lsof +D): fds, cwd, root, program and " +
           "mapped files named as DIR or below it (removed ones too), and the unix sockets " +
-          "bound below it; by name, nothing below DIR is stat'ed (repeatable)",
+          "bound below it; found by name, without stat'ing the tree (repeatable)",
         parse: nonEmptyValue("a directory"),
         repeat: true,
       },

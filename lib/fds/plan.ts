@@ -45,7 +45,7 @@ export interface FdsQuery {
   /**
    * Directory trees (as lsof's `+D`): fds, cwd, root directories, programs and
    * mapped files named as these directories or below them, and the unix sockets
-   * bound below them. Matched by name, nothing below them is stat'ed.
+   * bound below them. Matched by name: the tree is never stat'ed to find them.
    */
   dirs?: string[];
   /** Report only leaking socket fds; `no-cloexec` needs a process at least this old. */

@@ -453,18 +453,6 @@ interface _MappedWanted extends _FilesNamed {
   unknown: string[];
 }
 
-/**
- * The identity of a mapped file found by its filesystem, for its row's type and
- * size: its name stat'ed, when that is still the file mapped; else null.
- */
-function _sameFile(file: MappedFile): FileId | null {
-  const id = namedFile(file.path);
-  return id !== null && id !== "missing" && id.ino === file.inode &&
-      id.mapDevice === file.device.join(",")
-    ? id
-    : null;
-}
-
 /** Builds rows, reading each process's details once (through the query's `reads`). */
 class _RowBuilder {
   #processes = new Map<number, ProcessInfo | null>();
@@ -472,6 +460,8 @@ class _RowBuilder {
   #tables: SocketTables;
   #reads: ProcessReads;
   #stat: boolean;
+  /** Mapped files stat'ed by name, by device, inode and name: a library many map, once. */
+  #mappedIds = new Map<string, FileId | null>();
 
   constructor(tables: SocketTables, reads: ProcessReads, mounts: MountIndex, stat: boolean) {
     this.#tables = tables;
@@ -529,7 +519,7 @@ class _RowBuilder {
       if (process && file.path !== this.#reads.programPath(pid)) {
         // Its type and size from its name, stat'ed where that cannot hang (no network fs).
         const local = filesystem ? !filesystem.network : inDir && !this.#onNetworkFs(path);
-        const id = named ?? (local && !deleted ? _sameFile(file) : null);
+        const id = named ?? (local && !deleted ? this.#sameFile(file) : null);
         rows.push(mappedFileRow(process, file, id));
       }
     }
@@ -546,6 +536,22 @@ class _RowBuilder {
     } catch {
       return true;
     }
+  }
+
+  /**
+   * The identity of a mapped file found by its filesystem or directory, for its row's
+   * type and size: its name stat'ed (once per query), when that is still the file
+   * mapped; else null.
+   */
+  #sameFile(file: MappedFile): FileId | null {
+    const key = `${file.device.join(",")}:${file.inode}:${file.path}`;
+    if (!this.#mappedIds.has(key)) {
+      const id = namedFile(file.path);
+      const same = id !== null && id !== "missing" && id.ino === file.inode &&
+        id.mapDevice === file.device.join(",");
+      this.#mappedIds.set(key, same ? id : null);
+    }
+    return this.#mappedIds.get(key)!;
   }
 
   /** Whether `path`, as opsd sees it, is on a network or FUSE filesystem (never stat'ed). */
