@@ -8,7 +8,7 @@
 
 import { ExitCode, OpsdError, UsageError } from "../errors.ts";
 import { CAP, hasEffectiveCapability, setgroupsDenied } from "../procfs/capabilities.ts";
-import { MAX_ID } from "../procfs/users.ts";
+import { checkId, ownGroups } from "../procfs/users.ts";
 import {
   getgrnam,
   getgrouplist,
@@ -61,7 +61,7 @@ export function resolveCredentials(
   const drop = (key: keyof CredentialSources) =>
     sources[key] && !sources[key]!.startsWith("--") ? "remove that setting" : `drop --${key}`;
   const numeric = user !== undefined && /^\d+$/.test(user);
-  if (numeric) _checkId(user, `${from("user")}uid`);
+  if (numeric) checkId(user, `${from("user")}uid`);
   const entry = user === undefined ? null : numeric ? getpwuid(Number(user)) : getpwnam(user);
   if (user !== undefined && !entry && !numeric) {
     throw new UsageError(
@@ -71,7 +71,7 @@ export function resolveCredentials(
   const uid = user === undefined ? Deno.uid()! : entry?.uid ?? Number(user);
   let gid = entry?.gid ?? uid;
   if (group !== undefined) {
-    if (/^\d+$/.test(group)) _checkId(group, `${from("group")}gid`);
+    if (/^\d+$/.test(group)) checkId(group, `${from("group")}gid`);
     const found = /^\d+$/.test(group) ? Number(group) : getgrnam(group);
     if (found === null) {
       throw new UsageError(
@@ -131,7 +131,7 @@ export function userEnvironment(credentials?: Credentials): Record<string, strin
  * message (`cannot run with group "x" as its only group`); `drop` is the remedy.
  */
 function _refuseGroupChange(gid: number, groups: number[], refused: string, drop: string): void {
-  const own = _ownGroups();
+  const own = ownGroups();
   const extra = own.filter((id) => id !== gid && !groups.includes(id));
   // The primary group is setgid's to refuse (it says why): only the others here.
   const missing = groups.filter((id) => id !== gid && id !== Deno.gid() && !own.includes(id));
@@ -145,19 +145,6 @@ function _refuseGroupChange(gid: number, groups: number[], refused: string, drop
       `or ${drop}`,
     ExitCode.permission,
   );
-}
-
-/** This process's supplementary groups (`Groups:` in /proc/self/status). */
-function _ownGroups(): number[] {
-  const line = /^Groups:(.*)$/m.exec(Deno.readTextFileSync("/proc/self/status"))?.[1] ?? "";
-  return line.trim().split(/\s+/).filter((id) => id !== "").map(Number);
-}
-
-/** Refuses a numeric uid or gid (`what`: `uid`, `gid`) the kernel has no room for. */
-function _checkId(digits: string, what: string): void {
-  if (Number(digits) > MAX_ID) {
-    throw new UsageError(`${what} ${digits} is out of range: ids go from 0 to ${MAX_ID}`);
-  }
 }
 
 /**

@@ -1,10 +1,12 @@
 /**
- * User names for uids, as `ls` and lsof print them: from `/etc/passwd` (read
- * once), then the C library (NSS: LDAP, sssd…) for uids not found there.
+ * Users and groups: names for uids, as `ls` and lsof print them (from
+ * `/etc/passwd`, read once, then the C library — NSS: LDAP, sssd… — for uids not
+ * found there), uids for names, the range of ids, and this process's groups.
  *
  * @module
  */
 
+import { UsageError } from "../errors.ts";
 import { getpwnam, getpwuid } from "../sys/libc.ts";
 
 let _names: Map<number, string> | undefined;
@@ -21,21 +23,36 @@ export function userName(uid: number): string {
 }
 
 /** The highest uid or gid: (uid_t)-1 means "unchanged" to the kernel, never an id. */
-export const MAX_ID = 2 ** 32 - 2;
+const _MAX_ID = 2 ** 32 - 2;
+
+/**
+ * Refuses (a UsageError, exit 2) a numeric uid or gid `digits` above
+ * 4294967294, which no process can have; `what` names it (`uid`, or
+ * `web.conf:3: gid`).
+ */
+export function checkId(digits: string, what: string): void {
+  if (Number(digits) > _MAX_ID) {
+    throw new UsageError(`${what} ${digits} is out of range: ids go from 0 to ${_MAX_ID}`);
+  }
+}
 
 /**
  * The uid of user `name`, a login name (from `/etc/passwd` or NSS) or a uid as
- * digits (which needs no account); null when no account has that name. Throws a
- * RangeError for digits above {@linkcode MAX_ID}, which no process can have.
+ * digits (which needs no account; see {@linkcode checkId}); null when no account
+ * has that name.
  */
 export function userId(name: string): number | null {
   if (/^\d+$/.test(name)) {
-    if (Number(name) > MAX_ID) {
-      throw new RangeError(`uid ${name} is out of range: ids go from 0 to ${MAX_ID}`);
-    }
+    checkId(name, "uid");
     return Number(name);
   }
   return getpwnam(name)?.uid ?? null;
+}
+
+/** This process's supplementary groups (`Groups:` in /proc/self/status). */
+export function ownGroups(): number[] {
+  const line = /^Groups:(.*)$/m.exec(Deno.readTextFileSync("/proc/self/status"))?.[1] ?? "";
+  return line.trim().split(/\s+/).filter((id) => id !== "").map(Number);
 }
 
 function _readPasswd(): Map<number, string> {
