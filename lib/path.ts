@@ -60,3 +60,19 @@ function _withoutTrailingSlashes(path: string): string {
   while (end > 0 && path[end - 1] === "/") end--;
   return path.slice(0, end);
 }
+
+/**
+ * The prefix of every path below directory `dir` (absolute, symlinks
+ * resolved): `/srv/app/`; `/` for the root.
+ */
+export function dirPrefix(dir: string): string {
+  return dir.endsWith("/") ? dir : `${dir}/`;
+}
+
+/**
+ * Whether `path` (absolute, as the kernel names files) is
+ * directory `dir` itself or below it: `/srv/app/log/x`, not `/srv/app-old/x`.
+ */
+export function isInDir(path: string, dir: string): boolean {
+  return path === dir || path.startsWith(dirPrefix(dir));
+}

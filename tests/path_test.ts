@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import * as node from "node:path";
-import { basename, dirname, filePath, resolvePath } from "../lib/path.ts";
+import { basename, dirname, dirPrefix, filePath, isInDir, resolvePath } from "../lib/path.ts";
 
 /** Every string of up to `length` characters from `/`, `.` and `a`: each corner, tried. */
 function allShort(length: number): string[] {
@@ -95,4 +95,16 @@ Deno.test("resolvePath starts from the working directory of the moment", () => {
 Deno.test("filePath decodes a file URL's path (a space is %20 there)", () => {
   assert.equal(filePath(new URL("file:///srv/my%20app/main.ts")), "/srv/my app/main.ts");
   assert.equal(filePath("file:///srv/app/main.ts"), "/srv/app/main.ts");
+});
+
+Deno.test("isInDir: the directory itself and what is below it, not a sibling sharing its prefix; / holds every path", () => {
+  assert.deepEqual(["/srv/app/", "/"].map(dirPrefix), ["/srv/app/", "/"]);
+  assert.equal(dirPrefix("/srv/app"), "/srv/app/");
+  assert.equal(isInDir("/srv/app", "/srv/app"), true);
+  assert.equal(isInDir("/srv/app/log/x.log", "/srv/app"), true);
+  assert.equal(isInDir("/srv/app-old/x.log", "/srv/app"), false);
+  assert.equal(isInDir("/srv/ap", "/srv/app"), false);
+  assert.equal(isInDir("/etc/hosts", "/"), true);
+  assert.equal(isInDir("/", "/"), true);
+  assert.equal(isInDir("pipe:[123]", "/"), false);
 });

@@ -368,7 +368,6 @@ function _rowWithoutFd(
 }
 
 function _reason(error: unknown): string {
-  if (error instanceof Deno.errors.PermissionDenied) return "Permission denied";
   if (error instanceof SysError) return errnoText(error.errno);
   return error instanceof Error ? error.message : String(error);
 }

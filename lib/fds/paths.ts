@@ -96,22 +96,6 @@ export function mayBeMapped(file: NamedFile): boolean {
 }
 
 /**
- * The prefix of every path below directory `dir` (absolute, symlinks
- * resolved): `/srv/app/`; `/` for the root.
- */
-export function dirPrefix(dir: string): string {
-  return dir.endsWith("/") ? dir : `${dir}/`;
-}
-
-/**
- * Whether `path` (a name as the kernel gives it, ` (deleted)` split off) is
- * directory `dir` itself or below it: `/srv/app/log/x`, not `/srv/app-old/x`.
- */
-export function isInDir(path: string, dir: string): boolean {
-  return path === dir || path.startsWith(dirPrefix(dir));
-}
-
-/**
  * `path` as the kernel names fds open on it: absolute, symlinks resolved while it
  * exists (else only `.` and `..`, as a removed file's last name).
  */

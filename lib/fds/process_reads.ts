@@ -11,6 +11,7 @@
 
 import { type ProcStat, readProcStat } from "../procfs/stat.ts";
 import { readLinkName } from "../procfs/links.ts";
+import { isProcessGone } from "../procfs/gone.ts";
 
 /** A per-query cache of `/proc/PID/stat`, `/proc/PID`'s owner and `/proc/PID/exe`. */
 export class ProcessReads {
@@ -34,7 +35,7 @@ export class ProcessReads {
       try {
         uid = Deno.statSync(`/proc/${pid}`).uid ?? 0;
       } catch (error) {
-        if (!(error instanceof Deno.errors.NotFound)) throw error;
+        if (!isProcessGone(error)) throw error;
       }
       this.#owners.set(pid, uid);
     }

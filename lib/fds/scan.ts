@@ -53,10 +53,10 @@ import { ProcessReads } from "./process_reads.ts";
 import { type SocketSelection, SocketTables } from "./tables.ts";
 import { isAddressSocket } from "./sockets.ts";
 import { CAP, hasEffectiveCapability } from "../procfs/capabilities.ts";
-import { dirPrefix, type FileId, isInDir, kernelPath, mayBeMapped, namedFile } from "./paths.ts";
+import { type FileId, kernelPath, mayBeMapped, namedFile } from "./paths.ts";
 import type { FdsPlan, FdsQuery, NamedDir } from "./plan.ts";
 import { isNetworkFs } from "./mounts.ts";
-import { resolvePath } from "../path.ts";
+import { dirPrefix, isInDir, resolvePath } from "../path.ts";
 import { FilesystemMatch } from "./filesystems.ts";
 import { decodeName } from "../text/escape.ts";
 

@@ -37,7 +37,7 @@ import {
   type UnixDumpFilter,
 } from "../sys/sock_diag.ts";
 import { SysError } from "../sys/errno.ts";
-import { isInDir } from "./paths.ts";
+import { isInDir } from "../path.ts";
 
 /** Which network namespace to read: the reader's own, or the one `pid` is in. */
 export type NetnsSource = { own: true } | { own: false; pid: number };

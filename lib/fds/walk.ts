@@ -39,7 +39,7 @@ export interface WalkWanted {
   paths?: string[];
   /**
    * Directory trees to report fds in, each as its prefix (`/srv/app/`; `/` for
-   * the root; see `dirPrefix` in paths.ts): a link that starts with one, or names
+   * the root; see `dirPrefix` in lib/path.ts): a link that starts with one, or names
    * the directory itself (also removed). Tested on the link's bytes, before any
    * decoding.
    */

@@ -6,6 +6,7 @@
  */
 
 import { isProcessGone } from "./gone.ts";
+import { isInDir } from "../path.ts";
 
 /** One mount. */
 export interface Mount {
@@ -62,9 +63,7 @@ export function mountOfPath(mounts: Mount[], path: string): Mount | undefined {
   let best: Mount | undefined;
   for (const mount of mounts) {
     const point = mount.mountPoint;
-    const inside = path === point || point === "/" ||
-      (path.startsWith(point) && path[point.length] === "/");
-    if (inside && (!best || point.length >= best.mountPoint.length)) best = mount;
+    if (isInDir(path, point) && (!best || point.length >= best.mountPoint.length)) best = mount;
   }
   return best;
 }

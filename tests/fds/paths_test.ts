@@ -1,9 +1,7 @@
 import assert from "node:assert/strict";
 import {
-  dirPrefix,
   fileId,
   fileType,
-  isInDir,
   isSocketFile,
   kernelPath,
   mayBeMapped,
@@ -96,16 +94,4 @@ Deno.test("kernelPath names a file as fd links do: symlinks resolved while it ex
   Deno.symlinkSync(`${dir.path}/file`, `${dir.path}/link`);
   assert.equal(kernelPath(`${dir.path}/link`), `${real}/file`);
   assert.equal(kernelPath(`${dir.path}/sub/../gone`), `${dir.path}/gone`);
-});
-
-Deno.test("isInDir: the directory itself and what is below it, not a sibling sharing its prefix; / holds every path", () => {
-  assert.deepEqual(["/srv/app/", "/"].map(dirPrefix), ["/srv/app/", "/"]);
-  assert.equal(dirPrefix("/srv/app"), "/srv/app/");
-  assert.equal(isInDir("/srv/app", "/srv/app"), true);
-  assert.equal(isInDir("/srv/app/log/x.log", "/srv/app"), true);
-  assert.equal(isInDir("/srv/app-old/x.log", "/srv/app"), false);
-  assert.equal(isInDir("/srv/ap", "/srv/app"), false);
-  assert.equal(isInDir("/etc/hosts", "/"), true);
-  assert.equal(isInDir("/", "/"), true);
-  assert.equal(isInDir("pipe:[123]", "/"), false);
 });
