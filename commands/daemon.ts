@@ -19,7 +19,8 @@ import { parseUmask } from "../lib/umask.ts";
 import { CommandLineError } from "../lib/cli/error.ts";
 import { defineCommand } from "../lib/cli/spec.ts";
 import { nonEmptyValue } from "../lib/cli/values.ts";
-import { describeWriteFailure, writeJson, writeOut, writeProblem } from "../lib/cli/output.ts";
+import { writeJson, writeOut, writeProblem } from "../lib/cli/output.ts";
+import { errorReason } from "../lib/file_error.ts";
 import { escapeText } from "../lib/text/escape.ts";
 import { shellQuote } from "../lib/text/command.ts";
 
@@ -161,7 +162,7 @@ Examples:
   opsd daemon --pidfile /run/web.pid --log /var/log/web.log -- ./server -p 80
   opsd daemon -u www-data --env-file web.env --pidfile /run/web.pid -- ./run
   pid=$(opsd daemon --print-pid -- sleep 600)
-  opsd daemon --ok-if-running --pidfile /run/web.pid -- ./server   from crontab
+  * * * * * opsd daemon --ok-if-running --pidfile /run/web.pid -- ./server
   opsd daemon status --pidfile /run/web.pid
   opsd daemon stop --pidfile /run/web.pid --timeout 30s
 
@@ -171,6 +172,11 @@ ${_EXIT_CODES}`,
       if (argv.length === 0) {
         throw new CommandLineError(
           "name the command to run: opsd daemon [options] -- CMD [ARGS...]",
+        );
+      }
+      if (options.okIfRunning && options.pidfile === undefined) {
+        throw new CommandLineError(
+          "--ok-if-running needs --pidfile: without one, opsd cannot tell that it runs",
         );
       }
       const credentials = options.user === undefined && options.group === undefined
@@ -192,11 +198,6 @@ ${_EXIT_CODES}`,
         pidfile: options.pidfile,
         readyTimeout: options.waitReady,
       };
-      if (options.okIfRunning && options.pidfile === undefined) {
-        throw new CommandLineError(
-          "--ok-if-running needs --pidfile: without one, opsd cannot tell that it runs",
-        );
-      }
       const outcome = options.okIfRunning
         ? await startDaemonUnlessRunning({ ...request, pidfile: options.pidfile! })
         : { started: await startDaemon(request) };
@@ -219,7 +220,7 @@ ${_EXIT_CODES}`,
         await stopStartedDaemon(daemon);
         const removed = daemon.pidfile ? ` and removed ${daemon.pidfile}` : "";
         throw new OpsdError(
-          `cannot write pid ${daemon.pid} to stdout (${describeWriteFailure(error)}): stopped it` +
+          `cannot write pid ${daemon.pid} to stdout: ${errorReason(error)}: stopped it` +
             `${removed}, so no daemon runs that the caller was not told of`,
           ExitCode.failure,
           { cause: error },
@@ -286,8 +287,8 @@ Examples:
   opsd daemon status --pidfile /run/web.pid --json
     {"pidfile":"/run/web.pid","state":"running","pid":4242,"alive":true,
      "name":"server","holders":null,"checked":true}
-  opsd daemon status -q --pidfile /run/web.pid ||
-    opsd daemon --pidfile /run/web.pid -- ./server     start it unless it runs
+  opsd daemon status -q --pidfile /run/web.pid && echo running
+  opsd daemon --ok-if-running --pidfile /run/web.pid -- ./server
 
 Exit codes: 0 running (the pid is printed), 1 foreign: locked, but not by the pid in the
 file nor its session, as when a program put itself in the background (the lock's holders
@@ -367,7 +368,7 @@ function _stopCommand() {
 Examples:
   opsd daemon stop --pidfile /run/web.pid
   opsd daemon stop --pidfile /run/web.pid --signal INT --timeout 30s
-  opsd daemon stop --pidfile /run/web.pid --ok-if-stopped   # fine if it was not running
+  opsd daemon stop --ok-if-stopped --pidfile /run/web.pid   0 if not running
 
 Exit codes: 0 stopped, 1 nothing done: not locked but its pid is alive, or locked but
 not by its pid (the lock's holders are named), 3 not running (no pidfile, or a stale

@@ -31,7 +31,8 @@ import { parseDuration } from "../lib/duration.ts";
 import { CommandLineError } from "../lib/cli/error.ts";
 import { defineCommand, type OptionSpecs } from "../lib/cli/spec.ts";
 import { intValue, nonEmptyValue } from "../lib/cli/values.ts";
-import { describeWriteFailure, writeJson, writeOut, writeProblem } from "../lib/cli/output.ts";
+import { writeJson, writeOut, writeProblem } from "../lib/cli/output.ts";
+import { errorReason } from "../lib/file_error.ts";
 import { suggestCommand } from "../lib/text/command.ts";
 import { execWithDebuggerSignalBlocked } from "../lib/process/debugger_signal.ts";
 
@@ -96,7 +97,7 @@ Examples:
   opsd supervise ./worker.sh --stop-timeout 30s   state in .worker.sh.opsd/
   opsd supervise /srv/web --log-file log/current --log-max-size 10M --log-keep 5
   opsd supervise --daemon /srv/web                in the background, once up
-  opsd supervise --daemon --ok-if-running /srv/web  from crontab: quiet, 0 if already on
+  opsd supervise --daemon --ok-if-running /srv/web  0, quiet, if already on
   opsd supervise --daemon --pidfile /run/web-supervise.pid /srv/web
   opsd supervise /srv/web --ready-fd 3 3>ready    ready gets '0 supervising …'
 
@@ -272,8 +273,8 @@ async function _daemonize(
     // A caller that asked for the pid and did not get it cannot manage the supervisor.
     await stopBackgroundSupervisor(started);
     throw new OpsdError(
-      `cannot write the supervisor's pid ${started.pid} to stdout ` +
-        `(${describeWriteFailure(error)}): stopped it and its services, so nothing runs ` +
+      `cannot write the supervisor's pid ${started.pid} to stdout: ` +
+        `${errorReason(error)}: stopped it and its services, so nothing runs ` +
         "that the caller was not told of",
       ExitCode.failure,
       { cause: error },

@@ -17,7 +17,7 @@ import { suggestCommand } from "../lib/text/command.ts";
 export function tailCommand() {
   return defineCommand({
     name: "tail",
-    summary: "print a service's last output on stderr, or follow its log file",
+    summary: "print a service's last output, or follow its log file",
     description:
       "Print the last bytes SERVICE wrote to stderr (its tail-bytes setting, 400 by default), from " +
       "its supervisor, or from its status file when the supervisor does not answer (gone, " +

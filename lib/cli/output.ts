@@ -10,6 +10,7 @@
  */
 
 import { ExitCode, OpsdError } from "../errors.ts";
+import { errorReason } from "../file_error.ts";
 import { readerGone } from "../sys/libc.ts";
 import { escapeControls } from "../text/escape.ts";
 import { unrefDelay } from "../unref_delay.ts";
@@ -34,7 +35,7 @@ export function writeOut(text: string | Uint8Array, options: OutputOptions = {})
     if (options.lossless) throw error; // the caller says what it undoes
     if (error instanceof Deno.errors.BrokenPipe) Deno.exit(ExitCode.ok);
     throw new OpsdError(
-      `cannot write to stdout (${describeWriteFailure(error)}): check where stdout goes`,
+      `cannot write to stdout: ${errorReason(error)}: check where stdout goes`,
       ExitCode.failure,
       { cause: error },
     );
@@ -85,17 +86,6 @@ export function writeProblem(command: string, message: string): void {
 /** Writes `value` as JSON on one line per value (so `jq` and line tools both work). */
 export function writeJson(value: unknown, options: OutputOptions = {}): void {
   writeOut(`${JSON.stringify(value)}\n`, options);
-}
-
-/**
- * A failed write as one clause for a message: `EPIPE: broken pipe`. For commands
- * that must say why a result they were asked for could not be handed on.
- */
-export function describeWriteFailure(error: unknown): string {
-  if (!(error instanceof Error)) return String(error);
-  const text = error.message.replace(/ \(os error \d+\)$/, "");
-  const description = text.charAt(0).toLowerCase() + text.slice(1);
-  return "code" in error ? `${error.code}: ${description}` : description;
 }
 
 function _writeAll(

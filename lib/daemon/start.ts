@@ -208,10 +208,9 @@ export type BusyHolder = { running: number } | "passing" | "other";
  * Runs `start` for a command run again and again (a crontab line), as
  * start-stop-daemon's `--oknodo` runs: when it is refused as busy (exit 5) and
  * `holder`, given that refusal, says the thing asked for runs already, that is no
- * failure, and its pid is
- * returned as `running` instead. A start or stop of it by another opsd at that moment
- * is waited out, up to 10 s, then `start` is tried again; anything else holding it is
- * refused as `start` refused it.
+ * failure, and its pid is returned as `running` instead. A start or stop of it by
+ * another opsd at that moment is waited out, up to 10 s, then `start` is tried again;
+ * anything else holding it is refused as `start` refused it.
  */
 export async function startUnlessRunning<T>(
   start: () => Promise<T>,

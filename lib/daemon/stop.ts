@@ -52,9 +52,9 @@ export type StopResult =
     removed: boolean;
     /**
      * Why a stale pidfile was kept when opsd may not remove it (`read-only file
-     * system`, `permission denied`); null otherwise.
+     * system`, `permission denied`); absent otherwise.
      */
-    kept?: string | null;
+    kept?: string;
   }
   | {
     /**

@@ -48,7 +48,7 @@ Deno.test("output that cannot be written is one line naming stdout and the reaso
     const run = await runOpsd(args, { stdoutTo: "/dev/full" });
     assert.deepEqual([run.code, run.stderr], [
       1,
-      `opsd${args[0] === "fds" ? " fds" : ""}: cannot write to stdout (ENOSPC: no space left on ` +
+      `opsd${args[0] === "fds" ? " fds" : ""}: cannot write to stdout: ENOSPC (no space left on ` +
       "device): check where stdout goes\n",
     ]);
   }

@@ -1207,7 +1207,7 @@ sanitizedTest(
       assert.match(
         stderr,
         new RegExp(
-          "^opsd daemon: cannot write pid \\d+ to stdout \\(ENOSPC: no space left on device\\): " +
+          "^opsd daemon: cannot write pid \\d+ to stdout: ENOSPC \\(no space left on device\\): " +
             `stopped it and removed ${pidfile}, so no daemon runs that the caller was not told of\n$`,
         ),
       );

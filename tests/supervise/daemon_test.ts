@@ -165,7 +165,7 @@ Deno.test("supervise --daemon whose --print-pid or --json cannot be written stop
     assert.match(
       stderr,
       new RegExp(
-        "^opsd supervise: cannot write the supervisor's pid \\d+ to stdout \\(ENOSPC: no space " +
+        "^opsd supervise: cannot write the supervisor's pid \\d+ to stdout: ENOSPC \\(no space " +
           "left on device\\): stopped it and its services, so nothing runs that the caller was " +
           "not told of\n$",
       ),
