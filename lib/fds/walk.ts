@@ -15,6 +15,7 @@
 import { type LibcCalls, libcSource, rawCalls } from "../sys/libc.ts";
 import { O } from "../sys/constants.ts";
 import { DELETED_MARK } from "../procfs/deleted.ts";
+import { kernelSocketWalk } from "./kernel_walk.ts";
 
 /** The calls the walker makes: a Worker binds just these. */
 const _WALK_CALLS = [
@@ -150,7 +151,9 @@ function _runnableOthers(): number {
 
 /**
  * Walks the fds of `pids` on this thread and on Workers (see `OPSD_FDS_WORKERS`),
- * and merges what they kept. Processes that vanish mid-walk are skipped.
+ * and merges what they kept. Processes that vanish mid-walk are skipped. A query
+ * for sockets alone is asked of the kernel instead where it can answer (see
+ * `kernel_walk.ts`).
  *
  * @example
  * ```ts
@@ -158,6 +161,8 @@ function _runnableOthers(): number {
  * ```
  */
 export async function walkProcesses(pids: number[], wanted: WalkWanted): Promise<WalkResult> {
+  const asked = kernelSocketWalk(pids, wanted);
+  if (asked) return asked;
   const queue = new Int32Array(new SharedArrayBuffer(4 * (_PIDS + pids.length)));
   queue[_COUNT] = pids.length;
   queue[_PIDS_AT] = _PIDS;

@@ -8,7 +8,14 @@
  */
 
 /** Capability numbers opsd asks about (linux/capability.h). */
-export const CAP = { SETGID: 6, SETUID: 7, SYS_PTRACE: 19 } as const;
+export const CAP = {
+  SETGID: 6,
+  SETUID: 7,
+  SYS_PTRACE: 19,
+  SYS_ADMIN: 21,
+  PERFMON: 38,
+  BPF: 39,
+} as const;
 
 /** Whether this process holds capability `cap` (a {@linkcode CAP} number) in its effective set. */
 export function hasEffectiveCapability(cap: number): boolean {

@@ -8,7 +8,7 @@
 import { rawCalls } from "../sys/libc.ts";
 
 /** The namespace kinds opsd asks about. */
-export type NamespaceKind = "net" | "mnt";
+export type NamespaceKind = "net" | "mnt" | "pid";
 
 const _encoder = new TextEncoder(), _decoder = new TextDecoder();
 const _O_DIRECTORY_CLOEXEC = 0o200000 | 0o2000000;

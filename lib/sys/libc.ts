@@ -90,6 +90,9 @@ const _SYMBOLS = {
   pidfd_open: { parameters: ["i32", "u32"], result: "i32" }, // int pidfd_open(pid_t pid, unsigned int flags)
   pidfd_send_signal: { parameters: ["i32", "i32", "pointer", "u32"], result: "i32" }, // int pidfd_send_signal(int pidfd, int sig, siginfo_t *info, unsigned int flags)
   memfd_create: { parameters: ["buffer", "u32"], result: "i32" }, // int memfd_create(const char *name, unsigned int flags)
+  syscall_bpf: { name: "syscall", parameters: ["i64", "i64", "buffer", "u64"], result: "i64" }, // long syscall(SYS_bpf, int cmd, union bpf_attr *attr, unsigned size)
+  mmap: { parameters: ["pointer", "usize", "i32", "i32", "i32", "i64"], result: "pointer" }, // void *mmap(void *addr, size_t n, int prot, int flags, int fd, off_t offset)
+  munmap: { parameters: ["pointer", "usize"], result: "i32" }, // int munmap(void *addr, size_t n)
 } as const satisfies Deno.ForeignLibraryInterface;
 
 /** The calls of `_SYMBOLS`, typed as Deno binds them. */
@@ -865,4 +868,51 @@ export function bytesUnread(fd: number): number {
   const count = new Int32Array(1);
   _check("ioctl FIONREAD", _libc().ioctl(fd, BigInt(_FIONREAD), new Uint8Array(count.buffer)));
   return count[0];
+}
+
+// --- kernel objects: BPF programs and iterators, mapped files (opsd fds) ---
+
+/** bpf(2)'s syscall number, by architecture. */
+const _SYS_BPF = Deno.build.arch === "aarch64" ? 280n : 321n;
+
+/**
+ * `bpf(2)` command `command` (named `name` in errors, such as `BPF_PROG_LOAD`)
+ * with its attributes `attr` (a `union bpf_attr` as bytes; pointers in it must
+ * stay alive across the call). Returns what the command returns (often an fd).
+ */
+export function bpf(command: number, name: string, attr: Uint8Array<ArrayBuffer>): number {
+  return _check(
+    `bpf ${name}`,
+    _libc().syscall_bpf(_SYS_BPF, BigInt(command), attr, BigInt(attr.length)),
+  );
+}
+
+/** The address of `bytes`, for a pointer field of a struct passed to the kernel. */
+export function addressOf(bytes: BufferSource): bigint {
+  return BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(bytes)));
+}
+
+const _PROT_READ = 1, _MAP_PRIVATE = 2, _MAP_FAILED = 0xffffffffffffffffn;
+
+/**
+ * Calls `use` with the file `path` mapped read-only (`mmap(2)`) and unmaps it
+ * afterwards: `use` must keep no view of the bytes. Sysfs files that allow it
+ * (the kernel's BTF since 6.16) are read this way without a copy; null when
+ * the file cannot be mapped, so the caller reads it instead.
+ */
+export function withMappedFile<T>(path: string, use: (bytes: Uint8Array) => T): T | null {
+  const length = Deno.statSync(path).size;
+  if (length === 0) return null;
+  const fd = open(path, O.RDONLY | O.CLOEXEC);
+  try {
+    const address = _libc().mmap(null, BigInt(length), _PROT_READ, _MAP_PRIVATE, fd, 0n);
+    if (address === null || Deno.UnsafePointer.value(address) === _MAP_FAILED) return null;
+    try {
+      return use(new Uint8Array(Deno.UnsafePointerView.getArrayBuffer(address, length)));
+    } finally {
+      _libc().munmap(address, BigInt(length));
+    }
+  } finally {
+    _libc().close(fd);
+  }
 }

@@ -7,12 +7,12 @@
 import assert from "node:assert/strict";
 import { escapeText } from "../../lib/text/escape.ts";
 import {
-  FIXTURES,
   forgingUnixPath,
   freePort,
-  isAlive,
+  type HolderInfo,
   type OpsdRun,
   runOpsd,
+  startHolder,
   tempDir,
   unusedSocketInode,
   waitFor,
@@ -32,16 +32,6 @@ function inRowOrder(a: [number, string, ...unknown[]], b: [number, string, ...un
   return a[0] - b[0] || Number(a[1]) - Number(b[1]);
 }
 import type { FdRow } from "../../lib/fds/row.ts";
-
-interface HolderInfo {
-  pid: number;
-  child: number;
-  unixPath: string;
-  paths: Record<"read" | "write" | "readWrite" | "append" | "deleted", string>;
-  ports: Record<"tcp4" | "tcp6" | "dualStack" | "udp" | "leaky", number>;
-  fds: Record<string, number>;
-  clientPort: number;
-}
 
 /** A line of `opsd fds --json`. */
 type JsonRow = Omit<FdRow, "fdNumber">;
@@ -69,57 +59,6 @@ const CAN_UNSHARE_MOUNT = IS_ROOT &&
 const CAN_UNSHARE_PID = IS_ROOT &&
   new Deno.Command("unshare", { args: ["--pid", "--fork", "--mount-proc", "true"], stderr: "null" })
     .outputSync().success;
-
-/**
- * Starts the fd holder fixture (`wrapper` runs it, e.g. in another network
- * namespace); disposing of it kills it and its child.
- */
-async function startHolder(
-  dir: string,
-  wrapper: string[] = [],
-): Promise<HolderInfo & AsyncDisposable> {
-  const argv = [
-    ...wrapper,
-    Deno.execPath(),
-    "run",
-    "-A",
-    "--quiet",
-    `${FIXTURES}fds_holder.ts`,
-    dir,
-  ];
-  const process = new Deno.Command(argv[0], {
-    args: argv.slice(1),
-    stdout: "piped",
-    stderr: "inherit",
-  }).spawn();
-  const reader = process.stdout.pipeThrough(new TextDecoderStream()).getReader();
-  let text = "";
-  try {
-    while (!text.includes("\n")) {
-      const { value, done } = await reader.read();
-      if (done) throw new Error("fds_holder exited before reporting");
-      text += value;
-    }
-  } catch (error) {
-    process.kill("SIGKILL");
-    await process.status;
-    throw error;
-  }
-  const info: HolderInfo = JSON.parse(text);
-  return {
-    ...info,
-    async [Symbol.asyncDispose]() {
-      await reader.cancel();
-      for (const pid of [info.child, info.pid]) {
-        try {
-          Deno.kill(pid, "SIGKILL");
-        } catch { /* gone already */ }
-      }
-      await process.status;
-      await waitFor(`pid ${info.child} to exit`, () => !isAlive(info.child));
-    },
-  };
-}
 
 /**
  * A test run against a fresh fd holder in a temporary directory; both are gone
