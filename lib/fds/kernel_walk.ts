@@ -40,15 +40,17 @@ function _mode(): "never" | "always" | "auto" {
 
 /**
  * The socket fds `wanted` asks for among `pids`, found by the kernel (see the
- * module doc), or null when this query or this machine is for the walk: the
- * query names files too, there are few processes, or the kernel refuses.
+ * module doc), with the processes it did not visit; or null when this query or
+ * this machine is for the walk: the query names files too, there are few
+ * processes, or the kernel refuses.
  *
  * @example
  * ```ts
- * const found = kernelSocketWalk(pids, { inodes: [123456] }) ?? await walkProcesses(pids, wanted);
+ * const asked = kernelSocketWalk(pids, { inodes: [123456] });
+ * // asked.found, and asked.unvisited for the walk; or null: walk them all
  * ```
  */
-export function kernelSocketWalk(pids: number[], wanted: WalkWanted): WalkResult | null {
+export function kernelSocketWalk(pids: number[], wanted: WalkWanted): KernelWalk | null {
   const mode = _mode();
   const socketsOnly = !wanted.everything && !wanted.paths?.length && !wanted.dirs?.length &&
     !wanted.fileInodes?.length;
@@ -78,7 +80,7 @@ function _mayLoadPrograms(): boolean {
     (hasEffectiveCapability(CAP.BPF) && hasEffectiveCapability(CAP.PERFMON));
 }
 
-function _walk(pids: number[], wanted: WalkWanted): WalkResult {
+function _walk(pids: number[], wanted: WalkWanted): KernelWalk {
   if (namespaceOf("self", "pid") !== _INIT_PID_NAMESPACE) {
     throw new Error("the kernel names processes as the initial pid namespace does, not opsd's");
   }
@@ -86,17 +88,37 @@ function _walk(pids: number[], wanted: WalkWanted): WalkResult {
   const targets = wanted.allSockets ? null : [...new Set(wanted.inodes ?? [])];
   const compared = targets && targets.length <= _MAX_COMPARED ? targets : null;
   if (compared?.length === 0 && ownNetns === null) {
-    return _result(new Uint8Array(), new Set(), null);
+    return { found: _result(new Uint8Array(), new Set(), null), unvisited: [] };
   }
-  const output = withKernelBtf(_BTF_WANTED, (btf) => {
-    const program = _holdersProgram(_offsets(btf), compared, ownNetns);
-    return runIterator(program, btf.functionId("bpf_iter_task_file"));
+  const { holders, leaders } = withKernelBtf(_BTF_WANTED, (btf) => {
+    const at = _offsets(btf);
+    return {
+      leaders: runIterator(_leadersProgram(at), btf.functionId("bpf_iter_task")),
+      holders: runIterator(
+        _holdersProgram(at, compared, ownNetns),
+        btf.functionId("bpf_iter_task_file"),
+      ),
+    };
   });
-  return _result(output, new Set(pids), targets && new Set(targets));
+  const visited = new Set(new Uint32Array(leaders.buffer, leaders.byteOffset, leaders.length / 4));
+  return {
+    found: _result(holders, new Set(pids), targets && new Set(targets)),
+    unvisited: pids.filter((pid) => !visited.has(pid)),
+  };
+}
+
+/** What the kernel found, and the processes it did not visit, for the /proc walk. */
+export interface KernelWalk {
+  found: WalkResult;
+  /**
+   * Processes asked about that the kernel's task iterator did not visit: started
+   * since, or kept from it (seen on a sandbox's pid 1); the walk reads them.
+   */
+  unvisited: number[];
 }
 
 const _BTF_WANTED = {
-  functions: ["bpf_iter_task_file"],
+  functions: ["bpf_iter_task_file", "bpf_iter_task"],
   structs: ["file", "inode", "task_struct", "nsproxy", "net"],
 };
 
@@ -168,6 +190,19 @@ function _holdersProgram(
     .store(4, 10, -8, 4).mov(3, { imm: 0 }).store(4, 10, -4, 3)
     .load(8, 1, 6, ITER_META).load(8, 1, 1, META_SEQ)
     .mov(2, 10).add(2, -_RECORD).mov(3, { imm: _RECORD }).call(BPF_HELPER.SEQ_WRITE)
+    .label("out").mov(0, { imm: 0 }).exit()
+    .build();
+}
+
+/** A task iterator program that writes the pid of each thread group's leader (4 bytes). */
+function _leadersProgram(at: _Offsets): BigUint64Array<ArrayBuffer> {
+  return new BpfAssembler()
+    .mov(6, 1)
+    .load(8, 8, 6, _CTX_TASK).jumpIf(8, "==", { imm: 0 }, "out")
+    .load(4, 2, 8, at.taskPid).load(4, 3, 8, at.taskTgid).jumpIf(2, "!=", 3, "out", 32)
+    .store(4, 10, -4, 3)
+    .load(8, 1, 6, ITER_META).load(8, 1, 1, META_SEQ)
+    .mov(2, 10).add(2, -4).mov(3, { imm: 4 }).call(BPF_HELPER.SEQ_WRITE)
     .label("out").mov(0, { imm: 0 }).exit()
     .build();
 }

@@ -162,7 +162,13 @@ function _runnableOthers(): number {
  */
 export async function walkProcesses(pids: number[], wanted: WalkWanted): Promise<WalkResult> {
   const asked = kernelSocketWalk(pids, wanted);
-  if (asked) return asked;
+  if (!asked) return await _walkProc(pids, wanted);
+  if (asked.unvisited.length === 0) return asked.found;
+  return _merge([asked.found, await _walkProc(asked.unvisited, wanted)]);
+}
+
+/** The walk of /proc itself (see {@linkcode walkProcesses}). */
+async function _walkProc(pids: number[], wanted: WalkWanted): Promise<WalkResult> {
   const queue = new Int32Array(new SharedArrayBuffer(4 * (_PIDS + pids.length)));
   queue[_COUNT] = pids.length;
   queue[_PIDS_AT] = _PIDS;

@@ -45,7 +45,7 @@ async function bothWays(pids: number[], wanted: WalkWanted) {
   const walked = await _forced("0", () => walkProcesses(pids, wanted));
   const asked = _forced("1", () => kernelSocketWalk(pids, wanted));
   assert.ok(asked, "the kernel answers when forced");
-  return { walked: shape(walked), asked: shape(asked) };
+  return { walked: shape(walked), asked: shape(asked.found), unvisited: asked.unvisited };
 }
 
 /** The socket inodes `pid` holds, by fd. */
@@ -83,9 +83,12 @@ Deno.test({
     const many = [...held.values(), ...Array.from({ length: 300 }, (_, i) => 1 + i)];
     const all = await bothWays(pids, { inodes: many });
     assert.deepEqual(all.asked, all.walked);
-    // Only the processes asked about.
-    const none = await bothWays([Deno.pid], { inodes: [listener] });
+    assert.deepEqual(all.unvisited, []);
+    // Only the processes asked about; one that is none is left to the walk (which skips it).
+    const gone = 2 ** 22 + 12345; // above pid_max
+    const none = await bothWays([Deno.pid, gone], { inodes: [listener] });
     assert.deepEqual(none.asked.sockets, []);
+    assert.deepEqual(none.unvisited, [gone]);
   },
 });
 
