@@ -204,9 +204,14 @@ a path (taken for everybody); --all-netns counts the others too. Other
 listings, and --leaks, count every namespace's sockets: --all-netns is a usage
 error there.
 
-Environment: OPSD_FDS_WORKERS=N walks /proc with N extra threads, at most 7
-(default, or anything but a number: from 1000 processes up, as many idle CPUs as
-repay their start; 0 keeps opsd on one CPU).
+Who holds a socket: as root on a kernel with BTF, from 1000 processes up, opsd
+asks the kernel through a BPF iterator instead of reading every fd link (see
+README: Speed); elsewhere it walks /proc as lsof does. Both give the same rows.
+
+Environment: OPSD_FDS_BPF=0 always walks /proc, =1 always asks the kernel
+(one line and exit 1 when it cannot). OPSD_FDS_WORKERS=N walks /proc with N
+extra threads, at most 7 (default, or anything but a number: from 1000 processes
+up, as many idle CPUs as repay their start; 0 keeps opsd on one CPU).
 
 Exit codes: 0 something matched (with --leaks: a leak was found; with --port,
 --listen or --unix: in opsd's network namespace), 1 nothing matched (stderr
