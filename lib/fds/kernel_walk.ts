@@ -18,7 +18,7 @@
  */
 
 import { BPF_HELPER, BpfAssembler, ITER_META, META_SEQ, runIterator } from "../sys/bpf.ts";
-import { withKernelBtf } from "../sys/btf.ts";
+import { type KernelBtf, withKernelBtf } from "../sys/btf.ts";
 import { CAP, hasEffectiveCapability } from "../procfs/capabilities.ts";
 import { namespaceOf } from "../procfs/namespaces.ts";
 import type { WalkResult, WalkWanted } from "./walk.ts";
@@ -139,7 +139,7 @@ interface _Offsets {
   netNumber: number;
 }
 
-function _offsets(btf: import("../sys/btf.ts").KernelBtf): _Offsets {
+function _offsets(btf: KernelBtf): _Offsets {
   return {
     fileInode: btf.offsetOf("file", "f_inode"),
     inodeMode: btf.offsetOf("inode", "i_mode"),

@@ -6,8 +6,8 @@
  * BTF is the kernel's own account of it, so nothing here is hard-coded.
  *
  * The file is a header, a section of type records (id 1 first) and a section of
- * NUL-terminated names; see the kernel's Documentation/bpf/btf.rst. One pass
- * over the records indexes them by id and finds the names asked for.
+ * NUL-terminated names; see the kernel's Documentation/bpf/btf.rst. The records
+ * are read in order, indexed by id, only as far as what is asked for.
  *
  * @module
  */
@@ -15,9 +15,24 @@
 import { withMappedFile } from "./libc.ts";
 
 const _MAGIC = 0xeb9f;
-const _KIND = { FUNC: 12, STRUCT: 4, UNION: 5, TYPEDEF: 8, VOLATILE: 9, CONST: 10, RESTRICT: 11 };
+const _KIND = {
+  STRUCT: 4,
+  UNION: 5,
+  TYPEDEF: 8,
+  VOLATILE: 9,
+  CONST: 10,
+  RESTRICT: 11,
+  FUNC: 12,
+  TYPE_TAG: 18,
+};
 /** Type tags, qualifiers and typedefs name a type without changing its layout. */
-const _SEE_THROUGH = new Set([_KIND.TYPEDEF, _KIND.VOLATILE, _KIND.CONST, _KIND.RESTRICT, 18]);
+const _SEE_THROUGH = new Set([
+  _KIND.TYPEDEF,
+  _KIND.VOLATILE,
+  _KIND.CONST,
+  _KIND.RESTRICT,
+  _KIND.TYPE_TAG,
+]);
 
 /** A failure to find what a program needs: the kernel lacks it, or names it otherwise. */
 export class BtfError extends Error {
@@ -217,8 +232,9 @@ export const KERNEL_BTF_PATH = "/sys/kernel/btf/vmlinux";
 /**
  * Runs `use` on the running kernel's BTF, indexed for `wanted` (see
  * {@linkcode parseBtf}). The file is mapped when the kernel allows it, else read
- * (~5 MB); `use` must return plain values, not the index. Throws when the
- * kernel publishes no BTF.
+ * (~5 MB); `use` must return plain values (not null: that means "not mapped"),
+ * not the index, which dies with the mapping. Throws when the kernel publishes
+ * no BTF.
  */
 export function withKernelBtf<T>(
   wanted: { functions: string[]; structs: string[] },

@@ -158,9 +158,7 @@ function _cString(text: string): Uint8Array<ArrayBuffer> {
 /** A NULL-terminated `char *[]` over C strings; the caller keeps `strings` alive across the call. */
 function _cStringArray(strings: Uint8Array<ArrayBuffer>[]): Uint8Array<ArrayBuffer> {
   const pointers = new BigUint64Array(strings.length + 1);
-  strings.forEach((s, i) =>
-    pointers[i] = BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(s)))
-  );
+  strings.forEach((s, i) => pointers[i] = addressOf(s));
   return new Uint8Array(pointers.buffer);
 }
 
