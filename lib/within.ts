@@ -13,18 +13,21 @@ export function delay(ms: number): Promise<void> {
 }
 
 /**
- * Resolves once `promise` has, or after `ms` milliseconds, whichever is first;
- * rejects when `promise` rejects first.
+ * Resolves once `promise` has (to true), or after `ms` milliseconds (to false),
+ * whichever is first; rejects when `promise` rejects first.
  *
  * @example
  * ```ts
  * await within(writer.flush(), 3000); // a reader that does not read loses the rest
  * ```
  */
-export async function within(promise: Promise<unknown>, ms: number): Promise<void> {
+export async function within(promise: Promise<unknown>, ms: number): Promise<boolean> {
   let timer: ReturnType<typeof setTimeout> | undefined;
   try {
-    await Promise.race([promise, new Promise((resolve) => timer = setTimeout(resolve, ms))]);
+    return await Promise.race([
+      promise.then(() => true),
+      new Promise<boolean>((resolve) => timer = setTimeout(() => resolve(false), ms)),
+    ]);
   } finally {
     clearTimeout(timer);
   }

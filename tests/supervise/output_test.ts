@@ -1,22 +1,37 @@
 import assert from "node:assert/strict";
 import { checkLogFile, RotatingLogFile } from "../../lib/supervise/output/logfile.ts";
-import { MAX_LINE, readPipe } from "../../lib/supervise/output/pipe.ts";
-import { stampLines } from "../../lib/supervise/output/stamp.ts";
+import { MAX_LINE, PIPE_BUFFER_SIZE, readPipe } from "../../lib/supervise/output/pipe.ts";
+import { StampMemory } from "../../lib/supervise/output/stamp.ts";
 import { TailBuffer } from "../../lib/supervise/output/tail.ts";
 import { BoundedWriter } from "../../lib/supervise/output/writer.ts";
 import { O } from "../../lib/sys/constants.ts";
-import { close, open, pipe2, umask, write } from "../../lib/sys/libc.ts";
-import { runWithFileSizeLimit, tempDir } from "../fixtures/mod.ts";
+import { bytesUnread, close, open, pipe2, umask, write } from "../../lib/sys/libc.ts";
+import { runWithFileSizeLimit, tempDir, waitFor } from "../fixtures/mod.ts";
 
 const encoder = new TextEncoder(), decoder = new TextDecoder();
 
-function stamped(text: string, prefix: string): string {
-  const out: Uint8Array[] = [];
-  stampLines(encoder.encode(text), encoder.encode(prefix), (bytes) => out.push(bytes.slice()));
-  return out.map((bytes) => decoder.decode(bytes)).join("");
+/** A StampMemory with one input of `inputSize` bytes and one output block of `blockSize`. */
+function stampMemory(inputSize: number, blockSize: number): StampMemory {
+  return new StampMemory({ inputs: 1, inputSize, blocks: 1, blockSize });
 }
 
-Deno.test("stampLines puts the prefix before every line, whatever the line lengths", () => {
+/** `text` stamped through a StampMemory, a block at a time, as a log file's writer does. */
+function stamped(text: string, prefix: string, blockSize = 1 << 20): string {
+  const bytes = encoder.encode(text);
+  const memory = stampMemory(bytes.length, blockSize);
+  memory.inputs[0].set(bytes);
+  const [block] = memory.blocks;
+  let out = "";
+  for (let lines = memory.inputs[0]; lines.length > 0;) {
+    const { read, written } = memory.stamp(lines, encoder.encode(prefix), block, 0, block.length);
+    if (read === 0) throw new RangeError("a line that does not fit, or no final newline");
+    out += decoder.decode(block.subarray(0, written));
+    lines = lines.subarray(read);
+  }
+  return out;
+}
+
+Deno.test("StampMemory.stamp puts the prefix before every line, whatever the line lengths", () => {
   assert.equal(stamped("a\n\nbc\n", "T "), "T a\nT \nT bc\n");
   // Lines around the module's 16-byte steps, and a long prefix.
   const prefix = "2025-11-21T08:06:02.123Z out ";
@@ -26,17 +41,34 @@ Deno.test("stampLines puts the prefix before every line, whatever the line lengt
   assert.throws(() => stamped("no newline", "T "), /no final newline/);
 });
 
-Deno.test("stampLines handles more than its windows hold (3 MiB of short lines)", () => {
-  const line = "0123456789abcdef\n";
-  const text = line.repeat((3 << 20) / line.length);
-  const out: Uint8Array[] = [];
-  stampLines(encoder.encode(text), encoder.encode("12:00:00 "), (bytes) => out.push(bytes.slice()));
-  assert.ok(out.length > 1, "output came in several pieces");
-  const joined = out.map((bytes) => decoder.decode(bytes)).join("");
-  assert.equal(joined, `12:00:00 ${line}`.repeat(text.length / line.length));
+Deno.test("StampMemory.stamp stops before a line that does not fit, and never writes at or past limit", () => {
+  const memory = stampMemory(64, 256);
+  const text = encoder.encode("0123456789\n".repeat(5));
+  memory.inputs[0].set(text);
+  const [block] = memory.blocks;
+  block.fill(0xff);
+  const prefix = encoder.encode("T ");
+  // From 3, each line takes 13 bytes, and starting one needs 48 bytes of room: the fourth does not fit.
+  const { read, written } = memory.stamp(
+    memory.inputs[0].subarray(0, text.length),
+    prefix,
+    block,
+    3,
+    3 + 80,
+  );
+  assert.equal(decoder.decode(block.subarray(3, 3 + written)), "T 0123456789\n".repeat(3));
+  assert.equal(read, 33);
+  assert.ok(block.subarray(3 + 80).every((byte) => byte === 0xff), "nothing at or past limit");
+  assert.throws(() => memory.stamp(text, prefix, block, 0, 10), /outside this memory/);
 });
 
-Deno.test("stampLines agrees with a plain loop on random lines, prefixes and sizes", () => {
+Deno.test("StampMemory.stamp handles more than a block holds (3 MiB of short lines)", () => {
+  const line = "0123456789abcdef\n";
+  const text = line.repeat((3 << 20) / line.length);
+  assert.equal(stamped(text, "12:00:00 "), `12:00:00 ${line}`.repeat(text.length / line.length));
+});
+
+Deno.test("StampMemory.stamp agrees with a plain loop on random lines, prefixes and sizes", () => {
   // A small deterministic generator, so that a failure can be repeated.
   let seed = 12345;
   const random = (below: number) => (seed = (seed * 1103515245 + 12345) % 2 ** 31) % below;
@@ -53,11 +85,11 @@ Deno.test("stampLines agrees with a plain loop on random lines, prefixes and siz
   }
 });
 
-Deno.test("stampLines fits lines of up to 1 MiB, and floods of empty lines, to its output", () => {
+Deno.test("StampMemory.stamp fits lines of up to a block, and floods of empty lines", () => {
   const longest = "y".repeat((1 << 20) - 1) + "\n";
   const prefix = "2025-11-21T08:06:02.123Z err ";
-  assert.equal(stamped(longest + "z\n", prefix), `${prefix}${longest}${prefix}z\n`);
-  // 1 MiB of empty lines stamps to 31 MiB: many output pieces per input window.
+  assert.equal(stamped(longest + "z\n", prefix, 2 << 20), `${prefix}${longest}${prefix}z\n`);
+  // 1 MiB of empty lines stamps to 31 MiB: many blocks.
   const empties = "\n".repeat(1 << 20);
   assert.equal(stamped(empties, prefix), `${prefix}\n`.repeat(1 << 20));
 });
@@ -146,6 +178,83 @@ Deno.test("BoundedWriter tells each caller how many of its bytes a failed write 
   assert.deepEqual(written, ["a1\n"]);
   assert.deepEqual(lost, { a: 3, b: 4 + (2 << 20) + 1 });
   assert.equal(writer.dropped, 3 + 4 + (2 << 20) + 1 + 8);
+});
+
+/** A sink whose writes wait until `release` is called, recording what they wrote. */
+function gatedSink() {
+  const written: string[] = [];
+  let release!: () => void;
+  const gate = new Promise<void>((resolve) => release = resolve);
+  const sink = {
+    async write(bytes: Uint8Array) {
+      await gate;
+      written.push(decoder.decode(bytes));
+      return bytes.length;
+    },
+  };
+  return { sink, written, release };
+}
+
+Deno.test("BoundedWriter.pushStamped stamps lines into its memory's blocks, drops what exceeds capacity and marks it", async () => {
+  const { sink, written, release } = gatedSink();
+  const memory = new StampMemory({ inputs: 1, inputSize: 4096, blocks: 2, blockSize: 64 });
+  const writer = new BoundedWriter(sink, {
+    capacity: 64,
+    stamp: memory,
+    marker: (bytes) => encoder.encode(`[dropped ${bytes}]\n`),
+  });
+  const input = memory.inputs[0];
+  const lines = (text: string) => {
+    input.set(encoder.encode(text));
+    return input.subarray(0, text.length);
+  };
+  const prefix = encoder.encode("T ");
+  assert.equal(writer.pushStamped(lines("one\n"), prefix), 0);
+  writer.push(encoder.encode("= an event\n"));
+  // Eight lines of 5 stamped bytes: those that fit below 64 (with 48 of room to start one) stay.
+  const lost = writer.pushStamped(lines("abc\n".repeat(8)), prefix);
+  assert.ok(lost > 0 && lost % 6 === 0, `whole stamped lines dropped: ${lost}`);
+  assert.equal(writer.dropped, lost);
+  assert.throws(() => writer.pushStamped(encoder.encode("x\n"), prefix), /outside this memory/);
+  release();
+  await writer.flush();
+  assert.equal(writer.pushStamped(lines("two\n"), prefix), 0);
+  await writer.flush();
+  const kept = 8 - lost / 6;
+  assert.equal(
+    written.join(""),
+    `T one\n= an event\n${"T abc\n".repeat(kept)}[dropped ${lost}]\nT two\n`,
+  );
+});
+
+Deno.test("BoundedWriter.pushStamped without a StampMemory is refused", () => {
+  const writer = new BoundedWriter({ write: (bytes) => Promise.resolve(bytes.length) }, {
+    capacity: 100,
+  });
+  assert.throws(
+    () => writer.pushStamped(encoder.encode("a\n"), encoder.encode("T ")),
+    /StampMemory/,
+  );
+});
+
+Deno.test("BoundedWriter.behind: null while it keeps up, else a promise that resolves when the next write ends", async () => {
+  const { sink, written, release } = gatedSink();
+  const writer = new BoundedWriter(sink, { capacity: 64 << 20 });
+  writer.push(encoder.encode("small\n"));
+  assert.equal(writer.behind(), null, "a few bytes waiting: not behind");
+  const line = "x".repeat(1023) + "\n";
+  for (let n = 0; n < 5 * 1024; n++) writer.push(encoder.encode(line));
+  const behind = writer.behind();
+  assert.ok(behind, "5 MiB waiting: behind");
+  let progressed = false;
+  behind.then(() => progressed = true);
+  await new Promise((resolve) => setTimeout(resolve, 20));
+  assert.equal(progressed, false, "no write ended yet");
+  release();
+  await behind;
+  await writer.flush();
+  assert.equal(writer.behind(), null);
+  assert.equal(written.join("").length, 6 + 5 * 1024 * 1024);
 });
 
 Deno.test("RotatingLogFile leaves no torn line when a write fails midway (a full disk)", async () => {
@@ -300,6 +409,71 @@ Deno.test("PipeReader.settle waits until the pipe is empty and its lines handed 
     await reading.done;
   }
   assert.equal(await reading.settle(1000), true, "after end of file: nothing to wait for");
+});
+
+Deno.test("readPipe reads into the buffer it is given: the lines handed over are views of it", async () => {
+  const [reader, writer] = pipe2();
+  const memory = new StampMemory({
+    inputs: 1,
+    inputSize: PIPE_BUFFER_SIZE,
+    blocks: 1,
+    blockSize: 64,
+  });
+  const views: boolean[] = [];
+  const lines: string[] = [];
+  const reading = readPipe(reader, {
+    onLines: (chunk) => {
+      views.push(memory.holds(chunk));
+      lines.push(decoder.decode(chunk));
+    },
+  }, memory.inputs[0]);
+  write(writer, encoder.encode("one\ntw"));
+  await new Promise((resolve) => setTimeout(resolve, 30));
+  write(writer, encoder.encode("o\n"));
+  close(writer);
+  await reading.done;
+  assert.equal(lines.join(""), "one\ntwo\n");
+  assert.ok(views.length > 0 && views.every(Boolean));
+  assert.throws(() => readPipe(pipe2()[0], { onLines() {} }, new Uint8Array(16)), /needs/);
+});
+
+Deno.test("readPipe leaves output in the pipe while its destination is behind and progressing, and reads on once it stalls", async () => {
+  const [reader, writer] = pipe2();
+  let progress = Promise.withResolvers<void>();
+  let behind = true;
+  let read = 0;
+  const reading = readPipe(reader, {
+    onLines: (chunk) => read += chunk.length,
+    behind: () => behind ? progress.promise : null,
+  });
+  try {
+    write(writer, encoder.encode("held\n"));
+    // Progress every 2 ms: the output stays in the pipe.
+    for (let n = 0; n < 10; n++) {
+      await new Promise((resolve) => setTimeout(resolve, 2));
+      progress.resolve();
+      progress = Promise.withResolvers<void>();
+    }
+    assert.equal(read, 0, "left in the pipe while the destination makes progress");
+    assert.equal(bytesUnread(reader), 5);
+    // No progress for longer than the hold limit: read, and not waited for until progress.
+    await waitFor("the stalled destination's line read", () => read === 5);
+    write(writer, encoder.encode("more\n"));
+    await waitFor("the next line read too", () => read === 10);
+    // Progress again: held again.
+    progress.resolve();
+    progress = Promise.withResolvers<void>();
+    await new Promise((resolve) => setTimeout(resolve, 1));
+    write(writer, encoder.encode("held again\n"));
+    progress.resolve();
+    progress = Promise.withResolvers<void>();
+    behind = false;
+    progress.resolve();
+    await waitFor("caught up: read", () => read === 21);
+  } finally {
+    close(writer);
+    await reading.done;
+  }
 });
 
 Deno.test("RotatingLogFile opens FILE anew when it was removed by hand, or with its directory (never the ones above); follows it moved", async () => {

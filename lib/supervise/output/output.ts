@@ -17,8 +17,8 @@ import { errorReason } from "../../file_error.ts";
 import { O } from "../../sys/constants.ts";
 import { close, pipe2 } from "../../sys/libc.ts";
 import { RotatingLogFile } from "./logfile.ts";
-import { type PipeReader, readPipe } from "./pipe.ts";
-import { stampLines } from "./stamp.ts";
+import { PIPE_BUFFER_SIZE, type PipeReader, readPipe } from "./pipe.ts";
+import { StampMemory } from "./stamp.ts";
 import { TailBuffer } from "./tail.ts";
 import { BoundedWriter } from "./writer.ts";
 
@@ -71,6 +71,8 @@ export class ServiceOutput {
   #options: OutputOptions;
   #log: BoundedWriter | null;
   #logFile: RotatingLogFile | null;
+  /** For a log file: where the pipes are read into and their lines stamped, then written from. */
+  #memory: StampMemory | null;
   #ownedWriteEnds: number[] = [];
   #readers: PipeReader[] = [];
   #reading: Promise<void>[] = [];
@@ -91,9 +93,11 @@ export class ServiceOutput {
         keep: settings.logKeep,
       })
       : null;
+    this.#memory = this.#logFile ? _stampMemory(settings.logBuffer) : null;
     this.#log = this.#logFile
       ? new BoundedWriter(this.#logFile, {
         capacity: settings.logBuffer,
+        stamp: this.#memory!,
         marker: (bytes) =>
           this.#line(`dropped ${bytes} bytes of output: the log file fell behind or failed`),
         onError: (error) => {
@@ -184,10 +188,11 @@ export class ServiceOutput {
       onLines: (lines) => {
         if (!this.#log) {
           this.#forwardDropped += forward.push(lines, this.#forwardLost);
-        } else stampLines(lines, _prefix(stream), (bytes) => this.#log!.push(bytes));
+        } else this.#log.pushStamped(lines, _prefix(stream));
         this.#noteDrops();
       },
-    });
+      behind: () => (this.#log ?? forward).behind(),
+    }, this.#memory?.inputs[stream === "out" ? 0 : 1]);
     this.#readers.push(reading);
     this.#reading.push(reading.done.catch((error) => {
       this.#options.onError(new Error(`reading std${stream}: ${(error as Error).message}`));
@@ -212,6 +217,24 @@ export class ServiceOutput {
   #line(text: string): Uint8Array {
     return _encoder.encode(`${new Date().toISOString()} opsd ${text}\n`);
   }
+}
+
+/** The biggest chunk a log file's writer fills and writes at once. */
+const _LOG_BLOCK = 1 << 20;
+
+/**
+ * The memory a service's output goes through on its way to a log file: a buffer
+ * for each pipe, and blocks for `capacity` bytes of stamped lines waiting to be
+ * written, and one more (a block being filled is seldom full when it is queued).
+ */
+function _stampMemory(capacity: number): StampMemory {
+  const blockSize = Math.min(_LOG_BLOCK, capacity);
+  return new StampMemory({
+    inputs: 2,
+    inputSize: PIPE_BUFFER_SIZE,
+    blocks: Math.ceil(capacity / blockSize) + 1,
+    blockSize,
+  });
 }
 
 /** `2025-11-21T08:06:02.123Z out ` — the same timestamp for every line of one chunk. */

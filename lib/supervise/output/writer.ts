@@ -7,10 +7,14 @@
  * Output is copied into reusable 1 MiB chunks: allocating a fresh array per read
  * cost more than the copy itself (V8 zeroes new memory), and while one write is in
  * flight the next chunk fills up, so a busy destination gets few, large writes
- * and an idle one gets each line at once.
+ * and an idle one gets each line at once. A log file's writer takes its chunks from
+ * the blocks of a {@linkcode StampMemory} and stamps lines straight into them
+ * ({@linkcode BoundedWriter.pushStamped}): no copy besides the stamping.
  *
  * @module
  */
+
+import type { StampMemory } from "./stamp.ts";
 
 /** Where a {@linkcode BoundedWriter} writes: anything with an async `write` (FsFile, stdout). */
 export interface ByteSink {
@@ -33,17 +37,64 @@ export interface BoundedWriterOptions {
   marker?: (bytes: number) => Uint8Array;
   /** Called when a write fails (the chunk is dropped and counted). */
   onError?: (error: Error) => void;
+  /**
+   * Where the chunks are, for a writer that stamps lines ({@linkcode BoundedWriter.pushStamped}):
+   * that memory's blocks, which must hold `capacity` and one block more.
+   */
+  stamp?: StampMemory;
 }
 
 const _CHUNK = 1 << 20;
+
+/**
+ * Above this many bytes waiting, the writer counts as behind (see
+ * {@linkcode BoundedWriter.behind}): a queue that stays below it stays in a few
+ * blocks whose memory is warm, where one that grows touches new pages (a fault
+ * each) and cold cache lines.
+ */
+const _BEHIND = 4 << 20;
 
 /** A chunk waiting to be written, how many bytes were lost right before it, and whose bytes it holds. */
 interface _Chunk {
   bytes: Uint8Array;
   lostBefore: number;
   owners: Map<LossListener, number>;
+  /** The reusable block it lives in (given back once written); none for a line longer than one. */
+  block?: Uint8Array;
+}
+
+/** Where a writer's chunks come from, and go back to once written. */
+interface _ChunkPool {
+  /** A block to fill, or null when none is free. */
+  take(): Uint8Array | null;
+  give(block: Uint8Array): void;
+}
+
+/** Chunks on the JavaScript heap: made when needed, a few kept for reuse. */
+class _HeapPool implements _ChunkPool {
+  #spare: Uint8Array[] = [];
+  take(): Uint8Array {
+    return this.#spare.pop() ?? new Uint8Array(_CHUNK);
+  }
+  give(block: Uint8Array): void {
+    if (this.#spare.length < _SPARE_CHUNKS) this.#spare.push(block);
+  }
 }
 const _SPARE_CHUNKS = 2;
+
+/** A fixed set of blocks, the most recently freed taken first (its memory is the warmest). */
+class _BlockPool implements _ChunkPool {
+  #free: Uint8Array[];
+  constructor(blocks: readonly Uint8Array[]) {
+    this.#free = blocks.toReversed();
+  }
+  take(): Uint8Array | null {
+    return this.#free.pop() ?? null;
+  }
+  give(block: Uint8Array): void {
+    this.#free.push(block);
+  }
+}
 
 /**
  * A write queue with a byte limit. `push` never waits: it copies or drops. One
@@ -65,14 +116,17 @@ export class BoundedWriter {
   #lostPending = 0;
   /** Bytes queued or in the current chunk: what counts against the capacity. */
   #pending = 0;
-  #spare: Uint8Array[] = [];
+  #pool: _ChunkPool;
   #writing: Promise<void> | null = null;
+  /** Resolved at the end of the next write: what {@linkcode behind} hands out. */
+  #progress: PromiseWithResolvers<void> | null = null;
   /** Every byte dropped so far, because the queue was full or a write failed. */
   dropped = 0;
 
   constructor(sink: ByteSink, options: BoundedWriterOptions) {
     this.#sink = sink;
     this.#options = options;
+    this.#pool = options.stamp ? new _BlockPool(options.stamp.blocks) : new _HeapPool();
   }
 
   /**
@@ -83,22 +137,64 @@ export class BoundedWriter {
    */
   push(lines: Uint8Array, onLost?: LossListener): number {
     const room = this.#options.capacity - this.#pending;
-    const taken = lines.length <= room ? lines.length : lines.subarray(0, room).lastIndexOf(10) + 1;
-    if (taken > 0) {
-      this.#append(lines.subarray(0, taken), onLost);
-      if (!this.#writing) {
-        this.#seal();
-        this.#writing = this.#pump();
-      }
+    const fits = lines.length <= room ? lines.length : lines.subarray(0, room).lastIndexOf(10) + 1;
+    return this.#pushed(lines.length - this.#append(lines.subarray(0, fits), onLost));
+  }
+
+  /**
+   * Stamps `lines` (whole lines, a view into the {@linkcode StampMemory} this
+   * writer was made with) with `prefix` before each, straight into the queue, as
+   * many as fit, whole lines from the start, and drops the rest; returns how many
+   * bytes it dropped (as they would have been written, prefixes included).
+   */
+  pushStamped(lines: Uint8Array, prefix: Uint8Array): number {
+    const memory = this.#options.stamp;
+    if (!memory) throw new Error("pushStamped needs a writer made with a StampMemory");
+    if (!memory.holds(lines)) throw new RangeError("lines to stamp: a view outside this memory");
+    let rest = lines;
+    while (rest.length > 0) {
+      const room = this.#options.capacity - this.#pending;
+      const current = room > 0 ? this.#current ?? this.#start() : null;
+      if (!current) break;
+      const limit = Math.min(current.length, this.#used + room);
+      const { read, written } = memory.stamp(rest, prefix, current, this.#used, limit);
+      this.#used += written;
+      this.#pending += written;
+      rest = rest.subarray(read);
+      // Stopped short: the queue is full, or a line does not fit even an empty chunk.
+      if (rest.length > 0 && (limit < current.length || this.#used === 0)) break;
+      if (rest.length > 0) this.#seal(); // The chunk is full: on in the next.
     }
-    const lost = lines.length - taken;
+    return this.#pushed(rest.length === 0 ? 0 : _stampedSize(rest, prefix.length));
+  }
+
+  /**
+   * After a push: starts writing when no write is under way, and counts `lost`
+   * bytes dropped (what comes next starts a chunk of its own, with the marker before
+   * it). Returns `lost`.
+   */
+  #pushed(lost: number): number {
+    if (!this.#writing && (this.#used > 0 || this.#queue.length > 0)) {
+      this.#seal();
+      this.#writing = this.#pump();
+    }
     if (lost > 0) {
       this.dropped += lost;
-      // What comes next starts a chunk of its own, with the marker before it.
       this.#seal();
       this.#lostPending += lost;
     }
     return lost;
+  }
+
+  /**
+   * While more than a few MiB wait to be written: a promise that resolves when the
+   * next write ends, so that a reader can leave output in its pipe meanwhile
+   * (flow control, as between any two processes) rather than queue it here; null
+   * when the writer keeps up.
+   */
+  behind(): Promise<void> | null {
+    if (this.#pending <= _BEHIND || !this.#writing) return null;
+    return (this.#progress ??= Promise.withResolvers()).promise;
   }
 
   /** Resolves once everything pushed so far has been written (or dropped). */
@@ -106,15 +202,16 @@ export class BoundedWriter {
     while (this.#writing) await this.#writing;
   }
 
-  /** Copies whole lines into chunks, starting a new chunk at a line boundary when one is full. */
-  #append(lines: Uint8Array, onLost: LossListener | undefined): void {
-    for (let rest = lines; rest.length > 0;) {
-      if (!this.#current) {
-        this.#current = this.#spare.pop() ?? new Uint8Array(_CHUNK);
-        this.#currentLostBefore = this.#lostPending;
-        this.#lostPending = 0;
-      }
-      const room = this.#current.length - this.#used;
+  /**
+   * Copies whole lines into chunks, starting a new chunk at a line boundary when one
+   * is full; returns how many bytes it took (all, unless no chunk was free).
+   */
+  #append(lines: Uint8Array, onLost: LossListener | undefined): number {
+    let rest = lines;
+    while (rest.length > 0) {
+      const current = this.#current ?? this.#start();
+      if (!current) break;
+      const room = current.length - this.#used;
       let part = rest;
       if (rest.length > room) {
         const cut = rest.subarray(0, room).lastIndexOf(10);
@@ -129,7 +226,7 @@ export class BoundedWriter {
         this.#queue.push({ bytes: part.slice(), lostBefore: this.#currentLostBefore, owners });
         this.#currentLostBefore = 0;
       } else {
-        this.#current.set(part, this.#used);
+        current.set(part, this.#used);
         this.#used += part.length;
         _own(this.#currentOwners, onLost, part.length);
       }
@@ -137,6 +234,17 @@ export class BoundedWriter {
       rest = rest.subarray(part.length);
       if (rest.length > 0) this.#seal();
     }
+    return lines.length - rest.length;
+  }
+
+  /** Takes a chunk to fill (null when none is free); the marker of a loss before it goes first. */
+  #start(): Uint8Array | null {
+    this.#current = this.#pool.take();
+    if (this.#current) {
+      this.#currentLostBefore = this.#lostPending;
+      this.#lostPending = 0;
+    }
+    return this.#current;
   }
 
   /** Queues the chunk being filled. */
@@ -146,6 +254,7 @@ export class BoundedWriter {
       bytes: this.#current.subarray(0, this.#used),
       lostBefore: this.#currentLostBefore,
       owners: this.#currentOwners,
+      block: this.#current,
     });
     this.#currentLostBefore = 0;
     this.#currentOwners = new Map();
@@ -182,15 +291,17 @@ export class BoundedWriter {
           for (const [onLost, count] of chunk.owners) onLost(count);
         }
         this.#pending -= bytes.length;
-        if (bytes.buffer.byteLength === _CHUNK && this.#spare.length < _SPARE_CHUNKS) {
-          this.#spare.push(new Uint8Array(bytes.buffer as ArrayBuffer));
-        }
+        if (chunk.block) this.#pool.give(chunk.block);
+        this.#progress?.resolve();
+        this.#progress = null;
       }
     } finally {
       // Not marked yet: the marker goes before the next output.
       if (this.#current && this.#used > 0) this.#currentLostBefore += carry;
       else this.#lostPending += carry;
       this.#writing = null;
+      this.#progress?.resolve();
+      this.#progress = null;
     }
   }
 
@@ -211,4 +322,11 @@ export class BoundedWriter {
 /** Adds `count` bytes to what `onLost` (if any) owns in a chunk. */
 function _own(owners: Map<LossListener, number>, onLost: LossListener | undefined, count: number) {
   if (onLost && count > 0) owners.set(onLost, (owners.get(onLost) ?? 0) + count);
+}
+
+/** How many bytes the whole lines `lines` take stamped with a prefix of `prefix` bytes. */
+function _stampedSize(lines: Uint8Array, prefix: number): number {
+  let count = 0;
+  for (let at = lines.indexOf(10); at >= 0; at = lines.indexOf(10, at + 1)) count++;
+  return lines.length + count * prefix;
 }
