@@ -93,6 +93,7 @@ const _SYMBOLS = {
   syscall_bpf: { name: "syscall", parameters: ["i64", "i64", "buffer", "u64"], result: "i64" }, // long syscall(SYS_bpf, int cmd, union bpf_attr *attr, unsigned size)
   mmap: { parameters: ["pointer", "usize", "i32", "i32", "i32", "i64"], result: "pointer" }, // void *mmap(void *addr, size_t n, int prot, int flags, int fd, off_t offset)
   munmap: { parameters: ["pointer", "usize"], result: "i32" }, // int munmap(void *addr, size_t n)
+  madvise: { parameters: ["buffer", "usize", "i32"], result: "i32" }, // int madvise(void *addr, size_t n, int advice)
 } as const satisfies Deno.ForeignLibraryInterface;
 
 /** The calls of `_SYMBOLS`, typed as Deno binds them. */
@@ -889,6 +890,26 @@ export function bpf(command: number, name: string, attr: Uint8Array<ArrayBuffer>
 export function addressOf(bytes: BufferSource): bigint {
   return BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(bytes)));
 }
+
+/** `madvise` advice: drop the pages (anonymous memory then reads as zeros). */
+const _MADV_DONTNEED = 4;
+
+/**
+ * Gives the memory of `bytes` back to the kernel (madvise MADV_DONTNEED) while
+ * it stays mapped: it reads as zeros afterwards and costs nothing until written
+ * again. `bytes` must start at a multiple of {@linkcode DISCARD_UNIT}; a last
+ * part smaller than one is kept.
+ */
+export function discardPages(bytes: Uint8Array<ArrayBuffer>): void {
+  const whole = bytes.length - (bytes.length % DISCARD_UNIT);
+  if (whole > 0) _check("madvise", _libc().madvise(bytes, BigInt(whole), _MADV_DONTNEED));
+}
+
+/**
+ * What {@linkcode discardPages} works in: 64 KiB, the largest page size Linux
+ * uses (aarch64 kernels may have 64 KiB pages; madvise rounds up to a whole page).
+ */
+export const DISCARD_UNIT = 65536;
 
 const _PROT_READ = 1, _MAP_PRIVATE = 2, _MAP_FAILED = 0xffffffffffffffffn;
 

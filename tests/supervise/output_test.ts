@@ -227,6 +227,25 @@ Deno.test("BoundedWriter.pushStamped stamps lines into its memory's blocks, drop
   );
 });
 
+Deno.test("BoundedWriter gives the memory of the blocks a burst filled back, beyond a few kept warm", async () => {
+  const { sink, written, release } = gatedSink();
+  const memory = new StampMemory({ inputs: 1, inputSize: 1 << 16, blocks: 10, blockSize: 1 << 16 });
+  const writer = new BoundedWriter(sink, { capacity: 9 << 16, stamp: memory });
+  const line = "z".repeat(1000) + "\n";
+  const input = memory.inputs[0];
+  for (let n = 0; n < 8; n++) {
+    input.set(encoder.encode(line.repeat(60)));
+    assert.equal(writer.pushStamped(input.subarray(0, 60 * line.length), encoder.encode("T ")), 0);
+  }
+  const used = memory.blocks.filter((block) => block[0] !== 0).length;
+  assert.ok(used >= 8, `the burst filled ${used} blocks`);
+  release();
+  await writer.flush();
+  assert.equal(written.join("").length, 8 * 60 * (line.length + 2));
+  const warm = memory.blocks.filter((block) => block[0] !== 0).length;
+  assert.ok(warm > 0 && warm <= 4, `${warm} blocks keep their bytes; the others read as zeros`);
+});
+
 Deno.test("BoundedWriter.pushStamped without a StampMemory is refused", () => {
   const writer = new BoundedWriter({ write: (bytes) => Promise.resolve(bytes.length) }, {
     capacity: 100,

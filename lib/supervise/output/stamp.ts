@@ -12,6 +12,7 @@
  * @module
  */
 
+import { DISCARD_UNIT, discardPages } from "../../sys/libc.ts";
 import { STAMP_WASM_BASE64 } from "./stamp_wasm.ts";
 
 /** The longest prefix {@linkcode StampMemory.stamp} takes (the module copies it as two 16-byte words). */
@@ -65,19 +66,32 @@ export class StampMemory {
     const instance = new WebAssembly.Instance(_module);
     const memory = instance.exports.memory as WebAssembly.Memory;
     let offset = MAX_PREFIX + _SLACK;
-    const region = (size: number) => {
-      const at = offset;
-      offset += size + _SLACK;
+    const region = (size: number, align = 1) => {
+      const at = Math.ceil(offset / align) * align;
+      offset = at + size + _SLACK;
       return () => new Uint8Array(memory.buffer as ArrayBuffer, at, size);
     };
     const inputs = Array.from({ length: layout.inputs }, () => region(layout.inputSize));
-    const blocks = Array.from({ length: layout.blocks }, () => region(layout.blockSize));
+    // Blocks start where their memory can be given back (see discard).
+    const blocks = Array.from(
+      { length: layout.blocks },
+      () => region(layout.blockSize, DISCARD_UNIT),
+    );
     memory.grow(Math.ceil(offset / 65536) - memory.buffer.byteLength / 65536);
     this.inputs = inputs.map((view) => view());
     this.blocks = blocks.map((view) => view());
     this.#heap = new Uint8Array(memory.buffer as ArrayBuffer);
     this.#stamp = instance.exports.stamp as _StampRoutine;
     this.#next = instance.exports.next as WebAssembly.Global;
+  }
+
+  /**
+   * Gives a block's memory back to the kernel until it is written again: a
+   * WebAssembly memory never shrinks, so the blocks a burst of output filled
+   * would otherwise stay resident for good.
+   */
+  discard(block: Uint8Array<ArrayBuffer>): void {
+    discardPages(block);
   }
 
   /** Whether `view` lies in this memory. */

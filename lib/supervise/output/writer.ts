@@ -82,19 +82,31 @@ class _HeapPool implements _ChunkPool {
 }
 const _SPARE_CHUNKS = 2;
 
-/** A fixed set of blocks, the most recently freed taken first (its memory is the warmest). */
+/**
+ * A {@linkcode StampMemory}'s blocks, the most recently freed taken first (its
+ * memory is the warmest). Beyond a few free ones, a block given back has its
+ * memory discarded and goes to the bottom, so that a burst that filled many leaves
+ * no lasting cost.
+ */
 class _BlockPool implements _ChunkPool {
-  #free: Uint8Array[];
-  constructor(blocks: readonly Uint8Array[]) {
-    this.#free = blocks.toReversed();
+  #memory: StampMemory;
+  #free: Uint8Array<ArrayBuffer>[];
+  constructor(memory: StampMemory) {
+    this.#memory = memory;
+    this.#free = memory.blocks.toReversed();
   }
   take(): Uint8Array | null {
     return this.#free.pop() ?? null;
   }
-  give(block: Uint8Array): void {
-    this.#free.push(block);
+  give(block: Uint8Array<ArrayBuffer>): void {
+    if (this.#free.length < _WARM_BLOCKS) return void this.#free.push(block);
+    this.#memory.discard(block);
+    this.#free.unshift(block);
   }
 }
+
+/** How many free blocks a {@linkcode _BlockPool} keeps warm. */
+const _WARM_BLOCKS = 4;
 
 /**
  * A write queue with a byte limit. `push` never waits: it copies or drops. One
@@ -126,7 +138,7 @@ export class BoundedWriter {
   constructor(sink: ByteSink, options: BoundedWriterOptions) {
     this.#sink = sink;
     this.#options = options;
-    this.#pool = options.stamp ? new _BlockPool(options.stamp.blocks) : new _HeapPool();
+    this.#pool = options.stamp ? new _BlockPool(options.stamp) : new _HeapPool();
   }
 
   /**
