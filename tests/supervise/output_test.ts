@@ -274,6 +274,15 @@ Deno.test("BoundedWriter.behind: null while it keeps up, else a promise that res
   await writer.flush();
   assert.equal(writer.behind(), null);
   assert.equal(written.join("").length, 6 + 5 * 1024 * 1024);
+  // A small capacity: behind from half of it.
+  const small = gatedSink();
+  const smaller = new BoundedWriter(small.sink, { capacity: 1 << 16 });
+  smaller.push(encoder.encode(line.repeat(30)));
+  assert.equal(smaller.behind(), null, "30 KiB of 64: keeping up");
+  smaller.push(encoder.encode(line.repeat(4)));
+  assert.ok(smaller.behind(), "34 KiB of 64: behind");
+  small.release();
+  await smaller.flush();
 });
 
 Deno.test("RotatingLogFile leaves no torn line when a write fails midway (a full disk)", async () => {

@@ -1,9 +1,11 @@
 /**
  * Everything a supervised service writes: the pipes on its fds 1 and 2, the output
  * tail, and where complete lines go — a rotating, timestamped log file when
- * `log-file` is set, else the supervisor's own stdout and stderr. Nothing here ever
- * makes the service wait: the pipes are always drained, and a destination that
- * falls behind loses (and counts) output instead.
+ * `log-file` is set, else the supervisor's own stdout and stderr. A slow or stuck
+ * destination never holds the service up: the pipes are drained, and what it
+ * cannot take is dropped (and counted). Output faster than a destination that
+ * keeps making progress is paced through the pipe instead of queued (see
+ * `PipeHandlers.behind`).
  *
  * The pipes are made once per service and kept open by the supervisor, so
  * nothing is lost between restarts and the readers never see end of file until

@@ -47,10 +47,10 @@ export interface BoundedWriterOptions {
 const _CHUNK = 1 << 20;
 
 /**
- * Above this many bytes waiting, the writer counts as behind (see
- * {@linkcode BoundedWriter.behind}): a queue that stays below it stays in a few
- * blocks whose memory is warm, where one that grows touches new pages (a fault
- * each) and cold cache lines.
+ * Above this many bytes waiting (or half the capacity, if less), the writer counts
+ * as behind (see {@linkcode BoundedWriter.behind}): a queue that stays below it
+ * stays in a few blocks whose memory is warm, where one that grows touches new
+ * pages (a fault each) and cold cache lines.
  */
 const _BEHIND = 4 << 20;
 
@@ -199,13 +199,14 @@ export class BoundedWriter {
   }
 
   /**
-   * While more than a few MiB wait to be written: a promise that resolves when the
-   * next write ends, so that a reader can leave output in its pipe meanwhile
-   * (flow control, as between any two processes) rather than queue it here; null
-   * when the writer keeps up.
+   * While more than 4 MiB (or half the capacity) wait to be written: a promise that
+   * resolves when the next write ends, so that a reader can leave output in its
+   * pipe meanwhile (flow control, as between any two processes) rather than queue
+   * it here; null when the writer keeps up.
    */
   behind(): Promise<void> | null {
-    if (this.#pending <= _BEHIND || !this.#writing) return null;
+    const limit = Math.min(_BEHIND, this.#options.capacity / 2);
+    if (this.#pending <= limit || !this.#writing) return null;
     return (this.#progress ??= Promise.withResolvers()).promise;
   }
 
