@@ -115,7 +115,8 @@ Deno.test("TailBuffer that cut a UTF-8 character in the middle starts at the nex
   assert.equal(tail.text(), "\ufffd\ufffdabcd", "no more than one character's rest is left out");
 });
 
-Deno.test("BoundedWriter drops and counts what a slow sink cannot take, then marks the loss", async () => {
+/** A sink whose writes wait until `release` is called, recording what they wrote. */
+function gatedSink() {
   const written: string[] = [];
   let release!: () => void;
   const gate = new Promise<void>((resolve) => release = resolve);
@@ -126,6 +127,11 @@ Deno.test("BoundedWriter drops and counts what a slow sink cannot take, then mar
       return bytes.length;
     },
   };
+  return { sink, written, release };
+}
+
+Deno.test("BoundedWriter drops and counts what a slow sink cannot take, then marks the loss", async () => {
+  const { sink, written, release } = gatedSink();
   const writer = new BoundedWriter(sink, {
     capacity: 10,
     marker: (bytes) => encoder.encode(`[dropped ${bytes}]\n`),
@@ -179,21 +185,6 @@ Deno.test("BoundedWriter tells each caller how many of its bytes a failed write 
   assert.deepEqual(lost, { a: 3, b: 4 + (2 << 20) + 1 });
   assert.equal(writer.dropped, 3 + 4 + (2 << 20) + 1 + 8);
 });
-
-/** A sink whose writes wait until `release` is called, recording what they wrote. */
-function gatedSink() {
-  const written: string[] = [];
-  let release!: () => void;
-  const gate = new Promise<void>((resolve) => release = resolve);
-  const sink = {
-    async write(bytes: Uint8Array) {
-      await gate;
-      written.push(decoder.decode(bytes));
-      return bytes.length;
-    },
-  };
-  return { sink, written, release };
-}
 
 Deno.test("BoundedWriter.pushStamped stamps lines into its memory's blocks, drops what exceeds capacity and marks it", async () => {
   const { sink, written, release } = gatedSink();
