@@ -84,24 +84,26 @@ const _SPARE_CHUNKS = 2;
 
 /**
  * A {@linkcode StampMemory}'s blocks, the most recently freed taken first (its
- * memory is the warmest). Beyond a few free ones, a block given back has its
- * memory discarded and goes to the bottom, so that a burst that filled many leaves
- * no lasting cost.
+ * memory is the warmest). Beyond a few free ones kept warm, a block given back has
+ * its memory discarded, so that a burst that filled many leaves no lasting cost.
  */
 class _BlockPool implements _ChunkPool {
   #memory: StampMemory;
-  #free: Uint8Array<ArrayBuffer>[];
+  /** Free blocks written before, most recently freed last. */
+  #warm: Uint8Array<ArrayBuffer>[] = [];
+  /** Free blocks never written or discarded since. */
+  #cold: Uint8Array<ArrayBuffer>[];
   constructor(memory: StampMemory) {
     this.#memory = memory;
-    this.#free = memory.blocks.toReversed();
+    this.#cold = memory.blocks.toReversed();
   }
   take(): Uint8Array | null {
-    return this.#free.pop() ?? null;
+    return this.#warm.pop() ?? this.#cold.pop() ?? null;
   }
   give(block: Uint8Array<ArrayBuffer>): void {
-    if (this.#free.length < _WARM_BLOCKS) return void this.#free.push(block);
+    if (this.#warm.length < _WARM_BLOCKS) return void this.#warm.push(block);
     this.#memory.discard(block);
-    this.#free.unshift(block);
+    this.#cold.push(block);
   }
 }
 
