@@ -445,7 +445,7 @@ Deno.test("readPipe reads into the buffer it is given: the lines handed over are
       views.push(memory.holds(chunk));
       lines.push(decoder.decode(chunk));
     },
-  }, memory.inputs[0]);
+  }, { buffer: memory.inputs[0] });
   write(writer, encoder.encode("one\ntw"));
   await new Promise((resolve) => setTimeout(resolve, 30));
   write(writer, encoder.encode("o\n"));
@@ -453,7 +453,10 @@ Deno.test("readPipe reads into the buffer it is given: the lines handed over are
   await reading.done;
   assert.equal(lines.join(""), "one\ntwo\n");
   assert.ok(views.length > 0 && views.every(Boolean));
-  assert.throws(() => readPipe(pipe2()[0], { onLines() {} }, new Uint8Array(16)), /needs/);
+  assert.throws(
+    () => readPipe(pipe2()[0], { onLines() {} }, { buffer: new Uint8Array(16) }),
+    /needs/,
+  );
 });
 
 Deno.test("readPipe leaves output in the pipe while its destination is behind and progressing, and reads on once it stalls", async () => {
@@ -461,34 +464,38 @@ Deno.test("readPipe leaves output in the pipe while its destination is behind an
   let progress = Promise.withResolvers<void>();
   let behind = true;
   let read = 0;
+  const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+  // A hold limit of 300 ms (5 in use), so that timers late on a busy machine do not count as stalls.
   const reading = readPipe(reader, {
     onLines: (chunk) => read += chunk.length,
     behind: () => behind ? progress.promise : null,
-  });
+  }, { holdLimit: 300 });
   try {
     write(writer, encoder.encode("held\n"));
-    // Progress every 2 ms: the output stays in the pipe.
     for (let n = 0; n < 10; n++) {
-      await new Promise((resolve) => setTimeout(resolve, 2));
+      await pause(10);
       progress.resolve();
       progress = Promise.withResolvers<void>();
     }
     assert.equal(read, 0, "left in the pipe while the destination makes progress");
     assert.equal(bytesUnread(reader), 5);
-    // No progress for longer than the hold limit: read, and not waited for until progress.
+    const stalled = performance.now();
     await waitFor("the stalled destination's line read", () => read === 5);
+    assert.ok(performance.now() - stalled >= 250, "read once no progress came for the hold limit");
     write(writer, encoder.encode("more\n"));
-    await waitFor("the next line read too", () => read === 10);
+    await waitFor("the next line read at once: a stalled destination is not waited for", () => {
+      return read === 10;
+    });
     // Progress again: held again.
     progress.resolve();
     progress = Promise.withResolvers<void>();
-    await new Promise((resolve) => setTimeout(resolve, 1));
-    write(writer, encoder.encode("held again\n"));
-    progress.resolve();
-    progress = Promise.withResolvers<void>();
+    await pause(20);
+    write(writer, encoder.encode("again\n"));
+    await pause(50);
+    assert.equal(read, 10, "held again once the destination made progress");
     behind = false;
     progress.resolve();
-    await waitFor("caught up: read", () => read === 21);
+    await waitFor("caught up: read", () => read === 16);
   } finally {
     close(writer);
     await reading.done;

@@ -194,7 +194,7 @@ export class ServiceOutput {
         this.#noteDrops();
       },
       behind: () => (this.#log ?? forward).behind(),
-    }, this.#memory?.inputs[stream === "out" ? 0 : 1]);
+    }, { buffer: this.#memory?.inputs[stream === "out" ? 0 : 1] });
     this.#readers.push(reading);
     this.#reading.push(reading.done.catch((error) => {
       this.#options.onError(new Error(`reading std${stream}: ${(error as Error).message}`));

@@ -45,7 +45,7 @@ const _TURN_BYTES = 1 << 20;
  * (and what cannot be taken dropped), so that a slow or stuck destination holds
  * the service up for no longer than this.
  */
-const _HOLD_LIMIT = 5;
+export const HOLD_LIMIT = 5;
 
 /**
  * What {@linkcode readPipe} hands over: views into its buffer, valid only during
@@ -69,20 +69,30 @@ export interface PipeHandlers {
   behind?(): Promise<void> | null;
 }
 
+/** Where {@linkcode readPipe} reads into, and how long it holds output for a destination. */
+export interface PipeReadOptions {
+  /**
+   * The buffer to read into ({@linkcode PIPE_BUFFER_SIZE} bytes; a new one when not
+   * given), so that the lines handed over are views of the memory their consumer
+   * works in.
+   */
+  buffer?: Uint8Array<ArrayBuffer>;
+  /** Instead of {@linkcode HOLD_LIMIT}, in ms. */
+  holdLimit?: number;
+}
+
 /**
  * Reads the pipe `fd` until every writer has closed it, handing complete lines to
  * `handlers.onLines` (a partial line waits for the rest, up to {@linkcode MAX_LINE};
- * one still open at the end gets a newline). Reads into `buffer`
- * ({@linkcode PIPE_BUFFER_SIZE} bytes; a new one when not given), so that the lines
- * handed over are views of the memory their consumer works in. Takes over `fd`
- * (making it non-blocking) and closes it when done.
+ * one still open at the end gets a newline). Takes over `fd` (making it
+ * non-blocking) and closes it when done.
  */
 export function readPipe(
   fd: number,
   handlers: PipeHandlers,
-  buffer: Uint8Array<ArrayBuffer> = new Uint8Array(PIPE_BUFFER_SIZE),
+  options: PipeReadOptions = {},
 ): PipeReader {
-  return new PipeReader(fd, handlers, buffer);
+  return new PipeReader(fd, handlers, options);
 }
 
 /**
@@ -105,16 +115,19 @@ export class PipeReader {
   /** Whether the last chunk read ended inside a line (without its newline). */
   #midLine = false;
   #ended = false;
-  /** Whether the destination was behind and made no progress within `_HOLD_LIMIT`: not waited for. */
+  /** Whether the destination was behind and made no progress within the hold limit: not waited for. */
   #stalled = false;
+  #holdLimit: number;
 
-  constructor(fd: number, handlers: PipeHandlers, buffer: Uint8Array<ArrayBuffer>) {
+  constructor(fd: number, handlers: PipeHandlers, options: PipeReadOptions) {
+    const buffer = options.buffer ?? new Uint8Array(PIPE_BUFFER_SIZE);
     if (buffer.length < PIPE_BUFFER_SIZE) {
       throw new RangeError(`a pipe buffer needs ${PIPE_BUFFER_SIZE} bytes`);
     }
     this.#fd = fd;
     this.#handlers = handlers;
     this.#buffer = buffer;
+    this.#holdLimit = options.holdLimit ?? HOLD_LIMIT;
     this.#readInto = buffer.subarray(MAX_LINE, MAX_LINE + _READ_SIZE);
     this.done = this.#read();
   }
@@ -147,7 +160,7 @@ export class PipeReader {
       for (let drained = this.#drain(true); drained !== "eof"; drained = this.#drain(true)) {
         const behind = drained === "held" ? this.#handlers.behind?.() : null;
         if (!behind) await waitReadable(this.#fd, Infinity);
-        else if (!await within(behind, _HOLD_LIMIT)) {
+        else if (!await within(behind, this.#holdLimit)) {
           this.#stalled = true;
           behind.then(() => this.#stalled = false, () => {});
         }
