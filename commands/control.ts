@@ -78,6 +78,15 @@ the service's status as 'opsd status' does. Several services are taken down toge
 supervisor that ends on its own meanwhile (TERM) is waited for alike. Run by the service
 itself (its finish), it returns once acknowledged, as with --no-wait.`;
 
+/** `--ok-if-stopped` of the words whose aim is a service that does not run (`down`, `exit`). */
+const _OK_IF_STOPPED = {
+  okIfStopped: {
+    help: "a service no supervisor runs, nor any process of it, is success (exit 0; " +
+      "its status printed as 'opsd status' gives it), as start-stop-daemon's --stop --oknodo: " +
+      "with -q, for a crontab line",
+  },
+} as const;
+
 /** One command per control word (`opsd up`, `opsd down`, …). */
 export function controlCommands() {
   return (Object.keys(CONTROL_WORDS) as ControlWord[]).map((word) => {
@@ -100,20 +109,24 @@ export function controlCommands() {
     if (word === "exit") {
       return defineCommand({
         ...spec,
-        options: {
-          ..._EXIT_OPTIONS,
-          okIfStopped: {
-            help: "a service no supervisor runs, nor any process of it, is success (exit 0; " +
-              "its status printed as after an exit), as start-stop-daemon's --stop --oknodo: " +
-              "with -q, for a crontab line",
-          },
-        },
+        options: { ..._EXIT_OPTIONS, ..._OK_IF_STOPPED },
         after:
           `${examples}  opsd exit --timeout 1m /srv/web && opsd supervise --daemon /srv/web\n` +
           `  opsd exit -q --ok-if-stopped /srv/web   from crontab: 0 if not running\n\n` +
           `${_EXIT_WAIT}\n\n--ok-if-stopped: a service with no supervisor running and no ` +
           `process of it left\n(never supervised, or exited already) is 0, not 3, as after ` +
           `an exit.\n\n${_EXIT_CODES}`,
+        run: (options, services) => _send(word, [word], services, options),
+      });
+    }
+    if (word === "down") {
+      return defineCommand({
+        ...spec,
+        options: { ..._OPTIONS, ..._OK_IF_STOPPED },
+        after: `${examples}  opsd down -q --ok-if-stopped /srv/web   from crontab: 0 if not ` +
+          `running\n\n--ok-if-stopped: a service with no supervisor running and no process ` +
+          `of it left\n(never supervised, or exited already) is 0, not 3: it is down.\n\n` +
+          _EXIT_CODES,
         run: (options, services) => _send(word, [word], services, options),
       });
     }
@@ -254,10 +267,12 @@ async function _send(
       return await awaitExit(one.name, one.status!.supervisor, deadline, timeout);
     }
     if (!options.okIfStopped || one.codes.at(-1) !== ExitCode.notRunning) return null;
-    // exit --ok-if-stopped: none to tell is as good as one that ended, if nothing of it runs.
+    // --ok-if-stopped: none to tell is as good as one that ended (or took its service down),
+    // if nothing of it runs.
     const ended = await endedAlready(one.name);
-    if (ended) [one.codes, one.problem] = [[], null];
-    return ended;
+    if (ended?.code === ExitCode.ok) [one.codes, one.problem] = [[], null];
+    else if (ended) one.problem = ended.error; // Still 3, saying what runs.
+    return ended?.code === ExitCode.ok ? ended : null;
   }));
   const codes: number[] = [];
   for (const [index, { name, codes: sentCodes, done, status, problem }] of sent.entries()) {

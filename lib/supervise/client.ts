@@ -125,18 +125,24 @@ export async function awaitExit(
 }
 
 /**
- * For `opsd exit --ok-if-stopped` on a service `name` no supervisor answered for:
- * its reports, as {@linkcode awaitExit} gives them once a supervisor has ended (0),
- * when nothing of it runs. Null when something does: processes of it left running
- * unsupervised (a killed supervisor's), which exit cannot stop, or a supervisor
- * started meanwhile.
+ * For `opsd exit|down --ok-if-stopped` on a service `name` no supervisor answered
+ * for: its reports, as {@linkcode awaitExit} gives them once a supervisor has ended
+ * (0), when nothing of it runs; 3, naming them, when processes of it were left
+ * running unsupervised (a killed supervisor's), which neither word can stop. Null
+ * when a supervisor started meanwhile (the error it gave stands).
  */
 export async function endedAlready(name: string): Promise<ExitResult | null> {
-  const reports = await statusReports(resolveExistingService(name), name);
-  const running = reports.some((report) =>
-    report.supervisor.running || report.unsupervised.length > 0
-  );
-  return running ? null : { code: ExitCode.ok, error: null, reports };
+  const paths = resolveExistingService(name);
+  const reports = await statusReports(paths, name);
+  if (reports.some((report) => report.supervisor.running)) return null;
+  const left = reports.flatMap((report) => report.unsupervised);
+  if (left.length === 0) return { code: ExitCode.ok, error: null, reports };
+  return {
+    code: ExitCode.notRunning,
+    error: `no supervisor running for ${paths.path}, but pid ${left.join(", ")} of the ` +
+      "service still runs: stop it, or supervise the service again to have it stopped",
+    reports: [],
+  };
 }
 
 /** How long a supervisor that let go of its lock is given to be gone (ms). */

@@ -324,14 +324,14 @@ export async function sendControl(
   request: ControlRequest,
   timeout = ANSWER_TIMEOUT,
 ): Promise<ControlReply> {
-  if (runningSupervisor(paths) === null) throw _notRunning(paths);
+  if (runningSupervisor(paths) === null) throw _notRunning(paths, request.command);
   let connection: Deno.UnixConn;
   try {
     connection = await _connect(paths);
   } catch (error) {
     if (error instanceof Deno.errors.NotFound || error instanceof Deno.errors.ConnectionRefused) {
       const { detail, ending } = _notListening(paths);
-      throw _notRunning(paths, detail, ending);
+      throw _notRunning(paths, request.command, detail, ending);
     }
     throw error;
   }
@@ -359,7 +359,7 @@ export async function sendControl(
   if (answer === undefined) {
     // Closed with nothing said, maybe before it read the request: not a timeout.
     if (await supervisorEndsWithin(paths, _EXIT_GRACE)) {
-      throw _notRunning(paths, " (it exited without answering)", true);
+      throw _notRunning(paths, request.command, " (it exited without answering)", true);
     }
     throw new OpsdError(
       `the supervisor of ${paths.path} closed the connection without answering (it may have ` +
@@ -487,11 +487,24 @@ function _superviseAgain(paths: ServicePaths): string {
  */
 export class SupervisorEnding extends OpsdError {}
 
-function _notRunning(paths: ServicePaths, detail = "", ending = false): OpsdError {
+/**
+ * No supervisor runs for `paths` (`detail` says more): the error `command` fails with,
+ * with what to do — start one; for `down` and `exit`, whose aim is a service that does
+ * not run, see whether anything of it runs.
+ */
+function _notRunning(
+  paths: ServicePaths,
+  command: ControlRequest["command"],
+  detail = "",
+  ending = false,
+): OpsdError {
   const service = lateLogOf(paths);
   const advice = service
     ? `it is the log/ of ${service.path}, made after that service's supervisor started: ` +
       lateLogAdvice(service)
+    : command === "down" || command === "exit"
+    ? `nothing to take down here; ${suggestCommand("opsd", "status", paths.path)} says whether ` +
+      `processes of it still run (--ok-if-stopped makes this 0 when none do)`
     : `start one with ${_superviseAgain(paths)}`;
   const message = `no supervisor running for ${paths.path}${detail}: ${advice}`;
   return ending

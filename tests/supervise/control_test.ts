@@ -123,8 +123,9 @@ Deno.test("while its supervisor is exiting on TERM, up is refused, naming TERM; 
   assert.equal(
     late.stderr,
     `opsd down: no supervisor running for ${service.path} (the last one, pid ${supervisor.pid}, ` +
-      `is exiting (TERM received) and no longer listens): start one with ` +
-      `'opsd supervise ${service.path}'\n`,
+      `is exiting (TERM received) and no longer listens): nothing to take down here; ` +
+      `'opsd status ${service.path}' says whether processes of it still run ` +
+      `(--ok-if-stopped makes this 0 when none do)\n`,
   );
   Deno.kill(supervisor.status()!.pid!, "SIGKILL");
   assert.equal(await exitedWithin(supervisor, 20_000), 0);
@@ -481,7 +482,7 @@ Deno.test("exit waits until the supervisor has ended, so that a new one starts a
   assert.equal(await exitedWithin(supervisor, 20_000), 0);
 });
 
-Deno.test("exit --ok-if-stopped, as a cron line: a service nothing runs is 0 (quiet with -q, its status without); one whose processes outlived a killed supervisor is still 3", async () => {
+Deno.test("exit and down --ok-if-stopped, as a cron line: a service nothing runs is 0 (quiet with -q, its status without); one whose processes outlived a killed supervisor is still 3, naming them", async () => {
   await using service = await copyService("steady");
   await using never = await copyService("steady");
   const quiet = await runOpsd(["exit", "-q", "--ok-if-stopped", never.path]);
@@ -491,7 +492,14 @@ Deno.test("exit --ok-if-stopped, as a cron line: a service nothing runs is 0 (qu
   assert.equal(await supervisor.stop("SIGKILL"), 137);
   const left = await runOpsd(["exit", "-q", "--ok-if-stopped", service.path]);
   assert.equal(left.code, 3, "pid still runs: exit cannot stop it");
-  assert.match(left.stderr, /^opsd exit: no supervisor running for \S+: start one with /);
+  assert.equal(
+    left.stderr,
+    `opsd exit: no supervisor running for ${service.path}, but pid ${up.pid} of the service ` +
+      "still runs: stop it, or supervise the service again to have it stopped\n",
+  );
+  const downLeft = await runOpsd(["down", "-q", "--ok-if-stopped", service.path]);
+  assert.equal(downLeft.code, 3, "down cannot stop it either");
+  assert.equal(downLeft.stderr, left.stderr.replace("opsd exit", "opsd down"));
   Deno.kill(up.pid!, "SIGKILL");
   await waitFor("the service gone", () => !isAlive(up.pid!));
   const both = await runOpsd(["exit", "--ok-if-stopped", service.path, never.path]);
@@ -509,6 +517,15 @@ Deno.test("exit --ok-if-stopped, as a cron line: a service nothing runs is 0 (qu
     [json.code, JSON.parse(json.stdout).state, JSON.parse(json.stdout).done],
     [0, "down", []],
   );
+  const downNever = await runOpsd(["down", "--ok-if-stopped", never.path]);
+  assert.deepEqual([downNever.code, downNever.stdout, downNever.stderr], [
+    0,
+    `${never.path}: supervisor not running; never supervised\n`,
+    "",
+  ]);
+  const plain = await runOpsd(["down", never.path]);
+  assert.equal(plain.code, 3);
+  assert.match(plain.stderr, /: nothing to take down here; 'opsd status \S+' says whether /);
 });
 
 Deno.test("exit run by the service's own finish returns once acknowledged: waiting for its supervisor would wait for itself", async () => {
