@@ -19,7 +19,7 @@
 
 import { BPF_HELPER, BpfAssembler, ITER_META, META_SEQ, runIterator } from "../sys/bpf.ts";
 import { type KernelBtf, withKernelBtf } from "../sys/btf.ts";
-import { CAP, hasEffectiveCapability } from "../procfs/capabilities.ts";
+import { CAP, effectiveCapabilities, hasEffectiveCapability } from "../procfs/capabilities.ts";
 import { namespaceOf } from "../procfs/namespaces.ts";
 import type { WalkResult, WalkWanted } from "./walk.ts";
 
@@ -77,8 +77,9 @@ export function kernelSocketWalk(pids: number[], wanted: WalkWanted): KernelWalk
 
 /** Whether this process holds what loading a tracing program takes. */
 function _mayLoadPrograms(): boolean {
-  return hasEffectiveCapability(CAP.SYS_ADMIN) ||
-    (hasEffectiveCapability(CAP.BPF) && hasEffectiveCapability(CAP.PERFMON));
+  const effective = effectiveCapabilities();
+  return hasEffectiveCapability(CAP.SYS_ADMIN, effective) ||
+    (hasEffectiveCapability(CAP.BPF, effective) && hasEffectiveCapability(CAP.PERFMON, effective));
 }
 
 /**

@@ -17,10 +17,17 @@ export const CAP = {
   BPF: 39,
 } as const;
 
-/** Whether this process holds capability `cap` (a {@linkcode CAP} number) in its effective set. */
-export function hasEffectiveCapability(cap: number): boolean {
+/** This process's effective capability set (`CapEff:`), one bit per {@linkcode CAP} number. */
+export function effectiveCapabilities(): bigint {
   const status = Deno.readTextFileSync("/proc/self/status");
-  const effective = BigInt(`0x${/^CapEff:\s*([0-9a-f]+)$/m.exec(status)?.[1] ?? "0"}`);
+  return BigInt(`0x${/^CapEff:\s*([0-9a-f]+)$/m.exec(status)?.[1] ?? "0"}`);
+}
+
+/**
+ * Whether capability `cap` (a {@linkcode CAP} number) is in `effective`: this
+ * process's effective set, read afresh unless given (to ask about several at one read).
+ */
+export function hasEffectiveCapability(cap: number, effective = effectiveCapabilities()): boolean {
   return ((effective >> BigInt(cap)) & 1n) === 1n;
 }
 

@@ -1,5 +1,10 @@
 import assert from "node:assert/strict";
-import { CAP, hasEffectiveCapability, setgroupsDenied } from "../../lib/procfs/capabilities.ts";
+import {
+  CAP,
+  effectiveCapabilities,
+  hasEffectiveCapability,
+  setgroupsDenied,
+} from "../../lib/procfs/capabilities.ts";
 
 Deno.test("hasEffectiveCapability reads CapEff: root has CAP_SYS_PTRACE unless it was dropped", async () => {
   if (Deno.uid() !== 0) {
@@ -7,6 +12,10 @@ Deno.test("hasEffectiveCapability reads CapEff: root has CAP_SYS_PTRACE unless i
     return;
   }
   assert.equal(hasEffectiveCapability(CAP.SYS_PTRACE), true);
+  // Asked of a set read once, as for several capabilities at a time.
+  const effective = effectiveCapabilities();
+  assert.equal(hasEffectiveCapability(CAP.SYS_PTRACE, effective), true);
+  assert.equal(hasEffectiveCapability(CAP.SYS_PTRACE, effective & ~(1n << 19n)), false);
   const source = `import { CAP, hasEffectiveCapability } from "${
     new URL("../../lib/procfs/capabilities.ts", import.meta.url).href
   }"; console.log(hasEffectiveCapability(CAP.SYS_PTRACE));`;
