@@ -24,6 +24,7 @@
 import { ExitCode, OpsdError, UsageError } from "../errors.ts";
 import { programFileState } from "../process/program.ts";
 import { basename, dirname, resolvePath } from "../path.ts";
+import { shellQuote } from "../text/command.ts";
 
 /** Where a service's files are. Paths are absolute; files may not exist yet. */
 export interface ServicePaths {
@@ -99,6 +100,29 @@ export function resolveExistingService(name: string, cwd = Deno.cwd()): ServiceP
     );
   }
   return paths;
+}
+
+/**
+ * Why the run file (or script) of `paths` cannot be run, as the error supervise
+ * refuses it with (127 missing, 126 not executable or not a file, saying what to
+ * do), so that `opsd status` can say it before anyone tries; null when it can be.
+ */
+export function runFileProblem(paths: ServicePaths): OpsdError | null {
+  const state = programFileState(paths.run);
+  if (state === "executable") return null;
+  if (state === "absent") {
+    return new OpsdError(
+      `${paths.run}: not found: a service directory needs an executable run file ` +
+        `(e.g. '#!/bin/sh' then 'exec your-server')`,
+      ExitCode.notFound,
+    );
+  }
+  return new OpsdError(
+    state === "not executable"
+      ? `${paths.run}: not executable: make it executable (chmod +x ${shellQuote(paths.run)})`
+      : `${paths.run}: not a file: run must be an executable file`,
+    ExitCode.cannotExecute,
+  );
 }
 
 /**

@@ -8,7 +8,7 @@
 
 import { formatDuration, formatSeconds } from "../duration.ts";
 import { ExitCode, exitCodeOf, OpsdError } from "../errors.ts";
-import type { ServicePaths } from "../service/paths.ts";
+import { runFileProblem, type ServicePaths } from "../service/paths.ts";
 import { leftoverProcesses } from "./leftovers.ts";
 import { isLive, readProcStat } from "../procfs/stat.ts";
 import { sendControl } from "./control.ts";
@@ -181,6 +181,9 @@ async function _report(
         lateLogAdvice(service),
     );
   }
+  // Without a supervisor, what would stop the next one from running it (a run file chmod -x'd).
+  const problem = running ? null : _runProblem(paths);
+  if (problem) report.notes.push(`opsd supervise would refuse it: ${problem}`);
   const other = running ? null : flockHolderOf(lockPath(paths));
   if (other) {
     report.notes.push(
@@ -189,6 +192,15 @@ async function _report(
     );
   }
   return report;
+}
+
+/** {@linkcode runFileProblem}'s message; null also when the run file cannot be looked at. */
+function _runProblem(paths: ServicePaths): string | null {
+  try {
+    return runFileProblem(paths)?.message ?? null;
+  } catch {
+    return null;
+  }
 }
 
 /**

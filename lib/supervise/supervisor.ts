@@ -16,12 +16,11 @@ import { getLogger, type Logger } from "@logtape/logtape";
 import { ExitCode, OpsdError, UsageError } from "../errors.ts";
 import { dirname } from "../path.ts";
 import { logParentOf } from "./late_log.ts";
-import { programFileState } from "../process/program.ts";
 import { type Credentials, resolveCredentials } from "../process/credentials.ts";
 import { signalIfAlive } from "../process/signal.ts";
 import { childrenOf } from "../procfs/processes.ts";
 import { isLive, readProcStat } from "../procfs/stat.ts";
-import type { ServicePaths } from "../service/paths.ts";
+import { runFileProblem, type ServicePaths } from "../service/paths.ts";
 import { loadSettings, type RawSettings, type ServiceSettings } from "../service/settings.ts";
 import { O, PR, SIGNALS } from "../sys/constants.ts";
 import {
@@ -61,7 +60,7 @@ import { describeExiting, type ServiceStatus } from "./status.ts";
 import { fileError } from "../file_error.ts";
 import { errorCode } from "../sys/errno.ts";
 import { delay, within } from "../within.ts";
-import { shellQuote, suggestCommand } from "../text/command.ts";
+import { suggestCommand } from "../text/command.ts";
 import { QUIET_ENDING_SIGNALS } from "../sys/signals.ts";
 
 /** What `opsd supervise` asks for. */
@@ -157,7 +156,9 @@ function _prepare(
   flags: RawSettings,
   detached: boolean,
 ): _Prepared {
-  _checkRunnable(paths);
+  // A run file missing (127) or not executable (126) is refused, saying what to do.
+  const problem = runFileProblem(paths);
+  if (problem) throw problem;
   const { settings, sourceOf } = loadSettings(paths, flags);
   if (settings.logFile !== null) {
     _checkLogFile(settings.logFile, sourceOf("log-file"));
@@ -202,25 +203,6 @@ function _checkLogFile(path: string, where: string): void {
     const code = failure instanceof OpsdError ? failure.exitCode : ExitCode.failure;
     throw new OpsdError(`${where}: ${failure.message}`, code, { cause: error });
   }
-}
-
-/** Refuses a service whose run file is missing (127) or not executable (126), saying what to do. */
-function _checkRunnable(paths: ServicePaths): void {
-  const state = programFileState(paths.run);
-  if (state === "executable") return;
-  if (state === "absent") {
-    throw new OpsdError(
-      `${paths.run}: not found: a service directory needs an executable run file ` +
-        `(e.g. '#!/bin/sh' then 'exec your-server')`,
-      ExitCode.notFound,
-    );
-  }
-  throw new OpsdError(
-    state === "not executable"
-      ? `${paths.run}: not executable: make it executable (chmod +x ${shellQuote(paths.run)})`
-      : `${paths.run}: not a file: run must be an executable file`,
-    ExitCode.cannotExecute,
-  );
 }
 
 /** The event loop over a set of services; see the module doc. */

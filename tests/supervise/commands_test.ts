@@ -520,6 +520,30 @@ Deno.test("a directory or file that is not a service is a usage error for status
   }
 });
 
+Deno.test("status says when opsd supervise would refuse a service's run file, and what to do; not once it can run", async () => {
+  await using dir = await tempDir();
+  await Deno.writeTextFile(`${dir.path}/run`, "#!/bin/sh\nexec sleep 100\n");
+  const plain = await runOpsd(["status", dir.path]);
+  assert.equal(plain.code, 3);
+  assert.equal(
+    plain.stdout,
+    `${dir.path}: supervisor not running; never supervised; opsd supervise would refuse it: ` +
+      `${dir.path}/run: not executable: make it executable (chmod +x ${dir.path}/run)\n`,
+  );
+  const json = JSON.parse((await runOpsd(["status", "--json", dir.path])).stdout);
+  assert.deepEqual(json.notes, [
+    `opsd supervise would refuse it: ${dir.path}/run: not executable: make it executable ` +
+    `(chmod +x ${dir.path}/run)`,
+  ]);
+  await Deno.chmod(`${dir.path}/run`, 0o755);
+  const runnable = await runOpsd(["status", dir.path]);
+  assert.equal(runnable.stdout, `${dir.path}: supervisor not running; never supervised\n`);
+  await Deno.remove(`${dir.path}/run`);
+  await Deno.mkdir(`${dir.path}/run`);
+  const directory = await runOpsd(["status", dir.path]);
+  assert.match(directory.stdout, /; opsd supervise would refuse it: \S+\/run: not a file: /);
+});
+
 Deno.test("a down file keeps the service down until 'up'; user (with its HOME, USER, LOGNAME) and umask settings apply", async () => {
   await using service = await copyService("steady");
   await Deno.writeTextFile(`${service.path}/down`, "");
