@@ -276,6 +276,29 @@ Deno.test("BoundedWriter.behind: null while it keeps up, else a promise that res
   await smaller.flush();
 });
 
+Deno.test("BoundedWriter whose write fails after some bytes got in counts, and tells its callers, only the rest", async () => {
+  let calls = 0;
+  const writer = new BoundedWriter({
+    write: (bytes) => {
+      calls++;
+      if (calls === 1) return Promise.resolve(bytes.length);
+      if (calls === 2) return Promise.resolve(5); // "a1\nxx" got in
+      return Promise.reject(new Error("EIO"));
+    },
+  }, { capacity: 1 << 20 });
+  const lost = { a: 0, b: 0 };
+  const onA = (bytes: number) => lost.a += bytes, onB = (bytes: number) => lost.b += bytes;
+  // One chunk: A's 3 bytes, 8 of nobody's, B's 4; the write in flight takes the first push alone.
+  writer.push(encoder.encode("a0\n"), onA);
+  writer.push(encoder.encode("a1\n"), onA);
+  writer.push(encoder.encode("xxxxxxx\n"));
+  writer.push(encoder.encode("bb2\n"), onB);
+  await writer.flush();
+  assert.equal(calls, 3, "the first chunk got in; the second failed after 5 bytes");
+  assert.equal(writer.dropped, 10);
+  assert.deepEqual(lost, { a: 0, b: 4 }, "the last 10 bytes: B's 4 and 6 of nobody's");
+});
+
 Deno.test("RotatingLogFile leaves no torn line when a write fails midway (a full disk)", async () => {
   await using dir = await tempDir();
   const path = `${dir.path}/current`;
@@ -629,6 +652,34 @@ Deno.test("RotatingLogFile that cannot rotate (a directory that may not be writt
     await log.write(encoder.encode("line 4\n"));
     assert.equal(await Deno.readTextFile(`${path}.1`), "line 1\nline 2\n");
     assert.equal(await Deno.readTextFile(path), "line 4\n");
+  } finally {
+    await chattr("-i");
+    log.close();
+  }
+});
+
+Deno.test("RotatingLogFile that cannot rotate midway through a write keeps what got in: only the rest is counted lost", async () => {
+  await using dir = await tempDir();
+  const path = `${dir.path}/log/current`;
+  const log = new RotatingLogFile({ path, maxSize: 20, keep: 1 });
+  const chattr = (flag: string) =>
+    new Deno.Command("chattr", { args: [flag, `${dir.path}/log`], stderr: "null" }).output();
+  try {
+    await log.write(encoder.encode("line 1\n"));
+    if (!(await chattr("+i")).success) return; // chattr needs root and ext4 or the like
+    // line 2 fits; line 3 needs a rotation, which fails.
+    const errors: string[] = [];
+    const writer = new BoundedWriter(log, {
+      capacity: 1000,
+      onError: (error) => errors.push(error.message),
+    });
+    writer.push(encoder.encode("line 2\nline 3\n"));
+    await writer.flush();
+    assert.equal(writer.dropped, 7, "line 3 only");
+    assert.deepEqual(errors, ["cannot rotate it: EPERM (operation not permitted)"]);
+    assert.equal(await Deno.readTextFile(path), "line 1\nline 2\n");
+    // Alone, a write none of which got in fails.
+    await assert.rejects(log.write(encoder.encode("line 3\n")), /cannot rotate it/);
   } finally {
     await chattr("-i");
     log.close();

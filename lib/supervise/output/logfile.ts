@@ -62,11 +62,17 @@ export class RotatingLogFile implements ByteSink {
     this.#dirs = _dirsToMake(dirname(this.#path));
   }
 
-  /** Writes all of `lines`, rotating first (at a line boundary) when the file would grow too big. */
+  /**
+   * Writes all of `lines`, rotating first (at a line boundary) when the file would
+   * grow too big. When writing or rotating fails after some of the lines got in,
+   * returns how many bytes did (the rest is for the next call, which fails alike or
+   * not); when none did, throws.
+   */
   async write(lines: Uint8Array): Promise<number> {
+    let rest = lines;
     try {
       if (this.#file) this.#checkRemoved(this.#file);
-      for (let rest = lines; rest.length > 0;) {
+      while (rest.length > 0) {
         const file = this.#file ?? await this.#open();
         const part = this.#fitting(rest);
         if (part.length === 0) {
@@ -81,6 +87,7 @@ export class RotatingLogFile implements ByteSink {
       return lines.length;
     } catch (error) {
       this.close();
+      if (rest.length < lines.length) return lines.length - rest.length;
       throw error;
     }
   }

@@ -58,10 +58,13 @@ const _BEHIND = 4 << 20;
 interface _Chunk {
   bytes: Uint8Array;
   lostBefore: number;
-  owners: Map<LossListener, number>;
+  owners: _Owners;
   /** The reusable block it lives in (given back once written); none for a line longer than one. */
   block?: Uint8Array;
 }
+
+/** Whose bytes a chunk holds, in order: runs of `[listener, bytes]` (null: nobody's). */
+type _Owners = [LossListener | null, number][];
 
 /** Where a writer's chunks come from, and go back to once written. */
 interface _ChunkPool {
@@ -125,7 +128,7 @@ export class BoundedWriter {
   /** Bytes lost right before the chunk being filled (its marker goes first). */
   #currentLostBefore = 0;
   /** Whose bytes the chunk being filled holds, and how many. */
-  #currentOwners = new Map<LossListener, number>();
+  #currentOwners: _Owners = [];
   /** Bytes lost since the chunk being filled was started: the next chunk's to mark. */
   #lostPending = 0;
   /** Bytes queued or in the current chunk: what counts against the capacity. */
@@ -236,7 +239,7 @@ export class BoundedWriter {
       }
       if (part.length > room) {
         // One line longer than a chunk: it goes out on its own.
-        const owners = new Map<LossListener, number>();
+        const owners: _Owners = [];
         _own(owners, onLost, part.length);
         this.#queue.push({ bytes: part.slice(), lostBefore: this.#currentLostBefore, owners });
         this.#currentLostBefore = 0;
@@ -272,7 +275,7 @@ export class BoundedWriter {
       block: this.#current,
     });
     this.#currentLostBefore = 0;
-    this.#currentOwners = new Map();
+    this.#currentOwners = [];
     this.#current = null;
     this.#used = 0;
   }
@@ -293,17 +296,18 @@ export class BoundedWriter {
         const chunk = this.#queue.shift();
         const lost = carry + (chunk ? chunk.lostBefore : this.#lostPending);
         if (!chunk) this.#lostPending = 0;
-        carry = lost > 0 && marker && !await this.#write(marker(lost)) ? lost : 0;
+        carry = lost > 0 && marker && await this.#write(marker(lost)) > 0 ? lost : 0;
         if (!chunk) {
           // All written; go on only if output came while the marker was written.
           if (this.#queue.length === 0 && this.#used === 0) break;
           continue;
         }
         const { bytes } = chunk;
-        if (!await this.#write(bytes)) {
-          this.dropped += bytes.length;
-          carry += bytes.length;
-          for (const [onLost, count] of chunk.owners) onLost(count);
+        const failed = await this.#write(bytes);
+        if (failed > 0) {
+          this.dropped += failed;
+          carry += failed;
+          _tellLosers(chunk.owners, failed);
         }
         this.#pending -= bytes.length;
         if (chunk.block) this.#pool.give(chunk.block);
@@ -320,23 +324,40 @@ export class BoundedWriter {
     }
   }
 
-  /** Writes all of `bytes`; false (after reporting the error) when writing failed. */
-  async #write(bytes: Uint8Array): Promise<boolean> {
+  /**
+   * Writes all of `bytes`; when writing failed (the error reported), returns how
+   * many of them did not get in (the last ones), else 0.
+   */
+  async #write(bytes: Uint8Array): Promise<number> {
+    let offset = 0;
     try {
-      for (let offset = 0; offset < bytes.length;) {
-        offset += await this.#sink.write(bytes.subarray(offset));
-      }
-      return true;
+      while (offset < bytes.length) offset += await this.#sink.write(bytes.subarray(offset));
+      return 0;
     } catch (error) {
       this.#options.onError?.(error as Error);
-      return false;
+      return bytes.length - offset;
     }
   }
 }
 
-/** Adds `count` bytes to what `onLost` (if any) owns in a chunk. */
-function _own(owners: Map<LossListener, number>, onLost: LossListener | undefined, count: number) {
-  if (onLost && count > 0) owners.set(onLost, (owners.get(onLost) ?? 0) + count);
+/** Adds `count` bytes of `onLost` (none: nobody's) at the end of a chunk's runs. */
+function _own(owners: _Owners, onLost: LossListener | undefined, count: number) {
+  if (count === 0) return;
+  const last = owners.at(-1);
+  if (last && last[0] === (onLost ?? null)) last[1] += count;
+  else owners.push([onLost ?? null, count]);
+}
+
+/** Tells the owners of a chunk's last `lost` bytes (those that did not get in) how many were theirs. */
+function _tellLosers(owners: _Owners, lost: number): void {
+  const told = new Map<LossListener, number>();
+  for (let index = owners.length - 1, left = lost; index >= 0 && left > 0; index--) {
+    const [onLost, count] = owners[index];
+    const theirs = Math.min(count, left);
+    if (onLost) told.set(onLost, (told.get(onLost) ?? 0) + theirs);
+    left -= theirs;
+  }
+  for (const [onLost, count] of told) onLost(count);
 }
 
 /** How many bytes the whole lines `lines` take stamped with a prefix of `prefix` bytes. */
