@@ -634,56 +634,67 @@ Deno.test("RotatingLogFile through a held directory follows it when moved, never
   }
 });
 
-Deno.test("RotatingLogFile that cannot rotate (a directory that may not be written) says so, and rotates once it may", async () => {
-  await using dir = await tempDir();
+/**
+ * A RotatingLogFile rotating at 20 bytes (one old file kept) in a log directory
+ * `immutable(true)` makes one not even root may rename in (chattr +i: false where
+ * chattr does not work, as without root or ext4).
+ */
+async function logInImmutableDir() {
+  const dir = await tempDir();
   const path = `${dir.path}/log/current`;
   const log = new RotatingLogFile({ path, maxSize: 20, keep: 1 });
-  const chattr = (flag: string) =>
-    new Deno.Command("chattr", { args: [flag, `${dir.path}/log`], stderr: "null" }).output();
-  try {
-    await log.write(encoder.encode("line 1\nline 2\n"));
-    // Immutable: not even root may rename in it (where chattr works: root, ext4 and the like).
-    if (!(await chattr("+i")).success) return;
-    await assert.rejects(
-      log.write(encoder.encode("line 3\n")),
-      /^Error: cannot rotate it: EPERM \(operation not permitted\)$/,
-    );
-    await chattr("-i");
-    await log.write(encoder.encode("line 4\n"));
-    assert.equal(await Deno.readTextFile(`${path}.1`), "line 1\nline 2\n");
-    assert.equal(await Deno.readTextFile(path), "line 4\n");
-  } finally {
-    await chattr("-i");
-    log.close();
-  }
+  const immutable = async (on: boolean) => {
+    const chattr = new Deno.Command("chattr", {
+      args: [on ? "+i" : "-i", `${dir.path}/log`],
+      stderr: "null",
+    });
+    return (await chattr.output()).success;
+  };
+  return {
+    path,
+    log,
+    immutable,
+    async [Symbol.asyncDispose]() {
+      await immutable(false);
+      log.close();
+      await dir[Symbol.asyncDispose]();
+    },
+  };
+}
+
+Deno.test("RotatingLogFile that cannot rotate (a directory that may not be written) says so, and rotates once it may", async () => {
+  await using setup = await logInImmutableDir();
+  const { path, log, immutable } = setup;
+  await log.write(encoder.encode("line 1\nline 2\n"));
+  if (!await immutable(true)) return;
+  await assert.rejects(
+    log.write(encoder.encode("line 3\n")),
+    /^Error: cannot rotate it: EPERM \(operation not permitted\)$/,
+  );
+  await immutable(false);
+  await log.write(encoder.encode("line 4\n"));
+  assert.equal(await Deno.readTextFile(`${path}.1`), "line 1\nline 2\n");
+  assert.equal(await Deno.readTextFile(path), "line 4\n");
 });
 
 Deno.test("RotatingLogFile that cannot rotate midway through a write keeps what got in: only the rest is counted lost", async () => {
-  await using dir = await tempDir();
-  const path = `${dir.path}/log/current`;
-  const log = new RotatingLogFile({ path, maxSize: 20, keep: 1 });
-  const chattr = (flag: string) =>
-    new Deno.Command("chattr", { args: [flag, `${dir.path}/log`], stderr: "null" }).output();
-  try {
-    await log.write(encoder.encode("line 1\n"));
-    if (!(await chattr("+i")).success) return; // chattr needs root and ext4 or the like
-    // line 2 fits; line 3 needs a rotation, which fails.
-    const errors: string[] = [];
-    const writer = new BoundedWriter(log, {
-      capacity: 1000,
-      onError: (error) => errors.push(error.message),
-    });
-    writer.push(encoder.encode("line 2\nline 3\n"));
-    await writer.flush();
-    assert.equal(writer.dropped, 7, "line 3 only");
-    assert.deepEqual(errors, ["cannot rotate it: EPERM (operation not permitted)"]);
-    assert.equal(await Deno.readTextFile(path), "line 1\nline 2\n");
-    // Alone, a write none of which got in fails.
-    await assert.rejects(log.write(encoder.encode("line 3\n")), /cannot rotate it/);
-  } finally {
-    await chattr("-i");
-    log.close();
-  }
+  await using setup = await logInImmutableDir();
+  const { path, log, immutable } = setup;
+  await log.write(encoder.encode("line 1\n"));
+  if (!await immutable(true)) return;
+  // line 2 fits; line 3 needs a rotation, which fails.
+  const errors: string[] = [];
+  const writer = new BoundedWriter(log, {
+    capacity: 1000,
+    onError: (error) => errors.push(error.message),
+  });
+  writer.push(encoder.encode("line 2\nline 3\n"));
+  await writer.flush();
+  assert.equal(writer.dropped, 7, "line 3 only");
+  assert.deepEqual(errors, ["cannot rotate it: EPERM (operation not permitted)"]);
+  assert.equal(await Deno.readTextFile(path), "line 1\nline 2\n");
+  // Alone, a write none of which got in fails.
+  await assert.rejects(log.write(encoder.encode("line 3\n")), /cannot rotate it/);
 });
 
 Deno.test("log directories opsd makes are 0755 even under umask 000: nobody else may put a symlink there", async () => {
