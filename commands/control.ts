@@ -87,6 +87,13 @@ const _OK_IF_STOPPED = {
   },
 } as const;
 
+/** What --help says of `--ok-if-stopped`, and a crontab example, for `word` (`down`, `exit`). */
+function _okIfStoppedHelp(word: ControlWord): string {
+  return `  opsd ${word} -q --ok-if-stopped /srv/web   from crontab: 0 if not running\n\n` +
+    `--ok-if-stopped: a service with no supervisor running and no process of it left\n` +
+    `(never supervised, or exited already) is 0, not 3.`;
+}
+
 /** One command per control word (`opsd up`, `opsd down`, …). */
 export function controlCommands() {
   return (Object.keys(CONTROL_WORDS) as ControlWord[]).map((word) => {
@@ -112,10 +119,7 @@ export function controlCommands() {
         options: { ..._EXIT_OPTIONS, ..._OK_IF_STOPPED },
         after:
           `${examples}  opsd exit --timeout 1m /srv/web && opsd supervise --daemon /srv/web\n` +
-          `  opsd exit -q --ok-if-stopped /srv/web   from crontab: 0 if not running\n\n` +
-          `${_EXIT_WAIT}\n\n--ok-if-stopped: a service with no supervisor running and no ` +
-          `process of it left\n(never supervised, or exited already) is 0, not 3, as after ` +
-          `an exit.\n\n${_EXIT_CODES}`,
+          `${_okIfStoppedHelp(word)}\n\n${_EXIT_WAIT}\n\n${_EXIT_CODES}`,
         run: (options, services) => _send(word, [word], services, options),
       });
     }
@@ -123,10 +127,7 @@ export function controlCommands() {
       return defineCommand({
         ...spec,
         options: { ..._OPTIONS, ..._OK_IF_STOPPED },
-        after: `${examples}  opsd down -q --ok-if-stopped /srv/web   from crontab: 0 if not ` +
-          `running\n\n--ok-if-stopped: a service with no supervisor running and no process ` +
-          `of it left\n(never supervised, or exited already) is 0, not 3: it is down.\n\n` +
-          _EXIT_CODES,
+        after: `${examples}${_okIfStoppedHelp(word)}\n\n${_EXIT_CODES}`,
         run: (options, services) => _send(word, [word], services, options),
       });
     }
@@ -270,9 +271,8 @@ async function _send(
     // --ok-if-stopped: none to tell is as good as one that ended (or took its service down),
     // if nothing of it runs.
     const ended = await endedAlready(one.name);
-    if (ended?.code === ExitCode.ok) [one.codes, one.problem] = [[], null];
-    else if (ended) one.problem = ended.error; // Still 3, saying what runs.
-    return ended?.code === ExitCode.ok ? ended : null;
+    if (ended) [one.codes, one.problem] = [[], null]; // Its code and error say it now.
+    return ended;
   }));
   const codes: number[] = [];
   for (const [index, { name, codes: sentCodes, done, status, problem }] of sent.entries()) {

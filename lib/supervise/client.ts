@@ -70,7 +70,10 @@ export async function controlService(
 
 /** How the wait for a supervisor that acknowledged `exit` went. */
 export interface ExitResult {
-  /** 0 it ended with every process of the service down; 1 some still run; 6 timed out. */
+  /**
+   * 0 it ended with every process of the service down; 1 some still run; 6 timed out;
+   * 3 (see {@linkcode endedAlready}) none ran, but processes of the service still run.
+   */
   code: ExitCode;
   /** Why it failed, or null. */
   error: string | null;

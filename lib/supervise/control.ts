@@ -504,7 +504,7 @@ function _notRunning(
       lateLogAdvice(service)
     : command === "down" || command === "exit"
     ? `nothing to take down here; ${suggestCommand("opsd", "status", paths.path)} says whether ` +
-      `processes of it still run (--ok-if-stopped makes this 0 when none do)`
+      `processes of it still run (with --ok-if-stopped, opsd ${command} takes none running as done)`
     : `start one with ${_superviseAgain(paths)}`;
   const message = `no supervisor running for ${paths.path}${detail}: ${advice}`;
   return ending

@@ -125,7 +125,7 @@ Deno.test("while its supervisor is exiting on TERM, up is refused, naming TERM; 
     `opsd down: no supervisor running for ${service.path} (the last one, pid ${supervisor.pid}, ` +
       `is exiting (TERM received) and no longer listens): nothing to take down here; ` +
       `'opsd status ${service.path}' says whether processes of it still run ` +
-      `(--ok-if-stopped makes this 0 when none do)\n`,
+      `(with --ok-if-stopped, opsd down takes none running as done)\n`,
   );
   Deno.kill(supervisor.status()!.pid!, "SIGKILL");
   assert.equal(await exitedWithin(supervisor, 20_000), 0);

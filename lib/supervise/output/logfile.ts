@@ -36,9 +36,10 @@ export interface LogFileOptions {
 }
 
 /**
- * A {@linkcode ByteSink} over a rotating log file. Each `write` is whole lines and
- * is written completely (or throws); the file is opened, and its directory made,
- * on first use, and opened again after an error or once it was removed.
+ * A {@linkcode ByteSink} over a rotating log file. Each `write` is whole lines, and
+ * writes all of them, or those before a failure (and says how many), or throws
+ * when none got in; the file is opened, and its directory made, on first use, and
+ * opened again after an error or once it was removed.
  */
 export class RotatingLogFile implements ByteSink {
   #options: LogFileOptions;

@@ -95,11 +95,12 @@ export class ServiceOutput {
         keep: settings.logKeep,
       })
       : null;
-    this.#memory = this.#logFile ? _stampMemory(settings.logBuffer) : null;
-    this.#log = this.#logFile
+    const memory = this.#logFile ? _stampMemory(settings.logBuffer) : null;
+    this.#memory = memory;
+    this.#log = this.#logFile && memory
       ? new BoundedWriter(this.#logFile, {
         capacity: settings.logBuffer,
-        stamp: this.#memory!,
+        stamp: memory,
         marker: (bytes) =>
           this.#line(`dropped ${bytes} bytes of output: the log file fell behind or failed`),
         onError: (error) => {

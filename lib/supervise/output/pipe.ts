@@ -45,7 +45,7 @@ const _TURN_BYTES = 1 << 20;
  * (and what cannot be taken dropped), so that a slow or stuck destination holds
  * the service up for no longer than this.
  */
-export const HOLD_LIMIT = 5;
+const _HOLD_LIMIT = 5;
 
 /**
  * What {@linkcode readPipe} hands over: views into its buffer, valid only during
@@ -77,7 +77,7 @@ export interface PipeReadOptions {
    * works in.
    */
   buffer?: Uint8Array<ArrayBuffer>;
-  /** Instead of {@linkcode HOLD_LIMIT}, in ms. */
+  /** How long output is held for a destination that makes no progress, in ms (5: see `_HOLD_LIMIT`). */
   holdLimit?: number;
 }
 
@@ -127,7 +127,7 @@ export class PipeReader {
     this.#fd = fd;
     this.#handlers = handlers;
     this.#buffer = buffer;
-    this.#holdLimit = options.holdLimit ?? HOLD_LIMIT;
+    this.#holdLimit = options.holdLimit ?? _HOLD_LIMIT;
     this.#readInto = buffer.subarray(MAX_LINE, MAX_LINE + _READ_SIZE);
     this.done = this.#read();
   }

@@ -12,7 +12,7 @@
  * @module
  */
 
-import { DISCARD_UNIT, discardPages } from "../../sys/libc.ts";
+import { DISCARD_UNIT } from "../../sys/libc.ts";
 import { STAMP_WASM_BASE64 } from "./stamp_wasm.ts";
 
 /** The longest prefix {@linkcode StampMemory.stamp} takes (the module copies it as two 16-byte words). */
@@ -47,8 +47,8 @@ let _module: WebAssembly.Module | undefined;
 /**
  * One WebAssembly memory holding the buffers pipes are read into and the blocks
  * stamped lines are written from, and the routine that stamps from one to the
- * other. Its pages cost memory only once touched, and blocks are reused
- * most-recently-freed first, so a writer that keeps up stays in a few hot blocks.
+ * other. Its pages cost memory only once touched; each block starts at a
+ * {@linkcode DISCARD_UNIT}, so that its memory can be given back.
  */
 export class StampMemory {
   /** The input buffers, in the order asked for. */
@@ -72,7 +72,7 @@ export class StampMemory {
       return () => new Uint8Array(memory.buffer as ArrayBuffer, at, size);
     };
     const inputs = Array.from({ length: layout.inputs }, () => region(layout.inputSize));
-    // Blocks start where their memory can be given back (see discard).
+    // Blocks start where their memory can be given back (discardPages).
     const blocks = Array.from(
       { length: layout.blocks },
       () => region(layout.blockSize, DISCARD_UNIT),
@@ -83,15 +83,6 @@ export class StampMemory {
     this.#heap = new Uint8Array(memory.buffer as ArrayBuffer);
     this.#stamp = instance.exports.stamp as _StampRoutine;
     this.#next = instance.exports.next as WebAssembly.Global;
-  }
-
-  /**
-   * Gives a block's memory back to the kernel until it is written again: a
-   * WebAssembly memory never shrinks, so the blocks a burst of output filled
-   * would otherwise stay resident for good.
-   */
-  discard(block: Uint8Array<ArrayBuffer>): void {
-    discardPages(block);
   }
 
   /** Whether `view` lies in this memory. */

@@ -14,6 +14,7 @@
  * @module
  */
 
+import { discardPages } from "../../sys/libc.ts";
 import type { StampMemory } from "./stamp.ts";
 
 /** Where a {@linkcode BoundedWriter} writes: anything with an async `write` (FsFile, stdout). */
@@ -88,16 +89,15 @@ const _SPARE_CHUNKS = 2;
 /**
  * A {@linkcode StampMemory}'s blocks, the most recently freed taken first (its
  * memory is the warmest). Beyond a few free ones kept warm, a block given back has
- * its memory discarded, so that a burst that filled many leaves no lasting cost.
+ * its memory discarded: a WebAssembly memory never shrinks, so the blocks a burst
+ * filled would otherwise stay resident for good.
  */
 class _BlockPool implements _ChunkPool {
-  #memory: StampMemory;
   /** Free blocks written before, most recently freed last. */
   #warm: Uint8Array<ArrayBuffer>[] = [];
   /** Free blocks never written or discarded since. */
   #cold: Uint8Array<ArrayBuffer>[];
   constructor(memory: StampMemory) {
-    this.#memory = memory;
     this.#cold = memory.blocks.toReversed();
   }
   take(): Uint8Array | null {
@@ -105,7 +105,7 @@ class _BlockPool implements _ChunkPool {
   }
   give(block: Uint8Array<ArrayBuffer>): void {
     if (this.#warm.length < _WARM_BLOCKS) return void this.#warm.push(block);
-    this.#memory.discard(block);
+    discardPages(block);
     this.#cold.push(block);
   }
 }
