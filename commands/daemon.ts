@@ -394,9 +394,10 @@ still holding its lock after SIGKILL, 2 bad option, or a --pidfile that is no pi
       if (result.outcome === "not-running") {
         // Stopped already, and its pidfile gone (by this opsd, or by another stop beside it
         // that was removing it as this one looked): what --ok-if-stopped wants, nothing to say.
-        const settled = !result.stale || result.removed ||
+        const settled = () =>
+          !result.stale || result.removed ||
           (!result.kept && daemonStatus(path).state === "missing");
-        if (options.okIfStopped && settled) return ExitCode.ok;
+        if (options.okIfStopped && settled()) return ExitCode.ok;
         writeProblem("opsd daemon stop", `not running: ${_notRunning(result)}`);
         // A stale pidfile kept (read-only) is not running all the same; one another opsd is
         // replacing may be a start.

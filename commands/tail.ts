@@ -62,11 +62,11 @@ root).`,
           // Said, not left to look like a failure to read it.
           writeProblem(
             "opsd tail",
-            tail.stream === "stdout"
-              ? `no output from ${name} since its supervisor started`
-              : `no stderr output from ${name} since its supervisor started (a run with ` +
+            tail.stream === "stderr" && paths.log
+              ? `no stderr output from ${name} since its supervisor started (a run with ` +
                 `'exec 2>&1' writes everything to stdout, here read by its log/ service: ` +
-                `${suggestCommand("opsd", "tail", "-f", `${name}/log`)} follows its log file)`,
+                `${suggestCommand("opsd", "tail", "-f", paths.log.path)} follows its log file)`
+              : `no output from ${name} since its supervisor started`,
           );
         }
         return 0;

@@ -10,7 +10,12 @@
  * @module
  */
 
-import { startDaemon, startUnlessRunning, stopStartedDaemon } from "../daemon/start.ts";
+import {
+  type BusyHolder,
+  startDaemon,
+  startUnlessRunning,
+  stopStartedDaemon,
+} from "../daemon/start.ts";
 import { opsdArgv } from "../self.ts";
 import type { ServicePaths } from "../service/paths.ts";
 import {
@@ -111,15 +116,16 @@ export async function startBackgroundSupervisor(
  * crontab line), as start-stop-daemon's `--oknodo` runs (see `startUnlessRunning`):
  * a service that an opsd supervisor already carries, and that is not exiting, is no
  * failure, and that supervisor's pid is returned as `running` instead, whatever the
- * service's state (an operator's `opsd down` stays down). A supervisor being started
+ * service's state (an operator's `opsd down` stays down): looked at first, so that the
+ * usual case starts no opsd only to have it refused. A supervisor being started
  * beside this one (two cron lines at once, its `--pidfile` locked before it holds the
  * service) is waited for, up to 10 s. Anything else that holds it (another tool's
  * supervisor, a supervisor taking it down to exit) is still refused (exit 5).
  */
-export function startBackgroundSupervisorUnlessRunning(
+export async function startBackgroundSupervisorUnlessRunning(
   request: BackgroundRequest,
 ): Promise<{ started: BackgroundSupervisor } | { running: number }> {
-  return startUnlessRunning(() => startBackgroundSupervisor(request), () => {
+  const holder = (): BusyHolder => {
     const pid = runningSupervisor(request.paths);
     if (pid === null) {
       // Held by another tool's supervisor: a flock alone (daemontools', runit's).
@@ -140,7 +146,11 @@ export function startBackgroundSupervisorUnlessRunning(
       );
     }
     return { running: pid };
-  });
+  };
+  // Carried already (a crontab line's usual case): said at once, no opsd started to be refused.
+  const found = holder();
+  if (typeof found === "object") return found;
+  return await startUnlessRunning(() => startBackgroundSupervisor(request), holder);
 }
 
 /**
