@@ -9,9 +9,9 @@
  *
  * It answers the same question as the walk and in the same shape (a
  * {@linkcode WalkResult}) for socket-only queries, and only where the kernel
- * can: root (CAP_BPF and CAP_PERFMON), a kernel with BTF, and opsd in the
- * initial pid namespace (the kernel names processes by their pids there; in a
- * container they would be other numbers). Anything else falls back to the walk.
+ * can: root (CAP_SYS_PTRACE, and CAP_SYS_ADMIN or CAP_BPF and CAP_PERFMON), a
+ * kernel with BTF, and opsd in the initial pid namespace (the kernel names
+ * processes by their pids there; in a container they would be other numbers). Anything else falls back to the walk.
  * `OPSD_FDS_BPF=0` never asks the kernel, `1` always does (failing loudly).
  *
  * @module
@@ -20,7 +20,7 @@
 import { BPF_HELPER, BpfAssembler, ITER_META, META_SEQ, runIterator } from "../sys/bpf.ts";
 import { type KernelBtf, withKernelBtf } from "../sys/btf.ts";
 import { CAP, effectiveCapabilities, hasEffectiveCapability } from "../procfs/capabilities.ts";
-import { namespaceOf } from "../procfs/namespaces.ts";
+import { namespaceNumber, namespaceOf } from "../procfs/namespaces.ts";
 import type { WalkResult, WalkWanted } from "./walk.ts";
 
 /** The initial pid namespace's inode number (PROC_PID_INIT_INO, fixed in the kernel). */
@@ -75,11 +75,15 @@ export function kernelSocketWalk(pids: number[], wanted: WalkWanted): KernelWalk
   }
 }
 
-/** Whether this process holds what loading a tracing program takes. */
+/**
+ * Whether this process holds what loading a tracing program takes, and what the
+ * /proc walk would need to read every process's fds (CAP_SYS_PTRACE: the rows are
+ * described from /proc, as the walk's are, so both give the same answer).
+ */
 function _mayLoadPrograms(): boolean {
   const effective = effectiveCapabilities();
-  return hasEffectiveCapability(CAP.SYS_ADMIN, effective) ||
-    (hasEffectiveCapability(CAP.BPF, effective) && hasEffectiveCapability(CAP.PERFMON, effective));
+  const has = (cap: number) => hasEffectiveCapability(cap, effective);
+  return has(CAP.SYS_PTRACE) && (has(CAP.SYS_ADMIN) || (has(CAP.BPF) && has(CAP.PERFMON)));
 }
 
 /**
@@ -90,12 +94,9 @@ function _walk(pids: number[], wanted: WalkWanted): KernelWalk {
   if (namespaceOf("self", "pid") !== _INIT_PID_NAMESPACE) {
     throw new Error("the kernel names processes as the initial pid namespace does, not opsd's");
   }
-  const ownNetns = wanted.netns === undefined ? null : _namespaceNumber(wanted.netns);
+  const ownNetns = wanted.netns === undefined ? null : namespaceNumber(wanted.netns);
   const targets = wanted.allSockets ? null : [...new Set(wanted.inodes ?? [])];
   const compared = targets && targets.length <= _MAX_COMPARED ? targets : null;
-  if (compared?.length === 0 && ownNetns === null) {
-    return { found: _result(new Uint8Array(), new Set(), null), unvisited: [] };
-  }
   const { holders, leaders } = withKernelBtf(_BTF_WANTED, (btf) => {
     const at = _offsets(btf);
     return {
@@ -153,7 +154,8 @@ function _offsets(btf: KernelBtf): _Offsets {
   };
 }
 
-// The context of a task_file iterator program (struct bpf_iter__task_file).
+// The context of a task_file iterator program (struct bpf_iter__task_file); a task
+// iterator's (struct bpf_iter__task) has its task at the same offset.
 const _CTX_TASK = 8, _CTX_FD = 16, _CTX_FILE = 24;
 
 /**
@@ -211,13 +213,6 @@ function _leadersProgram(at: _Offsets): BigUint64Array<ArrayBuffer> {
     .mov(2, 10).add(2, -4).mov(3, { imm: 4 }).call(BPF_HELPER.SEQ_WRITE)
     .label("out").mov(0, { imm: 0 }).exit()
     .build();
-}
-
-/** The number in a namespace link (`net:[4026531840]`). */
-function _namespaceNumber(link: string): number {
-  const number = Number(/\[(\d+)\]$/.exec(link)?.[1]);
-  if (!Number.isInteger(number)) throw new Error(`unexpected namespace link ${link}`);
-  return number;
 }
 
 /** The records as the walk reports them, for the processes in `pids` only. */

@@ -1,8 +1,10 @@
 /**
  * The fd walk: for every process, list `/proc/PID/fd` and read each link once,
  * spread over the CPUs. The kernel has no socket-to-process index, so finding
- * who holds a port costs one `getdents64` per process and one `readlinkat` per
- * fd; nothing here ever stats an fd's target (a dead NFS mount would hang it).
+ * who holds a port this way costs one `getdents64` per process and one
+ * `readlinkat` per fd (a query for sockets alone is asked of the kernel first
+ * where it can answer: see kernel_walk.ts); nothing here ever stats an fd's
+ * target (a dead NFS mount would hang it).
  *
  * The calling thread walks too, while Workers boot; threads take processes from
  * one shared queue in small chunks, so a late or slow Worker costs nothing. The

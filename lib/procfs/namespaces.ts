@@ -19,6 +19,16 @@ export function namespaceOf(pid: number | "self", kind: NamespaceKind): string |
 }
 
 /**
+ * The number in a namespace link (`net:[4026531840]` gives 4026531840), as the
+ * kernel's own records of a namespace name it (its inode number).
+ */
+export function namespaceNumber(link: string): number {
+  const number = Number(/\[(\d+)\]$/.exec(link)?.[1]);
+  if (!Number.isInteger(number)) throw new Error(`unexpected namespace link ${link}`);
+  return number;
+}
+
+/**
  * The `kind` namespaces the processes in `pids` are in, each with the pids in
  * it (in `pids` order). Processes gone or unreadable are left out.
  */

@@ -104,7 +104,7 @@ export class BpfAssembler {
   /** Jumps to `label`. */
   jump(label: string): this {
     this.#jumps.push({ at: this.#code.length, label });
-    this.#emit(0x05, 0, 0, 0, 0);
+    this.#emit(_JMP, 0, 0, 0, 0); // BPF_JA is 0
     return this;
   }
 

@@ -7,9 +7,12 @@
 import assert from "node:assert/strict";
 import { escapeText } from "../../lib/text/escape.ts";
 import {
+  CAN_UNSHARE_NET,
+  CAN_UNSHARE_PID,
   forgingUnixPath,
   freePort,
   type HolderInfo,
+  IN_OTHER_NETNS,
   type OpsdRun,
   runOpsd,
   startHolder,
@@ -49,16 +52,9 @@ const NOBODY = (() => {
 })();
 const HAS_SETPRIV =
   new Deno.Command("sh", { args: ["-c", "command -v setpriv"] }).outputSync().success;
-const CAN_UNSHARE = IS_ROOT &&
-  new Deno.Command("unshare", { args: ["-n", "ip", "link", "set", "lo", "up"], stderr: "null" })
-    .outputSync().success;
 /** Whether a mount namespace can be made (to bind-mount without touching the machine's mounts). */
 const CAN_UNSHARE_MOUNT = IS_ROOT &&
   new Deno.Command("unshare", { args: ["-m", "true"], stderr: "null" }).outputSync().success;
-/** Whether a pid namespace with its own /proc can be made (a container's view of /proc). */
-const CAN_UNSHARE_PID = IS_ROOT &&
-  new Deno.Command("unshare", { args: ["--pid", "--fork", "--mount-proc", "true"], stderr: "null" })
-    .outputSync().success;
 
 /**
  * A test run against a fresh fd holder in a temporary directory; both are gone
@@ -1138,8 +1134,6 @@ holderTest("the bundle walks with a Worker and finds a listener", async (holder,
   assert.deepEqual(rows.map((r) => [r.pid, r.fd]), [[holder.pid, String(holder.fds.tcp4)]]);
 });
 
-const IN_OTHER_NETNS = ["unshare", "-n", "sh", "-c", 'ip link set lo up && exec "$0" "$@"'];
-
 holderTest(
   "opsd fds finds sockets of processes in another network namespace, marked with it; a port query answers for opsd's own",
   async (holder) => {
@@ -1182,7 +1176,7 @@ holderTest(
     const read = listing.find((r) => r.fd === String(holder.fds.read));
     assert.equal(read?.netns, null);
   },
-  { ignore: !CAN_UNSHARE, wrapper: IN_OTHER_NETNS },
+  { ignore: !CAN_UNSHARE_NET, wrapper: IN_OTHER_NETNS },
 );
 
 Deno.test({

@@ -3,23 +3,24 @@ import { kernelSocketWalk } from "../../lib/fds/kernel_walk.ts";
 import { walkProcesses, type WalkResult, type WalkWanted } from "../../lib/fds/walk.ts";
 import { KERNEL_BTF_PATH } from "../../lib/sys/btf.ts";
 import { opsdArgv } from "../../lib/self.ts";
-import { runOpsd, startHolder, tempDir } from "../fixtures/mod.ts";
+import {
+  CAN_UNSHARE_NET,
+  CAN_UNSHARE_PID,
+  IN_OTHER_NETNS,
+  runOpsd,
+  startHolder,
+  tempDir,
+} from "../fixtures/mod.ts";
 
 /** Whether this machine lets opsd ask the kernel (root, BTF, bpf(2) allowed). */
 const KERNEL_ANSWERS = Deno.uid() === 0 && (() => {
   try {
     Deno.statSync(KERNEL_BTF_PATH);
-    return _forced("1", () => kernelSocketWalk([Deno.pid], { inodes: [] })) !== null;
+    return _forced("1", () => kernelSocketWalk([Deno.pid], { allSockets: true })) !== null;
   } catch {
     return false;
   }
 })();
-const CAN_UNSHARE_NET = Deno.uid() === 0 &&
-  new Deno.Command("unshare", { args: ["-n", "true"], stderr: "null" }).outputSync().success;
-const CAN_UNSHARE_PID = Deno.uid() === 0 &&
-  new Deno.Command("unshare", { args: ["--pid", "--fork", "--mount-proc", "true"], stderr: "null" })
-    .outputSync().success;
-const IN_OTHER_NETNS = ["unshare", "-n", "sh", "-c", 'ip link set lo up && exec "$0" "$@"'];
 
 /** Runs `fn` with `OPSD_FDS_BPF` set to `mode`, restoring it afterwards. */
 function _forced<T>(mode: string, fn: () => T): T {
