@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { runOpsd, tempDir, waitFor } from "../fixtures/mod.ts";
+import { mountTmpfs, runOpsd, tempDir, waitFor } from "../fixtures/mod.ts";
 import { copyService, killGroup, startSupervisor } from "../fixtures/supervise.ts";
 import { sendControl } from "../../lib/supervise/control.ts";
 import { opsdArgv } from "../../lib/self.ts";
@@ -282,7 +282,7 @@ Deno.test("detached, the output and messages of a supervisor whose directory a d
 
 Deno.test("a full disk never blocks the service: lost lines are counted and marked, and logging resumes once space is freed", async () => {
   await using dir = await tempDir();
-  await using disk = await smallDisk(dir.path, "size=1m");
+  await using disk = await mountTmpfs(`${dir.path}/disk`, "size=1m");
   if (!disk) return; // Not root (no mount): nothing to try this on.
   await using service = await copyService("counting");
   await using supervisor = await startSupervisor(service.path, [
@@ -336,7 +336,7 @@ Deno.test("a full disk never blocks the service: lost lines are counted and mark
 
 Deno.test("a log file a full disk has no room for at the start: the service starts all the same, its output counted as dropped", async () => {
   await using dir = await tempDir();
-  await using disk = await smallDisk(dir.path, "size=64k,nr_inodes=1"); // no room for a file
+  await using disk = await mountTmpfs(`${dir.path}/disk`, "size=64k,nr_inodes=1"); // no room for a file
   if (!disk) return;
   await using service = await copyService("counting");
   await using supervisor = await startSupervisor(service.path, [
@@ -350,27 +350,6 @@ Deno.test("a log file a full disk has no room for at the start: the service star
   assert.equal(status.starts, 1);
   await waitFor("the failure said", () => supervisor.output().includes("no space left") || null);
 });
-
-/**
- * A tmpfs mounted with `options` (`size=1m`) under `dir`, unmounted when the scope
- * ends; null where mounting is not allowed (not root).
- */
-async function smallDisk(
-  dir: string,
-  options: string,
-): Promise<{ path: string } & AsyncDisposable | null> {
-  const path = `${dir}/disk`;
-  await Deno.mkdir(path);
-  const mount = ["-t", "tmpfs", "-o", options, "tmpfs", path];
-  const mounted = await new Deno.Command("mount", { args: mount, stderr: "null" }).output();
-  if (!mounted.success) return null;
-  return {
-    path,
-    [Symbol.asyncDispose]: async () => {
-      await new Deno.Command("umount", { args: ["-l", path] }).output();
-    },
-  };
-}
 
 Deno.test("a reader of the supervisor's stderr that does not read never stops its loop: it restarts, answers, and exits", async () => {
   // 200 kB on stderr, then a quick death: a message at every turn.

@@ -9,7 +9,7 @@ import {
   writeStatus,
 } from "../../lib/supervise/state.ts";
 import type { ServiceStatus } from "../../lib/supervise/status.ts";
-import { runWithFileSizeLimit, tempDir } from "../fixtures/mod.ts";
+import { mountTmpfs, runWithFileSizeLimit, tempDir } from "../fixtures/mod.ts";
 
 Deno.test("writeStatus through a state directory that fails names the status file by its path", async () => {
   await using dir = await tempDir();
@@ -152,46 +152,35 @@ Deno.test("acquireLock that fails writing its pid (a full disk) says so and hold
   assert.deepEqual(result.left, ["run"], "the state directory it made is not left behind");
 });
 
-/** Runs `body` with a small tmpfs mounted at `dir` (needs root; false when it cannot mount). */
-async function withTmpfs(dir: string, body: () => Promise<void>): Promise<boolean> {
-  const mount = (...args: string[]) => new Deno.Command("mount", { args, stderr: "null" }).output();
-  if (!(await mount("-t", "tmpfs", "-o", "size=64k", "tmpfs", dir)).success) return false;
-  try {
-    await body();
-  } finally {
-    await new Deno.Command("umount", { args: ["-l", dir] }).output();
-  }
-  return true;
-}
-
 Deno.test({
   name: "acquireLock on a read-only file system says so, naming the state directory, exit 4",
   ignore: Deno.uid() !== 0,
   async fn() {
     await using dir = await tempDir();
     const root = `${dir.path}/ro`;
-    await Deno.mkdir(root);
-    const mounted = await withTmpfs(root, async () => {
-      for (const made of [false, true]) {
-        await Deno.writeTextFile(`${root}/run`, "#!/bin/sh\n", { mode: 0o755 });
-        if (made) await Deno.mkdir(`${root}/supervise`, { mode: 0o700 });
-        await new Deno.Command("mount", { args: ["-o", "remount,ro", root] }).output();
-        const paths = resolveService(root);
-        try {
-          assert.throws(() => acquireLock(paths), (error: Error & { exitCode?: number }) => {
-            assert.equal(error.exitCode, 4, error.message);
-            assert.match(
-              error.message,
-              new RegExp(`^cannot ${made ? "use" : "make"} ${paths.stateDir}: read-only file `),
-            );
-            assert.match(error.message, /symlink to a directory on a writable file system/);
-            return true;
-          });
-        } finally {
-          await new Deno.Command("mount", { args: ["-o", "remount,rw", root] }).output();
-        }
+    await using disk = await mountTmpfs(root, "size=64k");
+    if (!disk) {
+      console.log("not tested: cannot mount a tmpfs here");
+      return;
+    }
+    for (const made of [false, true]) {
+      await Deno.writeTextFile(`${root}/run`, "#!/bin/sh\n", { mode: 0o755 });
+      if (made) await Deno.mkdir(`${root}/supervise`, { mode: 0o700 });
+      await new Deno.Command("mount", { args: ["-o", "remount,ro", root] }).output();
+      const paths = resolveService(root);
+      try {
+        assert.throws(() => acquireLock(paths), (error: Error & { exitCode?: number }) => {
+          assert.equal(error.exitCode, 4, error.message);
+          assert.match(
+            error.message,
+            new RegExp(`^cannot ${made ? "use" : "make"} ${paths.stateDir}: read-only file `),
+          );
+          assert.match(error.message, /symlink to a directory on a writable file system/);
+          return true;
+        });
+      } finally {
+        await new Deno.Command("mount", { args: ["-o", "remount,rw", root] }).output();
       }
-    });
-    if (!mounted) console.log("not tested: cannot mount a tmpfs here");
+    }
   },
 });
